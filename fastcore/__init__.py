@@ -1,0 +1,35 @@
+"""fastcore: an Apache-httpd-2.4-compatible static web server with Cython hot paths."""
+from __future__ import annotations
+
+import os
+import sys
+
+__version__ = "0.1.0"
+SERVER_SOFTWARE = "fastcore"
+
+_EXTENSIONS = ("_scoreboard", "_accept", "_sendfile")
+
+
+def _has_compiled(folder: str) -> bool:
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    return any(n.startswith("_scoreboard.") and n.endswith((".so", ".pyd")) for n in names)
+
+
+def _borrow_installed_extensions() -> None:
+    """Run from a source checkout (the repo root shadows site-packages): find the compiled
+    extensions of the installed copy and append its folder to this package's search path,
+    so `pip install . && python -m fastcore` works from the root folder too."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if _has_compiled(here):
+        return
+    for entry in sys.path:
+        candidate = os.path.join(os.path.abspath(entry or os.curdir), "fastcore")
+        if os.path.realpath(candidate) != os.path.realpath(here) and _has_compiled(candidate):
+            __path__.append(candidate)  # noqa: F821 - package __path__
+            return
+
+
+_borrow_installed_extensions()

@@ -1,0 +1,4 @@
+"""`python -m fastcore`: the httpd-style command line."""
+from fastcore.cli import main
+
+raise SystemExit(main())

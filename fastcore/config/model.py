@@ -1,0 +1,215 @@
+"""The compiled configuration: what the parser produces and the server reads.
+
+This module is the contract between fastcore.config (which fills these objects from
+httpd.conf syntax, merges them and caches per-directory results) and fastcore.http /
+fastcore.mpm (which only read them). Objects are built once at startup or graceful
+restart; nothing here is parsed per request.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Options flags (Apache's OPT_* bits); `Options All` is everything but MultiViews.
+OPT_NONE = 0
+OPT_INDEXES = 1
+OPT_INCLUDES = 2
+OPT_SYM_LINKS = 4  # FollowSymLinks
+OPT_EXECCGI = 8
+OPT_INCNOEXEC = 32
+OPT_SYM_OWNER = 64  # SymLinksIfOwnerMatch
+OPT_MULTI = 128  # MultiViews
+OPT_ALL = OPT_INDEXES | OPT_INCLUDES | OPT_SYM_LINKS | OPT_EXECCGI | OPT_SYM_OWNER
+
+OPTION_NAMES = {
+    "indexes": OPT_INDEXES,
+    "includes": OPT_INCLUDES,
+    "includesnoexec": OPT_INCNOEXEC,
+    "followsymlinks": OPT_SYM_LINKS,
+    "symlinksifownermatch": OPT_SYM_OWNER,
+    "execcgi": OPT_EXECCGI,
+    "multiviews": OPT_MULTI,
+    "all": OPT_ALL,
+    "none": OPT_NONE,
+}
+
+# AllowOverride classes.
+OVERRIDE_CLASSES = ("AuthConfig", "FileInfo", "Indexes", "Limit", "Options")
+
+
+@dataclass(frozen=True)
+class Require:
+    """One `Require` line. kind: all|ip|host|local|env|method|expr|valid-user|user|group."""
+
+    kind: str
+    args: tuple[str, ...] = ()
+    negated: bool = False
+    filename: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RequireGroup:
+    """<RequireAll>/<RequireAny>/<RequireNone>; a section's bare Require lines form an
+    implicit RequireAny. `merge` is AuthMerging (off|and|or) of the section."""
+
+    kind: str  # "all" | "any" | "none"
+    items: tuple[Require | RequireGroup, ...] = ()
+
+
+@dataclass
+class DirConfig:
+    """Per-directory settings after merging (Apache's core/mime/dir/authz per-dir records).
+
+    A value of None means "not set here" before merging; after merging with the server
+    defaults every field has its effective value. Dict fields map a lower-case extension
+    without dot ("html") to a value.
+    """
+
+    options: int | None = None  # OPT_* bitmask
+    allow_override: frozenset[str] | None = None  # subset of OVERRIDE_CLASSES
+    allow_override_options: int | None = None  # AllowOverride Options=... (OPT_* mask)
+    allow_override_list: frozenset[str] | None = None  # lower-case directive names
+    authz: RequireGroup | None = None
+    authz_merging: str | None = None  # AuthMerging off|and|or
+    directory_index: tuple[str, ...] | None = None  # () means `DirectoryIndex disabled`
+    directory_slash: bool | None = None
+    force_type: str | None = None
+    set_handler: str | None = None
+    default_type: str | None = None
+    add_type: dict[str, str] = field(default_factory=dict)
+    add_handler: dict[str, str] = field(default_factory=dict)
+    add_charset: dict[str, str] = field(default_factory=dict)
+    add_language: dict[str, str] = field(default_factory=dict)
+    add_encoding: dict[str, str] = field(default_factory=dict)
+    remove_type: frozenset[str] = frozenset()
+    default_language: str | None = None
+    hostname_lookups: str | None = None  # "off" | "on" | "double"
+    enable_sendfile: bool | None = None
+    enable_mmap: bool | None = None
+    file_etag: frozenset[str] | None = None  # subset of {"inode", "mtime", "size"}
+    error_documents: dict[int, str] = field(default_factory=dict)
+    limit_request_body: int | None = None
+    server_signature: str | None = None  # "off" | "on" | "email"
+    redirects: tuple[Redirect, ...] = ()  # Redirect inside <Directory>/<Location>
+
+
+@dataclass(frozen=True)
+class Section:
+    """A per-dir section. kind: directory|directorymatch|files|filesmatch|location|
+    locationmatch. `pattern` is the argument; `regex` is compiled for *Match and `~` forms
+    (and for wildcard paths). Sections keep file order (Apache merges in that order)."""
+
+    kind: str
+    pattern: str
+    regex: re.Pattern[str] | None
+    config: DirConfig
+    filename: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Alias:
+    url_prefix: str
+    target: str
+    regex: re.Pattern[str] | None = None  # AliasMatch
+
+
+@dataclass(frozen=True)
+class Redirect:
+    status: int  # 301, 302, 303, 410 ...
+    url_prefix: str
+    target: str | None  # None for 410 gone
+    regex: re.Pattern[str] | None = None  # RedirectMatch
+
+
+@dataclass(frozen=True)
+class LogSpec:
+    """A CustomLog/TransferLog: destination path (or "|cmd"), format string, env condition."""
+
+    path: str
+    format: str
+    condition: str | None = None
+
+
+@dataclass(frozen=True)
+class ListenAddr:
+    host: str  # "" for wildcard; IPv6 without brackets
+    port: int
+    family: int  # socket.AF_INET or socket.AF_INET6
+    proto: str = "http"
+
+
+@dataclass
+class VirtualHost:
+    """One <VirtualHost> (or the main server, with addrs == ())."""
+
+    addrs: tuple[tuple[str, int], ...]  # ("*", 80), ("127.0.0.1", 8080) ...
+    server_name: str
+    server_aliases: tuple[str, ...] = ()
+    server_admin: str = "[no address given]"
+    document_root: str = "/var/www/html"
+    error_log: str | None = None
+    custom_logs: tuple[LogSpec, ...] = ()
+    aliases: tuple[Alias, ...] = ()
+    redirects: tuple[Redirect, ...] = ()
+    sections: tuple[Section, ...] = ()  # file order, main server's first for vhosts
+    dir_defaults: DirConfig = field(default_factory=DirConfig)  # server/vhost-level per-dir
+    keep_alive: bool = True
+    keep_alive_timeout: float = 5.0
+    max_keep_alive_requests: int = 100
+    timeout: float = 60.0
+    limit_request_line: int = 8190
+    limit_request_fields: int = 100
+    limit_request_field_size: int = 8190
+    trace_enable: str = "on"  # on | off | extended
+    allow_encoded_slashes: str = "off"  # off | on | nodecode
+    access_file_name: tuple[str, ...] = (".htaccess",)
+    filename: str = ""
+    line: int = 0
+
+
+@dataclass
+class MpmConfig:
+    name: str = "event"  # prefork | worker | event
+    start_servers: int | None = None  # None: the MPM's default
+    min_spare_servers: int = 5
+    max_spare_servers: int = 10
+    min_spare_threads: int | None = None
+    max_spare_threads: int | None = None
+    threads_per_child: int = 25
+    thread_limit: int = 64
+    server_limit: int | None = None
+    max_request_workers: int | None = None
+    max_connections_per_child: int = 0
+    async_request_worker_factor: float = 2.0
+    graceful_shutdown_timeout: float = 0.0
+    listen_backlog: int = 511
+
+
+@dataclass
+class ServerConfig:
+    """Everything the parent and the children need, compiled once."""
+
+    config_file: str
+    server_root: str
+    runtime_dir: str
+    pid_file: str
+    listeners: tuple[ListenAddr, ...]
+    main: VirtualHost  # the main server (defaults for vhosts)
+    vhosts: tuple[VirtualHost, ...] = ()
+    modules: tuple[str, ...] = ()  # Apache names: "mime_module", ...
+    mpm: MpmConfig = field(default_factory=MpmConfig)
+    accept_mutex: str = "default"  # Mutex mpm-accept <mechanism>
+    mutex_dir: str | None = None  # Mutex mechanism:dir
+    user: str | None = None
+    group: str | None = None
+    error_log: str = "logs/error_log"
+    log_level: str = "warn"
+    log_formats: dict[str, str] = field(default_factory=dict)  # nickname -> format
+    buffered_logs: bool = False
+    extended_status: bool = False
+    server_tokens: str = "full"  # prod|major|minor|min|os|full
+    hostname_lookups_used: bool = False  # any scope has HostnameLookups On/Double
+    types_config: str = "/etc/mime.types"
+    defines: frozenset[str] = frozenset()
