@@ -87,6 +87,10 @@ class FastcoreBuildExt(build_ext):
         super().build_extensions()
 
 
+# Developers may build a subset in place: FASTCORE_BUILD_ONLY=_accept,_sendfile
+ONLY = {n.strip() for n in os.environ.get("FASTCORE_BUILD_ONLY", "").split(",") if n.strip()}
+
+
 def extensions() -> list[Extension]:
     from Cython.Build import cythonize
 
@@ -99,6 +103,7 @@ def extensions() -> list[Extension]:
             libraries=["pthread"],
         )
         for path in sorted(glob.glob("fastcore/*.pyx"))
+        if not ONLY or os.path.splitext(os.path.basename(path))[0] in ONLY
     ]
     return cythonize(
         exts,
