@@ -92,6 +92,15 @@ class DirConfig:
     limit_request_body: int | None = None
     server_signature: str | None = None  # "off" | "on" | "email"
     redirects: tuple[Redirect, ...] = ()  # Redirect inside <Directory>/<Location>
+    # Added by the config layer (issue 3):
+    options_add: int = 0  # `Options +X` bits not yet applied (merge semantics)
+    options_remove: int = 0  # `Options -X` bits
+    files_sections: tuple[Section, ...] = ()  # <Files*> nested in <Directory>/.htaccess
+    allow_override_nonfatal: frozenset[str] = frozenset()  # AllowOverride Nonfatal=...
+    autoindex: dict[str, object] = field(default_factory=dict)  # IndexOptions, HeaderName...
+    language_priority: tuple[str, ...] | None = None  # mod_negotiation LanguagePriority
+    force_language_priority: str | None = None  # Prefer|Fallback
+    add_default_charset: str | None = None  # AddDefaultCharset (None: unset, "": Off)
 
 
 @dataclass(frozen=True)
@@ -213,3 +222,8 @@ class ServerConfig:
     hostname_lookups_used: bool = False  # any scope has HostnameLookups On/Double
     types_config: str = "/etc/mime.types"
     defines: frozenset[str] = frozenset()
+    # Added by the config layer (issue 3):
+    shared_modules: frozenset[str] = frozenset()  # loaded with LoadModule (-M "(shared)")
+    mutexes: dict[str, str] = field(default_factory=dict)  # Mutex name -> "mech[:dir]"
+    warnings: tuple[str, ...] = ()  # startup warnings (undefined ${VAR}, useless directives)
+    use_canonical_name: str = "off"  # UseCanonicalName

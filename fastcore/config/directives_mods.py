@@ -1,0 +1,394 @@
+"""Directives of the loadable modules fastcore implements: mod_mime, mod_dir,
+mod_log_config, mod_alias, mod_authz_core, mod_authz_host, mod_negotiation, mod_autoindex."""
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from fastcore.config.engine import (
+    ACCESS,
+    NOT_IN_DIR_LOC_FILE,
+    OR_AUTHCFG,
+    OR_FILEINFO,
+    OR_INDEXES,
+    RSRC,
+    Ctx,
+    Directive,
+    DirectiveError,
+    Engine,
+)
+from fastcore.config.lexer import split_words
+from fastcore.config.model import Alias, LogSpec, Redirect, Require
+from fastcore.config.tree import Node
+
+MIME, DIR, LOG, ALIAS = "mime_module", "dir_module", "log_config_module", "alias_module"
+AUTHZ, HOST, NEG, AUTOINDEX = ("authz_core_module", "authz_host_module",
+                               "negotiation_module", "autoindex_module")
+
+
+def _ext(e: str) -> str:
+    return e.lower().lstrip(".")
+
+
+def _map(field_name: str, lower_value: bool = False):
+    """AddType/AddHandler/...: first argument is the value, the rest extensions."""
+    def h(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+        value = a[0].lower() if lower_value else a[0]
+        target = getattr(ctx.dirconf, field_name)
+        for ext in a[1:]:
+            target[_ext(ext)] = value
+    return h
+
+
+def types_config(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    e.state.types_config = e.resolve_path(a[0])
+
+
+def remove_type(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    ctx.dirconf.remove_type = ctx.dirconf.remove_type | {_ext(x) for x in a}
+    for x in a:
+        ctx.dirconf.add_type.pop(_ext(x), None)
+
+
+def default_language(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    ctx.dirconf.default_language = a[0]
+
+
+def directory_index(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    names = ctx.dirconf.directory_index or ()
+    for w in a:
+        # as mod_dir: "disabled" drops the names given so far in this scope
+        names = () if w.lower() == "disabled" else names + (w,)
+    ctx.dirconf.directory_index = names
+
+
+def directory_slash(e: Engine, ctx: Ctx, a: bool, n: Node) -> None:
+    ctx.dirconf.directory_slash = a
+
+
+def log_format(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    if len(a) == 1:
+        e.state.log_formats["CLF"] = a[0]
+        return
+    e.state.log_formats[a[1]] = a[0]
+
+
+def custom_log(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    path = a[0] if a[0].startswith("|") else e.resolve_path(a[0])
+    cond = None
+    if len(a) == 3:
+        c = a[2]
+        if not c.lower().startswith(("env=", "expr=")):
+            raise DirectiveError("error in condition clause")
+        if c.lower().startswith("env=") and c[4:].lstrip("!") == "":
+            raise DirectiveError("missing environment variable name")
+        if c.lower().startswith("expr=") and not c[5:]:
+            raise DirectiveError("missing condition")
+        cond = c
+    if not path.startswith("|"):
+        e.state.log_paths.append((path, "custom", n.filename, n.line))
+    spec = LogSpec(path, a[1], cond)
+    e.state.set_vhost(ctx.vhost, "custom_logs", ctx.vhost.custom_logs + (spec,))
+
+
+def transfer_log(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    path = a[0] if a[0].startswith("|") else e.resolve_path(a[0])
+    spec = LogSpec(path, e.state.log_formats.get("CLF", '%h %l %u %t "%r" %>s %b'))
+    e.state.set_vhost(ctx.vhost, "custom_logs", ctx.vhost.custom_logs + (spec,))
+
+
+def buffered_logs(e: Engine, ctx: Ctx, a: bool, n: Node) -> None:
+    e.state.buffered_logs = a
+
+
+def _alias(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool) -> None:
+    if ctx.kinds:
+        # 2.4.39+: inside <Location> the one-argument form aliases the section's path
+        if len(a) != 1 or ctx.kinds[-1] not in ("location", "locationmatch") or match:
+            raise DirectiveError("Alias must have only one argument when used in a "
+                                 "<Location>" if len(a) != 1 else
+                                 "Alias is only allowed in <Location> sections")
+        prefix = ctx.path or "/"
+        rx = re.compile(prefix) if ctx.kinds[-1] == "locationmatch" else None
+        e.state.set_vhost(ctx.vhost, "aliases", ctx.vhost.aliases + (Alias(prefix, a[0], rx),))
+        return
+    if len(a) != 2:
+        raise DirectiveError("Alias must have two arguments when used globally")
+    rx = None
+    if match:
+        try:
+            rx = re.compile(a[0])
+        except re.error:
+            raise DirectiveError("Regular expression could not be compiled.") from None
+    target = a[1]
+    e.state.set_vhost(ctx.vhost, "aliases", ctx.vhost.aliases + (Alias(a[0], target, rx),))
+
+
+STATUS_WORDS = {"permanent": 301, "temp": 302, "seeother": 303, "gone": 410}
+
+
+def _redirect(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool, fixed: int) -> None:
+    words = list(a)
+    status = fixed or 302
+    if not fixed and words:
+        w = words[0].lower()
+        if w in STATUS_WORDS:
+            status = STATUS_WORDS[w]
+            words = words[1:]
+        elif w.isdigit():
+            status = int(w)
+            words = words[1:]
+    in_loc = bool(ctx.kinds) and ctx.kinds[-1] in ("location", "locationmatch")
+    if in_loc and len(words) == 1 and status != 410:
+        prefix, target = ctx.path or "/", words[0]
+    elif in_loc and not words and status == 410:
+        prefix, target = ctx.path or "/", None
+    elif status == 410 or (300 > status or status >= 400):
+        if len(words) != 1 and status == 410:
+            raise DirectiveError("Redirect: invalid first argument (of three)")
+        if status != 410 and len(words) != 1:
+            raise DirectiveError("Redirect URL not valid for this status")
+        prefix, target = words[0], None
+    else:
+        if len(words) != 2:
+            raise DirectiveError("URL to redirect to is missing" if len(words) < 2 else
+                                 "Redirect takes two or three arguments, an optional status, "
+                                 "then document to be redirected and destination URL")
+        prefix, target = words
+        if not match and "://" not in target and not target.startswith("/"):
+            raise DirectiveError("Redirect to non-URL")
+    rx = None
+    if match:
+        try:
+            rx = re.compile(prefix)
+        except re.error:
+            raise DirectiveError("Regular expression could not be compiled.") from None
+    r = Redirect(status, prefix, target, rx)
+    if ctx.kinds or ctx.htaccess:
+        ctx.dirconf.redirects = ctx.dirconf.redirects + (r,)
+    else:
+        e.state.set_vhost(ctx.vhost, "redirects", ctx.vhost.redirects + (r,))
+
+
+METHODS = frozenset((
+    "GET HEAD PUT POST DELETE CONNECT OPTIONS TRACE PATCH PROPFIND PROPPATCH MKCOL COPY "
+    "MOVE LOCK UNLOCK VERSION-CONTROL CHECKOUT UNCHECKOUT CHECKIN UPDATE LABEL REPORT "
+    "MKWORKSPACE MKACTIVITY BASELINE-CONTROL MERGE").split())
+HOST_PROVIDERS = ("ip", "host", "local", "forward-dns")
+CORE_PROVIDERS = ("all", "env", "method", "expr")
+
+
+def require(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
+    words = split_words(a)
+    neg = bool(words) and words[0].lower() == "not"
+    if neg:
+        words = words[1:]
+    if not words:
+        raise DirectiveError("Unknown Authz provider: ")
+    if neg and ctx.authz_kind in ("any", "none"):
+        group = "RequireAny" if ctx.authz_kind == "any" else "RequireNone"
+        raise DirectiveError(f"negative Require directive has no effect in <{group}> "
+                             "directive")
+    kind = words[0].lower()
+    args = tuple(words[1:])
+    if kind in HOST_PROVIDERS and not e.module_loaded(HOST) or (
+            kind not in HOST_PROVIDERS and kind not in CORE_PROVIDERS):
+        raise DirectiveError(f"Unknown Authz provider: {words[0]}")
+    if kind == "all":
+        if len(args) != 1 or args[0].lower() not in ("granted", "denied"):
+            raise DirectiveError("Argument for 'Require all' must be 'granted' or 'denied'")
+        args = (args[0].lower(),)
+    elif kind == "ip":
+        if not args:
+            raise DirectiveError("'require ip' requires an argument")
+        for ip in args:
+            _check_ip(ip)
+    elif kind == "method":
+        for m in args:
+            if m.upper() not in METHODS:
+                raise DirectiveError(f"Invalid Method '{m}'")
+    elif kind == "expr":
+        raise DirectiveError("Require expr is not supported by fastcore")
+    ctx.authz.append(Require(kind, args, neg, n.filename, n.line))
+
+
+def _check_ip(spec: str) -> None:
+    """mod_authz_host: full addresses, CIDR, netmask or partial dotted prefixes."""
+    addr, slash, mask = spec.partition("/")
+    try:
+        if slash:
+            ipaddress.ip_address(addr)
+            if mask.isdigit():
+                ipaddress.ip_network(f"{addr}/{mask}", strict=False)
+            else:
+                ipaddress.IPv4Address(mask)  # any dotted netmask, as APR
+            return
+        ipaddress.ip_address(addr)
+        return
+    except ValueError:
+        pass
+    parts = addr.rstrip(".").split(".")
+    if not slash and 1 <= len(parts) <= 3 and all(p.isdigit() and int(p) < 256 for p in parts):
+        return
+    raise DirectiveError(f"ip address '{spec}' appears to be invalid")
+
+
+def auth_merging(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    v = a[0].lower()
+    if v not in ("off", "and", "or"):
+        raise DirectiveError("AuthMerging must be one of: Off | And | Or")
+    ctx.dirconf.authz_merging = v
+
+
+def language_priority(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    ctx.dirconf.language_priority = (ctx.dirconf.language_priority or ()) + tuple(a)
+
+
+def force_language_priority(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    vals = set()
+    for w in a:
+        lw = w.lower()
+        if lw not in ("none", "prefer", "fallback"):
+            raise DirectiveError("Invalid ForceLanguagePriority option " + w)
+        vals.add(lw)
+    if "none" in vals and len(vals) > 1:
+        raise DirectiveError("Cannot combine ForceLanguagePriority options with None")
+    ctx.dirconf.force_language_priority = " ".join(sorted(vals))
+
+
+def _ai(key: str, append: bool = True, words: bool = True):
+    def h(e: Engine, ctx: Ctx, a: object, n: Node) -> None:
+        store = ctx.dirconf.autoindex
+        val = tuple(a) if isinstance(a, list) else a
+        if append:
+            store[key] = tuple(store.get(key, ())) + (val,)
+        else:
+            store[key] = val
+    return h
+
+
+INDEX_OPTIONS = ("addaltclass", "charset", "descriptionwidth", "fancyindexing", "foldersfirst",
+                 "htmltable", "iconsarelinks", "iconheight", "iconwidth", "ignorecase",
+                 "ignoreclient", "namewidth", "scanhtmltitles", "showforbidden",
+                 "suppresscolumnsorting", "suppressdescription", "suppresshtmlpreamble",
+                 "suppressicon", "suppresslastmodified", "suppressrules", "suppresssize",
+                 "trackmodified", "type", "useoldDateformat".lower(), "versionsort",
+                 "xhtml", "none")
+
+
+def index_options(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    for w in a:
+        key = w.lstrip("+-").split("=", 1)[0].lower()
+        if key not in INDEX_OPTIONS:
+            raise DirectiveError("Invalid directory indexing option")
+    _ai("index_options")(e, ctx, a, n)
+
+
+def index_order_default(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    if a[0].lower() not in ("ascending", "descending"):
+        raise DirectiveError("First keyword must be 'Ascending' or 'Descending'")
+    if a[1].lower() not in ("name", "date", "size", "description"):
+        raise DirectiveError("Second keyword must be 'Name', 'Date', 'Size', or "
+                             "'Description'")
+    ctx.dirconf.autoindex["index_order_default"] = (a[0].lower(), a[1].lower())
+
+
+def _d(name: str, module: str, req, syntax: str, handler, usage: str = "",
+       check: int = 0) -> Directive:
+    return Directive(name, module, frozenset(req), syntax, handler, usage, check)
+
+
+def module_directives() -> list[Directive]:
+    FI, S = {OR_FILEINFO}, {RSRC}
+    IX = {OR_INDEXES}
+    return [
+        _d("TypesConfig", MIME, S, "TAKE1", types_config, "the MIME types config file"),
+        _d("AddType", MIME, FI, "ITERATE2", _map("add_type", True), "a mime type followed by "
+           "one or more file extensions"),
+        _d("AddHandler", MIME, FI, "ITERATE2", _map("add_handler", True), "a handler name "
+           "followed by one or more file extensions"),
+        _d("AddCharset", MIME, FI, "ITERATE2", _map("add_charset"), "a charset (e.g., "
+           "iso-2022-jp), followed by one or more file extensions"),
+        _d("AddLanguage", MIME, FI, "ITERATE2", _map("add_language", True), "a language "
+           "(e.g., fr), followed by one or more file extensions"),
+        _d("AddEncoding", MIME, FI, "ITERATE2", _map("add_encoding", True), "an encoding "
+           "(e.g., gzip), followed by one or more file extensions"),
+        _d("AddOutputFilter", MIME, FI, "ITERATE2", lambda e, c, a, n: None, "output filter "
+           "name followed by one or more file extensions"),
+        _d("RemoveType", MIME, {OR_FILEINFO}, "ITERATE", remove_type, "one or more file "
+           "extensions"),
+        _d("RemoveHandler", MIME, FI, "ITERATE",
+           lambda e, c, a, n: [c.dirconf.add_handler.pop(_ext(x), None) for x in a] and None,
+           "one or more file extensions"),
+        _d("DefaultLanguage", MIME, FI, "TAKE1", default_language, "language to use for "
+           "documents with no other language file extension"),
+        _d("DirectoryIndex", DIR, {OR_INDEXES}, "RAW_ARGS",
+           lambda e, c, a, n: directory_index(e, c, split_words(a), n), "a list of file "
+           "names"),
+        _d("DirectorySlash", DIR, {OR_INDEXES}, "FLAG", directory_slash, "On or Off"),
+        _d("LogFormat", LOG, S, "TAKE12", log_format, "a log format string (see docs) and "
+           "an optional format name"),
+        _d("CustomLog", LOG, S, "TAKE23", custom_log, "a file name, a custom log format "
+           "string or format name, and an optional \"env=\" or \"expr=\" clause (see docs)"),
+        _d("TransferLog", LOG, S, "TAKE1", transfer_log, "the filename of the access log"),
+        _d("BufferedLogs", LOG, S, "FLAG", buffered_logs, "Enable Buffered Logging "
+           "(experimental)", NOT_IN_DIR_LOC_FILE),
+        _d("Alias", ALIAS, {RSRC, ACCESS}, "TAKE12",
+           lambda e, c, a, n: _alias(e, c, a, n, False), "a fakename and a realname, or a "
+           "realname in a Location"),
+        _d("AliasMatch", ALIAS, S, "TAKE2", lambda e, c, a, n: _alias(e, c, a, n, True),
+           "a regular expression and a filename"),
+        _d("Redirect", ALIAS, {OR_FILEINFO}, "TAKE123",
+           lambda e, c, a, n: _redirect(e, c, a, n, False, 0), "an optional status, then "
+           "document to be redirected and destination URL"),
+        _d("RedirectMatch", ALIAS, {OR_FILEINFO}, "TAKE23",
+           lambda e, c, a, n: _redirect(e, c, a, n, True, 0), "an optional status, then a "
+           "regular expression and destination URL"),
+        _d("RedirectPermanent", ALIAS, {OR_FILEINFO}, "TAKE12",
+           lambda e, c, a, n: _redirect(e, c, a, n, False, 301), "a document to be "
+           "redirected, then the destination URL"),
+        _d("RedirectTemp", ALIAS, {OR_FILEINFO}, "TAKE12",
+           lambda e, c, a, n: _redirect(e, c, a, n, False, 302), "a document to be "
+           "redirected, then the destination URL"),
+        _d("Require", AUTHZ, {OR_AUTHCFG}, "RAW_ARGS", require, "specifies authorization "
+           "directives which one must pass (or not) for a request to suceeed"),
+        _d("AuthMerging", AUTHZ, {OR_AUTHCFG}, "TAKE1", auth_merging, "controls how a "
+           "<Directory>, <Location>, or similar directive's authorization directives are "
+           "combined with those of its predecessor"),
+        _d("LanguagePriority", NEG, FI, "ITERATE", language_priority, "space-delimited list "
+           "of MIME language abbreviations"),
+        _d("ForceLanguagePriority", NEG, FI, "ITERATE", force_language_priority, "Force "
+           "LanguagePriority elections, either None, or Fallback and/or Prefer"),
+        _d("CacheNegotiatedDocs", NEG, S, "FLAG", lambda e, c, a, n: None, "Either on or "
+           "off (default)"),
+        _d("IndexOptions", AUTOINDEX, IX, "RAW_ARGS",
+           lambda e, c, a, n: index_options(e, c, split_words(a), n), "one or more index "
+           "options [+|-][]"),
+        _d("IndexIgnore", AUTOINDEX, IX, "ITERATE", _ai("index_ignore"), "one or more file "
+           "extensions"),
+        _d("IndexIgnoreReset", AUTOINDEX, IX, "FLAG", _ai("index_ignore_reset", False),
+           "Reset the inherited list of IndexIgnore filenames"),
+        _d("IndexOrderDefault", AUTOINDEX, IX, "TAKE2", index_order_default, "{Ascending,"
+           "Descending} {Name,Size,Description,Date}"),
+        _d("IndexStyleSheet", AUTOINDEX, IX, "TAKE1", _ai("index_style_sheet", False),
+           "URL to style sheet"),
+        _d("IndexHeadInsert", AUTOINDEX, IX, "TAKE1", _ai("index_head_insert", False),
+           "String to insert in HTML HEAD section"),
+        _d("HeaderName", AUTOINDEX, IX, "TAKE1", _ai("header_name", False), "a filename"),
+        _d("ReadmeName", AUTOINDEX, IX, "TAKE1", _ai("readme_name", False), "a filename"),
+        _d("AddDescription", AUTOINDEX, IX, "ITERATE2", _ai("add_description"), "Descriptive "
+           "text followed by one or more filenames"),
+        _d("AddIcon", AUTOINDEX, IX, "ITERATE2", _ai("add_icon"), "an icon URL followed by "
+           "one or more filenames"),
+        _d("AddIconByType", AUTOINDEX, IX, "ITERATE2", _ai("add_icon_by_type"), "an icon URL "
+           "followed by one or more MIME types"),
+        _d("AddIconByEncoding", AUTOINDEX, IX, "ITERATE2", _ai("add_icon_by_encoding"),
+           "an icon URL followed by one or more content encodings"),
+        _d("AddAlt", AUTOINDEX, IX, "ITERATE2", _ai("add_alt"), "alternate descriptive text "
+           "followed by one or more filenames"),
+        _d("AddAltByType", AUTOINDEX, IX, "ITERATE2", _ai("add_alt_by_type"), "alternate "
+           "descriptive text followed by one or more MIME types"),
+        _d("AddAltByEncoding", AUTOINDEX, IX, "ITERATE2", _ai("add_alt_by_encoding"),
+           "alternate descriptive text followed by one or more content encodings"),
+        _d("DefaultIcon", AUTOINDEX, IX, "TAKE1", _ai("default_icon", False), "an icon URL"),
+    ]

@@ -1,0 +1,34 @@
+"""Configuration errors, formatted the way Apache's `-t` prints them."""
+from __future__ import annotations
+
+
+class ConfigError(Exception):
+    """A startup configuration error naming file, line and directive (never a traceback)."""
+
+    def __init__(self, message: str, filename: str = "", line: int = 0, directive: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.filename = filename
+        self.line = line
+        self.directive = directive
+
+    def __str__(self) -> str:
+        if self.filename:
+            return f"AH00526: Syntax error on line {self.line} of {self.filename}:\n{self.message}"
+        return self.message
+
+
+class HtaccessError(ConfigError):
+    """A bad .htaccess: the server answers 500 and logs `FILE: message`."""
+
+    def __init__(self, filename: str, line: int, message: str, directive: str = ""):
+        super().__init__(message, filename, line, directive)
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.message}"
+
+
+def invalid_command(name: str) -> str:
+    """Apache's message for a directive nobody registered."""
+    return (f"Invalid command '{name}', perhaps misspelled or defined by a module "
+            "not included in the server configuration")

@@ -1,0 +1,121 @@
+"""httpd.conf lexing: logical lines (comments, `\\` continuation) and Apache's word rules.
+
+Mirrors ap_cfg_getline/ap_getword_conf: leading and trailing blanks are dropped, a line
+whose first non-blank character is `#` is a comment (a `#` later on a line is an ordinary
+argument character, as in Apache), a trailing backslash joins the next physical line, and
+words may be quoted with '...' or "..." where `\\<quote>` and `\\\\` are unescaped.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Line:
+    """One logical line: its text and the physical line number where it starts."""
+
+    text: str
+    filename: str
+    lineno: int
+
+
+def logical_lines(text: str, filename: str) -> Iterator[Line]:
+    """Yield the non-empty, non-comment logical lines of a config file."""
+    buf: list[str] = []
+    start = 0
+    for n, raw in enumerate(text.splitlines(), 1):
+        piece = raw.strip() if not buf else raw.rstrip()
+        if not buf:
+            start = n
+        if piece.endswith("\\") and not piece.endswith("\\\\"):
+            buf.append(piece[:-1])
+            continue
+        buf.append(piece)
+        joined = "".join(buf).strip()
+        buf = []
+        if joined and not joined.startswith("#"):
+            yield Line(joined, filename, start)
+    if buf:
+        joined = "".join(buf).strip()
+        if joined and not joined.startswith("#"):
+            yield Line(joined, filename, start)
+
+
+def read_lines(path: str) -> list[Line]:
+    """Read a config file; OSError carries Apache's wording to the caller."""
+    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+        return list(logical_lines(fh.read(), path))
+
+
+def _unescape(s: str, quote: str | None) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s) and (s[i + 1] == "\\" or (quote and s[i + 1] == quote)):
+            out.append(s[i + 1])
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def get_word(s: str, pos: int = 0) -> tuple[str, int]:
+    """Return (word, new position) per ap_getword_conf; ("", len) at the end."""
+    n = len(s)
+    while pos < n and s[pos].isspace():
+        pos += 1
+    if pos >= n:
+        return "", n
+    q = s[pos]
+    if q in "\"'":
+        i = pos + 1
+        while i < n and s[i] != q:
+            if s[i] == "\\" and i + 1 < n:
+                i += 1
+            i += 1
+        word = _unescape(s[pos + 1:i], q)
+        pos = i + 1 if i < n else n
+    else:
+        i = pos
+        while i < n and not s[i].isspace():
+            i += 1
+        word = _unescape(s[pos:i], None)
+        pos = i
+    while pos < n and s[pos].isspace():
+        pos += 1
+    return word, pos
+
+
+def split_words(s: str) -> list[str]:
+    """All words of an argument string."""
+    words: list[str] = []
+    pos = 0
+    while pos < len(s):
+        w, pos = get_word(s, pos)
+        if w == "" and pos >= len(s) and s[pos - 1:pos] not in ("'", '"'):
+            break
+        words.append(w)
+    return words
+
+
+_VAR = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
+
+
+def resolve_vars(s: str, defined: Mapping[str, str], warn: list[str]) -> str:
+    """Substitute ${NAME} from Define'd variables, then the environment (as Apache);
+    an undefined one is left as is with a warning (AH00111)."""
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name in defined:
+            return defined[name]
+        if name in os.environ:
+            return os.environ[name]
+        warn.append(f"AH00111: Config variable ${{{name}}} is not defined")
+        return m.group(0)
+
+    return _VAR.sub(sub, s) if "${" in s else s

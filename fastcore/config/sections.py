@@ -1,0 +1,254 @@
+"""Section directives: <Directory*>, <Files*>, <Location*>, <VirtualHost>, <If*>,
+<Require*> and the conditionals evaluated in file order."""
+from __future__ import annotations
+
+import os
+import re
+
+from fastcore.config.engine import (
+    ACCESS,
+    OR_ALL,
+    OR_AUTHCFG,
+    RSRC,
+    SECTION_OVERRIDE,
+    SERVER_OVERRIDE,
+    Ctx,
+    Directive,
+    DirectiveError,
+    Engine,
+)
+from fastcore.config.lexer import split_words
+from fastcore.config.model import DirConfig, RequireGroup, Section, VirtualHost
+from fastcore.config.tree import Node
+
+
+def _strip(args: str, name: str) -> str:
+    a = args.strip()
+    if not a.endswith(">"):
+        raise DirectiveError(f"<{name}> directive missing closing '>'")
+    return a[:-1].strip()
+
+
+def _fn_regex(pattern: str) -> re.Pattern[str]:
+    """fnmatch with Apache's APR_FNM_PATHNAME: wildcards do not cross '/'."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = pattern.find("]", i + 1)
+            if j < 0:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1:j].replace("\\", "\\\\")
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _compile(rx: str, name: str) -> re.Pattern[str]:
+    try:
+        return re.compile(rx)
+    except re.error:
+        raise DirectiveError("Regex could not be compiled") from None
+
+
+def finish_authz(ctx: Ctx, dc: DirConfig) -> None:
+    """The bare Require lines of a section form an implicit <RequireAny>."""
+    if ctx.authz:
+        dc.authz = RequireGroup("any", tuple(ctx.authz))
+
+
+def _dir_section(e: Engine, ctx: Ctx, args: object, node: Node, kind: str) -> None:
+    label = node.name
+    text = _strip(str(args), label)
+    words = split_words(text)
+    if ctx.kinds:
+        raise DirectiveError(f"<{label}> cannot occur within <{ctx.section}> section"
+                             if kind != "files" else
+                             f"<{label}> cannot occur within <{ctx.section}> section")
+    if not words:
+        raise DirectiveError(f"<{label}> directive requires additional arguments")
+    regex = None
+    if kind.endswith("match"):
+        pattern = words[0]
+        regex = _compile(pattern, label)
+    elif words[0] == "~" and len(words) > 1:
+        pattern = words[1]
+        regex = _compile(pattern, label)
+        kind += "match"
+    else:
+        pattern = words[0]
+        if kind == "directory":
+            if pattern != "/" and not os.path.isabs(pattern):
+                pattern = e.resolve_path(pattern)
+            pattern = pattern.rstrip("/") + "/"
+            if any(c in pattern for c in "*?["):
+                regex = _fn_regex(pattern)
+        elif kind == "files" and any(c in pattern for c in "*?["):
+            regex = _fn_regex(pattern)
+    dc = DirConfig()
+    sect = {"directory": "Directory", "directorymatch": "DirectoryMatch", "files": "Files",
+            "filesmatch": "FilesMatch", "location": "Location",
+            "locationmatch": "LocationMatch"}[kind]
+    sub = ctx.child(dirconf=dc, override=SECTION_OVERRIDE, section=sect,
+                    kinds=ctx.kinds + (kind,), authz=[], path=pattern)
+    e.walk(node.children or [], sub)
+    finish_authz(sub, dc)
+    sec = Section(kind, pattern, regex, dc, node.filename, node.line)
+    e.state.add_section(ctx.vhost, sec)
+
+
+def _files_section(e: Engine, ctx: Ctx, args: object, node: Node, kind: str) -> None:
+    text = _strip(str(args), node.name)
+    words = split_words(text)
+    if any(k in ("location", "locationmatch") for k in ctx.kinds):
+        raise DirectiveError(f"<{node.name}> cannot occur within <{ctx.section}> section")
+    if not words:
+        raise DirectiveError(f"<{node.name}> directive requires additional arguments")
+    regex = None
+    if kind == "filesmatch":
+        pattern = words[0]
+        regex = _compile(pattern, node.name)
+    elif words[0] == "~" and len(words) > 1:
+        pattern, kind = words[1], "filesmatch"
+        regex = _compile(pattern, node.name)
+    else:
+        pattern = words[0]
+        if any(c in pattern for c in "*?["):
+            regex = _fn_regex(pattern)
+    dc = DirConfig()
+    override = SECTION_OVERRIDE if not ctx.htaccess else ctx.override
+    sub = ctx.child(dirconf=dc, override=override,
+                    section="Files" if kind == "files" else "FilesMatch",
+                    kinds=ctx.kinds + (kind,), authz=[], path=pattern)
+    e.walk(node.children or [], sub)
+    finish_authz(sub, dc)
+    sec = Section(kind, pattern, regex, dc, node.filename, node.line)
+    if ctx.kinds or ctx.htaccess:
+        ctx.dirconf.files_sections = ctx.dirconf.files_sections + (sec,)
+    else:
+        e.state.add_section(ctx.vhost, sec)
+
+
+class VhostPortError(DirectiveError):
+    """A numeric port out of range: an error (a non-numeric one is a host name)."""
+
+
+def parse_vhost_addr(word: str) -> tuple[str, int]:
+    """`*:80`, `_default_:80`, `127.0.0.1`, `[::1]:8080`, `name:port` -> (host, port);
+    port 0 means any port."""
+    host, port = word, "*"
+    if word.startswith("["):
+        end = word.find("]")
+        if end < 0:
+            raise DirectiveError("The address or port is invalid")
+        host, rest = word[1:end], word[end + 1:]
+        if rest.startswith(":"):
+            port = rest[1:]
+        elif rest:
+            raise DirectiveError("The address or port is invalid")
+    elif word.count(":") == 1:
+        host, port = word.split(":")
+    if port == "*":
+        p = 0
+    elif port.isdigit():
+        p = int(port)
+        if not 1 <= p <= 65535:
+            raise VhostPortError("The address or port is invalid")
+    else:
+        raise DirectiveError("The address or port is invalid")
+    if host == "_default_":
+        host = "*"
+    return host.lower(), p
+
+
+def _virtualhost(e: Engine, ctx: Ctx, args: object, node: Node) -> None:
+    if ctx.in_vhost:
+        raise DirectiveError("<VirtualHost> doesn't nest!")
+    text = _strip(str(args), "VirtualHost")
+    words = split_words(text)
+    if not words:
+        raise DirectiveError("<VirtualHost> must have an argument")
+    addrs_l = []
+    for w in words:
+        try:
+            addrs_l.append(parse_vhost_addr(w))
+        except VhostPortError:
+            raise
+        except DirectiveError:
+            e.warnings.append(f"AH00547: Could not resolve host name {w} -- ignoring!")
+    addrs = tuple(addrs_l)
+    vh = VirtualHost(addrs=addrs, server_name="", filename=node.filename, line=node.line)
+    vh.dir_defaults = DirConfig()
+    e.state.vhosts.append(vh)
+    e.state.explicit[id(vh)] = set()
+    e.state.sections[id(vh)] = []
+    sub = ctx.child(vhost=vh, dirconf=vh.dir_defaults, in_vhost=True, override=SERVER_OVERRIDE)
+    e.walk(node.children or [], sub)
+
+
+def _conditional(e: Engine, ctx: Ctx, args: object, node: Node) -> None:
+    """Conditionals are resolved while reading (fastcore.config.readtime)."""
+    raise DirectiveError(f"<{node.name}> was not evaluated while reading")
+
+
+def _require_group(e: Engine, ctx: Ctx, args: object, node: Node) -> None:
+    kind = node.name.lower()[len("require"):]
+    if str(args).strip() != ">":
+        raise DirectiveError(f"<{node.name}> does not take an argument")
+    parent = {"any": "RequireAny", "all": "RequireAll", "none": "RequireNone"}[ctx.authz_kind]
+    if kind == "none" and ctx.authz_kind in ("any", "none"):
+        raise DirectiveError(f"<{node.name}> directive has no effect in <{parent}> directive")
+    sub = ctx.child(authz=[], authz_kind=kind)
+    e.walk(node.children or [], sub)
+    if not sub.authz:
+        raise DirectiveError(f"<{node.name}> directive contains no authorization directives")
+    if kind == "all" and all(_negative(i) for i in sub.authz):
+        raise DirectiveError(f"AH01624: <{node.name}> directive contains only negative "
+                             "authorization directives")
+    ctx.authz.append(RequireGroup(kind, tuple(sub.authz)))
+
+
+def _negative(item: object) -> bool:
+    return bool(getattr(item, "negated", False)) or getattr(item, "kind", "") == "none"
+
+
+def _mk(name: str, module: str, req, handler, check: int = 0) -> Directive:
+    return Directive(name, module, frozenset(req), "SECTION", handler, check=check)
+
+
+def section_directives() -> list[Directive]:
+    anywhere = OR_ALL | {RSRC, ACCESS}
+    return [
+        _mk("<Directory", "core_module", {RSRC},
+            lambda e, c, a, n: _dir_section(e, c, a, n, "directory")),
+        _mk("<DirectoryMatch", "core_module", {RSRC},
+            lambda e, c, a, n: _dir_section(e, c, a, n, "directorymatch")),
+        _mk("<Location", "core_module", {RSRC},
+            lambda e, c, a, n: _dir_section(e, c, a, n, "location")),
+        _mk("<LocationMatch", "core_module", {RSRC},
+            lambda e, c, a, n: _dir_section(e, c, a, n, "locationmatch")),
+        _mk("<Files", "core_module", anywhere, lambda e, c, a, n: _files_section(e, c, a, n, "files")),
+        _mk("<FilesMatch", "core_module", anywhere,
+            lambda e, c, a, n: _files_section(e, c, a, n, "filesmatch")),
+        _mk("<VirtualHost", "core_module", {RSRC}, _virtualhost),
+        _mk("<IfModule", "core_module", anywhere, _conditional),
+        _mk("<IfDefine", "core_module", anywhere, _conditional),
+        _mk("<IfDirective", "core_module", anywhere, _conditional),
+        _mk("<IfSection", "core_module", anywhere, _conditional),
+        _mk("<IfFile", "core_module", anywhere, _conditional),
+        _mk("<IfVersion", "version_module", anywhere, _conditional),
+        _mk("<RequireAll", "authz_core_module", {OR_AUTHCFG}, _require_group),
+        _mk("<RequireAny", "authz_core_module", {OR_AUTHCFG}, _require_group),
+        _mk("<RequireNone", "authz_core_module", {OR_AUTHCFG}, _require_group),
+    ]

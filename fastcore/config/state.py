@@ -1,0 +1,168 @@
+"""The mutable builder the directive handlers fill; `finish()` yields a ServerConfig."""
+from __future__ import annotations
+
+import os
+from dataclasses import fields, replace
+
+from fastcore.config.model import (
+    DirConfig,
+    ListenAddr,
+    MpmConfig,
+    Section,
+    ServerConfig,
+    VirtualHost,
+)
+
+# VirtualHost fields a <VirtualHost> inherits from the main server when it does not set them.
+_INHERITED = ("server_admin", "document_root", "error_log", "custom_logs", "keep_alive",
+              "keep_alive_timeout", "max_keep_alive_requests", "timeout", "limit_request_line",
+              "limit_request_fields", "limit_request_field_size", "trace_enable",
+              "allow_encoded_slashes", "access_file_name", "server_name")
+
+
+class State:
+    """Server-wide values plus the main server and the vhosts being built."""
+
+    def __init__(self, config_file: str, server_root: str):
+        self.config_file = config_file
+        self.server_root = server_root
+        self.runtime_dir: str | None = None
+        self.pid_file = "logs/httpd.pid"
+        self.listeners: list[ListenAddr] = []
+        self.main = VirtualHost(addrs=(), server_name="", filename=config_file, line=0)
+        self.vhosts: list[VirtualHost] = []
+        self.sections: dict[int, list[Section]] = {id(self.main): []}
+        self.explicit: dict[int, set[str]] = {id(self.main): set()}
+        self.mpm = MpmConfig()
+        self.mpm_set: set[str] = set()
+        self.accept_mutex = "default"
+        self.mutex_dir: str | None = None
+        self.mutexes: dict[str, str] = {}  # mutex name -> "mechanism[:dir]" as given
+        self.user: str | None = None
+        self.group: str | None = None
+        self.error_log = "logs/error_log"
+        self.log_level = "warn"
+        self.log_formats: dict[str, str] = {
+            "CLF": '%h %l %u %t "%r" %>s %b'}  # mod_log_config's built-in default format
+        self.buffered_logs = False
+        self.extended_status: bool | None = None
+        self.server_tokens = "full"
+        self.hostname_lookups_used = False
+        self.types_config = "/etc/mime.types"
+        self.defines: set[str] = set()
+        self.log_paths: list[tuple[str, str, str, int]] = []  # path, kind, file, line
+
+    def set_vhost(self, vh: VirtualHost, name: str, value: object) -> None:
+        setattr(vh, name, value)
+        self.explicit.setdefault(id(vh), set()).add(name)
+
+    def add_section(self, vh: VirtualHost, sec: Section) -> None:
+        self.sections.setdefault(id(vh), []).append(sec)
+
+    def finish(self, modules: tuple[str, ...]) -> ServerConfig:
+        """Inherit main-server values into vhosts and freeze the result."""
+        main = self.main
+        main_sections = tuple(self.sections.get(id(main), ()))
+        main.sections = main_sections
+        if not self.error_log.startswith(("|", "syslog")):
+            self.error_log = _abs(self.server_root, self.error_log)
+        if not main.error_log:
+            main.error_log = self.error_log
+        vhosts = []
+        for vh in self.vhosts:
+            explicit = self.explicit.get(id(vh), set())
+            for name in _INHERITED:
+                if name not in explicit:
+                    setattr(vh, name, getattr(main, name))
+            vh.sections = main_sections + tuple(self.sections.get(id(vh), ()))
+            vh.dir_defaults = merge_dir(main.dir_defaults, vh.dir_defaults)
+            vhosts.append(vh)
+        runtime = self.runtime_dir or self.server_root
+        extended = self.extended_status
+        if extended is None:
+            extended = "status_module" in modules  # mod_status turns it on (2.3.6+)
+        return ServerConfig(
+            config_file=self.config_file,
+            server_root=self.server_root,
+            runtime_dir=runtime,
+            pid_file=_abs(self.server_root, self.pid_file),
+            listeners=tuple(self.listeners),
+            main=main,
+            vhosts=tuple(vhosts),
+            modules=modules,
+            mpm=self.mpm,
+            accept_mutex=self.accept_mutex,
+            mutex_dir=self.mutex_dir,
+            user=self.user,
+            group=self.group,
+            error_log=self.error_log,
+            log_level=self.log_level,
+            log_formats=dict(self.log_formats),
+            buffered_logs=self.buffered_logs,
+            extended_status=extended,
+            server_tokens=self.server_tokens,
+            hostname_lookups_used=self.hostname_lookups_used,
+            types_config=self.types_config,
+            defines=frozenset(self.defines),
+        )
+
+
+def _abs(root: str, path: str) -> str:
+    return path if os.path.isabs(path) or path.startswith("|") else os.path.join(root, path)
+
+
+_DICT_FIELDS = ("add_type", "add_handler", "add_charset", "add_language", "add_encoding",
+                "error_documents", "autoindex")
+
+
+def merge_dir(base: DirConfig, new: DirConfig) -> DirConfig:
+    """Apache's per-dir merge: `new` (the more specific scope) over `base`."""
+    out = replace(base)
+    for f in fields(DirConfig):
+        name = f.name
+        nv = getattr(new, name)
+        if name in _DICT_FIELDS:
+            merged = dict(getattr(base, name))
+            merged.update(nv)
+            setattr(out, name, merged)
+        elif name == "remove_type":
+            setattr(out, name, base.remove_type | nv)
+        elif name in ("redirects", "files_sections"):
+            setattr(out, name, getattr(base, name) + nv)
+        elif name in ("options", "options_add", "options_remove"):
+            continue
+        elif name == "authz":
+            continue
+        elif nv is not None:
+            setattr(out, name, nv)
+    # Options: an explicit (plain) setting replaces, +/- modifiers accumulate.
+    if new.options is None:
+        add = (base.options_add & ~new.options_remove) | new.options_add
+        remove = (base.options_remove & ~new.options_add) | new.options_remove
+        out.options_add, out.options_remove = add, remove
+        if base.options is not None:
+            out.options = (base.options & ~remove) | add
+        elif add or remove:
+            out.options = None
+    else:
+        out.options, out.options_add, out.options_remove = (
+            new.options, new.options_add, new.options_remove)
+    out.authz = merge_authz(base, new)
+    # A type removed here drops an inherited AddType (RemoveType).
+    if new.remove_type:
+        out.add_type = {k: v for k, v in out.add_type.items()
+                        if k not in new.remove_type or k in new.add_type}
+    return out
+
+
+def merge_authz(base: DirConfig, new: DirConfig):
+    """mod_authz_core: a section's Require lines replace the parent's unless AuthMerging
+    And/Or combines them."""
+    from fastcore.config.model import RequireGroup
+
+    if new.authz is None:
+        return base.authz
+    mode = new.authz_merging or "off"
+    if mode == "off" or base.authz is None:
+        return new.authz
+    return RequireGroup("all" if mode == "and" else "any", (base.authz, new.authz))

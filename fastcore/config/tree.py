@@ -1,0 +1,130 @@
+"""Read config files into a section tree, doing what Apache does at read time.
+
+As in ap_build_config, some directives act while the file is read (EXEC_ON_READ):
+${VAR} substitution (per line, with the values Define'd so far), Define/UnDefine,
+LoadModule, ServerRoot, Include/IncludeOptional and the conditionals <IfModule>,
+<IfDefine>, <IfDirective>, <IfSection>, <IfFile>, <IfVersion>. A true conditional's body
+is spliced into its parent, a false one is skipped (its nesting is still checked), so the
+later walk sees only the directives that apply. Unknown directives are found in the walk.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastcore.config.errors import ConfigError
+from fastcore.config.lexer import Line, get_word, resolve_vars
+
+
+@dataclass
+class Node:
+    """A directive, or a section with children. `name` keeps the user's spelling without
+    `<`; `args` is the argument text after ${VAR} substitution (a section's keeps its `>`)."""
+
+    name: str
+    args: str
+    filename: str
+    line: int
+    children: list[Node] | None = None
+    is_section: bool = False
+    read_done: bool = False  # acted upon while reading (LoadModule, Define, ServerRoot)
+
+
+# read-time hooks: name (lower, sections with "<") -> fn(node) returning a list of nodes
+# to splice in place (conditionals, Include) or None to keep the node.
+ReadHook = Callable[[Node, "Reader"], "list[Node] | None"]
+CONDITIONALS = ("<ifmodule", "<ifdefine", "<ifdirective", "<ifsection", "<iffile",
+                "<ifversion")
+
+
+class Reader:
+    """Stream the logical lines of one file into nodes."""
+
+    def __init__(self, lines: list[Line], variables: dict[str, str], warnings: list[str],
+                 hooks: dict[str, ReadHook], cond: Callable[[Node], bool]):
+        self.lines = lines
+        self.pos = 0
+        self.variables = variables
+        self.warnings = warnings
+        self.hooks = hooks
+        self.cond = cond
+
+    def read(self) -> list[Node]:
+        nodes = self._block(None)
+        return nodes
+
+    def _split(self, ln: Line, substitute: bool = True) -> tuple[str, str]:
+        text = resolve_vars(ln.text, self.variables, self.warnings) if substitute else ln.text
+        word, pos = get_word(text)
+        return word, text[pos:]
+
+    def _block(self, opener: Node | None) -> list[Node]:
+        out: list[Node] = []
+        while self.pos < len(self.lines):
+            ln = self.lines[self.pos]
+            self.pos += 1
+            word, rest = self._split(ln)
+            if word.startswith("</"):
+                self._close(opener, word, ln)
+                return out
+            if word.startswith("<") and len(word) > 1:
+                name = word[1:]
+                if name.endswith(">") and not rest:
+                    name, rest = name[:-1], ">"
+                node = Node(name, rest, ln.filename, ln.lineno, [], True)
+                key = "<" + name.lower()
+                if key in CONDITIONALS:
+                    if self.cond(node):
+                        out.extend(self._block(node))
+                    else:
+                        self._soak(node)
+                    continue
+                node.children = self._block(node)
+                out.append(node)
+                continue
+            node = Node(word, rest, ln.filename, ln.lineno)
+            hook = self.hooks.get(word.lower())
+            spliced = hook(node, self) if hook else None
+            if spliced is not None:
+                out.extend(spliced)
+            else:
+                out.append(node)
+        if opener is not None:
+            raise ConfigError(f"<{opener.name}> was not closed.", opener.filename, opener.line,
+                              f"<{opener.name}>")
+        return out
+
+    @staticmethod
+    def _close(opener: Node | None, word: str, ln: Line) -> None:
+        closing = word[2:]
+        if not closing.endswith(">"):
+            raise ConfigError(f"</{closing}> directive missing closing '>'", ln.filename,
+                              ln.lineno, f"</{closing}>")
+        closing = closing[:-1]
+        if opener is None:
+            raise ConfigError(f"</{closing}> without matching <{closing}> section",
+                              ln.filename, ln.lineno, f"</{closing}>")
+        if opener.name.lower() != closing.lower():
+            raise ConfigError(f"Expected </{opener.name}> but saw </{closing}>",
+                              ln.filename, ln.lineno, f"</{closing}>")
+
+    def _soak(self, opener: Node) -> None:
+        """Skip a false conditional's body, still requiring balanced sections."""
+        stack = [opener]
+        while self.pos < len(self.lines):
+            ln = self.lines[self.pos]
+            self.pos += 1
+            word, rest = self._split(ln, substitute=False)
+            if word.startswith("</"):
+                self._close(stack[-1], word, ln)
+                stack.pop()
+                if not stack:
+                    return
+            elif word.startswith("<") and len(word) > 1:
+                name = word[1:]
+                if name.endswith(">") and not rest:
+                    name = name[:-1]
+                stack.append(Node(name, rest, ln.filename, ln.lineno, [], True))
+        inner = stack[-1]
+        raise ConfigError(f"<{inner.name}> was not closed.", inner.filename, inner.line,
+                          f"<{inner.name}>")

@@ -1,0 +1,163 @@
+"""Every corpus configuration goes through `apache2 -t -f` and `python3 -m fastcore -t -f`;
+they must agree on valid/invalid, and fastcore's error must name the file and line.
+
+Corpus files (config_corpus/*.conf) start with `# expect: valid|invalid|differs`, an
+optional `# args: [...]` (extra command-line arguments for both), `# mpm: event|worker|
+prefork|none` and `# without: module ...` (supported modules not to load). A common header
+(ServerRoot, PidFile, logs in a temporary folder, LoadModule of the MPM and of every
+module fastcore implements, from Debian's /usr/lib/apache2/modules) is put in front.
+
+`differs` marks configurations Apache accepts and fastcore refuses on purpose: they load
+a module fastcore does not implement (or use a section of one, like <Limit>); the test
+asserts that fastcore names the module/directive and Apache says Syntax OK.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from fastcore.cli import main
+from fastcore.config.modules import SUPPORTED
+
+CORPUS = Path(__file__).parent / "config_corpus"
+REPO = Path(__file__).resolve().parents[2]
+APACHE = "/usr/sbin/apache2"
+MODDIR = "/usr/lib/apache2/modules"
+MPMS = {"mpm_event_module", "mpm_worker_module", "mpm_prefork_module"}
+CASES = sorted(p.name for p in CORPUS.glob("*.conf"))
+
+
+def _meta(text: str) -> dict:
+    meta = {"expect": None, "args": [], "mpm": "event", "without": []}
+    for line in text.splitlines():
+        m = re.match(r"# (expect|args|mpm|without): (.*)", line)
+        if not m:
+            break
+        key, val = m.groups()
+        meta[key] = json.loads(val) if key == "args" else (val.split() if key == "without"
+                                                          else val.strip())
+    return meta
+
+
+def _header(tmp: Path, meta: dict) -> str:
+    lines = [f"ServerRoot {tmp}", f"PidFile {tmp}/run/httpd.pid",
+             f"DefaultRuntimeDir {tmp}/run", f"ErrorLog {tmp}/logs/error.log"]
+    if meta["mpm"] != "none":
+        mpm = meta["mpm"]
+        lines.append(f"LoadModule mpm_{mpm}_module {MODDIR}/mod_mpm_{mpm}.so")
+    for mod in sorted(SUPPORTED - MPMS - set(meta["without"])):
+        base = mod[:-len("_module")]
+        lines.append(f"LoadModule {mod} {MODDIR}/mod_{base}.so")
+    lines += ["Listen 127.0.0.1:18080", "ServerName localhost"]
+    return "\n".join(lines) + "\n"
+
+
+def _prepare(name: str, root: Path) -> tuple[Path, dict, int]:
+    tmp = root / name.removesuffix(".conf")
+    for sub in ("run", "logs"):
+        (tmp / sub).mkdir(parents=True, exist_ok=True)
+    shutil.copytree(CORPUS / "inc", tmp / "inc", dirs_exist_ok=True)
+    text = (CORPUS / name).read_text()
+    meta = _meta(text)
+    header = _header(tmp, meta)
+    conf = tmp / "httpd.conf"
+    conf.write_text(header + text.replace("@@TMP@@", str(tmp)))
+    return conf, meta, header.count("\n")
+
+
+def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, FC_CORPUS_ROOT=str(cwd), PYTHONPATH=str(REPO))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=cwd, env=env)
+
+
+def _fastcore_in_process(conf: Path, args: list[str]) -> subprocess.CompletedProcess:
+    """`fastcore.cli.main(["-t", "-f", conf, ...])`: the function `python3 -m fastcore`
+    runs, without one interpreter start per case (the subprocess path is checked on a
+    sample by test_command_line_matches_in_process)."""
+    out, err = io.StringIO(), io.StringIO()
+    old_env = os.environ.get("FC_CORPUS_ROOT")
+    os.environ["FC_CORPUS_ROOT"] = str(conf.parent)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main(["-t", "-f", str(conf), *args])
+    finally:
+        if old_env is None:
+            os.environ.pop("FC_CORPUS_ROOT", None)
+        else:
+            os.environ["FC_CORPUS_ROOT"] = old_env
+    return subprocess.CompletedProcess(["fastcore"], rc, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("corpus")
+    jobs = {name: _prepare(name, root) for name in CASES}
+
+    def apache(name: str):
+        conf, meta, _nheader = jobs[name]
+        return name, _run([APACHE, "-t", "-f", str(conf), *meta["args"]], conf.parent)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ap = dict(pool.map(apache, CASES))
+    out = {}
+    for name in CASES:
+        conf, meta, nheader = jobs[name]
+        out[name] = (conf, meta, nheader, ap[name], _fastcore_in_process(conf, meta["args"]))
+    return out
+
+
+SAMPLE = [n for n in CASES if n.startswith(("001", "011", "041", "053", "101", "106", "109",
+                                            "125", "165", "201"))]
+
+
+@pytest.mark.parametrize("name", SAMPLE)
+def test_command_line_matches_in_process(results, name):
+    conf, meta, _nheader, _ap, fc = results[name]
+    proc = _run([sys.executable, "-m", "fastcore", "-t", "-f", str(conf), *meta["args"]],
+                conf.parent)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (fc.returncode, fc.stdout,
+                                                           fc.stderr)
+
+
+def test_corpus_is_large_enough():
+    metas = [_meta((CORPUS / n).read_text()) for n in CASES]
+    assert sum(m["expect"] in ("valid", "invalid") for m in metas) >= 60
+    assert sum(m["expect"] == "invalid" for m in metas) >= 30
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_agrees_with_apache(results, name):
+    conf, meta, nheader, ap, fc = results[name]
+    assert "Traceback" not in fc.stderr, fc.stderr
+    ap_ok, fc_ok = ap.returncode == 0, fc.returncode == 0
+    if meta["expect"] == "differs":
+        assert ap_ok, f"apache refused a 'differs' case:\n{ap.stderr}"
+        assert not fc_ok
+        assert str(conf) in fc.stderr and re.search(r"line \d+", fc.stderr)
+        return
+    assert ap_ok == (meta["expect"] == "valid"), f"corpus expectation wrong:\n{ap.stderr}"
+    assert fc_ok == ap_ok, (f"apache: rc={ap.returncode} {ap.stderr.strip()}\n"
+                            f"fastcore: rc={fc.returncode} {fc.stderr.strip()}")
+    if fc_ok:
+        assert fc.stdout.strip() == "Syntax OK"
+    else:
+        assert fc.stdout == ""
+        # the error names the file and the line (of the file given, or an included one /
+        # the command line) — except the global "No MPM loaded"
+        if "No MPM loaded" not in fc.stderr:
+            m = re.search(r"Syntax error on line (\d+) of (\S+):", fc.stderr)
+            assert m, fc.stderr
+            assert m.group(2) in (str(conf), "-c", "-C") or m.group(2).startswith(
+                str(conf.parent))
+            if m.group(2) == str(conf):
+                assert int(m.group(1)) > nheader

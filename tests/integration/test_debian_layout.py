@@ -1,0 +1,147 @@
+"""A trimmed copy of Debian's /etc/apache2 layout (apache2.conf + ports.conf +
+mods-enabled + conf-enabled/security.conf + sites-enabled/000-default.conf) parses with
+both Apache and fastcore, and fastcore serves a file from it."""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+LAYOUT = Path(__file__).parent / "debian_layout"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def layout():
+    # world-readable (Debian's User www-data must read the files), removed afterwards
+    tmp_path = Path(tempfile.mkdtemp(prefix="fc-debian-"))
+    os.chmod(tmp_path, 0o755)
+    root = tmp_path / "etc-apache2"
+    shutil.copytree(LAYOUT, root)
+    for sub in ("run", "lock", "log", "www/html"):
+        (tmp_path / sub).mkdir(parents=True)
+        os.chmod(tmp_path / sub, 0o777 if sub in ("run", "lock", "log") else 0o755)
+    os.chmod(tmp_path / "www", 0o755)
+    (tmp_path / "www/html/index.html").write_text("<h1>It works (fastcore)</h1>\n")
+    (tmp_path / "www/html/hello.txt").write_text("hello from the debian layout\n")
+    user = "www-data" if os.getuid() == 0 else pwd.getpwuid(os.getuid()).pw_name
+    port = _free_port()
+    env = dict(os.environ, APACHE_RUN_USER=user, APACHE_RUN_GROUP=user,
+               APACHE_PID_FILE=str(tmp_path / "run/apache2.pid"),
+               APACHE_RUN_DIR=str(tmp_path / "run"), APACHE_LOCK_DIR=str(tmp_path / "lock"),
+               APACHE_LOG_DIR=str(tmp_path / "log"), DOCROOT_BASE=str(tmp_path / "www"),
+               TEST_PORT=str(port), PYTHONPATH=str(REPO))
+    yield root, env, port, tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_apache_and_fastcore_accept_the_layout(layout):
+    root, env, _port, _tmp = layout
+    ap = subprocess.run(["/usr/sbin/apache2", "-d", str(root), "-f", "apache2.conf", "-t"],
+                        env=env, capture_output=True, text=True, timeout=30)
+    assert ap.returncode == 0, ap.stderr
+    fc = subprocess.run([sys.executable, "-m", "fastcore", "-d", str(root), "-f",
+                         "apache2.conf", "-t"], env=env, capture_output=True, text=True,
+                        timeout=30)
+    assert fc.returncode == 0, fc.stderr
+    assert fc.stdout.strip() == "Syntax OK"
+
+
+def test_layout_vhosts_and_modules(layout):
+    root, env, port, tmp = layout
+    fc = subprocess.run([sys.executable, "-m", "fastcore", "-d", str(root), "-f",
+                         "apache2.conf", "-S", "-M"], env=env, capture_output=True,
+                        text=True, timeout=30)
+    assert fc.returncode == 0, fc.stderr
+    out = fc.stdout
+    assert f"*:{port}" in out and "sites-enabled/000-default.conf:1" in out
+    assert f'PidFile: "{tmp}/run/apache2.pid"' in out
+    assert " mpm_event_module (shared)" in out and " core_module (static)" in out
+    assert f'ServerRoot: "{root}"' in out
+
+
+def test_layout_serves_a_file(layout):
+    """Needs fastcore.mpm and fastcore.http (other engineers' parts)."""
+    root, env, port, tmp = layout
+    proc = subprocess.Popen([sys.executable, "-m", "fastcore", "-d", str(root), "-f",
+                             "apache2.conf", "-DFOREGROUND"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        body = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello.txt",
+                                            timeout=2) as resp:
+                    body = resp.read()
+                    ctype = resp.headers.get("Content-Type")
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read().decode(errors="replace")
+        assert body == b"hello from the debian layout\n"
+        assert ctype.startswith("text/plain")
+        curl = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                               f"http://127.0.0.1:{port}/.htaccess"], capture_output=True,
+                              text=True, timeout=10)
+        assert curl.stdout in ("403", "404")  # <FilesMatch "^\.ht"> Require all denied
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_embedded_default_serves_the_current_folder(tmp_path):
+    """`python -m fastcore -p PORT` with no -f serves the current folder (like
+    python -m http.server), announces the URL, and stops on SIGTERM."""
+    (tmp_path / "file.txt").write_text("served from the current folder\n")
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "fastcore", "-p", str(port)], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        got = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and proc.poll() is None:
+            curl = subprocess.run(["curl", "-s", "-f", f"http://127.0.0.1:{port}/file.txt"],
+                                  capture_output=True, timeout=10)
+            if curl.returncode == 0:
+                got = curl.stdout
+                break
+            time.sleep(0.2)
+        assert got == b"served from the current folder\n"
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stdout.close()
+        proc.stderr.close()
+    assert f"http://127.0.0.1:{port}/" in err and "Ctrl+C" in err
+    assert "Traceback" not in err
