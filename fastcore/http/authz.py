@@ -1,0 +1,295 @@
+"""Authorization: Apache 2.4 mod_authz_core + mod_authz_host semantics.
+
+The config layer builds RequireGroup trees (fastcore.config.model) and applies AuthMerging;
+this module only evaluates a tree for one request.  Every provider answers one of GRANTED,
+DENIED or NEUTRAL, exactly as Apache's providers do, and the containers combine them the way
+mod_authz_core's apply_authz_sections does:
+
+- <RequireAll>: any DENIED wins at once; otherwise the first non-neutral answer.
+- <RequireAny> (and bare Require lines): any GRANTED wins at once; otherwise DENIED if any
+  child denied, else NEUTRAL.
+- <RequireNone>: a negated <RequireAny>.
+- Negation (`Require not ...`, <RequireNone>) turns GRANTED into DENIED and DENIED into
+  NEUTRAL: not being rejected is never a reason to grant.
+
+A final NEUTRAL is a denial (403), as in Apache.  DNS is touched only by `Require host`, and
+only when evaluation actually reaches that line (children are evaluated lazily, in order).
+"""
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from typing import Protocol
+
+from fastcore.config.model import Require, RequireGroup
+
+GRANTED = 1
+DENIED = 0
+NEUTRAL = -1
+
+# Providers this module evaluates faithfully.  Anything else (expr, valid-user, user,
+# group, ...) needs machinery fastcore does not have and must be rejected by the config
+# layer at startup; `validate()` gives it the message.  `env` reads the request's
+# environment (ReqCtx.env: empty unless the server sets variables, as Apache's is for a
+# static request without SetEnv/SetEnvIf).
+SUPPORTED_KINDS = frozenset({"all", "ip", "host", "local", "method", "env", "forward-dns"})
+
+_METHODS = frozenset({
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
+    "VERSION-CONTROL", "CHECKOUT", "UNCHECKOUT", "CHECKIN", "UPDATE", "LABEL",
+    "REPORT", "MKWORKSPACE", "MKACTIVITY", "BASELINE-CONTROL", "MERGE",
+})
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_LOCAL_NETS: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"),
+                                    ipaddress.ip_network("::1/128"))
+
+
+class RemoteHost(Protocol):
+    """What authorize() needs to know about the client (see ReqCtx)."""
+
+    client_ip: str
+    local_ip: str | None
+    method: str
+
+    def remote_host(self, double: bool) -> str | None: ...
+
+
+class Resolver(Protocol):
+    def reverse(self, ip: str, double: bool) -> str | None: ...
+
+    def forward(self, name: str) -> frozenset[str]: ...
+
+
+class ReqCtx:
+    """Per-connection client facts for authorization and %h logging.
+
+    The host name is looked up lazily: nothing touches DNS until remote_host() is called,
+    and each connection pays for at most one reverse and one forward lookup (Apache caches
+    them in conn_rec the same way).  `method` may be updated for each request on a
+    keep-alive connection.
+    """
+
+    __slots__ = ("client_ip", "local_ip", "method", "env", "_resolver", "_name", "_looked_up",
+                 "_double")
+
+    def __init__(self, client_ip: str, local_ip: str | None, method: str,
+                 resolver: Resolver | None) -> None:
+        self.client_ip = client_ip
+        self.local_ip = local_ip
+        self.method = method
+        self.env: dict[str, str] = {}  # request environment variables (Require env)
+        self._resolver = resolver
+        self._name: str | None = None   # reverse name (unconfirmed)
+        self._looked_up = False
+        self._double: bool | None = None  # None: forward check not done yet
+
+    def remote_host(self, double: bool) -> str | None:
+        """The client's host name: reverse lookup, and with double=True only when the
+        forward lookup of that name contains the client address; None when unknown."""
+        if self._resolver is None:
+            return None
+        if not self._looked_up:
+            self._looked_up = True
+            self._name = self._resolver.reverse(self.client_ip, False)
+        if self._name is None:
+            return None
+        if not double:
+            return self._name
+        if self._double is None:
+            self._double = self._resolver.reverse(self.client_ip, True) is not None
+        return self._name if self._double else None
+
+    def forward_addresses(self, name: str) -> frozenset[str]:
+        """Addresses `name` resolves to (Require forward-dns); empty when unresolvable."""
+        if self._resolver is None:
+            return frozenset()
+        return self._resolver.forward(name)
+
+    def cached_host(self) -> str | None:
+        """The name if an earlier lookup on this connection found one; never does DNS.
+        (Apache's %h with HostnameLookups Off shows a name a `Require host` looked up.)"""
+        return self._name
+
+
+def validate(req: Require) -> None:
+    """Raise ValueError with Apache-like wording when a Require line cannot be evaluated;
+    the config layer turns it into a ConfigError naming file and line."""
+    kind = req.kind.lower()
+    if kind not in SUPPORTED_KINDS:
+        raise ValueError(f"Unknown Authz provider: {req.kind}")
+    if kind == "all":
+        if len(req.args) != 1 or req.args[0].lower() not in ("granted", "denied"):
+            raise ValueError("'Require all' accepts only 'granted' or 'denied'")
+    elif kind == "ip":
+        if not req.args:
+            raise ValueError("'Require ip' requires an argument")
+        for spec in req.args:
+            parse_ip_spec(spec)
+    elif kind in ("host", "forward-dns", "env"):
+        if not req.args:
+            raise ValueError(f"'Require {kind}' requires an argument")
+    elif kind == "local":
+        if req.args:
+            raise ValueError("'Require local' does not take an argument")
+    elif kind == "method":
+        if not req.args:
+            raise ValueError("'Require method' requires an argument")
+        for m in req.args:
+            if m.upper() not in _METHODS:
+                raise ValueError(f"Invalid Method '{m}'")
+
+
+def parse_ip_spec(spec: str) -> Network:
+    """One `Require ip` argument: full address, partial IPv4 ("10.1" = 10.1.0.0/16),
+    address/bits or address/netmask, IPv6 with or without /bits.  ValueError if invalid."""
+    addr, sep, mask = spec.partition("/")
+    if sep and not mask:
+        raise ValueError(f"ip address '{spec}' appears to be invalid")
+    if ":" in addr:
+        try:
+            if sep:
+                return ipaddress.IPv6Network(f"{addr}/{int(mask)}", strict=False)
+            return ipaddress.IPv6Network(addr)
+        except ValueError:
+            raise ValueError(f"ip address '{spec}' appears to be invalid") from None
+    parts = addr[:-1].split(".") if addr.endswith(".") else addr.split(".")
+    if not 1 <= len(parts) <= 4 or not all(p.isdigit() and len(p) <= 3 and int(p) <= 255
+                                           for p in parts):
+        raise ValueError(f"ip address '{spec}' appears to be invalid")
+    if sep:
+        if len(parts) != 4:
+            raise ValueError(f"ip address '{spec}' appears to be invalid")
+        try:
+            if "." in mask:
+                return ipaddress.IPv4Network(f"{addr}/{mask}", strict=False)
+            if not mask.isdigit() or int(mask) > 32:
+                raise ValueError(spec)
+            return ipaddress.IPv4Network(f"{addr}/{int(mask)}", strict=False)
+        except ValueError:
+            raise ValueError(f"ip address '{spec}' appears to be invalid") from None
+    bits = 8 * len(parts)
+    full = ".".join(parts + ["0"] * (4 - len(parts)))
+    return ipaddress.IPv4Network(f"{full}/{bits}", strict=False)
+
+
+@lru_cache(maxsize=1024)
+def _networks(args: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(parse_ip_spec(a) for a in args)
+
+
+@lru_cache(maxsize=4096)
+def _address(ip: str) -> Address | None:
+    """Parse the client address; an IPv4-mapped IPv6 address counts as its IPv4 form
+    (apr_ipsubnet_test matches it against IPv4 subnets)."""
+    try:
+        a = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None:
+        return a.ipv4_mapped
+    return a
+
+
+def _in_any(addr: Address | None, nets: tuple[Network, ...]) -> bool:
+    if addr is None:
+        return False
+    return any(addr.version == n.version and addr in n for n in nets)
+
+
+def in_domain(domain: str, host: str) -> bool:
+    """mod_authz_host's suffix match: `example.com` matches example.com and
+    www.example.com but not badexample.com."""
+    dl, wl = len(domain), len(host)
+    if wl < dl or host[wl - dl:].lower() != domain.lower():
+        return False
+    return wl == dl or domain.startswith(".") or host[wl - dl - 1] == "."
+
+
+def _provider(ctx: RemoteHost, req: Require) -> int:
+    kind = req.kind.lower()
+    if kind == "all":
+        return GRANTED if req.args and req.args[0].lower() == "granted" else DENIED
+    if kind == "ip":
+        return GRANTED if _in_any(_address(ctx.client_ip), _networks(req.args)) else DENIED
+    if kind == "local":
+        addr = _address(ctx.client_ip)
+        if _in_any(addr, _LOCAL_NETS):
+            return GRANTED
+        if ctx.local_ip is not None and addr is not None and addr == _address(ctx.local_ip):
+            return GRANTED
+        return DENIED
+    if kind == "host":
+        # Apache: REMOTE_DOUBLE_REV -- the reverse name must be confirmed by a forward
+        # lookup, whatever HostnameLookups says; an unresolvable client is denied.
+        name = ctx.remote_host(True)
+        if name is None:
+            return DENIED
+        return GRANTED if any(in_domain(d, name) for d in req.args) else DENIED
+    if kind == "method":
+        return GRANTED if ctx.method.upper() in {m.upper() for m in req.args} else DENIED
+    if kind == "env":
+        env = getattr(ctx, "env", None) or {}
+        return GRANTED if any(name in env for name in req.args) else DENIED
+    if kind == "forward-dns":
+        # mod_authz_host: resolve each name (forward only) and compare addresses.
+        addr = _address(ctx.client_ip)
+        lookup = getattr(ctx, "forward_addresses", None)
+        if addr is None or lookup is None:
+            return DENIED
+        for name in req.args:
+            if any(_address(a) == addr for a in lookup(name)):
+                return GRANTED
+        return DENIED
+    # Unsupported providers must have been rejected by the config layer; failing closed
+    # here keeps a gap in validation from ever granting access.
+    return DENIED
+
+
+def _negate(result: int) -> int:
+    if result == GRANTED:
+        return DENIED
+    if result == DENIED:
+        return NEUTRAL
+    return NEUTRAL
+
+
+def evaluate(ctx: RemoteHost, node: Require | RequireGroup) -> int:
+    """GRANTED, DENIED or NEUTRAL for one Require line or container."""
+    if isinstance(node, Require):
+        result = _provider(ctx, node)
+        return _negate(result) if node.negated else result
+    kind = node.kind.lower()
+    logic_and = kind == "all"
+    result = NEUTRAL
+    for child in node.items:
+        r = evaluate(ctx, child)
+        if r == NEUTRAL:
+            continue
+        if logic_and:
+            if r == DENIED:
+                result = DENIED
+                break
+            if result == NEUTRAL:
+                result = r
+        else:
+            if r == GRANTED:
+                result = GRANTED
+                break
+            if result == NEUTRAL:
+                result = r
+    if kind == "none":
+        result = _negate(result)
+    return result
+
+
+def authorize(req_ctx: RemoteHost, authz: RequireGroup | None) -> bool | None:
+    """True: granted; False: denied (403); None: no authorization configured at all (the
+    caller grants, as Apache 2.4 does for a path without any Require).  A tree that
+    evaluates to neutral is a denial, as in mod_authz_core."""
+    if authz is None or not authz.items:
+        return None
+    return evaluate(req_ctx, authz) == GRANTED

@@ -1,0 +1,152 @@
+"""Client host-name lookups for HostnameLookups On/Double and `Require host`.
+
+Nothing here runs unless a caller asks: HostnameLookups Off (the default) must cost no DNS
+traffic at all, so the worker thread pool is created on the first lookup, in the process
+that does it (after fork).  Each lookup is bounded by `timeout`: a slow resolver delays a
+request by at most that much and the answer is treated as "no name", as Apache does when the
+lookup fails.  Results, including failures, are cached for `ttl` seconds.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+
+def _canonical_ip(ip: str) -> str:
+    """IPv4-mapped IPv6 addresses are looked up (and compared) as IPv4."""
+    try:
+        a = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return ip
+    if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None:
+        return str(a.ipv4_mapped)
+    return str(a)
+
+
+def _reverse(ip: str) -> str | None:
+    try:
+        name = socket.gethostbyaddr(ip)[0]
+    except (OSError, UnicodeError):
+        return None
+    return name.lower() or None
+
+
+def _forward_contains(name: str, ip: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    return any(_canonical_ip(str(info[4][0])) == ip for info in infos)
+
+
+def _addresses(name: str) -> frozenset[str]:
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return frozenset()
+    return frozenset(_canonical_ip(str(info[4][0])) for info in infos)
+
+
+class Resolver:
+    """Bounded, cached reverse (and double-reverse) lookups.
+
+    reverse(ip, double=False): the PTR name, or None.
+    reverse(ip, double=True): the PTR name only if a forward lookup of it yields `ip`
+    (the "double reverse" the seed describes), else None.
+    """
+
+    def __init__(self, timeout: float = 5.0, ttl: float = 60.0, negative_ttl: float = 10.0,
+                 max_workers: int = 2, max_entries: int = 4096) -> None:
+        self.timeout = timeout
+        self.ttl = ttl
+        self.negative_ttl = negative_ttl
+        self.max_workers = max_workers
+        self.max_entries = max_entries
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
+        self._lock = threading.Lock()
+        # ip -> (expires, name); ip -> (expires, confirmed)
+        self._names: dict[str, tuple[float, str | None]] = {}
+        self._confirmed: dict[str, tuple[float, bool]] = {}
+        self._forward: dict[str, tuple[float, frozenset[str]]] = {}
+        self.lookups = 0  # number of resolver calls actually made (for tests/metrics)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        pid = os.getpid()
+        with self._lock:
+            if self._pool is None or self._pool_pid != pid:
+                # A pool inherited across fork has no threads: make a fresh one.
+                self._pool = ThreadPoolExecutor(max_workers=self.max_workers,
+                                                thread_name_prefix="fastcore-dns")
+                self._pool_pid = pid
+            return self._pool
+
+    def _bounded(self, fn, *args):  # type: ignore[no-untyped-def]
+        self.lookups += 1
+        fut: Future = self._executor().submit(fn, *args)
+        try:
+            return fut.result(timeout=self.timeout)
+        except FutureTimeout:
+            return None
+
+    def _cache_get(self, cache: dict, key: str):  # type: ignore[no-untyped-def]
+        hit = cache.get(key)
+        if hit is None:
+            return None
+        if hit[0] < time.monotonic():
+            cache.pop(key, None)
+            return None
+        return hit
+
+    def _trim(self) -> None:
+        """Keep the caches bounded: drop expired entries, then everything if needed."""
+        now = time.monotonic()
+        for cache in (self._names, self._confirmed, self._forward):
+            if len(cache) > self.max_entries:
+                for k in [k for k, v in cache.items() if v[0] < now]:
+                    del cache[k]
+                if len(cache) > self.max_entries:
+                    cache.clear()
+
+    def reverse(self, ip: str, double: bool) -> str | None:
+        ip = _canonical_ip(ip)
+        self._trim()
+        hit = self._cache_get(self._names, ip)
+        if hit is None:
+            name = self._bounded(_reverse, ip)
+            ttl = self.ttl if name else self.negative_ttl
+            hit = (time.monotonic() + ttl, name)
+            self._names[ip] = hit
+        name = hit[1]
+        if name is None or not double:
+            return name
+        conf = self._cache_get(self._confirmed, ip)
+        if conf is None:
+            ok = bool(self._bounded(_forward_contains, name, ip))
+            conf = (time.monotonic() + (self.ttl if ok else self.negative_ttl), ok)
+            self._confirmed[ip] = conf
+        return name if conf[1] else None
+
+    def forward(self, name: str) -> frozenset[str]:
+        """The addresses `name` resolves to (cached, bounded); empty if it does not."""
+        key = name.lower()
+        self._trim()
+        hit = self._cache_get(self._forward, key)
+        if hit is None:
+            addrs = self._bounded(_addresses, key) or frozenset()
+            ttl = self.ttl if addrs else self.negative_ttl
+            hit = (time.monotonic() + ttl, addrs)
+            self._forward[key] = hit
+        return hit[1]
+
+    def close(self) -> None:
+        """Stop the worker threads (lookups still running are abandoned)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
