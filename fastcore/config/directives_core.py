@@ -18,6 +18,8 @@ LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debu
               "trace1", "trace2", "trace3", "trace4", "trace5", "trace6", "trace7", "trace8")
 MUTEX_MECHS = ("default", "yes", "none", "no", "flock", "fcntl", "file", "sysvsem", "sem",
                "posixsem", "pthread")
+# fastcore's own accept strategies (not locks): valid only for mpm-accept, in every MPM.
+ACCEPT_ONLY_MECHS = ("reuseport", "epollexclusive")
 
 
 def _nonneg(name: str, v: str) -> int:
@@ -442,7 +444,8 @@ def mutex(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     spec = a[0]
     mech, _, mdir = spec.partition(":")
     mech = mech.lower()
-    if mech not in MUTEX_MECHS:
+    accept_only = mech in ACCEPT_ONLY_MECHS
+    if mech not in MUTEX_MECHS and not accept_only:
         raise DirectiveError(f"Invalid Mutex argument {spec} (Mutex mechanisms are: "
                              "'none', 'default', 'flock:/path/to/file', "
                              "'fcntl:/path/to/file', 'sysvsem', 'posixsem', 'pthread')")
@@ -450,8 +453,11 @@ def mutex(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     if mdir and not os.path.isdir(e.resolve_path(mdir)):
         raise DirectiveError(f"Invalid Mutex directory in argument {spec}")
     valid = {"default", "watchdog-callback"}
-    if e.state.mpm.name in ("prefork", "worker"):
+    if e.state.mpm.name in ("prefork", "worker") or accept_only:
         valid.add("mpm-accept")
+    if accept_only and names != ["mpm-accept"]:
+        raise DirectiveError(f"Mutex mechanism {mech} is an accept strategy: use it as "
+                             f"'Mutex {mech} mpm-accept'")
     for name in names:
         if name not in valid:
             raise DirectiveError(f"Mutex type {name} is not valid")
