@@ -1,0 +1,424 @@
+"""Request dispatch (the slow path): vhost, URI decoding, Redirect/Alias, TRACE, the
+directory walk, <Location>, Require, DirectorySlash/DirectoryIndex, negotiation,
+server-status, and the default handler's method rules - in Apache's hook order.
+
+The result is a `Response`; server.py serializes and sends it.  Successful plain-file
+responses also return a cache entry the server keeps for the fast path.
+"""
+from __future__ import annotations
+
+import os
+import stat as stmod
+
+from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig, VirtualHost
+from fastcore.http import errors as E
+from fastcore.http import static as S
+from fastcore.http.mapping import apply_redirects, decode_path, loose_path
+from fastcore.http.request import HttpError, Request
+
+# Methods Apache registers (anything else is M_INVALID -> 501 from the default handler).
+KNOWN_METHODS = frozenset((
+    "GET", "HEAD", "PUT", "POST", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "VERSION-CONTROL",
+    "CHECKOUT", "UNCHECKOUT", "CHECKIN", "UPDATE", "LABEL", "REPORT", "MKWORKSPACE",
+    "MKACTIVITY", "BASELINE-CONTROL", "MERGE"))
+ALLOW_OPTIONS = "POST,OPTIONS,HEAD,GET,TRACE"
+ALLOW_405 = "GET,POST,OPTIONS,HEAD,TRACE"
+
+
+class Response:
+    """What to send: status, ordered header fields (Date/Server/Connection/Content-Type are
+    added by the server), and a body as bytes, a file range, or multipart pieces."""
+
+    __slots__ = ("status", "headers", "ctype", "body", "file", "parts", "tail", "close",
+                 "chunked", "no_length", "filename", "cache", "head_only")
+
+    def __init__(self, status: int, headers: list[tuple[str, str]] | None = None,
+                 ctype: str | None = None, body: bytes | None = b"") -> None:
+        self.status = status
+        self.headers = headers if headers is not None else []
+        self.ctype = ctype
+        self.body = body
+        self.file: tuple[str, int, int] | None = None  # (path, offset, count)
+        self.parts: list[tuple[bytes, int, int]] | None = None
+        self.tail = b""
+        self.close = False
+        self.chunked = False
+        self.no_length = False
+        self.filename: str | None = None
+        self.cache: tuple | None = None
+        self.head_only = False
+
+    def length(self) -> int:
+        if self.file is not None:
+            return self.file[2]
+        if self.parts is not None:
+            return sum(len(h) + n for h, _, n in self.parts) + len(self.tail)
+        return len(self.body or b"")
+
+
+class Handler:
+    """Dispatch bound to one HttpServer (resolver, mapper, mime, negotiation modules)."""
+
+    def __init__(self, srv: object) -> None:
+        self.srv = srv
+        self.resolver = srv.resolver
+        self.mapper = srv.mapper
+        self.mime = srv.mime
+
+    # ------------------------------------------------------------ errors
+    def error(self, txn: object, status: int, notes: str | None = None,
+              extra: list[tuple[str, str]] | tuple = (), dirconf: DirConfig | None = None,
+              variants: str | None = None, location: str | None = None) -> Response:
+        """Apache's error response, honouring ErrorDocument (text, URL, local path)."""
+        vhost = txn.vhost
+        dc = dirconf or (vhost.dir_defaults if vhost is not None else None)
+        headers = list(extra)
+        if location:
+            headers.insert(0, ("Location", location))
+        doc = E.error_document(dc.error_documents.get(status)) if dc is not None else None
+        additional = ""
+        if doc is not None and txn.error_depth == 0:
+            kind, arg = doc
+            if kind == "url":
+                r = Response(302, [("Location", arg)], E.ERROR_CTYPE,
+                             E.error_body(302, txn.method, arg, sig=self.signature(txn, dc)))
+                return r
+            if kind == "text":
+                return Response(status, headers, E.ERROR_CTYPE, arg.encode("latin-1", "replace"))
+            if kind == "local":
+                sub = self.internal(txn, arg)
+                if 200 <= sub.status < 300:
+                    sub.status = status
+                    sub.headers = headers + sub.headers
+                    sub.cache = None
+                    return sub
+                additional = (f"<p>Additionally, a {E.status_line(sub.status)}\nerror was "
+                              "encountered while trying to use an ErrorDocument to handle the "
+                              "request.</p>\n")
+        body = E.error_body(status, txn.method, location, notes,
+                            additional + self.signature(txn, dc),
+                            vhost.server_admin if vhost else "[no address given]", variants)
+        r = Response(status, headers, E.ERROR_CTYPE, body)
+        if txn.method == "HEAD" and status >= 400:
+            r.no_length = True
+        return r
+
+    def signature(self, txn: object, dc: DirConfig | None) -> str:
+        mode = dc.server_signature if dc is not None else None
+        if not mode or mode == "off":
+            return ""
+        vh = txn.vhost
+        return E.signature(mode, self.srv.banner, txn.host_name or vh.server_name,
+                           txn.port, vh.server_admin)
+
+    def internal(self, txn: object, uri: str) -> Response:
+        """Internal redirect for a local ErrorDocument (GET of that URI); errors inside it
+        do not look up ErrorDocument again (Apache's "Additionally, ..." case)."""
+        saved = txn.dirconf
+        txn.error_depth += 1
+        txn.method = "GET"  # Apache re-runs the request as GET (and logs %m as GET)
+        try:
+            path, _, query = uri.partition("?")
+            return self.dispatch(txn, path, query, 1)
+        except HttpError as e:
+            return Response(e.status)
+        finally:
+            txn.error_depth -= 1
+            txn.dirconf = saved
+
+    # ------------------------------------------------------------ main entry
+    def handle(self, txn: object, req: Request) -> Response:
+        try:
+            if req.path_raw == "*":
+                return Response(200, [], None, b"")
+            vhost = txn.vhost
+            uri = decode_path(req.path_raw, vhost.allow_encoded_slashes)
+            txn.uri_path = uri
+            return self.dispatch(txn, uri, req.query, 0, req)
+        except HttpError as e:
+            if txn.dirconf is None:  # rejected before mapping: log the path as Apache does
+                txn.uri_path = loose_path(req.path_raw)
+            return self.error(txn, e.status, e.notes, list(e.headers), txn.dirconf)
+        except Exception as exc:  # .htaccess errors, handler bugs: 500, never a dead worker
+            self.srv.error_log.log("alert" if "htaccess" in type(exc).__name__.lower() else "error",
+                                   "core", str(exc), txn.client_ip)
+            return self.error(txn, 500, dirconf=txn.dirconf)
+
+    def dispatch(self, txn: object, uri: str, query: str, recursion: int,
+                 req: Request | None = None) -> Response:
+        vhost: VirtualHost = txn.vhost
+        method = txn.method
+        path, red = self.mapper.translate(vhost, uri, query)
+        if red is not None:
+            status, loc = red
+            if status == 410 or loc is None:
+                return self.error(txn, status)
+            if loc.startswith("/"):
+                loc = self.srv.self_url(txn, loc)
+            return self.error(txn, status, location=loc)
+        if method == "TRACE" and req is not None:
+            return self.trace(txn, req)
+        walk = self.mapper.walk(vhost, path)
+        dc = self.resolver.location_config(vhost, uri, walk.dirconf)
+        txn.dirconf = dc
+        granted = self.srv.authorize(txn, dc.authz)
+        if granted is False:
+            return self.error(txn, 403, dirconf=dc)
+        if dc.redirects:
+            red = apply_redirects(dc.redirects, uri, query)
+            if red is not None:
+                status, loc = red
+                return self.error(txn, status, location=loc, dirconf=dc)
+        handler = self.handler_name(walk.filename, dc)
+        if handler == "server-status":
+            return self.server_status(txn, query)
+        st = walk.st
+        if st is not None and stmod.S_ISDIR(st.st_mode) and not walk.path_info:
+            return self.directory(txn, uri, query, walk.filename, dc, recursion)
+        if handler == "type-map" and S.is_regular(st) and not walk.path_info:
+            return self.negotiated(txn, walk.filename, dc, typemap=True)
+        if st is None and (dc.options or 0) & OPT_MULTI:
+            neg = self.negotiated(txn, walk.filename, dc, typemap=False)
+            if neg is not None:
+                return neg
+        return self.default_handler(txn, walk.filename, st, walk.path_info, dc, walk.cacheable)
+
+    def handler_name(self, filename: str, dc: DirConfig) -> str | None:
+        if dc.set_handler and dc.set_handler.lower() != "none":
+            return dc.set_handler
+        base = os.path.basename(filename)
+        for ext in reversed(base.split(".")[1:]):
+            h = dc.add_handler.get(ext.lower())
+            if h:
+                return h
+        return None
+
+    # ------------------------------------------------------------ handlers
+    def default_handler(self, txn: object, filename: str, st: os.stat_result | None,
+                        path_info: str, dc: DirConfig, cacheable: bool,
+                        extra: list[tuple[str, str]] | None = None,
+                        ctype_override: tuple | None = None) -> Response:
+        method = txn.method
+        if method not in KNOWN_METHODS:
+            return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
+        if ctype_override is not None:
+            ctype, lang, enc = ctype_override
+        else:
+            ctype = self.mime.content_type_header(filename, dc)
+            _t, _c, lang, enc = self.mime.lookup(filename, dc)
+        if method == "OPTIONS":
+            return Response(200, [("Allow", self.allow(txn))], ctype, b"")
+        if method not in ("GET", "HEAD", "POST"):
+            allow = ALLOW_405 if self.srv.trace_enabled(txn.vhost) else ALLOW_405[:-6]
+            return self.error(txn, 405, extra=[("Allow", allow)], dirconf=dc)
+        if st is None or not S.is_regular(st) or path_info:
+            return self.error(txn, 404, dirconf=dc)
+        return self.file_response(txn, filename, st, dc, ctype, lang, enc, cacheable, extra or [])
+
+    def allow(self, txn: object) -> str:
+        if self.srv.trace_enabled(txn.vhost):
+            return ALLOW_OPTIONS
+        return ALLOW_OPTIONS.replace(",TRACE", "")
+
+    def file_response(self, txn: object, filename: str, st: os.stat_result, dc: DirConfig,
+                      ctype: str | None, lang: str | None, enc: str | None,
+                      cacheable: bool, extra: list[tuple[str, str]]) -> Response:
+        now = txn.start_time
+        tag = S.etag(st, dc.file_etag, now)
+        mtime = S.last_modified_time(st, now)
+        base: list[tuple[str, str]] = [("Last-Modified", S.http_date(mtime).decode())]
+        if tag:
+            base.append(("ETag", tag))
+        base.append(("Accept-Ranges", "bytes"))
+        lead: list[tuple[str, str]] = list(extra)
+        if enc:
+            lead.append(("Content-Encoding", enc))
+        if lang:
+            lead.append(("Content-Language", lang))
+        hd = txn.headers_in
+        cond = S.conditional_status(txn.method, hd, tag, mtime, now)
+        if cond == 304:
+            return Response(304, lead + base, None, b"")
+        if cond == 412:
+            return Response(412, lead + base + [("Content-Length", "0")], ctype, b"")
+        size = st.st_size
+        rng = hd.get("range")
+        if rng is not None and S.if_range_ok(hd.get("if-range"), tag, mtime):
+            ranges = S.parse_ranges(rng, size)
+            if ranges == 416:
+                r = self.error(txn, 416, extra=lead, dirconf=dc)
+                r.no_length = True
+                r.chunked = txn.proto_num >= 1001
+                r.close = not r.chunked
+                return r
+            if isinstance(ranges, list) and len(ranges) == 1:
+                s, e = ranges[0]
+                r = Response(206, lead + base, ctype, None)
+                r.headers.append(("Content-Length", str(e - s + 1)))
+                r.headers.append(("Content-Range", f"bytes {s}-{e}/{size}"))
+                r.file = (filename, s, e - s + 1)
+                return r
+            if isinstance(ranges, list):
+                boundary = S.new_boundary()
+                parts, tail = S.multipart_parts(ranges, size, ctype, boundary)
+                r = Response(206, lead + base, f"multipart/byteranges; boundary={boundary}", None)
+                r.parts, r.tail, r.filename = parts, tail, filename
+                r.headers.append(("Content-Length", str(r.length())))
+                return r
+        r = Response(200, lead + base + [("Content-Length", str(size))], ctype, None)
+        r.file = (filename, 0, size)
+        if cacheable and not extra and tag is not None and not tag.startswith("W/"):
+            r.cache = (filename, st.st_ino, st.st_size, st.st_mtime_ns, mtime, tag, ctype, lang, enc, dc)
+        return r
+
+    def directory(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig,
+                  recursion: int) -> Response:
+        if not uri.endswith("/"):
+            if dc.directory_slash is not False:
+                loc = self.srv.self_url(txn, uri + "/") + (("?" + query) if query else "")
+                return self.error(txn, 301, location=loc, dirconf=dc)
+            return self.no_index(txn, uri, query, dirname, dc)  # mod_dir declines
+        names = dc.directory_index if dc.directory_index is not None else ("index.html",)
+        failure = 0
+        for name in names:
+            sub_uri = name if name.startswith("/") else uri + name
+            try:
+                path, red = self.mapper.translate(txn.vhost, sub_uri, "")
+                if red is not None:
+                    continue
+                walk = self.mapper.walk(txn.vhost, path)
+            except HttpError as e:
+                failure = failure or e.status
+                continue
+            sdc = self.resolver.location_config(txn.vhost, sub_uri, walk.dirconf)
+            if S.is_regular(walk.st) and not walk.path_info:
+                if self.srv.authorize(txn, sdc.authz) is False:
+                    failure = failure or 403
+                    continue
+                txn.uri_path = sub_uri
+                txn.dirconf = sdc
+                if self.handler_name(walk.filename, sdc) == "type-map":
+                    return self.negotiated(txn, walk.filename, sdc, typemap=True)
+                return self.default_handler(txn, walk.filename, walk.st, "", sdc, walk.cacheable)
+            if walk.st is None and (sdc.options or 0) & OPT_MULTI:
+                neg = self.negotiated(txn, walk.filename, sdc, typemap=False, quiet=True)
+                if neg is not None and neg.status < 400:
+                    return neg
+        if failure:
+            return self.error(txn, failure, dirconf=dc)
+        return self.no_index(txn, uri, query, dirname, dc)
+
+    def no_index(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig
+                 ) -> Response:
+        """A directory without a usable index: a listing with Options Indexes, else 403."""
+        if (dc.options or 0) & OPT_INDEXES and txn.method in ("GET", "HEAD", "POST"):
+            from fastcore.http import autoindex
+            try:
+                body = autoindex.render(dirname, uri, query, dc, allowed=self.allowed_fn(txn),
+                                        signature=self.signature(txn, dc))
+            except OSError:
+                return self.error(txn, 403, dirconf=dc)
+            ctype = getattr(autoindex, "content_type", None)
+            ctype = ctype(dc) if callable(ctype) else autoindex.CONTENT_TYPE
+            return Response(200, [("Content-Length", str(len(body)))], ctype, body)
+        if txn.method not in KNOWN_METHODS:
+            return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
+        if txn.method == "OPTIONS":
+            return Response(200, [("Allow", self.allow(txn))], None, b"")
+        return self.error(txn, 403, dirconf=dc)
+
+    def allowed_fn(self, txn: object):  # noqa: ANN201 - Callable[[str], bool]
+        """Veto for listing entries and negotiation variants: the entry's own Require
+        (e.g. <Files ".ht*"> Require all denied), as Apache's per-entry sub-request."""
+        vhost = txn.vhost
+
+        def allowed(path: str) -> bool:
+            try:
+                dc = self.resolver.dir_config(vhost, path)
+            except Exception:  # an unreadable entry is simply not offered
+                return False
+            return self.srv.authorize(txn, dc.authz) is not False
+        return allowed
+
+    def negotiated(self, txn: object, filename: str, dc: DirConfig, typemap: bool,
+                   quiet: bool = False) -> Response | None:
+        from fastcore.http import negotiation
+        from fastcore.http import typemap as tm
+        hd = _HeaderView(txn.headers_in)
+        try:
+            if typemap:
+                res = tm.resolve(filename, hd, dc, self.mime, method=txn.method)
+            else:
+                d, name = os.path.split(filename)
+                res = negotiation.multiviews(d, name, hd, dc, self.mime, method=txn.method,
+                                             allowed=self.allowed_fn(txn))
+                if res is None:
+                    return None
+                if res.uri:  # the variant is what Apache's sub-request served (%U)
+                    txn.uri_path = txn.uri_path.rsplit("/", 1)[0] + "/" + res.uri
+        except negotiation.NotAcceptable as e:
+            return self.error(txn, e.status, extra=list(e.headers), dirconf=dc,
+                              variants=e.variants_html)
+        except negotiation.NegotiationError as e:
+            if quiet:
+                return None
+            return self.error(txn, e.status, dirconf=dc)
+        extra = list(res.headers)
+        ctype = res.content_type
+        if ctype and res.charset and "charset=" not in ctype:
+            ctype = f"{ctype}; charset={res.charset}"
+        if res.path is None or res.body is not None:
+            body = b""
+            if res.body is not None:
+                with open(filename, "rb") as f:
+                    f.seek(res.body[0])
+                    body = f.read(res.body[1])
+            r = Response(200, extra + [("Content-Length", str(len(body)))], ctype, body)
+            return r
+        try:
+            st = os.stat(res.path)
+        except OSError:
+            return self.error(txn, 404, dirconf=dc)
+        lang = res.language
+        return self.default_handler(txn, res.path, st, "", dc, False, extra,
+                                    (ctype, lang, res.encoding))
+
+    def server_status(self, txn: object, query: str) -> Response:
+        from fastcore.http import status
+        srv = self.srv
+        if srv.scoreboard is None:  # no MPM around (tests): nothing to report
+            return self.error(txn, 500, dirconf=txn.dirconf)
+        local = txn.conn.local_addr() or ("127.0.0.1", 0)
+        ctype, body = status.render(srv.scoreboard, srv.cfg, query, srv.cfg.extended_status,
+                                    host=txn.host_name or txn.vhost.server_name,
+                                    local_ip=str(local[0]),
+                                    signature=self.signature(txn, txn.dirconf),
+                                    server_version=srv.banner)
+        return Response(200, [("Content-Length", str(len(body)))], ctype, body)
+
+    def trace(self, txn: object, req: Request) -> Response:
+        mode = txn.vhost.trace_enable
+        if mode == "off":  # Apache answers with an empty Allow field here
+            return self.error(txn, 405, extra=[("Allow", "")])
+        if req.body_kind != "none" and mode != "extended":
+            raise HttpError(413)
+        lines = [req.request_line] + [f"{k}: {v}" for k, v in req.fields]
+        body = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        r = Response(200, [], "message/http", body)
+        r.no_length = True
+        r.chunked = txn.proto_num >= 1001
+        r.close = not r.chunked
+        return r
+
+
+class _HeaderView:
+    """Case-insensitive .get() over the lower-cased request header dict."""
+
+    __slots__ = ("d",)
+
+    def __init__(self, d: dict[str, str]) -> None:
+        self.d = d
+
+    def get(self, name: str) -> str | None:
+        return self.d.get(name.lower())

@@ -1,0 +1,375 @@
+"""URI -> file, as Apache 2.4's core, mod_alias and directory walk do it.
+
+decode_path(): normalization and percent-decoding (400 for bad escapes and `..` above the
+root, 404 for %2F with AllowEncodedSlashes Off and for %00).
+Mapper.translate(): Redirect, Alias, DocumentRoot.
+Mapper.walk(): the directory walk with the seed's exact per-request costs:
+  - Options FollowSymLinks (without SymLinksIfOwnerMatch): no lstat at all;
+  - SymLinksIfOwnerMatch, or neither option: one lstat per path component (using the
+    options of the directory that contains it), never cached; a symlink is refused (403)
+    without FollowSymLinks/SymLinksIfOwnerMatch, or when owners differ;
+  - AllowOverride not None: one open attempt of each AccessFileName per directory,
+    through the resolver's htaccess(); AllowOverride None: none.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import stat as stmod
+from urllib.parse import quote
+
+from fastcore.config.model import (
+    OPT_SYM_LINKS,
+    OPT_SYM_OWNER,
+    Alias,
+    DirConfig,
+    Redirect,
+    VirtualHost,
+)
+from fastcore.http.request import HttpError
+
+_HEX = "0123456789abcdefABCDEF"
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def normalize(path: str, decode_unreserved: bool = True, merge_slashes: bool = True) -> str:
+    """ap_normalize_path: decode %XX of unreserved characters, drop `.` segments, resolve
+    `..` (above the root -> 400), merge slashes.  Any malformed %-escape -> 400."""
+    if decode_unreserved and "%" in path:
+        out = []
+        i, n = 0, len(path)
+        while i < n:
+            c = path[i]
+            if c == "%":
+                h = path[i + 1:i + 3]
+                if len(h) != 2 or h[0] not in _HEX or h[1] not in _HEX:
+                    raise HttpError(400)
+                ch = chr(int(h, 16))
+                out.append(ch if ch in _UNRESERVED else "%" + h.upper())
+                i += 3
+            else:
+                out.append(c)
+                i += 1
+        path = "".join(out)
+    if not path.startswith("/"):
+        raise HttpError(400)
+    segs = path.split("/")
+    result: list[str] = []
+    last = len(segs) - 1
+    for idx, seg in enumerate(segs[1:], 1):
+        if seg == "" and merge_slashes and idx != last:
+            continue
+        if seg == ".":
+            if idx == last:
+                result.append("")
+            continue
+        if seg == "..":
+            if not result:
+                raise HttpError(400)
+            result.pop()
+            if idx == last:
+                result.append("")
+            continue
+        result.append(seg)
+    return "/" + "/".join(result)
+
+
+def decode_path(path: str, allow_encoded_slashes: str = "off") -> str:
+    """Normalized, fully decoded URL path (Apache's r->uri after ap_unescape_url)."""
+    p = normalize(path)
+    if "%" not in p:
+        return p
+    out = []
+    i, n = 0, len(p)
+    decoded_slash = False
+    while i < n:
+        c = p[i]
+        if c != "%":
+            out.append(c)
+            i += 1
+            continue
+        h = p[i + 1:i + 3]
+        if len(h) != 2 or h[0] not in _HEX or h[1] not in _HEX:
+            raise HttpError(400)
+        v = int(h, 16)
+        if v == 0:
+            raise HttpError(404)
+        if v == 0x2F:
+            if allow_encoded_slashes == "off":
+                raise HttpError(404)
+            if allow_encoded_slashes == "nodecode":
+                out.append("%" + h)
+                i += 3
+                continue
+            decoded_slash = True
+        out.append(chr(v))
+        i += 3
+    result = "".join(out)
+    if decoded_slash:
+        result = normalize(result, decode_unreserved=False)
+    return result
+
+
+def loose_path(target: str) -> str:
+    """Best-effort decoded path of a rejected target, for the access log's %U (Apache logs
+    r->uri as far as its parser got: absolute-form reduced to the path, fragment dropped,
+    %XX decoded up to a NUL, dot segments removed without going above /)."""
+    m = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*", target)
+    if m:
+        target = target[m.end():] or "/"
+    elif not target.startswith("/"):
+        return target  # "*", "page.html": logged as sent
+    target = target.split("#", 1)[0]
+    path, sep, query = target.partition("?")
+    path = re.sub(r"%(2[eE]|[46][1-9a-fA-F]|[57][0-9aA]|3[0-9]|2[dD]|5[fF]|7[eE])",
+                  lambda m: chr(int(m.group(1), 16)), path)  # unreserved first, as Apache
+    segs: list[str] = []
+    for seg in path.split("/")[1:]:
+        if seg == "..":
+            if segs:
+                segs.pop()
+        elif seg != ".":
+            segs.append(seg)
+    out = bytearray()
+    raw = ("/" + "/".join(segs)).encode("latin-1", "replace")
+    i = 0
+    while i < len(raw):
+        h = raw[i + 1:i + 3]
+        if raw[i] == 0x25 and len(h) == 2 and all(x in b"0123456789abcdefABCDEF" for x in h):
+            if int(h, 16) == 0:
+                break
+            out.append(int(h, 16))
+            i += 3
+            continue
+        out.append(raw[i])
+        i += 1
+    return out.decode("latin-1") + (sep + query if sep else "")
+
+
+def alias_match(uri: str, prefix: str) -> int:
+    """Length of `uri` matched by an Alias/Redirect prefix (slash runs match slash runs),
+    0 if no match; the match must end on a segment boundary."""
+    u = a = 0
+    lu, la = len(uri), len(prefix)
+    while a < la:
+        if prefix[a] == "/":
+            if u >= lu or uri[u] != "/":
+                return 0
+            while a < la and prefix[a] == "/":
+                a += 1
+            while u < lu and uri[u] == "/":
+                u += 1
+        else:
+            if u >= lu or uri[u] != prefix[a]:
+                return 0
+            u += 1
+            a += 1
+    if prefix.endswith("/") or u == lu or uri[u] == "/":
+        return u
+    return 0
+
+
+def _subst(template: str, m: re.Match[str]) -> str:
+    def rep(x: re.Match[str]) -> str:
+        g = int(x.group(1))
+        return (m.group(g) or "") if g <= (m.re.groups or 0) else ""
+    return re.sub(r"\$([0-9])", rep, template)
+
+
+def apply_redirects(redirects: tuple[Redirect, ...], uri: str, query: str
+                    ) -> tuple[int, str | None] | None:
+    """First matching Redirect/RedirectMatch -> (status, Location or None for 410)."""
+    for rd in redirects:
+        if rd.regex is not None:
+            m = rd.regex.search(uri)
+            if m is None:
+                continue
+            target = _subst(rd.target, m) if rd.target else None
+            return rd.status, target
+        n = alias_match(uri, rd.url_prefix)
+        if not n:
+            continue
+        if rd.target is None:
+            return rd.status, None
+        loc = rd.target + quote(uri[n:], safe="/;:@&=+$,-_.!~*'()")
+        if query:
+            loc += "?" + query
+        return rd.status, loc
+    return None
+
+
+def apply_aliases(aliases: tuple[Alias, ...], uri: str) -> str | None:
+    """First matching Alias/AliasMatch -> file-system path."""
+    for al in aliases:
+        if al.regex is not None:
+            m = al.regex.search(uri)
+            if m is not None:
+                return _subst(al.target, m)
+            continue
+        n = alias_match(uri, al.url_prefix)
+        if n:
+            return al.target + uri[n:]
+    return None
+
+
+def overlay(base: DirConfig, delta: DirConfig) -> DirConfig:
+    """Apply a .htaccess DirConfig on top of a merged one: set fields win, dicts merge."""
+    out = dataclasses.replace(base)
+    for f in dataclasses.fields(DirConfig):
+        v = getattr(delta, f.name)
+        if isinstance(v, dict):
+            if v:
+                merged = dict(getattr(base, f.name))
+                merged.update(v)
+                setattr(out, f.name, merged)
+        elif f.name == "redirects":
+            if v:
+                out.redirects = tuple(v) + tuple(base.redirects)
+        elif f.name == "remove_type":
+            if v:
+                out.remove_type = frozenset(base.remove_type) | v
+        elif v is not None:
+            setattr(out, f.name, v)
+    return out
+
+
+class WalkResult:
+    """The outcome of the directory walk."""
+
+    __slots__ = ("filename", "st", "dirconf", "path_info", "cacheable")
+
+    def __init__(self, filename: str, st: os.stat_result | None, dirconf: DirConfig,
+                 path_info: str, cacheable: bool) -> None:
+        self.filename = filename
+        self.st = st
+        self.dirconf = dirconf
+        self.path_info = path_info
+        self.cacheable = cacheable
+
+
+def needs_lstat(options: int) -> bool:
+    return not (options & OPT_SYM_LINKS) or bool(options & OPT_SYM_OWNER)
+
+
+class Mapper:
+    """Per-server mapping: translate (Redirect/Alias/DocumentRoot) and walk."""
+
+    def __init__(self, resolver: object) -> None:
+        self.resolver = resolver
+        self._alias_lists: dict[int, tuple[tuple[Redirect, ...], tuple[Alias, ...]]] = {}
+
+    def alias_lists(self, vhost: VirtualHost) -> tuple[tuple[Redirect, ...], tuple[Alias, ...]]:
+        """mod_alias's server-config merge: a vhost's Redirect/Alias first, then the main
+        server's (which every <VirtualHost> inherits)."""
+        hit = self._alias_lists.get(id(vhost))
+        if hit is None:
+            main = getattr(getattr(self.resolver, "cfg", None), "main", None)
+            reds, als = tuple(vhost.redirects), tuple(vhost.aliases)
+            if main is not None and main is not vhost:
+                reds += tuple(r for r in main.redirects if r not in reds)
+                als += tuple(a for a in main.aliases if a not in als)
+            hit = self._alias_lists[id(vhost)] = (reds, als)
+        return hit
+
+    def translate(self, vhost: VirtualHost, uri: str, query: str
+                  ) -> tuple[str, tuple[int, str | None] | None]:
+        """(file-system path, redirect) for a decoded URI."""
+        redirects, aliases = self.alias_lists(vhost)
+        red = apply_redirects(redirects, uri, query)
+        if red is not None:
+            return "", red
+        target = apply_aliases(aliases, uri)
+        if target is None:
+            target = vhost.document_root.rstrip("/") + uri
+        return target, None
+
+    def _stat_existing(self, path: str) -> tuple[str, os.stat_result | None, str]:
+        """stat the full path; on ENOENT/ENOTDIR find the longest existing prefix
+        (Apache's path_info split)."""
+        try:
+            return path, os.stat(path), ""
+        except FileNotFoundError:
+            try:
+                if stmod.S_ISLNK(os.lstat(path).st_mode):
+                    raise HttpError(403)  # dangling symlink: "link target not accessible"
+            except OSError:
+                pass
+        except NotADirectoryError:
+            pass
+        except OSError:
+            return path, None, ""
+        head, info = path, ""
+        while True:
+            head, _, tail = head.rpartition("/")
+            info = "/" + tail + info
+            if not head:
+                return path, None, ""
+            try:
+                st = os.stat(head)
+            except OSError:
+                continue
+            if stmod.S_ISDIR(st.st_mode):
+                return path, None, ""  # missing entry inside an existing directory
+            return head, st, info
+
+    def walk(self, vhost: VirtualHost, path: str) -> WalkResult:
+        """Directory walk over `path` (absolute); raises HttpError(403/500)."""
+        r = self.resolver
+        filename, st, path_info = self._stat_existing(path)
+        is_dir = st is not None and stmod.S_ISDIR(st.st_mode)
+        comps = [c for c in filename.split("/") if c]
+        ndirs = len(comps) if is_dir else max(len(comps) - 1, 0)
+        if st is None:
+            ndirs = max(len(comps) - 1, 0)
+        merge = getattr(r, "merge", overlay)
+        cur = "/"
+        dc = r.dir_config(vhost, "/")
+        hts: list[DirConfig] = []
+        cacheable = True
+        if dc.allow_override:
+            cacheable = False
+            ht = r.htaccess(vhost, "/")
+            if ht is not None:
+                hts.append(ht)
+                dc = merge(dc, ht)
+        for i, name in enumerate(comps):
+            nxt = cur + name
+            opts = dc.options or 0
+            if needs_lstat(opts):
+                cacheable = False
+                try:
+                    lst = os.lstat(nxt)
+                except OSError:
+                    break
+                if stmod.S_ISLNK(lst.st_mode):
+                    if not (opts & (OPT_SYM_LINKS | OPT_SYM_OWNER)):
+                        raise HttpError(403)
+                    if opts & OPT_SYM_OWNER:
+                        try:
+                            tst = os.stat(nxt)
+                        except OSError:
+                            raise HttpError(403) from None
+                        if tst.st_uid != lst.st_uid:
+                            raise HttpError(403)
+            if i >= ndirs:
+                break
+            cur = nxt + "/"
+            dc = r.dir_config(vhost, nxt)
+            for ht in hts:
+                dc = merge(dc, ht)
+            if dc.allow_override:
+                cacheable = False
+                ht = r.htaccess(vhost, nxt)
+                if ht is not None:
+                    hts.append(ht)
+                    dc = merge(dc, ht)
+        if not is_dir:
+            files_config = getattr(r, "files_config", None)
+            if files_config is not None:
+                dc = files_config(vhost, dc, os.path.basename(filename))
+            else:
+                dc = r.dir_config(vhost, filename)
+                for ht in hts:
+                    dc = merge(dc, ht)
+        return WalkResult(filename, st, dc, path_info, cacheable)

@@ -1,0 +1,95 @@
+"""MIME lookups as mod_mime does them: TypesConfig + AddType/ForceType/AddCharset/
+AddLanguage/AddEncoding, resolved from every extension of a file name.
+
+The TypesConfig file is read once (at startup); per-directory directives come from the
+merged DirConfig.  Results are memoized per (filename, dirconf identity), so the hot path
+pays one dict lookup.
+"""
+from __future__ import annotations
+
+import os
+
+from fastcore.config.model import DirConfig
+
+_HERE = os.path.dirname(__file__)
+# fastcore's own table (package data), used when TypesConfig and /etc/mime.types are absent.
+SHIPPED_TYPES = (os.path.join(_HERE, os.pardir, "config", "mime.types"),)
+
+def read_types_config(path: str) -> dict[str, str]:
+    """Parse a mime.types file: `type ext ext ...` lines, '#' comments."""
+    table: dict[str, str] = {}
+    with open(path, encoding="latin-1") as f:
+        for line in f:
+            line = line.split("#", 1)[0].split()
+            if len(line) < 2:
+                continue
+            ctype = line[0].lower()
+            for ext in line[1:]:
+                table[ext.lower()] = ctype
+    return table
+
+
+class MimeMap:
+    """Compiled TypesConfig plus dirconf-aware lookup (Apache mod_mime semantics)."""
+
+    def __init__(self, types_config_path: str | None = None) -> None:
+        path = types_config_path or "/etc/mime.types"
+        table: dict[str, str] | None = None
+        for candidate in (path, "/etc/mime.types", *SHIPPED_TYPES):
+            try:
+                table = read_types_config(candidate)
+                break
+            except OSError:
+                continue
+        self.types: dict[str, str] = table if table is not None else {}
+        self._memo: dict[tuple[str, int], tuple[str | None, str | None, str | None, str | None]] = {}
+
+    def lookup(self, filename: str, dirconf: DirConfig | None
+               ) -> tuple[str | None, str | None, str | None, str | None]:
+        """(content_type, charset, language, encoding) for a file name.
+
+        As mod_mime: every dot-separated extension after the first component is looked at
+        left to right; a later type/charset/encoding wins, languages accumulate (first is
+        used here). ForceType overrides the type; DefaultType is not applied (2.4 ignores it
+        except `none`), so an unknown extension gives None."""
+        key = (filename, id(dirconf))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        dc = dirconf or DirConfig()
+        base = os.path.basename(filename)
+        exts = base.split(".")[1:]
+        ctype = charset = language = encoding = None
+        removed = dc.remove_type or frozenset()
+        for ext in exts:
+            e = ext.lower()
+            t = dc.add_type.get(e) if e not in removed else None
+            if t is None and e not in removed:
+                t = self.types.get(e)
+            if t is not None:
+                ctype = t
+            if e in dc.add_language:
+                if language is None:
+                    language = dc.add_language[e]
+            if e in dc.add_encoding:
+                encoding = dc.add_encoding[e]
+            if e in dc.add_charset:
+                charset = dc.add_charset[e].lower()
+        if dc.force_type and dc.force_type.lower() != "none":
+            ctype = dc.force_type
+        if language is None and dc.default_language:
+            language = dc.default_language
+        result = (ctype, charset, language, encoding)
+        if len(self._memo) > 4096:
+            self._memo.clear()
+        self._memo[key] = result
+        return result
+
+    def content_type_header(self, filename: str, dirconf: DirConfig | None) -> str | None:
+        """The Content-Type value Apache sends: type plus `; charset=` from AddCharset."""
+        ctype, charset, _lang, _enc = self.lookup(filename, dirconf)
+        if ctype is None:
+            return None
+        if charset and "charset=" not in ctype.lower():
+            return f"{ctype}; charset={charset}"
+        return ctype

@@ -1,0 +1,197 @@
+"""File responses: ETag (FileETag), Last-Modified, conditional requests in RFC 9110
+order, byte ranges (single, multipart/byteranges, suffix, open, 416, If-Range).
+
+Pure functions over a stat result and the request headers, so the hot path and the slow
+path share them and unit tests need no sockets.
+"""
+from __future__ import annotations
+
+import email.utils
+import os
+import stat as stmod
+
+from fastcore._ext import load
+
+_sf = load("sendfile")
+http_date = _sf.http_date
+
+MAX_RANGES = 200  # Apache's MaxRanges default
+DEFAULT_ETAG = frozenset(("mtime", "size"))
+
+
+def etag(st: os.stat_result, components: frozenset[str] | None, now: float) -> str | None:
+    """Apache's ap_make_etag: hex inode-size-mtime(usec) per FileETag; weak (W/) when the
+    file changed within the last second (it might change again within the same second)."""
+    comps = DEFAULT_ETAG if components is None else components
+    if not comps:
+        return None
+    parts = []
+    if "inode" in comps:
+        parts.append(f"{st.st_ino:x}")
+    if "size" in comps:
+        parts.append(f"{st.st_size:x}")
+    if "mtime" in comps:
+        parts.append(f"{st.st_mtime_ns // 1000:x}")
+    weak = "W/" if now - st.st_mtime <= 1.0 else ""
+    return f'{weak}"{"-".join(parts)}"'
+
+
+def last_modified_time(st: os.stat_result, now: float) -> int:
+    """Seconds used for Last-Modified: the mtime, but never in the future."""
+    return int(min(st.st_mtime, now))
+
+
+def parse_http_date(value: str) -> float | None:
+    """RFC 9110 HTTP-date (and the obsolete forms) -> epoch seconds, None if invalid."""
+    try:
+        dt = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if dt is None:
+        return None
+    try:
+        return dt.timestamp()
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _etag_list(value: str) -> list[str]:
+    out = []
+    for item in value.split(","):
+        item = item.strip()
+        if item:
+            out.append(item)
+    return out
+
+
+def _strong_match(tag: str | None, header: str) -> bool:
+    if tag is None or tag.startswith("W/"):
+        return False
+    return any(t == tag for t in _etag_list(header))
+
+
+def _weak_match(tag: str | None, header: str) -> bool:
+    if tag is None:
+        return False
+    core = tag[2:] if tag.startswith("W/") else tag
+    for t in _etag_list(header):
+        if (t[2:] if t.startswith("W/") else t) == core:
+            return True
+    return False
+
+
+def conditional_status(method: str, headers: dict[str, str], tag: str | None,
+                       mtime: int, now: float) -> int:
+    """0 (proceed), 304 or 412 - RFC 9110 section 13.2.2 precedence, as ap_meets_conditions."""
+    im = headers.get("if-match")
+    if im is not None:
+        if im.strip() != "*" and not _strong_match(tag, im):
+            return 412
+    else:
+        ius = headers.get("if-unmodified-since")
+        if ius is not None:
+            t = parse_http_date(ius)
+            if t is not None and mtime > t:
+                return 412
+    inm = headers.get("if-none-match")
+    if inm is not None:
+        if inm.strip() == "*" or _weak_match(tag, inm):
+            return 304 if method in ("GET", "HEAD") else 412
+        return 0
+    ims = headers.get("if-modified-since")
+    if ims is not None and method in ("GET", "HEAD"):
+        t = parse_http_date(ims)
+        if t is not None and mtime <= t <= now:
+            return 304
+    return 0
+
+
+def parse_ranges(value: str, size: int) -> list[tuple[int, int]] | None | int:
+    """A Range header against a representation of `size` bytes.
+
+    Returns None to ignore the header (not bytes=, syntax error, too many ranges),
+    416 when no range is satisfiable, else a list of (start, end) inclusive, merged
+    where they overlap or touch (Apache 2.4 merges them)."""
+    v = value
+    if v[:6].lower() != "bytes=" or size == 0:
+        return None
+    specs = v[6:].split(",")
+    out: list[tuple[int, int]] = []
+    unsatisfiable = False
+    for spec in specs:
+        first, dash, last = spec.partition("-")
+        if not dash or (first and not first.isdigit()) or (last and not last.isdigit()):
+            return None
+        if not first:
+            if not last or int(last) == 0:
+                return None
+            start, end = max(size - int(last), 0), size - 1
+        else:
+            start = int(first)
+            if start >= size:
+                unsatisfiable = True
+                continue
+            end = int(last) if last else size - 1
+            if end < start:
+                return None
+            end = min(end, size - 1)
+        out.append((start, end))
+    if len(specs) > MAX_RANGES:
+        return None
+    if not out:
+        return 416 if unsatisfiable else None
+    merged: list[tuple[int, int]] = []
+    for s, e in out:
+        if merged and s <= merged[-1][1] + 1 and s >= merged[-1][0]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        elif merged and e >= merged[-1][0] - 1 and s <= merged[-1][0]:
+            merged[-1] = (s, max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def if_range_ok(value: str | None, tag: str | None, mtime: int) -> bool:
+    """If-Range: an entity tag must match strongly, a date must equal Last-Modified."""
+    if value is None:
+        return True
+    v = value.strip()
+    if v.startswith('"') or v.startswith("W/"):
+        return tag is not None and not tag.startswith("W/") and v == tag
+    t = parse_http_date(v)
+    return t is not None and int(t) == mtime
+
+
+def multipart_parts(ranges: list[tuple[int, int]], size: int, ctype: str | None,
+                    boundary: str) -> tuple[list[tuple[bytes, int, int]], bytes]:
+    """([(part header bytes, start, count)], closing bytes) for multipart/byteranges."""
+    parts = []
+    for s, e in ranges:
+        head = f"\r\n--{boundary}\r\n"
+        if ctype:
+            head += f"Content-type: {ctype}\r\n"
+        head += f"Content-range: bytes {s}-{e}/{size}\r\n\r\n"
+        parts.append((head.encode("latin-1"), s, e - s + 1))
+    return parts, f"\r\n--{boundary}--\r\n".encode("latin-1")
+
+
+def new_boundary() -> str:
+    """A random 64-bit number in hex without leading zeros, like Apache's boundary."""
+    return f"{int.from_bytes(os.urandom(8), 'little'):x}"
+
+
+def is_regular(st: os.stat_result | None) -> bool:
+    return st is not None and stmod.S_ISREG(st.st_mode)
+
+
+def read_range(fd: int, offset: int, count: int) -> bytes:
+    """pread the whole range (used for multipart bodies and small cached files)."""
+    chunks = []
+    while count > 0:
+        b = os.pread(fd, min(count, 1 << 20), offset)
+        if not b:
+            break
+        chunks.append(b)
+        offset += len(b)
+        count -= len(b)
+    return b"".join(chunks)

@@ -1,0 +1,180 @@
+"""Run real Apache httpd 2.4 as a behavioural oracle for tests.
+
+Writes an httpd.conf into a temporary folder (PidFile, logs, DefaultRuntimeDir all
+inside it, never the system service), starts `/usr/sbin/apache2 -f CONF -DFOREGROUND` on
+a free 127.0.0.1 port, waits until it answers and stops it by PID.  Tests and the
+differential test reuse it; `raw_request` sends bytes exactly as given.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+APACHE = "/usr/sbin/apache2"
+MODDIR = "/usr/lib/apache2/modules"
+BASE_MODULES = ("mpm_prefork", "authz_core", "authz_host", "mime", "dir", "alias",
+                "negotiation", "status", "autoindex")
+
+
+def free_port() -> int:
+    """An ephemeral port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    """Block until something accepts on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@dataclass
+class ApacheOracle:
+    """A private Apache instance; `body` is the site config (DocumentRoot, sections...)."""
+
+    tmpdir: str
+    body: str
+    modules: tuple[str, ...] = BASE_MODULES
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def conf_path(self) -> str:
+        return os.path.join(self.tmpdir, "httpd.conf")
+
+    def config_text(self) -> str:
+        lines = [f"LoadModule {m}_module {MODDIR}/mod_{m}.so" for m in self.modules]
+        run = self.tmpdir
+        lines += [
+            f'ServerRoot "{run}"',
+            f'DefaultRuntimeDir "{run}"',
+            f'PidFile "{run}/httpd.pid"',
+            f'ErrorLog "{run}/error_log"',
+            "LogLevel warn",
+            "TypesConfig /etc/mime.types",
+            f"Listen 127.0.0.1:{self.port}",
+            "ServerName localhost",
+            "StartServers 1", "MinSpareServers 1", "MaxSpareServers 2",
+            "Mutex file:" + run,
+            self.body,
+        ]
+        return "\n".join(lines) + "\n"
+
+    def start(self, attempts: int = 3) -> ApacheOracle:
+        """Start Apache; on a port lost to another process, retry on a new free port."""
+        for attempt in range(attempts):
+            try:
+                return self._start()
+            except TimeoutError:
+                if attempt == attempts - 1:
+                    raise
+                self.port = free_port()
+        return self
+
+    def _start(self) -> ApacheOracle:
+        with open(self.conf_path, "w") as f:
+            f.write(self.config_text())
+        check = subprocess.run([APACHE, "-t", "-f", self.conf_path], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise RuntimeError(f"apache config rejected: {check.stderr}")
+        self.proc = subprocess.Popen([APACHE, "-f", self.conf_path, "-DFOREGROUND"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True)
+        try:
+            wait_port(self.port)
+        except TimeoutError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+
+    def __enter__(self) -> ApacheOracle:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def raw_request(port: int, data: bytes, timeout: float = 5.0, half_close: bool = True) -> bytes:
+    """Send `data` verbatim, read until the server closes (or timeout); return all bytes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        if half_close:
+            try:
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+        chunks = []
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+        except (TimeoutError, ConnectionResetError):
+            pass
+        return b"".join(chunks)
+
+
+def parse_responses(data: bytes, head_request: bool = False) -> list[tuple[int, dict[str, str], bytes]]:
+    """Split raw bytes into (status, lower-cased headers, body) triples (Content-Length
+    bodies; no body for 1xx/204/304 or HEAD)."""
+    out = []
+    while data:
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            break
+        head = data[:end].decode("latin-1").split("\r\n")
+        data = data[end + 4:]
+        parts = head[0].split(" ", 2)
+        try:
+            status = int(parts[1])
+        except (IndexError, ValueError):
+            break
+        headers: dict[str, str] = {}
+        for line in head[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        if head_request or status in (204, 304) or status < 200:
+            body = b""
+        elif "content-length" in headers:
+            n = int(headers["content-length"])
+            body, data = data[:n], data[n:]
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                line, _, data = data.partition(b"\r\n")
+                size = int(line.split(b";")[0] or b"0", 16)
+                if size == 0:
+                    _, _, data = data.partition(b"\r\n")
+                    break
+                body += data[:size]
+                data = data[size + 2:]
+        else:
+            body, data = data, b""
+        out.append((status, headers, body))
+    return out

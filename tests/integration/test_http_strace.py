@@ -1,0 +1,193 @@
+"""The seed's per-request system-call costs, counted with strace on a server process.
+
+Options FollowSymLinks: no lstat of path components; SymLinksIfOwnerMatch: one lstat per
+component on every request (never cached); AllowOverride None: no .htaccess open
+attempts, otherwise one per directory; HostnameLookups Off: no DNS at all; and the
+keep-alive fast path's syscall budget (issue 6: at most 7 per keep-alive request).
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from apache_oracle import ApacheOracle, parse_responses  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(HERE))
+N = 12
+
+
+def make_site(tmp: str, site_conf: str) -> tuple[str, str, int]:
+    doc = os.path.join(tmp, "www", "htdocs")
+    os.makedirs(os.path.join(doc, "a"))
+    path = os.path.join(doc, "a", "10k.html")
+    with open(path, "wb") as f:
+        f.write(b"x" * 10240)
+    os.utime(path, (1_600_000_000, 1_600_000_000))  # not "just modified": strong ETag, cacheable
+    conf = ApacheOracle(tmp, f'DocumentRoot "{doc}"\n' + site_conf.replace("DOC", doc))
+    with open(conf.conf_path, "w") as f:
+        f.write(conf.config_text())
+    return conf.conf_path, path, conf.port
+
+
+def traced_run(tmp: str, conf: str, port: int, nreq: int, trace_set: str,
+               extra_header: str = "", all_threads: bool = False,
+               pure: bool = False) -> tuple[list[str], list]:
+    """Start the server under strace, send nreq keep-alive requests, stop; return the
+    server process's trace lines and the responses."""
+    out = os.path.join(tmp, f"trace.{nreq}")
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=ROOT,
+               FASTCORE_NO_EXTENSIONS="1" if pure else "0")
+    proc = subprocess.Popen(["strace", "-f", "-qq", "-e", f"trace={trace_set}", "-o", out,
+                             sys.executable, os.path.join(HERE, "http_server_proc.py"), conf],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("READY"), line
+        pid, port = line.split()[1], int(line.split()[2])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            data = b"".join(b"GET /a/10k.html HTTP/1.1\r\nHost: localhost\r\n%s\r\n"
+                            % extra_header.encode() for _ in range(nreq - 1))
+            data += b"GET /a/10k.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            got = b""
+            for i in range(nreq):       # one request at a time, as a browser on keep-alive
+                s.sendall(data.split(b"\r\n\r\n")[i] + b"\r\n\r\n")
+                while len(parse_responses(got)) <= i or len(parse_responses(got)[i][2]) < 10240:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            while chunk := s.recv(65536):
+                got += chunk
+        proc.stdin.close()
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    lines = list(open(out))
+    if not all_threads:
+        lines = [ln for ln in lines if ln.startswith(pid + " ")]
+    return lines, parse_responses(got)
+
+
+def components(path: str) -> list[str]:
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
+
+
+def count(lines: list[str], pattern: str) -> int:
+    rx = re.compile(pattern)
+    return sum(1 for ln in lines if rx.search(ln))
+
+
+def lstat_count(lines: list[str], path: str) -> int:
+    comps = "|".join(re.escape(c) for c in components(path))
+    return count(lines, rf'(lstat|newfstatat)\((AT_FDCWD, )?"({comps})".*AT_SYMLINK_NOFOLLOW|lstat\("({comps})"')
+
+
+@pytest.mark.parametrize("options,per_request", [
+    ("FollowSymLinks", lambda p: 0),
+    ("SymLinksIfOwnerMatch", lambda p: len(components(p))),
+    ("None", lambda p: len(components(p))),
+])
+def test_symlink_options_lstat_costs(tmp_path: object, options: str, per_request) -> None:
+    conf, path, port = make_site(str(tmp_path), f"""
+<Directory />
+    Options {options}
+    AllowOverride None
+    Require all granted
+</Directory>""")
+    lines, resps = traced_run(str(tmp_path), conf, port, N, "lstat,newfstatat,stat,statx,openat")
+    assert [r[0] for r in resps] == [200] * N
+    assert lstat_count(lines, path) == N * per_request(path)
+    assert count(lines, r"\.htaccess") == 0
+
+
+def test_seed_example_checks_only_below_docroot(tmp_path: object) -> None:
+    conf, path, port = make_site(str(tmp_path), """
+<Directory />
+    Options FollowSymLinks
+    AllowOverride None
+    Require all granted
+</Directory>
+<Directory "DOC">
+    Options -FollowSymLinks +SymLinksIfOwnerMatch
+</Directory>""")
+    lines, resps = traced_run(str(tmp_path), conf, port, N, "lstat,newfstatat,stat,statx")
+    assert [r[0] for r in resps] == [200] * N
+    assert lstat_count(lines, path) == N * 2                 # htdocs/a and htdocs/a/10k.html
+
+
+def test_allow_override_opens_htaccess_per_directory(tmp_path: object) -> None:
+    conf, path, port = make_site(str(tmp_path), """
+<Directory />
+    Options FollowSymLinks
+    AllowOverride All
+    Require all granted
+</Directory>""")
+    lines, resps = traced_run(str(tmp_path), conf, port, N, "openat,open")
+    assert [r[0] for r in resps] == [200] * N
+    ndirs = len(components(os.path.dirname(path))) + 1         # "/" and every directory
+    assert count(lines, r'open(at)?\(.*"[^"]*/\.htaccess"') == N * ndirs
+
+
+def test_hostname_lookups_off_does_no_dns(tmp_path: object) -> None:
+    site = """
+HostnameLookups {hl}
+LogFormat "%h %r" hostfmt
+CustomLog "{tmp}/access_log" hostfmt
+<Directory />
+    Options FollowSymLinks
+    AllowOverride None
+    Require all granted
+</Directory>"""
+    dns = r'(/etc/hosts|/etc/resolv\.conf|nsswitch|connect\(.*htons\(53\)|sendto\(.*htons\(53\))'
+    off = tmp_path / "off"
+    off.mkdir()
+    conf, _, port = make_site(str(off), site.format(hl="Off", tmp=off))
+    lines, resps = traced_run(str(off), conf, port, 3, "openat,connect,sendto,socket",
+                              all_threads=True)
+    assert [r[0] for r in resps] == [200] * 3
+    assert count(lines, dns) == 0
+    assert open(off / "access_log").read().splitlines()[0] == "127.0.0.1 GET /a/10k.html HTTP/1.1"
+    on = tmp_path / "on"                                        # positive control: DNS is seen
+    on.mkdir()
+    conf, _, port = make_site(str(on), site.format(hl="On", tmp=on))
+    lines, resps = traced_run(str(on), conf, port, 3, "openat,connect,sendto,socket",
+                              all_threads=True)
+    assert [r[0] for r in resps] == [200] * 3
+    assert count(lines, dns) > 0
+    assert open(on / "access_log").read().splitlines()[0].split()[0] == "localhost"
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["extension", "twin"])
+def test_keepalive_syscall_budget(tmp_path: object, pure: bool) -> None:
+    """Steady-state cost of one keep-alive request on the cached fast path: the difference
+    between a 40-request and a 10-request run, divided by 30 (startup cancels out)."""
+    site = """
+BufferedLogs On
+CustomLog "{tmp}/access_log" common
+MaxKeepAliveRequests 0
+<Directory />
+    Options FollowSymLinks
+    AllowOverride None
+    Require all granted
+</Directory>"""
+    totals = []
+    for n in (10, 40):
+        d = tmp_path / str(n)
+        d.mkdir()
+        conf, _, port = make_site(str(d), site.format(tmp=d))
+        lines, resps = traced_run(str(d), conf, port, n, "all", pure=pure)
+        assert [r[0] for r in resps] == [200] * n
+        totals.append(len(lines))
+    per_request = (totals[1] - totals[0]) / 30
+    assert per_request <= 7, per_request
