@@ -1,0 +1,166 @@
+"""What every child process shares, whatever its MPM: start-up after fork, signals, exit.
+
+Signals are blocked in every thread of a child and taken by one sigwait() thread: a thread
+blocked in the GIL-free accept or epoll would otherwise retry EINTR forever and never run
+a Python signal handler. That thread turns SIGUSR1/SIGWINCH into a graceful stop (stop
+accepting, finish the connections in hand, flush the logs, exit) and SIGTERM/SIGHUP/SIGINT
+into an immediate one.
+"""
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import signal
+import struct
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastcore.mpm.errlog import ErrorLog
+from fastcore.mpm.sizing import Sizing
+
+CHILD_SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGUSR1,
+                 signal.SIGWINCH, signal.SIGCHLD}
+GRACEFUL_SIGNALS = {signal.SIGUSR1, signal.SIGWINCH}
+APEXIT_CHILDFATAL = 15  # as httpd: a child cannot start at all, the parent gives up
+_WAKE = struct.pack("=Q", 1)  # valid for an eventfd and for a pipe
+
+# Per-process flags the child shares with the parent (a byte per process slot).
+FLAG_NOT_ACCEPTING = 1
+
+
+@dataclass
+class ChildContext:
+    """Everything one child needs; built by the parent, used after fork."""
+
+    cfg: Any  # ServerConfig
+    sizing: Sizing
+    scoreboard: Any
+    server: Any  # fastcore.http.server.HttpServer
+    mutex: Any  # AcceptMutex
+    listen_fds: list[int]
+    listen_addrs: list[tuple[str, int, int]]  # (host, port, family), for reuseport
+    reuseport: bool
+    index: int
+    generation: int
+    errlog: ErrorLog
+    procflags: Any  # mmap, one byte per process slot
+    single_process: bool = False
+    stopping: threading.Event = field(default_factory=threading.Event)
+    wakers: list[Callable[[], None]] = field(default_factory=list)
+    on_exit: Callable[[], None] | None = None
+
+    # -- start-up --------------------------------------------------------------------
+
+    def child_init(self) -> None:
+        """After fork: signals, identity, the accept mutex and the HTTP server's child hook."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, CHILD_SIGNALS)  # already, after fork
+        for sig in CHILD_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        if self.reuseport:
+            from fastcore._ext import load
+
+            accept = load("accept")
+            own = [accept.open_listener(h, p, fam, self.cfg.mpm.listen_backlog, True)
+                   for h, p, fam in self.listen_addrs]
+            for fd in self.listen_fds:
+                os.close(fd)
+            self.listen_fds = own
+        self.switch_user()
+        self.mutex.child_init()
+        self.server.child_init()
+        self.procflags[self.index] = 0
+        threading.Thread(target=self._signal_loop, name="signals", daemon=True).start()
+
+    def switch_user(self) -> None:
+        """Drop root to User/Group in the children, as httpd does (the parent stays root)."""
+        if self.single_process or os.geteuid() != 0 or not self.cfg.user:
+            return
+        user = self.cfg.user
+        pw = pwd.getpwuid(int(user[1:])) if user.startswith("#") else pwd.getpwnam(user)
+        gid = pw.pw_gid
+        if self.cfg.group:
+            g = self.cfg.group
+            gid = int(g[1:]) if g.startswith("#") else grp.getgrnam(g).gr_gid
+        os.initgroups(pw.pw_name, gid)
+        os.setgid(gid)
+        os.setuid(pw.pw_uid)
+
+    # -- signals -------------------------------------------------------------------------
+
+    def _signal_loop(self) -> None:
+        while True:
+            sig = signal.sigwait(CHILD_SIGNALS)
+            if sig == signal.SIGCHLD:
+                continue
+            if sig in GRACEFUL_SIGNALS:
+                self.begin_graceful()
+            else:
+                self.terminate()
+
+    def begin_graceful(self) -> None:
+        """Stop accepting; each MPM's waker interrupts its blocked listener."""
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        self.procflags[self.index] = FLAG_NOT_ACCEPTING
+        for wake in list(self.wakers):
+            try:
+                wake()
+            except OSError:
+                pass
+
+    def terminate(self) -> None:
+        """Immediate stop: write what the logs hold, then leave without waiting."""
+        try:
+            self.server.flush_logs()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            pass
+        try:
+            if self.on_exit is not None:
+                self.on_exit()
+        finally:
+            os._exit(0)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def outdated(self) -> bool:
+        """A restart happened (the parent moved the scoreboard generation on): even if
+        its signal were lost, this child stops taking connections, as httpd's do."""
+        if self.single_process or self.scoreboard.generation == self.generation:
+            return False
+        self.begin_graceful()
+        return True
+
+    @staticmethod
+    def wake_fd(fd: int) -> None:
+        os.write(fd, _WAKE)
+
+    def log_exception(self, where: str) -> None:
+        self.errlog.log("error", "mpm", f"{where}: {traceback.format_exc().strip()}")
+
+    def finish(self) -> int:
+        """Normal end of a child: flush buffered access-log lines, close listeners."""
+        try:
+            self.server.flush_logs()
+        except Exception:  # noqa: BLE001
+            self.log_exception("flush_logs")
+        return 0
+
+
+def child_main(ctx: ChildContext, body: Callable[[ChildContext], int]) -> int:
+    """Run one child's body, mapping start-up failure to APEXIT_CHILDFATAL."""
+    try:
+        ctx.child_init()
+    except Exception:  # noqa: BLE001 - reported to the error log, the parent stops
+        ctx.log_exception(f"child {os.getpid()} could not start")
+        return APEXIT_CHILDFATAL
+    try:
+        return body(ctx)
+    except Exception:  # noqa: BLE001
+        ctx.log_exception(f"child {os.getpid()}")
+        ctx.finish()
+        return 1

@@ -1,0 +1,350 @@
+"""event: a listener thread with epoll holds what waits on the client; workers only run.
+
+Idle keep-alive connections, connections waiting for more request bytes, sockets whose
+send buffer is full (non-blocking sendfile resumes on EPOLLOUT) and lingering closes all sit
+in the listener's epoll with a deadline, occupying no worker thread. A connection that
+becomes ready goes to a worker through a blocking queue. The process stops accepting while
+it has no idle worker or holds more than ThreadsPerChild + idle * AsyncRequestWorkerFactor
+connections (httpd's bound), and tells the parent so through its process flag.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import queue
+import select
+import socket
+import threading
+import time
+from typing import Any
+
+from fastcore._ext import load
+from fastcore.mpm.child import FLAG_NOT_ACCEPTING, ChildContext
+
+ACCEPT_BATCH = 16
+MAX_WAIT = 1.0
+EMFILE_PAUSE = 0.1
+
+
+LINGER = 2.0  # seconds a closing connection is drained (httpd's SECONDS_TO_LINGER)
+
+
+class _Parked:
+    __slots__ = ("conn", "fd", "peer", "seq", "linger", "deadline", "head_start", "head_req")
+
+    def __init__(self, conn: Any, fd: int, peer: Any, seq: int = 0) -> None:
+        self.conn, self.fd, self.peer, self.seq = conn, fd, peer, seq
+        self.linger = False
+        self.deadline = 0.0
+        self.head_start = 0.0  # when the partial request now buffered began arriving
+        self.head_req = -1
+
+
+class EventChild:
+    """One event-MPM process: a listener thread, ThreadsPerChild workers."""
+
+    def __init__(self, ctx: ChildContext) -> None:
+        from fastcore.http import server as http
+
+        self.http = http
+        self.ctx = ctx
+        self.sb = ctx.scoreboard
+        self.tpc = ctx.sizing.threads_per_child
+        self.factor = ctx.sizing.async_factor
+        self.limit = ctx.sizing.max_connections_per_child
+        self.default_timeout = float(getattr(ctx.cfg.main, "timeout", 60.0) or 60.0)
+        self.acceptor = load("accept").Acceptor(ctx.listen_fds, ctx.mutex, True)
+        self.ep = select.epoll()
+        self.efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self.ep.register(self.efd, select.EPOLLIN)
+        self.work: queue.SimpleQueue = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.idle = 0  # workers blocked on the queue
+        self.conns = 0  # connections this process holds
+        self.served = 0
+        self.parked: dict[int, _Parked] = {}
+        self.timers: list[tuple[float, int, int]] = []
+        self.seq = itertools.count(1)
+        self.accepting = False
+        self.backoff_until = 0.0
+        self.next_wake = 0.0
+        ctx.wakers.append(self.wake)
+
+    # -- shared helpers ---------------------------------------------------------------
+
+    def wake(self) -> None:
+        os.eventfd_write(self.efd, 1)
+
+    def conn_done(self) -> None:
+        with self.lock:
+            self.conns -= 1
+        if not self.accepting or self.ctx.stopping.is_set():
+            self.wake()
+
+    def park(self, entry: _Parked, state: int, timeout: float | None) -> None:
+        """Hand a connection back to the listener until its socket is ready or it expires."""
+        if timeout is None:
+            timeout = self.default_timeout
+        if state == self.http.WANT_READ and entry.conn is not None and not entry.linger:
+            timeout = self._cap_trickle(entry, timeout)
+        if timeout <= 0:
+            self._time_out(entry)
+            return
+        mask = (select.EPOLLIN if state == self.http.WANT_READ else select.EPOLLOUT)
+        mask |= select.EPOLLONESHOT
+        deadline = time.monotonic() + timeout
+        entry.deadline = deadline
+        with self.lock:
+            entry.seq = next(self.seq)
+            self.parked[entry.fd] = entry
+            heapq.heappush(self.timers, (deadline, entry.seq, entry.fd))
+            earlier = deadline < self.next_wake
+        try:
+            self.ep.modify(entry.fd, mask)
+        except FileNotFoundError:
+            self.ep.register(entry.fd, mask)
+        if earlier:
+            self.wake()
+
+    def _cap_trickle(self, entry: _Parked, timeout: float) -> float:
+        """Timeout bounds a whole request head, not each read: a client trickling a byte
+        a second is cut Timeout after its request began, so slowloris cannot keep a
+        connection (and its share of the AsyncRequestWorkerFactor bound) forever."""
+        conn = entry.conn
+        buf = getattr(conn, "buf", None)
+        if not buf:
+            entry.head_start = 0.0
+            return timeout
+        now = time.monotonic()
+        requests = getattr(conn, "requests", 0)
+        if not entry.head_start or entry.head_req != requests:
+            entry.head_start, entry.head_req = now, requests
+        return min(timeout, entry.head_start + self.default_timeout - now)
+
+    def _time_out(self, entry: _Parked) -> None:
+        if entry.conn is not None and not entry.linger:
+            try:
+                entry.conn.on_timeout()  # 408 mid-request, else nothing to say
+            except Exception:  # noqa: BLE001
+                self.ctx.log_exception("connection timeout")
+        self._close(entry)
+
+    def _close(self, entry: _Parked) -> None:
+        """End a connection. When the protocol wants a lingering close, the socket's write
+        side is shut and the listener drains it (no worker waits on a slow peer)."""
+        conn = entry.conn
+        if entry.linger or conn is None:
+            _close_fd(entry.fd)
+            self.conn_done()
+            return
+        if getattr(conn, "closed", True) or not (getattr(conn, "requests", 0)
+                                                 or getattr(conn, "buf", b"")):
+            self._conn_close(conn)
+            self.conn_done()
+            return
+        conn.closed = True  # the MPM owns the descriptor from here on
+        try:
+            _shutdown_write(entry.fd)
+        except OSError:
+            _close_fd(entry.fd)
+            self.conn_done()
+            return
+        entry.conn, entry.linger = None, True
+        self.park(entry, self.http.WANT_READ, LINGER)
+
+    def _conn_close(self, conn: Any) -> None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001
+            self.ctx.log_exception("connection close")
+
+    # -- workers ----------------------------------------------------------------------
+
+    def worker(self, t: int) -> None:
+        sb, ctx = self.sb, self.ctx
+        slot = sb.slot(ctx.index, t)
+        sb.slot_init(slot, os.getpid(), threading.get_native_id(), ctx.generation)
+        while True:
+            sb.set_status(slot, "_")
+            with self.lock:
+                self.idle += 1
+                wake = not self.accepting
+            if wake:
+                self.wake()
+            entry = self.work.get()
+            with self.lock:
+                self.idle -= 1
+            if entry is None:
+                break
+            sb.set_status(slot, "R")
+            if entry.conn is None:
+                try:
+                    entry.conn = ctx.server.connection(entry.fd, entry.peer, slot)
+                except Exception:  # noqa: BLE001
+                    ctx.log_exception("connection")
+                    os.close(entry.fd)
+                    self.conn_done()
+                    continue
+            elif hasattr(entry.conn, "slot"):
+                entry.conn.slot = slot  # the connection reports through this thread now
+            try:
+                state, timeout = entry.conn.run()
+            except Exception:  # noqa: BLE001
+                ctx.log_exception("connection run")
+                self._close(entry)
+                continue
+            if state == self.http.CLOSED:
+                self._close(entry)
+            else:
+                self.park(entry, state, timeout)
+        sb.set_status(slot, "G")
+
+    # -- listener ---------------------------------------------------------------------
+
+    def _set_accepting(self, want: bool) -> None:
+        if want == self.accepting:
+            return
+        for fd in self.ctx.listen_fds:
+            if want:
+                self.ep.register(fd, select.EPOLLIN | select.EPOLLEXCLUSIVE)
+            else:
+                try:
+                    self.ep.unregister(fd)
+                except OSError:
+                    pass
+        self.accepting = want
+        self.ctx.procflags[self.ctx.index] = 0 if want else FLAG_NOT_ACCEPTING
+
+    def _may_accept(self) -> bool:
+        if self.ctx.stopping.is_set() or self.ctx.outdated() or \
+                time.monotonic() < self.backoff_until:
+            return False
+        with self.lock:
+            idle = self.idle - self.work.qsize()
+            conns = self.conns
+        return idle > 0 and conns < self.tpc + idle * self.factor
+
+    def _accept_some(self) -> None:
+        for _ in range(ACCEPT_BATCH):
+            if not self._may_accept():
+                return
+            shortages = getattr(self.acceptor, "backoffs", 0)
+            try:
+                got = self.acceptor.accept(0)
+            except OSError as exc:
+                self.ctx.errlog.log("error", "mpm_event", f"AH00050: accept failed: {exc}")
+                self.backoff_until = time.monotonic() + 0.5
+                return
+            if got is None:
+                if getattr(self.acceptor, "backoffs", 0) != shortages:
+                    # EMFILE/ENFILE: the listen socket stays readable; stop polling it for
+                    # a moment instead of spinning, and let connections in hand finish
+                    self.backoff_until = time.monotonic() + EMFILE_PAUSE
+                return
+            fd, peer = got
+            with self.lock:
+                self.conns += 1
+            self.served += 1
+            self.work.put(_Parked(None, fd, peer))
+            if self.limit and self.served >= self.limit:
+                self.ctx.stopping.set()
+                return
+
+    def _expire(self, now: float) -> list[_Parked]:
+        out = []
+        with self.lock:
+            while self.timers and self.timers[0][0] <= now:
+                _, seq, fd = heapq.heappop(self.timers)
+                entry = self.parked.get(fd)
+                if entry is not None and entry.seq == seq:
+                    del self.parked[fd]
+                    out.append(entry)
+            self.next_wake = min(self.timers[0][0] if self.timers else now + MAX_WAIT,
+                                 now + MAX_WAIT)
+        return out
+
+    def listener(self) -> None:
+        listen = set(self.ctx.listen_fds)
+        while True:
+            self._set_accepting(self._may_accept())
+            now = time.monotonic()
+            for entry in self._expire(now):
+                try:
+                    self.ep.unregister(entry.fd)
+                except OSError:
+                    pass
+                self._time_out(entry)
+            with self.lock:
+                if self.ctx.stopping.is_set() and self.conns <= 0:
+                    break
+                wait = max(0.0, self.next_wake - now)
+            if self.backoff_until > now:
+                wait = min(wait, self.backoff_until - now)
+            for fd, _ev in self.ep.poll(wait):
+                if fd == self.efd:
+                    try:
+                        os.eventfd_read(self.efd)
+                    except BlockingIOError:
+                        pass
+                elif fd in listen:
+                    self._accept_some()
+                else:
+                    with self.lock:
+                        entry = self.parked.pop(fd, None)
+                    if entry is None:
+                        continue
+                    if entry.linger:
+                        self._drain(entry)
+                    else:
+                        self.work.put(entry)
+        self._set_accepting(False)
+
+    def _drain(self, entry: _Parked) -> None:
+        """Lingering close: read and discard until EOF, error or the deadline."""
+        try:
+            while os.read(entry.fd, 65536):
+                pass
+        except BlockingIOError:
+            left = entry.deadline - time.monotonic()
+            if left > 0:
+                self.park(entry, self.http.WANT_READ, left)
+                return
+        except OSError:
+            pass
+        _close_fd(entry.fd)
+        self.conn_done()
+
+    def run(self) -> int:
+        threads = [threading.Thread(target=self.worker, args=(t,), name=f"worker-{t}",
+                                    daemon=True) for t in range(self.tpc)]
+        for th in threads:
+            th.start()
+        lt = threading.Thread(target=self.listener, name="listener", daemon=True)
+        lt.start()
+        lt.join()
+        for _ in threads:
+            self.work.put(None)
+        for th in threads:
+            th.join()
+        return self.ctx.finish()
+
+
+def _shutdown_write(fd: int) -> None:
+    sock = socket.socket(fileno=fd)
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    finally:
+        sock.detach()
+
+
+def _close_fd(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def run_child(ctx: ChildContext) -> int:
+    """The event child's life; returns its exit status."""
+    return EventChild(ctx).run()

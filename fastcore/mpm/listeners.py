@@ -1,0 +1,144 @@
+"""The parent's listening sockets: Listen lines, systemd's LISTEN_FDS, SO_REUSEPORT.
+
+Listeners outlive generations: a graceful restart keeps the sockets whose address is
+still configured (no connection is refused while the new generation starts), opens the
+new ones before anything else changes, and closes the ones no longer listed.
+With `Mutex mpm-accept reuseport` the parent only reserves each address (bound, not
+listening, so the kernel never queues a connection on it) and each child opens its own
+SO_REUSEPORT listener, which the kernel balances across children.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from fastcore._ext import load
+
+Key = tuple[str, int, int]
+WILDCARDS = ("", "*", "0.0.0.0", "::")
+SD_LISTEN_FDS_START = 3
+
+
+def _key(host: str, port: int, family: int) -> Key:
+    return ("" if host in WILDCARDS else host, int(port), int(family))
+
+
+def systemd_fds() -> dict[Key, int]:
+    """Listening sockets handed over by systemd socket activation (sd_listen_fds)."""
+    if os.environ.get("LISTEN_PID") != str(os.getpid()):
+        return {}
+    try:
+        n = int(os.environ.get("LISTEN_FDS", "0"))
+    except ValueError:
+        return {}
+    for var in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        os.environ.pop(var, None)
+    out: dict[Key, int] = {}
+    for fd in range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + n):
+        s = socket.socket(fileno=fd)
+        try:
+            if s.family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            addr = s.getsockname()
+            out[_key(addr[0], addr[1], s.family)] = fd
+            os.set_inheritable(fd, False)
+        finally:
+            s.detach()
+    return out
+
+
+class Listeners:
+    """Key (host, port, family) -> listening (or, for reuseport, reserving) descriptor."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.reuseport = (cfg.accept_mutex or "default") == "reuseport"
+        self.socks: dict[Key, int] = {}
+        self.staged: dict[Key, int] = {}
+        self.inherited = systemd_fds()
+
+    def _open(self, cfg: Any, key: Key) -> int:
+        host, port, family = key
+        if self.reuseport:
+            s = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                if family == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind((host or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))
+            except OSError as exc:
+                s.close()
+                raise OSError(exc.errno, f"AH00072: make_sock: could not bind to address "
+                              f"{host or '0.0.0.0'}:{port}") from exc
+            return s.detach()
+        try:
+            return load("accept").open_listener(host, port, family, cfg.mpm.listen_backlog,
+                                                 False)
+        except OSError as exc:
+            raise OSError(exc.errno, f"AH00072: make_sock: could not bind to address "
+                          f"{host or '0.0.0.0'}:{port}") from exc
+
+    def _wanted(self, cfg: Any) -> list[Key]:
+        return [_key(la.host, la.port, la.family) for la in cfg.listeners]
+
+    def open(self, cfg: Any) -> None:
+        """At start-up: every Listen, systemd's sockets first; none at all is fatal."""
+        for key, fd in self.inherited.items():
+            self.socks[key] = fd
+        for key in self._wanted(cfg):
+            if key not in self.socks:
+                self.socks[key] = self._open(cfg, key)
+        if not self.socks:
+            raise OSError("AH00015: Unable to open logs / no listening sockets available, "
+                          "shutting down")
+
+    def check(self, cfg: Any) -> None:
+        """Before a restart changes anything: open the new addresses (raises if one fails)."""
+        if ((cfg.accept_mutex or "default") == "reuseport") != self.reuseport:
+            raise ValueError("switching Mutex mpm-accept to or from reuseport needs a stop "
+                             "and start")
+        for fd in self.staged.values():
+            os.close(fd)
+        self.staged = {}
+        try:
+            for key in self._wanted(cfg):
+                if key not in self.socks and key not in self.staged:
+                    self.staged[key] = self._open(cfg, key)
+        except OSError:
+            for fd in self.staged.values():
+                os.close(fd)
+            self.staged = {}
+            raise
+
+    def update(self, cfg: Any) -> None:
+        """After a successful check: adopt staged sockets, close the ones dropped."""
+        wanted = set(self._wanted(cfg)) | set(self.inherited)
+        self.socks.update(self.staged)
+        self.staged = {}
+        for key in list(self.socks):
+            if key not in wanted:
+                os.close(self.socks.pop(key))
+
+    def fds(self) -> list[int]:
+        return list(self.socks.values())
+
+    def addrs(self) -> list[Key]:
+        """Actual addresses (port 0 resolved), for children opening reuseport listeners."""
+        out = []
+        for (host, _port, family), fd in self.socks.items():
+            s = socket.socket(fileno=fd)
+            try:
+                out.append((host, s.getsockname()[1], family))
+            finally:
+                s.detach()
+        return out
+
+    def close_all(self) -> None:
+        for fd in list(self.socks.values()) + list(self.staged.values()):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.socks.clear()
+        self.staged.clear()

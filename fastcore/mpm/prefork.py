@@ -1,0 +1,49 @@
+"""prefork: one single-threaded process per connection.
+
+The idle child takes the accept mutex, waits for a connection on every listener, accepts,
+releases the mutex and serves the whole connection (keep-alive included) itself. After
+MaxConnectionsPerChild connections, or on a graceful stop, it finishes the connection in
+hand, flushes its logs and exits; the parent replaces it.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from fastcore._ext import load
+from fastcore.mpm.child import ChildContext
+
+
+def run_child(ctx: ChildContext) -> int:
+    """The prefork child's life; returns its exit status."""
+    accept = load("accept")
+    sb = ctx.scoreboard
+    slot = sb.slot(ctx.index, 0)
+    sb.slot_init(slot, os.getpid(), threading.get_native_id(), ctx.generation)
+    acceptor = accept.Acceptor(ctx.listen_fds, ctx.mutex, False)
+    wake = acceptor.wakeup_fd()
+    ctx.wakers.append(lambda: ctx.wake_fd(wake))
+    limit = ctx.sizing.max_connections_per_child
+    served = 0
+    while not ctx.stopping.is_set() and not ctx.outdated():
+        sb.set_status(slot, "_")
+        try:
+            got = acceptor.accept(-1)
+        except OSError as exc:  # EMFILE and friends: back off, keep the child alive
+            ctx.errlog.log("error", "mpm_prefork", f"AH00050: accept failed: {exc}")
+            time.sleep(0.5)
+            continue
+        if got is None:
+            continue
+        fd, peer = got
+        served += 1
+        if limit and served >= limit:
+            ctx.stopping.set()  # this is the last one; exit after it
+        sb.set_status(slot, "R")  # busy from accept on, as httpd's connection start
+        try:
+            ctx.server.serve_blocking(fd, peer, slot)
+        except Exception:  # noqa: BLE001 - one bad connection never kills the child
+            ctx.log_exception("serve_blocking")
+    sb.set_status(slot, "G")
+    return ctx.finish()

@@ -1,0 +1,87 @@
+"""worker: ThreadsPerChild worker threads and one listener thread per process.
+
+Flow control as httpd's worker MPM: the listener takes an "idle worker" token before it
+competes for the accept mutex, so a process with no idle thread never accepts a connection
+it cannot serve. Hand-off is a blocking queue (a condition variable inside), never polling.
+Worker threads spend their time in GIL-free Cython calls (read, sendfile), so they overlap.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+
+from fastcore._ext import load
+from fastcore.mpm.child import FLAG_NOT_ACCEPTING, ChildContext
+
+
+def run_child(ctx: ChildContext) -> int:
+    """The worker child's life; returns its exit status."""
+    accept = load("accept")
+    sb = ctx.scoreboard
+    nthreads = ctx.sizing.threads_per_child
+    work: queue.SimpleQueue = queue.SimpleQueue()
+    idle = threading.Semaphore(0)  # one token per idle worker thread
+    acceptor = accept.Acceptor(ctx.listen_fds, ctx.mutex, False)
+    wake = acceptor.wakeup_fd()
+
+    def wake_all() -> None:
+        ctx.wake_fd(wake)
+        idle.release()  # a listener waiting for a token sees `stopping`
+
+    ctx.wakers.append(wake_all)
+    gen = ctx.generation
+
+    def worker(t: int) -> None:
+        slot = sb.slot(ctx.index, t)
+        sb.slot_init(slot, os.getpid(), threading.get_native_id(), gen)
+        while True:
+            sb.set_status(slot, "_")
+            idle.release()
+            item = work.get()
+            if item is None:
+                break
+            fd, peer = item
+            sb.set_status(slot, "R")
+            try:
+                ctx.server.serve_blocking(fd, peer, slot)
+            except Exception:  # noqa: BLE001
+                ctx.log_exception("serve_blocking")
+        sb.set_status(slot, "G")
+
+    def listener() -> None:
+        limit = ctx.sizing.max_connections_per_child
+        served = 0
+        while not ctx.stopping.is_set():
+            idle.acquire()
+            if ctx.stopping.is_set() or ctx.outdated():
+                break
+            try:
+                got = acceptor.accept(-1)
+            except OSError as exc:
+                ctx.errlog.log("error", "mpm_worker", f"AH00050: accept failed: {exc}")
+                idle.release()
+                time.sleep(0.5)
+                continue
+            if got is None:
+                idle.release()
+                continue
+            work.put(got)
+            served += 1
+            if limit and served >= limit:
+                ctx.procflags[ctx.index] = FLAG_NOT_ACCEPTING
+                ctx.stopping.set()
+
+    threads = [threading.Thread(target=worker, args=(t,), name=f"worker-{t}", daemon=True)
+               for t in range(nthreads)]
+    for th in threads:
+        th.start()
+    lt = threading.Thread(target=listener, name="listener", daemon=True)
+    lt.start()
+    lt.join()
+    for _ in threads:
+        work.put(None)
+    for th in threads:
+        th.join()
+    return ctx.finish()

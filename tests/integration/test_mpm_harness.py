@@ -1,0 +1,302 @@
+"""Shared helpers for the MPM integration tests (no tests here).
+
+`FastcoreServer` runs fastcore.mpm.run() in a real process tree from an httpd.conf that
+real Apache accepts too (`ApacheServer`), with every runtime file in a temporary folder;
+`ab()` runs Apache's load generator and parses what it counts. Both servers are stopped by
+PID and checked to leave no process behind.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from fastcore.mpm import pss
+
+APACHE = "/usr/sbin/apache2"
+MODDIR = "/usr/lib/apache2/modules"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODULES = ("authz_core", "mime", "dir")
+
+LAUNCH = """
+import os, sys
+from fastcore.config import load
+from fastcore.mpm import run
+if os.environ.get("FC_TEST_LISTEN_FD"):  # what systemd does before exec: fd 3 + LISTEN_*
+    os.dup2(int(os.environ.pop("FC_TEST_LISTEN_FD")), 3, inheritable=False)
+    os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+cfg = load(sys.argv[1])
+if sys.argv[3]:
+    cfg.accept_mutex = sys.argv[3]  # mechanisms the Mutex directive does not name
+sys.exit(run(cfg, foreground=sys.argv[4] == "1", single_process=sys.argv[2] == "1"))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def get(port: int, path: str = "/", timeout: float = 5.0) -> tuple[int, bytes]:
+    """One HTTP/1.0 GET; (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@dataclass
+class AbResult:
+    complete: int
+    failed: int
+    non2xx: int
+    rps: float
+    output: str
+    breakdown: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failed_connections(self) -> int:
+        """ab counts one broken connection under several headings (Receive, Length,
+        Exceptions); the largest heading bounds the connections that broke."""
+        return max(self.breakdown.values(), default=0) if self.failed else 0
+
+
+def ab_command(port: int, n: int, c: int, keepalive: bool, path: str = "/") -> list[str]:
+    cmd = ["ab", "-q", "-r", "-s", "20", "-n", str(n), "-c", str(c)]
+    if keepalive:
+        cmd.append("-k")
+    return cmd + [f"http://127.0.0.1:{port}{path}"]
+
+
+def parse_ab(out: str) -> AbResult:
+    def num(label: str, cast=int, default=0):
+        m = re.search(rf"^{label}:\s+([\d.]+)", out, re.M)
+        return cast(m.group(1)) if m else default
+
+    m = re.search(r"\(Connect: (\d+), Receive: (\d+), Length: (\d+), Exceptions: (\d+)\)", out)
+    kinds = ("connect", "receive", "length", "exceptions")
+    breakdown = dict(zip(kinds, map(int, m.groups()), strict=True)) if m else {}
+    return AbResult(num("Complete requests"), num("Failed requests"),
+                    num("Non-2xx responses"), num("Requests per second", float, 0.0), out,
+                    breakdown)
+
+
+def ab(port: int, n: int, c: int, keepalive: bool = False, path: str = "/") -> AbResult:
+    """Run ab to completion (bounded by a timeout) and parse its counts."""
+    proc = subprocess.run(ab_command(port, n, c, keepalive, path), capture_output=True,
+                          text=True, timeout=120)
+    return parse_ab(proc.stdout + proc.stderr)
+
+
+def start_ab(port: int, n: int, c: int, keepalive: bool = False) -> subprocess.Popen:
+    return subprocess.Popen(ab_command(port, n, c, keepalive), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def finish_ab(proc: subprocess.Popen) -> AbResult:
+    out, _ = proc.communicate(timeout=120)
+    return parse_ab(out)
+
+
+def config_text(tmp: str, mpm: str, ports: list[int], docroot: str, extra: str = "",
+                modules: tuple[str, ...] = MODULES) -> str:
+    lines = [f"LoadModule mpm_{mpm}_module {MODDIR}/mod_mpm_{mpm}.so"]
+    lines += [f"LoadModule {m}_module {MODDIR}/mod_{m}.so" for m in modules]
+    lines += [
+        f'ServerRoot "{tmp}"',
+        f'DefaultRuntimeDir "{tmp}"',
+        f'PidFile "{tmp}/httpd.pid"',
+        f'ErrorLog "{tmp}/error_log"',
+        "LogLevel warn",
+        "TypesConfig /etc/mime.types",
+        "ServerName localhost",
+        f'DocumentRoot "{docroot}"',
+        'LogFormat "%h %l %u %t \\"%r\\" %>s %b" common',
+        f'CustomLog "{tmp}/access_log" common',
+    ]
+    lines += [f"Listen 127.0.0.1:{p}" for p in ports]
+    return "\n".join(lines) + "\n" + extra + "\n"
+
+
+@dataclass
+class Server:
+    """Common process handling for fastcore and Apache under test."""
+
+    tmp: str
+    mpm: str
+    extra: str = ""
+    nports: int = 1
+    ports: list[int] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+    docroot: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.ports:
+            self.ports = [free_port() for _ in range(self.nports)]
+        if not self.docroot:
+            self.docroot = os.path.join(self.tmp, "htdocs")
+            os.makedirs(self.docroot, exist_ok=True)
+            with open(os.path.join(self.docroot, "index.html"), "w") as fh:
+                fh.write("hello from the docroot\n")
+
+    @property
+    def port(self) -> int:
+        return self.ports[0]
+
+    @property
+    def conf(self) -> str:
+        return os.path.join(self.tmp, "httpd.conf")
+
+    @property
+    def pid_file(self) -> str:
+        return os.path.join(self.tmp, "httpd.pid")
+
+    def write_conf(self, extra: str | None = None, docroot: str | None = None) -> None:
+        with open(self.conf, "w") as fh:
+            fh.write(config_text(self.tmp, self.mpm, self.ports, docroot or self.docroot,
+                                 self.extra if extra is None else extra))
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> Server:
+        self.write_conf()
+        # own session: httpd signals its whole process group on shutdown
+        self.proc = subprocess.Popen(self.command(), cwd=self.tmp, stdout=subprocess.PIPE,
+                                     start_new_session=True,
+                                     stderr=subprocess.STDOUT, env=self.env())
+        for port in self.ports:
+            wait_port(port)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.pid_file) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def children(self) -> list[int]:
+        return pss.child_pids(self.pid)
+
+    def wait_children(self, count: int, timeout: float = 10.0,
+                      exclude: set[int] | None = None) -> list[int]:
+        """Poll until at least `count` children (none of `exclude`) run; return them."""
+        deadline = time.monotonic() + timeout
+        kids = self.children()
+        while time.monotonic() < deadline:
+            kids = [k for k in self.children() if k not in (exclude or set())]
+            if len(kids) >= count:
+                return kids
+            time.sleep(0.02)
+        return kids
+
+    def send(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+    def error_log(self) -> str:
+        try:
+            with open(os.path.join(self.tmp, "error_log"), errors="replace") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            return ""
+
+    def access_lines(self) -> int:
+        try:
+            with open(os.path.join(self.tmp, "access_log"), "rb") as fh:
+                return sum(1 for _ in fh)
+        except FileNotFoundError:
+            return 0
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> str:
+        """Stop by PID; assert the whole process tree is gone. Returns its output."""
+        assert self.proc is not None
+        family = set(self.children())
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for pid in family | {self.proc.pid}:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            out, _ = self.proc.communicate()
+            raise AssertionError(f"server did not stop on signal {sig}: {out}") from None
+        deadline = time.monotonic() + 5
+        left = family
+        while time.monotonic() < deadline:
+            left = {p for p in family if os.path.exists(f"/proc/{p}")
+                    and _state(p) not in ("Z", "X")}
+            if not left:
+                break
+            time.sleep(0.02)
+        for p in left:
+            os.kill(p, signal.SIGKILL)
+        assert not left, f"children left behind: {left}"
+        return (out or b"").decode(errors="replace")
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"
+
+
+@dataclass
+class FastcoreServer(Server):
+    single_process: bool = False
+    mutex: str = ""
+    foreground: bool = True
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", LAUNCH, self.conf, "1" if self.single_process else "0",
+                self.mutex, "1" if self.foreground else "0"]
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+        return env
+
+
+@dataclass
+class ApacheServer(Server):
+    def command(self) -> list[str]:
+        return [APACHE, "-f", self.conf, "-DFOREGROUND"]
+
+    def start(self) -> Server:
+        self.write_conf()
+        check = subprocess.run([APACHE, "-t", "-f", self.conf], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+        return super().start()
