@@ -7,15 +7,13 @@ import sys
 __version__ = "0.1.0"
 SERVER_SOFTWARE = "fastcore"
 
-_EXTENSIONS = ("_scoreboard", "_accept", "_sendfile")
-
-
 def _has_compiled(folder: str) -> bool:
+    """True when `folder` holds compiled extension modules (fastcore/_*.so)."""
     try:
         names = os.listdir(folder)
     except OSError:
         return False
-    return any(n.startswith("_scoreboard.") and n.endswith((".so", ".pyd")) for n in names)
+    return any(n.startswith("_") and n.endswith((".so", ".pyd")) for n in names)
 
 
 def _borrow_installed_extensions() -> None:
