@@ -20,6 +20,8 @@ import os
 cdef extern from "fc_atomic.h":
     const char *FC_ATOMICS_MODE_C "FC_ATOMICS_MODE"
     const char *FC_ATOMICS_REQUESTED_C "FC_ATOMICS_REQUESTED"
+    const char *FC_CC_VERSION_C "FC_CC_VERSION"
+    const char *FC_CYTHON_VERSION_C "FC_CYTHON_VERSION"
     enum:
         FC_ATOMICS_CAS
         FC_CACHELINE
@@ -46,6 +48,8 @@ cdef extern from *:
 
 ATOMICS_MODE: str = FC_ATOMICS_MODE_C.decode("ascii")
 ATOMICS_REQUESTED: str = FC_ATOMICS_REQUESTED_C.decode("ascii")   # auto|portable|nonportable
+CC_VERSION: str = FC_CC_VERSION_C.decode("utf-8", "replace")   # the compiler that built this
+CYTHON_VERSION: str = FC_CYTHON_VERSION_C.decode("ascii")
 ATOMICS_IMPL: str = ("cas" if FC_ATOMICS_CAS else "robust process-shared pthread mutex")
 ACCESSES: int = FC_SB_ACCESSES
 BYTES: int = FC_SB_BYTES

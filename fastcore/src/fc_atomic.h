@@ -33,6 +33,12 @@
 #ifndef FC_ATOMICS_REQUESTED
 #define FC_ATOMICS_REQUESTED FC_ATOMICS_MODE
 #endif
+#ifndef FC_CC_VERSION
+#define FC_CC_VERSION "unknown"
+#endif
+#ifndef FC_CYTHON_VERSION
+#define FC_CYTHON_VERSION "unknown"
+#endif
 
 #define FC_CACHELINE 64
 
