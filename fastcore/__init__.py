@@ -7,6 +7,7 @@ import sys
 __version__ = "0.1.0"
 SERVER_SOFTWARE = "fastcore"
 
+
 def _has_compiled(folder: str) -> bool:
     """True when `folder` holds compiled extension modules (fastcore/_*.so)."""
     try:
@@ -25,9 +26,17 @@ def _borrow_installed_extensions() -> None:
         return
     for entry in sys.path:
         candidate = os.path.join(os.path.abspath(entry or os.curdir), "fastcore")
-        if os.path.realpath(candidate) != os.path.realpath(here) and _has_compiled(candidate):
+        if candidate != here and _has_compiled(candidate) and not _same(candidate, here):
             __path__.append(candidate)  # noqa: F821 - package __path__
             return
+
+
+def _same(a: str, b: str) -> bool:
+    # stat, not realpath: no lstat walk of every path component at import time
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 _borrow_installed_extensions()
