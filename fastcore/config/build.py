@@ -28,7 +28,8 @@ def builtin_dir_defaults() -> DirConfig:
     """Apache 2.4's per-directory defaults (what applies when nothing is configured)."""
     return DirConfig(
         options=OPT_SYM_LINKS,  # 2.4: FollowSymLinks
-        allow_override=frozenset(),  # 2.4: AllowOverride None
+        # AllowOverride stays unset: Apache 2.4 then still reads .htaccess files (and
+        # refuses every directive in them); see model.reads_htaccess.
         allow_override_options=OPT_ALL | OPT_MULTI | OPT_INCNOEXEC,
         allow_override_list=frozenset(),
         authz_merging="off",

@@ -256,8 +256,27 @@ def force_language_priority(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     ctx.dirconf.force_language_priority = " ".join(sorted(vals))
 
 
+# mod_autoindex settings fastcore accepts (Apache-valid configs such as Debian's stock
+# autoindex.conf keep starting) but does not render: a listing that would need them is
+# answered 500 with an error-log line instead of a listing Apache would not send.  Each
+# use is reported at startup, naming the file and line.
+UNRENDERED_KEYS = frozenset(("add_icon", "add_icon_by_type",
+                             "add_icon_by_encoding", "default_icon", "add_alt",
+                             "add_alt_by_type", "add_alt_by_encoding", "add_description",
+                             "index_style_sheet", "index_head_insert"))
+UNRENDERED_OPTIONS = frozenset(("scanhtmltitles", "iconsarelinks", "xhtml", "trackmodified",
+                                "showforbidden", "addaltclass"))
+
+
+def _unrendered(e: Engine, n: Node, what: str) -> None:
+    e.warnings.append(f"fastcore: {n.filename}:{n.line}: {what} is accepted but not rendered "
+                      "in directory listings; a listing that needs it answers 500")
+
+
 def _ai(key: str, append: bool = True, words: bool = True):
     def h(e: Engine, ctx: Ctx, a: object, n: Node) -> None:
+        if key in UNRENDERED_KEYS and not ctx.htaccess:
+            _unrendered(e, n, n.name)
         store = ctx.dirconf.autoindex
         val = tuple(a) if isinstance(a, list) else a
         if append:
@@ -281,6 +300,8 @@ def index_options(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
         key = w.lstrip("+-").split("=", 1)[0].lower()
         if key not in INDEX_OPTIONS:
             raise DirectiveError("Invalid directory indexing option")
+        if key in UNRENDERED_OPTIONS and not w.startswith("-") and not ctx.htaccess:
+            _unrendered(e, n, f"IndexOptions {w}")
     _ai("index_options")(e, ctx, a, n)
 
 
@@ -307,7 +328,7 @@ def module_directives() -> list[Directive]:
            "one or more file extensions"),
         _d("AddHandler", MIME, FI, "ITERATE2", _map("add_handler", True), "a handler name "
            "followed by one or more file extensions"),
-        _d("AddCharset", MIME, FI, "ITERATE2", _map("add_charset"), "a charset (e.g., "
+        _d("AddCharset", MIME, FI, "ITERATE2", _map("add_charset", True), "a charset (e.g., "
            "iso-2022-jp), followed by one or more file extensions"),
         _d("AddLanguage", MIME, FI, "ITERATE2", _map("add_language", True), "a language "
            "(e.g., fr), followed by one or more file extensions"),

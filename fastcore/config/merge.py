@@ -6,13 +6,18 @@
     r.htaccess(vhost, fs_dir) -> DirConfig | None  # HtaccessError -> 500
     r.location_config(vhost, uri_path, base) -> DirConfig
     r.merge(base, delta) -> DirConfig              # Apache's merge (Options +/-, AuthMerging)
+    r.walk_level(vhost, base, fs_dir) -> DirConfig # one step of the directory walk
+    r.walk_end(vhost, base, fs_dir) -> DirConfig   # <DirectoryMatch> after the walk
+    r.merge_cached(base, delta) -> DirConfig       # merge() memoized on both objects
 
 Order (as ap_directory_walk/ap_file_walk/ap_location_walk): the server/vhost defaults,
 non-regex <Directory> sections by increasing number of path components (file order among
 equals, the main server's before a vhost's), then <DirectoryMatch>/<Directory ~> in file
 order, then <Files>/<FilesMatch> on the file name, and <Location>/<LocationMatch> last, in
-file order. The caller overlays each directory's .htaccess as it walks (one open() per
-directory where AllowOverride is not None, as the performance-tuning document explains).
+file order. The directory walk (fastcore.http.mapping) interleaves the access files as
+Apache does: at each level the <Directory> sections of that depth, then that directory's
+.htaccess, so a deeper <Directory> wins over a parent's .htaccess (one open() per directory
+where AllowOverride is not None, as the performance-tuning document explains).
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from dataclasses import replace
 
 from fastcore.config.errors import ConfigError, HtaccessError, invalid_command
 from fastcore.config.lexer import logical_lines
-from fastcore.config.model import DirConfig, Section, ServerConfig, VirtualHost
+from fastcore.config.model import DirConfig, Section, ServerConfig, VirtualHost, reads_htaccess
 from fastcore.config.state import State, merge_dir
 
 _CACHE_MAX = 20000
@@ -88,6 +93,9 @@ class DirResolver:
         self._ht: dict[tuple[str, int], tuple[tuple[int, int, int], DirConfig]] = {}
         self._plan: dict[int, tuple[list[Section], list[Section], list[Section],
                                     list[Section]]] = {}
+        self._depth: dict[int, dict[int, list[Section]]] = {}
+        self._levels: dict[tuple[int, str, int], tuple[DirConfig, DirConfig]] = {}
+        self._merged: dict[tuple[int, int], tuple[DirConfig, DirConfig, DirConfig]] = {}
         for vh in (cfg.main, *cfg.vhosts):
             self._plan[id(vh)] = self._sort(vh.sections)
         self._isdir: dict[str, bool] = {}
@@ -110,6 +118,60 @@ class DirResolver:
         if plan is None:
             plan = self._plan[id(vhost)] = self._sort(vhost.sections)
         return plan
+
+    def _by_depth(self, vhost: VirtualHost) -> dict[int, list[Section]]:
+        hit = self._depth.get(id(vhost))
+        if hit is None:
+            hit = {}
+            for sec in self._vplan(vhost)[0]:
+                hit.setdefault(_components(sec.pattern), []).append(sec)
+            self._depth[id(vhost)] = hit
+        return hit
+
+    def walk_level(self, vhost: VirtualHost, base: DirConfig, fs_dir: str) -> DirConfig:
+        """One step of Apache's directory walk: the non-regex <Directory> sections with
+        as many components as `fs_dir` that match it, merged over `base` (the parent
+        level's result, its .htaccess included).  Cached per (level, base object)."""
+        key = (id(vhost), fs_dir, id(base))
+        hit = self._levels.get(key)
+        if hit is not None and hit[0] is base:
+            return hit[1]
+        d = fs_dir.rstrip("/") + "/"
+        dc = base
+        for sec in self._by_depth(vhost).get(_components(d), ()):
+            if _dir_matches(sec, d):
+                dc = merge_dir(dc, sec.config)
+        self._store(self._levels, key, (base, dc))
+        return dc
+
+    def walk_end(self, vhost: VirtualHost, base: DirConfig, fs_dir: str) -> DirConfig:
+        """<DirectoryMatch>/<Directory ~> in file order, after the whole walk (and
+        after every .htaccess), as Apache applies its regex sections."""
+        regex = self._vplan(vhost)[1]
+        if not regex:
+            return base
+        key = (id(vhost), "~" + fs_dir, id(base))
+        hit = self._levels.get(key)
+        if hit is not None and hit[0] is base:
+            return hit[1]
+        d = fs_dir.rstrip("/") + "/"
+        dc = base
+        for sec in regex:
+            if sec.regex is not None and (sec.regex.search(d) or sec.regex.search(d[:-1] or "/")):
+                dc = merge_dir(dc, sec.config)
+        self._store(self._levels, key, (base, dc))
+        return dc
+
+    def merge_cached(self, base: DirConfig, delta: DirConfig) -> DirConfig:
+        """merge() memoized on the identity of both inputs, so a walk through unchanged
+        .htaccess files yields the same objects (and cache hits further on)."""
+        key = (id(base), id(delta))
+        hit = self._merged.get(key)
+        if hit is not None and hit[0] is base and hit[1] is delta:
+            return hit[2]
+        dc = merge_dir(base, delta)
+        self._store(self._merged, key, (base, delta, dc))
+        return dc
 
     def _is_dir(self, path: str) -> bool:
         hit = self._isdir.get(path)
@@ -197,7 +259,7 @@ class DirResolver:
         """Parse fs_dir's access file if AllowOverride allows any: one open() attempt
         per access file name; the parse is cached by (inode, mtime, size)."""
         dc = self._directory(vhost, fs_dir)
-        if not dc.allow_override and not dc.allow_override_list:
+        if not reads_htaccess(dc):
             return None
         result: DirConfig | None = None
         for name in vhost.access_file_name:
@@ -225,7 +287,6 @@ class DirResolver:
                         data += chunk
                     parsed = self._parse_htaccess(path, data.decode("utf-8", "surrogateescape"),
                                                   dc)
-                    parsed = _resolve_options(parsed, dc)
                     self._store(self._ht, (path, id(dc)), (stamp, parsed))
             finally:
                 os.close(fd)
@@ -331,16 +392,6 @@ class DirResolver:
 
     def _names_on_port(self, port: int) -> bool:
         return any(pt in (0, port) for vh in self.cfg.vhosts for _h, pt in vh.addrs)
-
-
-def _resolve_options(ht: DirConfig, dc: DirConfig) -> DirConfig:
-    """`Options +X -Y` in a .htaccess, applied to its directory's merged options, so a
-    caller that overlays the .htaccess result field by field still sees the change (a
-    parent directory's .htaccess +/- is then not carried over; merge() is exact)."""
-    if ht.options is not None or not (ht.options_add or ht.options_remove):
-        return ht
-    base = dc.options or 0
-    return replace(ht, options=(base & ~ht.options_remove) | ht.options_add)
 
 
 def _strip_port(host: str) -> str:

@@ -227,3 +227,13 @@ class ServerConfig:
     mutexes: dict[str, str] = field(default_factory=dict)  # Mutex name -> "mech[:dir]"
     warnings: tuple[str, ...] = ()  # startup warnings (undefined ${VAR}, useless directives)
     use_canonical_name: str = "off"  # UseCanonicalName
+
+
+def reads_htaccess(dc: DirConfig) -> bool:
+    """Whether the directory walk opens access files for a merged DirConfig.
+
+    Apache opens them unless `AllowOverride None` (without AllowOverrideList) is in
+    effect.  An AllowOverride that was never set anywhere (None here) still opens them,
+    with no override class allowed: any directive in such a file is "not allowed here"
+    (500), as real Apache 2.4 does, whatever its documentation says about the default."""
+    return dc.allow_override is None or bool(dc.allow_override) or bool(dc.allow_override_list)

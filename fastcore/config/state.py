@@ -75,6 +75,11 @@ class State:
                 if name not in explicit:
                     setattr(vh, name, getattr(main, name))
             vh.sections = main_sections + tuple(self.sections.get(id(vh), ()))
+            # mod_alias's server merge: the vhost's own Alias/Redirect lines first, then
+            # the main server's, which every <VirtualHost> inherits.
+            vh.redirects = tuple(vh.redirects) + tuple(
+                r for r in main.redirects if r not in vh.redirects)
+            vh.aliases = tuple(vh.aliases) + tuple(a for a in main.aliases if a not in vh.aliases)
             vh.dir_defaults = merge_dir(main.dir_defaults, vh.dir_defaults)
             vhosts.append(vh)
         runtime = self.runtime_dir or self.server_root
@@ -121,7 +126,9 @@ def merge_dir(base: DirConfig, new: DirConfig) -> DirConfig:
     for f in fields(DirConfig):
         name = f.name
         nv = getattr(new, name)
-        if name in _DICT_FIELDS:
+        if name == "autoindex":
+            out.autoindex = merge_autoindex(base.autoindex, nv)
+        elif name in _DICT_FIELDS:
             merged = dict(getattr(base, name))
             merged.update(nv)
             setattr(out, name, merged)
@@ -152,6 +159,42 @@ def merge_dir(base: DirConfig, new: DirConfig) -> DirConfig:
     if new.remove_type:
         out.add_type = {k: v for k, v in out.add_type.items()
                         if k not in new.remove_type or k in new.add_type}
+    return out
+
+
+# mod_autoindex lists a deeper scope adds to (its own entries first, they match first).
+_AI_LISTS = ("index_ignore", "add_description", "add_icon", "add_icon_by_type",
+             "add_icon_by_encoding", "add_alt", "add_alt_by_type", "add_alt_by_encoding")
+
+
+def _words(lines: object) -> list[str]:
+    return [w for line in (lines or ()) for w in ((line,) if isinstance(line, str) else line)]
+
+
+def merge_autoindex(base: dict, new: dict) -> dict:
+    """mod_autoindex's merge: single values from the deeper scope win; icon, alt,
+    description and IndexIgnore lists accumulate (IndexIgnoreReset On drops the
+    inherited ignores); IndexOptions with only +/- keywords (or only Charset=, Type=,
+    NameWidth=...) build on the inherited options, while any plain keyword (None
+    included) replaces them - the key=value settings are inherited either way."""
+    if not new:
+        return dict(base)
+    out = dict(base)
+    out.update(new)
+    for key in _AI_LISTS:
+        if key in new and key in base:
+            out[key] = tuple(new[key]) + tuple(base[key])
+    if new.get("index_ignore_reset") is True:
+        out["index_ignore"] = tuple(new.get("index_ignore", ()))
+    if "index_options" in new and "index_options" in base:
+        added = _words(new["index_options"])
+        plain = any(w[:1] not in ("+", "-") and "=" not in w
+                    and w.lower() not in ("iconwidth", "iconheight") for w in added)
+        if plain:
+            kept = tuple(w for w in _words(base["index_options"]) if "=" in w)
+            out["index_options"] = ((kept,) if kept else ()) + tuple(new["index_options"])
+        else:
+            out["index_options"] = tuple(base["index_options"]) + tuple(new["index_options"])
     return out
 
 

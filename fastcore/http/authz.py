@@ -18,6 +18,7 @@ only when evaluation actually reaches that line (children are evaluated lazily, 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Protocol
 
@@ -73,19 +74,40 @@ class ReqCtx:
     keep-alive connection.
     """
 
-    __slots__ = ("client_ip", "local_ip", "method", "env", "_resolver", "_name", "_looked_up",
+    __slots__ = ("client_ip", "_local", "method", "env", "_resolver", "_name", "_looked_up",
                  "_double")
 
-    def __init__(self, client_ip: str, local_ip: str | None, method: str,
-                 resolver: Resolver | None) -> None:
+    def __init__(self, client_ip: str, local_ip: str | Callable[[], object] | None,
+                 method: str, resolver: Resolver | None) -> None:
         self.client_ip = client_ip
-        self.local_ip = local_ip
+        # The server's own address: a string, or a callable (e.g. the connection's
+        # getsockname wrapper) asked only when `Require local` meets a non-loopback client.
+        self._local = local_ip
         self.method = method
         self.env: dict[str, str] = {}  # request environment variables (Require env)
         self._resolver = resolver
         self._name: str | None = None   # reverse name (unconfirmed)
         self._looked_up = False
         self._double: bool | None = None  # None: forward check not done yet
+
+    @property
+    def local_ip(self) -> str | None:
+        """The local address of the connection (evaluated once, on first use)."""
+        v = self._local
+        if callable(v):
+            try:
+                v = v()
+            except OSError:
+                v = None
+            if isinstance(v, tuple):
+                v = v[0] if v else None
+            v = str(v) if v else None
+            self._local = v
+        return v
+
+    @local_ip.setter
+    def local_ip(self, value: str | Callable[[], object] | None) -> None:
+        self._local = value
 
     def remote_host(self, double: bool) -> str | None:
         """The client's host name: reverse lookup, and with double=True only when the

@@ -8,9 +8,12 @@ V= (version sort), P= (file pattern) and F= (0 plain, 1 fancy, 2 table).  In the
 list only the name order and the direction matter (Apache records no dates or sizes for it).
 
 The fancy and table formats (IndexOptions FancyIndexing/HTMLTable, ?F=1, ?F=2) are
-produced as Apache 2.4 does without icons or descriptions; settings that need icons,
-descriptions, HTML titles or header/readme files raise FancyIndexingUnsupported instead of
-sending a listing Apache would not send.
+produced as Apache 2.4 does without icons or descriptions.  HeaderName and ReadmeName
+files are included as mod_autoindex does (HTML as is, other text/* escaped in <pre>,
+found through the caller's sub-request `lookup`), with SuppressHTMLPreamble.  Settings
+that need icons, alt texts, descriptions, HTML titles or style sheets raise
+FancyIndexingUnsupported instead of sending a listing Apache would not send (the config
+layer reports them at startup).
 """
 from __future__ import annotations
 
@@ -31,10 +34,29 @@ _OS_PATH_SAFE = frozenset(b"$-_.+!*'(),:;@&=/~")
 K_VALID = "NMSD"
 
 
+# (uri, is_header) -> (file, Content-Type) of the sub-request, or None
+InsertLookup = Callable[[str, bool], "tuple[str, str | None] | None"]
+
+
 class FancyIndexingUnsupported(Exception):
     """The listing needs an autoindex feature this module does not reproduce (icons,
     descriptions, HeaderName/ReadmeName, ...); the config layer should reject those
     directives so this is never reached at request time."""
+
+
+def content_type(dirconf: Any) -> str:
+    """The listing's Content-Type: IndexOptions Type= and Charset= (the last of each
+    wins, inherited from outer scopes), else text/html and ISO-8859-1."""
+    ctype, charset = "text/html", "ISO-8859-1"
+    ai = getattr(dirconf, "autoindex", None) or {}
+    for line in ai.get("index_options", ()):
+        for w in ((line,) if isinstance(line, str) else line):
+            key, eq, val = w.partition("=")
+            if eq and key.lower() == "type":
+                ctype = val
+            elif eq and key.lower() == "charset":
+                charset = val
+    return f"{ctype};charset={charset}"
 
 
 def os_escape_path(path: str) -> str:
@@ -278,8 +300,24 @@ _UNSUPPORTED_KEYS = ("header_name", "readme_name", "add_icon", "add_icon_by_type
                      "add_icon_by_encoding", "default_icon", "add_alt", "add_alt_by_type",
                      "add_alt_by_encoding", "add_description", "index_style_sheet",
                      "index_head_insert")
-_UNSUPPORTED_OPTS = ("scanhtmltitles", "iconsarelinks", "suppresshtmlpreamble", "xhtml",
-                     "type", "charset", "trackmodified", "showforbidden", "addaltclass")
+_FANCY_ONLY_KEYS = tuple(k for k in _UNSUPPORTED_KEYS if k not in (
+    "header_name", "readme_name", "index_style_sheet", "index_head_insert"))
+
+
+def _insert_file_present(dir_path: str, name: str) -> bool:
+    """Would Apache find a HeaderName/ReadmeName file here (itself, or a MultiViews
+    variant `name.*`)?  A URI path is assumed present (it is looked up elsewhere)."""
+    if name.startswith("/"):
+        return True
+    try:
+        entries = os.listdir(dir_path)
+    except OSError:
+        return False
+    return any(e == name or e.startswith(name + ".") for e in entries)
+
+
+_UNSUPPORTED_OPTS = ("scanhtmltitles", "iconsarelinks", "xhtml", "trackmodified",
+                     "showforbidden", "addaltclass")
 
 
 class _Ent:
@@ -331,27 +369,51 @@ def strfsize(size: int) -> str:
 
 
 def render(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
-           allowed: Callable[[str], bool] | None = None, signature: str = "") -> bytes:
-    """The listing body for directory `dir_path` requested as `uri` (decoded path).
+           allowed: Callable[[str], bool] | None = None, signature: str = "",
+           lookup: InsertLookup | None = None) -> bytes:
+    """The listing body (see render_listing)."""
+    return render_listing(dir_path, uri, query, dirconf, allowed=allowed, signature=signature,
+                          lookup=lookup)[0]
+
+
+def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
+                   allowed: Callable[[str], bool] | None = None, signature: str = "",
+                   lookup: InsertLookup | None = None) -> tuple[bytes, bool]:
+    """(listing body, streamed) for directory `dir_path` requested as `uri` (decoded).
 
     `allowed(path)` vetoes entries the way Apache's per-entry sub-request does (access
     denied, symlink refused); `signature` is the ServerSignature line (ap_psignature with
-    an empty prefix) or "".  Raises OSError if the directory cannot be read (Apache: 403),
+    an empty prefix) or "".  `lookup(uri)` is Apache's sub-request for HeaderName and
+    ReadmeName: (file, Content-Type) when that URI would be served as a regular file
+    (its second argument is True for the header, which Apache negotiates as text).
+    `streamed` is True when an HTML header/readme was included (Apache then sends the
+    listing without Content-Length: chunked, or close-delimited for HTTP/1.0).
+    Raises OSError if the directory cannot be read (Apache: 403), and
     FancyIndexingUnsupported for settings this module does not reproduce (icons,
-    descriptions, header/readme files).
+    descriptions, style sheets; header/readme files when no `lookup` is given).
     """
     opts = _options(dirconf)
     ai = getattr(dirconf, "autoindex", None) or {}
-    for key in _UNSUPPORTED_KEYS:
+    for key in ("index_style_sheet", "index_head_insert"):  # every listing's preamble
         if ai.get(key):
             raise FancyIndexingUnsupported(f"autoindex setting {key} is not implemented")
+    inserts: dict[str, tuple[str, bytes] | None] = {}
+    for key in ("header_name", "readme_name"):
+        name = _setting(ai.get(key))
+        if not name:
+            inserts[key] = None
+        elif lookup is None:
+            if _insert_file_present(dir_path, name):
+                raise FancyIndexingUnsupported(f"autoindex setting {key} needs a lookup")
+            inserts[key] = None
+        else:
+            inserts[key] = _insert(lookup, name, key == "header_name")
     order = ai.get("index_order_default")
     keyid = {"name": "N", "date": "M", "size": "S", "description": "D"}.get(
         order[1], "N") if order else "N"
     direction = ("D" if order[0] == "descending" else "A") if order else "A"
-    fancy = 1 if "fancyindexing" in opts else 0
-    if fancy and "htmltable" in opts:
-        fancy = 2
+    # HTMLTable makes a table by itself (Apache 2.4 checks it before FancyIndexing)
+    fancy = 2 if "htmltable" in opts else 1 if "fancyindexing" in opts else 0
     pattern = None
     version = "versionsort" in opts
     colargs = ""
@@ -362,6 +424,8 @@ def render(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
         colargs = _colargs(query)
     if fancy and any(o in opts for o in _UNSUPPORTED_OPTS):
         raise FancyIndexingUnsupported("these IndexOptions are not implemented")
+    if fancy and any(ai.get(k) for k in _FANCY_ONLY_KEYS):  # icons, alt texts, descriptions
+        raise FancyIndexingUnsupported("icons and descriptions are not implemented")
     ignore_case = "ignorecase" in opts
     folders_first = fancy and "foldersfirst" in opts
     patterns = _ignore_patterns(dirconf)
@@ -418,8 +482,18 @@ def render(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     title = escape_html(uri)
     while len(title) > 1 and title.endswith("/"):
         title = title[:-1]
-    out = [DOCTYPE, "<html>\n <head>\n  <title>Index of ", title,
-           "</title>\n </head>\n <body>\n<h1>Index of ", title, "</h1>\n"]
+    suppress_amble = "suppresshtmlpreamble" in opts
+    preamble = [DOCTYPE, "<html>\n <head>\n  <title>Index of ", title,
+                "</title>\n </head>\n <body>\n"]
+    streamed = False
+    header = inserts["header_name"]
+    if header is not None and header[0] == "html":  # the file replaces preamble and <h1>
+        out = ([] if suppress_amble else preamble) + [_raw(header[1])]
+        streamed = True
+    elif header is not None:  # text/*: in a <pre> block after the preamble, no <h1>
+        out = preamble + [_plaintext(header[1])]
+    else:
+        out = preamble + ["<h1>Index of ", title, "</h1>\n"]
     parent = _parent(uri)
     if parent is not None and not _ignored("..", patterns):
         ents.insert(0, _Ent(parent, -1, -1, False))
@@ -441,9 +515,75 @@ def render(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
             out.append(f'<li><a href="{escape_html(os_escape_path(e.name))}"> {label}'
                        "</a></li>\n")
         out.append("</ul>\n")
-    out.append(signature)
-    out.append("</body></html>\n")
-    return "".join(out).encode("utf-8", "surrogateescape")
+    readme = inserts["readme_name"]
+    post = True
+    if readme is not None and readme[0] == "html":
+        out.append(_raw(readme[1]))
+        streamed = True
+        post = not suppress_amble
+    elif readme is not None:
+        out.append(_plaintext(readme[1]))
+    else:
+        out.append(signature)
+    if post:
+        out.append("</body></html>\n")
+    return "".join(out).encode("utf-8", "surrogateescape"), streamed
+
+
+def _setting(value: object) -> str | None:
+    """A TAKE1 autoindex value as stored by the config layer (a string or a 1-tuple)."""
+    if isinstance(value, (tuple, list)):
+        value = value[0] if value else None
+    return str(value) if value else None
+
+
+def _insert(lookup: InsertLookup, name: str, header: bool) -> tuple[str, bytes] | None:
+    """("html"|"text", file bytes) for a HeaderName/ReadmeName that Apache would
+    include: text/html and application/xhtml+xml as they are, other text/* types
+    escaped; anything else (or no such file, or access denied) is not included."""
+    found = lookup(name, header)
+    if found is None or not found[1]:
+        return None
+    path, ctype = found
+    base = ctype.split(";", 1)[0].strip().lower()
+    if base in ("text/html", "application/xhtml+xml"):
+        kind = "html"
+    elif ctype[:5].lower() == "text/":
+        kind = "text"
+    else:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return kind, f.read()
+    except OSError:
+        return None
+
+
+def _raw(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _plaintext(data: bytes) -> str:
+    """mod_autoindex's do_emit_plaintext: <pre> around the file, with <, > and &
+    escaped; it reads 8 KiB blocks and writes each piece as a C string, so a piece
+    ends at a NUL byte."""
+    out = ["<pre>\n"]
+    esc = {60: "&lt;", 62: "&gt;", 38: "&amp;"}
+    for off in range(0, len(data), 8192):
+        buf = data[off:off + 8192]
+        c, n = 0, len(buf)
+        while c < n:
+            i = c
+            while i < n and buf[i] not in esc:
+                i += 1
+            piece = buf[c:i]
+            z = piece.find(b"\0")
+            out.append(_raw(piece if z < 0 else piece[:z]))
+            if i < n:
+                out.append(esc[buf[i]])
+            c = i + 1
+    out.append("</pre>\n")
+    return "".join(out)
 
 
 def _colargs(query: str | None) -> str:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import stat as stmod
 
+from fastcore._ext import load
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig, VirtualHost
 from fastcore.http import errors as E
 from fastcore.http import static as S
-from fastcore.http.mapping import apply_redirects, decode_path, loose_path
+from fastcore.http.mapping import apply_redirects, decode_path, loose_path, normalize
 from fastcore.http.request import HttpError, Request
 
 # Methods Apache registers (anything else is M_INVALID -> 501 from the default handler).
@@ -22,6 +23,7 @@ KNOWN_METHODS = frozenset((
     "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "VERSION-CONTROL",
     "CHECKOUT", "UNCHECKOUT", "CHECKIN", "UPDATE", "LABEL", "REPORT", "MKWORKSPACE",
     "MKACTIVITY", "BASELINE-CONTROL", "MERGE"))
+_sf = load("sendfile")
 ALLOW_OPTIONS = "POST,OPTIONS,HEAD,GET,TRACE"
 ALLOW_405 = "GET,POST,OPTIONS,HEAD,TRACE"
 
@@ -176,10 +178,12 @@ class Handler:
         st = walk.st
         if st is not None and stmod.S_ISDIR(st.st_mode) and not walk.path_info:
             return self.directory(txn, uri, query, walk.filename, dc, recursion)
-        if handler == "type-map" and S.is_regular(st) and not walk.path_info:
-            return self.negotiated(txn, walk.filename, dc, typemap=True)
+        if handler == "type-map" and S.is_regular(st):
+            return self.negotiated(txn, walk.filename, dc, typemap=True,
+                                   path_info=walk.path_info)
         if st is None and (dc.options or 0) & OPT_MULTI:
-            neg = self.negotiated(txn, walk.filename, dc, typemap=False)
+            neg = self.negotiated(txn, walk.filename, dc, typemap=False,
+                                  path_info=walk.path_info)
             if neg is not None:
                 return neg
         return self.default_handler(txn, walk.filename, st, walk.path_info, dc, walk.cacheable)
@@ -232,7 +236,9 @@ class Handler:
             base.append(("ETag", tag))
         base.append(("Accept-Ranges", "bytes"))
         lead: list[tuple[str, str]] = list(extra)
-        if enc:
+        if enc:  # mod_negotiation's fixup: the client's spelling of gzip/x-gzip
+            from fastcore.http.neg_select import fix_encoding
+            enc = fix_encoding(enc, txn.headers_in.get("accept-encoding"))
             lead.append(("Content-Encoding", enc))
         if lang:
             lead.append(("Content-Language", lang))
@@ -243,34 +249,50 @@ class Handler:
         if cond == 412:
             return Response(412, lead + base + [("Content-Length", "0")], ctype, b"")
         size = st.st_size
-        rng = hd.get("range")
-        if rng is not None and S.if_range_ok(hd.get("if-range"), tag, mtime):
-            ranges = S.parse_ranges(rng, size)
-            if ranges == 416:
-                r = self.error(txn, 416, extra=lead, dirconf=dc)
-                r.no_length = True
-                r.chunked = txn.proto_num >= 1001
-                r.close = not r.chunked
-                return r
-            if isinstance(ranges, list) and len(ranges) == 1:
-                s, e = ranges[0]
-                r = Response(206, lead + base, ctype, None)
-                r.headers.append(("Content-Length", str(e - s + 1)))
-                r.headers.append(("Content-Range", f"bytes {s}-{e}/{size}"))
-                r.file = (filename, s, e - s + 1)
-                return r
-            if isinstance(ranges, list):
-                boundary = S.new_boundary()
-                parts, tail = S.multipart_parts(ranges, size, ctype, boundary)
-                r = Response(206, lead + base, f"multipart/byteranges; boundary={boundary}", None)
-                r.parts, r.tail, r.filename = parts, tail, filename
-                r.headers.append(("Content-Length", str(r.length())))
-                return r
+        ranged = self.byte_ranges(txn, dc, lead, base, filename, 0, size, ctype, tag, mtime)
+        if ranged is not None:
+            return ranged
         r = Response(200, lead + base + [("Content-Length", str(size))], ctype, None)
         r.file = (filename, 0, size)
-        if cacheable and not extra and tag is not None and not tag.startswith("W/"):
+        # Not for the fast path: encoded files (their Content-Encoding depends on the
+        # request's Accept-Encoding) and negotiated responses (`extra`).
+        if cacheable and not extra and not enc and tag is not None and not tag.startswith("W/"):
             r.cache = (filename, st.st_ino, st.st_size, st.st_mtime_ns, mtime, tag, ctype, lang, enc, dc)
         return r
+
+    def byte_ranges(self, txn: object, dc: DirConfig, lead: list[tuple[str, str]],
+                    base: list[tuple[str, str]], filename: str, offset: int, size: int,
+                    ctype: str | None, tag: str | None, mtime: int) -> Response | None:
+        """The 206/416 answer to a Range request over `size` bytes at `offset` of the
+        file (a whole file, or a type map's Body:), or None to send everything."""
+        hd = txn.headers_in
+        rng = hd.get("range")
+        if rng is None or not S.if_range_ok(hd.get("if-range"), tag, mtime):
+            return None
+        ranges = S.parse_ranges(rng, size)
+        if ranges == 416:  # an error page: Apache drops the content encoding/languages
+            keep = [(k, v) for k, v in lead if k not in ("Content-Encoding", "Content-Language")]
+            r = self.error(txn, 416, extra=keep, dirconf=dc)
+            r.no_length = True
+            r.chunked = txn.proto_num >= 1001
+            r.close = not r.chunked
+            return r
+        if isinstance(ranges, list) and len(ranges) == 1:
+            s, e = ranges[0]
+            r = Response(206, lead + base, ctype, None)
+            r.headers.append(("Content-Length", str(e - s + 1)))
+            r.headers.append(("Content-Range", f"bytes {s}-{e}/{size}"))
+            r.file = (filename, offset + s, e - s + 1)
+            return r
+        if isinstance(ranges, list):
+            boundary = S.new_boundary()
+            parts, tail = S.multipart_parts(ranges, size, ctype, boundary)
+            r = Response(206, lead + base, f"multipart/byteranges; boundary={boundary}", None)
+            r.parts = [(h, offset + s, n) for h, s, n in parts]
+            r.tail, r.filename = tail, filename
+            r.headers.append(("Content-Length", str(r.length())))
+            return r
+        return None
 
     def directory(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig,
                   recursion: int) -> Response:
@@ -314,14 +336,26 @@ class Handler:
         """A directory without a usable index: a listing with Options Indexes, else 403."""
         if (dc.options or 0) & OPT_INDEXES and txn.method in ("GET", "HEAD", "POST"):
             from fastcore.http import autoindex
+            sig = self.signature(txn, dc)  # ap_psignature("", r): no <hr> in a listing
             try:
-                body = autoindex.render(dirname, uri, query, dc, allowed=self.allowed_fn(txn),
-                                        signature=self.signature(txn, dc))
+                body, streamed = autoindex.render_listing(
+                    dirname, uri, query, dc, allowed=self.allowed_fn(txn),
+                    signature=sig[5:] if sig.startswith("<hr>\n") else sig,
+                    lookup=self.subrequest_lookup(txn, uri))
             except OSError:
                 return self.error(txn, 403, dirconf=dc)
-            ctype = getattr(autoindex, "content_type", None)
-            ctype = ctype(dc) if callable(ctype) else autoindex.CONTENT_TYPE
-            return Response(200, [("Content-Length", str(len(body)))], ctype, body)
+            except autoindex.FancyIndexingUnsupported as exc:  # the config layer refuses
+                # these settings at startup; never send a listing Apache would not send
+                self.srv.error_log.log("error", "autoindex", str(exc), txn.client_ip)
+                return self.error(txn, 500, dirconf=dc)
+            if streamed:  # an HTML header/readme went through a sub-request: no length
+                r = Response(200, [], autoindex.content_type(dc), body)
+                r.no_length = True
+                r.chunked = txn.proto_num >= 1001
+                r.close = not r.chunked
+                return r
+            return Response(200, [("Content-Length", str(len(body)))],
+                            autoindex.content_type(dc), body)
         if txn.method not in KNOWN_METHODS:
             return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
         if txn.method == "OPTIONS":
@@ -329,34 +363,94 @@ class Handler:
         return self.error(txn, 403, dirconf=dc)
 
     def allowed_fn(self, txn: object):  # noqa: ANN201 - Callable[[str], bool]
-        """Veto for listing entries and negotiation variants: the entry's own Require
-        (e.g. <Files ".ht*"> Require all denied), as Apache's per-entry sub-request."""
+        """Veto for listing entries and negotiation variants, as Apache's per-entry
+        sub-request: the walk to the entry (a symlink without FollowSymLinks, a broken
+        .htaccess below) and the entry's own Require (<Files ".ht*"> Require all denied)."""
         vhost = txn.vhost
+        base = txn.uri_path[:txn.uri_path.rfind("/") + 1]
 
         def allowed(path: str) -> bool:
-            try:
-                dc = self.resolver.dir_config(vhost, path)
-            except Exception:  # an unreadable entry is simply not offered
+            dc = self.mapper.entry_allowed(vhost, path)
+            if dc is None:
                 return False
+            dc = self.resolver.location_config(vhost, base + os.path.basename(path), dc)
             return self.srv.authorize(txn, dc.authz) is not False
         return allowed
 
+    def subrequest_lookup(self, txn: object, dir_uri: str):  # noqa: ANN201
+        """Apache's ap_sub_req_lookup_uri for HeaderName/ReadmeName: the URI (relative
+        to the listed directory) mapped, walked, checked against <Location> and
+        Require, negotiated under MultiViews; (file, Content-Type) or None.  For the
+        header mod_autoindex asks with `Accept: text/html, text/plain` and without
+        Accept-Encoding."""
+        vhost = txn.vhost
+
+        def lookup(name: str, header: bool = False) -> tuple[str, str | None] | None:
+            from fastcore.http import negotiation
+            try:
+                uri = normalize(name if name.startswith("/") else dir_uri + name,
+                                decode_unreserved=False)
+                path, red = self.mapper.translate(vhost, uri, "")
+                if red is not None:
+                    return None
+                walk = self.mapper.walk(vhost, path)
+                dc = self.resolver.location_config(vhost, uri, walk.dirconf)
+                if self.srv.authorize(txn, dc.authz) is False:
+                    return None
+                if S.is_regular(walk.st) and not walk.path_info:
+                    return walk.filename, self.mime.content_type_header(walk.filename, dc)
+                if walk.st is None and not walk.path_info and (dc.options or 0) & OPT_MULTI:
+                    d, fname = os.path.split(walk.filename)
+                    fields = dict(txn.headers_in)
+                    if header:
+                        fields["accept"] = "text/html, text/plain"
+                        fields.pop("accept-encoding", None)
+                    res = negotiation.multiviews(d, fname, _HeaderView(fields), dc,
+                                                 self.mime, method="GET",
+                                                 allowed=self.allowed_fn(txn))
+                    if res is not None and res.path is not None and res.body is None:
+                        ctype = res.content_type
+                        if ctype and res.charset and "charset=" not in ctype:
+                            ctype = f"{ctype}; charset={res.charset}"
+                        return res.path, ctype
+            except Exception:  # any failure of the sub-request: nothing is included
+                return None
+            return None
+        return lookup
+
     def negotiated(self, txn: object, filename: str, dc: DirConfig, typemap: bool,
-                   quiet: bool = False) -> Response | None:
+                   quiet: bool = False, path_info: str = "") -> Response | None:
+        """MultiViews or a type map.  With path info the choice is made (not
+        transparently) and then refused by the default handler: 404 carrying the Vary
+        (and HTTP/1.0 Expires) of the negotiation, as Apache answers."""
         from fastcore.http import negotiation
         from fastcore.http import typemap as tm
         hd = _HeaderView(txn.headers_in)
+        vdc: DirConfig | None = None
         try:
             if typemap:
-                res = tm.resolve(filename, hd, dc, self.mime, method=txn.method)
+                res = tm.resolve(filename, hd, dc, self.mime, method=txn.method,
+                                 path_info=bool(path_info))
+                if path_info and txn.uri_path.endswith(path_info):
+                    # mod_negotiation cuts the path info off r->uri before redirecting
+                    txn.uri_path = txn.uri_path[:len(txn.uri_path) - len(path_info)]
+                if res.path is not None and res.body is None and not path_info:
+                    # Apache serves a URI variant through an internal redirect: the
+                    # variant's own walk, <Location> and Require apply, and its type,
+                    # language, encoding and ETag come from its own configuration.
+                    denied, vdc = self.redirect_target(txn, res.path, res.uri)
+                    if denied is not None:
+                        return self.error(txn, denied, dirconf=dc)
             else:
                 d, name = os.path.split(filename)
                 res = negotiation.multiviews(d, name, hd, dc, self.mime, method=txn.method,
+                                             path_info=bool(path_info),
                                              allowed=self.allowed_fn(txn))
                 if res is None:
                     return None
                 if res.uri:  # the variant is what Apache's sub-request served (%U)
-                    txn.uri_path = txn.uri_path.rsplit("/", 1)[0] + "/" + res.uri
+                    base = txn.uri_path[:len(txn.uri_path) - len(path_info)]
+                    txn.uri_path = base.rsplit("/", 1)[0] + "/" + res.uri + path_info
         except negotiation.NotAcceptable as e:
             return self.error(txn, e.status, extra=list(e.headers), dirconf=dc,
                               variants=e.variants_html)
@@ -365,24 +459,63 @@ class Handler:
                 return None
             return self.error(txn, e.status, dirconf=dc)
         extra = list(res.headers)
+        if res.http10_expires and txn.proto_num < 1001:
+            # Apache's type-map handler sets r->no_cache: HTTP/1.0 gets Expires = Date
+            # (the same clock as the Date field the server adds)
+            extra.append(("Expires", _sf.date_header()[6:].rstrip().decode()))
+        if path_info:
+            keep = [(k, v) for k, v in extra if k in ("Vary", "Expires")]
+            return self.error(txn, 404, extra=keep, dirconf=dc)
         ctype = res.content_type
         if ctype and res.charset and "charset=" not in ctype:
             ctype = f"{ctype}; charset={res.charset}"
         if res.path is None or res.body is not None:
+            # a type map's Body: sent by the map handler itself (with Range support)
+            meta = list(extra)
+            if res.encoding:
+                meta.append(("Content-Encoding", res.encoding))
+            if res.languages:
+                meta.append(("Content-Language", ", ".join(res.languages)))
+            off, size = res.body if res.body is not None else (0, 0)
+            ranged = self.byte_ranges(txn, dc, meta, [("Accept-Ranges", "bytes")], filename,
+                                      off, size, ctype, None, -1)
+            if ranged is not None:
+                return ranged
             body = b""
-            if res.body is not None:
+            if size:
                 with open(filename, "rb") as f:
-                    f.seek(res.body[0])
-                    body = f.read(res.body[1])
-            r = Response(200, extra + [("Content-Length", str(len(body)))], ctype, body)
-            return r
+                    f.seek(off)
+                    body = f.read(size)
+            return Response(200, meta + [("Accept-Ranges", "bytes"),
+                                         ("Content-Length", str(len(body)))], ctype, body)
         try:
             st = os.stat(res.path)
         except OSError:
             return self.error(txn, 404, dirconf=dc)
-        lang = res.language
+        if vdc is not None:
+            txn.dirconf = vdc
+            return self.default_handler(txn, res.path, st, "", vdc, False, extra)
         return self.default_handler(txn, res.path, st, "", dc, False, extra,
-                                    (ctype, lang, res.encoding))
+                                    (ctype, res.language, res.encoding))
+
+    def redirect_target(self, txn: object, path: str, rel_uri: str
+                        ) -> tuple[int | None, DirConfig | None]:
+        """Apache's internal redirect to a type map's URI variant: (error status, None)
+        when it is refused (403 by Require, the walk's 403/500), else (None, the
+        variant's own DirConfig)."""
+        vhost = txn.vhost
+        try:
+            walk = self.mapper.walk(vhost, path)
+            uri = normalize(txn.uri_path.rsplit("/", 1)[0] + "/" + rel_uri,
+                            decode_unreserved=False)
+        except HttpError as e:
+            return e.status, None
+        except Exception:  # a broken .htaccess on the variant's way
+            return 500, None
+        vdc = self.resolver.location_config(vhost, uri, walk.dirconf)
+        if self.srv.authorize(txn, vdc.authz) is False:
+            return 403, None
+        return None, vdc
 
     def server_status(self, txn: object, query: str) -> Response:
         from fastcore.http import status
@@ -394,8 +527,14 @@ class Handler:
                                     host=txn.host_name or txn.vhost.server_name,
                                     local_ip=str(local[0]),
                                     signature=self.signature(txn, txn.dirconf),
-                                    server_version=srv.banner)
-        return Response(200, [("Content-Length", str(len(body)))], ctype, body)
+                                    server_version=E.server_banner("full"))
+        # mod_status shows the full version whatever ServerTokens says (it is behind
+        # its own access control); ?refresh=N adds a Refresh field.
+        headers = [("Content-Length", str(len(body)))]
+        refresh = status.refresh_header(query)
+        if refresh is not None:
+            headers.insert(0, ("Refresh", refresh))
+        return Response(200, headers, ctype, body)
 
     def trace(self, txn: object, req: Request) -> Response:
         mode = txn.vhost.trace_enable

@@ -13,7 +13,6 @@ Mapper.walk(): the directory walk with the seed's exact per-request costs:
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import stat as stmod
@@ -26,6 +25,7 @@ from fastcore.config.model import (
     DirConfig,
     Redirect,
     VirtualHost,
+    reads_htaccess,
 )
 from fastcore.http.request import HttpError
 
@@ -213,27 +213,6 @@ def apply_aliases(aliases: tuple[Alias, ...], uri: str) -> str | None:
     return None
 
 
-def overlay(base: DirConfig, delta: DirConfig) -> DirConfig:
-    """Apply a .htaccess DirConfig on top of a merged one: set fields win, dicts merge."""
-    out = dataclasses.replace(base)
-    for f in dataclasses.fields(DirConfig):
-        v = getattr(delta, f.name)
-        if isinstance(v, dict):
-            if v:
-                merged = dict(getattr(base, f.name))
-                merged.update(v)
-                setattr(out, f.name, merged)
-        elif f.name == "redirects":
-            if v:
-                out.redirects = tuple(v) + tuple(base.redirects)
-        elif f.name == "remove_type":
-            if v:
-                out.remove_type = frozenset(base.remove_type) | v
-        elif v is not None:
-            setattr(out, f.name, v)
-    return out
-
-
 class WalkResult:
     """The outcome of the directory walk."""
 
@@ -257,36 +236,22 @@ class Mapper:
 
     def __init__(self, resolver: object) -> None:
         self.resolver = resolver
-        self._alias_lists: dict[int, tuple[tuple[Redirect, ...], tuple[Alias, ...]]] = {}
-
-    def alias_lists(self, vhost: VirtualHost) -> tuple[tuple[Redirect, ...], tuple[Alias, ...]]:
-        """mod_alias's server-config merge: a vhost's Redirect/Alias first, then the main
-        server's (which every <VirtualHost> inherits)."""
-        hit = self._alias_lists.get(id(vhost))
-        if hit is None:
-            main = getattr(getattr(self.resolver, "cfg", None), "main", None)
-            reds, als = tuple(vhost.redirects), tuple(vhost.aliases)
-            if main is not None and main is not vhost:
-                reds += tuple(r for r in main.redirects if r not in reds)
-                als += tuple(a for a in main.aliases if a not in als)
-            hit = self._alias_lists[id(vhost)] = (reds, als)
-        return hit
 
     def translate(self, vhost: VirtualHost, uri: str, query: str
                   ) -> tuple[str, tuple[int, str | None] | None]:
-        """(file-system path, redirect) for a decoded URI."""
-        redirects, aliases = self.alias_lists(vhost)
-        red = apply_redirects(redirects, uri, query)
+        """(file-system path, redirect) for a decoded URI.  A vhost's lists already hold
+        the main server's Alias/Redirect lines after its own (config.state.finish)."""
+        red = apply_redirects(vhost.redirects, uri, query)
         if red is not None:
             return "", red
-        target = apply_aliases(aliases, uri)
+        target = apply_aliases(vhost.aliases, uri)
         if target is None:
             target = vhost.document_root.rstrip("/") + uri
         return target, None
 
     def _stat_existing(self, path: str) -> tuple[str, os.stat_result | None, str]:
         """stat the full path; on ENOENT/ENOTDIR find the longest existing prefix
-        (Apache's path_info split)."""
+        (Apache's path_info split): (file name, its stat or None, path info)."""
         try:
             return path, os.stat(path), ""
         except FileNotFoundError:
@@ -310,11 +275,20 @@ class Mapper:
             except OSError:
                 continue
             if stmod.S_ISDIR(st.st_mode):
-                return path, None, ""  # missing entry inside an existing directory
+                # missing entry inside an existing directory: as Apache, r->filename is
+                # that first missing entry and the rest is path info (MultiViews then
+                # negotiates on the entry's name)
+                first, sep, rest = info[1:].partition("/")
+                return head + "/" + first, None, ("/" + rest) if sep else ""
             return head, st, info
 
     def walk(self, vhost: VirtualHost, path: str) -> WalkResult:
-        """Directory walk over `path` (absolute); raises HttpError(403/500)."""
+        """Directory walk over `path` (absolute); raises HttpError(403/500).
+
+        Apache's order, level by level from "/": that level's <Directory> sections, then
+        its .htaccess (so a deeper <Directory> overrides a parent's .htaccess, and a
+        parent's `Options +X/-Y` carries down); <DirectoryMatch> after the walk; then the
+        <Files> sections (server, nested in <Directory>, and from .htaccess files)."""
         r = self.resolver
         filename, st, path_info = self._stat_existing(path)
         is_dir = st is not None and stmod.S_ISDIR(st.st_mode)
@@ -322,16 +296,14 @@ class Mapper:
         ndirs = len(comps) if is_dir else max(len(comps) - 1, 0)
         if st is None:
             ndirs = max(len(comps) - 1, 0)
-        merge = getattr(r, "merge", overlay)
+        merge = r.merge_cached
         cur = "/"
-        dc = r.dir_config(vhost, "/")
-        hts: list[DirConfig] = []
+        dc = r.walk_level(vhost, vhost.dir_defaults, "/")
         cacheable = True
-        if dc.allow_override:
+        if reads_htaccess(dc):
             cacheable = False
             ht = r.htaccess(vhost, "/")
             if ht is not None:
-                hts.append(ht)
                 dc = merge(dc, ht)
         for i, name in enumerate(comps):
             nxt = cur + name
@@ -355,21 +327,22 @@ class Mapper:
             if i >= ndirs:
                 break
             cur = nxt + "/"
-            dc = r.dir_config(vhost, nxt)
-            for ht in hts:
-                dc = merge(dc, ht)
-            if dc.allow_override:
+            dc = r.walk_level(vhost, dc, nxt)
+            if reads_htaccess(dc):
                 cacheable = False
                 ht = r.htaccess(vhost, nxt)
                 if ht is not None:
-                    hts.append(ht)
                     dc = merge(dc, ht)
+        dc = r.walk_end(vhost, dc, cur)
         if not is_dir:
-            files_config = getattr(r, "files_config", None)
-            if files_config is not None:
-                dc = files_config(vhost, dc, os.path.basename(filename))
-            else:
-                dc = r.dir_config(vhost, filename)
-                for ht in hts:
-                    dc = merge(dc, ht)
+            dc = r.files_config(vhost, dc, os.path.basename(filename))
         return WalkResult(filename, st, dc, path_info, cacheable)
+
+    def entry_allowed(self, vhost: VirtualHost, path: str) -> DirConfig | None:
+        """The DirConfig of a directory entry reached by a sub-request (listing entries,
+        negotiation variants), or None when the walk refuses it (a symlink without
+        FollowSymLinks, a broken .htaccess): Apache then leaves the entry out."""
+        try:
+            return self.walk(vhost, path).dirconf
+        except Exception:  # HttpError, HtaccessError: not offered
+            return None

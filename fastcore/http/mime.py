@@ -29,6 +29,21 @@ def read_types_config(path: str) -> dict[str, str]:
     return table
 
 
+def normalize_type(ctype: str) -> str:
+    """mod_mime rebuilds a type that carries parameters from its parsed parts:
+    `text/html;level=3` is sent as `text/html; level=3` (attribute names lower-cased)."""
+    if ";" not in ctype:
+        return ctype
+    parts = [p.strip() for p in ctype.split(";")]
+    out = [parts[0]]
+    for p in parts[1:]:
+        if not p:
+            continue
+        attr, eq, val = p.partition("=")
+        out.append(f"{attr.strip().lower()}{eq}{val.strip()}")
+    return "; ".join(out)
+
+
 class MimeMap:
     """Compiled TypesConfig plus dirconf-aware lookup (Apache mod_mime semantics)."""
 
@@ -67,7 +82,7 @@ class MimeMap:
             if t is None and e not in removed:
                 t = self.types.get(e)
             if t is not None:
-                ctype = t
+                ctype = normalize_type(t)
             if e in dc.add_language:
                 if language is None:
                     language = dc.add_language[e]

@@ -574,7 +574,8 @@ def negotiate(neg: _State, req_headers: Headers, method: str, path_info: bool,
     if neg.is_transparent:
         out.append(("TCN", "choice"))
     res = _result(best, vary, out, mime, dirconf)
-    res.encoding = fix_encoding(res.encoding, req_headers.get("accept-encoding"))
+    if res.body is None:  # a type map's Body: is sent as the map says (x-gzip stays)
+        res.encoding = fix_encoding(res.encoding, req_headers.get("accept-encoding"))
     return res
 
 

@@ -118,8 +118,13 @@ def _exceptions_match(request_name: str, exceptions: list[str]) -> bool:
 
 
 def read_types_multi(dir_path: str, name: str, dirconf: Any, mime: Mime,
-                     allowed: Callable[[str], bool] | None) -> tuple[list[Variant], bool, str | None]:
-    """Variants for `name` in `dir_path`: (variants, any file matched, type map path)."""
+                     allowed: Callable[[str], bool] | None, accept_encoding: str | None = None
+                     ) -> tuple[list[Variant], bool, str | None]:
+    """Variants for `name` in `dir_path`: (variants, any file matched, type map path).
+
+    Each variant's encoding is what Apache's per-variant sub-request ends up with, i.e.
+    after mod_negotiation's own fixup (`x-gzip` becomes `gzip` when the client asked
+    for `gzip`), so Alternates and the 406 list show the client's spelling."""
     try:
         entries = os.listdir(dir_path)
     except OSError as exc:
@@ -156,7 +161,7 @@ def read_types_multi(dir_path: str, name: str, dirconf: Any, mime: Mime,
         if charset and "charset=" not in ct.lower():
             ct = f"{ct}; charset={charset}"
         v.set_mime_fields(ct)
-        v.encoding = encoding.lower() if encoding else None
+        v.encoding = fix_encoding(encoding.lower(), accept_encoding) if encoding else None
         v.languages = languages or ([language.lower()] if language else [])
         variants.append(v)
     variants.sort(key=lambda v: (-v.source_quality, v.file_name.encode("utf-8", "surrogateescape")))
@@ -174,7 +179,8 @@ def multiviews(dir_path: str, name: str, req_headers: Headers, dirconf: Any, mim
     `allowed(path)` lets the caller veto a variant (access control, symlink Options) the
     way Apache's per-variant sub-request does; by default every regular file counts.
     """
-    variants, anymatch, typemap_path = read_types_multi(dir_path, name, dirconf, mime, allowed)
+    variants, anymatch, typemap_path = read_types_multi(dir_path, name, dirconf, mime, allowed,
+                                                        req_headers.get("accept-encoding"))
     if typemap_path is not None:
         from fastcore.http import typemap
         res = typemap.resolve(typemap_path, req_headers, dirconf, mime, method=method,

@@ -57,11 +57,64 @@ def build_site(root: str) -> str:  # noqa: PLR0915 - one flat description of the
     _w(f"{d}/tm/thing.de.html", "<p>thing de</p>\n")
     _w(f"{d}/tm/thing.var", "URI: thing.en.html\nContent-Type: text/html\nContent-Language: en\n\n"
        "URI: thing.de.html\nContent-Type: text/html\nContent-Language: de\n")
+    _w(f"{d}/tm/plain.html", "<p>plain</p>\n")
+    _w(f"{d}/tm/other.txt", "other\n")
+    _w(f"{d}/tm/sub/f.dat", "dat\n")
+    _w(f"{d}/tm/meta.var", "URI: plain.html\nContent-Type: text/html; charset=utf-8\n"
+       "Content-Language: de\nContent-Encoding: gzip\n\n"
+       "URI: other.txt\nContent-Type: text/plain\nContent-Language: fr\n")
+    _w(f"{d}/tm/deep.var", "URI: sub/f.dat\nContent-Type: text/plain\n")
+    _w(f"{d}/tm/body.var", "Content-Type: text/plain; charset=utf-8\nContent-Language: de\n"
+       "Content-Encoding: x-gzip\nBody:----xyz----\nhallo\n----xyz----\n")
     _w(f"{d}/ed/file.txt", "ed\n")
     _w(f"{d}/err/404.html", "<p>custom not found page</p>\n")
     _w(f"{d}/nosym/real.txt", "real\n")
     _w(f"{d}/sig/file.txt", "sig\n")
     _w(f"{d}/owner/real.txt", "owner real\n")
+    # loose ends between modules (issue 3/4 integration)
+    _w(f"{d}/lst/a.txt", "a\n")
+    _w(f"{d}/lst/.htsecret", "secret\n")
+    _w(f"{d}/lst/b dir/c.txt", "c\n")
+    _w(f"{d}/enc/data.txt.gz", b"\x1f\x8b" + bytes(20))
+    _w(f"{d}/enc/data.txt", "plain variant\n")
+    _w(f"{d}/enc/only.css.gz", b"\x1f\x8b" + bytes(30))
+    _w(f"{d}/tm/guard.en.html", "<p>guarded en</p>\n")
+    _w(f"{d}/tm/guard.de.html", "<p>guarded de</p>\n")
+    _w(f"{d}/tm/guard.var", "URI: guard.en.html\nContent-Type: text/html\nContent-Language: en\n\n"
+       "URI: guard.de.html\nContent-Type: text/html\nContent-Language: de\n")
+    _w(f"{d}/htf/.htaccess", "<Files secret.txt>\n    Require all denied\n</Files>\n"
+       "<FilesMatch \"\\.css$\">\n    ForceType text/x-from-htaccess\n</FilesMatch>\n")
+    _w(f"{d}/htf/secret.txt", "htf secret\n")
+    _w(f"{d}/htf/open.txt", "htf open\n")
+    _w(f"{d}/htf/s.css", "htf css\n")
+    _w(f"{d}/opt/.htaccess", "Options -Indexes +MultiViews\n")
+    _w(f"{d}/opt/in/.htaccess", "Options +FollowSymLinks\n")
+    _w(f"{d}/opt/in/z.html", "<p>z</p>\n")
+    _w(f"{d}/opt/in/deep/q.txt", "q\n")
+    _w(f"{d}/opt/top.txt", "top\n")
+    _w(f"{d}/ord/.htaccess", "AddType text/x-from-htaccess .txt\n")
+    _w(f"{d}/ord/f.txt", "ord f\n")
+    _w(f"{d}/ord/inner/f.txt", "ord inner f\n")
+    _w(f"{d}/ty/a.h3", "<p>level 3</p>\n")
+    _w(f"{d}/ty/b.u8", "utf8\n")
+    _w(f"{d}/hdr1/HEADER.html", "<p>header <b>html</b></p>\n")
+    _w(f"{d}/hdr1/README.txt", "read <me> & you\n")
+    _w(f"{d}/hdr1/a.txt", "a\n")
+    _w(f"{d}/hdr2/HEADER.txt", "plain <b>head</b>\n")
+    _w(f"{d}/hdr2/README.html", "<p>readme html</p>\n")
+    _w(f"{d}/hdr2/a.txt", "a\n")
+    _w(f"{d}/hdr3/HEADER.html", "<html><body>own preamble\n")
+    _w(f"{d}/hdr3/README.html", "<p>tail</p></body></html>\n")
+    _w(f"{d}/hdr3/denied/a.txt", "a\n")
+    _w(f"{d}/hdr3/denied/HEADER.html", "<p>denied header</p>\n")
+    _w(f"{d}/hdr4/HEADER.html", "<p>negotiated header</p>\n")
+    _w(f"{d}/hdr4/b.txt", "b\n")
+    _w(f"{d}/hdr5/HEADER.html", "<p>html header, longer than the text one</p>\n")
+    _w(f"{d}/hdr5/HEADER.txt", "text header\n")
+    _w(f"{d}/hdr5/README.xhtml", "<p>xhtml readme</p>\n")
+    for sub in ("a", "b", "c", "d", "e"):
+        for name in ("x.txt", "x.bak", "x.tmp", "zdir/y.txt"):
+            _w(f"{d}/ix/{sub}/{name}", "ix\n")
     _w(f"{out}/secret.txt", "outside secret\n")
     _w(f"{al}/a.txt", "aliased file\n")
     vh2 = os.path.join(root, "vh2")
@@ -72,6 +125,7 @@ def build_site(root: str) -> str:  # noqa: PLR0915 - one flat description of the
     links = [(f"{d}/link_in.txt", "page.html"), (f"{d}/link_out.txt", f"{out}/secret.txt"),
              (f"{d}/link_dir", "sub"), (f"{d}/nosym/link.txt", "real.txt"),
              (f"{d}/owner/link.txt", "real.txt"), (f"{d}/owner/foreign.txt", "real.txt"),
+             (f"{d}/lst/link.txt", "a.txt"),
              (f"{d}/dangling", "nothere.txt")]
     for path, target in links:
         if not os.path.lexists(path):
@@ -138,6 +192,87 @@ AddHandler type-map .var
 <Directory "{al}">
     Require all granted
 </Directory>
+<Directory "{d}/lst">
+    Options Indexes
+</Directory>
+<Directory "{d}/enc">
+    Options +MultiViews
+</Directory>
+<Directory "{d}/htf">
+    AllowOverride All
+</Directory>
+<Directory "{d}/opt">
+    Options Indexes
+    AllowOverride All
+</Directory>
+<Directory "{d}/ord">
+    AllowOverride FileInfo
+</Directory>
+<Directory "{d}/ord/inner">
+    AddType text/x-from-directory .txt
+</Directory>
+<Directory "{d}/ty">
+    AddType "text/html;level=3" .h3
+    AddType text/plain .u8
+    AddCharset UTF-8 .u8
+</Directory>
+<Directory "{d}/hdr1">
+    Options Indexes
+    HeaderName HEADER.html
+    ReadmeName README.txt
+</Directory>
+<Directory "{d}/hdr2">
+    Options Indexes
+    IndexOptions FancyIndexing
+    HeaderName HEADER.txt
+    ReadmeName README.html
+</Directory>
+<Directory "{d}/hdr3">
+    Options Indexes
+    IndexOptions SuppressHTMLPreamble
+    HeaderName HEADER.html
+    ReadmeName README.html
+</Directory>
+<Location /hdr3/denied/HEADER.html>
+    Require all denied
+</Location>
+<Directory "{d}/hdr5">
+    Options Indexes MultiViews
+    HeaderName HEADER
+    ReadmeName README.xhtml
+</Directory>
+<Directory "{d}/hdr4">
+    Options Indexes MultiViews
+    HeaderName HEADER
+    ReadmeName /hdr1/README.txt
+</Directory>
+<Directory "{d}/tm/sub">
+    ForceType text/x-forced
+    FileETag None
+</Directory>
+<Directory "{d}/ix">
+    Options Indexes
+    IndexOptions FancyIndexing Charset=UTF-8 NameWidth=12
+    IndexIgnore *.bak
+</Directory>
+<Directory "{d}/ix/a">
+    IndexOptions +FoldersFirst
+    IndexIgnore *.tmp
+</Directory>
+<Directory "{d}/ix/b">
+    IndexOptions HTMLTable
+</Directory>
+<Directory "{d}/ix/c">
+    IndexOptions Type=text/plain
+</Directory>
+<Directory "{d}/ix/d">
+    IndexIgnoreReset On
+    IndexIgnore *.tmp
+    IndexOptions None
+</Directory>
+<Files "guard.en.html">
+    Require all denied
+</Files>
 <Files ".ht*">
     Require all denied
 </Files>
@@ -249,6 +384,46 @@ def requests() -> list[tuple[str, bytes]]:
     for i, h in enumerate(["", "Accept-Language: de\r\n", "Accept-Language: en\r\n", "Accept: text/plain\r\n"]):
         R.append((f"tm-{i}", _get("/tm/thing.var", h)))
     R.append(("mv-missing", _get("/mv/nothing")))
+    R.append(("tm-http10", b"GET /tm/thing.var HTTP/1.0\r\nAccept-Language: de\r\n\r\n"))
+    R.append(("tm-http10-pi", b"GET /tm/thing.var/x HTTP/1.0\r\nAccept-Language: de\r\n\r\n"))
+    R.append(("enc-pi", _get("/enc/data.txt/extra", "Accept-Encoding: gzip\r\n")))
+    for i, h in enumerate(["Accept-Language: en\r\n", "Accept-Language: de\r\n", ""]):
+        R.append((f"tmguard-{i}", _get("/tm/guard.var", h)))
+    # a URI variant is served by an internal redirect: its own type, language, ETag
+    for i, (p, h) in enumerate([("/tm/meta.var", "Accept-Language: de\r\n"),
+                                ("/tm/meta.var", "Accept-Language: fr\r\n"),
+                                ("/tm/deep.var", ""), ("/tm/body.var", "Accept-Encoding: gzip\r\n"),
+                                ("/tm/body.var", "Range: bytes=0-1\r\n"),
+                                ("/tm/body.var", "Range: bytes=0-1,3-4\r\n"),
+                                ("/tm/body.var", "Range: bytes=9-\r\n"),
+                                ("/tm/body.var", "Range: bytes=0-1\r\nIf-Range: \"x\"\r\n")]):
+        R.append((f"tmredir-{i}", _get(p, h)))
+    # MultiViews and plain files with AddEncoding x-gzip: the client's spelling comes back
+    for i, h in enumerate(["Accept-Encoding: gzip\r\n", "Accept-Encoding: x-gzip\r\n",
+                           "Accept-Encoding: identity\r\n", "",
+                           "Accept-Encoding: gzip\r\nAccept: text/plain\r\n"]):
+        R.append((f"enc-{i}", _get("/enc/data.txt", h)))
+        R.append((f"encfile-{i}", _get("/enc/data.txt.gz", h)))
+        R.append((f"enconly-{i}", _get("/enc/only.css", h)))
+    R.append(("encfile-416", _get("/enc/data.txt.gz", "Range: bytes=900-\r\n")))
+    R.append(("encfile-206", _get("/enc/data.txt.gz", "Range: bytes=0-3\r\nAccept-Encoding: gzip\r\n")))
+    # listings: symlinks without FollowSymLinks and .ht* files are left out
+    for i, p in enumerate(["/lst/", "/lst/?C=N;O=D", "/lst/?F=0&P=*.txt", "/lst/link.txt",
+                           "/hdr1/", "/hdr1/?F=2", "/hdr2/", "/hdr3/", "/hdr3/denied/",
+                           "/hdr4/", "/ix/a/", "/ix/b/", "/ix/c/", "/ix/d/", "/ix/e/",
+                           "/ix/a/?C=S;O=D", "/ix/e/?F=2"]):
+        R.append((f"lst-{i}", _get(p)))
+    # .htaccess <Files>, nested Options +/-, .htaccess vs deeper <Directory>, AddType params
+    for i, p in enumerate(["/htf/secret.txt", "/htf/open.txt", "/htf/s.css", "/opt/",
+                           "/opt/in/", "/opt/in/z", "/opt/in/deep/", "/opt/top", "/ord/f.txt",
+                           "/ord/inner/f.txt", "/ty/a.h3", "/ty/b.u8", "/mv/doc/extra",
+                           "/mv/doc.html/x/y", "/tm/thing.var/extra", "/enc/data.txt/extra",
+                           "/mv/nothing/x"]):
+        R.append((f"walk-{i:02d}", _get(p)))
+    R.append(("status-refresh", _get("/status-page?auto&refresh=7")))
+    R.append(("lst-http10", b"GET /hdr2/ HTTP/1.0\r\n\r\n"))
+    R.append(("lst-hdr-accept", _get("/hdr5/", "Accept: image/png\r\nAccept-Encoding: gzip\r\n")))
+    R.append(("lst-hdr-plain", _get("/hdr5/", "Accept: text/plain\r\n")))
     R.append(("status-auto", _get("/status-page?auto")))
     # virtual hosts
     for i, (host, path) in enumerate([("vh2.example", "/"), ("vh2.example", "/index.txt"),
@@ -256,7 +431,9 @@ def requests() -> list[tuple[str, bytes]]:
                                       ("vh2.example.", "/index.txt"), ("vh2.example:80", "/a%2Fb.txt"),
                                       ("vh2.example", "/a/b.txt"), ("vh2.example", "/sub"),
                                       ("vh2.example", "/page.html"), ("other.example", "/page.html"),
-                                      ("vh2.example", "/alias/a.txt")]):
+                                      ("vh2.example", "/alias/a.txt"),
+                                      ("vh2.example", "/old/x?y=1"), ("vh2.example", "/moved"),
+                                      ("vh2.example", "/gone")]):
         R.append((f"vhost-{i:02d}", f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()))
     R.append(("vhost-trace", b"TRACE / HTTP/1.1\r\nHost: vh2.example\r\nConnection: close\r\n\r\n"))
     R.append(("vhost-options", b"OPTIONS /index.txt HTTP/1.1\r\nHost: vh2.example\r\nConnection: close\r\n\r\n"))

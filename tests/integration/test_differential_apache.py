@@ -24,7 +24,7 @@ from diff_site import build_site, requests  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPAT = os.path.join(ROOT, "docs", "compat.md")
 FIELDS = ("content-type", "content-length", "content-range", "location", "allow", "vary",
-          "accept-ranges")
+          "accept-ranges", "content-encoding", "content-language", "refresh")
 
 
 def make_resolver(cfg: object) -> object:
@@ -111,6 +111,7 @@ def summarize(raw: bytes, port: int, method: str, rid: str = "") -> dict[str, ob
         out[f] = headers.get(f)
     if out["allow"]:  # Apache lists methods in its hash-table order, which varies by run
         out["allow"] = ",".join(sorted(t.strip() for t in str(out["allow"]).split(",")))
+    out["expires"] = "expires" in headers  # a type map answering HTTP/1.0
     out["etag"] = "etag" in headers
     out["last-modified"] = "last-modified" in headers
     if 200 <= status < 300 or status == 304:

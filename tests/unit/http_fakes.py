@@ -7,6 +7,7 @@ htaccess (one open attempt per AccessFileName; a file whose first word is not `R
 or `Options` raises, which the server turns into 500)."""
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import os
 
@@ -19,7 +20,27 @@ from fastcore.config.model import (
     ServerConfig,
     VirtualHost,
 )
-from fastcore.http.mapping import overlay as _overlay
+
+
+def _overlay(base: DirConfig, delta: DirConfig) -> DirConfig:
+    """Apply a .htaccess DirConfig on top of a merged one: set fields win, dicts merge."""
+    out = dataclasses.replace(base)
+    for f in dataclasses.fields(DirConfig):
+        v = getattr(delta, f.name)
+        if isinstance(v, dict):
+            if v:
+                merged = dict(getattr(base, f.name))
+                merged.update(v)
+                setattr(out, f.name, merged)
+        elif f.name == "redirects":
+            if v:
+                out.redirects = tuple(v) + tuple(base.redirects)
+        elif f.name == "remove_type":
+            if v:
+                out.remove_type = frozenset(base.remove_type) | v
+        elif v is not None:
+            setattr(out, f.name, v)
+    return out
 
 
 def overlay(base: DirConfig, sec: DirConfig) -> DirConfig:
@@ -70,6 +91,30 @@ class FakeResolver:
             if s.kind == "files" and fnmatch.fnmatchcase(base, s.pattern):
                 dc = overlay(dc, s.config)
             if s.kind == "filesmatch" and s.regex is not None and s.regex.search(base):
+                dc = overlay(dc, s.config)
+        return dc
+
+    def walk_level(self, vhost: VirtualHost, base: DirConfig, fs_dir: str) -> DirConfig:
+        """One level of the directory walk: the <Directory> sections naming fs_dir."""
+        dc = base
+        want = fs_dir.rstrip("/")
+        for s in vhost.sections:
+            if s.kind == "directory" and s.pattern.rstrip("/") == want:
+                dc = overlay(dc, s.config)
+        return dc
+
+    def walk_end(self, vhost: VirtualHost, base: DirConfig, fs_dir: str) -> DirConfig:
+        return base
+
+    def merge_cached(self, base: DirConfig, delta: DirConfig) -> DirConfig:
+        return overlay(base, delta)
+
+    def files_config(self, vhost: VirtualHost, base: DirConfig, name: str) -> DirConfig:
+        dc = base
+        for s in vhost.sections:
+            if s.kind == "files" and fnmatch.fnmatchcase(name, s.pattern):
+                dc = overlay(dc, s.config)
+            if s.kind == "filesmatch" and s.regex is not None and s.regex.search(name):
                 dc = overlay(dc, s.config)
         return dc
 

@@ -200,3 +200,25 @@ def test_env() -> None:
     validate(R("env", "X"))
     with pytest.raises(ValueError):
         validate(R("env"))
+
+
+def test_local_address_evaluated_lazily_once() -> None:
+    """`Require local` grants a client that connects to the server's own (non-loopback)
+    address; the connection's getsockname() runs only when that check needs it."""
+    calls: list[int] = []
+
+    def sockname() -> tuple[str, int]:
+        calls.append(1)
+        return ("192.0.2.7", 80)
+
+    rule = RequireGroup("any", (Require("local"),))
+    assert authorize(ReqCtx("127.0.0.1", sockname, "GET", None), rule) is True
+    assert calls == []  # loopback client: no getsockname
+    ctx = ReqCtx("192.0.2.7", sockname, "GET", None)
+    assert authorize(ctx, rule) is True and authorize(ctx, rule) is True
+    assert calls == [1]
+    assert authorize(ReqCtx("192.0.2.8", sockname, "GET", None), rule) is False
+
+    def broken() -> tuple[str, int]:
+        raise OSError("socket closed")
+    assert authorize(ReqCtx("192.0.2.8", broken, "GET", None), rule) is False

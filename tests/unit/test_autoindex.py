@@ -11,6 +11,7 @@ from fastcore.http.autoindex import (
     os_escape_path,
     parse_query,
     render,
+    render_listing,
     strnatcmp,
 )
 
@@ -76,8 +77,16 @@ def test_parse_query() -> None:
 
 
 def test_unsupported_settings_are_refused_not_faked(d) -> None:
+    # HeaderName matters only when the file is there (Apache inserts nothing otherwise)
+    plain = render(str(d), "/d/", None, DirConfig()).decode()
+    assert render(str(d), "/d/", None, DirConfig(autoindex={
+        "header_name": "HEADER.html"})).decode() == plain
+    (d / "HEADER.html").write_text("<p>head</p>")
     with pytest.raises(FancyIndexingUnsupported):
         render(str(d), "/d/", None, DirConfig(autoindex={"header_name": "HEADER.html"}))
+    # icons are drawn only in fancy listings
+    assert "<ul>" in render(str(d), "/d/", None, DirConfig(autoindex={
+        "add_icon": (("/icons/x.gif", ".txt"),)})).decode()
     with pytest.raises(FancyIndexingUnsupported):
         render(str(d), "/d/", "F=1", DirConfig(autoindex={
             "add_icon": (("/icons/x.gif", ".txt"),)}))
@@ -150,3 +159,46 @@ def test_escape_helpers() -> None:
 def test_unreadable_directory_raises(tmp_path) -> None:
     with pytest.raises(OSError):
         render(str(tmp_path / "nope"), "/nope/", None, DirConfig())
+
+
+def _lookup(files: dict[str, tuple[str, str]]):
+    return lambda name, header: files.get(name)
+
+
+def test_header_and_readme_as_apache_includes_them(tmp_path) -> None:
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "H.html").write_text("<p>head</p>\n")
+    (tmp_path / "R.txt").write_bytes(b"x\0y & <z>\n")
+    cfg = DirConfig(autoindex={"header_name": ("H.html",), "readme_name": ("R.txt",)})
+    files = {"H.html": (str(tmp_path / "H.html"), "text/html"),
+             "R.txt": (str(tmp_path / "R.txt"), "text/plain")}
+    body, streamed = render_listing(str(tmp_path), "/d/", None, cfg, lookup=_lookup(files),
+                                    signature="<address>sig</address>\n")
+    text = body.decode()
+    # an HTML header replaces the <h1>, a text readme is escaped in <pre> (cut at NUL, as
+    # Apache writes C strings) and replaces the signature
+    assert "<h1>" not in text and " <body>\n<p>head</p>\n<ul>" in text
+    assert text.endswith("</ul>\n<pre>\nx&amp; &lt;z&gt;\n</pre>\n</body></html>\n")
+    assert streamed  # Apache sends no Content-Length after an HTML sub-request
+    body, streamed = render_listing(str(tmp_path), "/d/", None, DirConfig(
+        autoindex={"header_name": ("R.txt",)}), lookup=_lookup(files))
+    assert not streamed and " <body>\n<pre>\nx&amp; &lt;z&gt;\n</pre>\n<ul>" in body.decode()
+
+
+def test_suppress_preamble_and_missing_or_binary_inserts(tmp_path) -> None:
+    (tmp_path / "H.html").write_text("<html><body>own\n")
+    (tmp_path / "R.html").write_text("<p>tail</p></body></html>\n")
+    (tmp_path / "B.bin").write_text("bin")
+    files = {"H.html": (str(tmp_path / "H.html"), "text/html; charset=utf-8"),
+             "R.html": (str(tmp_path / "R.html"), "text/html"),
+             "B.bin": (str(tmp_path / "B.bin"), "application/octet-stream")}
+    cfg = DirConfig(autoindex={"header_name": "H.html", "readme_name": "R.html",
+                               "index_options": (("SuppressHTMLPreamble",),)})
+    text = render(str(tmp_path), "/d/", None, cfg, lookup=_lookup(files),
+                  signature="SIG").decode()
+    assert text.startswith("<html><body>own\n<ul>") and text.endswith("<p>tail</p></body></html>\n")
+    plain = render(str(tmp_path), "/d/", None, DirConfig(), signature="SIG").decode()
+    for name in ("B.bin", "nothere"):
+        cfg = DirConfig(autoindex={"header_name": name, "readme_name": name})
+        assert render(str(tmp_path), "/d/", None, cfg, lookup=_lookup(files),
+                      signature="SIG").decode() == plain
