@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import signal
 import sys
 from collections.abc import Sequence
@@ -325,6 +324,8 @@ def modules_text(cfg: ServerConfig) -> str:
 
 def settings_text(cfg: ServerConfig) -> str:
     """-V: version, MPM, and the build settings of the hot-path extensions."""
+    import platform
+
     from fastcore._ext import implementation
     from fastcore._ext import load as load_ext
 
@@ -365,7 +366,28 @@ def settings_text(cfg: ServerConfig) -> str:
         out.append(" -D HAVE_IPV6")
     out.append(f' -D SERVER_CONFIG_FILE="{cfg.config_file}"')
     out.append(f' -D SERVER_ROOT="{cfg.server_root}"')
+    out.append(memory_line(cfg))
     return "\n".join(out) + "\n"
+
+
+def memory_line(cfg: ServerConfig) -> str:
+    """The tuning guide sizes MaxRequestWorkers as memory available / average process
+    size: give that size (PSS) of the server running with this PidFile, if any."""
+    from fastcore.mpm import pss
+
+    pid = running_pid(cfg)
+    if pid is None:
+        return f'average child PSS: unknown (no server running with PidFile "{cfg.pid_file}")'
+    try:
+        values = pss.children_pss(pid)
+        parent = pss.parent_pss(pid)
+    except (OSError, ValueError) as exc:
+        return f"average child PSS: unreadable for pid {pid} ({exc})"
+    if not values:
+        return f"average child PSS: unknown (pid {pid} has no children); parent PSS: {parent} kB"
+    avg = round(sum(values) / len(values))
+    return (f"average child PSS: {avg} kB ({len(values)} children); parent PSS: {parent} kB; "
+            f"total: {parent + sum(values)} kB")
 
 
 def _has_ipv6() -> bool:

@@ -8,13 +8,14 @@ into an immediate one.
 """
 from __future__ import annotations
 
+import gc
 import grp
 import os
 import pwd
 import signal
 import struct
+import sys
 import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,11 @@ CHILD_SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGUSR1,
 GRACEFUL_SIGNALS = {signal.SIGUSR1, signal.SIGWINCH}
 APEXIT_CHILDFATAL = 15  # as httpd: a child cannot start at all, the parent gives up
 _WAKE = struct.pack("=Q", 1)  # valid for an eventfd and for a pipe
+
+# Stack reserved per thread in a child (glibc's default is 8 MiB). Only touched pages
+# count in PSS, so this bounds address space, not memory; 1 MiB holds Python's default
+# recursion limit of C-level recursion (tests/integration/test_mpm_memory.py checks it).
+THREAD_STACK = 1024 * 1024
 
 # Per-process flags the child shares with the parent (a byte per process slot).
 FLAG_NOT_ACCEPTING = 1
@@ -73,7 +79,9 @@ class ChildContext:
         self.mutex.child_init()
         self.server.child_init()
         self.procflags[self.index] = 0
+        threading.stack_size(THREAD_STACK)
         threading.Thread(target=self._signal_loop, name="signals", daemon=True).start()
+        gc.freeze()  # what child start-up allocated: never walked again by the collector
 
     def switch_user(self) -> None:
         """Drop root to User/Group in the children, as httpd does (the parent stays root)."""
@@ -140,7 +148,14 @@ class ChildContext:
         os.write(fd, _WAKE)
 
     def log_exception(self, where: str) -> None:
-        self.errlog.log("error", "mpm", f"{where}: {traceback.format_exc().strip()}")
+        exc = sys.exc_info()[1]
+        try:  # rare: not worth the module's pages in every process
+            import traceback
+
+            text = traceback.format_exc().strip()
+        except Exception:  # noqa: BLE001 - e.g. EMFILE: no descriptor to import with
+            text = f"{type(exc).__name__}: {exc}"
+        self.errlog.log("error", "mpm", f"{where}: {text}")
 
     def finish(self) -> int:
         """Normal end of a child: flush buffered access-log lines, close listeners."""

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -45,8 +47,10 @@ def measure(server_cls: type, mpm: str, tmp: str) -> dict[str, float]:
         assert (res.complete, res.failed) == (REQUESTS, 0), res.output
         kids = srv.children()
         child_pss = pss.children_pss(srv.pid)
+        parent_pss = pss.parent_pss(srv.pid)
         return {
-            "parent_pss": pss.parent_pss(srv.pid),
+            "total_pss": parent_pss + sum(child_pss),
+            "parent_pss": parent_pss,
             "children": len(kids),
             "child_pss": statistics.mean(child_pss),
             "child_rss": statistics.mean(_rss_kb(k) for k in kids),
@@ -70,20 +74,72 @@ def test_apache_children_measured_the_same_way(tmp_path) -> None:
     assert 0 < m["child_pss"] < m["child_rss"]
 
 
+def _private_dirty_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as fh:
+        return sum(int(line.split()[1]) for line in fh if line.startswith("Private_Dirty:"))
+
+
+# A child's own pages right after start-up (before any request): everything else it maps
+# is shared with the parent. Measured 2026-11-26 (docs/bench/memory.md), event MPM with
+# 25 threads: 5.0 MB per child when the MPM module was imported after fork in each child,
+# 2.7-3.1 MB with it imported in the parent. Private_Dirty, unlike PSS, does not depend on
+# how many other processes map the same libraries, so the bound holds on a busy machine.
+EVENT_CHILD_START_PRIVATE_KB = 4000
+
+
+def test_event_children_start_with_few_private_pages(tmp_path) -> None:
+    srv = FastcoreServer(str(tmp_path), "event", SIZING["event"] + "KeepAlive On\n").start()
+    try:
+        kids = srv.wait_children(CHILDREN["event"])
+        assert len(kids) == CHILDREN["event"]
+        time.sleep(1.0)  # the children's threads are up and waiting; no request yet
+        private = [_private_dirty_kb(k) for k in srv.children()]
+        assert private and max(private) <= EVENT_CHILD_START_PRIVATE_KB, private
+    finally:
+        srv.stop()
+
+
+def test_thread_stack_holds_the_recursion_limit() -> None:
+    """Threads in a child get THREAD_STACK bytes of stack instead of 8 MiB: deep C-level
+    recursion in a worker thread still ends in RecursionError, not a crash."""
+    code = (
+        "import threading, json\n"
+        "from fastcore.mpm.child import THREAD_STACK\n"
+        "threading.stack_size(THREAD_STACK)\n"
+        "out = []\n"
+        "def deep():\n"
+        "    class A:\n"
+        "        def __getattr__(self, n): return getattr(self, n + 'x')\n"
+        "    nested = []\n"
+        "    for _ in range(100000): nested = [nested]\n"
+        "    for f in (lambda: A().y, lambda: repr(nested), lambda: json.dumps(nested)):\n"
+        "        try: f()\n"
+        "        except RecursionError: out.append(1)\n"
+        "t = threading.Thread(target=deep); t.start(); t.join()\n"
+        "print(len(out))\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__)))), os.environ.get("PYTHONPATH")) if p))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert (res.returncode, res.stdout.strip()) == (0, "3"), res.stderr
+
+
 def main(runs: int) -> None:
     rows = [("fastcore", FastcoreServer, "prefork"), ("fastcore", FastcoreServer, "worker"),
             ("fastcore", FastcoreServer, "event"), ("apache", ApacheServer, "prefork"),
             ("apache", ApacheServer, "event")]
-    print("| server | MPM | children | parent PSS kB | child PSS kB (avg) | child RSS kB (avg)"
-          " | PSS per worker kB | req/s (ab -k -c 8) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| server | MPM | children | total PSS kB | parent PSS kB | child PSS kB (avg) |"
+          " child RSS kB (avg) | PSS per worker kB | req/s (ab -k -c 8) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, cls, mpm in rows:
         samples = []
         for _ in range(runs):
             with tempfile.TemporaryDirectory() as tmp:
                 samples.append(measure(cls, mpm, tmp))
         med = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
-        print(f"| {name} | {mpm} | {med['children']:.0f} | {med['parent_pss']:.0f} | "
+        print(f"| {name} | {mpm} | {med['children']:.0f} | {med['total_pss']:.0f} | "
+              f"{med['parent_pss']:.0f} | "
               f"{med['child_pss']:.0f} | {med['child_rss']:.0f} | {med['per_worker_pss']:.0f} | "
               f"{med['rps']:.0f} |")
 
