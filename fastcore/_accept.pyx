@@ -8,7 +8,6 @@ twin fastcore/_pure/accept.py.
 """
 import os
 import socket
-import tempfile
 
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t
@@ -172,7 +171,10 @@ cdef class AcceptMutex:
         resolved = _resolve(mechanism)
         self.requested = _canonical(mechanism)
         self.mechanism = resolved
-        self.lock_dir = lock_dir or tempfile.gettempdir()
+        if not lock_dir:
+            import tempfile  # lazily: not needed when a lock dir is configured
+            lock_dir = tempfile.gettempdir()
+        self.lock_dir = lock_dir
         _serial += 1
         cdef bytes d = os.fsencode(self.lock_dir)
         cdef int r = fc_mutex_create(&self.m, _CODES[resolved], d, _serial)

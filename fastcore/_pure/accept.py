@@ -15,7 +15,6 @@ import os
 import select
 import socket
 import struct
-import tempfile
 import time
 from typing import Any
 
@@ -119,7 +118,10 @@ class AcceptMutex:
         global _serial
         self.mechanism = _resolve(mechanism)
         self.requested = _canonical(mechanism)
-        self.lock_dir = lock_dir or tempfile.gettempdir()
+        if not lock_dir:
+            import tempfile  # lazily: not needed when a lock dir is configured
+            lock_dir = tempfile.gettempdir()
+        self.lock_dir = lock_dir
         self._creator = self._pid = os.getpid()
         self._fd = -1
         self._path: str | None = None

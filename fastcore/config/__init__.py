@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 
 from fastcore.config.errors import ConfigError, HtaccessError
@@ -17,6 +16,12 @@ DEFAULT_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default
 def default_config_text() -> str:
     with open(DEFAULT_CONF, encoding="utf-8") as fh:
         return fh.read()
+
+
+def _tempdir() -> str:
+    import tempfile  # only for the embedded default: not in every config's processes
+
+    return tempfile.gettempdir()
 
 
 def default_variables(docroot: str | None = None, bind: str = "127.0.0.1",
@@ -34,7 +39,7 @@ def default_variables(docroot: str | None = None, bind: str = "127.0.0.1",
         "FC_DOCROOT": os.path.abspath(docroot or os.getcwd()),
         "FC_BIND": bind,
         "FC_PORT": str(port),
-        "FC_RUNDIR": tempfile.gettempdir(),
+        "FC_RUNDIR": _tempdir(),
         "FC_CPUS": str(cpus),
         "FC_SERVER_LIMIT": str(max(16, 2 * cpus)),
         "FC_WORKERS": str(25 * max(16, 2 * cpus)),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -224,6 +223,8 @@ def _conditional(fn: Callable[[object], str], codes: frozenset[int], negate: boo
 def open_log(path: str, server_root: str) -> int:
     """Open a log destination in the parent: file (O_APPEND) or `|command` (a pipe)."""
     if path.startswith("|"):
+        import subprocess  # piped logs only, opened once in the parent
+
         proc = subprocess.Popen(path[1:].lstrip("$ "), shell=True, stdin=subprocess.PIPE)
         assert proc.stdin is not None
         fd = os.dup(proc.stdin.fileno())

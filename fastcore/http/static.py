@@ -6,8 +6,8 @@ path share them and unit tests need no sockets.
 """
 from __future__ import annotations
 
-import email.utils
 import os
+import re
 import stat as stmod
 
 from fastcore._ext import load
@@ -41,18 +41,48 @@ def last_modified_time(st: os.stat_result, now: float) -> int:
     return int(min(st.st_mtime, now))
 
 
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+# IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT",
+# asctime "Sun Nov  6 08:49:37 1994" (RFC 9110 5.6.7); the zone is GMT by definition.
+_DATE_FORMS = (
+    re.compile(r"[A-Za-z]{3,9},\s*(\d{1,2})[ -]([A-Za-z]{3})[ -](\d{2}|\d{4})\s+"
+               r"(\d{1,2}):(\d{2}):(\d{2})(?:\s+(?:GMT|UTC|UT|\+0000|-0000))?\s*\Z"),
+    re.compile(r"[A-Za-z]{3}\s+([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})"
+               r"\s+(\d{4})\s*\Z"),
+)
+
+
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm)."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
 def parse_http_date(value: str) -> float | None:
-    """RFC 9110 HTTP-date (and the obsolete forms) -> epoch seconds, None if invalid."""
-    try:
-        dt = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
+    """RFC 9110 HTTP-date (and the two obsolete forms) -> epoch seconds, None if invalid.
+    A small parser of our own: email.utils would cost every process ~1 MB of modules."""
+    value = value.strip()
+    m = _DATE_FORMS[0].match(value)
+    if m:
+        day, mon, year, hh, mm, ss = m.groups()
+        y = int(year)
+        if len(year) == 2:  # RFC 850: two-digit years (RFC 9110's 50-year rule)
+            y += 1900 if y >= 70 else 2000
+    else:
+        m = _DATE_FORMS[1].match(value)
+        if not m:
+            return None
+        mon, day, hh, mm, ss, year = m.groups()
+        y = int(year)
+    month = _MONTHS.get(mon.lower())
+    d, h, mi, se = int(day), int(hh), int(mm), int(ss)
+    if month is None or not 1 <= d <= 31 or h > 23 or mi > 59 or se > 60:
         return None
-    if dt is None:
-        return None
-    try:
-        return dt.timestamp()
-    except (OverflowError, ValueError, OSError):
-        return None
+    return float(_days_from_civil(y, month, d) * 86400 + h * 3600 + mi * 60 + se)
 
 
 def _etag_list(value: str) -> list[str]:
