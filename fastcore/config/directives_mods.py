@@ -256,16 +256,13 @@ def force_language_priority(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     ctx.dirconf.force_language_priority = " ".join(sorted(vals))
 
 
-# mod_autoindex settings fastcore accepts (Apache-valid configs such as Debian's stock
-# autoindex.conf keep starting) but does not render: a listing that would need them is
-# answered 500 with an error-log line instead of a listing Apache would not send.  Each
-# use is reported at startup, naming the file and line.
-UNRENDERED_KEYS = frozenset(("add_icon", "add_icon_by_type",
-                             "add_icon_by_encoding", "default_icon", "add_alt",
-                             "add_alt_by_type", "add_alt_by_encoding", "add_description",
-                             "index_style_sheet", "index_head_insert"))
-UNRENDERED_OPTIONS = frozenset(("scanhtmltitles", "iconsarelinks", "xhtml", "trackmodified",
-                                "showforbidden", "addaltclass"))
+# mod_autoindex settings fastcore accepts (Apache-valid configs keep starting) but does
+# not render: a listing that would need them is answered 500 with an error-log line
+# instead of a listing Apache would not send.  Each use is reported at startup, naming
+# the file and line.  Icons, alt texts, descriptions, DefaultIcon, IndexStyleSheet and
+# IndexHeadInsert are rendered (fastcore/http/autoindex_icons.py).
+UNRENDERED_KEYS: frozenset[str] = frozenset()
+UNRENDERED_OPTIONS = frozenset(("trackmodified", "showforbidden"))
 
 
 def _unrendered(e: Engine, n: Node, what: str) -> None:
@@ -273,16 +270,49 @@ def _unrendered(e: Engine, n: Node, what: str) -> None:
                       "in directory listings; a listing that needs it answers 500")
 
 
+def _ai_store(ctx: Ctx) -> dict:
+    """The scope's autoindex settings; a section's or .htaccess's are marked "_sect":
+    Apache merges those among themselves before merging them onto the server's
+    defaults, which matters for IndexOptions (see state.merge_autoindex)."""
+    store = ctx.dirconf.autoindex
+    if ctx.section or ctx.htaccess:
+        store["_sect"] = True
+    return store
+
+
 def _ai(key: str, append: bool = True, words: bool = True):
     def h(e: Engine, ctx: Ctx, a: object, n: Node) -> None:
         if key in UNRENDERED_KEYS and not ctx.htaccess:
             _unrendered(e, n, n.name)
-        store = ctx.dirconf.autoindex
+        store = _ai_store(ctx)
         val = tuple(a) if isinstance(a, list) else a
         if append:
             store[key] = tuple(store.get(key, ())) + (val,)
         else:
             store[key] = val
+    return h
+
+
+def _ai_item(key: str, kind: str, icon: bool):
+    """AddIcon*/AddAlt*: besides the per-directive key, append (kind, first, targets...)
+    to mod_autoindex's single ordered icon or alt list; an "(ALT,/url)" icon also adds
+    its alt text to the alt list at this point, as add_icon does."""
+    plain = _ai(key)
+
+    def h(e: Engine, ctx: Ctx, a: object, n: Node) -> None:
+        args = [str(x) for x in (a if isinstance(a, (list, tuple)) else [a])]
+        first, tos = args[0], tuple(args[1:])
+        store = _ai_store(ctx)
+        if icon and first.startswith("("):
+            cl = first.find(")")
+            if cl < 0:
+                raise DirectiveError("missing closing paren")
+            comma = first.find(",")
+            alt = first[1:comma] if 0 <= comma < cl else first[1:cl]
+            store["alt_items"] = tuple(store.get("alt_items", ())) + ((kind, alt) + tos,)
+        list_key = "icon_items" if icon else "alt_items"
+        store[list_key] = tuple(store.get(list_key, ())) + ((kind, first) + tos,)
+        plain(e, ctx, a, n)
     return h
 
 
@@ -311,7 +341,7 @@ def index_order_default(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     if a[1].lower() not in ("name", "date", "size", "description"):
         raise DirectiveError("Second keyword must be 'Name', 'Date', 'Size', or "
                              "'Description'")
-    ctx.dirconf.autoindex["index_order_default"] = (a[0].lower(), a[1].lower())
+    _ai_store(ctx)["index_order_default"] = (a[0].lower(), a[1].lower())
 
 
 def _d(name: str, module: str, req, syntax: str, handler, usage: str = "",
@@ -399,17 +429,23 @@ def module_directives() -> list[Directive]:
         _d("ReadmeName", AUTOINDEX, IX, "TAKE1", _ai("readme_name", False), "a filename"),
         _d("AddDescription", AUTOINDEX, IX, "ITERATE2", _ai("add_description"), "Descriptive "
            "text followed by one or more filenames"),
-        _d("AddIcon", AUTOINDEX, IX, "ITERATE2", _ai("add_icon"), "an icon URL followed by "
+        _d("AddIcon", AUTOINDEX, IX, "ITERATE2", _ai_item("add_icon", "path", True),
+           "an icon URL followed by "
            "one or more filenames"),
-        _d("AddIconByType", AUTOINDEX, IX, "ITERATE2", _ai("add_icon_by_type"), "an icon URL "
+        _d("AddIconByType", AUTOINDEX, IX, "ITERATE2", _ai_item("add_icon_by_type", "type", True),
+           "an icon URL "
            "followed by one or more MIME types"),
-        _d("AddIconByEncoding", AUTOINDEX, IX, "ITERATE2", _ai("add_icon_by_encoding"),
+        _d("AddIconByEncoding", AUTOINDEX, IX, "ITERATE2",
+           _ai_item("add_icon_by_encoding", "encoding", True),
            "an icon URL followed by one or more content encodings"),
-        _d("AddAlt", AUTOINDEX, IX, "ITERATE2", _ai("add_alt"), "alternate descriptive text "
+        _d("AddAlt", AUTOINDEX, IX, "ITERATE2", _ai_item("add_alt", "path", False),
+           "alternate descriptive text "
            "followed by one or more filenames"),
-        _d("AddAltByType", AUTOINDEX, IX, "ITERATE2", _ai("add_alt_by_type"), "alternate "
+        _d("AddAltByType", AUTOINDEX, IX, "ITERATE2", _ai_item("add_alt_by_type", "type", False),
+           "alternate "
            "descriptive text followed by one or more MIME types"),
-        _d("AddAltByEncoding", AUTOINDEX, IX, "ITERATE2", _ai("add_alt_by_encoding"),
+        _d("AddAltByEncoding", AUTOINDEX, IX, "ITERATE2",
+           _ai_item("add_alt_by_encoding", "encoding", False),
            "alternate descriptive text followed by one or more content encodings"),
         _d("DefaultIcon", AUTOINDEX, IX, "TAKE1", _ai("default_icon", False), "an icon URL"),
     ]

@@ -164,37 +164,115 @@ def merge_dir(base: DirConfig, new: DirConfig) -> DirConfig:
 
 # mod_autoindex lists a deeper scope adds to (its own entries first, they match first).
 _AI_LISTS = ("index_ignore", "add_description", "add_icon", "add_icon_by_type",
-             "add_icon_by_encoding", "add_alt", "add_alt_by_type", "add_alt_by_encoding")
+             "add_icon_by_encoding", "add_alt", "add_alt_by_type", "add_alt_by_encoding",
+             "icon_items", "alt_items")
 
 
 def _words(lines: object) -> list[str]:
     return [w for line in (lines or ()) for w in ((line,) if isinstance(line, str) else line)]
 
 
+# IndexOptions keywords without a flag of their own (values, sizes): a plain one still
+# resets the increments/decrements collected so far in its scope, as add_opts does.
+_AI_VALUE_WORDS = ("namewidth", "descriptionwidth", "iconwidth", "iconheight", "charset",
+                   "type")
+
+AiOpts = tuple[frozenset, frozenset, frozenset]  # (opts, incremented, decremented)
+
+
+def ai_scope_options(lines: object) -> AiOpts:
+    """One scope's IndexOptions as mod_autoindex's add_opts keeps them: a plain keyword
+    sets its flag and drops the +/- collected so far, +X/-X only increment/decrement,
+    None clears everything ("none" stands for NO_OPTIONS)."""
+    opts: set[str] = set()
+    inc: set[str] = set()
+    dec: set[str] = set()
+    for w in _words(lines):
+        action = w[0] if w[:1] in ("+", "-") else ""
+        key = w.lstrip("+-").split("=", 1)[0].lower()
+        flag = None if ("=" in w or key in _AI_VALUE_WORDS) else key
+        if key == "none":
+            opts, inc, dec = {"none"}, set(), set()
+            continue
+        if action == "":
+            if flag:
+                opts.add(flag)
+            inc, dec = set(), set()
+        elif action == "+":
+            if flag:
+                inc.add(flag)
+                dec.discard(flag)
+        elif flag:
+            dec.add(flag)
+            inc.discard(flag)
+    return frozenset(opts), frozenset(inc), frozenset(dec)
+
+
+def ai_merge_options(base: AiOpts, add: AiOpts) -> AiOpts:
+    """merge_autoindex_configs for the options: an explicit None wins; a scope with
+    only +/- builds on the inherited flags (and passes its +/- further down); any plain
+    keyword replaces what is inherited (the +/- are then not passed on)."""
+    b_opts, b_inc, b_dec = base
+    a_opts, a_inc, a_dec = add
+    if a_opts == frozenset(("none",)):
+        return a_opts, frozenset(), frozenset()
+    if not a_opts:
+        inc = (b_inc | a_inc) - a_dec
+        dec = b_dec | a_dec
+        opts = b_opts - {"none"}
+    else:
+        inc = dec = frozenset()
+        opts = a_opts
+    return frozenset((opts | inc) - dec), frozenset(inc), frozenset(dec)
+
+
+def ai_effective_options(ai: dict) -> frozenset:
+    """The IndexOptions flags in force for a merged autoindex dict."""
+    t = ai.get("_opts")
+    if t is None:
+        t = ai_merge_options((frozenset(), frozenset(), frozenset()),
+                             ai_scope_options(ai.get("index_options", ())))
+    return frozenset(t[0]) - {"none"}
+
+
+def _ai_triple(d: dict) -> AiOpts:
+    t = d.get("_opts")
+    return t if t is not None else ai_scope_options(d.get("index_options", ()))
+
+
 def merge_autoindex(base: dict, new: dict) -> dict:
     """mod_autoindex's merge: single values from the deeper scope win; icon, alt,
     description and IndexIgnore lists accumulate (IndexIgnoreReset On drops the
-    inherited ignores); IndexOptions with only +/- keywords (or only Charset=, Type=,
-    NameWidth=...) build on the inherited options, while any plain keyword (None
-    included) replaces them - the key=value settings are inherited either way."""
+    inherited ignores); the IndexOptions flags merge as merge_autoindex_configs does
+    them, on Apache's grouping: the sections (and .htaccess files) of a request are
+    merged among themselves first ("_chain") and the result onto the server's
+    defaults ("_server") - IndexOptions merging is not associative, so a section with
+    any autoindex directive turns a deeper section's +X into a plain setting.  The
+    option words are kept for the key=value settings (widths, Charset=, Type=)."""
     if not new:
         return dict(base)
     out = dict(base)
     out.update(new)
+    out.pop("_sect", None)
     for key in _AI_LISTS:
         if key in new and key in base:
             out[key] = tuple(new[key]) + tuple(base[key])
     if new.get("index_ignore_reset") is True:
         out["index_ignore"] = tuple(new.get("index_ignore", ()))
     if "index_options" in new and "index_options" in base:
-        added = _words(new["index_options"])
-        plain = any(w[:1] not in ("+", "-") and "=" not in w
-                    and w.lower() not in ("iconwidth", "iconheight") for w in added)
-        if plain:
-            kept = tuple(w for w in _words(base["index_options"]) if "=" in w)
-            out["index_options"] = ((kept,) if kept else ()) + tuple(new["index_options"])
+        out["index_options"] = tuple(base["index_options"]) + tuple(new["index_options"])
+    t_new = _ai_triple(new)
+    if new.get("_sect"):
+        if "_chain" in base:
+            chain, server = ai_merge_options(base["_chain"], t_new), base["_server"]
         else:
-            out["index_options"] = tuple(base["index_options"]) + tuple(new["index_options"])
+            chain, server = t_new, _ai_triple(base)
+        out["_chain"], out["_server"] = chain, server
+        out["_opts"] = ai_merge_options(server, chain)
+    else:
+        out.pop("_chain", None)
+        out.pop("_server", None)
+        out["_opts"] = ai_merge_options(_ai_triple(base), t_new)
     return out
 
 

@@ -8,29 +8,48 @@ V= (version sort), P= (file pattern) and F= (0 plain, 1 fancy, 2 table).  In the
 list only the name order and the direction matter (Apache records no dates or sizes for it).
 
 The fancy and table formats (IndexOptions FancyIndexing/HTMLTable, ?F=1, ?F=2) are
-produced as Apache 2.4 does without icons or descriptions.  HeaderName and ReadmeName
-files are included as mod_autoindex does (HTML as is, other text/* escaped in <pre>,
-found through the caller's sub-request `lookup`), with SuppressHTMLPreamble.  Settings
-that need icons, alt texts, descriptions, HTML titles or style sheets raise
-FancyIndexingUnsupported instead of sending a listing Apache would not send (the config
-layer reports them at startup).
+produced as Apache 2.4 does, with icons, alt texts, descriptions (AddDescription,
+ScanHTMLTitles), NameWidth/DescriptionWidth, IconsAreLinks, XHTML, IndexStyleSheet,
+IndexHeadInsert and AddAltClass (rendering in autoindex_fancy, lookups in
+autoindex_icons, ordering in autoindex_sort).  HeaderName and ReadmeName files are
+included as mod_autoindex does (HTML as is, other text/* escaped in <pre>, found through
+the caller's sub-request `lookup`), with SuppressHTMLPreamble.  ShowForbidden lists
+denied regular files; TrackModified (it needs Last-Modified/ETag headers) and
+ShowForbidden for a denied directory or symlink raise FancyIndexingUnsupported instead
+of sending a listing Apache would not send.
 """
 from __future__ import annotations
 
 import fnmatch
-import functools
 import os
 import stat as _stat
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
+
+from fastcore.config.state import ai_effective_options
+from fastcore.http.autoindex_fancy import (
+    K_ADJUST,
+    K_NOADJUST,
+    Layout,
+    escape_html,
+    escape_uri,
+    os_escape_path,
+    render_fancy,
+    strfsize,
+)
+from fastcore.http.autoindex_icons import Lookup, find_title, strcmp_match
+from fastcore.http.autoindex_sort import sort_entries, strnatcmp
+from fastcore.http.mime import MimeMap
+
+__all__ = ["CONTENT_TYPE", "FancyIndexingUnsupported", "content_type", "escape_html",
+           "os_escape_path", "parse_query", "render", "render_listing", "strfsize",
+           "strnatcmp"]
 
 CONTENT_TYPE = "text/html;charset=ISO-8859-1"
 DOCTYPE = ('<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" '
            '"http://www.w3.org/TR/html4/strict.dtd">\n')
 
-_OS_PATH_SAFE = frozenset(b"$-_.+!*'(),:;@&=/~")
 K_VALID = "NMSD"
 
 
@@ -59,123 +78,6 @@ def content_type(dirconf: Any) -> str:
     return f"{ctype};charset={charset}"
 
 
-def os_escape_path(path: str) -> str:
-    """ap_os_escape_path(path, partial=0)."""
-    raw = path.encode("utf-8", "surrogateescape")
-    out = []
-    colon, slash = raw.find(b":"), raw.find(b"/")
-    if colon >= 0 and (slash < 0 or colon < slash):
-        out.append("./")
-    for b in raw:
-        if (48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or b in _OS_PATH_SAFE:
-            out.append(chr(b))
-        else:
-            out.append(f"%{b:02x}")
-    return "".join(out)
-
-
-def escape_html(s: str) -> str:
-    """ap_escape_html: & < > and double quote."""
-    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
-
-
-def _signed(b: int) -> int:
-    return b - 256 if b >= 128 else b
-
-
-def _isdigit(b: int) -> bool:
-    return 48 <= b <= 57
-
-
-def _isspace(b: int) -> bool:
-    return b in (9, 10, 11, 12, 13, 32)
-
-
-def strnatcmp(a: bytes, b: bytes, fold_case: bool = False) -> int:
-    """apr_strnatcmp: digit runs compare by value; other bytes as (signed) C chars."""
-    ai = bi = 0
-    la, lb = len(a), len(b)
-
-    def at(s: bytes, i: int) -> int:
-        return s[i] if i < len(s) else 0
-
-    while True:
-        ca, cb = at(a, ai), at(b, bi)
-        while ca and _isspace(ca):
-            ai += 1
-            ca = at(a, ai)
-        while cb and _isspace(cb):
-            bi += 1
-            cb = at(b, bi)
-        if _isdigit(ca) and _isdigit(cb):
-            if ca == 48 or cb == 48:
-                r = _compare_left(a, ai, b, bi)
-            else:
-                r = _compare_right(a, ai, b, bi)
-            if r:
-                return r
-        if not ca and not cb:
-            return 0
-        if fold_case:
-            ca = ca - 32 if 97 <= ca <= 122 else ca
-            cb = cb - 32 if 97 <= cb <= 122 else cb
-        sa, sb = _signed(ca), _signed(cb)
-        if sa < sb:
-            return -1
-        if sa > sb:
-            return 1
-        ai += 1
-        bi += 1
-        if ai > la and bi > lb:
-            return 0
-
-
-def _compare_right(a: bytes, ai: int, b: bytes, bi: int) -> int:
-    bias = 0
-    while True:
-        ca = a[ai] if ai < len(a) else 0
-        cb = b[bi] if bi < len(b) else 0
-        da, db = _isdigit(ca), _isdigit(cb)
-        if not da and not db:
-            return bias
-        if not da:
-            return -1
-        if not db:
-            return 1
-        if ca < cb and not bias:
-            bias = -1
-        elif ca > cb and not bias:
-            bias = 1
-        ai += 1
-        bi += 1
-
-
-def _compare_left(a: bytes, ai: int, b: bytes, bi: int) -> int:
-    while True:
-        ca = a[ai] if ai < len(a) else 0
-        cb = b[bi] if bi < len(b) else 0
-        da, db = _isdigit(ca), _isdigit(cb)
-        if not da and not db:
-            return 0
-        if not da:
-            return -1
-        if not db:
-            return 1
-        if ca < cb:
-            return -1
-        if ca > cb:
-            return 1
-        ai += 1
-        bi += 1
-
-
-def strcmp_match(s: str, pattern: str) -> bool:
-    """ap_strcmp_match: '*' (any run, '/' included) and '?' only."""
-    return fnmatch.fnmatchcase(s, pattern.replace("[", "[[]")) if "[" in pattern \
-        else fnmatch.fnmatchcase(s, pattern)
-
-
 def _fnmatch_period(pattern: str, name: str) -> bool:
     """apr_fnmatch(pattern, name, FNM_NOESCAPE | FNM_PERIOD)."""
     if name.startswith(".") and not pattern.startswith("."):
@@ -184,36 +86,10 @@ def _fnmatch_period(pattern: str, name: str) -> bool:
 
 
 def _options(dirconf: Any) -> set[str]:
-    """Effective IndexOptions flags (lower-case keywords), following mod_autoindex's
-    add_opts: a prefixed word (+X/-X) only increments or decrements, a plain word sets the
-    flag and cancels the increments/decrements accumulated so far, `None` clears all."""
+    """Effective IndexOptions flags (lower-case keywords), merged as mod_autoindex
+    does (fastcore.config.state.merge_autoindex)."""
     ai = getattr(dirconf, "autoindex", None) or {}
-    opts: set[str] = set()
-    add: set[str] = set()
-    remove: set[str] = set()
-    for line in ai.get("index_options", ()):
-        words = (line,) if isinstance(line, str) else line
-        for w in words:
-            action = w[0] if w[:1] in ("+", "-") else ""
-            key = w.lstrip("+-").split("=", 1)[0].lower()
-            flag = None if "=" in w or key in ("namewidth", "descriptionwidth", "iconwidth",
-                                               "iconheight") else key
-            if key == "none":
-                opts, add, remove = set(), set(), set()
-                continue
-            if action == "":
-                if flag:
-                    opts.add(flag)
-                add, remove = set(), set()
-            elif action == "+":
-                if flag:
-                    add.add(flag)
-                    remove.discard(flag)
-            else:
-                if flag:
-                    remove.add(flag)
-                    add.discard(flag)
-    return (opts | add) - remove
+    return set(ai_effective_options(ai))
 
 
 def _ignore_patterns(dirconf: Any) -> list[str]:
@@ -296,12 +172,25 @@ def _parent(uri: str) -> str | None:
     return (parent or "") + "/"
 
 
-_UNSUPPORTED_KEYS = ("header_name", "readme_name", "add_icon", "add_icon_by_type",
-                     "add_icon_by_encoding", "default_icon", "add_alt", "add_alt_by_type",
-                     "add_alt_by_encoding", "add_description", "index_style_sheet",
-                     "index_head_insert")
-_FANCY_ONLY_KEYS = tuple(k for k in _UNSUPPORTED_KEYS if k not in (
-    "header_name", "readme_name", "index_style_sheet", "index_head_insert"))
+DOCTYPE_XHTML = ('<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n'
+                 '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n')
+
+
+class _Ent:
+    """One listed entry: name (dirs end in '/'), size and mtime (apr_time_t, -1 when
+    not shown), FoldersFirst flag, and in fancy listings icon, alt and description."""
+
+    __slots__ = ("name", "raw", "size", "lm", "isdir", "icon", "alt", "desc")
+
+    def __init__(self, name: str, size: int, lm: int, isdir: bool) -> None:
+        self.name = name
+        self.raw = name.encode("utf-8", "surrogateescape")
+        self.size = size
+        self.lm = lm
+        self.isdir = isdir
+        self.icon: str | None = None
+        self.alt: str | None = None
+        self.desc: bytes | None = None
 
 
 def _insert_file_present(dir_path: str, name: str) -> bool:
@@ -314,58 +203,6 @@ def _insert_file_present(dir_path: str, name: str) -> bool:
     except OSError:
         return False
     return any(e == name or e.startswith(name + ".") for e in entries)
-
-
-_UNSUPPORTED_OPTS = ("scanhtmltitles", "iconsarelinks", "xhtml", "trackmodified",
-                     "showforbidden", "addaltclass")
-
-
-class _Ent:
-    __slots__ = ("name", "raw", "size", "lm", "isdir")
-
-    def __init__(self, name: str, size: int, lm: int, isdir: bool) -> None:
-        self.name = name
-        self.raw = name.encode("utf-8", "surrogateescape")
-        self.size = size
-        self.lm = lm  # microseconds, as apr_time_t
-        self.isdir = isdir
-
-
-def _width(opts_raw: list[str], key: str, default: int) -> tuple[int, bool]:
-    """(width, adjust) from IndexOptions NameWidth=N|* / DescriptionWidth=N|*."""
-    width, adjust = default, False
-    for w in opts_raw:
-        k, _, v = w.lstrip("+-").partition("=")
-        if k.lower() == key:
-            if w.startswith("-"):
-                width, adjust = default, False
-            elif v == "*":
-                adjust = True
-            elif v.isdigit():
-                width, adjust = max(int(v), 5), False
-    return width, adjust
-
-
-def strfsize(size: int) -> str:
-    """apr_strfsize: "  5 ", "6.8K", " 12M", "  - " for no size."""
-    if size < 0:
-        return "  - "
-    if size < 973:
-        return f"{size:3d} "
-    for o in "KMGTPE":
-        remain = size & 1023
-        size >>= 10
-        if size >= 973:
-            continue
-        if size < 9 or (size == 9 and remain < 973):
-            remain = (remain * 5 + 256) // 512
-            if remain >= 10:
-                size, remain = size + 1, 0
-            return f"{size}.{remain}{o}"
-        if remain >= 512:
-            size += 1
-        return f"{size:3d}{o}"
-    return "****"
 
 
 def render(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
@@ -394,9 +231,8 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     """
     opts = _options(dirconf)
     ai = getattr(dirconf, "autoindex", None) or {}
-    for key in ("index_style_sheet", "index_head_insert"):  # every listing's preamble
-        if ai.get(key):
-            raise FancyIndexingUnsupported(f"autoindex setting {key} is not implemented")
+    if "trackmodified" in opts:  # needs Last-Modified/ETag from the handler
+        raise FancyIndexingUnsupported("IndexOptions TrackModified is not implemented")
     inserts: dict[str, tuple[str, bytes] | None] = {}
     for key in ("header_name", "readme_name"):
         name = _setting(ai.get(key))
@@ -422,13 +258,11 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
         if fmt is not None:
             fancy = fmt
         colargs = _colargs(query)
-    if fancy and any(o in opts for o in _UNSUPPORTED_OPTS):
-        raise FancyIndexingUnsupported("these IndexOptions are not implemented")
-    if fancy and any(ai.get(k) for k in _FANCY_ONLY_KEYS):  # icons, alt texts, descriptions
-        raise FancyIndexingUnsupported("icons and descriptions are not implemented")
     ignore_case = "ignorecase" in opts
     folders_first = fancy and "foldersfirst" in opts
     patterns = _ignore_patterns(dirconf)
+    lk = Lookup(ai) if fancy else None
+    dir_slash = os.path.join(dir_path, "")
 
     ents: list[_Ent] = []
     for name in os.listdir(dir_path):
@@ -438,7 +272,7 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
             continue
         if _ignored(name, patterns):
             continue
-        full = os.path.join(dir_path, name)
+        full = dir_slash + name
         try:
             st = os.stat(full)
         except OSError:
@@ -446,45 +280,42 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
         isdir = _stat.S_ISDIR(st.st_mode)
         if not (isdir or _stat.S_ISREG(st.st_mode)):
             continue
-        if allowed is not None and not allowed(full):
-            continue
+        forbidden = allowed is not None and not allowed(full)
+        if forbidden:
+            if "showforbidden" not in opts:
+                continue
+            if isdir or os.path.islink(full):
+                # the veto may be a refused symlink or a broken .htaccess below (Apache
+                # then hides the entry even with ShowForbidden): not told apart here
+                raise FancyIndexingUnsupported(
+                    "IndexOptions ShowForbidden for a denied directory or symlink is not "
+                    "implemented")
         lm = st.st_mtime_ns // 1000 if fancy else (0 if keyid == "M" else -1)
-        ents.append(_Ent(name + "/" if isdir else name,
-                         -1 if (isdir or not fancy) else st.st_size, lm,
-                         bool(folders_first and isdir)))
+        ent = _Ent(name + "/" if isdir else name,
+                   -1 if (isdir or not fancy) else st.st_size, lm,
+                   bool(folders_first and isdir))
+        if lk is not None:
+            _describe(ent, lk, full, isdir, dirconf, None if forbidden else lookup,
+                      "scanhtmltitles" in opts, forbidden)
+        ents.append(ent)
 
-    def names_cmp(x: bytes, y: bytes) -> int:
-        r = 0
-        if version:
-            if ignore_case:
-                r = strnatcmp(x, y, True)
-            if not r:
-                r = strnatcmp(x, y)
-        if not r and ignore_case:
-            xl, yl = x.lower(), y.lower()
-            r = (xl > yl) - (xl < yl)
-        if not r:
-            r = (x > y) - (x < y)
-        return r
-
-    def cmp(e1: _Ent, e2: _Ent) -> int:
-        if e1.isdir != e2.isdir:
-            return -1 if e1.isdir else 1
-        c1, c2 = (e1, e2) if direction == "A" else (e2, e1)
-        if keyid == "M" and c1.lm != c2.lm:
-            return 1 if c1.lm > c2.lm else -1
-        if keyid == "S" and c1.size != c2.size:
-            return 1 if c1.size > c2.size else -1
-        return names_cmp(c1.raw, c2.raw)
-
-    ents.sort(key=functools.cmp_to_key(cmp))
+    sort_entries(ents, keyid, direction, version, ignore_case)
 
     title = escape_html(uri)
     while len(title) > 1 and title.endswith("/"):
         title = title[:-1]
     suppress_amble = "suppresshtmlpreamble" in opts
-    preamble = [DOCTYPE, "<html>\n <head>\n  <title>Index of ", title,
-                "</title>\n </head>\n <body>\n"]
+    style = _setting(ai.get("index_style_sheet"))
+    xhtml = "xhtml" in opts
+    preamble = [DOCTYPE_XHTML + '<html xmlns="http://www.w3.org/1999/xhtml">' if xhtml
+                else DOCTYPE + "<html>", "\n <head>\n  <title>Index of ", title, "</title>\n"]
+    if style:
+        preamble.append(f'  <link rel="stylesheet" href="{style}" type="text/css"'
+                        + (" />\n" if xhtml else ">\n"))
+    head_insert = _setting(ai.get("index_head_insert"))
+    if head_insert:
+        preamble.append(head_insert)
+    preamble.append(" </head>\n <body>\n")
     streamed = False
     header = inserts["header_name"]
     if header is not None and header[0] == "html":  # the file replaces preamble and <h1>
@@ -492,22 +323,21 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
         streamed = True
     elif header is not None:  # text/*: in a <pre> block after the preamble, no <h1>
         out = preamble + [_plaintext(header[1])]
+    elif style:
+        out = preamble + ['  <h1 id="indextitle">Index of ', title, "</h1>\n"]
     else:
         out = preamble + ["<h1>Index of ", title, "</h1>\n"]
     parent = _parent(uri)
     if parent is not None and not _ignored("..", patterns):
-        ents.insert(0, _Ent(parent, -1, -1, False))
+        pent = _Ent(parent, -1, -1, False)
+        if lk is not None:
+            _describe_parent(pent, lk, dir_slash + "..")
+        ents.insert(0, pent)
     else:
         parent = None
     if fancy:
-        raw_opts = [w for line in ai.get("index_options", ())
-                    for w in ((line,) if isinstance(line, str) else line)]
-        name_width, adjust = _width(raw_opts, "namewidth", 23)
-        if adjust and fancy == 1:
-            name_width = max([name_width] + [len(e.raw) for e in ents])
-        out.append(_fancy(ents, parent is not None, fancy == 2, name_width, keyid, direction,
-                          colargs, "suppresscolumnsorting" in opts, opts,
-                          adjust and fancy == 2))
+        lay = _layout(ai, opts, fancy == 2, keyid, direction, colargs, lk, bool(style))
+        out.append(render_fancy(ents, parent is not None, lay))
     else:
         out.append("<ul>")
         for k, e in enumerate(ents):
@@ -528,6 +358,113 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     if post:
         out.append("</body></html>\n")
     return "".join(out).encode("utf-8", "surrogateescape"), streamed
+
+
+def _describe(ent: _Ent, lk: Lookup, full: str, isdir: bool, dirconf: Any,
+              lookup: InsertLookup | None, scan_titles: bool, forbidden: bool = False
+              ) -> None:
+    """Icon, alt and description of a listed entry (make_autoindex_entry): a
+    directory is matched by name only and falls back to ^^DIRECTORY^^ and "DIR"; a
+    file by name, then by type (no encoding) or by encoding.  A forbidden file
+    (ShowForbidden) has no type: Apache's sub-request stopped before mod_mime ran."""
+    if forbidden:
+        ent.icon = lk.icon(full)
+        ent.alt = lk.alt(full)
+        desc = lk.desc(full)
+        ent.desc = desc.encode("utf-8", "surrogateescape") if desc is not None else None
+        return
+    if isdir:
+        ent.icon = lk.icon(full, path_only=True) or lk.icon("^^DIRECTORY^^", path_only=True)
+        ent.alt = (lk.alt(full, path_only=True) or lk.alt("^^DIRECTORY^^", path_only=True)
+                   or "DIR")
+        ctype = enc = None
+    else:
+        ctype, enc = entry_type(full, dirconf, lookup)
+        ent.icon = lk.icon(full, ctype, enc)
+        ent.alt = lk.alt(full, ctype, enc)
+    desc = lk.desc(full)
+    if desc is not None:
+        ent.desc = desc.encode("utf-8", "surrogateescape")
+    elif scan_titles and not isdir:
+        ent.desc = find_title(full, ctype, enc)
+
+
+def _describe_parent(ent: _Ent, lk: Lookup, testpath: str) -> None:
+    """make_parent_entry: "<dir>/.." is matched by name, then ^^DIRECTORY^^."""
+    ent.icon = lk.icon(testpath, path_only=True) or lk.icon("^^DIRECTORY^^", path_only=True)
+    ent.alt = (lk.alt(testpath, path_only=True) or lk.alt("^^DIRECTORY^^", path_only=True)
+               or "PARENTDIR")
+    desc = lk.desc(testpath)
+    ent.desc = desc.encode("utf-8", "surrogateescape") if desc is not None else None
+
+
+_MIME: list[MimeMap] = []
+
+
+def entry_type(full: str, dirconf: Any, lookup: InsertLookup | None
+               ) -> tuple[str | None, str | None]:
+    """(content type without parameters, content encoding) of a listed file, as the
+    entry's sub-request gets them from mod_mime: the type from the caller's
+    sub-request lookup when it has one (TypesConfig, <Files> sections), else from the
+    system types table with this directory's AddType/ForceType."""
+    if not _MIME:
+        _MIME.append(MimeMap())
+    ctype, _cs, _lang, enc = _MIME[0].lookup(full, dirconf)
+    if lookup is not None:
+        try:
+            found = lookup(os.path.basename(full), False)
+        except Exception:  # a failed sub-request: keep mod_mime's answer
+            found = None
+        if found is not None:
+            ctype = found[1]
+    if ctype is not None:
+        ctype = ctype.split(";", 1)[0].rstrip() or None
+    return ctype, enc
+
+
+def _layout(ai: dict, opts: set[str], table: bool, keyid: str, direction: str,
+            colargs: str, lk: Lookup | None, style: bool) -> Layout:
+    """Widths, icon size and the blank/default icons from the merged settings."""
+    words = [w for line in ai.get("index_options", ())
+             for w in ((line,) if isinstance(line, str) else line)]
+    lay = Layout(table=table, keyid=keyid, direction=direction, colargs=colargs,
+                 opts=opts, style_sheet=style)
+    for w in words:
+        action = w[0] if w[:1] in ("+", "-") else ""
+        k, eq, v = w.lstrip("+-").partition("=")
+        k = k.lower()
+        if k in ("namewidth", "descriptionwidth"):
+            dflt = 23
+            if not eq:
+                width, adjust = dflt, K_NOADJUST
+            elif v.startswith("*"):
+                width = lay.name_width if k == "namewidth" else lay.desc_width
+                adjust = K_ADJUST
+            else:
+                width, adjust = _atoi(v), K_NOADJUST
+            if k == "namewidth":
+                lay.name_width, lay.name_adjust = width, adjust
+            else:
+                lay.desc_width, lay.desc_adjust = width, adjust
+        elif k in ("iconwidth", "iconheight"):
+            val = _atoi(v) if eq else (0 if action == "-" else (20 if k == "iconwidth" else 22))
+            if k == "iconwidth":
+                lay.icon_width = val
+            else:
+                lay.icon_height = val
+    if lk is not None:
+        lay.blank_icon = lk.icon("^^BLANKICON^^", path_only=True)
+        lay.default_icon = lk.default_icon
+    return lay
+
+
+def _atoi(v: str) -> int:
+    n = 0
+    for c in v.strip():
+        if not c.isdigit():
+            break
+        n = n * 10 + int(c)
+    return n
 
 
 def _setting(value: object) -> str | None:
@@ -608,7 +545,7 @@ def _colargs(query: str | None) -> str:
             while j < len(q) and q[j] not in "&;":
                 j += 1
             p = _unescape_pattern(q[i + 2:j])
-            pat = ";P=" + _escape_uri(p) if p is not None else ""
+            pat = ";P=" + escape_uri(p) if p is not None else ""
             if j < len(q) and j + 1 < len(q):
                 i = j + 1
             else:
@@ -616,99 +553,3 @@ def _colargs(query: str | None) -> str:
         else:
             break
     return fval + vval + pat
-
-
-def _escape_uri(s: str) -> str:
-    """ap_escape_uri (= ap_os_escape_path with partial=1)."""
-    out = []
-    for b in s.encode("utf-8", "surrogateescape"):
-        if (48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or b in _OS_PATH_SAFE:
-            out.append(chr(b))
-        else:
-            out.append(f"%{b:02x}")
-    return "".join(out)
-
-
-def _link(label: str, column: str, keyid: str, direction: str, colargs: str,
-          nosort: bool) -> str:
-    if nosort:
-        return label
-    d = "D" if (keyid == column and direction == "A") else "A"
-    return f'<a href="?C={column};O={d}{colargs}">{label}</a>'
-
-
-def _fancy(ents: list[_Ent], has_parent: bool, table: bool, name_width: int, keyid: str,
-           direction: str, colargs: str, nosort: bool, opts: set[str],
-           table_adjust: bool = False) -> str:
-    """FancyIndexing (<pre>) or HTMLTable listing without icons or descriptions;
-    table_adjust: HTMLTable with NameWidth=* (names neither padded nor truncated)."""
-    no_lm = "suppresslastmodified" in opts
-    no_size = "suppresssize" in opts
-    no_desc = "suppressdescription" in opts
-    no_rules = "suppressrules" in opts
-    no_icon = "suppressicon" in opts
-    pad = " " * name_width
-    out: list[str] = []
-    if table:
-        cols = 1
-        out.append("  <table>\n   <tr>")
-        if not no_icon:
-            out.append('<th valign="top">&nbsp;</th>')
-            cols += 1
-        out.append("<th>" + _link("Name", "N", keyid, direction, colargs, nosort) + "</th>")
-        for flag, label, col in ((no_lm, "Last modified", "M"), (no_size, "Size", "S"),
-                                 (no_desc, "Description", "D")):
-            if not flag:
-                out.append("<th>" + _link(label, col, keyid, direction, colargs, nosort)
-                           + "</th>")
-                cols += 1
-        cols -= 1 if no_icon else 0
-        breakrow = "" if no_rules else f'   <tr><th colspan="{cols}"><hr></th></tr>\n'
-        out.append("</tr>\n" + breakrow)
-    else:
-        out.append("<pre>")
-        if not no_icon:
-            out.append("      ")
-        out.append(_link("Name", "N", keyid, direction, colargs, nosort))
-        out.append(pad[4:] + " ")
-        if not no_lm:
-            out.append(_link("Last modified", "M", keyid, direction, colargs, nosort) + "      ")
-        if not no_size:
-            out.append(_link("Size", "S", keyid, direction, colargs, nosort) + "  ")
-        if not no_desc:
-            out.append(_link("Description", "D", keyid, direction, colargs, nosort))
-        out.append("\n" if no_rules else "<hr>")
-    for k, e in enumerate(ents):
-        anchor = escape_html(os_escape_path(e.name))
-        label = (b"Parent Directory" if k == 0 and has_parent else e.raw)
-        if len(label) > name_width and not table_adjust:
-            label = label[:name_width - 3] + b"..>"
-        shown = escape_html(label.decode("utf-8", "surrogateescape"))
-        padding = "" if table_adjust else pad[len(label):]
-        when = time.strftime("%Y-%m-%d %H:%M  ", time.localtime(e.lm / 1e6)) \
-            if e.lm != -1 else None
-        if table:
-            row = "<tr>"
-            if not no_icon:
-                row += '<td valign="top">&nbsp;</td>'
-            row += f'<td><a href="{anchor}">{shown}</a>{padding}'
-            if not no_lm:
-                row += (f'</td><td align="right">{when}' if when else "</td><td>&nbsp;")
-            if not no_size:
-                row += f'</td><td align="right">{strfsize(e.size)}'
-            if not no_desc:
-                row += "</td><td>&nbsp;"
-            out.append(row + "</td></tr>\n")
-        else:
-            row = "      " if not no_icon else ""
-            row += f'<a href="{anchor}">{shown}</a>{padding} '
-            if not no_lm:
-                row += when if when else " " * 19
-            if not no_size:
-                row += strfsize(e.size) + "  "
-            out.append(row + "\n")
-    if table:
-        out.append(breakrow + "</table>\n")
-    else:
-        out.append("</pre>\n" if no_rules else "<hr></pre>\n")
-    return "".join(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -145,3 +146,83 @@ def test_embedded_default_serves_the_current_folder(tmp_path):
         proc.stderr.close()
     assert f"http://127.0.0.1:{port}/" in err and "Ctrl+C" in err
     assert "Traceback" not in err
+
+
+def _start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stderr:
+        proc.stderr.close()
+
+
+def _get(port: int, target: str) -> tuple[str, str, bytes]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{target}", timeout=5) as resp:
+        return str(resp.status), resp.headers.get("Content-Type", ""), resp.read()
+
+
+def test_layout_directory_listing_matches_apache(layout):
+    """A directory without an index under Debian's stock layout (Options Indexes,
+    mods-enabled/autoindex.conf: icons, alt texts, VersionSort, HTMLTable, Charset=UTF-8,
+    Alias /icons/): fastcore's listing is Apache's, byte for byte (the signature line
+    names the product and port, so those are normalized)."""
+    root, env, port, tmp = layout
+    listing = tmp / "www/html/files"
+    listing.mkdir()
+    os.chmod(listing, 0o755)
+    names = ["README", "notes.txt", "photo.png", "archive.tar.gz", "tool.exe", "song.ogg",
+             "report.pdf", "doc.odt", "page.html", "v1.10.txt", "v1.9.txt", "script.sh",
+             "src.c", "mystery.xyz", "a name with spaces & <marks>.txt"]
+    when = 1709647620
+    for k, n in enumerate(names):
+        p = listing / n
+        p.write_text("data " * (k * 50))
+        os.chmod(p, 0o644)
+        os.utime(p, (when + k * 3600, when + k * 3600))
+    (listing / "subdir").mkdir()
+    os.chmod(listing / "subdir", 0o755)
+    os.utime(listing / "subdir", (when, when))
+    (listing / ".hidden").write_text("x")  # IndexIgnore .??*
+    (listing / "backup~").write_text("x")  # IndexIgnore *~
+    ap_port = _free_port()
+    ap_env = dict(env, TEST_PORT=str(ap_port), APACHE_PID_FILE=str(tmp / "run/ap.pid"))
+    fc_env = dict(env, APACHE_PID_FILE=str(tmp / "run/fc.pid"))
+    apache = _start(["/usr/sbin/apache2", "-d", str(root), "-f", "apache2.conf",
+                     "-DFOREGROUND"], ap_env, ap_port)
+    fastcore = _start([sys.executable, "-m", "fastcore", "-d", str(root), "-f",
+                       "apache2.conf", "-DFOREGROUND"], fc_env, port)
+    try:
+        assert apache.poll() is None and fastcore.poll() is None
+        for target in ("/files/", "/files/?F=1", "/files/?C=M;O=D", "/files/?C=S;O=A;F=2",
+                       "/files/?V=0;O=D", "/files/?F=0"):
+            a_status, a_type, a_body = _get(ap_port, target)
+            f_status, f_type, f_body = _get(port, target)
+            assert (f_status, f_type) == (a_status, a_type) == ("200",
+                                                                 "text/html;charset=UTF-8")
+            sig = re.compile(rb"<address>[^<]* Server at 127\.0\.0\.1 Port \d+</address>")
+            assert sig.search(a_body) and sig.search(f_body)
+            assert sig.sub(b"SIG", f_body) == sig.sub(b"SIG", a_body), target
+        a_body = _get(ap_port, "/files/")[2]
+        assert b'<img src="/icons/folder.gif" alt="[DIR]">' in a_body
+        assert b'<img src="/icons/binary.gif" alt="[   ]">' in a_body
+        # the icons themselves come through Alias /icons/ from both
+        assert _get(port, "/icons/folder.gif")[2] == _get(ap_port, "/icons/folder.gif")[2]
+    finally:
+        _stop(apache)
+        _stop(fastcore)

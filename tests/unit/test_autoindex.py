@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fastcore.config.model import DirConfig
 from fastcore.http.autoindex import (
@@ -84,15 +86,19 @@ def test_unsupported_settings_are_refused_not_faked(d) -> None:
     (d / "HEADER.html").write_text("<p>head</p>")
     with pytest.raises(FancyIndexingUnsupported):
         render(str(d), "/d/", None, DirConfig(autoindex={"header_name": "HEADER.html"}))
-    # icons are drawn only in fancy listings
-    assert "<ul>" in render(str(d), "/d/", None, DirConfig(autoindex={
-        "add_icon": (("/icons/x.gif", ".txt"),)})).decode()
+    # TrackModified needs Last-Modified/ETag headers: refused in every format
     with pytest.raises(FancyIndexingUnsupported):
-        render(str(d), "/d/", "F=1", DirConfig(autoindex={
-            "add_icon": (("/icons/x.gif", ".txt"),)}))
+        render(str(d), "/d/", None, DirConfig(autoindex={
+            "index_options": (("TrackModified",),)}))
+    # ShowForbidden matters only when an entry is vetoed
+    sf = DirConfig(autoindex={"index_options": (("ShowForbidden",),)})
+    assert render(str(d), "/d/", None, sf) == render(str(d), "/d/", None, DirConfig())
+    # a denied regular file is listed; a denied directory (maybe a broken .htaccess,
+    # which Apache would hide) is refused
+    assert render(str(d), "/d/", None, sf, allowed=lambda p: not p.endswith("b.txt")) == \
+        render(str(d), "/d/", None, DirConfig())
     with pytest.raises(FancyIndexingUnsupported):
-        render(str(d), "/d/", "F=1", DirConfig(autoindex={
-            "index_options": (("ScanHTMLTitles",),)}))
+        render(str(d), "/d/", None, sf, allowed=lambda p: not p.endswith("/sub"))
 
 
 def test_fancy_and_table(d) -> None:
@@ -202,3 +208,159 @@ def test_suppress_preamble_and_missing_or_binary_inserts(tmp_path) -> None:
         cfg = DirConfig(autoindex={"header_name": name, "readme_name": name})
         assert render(str(tmp_path), "/d/", None, cfg, lookup=_lookup(files),
                       signature="SIG").decode() == plain
+
+
+# --- icons, alt texts, descriptions (Debian's autoindex.conf style) -------------------
+
+DEB = {
+    "index_options": (("FancyIndexing", "VersionSort", "HTMLTable", "NameWidth=*",
+                       "DescriptionWidth=*", "Charset=UTF-8"),),
+    "icon_items": (("encoding", "(CMP,/icons/compressed.gif)", "x-gzip"),
+                   ("type", "(TXT,/icons/text.gif)", "text/*"),
+                   ("type", "(IMG,/icons/image2.gif)", "image/*"),
+                   ("path", "/icons/layout.gif", ".html", ".pdf"),
+                   ("path", "/icons/back.gif", ".."),
+                   ("path", "/icons/hand.right.gif", "README"),
+                   ("path", "/icons/folder.gif", "^^DIRECTORY^^"),
+                   ("path", "/icons/blank.gif", "^^BLANKICON^^")),
+    "alt_items": (("encoding", "CMP", "x-gzip"), ("type", "TXT", "text/*"),
+                  ("type", "IMG", "image/*")),
+    "default_icon": "/icons/unknown.gif",
+}
+
+
+def _row(text: str, name: str) -> str:
+    return next(ln for ln in text.splitlines() if f'href="{name}"' in ln)
+
+
+def test_icons_alts_and_default_icon(tmp_path) -> None:
+    for n in ("a.txt", "p.png", "z.pdf", "README", "q.unknownext", "page.html"):
+        (tmp_path / n).write_text("x")
+    (tmp_path / "dir").mkdir()
+    text = render(str(tmp_path), "/d/", None, DirConfig(autoindex=dict(DEB))).decode()
+    assert text.count('<th valign="top"><img src="/icons/blank.gif" alt="[ICO]"></th>') == 1
+    assert _row(text, "a.txt").startswith(
+        '<tr><td valign="top"><img src="/icons/text.gif" alt="[TXT]"></td>')
+    assert '<img src="/icons/image2.gif" alt="[IMG]">' in _row(text, "p.png")
+    # by type comes first in the list: text/html gets the text icon, not layout.gif
+    assert '<img src="/icons/text.gif" alt="[TXT]">' in _row(text, "page.html")
+    assert '<img src="/icons/layout.gif" alt="[   ]">' in _row(text, "z.pdf")
+    assert '<img src="/icons/hand.right.gif" alt="[   ]">' in _row(text, "README")
+    assert '<img src="/icons/unknown.gif" alt="[   ]">' in _row(text, "q.unknownext")
+    assert '<img src="/icons/folder.gif" alt="[DIR]">' in _row(text, "dir/")
+    assert '<img src="/icons/back.gif" alt="[PARENTDIR]">' in _row(text, "/")
+    # NameWidth=* in a table: no padding after the name
+    assert '<a href="a.txt">a.txt</a></td><td align="right">' in text
+
+
+def test_encoding_selects_by_encoding_items(tmp_path) -> None:
+    (tmp_path / "t.txt.gz").write_text("x")
+    dc = DirConfig(autoindex=dict(DEB), add_encoding={"gz": "x-gzip"})
+    row = _row(render(str(tmp_path), "/d/", "F=1", dc).decode(), "t.txt.gz")
+    assert row.startswith('<img src="/icons/compressed.gif" alt="[CMP]"> ')
+    # without the encoding the type (text/plain) decides
+    row = _row(render(str(tmp_path), "/d/", "F=1", DirConfig(autoindex=dict(DEB))).decode(),
+               "t.txt.gz")
+    assert not row.startswith('<img src="/icons/compressed.gif"')
+
+
+def test_descriptions_width_and_sorting(tmp_path) -> None:
+    for n in ("a.c", "b.c", "long.txt"):
+        (tmp_path / n).write_text("x")
+    ai = {"index_options": (("FancyIndexing",),),
+          "add_description": (("Zeta source", "a.c"), ("Alpha <b>bold</b> source", "b.c"),
+                              ("A &amp; very long description that goes on", "*.txt"))}
+    text = render(str(tmp_path), "/d/", None, DirConfig(autoindex=ai)).decode()
+    assert _row(text, "a.c").endswith("  Zeta source")
+    assert _row(text, "b.c").endswith("  Alpha <b>bold</b> source")  # tags count as nothing
+    # 23 visible characters, the entity as one, the last replaced by '>'
+    assert _row(text, "long.txt").endswith("  A &amp; very long descript>")
+    by_desc = render(str(tmp_path), "/d/", "C=D;O=A", DirConfig(autoindex=ai)).decode()
+    assert by_desc.index('href="long.txt"') < by_desc.index('href="b.c"') < \
+        by_desc.index('href="a.c"')
+    # DescriptionWidth=* in <pre> mode: nothing is cut
+    ai["index_options"] = (("FancyIndexing", "DescriptionWidth=*"),)
+    text = render(str(tmp_path), "/d/", None, DirConfig(autoindex=ai)).decode()
+    assert _row(text, "long.txt").endswith("A &amp; very long description that goes on")
+
+
+def test_xhtml_icons_are_links_style_sheet_head_insert(tmp_path) -> None:
+    (tmp_path / "t.html").write_text("<html><head><TITLE>\nMy Page &amp; co</title>")
+    ai = {"index_options": (("HTMLTable", "XHTML", "IconsAreLinks", "ScanHTMLTitles",
+                             "AddAltClass", "IconWidth=7", "IconHeight"),),
+          "icon_items": DEB["icon_items"], "alt_items": DEB["alt_items"],
+          "index_style_sheet": "/s.css", "index_head_insert": '<meta name="x">'}
+    text = render(str(tmp_path), "/d/", None, DirConfig(autoindex=ai)).decode()
+    assert text.startswith('<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n'
+                           '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
+                           '<html xmlns="http://www.w3.org/1999/xhtml">\n')
+    assert ('  <link rel="stylesheet" href="/s.css" type="text/css" />\n'
+            '<meta name="x"> </head>\n <body>\n  <h1 id="indextitle">Index of /d</h1>\n'
+            '  <table id="indexlist">\n   <tr class="indexhead"><th class="indexcolicon">'
+            '<img src="/icons/blank.gif" alt="[ICO]" width="7" height="22" /></th>') in text
+    assert ('   <tr class="odd-txt"><td class="indexcolicon"><a href="t.html">'
+            '<img src="/icons/text.gif" alt="[TXT]" width="7" height="22" /></a></td>'
+            '<td class="indexcolname"><a href="t.html">t.html</a>') in text
+    assert _row(text, "t.html").endswith(
+        '<td class="indexcoldesc">My Page &amp; co</td></tr>')
+    assert '   <tr class="even-parentdir">' in text
+    assert text.count('<tr class="indexbreakrow"><th colspan="5"><hr /></th></tr>') == 2
+
+
+def test_index_options_merge_like_apache() -> None:
+    from fastcore.config.state import ai_effective_options, merge_autoindex
+    server = {"index_options": (("FancyIndexing", "HTMLTable"),)}
+    plus = {"index_options": (("+XHTML",),), "_sect": True}
+    other = {"add_description": (("x", "y"),), "_sect": True}
+    # a lone section with only +X builds on the server's flags
+    assert ai_effective_options(merge_autoindex(server, plus)) == \
+        {"fancyindexing", "htmltable", "xhtml"}
+    # Apache merges the sections first: a parent section with any autoindex
+    # directive turns the +XHTML into a plain setting that replaces the server's
+    merged = merge_autoindex(merge_autoindex(server, other), plus)
+    assert ai_effective_options(merged) == {"xhtml"}
+    none = {"index_options": (("None",),), "_sect": True}
+    assert ai_effective_options(merge_autoindex(server, none)) == set()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=8).map(lambda b: bytes(b"0 19aA._\xc3"[x % 9] for x in b)),
+       st.binary(max_size=8).map(lambda b: bytes(b"0 19aA._\xc3"[x % 9] for x in b)),
+       st.binary(max_size=4).map(lambda b: bytes(b"0 19aA"[x % 6] for x in b)),
+       st.booleans())
+def test_strnatcmp_prefix_skip_equals_full_scan(a: bytes, b: bytes, prefix: bytes,
+                                                fold: bool) -> None:
+    from fastcore.http.autoindex_sort import strnatcmp_full
+    x, y = prefix + a, prefix + b
+    assert strnatcmp(x, y, fold) == strnatcmp_full(x, y, fold)
+
+
+def test_config_layer_keeps_icon_order_and_sections(tmp_path) -> None:
+    """Debian's autoindex.conf through fastcore's parser: one ordered icon list across
+    AddIcon/AddIconByType/AddIconByEncoding, alts from "(ALT,/url)", and a section's
+    +XHTML turned plain by a parent section with an autoindex directive."""
+    from test_config_common import cfg
+
+    from fastcore.config.errors import ConfigError
+    from fastcore.config.merge import DirResolver
+    www = tmp_path / "www"
+    (www / "a" / "b").mkdir(parents=True)
+    (www / "a" / "b" / "page.html").write_text("<title>x</title>")
+    c = cfg(tmp_path, "LoadModule autoindex_module m.so\n"
+                      "Include /etc/apache2/mods-available/autoindex.conf\n"
+                      f"<Directory {www}/a>\n AddDescription d x\n</Directory>\n"
+                      f"<Directory {www}/a/b>\n IndexOptions +XHTML\n</Directory>\n"
+                      f"<Directory {www}/b>\n IndexOptions +XHTML\n</Directory>\n")
+    r = DirResolver(c)
+    ai = r.dir_config(c.main, f"{www}/a/b").autoindex
+    kinds = [it[0] for it in ai["icon_items"]]
+    assert kinds[:5] == ["encoding", "type", "type", "type", "type"] and kinds[5] == "path"
+    assert ai["alt_items"][0] == ("encoding", "CMP", "x-compress", "x-gzip", "x-bzip2")
+    text = render(f"{www}/a/b", "/a/b/", "F=1", r.dir_config(c.main, f"{www}/a/b")).decode()
+    assert '<img src="/icons/text.gif" alt="[TXT]" /> <a href="page.html">' in text
+    assert "<ul>" in render(f"{www}/a/b", "/a/b/", None, r.dir_config(c.main, f"{www}/a/b"))\
+        .decode()  # FancyIndexing lost, as in Apache
+    assert "<table>" in render(f"{www}/a/b", "/b/", None, r.dir_config(c.main, f"{www}/b"))\
+        .decode()  # a lone +XHTML section keeps the inherited table
+    with pytest.raises(ConfigError, match="missing closing paren"):
+        cfg(tmp_path, "LoadModule autoindex_module m.so\nAddIcon (X /i.gif .txt\n")

@@ -1,0 +1,227 @@
+"""Icon, alt-text and description lookup for mod_autoindex listings.
+
+AddIcon/AddIconByType/AddIconByEncoding, AddAlt*, DefaultIcon, AddDescription and
+ScanHTMLTitles, with mod_autoindex's matching rules: items are tried in order (the
+deeper scope's first, then the directives in file order) and the first match wins;
+a by-name pattern without wildcards matches as a suffix ("*" is put before it); by-type
+items apply only to a file without a content encoding and by-encoding items only to
+one with; directories use names only (then ^^DIRECTORY^^), the parent entry the
+path "<dir>/..".
+"""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Any
+
+BY_PATH, BY_TYPE, BY_ENCODING = "path", "type", "encoding"
+MAX_STRING_LEN = 8192
+
+
+def strcmp_match(s: str, pattern: str, fold: bool = False) -> bool:
+    """ap_strcmp_match / ap_strcasecmp_match: '*' (any run, '/' included) and '?'."""
+    if fold:
+        s, pattern = s.lower(), pattern.lower()
+    return fnmatch.fnmatchcase(s, pattern.replace("[", "[[]"))
+
+
+def _is_matchexp(s: str) -> bool:
+    return "*" in s or "?" in s
+
+
+def _is_fnmatch(s: str) -> bool:
+    """apr_is_fnmatch: '*', '?' or a bracket expression ('[' ... ']')."""
+    if "*" in s or "?" in s:
+        return True
+    i = s.find("[")
+    return i >= 0 and "]" in s[i + 1:]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One pushed icon/alt item: how it matches (`kind`), what (`to`), and its data."""
+
+    kind: str
+    to: str
+    data: str
+
+
+def _to(kind: str, to: str) -> str:
+    if kind == BY_PATH:
+        if to == "**DIRECTORY**":
+            to = "^^DIRECTORY^^"
+        if not _is_matchexp(to):
+            to = "*" + to
+    elif kind == BY_ENCODING:
+        to = to.lower()
+    return to
+
+
+def _directives(value: object) -> list[tuple[str, ...]]:
+    """The stored ITERATE2 directives: each (first argument, target, target...)."""
+    out: list[tuple[str, ...]] = []
+    for d in value or ():
+        if isinstance(d, str):
+            out.append((d,))
+        else:
+            out.append(tuple(str(x) for x in d))
+    return out
+
+
+_ICON_KEYS = (("add_icon", BY_PATH), ("add_icon_by_type", BY_TYPE),
+              ("add_icon_by_encoding", BY_ENCODING))
+_ALT_KEYS = (("add_alt", BY_PATH), ("add_alt_by_type", BY_TYPE),
+             ("add_alt_by_encoding", BY_ENCODING))
+
+
+def _split_icon(icon: str) -> tuple[str | None, str]:
+    """(alt, url) of an AddIcon argument: "(ALT,/url)" carries an alt text."""
+    if not icon.startswith("("):
+        return None, icon
+    cl = icon.find(")")
+    if cl < 0:
+        return None, icon  # the config layer rejects this ("missing closing paren")
+    comma = icon.find(",")
+    if comma < 0:
+        return icon[1:cl], ""
+    if comma > cl:
+        return icon[1:cl], icon[comma + 1:]
+    return icon[1:comma], icon[comma + 1:cl]
+
+
+class Lookup:
+    """The icon, alt and description lists of one directory's merged settings.
+
+    mod_autoindex keeps one list for all AddIcon* directives and one for all AddAlt*
+    (an "(ALT,/url)" icon also adds an alt), in directive order; the config layer
+    records that order in "icon_items"/"alt_items" ((kind, first argument, targets...)
+    per directive).  Without those, the per-directive keys are read in turn."""
+
+    def __init__(self, ai: dict[str, Any]) -> None:
+        self.icons: list[Item] = []
+        self.alts: list[Item] = []
+        icon_dirs = _ordered(ai, "icon_items", _ICON_KEYS)
+        alt_dirs = _ordered(ai, "alt_items", _ALT_KEYS)
+        for kind, first, tos in icon_dirs:
+            alt, url = _split_icon(first)
+            for to in tos:
+                if alt is not None and "alt_items" not in ai:
+                    self.alts.append(Item(kind, _to(kind, to), alt))
+                self.icons.append(Item(kind, _to(kind, to), url))
+        for kind, first, tos in alt_dirs:
+            for to in tos:
+                self.alts.append(Item(kind, _to(kind, to), first))
+        self.descs: list[tuple[str, str, bool, bool]] = []
+        for d in _directives(ai.get("add_description")):
+            for to in d[1:]:
+                full = "/" in to
+                wild = full or _is_fnmatch(to)
+                pat = (("*/" if full else "*") + to + "*") if wild else to
+                self.descs.append((pat, d[0], full, wild))
+        self.default_icon = _setting(ai.get("default_icon"))
+
+    def find(self, items: list[Item], path: str, ctype: str | None, enc: str | None,
+             path_only: bool) -> str | None:
+        """find_item: the first item matching the entry's path, type or encoding."""
+        special = path.startswith("^")
+        for it in items:
+            if not it.to:
+                return it.data
+            if it.kind == BY_PATH or special:
+                if strcmp_match(path, it.to):
+                    return it.data
+            elif not path_only:
+                if enc is None:
+                    if it.kind == BY_TYPE and ctype and strcmp_match(ctype, it.to, True):
+                        return it.data
+                elif it.kind == BY_ENCODING and strcmp_match(enc, it.to, True):
+                    return it.data
+        return None
+
+    def icon(self, path: str, ctype: str | None = None, enc: str | None = None,
+             path_only: bool = False) -> str | None:
+        return self.find(self.icons, path, ctype, enc, path_only)
+
+    def alt(self, path: str, ctype: str | None = None, enc: str | None = None,
+            path_only: bool = False) -> str | None:
+        return self.find(self.alts, path, ctype, enc, path_only)
+
+    def desc(self, full: str) -> str | None:
+        """find_desc: the first AddDescription whose pattern matches (a plain pattern
+        is a substring of the file name; one with '/' is matched on the full path)."""
+        only = full.rsplit("/", 1)[-1]
+        for pat, text, use_full, wild in self.descs:
+            name = full if use_full else only
+            if wild:
+                if fnmatch.fnmatchcase(name, pat.replace("[!", "[\\!")
+                                       if "[!" in pat else pat):
+                    return text
+            elif pat in name:
+                return text
+        return None
+
+
+def _ordered(ai: dict[str, Any], key: str, keys: tuple[tuple[str, str], ...]
+             ) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(kind, first argument, targets) per directive, in mod_autoindex's list order."""
+    if key in ai:
+        return [(str(d[0]), str(d[1]), tuple(str(t) for t in d[2:]))
+                for d in ai.get(key) or ()]
+    out = []
+    for k, kind in keys:
+        for d in _directives(ai.get(k)):
+            out.append((kind, d[0], d[1:]))
+    return out
+
+
+def _setting(value: object) -> str | None:
+    """A TAKE1 value as stored by the config layer (a string or a 1-tuple)."""
+    if isinstance(value, (tuple, list)):
+        value = value[0] if value else None
+    return str(value) if value else None
+
+
+def find_title(path: str, ctype: str | None, enc: str | None) -> bytes | None:
+    """ScanHTMLTitles (find_title): the text after the first <title> in the first
+    8191 bytes of an HTML file without content encoding, up to the next '<', line
+    breaks turned into spaces (a break right at the start is skipped)."""
+    if not ctype or enc is not None:
+        return None
+    base = ctype.split(";", 1)[0].strip().lower()
+    if base not in ("text/html", "application/xhtml+xml", "text/x-server-parsed-html"):
+        return None
+    try:
+        with open(path, "rb") as f:
+            buf = f.read(MAX_STRING_LEN - 1)
+    except OSError:
+        return None
+    if not buf:
+        return None
+    z = buf.find(b"\0")
+    if z >= 0:
+        buf = buf[:z]
+    find = b"<title>"
+    p = 0
+    x = 0
+    while x < len(buf):
+        c = buf[x]
+        if (c + 32 if 65 <= c <= 90 else c) == find[p]:
+            p += 1
+            if p == len(find):
+                x += 1
+                rest = bytearray(buf[x:])
+                lt = rest.find(b"<")
+                if lt >= 0:
+                    del rest[lt:]
+                start = 0
+                for y in range(len(rest)):
+                    if rest[y] in (13, 10):
+                        if y == start:
+                            start += 1
+                        else:
+                            rest[y] = 32
+                return bytes(rest[start:])
+        else:
+            p = 0
+        x += 1
+    return None
