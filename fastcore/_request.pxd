@@ -32,3 +32,4 @@ cdef class RequestHead:
     cdef readonly list headers
     cdef readonly Py_ssize_t head_len
     cdef dict _index
+    cpdef dict index(self)

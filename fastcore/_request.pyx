@@ -35,16 +35,25 @@ cdef class RequestHead:
 
     def get(self, str name_lower, default=None):
         """Value of a header (case-insensitive); repeated fields joined with ', '."""
+        return self.index().get(name_lower.lower(), default)
+
+    cpdef dict index(self):
+        """{lower-case name: value} with repeated fields joined by ', ' (built once, in C;
+        the caller may keep it: http.request uses it as Request.headers)."""
+        cdef dict idx
+        cdef str key, value
+        cdef tuple nv
         if self._index is None:
             idx = {}
-            for name, value in self.headers:
-                key = name.lower()
+            for nv in self.headers:
+                key = (<str>nv[0]).lower()
+                value = <str>nv[1]
                 if key in idx:
-                    idx[key] = idx[key] + ", " + value
+                    idx[key] = <str>idx[key] + ", " + value
                 else:
                     idx[key] = value
             self._index = idx
-        return self._index.get(name_lower.lower(), default)
+        return self._index
 
 
 cdef str _folded(str raw):

@@ -50,13 +50,18 @@ class RequestHead:
 
     def get(self, name_lower: str, default: str | None = None) -> str | None:
         """Value of a header (case-insensitive); repeated fields joined with ', '."""
+        return self.index().get(name_lower.lower(), default)
+
+    def index(self) -> dict[str, str]:
+        """{lower-case name: value} with repeated fields joined by ', ' (built once; the
+        caller may keep it: http.request uses it as Request.headers)."""
         if self._index is None:
             idx: dict[str, str] = {}
             for name, value in self.headers:
                 key = name.lower()
                 idx[key] = idx[key] + ", " + value if key in idx else value
             self._index = idx
-        return self._index.get(name_lower.lower(), default)
+        return self._index
 
 
 def _target_ok(target: bytes, method: bytes) -> bool:
@@ -94,6 +99,22 @@ def _request_line(line: bytes) -> tuple[str, str, str, int]:
     return method.decode("latin-1"), target.decode("latin-1"), version, num
 
 
+def _field(pending: list[bytes], nfields: int, limit_fields: int) -> tuple[bytes, bytes]:
+    """Check a header field (its line, then its folds) and return (name, joined value)."""
+    if 0 < limit_fields <= nfields:
+        raise HeadError(400, "The number of request header fields exceeds this server's limit")
+    line = pending[0]
+    m = _TOKEN.match(line)
+    if not m or m.end() == len(line) or line[m.end()] != 0x3A:
+        raise HeadError(400, "Request header field name is malformed")
+    value = line[m.end() + 1:].strip(b" \t")
+    parts = [value, *pending[1:]] if value else pending[1:]
+    for part in parts:
+        if not _FIELD_OK.fullmatch(part):
+            raise HeadError(400, "Request header value is malformed")
+    return m.group(), b" ".join(parts)
+
+
 def parse_head(buf: bytes | bytearray | memoryview, limit_line: int = 8190,
                limit_fields: int = 100, limit_field_size: int = 8190) -> RequestHead | None:
     """Parse the request head at the start of buf; None if incomplete; HeadError if bad."""
@@ -123,17 +144,15 @@ def parse_head(buf: bytes | bytearray | memoryview, limit_line: int = 8190,
         break
     if num == 9:
         return RequestHead(method, target, version, num, [], pos)
-    fields: list[list] = []  # [name, value, folded]
+    fields: list[tuple[bytes, bytes]] = []
+    pending: list[bytes] | None = None  # [field line, fold, fold...] not yet checked
     last_len = 0
     while True:
         e = b.find(b"\n", pos)
         if e < 0:
-            p = n - pos
-            if limit_field_size > 0 and p > limit_field_size + 2:
+            if limit_field_size > 0 and n - pos > limit_field_size + 2:
                 raise HeadError(400, "Size of a request header field exceeds server limit")
-            if p and b[pos] not in (0x20, 0x09, 0x0D) and 0 < limit_fields <= len(fields):
-                raise HeadError(400, "The number of request header fields exceeds this server's limit")
-            return None
+            return None  # a line that may still fail to read: nothing more is certain
         s = pos
         if limit_field_size > 0 and e - s > limit_field_size + 2:
             raise HeadError(400, "Size of a request header field exceeds server limit")
@@ -143,32 +162,23 @@ def parse_head(buf: bytes | bytearray | memoryview, limit_line: int = 8190,
         if limit_field_size > 0 and len(line) > limit_field_size + 1:
             raise HeadError(400, "Size of a request header field exceeds server limit")
         pos = e + 1
-        if not line:
-            break
-        if line[0] in (0x20, 0x09):  # obs-fold
-            if not fields:
+        if line and line[0] in (0x20, 0x09):  # obs-fold
+            if pending is None:
                 raise HeadError(400, "Line folding encountered before first header line")
             rest = line.strip(b" \t")
             if not rest:
                 raise HeadError(400, "Empty folded line encountered")
             if limit_field_size > 0 and last_len + len(rest) + 2 >= limit_field_size:
                 raise HeadError(400, "Size of a request header field exceeds server limit")
-            if not _FIELD_OK.fullmatch(rest):
-                raise HeadError(400, "Request header value is malformed")
-            last = fields[-1]
-            last[1] = last[1] + b" " + rest if last[1] else rest
+            pending.append(rest)
             last_len += 1 + len(rest)
             continue
-        if 0 < limit_fields <= len(fields):
-            raise HeadError(400, "The number of request header fields exceeds this server's limit")
-        m = _TOKEN.match(line)
-        if not m or m.end() == len(line) or line[m.end()] != 0x3A:
-            raise HeadError(400, "Request header field name is malformed")
-        value = line[m.end() + 1:].strip(b" \t")
-        if not _FIELD_OK.fullmatch(value):
-            raise HeadError(400, "Request header value is malformed")
-        fields.append([m.group(), value])
-        last_len = len(line)
+        if pending is not None:  # checked once the next line is read, as Apache does
+            fields.append(_field(pending, len(fields), limit_fields))
+        if not line:
+            break
+        pending = [line.rstrip(b" \t")]
+        last_len = len(pending[0])
     headers = [(nm.decode("latin-1"), v.decode("latin-1")) for nm, v in fields]
     return RequestHead(method, target, version, num, headers, pos)
 

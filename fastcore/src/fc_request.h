@@ -13,7 +13,9 @@
  *  - header line longer than LimitRequestFieldSize + 1: 400; more than LimitRequestFields
  *    fields (continuation lines not counted): 400; name a token immediately followed by ':';
  *    value HT / VCHAR / SP / obs-text only; obs-fold joins with one space, a fold line
- *    that is empty or comes first is 400, a folded field must stay under the field limit.
+ *    that is empty or comes first is 400, a folded field must stay under the field limit;
+ *  - order of the verdicts: each line is read (size, CRLF) before the field before it is
+ *    checked (count, name, value), because a fold line may still extend that field.
  */
 #ifndef FC_REQUEST_H
 #define FC_REQUEST_H
@@ -113,13 +115,43 @@ static int fc_parse_request_line(const unsigned char *b, size_t s, size_t e, fc_
     return 0;
 }
 
+/* Check one header field once the line after it has been read, as Apache does (it reads
+ * the next line first: a fold may follow), so a read error of that line answers first.
+ * [s, e) is the field line and its folds (trailing blanks cut).  Returns 0 and fills
+ * fields[nf]; -1 with h->status; -1 with h->status == 0 when fields[] is full. */
+static int fc_field_done(const unsigned char *b, size_t s, size_t e, int folded,
+                         long limit_fields, int nf, fc_head *h, fc_field *fields, int cap) {
+    size_t i = s, k;
+    fc_field *f;
+    if (limit_fields > 0 && nf >= limit_fields)
+        FC_ERR(400, "The number of request header fields exceeds this server's limit");
+    while (i < e && (fc_cls[b[i]] & 1)) i++;
+    if (i == s || i == e || b[i] != ':') FC_ERR(400, "Request header field name is malformed");
+    if (nf >= cap) return -1; /* h->status still 0: grow the array and scan again */
+    f = &fields[nf];
+    f->name.off = (uint32_t)s; f->name.len = (uint32_t)(i - s);
+    f->folded = folded;
+    i++;
+    for (;;) { /* leading blanks, and the line breaks of folds onto an empty value */
+        if (i < e && (b[i] == ' ' || b[i] == '\t')) i++;
+        else if (i + 1 < e && b[i] == '\r' && b[i + 1] == '\n') i += 2;
+        else break;
+    }
+    for (k = i; k < e; k++) {
+        if (fc_cls[b[k]] & 4) continue;
+        if (b[k] == '\r' && k + 1 < e && b[k + 1] == '\n') { k++; continue; } /* a fold */
+        FC_ERR(400, "Request header value is malformed");
+    }
+    f->value.off = (uint32_t)i; f->value.len = (uint32_t)(e - i);
+    return 0;
+}
+
 /* Returns 1 complete (h filled, fields[0..nfields)), 0 incomplete, -1 error (h->status),
  * -2 the fields array is too small (call again with a larger one). */
 static int fc_parse_head(const unsigned char *b, size_t n, long limit_line, long limit_fields,
                          long limit_field_size, fc_head *h, fc_field *fields, int cap) {
-    size_t pos = 0, last_len = 0;
-    int blanks = 0, nf = 0;
-    fc_field *last = NULL;
+    size_t pos = 0, last_len = 0, ps = 0, pe = 0;
+    int blanks = 0, nf = 0, pend = 0, pfold = 0;
     const unsigned char *lf;
     memset(h, 0, sizeof *h);
     /* request line, after at most FC_MAX_BLANK_LINES empty lines */
@@ -151,16 +183,12 @@ static int fc_parse_head(const unsigned char *b, size_t n, long limit_line, long
         return 1;
     }
     for (;;) {
-        size_t e, s, ce, i;
+        size_t e, s, ce;
         lf = (const unsigned char *)memchr(b + pos, '\n', n - pos);
         if (!lf) {
-            size_t p = n - pos;
-            if (limit_field_size > 0 && p > (size_t)limit_field_size + 2)
+            if (limit_field_size > 0 && n - pos > (size_t)limit_field_size + 2)
                 FC_ERR(400, "Size of a request header field exceeds server limit");
-            if (p && b[pos] != ' ' && b[pos] != '\t' && b[pos] != '\r' && limit_fields > 0 &&
-                nf >= limit_fields)
-                FC_ERR(400, "The number of request header fields exceeds this server's limit");
-            return 0;
+            return 0; /* a line that may still fail to read: nothing more is certain */
         }
         e = (size_t)(lf - b);
         s = pos;
@@ -171,42 +199,31 @@ static int fc_parse_head(const unsigned char *b, size_t n, long limit_line, long
         if (limit_field_size > 0 && ce - s > (size_t)limit_field_size + 1)
             FC_ERR(400, "Size of a request header field exceeds server limit");
         pos = e + 1;
-        if (ce == s) break; /* the blank line: end of head */
-        if (b[s] == ' ' || b[s] == '\t') { /* obs-fold continuation */
+        if (ce > s && (b[s] == ' ' || b[s] == '\t')) { /* obs-fold continuation */
             size_t r0 = s, r1 = ce;
-            if (!last) FC_ERR(400, "Line folding encountered before first header line");
+            if (!pend) FC_ERR(400, "Line folding encountered before first header line");
             while (r0 < r1 && (b[r0] == ' ' || b[r0] == '\t')) r0++;
             while (r1 > r0 && (b[r1 - 1] == ' ' || b[r1 - 1] == '\t')) r1--;
             if (r0 == r1) FC_ERR(400, "Empty folded line encountered");
             if (limit_field_size > 0 && last_len + (r1 - r0) + 2 >= (size_t)limit_field_size)
                 FC_ERR(400, "Size of a request header field exceeds server limit");
-            for (i = r0; i < r1; i++)
-                if (!(fc_cls[b[i]] & 4)) FC_ERR(400, "Request header value is malformed");
             last_len += 1 + (r1 - r0);
-            if (last->value.len == 0) last->value.off = (uint32_t)r0;
-            last->value.len = (uint32_t)(r1 - last->value.off);
-            last->folded = 1;
+            pe = r1;
+            pfold = 1;
             continue;
         }
-        if (limit_fields > 0 && nf >= limit_fields)
-            FC_ERR(400, "The number of request header fields exceeds this server's limit");
-        if (nf >= cap) return -2;
-        i = s;
-        while (i < ce && (fc_cls[b[i]] & 1)) i++;
-        if (i == s || i == ce || b[i] != ':') FC_ERR(400, "Request header field name is malformed");
-        last = &fields[nf++];
-        last->name.off = (uint32_t)s; last->name.len = (uint32_t)(i - s);
-        last->folded = 0;
-        i++;
-        while (i < ce && (b[i] == ' ' || b[i] == '\t')) i++;
-        {
-            size_t v1 = ce, k;
-            while (v1 > i && (b[v1 - 1] == ' ' || b[v1 - 1] == '\t')) v1--;
-            for (k = i; k < v1; k++)
-                if (!(fc_cls[b[k]] & 4)) FC_ERR(400, "Request header value is malformed");
-            last->value.off = (uint32_t)i; last->value.len = (uint32_t)(v1 - i);
+        if (pend) { /* the previous field, folds joined, is checked only now */
+            if (fc_field_done(b, ps, pe, pfold, limit_fields, nf, h, fields, cap) < 0)
+                return h->status ? -1 : -2;
+            nf++;
         }
-        last_len = ce - s;
+        if (ce == s) break; /* the blank line: end of head */
+        pend = 1;
+        ps = s;
+        pe = ce;
+        while (pe > s && (b[pe - 1] == ' ' || b[pe - 1] == '\t')) pe--;
+        pfold = 0;
+        last_len = pe - s;
     }
     h->head_len = pos;
     h->nfields = nf;

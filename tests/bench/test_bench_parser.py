@@ -48,3 +48,27 @@ def test_bench_parse_full_extension(benchmark, head):
 @pytest.mark.parametrize("head", list(HEADS))
 def test_bench_parse_twin(benchmark, head):
     _measure(benchmark, pure.bench_parse, HEADS[head], 20_000, rounds=3)
+
+
+def _python_path(buf: bytes, n: int) -> float:
+    """ns per fastcore.http.request.parse_head(): the server's Python request path
+    (scanner + Request object + Host/Content-Length/Connection semantics)."""
+    import time
+
+    from fastcore.http.request import parse_head
+
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        parse_head(buf)
+    return (time.perf_counter_ns() - t0) / n
+
+
+@pytest.mark.parametrize("scanner", ["fastcore._request", "fastcore._pure.request"])
+@pytest.mark.parametrize("head", list(HEADS))
+def test_bench_http_request_parse_head(benchmark, head, scanner, monkeypatch):
+    """What the server pays per request head in http.request (extension, or the twin)."""
+    import fastcore.http.request as http_request
+
+    monkeypatch.setattr(http_request, "_rq", importlib.import_module(scanner))
+    assert http_request.parse_head(HEADS[head]).host in ("127.0.0.1", "www.example.org")
+    _measure(benchmark, _python_path, HEADS[head], 20_000, rounds=5)

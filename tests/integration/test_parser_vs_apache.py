@@ -338,3 +338,104 @@ def test_parser_agrees_with_apache_small_limits(impl, apache_small_limits):
             mismatches[name] = (apache_small_limits[name], got)
     assert not mismatches, mismatches
     assert {"ok", "400", "414"} <= {expected(v) for v in apache_small_limits.values()}
+
+
+# The server's request path (fastcore.http.request.parse_head: scanner + HTTP semantics) on
+# the heads where its former regex parser disagreed with the scanner.  Apache's status and
+# its error-notes on the page must both match; a head Apache serves must give a Request.
+SMALL_CASES.update({
+    "fields-6-bad-name": get(*[b"X%d: a" % i for i in range(4)], b"X4\x01: a"),
+    "field-too-long-ctl": get(b"X: " + b"a" * 120 + b"\x01"),
+})
+HTTP_CASES: dict[str, tuple[bytes, dict[str, int]]] = {
+    **{n: (CASES[n], {}) for n in (
+        "line-8190", "line-8191", "line-8192", "field-8191", "field-8192", "obs-fold-empty",
+        "obs-fold-ws-only", "obs-fold-at-limit", "obs-fold-over-limit", "query-only",
+        "scheme-then-absolute-path", "http09-trailing-space", "fields-101", "plain")},
+    **{"small-" + n: (SMALL_CASES[n], SMALL) for n in (
+        "line-200", "line-201", "line-202", "field-101", "field-102", "fold-at-limit",
+        "fold-under-limit", "fold-two-lines-over", "fields-6-bad-name", "field-too-long-ctl")},
+    "field-too-long-bare-lf": (get(b"X: " + b"a" * 9000 + b"\nY: b"), {}),
+    # Apache reads the next line (a fold may follow) before it checks a field
+    "bad-name-then-long-field": (get(b"Ho st: x", field(9000)), {}),
+    "ctl-value-then-long-field": (get(b"X: a\x01", field(9000)), {}),
+    "ctl-fold-then-long-field": (get(b"X: a", b" b\x7f", field(9000)), {}),
+    "small-fields-6-then-bare-lf": (get(*[b"X%d: a" % i for i in range(4)], b"X4: a")[:-2] + b"\n",
+                                    SMALL),
+    "small-fields-6-then-long-field": (get(*[b"X%d: a" % i for i in range(4)], b"X4: a",
+                                           field(150)), SMALL),
+    "absolute-form-path-only": (get(line=b"GET http:/index.html HTTP/1.1"), {}),
+}
+NOTES = ("Size of a request header field exceeds server limit.",
+         "The number of request header fields exceeds this server's limit.")
+
+
+def _full(apache: Apache, raw: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", apache.port), 4) as s:
+        s.sendall(raw)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        try:
+            while chunk := s.recv(65536):
+                data += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return data
+
+
+@pytest.fixture(scope="module")
+def apache_http_answers() -> dict[str, tuple[str, str | None]]:
+    """name -> (Apache's status or 'ok', the error-note on its page or None)."""
+    out = {}
+    for conf, small in (("", False), (SMALL_CONF, True)):
+        apache = Apache(conf)
+        try:
+            for name, (raw, kw) in HTTP_CASES.items():
+                if bool(kw) != small:
+                    continue
+                data = _full(apache, raw)
+                st = data.split(b" ", 2)[1].decode() if data.startswith(b"HTTP/") else "0.9"
+                note = next((n for n in NOTES if n.encode() in data), None)
+                out[name] = (st, note) if st in ("400", "414", "417") else ("ok", None)
+        finally:
+            apache.stop()
+    return out
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_http_request_path_agrees_with_apache(impl, apache_http_answers, monkeypatch):
+    import fastcore.http.request as http_request
+
+    monkeypatch.setattr(http_request, "_rq", importlib.import_module(impl))
+    mismatches = {}
+    for name, (raw, kw) in HTTP_CASES.items():
+        try:
+            http_request.parse_head(raw[:http_request.find_head_end(raw)], **kw)
+            got: tuple[str, str | None] = ("ok", None)
+        except http_request.HttpError as exc:
+            got = (str(exc.status), exc.notes)
+        if got != apache_http_answers[name]:
+            mismatches[name] = (apache_http_answers[name], got)
+    assert not mismatches, mismatches
+    assert {"ok", "400", "414"} <= {v[0] for v in apache_http_answers.values()}
+    assert set(NOTES) <= {v[1] for v in apache_http_answers.values()}
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_folded_fields_as_apache_traces_them(impl, monkeypatch):
+    """TRACE echoes the fields Apache kept: a fold onto an empty value has no leading space."""
+    import fastcore.http.request as http_request
+
+    monkeypatch.setattr(http_request, "_rq", importlib.import_module(impl))
+    raw = (b"TRACE / HTTP/1.1\r\nHost: x\r\nX-A:\r\n b\r\nX-B: a  \r\n \t c\r\n"
+           b"X-C: d\r\n\r\n")
+    apache = Apache("TraceEnable on\n")
+    try:
+        data = _full(apache, raw)
+    finally:
+        apache.stop()
+    assert data.startswith(b"HTTP/1.1 200")
+    echoed = data.split(b"\r\n\r\n", 1)[1].decode("latin-1")
+    req = http_request.parse_head(raw)
+    for name, value in req.fields:
+        assert f"\r\n{name}: {value}\r\n" in echoed, (name, value, echoed)
