@@ -1,0 +1,81 @@
+"""fastcore's syscall budget (issue 6), counted by strace: deterministic, not timed.
+
+For each MPM, fastcore runs the load harness's httpd.conf (access log on, BufferedLogs
+On, KeepAlive On, EnableSendfile On); `strace -f -c` is attached to every thread of its
+process tree while `ab -c 1` fetches the 10240-byte file 300 times. Everything the server
+does during the load is charged to the requests (no idle subtraction): at most 7 syscalls
+per keep-alive request and 13 per new connection, fewer than nginx (10.0 / 13.2) and
+Apache event (9.2 / 21.9). The failure message carries the per-syscall breakdown.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+
+from harness import servers, strace, workloads  # noqa: E402
+
+REQUESTS = 300
+KEEPALIVE_BUDGET = 7
+NEW_CONNECTION_BUDGET = 13
+# The least any server can do: a keep-alive request needs a read and a send; a new
+# connection also an accept and a close. A count below that means the trace missed the
+# serving thread, and the budget assertion would pass for the wrong reason.
+KEEPALIVE_FLOOR = 2
+NEW_CONNECTION_FLOOR = 4
+
+
+@pytest.fixture(scope="module")
+def docroot() -> Iterator[str]:
+    # Not pytest's tmp_path: its parents are 0700 and nginx/Apache children drop privileges.
+    base = tempfile.mkdtemp(prefix="fc-syscall-budget-")
+    os.chmod(base, 0o755)
+    yield servers.make_docroot(base)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def count(spec: servers.ServerSpec, docroot: str, keepalive: bool) -> strace.PerRequest:
+    """Per-request syscalls of spec serving REQUESTS requests (ab -c 1, [-k])."""
+    run = spec.start(docroot, None)
+    try:
+        done, bad = workloads.run_ab(run.port, "10k.html", 20, 1, keepalive)  # prime caches
+        assert (done, bad) == (20, 0)
+        result: list[tuple[int, int]] = []
+        load = strace.traced(run.pids(), lambda: result.append(
+            workloads.run_ab(run.port, "10k.html", REQUESTS, 1, keepalive, timeout=120)))
+        assert result == [(REQUESTS, 0)], f"ab: (complete, failed) = {result}"
+        return strace.per_request(load, REQUESTS)
+    finally:
+        run.stop()
+        servers.cleanup(run)
+
+
+def test_method_sees_nginx_serving(docroot: str) -> None:
+    """The counting method itself: nginx's keep-alive requests cost what strace shows
+    (recvfrom, openat, fstat, writev, sendfile, close, log write, epoll_wait)."""
+    spec = next(s for s in servers.peer_specs() if s.name == "nginx")
+    pr = count(spec, docroot, True)
+    assert pr.by_call.get("sendfile", 0) >= 0.99, strace.breakdown(pr)
+    assert 5 <= pr.total <= 15, strace.breakdown(pr)
+
+
+@pytest.mark.parametrize("mpm", ["event", "worker", "prefork"])
+def test_keepalive_budget(docroot: str, mpm: str) -> None:
+    pr = count(servers.fastcore_spec(mpm), docroot, True)
+    detail = f"fastcore-{mpm}: {pr.total:.2f} syscalls per keep-alive request: {strace.breakdown(pr)}"
+    assert pr.total >= KEEPALIVE_FLOOR, detail
+    assert pr.total <= KEEPALIVE_BUDGET, detail
+
+
+@pytest.mark.parametrize("mpm", ["event", "worker", "prefork"])
+def test_new_connection_budget(docroot: str, mpm: str) -> None:
+    pr = count(servers.fastcore_spec(mpm), docroot, False)
+    detail = f"fastcore-{mpm}: {pr.total:.2f} syscalls per new connection: {strace.breakdown(pr)}"
+    assert pr.total >= NEW_CONNECTION_FLOOR, detail
+    assert pr.total <= NEW_CONNECTION_BUDGET, detail
