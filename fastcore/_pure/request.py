@@ -64,9 +64,29 @@ class RequestHead:
         return self._index
 
 
+_PORT = re.compile(rb"[+-]?[0-9]+")
+
+
+def _authority_ok(target: bytes) -> bool:
+    """CONNECT's "host:port" / "[v6]:port", as apr_uri_parse_hostinfo accepts it (the
+    host name is checked later, by http/request.py)."""
+    if target[:1] == b"[":
+        rb = target.find(b"]")
+        if rb < 0 or target[rb + 1:rb + 2] != b":":
+            return False
+        colon = rb + 1
+    else:
+        colon = target.find(b":")
+        if colon < 0:
+            return False
+    return _PORT.fullmatch(target, colon + 1) is not None
+
+
 def _target_ok(target: bytes, method: bytes) -> bool:
     if b"#" in target:
         return False  # Apache 2.4 answers 400 to any fragment
+    if method == b"CONNECT":
+        return _authority_ok(target)  # and only CONNECT takes the authority form
     if target[:1] in (b"/", b"?"):
         return True  # a path starting with '/', or an empty path
     if target == b"*":

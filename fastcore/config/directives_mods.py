@@ -262,7 +262,7 @@ def force_language_priority(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 # the file and line.  Icons, alt texts, descriptions, DefaultIcon, IndexStyleSheet and
 # IndexHeadInsert are rendered (fastcore/http/autoindex_icons.py).
 UNRENDERED_KEYS: frozenset[str] = frozenset()
-UNRENDERED_OPTIONS = frozenset(("trackmodified", "showforbidden"))
+UNRENDERED_OPTIONS = frozenset(("showforbidden",))
 
 
 def _unrendered(e: Engine, n: Node, what: str) -> None:

@@ -14,9 +14,10 @@ IndexHeadInsert and AddAltClass (rendering in autoindex_fancy, lookups in
 autoindex_icons, ordering in autoindex_sort).  HeaderName and ReadmeName files are
 included as mod_autoindex does (HTML as is, other text/* escaped in <pre>, found through
 the caller's sub-request `lookup`), with SuppressHTMLPreamble.  ShowForbidden lists
-denied regular files; TrackModified (it needs Last-Modified/ETag headers) and
-ShowForbidden for a denied directory or symlink raise FancyIndexingUnsupported instead
-of sending a listing Apache would not send.
+denied regular files; ShowForbidden for a denied directory or symlink raises
+FancyIndexingUnsupported instead of sending a listing Apache would not send.
+TrackModified changes no byte of the listing: its Last-Modified/ETag fields are the
+handler's (fastcore/http/handler.py, listing_validators).
 """
 from __future__ import annotations
 
@@ -231,8 +232,6 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     """
     opts = _options(dirconf)
     ai = getattr(dirconf, "autoindex", None) or {}
-    if "trackmodified" in opts:  # needs Last-Modified/ETag from the handler
-        raise FancyIndexingUnsupported("IndexOptions TrackModified is not implemented")
     inserts: dict[str, tuple[str, bytes] | None] = {}
     for key in ("header_name", "readme_name"):
         name = _setting(ai.get(key))

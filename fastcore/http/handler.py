@@ -12,6 +12,7 @@ import stat as stmod
 
 from fastcore._ext import load
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig, VirtualHost
+from fastcore.config.state import ai_effective_options
 from fastcore.http import errors as E
 from fastcore.http import static as S
 from fastcore.http.mapping import apply_redirects, decode_path, loose_path, normalize
@@ -214,11 +215,16 @@ class Handler:
         if method == "OPTIONS":
             return Response(200, [("Allow", self.allow(txn))], ctype, b"")
         if method not in ("GET", "HEAD", "POST"):
-            allow = ALLOW_405 if self.srv.trace_enabled(txn.vhost) else ALLOW_405[:-6]
-            return self.error(txn, 405, extra=[("Allow", allow)], dirconf=dc)
+            return self.not_allowed(txn, dc)
         if st is None or not S.is_regular(st) or path_info:
             return self.error(txn, 404, dirconf=dc)
         return self.file_response(txn, filename, st, dc, ctype, lang, enc, cacheable, extra or [])
+
+    def not_allowed(self, txn: object, dc: DirConfig) -> Response:
+        """The default handler's 405 for a known method it does not serve (PUT, DELETE,
+        CONNECT without a proxy...), with the Allow list Apache sends."""
+        allow = ALLOW_405 if self.srv.trace_enabled(txn.vhost) else ALLOW_405[:-6]
+        return self.error(txn, 405, extra=[("Allow", allow)], dirconf=dc)
 
     def allow(self, txn: object) -> str:
         if self.srv.trace_enabled(txn.vhost):
@@ -348,19 +354,40 @@ class Handler:
                 # these settings at startup; never send a listing Apache would not send
                 self.srv.error_log.log("error", "autoindex", str(exc), txn.client_ip)
                 return self.error(txn, 500, dirconf=dc)
+            validators = self.listing_validators(txn, dirname, dc)
             if streamed:  # an HTML header/readme went through a sub-request: no length
-                r = Response(200, [], autoindex.content_type(dc), body)
+                r = Response(200, validators, autoindex.content_type(dc), body)
                 r.no_length = True
                 r.chunked = txn.proto_num >= 1001
                 r.close = not r.chunked
                 return r
-            return Response(200, [("Content-Length", str(len(body)))],
+            return Response(200, validators + [("Content-Length", str(len(body)))],
                             autoindex.content_type(dc), body)
         if txn.method not in KNOWN_METHODS:
             return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
         if txn.method == "OPTIONS":
             return Response(200, [("Allow", self.allow(txn))], None, b"")
+        if txn.method not in ("GET", "HEAD", "POST"):  # Apache 2.4.71: DELETE, CONNECT
+            return self.not_allowed(txn, dc)  # on a directory are 405, not 403
         return self.error(txn, 403, dirconf=dc)
+
+    def listing_validators(self, txn: object, dirname: str, dc: DirConfig
+                           ) -> list[tuple[str, str]]:
+        """IndexOptions TrackModified: Last-Modified and ETag (per FileETag) of the
+        directory itself, made as for a file.  Apache 2.4.71 only sets them: it does not
+        evaluate If-None-Match/If-Modified-Since/If-Match on a listing (always 200)."""
+        if "trackmodified" not in ai_effective_options(dc.autoindex or {}):
+            return []
+        try:
+            st = os.stat(dirname)
+        except OSError:  # gone since it was listed: nothing to track
+            return []
+        now = txn.start_time
+        out = [("Last-Modified", S.http_date(S.last_modified_time(st, now)).decode())]
+        tag = S.etag(st, dc.file_etag, now)
+        if tag:
+            out.append(("ETag", tag))
+        return out
 
     def allowed_fn(self, txn: object):  # noqa: ANN201 - Callable[[str], bool]
         """Veto for listing entries and negotiation variants, as Apache's per-entry

@@ -5,8 +5,8 @@ LimitRequestLine/Fields/FieldSize limits) is `load("request").parse_head` -- the
 scanner fastcore._request, or its twin with FASTCORE_NO_EXTENSIONS=1 -- whose verdicts are
 checked against Apache 2.4.71 in tests/integration/test_parser_vs_apache.py.  This module
 adds what Apache decides after the syntax: the target split (origin, "*", absolute-form,
-which overrides Host), CONNECT -> 400 (no proxy), HTTP/1.1 without Host -> 400, two Host
-fields -> 400, the Host value rules, repeated Content-Length -> 400, Transfer-Encoding other
+which overrides Host), CONNECT's authority form (no proxy: the handler answers 405; its
+host name, not Host, picks the vhost), HTTP/1.1 without Host -> 400, two Host fields -> 400, the Host value rules, repeated Content-Length -> 400, Transfer-Encoding other
 than `... chunked` -> 400, Expect other than 100-continue -> 417, and keep-alive.
 
 `BodyReader` consumes a request body (Content-Length or chunked) from the connection
@@ -22,6 +22,10 @@ from fastcore.http.errors import HttpErrorBase
 _rq = load("request")
 _HOSTNAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?\Z")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+# CONNECT's host name as Apache 2.4.71 takes it (measured: "", "a.b.", "a_b", "[zz]",
+# "[::1]" pass; "a..b", "a/b", "a%41" are 400)
+_CONNECT_HOST = re.compile(r"(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?)?\Z")
+_CONNECT_V6 = re.compile(r"(?!.*\.\.)[A-Za-z0-9_.:-]*\Z")
 
 NOTE_FIELD_SIZE = "Size of a request header field exceeds server limit."
 NOTE_FIELD_COUNT = "The number of request header fields exceeds this server's limit."
@@ -105,20 +109,21 @@ def parse_head(head: bytes, limit_line: int = 8190, limit_fields: int = 100,
         req.protocol, req.proto_num, req.keepalive = "HTTP/0.9", 9, False
         _set_target(req, rh.target)
         return req
-    if method == "CONNECT":
-        # no proxy.  Apache 2.4.71 answers 400 to CONNECT with any target but host:port,
-        # which the scanner already rejects; it answers 405 to host:port (not done here)
-        raise HttpError(400)
     version = req.protocol = rh.version
     req.proto_num = rh.proto_num
     target = rh.target
     req.request_line = f"{method} {target} {version}"  # single spaces: the scanner checked
-    _set_target(req, target)
+    connect = method == "CONNECT"
+    if connect:  # the scanner let only the authority form "host:port" through
+        _set_connect_target(req, target)
+    else:
+        _set_target(req, target)
     fields = req.fields = rh.headers
     hd = req.headers = rh.index()  # lower-case names, repeats joined with ", " (built in C)
     if len(hd) < len(fields):  # some name repeats: Host and Content-Length may not
         names = [name.lower() for name, _ in fields]
-        if names.count("host") > 1 or names.count("content-length") > 1:
+        # CONNECT's host comes from the target: Apache never looks at Host values then
+        if (names.count("host") > 1 and not connect) or names.count("content-length") > 1:
             raise HttpError(400)
     _apply_semantics(req)
     return req
@@ -127,15 +132,15 @@ def parse_head(head: bytes, limit_line: int = 8190, limit_fields: int = 100,
 def _head_error(head: bytes, e: Exception, limit_line: int) -> HttpError:
     """The scanner's verdict as the HttpError the server answers with.  A header-section
     error comes after the request line was read, so the request line's own semantic
-    errors (CONNECT, a bad absolute-form target) answer first, as before, without notes."""
+    errors (a bad absolute-form target) answer first, as before, without notes.  A
+    CONNECT target's host name is checked after the header section, as Apache does."""
     notes = _NOTES.get(e.reason)
     if notes is not None:
         line = head.lstrip(b"\r\n")
         rh = _rq.parse_head(line[:line.index(b"\n") + 1] + b"\r\n", limit_line)
         try:
-            if rh.method == "CONNECT":
-                return HttpError(400)
-            _set_target(Request(), rh.target)
+            if rh.method != "CONNECT":
+                _set_target(Request(), rh.target)
         except HttpError as first:
             return first
     return HttpError(e.status, notes)
@@ -173,6 +178,24 @@ def _set_target(req: Request, t: str) -> None:
         path, _, query = rest.partition("?")
     req.path_raw = path
     req.query = query
+
+
+def _set_connect_target(req: Request, t: str) -> None:
+    """CONNECT host:port (apr_uri_parse_hostinfo): the host name replaces Host, the
+    port is strtol's value cut to 16 bits, and the request maps to "/" (where Apache's
+    default handler refuses the method: 405).  A bad host name is 400."""
+    if t.startswith("["):
+        close = t.index("]")
+        host, port, ok = t[1:close], t[close + 2:], _CONNECT_V6.match(t[1:close])
+    else:
+        host, _, port = t.partition(":")
+        ok = _CONNECT_HOST.match(host)
+    if ok is None:
+        raise HttpError(400)
+    req.target = t
+    req.host, req.host_port = host.rstrip(".").lower(), int(port) & 0xFFFF
+    req.abs_host = True
+    req.path_raw, req.query = "/", ""
 
 
 _HOSTS: dict[str, tuple[str, int | None]] = {}  # valid Host values seen (bounded)

@@ -9,7 +9,9 @@
  *  - request line = method SP target [SP protocol], single SPs, method a token, target and
  *    protocol VCHAR/obs-text; protocol "HTTP/d.d" with d != 0 (uppercase only) or absent
  *    (HTTP/0.9, GET only); target "/...", "?...", "*" for OPTIONS, or absolute "scheme:..."
- *    whose path part is empty or starts with "/", never with a "#fragment"; else 400;
+ *    whose path part is empty or starts with "/", never with a "#fragment"; for CONNECT
+ *    only the authority form "host:port" / "[v6]:port" (port: optional sign, digits),
+ *    which no other method takes; else 400;
  *  - header line longer than LimitRequestFieldSize + 1: 400; more than LimitRequestFields
  *    fields (continuation lines not counted): 400; name a token immediately followed by ':';
  *    value HT / VCHAR / SP / obs-text only; obs-fold joins with one space, a fold line
@@ -62,10 +64,35 @@ static int fc_is_alnum(unsigned char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* Is the request-target acceptable to Apache's ap_parse_uri + path check? */
+/* CONNECT's authority-form "host:port" as apr_uri_parse_hostinfo takes it: "[v6]:port" or
+ * text up to the first ':', then a port strtol reads whole (optional sign, digits).  The
+ * host name itself is checked later (http/request.py), after the header section, as
+ * Apache's fix_hostname is. */
+static int fc_authority_ok(const unsigned char *t, size_t n) {
+    size_t i = 0, d;
+    if (n && t[0] == '[') {
+        const unsigned char *rb = (const unsigned char *)memchr(t, ']', n);
+        if (!rb) return 0;
+        i = (size_t)(rb - t) + 1;
+        if (i >= n || t[i] != ':') return 0;
+    } else {
+        const unsigned char *c = (const unsigned char *)memchr(t, ':', n);
+        if (!c) return 0;
+        i = (size_t)(c - t);
+    }
+    i++;
+    if (i < n && (t[i] == '+' || t[i] == '-')) i++;
+    d = i;
+    while (i < n && t[i] >= '0' && t[i] <= '9') i++;
+    return i > d && i == n;
+}
+
+/* Is the request-target acceptable to Apache's ap_parse_uri + path check?  CONNECT takes
+ * only the authority form (no proxy: the request then gets 405); others never take it. */
 static int fc_target_ok(const unsigned char *t, size_t n, const unsigned char *m, size_t mlen) {
     size_t i = 0;
     if (memchr(t, '#', n)) return 0; /* Apache 2.4 answers 400 to any fragment */
+    if (mlen == 7 && memcmp(m, "CONNECT", 7) == 0) return fc_authority_ok(t, n);
     if (n && (t[0] == '/' || t[0] == '?')) return 1; /* path, or an empty path */
     if (n == 1 && t[0] == '*') return mlen == 7 && memcmp(m, "OPTIONS", 7) == 0;
     /* absolute-form: scheme ":" ... */

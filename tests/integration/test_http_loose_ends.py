@@ -2,7 +2,8 @@
 verified against the oracle; the differential test compares them with Apache as well):
 encodings in the client's spelling, type-map variants behind their own access checks,
 Expires on HTTP/1.0 type-map answers, negotiation with path info, Refresh on
-/server-status, listings without refused symlinks and .ht* files."""
+/server-status, listings without refused symlinks and .ht* files, IndexOptions
+TrackModified and CONNECT without a proxy (these two compared with a live Apache)."""
 from __future__ import annotations
 
 import os
@@ -21,8 +22,11 @@ def _w(path: str, data: bytes | str) -> None:
         f.write(data.encode() if isinstance(data, str) else data)
 
 
+OLD = 1_700_000_000  # a fixed past mtime: strong ETags on both servers
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
+def site(tmp_path_factory: pytest.TempPathFactory) -> ApacheOracle:
     root = str(tmp_path_factory.mktemp("loose"))
     d = f"{root}/htdocs"
     _w(f"{d}/z/a.txt.gz", b"\x1f\x8bgz")
@@ -33,6 +37,10 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     _w(f"{d}/l/a.txt", "a\n")
     _w(f"{d}/l/.htpasswd", "x\n")
     os.symlink("a.txt", f"{d}/l/link.txt")
+    _w(f"{d}/t/a.txt", "a\n")
+    _w(f"{d}/tn/a.txt", "a\n")
+    for sub in ("t", "tn"):
+        os.utime(f"{d}/{sub}", (OLD, OLD))
     body = f"""DocumentRoot "{d}"
 AddEncoding x-gzip .gz
 AddType text/plain .txt
@@ -48,6 +56,15 @@ AddLanguage de .de
 <Directory "{d}/l">
     Options Indexes
 </Directory>
+<Directory "{d}/t">
+    Options Indexes
+    IndexOptions TrackModified
+</Directory>
+<Directory "{d}/tn">
+    Options Indexes
+    IndexOptions FancyIndexing TrackModified
+    FileETag None
+</Directory>
 <Files "v.en.html">
     Require all denied
 </Files>
@@ -62,9 +79,20 @@ AddLanguage de .de
     os.makedirs(conf.tmpdir)
     with open(conf.conf_path, "w") as f:
         f.write(conf.config_text())
-    srv = FastcoreThread(conf.conf_path)
+    return conf
+
+
+@pytest.fixture(scope="module")
+def server(site: ApacheOracle):
+    srv = FastcoreThread(site.conf_path)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def apache(site: ApacheOracle):
+    with site:
+        yield site
 
 
 def get(srv: FastcoreThread, path: str, extra: str = "", version: str = "HTTP/1.1"
@@ -118,3 +146,74 @@ def test_server_status_refresh_and_full_version(server) -> None:
     assert f"ServerVersion: {server_banner('full')}".encode() in body
     assert get(server, "/server-status?refresh=0")[1]["refresh"] == "10"
     assert "refresh" not in get(server, "/server-status?auto")[1]
+
+
+def _both(server, apache, raw: str, skip: tuple[str, ...] = ()
+          ) -> list[tuple[int, dict[str, str], bytes]]:
+    """The same bytes to fastcore and Apache: fastcore's answers, once equal to Apache's
+    with Date/Server (and `skip`) left out and Allow compared as a set (Apache's order
+    comes from a hash table and changes between runs)."""
+    out = []
+    drop = ("date", "server") + skip
+    for port in (server.port, apache.port):
+        got = parse_responses(raw_request(port, raw.encode()),
+                              head_request=raw.startswith("HEAD"))
+        out.append([(st, {k: v for k, v in h.items() if k not in drop}, b)
+                    for st, h, b in got])
+
+    def canon(rs: list) -> list:
+        return [(st, {k: (",".join(sorted(v.split(","))) if k == "allow" else v)
+                      for k, v in h.items()}, b) for st, h, b in rs]
+    assert canon(out[0]) == canon(out[1])
+    return out[0]
+
+
+def test_track_modified_listing_validators_match_apache(server, apache) -> None:
+    req = "GET /t/ HTTP/1.1\r\nHost: localhost\r\n{}Connection: close\r\n\r\n"
+    [(st, h, body)] = _both(server, apache, req.format(""))
+    assert st == 200 and b'href="a.txt"' in body
+    assert h["last-modified"] == "Tue, 14 Nov 2023 22:13:20 GMT"
+    size = os.stat(os.path.join(os.path.dirname(apache.tmpdir), "htdocs", "t")).st_size
+    assert h["etag"] == f'"{size:x}-{OLD * 10**6:x}"'  # the directory's size and mtime
+    lm, tag = h["last-modified"], h["etag"]
+    # Apache sets the validators but evaluates no condition on a listing: always 200
+    for cond in (f"If-Modified-Since: {lm}\r\n", f"If-None-Match: {tag}\r\n",
+                 "If-None-Match: *\r\n", 'If-Match: "nope"\r\n'):
+        [(st2, h2, body2)] = _both(server, apache, req.format(cond))
+        assert (st2, h2, body2) == (200, h, body)
+    [(st3, h3, _)] = _both(server, apache, "HEAD /t/ HTTP/1.1\r\nHost: localhost\r\n"
+                                           f"If-None-Match: {tag}\r\nConnection: close\r\n\r\n")
+    assert st3 == 200 and h3["etag"] == tag
+    # FileETag None: Last-Modified alone (fancy listing: same bytes on both servers)
+    [(st4, h4, _)] = _both(server, apache, req.replace("/t/", "/tn/").format(""))
+    assert st4 == 200 and "etag" not in h4 and h4["last-modified"] == lm
+    # no TrackModified: no validators on a listing
+    assert "last-modified" not in get(server, "/l/")[1]
+
+
+@pytest.mark.parametrize("line,status", [
+    ("CONNECT localhost:80 HTTP/1.1", 405), ("CONNECT localhost:80 HTTP/1.0", 405),
+    ("CONNECT [::1]:443 HTTP/1.1", 405), ("CONNECT :80 HTTP/1.1", 405),
+    ("CONNECT localhost HTTP/1.1", 400), ("CONNECT /x HTTP/1.1", 400),
+    ("CONNECT localhost:abc HTTP/1.1", 400), ("CONNECT a..b:80 HTTP/1.1", 400),
+    ("CONNECT http://localhost/ HTTP/1.1", 400), ("GET localhost:80 HTTP/1.1", 400),
+    ("DELETE / HTTP/1.1", 405), ("DELETE /l/ HTTP/1.1", 405),
+])
+def test_connect_without_proxy_matches_apache(server, apache, line, status) -> None:
+    raw = f"{line}\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    [(st, h, body)] = _both(server, apache, raw)
+    assert st == status
+    if status == 405:
+        assert h["allow"] == "GET,POST,OPTIONS,HEAD,TRACE"
+        assert b"The requested method " + line.split()[0].encode() in body
+
+
+def test_connect_405_keeps_the_connection(server, apache) -> None:
+    raw = ("CONNECT localhost:80 HTTP/1.1\r\nHost: localhost\r\n\r\n"
+           "GET /l/a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    # Apache 2.4.71 sends Keep-Alive/Connection: Keep-Alive only to a client that sent a
+    # keep-alive token; fastcore's server sends them on every kept HTTP/1.1 answer
+    got = _both(server, apache, raw, skip=("keep-alive", "connection"))
+    assert [st for st, _, _ in got] == [405, 200]
+    # HTTP/1.1 without Host is still 400, even though the target names a host
+    assert _both(server, apache, "CONNECT localhost:80 HTTP/1.1\r\n\r\n")[0][0] == 400

@@ -246,6 +246,21 @@ CASES: dict[str, bytes] = {
                         b"Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
                         b"Accept-Language: en-US,en;q=0.5", b"Accept-Encoding: gzip, deflate",
                         b"Connection: keep-alive", b"Upgrade-Insecure-Requests: 1"),
+    # CONNECT without a proxy: the authority form reaches the handler (Apache: 405),
+    # every other CONNECT target and the authority form for other methods are 400
+    "connect-authority": get(line=b"CONNECT localhost:80 HTTP/1.1"),
+    "connect-v6-authority": get(line=b"CONNECT [::1]:443 HTTP/1.1"),
+    "connect-empty-host": get(line=b"CONNECT :80 HTTP/1.1"),
+    "connect-signed-port": get(line=b"CONNECT h:+80 HTTP/1.1"),
+    "connect-no-port": get(line=b"CONNECT localhost HTTP/1.1"),
+    "connect-empty-port": get(line=b"CONNECT localhost: HTTP/1.1"),
+    "connect-v6-no-port": get(line=b"CONNECT [::1] HTTP/1.1"),
+    "connect-port-query": get(line=b"CONNECT h:80?q HTTP/1.1"),
+    "connect-two-ports": get(line=b"CONNECT h:80:90 HTTP/1.1"),
+    "connect-origin-form": get(line=b"CONNECT /x HTTP/1.1"),
+    "connect-absolute-form": get(line=b"CONNECT http://h/ HTTP/1.1"),
+    "get-authority-form": get(line=b"GET localhost:80 HTTP/1.1"),
+    "options-authority-form": get(line=b"OPTIONS localhost:80 HTTP/1.1"),
 }
 
 
@@ -365,6 +380,16 @@ HTTP_CASES: dict[str, tuple[bytes, dict[str, int]]] = {
     "small-fields-6-then-long-field": (get(*[b"X%d: a" % i for i in range(4)], b"X4: a",
                                            field(150)), SMALL),
     "absolute-form-path-only": (get(line=b"GET http:/index.html HTTP/1.1"), {}),
+    # CONNECT: its host name (not Host) is checked, after the header section
+    "connect-authority-ok": (get(line=b"CONNECT localhost:80 HTTP/1.1"), {}),
+    "connect-bad-host": (get(line=b"CONNECT a..b:80 HTTP/1.1"), {}),
+    "connect-slash-host": (get(line=b"CONNECT a/b:80 HTTP/1.1"), {}),
+    "connect-host-field-unused": (b"CONNECT h:80 HTTP/1.1\r\nHost: a/b\r\n\r\n", {}),
+    "connect-two-host-fields": (b"CONNECT h:80 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", {}),
+    "connect-http11-no-host": (b"CONNECT h:80 HTTP/1.1\r\n\r\n", {}),
+    "connect-http10-no-host": (b"CONNECT h:80 HTTP/1.0\r\n\r\n", {}),
+    "connect-bad-host-then-long-field": (get(field(9000), line=b"CONNECT a/b:80 HTTP/1.1"), {}),
+    "connect-origin-then-long-field": (get(field(9000), line=b"CONNECT /x HTTP/1.1"), {}),
 }
 NOTES = ("Size of a request header field exceeds server limit.",
          "The number of request header fields exceeds this server's limit.")

@@ -86,10 +86,10 @@ def test_unsupported_settings_are_refused_not_faked(d) -> None:
     (d / "HEADER.html").write_text("<p>head</p>")
     with pytest.raises(FancyIndexingUnsupported):
         render(str(d), "/d/", None, DirConfig(autoindex={"header_name": "HEADER.html"}))
-    # TrackModified needs Last-Modified/ETag headers: refused in every format
-    with pytest.raises(FancyIndexingUnsupported):
-        render(str(d), "/d/", None, DirConfig(autoindex={
-            "index_options": (("TrackModified",),)}))
+    # TrackModified changes headers only (the handler's): the same listing, every format
+    for fmt in (None, "F=1", "F=2"):
+        assert render(str(d), "/d/", fmt, DirConfig(autoindex={
+            "index_options": (("TrackModified",),)})) == render(str(d), "/d/", fmt, DirConfig())
     # ShowForbidden matters only when an entry is vetoed
     sf = DirConfig(autoindex={"index_options": (("ShowForbidden",),)})
     assert render(str(d), "/d/", None, sf) == render(str(d), "/d/", None, DirConfig())

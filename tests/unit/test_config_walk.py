@@ -128,11 +128,12 @@ def test_addtype_parameters_and_addcharset_case(tmp_path) -> None:
 def test_unrendered_autoindex_settings_are_reported_at_startup(tmp_path) -> None:
     c = cfg(tmp_path, "LoadModule autoindex_module m.so\nHeaderName HEADER.html\n"
                       "AddIcon /icons/a.gif .txt\n"
-                      "IndexOptions FancyIndexing ScanHTMLTitles TrackModified\n")
+                      "IndexOptions FancyIndexing ScanHTMLTitles TrackModified\n"
+                      "IndexOptions +ShowForbidden\n")
     text = "\n".join(c.warnings)
-    assert "httpd.conf:" in text and "TrackModified" in text
-    # rendered as Apache does: not reported
-    for name in ("HeaderName", "AddIcon", "ScanHTMLTitles"):
+    assert "httpd.conf:" in text and "IndexOptions +ShowForbidden" in text
+    # rendered (or sent as headers) as Apache does: not reported
+    for name in ("HeaderName", "AddIcon", "ScanHTMLTitles", "TrackModified"):
         assert name not in text
 
 

@@ -74,6 +74,17 @@ def status_of(raw: bytes, **kw: int) -> int:
     (b"GET / HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n", 417),
     (b"CONNECT / HTTP/1.1\r\nHost: x\r\n\r\n", 400),             # Apache: 400 too
     (b"CONNECT http://h/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    (b"CONNECT h:80 HTTP/1.1\r\nHost: x\r\n\r\n", 200),            # the handler's 405
+    (b"CONNECT h:80 HTTP/1.1\r\n\r\n", 400),                      # Host still required
+    (b"CONNECT h:80 HTTP/1.0\r\n\r\n", 200),
+    (b"CONNECT h:80 HTTP/1.1\r\nHost: a/b\r\n\r\n", 200),         # Host value unused
+    (b"CONNECT h:80 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 200),
+    (b"CONNECT a..b:80 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    (b"CONNECT a/b:80 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    (b"CONNECT a%41:80 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    (b"CONNECT [zz]:80 HTTP/1.1\r\nHost: x\r\n\r\n", 200),
+    (b"CONNECT h:80 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+    (b"CONNECT h:80 HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n", 417),
 ])
 def test_strict_parsing(raw: bytes, status: int) -> None:
     assert status_of(raw) == status
@@ -223,6 +234,9 @@ def test_request_line_errors_answer_before_header_errors() -> None:
     """CONNECT and a bad absolute-form target are request-line verdicts: no field notes."""
     big = b"X: " + b"a" * 9000 + b"\r\n"
     assert notes_of(b"CONNECT /x HTTP/1.1\r\nHost: x\r\n" + big + b"\r\n") == (400, None)
+    # a CONNECT host name is checked after the header section (fix_hostname)
+    assert notes_of(b"CONNECT a/b:1 HTTP/1.1\r\nHost: x\r\n" + big + b"\r\n") == \
+        (400, NOTE_FIELD_SIZE)
     assert notes_of(b"GET http://u@h/ HTTP/1.1\r\nHost: x\r\n" + big + b"\r\n") == (400, None)
     assert notes_of(b"GET ftp://h/ HTTP/1.1\r\n" + big + b"\r\n") == (400, None)
     assert notes_of(b"GET / HTTP/1.1\r\n" + big + b"\r\n") == (400, NOTE_FIELD_SIZE)
@@ -241,3 +255,17 @@ def test_every_request_field_the_server_reads() -> None:
     assert r.headers["x-dup"] == "1, 2" and r.fields[3] == ("X-Dup", "1")
     r = parse_head(b"GET / HTTP/1.0\r\n\r\n")
     assert (r.keepalive, r.host, r.protocol, r.body_kind) == (False, None, "HTTP/1.0", "none")
+
+
+@pytest.mark.parametrize("target,host,port", [
+    ("localhost:80", "localhost", 80), ("LOCALHOST:443", "localhost", 443),
+    ("[::1]:8080", "::1", 8080), (":80", "", 80), ("h.:-1", "h", 65535),
+    ("h:99999", "h", 99999 & 0xFFFF), ("h:+7", "h", 7),
+])
+def test_connect_target_names_the_host_and_maps_to_root(target, host, port) -> None:
+    r = parse_head(f"CONNECT {target} HTTP/1.1\r\nHost: other\r\n\r\n".encode())
+    assert (r.method, r.target, r.request_line) == ("CONNECT", target,
+                                                    f"CONNECT {target} HTTP/1.1")
+    assert (r.host, r.host_port, r.abs_host) == (host, port, True)
+    assert (r.path_raw, r.query) == ("/", "")
+    assert r.keepalive  # Apache keeps the connection after its 405

@@ -129,7 +129,7 @@ def outcome(mod, raw: bytes, **limits):
     return (h.method, h.target, h.version, h.proto_num, h.headers, h.head_len)
 
 
-PIECES = [b"GET", b"HEAD", b"OPTIONS", b"G@T", b" ", b"  ", b"\t", b"/", b"/a", b"*", b"?q",
+PIECES = [b"GET", b"HEAD", b"OPTIONS", b"CONNECT", b"h:80", b"[::1]", b":+8", b"G@T", b" ", b"  ", b"\t", b"/", b"/a", b"*", b"?q",
           b"#f", b"http://h", b"HTTP/1.1", b"HTTP/1.0", b"http/1.1", b"HTTP/2.0", b"\r\n",
           b"\n", b"\r", b"Host", b":", b"X-A", b"v", b"\x00", b"\x01", b"\x7f", b"\xe9",
           b"a" * 20]
@@ -184,3 +184,28 @@ def test_fold_characters_checked_with_the_field(rq):
     assert ei.value.reason == "Request header value is malformed"
     h = rq.parse_head(b"GET / HTTP/1.1\r\nX:\r\n b \r\n\tc\r\nY: d  \r\n\r\n")
     assert h.headers == [("X", "b c"), ("Y", "d")]
+
+
+@pytest.mark.parametrize("target,ok", [
+    # what Apache 2.4.71 lets through to its 405 (apr_uri_parse_hostinfo), and its 400s
+    (b"localhost:80", True), (b"[::1]:80", True), (b":80", True), (b"h:+80", True),
+    (b"h:-1", True), (b"h:99999", True), (b"a..b:80", True),  # host name: http/request.py
+    (b"[::1]", False), (b"localhost", False), (b"h:", False), (b"h:abc", False),
+    (b"h:80?q", False), (b"h:80/x", False), (b"h:80:90", False), (b"h:80#f", False),
+    (b"/x", False), (b"*", False), (b"http://h/", False),
+])
+def test_connect_takes_only_the_authority_form(rq, target, ok):
+    raw = b"CONNECT " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n"
+    if ok:
+        h = rq.parse_head(raw)
+        assert (h.method, h.target) == ("CONNECT", target.decode())
+    else:
+        with pytest.raises(rq.HeadError) as e:
+            rq.parse_head(raw)
+        assert e.value.status == 400
+
+
+@pytest.mark.parametrize("method", [b"GET", b"OPTIONS", b"POST", b"connect"])
+def test_only_connect_takes_the_authority_form(rq, method):
+    with pytest.raises(rq.HeadError):
+        rq.parse_head(method + b" localhost:80 HTTP/1.1\r\nHost: a\r\n\r\n")
