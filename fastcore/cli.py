@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 import fastcore
+from fastcore import _ext
 from fastcore.config import ConfigError, default_variables, load, render_default_config
 from fastcore.config.model import ServerConfig
 
@@ -191,7 +192,8 @@ def serve(cfg: ServerConfig, args: argparse.Namespace) -> int:
         for la in cfg.listeners:
             host = f"[{la.host}]" if ":" in la.host else (la.host or "0.0.0.0")
             sys.stderr.write(f"Serving {cfg.main.document_root} on http://{host}:{la.port}/ "
-                             f"(fastcore {cfg.mpm.name} MPM) - press Ctrl+C to stop\n")
+                             f"(fastcore {cfg.mpm.name} MPM, {_ext.implementation()}) "
+                             "- press Ctrl+C to stop\n")
     sys.stderr.flush()
 
     def reload() -> ServerConfig:

@@ -363,9 +363,12 @@ class Arbiter:
         self.start_children()
 
     def _announce(self) -> None:
+        from fastcore._ext import PURE, implementation
+
+        twins = f" ({implementation()})" if PURE else ""  # the slow fallback is never silent
         self.errlog.log("notice", f"mpm_{self.sizing.mpm}",
                         f"{_CONFIGURED_AH[self.sizing.mpm]}: {fastcore.SERVER_SOFTWARE}/"
-                        f"{fastcore.__version__} configured -- resuming normal operations")
+                        f"{fastcore.__version__}{twins} configured -- resuming normal operations")
 
     def _wait_children(self, limit: float) -> None:
         """Wait up to `limit` seconds (forever if 0) for every child, then SIGKILL."""

@@ -1,0 +1,38 @@
+"""The startup banner says which implementation serves (DESIGN principle 7): the slow
+pure-Python twins are never a silent fallback."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("pure,expected", [("1", "pure-python twins"), ("0", "cython extensions")])
+def test_banner_announces_the_implementation(tmp_path, pure: str, expected: str) -> None:
+    env = dict(os.environ, FASTCORE_NO_EXTENSIONS=pure, PYTHONPATH=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "fastcore", "-p", str(_free_port()),
+                             str(tmp_path)], stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=str(tmp_path))
+    try:
+        banner = proc.stderr.readline()
+        notice = proc.stderr.readline()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        proc.stderr.close()
+    assert banner.startswith(f"Serving {tmp_path} on http://127.0.0.1:"), banner
+    assert expected in banner
+    assert "configured -- resuming normal operations" in notice
+    assert ("pure-python twins" in notice) == (pure == "1")
