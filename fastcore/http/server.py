@@ -7,6 +7,12 @@ name, inode, size, mtime_ns, precomputed header bytes, small-file bytes); one st
 validates it, the header is joined from those parts plus the cached Date line, and one
 send_response() sends header and body (writev from memory for small files, sendfile for
 large ones when EnableSendfile is on).  Everything else goes through handler.Handler.
+
+The C engine (fastcore._fastpath, DESIGN principle 1) runs first: Connection.run() hands
+the socket to FastConn.serve(), which serves hits of the per-process FastCache (filled
+here by _remember next to the Python cache) without the GIL and returns FALLBACK with the
+unserved bytes for the Python path when a request is anything else.  A request that
+arrives in pieces is also given back, so Timeout and the slowloris bound stay Python's.
 """
 from __future__ import annotations
 
@@ -21,6 +27,14 @@ from fastcore._ext import load
 from fastcore.config.model import RequireGroup, ServerConfig, VirtualHost
 from fastcore.http import authz
 from fastcore.http import errors as E
+from fastcore.http.engine import (  # noqa: F401 - the state constants are this module's API
+    CLOSED,
+    WANT_READ,
+    WANT_WRITE,
+    EngineConnMixin,
+    EngineServerMixin,
+    _fp,
+)
 from fastcore.http.fastpath import FastPathMixin
 from fastcore.http.handler import Handler, Response
 from fastcore.http.log import DEFAULT_NICKNAMES, AccessLog, ErrorLog, open_log
@@ -30,9 +44,8 @@ from fastcore.http.request import BodyReader, HttpError, Request, find_head_end,
 from fastcore.http.transaction import Transaction
 
 _sf = load("sendfile")
-WANT_READ, WANT_WRITE, CLOSED = 1, 2, 3
 
-class HttpServer:
+class HttpServer(EngineServerMixin):
     """Compiled per-(re)start state; created in the parent before fork."""
 
     def __init__(self, cfg: ServerConfig, scoreboard: object | None = None,
@@ -56,6 +69,7 @@ class HttpServer:
             from fastcore.http.dns import Resolver
             self.dns = Resolver()
         self._open_logs()
+        self._init_engine()
         self.cache: dict[tuple[int, str], tuple] = {}
         self.content_bytes = 0
         self._local = threading.local()  # per-thread descriptor cache (worker MPM threads)
@@ -105,13 +119,18 @@ class HttpServer:
         formats = dict(DEFAULT_NICKNAMES)
         formats.update(cfg.log_formats)
         self.access_logs: dict[int, list[AccessLog]] = {}
-        main_logs = [AccessLog(fd_for(s.path), formats.get(s.format, s.format),
-                               cfg.buffered_logs, s.condition) for s in cfg.main.custom_logs]
+        self._log_formats: dict[int, list[str]] = {}
+        main_fmts = [formats.get(s.format, s.format) for s in cfg.main.custom_logs]
+        main_logs = [AccessLog(fd_for(s.path), f, cfg.buffered_logs, s.condition)
+                     for s, f in zip(cfg.main.custom_logs, main_fmts, strict=True)]
         self.access_logs[id(cfg.main)] = main_logs
+        self._log_formats[id(cfg.main)] = main_fmts
         for v in cfg.vhosts:
-            logs = [AccessLog(fd_for(s.path), formats.get(s.format, s.format),
-                              cfg.buffered_logs, s.condition) for s in v.custom_logs]
+            fmts = [formats.get(s.format, s.format) for s in v.custom_logs]
+            logs = [AccessLog(fd_for(s.path), f, cfg.buffered_logs, s.condition)
+                    for s, f in zip(v.custom_logs, fmts, strict=True)]
             self.access_logs[id(v)] = logs or main_logs
+            self._log_formats[id(v)] = fmts if logs else main_fmts
         try:
             efd = fd_for(cfg.error_log) if cfg.error_log else 2
         except OSError:
@@ -132,8 +151,11 @@ class HttpServer:
         self._local = threading.local()
         self.cache.clear()
         self.content_bytes = 0
+        self.engine.clear()
+        self.fast_tried.clear()
 
     def flush_logs(self) -> None:
+        self.engine.flush_logs()
         for logs in self.access_logs.values():
             for lg in logs:
                 lg.flush()
@@ -170,13 +192,30 @@ class HttpServer:
         return self.resolver.vhost_for(local, host)
 
     def serve_blocking(self, fd: int, peer: tuple, slot: int = -1) -> None:
-        """prefork/worker: serve one connection to the end, then close it."""
+        """prefork/worker: serve one connection to the end, then close it.  Cache hits go
+        through the engine's blocking keep-alive loop (no poll, no Python per request)."""
         conn = Connection(self, fd, peer, slot, blocking=True)
         try:
             state, timeout = WANT_READ, conn.timeout
-            poller = select.poll()
-            poller.register(fd, select.POLLIN)
+            poller = None
             while state != CLOSED:
+                if state == WANT_READ and conn.engine_idle():
+                    rc = conn.engine_blocking(timeout)
+                    if rc == _fp.TIMEOUT:
+                        conn.on_timeout()
+                        break
+                    if rc == _fp.CLOSED:
+                        break
+                    if rc == _fp.FALLBACK:  # Python answers the buffered request
+                        state, timeout = conn.run(may_read=False)
+                        continue
+                    if rc == _fp.WANT_READ:  # a partial head, now in conn.buf
+                        timeout = conn.timeout
+                    else:
+                        state, timeout = WANT_WRITE, conn.timeout
+                if poller is None:
+                    poller = select.poll()
+                    poller.register(fd, select.POLLIN)
                 poller.modify(fd, select.POLLIN if state == WANT_READ else select.POLLOUT)
                 if not poller.poll(int(timeout * 1000)):
                     conn.on_timeout()
@@ -185,15 +224,17 @@ class HttpServer:
         finally:
             conn.close()
 
-    def connection(self, fd: int, peer: tuple, slot: int = -1) -> Connection:
-        """event MPM: a non-blocking connection driven by run()."""
-        return Connection(self, fd, peer, slot, blocking=False)
+    def connection(self, fd: int, peer: tuple, slot: int = -1, fc: object = None) -> Connection:
+        """event MPM: a non-blocking connection driven by run(); fc: the engine state of a
+        connection the C event loop accepted and served so far."""
+        return Connection(self, fd, peer, slot, blocking=False, fc=fc)
 
 
-class Connection(FastPathMixin):
+class Connection(EngineConnMixin, FastPathMixin):
     """One client connection: buffer, keep-alive loop, output queue."""
 
-    def __init__(self, srv: HttpServer, fd: int, peer: tuple, slot: int, blocking: bool) -> None:
+    def __init__(self, srv: HttpServer, fd: int, peer: tuple, slot: int, blocking: bool,
+                 fc: object = None) -> None:
         self.srv = srv
         self.fd = fd
         self.slot = slot
@@ -214,14 +255,28 @@ class Connection(FastPathMixin):
         self.vh = main  # the vhost of the current request (KeepAlive*, Timeout)
         self.timeout = main.timeout
         self.ka_timeout = main.keep_alive_timeout
+        self.sb = srv.scoreboard if slot >= 0 else None
+        self.fc = fc
+        if fc is not None:
+            self.requests = fc.requests
+            if fc.requests:
+                self.timeout, self.ka_timeout = fc.timeout, fc.keep_alive_timeout
+        elif fd >= 0:
+            try:
+                self.fc = _fp.FastConn(srv.engine, fd, blocking, self.client_ip.encode("latin-1"),
+                                       self.remote_port, srv.scoreboard, slot, srv.addr_key(self))
+            except (TypeError, UnicodeError):  # a scoreboard the engine cannot write
+                self.fc = None
         if blocking:
             try:  # a blocked send gives up after Timeout (one setsockopt per connection)
-                sec = int(self.timeout)
-                tv = sec.to_bytes(8, "little") + int((self.timeout - sec) * 1e6).to_bytes(8, "little")
-                _setsockopt(fd, tv)
+                if self.fc is not None:
+                    self.fc.set_send_timeout(self.timeout)
+                else:
+                    sec = int(self.timeout)
+                    tv = sec.to_bytes(8, "little") + int((self.timeout - sec) * 1e6).to_bytes(8, "little")
+                    _setsockopt(fd, tv)
             except OSError:
                 pass
-        self.sb = srv.scoreboard if slot >= 0 else None
 
     def local_addr(self) -> tuple | None:
         if self._local is None:
@@ -236,10 +291,11 @@ class Connection(FastPathMixin):
         return self._local
 
     # ------------------------------------------------------------ driving
-    def run(self) -> tuple[int, float]:
-        """Make progress; return (WANT_READ|WANT_WRITE|CLOSED, timeout seconds)."""
+    def run(self, may_read: bool = True) -> tuple[int, float]:
+        """Make progress; return (WANT_READ|WANT_WRITE|CLOSED, timeout seconds).
+        may_read=False: only process what is buffered (the socket was read already)."""
         try:
-            return self._run()
+            return self._run(may_read)
         except (ConnectionError, BrokenPipeError):
             self.closing = True
             self._drop_output()
@@ -250,8 +306,12 @@ class Connection(FastPathMixin):
             self.closing = True
             return CLOSED, 0.0
 
-    def _run(self) -> tuple[int, float]:
-        may_read = True
+    def _run(self, may_read: bool = True) -> tuple[int, float]:
+        if may_read and self.engine_idle():
+            got = self._engine()
+            if got is not None:
+                return got
+            may_read = False  # the engine read once; the next read waits for the poll
         while True:
             if self.out:
                 if not self._flush():
@@ -289,7 +349,7 @@ class Connection(FastPathMixin):
 
     def on_timeout(self) -> None:
         """No progress within Timeout/KeepAliveTimeout: 408 mid-request, else just close."""
-        if self.out:
+        if self.out or (self.fc is not None and self.fc.pending_output):
             self._drop_output()
         elif self.buf.strip(b"\r\n") or self.body is not None:
             self.body = None
@@ -314,6 +374,8 @@ class Connection(FastPathMixin):
             return
         self.closed = True
         self._drop_output()
+        if self.fc is not None:
+            self.fc.close()
         if self.sb is not None:
             self.sb.set_status(self.slot, "_")
         try:
@@ -330,6 +392,9 @@ class Connection(FastPathMixin):
     # ------------------------------------------------------------ output
     def _drop_output(self) -> None:
         """Forget unsent responses, closing the file descriptors they owned."""
+        if self.fc is not None and self.fc.pending_output:
+            self.fc.close()  # its connection is being given up
+            self.fc = None
         for item in self.out:
             if item[6]:
                 try:
@@ -475,11 +540,14 @@ class Connection(FastPathMixin):
         if req.body_kind == "none" and req.method in ("GET", "HEAD") and not req.assbackwards:
             resp = self._fast(txn, req, vhost)
             if resp is True:
+                if self.fc is not None:  # the engine missed it (e.g. another Host spelling)
+                    self._remember_fast(vhost, req, txn)
                 return
         if resp is None:
             resp = srv.handler.handle(txn, req)
             if resp.cache is not None:
                 self._remember(vhost, req.target, resp.cache, txn.uri_path)
+                self._remember_fast(vhost, req, txn)
         if req.body_kind != "none" and not resp.close:
             dc = txn.dirconf or vhost.dir_defaults
             try:
@@ -613,7 +681,10 @@ class Connection(FastPathMixin):
         if self.sb is not None:
             self.sb.set_status(self.slot, "L")
         for lg in srv.access_logs.get(id(txn.vhost)) or srv.access_logs.get(id(srv.cfg.main), ()):
-            lg.log(txn)
+            if lg.buffered:  # one buffer per log file for both paths: lines stay in order
+                srv.engine.log_line(lg.fd, (lg.render(txn) + "\n").encode("latin-1", "replace"), True)
+            else:
+                lg.log(txn)
         if self.sb is not None:
             self.sb.request_end(self.slot, txn.bytes_sent)
             self.sb.set_status(self.slot, "K" if keep else "W")

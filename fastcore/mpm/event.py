@@ -6,6 +6,16 @@ in the listener's epoll with a deadline, occupying no worker thread. A connectio
 becomes ready goes to a worker through a blocking queue. The process stops accepting while
 it has no idle worker or holds more than ThreadsPerChild + idle * AsyncRequestWorkerFactor
 connections (httpd's bound), and tells the parent so through its process flag.
+
+Deliberate difference from httpd: the listener thread also serves.  Its wait is the C
+engine's EventLoop (fastcore._fastpath): idle keep-alive connections whose state is all in
+C are "attached" to it, stay registered level-triggered, and a request for a cached static
+file is answered inline, without the GIL and without a hand-off to a worker thread
+(epoll_wait + read + stat + one send per request).  New connections are attached right
+after accept.  Only what needs Python -- a cache miss or any other request, a partial
+head, a blocked send, a close, an expiry -- comes back to this module and goes to a worker
+thread or the listener's existing Python handling.  Workers still run every slow-path
+request; a thread hand-off per cached request would cost more than serving it.
 """
 from __future__ import annotations
 
@@ -56,6 +66,19 @@ class EventChild:
         self.default_timeout = float(getattr(ctx.cfg.main, "timeout", 60.0) or 60.0)
         self.acceptor = load("accept").Acceptor(ctx.listen_fds, ctx.mutex, True)
         self.ep = select.epoll()
+        engine = getattr(ctx.server, "engine", None)
+        self.loop = (load("fastpath").EventLoop(engine, self.ep.fileno())
+                     if engine is not None else None)
+        if self.loop is not None:
+            main = ctx.cfg.main
+            board = self.sb if type(self.sb).__module__ == "fastcore._scoreboard" else None
+            self.loop.configure_conns(board, float(main.timeout), float(main.keep_alive_timeout))
+            if not ctx.server.needs_local_addr:  # vhosts by name only: C may accept
+                for fd in ctx.listen_fds:
+                    os.set_blocking(fd, False)
+                    self.loop.add_listener(fd)
+        self.fast: dict[int, _Parked] = {}  # connections attached to the C loop
+        self.dropped = False
         self.efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.ep.register(self.efd, select.EPOLLIN)
         self.work: queue.SimpleQueue = queue.SimpleQueue()
@@ -106,6 +129,80 @@ class EventChild:
             self.ep.register(entry.fd, mask)
         if earlier:
             self.wake()
+
+    def attach(self, entry: _Parked, timeout: float | None) -> bool:
+        """Give an idle connection to the C loop (served inline by the listener); False
+        when it needs the Python park (no engine, state on the Python side, stopping)."""
+        conn = entry.conn
+        if (self.loop is None or conn is None or entry.linger or self.ctx.stopping.is_set()
+                or not getattr(conn, "engine_idle", lambda: False)()):
+            return False
+        if timeout is None or timeout <= 0:
+            return False
+        with self.lock:
+            self.parked.pop(entry.fd, None)
+            self.fast[entry.fd] = entry
+        try:
+            self.loop.attach(conn.fc, timeout)
+        except (OSError, ValueError):
+            with self.lock:
+                self.fast.pop(entry.fd, None)
+            return False
+        return True
+
+    def _from_loop(self, fd: int, code: int) -> None:
+        """An attached connection the C loop gives back: continue it in Python."""
+        fp = self.http._fp
+        if code & fp.OWNED:  # accepted and served by the loop so far: now a Connection
+            code &= ~fp.OWNED
+            got = self.loop.adopt(fd)
+            if got is None:
+                return
+            fc, peer = got
+            try:
+                conn = self.ctx.server.connection(fd, peer, -1, fc=fc)
+            except Exception:  # noqa: BLE001
+                self.ctx.log_exception("connection")
+                fc.close()
+                _close_fd(fd)
+                return
+            with self.lock:
+                self.conns += 1
+            entry = _Parked(conn, fd, peer)
+        else:
+            with self.lock:
+                entry = self.fast.pop(fd, None)
+            if entry is None:
+                return
+            conn = entry.conn
+        conn.engine_sync()
+        if code == fp.CLOSED:
+            self._close(entry)
+        elif code == fp.EXPIRED:
+            conn.buf += conn.fc.take()  # a partial head: Python answers 408
+            self._time_out(entry)
+        elif code == fp.WANT_WRITE:
+            self.park(entry, self.http.WANT_WRITE, conn.timeout)
+        else:  # FALLBACK or a partial head: a worker runs the Python path
+            self.work.put(entry)
+
+    def _drop_fast(self) -> None:
+        """Stopping: idle keep-alive connections in the C loop are closed at once (one
+        that has not sent its first request yet is still served)."""
+        with self.lock:
+            items = [(fd, e) for fd, e in self.fast.items()
+                     if e.conn.fc.requests and not e.conn.fc.buffered]
+            for fd, _ in items:
+                del self.fast[fd]
+        for fd, entry in items:
+            self.loop.detach(fd, True)
+            conn = entry.conn
+            conn.engine_sync()
+            try:
+                conn.close(linger=False)
+            except Exception:  # noqa: BLE001
+                self.ctx.log_exception("connection close")
+            self.conn_done()
 
     def _cap_trickle(self, entry: _Parked, timeout: float) -> float:
         """Timeout bounds a whole request head, not each read: a client trickling a byte
@@ -188,6 +285,7 @@ class EventChild:
                     continue
             elif hasattr(entry.conn, "slot"):
                 entry.conn.slot = slot  # the connection reports through this thread now
+                entry.conn.sb = sb
             try:
                 state, timeout = entry.conn.run()
             except Exception:  # noqa: BLE001
@@ -196,7 +294,9 @@ class EventChild:
                 continue
             if state == self.http.CLOSED:
                 self._close(entry)
-            else:
+            elif state == self.http.WANT_READ and not self.attach(entry, timeout):
+                self.park(entry, state, timeout)
+            elif state != self.http.WANT_READ:
                 self.park(entry, state, timeout)
         sb.set_status(slot, "G")
 
@@ -223,6 +323,8 @@ class EventChild:
         with self.lock:
             idle = self.idle - self.work.qsize()
             conns = self.conns
+        if self.loop is not None:
+            conns += self.loop.owned
         return idle > 0 and conns < self.tpc + idle * self.factor
 
     def _accept_some(self) -> None:
@@ -246,8 +348,22 @@ class EventChild:
             with self.lock:
                 self.conns += 1
             self.served += 1
-            self.work.put(_Parked(None, fd, peer))
-            if self.limit and self.served >= self.limit:
+            entry = _Parked(None, fd, peer)
+            if self.loop is not None:
+                try:
+                    entry.conn = self.ctx.server.connection(fd, peer, -1)
+                except Exception:  # noqa: BLE001
+                    self.ctx.log_exception("connection")
+                    _close_fd(fd)
+                    self.conn_done()
+                    continue
+                if self.attach(entry, entry.conn.timeout):
+                    if self.limit and self._served() >= self.limit:
+                        self.ctx.stopping.set()
+                        return
+                    continue
+            self.work.put(entry)
+            if self.limit and self._served() >= self.limit:
                 self.ctx.stopping.set()
                 return
 
@@ -275,14 +391,21 @@ class EventChild:
                 except OSError:
                     pass
                 self._time_out(entry)
+            if self.ctx.stopping.is_set() and not self.dropped and self.loop is not None:
+                self.dropped = True
+                self._drop_fast()
+                self.loop.close_idle()
+            owned = self.loop.owned if self.loop is not None else 0
             with self.lock:
-                if self.ctx.stopping.is_set() and self.conns <= 0:
+                if self.ctx.stopping.is_set() and self.conns <= 0 and owned <= 0:
                     break
                 wait = max(0.0, self.next_wake - now)
             if self.backoff_until > now:
                 wait = min(wait, self.backoff_until - now)
-            for fd, _ev in self.ep.poll(wait):
-                if fd == self.efd:
+            for fd, code, _ev in self._wait(wait):
+                if code != 0:
+                    self._from_loop(fd, code)
+                elif fd == self.efd:
                     try:
                         os.eventfd_read(self.efd)
                     except BlockingIOError:
@@ -299,6 +422,19 @@ class EventChild:
                     else:
                         self.work.put(entry)
         self._set_accepting(False)
+
+    def _served(self) -> int:
+        return self.served + (self.loop.accepted if self.loop is not None else 0)
+
+    def _wait(self, wait: float) -> list[tuple[int, int, int]]:
+        if self.loop is None:
+            return [(fd, 0, ev) for fd, ev in self.ep.poll(wait)]
+        if self.limit:  # MaxConnectionsPerChild: the loop accepts no more than what is left
+            self.loop.accept_budget = max(self.limit - self._served(), 0)
+        out = self.loop.wait(wait)
+        if self.limit and self._served() >= self.limit:
+            self.ctx.stopping.set()
+        return out
 
     def _drain(self, entry: _Parked) -> None:
         """Lingering close: read and discard until EOF, error or the deadline."""

@@ -4,6 +4,10 @@ The idle child takes the accept mutex, waits for a connection on every listener,
 releases the mutex and serves the whole connection (keep-alive included) itself. After
 MaxConnectionsPerChild connections, or on a graceful stop, it finishes the connection in
 hand, flushes its logs and exits; the parent replaces it.
+
+Cached static files are served by the C engine's blocking keep-alive loop
+(HttpServer.serve_blocking -> FastConn.serve_blocking): read, stat, one send per request,
+the idle wait bounded by SO_RCVTIMEO instead of a poll, no Python per request.
 """
 from __future__ import annotations
 
@@ -21,7 +25,13 @@ def run_child(ctx: ChildContext) -> int:
     sb = ctx.scoreboard
     slot = sb.slot(ctx.index, 0)
     sb.slot_init(slot, os.getpid(), threading.get_native_id(), ctx.generation)
-    acceptor = accept.Acceptor(ctx.listen_fds, ctx.mutex, False)
+    # One listener: no accept lock, whatever the Mutex directive says (httpd's
+    # SINGLE_LISTEN_UNSERIALIZED_ACCEPT on Linux); idle children wait in epoll with
+    # EPOLLEXCLUSIVE so a connection wakes one of them (epoll_wait + accept4), not the herd.
+    mutex = ctx.mutex
+    if len(ctx.listen_fds) == 1:
+        mutex = accept.AcceptMutex("epollexclusive")
+    acceptor = accept.Acceptor(ctx.listen_fds, mutex, False)
     wake = acceptor.wakeup_fd()
     ctx.wakers.append(lambda: ctx.wake_fd(wake))
     limit = ctx.sizing.max_connections_per_child

@@ -1,0 +1,160 @@
+# C API of fastcore._fastpath (fastcore/src/fc_fast.h) for other .pyx files, e.g. an MPM
+# loop that serves cache hits without the GIL:
+#
+#     from fastcore._fastpath cimport FastConn, fc_serve, FC_FALLBACK
+#     with nogil:
+#         rc = fc_serve(conn.cache.c_ptr(), &conn.k)
+from libc.stdint cimport int64_t, uint64_t
+from fastcore._scoreboard cimport fc_sb_t
+
+
+cdef extern from "fc_fast.h" nogil:
+    int FC_WANT_READ
+    int FC_WANT_WRITE
+    int FC_CLOSED
+    int FC_FALLBACK
+    int FC_CONN_BUF
+    int FC_HDR_MAX
+    int FC_NLV
+    int FC_MAX_LOGS
+    ctypedef struct fc_fentry:
+        int64_t addr_key
+        int has_host
+        char *host
+        size_t hostlen
+        char *target
+        size_t tlen
+        char *path
+        long ino
+        long size
+        int64_t mtime_ns
+        char *mid
+        size_t midlen
+        char *ctype
+        size_t ctlen
+        char *content
+        int ffd
+        int strategy
+        int keep_alive
+        int max_ka
+        int ka_int
+        double ka_timeout
+        double timeout
+        int log_set
+        char *lv[7]
+        size_t lvlen[7]
+        char *vhost
+        size_t vhostlen
+    ctypedef struct fc_flog:
+        int fd
+        int buffered
+        char *prog
+        size_t proglen
+    ctypedef struct fc_logset:
+        int n
+        fc_flog logs[8]
+    ctypedef struct fc_fcache:
+        size_t count
+        size_t max_entries
+        size_t content_bytes
+        size_t budget
+        char server_line[256]
+        size_t server_len
+        size_t limit_line
+        size_t limit_fields
+        size_t limit_field_size
+        fc_logset *sets
+        int nsets
+        uint64_t hits
+        uint64_t fallbacks
+        uint64_t evictions
+    ctypedef struct fc_fconn:
+        int fd
+        int blocking
+        char *buf
+        size_t start
+        size_t len
+        int has_out
+        long requests
+        int closing
+        int eof
+        char client[64]
+        size_t clientlen
+        char rhost[256]
+        size_t rhostlen
+        int remote_port
+        int64_t addr_key
+        fc_sb_t *sb
+        int slot
+        double timeout
+        double ka_timeout
+
+    int fc_cache_init(fc_fcache *c, size_t max_entries, size_t budget)
+    void fc_cache_clear(fc_fcache *c)
+    int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t small_max)
+    fc_fentry *fc_cache_get(fc_fcache *c, int64_t ak, int has_host, const char *host, size_t hl,
+                            const char *t, size_t tl)
+    void fc_cache_release(fc_fcache *c, fc_fentry *e, int evict)
+    int fc_cache_remove(fc_fcache *c, int64_t ak, int has_host, const char *host, size_t hl,
+                        const char *t, size_t tl)
+    void fc_log_emit(fc_fcache *c, int fd, int buffered, const char *line, size_t n)
+    void fc_log_flush(fc_fcache *c)
+    char *fc_dup(const char *p, size_t n)
+    int fc_conn_init(fc_fconn *k, int fd, int blocking)
+    void fc_conn_free(fc_fcache *c, fc_fconn *k)
+    void fc_conn_drop_output(fc_fcache *c, fc_fconn *k)
+    int fc_serve(fc_fcache *c, fc_fconn *k)
+
+
+cdef class FastCache:
+    cdef fc_fcache c
+    cdef size_t small_max
+    cdef bint ready
+    cdef fc_fcache *c_ptr(self) noexcept
+
+
+cdef class FastConn:
+    cdef fc_fconn k
+    cdef readonly FastCache cache
+    cdef object sbref
+    cdef bint live
+
+
+cdef extern from "fc_fast.h" nogil:
+    int FC_TIMEOUT
+    int fc_serve_blocking(fc_fcache *c, fc_fconn *k, double first_wait)
+    int fc_set_sndtimeo(int fd, double sec)
+
+
+cdef extern from "fc_fastloop.h" nogil:
+    int FC_EXPIRED
+    int FC_EV_RAW
+    int FC_EV_BATCH
+    ctypedef struct fc_evloop:
+        int epfd
+        uint64_t served
+        unsigned char *listener
+        fc_sb_t *sb
+        double timeout
+        double ka_timeout
+        long accept_budget
+        uint64_t accepted
+        int owned
+        int cap
+    int fc_ev_init(fc_evloop *L, int epfd, int cap, fc_fcache *cache)
+    void fc_ev_free(fc_evloop *L)
+    int fc_ev_attach(fc_evloop *L, fc_fconn *k, double wait_s)
+    void fc_ev_detach(fc_evloop *L, int fd, int unregister)
+    int fc_ev_wait(fc_evloop *L, int timeout_ms, int *out_fd, int *out_code, unsigned int *out_ev,
+                   int max_out)
+    int FC_EV_OWNED
+    fc_fconn *fc_ev_adopt(fc_evloop *L, int fd)
+    int fc_ev_close_idle(fc_evloop *L)
+
+
+cdef class EventLoop:
+    cdef fc_evloop L
+    cdef readonly FastCache cache
+    cdef dict refs
+    cdef bint live
+    cdef object sbref

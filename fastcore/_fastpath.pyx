@@ -1,0 +1,443 @@
+# cython: language_level=3
+"""The GIL-free request fast path (DESIGN principle 1, issue 6 point 3).
+
+FastCache is a bounded per-process table of static-file responses, filled by the Python
+path on a cache miss (`put`) with everything a response needs (header parts, the file's
+identity, its bytes or an open descriptor, keep-alive settings, the access-log programs).
+FastConn drives one connection through fastcore/src/fc_fast.h: read -> parse strictly ->
+look up (addr_key, Host, target) -> one stat() (a renamed-over, truncated or touched file
+is noticed and evicted) -> one vectored write (or header + sendfile) -> access log in C ->
+scoreboard -> next pipelined request, all without the GIL.  Anything else returns
+FALLBACK with the bytes left for the Python path (`take()`).  FastConn.serve_blocking is
+the prefork/worker keep-alive loop (SO_RCVTIMEO, no poll); EventLoop is the event MPM
+listener's epoll loop that accepts, serves and lingering-closes connections in C and
+reports only what needs Python (fastcore/src/fc_fastloop.h).
+"""
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.stdlib cimport calloc, free, realloc
+from libc.string cimport memcpy, memset
+from libc.stdint cimport int64_t
+
+from fastcore._scoreboard cimport Scoreboard
+from fastcore._sendfile cimport FC_S_CORK, FC_S_READWRITE, FC_S_SENDFILE, FC_S_WRITEV
+from fastcore._pure.fastpath import SMALL_FILE, compile_log_format, log_values  # config time
+
+WANT_READ = FC_WANT_READ
+WANT_WRITE = FC_WANT_WRITE
+CLOSED = FC_CLOSED
+FALLBACK = FC_FALLBACK
+TIMEOUT = FC_TIMEOUT    # serve_blocking: the keep-alive wait ran out
+EXPIRED = FC_EXPIRED    # EventLoop.wait: an attached connection's deadline passed
+RAW = FC_EV_RAW         # EventLoop.wait: a descriptor the loop does not serve
+OWNED = FC_EV_OWNED     # EventLoop.wait code flag: a connection the loop accepted (adopt it)
+IMPLEMENTATION = "cython"
+__all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values", "WANT_READ", "WANT_WRITE",
+           "CLOSED", "FALLBACK"]
+
+cdef dict _STRATEGY = {"writev": FC_S_WRITEV, "sendfile": FC_S_SENDFILE, "cork": FC_S_CORK,
+                       "readwrite": FC_S_READWRITE}
+
+
+cdef char *_dupb(bytes b) except? NULL:
+    cdef char *p = fc_dup(b, len(b))
+    if p == NULL:
+        raise MemoryError()
+    return p
+
+
+cdef class FastCache:
+    """Bounded cache of static responses + the per-process access-log buffers."""
+
+    def __cinit__(self, size_t max_entries=4096, size_t content_budget=16 << 20,
+                  size_t small_max=SMALL_FILE):
+        if fc_cache_init(&self.c, max_entries, content_budget) < 0:
+            raise MemoryError()
+        self.small_max = small_max
+        self.ready = True
+        self.c.server_len = 0
+
+    cdef fc_fcache *c_ptr(self) noexcept:
+        return &self.c
+
+    def configure(self, bytes server_line, int limit_line=8190, int limit_fields=100,
+                  int limit_field_size=8190) -> None:
+        """The Server header line and the request limits (LimitRequestLine, ...Fields,
+        ...FieldSize): a head beyond them is left to the Python path."""
+        if len(server_line) >= 256:
+            raise ValueError("server line too long")
+        memcpy(self.c.server_line, <const char *>server_line, len(server_line))
+        self.c.server_len = len(server_line)
+        self.c.limit_line = limit_line
+        self.c.limit_fields = limit_fields
+        self.c.limit_field_size = limit_field_size
+
+    def set_log_set(self, int set_id, list logs) -> None:
+        """logs: [(fd, program from compile_log_format, buffered)] of one vhost.  Called at
+        setup, before any connection is served."""
+        cdef fc_logset *sets
+        cdef int i
+        if set_id < 0 or len(logs) > FC_MAX_LOGS:
+            raise ValueError("bad log set")
+        if set_id >= self.c.nsets:
+            sets = <fc_logset *>realloc(self.c.sets, (set_id + 1) * sizeof(fc_logset))
+            if sets == NULL:
+                raise MemoryError()
+            memset(&sets[self.c.nsets], 0, (set_id + 1 - self.c.nsets) * sizeof(fc_logset))
+            self.c.sets = sets
+            self.c.nsets = set_id + 1
+        ls = &self.c.sets[set_id]
+        for i in range(ls.n):
+            free(ls.logs[i].prog)
+        ls.n = 0
+        for fd, prog, buffered in logs:
+            i = ls.n
+            ls.logs[i].fd = fd
+            ls.logs[i].buffered = 1 if buffered else 0
+            ls.logs[i].prog = _dupb(prog)
+            ls.logs[i].proglen = len(prog)
+            ls.n += 1
+
+    def put(self, long long addr_key, host, bytes target, bytes path, long long ino,
+            long long size, long long mtime_ns, bytes mid, bytes ctype_line, *,
+            str strategy="sendfile", bint keep_alive=True, int max_keep_alive=100,
+            double keep_alive_timeout=5.0, double timeout=60.0, int log_set=-1,
+            tuple log_values=(b"",) * 7, bytes vhost=b"", bint want_content=True) -> bool:
+        """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
+        is opened and checked against (ino, size, mtime_ns); False when it changed or the
+        header would not fit."""
+        cdef fc_fentry *e
+        cdef int rc, i
+        if len(mid) + len(ctype_line) + self.c.server_len + 120 > FC_HDR_MAX:
+            return False
+        if len(log_values) != FC_NLV or strategy not in _STRATEGY:
+            raise ValueError("log_values needs 7 items; strategy one of " + ", ".join(_STRATEGY))
+        if log_set >= self.c.nsets:
+            raise ValueError(f"log set {log_set} was not set")
+        e = <fc_fentry *>calloc(1, sizeof(fc_fentry))
+        if e == NULL:
+            raise MemoryError()
+        e.ffd = -1
+        try:
+            e.addr_key = addr_key
+            e.has_host = host is not None
+            hb = host if host is not None else b""
+            e.host = _dupb(hb); e.hostlen = len(hb)
+            e.target = _dupb(target); e.tlen = len(target)
+            e.path = _dupb(path)
+            e.ino = ino; e.size = size; e.mtime_ns = mtime_ns
+            e.mid = _dupb(mid); e.midlen = len(mid)
+            e.ctype = _dupb(ctype_line); e.ctlen = len(ctype_line)
+            e.strategy = _STRATEGY[strategy]
+            e.keep_alive = keep_alive
+            e.max_ka = max_keep_alive
+            e.ka_int = <int>keep_alive_timeout
+            e.ka_timeout = keep_alive_timeout
+            e.timeout = timeout
+            e.log_set = log_set
+            for i in range(FC_NLV):
+                v = log_values[i]
+                e.lv[i] = _dupb(v); e.lvlen[i] = len(v)
+            e.vhost = _dupb(vhost); e.vhostlen = len(vhost)
+        except BaseException:
+            _free_entry(e)
+            raise
+        with nogil:
+            rc = fc_cache_insert(&self.c, e, want_content, self.small_max)
+        if rc != 1:
+            _free_entry(e)
+            return False
+        return True
+
+    def lookup(self, long long addr_key, host, bytes target):
+        """The entry as a dict (tests and -S style introspection), or None."""
+        cdef fc_fentry *e
+        hb = host if host is not None else b""
+        e = fc_cache_get(&self.c, addr_key, host is not None, hb, len(hb), target, len(target))
+        if e == NULL:
+            return None
+        try:
+            return {"path": <bytes>e.path, "ino": e.ino, "size": e.size,
+                    "mtime_ns": e.mtime_ns, "in_memory": e.content != NULL,
+                    "mid": e.mid[:e.midlen], "ctype_line": e.ctype[:e.ctlen]}
+        finally:
+            fc_cache_release(&self.c, e, 0)
+
+    def remove(self, long long addr_key, host, bytes target) -> bool:
+        hb = host if host is not None else b""
+        return bool(fc_cache_remove(&self.c, addr_key, host is not None, hb, len(hb), target,
+                                    len(target)))
+
+    def clear(self) -> None:
+        with nogil:
+            fc_cache_clear(&self.c)
+
+    def __len__(self) -> int:
+        return self.c.count
+
+    def stats(self) -> dict:
+        return {"entries": self.c.count, "hits": self.c.hits, "fallbacks": self.c.fallbacks,
+                "evictions": self.c.evictions, "content_bytes": self.c.content_bytes}
+
+    def log_line(self, int fd, bytes line, bint buffered) -> None:
+        """Write a line the Python path formatted through the same buffers, so lines of
+        one log stay in order whichever path served the request."""
+        cdef const char *p = line
+        cdef size_t n = len(line)
+        with nogil:
+            fc_log_emit(&self.c, fd, buffered, p, n)
+
+    def flush_logs(self) -> None:
+        with nogil:
+            fc_log_flush(&self.c)
+
+    def __dealloc__(self):
+        if self.ready:
+            fc_log_flush(&self.c)
+            fc_cache_clear(&self.c)
+
+
+cdef void _free_entry(fc_fentry *e) noexcept:
+    cdef int i
+    free(e.host); free(e.target); free(e.path); free(e.mid); free(e.ctype); free(e.vhost)
+    for i in range(7):
+        free(e.lv[i])
+    free(e)
+
+
+cdef class FastConn:
+    """One connection's fast-path state (buffer, pending output, keep-alive count)."""
+
+    def __cinit__(self, FastCache cache, int fd, bint blocking, bytes client_ip,
+                  int remote_port=0, scoreboard=None, int slot=-1, long long addr_key=0):
+        if fc_conn_init(&self.k, fd, blocking) < 0:
+            raise MemoryError()
+        self.live = True
+        self.cache = cache
+        n = min(len(client_ip), 63)
+        memcpy(self.k.client, <const char *>client_ip, n)
+        self.k.clientlen = n
+        self.k.remote_port = remote_port
+        self.k.addr_key = addr_key
+        self.k.slot = slot
+        if scoreboard is not None:
+            if not isinstance(scoreboard, Scoreboard):
+                raise TypeError("the fast path needs the compiled scoreboard")
+            self.sbref = scoreboard
+            self.k.sb = (<Scoreboard>scoreboard).sb
+        self.k.timeout = 60.0
+        self.k.ka_timeout = 5.0
+
+    def serve(self) -> int:
+        """Serve cached requests; WANT_READ, WANT_WRITE, CLOSED or FALLBACK."""
+        cdef int rc
+        if not self.live:
+            return FC_CLOSED
+        with nogil:
+            rc = fc_serve(&self.cache.c, &self.k)
+        return rc
+
+    def take(self) -> bytes:
+        """Hand the unserved bytes to the Python path (the buffer is emptied)."""
+        out = PyBytes_FromStringAndSize(self.k.buf + self.k.start, self.k.len) if self.live else b""
+        self.k.start = 0
+        self.k.len = 0
+        return out
+
+    def serve_blocking(self, double first_wait) -> int:
+        """prefork/worker: serve keep-alive requests on a blocking socket until something
+        needs Python; reads wait at most first_wait s, later KeepAliveTimeout (SO_RCVTIMEO,
+        no poll).  TIMEOUT when the wait ran out, WANT_READ with a partial head buffered."""
+        cdef int rc
+        if not self.live:
+            return FC_CLOSED
+        with nogil:
+            rc = fc_serve_blocking(&self.cache.c, &self.k, first_wait)
+        return rc
+
+    def set_send_timeout(self, double seconds) -> None:
+        """SO_SNDTIMEO on a blocking socket: a blocked send gives up after Timeout."""
+        cdef int rc
+        with nogil:
+            rc = fc_set_sndtimeo(self.k.fd, seconds)
+        if rc < 0:
+            raise OSError(-rc, "setsockopt(SO_SNDTIMEO)")
+
+    def set_timeouts(self, double timeout, double keep_alive_timeout) -> None:
+        """Timeout and KeepAliveTimeout until a served entry brings its vhost's."""
+        self.k.timeout = timeout
+        self.k.ka_timeout = keep_alive_timeout
+
+    @property
+    def fd(self) -> int:
+        return self.k.fd
+
+    property requests:
+        def __get__(self): return self.k.requests
+        def __set__(self, long v): self.k.requests = v
+
+    property slot:
+        def __get__(self): return self.k.slot
+        def __set__(self, int v): self.k.slot = v
+
+    property closing:
+        def __get__(self): return bool(self.k.closing)
+        def __set__(self, bint v): self.k.closing = v
+
+    property remote_host:
+        def __get__(self): return self.k.rhost[:self.k.rhostlen] if self.k.rhostlen else None
+        def __set__(self, v):
+            b = v or b""
+            n = min(len(b), 255)
+            memcpy(self.k.rhost, <const char *>b, n)
+            self.k.rhostlen = n
+
+    @property
+    def eof(self) -> bool:
+        return bool(self.k.eof)
+
+    @property
+    def timeout(self) -> float:
+        return self.k.timeout
+
+    @property
+    def keep_alive_timeout(self) -> float:
+        return self.k.ka_timeout
+
+    @property
+    def buffered(self) -> int:
+        return self.k.len
+
+    @property
+    def pending_output(self) -> bool:
+        return bool(self.k.has_out)
+
+    def close(self) -> None:
+        """Release the buffer and any entry held by unsent output (the descriptor is the
+        caller's)."""
+        if self.live:
+            fc_conn_free(&self.cache.c, &self.k)
+            self.live = False
+
+    def __dealloc__(self):
+        if self.live:
+            fc_conn_free(&self.cache.c, &self.k)
+
+
+cdef class EventLoop:
+    """The event MPM listener's wait: epoll on `epfd` (shared with Python's epoll object),
+    serving attached idle keep-alive connections inline without the GIL."""
+
+    def __cinit__(self, FastCache cache, int epfd, int capacity=65536):
+        if fc_ev_init(&self.L, epfd, capacity, &cache.c) < 0:
+            raise MemoryError()
+        self.cache = cache
+        self.refs = {}
+        self.live = True
+
+    def attach(self, FastConn conn, double wait) -> None:
+        """Give an idle connection (nothing buffered, no output) to the loop until it needs
+        Python again or `wait` seconds pass without a request.  Any thread."""
+        cdef int rc
+        if not self.live:
+            raise ValueError("closed event loop")
+        if conn.cache is not self.cache:
+            raise ValueError("connection of another cache")
+        self.refs[conn.k.fd] = conn
+        conn.k.slot = -1  # the listener has no scoreboard slot: global counters only
+        rc = fc_ev_attach(&self.L, &conn.k, wait)
+        if rc < 0:
+            self.refs.pop(conn.k.fd, None)
+            raise OSError(-rc, "epoll attach failed")
+
+    def add_listener(self, int fd) -> None:
+        """The loop accepts on this (non-blocking) listener itself, when the caller has it
+        registered in the epoll set; new connections live in C until they need Python."""
+        if not 0 <= fd < self.L.cap:
+            raise ValueError("descriptor out of range")
+        self.L.listener[fd] = 1
+
+    def configure_conns(self, scoreboard, double timeout, double keep_alive_timeout) -> None:
+        """Scoreboard (global counters) and Timeout/KeepAliveTimeout of accepted connections."""
+        if scoreboard is not None:
+            if not isinstance(scoreboard, Scoreboard):
+                raise TypeError("the fast path needs the compiled scoreboard")
+            self.sbref = scoreboard
+            self.L.sb = (<Scoreboard>scoreboard).sb
+        self.L.timeout = timeout
+        self.L.ka_timeout = keep_alive_timeout
+
+    property accept_budget:
+        """Connections the loop may still accept (-1: no limit; MaxConnectionsPerChild)."""
+        def __get__(self): return self.L.accept_budget
+        def __set__(self, long v): self.L.accept_budget = v
+
+    @property
+    def accepted(self) -> int:
+        return self.L.accepted
+
+    @property
+    def owned(self) -> int:
+        return self.L.owned
+
+    def adopt(self, int fd):
+        """(FastConn, peer) of a connection the loop accepted and now gives to Python."""
+        cdef fc_fconn *k = fc_ev_adopt(&self.L, fd)
+        cdef FastConn conn
+        if k == NULL:
+            return None
+        conn = FastConn.__new__(FastConn, self.cache, fd, False, b"")
+        fc_conn_free(&self.cache.c, &conn.k)
+        memcpy(&conn.k, k, sizeof(fc_fconn))
+        free(k)
+        conn.sbref = self.sbref
+        peer = (conn.k.client[:conn.k.clientlen].decode("latin-1"), conn.k.remote_port)
+        return conn, peer
+
+    def close_idle(self) -> int:
+        """Stopping: close the loop's own idle keep-alive connections; how many."""
+        return fc_ev_close_idle(&self.L)
+
+    def detach(self, int fd, bint unregister=True):
+        """Take a connection back (listener thread); returns its FastConn or None."""
+        fc_ev_detach(&self.L, fd, unregister)
+        return self.refs.pop(fd, None)
+
+    def wait(self, double timeout) -> list:
+        """[(fd, code, epoll events)]: RAW for descriptors the loop does not own, else the
+        result of serving an attached connection (it is detached) or EXPIRED."""
+        cdef int fds[128]
+        cdef int codes[128]
+        cdef unsigned int evs[128]
+        cdef int n, i
+        cdef int ms = -1 if timeout < 0 else <int>(timeout * 1000)
+        if not self.live:
+            raise ValueError("closed event loop")
+        with nogil:
+            n = fc_ev_wait(&self.L, ms, fds, codes, evs, 128)
+        if n < 0:
+            raise OSError(-n, "epoll_wait failed")
+        out = []
+        for i in range(n):
+            if codes[i] != FC_EV_RAW and not codes[i] & FC_EV_OWNED:
+                self.refs.pop(fds[i], None)
+            out.append((fds[i], codes[i], evs[i]))
+        return out
+
+    @property
+    def served(self) -> int:
+        return self.L.served
+
+    @property
+    def attached(self) -> int:
+        return len(self.refs)
+
+    def close(self) -> None:
+        """Forget attached connections (their descriptors are the caller's)."""
+        if self.live:
+            self.refs.clear()
+            fc_ev_free(&self.L)
+            self.live = False
+
+    def __dealloc__(self):
+        if self.live:
+            fc_ev_free(&self.L)

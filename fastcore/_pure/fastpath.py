@@ -1,0 +1,668 @@
+"""Pure-Python twin of fastcore._fastpath (FASTCORE_NO_EXTENSIONS=1): same API, same bytes
+on the wire and in the logs, slow but correct (DESIGN principle 7).
+
+The config-time log helpers both implementations share live in fastcore._pure.fastlog,
+the event loop's twin in fastcore._pure.fastloop; both are re-exported here.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+import time
+
+from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's API
+    OP_A,
+    OP_B,
+    OP_CTYPE_O,
+    OP_D,
+    OP_DASH,
+    OP_FILENAME,
+    OP_H,
+    OP_HDR_IN,
+    OP_HEXTID,
+    OP_HOSTV,
+    OP_I,
+    OP_K,
+    OP_LIT,
+    OP_METHOD,
+    OP_O,
+    OP_PID,
+    OP_PORT,
+    OP_PROTO,
+    OP_QUERY,
+    OP_R,
+    OP_RPORT,
+    OP_S,
+    OP_STATUS,
+    OP_T_CLF,
+    OP_T_DIV,
+    OP_T_MSEC,
+    OP_T_MSFRAC,
+    OP_T_SEC,
+    OP_T_USEC,
+    OP_T_USFRAC,
+    OP_TID,
+    OP_URI,
+    OP_VHOST,
+    OP_X,
+    OP_b,
+    compile_log_format,
+    log_values,
+)
+from fastcore.http.log import escape
+
+WANT_READ, WANT_WRITE, CLOSED, FALLBACK = 1, 2, 3, 4
+TIMEOUT = EXPIRED = 5
+RAW = 0
+OWNED = 0x100
+LINGER = 2.0
+IMPLEMENTATION = "pure"
+SMALL_FILE = 65536
+CONN_BUF = 16384
+HDR_MAX = 2048
+LOG_BUFSIZE = 4096
+MAX_LOGS = 8
+NLV = 7
+STRATEGIES = ("writev", "sendfile", "cork", "readwrite")
+__all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values",
+           "WANT_READ", "WANT_WRITE", "CLOSED", "FALLBACK", "TIMEOUT", "EXPIRED", "RAW", "OWNED"]
+
+
+def _sendfile():  # noqa: ANN202 - the twin's own send path
+    from fastcore._pure import sendfile
+    return sendfile
+
+
+_TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+class _Entry:
+    __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "mid", "ctype", "content", "ffd",
+                 "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
+                 "vhost", "refs", "dead")
+
+
+class FastCache:
+    """Twin of the C cache: a dict, a lock, reference counted entries."""
+
+    def __init__(self, max_entries: int = 4096, content_budget: int = 16 << 20,
+                 small_max: int = SMALL_FILE) -> None:
+        self.max_entries = max(max_entries, 1)
+        self.budget = content_budget
+        self.small_max = small_max
+        self.entries: dict[tuple, _Entry] = {}
+        self.content_bytes = 0
+        self.lock = threading.Lock()
+        self.loglock = threading.Lock()
+        self.server_line = b""
+        self.limit_line, self.limit_fields, self.limit_field_size = 8190, 100, 8190
+        self.sets: list[list[tuple[int, bytes, bool]]] = []
+        self.bufs: dict[int, bytearray] = {}
+        self.hits = self.fallbacks = self.evictions = 0
+
+    def configure(self, server_line: bytes, limit_line: int = 8190, limit_fields: int = 100,
+                  limit_field_size: int = 8190) -> None:
+        if len(server_line) >= 256:
+            raise ValueError("server line too long")
+        self.server_line = bytes(server_line)
+        self.limit_line, self.limit_fields, self.limit_field_size = limit_line, limit_fields, limit_field_size
+
+    def set_log_set(self, set_id: int, logs: list) -> None:
+        if set_id < 0 or len(logs) > MAX_LOGS:
+            raise ValueError("bad log set")
+        while len(self.sets) <= set_id:
+            self.sets.append([])
+        self.sets[set_id] = [(int(fd), bytes(prog), bool(buf)) for fd, prog, buf in logs]
+
+    def put(self, addr_key: int, host: bytes | None, target: bytes, path: bytes, ino: int,
+            size: int, mtime_ns: int, mid: bytes, ctype_line: bytes, *,
+            strategy: str = "sendfile", keep_alive: bool = True, max_keep_alive: int = 100,
+            keep_alive_timeout: float = 5.0, timeout: float = 60.0, log_set: int = -1,
+            log_values: tuple = (b"",) * 7, vhost: bytes = b"", want_content: bool = True) -> bool:
+        if len(mid) + len(ctype_line) + len(self.server_line) + 120 > HDR_MAX:
+            return False
+        if len(log_values) != NLV or strategy not in STRATEGIES:
+            raise ValueError("log_values needs 7 items; strategy one of " + ", ".join(STRATEGIES))
+        if log_set >= len(self.sets):
+            raise ValueError(f"log set {log_set} was not set")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+        except OSError:
+            return False
+        st = os.fstat(fd)
+        import stat as stmod
+        if (not stmod.S_ISREG(st.st_mode) or st.st_ino != ino or st.st_size != size
+                or st.st_mtime_ns != mtime_ns):
+            os.close(fd)
+            return False
+        e = _Entry()
+        e.path, e.dev, e.ino, e.size, e.mtime_ns = bytes(path), st.st_dev, ino, size, mtime_ns
+        e.mid, e.ctype, e.strategy = bytes(mid), bytes(ctype_line), strategy
+        e.keep_alive, e.max_ka = bool(keep_alive), max_keep_alive
+        e.ka_timeout, e.timeout, e.log_set = keep_alive_timeout, timeout, log_set
+        e.lv, e.vhost, e.refs, e.dead = tuple(bytes(v) for v in log_values), bytes(vhost), 1, False
+        e.content, e.ffd = None, -1
+        with self.lock:
+            keep = want_content and size <= self.small_max and self.content_bytes + size <= self.budget
+            if keep:
+                self.content_bytes += size
+        if keep:
+            data = os.pread(fd, size, 0) if size else b""
+            os.close(fd)
+            if len(data) != size:
+                with self.lock:
+                    self.content_bytes -= size
+                return False
+            e.content = data
+        else:
+            e.ffd = fd
+        key = (addr_key, host is not None, bytes(host or b""), bytes(target))
+        with self.lock:
+            old = self.entries.get(key)
+            if old is not None:
+                self._unlink(key)
+            if len(self.entries) >= self.max_entries:
+                for k in list(self.entries):
+                    self._unlink(k)
+                    self.evictions += 1
+            self.entries[key] = e
+        return True
+
+    def _unlink(self, key: tuple) -> None:  # under self.lock
+        e = self.entries.pop(key)
+        e.dead = True
+        self._unref(e)
+
+    def _unref(self, e: _Entry) -> None:  # under self.lock
+        e.refs -= 1
+        if e.refs == 0:
+            if e.content is not None:
+                self.content_bytes -= e.size
+            if e.ffd >= 0:
+                os.close(e.ffd)
+                e.ffd = -1
+
+    def _get(self, addr_key: int, host: bytes | None, target: bytes) -> tuple[tuple, _Entry | None]:
+        key = (addr_key, host is not None, bytes(host or b""), bytes(target))
+        with self.lock:
+            e = self.entries.get(key)
+            if e is not None:
+                e.refs += 1
+        return key, e
+
+    def _release(self, key: tuple, e: _Entry, evict: bool) -> None:
+        with self.lock:
+            if evict and not e.dead and self.entries.get(key) is e:
+                self._unlink(key)
+                self.evictions += 1
+            self._unref(e)
+
+    def lookup(self, addr_key: int, host: bytes | None, target: bytes) -> dict | None:
+        key, e = self._get(addr_key, host, target)
+        if e is None:
+            return None
+        try:
+            return {"path": e.path, "ino": e.ino, "size": e.size, "mtime_ns": e.mtime_ns,
+                    "in_memory": e.content is not None, "mid": e.mid, "ctype_line": e.ctype}
+        finally:
+            self._release(key, e, False)
+
+    def remove(self, addr_key: int, host: bytes | None, target: bytes) -> bool:
+        key = (addr_key, host is not None, bytes(host or b""), bytes(target))
+        with self.lock:
+            if key in self.entries:
+                self._unlink(key)
+                return True
+        return False
+
+    def clear(self) -> None:
+        with self.lock:
+            for k in list(self.entries):
+                self._unlink(k)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def stats(self) -> dict:
+        return {"entries": len(self.entries), "hits": self.hits, "fallbacks": self.fallbacks,
+                "evictions": self.evictions, "content_bytes": self.content_bytes}
+
+    def log_line(self, fd: int, line: bytes, buffered: bool) -> None:
+        if not buffered:
+            _write_all(fd, line)
+            return
+        with self.loglock:
+            buf = self.bufs.setdefault(fd, bytearray())
+            if len(buf) + len(line) > LOG_BUFSIZE:
+                _write_all(fd, bytes(buf))
+                buf.clear()
+            if len(line) > LOG_BUFSIZE:
+                _write_all(fd, line)
+            else:
+                buf += line
+
+    def flush_logs(self) -> None:
+        with self.loglock:
+            for fd, buf in self.bufs.items():
+                if buf:
+                    _write_all(fd, bytes(buf))
+                    buf.clear()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+        view = view[n:]
+
+
+_clf_cache: list = [None, b""]
+
+
+def _clf(sec: int) -> bytes:
+    if _clf_cache[0] != sec:
+        lt = time.localtime(sec)
+        off = lt.tm_gmtoff // 60
+        sign = "+" if off >= 0 else "-"
+        off = abs(off)
+        months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+        _clf_cache[1] = (f"[{lt.tm_mday:02d}/{months[lt.tm_mon - 1]}/{lt.tm_year}:{lt.tm_hour:02d}:"
+                         f"{lt.tm_min:02d}:{lt.tm_sec:02d} {sign}{off // 60:02d}{off % 60:02d}]").encode()
+        _clf_cache[0] = sec
+    return _clf_cache[1]
+
+
+def _esc(b: bytes) -> bytes:
+    return escape(b.decode("latin-1")).encode("latin-1")
+
+
+class _Req:
+    __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "keepalive")
+
+
+def _parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, _Req]:
+    """0 incomplete, -1 not for the fast path, or (head length, request)."""
+    i, n, end = 0, len(buf), -1
+    while i < n:
+        ch = buf[i]
+        if ch == 10:
+            return -1
+        if ch != 13:
+            i += 1
+            continue
+        if i + 1 >= n:
+            return 0
+        if buf[i + 1] != 10:
+            return -1
+        if i + 2 < n and buf[i + 2] == 13:
+            if i + 3 >= n:
+                return 0
+            if buf[i + 3] != 10:
+                return -1
+            end = i + 4
+            break
+        i += 2
+    if end < 0:
+        return 0
+    head = bytes(buf[:end])
+    r = _Req()
+    r.head = head
+    eol = head.index(b"\r")
+    line = head[:eol]
+    if len(line) > c.limit_line:
+        return -1
+    r.line = line
+    if line.startswith(b"GET ") and len(line) > 4:
+        r.method, rest = b"GET", line[4:]
+    elif line.startswith(b"HEAD ") and len(line) > 5:
+        r.method, rest = b"HEAD", line[5:]
+    else:
+        return -1
+    if rest[:1] != b"/":
+        return -1
+    sp = rest.find(b" ")
+    target = rest if sp < 0 else rest[:sp]
+    if any(b <= 0x20 or b == 0x7F or b == 0x23 for b in target):
+        return -1
+    ver = rest[len(target):]
+    if len(ver) != 9 or not ver.startswith(b" HTTP/1.") or ver[8:9] not in (b"0", b"1"):
+        return -1
+    r.target, r.proto = target, ver[1:]
+    v11 = ver[8:9] == b"1"
+    fields = head[eol + 2:end - 4] if end - 4 > eol else b""
+    r.fields = head[eol + 2:]
+    host = None
+    close = ka = False
+    lines = fields.split(b"\r\n") if fields else []
+    for nf, fl in enumerate(lines, 1):
+        if len(fl) > c.limit_field_size or nf > c.limit_fields:
+            return -1
+        colon = 0
+        while colon < len(fl) and fl[colon] in _TCHAR:
+            colon += 1
+        if colon == 0 or colon == len(fl) or fl[colon] != 0x3A:
+            return -1
+        name = fl[:colon].lower()
+        raw = fl[colon + 1:]
+        if any((b < 0x20 and b != 9) or b == 0x7F for b in raw):
+            return -1
+        value = raw.strip(b" \t")
+        if name == b"host":
+            if host is not None:
+                return -1
+            host = value
+        elif name == b"connection":
+            for tok in value.split(b","):
+                t = tok.strip(b" \t").lower()
+                close = close or t == b"close"
+                ka = ka or t == b"keep-alive"
+        elif name in (b"content-length", b"range", b"transfer-encoding", b"expect"):
+            return -1
+        elif name[:1] == b"i" and len(name) > 3 and name[2:3] == b"-":
+            return -1
+    if v11 and host is None:
+        return -1
+    r.host = host
+    r.keepalive = (not close) if v11 else ka
+    return end, r
+
+
+def _header(r: _Req, name: bytes) -> bytes:
+    vals = []
+    for fl in r.fields.split(b"\r\n"):
+        if not fl:
+            break
+        k, colon, v = fl.partition(b":")
+        if colon and k.lower() == name:
+            vals.append(_esc(v.strip(b" \t")))
+    out = b", ".join(vals)
+    return out or b"-"
+
+
+class FastConn:
+    """Twin of the C connection state and loop."""
+
+    def __init__(self, cache: FastCache, fd: int, blocking: bool, client_ip: bytes,
+                 remote_port: int = 0, scoreboard: object = None, slot: int = -1,
+                 addr_key: int = 0) -> None:
+        self.cache, self.fd, self.blocking = cache, fd, blocking
+        self.client = bytes(client_ip[:63])
+        self.remote_port, self.addr_key = remote_port, addr_key
+        self.sb, self.slot = scoreboard, slot
+        self.buf = bytearray()
+        self.requests = 0
+        self.closing = False
+        self._eof = False
+        self._rhost = b""
+        self.out: list | None = None  # [header, entry key, entry, offset, count, body]
+        self.timed_out = False
+        self._timeout, self._ka_timeout = 60.0, 5.0
+        self.live = True
+
+    remote_host = property(lambda self: self._rhost or None,
+                           lambda self, v: setattr(self, "_rhost", bytes(v or b"")[:255]))
+    eof = property(lambda self: self._eof)
+    timeout = property(lambda self: self._timeout)
+    keep_alive_timeout = property(lambda self: self._ka_timeout)
+    buffered = property(lambda self: len(self.buf))
+    pending_output = property(lambda self: self.out is not None)
+
+    def set_send_timeout(self, seconds: float) -> None:
+        _set_timeo(self.fd, socket.SO_SNDTIMEO, seconds)
+
+    def set_timeouts(self, timeout: float, keep_alive_timeout: float) -> None:
+        self._timeout, self._ka_timeout = timeout, keep_alive_timeout
+
+    def serve_blocking(self, first_wait: float) -> int:
+        """Keep-alive loop on a blocking socket, reads bounded by SO_RCVTIMEO."""
+        cur, want = -1.0, first_wait
+        while True:
+            if want != cur:
+                try:
+                    _set_timeo(self.fd, socket.SO_RCVTIMEO, want)
+                except OSError:
+                    return FALLBACK
+                cur = want
+            self.timed_out = False
+            rc = self.serve()
+            if rc != WANT_READ:
+                return rc
+            if self.buf:
+                return WANT_READ
+            if self.timed_out:
+                return TIMEOUT
+            want = self._ka_timeout if self.requests else self._timeout
+
+    def take(self) -> bytes:
+        out = bytes(self.buf)
+        self.buf.clear()
+        return out
+
+    def close(self) -> None:
+        self._drop()
+        self.live = False
+
+    def _drop(self) -> None:
+        if self.out is not None:
+            if self.out[2] is not None:
+                self.cache._release(self.out[1], self.out[2], False)
+            self.out = None
+
+    def _flush(self) -> int:
+        sf = _sendfile()
+        while self.out is not None:
+            header, _key, e, off, cnt, body = self.out
+            ffd = e.ffd if (e is not None and body is None) else -1
+            try:
+                n = sf.send_response(self.fd, header, ffd, off, cnt if body is None else 0,
+                                     e.strategy if body is None else "writev", body)
+            except BlockingIOError:
+                if not self.blocking:
+                    return WANT_WRITE
+                n = -1
+            except OSError:
+                n = -1
+            want = len(header) + (len(body) if body is not None else cnt)
+            if n < 0 or (n == 0 and want):
+                self._drop()
+                self.closing = True
+                return CLOSED
+            if n >= want:
+                self._drop()
+                return 0
+            header, off, cnt, body = sf.resume(header, off, cnt, n, body)
+            self.out[0], self.out[3], self.out[4], self.out[5] = header, off, cnt, body
+            if not self.blocking:
+                return WANT_WRITE
+        return 0
+
+    def serve(self) -> int:
+        if not self.live:
+            return CLOSED
+        did_read = False
+        if self.out is not None:
+            rc = self._flush()
+            if rc:
+                return rc
+        while True:
+            if self.closing:
+                return CLOSED
+            if self.buf:
+                got = _parse(self.cache, self.buf)
+                if got == -1:
+                    return FALLBACK
+                if got != 0:
+                    hl, r = got
+                    rc = self._serve_one(r, hl)
+                    if rc == FALLBACK:
+                        return FALLBACK
+                    del self.buf[:hl]
+                    if rc:
+                        return rc
+                    continue
+                if len(self.buf) >= CONN_BUF:
+                    return FALLBACK
+            if did_read:
+                return WANT_READ
+            try:
+                data = os.read(self.fd, CONN_BUF - len(self.buf))
+            except InterruptedError:
+                continue
+            except BlockingIOError:
+                self.timed_out = self.blocking
+                return WANT_READ
+            except OSError:
+                self.closing = True
+                return CLOSED
+            if not data:
+                self._eof = True
+                if not self.buf:
+                    self.closing = True
+                    return CLOSED
+                return FALLBACK
+            self.buf += data
+            did_read = True
+            if self.sb is not None and self.slot >= 0:
+                self.sb.set_status(self.slot, "R")
+
+    def _serve_one(self, r: _Req, hl: int) -> int:
+        c = self.cache
+        key, e = c._get(self.addr_key, r.host, r.target)
+        if e is None:
+            c.fallbacks += 1
+            return FALLBACK
+        try:
+            st = os.stat(e.path)
+            ok = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns) == (e.ino, e.dev, e.size, e.mtime_ns)
+        except OSError:
+            ok = False
+        if not ok:
+            c._release(key, e, True)
+            c.fallbacks += 1
+            return FALLBACK
+        start = time.time()
+        head_only = r.method == b"HEAD"
+        keep = r.keepalive and e.keep_alive and not (e.max_ka > 0 and self.requests + 1 >= e.max_ka)
+        if not keep:
+            conn = b"Connection: close\r\n"
+        elif e.max_ka > 0:
+            conn = (b"Keep-Alive: timeout=%d, max=%d\r\nConnection: Keep-Alive\r\n"
+                    % (int(e.ka_timeout), e.max_ka - self.requests))
+        else:
+            conn = b"Keep-Alive: timeout=%d\r\nConnection: Keep-Alive\r\n" % int(e.ka_timeout)
+        header = b"".join((b"HTTP/1.1 200 OK\r\n", _sendfile().date_header(), c.server_line,
+                           e.mid, conn, e.ctype, b"\r\n"))
+        body_len = 0 if (head_only or e.size == 0) else e.size
+        if body_len:
+            self.out = [header, key, e, 0, e.size, e.content]
+        else:
+            self.out = [header, key, None, 0, 0, b""]
+        self._timeout, self._ka_timeout = e.timeout, e.ka_timeout
+        if self.sb is not None and self.slot >= 0:
+            self.sb.request_start(self.slot, r.line, self.client, e.vhost)
+        rc = self._flush()
+        kcount = self.requests
+        self.requests += 1
+        if 0 <= e.log_set < len(c.sets):
+            dur = int((time.time() - start) * 1e6)
+            ctx = (start, dur, body_len, len(header) + body_len, hl, keep, kcount)
+            for fd, prog, buffered in c.sets[e.log_set]:
+                c.log_line(fd, self._render(prog, e, r, ctx) + b"\n", buffered)
+        if self.sb is not None and self.slot >= 0:
+            self.sb.request_end(self.slot, body_len)
+            self.sb.set_status(self.slot, "K" if keep else "W")
+        if not body_len:
+            c._release(key, e, False)
+        with c.lock:
+            c.hits += 1
+        if not keep:
+            self.closing = True
+        return rc
+
+    def _render(self, prog: bytes, e: _Entry, r: _Req, ctx: tuple) -> bytes:
+        start, dur, sent, out, bin_, keep, kcount = ctx
+        parts: list[bytes] = []
+        i = 0
+        while i + 3 <= len(prog):
+            op, al = prog[i], prog[i + 1] | (prog[i + 2] << 8)
+            arg = prog[i + 3:i + 3 + al]
+            i += 3 + al
+            if op == OP_LIT:
+                parts.append(arg)
+            elif op == OP_H:
+                parts.append(self._rhost or self.client)
+            elif op == OP_A:
+                parts.append(self.client)
+            elif op == OP_T_CLF:
+                parts.append(_clf(int(start)))
+            elif op == OP_T_SEC:
+                parts.append(b"%d" % int(start))
+            elif op == OP_T_MSEC:
+                parts.append(b"%d" % int(start * 1000))
+            elif op == OP_T_USEC:
+                parts.append(b"%d" % int(start * 1000000))
+            elif op == OP_T_MSFRAC:
+                parts.append(b"%03d" % (int(start * 1000) % 1000))
+            elif op == OP_T_USFRAC:
+                parts.append(b"%06d" % (int(start * 1000000) % 1000000))
+            elif op == OP_R:
+                parts.append(_esc(r.line))
+            elif op == OP_STATUS:
+                parts.append(b"200")
+            elif op == OP_b:
+                parts.append(b"%d" % sent if sent else b"-")
+            elif op == OP_B:
+                parts.append(b"%d" % sent)
+            elif op == OP_D:
+                parts.append(b"%d" % dur)
+            elif op == OP_T_DIV:
+                parts.append(b"%d" % (dur // max(int(arg), 1)))
+            elif op == OP_HDR_IN:
+                parts.append(_header(r, arg))
+            elif OP_VHOST <= op <= OP_CTYPE_O:
+                parts.append(e.lv[op - OP_VHOST])
+            elif op == OP_METHOD:
+                parts.append(r.method)
+            elif op == OP_PROTO:
+                parts.append(r.proto)
+            elif op == OP_K:
+                parts.append(b"%d" % kcount)
+            elif op == OP_X:
+                parts.append(b"+" if keep else b"-")
+            elif op == OP_PID:
+                parts.append(b"%d" % os.getpid())
+            elif op == OP_TID:
+                parts.append(b"%d" % threading.get_native_id())
+            elif op == OP_HEXTID:
+                parts.append(b"%x" % threading.get_native_id())
+            elif op == OP_RPORT:
+                parts.append(b"%d" % self.remote_port)
+            elif op == OP_I:
+                parts.append(b"%d" % bin_)
+            elif op == OP_O:
+                parts.append(b"%d" % out)
+            elif op == OP_S:
+                parts.append(b"%d" % (bin_ + out))
+            elif op == OP_DASH:
+                parts.append(b"-")
+        return b"".join(parts)
+
+
+def _set_timeo(fd: int, opt: int, seconds: float) -> None:
+    sec = max(seconds, 0.001)
+    tv = struct.pack("ll", int(sec), int((sec - int(sec)) * 1e6))
+    s = socket.socket(fileno=fd)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, opt, tv)
+    finally:
+        s.detach()
+
+
+from fastcore._pure.fastloop import EventLoop  # noqa: E402,F401 - part of the API

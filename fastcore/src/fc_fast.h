@@ -1,0 +1,627 @@
+/* fc_fast.h - the GIL-free request fast path: a bounded cache of static-file responses and
+ * a per-connection loop read -> parse -> lookup -> stat -> send -> log -> next request.
+ *
+ * Python fills the cache (fc_cache_put) only for responses that depend on nothing but the
+ * file; this code serves exactly what it was given and answers FC_FALLBACK for anything
+ * else, leaving the unparsed bytes in the connection buffer for the Python path.
+ * Thread safety: the cache (one mutex) and the log buffers (another) are shared by the
+ * threads of a process; a connection is driven by one thread at a time.  Entries are
+ * reference counted, so an eviction never frees content or closes a descriptor in use.
+ */
+#ifndef FC_FAST_H
+#define FC_FAST_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/epoll.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+#include "fc_send.h"
+#include "fc_scoreboard.h"
+
+#define FC_WANT_READ 1
+#define FC_WANT_WRITE 2
+#define FC_CLOSED 3
+#define FC_FALLBACK 4
+#define FC_TIMEOUT 5              /* blocking keep-alive wait ran out (serve_blocking) */
+#define FC_EXPIRED 5
+
+#define FC_CONN_BUF 16384
+#define FC_HDR_MAX 2048
+#define FC_LOG_BUFSIZE 4096      /* as fastcore.http.log.LOG_BUFSIZE */
+#define FC_MAX_LOGS 8            /* CustomLogs per vhost served by the engine */
+#define FC_MAX_LOGFDS 32
+#define FC_NLV 7                 /* per-entry log values */
+
+/* log program opcodes: [op:1][len:2 little endian][arg] */
+enum { OP_LIT = 1, OP_H, OP_A, OP_T_CLF, OP_T_SEC, OP_T_MSEC, OP_T_USEC, OP_T_MSFRAC,
+       OP_T_USFRAC, OP_R, OP_STATUS, OP_b, OP_B, OP_D, OP_T_DIV, OP_HDR_IN, OP_VHOST,
+       OP_HOSTV, OP_PORT, OP_URI, OP_QUERY, OP_FILENAME, OP_CTYPE_O, OP_METHOD, OP_PROTO,
+       OP_K, OP_X, OP_PID, OP_TID, OP_HEXTID, OP_RPORT, OP_I, OP_O, OP_S, OP_DASH, OP_MAX };
+
+typedef struct fc_fentry {
+    struct fc_fentry *next;
+    uint64_t hash;
+    int refs;                 /* table reference + one per sender; under the cache mutex */
+    int dead;                 /* removed from the table */
+    int64_t addr_key;
+    int has_host;
+    char *host; size_t hostlen;
+    char *target; size_t tlen;
+    char *path;
+    dev_t dev; ino_t ino; off_t size; int64_t mtime_ns;
+    char *mid; size_t midlen;          /* Last-Modified .. Content-Length lines */
+    char *ctype; size_t ctlen;         /* "Content-Type: ...\r\n" or empty */
+    char *content;                     /* whole body in memory, or NULL */
+    int ffd;                           /* open descriptor when content is NULL */
+    int strategy;                      /* fc_send strategy for the descriptor */
+    int keep_alive, max_ka, ka_int;
+    double ka_timeout, timeout;
+    int log_set;
+    char *lv[FC_NLV]; size_t lvlen[FC_NLV];
+    char *vhost; size_t vhostlen;      /* scoreboard vhost */
+} fc_fentry;
+
+typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
+typedef struct { int n; fc_flog logs[FC_MAX_LOGS]; } fc_logset;
+typedef struct { int fd; size_t len; char data[FC_LOG_BUFSIZE]; } fc_logbuf;
+
+typedef struct {
+    pthread_mutex_t mu;
+    fc_fentry **buckets; size_t nbuckets;
+    size_t count, max_entries;
+    size_t content_bytes, budget;
+    char server_line[256]; size_t server_len;
+    size_t limit_line, limit_fields, limit_field_size;
+    pthread_mutex_t logmu;
+    fc_logset *sets; int nsets;
+    fc_logbuf *bufs[FC_MAX_LOGFDS]; int nbufs;
+    uint64_t hits, fallbacks, evictions;
+} fc_fcache;
+
+typedef struct {
+    int fd, blocking;
+    char *buf; size_t start, len;
+    /* pending output */
+    int has_out;
+    char hdr[FC_HDR_MAX]; size_t hlen, hoff;
+    fc_fentry *oe; off_t ooff; size_t ocnt; const char *obody; size_t oblen; int ostrat;
+    long requests;
+    int closing, eof, timed_out;
+    int owned, lingering, writing;    /* event loop: C-only connection, its states */
+    char client[64]; size_t clientlen;
+    char rhost[256]; size_t rhostlen;
+    int remote_port;
+    int64_t addr_key;
+    fc_sb_t *sb; int slot;
+    double timeout, ka_timeout;
+    char *line; size_t linecap;        /* log line scratch */
+} fc_fconn;
+
+/* ------------------------------------------------------------------ small helpers */
+static inline uint64_t fc_fnv(uint64_t h, const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)p[i]; h *= 1099511628211ULL; }
+    return h;
+}
+static uint64_t fc_key_hash(int64_t addr_key, int has_host, const char *host, size_t hl,
+                            const char *t, size_t tl) {
+    uint64_t h = 1469598103934665603ULL;
+    h = fc_fnv(h, (const char *)&addr_key, sizeof addr_key);
+    h = fc_fnv(h, has_host ? "H" : "N", 1);
+    h = fc_fnv(h, host, hl);
+    h = fc_fnv(h, "\n", 1);
+    return fc_fnv(h, t, tl);
+}
+static inline double fc_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+static inline int fc_lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+static int fc_ieq(const char *a, size_t al, const char *b, size_t bl) {
+    if (al != bl) return 0;
+    for (size_t i = 0; i < al; i++) if (fc_lower((unsigned char)a[i]) != b[i]) return 0;
+    return 1;
+}
+static char *fc_dup(const char *p, size_t n) {
+    char *d = (char *)malloc(n + 1);
+    if (d) { if (n) memcpy(d, p, n); d[n] = 0; }
+    return d;
+}
+
+/* ------------------------------------------------------------------ cache */
+static int fc_cache_init(fc_fcache *c, size_t max_entries, size_t budget) {
+    memset(c, 0, sizeof *c);
+    size_t nb = 64;
+    while (nb < max_entries * 2) nb <<= 1;
+    c->buckets = (fc_fentry **)calloc(nb, sizeof(fc_fentry *));
+    if (!c->buckets) return -ENOMEM;
+    c->nbuckets = nb;
+    c->max_entries = max_entries ? max_entries : 1;
+    c->budget = budget;
+    c->limit_line = 8190; c->limit_fields = 100; c->limit_field_size = 8190;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->logmu, NULL);
+    return 0;
+}
+
+static void fc_entry_free(fc_fcache *c, fc_fentry *e) {
+    if (e->content) c->content_bytes -= (size_t)e->size;
+    if (e->ffd >= 0) close(e->ffd);
+    free(e->host); free(e->target); free(e->path); free(e->mid); free(e->ctype);
+    free(e->content); free(e->vhost);
+    for (int i = 0; i < FC_NLV; i++) free(e->lv[i]);
+    free(e);
+}
+
+/* under c->mu */
+static void fc_unref_locked(fc_fcache *c, fc_fentry *e) {
+    if (--e->refs == 0) fc_entry_free(c, e);
+}
+static void fc_unlink_locked(fc_fcache *c, fc_fentry *e) {
+    if (e->dead) return;
+    fc_fentry **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
+    while (*pp && *pp != e) pp = &(*pp)->next;
+    if (*pp) *pp = e->next;
+    e->dead = 1;
+    e->next = NULL;
+    c->count--;
+    fc_unref_locked(c, e);
+}
+static void fc_cache_clear(fc_fcache *c) {
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->nbuckets; i++)
+        while (c->buckets[i]) fc_unlink_locked(c, c->buckets[i]);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static fc_fentry *fc_find_locked(fc_fcache *c, uint64_t h, int64_t ak, int has_host,
+                                 const char *host, size_t hl, const char *t, size_t tl) {
+    for (fc_fentry *e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->next)
+        if (e->hash == h && e->addr_key == ak && e->has_host == has_host && e->hostlen == hl
+            && e->tlen == tl && memcmp(e->target, t, tl) == 0 && memcmp(e->host, host, hl) == 0)
+            return e;
+    return NULL;
+}
+
+/* Returns a referenced entry or NULL. */
+static fc_fentry *fc_cache_get(fc_fcache *c, int64_t ak, int has_host, const char *host,
+                               size_t hl, const char *t, size_t tl) {
+    uint64_t h = fc_key_hash(ak, has_host, host, hl, t, tl);
+    pthread_mutex_lock(&c->mu);
+    fc_fentry *e = fc_find_locked(c, h, ak, has_host, host, hl, t, tl);
+    if (e) e->refs++;
+    pthread_mutex_unlock(&c->mu);
+    return e;
+}
+static void fc_cache_release(fc_fcache *c, fc_fentry *e, int evict) {
+    pthread_mutex_lock(&c->mu);
+    if (evict) { fc_unlink_locked(c, e); c->evictions++; }
+    fc_unref_locked(c, e);
+    pthread_mutex_unlock(&c->mu);
+}
+static int fc_cache_remove(fc_fcache *c, int64_t ak, int has_host, const char *host, size_t hl,
+                           const char *t, size_t tl) {
+    uint64_t h = fc_key_hash(ak, has_host, host, hl, t, tl);
+    pthread_mutex_lock(&c->mu);
+    fc_fentry *e = fc_find_locked(c, h, ak, has_host, host, hl, t, tl);
+    if (e) fc_unlink_locked(c, e);
+    pthread_mutex_unlock(&c->mu);
+    return e != NULL;
+}
+
+/* Read a whole small file (fd at offset 0) into memory. */
+static char *fc_slurp(int fd, size_t size) {
+    char *p = (char *)malloc(size ? size : 1);
+    size_t got = 0;
+    if (!p) return NULL;
+    while (got < size) {
+        ssize_t r = pread(fd, p + got, size - got, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) { free(p); return NULL; }
+        got += (size_t)r;
+    }
+    return p;
+}
+
+/* Insert an entry built by the caller (key/response fields set, ffd = -1, content NULL).
+ * Opens the file, checks it is still the stat()ed one, reads it into memory when small and
+ * want_content, else keeps the descriptor.  Returns 1 inserted, 0 refused, -errno. */
+static int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t small_max) {
+    struct stat st;
+    int fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return -errno;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_ino != e->ino
+        || st.st_size != e->size
+        || (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != e->mtime_ns) {
+        close(fd);
+        return 0;
+    }
+    e->dev = st.st_dev;
+    int keep_content = 0;
+    pthread_mutex_lock(&c->mu);
+    keep_content = want_content && (size_t)e->size <= small_max
+                   && c->content_bytes + (size_t)e->size <= c->budget;
+    if (keep_content) c->content_bytes += (size_t)e->size;  /* reserve */
+    pthread_mutex_unlock(&c->mu);
+    if (keep_content) {
+        e->content = fc_slurp(fd, (size_t)e->size);
+        close(fd);
+        if (!e->content) {
+            pthread_mutex_lock(&c->mu);
+            c->content_bytes -= (size_t)e->size;
+            pthread_mutex_unlock(&c->mu);
+            return 0;
+        }
+        e->ffd = -1;
+    } else {
+        e->ffd = fd;
+    }
+    e->hash = fc_key_hash(e->addr_key, e->has_host, e->host, e->hostlen, e->target, e->tlen);
+    e->refs = 1;
+    pthread_mutex_lock(&c->mu);
+    fc_fentry *old = fc_find_locked(c, e->hash, e->addr_key, e->has_host, e->host, e->hostlen,
+                                    e->target, e->tlen);
+    if (old) fc_unlink_locked(c, old);
+    if (c->count >= c->max_entries) {  /* bounded: drop everything (entries in use survive
+                                        * until their senders release them) */
+        for (size_t i = 0; i < c->nbuckets; i++)
+            while (c->buckets[i]) { fc_unlink_locked(c, c->buckets[i]); c->evictions++; }
+    }
+    fc_fentry **b = &c->buckets[e->hash & (c->nbuckets - 1)];
+    e->next = *b;
+    *b = e;
+    c->count++;
+    pthread_mutex_unlock(&c->mu);
+    return 1;
+}
+
+#include "fc_fastlog.h"
+
+/* ------------------------------------------------------------------ request head */
+static const unsigned char fc_tchar[256] = {
+    /* RFC 9110 token characters */
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
+/* Connection tokens: close / keep-alive, comma separated, surrounding whitespace ignored */
+static void fc_conn_tokens(const char *v, size_t n, int *close_, int *ka) {
+    size_t i = 0;
+    while (i <= n) {
+        size_t j = i;
+        while (j < n && v[j] != ',') j++;
+        size_t a = i, b = j;
+        while (a < b && (v[a] == ' ' || v[a] == '\t')) a++;
+        while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t')) b--;
+        if (fc_ieq(v + a, b - a, "close", 5)) *close_ = 1;
+        if (fc_ieq(v + a, b - a, "keep-alive", 10)) *ka = 1;
+        i = j + 1;
+    }
+}
+
+/* Parse one head at p[0..n).  Returns its length (> 0), 0 when incomplete, -1 when the
+ * request is not for the fast path (anything unusual: the Python parser decides). */
+static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
+    const char *end = NULL;
+    size_t i = 0;
+    while (i < n && !end) {
+        char ch = p[i];
+        if (ch == '\n') return -1;           /* a bare LF: the Python parser answers 400 */
+        if (ch != '\r') { i++; continue; }
+        if (i + 1 >= n) return 0;
+        if (p[i + 1] != '\n') return -1;     /* a bare CR */
+        if (i + 2 < n && p[i + 2] == '\r') {
+            if (i + 3 >= n) return 0;
+            if (p[i + 3] != '\n') return -1;
+            end = p + i + 4;
+        }
+        i += 2;
+    }
+    if (!end) return 0;
+    memset(r, 0, sizeof *r);
+    r->head = p; r->headlen = (size_t)(end - p);
+    const char *q = p;
+    const char *eol = memchr(p, '\r', r->headlen);
+    r->line = p; r->linelen = (size_t)(eol - p);
+    if (r->linelen > c->limit_line) return -1;
+    if (r->linelen > 4 && memcmp(q, "GET ", 4) == 0) { r->method = q; r->mlen = 3; q += 4; }
+    else if (r->linelen > 5 && memcmp(q, "HEAD ", 5) == 0) { r->method = q; r->mlen = 4; q += 5; }
+    else return -1;
+    if (*q != '/') return -1;
+    r->target = q;
+    while (q < eol && *q != ' ') {
+        unsigned char ch = (unsigned char)*q;
+        if (ch <= 0x20 || ch == 0x7f || ch == '#') return -1;
+        q++;
+    }
+    r->tlen = (size_t)(q - r->target);
+    if (eol - q != 9 || memcmp(q, " HTTP/1.", 8) != 0 || (q[8] != '0' && q[8] != '1'))
+        return -1;
+    r->proto = q + 1; r->plen = 8;
+    int v11 = q[8] == '1';
+    int conn_close = 0, conn_ka = 0;
+    size_t nfields = 0;
+    const char *f = eol + 2;
+    r->fields = f;
+    r->fieldslen = (size_t)(end - f);
+    while (f < end - 2) {
+        const char *fe = memchr(f, '\r', (size_t)(end - f));
+        size_t fl = (size_t)(fe - f);
+        if (fl > c->limit_field_size || ++nfields > c->limit_fields) return -1;
+        const char *nm = f;
+        while (f < fe && fc_tchar[(unsigned char)*f]) f++;
+        if (f == nm || f == fe || *f != ':') return -1;  /* obs-fold, bad name, space before ':' */
+        size_t nl = (size_t)(f - nm);
+        const char *v = f + 1;
+        for (const char *x = v; x < fe; x++) {
+            unsigned char ch = (unsigned char)*x;
+            if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return -1;
+        }
+        while (v < fe && (*v == ' ' || *v == '\t')) v++;
+        const char *ve = fe;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        switch (fc_lower((unsigned char)nm[0])) {
+        case 'h':
+            if (fc_ieq(nm, nl, "host", 4)) {
+                if (r->has_host) return -1;
+                r->has_host = 1; r->host = v; r->hostlen = (size_t)(ve - v);
+            }
+            break;
+        case 'c':
+            if (fc_ieq(nm, nl, "connection", 10)) fc_conn_tokens(v, (size_t)(ve - v), &conn_close, &conn_ka);
+            else if (fc_ieq(nm, nl, "content-length", 14)) return -1;
+            break;
+        case 'i':
+            if (nl > 3 && nm[2] == '-') return -1;  /* If-*: conditionals */
+            break;
+        case 'r':
+            if (fc_ieq(nm, nl, "range", 5)) return -1;
+            break;
+        case 't':
+            if (fc_ieq(nm, nl, "transfer-encoding", 17)) return -1;
+            break;
+        case 'e':
+            if (fc_ieq(nm, nl, "expect", 6)) return -1;
+            break;
+        default: break;
+        }
+        f = fe + 2;
+    }
+    if (v11 && !r->has_host) return -1;
+    if (!r->has_host) { r->host = ""; r->hostlen = 0; }
+    r->keepalive = v11 ? !conn_close : conn_ka;
+    return (long)r->headlen;
+}
+
+/* ------------------------------------------------------------------ connection */
+static int fc_conn_init(fc_fconn *k, int fd, int blocking) {
+    memset(k, 0, sizeof *k);
+    k->fd = fd;
+    k->blocking = blocking;
+    k->slot = -1;
+    k->buf = (char *)malloc(FC_CONN_BUF);
+    return k->buf ? 0 : -ENOMEM;
+}
+static void fc_conn_drop_output(fc_fcache *c, fc_fconn *k) {
+    if (k->oe) { fc_cache_release(c, k->oe, 0); k->oe = NULL; }
+    k->has_out = 0;
+}
+static void fc_conn_free(fc_fcache *c, fc_fconn *k) {
+    fc_conn_drop_output(c, k);
+    free(k->buf); k->buf = NULL;
+    free(k->line); k->line = NULL;
+}
+
+/* Send the pending response; FC_WANT_WRITE (non-blocking, partial), FC_CLOSED on error,
+ * 0 when all is out. */
+static int fc_conn_flush(fc_fcache *c, fc_fconn *k) {
+    while (k->has_out) {
+        size_t hl = k->hlen - k->hoff;
+        size_t want = hl + (k->obody ? k->oblen : k->ocnt);
+        ssize_t n = fc_send_response(k->fd, k->hdr + k->hoff, hl,
+                                     k->obody ? -1 : (k->oe ? k->oe->ffd : -1), k->ooff,
+                                     k->obody ? 0 : k->ocnt, k->obody ? FC_S_WRITEV : k->ostrat,
+                                     k->obody, k->obody ? k->oblen : 0);
+        if (n == -EAGAIN && !k->blocking) return FC_WANT_WRITE;
+        if (n < 0 || (n == 0 && want)) { fc_conn_drop_output(c, k); k->closing = 1; return FC_CLOSED; }
+        if ((size_t)n >= want) { fc_conn_drop_output(c, k); return 0; }
+        size_t m = (size_t)n;
+        if (m <= hl) k->hoff += m;
+        else {
+            k->hoff = k->hlen;
+            m -= hl;
+            if (k->obody) { k->obody += m; k->oblen -= m; }
+            else { k->ooff += (off_t)m; k->ocnt -= m; }
+        }
+        if (!k->blocking) return FC_WANT_WRITE;
+    }
+    return 0;
+}
+
+static size_t fc_fmt_int(char *o, long v) { return (size_t)sprintf(o, "%ld", v); }
+
+/* Serve the head parsed into r (length hl) when it is a valid cache hit.  Returns
+ * FC_FALLBACK (nothing done), 0 (served; maybe closing), FC_WANT_WRITE or FC_CLOSED. */
+static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
+    fc_fentry *e = fc_cache_get(c, k->addr_key, r->has_host, r->host, r->hostlen, r->target, r->tlen);
+    if (!e) { __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED); return FC_FALLBACK; }
+    struct stat st;
+    if (stat(e->path, &st) < 0 || st.st_ino != e->ino || st.st_dev != e->dev
+        || st.st_size != e->size
+        || (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != e->mtime_ns) {
+        fc_cache_release(c, e, 1);  /* replaced, truncated, touched or gone */
+        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+        return FC_FALLBACK;
+    }
+    double start = fc_now();
+    int head_only = r->mlen == 4;
+    int keep = r->keepalive && e->keep_alive && !(e->max_ka > 0 && k->requests + 1 >= e->max_ka);
+    /* header: status, Date, Server, mid, keep-alive part, Content-Type, blank line */
+    char *o = k->hdr;
+    size_t dl;
+    const char *date = fc_date_header(&dl);
+    memcpy(o, "HTTP/1.1 200 OK\r\n", 17); o += 17;
+    memcpy(o, date, dl); o += dl;
+    memcpy(o, c->server_line, c->server_len); o += c->server_len;
+    memcpy(o, e->mid, e->midlen); o += e->midlen;
+    if (!keep) { memcpy(o, "Connection: close\r\n", 19); o += 19; }
+    else {
+        memcpy(o, "Keep-Alive: timeout=", 20); o += 20;
+        o += fc_fmt_int(o, e->ka_int);
+        if (e->max_ka > 0) { memcpy(o, ", max=", 6); o += 6; o += fc_fmt_int(o, e->max_ka - k->requests); }
+        memcpy(o, "\r\nConnection: Keep-Alive\r\n", 26); o += 26;
+    }
+    memcpy(o, e->ctype, e->ctlen); o += e->ctlen;
+    memcpy(o, "\r\n", 2); o += 2;
+    k->hlen = (size_t)(o - k->hdr); k->hoff = 0;
+    long long body = (head_only || e->size == 0) ? 0 : (long long)e->size;
+    k->obody = NULL; k->oblen = 0; k->ocnt = 0; k->ooff = 0; k->oe = NULL;
+    if (body) {
+        if (e->content) { k->obody = e->content; k->oblen = (size_t)e->size; }
+        else { k->ocnt = (size_t)e->size; k->ostrat = e->strategy; }
+        k->oe = e;  /* the reference travels with the output */
+    } else {
+        k->obody = "";
+    }
+    k->has_out = 1;
+    k->timeout = e->timeout;
+    k->ka_timeout = e->ka_timeout;
+    if (k->sb && k->slot >= 0) {
+        fc_sb_request_start(k->sb, k->slot, r->line, r->linelen < 64 ? r->linelen : 64,
+                            k->client, k->clientlen, e->vhost, e->vhostlen);
+    }
+    fc_logctx x;
+    x.start = start; x.bytes_sent = body; x.bytes_out = (long long)k->hlen + body;
+    x.bytes_in = (long long)hl; x.keep = keep; x.keepalive_count = k->requests;
+    int rc = fc_conn_flush(c, k);
+    k->requests++;
+    /* access log (never lost: the line is written or buffered whatever the send did) */
+    if (e->log_set >= 0 && e->log_set < c->nsets) {
+        fc_logset *ls = &c->sets[e->log_set];
+        x.dur_us = (long long)((fc_now() - start) * 1e6);
+        fc_sbuf s = { k->line, 0, k->linecap, 0 };
+        for (int i = 0; i < ls->n; i++) {
+            s.len = 0;
+            fc_render(&s, ls->logs[i].prog, ls->logs[i].proglen, k, e, r, &x);
+            fc_put(&s, "\n", 1);
+            if (!s.oom) fc_log_emit(c, ls->logs[i].fd, ls->logs[i].buffered, s.p, s.len);
+        }
+        k->line = s.p; k->linecap = s.cap;
+    }
+    if (k->sb && k->slot >= 0) {
+        fc_sb_request_end(k->sb, k->slot, body);
+        fc_sb_set_status(k->sb, k->slot, keep ? 'K' : 'W');
+    } else if (k->sb) {  /* served by a thread without a slot (the event listener) */
+        fc_sb_add(k->sb, FC_SB_ACCESSES, 1);
+        fc_sb_add(k->sb, FC_SB_BYTES, body);
+    }
+    if (!body) fc_cache_release(c, e, 0);
+    __atomic_add_fetch(&c->hits, 1, __ATOMIC_RELAXED);
+    if (!keep) k->closing = 1;
+    return rc;
+}
+
+/* Drive a connection: finish pending output, serve every complete cached request in the
+ * buffer, read at most once (the caller polled for readability).  FC_FALLBACK leaves the
+ * first unserved head at k->buf + k->start for the Python path. */
+static int fc_serve(fc_fcache *c, fc_fconn *k) {
+    int did_read = 0;
+    if (k->has_out) {
+        int rc = fc_conn_flush(c, k);
+        if (rc) return rc;
+    }
+    for (;;) {
+        if (k->closing) return FC_CLOSED;
+        if (k->len) {
+            fc_req r;
+            long hl = fc_parse(c, k->buf + k->start, k->len, &r);
+            if (hl < 0) return FC_FALLBACK;
+            if (hl > 0) {
+                int rc = fc_serve_one(c, k, &r, (size_t)hl);
+                if (rc == FC_FALLBACK) return FC_FALLBACK;
+                k->start += (size_t)hl; k->len -= (size_t)hl;
+                if (!k->len) k->start = 0;
+                if (rc) return rc;
+                continue;
+            }
+            if (k->start + k->len >= FC_CONN_BUF) {
+                if (k->start == 0) return FC_FALLBACK;  /* a head this long: Python's limits */
+                memmove(k->buf, k->buf + k->start, k->len);
+                k->start = 0;
+            }
+        }
+        if (did_read) return FC_WANT_READ;
+        ssize_t n;
+        do {
+            n = read(k->fd, k->buf + k->start + k->len, FC_CONN_BUF - k->start - k->len);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) { k->timed_out = k->blocking; return FC_WANT_READ; }
+            k->closing = 1;
+            return FC_CLOSED;
+        }
+        if (n == 0) {
+            k->eof = 1;
+            if (!k->len) { k->closing = 1; return FC_CLOSED; }
+            return FC_FALLBACK;  /* a cut-off request: the Python path answers it */
+        }
+        k->len += (size_t)n;
+        did_read = 1;
+        if (k->sb && k->slot >= 0) fc_sb_set_status(k->sb, k->slot, 'R');
+    }
+}
+
+static int fc_set_timeo(int fd, int opt, double sec) {
+    struct timeval tv;
+    if (sec < 0) sec = 0;
+    tv.tv_sec = (time_t)sec;
+    tv.tv_usec = (suseconds_t)((sec - (double)tv.tv_sec) * 1e6);
+    if (tv.tv_sec == 0 && tv.tv_usec == 0) tv.tv_usec = 1000;  /* 0 would mean "forever" */
+    return setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv) < 0 ? -errno : 0;
+}
+static int fc_set_rcvtimeo(int fd, double sec) { return fc_set_timeo(fd, SO_RCVTIMEO, sec); }
+static int fc_set_sndtimeo(int fd, double sec) { return fc_set_timeo(fd, SO_SNDTIMEO, sec); }
+
+/* prefork/worker: the keep-alive loop of a blocking connection without poll(): each read
+ * waits at most Timeout (first request) or KeepAliveTimeout (SO_RCVTIMEO).  Returns
+ * FC_TIMEOUT when the wait ran out, FC_WANT_READ when a partial head is buffered (the
+ * Python path takes it with its own limits), or what fc_serve returned. */
+static int fc_serve_blocking(fc_fcache *c, fc_fconn *k, double first_wait) {
+    double cur = -1.0, want = first_wait;
+    for (;;) {
+        if (want != cur) {
+            if (fc_set_rcvtimeo(k->fd, want) < 0) return FC_FALLBACK;
+            cur = want;
+        }
+        k->timed_out = 0;
+        int rc = fc_serve(c, k);
+        if (rc != FC_WANT_READ) return rc;
+        if (k->len) return FC_WANT_READ;
+        if (k->timed_out) return FC_TIMEOUT;
+        want = k->requests ? k->ka_timeout : k->timeout;
+    }
+}
+
+#endif /* FC_FAST_H */

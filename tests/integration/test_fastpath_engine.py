@@ -1,0 +1,177 @@
+"""The C fast path inside HttpServer answers byte for byte as the Python path does, and
+writes the same access-log lines: the same requests over real sockets to a server whose
+connections use the engine and to one whose connections do not."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+
+import pytest
+
+from fastcore.config import load
+from fastcore.http.server import HttpServer
+
+DATE = re.compile(rb"Date: [^\r]*\r\n")
+CLF = re.compile(r"\[[^\]]*\] ")
+LOGFMT = ('%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-agent}i\\" %v %V %p %U%q '
+          '%m %H %k %X %I %O %{Content-Type}o %f %B')
+
+REQUESTS = [
+    b"GET /a.html HTTP/1.1\r\nHost: localhost\r\nUser-Agent: t\r\n\r\n",
+    b"GET /a.html HTTP/1.1\r\nHost: localhost\r\nReferer: http://x/\"q\"\r\n\r\n",
+    b"HEAD /a.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    b"GET /a.html?x=1 HTTP/1.1\r\nHost: localhost:80\r\n\r\n",
+    b"GET /a.html?x=1 HTTP/1.1\r\nHost: localhost:80\r\n\r\n",
+    b"GET /big.bin HTTP/1.1\r\nHost: LocalHost\r\n\r\n",
+    b"GET /big.bin HTTP/1.1\r\nHost: LocalHost\r\n\r\n",
+    b"GET /a.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    b"GET /a.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    b"GET /a.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+]
+
+
+@pytest.fixture
+def conf(tmp_path):
+    doc = tmp_path / "htdocs"
+    doc.mkdir()
+    (doc / "a.html").write_bytes(b"<p>hello</p>\n" * 50)
+    (doc / "big.bin").write_bytes(os.urandom(300000))
+    for p in doc.iterdir():
+        os.utime(p, (1_600_000_000, 1_600_000_000))  # strong ETag: cacheable
+    path = tmp_path / "httpd.conf"
+    mods = "".join(f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so\n"
+                   for m in ("mpm_event", "authz_core", "mime", "dir"))
+    path.write_text(mods + f"""
+ServerRoot "{tmp_path}"
+Listen 127.0.0.1:80
+ServerName localhost
+TypesConfig /etc/mime.types
+ErrorLog "{tmp_path}/error_log"
+KeepAlive On
+MaxKeepAliveRequests 4
+KeepAliveTimeout 7
+EnableSendfile On
+LogFormat "{LOGFMT}" full
+CustomLog "{tmp_path}/access_log" full
+BufferedLogs On
+DocumentRoot "{doc}"
+<Directory />
+    Options FollowSymLinks
+    AllowOverride None
+</Directory>
+<Directory "{doc}">
+    Options FollowSymLinks
+    AllowOverride None
+    Require all granted
+</Directory>
+""")
+    return str(path), tmp_path
+
+
+def exchange(srv: HttpServer, engine: bool, reqs: list[bytes]) -> list[bytes]:
+    """Send each request on keep-alive connections (a new one after a close), one at a
+    time; return the responses with the Date line masked."""
+    out = []
+    a = b = conn = None
+    for req in reqs:
+        if conn is None:
+            a, b = socket.socketpair()
+            a.setblocking(False)
+            conn = srv.connection(a.detach(), ("127.0.0.1", 40000), -1)
+            if not engine:
+                conn.fc = None
+        b.sendall(req)
+        got = b""
+        b.settimeout(5)
+        state, _ = conn.run()
+        while True:
+            head, sep, body = got.partition(b"\r\n\r\n")
+            if sep:
+                m = re.search(rb"Content-Length: (\d+)", head)
+                need = 0 if req.startswith(b"HEAD") or m is None else int(m.group(1))
+                if len(body) >= need:
+                    break
+            if state == 2:
+                b.setblocking(False)
+                try:
+                    got += b.recv(1 << 20)
+                except BlockingIOError:
+                    pass
+                b.settimeout(5)
+                state, _ = conn.run()
+                continue
+            got += b.recv(1 << 20)
+        out.append(DATE.sub(b"Date: D\r\n", got))
+        if state == 3:
+            b.close()  # the client first: the server's lingering close then ends at once
+            conn.close()
+            conn = None
+    if conn is not None:
+        b.close()
+        conn.close()
+    return out
+
+
+def test_engine_answers_and_logs_as_the_python_path(conf):
+    path, tmp = conf
+    results = []
+    for engine in (True, False):
+        log = tmp / "access_log"
+        if log.exists():
+            log.unlink()
+        srv = HttpServer(load(path), None)
+        srv.child_init()
+        try:
+            wire = exchange(srv, engine, REQUESTS)
+            stats = srv.engine.stats()
+        finally:
+            srv.close()
+        lines = [CLF.sub("[T] ", ln) for ln in log.read_text(encoding="latin-1").splitlines()]
+        results.append((wire, lines, stats))
+    (w_on, l_on, s_on), (w_off, l_off, s_off) = results
+    assert s_on["hits"] >= 5, s_on   # the engine really served the repeats
+    assert s_off["hits"] == 0
+    assert len(w_on) == len(REQUESTS) and all(w.startswith(b"HTTP/1.1 200 OK") for w in w_on)
+    assert w_on == w_off
+    assert l_on == l_off
+    assert b"Keep-Alive: timeout=7, max=4\r\n" in w_on[0] and b"Connection: close\r\n" in w_on[3]
+
+
+def test_replaced_file_is_served_fresh(conf):
+    path, tmp = conf
+    srv = HttpServer(load(path), None)
+    srv.child_init()
+    try:
+        req = [b"GET /a.html HTTP/1.1\r\nHost: localhost\r\n\r\n"] * 2
+        first = exchange(srv, True, req)
+        new = tmp / "htdocs" / "new.html"
+        new.write_bytes(b"replaced!\n")
+        os.utime(new, (1_600_000_100, 1_600_000_100))
+        os.rename(new, tmp / "htdocs" / "a.html")
+        second = exchange(srv, True, req)
+    finally:
+        srv.close()
+    assert first[1].endswith(b"<p>hello</p>\n")
+    assert second[0].endswith(b"\r\n\r\nreplaced!\n") and second[1].endswith(b"\r\n\r\nreplaced!\n")
+    assert srv.engine.stats()["evictions"] >= 1
+
+
+def test_engine_keeps_log_lines_in_order_with_python_lines(conf):
+    path, tmp = conf
+    srv = HttpServer(load(path), None)
+    srv.child_init()
+    try:
+        reqs = [b"GET /a.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                b"GET /a.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                b"GET /missing HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                b"GET /a.html HTTP/1.1\r\nHost: localhost\r\n\r\n"]
+        exchange(srv, True, reqs)
+        assert not (tmp / "access_log").read_text()  # BufferedLogs: nothing written yet
+        srv.flush_logs()
+    finally:
+        srv.close()
+    statuses = [ln.split('"')[2].split()[0] for ln in (tmp / "access_log").read_text().splitlines()]
+    assert statuses == ["200", "200", "404", "200"]
+    time.sleep(0)
