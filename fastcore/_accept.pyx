@@ -7,6 +7,7 @@ the parent, maps errors to Python exceptions and offers the same API as the pure
 twin fastcore/_pure/accept.py.
 """
 import os
+import tempfile  # at import, as root: a child under User may not read the stdlib
 import socket
 
 from cpython.exc cimport PyErr_CheckSignals
@@ -172,7 +173,6 @@ cdef class AcceptMutex:
         self.requested = _canonical(mechanism)
         self.mechanism = resolved
         if not lock_dir:
-            import tempfile  # lazily: not needed when a lock dir is configured
             lock_dir = tempfile.gettempdir()
         self.lock_dir = lock_dir
         _serial += 1

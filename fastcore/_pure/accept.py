@@ -12,6 +12,7 @@ import errno
 import fcntl
 import mmap
 import os
+import tempfile  # at import, as root: a child under User may not read the stdlib
 import select
 import socket
 import struct
@@ -119,7 +120,6 @@ class AcceptMutex:
         self.mechanism = _resolve(mechanism)
         self.requested = _canonical(mechanism)
         if not lock_dir:
-            import tempfile  # lazily: not needed when a lock dir is configured
             lock_dir = tempfile.gettempdir()
         self.lock_dir = lock_dir
         self._creator = self._pid = os.getpid()
