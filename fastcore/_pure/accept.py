@@ -12,10 +12,10 @@ import errno
 import fcntl
 import mmap
 import os
-import tempfile  # at import, as root: a child under User may not read the stdlib
 import select
 import socket
 import struct
+import tempfile  # at import, as root: a child under User may not read the stdlib
 import time
 from typing import Any
 
