@@ -119,7 +119,12 @@ def _run_self_accepting(ctx: ChildContext) -> int:
     def worker(t: int) -> None:
         slot = sb.slot(ctx.index, t)
         sb.slot_init(slot, os.getpid(), threading.get_native_id(), gen)
-        acc = accept.Acceptor(ctx.listen_fds, accept.AcceptMutex("epollexclusive"), False)
+        try:
+            acc = accept.Acceptor(ctx.listen_fds, accept.AcceptMutex("epollexclusive"), False)
+        except Exception:  # noqa: BLE001 - into the error log, not a traceback on stderr
+            ctx.log_exception("worker thread start")
+            sb.set_status(slot, ".")
+            return
         with lock:
             acceptors.append(acc)
         while not ctx.stopping.is_set():
