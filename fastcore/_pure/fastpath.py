@@ -284,7 +284,7 @@ def _esc(b: bytes) -> bytes:
 
 
 class _Req:
-    __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "keepalive")
+    __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "keepalive", "ka_sent")
 
 
 def _parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, _Req]:
@@ -371,6 +371,7 @@ def _parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, _Req]:
         return -1
     r.host = host
     r.keepalive = (not close) if v11 else ka
+    r.ka_sent = ka
     return end, r
 
 
@@ -549,9 +550,11 @@ class FastConn:
             return FALLBACK
         start = time.time()
         head_only = r.method == b"HEAD"
-        keep = r.keepalive and e.keep_alive and not (e.max_ka > 0 and self.requests + 1 >= e.max_ka)
+        keep = r.keepalive and e.keep_alive and not (e.max_ka > 0 and self.requests >= e.max_ka)
         if not keep:
             conn = b"Connection: close\r\n"
+        elif not r.ka_sent:  # Apache's ka_sent rule: no keep-alive token, no header
+            conn = b""
         elif e.max_ka > 0:
             conn = (b"Keep-Alive: timeout=%d, max=%d\r\nConnection: Keep-Alive\r\n"
                     % (int(e.ka_timeout), e.max_ka - self.requests))

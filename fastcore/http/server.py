@@ -574,11 +574,16 @@ class Connection(EngineConnMixin, FastPathMixin):
         if status in E.DROPS_CONNECTION:
             return False
         mk = vh.max_keep_alive_requests
-        return not (mk > 0 and self.requests + 1 >= mk)
+        return not (mk > 0 and self.requests >= mk)  # Apache: max=1 is still kept
 
     def _conn_header(self, keep: bool, req: Request) -> bytes:
+        """Connection: close when closing; Keep-Alive and Connection: Keep-Alive on a kept
+        connection only when the client sent a keep-alive token (Apache's ka_sent rule)."""
         if not keep:
             return b"Connection: close\r\n"
+        conn = req.headers.get("connection")
+        if conn is None or not _ka_token(conn):
+            return b""
         vh = self.vh
         mk = vh.max_keep_alive_requests
         if mk <= 0:
@@ -667,6 +672,8 @@ class Connection(EngineConnMixin, FastPathMixin):
     def _finish(self, txn: Transaction, keep: bool) -> None:
         """Account and log the request; keep-alive bookkeeping."""
         self.requests += 1
+        if self.fc is not None:  # the event loop may serve the next one from fc: same count
+            self.fc.requests = self.requests
         srv = self.srv
         txn.conn_status = "+" if keep else "-"
         txn.keepalive_count = self.requests - 1
@@ -698,3 +705,8 @@ def _setsockopt(fd: int, tv: bytes) -> None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
     finally:
         s.detach()
+
+
+def _ka_token(conn: str) -> bool:
+    """The Connection value lists keep-alive (same token split as Request's close check)."""
+    return any(t.strip().lower() == "keep-alive" for t in conn.split(","))

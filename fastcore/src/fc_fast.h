@@ -412,6 +412,7 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
     if (v11 && !r->has_host) return -1;
     if (!r->has_host) { r->host = ""; r->hostlen = 0; }
     r->keepalive = v11 ? !conn_close : conn_ka;
+    r->ka_sent = conn_ka;
     return (long)r->headlen;
 }
 
@@ -477,7 +478,7 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     }
     double start = fc_now();
     int head_only = r->mlen == 4;
-    int keep = r->keepalive && e->keep_alive && !(e->max_ka > 0 && k->requests + 1 >= e->max_ka);
+    int keep = r->keepalive && e->keep_alive && !(e->max_ka > 0 && k->requests >= e->max_ka);
     /* header: status, Date, Server, mid, keep-alive part, Content-Type, blank line */
     char *o = k->hdr;
     size_t dl;
@@ -486,8 +487,10 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     memcpy(o, date, dl); o += dl;
     memcpy(o, c->server_line, c->server_len); o += c->server_len;
     memcpy(o, e->mid, e->midlen); o += e->midlen;
+    /* Apache's ka_sent rule: Keep-Alive and Connection: Keep-Alive only answer a client
+     * that sent a keep-alive token; a kept plain HTTP/1.1 request gets neither */
     if (!keep) { memcpy(o, "Connection: close\r\n", 19); o += 19; }
-    else {
+    else if (r->ka_sent) {
         memcpy(o, "Keep-Alive: timeout=", 20); o += 20;
         o += fc_fmt_int(o, e->ka_int);
         if (e->max_ka > 0) { memcpy(o, ", max=", 6); o += 6; o += fc_fmt_int(o, e->max_ka - k->requests); }

@@ -118,6 +118,7 @@ typedef struct {
     const char *fields; size_t fieldslen;   /* from the first field line to the end */
     const char *host; size_t hostlen; int has_host;
     int keepalive;
+    int ka_sent;                            /* Connection lists keep-alive */
 } fc_req;
 
 /* %{name}i: the field's value (repeats joined with ", "), escaped; "-" when absent/empty */

@@ -454,6 +454,11 @@ def requests() -> list[tuple[str, bytes]]:
     R.append(("v10-sub", b"GET /sub HTTP/1.0\r\n\r\n"))
     R.append(("v10-keepalive", b"GET /page.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"))
     R.append(("v11-nohost", b"GET /page.html HTTP/1.1\r\nConnection: close\r\n\r\n"))
+    # kept open: Keep-Alive/Connection: Keep-Alive only answer a keep-alive token
+    R.append(("v11-kept-plain", b"GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+    R.append(("v11-kept-token", b"GET /page.html HTTP/1.1\r\nHost: localhost\r\n"
+                                b"Connection: TE, Keep-Alive\r\n\r\n"))
+    R.append(("v11-kept-404", b"GET /nope HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n"))
     R.append(("v09", b"GET /page.html\r\n"))
     R.append(("v09-post", b"POST /page.html\r\n"))
     R.append(("v20", _get("/page.html", version="HTTP/2.0")))

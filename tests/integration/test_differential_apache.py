@@ -24,7 +24,8 @@ from diff_site import build_site, requests  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPAT = os.path.join(ROOT, "docs", "compat.md")
 FIELDS = ("content-type", "content-length", "content-range", "location", "allow", "vary",
-          "accept-ranges", "content-encoding", "content-language", "refresh")
+          "accept-ranges", "content-encoding", "content-language", "refresh",
+          "keep-alive", "connection")
 
 
 def make_resolver(cfg: object) -> object:

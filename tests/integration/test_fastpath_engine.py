@@ -18,16 +18,16 @@ CLF = re.compile(r"\[[^\]]*\] ")
 LOGFMT = ('%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-agent}i\\" %v %V %p %U%q '
           '%m %H %k %X %I %O %{Content-Type}o %f %B')
 
-REQUESTS = [
-    b"GET /a.html HTTP/1.1\r\nHost: localhost\r\nUser-Agent: t\r\n\r\n",
+REQUESTS = [  # MaxKeepAliveRequests 4: the fifth request on a connection is answered "close"
+    b"GET /a.html HTTP/1.1\r\nHost: localhost\r\nUser-Agent: t\r\nConnection: keep-alive\r\n\r\n",
     b"GET /a.html HTTP/1.1\r\nHost: localhost\r\nReferer: http://x/\"q\"\r\n\r\n",
     b"HEAD /a.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
-    b"GET /a.html?x=1 HTTP/1.1\r\nHost: localhost:80\r\n\r\n",
-    b"GET /a.html?x=1 HTTP/1.1\r\nHost: localhost:80\r\n\r\n",
-    b"GET /big.bin HTTP/1.1\r\nHost: LocalHost\r\n\r\n",
+    b"GET /a.html?x=1 HTTP/1.1\r\nHost: localhost:80\r\nConnection: x-foo, Keep-Alive\r\n\r\n",
+    b"GET /a.html?x=1 HTTP/1.1\r\nHost: localhost:80\r\nConnection: keep-alive\r\n\r\n",
+    b"GET /big.bin HTTP/1.1\r\nHost: LocalHost\r\nConnection: Keep-Alive\r\n\r\n",
     b"GET /big.bin HTTP/1.1\r\nHost: LocalHost\r\n\r\n",
     b"GET /a.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-    b"GET /a.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    b"GET /a.html HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
     b"GET /a.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
 ]
 
@@ -136,7 +136,14 @@ def test_engine_answers_and_logs_as_the_python_path(conf):
     assert len(w_on) == len(REQUESTS) and all(w.startswith(b"HTTP/1.1 200 OK") for w in w_on)
     assert w_on == w_off
     assert l_on == l_off
-    assert b"Keep-Alive: timeout=7, max=4\r\n" in w_on[0] and b"Connection: close\r\n" in w_on[3]
+    # Apache's ka_sent rule: the Keep-Alive headers answer a keep-alive token (either
+    # spelling, in a list), never a plain kept HTTP/1.1 request; max=1 is still kept
+    ka = [re.search(rb"Keep-Alive: ([^\r]*)\r\n", w) for w in w_on]
+    assert [m.group(1) if m else None for m in ka] == [
+        b"timeout=7, max=4", None, None, b"timeout=7, max=1", None,
+        b"timeout=7, max=4", None, b"timeout=7, max=2", b"timeout=7, max=1", None]
+    assert [b"Connection: Keep-Alive\r\n" in w for w in w_on] == [m is not None for m in ka]
+    assert [i for i, w in enumerate(w_on) if b"Connection: close\r\n" in w] == [4, 9]
 
 
 def test_replaced_file_is_served_fresh(conf):
@@ -175,3 +182,36 @@ def test_engine_keeps_log_lines_in_order_with_python_lines(conf):
     statuses = [ln.split('"')[2].split()[0] for ln in (tmp / "access_log").read_text().splitlines()]
     assert statuses == ["200", "200", "404", "200"]
     time.sleep(0)
+
+
+@pytest.mark.parametrize("mpm,logfmt", [
+    ("event", ""),                                             # the C loop serves repeats
+    ("event", 'LogFormat "%k %{remote}p" kal\nCustomLog "{tmp}/kal_log" kal\n'),  # Python
+    ("worker", ""),
+])
+def test_keepalive_count_survives_the_event_loop(tmp_path, mpm: str, logfmt: str) -> None:
+    """One connection under a real MPM, whichever path answers each request (the event
+    MPM hands connections between Python and the C loop): MaxKeepAliveRequests 3 counts
+    max=3, 2, 1 and the fourth answer closes, as Apache does."""
+    from test_mpm_harness import FastcoreServer
+    extra = "KeepAlive On\nMaxKeepAliveRequests 3\n" + logfmt.replace("{tmp}", str(tmp_path))
+    srv = FastcoreServer(str(tmp_path), mpm, extra).start()
+    got = []
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+            for _ in range(4):
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+                data = b""
+                while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < int(
+                        re.search(rb"Content-Length: (\d+)", data).group(1)):
+                    chunk = s.recv(65536)
+                    assert chunk, data
+                    data += chunk
+                got.append(re.findall(rb"(?:Keep-Alive|Connection): [^\r]*", data))
+            assert s.recv(1) == b""  # the server closed after the fourth answer
+    finally:
+        srv.stop()
+    assert got == [[b"Keep-Alive: timeout=5, max=3", b"Connection: Keep-Alive"],
+                   [b"Keep-Alive: timeout=5, max=2", b"Connection: Keep-Alive"],
+                   [b"Keep-Alive: timeout=5, max=1", b"Connection: Keep-Alive"],
+                   [b"Connection: close"]]

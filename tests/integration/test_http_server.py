@@ -64,12 +64,13 @@ def statuses(raw: bytes) -> list[int]:
 
 def test_pipelining_and_keepalive(tmp_path: object) -> None:
     srv = make_server(str(tmp_path))
-    req = b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+    req = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"
     out = exchange(srv, req * 3 + b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n" + req)
     resps = parse_responses(out)
     assert [r[0] for r in resps] == [200, 200, 200, 404, 200]
     assert resps[0][1]["keep-alive"] == "timeout=5, max=100"
     assert resps[2][1]["keep-alive"] == "timeout=5, max=98"   # fast path, same layout
+    assert "keep-alive" not in resps[3][1]   # no keep-alive token sent (Apache's ka_sent)
     assert all(r[2] == b"hello a\n" for r in resps if r[0] == 200)
     srv.close()
     log = open(os.path.join(str(tmp_path), "access_log")).read().splitlines()
@@ -78,9 +79,10 @@ def test_pipelining_and_keepalive(tmp_path: object) -> None:
 
 def test_max_keepalive_requests_and_http10(tmp_path: object) -> None:
     srv = make_server(str(tmp_path), max_keep_alive_requests=2)
-    out = exchange(srv, b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
-    resps = parse_responses(out)
-    assert len(resps) == 2 and resps[1][1]["connection"] == "close"
+    out = exchange(srv, b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n" * 4)
+    resps = parse_responses(out)  # as Apache: MaxKeepAliveRequests kept answers, then close
+    assert len(resps) == 3 and resps[2][1]["connection"] == "close"
+    assert "connection" not in resps[1][1]
     out = exchange(srv, b"GET /a.txt HTTP/1.0\r\n\r\nGET /a.txt HTTP/1.0\r\n\r\n")
     assert len(parse_responses(out)) == 1                      # 1.0 without keep-alive
     out = exchange(srv, b"GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" * 2)

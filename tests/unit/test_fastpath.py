@@ -109,7 +109,8 @@ def test_hit_sends_cached_response_and_logs_combined_line(fp, site):
     client.sendall(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nUser-Agent: t \"q\"\r\n\r\n")
     assert conn.serve() == fp.WANT_READ
     head, body = recv_response(client, 12)
-    assert norm(head) == expected_head(12, b"Keep-Alive: timeout=5, max=100\r\nConnection: Keep-Alive\r\n")
+    # kept open, but no keep-alive token: Apache's ka_sent rule sends no Keep-Alive header
+    assert norm(head) == expected_head(12, b"")
     assert body == b"hello world\n"
     assert conn.requests == 1
     line = site.log()[0]
@@ -119,19 +120,38 @@ def test_hit_sends_cached_response_and_logs_combined_line(fp, site):
 
 
 def test_keepalive_countdown_and_close_on_last(fp, site):
+    """MaxKeepAliveRequests 3 as Apache: max=3..1 kept, the fourth request closes; the
+    Keep-Alive header answers a keep-alive token in either spelling, or in a list."""
     path = site.file("a.txt", b"abc")
     assert site.put(b"/a.txt", path, max_keep_alive=3)
     conn, client = site.connect()
     conns = []
-    for _ in range(3):
-        client.sendall(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    for tok in (b"keep-alive", b"x-foo , Keep-Alive", b"KEEP-ALIVE", b"keep-alive"):
+        client.sendall(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: %s\r\n\r\n" % tok)
         rc = conn.serve()
         head, _ = recv_response(client, 3)
         conns.append(re.search(rb"(Keep-Alive: [^\r]*\r\n)?Connection: [^\r]*", head).group(0))
     assert conns == [b"Keep-Alive: timeout=5, max=3\r\nConnection: Keep-Alive",
                      b"Keep-Alive: timeout=5, max=2\r\nConnection: Keep-Alive",
+                     b"Keep-Alive: timeout=5, max=1\r\nConnection: Keep-Alive",
                      b"Connection: close"]
     assert rc == fp.CLOSED and conn.closing
+
+
+def test_plain_http11_kept_without_keepalive_headers(fp, site):
+    """No keep-alive token: the connection stays open (max counts down unseen) with neither
+    Keep-Alive nor Connection; the request after the last kept one gets Connection: close."""
+    path = site.file("a.txt", b"abc")
+    assert site.put(b"/a.txt", path, max_keep_alive=2)
+    conn, client = site.connect()
+    heads, rcs = [], []
+    for _ in range(3):
+        client.sendall(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: x-keep-alive\r\n\r\n")
+        rcs.append(conn.serve())
+        heads.append(recv_response(client, 3)[0])
+    assert rcs == [fp.WANT_READ, fp.WANT_READ, fp.CLOSED]
+    assert [b"Keep-Alive" in h for h in heads] == [False, False, False]
+    assert [b"Connection: close\r\n" in h for h in heads] == [False, False, True]
 
 
 def test_http10_keepalive_only_when_asked_and_head_has_no_body(fp, site):
