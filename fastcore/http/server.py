@@ -250,7 +250,7 @@ class Connection(EngineConnMixin, FastPathMixin):
         self.client_ip = peer[0] if peer and isinstance(peer, tuple) else "127.0.0.1"
         self.remote_port = peer[1] if peer and isinstance(peer, tuple) and len(peer) > 1 else 0
         self._local: tuple | None = None
-        self.ctx = authz.ReqCtx(self.client_ip, None, "GET", srv.dns)
+        self.ctx = authz.ReqCtx(self.client_ip, self.local_addr, "GET", srv.dns)
         main = srv.cfg.main
         self.vh = main  # the vhost of the current request (KeepAlive*, Timeout)
         self.timeout = main.timeout
