@@ -324,6 +324,17 @@ def modules_text(cfg: ServerConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _atomics_line(load_ext) -> str:
+    """The scoreboard counters' build mode, as `pip install . -C atomics=...` chose it."""
+    try:
+        sb = load_ext("scoreboard")
+    except ImportError as exc:
+        return f"unavailable ({exc})"
+    mode = sb.ATOMICS_MODE
+    impl = getattr(sb, "ATOMICS_IMPL", "")
+    return f"{mode} ({'cas' if impl == 'cas' else impl or mode})"
+
+
 def settings_text(cfg: ServerConfig) -> str:
     """-V: version, MPM, and the build settings of the hot-path extensions."""
     import platform
@@ -335,6 +346,7 @@ def settings_text(cfg: ServerConfig) -> str:
            "(Apache/2.4 compatible)",
            f"Python:         {platform.python_implementation()} {platform.python_version()}",
            f"Implementation: {implementation()}",
+           f"Atomics:        {_atomics_line(load_ext)}",
            f"Architecture:   {platform.architecture()[0]}",
            f"Server MPM:     {cfg.mpm.name}"]
     threaded = cfg.mpm.name != "prefork"

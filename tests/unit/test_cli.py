@@ -97,6 +97,7 @@ def test_V_build_settings(capsys):
     from fastcore._ext import load
 
     assert f'FC_ATOMICS_MODE="{load("scoreboard").ATOMICS_MODE}' in out
+    assert f'Atomics:        {load("scoreboard").ATOMICS_MODE} (' in out
     acc = load("accept")
     assert f'FC_DEFAULT_ACCEPT_MUTEX="{acc.DEFAULT_MECHANISM}"' in out
     assert "FC_CYTHON_VERSION" in out and "FC_CC_VERSION" in out
