@@ -68,6 +68,7 @@ cdef extern from "fc_fast.h" nogil:
         uint64_t hits
         uint64_t fallbacks
         uint64_t evictions
+        int draining
     ctypedef struct fc_fconn:
         int fd
         int blocking
@@ -149,7 +150,6 @@ cdef extern from "fc_fastloop.h" nogil:
                    int max_out)
     int FC_EV_OWNED
     fc_fconn *fc_ev_adopt(fc_evloop *L, int fd)
-    int fc_ev_close_idle(fc_evloop *L)
 
 
 cdef class EventLoop:

@@ -174,6 +174,11 @@ cdef class FastCache:
     def __len__(self) -> int:
         return self.c.count
 
+    def set_draining(self, bint on) -> None:
+        """Graceful stop: answer every further request with Connection: close, so a kept
+        connection is closed only after announcing it (or when idle past KeepAliveTimeout)."""
+        self.c.draining = on
+
     def stats(self) -> dict:
         return {"entries": self.c.count, "hits": self.c.hits, "fallbacks": self.c.fallbacks,
                 "evictions": self.c.evictions, "content_bytes": self.c.content_bytes}
@@ -392,10 +397,6 @@ cdef class EventLoop:
         conn.sbref = self.sbref
         peer = (conn.k.client[:conn.k.clientlen].decode("latin-1"), conn.k.remote_port)
         return conn, peer
-
-    def close_idle(self) -> int:
-        """Stopping: close the loop's own idle keep-alive connections; how many."""
-        return fc_ev_close_idle(&self.L)
 
     def detach(self, int fd, bint unregister=True):
         """Take a connection back (listener thread); returns its FastConn or None."""

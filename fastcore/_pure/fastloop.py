@@ -99,13 +99,6 @@ class EventLoop:
             conn.close()
         os.close(fd)
 
-    def close_idle(self) -> int:
-        idle = [fd for fd, c in self.owned_conns.items()
-                if c.requests and not c.buffered and not c.pending_output and fd not in self.linger]
-        for fd in idle:
-            self._drop(fd)
-        return len(idle)
-
     def _accept(self, lfd: int) -> FastConn | bool:
         """The new connection, True when there was none, False on an error for Python."""
         s = socket.socket(fileno=lfd)

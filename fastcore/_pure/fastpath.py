@@ -101,6 +101,7 @@ class FastCache:
         self.sets: list[list[tuple[int, bytes, bool]]] = []
         self.bufs: dict[int, bytearray] = {}
         self.hits = self.fallbacks = self.evictions = 0
+        self.draining = False
 
     def configure(self, server_line: bytes, limit_line: int = 8190, limit_fields: int = 100,
                   limit_field_size: int = 8190) -> None:
@@ -224,6 +225,10 @@ class FastCache:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def set_draining(self, on: bool) -> None:
+        """Graceful stop: every further answer closes its connection (announced)."""
+        self.draining = bool(on)
 
     def stats(self) -> dict:
         return {"entries": len(self.entries), "hits": self.hits, "fallbacks": self.fallbacks,
@@ -550,7 +555,8 @@ class FastConn:
             return FALLBACK
         start = time.time()
         head_only = r.method == b"HEAD"
-        keep = r.keepalive and e.keep_alive and not (e.max_ka > 0 and self.requests >= e.max_ka)
+        keep = (not self.cache.draining and r.keepalive and e.keep_alive
+                and not (e.max_ka > 0 and self.requests >= e.max_ka))
         if not keep:
             conn = b"Connection: close\r\n"
         elif not r.ka_sent:  # Apache's ka_sent rule: no keep-alive token, no header

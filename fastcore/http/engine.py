@@ -28,11 +28,18 @@ FAST_CONTENT_BUDGET = 16 << 20
 class EngineServerMixin:
     """HttpServer's side: the per-process FastCache and its log sets."""
 
+    def drain(self) -> None:
+        """Graceful stop: every further answer, Python's or the engine's, says
+        Connection: close; a kept connection is never closed unannounced."""
+        self.draining = True
+        self.engine.set_draining(True)
+
     def _init_engine(self) -> None:
         """The C fast path: one FastCache per process, a log set per vhost whose every
         CustomLog the C formatter can write (else that vhost is never served by it)."""
         cfg = self.cfg
         self.engine = _fp.FastCache(FAST_CACHE_MAX, FAST_CONTENT_BUDGET)
+        self.draining = False
         main = cfg.main
         self.engine.configure(self.server_line, main.limit_request_line,
                               main.limit_request_fields, main.limit_request_field_size)

@@ -569,7 +569,7 @@ class Connection(EngineConnMixin, FastPathMixin):
     # ------------------------------------------------------------ fast path
     def _keepalive(self, req: Request | None, status: int, close: bool) -> bool:
         vh = self.vh
-        if req is None or close or not req.keepalive or not vh.keep_alive:
+        if req is None or close or not req.keepalive or not vh.keep_alive or self.srv.draining:
             return False
         if status in E.DROPS_CONNECTION:
             return False

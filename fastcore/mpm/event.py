@@ -186,24 +186,6 @@ class EventChild:
         else:  # FALLBACK or a partial head: a worker runs the Python path
             self.work.put(entry)
 
-    def _drop_fast(self) -> None:
-        """Stopping: idle keep-alive connections in the C loop are closed at once (one
-        that has not sent its first request yet is still served)."""
-        with self.lock:
-            items = [(fd, e) for fd, e in self.fast.items()
-                     if e.conn.fc.requests and not e.conn.fc.buffered]
-            for fd, _ in items:
-                del self.fast[fd]
-        for fd, entry in items:
-            self.loop.detach(fd, True)
-            conn = entry.conn
-            conn.engine_sync()
-            try:
-                conn.close(linger=False)
-            except Exception:  # noqa: BLE001
-                self.ctx.log_exception("connection close")
-            self.conn_done()
-
     def _cap_trickle(self, entry: _Parked, timeout: float) -> float:
         """Timeout bounds a whole request head, not each read: a client trickling a byte
         a second is cut Timeout after its request began, so slowloris cannot keep a
@@ -392,9 +374,11 @@ class EventChild:
                     pass
                 self._time_out(entry)
             if self.ctx.stopping.is_set() and not self.dropped and self.loop is not None:
+                # Graceful: no unannounced close of a kept connection (a client may be
+                # sending on it): the next answer says Connection: close, and a connection
+                # that stays idle ends at KeepAliveTimeout as any idle one does.
                 self.dropped = True
-                self._drop_fast()
-                self.loop.close_idle()
+                self.ctx.server.drain()
             owned = self.loop.owned if self.loop is not None else 0
             with self.lock:
                 if self.ctx.stopping.is_set() and self.conns <= 0 and owned <= 0:

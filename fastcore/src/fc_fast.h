@@ -88,6 +88,7 @@ typedef struct {
     fc_logset *sets; int nsets;
     fc_logbuf *bufs[FC_MAX_LOGFDS]; int nbufs;
     uint64_t hits, fallbacks, evictions;
+    int draining;  /* graceful stop: every answer is the last on its connection */
 } fc_fcache;
 
 typedef struct {
@@ -478,7 +479,8 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     }
     double start = fc_now();
     int head_only = r->mlen == 4;
-    int keep = r->keepalive && e->keep_alive && !(e->max_ka > 0 && k->requests >= e->max_ka);
+    int keep = !__atomic_load_n(&c->draining, __ATOMIC_RELAXED) && r->keepalive && e->keep_alive
+               && !(e->max_ka > 0 && k->requests >= e->max_ka);
     /* header: status, Date, Server, mid, keep-alive part, Content-Type, blank line */
     char *o = k->hdr;
     size_t dl;

@@ -155,19 +155,6 @@ static int fc_ev_accept(fc_evloop *L, int lfd, int64_t now, fc_fconn **out) {
     return 0;
 }
 
-/* Stopping: close the loop's idle keep-alive connections (answered, nothing buffered). */
-static int fc_ev_close_idle(fc_evloop *L) {
-    int n = 0;
-    for (int fd = 0; fd <= L->maxfd; fd++) {
-        fc_fconn *k = L->conns[fd];
-        if (k && k->owned && k->requests && !k->len && !k->has_out && !k->lingering) {
-            fc_ev_drop(L, k);
-            n++;
-        }
-    }
-    return n;
-}
-
 /* Hand an idle connection to the loop; wait_s from now until it expires. */
 static int fc_ev_attach(fc_evloop *L, fc_fconn *k, double wait_s) {
     int fd = k->fd;
