@@ -15,10 +15,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from types import ModuleType
 
 import pytest
+from proc_helpers import fork_child, reap
 
 IMPLS = ["fastcore._accept", "fastcore._pure.accept"]
 LOCKS = ["fcntl", "flock", "sysvsem", "posixsem", "pthread"]
@@ -28,29 +28,6 @@ BOUND = 1.0   # seconds the others may stay blocked (issue 2, point 4)
 @pytest.fixture(params=IMPLS, ids=["cython", "pure"])
 def acc(request: pytest.FixtureRequest) -> ModuleType:
     return importlib.import_module(request.param)
-
-
-def fork_child(body: Callable[[], None]) -> int:
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        code = 1
-        try:
-            body()
-            code = 0
-        finally:
-            os._exit(code)
-    return pid
-
-
-def reap(pid: int, timeout: float = 10.0) -> int:
-    for _ in range(int(timeout / 0.01)):
-        got, status = os.waitpid(pid, os.WNOHANG)
-        if got == pid:
-            return os.waitstatus_to_exitcode(status)
-        select.select([], [], [], 0.01)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    raise AssertionError(f"child {pid} did not finish within {timeout} s")
 
 
 def read_line(fd: int, timeout: float) -> bytes | None:

@@ -15,10 +15,11 @@ import signal
 import socket
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
+from proc_helpers import fork_child, reap
 
 IMPLS = ["fastcore._accept", "fastcore._pure.accept"]
 LOCKS = ["fcntl", "flock", "sysvsem", "posixsem", "pthread"]
@@ -27,31 +28,6 @@ LOCKS = ["fcntl", "flock", "sysvsem", "posixsem", "pthread"]
 @pytest.fixture(params=IMPLS, ids=["cython", "pure"])
 def acc(request: pytest.FixtureRequest) -> ModuleType:
     return importlib.import_module(request.param)
-
-
-def fork_child(body: Callable[[], None]) -> int:
-    """Run body in a forked child that always ends with os._exit (0 only if body returned)."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        code = 1
-        try:
-            body()
-            code = 0
-        finally:
-            os._exit(code)
-    return pid
-
-
-def reap(pid: int, timeout: float = 10.0) -> int:
-    """waitpid with a bound: a child that hangs is killed and the test fails."""
-    for _ in range(int(timeout / 0.01)):
-        got, status = os.waitpid(pid, os.WNOHANG)
-        if got == pid:
-            return os.waitstatus_to_exitcode(status)
-        select.select([], [], [], 0.01)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    raise AssertionError(f"child {pid} did not finish within {timeout} s")
 
 
 def kill_reap(pid: int) -> None:
