@@ -124,6 +124,12 @@ def _send_sendfile(out: _Out, header: bytes, file_fd: int, offset: int, count: i
         h = _sendv_all(out, [header], more=count > 0)
         if h < len(header) or not count:
             return h
+    return _file_after_header(out, h, file_fd, offset, count)
+
+
+def _file_after_header(out: _Out, h: int, file_fd: int, offset: int, count: int) -> int:
+    """sendfile the body once h header bytes went out: a partial or failed body still
+    reports the bytes already sent (an error only when nothing was)."""
     try:
         return h + _sendfile_all(out, file_fd, offset, count)
     except _Partial as p:
@@ -140,14 +146,7 @@ def _send_cork(out: _Out, header: bytes, file_fd: int, offset: int, count: int) 
         h = _sendv_all(out, [header]) if header else 0
         if h < len(header) or not count:
             return h
-        try:
-            return h + _sendfile_all(out, file_fd, offset, count)
-        except _Partial as p:
-            return h + p.done
-        except OSError:
-            if h:
-                return h
-            raise
+        return _file_after_header(out, h, file_fd, offset, count)
     finally:
         if corked:
             out.setcork(0)

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 
 import pytest
+from apache_oracle import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("pure,expected", [("1", "pure-python twins"), ("0", "cython extensions")])
 def test_banner_announces_the_implementation(tmp_path, pure: str, expected: str) -> None:
     env = dict(os.environ, FASTCORE_NO_EXTENSIONS=pure, PYTHONPATH=ROOT)
-    proc = subprocess.Popen([sys.executable, "-m", "fastcore", "-p", str(_free_port()),
+    proc = subprocess.Popen([sys.executable, "-m", "fastcore", "-p", str(free_port()),
                              str(tmp_path)], stderr=subprocess.PIPE, text=True, env=env,
                             cwd=str(tmp_path))
     try:

@@ -17,15 +17,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from apache_oracle import free_port
 
 LAYOUT = Path(__file__).parent / "debian_layout"
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -42,7 +37,7 @@ def layout():
     (tmp_path / "www/html/index.html").write_text("<h1>It works (fastcore)</h1>\n")
     (tmp_path / "www/html/hello.txt").write_text("hello from the debian layout\n")
     user = "www-data" if os.getuid() == 0 else pwd.getpwuid(os.getuid()).pw_name
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, APACHE_RUN_USER=user, APACHE_RUN_GROUP=user,
                APACHE_PID_FILE=str(tmp_path / "run/apache2.pid"),
                APACHE_RUN_DIR=str(tmp_path / "run"), APACHE_LOCK_DIR=str(tmp_path / "lock"),
@@ -118,7 +113,7 @@ def test_embedded_default_serves_the_current_folder(tmp_path):
     """`python -m fastcore -p PORT` with no -f serves the current folder (like
     python -m http.server), announces the URL, and stops on SIGTERM."""
     (tmp_path / "file.txt").write_text("served from the current folder\n")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen([sys.executable, "-m", "fastcore", "-p", str(port)], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -200,7 +195,7 @@ def test_layout_directory_listing_matches_apache(layout):
     os.utime(listing / "subdir", (when, when))
     (listing / ".hidden").write_text("x")  # IndexIgnore .??*
     (listing / "backup~").write_text("x")  # IndexIgnore *~
-    ap_port = _free_port()
+    ap_port = free_port()
     ap_env = dict(env, TEST_PORT=str(ap_port), APACHE_PID_FILE=str(tmp / "run/ap.pid"))
     fc_env = dict(env, APACHE_PID_FILE=str(tmp / "run/fc.pid"))
     apache = _start(["/usr/sbin/apache2", "-d", str(root), "-f", "apache2.conf",

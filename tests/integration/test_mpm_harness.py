@@ -16,10 +16,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from apache_oracle import APACHE, MODDIR, free_port, wait_port  # noqa: F401 - re-exported
+
 from fastcore.mpm import pss
 
-APACHE = "/usr/sbin/apache2"
-MODDIR = "/usr/lib/apache2/modules"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODULES = ("authz_core", "mime", "dir")
 
@@ -35,23 +35,6 @@ if sys.argv[3]:
     cfg.accept_mutex = sys.argv[3]  # mechanisms the Mutex directive does not name
 sys.exit(run(cfg, foreground=sys.argv[4] == "1", single_process=sys.argv[2] == "1"))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def get(port: int, path: str = "/", timeout: float = 5.0) -> tuple[int, bytes]:
@@ -190,7 +173,7 @@ class Server:
                                      start_new_session=True,
                                      stderr=subprocess.STDOUT, env=self.env())
         for port in self.ports:
-            wait_port(port)
+            wait_port(port, 15.0)
         deadline = time.monotonic() + 10
         while not os.path.exists(self.pid_file) and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -18,6 +18,7 @@ import tempfile
 import time
 
 import pytest
+from apache_oracle import free_port
 
 MODULES = "/usr/lib/apache2/modules"
 CONF = """\
@@ -48,12 +49,6 @@ KeepAlive Off
     Require all granted
 </Directory>
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Apache:
