@@ -80,11 +80,12 @@ def run_server_round(spec: ServerSpec, mode: str, docroot: str, args: argparse.N
         res.fail(mode, spec.name, f"start: {str(e)[:200]}")
         return
     try:
-        done, bad = workloads.run_ab(run.port, "10k.html", args.pss_requests, 16, True,
-                                     pin_cpu=pin_cli)
-        if bad or done != args.pss_requests:
-            res.fail(mode, spec.name, f"ab warm-up: {done} complete, {bad} failed")
-        res.pss10k.setdefault((mode, spec.name), []).append(pss.tree_pss(run.pids()))
+        if args.pss_requests > 0:  # 0: no PSS-after-N-requests measurement
+            done, bad = workloads.run_ab(run.port, "10k.html", args.pss_requests, 16, True,
+                                         pin_cpu=pin_cli)
+            if bad or done != args.pss_requests:
+                res.fail(mode, spec.name, f"ab warm-up: {done} complete, {bad} failed")
+            res.pss10k.setdefault((mode, spec.name), []).append(pss.tree_pss(run.pids()))
         for w in wls:
             if run.proc.poll() is not None:
                 res.fail(mode, spec.name, f"died before {w.key}")
