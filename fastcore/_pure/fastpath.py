@@ -2,7 +2,8 @@
 on the wire and in the logs, slow but correct (DESIGN principle 7).
 
 The config-time log helpers both implementations share live in fastcore._pure.fastlog,
-the event loop's twin in fastcore._pure.fastloop; both are re-exported here.
+the event loop's twin in fastcore._pure.fastloop (both re-exported here), the
+request-head parser in fastcore._pure.fastparse.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     compile_log_format,
     log_values,
 )
-from fastcore.http.log import escape
+from fastcore._pure.fastparse import Req, esc, header_value, parse
 
 WANT_READ, WANT_WRITE, CLOSED, FALLBACK = 1, 2, 3, 4
 TIMEOUT = EXPIRED = 5
@@ -75,7 +76,6 @@ def _sendfile():  # noqa: ANN202 - the twin's own send path
     return sendfile
 
 
-_TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 class _Entry:
@@ -284,114 +284,6 @@ def _clf(sec: int) -> bytes:
     return _clf_cache[1]
 
 
-def _esc(b: bytes) -> bytes:
-    return escape(b.decode("latin-1")).encode("latin-1")
-
-
-class _Req:
-    __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "keepalive", "ka_sent")
-
-
-def _parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, _Req]:
-    """0 incomplete, -1 not for the fast path, or (head length, request)."""
-    i, n, end = 0, len(buf), -1
-    while i < n:
-        ch = buf[i]
-        if ch == 10:
-            return -1
-        if ch != 13:
-            i += 1
-            continue
-        if i + 1 >= n:
-            return 0
-        if buf[i + 1] != 10:
-            return -1
-        if i + 2 < n and buf[i + 2] == 13:
-            if i + 3 >= n:
-                return 0
-            if buf[i + 3] != 10:
-                return -1
-            end = i + 4
-            break
-        i += 2
-    if end < 0:
-        return 0
-    head = bytes(buf[:end])
-    r = _Req()
-    r.head = head
-    eol = head.index(b"\r")
-    line = head[:eol]
-    if len(line) > c.limit_line:
-        return -1
-    r.line = line
-    if line.startswith(b"GET ") and len(line) > 4:
-        r.method, rest = b"GET", line[4:]
-    elif line.startswith(b"HEAD ") and len(line) > 5:
-        r.method, rest = b"HEAD", line[5:]
-    else:
-        return -1
-    if rest[:1] != b"/":
-        return -1
-    sp = rest.find(b" ")
-    target = rest if sp < 0 else rest[:sp]
-    if any(b <= 0x20 or b == 0x7F or b == 0x23 for b in target):
-        return -1
-    ver = rest[len(target):]
-    if len(ver) != 9 or not ver.startswith(b" HTTP/1.") or ver[8:9] not in (b"0", b"1"):
-        return -1
-    r.target, r.proto = target, ver[1:]
-    v11 = ver[8:9] == b"1"
-    fields = head[eol + 2:end - 4] if end - 4 > eol else b""
-    r.fields = head[eol + 2:]
-    host = None
-    close = ka = False
-    lines = fields.split(b"\r\n") if fields else []
-    for nf, fl in enumerate(lines, 1):
-        if len(fl) > c.limit_field_size or nf > c.limit_fields:
-            return -1
-        colon = 0
-        while colon < len(fl) and fl[colon] in _TCHAR:
-            colon += 1
-        if colon == 0 or colon == len(fl) or fl[colon] != 0x3A:
-            return -1
-        name = fl[:colon].lower()
-        raw = fl[colon + 1:]
-        if any((b < 0x20 and b != 9) or b == 0x7F for b in raw):
-            return -1
-        value = raw.strip(b" \t")
-        if name == b"host":
-            if host is not None:
-                return -1
-            host = value
-        elif name == b"connection":
-            for tok in value.split(b","):
-                t = tok.strip(b" \t").lower()
-                close = close or t == b"close"
-                ka = ka or t == b"keep-alive"
-        elif name in (b"content-length", b"range", b"transfer-encoding", b"expect"):
-            return -1
-        elif name[:1] == b"i" and len(name) > 3 and name[2:3] == b"-":
-            return -1
-    if v11 and host is None:
-        return -1
-    r.host = host
-    r.keepalive = (not close) if v11 else ka
-    r.ka_sent = ka
-    return end, r
-
-
-def _header(r: _Req, name: bytes) -> bytes:
-    vals = []
-    for fl in r.fields.split(b"\r\n"):
-        if not fl:
-            break
-        k, colon, v = fl.partition(b":")
-        if colon and k.lower() == name:
-            vals.append(_esc(v.strip(b" \t")))
-    out = b", ".join(vals)
-    return out or b"-"
-
-
 class FastConn:
     """Twin of the C connection state and loop."""
 
@@ -501,7 +393,7 @@ class FastConn:
             if self.closing:
                 return CLOSED
             if self.buf:
-                got = _parse(self.cache, self.buf)
+                got = parse(self.cache, self.buf)
                 if got == -1:
                     return FALLBACK
                 if got != 0:
@@ -538,7 +430,7 @@ class FastConn:
             if self.sb is not None and self.slot >= 0:
                 self.sb.set_status(self.slot, "R")
 
-    def _serve_one(self, r: _Req, hl: int) -> int:
+    def _serve_one(self, r: Req, hl: int) -> int:
         c = self.cache
         key, e = c._get(self.addr_key, r.host, r.target)
         if e is None:
@@ -595,7 +487,7 @@ class FastConn:
             self.closing = True
         return rc
 
-    def _render(self, prog: bytes, e: _Entry, r: _Req, ctx: tuple) -> bytes:
+    def _render(self, prog: bytes, e: _Entry, r: Req, ctx: tuple) -> bytes:
         start, dur, sent, out, bin_, keep, kcount = ctx
         parts: list[bytes] = []
         i = 0
@@ -622,7 +514,7 @@ class FastConn:
             elif op == OP_T_USFRAC:
                 parts.append(b"%06d" % (int(start * 1000000) % 1000000))
             elif op == OP_R:
-                parts.append(_esc(r.line))
+                parts.append(esc(r.line))
             elif op == OP_STATUS:
                 parts.append(b"200")
             elif op == OP_b:
@@ -634,7 +526,7 @@ class FastConn:
             elif op == OP_T_DIV:
                 parts.append(b"%d" % (dur // max(int(arg), 1)))
             elif op == OP_HDR_IN:
-                parts.append(_header(r, arg))
+                parts.append(header_value(r, arg))
             elif OP_VHOST <= op <= OP_CTYPE_O:
                 parts.append(e.lv[op - OP_VHOST])
             elif op == OP_METHOD:

@@ -17,7 +17,7 @@ from fastcore.http.request import Request
 from fastcore.http.transaction import Transaction
 
 if TYPE_CHECKING:
-    from fastcore.http.server import Connection
+    from fastcore.http.connection import Connection
 
 _fp = load("fastpath")
 WANT_READ, WANT_WRITE, CLOSED = 1, 2, 3

@@ -1,0 +1,122 @@
+"""The fast-path twin's request-head parser (fastcore/src/fc_fastparse.h in C): the
+request line and the fields the engine acts on, with the cache's LimitRequest* values.
+-1 sends the request to the Python path, which answers it as Apache would.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastcore.http.log import escape
+
+if TYPE_CHECKING:
+    from fastcore._pure.fastpath import FastCache
+
+_TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def esc(b: bytes) -> bytes:
+    return escape(b.decode("latin-1")).encode("latin-1")
+
+
+class Req:
+    __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "keepalive", "ka_sent")
+
+
+def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
+    """0 incomplete, -1 not for the fast path, or (head length, request)."""
+    i, n, end = 0, len(buf), -1
+    while i < n:
+        ch = buf[i]
+        if ch == 10:
+            return -1
+        if ch != 13:
+            i += 1
+            continue
+        if i + 1 >= n:
+            return 0
+        if buf[i + 1] != 10:
+            return -1
+        if i + 2 < n and buf[i + 2] == 13:
+            if i + 3 >= n:
+                return 0
+            if buf[i + 3] != 10:
+                return -1
+            end = i + 4
+            break
+        i += 2
+    if end < 0:
+        return 0
+    head = bytes(buf[:end])
+    r = Req()
+    r.head = head
+    eol = head.index(b"\r")
+    line = head[:eol]
+    if len(line) > c.limit_line:
+        return -1
+    r.line = line
+    if line.startswith(b"GET ") and len(line) > 4:
+        r.method, rest = b"GET", line[4:]
+    elif line.startswith(b"HEAD ") and len(line) > 5:
+        r.method, rest = b"HEAD", line[5:]
+    else:
+        return -1
+    if rest[:1] != b"/":
+        return -1
+    sp = rest.find(b" ")
+    target = rest if sp < 0 else rest[:sp]
+    if any(b <= 0x20 or b == 0x7F or b == 0x23 for b in target):
+        return -1
+    ver = rest[len(target):]
+    if len(ver) != 9 or not ver.startswith(b" HTTP/1.") or ver[8:9] not in (b"0", b"1"):
+        return -1
+    r.target, r.proto = target, ver[1:]
+    v11 = ver[8:9] == b"1"
+    fields = head[eol + 2:end - 4] if end - 4 > eol else b""
+    r.fields = head[eol + 2:]
+    host = None
+    close = ka = False
+    lines = fields.split(b"\r\n") if fields else []
+    for nf, fl in enumerate(lines, 1):
+        if len(fl) > c.limit_field_size or nf > c.limit_fields:
+            return -1
+        colon = 0
+        while colon < len(fl) and fl[colon] in _TCHAR:
+            colon += 1
+        if colon == 0 or colon == len(fl) or fl[colon] != 0x3A:
+            return -1
+        name = fl[:colon].lower()
+        raw = fl[colon + 1:]
+        if any((b < 0x20 and b != 9) or b == 0x7F for b in raw):
+            return -1
+        value = raw.strip(b" \t")
+        if name == b"host":
+            if host is not None:
+                return -1
+            host = value
+        elif name == b"connection":
+            for tok in value.split(b","):
+                t = tok.strip(b" \t").lower()
+                close = close or t == b"close"
+                ka = ka or t == b"keep-alive"
+        elif name in (b"content-length", b"range", b"transfer-encoding", b"expect"):
+            return -1
+        elif name[:1] == b"i" and len(name) > 3 and name[2:3] == b"-":
+            return -1
+    if v11 and host is None:
+        return -1
+    r.host = host
+    r.keepalive = (not close) if v11 else ka
+    r.ka_sent = ka
+    return end, r
+
+
+def header_value(r: Req, name: bytes) -> bytes:
+    vals = []
+    for fl in r.fields.split(b"\r\n"):
+        if not fl:
+            break
+        k, colon, v = fl.partition(b":")
+        if colon and k.lower() == name:
+            vals.append(esc(v.strip(b" \t")))
+    out = b", ".join(vals)
+    return out or b"-"
