@@ -150,6 +150,7 @@ cdef extern from "fc_fastloop.h" nogil:
                    int max_out)
     int FC_EV_OWNED
     fc_fconn *fc_ev_adopt(fc_evloop *L, int fd)
+    void fc_ev_census(fc_evloop *L, int *out)
 
 
 cdef class EventLoop:

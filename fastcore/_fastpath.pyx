@@ -384,6 +384,12 @@ cdef class EventLoop:
     def owned(self) -> int:
         return self.L.owned
 
+    def census(self) -> tuple:
+        """(held, keep-alive, writing, lingering): the connections the loop holds, by state."""
+        cdef int out[4]
+        fc_ev_census(&self.L, out)
+        return out[0], out[1], out[2], out[3]
+
     def adopt(self, int fd):
         """(FastConn, peer) of a connection the loop accepted and now gives to Python."""
         cdef fc_fconn *k = fc_ev_adopt(&self.L, fd)

@@ -51,6 +51,17 @@ class EventLoop:
     def owned(self) -> int:
         return len(self.owned_conns) + len(self.linger)
 
+    def census(self) -> tuple[int, int, int, int]:
+        """(held, keep-alive, writing, lingering): the connections the loop holds, by state."""
+        with self.lock:
+            held = {**self.refs, **self.owned_conns}
+        linger = set(self.linger)
+        keep_alive = sum(1 for fd, c in held.items()
+                         if fd not in linger and fd not in self.writing and c.requests
+                         and not c.buffered)
+        writing = sum(1 for fd in held if fd in self.writing and fd not in linger)
+        return len(held.keys() | linger), keep_alive, writing, len(linger)
+
     def add_listener(self, fd: int) -> None:
         self.listeners.add(fd)
 

@@ -554,7 +554,8 @@ class Handler:
                                     host=txn.host_name or txn.vhost.server_name,
                                     local_ip=str(local[0]),
                                     signature=self.signature(txn, txn.dirconf),
-                                    server_version=E.server_banner("full"))
+                                    server_version=E.server_banner("full"),
+                                    proctable=srv.proctable)
         # mod_status shows the full version whatever ServerTokens says (it is behind
         # its own access control); ?refresh=N adds a Refresh field.
         headers = [("Content-Length", str(len(body)))]

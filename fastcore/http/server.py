@@ -36,6 +36,7 @@ class HttpServer(EngineServerMixin):
                  resolver: object | None = None) -> None:
         self.cfg = cfg
         self.scoreboard = scoreboard
+        self.proctable = None  # the MPM's per-process records (mod_status), set by the arbiter
         if resolver is None:
             from fastcore.config.merge import DirResolver
             resolver = DirResolver(cfg)

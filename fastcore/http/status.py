@@ -6,9 +6,12 @@ parser): the HTML page and `?auto`, the machine-readable "Key: value" lines with
 `?notable` for the per-worker list instead of the table.  Numbers are printed the way
 APR's printf prints them (its %g drops the leading zero: ".4").
 
-What the scoreboard does not record is left out rather than invented: the event MPM's
-per-process connection table (Processes, ConnsTotal, ConnsAsync*), per-connection counts
-and CPU times (shown as 0, as Apache shows an idle worker).  Durations use the slot's
+For the event MPM (httpd's async MPM) the page adds the per-process table and ?auto its
+keys (Processes, Stopping, ConnsTotal, ConnsAsync*), from the process records the
+listener of each child publishes (fastcore.mpm.proctable; a snapshot up to about a
+second old, as httpd's listener updates its own once per pass). What the scoreboard does
+not record is left out rather than invented: per-connection counts and CPU times (shown
+as 0, as Apache shows an idle worker).  Durations use the slot's
 accumulated `duration` when the scoreboard provides it, else its last request's time.
 """
 from __future__ import annotations
@@ -203,12 +206,14 @@ def _layout(sb: Any, server_cfg: Any) -> tuple[int, int, int]:
 def render(scoreboard: Any, server_cfg: Any, query: str | None, extended: bool, *,
            host: str | None = None, local_ip: str = "127.0.0.1", signature: str = "",
            server_version: str | None = None, now: float | None = None,
-           loadavg: tuple[float, float, float] | None = None) -> tuple[str, bytes]:
+           loadavg: tuple[float, float, float] | None = None,
+           proctable: Any = None) -> tuple[str, bytes]:
     """(Content-Type, body) of /server-status for this query string.
 
     `host` is ap_get_server_name() of the request (the Host name, or ServerName),
     `local_ip` the address the connection was accepted on, `signature` the
-    ServerSignature footer or "".
+    ServerSignature footer or "", `proctable` the MPM's per-process records (None: pids
+    from the scoreboard, no connection counts).
     """
     sb = scoreboard
     q = query or ""
@@ -321,6 +326,8 @@ def render(scoreboard: Any, server_cfg: Any, query: str | None, extended: bool, 
         w("</dl>")
     else:
         w(f"BusyWorkers: {busy}\nGracefulWorkers: {graceful}\nIdleWorkers: {ready}\n")
+    if mpm_name == "event":
+        w(_process_table(sb, proctable, child_pid, tlimit, generation, short))
     if short:
         w("Scoreboard: " + "".join(letters) + "\n")
         return "text/plain; charset=ISO-8859-1", "".join(out).encode("latin-1", "replace")
@@ -359,6 +366,68 @@ def render(scoreboard: Any, server_cfg: Any, query: str | None, extended: bool, 
     w(signature)
     w("</body></html>\n")
     return "text/html; charset=ISO-8859-1", "".join(out).encode("latin-1", "replace")
+
+
+_PROC_HEAD = (
+    '\n\n<table rules="all" cellpadding="1%">\n'
+    '<tr><th rowspan="2">Slot</th><th rowspan="2">PID</th><th rowspan="2">Stopping</th>'
+    '<th colspan="2">Connections</th>\n'
+    '<th colspan="3">Threads</th><th colspan="4">Async connections</th></tr>\n'
+    '<tr><th>total</th><th>accepting</th><th>busy</th><th>graceful</th><th>idle</th>'
+    '<th>wait-io</th><th>writing</th><th>keep-alive</th><th>closing</th></tr>\n')
+_COUNTS = ("connections", "wait_io", "writing", "keep_alive", "closing")
+
+
+def _process_table(sb: Any, proctable: Any, child_pid: dict[int, int], tlimit: int,
+                   generation: int, short: bool) -> str:
+    """The event MPM's per-process table (HTML) or its ?auto keys, as mod_status prints
+    them for an async MPM. Threads count only in live processes that are not stopping."""
+    rows: list[str] = []
+    procs = stopping = 0
+    total = dict.fromkeys(("busy", "graceful", "idle") + _COUNTS, 0)
+    for i in range(sb.server_limit):
+        if proctable is not None:
+            rec = proctable.record(i)
+        else:
+            rec = dict.fromkeys(_COUNTS, 0)
+            rec.update(pid=child_pid.get(i, 0), generation=generation, quiescing=0,
+                       not_accepting=0)
+        if not rec["pid"]:
+            continue
+        procs += 1
+        stopping += bool(rec["quiescing"])
+        threads = dict.fromkeys(("busy", "graceful", "idle"), 0)
+        if not rec["quiescing"]:
+            for j in range(tlimit):
+                st = sb.get_status(i * tlimit + j) or "."
+                if st == "_":
+                    threads["idle"] += 1
+                elif st == "G":
+                    threads["graceful"] += 1
+                elif st not in (".", "S", "I"):
+                    threads["busy"] += 1
+        for k, v in threads.items():
+            total[k] += v
+        for k in _COUNTS:
+            total[k] += rec[k]
+        if not short:
+            old = " (old gen)" if rec["generation"] != generation else ""
+            cells = [str(i), str(rec["pid"]), ("yes" if rec["quiescing"] else "no") + old,
+                     str(rec["connections"]), "no" if rec["not_accepting"] else "yes",
+                     str(threads["busy"]), str(threads["graceful"]), str(threads["idle"]),
+                     str(rec["wait_io"]), str(rec["writing"]), str(rec["keep_alive"]),
+                     str(rec["closing"])]
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>\n")
+    if short:
+        return (f"Processes: {procs}\nStopping: {stopping}\nConnsTotal: {total['connections']}\n"
+                f"ConnsAsyncWaitIO: {total['wait_io']}\nConnsAsyncWriting: {total['writing']}\n"
+                f"ConnsAsyncKeepAlive: {total['keep_alive']}\n"
+                f"ConnsAsyncClosing: {total['closing']}\n")
+    cells = [procs, stopping, total["connections"], "&nbsp;", total["busy"],
+             total["graceful"], total["idle"], total["wait_io"], total["writing"],
+             total["keep_alive"], total["closing"]]
+    return (_PROC_HEAD + "".join(rows) + "<tr><td>Sum</td>"
+            + "".join(f"<td>{c}</td>" for c in cells) + "</tr>\n</table>\n")
 
 
 def _f32(x: float) -> float:

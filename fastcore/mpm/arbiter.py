@@ -9,7 +9,6 @@ running), WINCH graceful stop bounded by GracefulShutdownTimeout.
 from __future__ import annotations
 
 import gc
-import mmap
 import os
 import select
 import signal
@@ -24,11 +23,11 @@ from fastcore.mpm import listeners as lst
 from fastcore.mpm.child import (
     APEXIT_CHILDFATAL,
     CHILD_SIGNALS,
-    FLAG_NOT_ACCEPTING,
     ChildContext,
     child_main,
 )
 from fastcore.mpm.errlog import ErrorLog
+from fastcore.mpm.proctable import NOT_ACCEPTING, ProcTable
 from fastcore.mpm.sizing import MAX_SPAWN_RATE, Sizing, compute
 
 SILENT_SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGWINCH}
@@ -100,7 +99,7 @@ class Arbiter:
                                                 self.sizing.thread_limit)
         self.sb.start_time = time.time()
         self.sb.generation = 0
-        self.procflags = mmap.mmap(-1, self.sizing.server_limit)
+        self.proctable = ProcTable(self.sizing.server_limit)
         self.listeners = lst.Listeners(cfg)
         self.listeners.open(cfg)
         self.pid_file = _abs(cfg, cfg.pid_file)
@@ -131,6 +130,7 @@ class Arbiter:
         else:
             mutex = load("accept").AcceptMutex(mechanism, lock_dir)
         server = HttpServer(cfg, self.sb)
+        server.proctable = self.proctable  # mod_status's per-process table
         return Generation(number, cfg, sizing, server, mutex, _body(sizing.mpm))
 
     def write_pid_file(self) -> None:
@@ -168,12 +168,12 @@ class Arbiter:
         g = self.gen
         for t in range(self.sizing.thread_limit):
             self.sb.slot_init(self.sb.slot(index, t), 0, 0, g.number)
-        self.procflags[index] = 0
+        self.proctable.prepare(index, g.number)
         ctx = ChildContext(
             cfg=g.cfg, sizing=g.sizing, scoreboard=self.sb, server=g.server, mutex=g.mutex,
             listen_fds=self.listeners.fds(), listen_addrs=self.listeners.addrs(),
             reuseport=self.listeners.reuseport, index=index, generation=g.number,
-            errlog=self.errlog, procflags=self.procflags)
+            errlog=self.errlog, proctable=self.proctable)
         _freeze_heap()
         # Signals stay blocked across fork: one sent to the new child before it is ready
         # waits for its sigwait() thread instead of hitting the parent's inherited handler.
@@ -193,6 +193,7 @@ class Arbiter:
             finally:
                 os._exit(status)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, CHILD_SIGNALS)
+        self.proctable.set_pid(index, pid)
         self.children[pid] = Child(pid, index, g.number, time.monotonic())
 
     def _current(self) -> list[Child]:
@@ -212,7 +213,7 @@ class Arbiter:
             child = self.children.pop(pid)
             for t in range(self.sizing.thread_limit):
                 self.sb.set_status(self.sb.slot(child.index, t), ".")
-            self.procflags[child.index] = 0
+            self.proctable.ended(child.index)
             self._mutex_for(child.generation).recover(pid)
             if os.WIFSIGNALED(status):
                 sig = os.WTERMSIG(status)
@@ -272,7 +273,7 @@ class Arbiter:
         idle = 0
         idle_child: Child | None = None
         for c in current:
-            if self.procflags[c.index] & FLAG_NOT_ACCEPTING:
+            if self.proctable.flags(c.index) & NOT_ACCEPTING:
                 continue
             n = 0
             for t in range(s.threads_per_child):
@@ -431,7 +432,7 @@ class Arbiter:
             signal.set_wakeup_fd(-1)
         os.close(self.rfd)
         os.close(self.wfd)
-        self.procflags.close()
+        self.proctable.close()
         self.sb.close()
         self.errlog.close()
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastcore.mpm.errlog import ErrorLog
+from fastcore.mpm.proctable import NOT_ACCEPTING, QUIESCING
 from fastcore.mpm.sizing import Sizing
 
 CHILD_SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGUSR1,
@@ -34,8 +35,6 @@ _WAKE = struct.pack("=Q", 1)  # valid for an eventfd and for a pipe
 # recursion limit of C-level recursion (tests/integration/test_mpm_memory.py checks it).
 THREAD_STACK = 1024 * 1024
 
-# Per-process flags the child shares with the parent (a byte per process slot).
-FLAG_NOT_ACCEPTING = 1
 
 
 @dataclass
@@ -53,7 +52,7 @@ class ChildContext:
     index: int
     generation: int
     errlog: ErrorLog
-    procflags: Any  # mmap, one byte per process slot
+    proctable: Any  # fastcore.mpm.proctable.ProcTable: this process's record
     single_process: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)
     wakers: list[Callable[[], None]] = field(default_factory=list)
@@ -78,7 +77,6 @@ class ChildContext:
         self.switch_user()
         self.mutex.child_init()
         self.server.child_init()
-        self.procflags[self.index] = 0
         threading.stack_size(THREAD_STACK)
         threading.Thread(target=self._signal_loop, name="signals", daemon=True).start()
         gc.freeze()  # what child start-up allocated: never walked again by the collector
@@ -114,7 +112,7 @@ class ChildContext:
         if self.stopping.is_set():
             return
         self.stopping.set()
-        self.procflags[self.index] = FLAG_NOT_ACCEPTING
+        self.proctable.add_flags(self.index, NOT_ACCEPTING | QUIESCING)
         for wake in list(self.wakers):
             try:
                 wake()

@@ -30,18 +30,21 @@ import time
 from typing import Any
 
 from fastcore._ext import load
-from fastcore.mpm.child import FLAG_NOT_ACCEPTING, ChildContext
+from fastcore.mpm.child import ChildContext
+from fastcore.mpm.proctable import NOT_ACCEPTING, QUIESCING
 
 ACCEPT_BATCH = 16
 MAX_WAIT = 1.0
 EMFILE_PAUSE = 0.1
+PUBLISH_EVERY = 0.5  # seconds between two snapshots of the connection counts (mod_status)
 
 
 LINGER = 2.0  # seconds a closing connection is drained (httpd's SECONDS_TO_LINGER)
 
 
 class _Parked:
-    __slots__ = ("conn", "fd", "peer", "seq", "linger", "deadline", "head_start", "head_req")
+    __slots__ = ("conn", "fd", "peer", "seq", "linger", "deadline", "head_start", "head_req",
+                 "state")
 
     def __init__(self, conn: Any, fd: int, peer: Any, seq: int = 0) -> None:
         self.conn, self.fd, self.peer, self.seq = conn, fd, peer, seq
@@ -49,6 +52,7 @@ class _Parked:
         self.deadline = 0.0
         self.head_start = 0.0  # when the partial request now buffered began arriving
         self.head_req = -1
+        self.state = 0  # what it is parked for: WANT_READ or WANT_WRITE
 
 
 class EventChild:
@@ -92,6 +96,7 @@ class EventChild:
         self.accepting = False
         self.backoff_until = 0.0
         self.next_wake = 0.0
+        self.published = 0.0
         ctx.wakers.append(self.wake)
 
     # -- shared helpers ---------------------------------------------------------------
@@ -118,6 +123,7 @@ class EventChild:
         mask |= select.EPOLLONESHOT
         deadline = time.monotonic() + timeout
         entry.deadline = deadline
+        entry.state = state
         with self.lock:
             entry.seq = next(self.seq)
             self.parked[entry.fd] = entry
@@ -296,7 +302,8 @@ class EventChild:
                 except OSError:
                     pass
         self.accepting = want
-        self.ctx.procflags[self.ctx.index] = 0 if want else FLAG_NOT_ACCEPTING
+        table, i = self.ctx.proctable, self.ctx.index
+        table.set_flags(i, table.flags(i) & ~NOT_ACCEPTING if want else table.flags(i) | NOT_ACCEPTING)
 
     def _may_accept(self) -> bool:
         if self.ctx.stopping.is_set() or self.ctx.outdated() or \
@@ -378,7 +385,10 @@ class EventChild:
                 # sending on it): the next answer says Connection: close, and a connection
                 # that stays idle ends at KeepAliveTimeout as any idle one does.
                 self.dropped = True
+                self.ctx.proctable.add_flags(self.ctx.index, QUIESCING)
                 self.ctx.server.drain()
+            if now - self.published >= PUBLISH_EVERY:
+                self._publish(now)
             owned = self.loop.owned if self.loop is not None else 0
             with self.lock:
                 if self.ctx.stopping.is_set() and self.conns <= 0 and owned <= 0:
@@ -406,6 +416,27 @@ class EventChild:
                     else:
                         self.work.put(entry)
         self._set_accepting(False)
+
+    def _publish(self, now: float) -> None:
+        """Snapshot of this process's connections for mod_status (httpd's listener
+        updates its process_score the same way, once per pass): all held, and those
+        waiting for a next request, blocked sending, or in lingering close."""
+        self.published = now
+        held = ka = writing = closing = 0
+        if self.loop is not None:
+            held, ka, writing, closing = self.loop.census()
+            held = self.loop.owned  # the loop's own; attached ones are in self.conns
+        with self.lock:
+            conns = self.conns
+            parked = list(self.parked.values())
+        for e in parked:
+            if e.linger:
+                closing += 1
+            elif e.state == self.http.WANT_WRITE:
+                writing += 1
+            elif e.conn is not None and getattr(e.conn, "requests", 0):
+                ka += 1
+        self.ctx.proctable.publish(self.ctx.index, conns + held, 0, writing, ka, closing)
 
     def _served(self) -> int:
         return self.served + (self.loop.accepted if self.loop is not None else 0)

@@ -21,7 +21,8 @@ import threading
 import time
 
 from fastcore._ext import load
-from fastcore.mpm.child import FLAG_NOT_ACCEPTING, ChildContext
+from fastcore.mpm.child import ChildContext
+from fastcore.mpm.proctable import NOT_ACCEPTING
 
 
 def run_child(ctx: ChildContext) -> int:
@@ -80,7 +81,7 @@ def run_child(ctx: ChildContext) -> int:
             work.put(got)
             served += 1
             if limit and served >= limit:
-                ctx.procflags[ctx.index] = FLAG_NOT_ACCEPTING
+                ctx.proctable.add_flags(ctx.index, NOT_ACCEPTING)
                 ctx.stopping.set()
 
     threads = [threading.Thread(target=worker, args=(t,), name=f"worker-{t}", daemon=True)
@@ -141,7 +142,7 @@ def _run_self_accepting(ctx: ChildContext) -> int:
                 served[0] += 1
                 last = bool(limit) and served[0] >= limit
             if last:
-                ctx.procflags[ctx.index] = FLAG_NOT_ACCEPTING
+                ctx.proctable.add_flags(ctx.index, NOT_ACCEPTING)
                 ctx.stopping.set()
                 wake_all()
             fd, peer = got

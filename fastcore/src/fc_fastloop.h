@@ -217,6 +217,22 @@ static int fc_ev_serve(fc_evloop *L, fc_fconn *k, int64_t now) {
     return rc | (owned ? FC_EV_OWNED : 0);
 }
 
+/* The connections the loop holds, by state, for mod_status's event table (listener
+ * thread): out[0] all, out[1] waiting for a next request (keep-alive), out[2] blocked
+ * sending, out[3] in lingering close. */
+static void fc_ev_census(fc_evloop *L, int out[4]) {
+    out[0] = out[1] = out[2] = out[3] = 0;
+    int top = __atomic_load_n(&L->maxfd, __ATOMIC_RELAXED);
+    for (int fd = 0; fd <= top; fd++) {
+        fc_fconn *k = __atomic_load_n(&L->conns[fd], __ATOMIC_ACQUIRE);
+        if (!k) continue;
+        out[0]++;
+        if (k->lingering) out[3]++;
+        else if (k->writing) out[2]++;
+        else if (k->requests && !k->len) out[1]++;
+    }
+}
+
 /* The loop-accepted connection detached at fd, now Python's (NULL if none). */
 static fc_fconn *fc_ev_adopt(fc_evloop *L, int fd) {
     if (fd < 0 || fd >= L->cap || !L->adopt[fd]) return NULL;

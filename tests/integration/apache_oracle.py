@@ -65,7 +65,8 @@ class ApacheOracle:
             "TypesConfig /etc/mime.types",
             f"Listen 127.0.0.1:{self.port}",
             "ServerName localhost",
-            "StartServers 1", "MinSpareServers 1", "MaxSpareServers 2",
+            *(["StartServers 1", "MinSpareServers 1", "MaxSpareServers 2"]
+              if "mpm_prefork" in self.modules else []),  # threaded MPMs: sized by body
             "Mutex file:" + run,
             self.body,
         ]

@@ -22,6 +22,7 @@ from apache_oracle import ApacheOracle, parse_responses, raw_request  # noqa: E4
 from fastcore._pure import scoreboard as pure_scoreboard  # noqa: E402
 from fastcore.config.model import MpmConfig, ServerConfig, VirtualHost  # noqa: E402
 from fastcore.http import status  # noqa: E402
+from fastcore.mpm.proctable import ProcTable  # noqa: E402
 
 BODY = """
 ServerLimit 4
@@ -119,3 +120,73 @@ def test_refresh_header_as_apache(tmp_path) -> None:
             target = "/server-status" + (f"?{q}" if q else "")
             _code, hdrs, _body = fetch(ap.port, target)
             assert status.refresh_header(q or None) == hdrs.get("refresh"), q
+
+
+EVENT_BODY = """
+ServerLimit 1
+StartServers 1
+ThreadLimit 4
+ThreadsPerChild 4
+MaxRequestWorkers 4
+MinSpareThreads 1
+MaxSpareThreads 4
+ExtendedStatus {ext}
+DocumentRoot "{root}"
+<Location /server-status>
+  SetHandler server-status
+</Location>
+"""
+
+
+def ours_event(target: str, port: int, extended: bool, clock: tuple[float, float],
+               busy_thread: int) -> tuple[str, bytes]:
+    """The event MPM's page: one child of four threads, the request on busy_thread (the
+    thread Apache happened to give it), the process record as the arbiter writes it."""
+    sb = pure_scoreboard.Scoreboard(1, 4)
+    table = ProcTable(1)
+    try:
+        sb.start_time = clock[1]
+        for t in range(4):
+            sb.slot_init(sb.slot(0, t), os.getpid(), t, sb.generation)
+            sb.set_status(sb.slot(0, t), "_")
+        slot = sb.slot(0, busy_thread)
+        sb.request_start(slot, f"GET {target} HTTP/1.1".encode(), b"127.0.0.1",
+                         f"localhost:{port}".encode())
+        table.prepare(0, sb.generation)
+        table.set_pid(0, os.getpid())
+        cfg = ServerConfig("httpd.conf", "/", "/", "/", (), VirtualHost((), "localhost"),
+                           mpm=MpmConfig(name="event", server_limit=1, threads_per_child=4,
+                                         thread_limit=4, max_request_workers=4))
+        return status.render(sb, cfg, target.partition("?")[2], extended, host="localhost",
+                             local_ip="127.0.0.1", now=clock[0], proctable=table)
+    finally:
+        table.close()
+        sb.close()
+
+
+@pytest.mark.parametrize("ext", ["On", "Off"])
+@pytest.mark.parametrize("target", ["/server-status", "/server-status?auto"])
+def test_event_process_table_as_apache(tmp_path, ext: str, target: str) -> None:
+    """The event MPM adds httpd's per-process table (Slot, PID, Stopping, Connections,
+    Threads, Async connections) to the page and Processes/Stopping/ConnsTotal/ConnsAsync*
+    to ?auto: same layout, same keys in the same order (live counts masked)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    run = tmp_path / "run"
+    run.mkdir()
+    mods = ("mpm_event", "authz_core", "authz_host", "mime", "dir", "alias", "status")
+    with ApacheOracle(str(run), EVENT_BODY.format(ext=ext, root=root), modules=mods) as ap:
+        code, hdrs, body = fetch(ap.port, target)
+    assert code == 200
+    text = body.decode("latin-1")
+    board = re.search(r"(?:Scoreboard: |<pre>)([_A-Z.]{4})", text)
+    assert board and board.group(1).count("W") == 1, text
+    ctype, mine = ours_event(target, ap.port, ext == "On", apache_clock(text),
+                             board.group(1).index("W"))
+    assert ctype == hdrs["content-type"]
+    a = normalize(text, hdrs["server"])
+    o = normalize(mine.decode("latin-1"), mine.decode("latin-1").split("Version: ")[1]
+                  .split("<")[0].split("\n")[0])
+    for key in ("Processes: N", "ConnsTotal: N", "ConnsAsyncKeepAlive: N", "<th>keep-alive</th>"):
+        assert (key in a) == (key in o) and (key in o) == (key in a), key
+    assert o == a

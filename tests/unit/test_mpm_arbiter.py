@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib
-import mmap
 import os
 import re
 import signal
@@ -12,6 +11,7 @@ import pytest
 from fastcore.config.model import MpmConfig
 from fastcore.mpm.arbiter import Arbiter, Child
 from fastcore.mpm.errlog import ErrorLog
+from fastcore.mpm.proctable import ProcTable
 from fastcore.mpm.sizing import compute
 
 SCOREBOARDS = ["fastcore._scoreboard", "fastcore._pure.scoreboard"]
@@ -27,7 +27,7 @@ def _arbiter(sb_module: str, mc: MpmConfig, tmp_path) -> Arbiter:
     arb.sizing = compute(mc)
     sb_mod = importlib.import_module(sb_module)
     arb.sb = sb_mod.Scoreboard(arb.sizing.server_limit, arb.sizing.thread_limit)
-    arb.procflags = mmap.mmap(-1, arb.sizing.server_limit)
+    arb.proctable = ProcTable(arb.sizing.server_limit)
     arb.children = {}
     arb.gen = _Gen(arb.sizing)
     arb.spawn_rate = 1
