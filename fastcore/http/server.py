@@ -122,6 +122,15 @@ class HttpServer(EngineServerMixin):
             efd = 2
         self.error_log = ErrorLog(efd, cfg.log_level)
 
+    def preload(self) -> None:
+        """Import now, in the parent, what only some requests need (listings, negotiation,
+        type maps, mod_status) and would otherwise import on first use: children that
+        drop root to User/Group may not be allowed to read the installation, as httpd
+        loads its modules before the switch."""
+        import traceback  # noqa: F401 - for the children's error log
+
+        from fastcore.http import autoindex, neg_select, negotiation, status, typemap  # noqa: F401
+
     def child_init(self) -> None:
         """After fork: drop the inherited caches (descriptors are per process)."""
         with self._fd_lock:

@@ -37,10 +37,11 @@ sys.exit(run(cfg, foreground=sys.argv[4] == "1", single_process=sys.argv[2] == "
 """
 
 
-def get(port: int, path: str = "/", timeout: float = 5.0) -> tuple[int, bytes]:
-    """One HTTP/1.0 GET; (status, body)."""
+def get(port: int, path: str = "/", timeout: float = 5.0, headers: bytes = b""
+        ) -> tuple[int, bytes]:
+    """One HTTP/1.0 GET (headers: extra CRLF-terminated fields); (status, body)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n".encode() + headers + b"\r\n")
         data = b""
         while chunk := s.recv(65536):
             data += chunk

@@ -11,7 +11,7 @@ import tempfile
 import time
 
 import pytest
-from test_mpm_harness import APACHE, FastcoreServer, config_text, free_port, get
+from test_mpm_harness import APACHE, MODDIR, FastcoreServer, config_text, free_port, get
 
 
 def _alive(pid: int) -> bool:
@@ -91,7 +91,10 @@ def test_children_run_as_user_and_group_parent_stays_root() -> None:
     os.chmod(tmp, 0o755)
     try:
         srv = FastcoreServer(tmp, "worker", "User nobody\nGroup nogroup\nStartServers 2\n"
-                             "ThreadsPerChild 4\nMinSpareThreads 4\nMaxSpareThreads 16\n")
+                             "ThreadsPerChild 4\nMinSpareThreads 4\nMaxSpareThreads 16\n"
+                             f"LoadModule status_module {MODDIR}/mod_status.so\n"
+                             "<Location /server-status>\n  SetHandler server-status\n"
+                             "</Location>\n")
         os.chmod(srv.docroot, 0o755)
         os.chmod(os.path.join(srv.docroot, "index.html"), 0o644)
         srv.start()
@@ -104,6 +107,10 @@ def test_children_run_as_user_and_group_parent_stays_root() -> None:
             assert all(_uid(k) == nobody for k in kids)
             assert _uid(srv.pid) == 0  # CI runs as root; the parent keeps root
             assert get(srv.port) == (200, b"hello from the docroot\n")
+            # Code a request needs only now and then (ranges, mod_status) was loaded by
+            # the parent: a child that dropped root may not read the installation.
+            assert get(srv.port, "/", headers=b"Range: bytes=0-4\r\n") == (206, b"hello")
+            assert get(srv.port, "/server-status?auto")[0] == 200
         finally:
             srv.stop()
     finally:
