@@ -25,6 +25,7 @@ from typing import Any
 from fastcore.http import errors
 
 KBYTE = 1024
+_ACCESSES, _BYTES = 0, 1  # the scoreboard's global counters (same index in both builds)
 MBYTE = 1048576
 GBYTE = 1073741824
 STATUS_MAXLINE = 64
@@ -265,6 +266,12 @@ def render(scoreboard: Any, server_cfg: Any, query: str | None, extended: bool, 
                     kbcount += bcount >> 10
                     bcount &= 0x3FF
                 infos.append((i, j, info))
+    if extended:
+        # The totals come from the scoreboard's global counters, which every response
+        # adds to, including those the event listener serves inline with no worker slot
+        # of its own; a slot's counts start again when a new child takes it.
+        count = max(count, sb.get(_ACCESSES))
+        kbcount = max(kbcount, sb.get(_BYTES) >> 10)
     up_time = max(0, int(now - sb.start_time))
     now_s = time.strftime(TIME_FORMAT, time.localtime(now))
     restart_s = time.strftime(TIME_FORMAT, time.localtime(sb.start_time))

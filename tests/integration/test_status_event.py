@@ -8,11 +8,15 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_mpm_harness import MODDIR, FastcoreServer, get  # noqa: E402
+from test_mpm_harness import MODDIR, ROOT, FastcoreServer, free_port, get, wait_port  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from harness import servers, workloads  # noqa: E402
 
 EXTRA = f"""LoadModule status_module {MODDIR}/mod_status.so
 StartServers 2
@@ -23,8 +27,22 @@ MinSpareThreads 1
 MaxSpareThreads 8
 KeepAlive On
 KeepAliveTimeout 30
+ExtendedStatus On
+<Directory />
+    Options FollowSymLinks
+    AllowOverride None
+</Directory>
 <Location /server-status>
     SetHandler server-status
+</Location>
+"""
+
+
+STATUS = f"""LoadModule status_module {MODDIR}/mod_status.so
+ExtendedStatus On
+<Location /server-status>
+    SetHandler server-status
+    Require all granted
 </Location>
 """
 
@@ -60,6 +78,9 @@ def wait_for(port: int, check, timeout: float = 6.0) -> dict[str, str]:
 
 def test_event_status_shows_processes_and_kept_alive_connections(tmp_path) -> None:
     srv = FastcoreServer(str(tmp_path), "event", EXTRA)
+    # an old file: cached, so its connections idle in the C loop (a file under a second
+    # old takes the Python path, whose parked connections are counted too)
+    os.utime(os.path.join(srv.docroot, "index.html"), (1e9, 1e9))
     srv.start()
     socks: list[socket.socket] = []
     try:
@@ -89,3 +110,29 @@ def test_event_status_shows_processes_and_kept_alive_connections(tmp_path) -> No
         for s in socks:
             s.close()
         srv.stop()
+
+
+def test_event_status_totals_count_requests_served_by_the_listener(tmp_path) -> None:
+    """Total Accesses/kBytes include the cache hits the event listener answers itself
+    (it has no worker slot): on the load harness's httpd.conf, 300 keep-alive requests
+    from ab add 300 (they used to add next to nothing)."""
+    docroot = tmp_path / "htdocs"
+    docroot.mkdir()
+    (docroot / "index.html").write_text("hello from the docroot\n")
+    os.utime(docroot / "index.html", (1e9, 1e9))  # a file under a second old is not cached
+    port = free_port()
+    conf = tmp_path / "httpd.conf"
+    conf.write_text(servers.apache_syntax_config(str(tmp_path), str(docroot), port, "event",
+                                                 True) + STATUS)
+    proc = subprocess.Popen([sys.executable, "-m", "fastcore", "-f", str(conf), "-DFOREGROUND"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        before = int(auto(port)["Total Accesses"])
+        done, failed = workloads.run_ab(port, "index.html", 300, 4, True)
+        assert (done, failed) == (300, 0)
+        after = auto(port)
+        assert int(after["Total Accesses"]) >= before + 300, after
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
