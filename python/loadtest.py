@@ -174,7 +174,9 @@ def pss_table(res: Results, mode: str, names: list[str], not_serving: dict[str, 
     for n in names:
         samples = res.pss10k.get((mode, n))
         if not samples:
-            rows.append([n, "not yet serving" if n in not_serving else "failed", "", "", "", ""])
+            why = ("not yet serving" if n in not_serving
+                   else "not measured (--pss-requests 0)" if not pss_requests else "failed")
+            rows.append([n, why, "", "", "", ""])
             continue
         last = samples[-1]
         per = describe_tree(last)
