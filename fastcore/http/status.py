@@ -10,8 +10,9 @@ For the event MPM (httpd's async MPM) the page adds the per-process table and ?a
 keys (Processes, Stopping, ConnsTotal, ConnsAsync*), from the process records the
 listener of each child publishes (fastcore.mpm.proctable; a snapshot up to about a
 second old, as httpd's listener updates its own once per pass). What the scoreboard does
-not record is left out rather than invented: per-connection counts and CPU times (shown
-as 0, as Apache shows an idle worker).  Durations use the slot's
+not record is left out rather than invented: per-connection counts (shown as 0, as
+Apache shows an idle worker). CPU times are read from /proc/PID/stat of the parent and of
+each child (httpd records them in the scoreboard with times()).  Durations use the slot's
 accumulated `duration` when the scoreboard provides it, else its last request's time.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from fastcore.http import errors
 
 KBYTE = 1024
 _ACCESSES, _BYTES = 0, 1  # the scoreboard's global counters (same index in both builds)
+TICK = float(os.sysconf("SC_CLK_TCK"))
 MBYTE = 1048576
 GBYTE = 1073741824
 STATUS_MAXLINE = 64
@@ -266,7 +268,16 @@ def render(scoreboard: Any, server_cfg: Any, query: str | None, extended: bool, 
                     kbcount += bcount >> 10
                     bcount &= 0x3FF
                 infos.append((i, j, info))
+    cpu = {0: (0, 0, 0, 0)}
     if extended:
+        # the live processes only: a dead slot's pid may have been reused by another
+        if proctable is not None:
+            pids = {proctable.record(i)["pid"] for i in range(sb.server_limit)}
+            pids.add(proctable.parent_pid)
+        else:
+            pids = set(child_pid.values())
+        cpu = {pid: _cpu_ticks(pid) for pid in pids if pid}
+        cpu[0] = (0, 0, 0, 0)
         # The totals come from the scoreboard's global counters, which every response
         # adds to, including those the event listener serves inline with no worker slot
         # of its own; a slot's counts start again when a new child takes it.
@@ -305,7 +316,11 @@ def render(scoreboard: Any, server_cfg: Any, query: str | None, extended: bool, 
         if short:
             w(f"Total Accesses: {count}\nTotal kBytes: {kbcount}\n"
               f"Total Duration: {duration_ms}\n")
-            w("CPUUser: 0\nCPUSystem: 0\nCPUChildrenUser: 0\nCPUChildrenSystem: 0\n")
+            u, s_, cu, cs = (sum(t[k] for pid, t in cpu.items() if pid) / TICK for k in range(4))
+            w(f"CPUUser: {apr_g(u)}\nCPUSystem: {apr_g(s_)}\nCPUChildrenUser: {apr_g(cu)}\n"
+              f"CPUChildrenSystem: {apr_g(cs)}\n")
+            if u + s_ + cu + cs and up_time > 0:
+                w(f"CPULoad: {apr_g((u + s_ + cu + cs) / up_time * 100.0)}\n")
             w(f"Uptime: {up_time}\n")
             if up_time > 0:
                 w(f"ReqPerSec: {apr_g(_f32(count / up_time))}\n")
@@ -316,7 +331,12 @@ def render(scoreboard: Any, server_cfg: Any, query: str | None, extended: bool, 
         else:
             w(f"<dt>Total accesses: {count} - Total Traffic: {format_kbyte_out(kbcount)}"
               f" - Total Duration: {duration_ms}</dt>\n")
-            w("<dt>CPU Usage: u0 s0 cu0 cs0</dt>\n")
+            u, s_, cu, cs = (sum(t[k] for pid, t in cpu.items() if pid) / TICK for k in range(4))
+            w(f"<dt>CPU Usage: u{apr_g(u)} s{apr_g(s_)} cu{apr_g(cu)} cs{apr_g(cs)}")
+            if u + s_ + cu + cs and up_time > 0:
+                w(f" - {apr_g((u + s_ + cu + cs) / up_time * 100.0, 3)}% CPU load</dt>\n")
+            else:
+                w("</dt>\n")
             w("<dt>")
             if up_time > 0:
                 w(f"{apr_g(_f32(count / up_time), 3)} requests/sec - ")
@@ -367,7 +387,7 @@ def render(scoreboard: Any, server_cfg: Any, query: str | None, extended: bool, 
     else:
         w("<hr /><h2>Server Details</h2>\n\n" if notable else _TABLE_HEAD)
         for i, _j, info in infos:
-            w(_worker_row(i, info, now, notable))
+            w(_worker_row(i, info, now, notable, cpu.get(info["pid"], cpu[0])))
         if not notable:
             w(_LEGEND)
     w(signature)
@@ -441,7 +461,19 @@ def _f32(x: float) -> float:
     return struct.unpack("f", struct.pack("f", x))[0]
 
 
-def _worker_row(i: int, info: dict, now: float, notable: bool) -> str:
+def _cpu_ticks(pid: int) -> tuple[int, int, int, int]:
+    """(utime, stime, cutime, cstime) of a process in clock ticks; zeros if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[11]), int(fields[12]), int(fields[13]), int(fields[14])
+    except (OSError, IndexError, ValueError):
+        return (0, 0, 0, 0)
+
+
+def _worker_row(i: int, info: dict, now: float, notable: bool,
+                times: tuple[int, int, int, int]) -> str:
+    """One worker of the ExtendedStatus table; times: its process's CPU ticks."""
     st = info["status"] or "."
     start, end = info["start"], info["end"]
     req_ms = int((end - start) * 1000) if start and end >= start else 0
@@ -457,12 +489,13 @@ def _worker_row(i: int, info: dict, now: float, notable: bool) -> str:
     if notable:
         head = (f"<b>Server {i}-{gen}</b> ({pid}): 0|{acc}|{acc} ["
                 if st != "." else f"<b>Server {i}-{gen}</b> (-): 0|{acc}|{acc} [")
-        return (head + _MODE_TEXT.get(st, "?STATE?") + "] u0 s0 cu0 cs0\n"
+        tu, ts, tcu, tcs = (apr_g(t / TICK) for t in times)
+        return (head + _MODE_TEXT.get(st, "?STATE?") + f"] u{tu} s{ts} cu{tcu} cs{tcs}\n"
                 f" {ss} {req_ms} {_slot_duration_ms(info)}(" + format_byte_out(0) + "|"
                 + format_byte_out(nbytes) + "|" + format_byte_out(nbytes) + ")\n"
                 f" <i>{client} {{{request}}}</i> <i>(http/1.1)</i> <b>[{vhost}]</b><br />\n\n")
     return (f"<tr><td><b>{i}-{gen}</b></td><td>{pid}</td><td>0/{acc}/{acc}"
-            f"</td><td>{_MODE_HTML.get(st, '?')}\n</td><td>0.00</td><td>{ss}</td>"
+            f"</td><td>{_MODE_HTML.get(st, '?')}\n</td><td>{sum(times) / TICK:.2f}</td><td>{ss}</td>"
             f"<td>{req_ms}</td><td>{_slot_duration_ms(info)}"
             f"</td><td>{0.0:.1f}</td><td>{nbytes / MBYTE:.2f}</td><td>{nbytes / MBYTE:.2f}\n"
             f"</td><td>{client}</td><td>http/1.1</td><td nowrap>{vhost}</td>"

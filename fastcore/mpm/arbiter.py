@@ -99,7 +99,7 @@ class Arbiter:
                                                 self.sizing.thread_limit)
         self.sb.start_time = time.time()
         self.sb.generation = 0
-        self.proctable = ProcTable(self.sizing.server_limit)
+        self.proctable = ProcTable(self.sizing.server_limit, os.getpid())
         self.listeners = lst.Listeners(cfg)
         self.listeners.open(cfg)
         self.pid_file = _abs(cfg, cfg.pid_file)

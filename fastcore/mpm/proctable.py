@@ -18,7 +18,9 @@ import struct
 NOT_ACCEPTING = 1  # the child stopped taking connections (full, or stopping)
 QUIESCING = 2  # the child is finishing its connections and will exit
 
-# flags, pid, generation, connections, wait_io, writing, keep_alive, closing
+# header: the parent's pid, reserved; then per process: flags, pid, generation,
+# connections, wait_io, writing, keep_alive, closing
+_HDR = struct.Struct("=2i")
 _REC = struct.Struct("=8i")
 _COUNTS = struct.Struct("=5i")
 _COUNTS_AT = 12  # byte offset of connections within a record
@@ -27,9 +29,15 @@ _COUNTS_AT = 12  # byte offset of connections within a record
 class ProcTable:
     """server_limit records, shared by the parent and every child (MAP_SHARED)."""
 
-    def __init__(self, server_limit: int) -> None:
+    def __init__(self, server_limit: int, parent_pid: int = 0) -> None:
         self.server_limit = server_limit
-        self._map = mmap.mmap(-1, max(1, server_limit) * _REC.size)
+        self._map = mmap.mmap(-1, _HDR.size + max(1, server_limit) * _REC.size)
+        _HDR.pack_into(self._map, 0, parent_pid, 0)
+
+    @property
+    def parent_pid(self) -> int:
+        """The server's parent process (mod_status adds its CPU times)."""
+        return _HDR.unpack_from(self._map, 0)[0]
 
     def close(self) -> None:
         self._map.close()
@@ -37,7 +45,7 @@ class ProcTable:
     def _at(self, index: int) -> int:
         if not 0 <= index < self.server_limit:
             raise IndexError(f"process slot {index} outside ServerLimit {self.server_limit}")
-        return index * _REC.size
+        return _HDR.size + index * _REC.size
 
     # -- the parent ------------------------------------------------------------------
 

@@ -133,6 +133,8 @@ def test_event_status_totals_count_requests_served_by_the_listener(tmp_path) -> 
         assert (done, failed) == (300, 0)
         after = auto(port)
         assert int(after["Total Accesses"]) >= before + 300, after
+        # the parent's and children's CPU times, as httpd reports them (APR's %g)
+        assert float(after["CPUUser"]) + float(after["CPUSystem"]) > 0, after
     finally:
         proc.terminate()
         proc.wait(timeout=15)

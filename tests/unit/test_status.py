@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 
 import pytest
 
@@ -79,17 +80,23 @@ def test_auto_counts_and_keys(sbmod) -> None:
         sb.request_start(s1, b"GET / HTTP/1.1", b"10.0.0.1", b"main.example:80")
         sb.request_end(s1, 3000)
         sb.request_end(s1, 3000)
+        before = os.times()
         ctype, body = status.render(sb, cfg(mrw=4), "auto", True, host="h.example",
                                     now=1_000_100.0, loadavg=(0.5, 0.25, 0.125))
+        after = os.times()
         text = body.decode()
         assert ctype == "text/plain; charset=ISO-8859-1"
+        # the "children" are this process: its CPU times, read from /proc as APR's %g
+        # prints them, and CPULoad since they are not zero
+        user = float(re.search(r"CPUUser: ([\d.e+-]+)", text).group(1))
+        assert before.user - 0.02 <= user <= after.user + 0.02, (before, text)
         keys = [line.split(":")[0] for line in text.splitlines()[1:]]
         assert keys == ["ServerVersion", "ServerMPM", "Server Built", "CurrentTime",
                         "RestartTime", "ParentServerConfigGeneration",
                         "ParentServerMPMGeneration", "ServerUptimeSeconds", "ServerUptime",
                         "Load1", "Load5", "Load15", "Total Accesses", "Total kBytes",
                         "Total Duration", "CPUUser", "CPUSystem", "CPUChildrenUser",
-                        "CPUChildrenSystem", "Uptime", "ReqPerSec", "BytesPerSec",
+                        "CPUChildrenSystem", "CPULoad", "Uptime", "ReqPerSec", "BytesPerSec",
                         "BytesPerReq", "DurationPerReq", "BusyWorkers", "GracefulWorkers",
                         "IdleWorkers", "Scoreboard"]
         assert text.splitlines()[0] == "h.example"
