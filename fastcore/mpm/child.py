@@ -36,7 +36,6 @@ _WAKE = struct.pack("=Q", 1)  # valid for an eventfd and for a pipe
 THREAD_STACK = 1024 * 1024
 
 
-
 @dataclass
 class ChildContext:
     """Everything one child needs; built by the parent, used after fork."""

@@ -422,10 +422,10 @@ class EventChild:
         updates its process_score the same way, once per pass): all held, and those
         waiting for a next request, blocked sending, or in lingering close."""
         self.published = now
-        held = ka = writing = closing = 0
-        if self.loop is not None:
-            held, ka, writing, closing = self.loop.census()
-            held = self.loop.owned  # the loop's own; attached ones are in self.conns
+        owned = ka = writing = closing = 0
+        if self.loop is not None:  # attached connections are counted in self.conns too
+            _held, ka, writing, closing = self.loop.census()
+            owned = self.loop.owned
         with self.lock:
             conns = self.conns
             parked = list(self.parked.values())
@@ -436,7 +436,7 @@ class EventChild:
                 writing += 1
             elif e.conn is not None and getattr(e.conn, "requests", 0):
                 ka += 1
-        self.ctx.proctable.publish(self.ctx.index, conns + held, 0, writing, ka, closing)
+        self.ctx.proctable.publish(self.ctx.index, conns + owned, 0, writing, ka, closing)
 
     def _served(self) -> int:
         return self.served + (self.loop.accepted if self.loop is not None else 0)

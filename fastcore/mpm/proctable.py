@@ -7,8 +7,9 @@ I/O, writing, keep-alive, lingering close). mod_status reads them for the event 
 process table and its ?auto keys (Processes, Stopping, ConnsTotal, ConnsAsync*).
 
 Each field has one writer at a time (the parent before fork, the pid after it and the
-whole record after reaping; the child its flags and counts in between), and a reader may see a record half-updated: the counts are a snapshot of the
-listener's last pass, as in httpd, not a transaction.
+whole record after reaping; the child its flags and counts in between), and a reader may
+see a record half-updated: the counts are a snapshot of the listener's last pass, as in
+httpd, not a transaction.
 """
 from __future__ import annotations
 
