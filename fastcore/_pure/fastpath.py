@@ -53,6 +53,7 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     log_values,
 )
 from fastcore._pure.fastparse import Req, esc, header_value, parse
+from fastcore.http.log import write_all
 
 WANT_READ, WANT_WRITE, CLOSED, FALLBACK = 1, 2, 3, 4
 TIMEOUT = EXPIRED = 5
@@ -236,15 +237,15 @@ class FastCache:
 
     def log_line(self, fd: int, line: bytes, buffered: bool) -> None:
         if not buffered:
-            _write_all(fd, line)
+            write_all(fd, line)
             return
         with self.loglock:
             buf = self.bufs.setdefault(fd, bytearray())
             if len(buf) + len(line) > LOG_BUFSIZE:
-                _write_all(fd, bytes(buf))
+                write_all(fd, bytes(buf))
                 buf.clear()
             if len(line) > LOG_BUFSIZE:
-                _write_all(fd, line)
+                write_all(fd, line)
             else:
                 buf += line
 
@@ -252,20 +253,8 @@ class FastCache:
         with self.loglock:
             for fd, buf in self.bufs.items():
                 if buf:
-                    _write_all(fd, bytes(buf))
+                    write_all(fd, bytes(buf))
                     buf.clear()
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(fd, view)
-        except InterruptedError:
-            continue
-        except OSError:
-            return
-        view = view[n:]
 
 
 _clf_cache: list = [None, b""]

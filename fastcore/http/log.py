@@ -250,7 +250,7 @@ class AccessLog:
     def log(self, r: object) -> None:
         line = (self.render(r) + "\n").encode("latin-1", "replace")
         if not self.buffered:
-            _write_all(self.fd, line)
+            write_all(self.fd, line)
             return
         with self.lock:
             if self.buflen + len(line) > LOG_BUFSIZE:
@@ -267,10 +267,11 @@ class AccessLog:
             data = b"".join(self.buf)
             self.buf.clear()
             self.buflen = 0
-            _write_all(self.fd, data)
+            write_all(self.fd, data)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """Write everything, retrying EINTR; an error drops the data (never the caller)."""
     view = memoryview(data)
     while view:
         try:
@@ -305,4 +306,4 @@ class ErrorLog:
         cl = f" [client {client}]" if client else ""
         line = (f"[{stamp}] [{module}:{level}] [pid {os.getpid()}:tid {threading.get_native_id()}]"
                 f"{cl} {msg}\n")
-        _write_all(self.fd, line.encode("latin-1", "replace"))
+        write_all(self.fd, line.encode("latin-1", "replace"))
