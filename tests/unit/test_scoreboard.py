@@ -42,6 +42,8 @@ def _reap_children() -> Iterator[None]:
             pass
 
 
+# Not tests/proc_helpers.py: test_build_modes.py runs this file alone against the
+# portable build, where only this module is on the path.
 def fork_child(body: Callable[[], object]) -> int:
     """Run body in a forked child that always ends with os._exit (0 only if body returned)."""
     pid = os.fork()
