@@ -10,6 +10,7 @@ medians and min-max; `--write FILE` puts the markdown into FILE's loadtest secti
 
     python3 python/loadtest.py --quick                    # smoke test, ~1 s per run
     python3 python/loadtest.py --write docs/bench/harness.md
+    python3 python/loadtest.py --scenarios --pinning pinned   # the tuning guide's knobs
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import pss, report, servers, workloads  # noqa: E402
+from harness import pss, report, scenarios, servers, workloads  # noqa: E402
 from harness.servers import ServerSpec, StartError  # noqa: E402
 from harness.workloads import WORKLOADS, Workload, WrkResult  # noqa: E402
 
@@ -252,8 +253,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    action="store_false")
     p.add_argument("--pss-requests", type=int, default=10000)
     p.add_argument("--write", metavar="FILE", help="write the markdown into FILE's loadtest section")
-    p.add_argument("--section", default="loadtest", help="marker name of the section to replace")
+    p.add_argument("--section", default=None,
+                   help="marker name of the section to replace (loadtest, or scenarios)")
+    p.add_argument("--scenarios", action="store_true",
+                   help="the tuning guide's knobs, one configuration each (harness/scenarios.py)")
+    p.add_argument("--scenario-keys", default="*", help="comma-separated globs over scenarios")
+    p.add_argument("--scenario-connections", type=int, default=32)
+    p.add_argument("--strace-requests", type=int, default=2000,
+                   help="ab -k -c1 requests under strace per scenario and server (0: none)")
     a = p.parse_args(argv)
+    if a.section is None:
+        a.section = "scenarios" if a.scenarios else "loadtest"
     if a.unpinned:
         a.pinning = "unpinned"
     if a.quick:
@@ -298,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
              or any(s.name.startswith(f"fastcore-{m}") for s in specs)]
     names = [next((s.name for s in specs if s.name.startswith(n)), n) for n in names]
     names += [s.name for s in specs if s.kind != "fastcore"]
+    if args.scenarios:
+        fastcore = [s for s in specs if s.kind == "fastcore"]
+        return finish(scenarios.run(args, fastcore, docroot, modes, cmdline, started), args, base)
     res = Results()
     for mode in modes:
         for rnd in range(args.rounds):
@@ -306,7 +319,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{mode} round {rnd + 1}/{args.rounds}: {' '.join(s.name for s in order)}", flush=True)
             for spec in order:
                 run_server_round(spec, mode, docroot, args, wls, res)
-    md = render(res, args, names, wls, modes, not_serving, started, cmdline)
+    return finish(render(res, args, names, wls, modes, not_serving, started, cmdline), args, base)
+
+
+def finish(md: str, args: argparse.Namespace, base: str) -> int:
     print(md)
     if args.write:
         report.replace_section(args.write, args.section, md)

@@ -161,11 +161,32 @@ def wait_port_free(port: int, timeout: float = 5.0) -> None:
         time.sleep(0.05)
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """The tuning guide's knobs as one scenario turns them; the defaults are its ideal
+    configuration (the one every server of the plain harness runs)."""
+
+    root_options: str = "FollowSymLinks"
+    root_override: str = "None"
+    docroot_options: str = "FollowSymLinks"
+    docroot_override: str = "None"
+    require: str = "all granted"
+    hostname_lookups: str = "Off"
+    modules: tuple[str, ...] = ()  # beyond APACHE_MODULES (status, negotiation, ...)
+    server_lines: tuple[str, ...] = ()
+    dir_lines: tuple[str, ...] = ()  # inside the DocumentRoot's <Directory>
+    nginx_lines: tuple[str, ...] = ()  # inside nginx's server block
+
+
+IDEAL = Tuning()
+
+
 def apache_syntax_config(wd: str, docroot: str, port: int, mpm: str,
-                         buffered_logs: bool) -> str:
+                         buffered_logs: bool, tuning: Tuning = IDEAL) -> str:
     """The httpd.conf both Apache and fastcore are run with (fastcore may add BufferedLogs)."""
     lines = [f"LoadModule mpm_{mpm}_module {MODDIR}/mod_mpm_{mpm}.so"]
-    lines += [f"LoadModule {m}_module {MODDIR}/mod_{m}.so" for m in APACHE_MODULES]
+    lines += [f"LoadModule {m}_module {MODDIR}/mod_{m}.so"
+              for m in APACHE_MODULES + tuning.modules]
     lines += [
         f'ServerRoot "{wd}"',
         f'DefaultRuntimeDir "{wd}"',
@@ -176,7 +197,7 @@ def apache_syntax_config(wd: str, docroot: str, port: int, mpm: str,
         f"Listen 127.0.0.1:{port}",
         "ServerName 127.0.0.1",
         "TypesConfig /etc/mime.types",
-        "HostnameLookups Off",
+        f"HostnameLookups {tuning.hostname_lookups}",
         "EnableSendfile On",
         "KeepAlive On",
         "MaxKeepAliveRequests 0",
@@ -186,23 +207,26 @@ def apache_syntax_config(wd: str, docroot: str, port: int, mpm: str,
     ]
     if buffered_logs:
         lines.append("BufferedLogs On")
+    lines += list(tuning.server_lines)
     lines += [
         f'DocumentRoot "{docroot}"',
         "<Directory />",
-        "    Options FollowSymLinks",
-        "    AllowOverride None",
+        f"    Options {tuning.root_options}",
+        f"    AllowOverride {tuning.root_override}",
         "    Require all denied",
         "</Directory>",
         f'<Directory "{docroot}">',
-        "    Options FollowSymLinks",
-        "    AllowOverride None",
-        "    Require all granted",
+        f"    Options {tuning.docroot_options}",
+        f"    AllowOverride {tuning.docroot_override}",
+        f"    Require {tuning.require}",
+        *(f"    {d}" for d in tuning.dir_lines),
         "</Directory>",
     ]
     return "\n".join(lines) + "\n"
 
 
-def nginx_config(wd: str, docroot: str, port: int) -> str:
+def nginx_config(wd: str, docroot: str, port: int, tuning: Tuning = IDEAL) -> str:
+    extra = "".join(f"        {line}\n" for line in tuning.nginx_lines)
     return f"""daemon off;
 master_process on;
 worker_processes 2;
@@ -227,7 +251,7 @@ http {{
         listen 127.0.0.1:{port};
         server_name 127.0.0.1;
         root {docroot};
-    }}
+{extra}    }}
 }}
 """
 
@@ -263,6 +287,7 @@ class ServerSpec:
     start_timeout: float = 15.0
     stop_signal: int = signal.SIGTERM
     buffered_logs: bool = False
+    tuning: Tuning = IDEAL
 
     def start(self, docroot: str, pin_cpu: int | None, tmpbase: str | None = None) -> Running:
         """Start in a fresh work folder; return when all FILES are served with the right size."""
@@ -327,18 +352,20 @@ def _write(path: str, text: str) -> str:
 
 
 def _apache_cmd(spec: ServerSpec, wd: str, docroot: str, port: int) -> list[str]:
-    conf = _write(os.path.join(wd, "httpd.conf"), apache_syntax_config(wd, docroot, port, spec.mpm, False))
+    conf = _write(os.path.join(wd, "httpd.conf"),
+                  apache_syntax_config(wd, docroot, port, spec.mpm, False, spec.tuning))
     return [APACHE, "-f", conf, "-DFOREGROUND"]
 
 
 def _fastcore_cmd(spec: ServerSpec, wd: str, docroot: str, port: int) -> list[str]:
     conf = _write(os.path.join(wd, "httpd.conf"),
-                  apache_syntax_config(wd, docroot, port, spec.mpm, spec.buffered_logs))
+                  apache_syntax_config(wd, docroot, port, spec.mpm, spec.buffered_logs,
+                                       spec.tuning))
     return [sys.executable, "-m", "fastcore", "-f", conf, "-DFOREGROUND"]
 
 
 def _nginx_cmd(spec: ServerSpec, wd: str, docroot: str, port: int) -> list[str]:
-    conf = _write(os.path.join(wd, "nginx.conf"), nginx_config(wd, docroot, port))
+    conf = _write(os.path.join(wd, "nginx.conf"), nginx_config(wd, docroot, port, spec.tuning))
     return [NGINX, "-p", wd + "/", "-c", conf]
 
 
