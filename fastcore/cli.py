@@ -100,6 +100,10 @@ def _warn(cfg: ServerConfig) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["advise"]:  # the tuning advisor, a subcommand beside httpd's options
+        from fastcore.advise import main as advise
+
+        return advise(argv[1:])
     p = _parser()
     try:
         args = p.parse_args(argv)

@@ -97,6 +97,7 @@ def _parse(path: str, *, server_root: str | None, defines: Iterable[str],
     cfg.shared_modules = frozenset(engine.shared)
     cfg.mutexes = dict(state.mutexes)
     cfg.warnings = tuple(engine.warnings)
+    cfg.tree = tuple(pre_nodes + nodes + post_nodes)
     if config_name:
         cfg.config_file = config_name
     return cfg

@@ -227,6 +227,7 @@ class ServerConfig:
     mutexes: dict[str, str] = field(default_factory=dict)  # Mutex name -> "mech[:dir]"
     warnings: tuple[str, ...] = ()  # startup warnings (undefined ${VAR}, useless directives)
     use_canonical_name: str = "off"  # UseCanonicalName
+    tree: tuple = ()  # the directive tree as read (config.tree.Node), for `fastcore advise`
 
 
 def reads_htaccess(dc: DirConfig) -> bool:
