@@ -176,6 +176,8 @@ class Handler:
         handler = self.handler_name(walk.filename, dc)
         if handler == "server-status":
             return self.server_status(txn, query)
+        if handler == "metrics" and "status_module" in self.srv.cfg.modules:
+            return self.metrics(txn)
         st = walk.st
         if st is not None and stmod.S_ISDIR(st.st_mode) and not walk.path_info:
             return self.directory(txn, uri, query, walk.filename, dc, recursion)
@@ -544,18 +546,23 @@ class Handler:
             return 403, None
         return None, vdc
 
-    def server_status(self, txn: object, query: str) -> Response:
+    def status_page(self, txn: object, query: str, extended: bool,
+                    signature: str = "") -> tuple[str, bytes]:
+        """mod_status's page (or ?auto document) for this request's host and address."""
         from fastcore.http import status
         srv = self.srv
-        if srv.scoreboard is None:  # no MPM around (tests): nothing to report
-            return self.error(txn, 500, dirconf=txn.dirconf)
         local = txn.conn.local_addr() or ("127.0.0.1", 0)
-        ctype, body = status.render(srv.scoreboard, srv.cfg, query, srv.cfg.extended_status,
-                                    host=txn.host_name or txn.vhost.server_name,
-                                    local_ip=str(local[0]),
-                                    signature=self.signature(txn, txn.dirconf),
-                                    server_version=E.server_banner("full"),
-                                    proctable=srv.proctable)
+        return status.render(srv.scoreboard, srv.cfg, query, extended,
+                             host=txn.host_name or txn.vhost.server_name,
+                             local_ip=str(local[0]), signature=signature,
+                             server_version=E.server_banner("full"), proctable=srv.proctable)
+
+    def server_status(self, txn: object, query: str) -> Response:
+        from fastcore.http import status
+        if self.srv.scoreboard is None:  # no MPM around (tests): nothing to report
+            return self.error(txn, 500, dirconf=txn.dirconf)
+        ctype, body = self.status_page(txn, query, self.srv.cfg.extended_status,
+                                       self.signature(txn, txn.dirconf))
         # mod_status shows the full version whatever ServerTokens says (it is behind
         # its own access control); ?refresh=N adds a Refresh field.
         headers = [("Content-Length", str(len(body)))]
@@ -563,6 +570,16 @@ class Handler:
         if refresh is not None:
             headers.insert(0, ("Refresh", refresh))
         return Response(200, headers, ctype, body)
+
+    def metrics(self, txn: object) -> Response:
+        """`SetHandler metrics` (with mod_status): the Prometheus series of ?auto, with
+        the totals whatever ExtendedStatus says."""
+        from fastcore.http import metrics
+        if self.srv.scoreboard is None:
+            return self.error(txn, 500, dirconf=txn.dirconf)
+        _ctype, auto = self.status_page(txn, "auto", True)
+        body = metrics.render_from_auto(auto.decode("latin-1"))
+        return Response(200, [("Content-Length", str(len(body)))], metrics.CONTENT_TYPE, body)
 
     def trace(self, txn: object, req: Request) -> Response:
         mode = txn.vhost.trace_enable

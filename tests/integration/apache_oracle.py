@@ -11,10 +11,12 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 
 APACHE = "/usr/sbin/apache2"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODDIR = "/usr/lib/apache2/modules"
 BASE_MODULES = ("mpm_prefork", "authz_core", "authz_host", "mime", "dir", "alias",
                 "negotiation", "status", "autoindex")
@@ -48,6 +50,11 @@ class ApacheOracle:
     modules: tuple[str, ...] = BASE_MODULES
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    fastcore: bool = False  # run fastcore from this tree on the same httpd.conf instead
+
+    def argv(self, *extra: str) -> list[str]:
+        head = [sys.executable, "-m", "fastcore"] if self.fastcore else [APACHE]
+        return [*head, *extra, "-f", self.conf_path]
 
     @property
     def conf_path(self) -> str:
@@ -86,12 +93,12 @@ class ApacheOracle:
     def _start(self) -> ApacheOracle:
         with open(self.conf_path, "w") as f:
             f.write(self.config_text())
-        check = subprocess.run([APACHE, "-t", "-f", self.conf_path], capture_output=True, text=True)
+        env = dict(os.environ, PYTHONPATH=REPO)
+        check = subprocess.run(self.argv("-t"), capture_output=True, text=True, env=env)
         if check.returncode != 0:
-            raise RuntimeError(f"apache config rejected: {check.stderr}")
-        self.proc = subprocess.Popen([APACHE, "-f", self.conf_path, "-DFOREGROUND"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     start_new_session=True)
+            raise RuntimeError(f"config rejected: {check.stderr}")
+        self.proc = subprocess.Popen(self.argv("-DFOREGROUND"), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, start_new_session=True, env=env)
         try:
             wait_port(self.port)
         except TimeoutError:
