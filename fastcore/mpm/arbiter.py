@@ -28,6 +28,7 @@ from fastcore.mpm.child import (
 )
 from fastcore.mpm.errlog import ErrorLog
 from fastcore.mpm.proctable import NOT_ACCEPTING, ProcTable
+from fastcore.mpm.sdnotify import Notifier, status_line
 from fastcore.mpm.sizing import MAX_SPAWN_RATE, Sizing, compute
 
 SILENT_SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGWINCH}
@@ -112,6 +113,7 @@ class Arbiter:
         self.rfd, self.wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.signals_installed = False
         self.cleaned = False
+        self.notifier = Notifier.from_env()
 
     # -- set-up --------------------------------------------------------------------------
 
@@ -325,6 +327,7 @@ class Arbiter:
     def graceful(self, hard: bool) -> None:
         """USR1 (hard=False) or HUP (hard=True): re-read the configuration; keep the old
         one, with the reason in the error log, when the new one does not load."""
+        self.notifier.reloading()
         if hard:
             self.errlog.log("notice", f"mpm_{self.sizing.mpm}",
                             "AH00494: SIGHUP received.  Attempting to restart")
@@ -342,6 +345,7 @@ class Arbiter:
         except Exception as exc:  # noqa: BLE001 - ConfigError and friends: keep running
             self.errlog.log("error", "core", f"AH00526: restart failed, the new configuration "
                             f"was not loaded and the old one keeps running: {exc}")
+            self.notifier.ready(f"Restart failed, the old configuration keeps running: {exc}")
             return
         old = self.gen
         if gen.mutex is not old.mutex:
@@ -364,6 +368,14 @@ class Arbiter:
         self.maxworkers_reported = False
         self._announce()
         self.start_children()
+        self.notifier.ready(self._status())
+
+    def _status(self) -> str:
+        """mod_systemd's status line, from the scoreboard's global counters."""
+        sbm = load("scoreboard")
+        return status_line(self.sb.get(sbm.ACCESSES), self.sb.get(sbm.IDLE),
+                           self.sb.get(sbm.BUSY), time.time() - self.sb.start_time,
+                           self.sb.get(sbm.BYTES))
 
     def _announce(self) -> None:
         from fastcore._ext import PURE, implementation
@@ -401,6 +413,7 @@ class Arbiter:
 
     def stop(self, graceful: bool) -> None:
         s = self.sizing
+        self.notifier.stopping()
         if graceful:
             self.errlog.log("notice", f"mpm_{s.mpm}",
                             "AH00492: caught SIGWINCH, shutting down gracefully")
@@ -445,6 +458,7 @@ class Arbiter:
         self.write_pid_file()
         self._announce()
         self.start_children()
+        self.notifier.ready(self._status())
         last = time.monotonic()
         status = 0
         try:
@@ -465,6 +479,8 @@ class Arbiter:
                 if time.monotonic() - last >= 1.0:
                     last = time.monotonic()
                     self.maintain()
+                    if self.notifier.enabled:
+                        self.notifier.status(self._status())
         finally:
             self.cleanup()
 
