@@ -16,6 +16,7 @@ from fastcore.config.state import ai_effective_options
 from fastcore.http import errors as E
 from fastcore.http import static as S
 from fastcore.http.mapping import apply_redirects, decode_path, loose_path, normalize
+from fastcore.http.paths import escape_uri, fs_to_wire, to_bytes
 from fastcore.http.request import HttpError, Request
 
 # Methods Apache registers (anything else is M_INVALID -> 501 from the default handler).
@@ -84,11 +85,12 @@ class Handler:
         if doc is not None and txn.error_depth == 0:
             kind, arg = doc
             if kind == "url":
-                r = Response(302, [("Location", arg)], E.ERROR_CTYPE,
-                             E.error_body(302, txn.method, arg, sig=self.signature(txn, dc)))
+                url = fs_to_wire(arg)  # the config's bytes, unescaped, as Apache sends them
+                r = Response(302, [("Location", url)], E.ERROR_CTYPE,
+                             E.error_body(302, txn.method, url, sig=self.signature(txn, dc)))
                 return r
             if kind == "text":
-                return Response(status, headers, E.ERROR_CTYPE, arg.encode("latin-1", "replace"))
+                return Response(status, headers, E.ERROR_CTYPE, to_bytes(arg))
             if kind == "local":
                 sub = self.internal(txn, arg)
                 if 200 <= sub.status < 300:
@@ -163,6 +165,7 @@ class Handler:
         if method == "TRACE" and req is not None:
             return self.trace(txn, req)
         walk = self.mapper.walk(vhost, path)
+        txn.filename = walk.filename  # r->filename, the access log's %f
         dc = self.resolver.location_config(vhost, uri, walk.dirconf)
         txn.dirconf = dc
         granted = self.srv.authorize(txn, dc.authz)
@@ -304,7 +307,8 @@ class Handler:
                   recursion: int) -> Response:
         if not uri.endswith("/"):
             if dc.directory_slash is not False:
-                loc = self.srv.self_url(txn, uri + "/") + (("?" + query) if query else "")
+                # mod_dir: ap_escape_uri(r->uri) + "/", the query as it came
+                loc = self.srv.self_url(txn, escape_uri(uri) + "/") + (("?" + query) if query else "")
                 return self.error(txn, 301, location=loc, dirconf=dc)
             return self.no_index(txn, uri, query, dirname, dc)  # mod_dir declines
         names = dc.directory_index if dc.directory_index is not None else ("index.html",)
@@ -325,6 +329,7 @@ class Handler:
                     failure = failure or 403
                     continue
                 txn.uri_path = sub_uri
+                txn.filename = walk.filename
                 txn.dirconf = sdc
                 if self.handler_name(walk.filename, sdc) == "type-map":
                     return self.negotiated(txn, walk.filename, sdc, typemap=True)
@@ -519,6 +524,7 @@ class Handler:
             st = os.stat(res.path)
         except OSError:
             return self.error(txn, 404, dirconf=dc)
+        txn.filename = res.path  # the variant, as Apache's fast internal redirect leaves it
         if vdc is not None:
             txn.dirconf = vdc
             return self.default_handler(txn, res.path, st, "", vdc, False, extra)
