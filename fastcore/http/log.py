@@ -54,7 +54,7 @@ def escape_path(value: str) -> str:
     so a UTF-8 or non-UTF-8 name logs as the \\xNN of what was requested."""
     if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
         return value
-    return escape(to_bytes(value))
+    return "".join(_ESC.get(b, chr(b)) for b in to_bytes(value))
 
 
 _tcache: list = [0, ""]

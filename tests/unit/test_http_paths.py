@@ -71,3 +71,4 @@ def test_redirect_location_escapes_the_rest_and_keeps_the_query() -> None:
 def test_log_escapes_the_paths_bytes() -> None:
     assert escape_path(os.fsdecode(b"/\xc3\xbc\xff")) == "/\\xc3\\xbc\\xff"
     assert escape_path("/plain") == "/plain"
+    assert escape_path('/a"b\\c\nd') == '/a\\"b\\\\c\\nd'  # ASCII that needs escaping
