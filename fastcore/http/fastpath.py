@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from fastcore._ext import load
-from fastcore.config.model import RequireGroup, VirtualHost
+from fastcore.config.model import DirConfig, RequireGroup, VirtualHost
 from fastcore.http.request import Request
 from fastcore.http.transaction import Transaction
 
@@ -32,6 +32,20 @@ def _static_authz(group: RequireGroup | None) -> bool:
         if isinstance(item, RequireGroup) or item.kind != "all" or item.negated:
             return False
     return True
+
+
+def dirconf_cacheable(dc: DirConfig) -> bool:
+    """A per-directory configuration's share in whether an answer may be cached: its
+    Require cannot depend on the client and it needs no reverse lookup (%h)."""
+    return _static_authz(dc.authz) and (dc.hostname_lookups or "off") == "off"
+
+
+def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig) -> None:
+    """Record a walk (and its merged configuration) the answer depends on: the original
+    request's, a DirectoryIndex sub-request's.  The answer may be cached only when every
+    one of them may: a .htaccess read by any of them can change it."""
+    if not walk_cacheable or not dirconf_cacheable(dc):
+        txn.cacheable = False
 
 
 
@@ -81,7 +95,7 @@ class FastPathMixin:
     def _remember(self, vhost: VirtualHost, target: str, info: tuple, uri: str) -> None:
         srv = self.srv
         fname, ino, size, mtime_ns, mtime, tag, ctype, lang, enc, dc = info
-        if not _static_authz(dc.authz) or (dc.hostname_lookups or "off") != "off" or size == 0:
+        if not dirconf_cacheable(dc) or size == 0:
             return
         if len(srv.cache) >= CACHE_MAX:
             srv.cache.clear()

@@ -12,9 +12,9 @@ import stat as stmod
 
 from fastcore._ext import load
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig, VirtualHost
-from fastcore.config.state import ai_effective_options
 from fastcore.http import errors as E
 from fastcore.http import static as S
+from fastcore.http.fastpath import produced_by
 from fastcore.http.mapping import apply_redirects, decode_path, loose_path, normalize
 from fastcore.http.paths import escape_uri, fs_to_wire, to_bytes
 from fastcore.http.request import HttpError, Request
@@ -122,6 +122,7 @@ class Handler:
         do not look up ErrorDocument again (Apache's "Additionally, ..." case)."""
         saved = txn.dirconf
         txn.error_depth += 1
+        txn.cacheable = False  # the answer is another URI's, chosen by the error
         txn.method = "GET"  # Apache re-runs the request as GET (and logs %m as GET)
         try:
             path, _, query = uri.partition("?")
@@ -168,6 +169,7 @@ class Handler:
         txn.filename = walk.filename  # r->filename, the access log's %f
         dc = self.resolver.location_config(vhost, uri, walk.dirconf)
         txn.dirconf = dc
+        produced_by(txn, walk.cacheable, dc)
         granted = self.srv.authorize(txn, dc.authz)
         if granted is False:
             return self.error(txn, 403, dirconf=dc)
@@ -265,7 +267,8 @@ class Handler:
         r.file = (filename, 0, size)
         # Not for the fast path: encoded files (their Content-Encoding depends on the
         # request's Accept-Encoding) and negotiated responses (`extra`).
-        if cacheable and not extra and not enc and tag is not None and not tag.startswith("W/"):
+        if (cacheable and txn.cacheable and not extra and not enc and tag is not None
+                and not tag.startswith("W/")):
             r.cache = (filename, st.st_ino, st.st_size, st.st_mtime_ns, mtime, tag, ctype, lang, enc, dc)
         return r
 
@@ -313,7 +316,9 @@ class Handler:
             return self.no_index(txn, uri, query, dirname, dc)  # mod_dir declines
         names = dc.directory_index if dc.directory_index is not None else ("index.html",)
         failure = 0
-        for name in names:
+        for i, name in enumerate(names):
+            if i:  # the answer now rests on the earlier names' absence: a file created
+                txn.cacheable = False  # there changes it, the served file's stat does not
             sub_uri = name if name.startswith("/") else uri + name
             try:
                 path, red = self.mapper.translate(txn.vhost, sub_uri, "")
@@ -331,6 +336,7 @@ class Handler:
                 txn.uri_path = sub_uri
                 txn.filename = walk.filename
                 txn.dirconf = sdc
+                produced_by(txn, walk.cacheable, sdc)
                 if self.handler_name(walk.filename, sdc) == "type-map":
                     return self.negotiated(txn, walk.filename, sdc, typemap=True)
                 return self.default_handler(txn, walk.filename, walk.st, "", sdc, walk.cacheable)
@@ -345,7 +351,8 @@ class Handler:
     def no_index(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig
                  ) -> Response:
         """A directory without a usable index: a listing with Options Indexes, else 403."""
-        if (dc.options or 0) & OPT_INDEXES and txn.method in ("GET", "HEAD", "POST"):
+        if ((dc.options or 0) & OPT_INDEXES and txn.method in ("GET", "HEAD", "POST")
+                and self.autoindex_loaded()):
             from fastcore.http import autoindex
             sig = self.signature(txn, dc)  # ap_psignature("", r): no <hr> in a listing
             try:
@@ -359,7 +366,7 @@ class Handler:
                 # these settings at startup; never send a listing Apache would not send
                 self.srv.error_log.log("error", "autoindex", str(exc), txn.client_ip)
                 return self.error(txn, 500, dirconf=dc)
-            validators = self.listing_validators(txn, dirname, dc)
+            validators = autoindex.listing_validators(dirname, dc, txn.start_time)
             if streamed:  # an HTML header/readme went through a sub-request: no length
                 r = Response(200, validators, autoindex.content_type(dc), body)
                 r.no_length = True
@@ -374,25 +381,12 @@ class Handler:
             return Response(200, [("Allow", self.allow(txn))], None, b"")
         if txn.method not in ("GET", "HEAD", "POST"):  # Apache 2.4.71: DELETE, CONNECT
             return self.not_allowed(txn, dc)  # on a directory are 405, not 403
-        return self.error(txn, 403, dirconf=dc)
+        # mod_autoindex refuses (Options without Indexes); without it the directory
+        # reaches core's default handler: "Attempt to serve directory", 404
+        return self.error(txn, 403 if self.autoindex_loaded() else 404, dirconf=dc)
 
-    def listing_validators(self, txn: object, dirname: str, dc: DirConfig
-                           ) -> list[tuple[str, str]]:
-        """IndexOptions TrackModified: Last-Modified and ETag (per FileETag) of the
-        directory itself, made as for a file.  Apache 2.4.71 only sets them: it does not
-        evaluate If-None-Match/If-Modified-Since/If-Match on a listing (always 200)."""
-        if "trackmodified" not in ai_effective_options(dc.autoindex or {}):
-            return []
-        try:
-            st = os.stat(dirname)
-        except OSError:  # gone since it was listed: nothing to track
-            return []
-        now = txn.start_time
-        out = [("Last-Modified", S.http_date(S.last_modified_time(st, now)).decode())]
-        tag = S.etag(st, dc.file_etag, now)
-        if tag:
-            out.append(("ETag", tag))
-        return out
+    def autoindex_loaded(self) -> bool:
+        return "autoindex_module" in self.srv.cfg.modules
 
     def allowed_fn(self, txn: object):  # noqa: ANN201 - Callable[[str], bool]
         """Veto for listing entries and negotiation variants, as Apache's per-entry
@@ -457,6 +451,7 @@ class Handler:
         (and HTTP/1.0 Expires) of the negotiation, as Apache answers."""
         from fastcore.http import negotiation
         from fastcore.http import typemap as tm
+        txn.cacheable = False  # chosen among variants (and by the request's Accept*)
         hd = _HeaderView(txn.headers_in)
         vdc: DirConfig | None = None
         try:
