@@ -168,21 +168,29 @@ def _subst(template: str, m: re.Match[str]) -> str:
 def apply_redirects(redirects: tuple[Redirect, ...], uri: str, query: str
                     ) -> tuple[int, str | None] | None:
     """First matching Redirect/RedirectMatch -> (status, Location or None for 410).
-    `uri` is path text, `query` wire text; the Location is wire text (header bytes)."""
+    `uri` is path text, `query` wire text; the Location is wire text (header bytes).
+    As mod_alias: Redirect appends ap_os_escape_path of the rest of the URI to its
+    target, RedirectMatch escapes its substituted target (ap_escape_uri) up to its own
+    query or fragment, and the request's query is appended when the result has none."""
     for rd in redirects:
         if rd.regex is not None:
             m = rd.regex.search(uri)
             if m is None:
                 continue
-            target = fs_to_wire(_subst(rd.target, m)) if rd.target else None
-            return rd.status, target
-        n = alias_match(uri, rd.url_prefix)
-        if not n:
-            continue
-        if rd.target is None:
-            return rd.status, None
-        loc = fs_to_wire(rd.target) + escape_uri(uri[n:])  # ap_os_escape_path(.., 1)
-        if query:
+            if not rd.target:
+                return rd.status, None
+            found = _subst(rd.target, m)
+            cut = min((i for i in (found.find("?"), found.find("#")) if i >= 0),
+                      default=len(found))
+            loc = escape_uri(found[:cut]) + fs_to_wire(found[cut:])
+        else:
+            n = alias_match(uri, rd.url_prefix)
+            if not n:
+                continue
+            if rd.target is None:
+                return rd.status, None
+            loc = fs_to_wire(rd.target) + escape_uri(uri[n:])  # ap_os_escape_path(.., 1)
+        if query and "?" not in loc:
             loc += "?" + query
         return rd.status, loc
     return None

@@ -42,6 +42,9 @@ TARGETS = [
     b"/d%c3%afr/", b"/d%ff/", b"/d%ff/%c3%a9.html",  # listings, a file below a bad name
     b"/", b"/a%20b.txt", b"/%c3", b"/%c3%28.txt",   # a cut sequence, a missing name
     b"/r/%c3%bc%ff", b"/r/\xc3\xbc?x=\xff",         # Redirect: ap_os_escape_path of the rest
+    b"/u/%c3%bc",                                   # the target's own bytes, unescaped
+    b"/rm/%c3%bc%20x", b"/rm/\xff?q=\xc3\xbc",       # RedirectMatch: ap_escape_uri, query
+    b"/rq/%c3%bc", b"/rl/%ff",                      # its own query kept; a local target
 ]
 
 
@@ -70,6 +73,10 @@ def site_conf(doc: str, log: str) -> str:
   Require all granted
 </Directory>
 Redirect /r/ http://elsewhere.example/t/
+Redirect /u/ http://elsewhere.example/ü/
+RedirectMatch ^/rm/(.*)$ http://elsewhere.example/$1
+RedirectMatch ^/rq/(.*)$ http://elsewhere.example/a%20b/$1?k=ü#frag
+RedirectMatch ^/rl/(.*)$ /local/$1
 KeepAlive On
 LogFormat "{LOGFMT}" paths
 CustomLog "{log}" paths
