@@ -29,7 +29,7 @@ from fastcore._ext import load  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(HERE))
 OLD = 1_600_000_000  # not "just modified": strong ETags, so the engine may cache
 LOGFMT = "%r|%U|%q|%f|%>s"
-MODULES = ("mpm_prefork", "authz_core", "mime", "dir", "autoindex", "alias")
+MODULES = ("mpm_prefork", "authz_core", "mime", "dir", "autoindex", "alias", "negotiation")
 
 UTF8 = "ünïcødé.txt".encode()
 TARGETS = [
@@ -45,6 +45,7 @@ TARGETS = [
     b"/u/%c3%bc",                                   # the target's own bytes, unescaped
     b"/rm/%c3%bc%20x", b"/rm/\xff?q=\xc3\xbc",       # RedirectMatch: ap_escape_uri, query
     b"/rq/%c3%bc", b"/rl/%ff",                      # its own query kept; a local target
+    b"/mv/%c3%bc", b"/mv/\xff", b"/mv/%ff?x",         # MultiViews: Content-Location, Vary
 ]
 
 
@@ -52,7 +53,8 @@ def build_site(doc: str) -> None:
     bdoc = os.fsencode(doc)
     files = {UTF8: b"unicode\n", b"\xff\xfe.txt": b"not utf-8\n", b"a b.txt": b"space\n",
              "dïr/x.txt".encode(): b"x\n", b"d\xff/\xc3\xa9.html": b"<p>e</p>\n",
-             b"d\xff/\xfe.txt": b"fe\n"}
+             b"d\xff/\xfe.txt": b"fe\n", b"mv/\xc3\xbc.html": b"<p>u</p>\n",
+             b"mv/\xff.html": b"<p>ff</p>\n"}
     for name, data in files.items():
         path = bdoc + b"/" + name
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -71,6 +73,9 @@ def site_conf(doc: str, log: str) -> str:
   Options Indexes FollowSymLinks
   AllowOverride None
   Require all granted
+</Directory>
+<Directory "{doc}/mv">
+  Options +MultiViews
 </Directory>
 Redirect /r/ http://elsewhere.example/t/
 Redirect /u/ http://elsewhere.example/ü/
@@ -122,7 +127,8 @@ def _complete(data: bytes, i: int) -> bool:
 
 def view(resp: tuple[int, dict[str, str], bytes]) -> tuple:
     status, headers, body = resp
-    return status, headers.get("content-type"), headers.get("location"), body
+    return (status, headers.get("content-type"), headers.get("location"),
+            headers.get("content-location"), headers.get("vary"), body)
 
 
 def read_log(path: str) -> list[str]:
@@ -176,9 +182,15 @@ def test_utf8_and_non_utf8_names_in_process_engine(apache, tmp_path) -> None:
     doc, ap_answers, ap_log = apache
     log = str(tmp_path / "access_log")
     # the 200 answers for a file (six spellings of the two names, a file in d\xff/,
-    # "a b.txt") are repeated by the engine, each under the exact bytes it was sent as
-    files = [t for t in TARGETS if ap_answers[t][0][0] == 200 and not t.endswith(b"/")]
+    # "a b.txt") are repeated by the engine, each under the exact bytes it was sent as;
+    # listings and negotiated answers (Content-Location) are not cached
+    files = [t for t in TARGETS if ap_answers[t][0][0] == 200 and not t.endswith(b"/")
+             and "content-location" not in ap_answers[t][0][1]]
     assert len(files) == 8
+    # and the oracle did serve the names (not two servers agreeing on 404s)
+    assert [view(ap_answers[t][0])[:4] for t in (b"/mv/%c3%bc", b"/mv/\xff")] == [
+        (200, "text/html", None, "%c3%bc.html"), (200, "text/html", None, "%ff.html")]
+    assert ap_answers[b"/d%ff"][0][1]["location"] == "http://localhost/d%ff/"
     fc = EngineThread(fastcore_conf(str(tmp_path), doc, log))
     try:
         before = fc.srv.engine.stats()["hits"]
