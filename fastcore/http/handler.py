@@ -14,7 +14,7 @@ from fastcore._ext import load
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig, VirtualHost
 from fastcore.http import errors as E
 from fastcore.http import static as S
-from fastcore.http.fastpath import produced_by
+from fastcore.http.fastpath import CacheInfo, produced_by
 from fastcore.http.mapping import apply_redirects, decode_path, loose_path, normalize
 from fastcore.http.paths import escape_uri, fs_to_wire, to_bytes
 from fastcore.http.request import HttpError, Request
@@ -269,7 +269,8 @@ class Handler:
         # request's Accept-Encoding) and negotiated responses (`extra`).
         if (cacheable and txn.cacheable and not extra and not enc and tag is not None
                 and not tag.startswith("W/")):
-            r.cache = (filename, st.st_ino, st.st_size, st.st_mtime_ns, mtime, tag, ctype, lang, enc, dc)
+            r.cache = CacheInfo(filename, st.st_ino, st.st_size, st.st_mtime_ns, mtime, tag,
+                                ctype, lang, enc, dc, st.st_ctime_ns)
         return r
 
     def byte_ranges(self, txn: object, dc: DirConfig, lead: list[tuple[str, str]],
