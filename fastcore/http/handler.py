@@ -50,7 +50,7 @@ class Response:
         self.chunked = False
         self.no_length = False
         self.filename: str | None = None
-        self.cache: tuple | None = None
+        self.cache: CacheInfo | None = None
         self.head_only = False
 
     def length(self) -> int:
