@@ -125,7 +125,9 @@ class Handler:
         txn.cacheable = False  # the answer is another URI's, chosen by the error
         txn.method = "GET"  # Apache re-runs the request as GET (and logs %m as GET)
         try:
-            path, _, query = uri.partition("?")
+            # the configured URL's bytes, parsed and %-decoded as a request target
+            path, _, query = fs_to_wire(uri).partition("?")
+            path = decode_path(path, txn.vhost.allow_encoded_slashes)
             return self.dispatch(txn, path, query, 1)
         except HttpError as e:
             return Response(e.status)

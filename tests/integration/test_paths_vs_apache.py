@@ -46,6 +46,7 @@ TARGETS = [
     b"/rm/%c3%bc%20x", b"/rm/\xff?q=\xc3\xbc",       # RedirectMatch: ap_escape_uri, query
     b"/rq/%c3%bc", b"/rl/%ff",                      # its own query kept; a local target
     b"/mv/%c3%bc", b"/mv/\xff", b"/mv/%ff?x",         # MultiViews: Content-Location, Vary
+    b"/e1/x", b"/e2/x",                             # ErrorDocument paths: a URL, %-decoded
 ]
 
 
@@ -77,6 +78,12 @@ def site_conf(doc: str, log: str) -> str:
 <Directory "{doc}/mv">
   Options +MultiViews
 </Directory>
+<Location /e1>
+  ErrorDocument 404 /a%20b.txt
+</Location>
+<Location /e2>
+  ErrorDocument 404 /ünïcødé.txt
+</Location>
 Redirect /r/ http://elsewhere.example/t/
 Redirect /u/ http://elsewhere.example/ü/
 RedirectMatch ^/rm/(.*)$ http://elsewhere.example/$1
@@ -191,6 +198,8 @@ def test_utf8_and_non_utf8_names_in_process_engine(apache, tmp_path) -> None:
     assert [view(ap_answers[t][0])[:4] for t in (b"/mv/%c3%bc", b"/mv/\xff")] == [
         (200, "text/html", None, "%c3%bc.html"), (200, "text/html", None, "%ff.html")]
     assert ap_answers[b"/d%ff"][0][1]["location"] == "http://localhost/d%ff/"
+    assert [view(ap_answers[t][0])[::5] for t in (b"/e1/x", b"/e2/x")] == [
+        (404, b"space\n"), (404, b"unicode\n")]
     fc = EngineThread(fastcore_conf(str(tmp_path), doc, log))
     try:
         before = fc.srv.engine.stats()["hits"]
