@@ -4,7 +4,7 @@ or None when a directive needs per-request Python; `log_values` renders the per-
 fields.  Config-time code; re-exported by fastcore._pure.fastpath."""
 from __future__ import annotations
 
-from fastcore.http.log import _DIRECTIVE, _ESCAPES, escape
+from fastcore.http.log import _DIRECTIVE, _ESCAPES, escape, escape_path
 
 (OP_LIT, OP_H, OP_A, OP_T_CLF, OP_T_SEC, OP_T_MSEC, OP_T_USEC, OP_T_MSFRAC, OP_T_USFRAC, OP_R,
  OP_STATUS, OP_b, OP_B, OP_D, OP_T_DIV, OP_HDR_IN, OP_VHOST, OP_HOSTV, OP_PORT, OP_URI,
@@ -88,9 +88,9 @@ def log_values(vhost_name: str, host_name: str | None, port: int, uri: str, quer
     Python formatter renders them."""
     def enc(s: str) -> bytes:
         return s.encode("latin-1", "replace")
-    return (enc(vhost_name), enc(host_name or vhost_name), enc(str(port)), enc(escape(uri)),
+    return (enc(vhost_name), enc(host_name or vhost_name), enc(str(port)), enc(escape_path(uri)),
             enc("?" + escape(query)) if query else b"",
-            enc(filename) if filename else b"-",
+            enc(escape_path(filename)) if filename else b"-",
             enc(escape(ctype.split(";")[0].strip())) if ctype else b"-")
 
 

@@ -80,7 +80,7 @@ def _sendfile():  # noqa: ANN202 - the twin's own send path
 
 
 class _Entry:
-    __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "mid", "ctype", "content", "ffd",
+    __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "mid", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
                  "vhost", "refs", "dead")
 
@@ -141,6 +141,7 @@ class FastCache:
             return False
         e = _Entry()
         e.path, e.dev, e.ino, e.size, e.mtime_ns = bytes(path), st.st_dev, ino, size, mtime_ns
+        e.ctime_ns = st.st_ctime_ns  # seen at insert: a rewrite that puts mtime back
         e.mid, e.ctype, e.strategy = bytes(mid), bytes(ctype_line), strategy
         e.keep_alive, e.max_ka = bool(keep_alive), max_keep_alive
         e.ka_timeout, e.timeout, e.log_set = keep_alive_timeout, timeout, log_set
@@ -427,7 +428,8 @@ class FastConn:
             return FALLBACK
         try:
             st = os.stat(e.path)
-            ok = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns) == (e.ino, e.dev, e.size, e.mtime_ns)
+            ok = ((st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                  == (e.ino, e.dev, e.size, e.mtime_ns, e.ctime_ns))
         except OSError:
             ok = False
         if not ok:

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 
 from fastcore.config.errors import ConfigError, HtaccessError, invalid_command
 from fastcore.config.lexer import logical_lines
@@ -31,6 +32,18 @@ from fastcore.config.model import DirConfig, Section, ServerConfig, VirtualHost,
 from fastcore.config.state import State, merge_dir
 
 _CACHE_MAX = 20000
+# A file changed less than this long ago may change again within the same timestamp
+# tick (coarse kernel clocks: a few ms; FAT: 2 s) without its stamp changing.
+RACY_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class HtaccessParse:
+    """A parsed access file and what identifies the bytes it was parsed from."""
+
+    stamp: tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
+    data: bytes
+    parsed: DirConfig
 
 
 def merge(base: DirConfig, delta: DirConfig) -> DirConfig:
@@ -90,7 +103,7 @@ class DirResolver:
         self._dirs: dict[tuple[int, str], DirConfig] = {}
         self._files: dict[tuple[int, str], DirConfig] = {}
         self._locs: dict[tuple[int, str, int], DirConfig] = {}
-        self._ht: dict[tuple[str, int], tuple[tuple[int, int, int], DirConfig]] = {}
+        self._ht: dict[tuple[str, int], HtaccessParse] = {}
         self._plan: dict[int, tuple[list[Section], list[Section], list[Section],
                                     list[Section]]] = {}
         self._depth: dict[int, dict[int, list[Section]]] = {}
@@ -257,7 +270,10 @@ class DirResolver:
     # -- .htaccess -----------------------------------------------------------------
     def htaccess(self, vhost: VirtualHost, fs_dir: str) -> DirConfig | None:
         """Parse fs_dir's access file if AllowOverride allows any: one open() attempt
-        per access file name; the parse is cached by (inode, mtime, size)."""
+        per access file name.  The parse is reused while (inode, size, mtime, ctime) stay
+        the same; a file whose ctime is within RACY_NS of now is read again and
+        compared, since a same-size rewrite within one timestamp tick keeps the stamp
+        (ctime also catches a rewrite whose mtime was put back, as cp -p does)."""
         dc = self._directory(vhost, fs_dir)
         if not reads_htaccess(dc):
             return None
@@ -274,20 +290,19 @@ class DirResolver:
                                     f"'{fs_dir}' is executable") from None
             try:
                 st = os.fstat(fd)
-                stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+                stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
                 hit = self._ht.get((path, id(dc)))
-                if hit is not None and hit[0] == stamp:
-                    parsed = hit[1]
+                if hit is not None and hit.stamp == stamp and (
+                        time.time_ns() - st.st_ctime_ns > RACY_NS):
+                    parsed = hit.parsed
                 else:
-                    data = b""
-                    while True:
-                        chunk = os.read(fd, 65536)
-                        if not chunk:
-                            break
-                        data += chunk
-                    parsed = self._parse_htaccess(path, data.decode("utf-8", "surrogateescape"),
-                                                  dc)
-                    self._store(self._ht, (path, id(dc)), (stamp, parsed))
+                    data = _read_all(fd)
+                    if hit is not None and hit.stamp == stamp and hit.data == data:
+                        parsed = hit.parsed
+                    else:
+                        parsed = self._parse_htaccess(
+                            path, data.decode("utf-8", "surrogateescape"), dc)
+                        self._store(self._ht, (path, id(dc)), HtaccessParse(stamp, data, parsed))
             finally:
                 os.close(fd)
             result = parsed if result is None else merge_dir(result, parsed)
@@ -419,3 +434,13 @@ def _files_match(sec: Section, name: str) -> bool:
 
 
 __all__ = ["DirResolver", "merge", "HtaccessError", "invalid_command"]
+
+
+def _read_all(fd: int) -> bytes:
+    """The whole file from its current offset (EINTR is retried by os.read)."""
+    data = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return data
+        data += chunk

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from fastcore.config.state import ai_effective_options
+from fastcore.http import static as S
 from fastcore.http.autoindex_fancy import (
     K_ADJUST,
     K_NOADJUST,
@@ -62,6 +63,23 @@ class FancyIndexingUnsupported(Exception):
     """The listing needs an autoindex feature this module does not reproduce (icons,
     descriptions, HeaderName/ReadmeName, ...); the config layer should reject those
     directives so this is never reached at request time."""
+
+
+def listing_validators(dirname: str, dc: Any, now: float) -> list[tuple[str, str]]:
+    """IndexOptions TrackModified: Last-Modified and ETag (per FileETag) of the
+    directory itself, made as for a file.  Apache 2.4.71 only sets them: it does not
+    evaluate If-None-Match/If-Modified-Since/If-Match on a listing (always 200)."""
+    if "trackmodified" not in ai_effective_options(dc.autoindex or {}):
+        return []
+    try:
+        st = os.stat(dirname)
+    except OSError:  # gone since it was listed: nothing to track
+        return []
+    out = [("Last-Modified", S.http_date(S.last_modified_time(st, now)).decode())]
+    tag = S.etag(st, dc.file_etag, now)
+    if tag:
+        out.append(("ETag", tag))
+    return out
 
 
 def content_type(dirconf: Any) -> str:

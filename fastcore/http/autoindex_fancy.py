@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from fastcore.http.paths import escape_uri  # noqa: F401 - re-exported for mod_autoindex
+
 _OS_PATH_SAFE = frozenset(b"$-_.+!*'(),:;@&=/~")
 
 K_NOADJUST, K_ADJUST, K_UNSET = 0, 1, 2
@@ -24,17 +26,6 @@ def os_escape_path(path: str) -> str:
     if colon >= 0 and (slash < 0 or colon < slash):
         out.append("./")
     for b in raw:
-        if (48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or b in _OS_PATH_SAFE:
-            out.append(chr(b))
-        else:
-            out.append(f"%{b:02x}")
-    return "".join(out)
-
-
-def escape_uri(s: str) -> str:
-    """ap_escape_uri (= ap_os_escape_path with partial=1)."""
-    out = []
-    for b in s.encode("utf-8", "surrogateescape"):
         if (48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or b in _OS_PATH_SAFE:
             out.append(chr(b))
         else:

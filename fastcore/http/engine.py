@@ -141,9 +141,9 @@ class EngineConnMixin:
         logset = srv.fast_logsets.get(id(vhost))
         if entry is None or logset is None or not req.target.startswith("/"):
             return
-        fname, ino, size, mtime_ns, mid, ctype_line, content, dc, strategy, uri, ctype = entry
+        fname, ino, size, mtime_ns, mid, ctype_line, content, dc, strategy, uri, ctype, ctime_ns = entry
         host = req.headers.get("host")
-        key = (srv.addr_key(self), host, req.target, ino, mtime_ns)
+        key = (srv.addr_key(self), host, req.target, ino, mtime_ns, ctime_ns)
         tried = srv.fast_tried
         if key in tried:  # the engine refused it before: do not reopen the file per request
             return

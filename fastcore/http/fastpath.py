@@ -1,17 +1,16 @@
 """The fast path for cached static files (issue 6 point 3), as a mixin of Connection.
 
-Cache entries are plain tuples of str/int/bytes (a later Cython port keeps them as C
-structs): (file name, inode, size, mtime_ns, precomputed header bytes, Content-Type line,
-small-file bytes or None, DirConfig, send strategy, logged URI, content type).  One stat()
-validates an entry; the open-descriptor cache is per thread and reopened whenever inode,
-size or mtime change.
+Cache entries are CacheEntry records of str/int/bytes (the C engine keeps the same as C
+structs).  One stat() validates an entry (same_file: inode, size, mtime, ctime); the
+open-descriptor cache is per thread and reopened whenever inode, size or mtime change.
 """
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 from fastcore._ext import load
-from fastcore.config.model import RequireGroup, VirtualHost
+from fastcore.config.model import DirConfig, RequireGroup, VirtualHost
 from fastcore.http.request import Request
 from fastcore.http.transaction import Transaction
 
@@ -24,6 +23,47 @@ _NOCACHE = ("range", "if-match", "if-none-match", "if-modified-since",
             "if-unmodified-since", "if-range")
 
 
+class CacheInfo(NamedTuple):
+    """What the handler hands over for a cacheable plain-file answer (Response.cache)."""
+
+    fname: str
+    ino: int
+    size: int
+    mtime_ns: int
+    mtime: int
+    tag: str
+    ctype: str | None
+    lang: str | None
+    enc: str | None
+    dc: DirConfig
+    ctime_ns: int
+
+
+class CacheEntry(NamedTuple):
+    """One Python-cache entry; valid while the file's stat shows the same identity."""
+
+    fname: str
+    ino: int
+    size: int
+    mtime_ns: int
+    mid: bytes
+    ctype_line: bytes
+    content: bytes | None
+    dc: DirConfig
+    strategy: str
+    uri: str
+    ctype: str | None
+    ctime_ns: int
+
+
+def same_file(st: os.stat_result, ino: int, size: int, mtime_ns: int, ctime_ns: int) -> bool:
+    """The identity both caches check with one stat(): inode, size, mtime and ctime (the
+    kernel sets ctime on every change, so a same-size rewrite that puts the old mtime
+    back, as cp -p does, is seen too)."""
+    return (st.st_ino == ino and st.st_size == size and st.st_mtime_ns == mtime_ns
+            and st.st_ctime_ns == ctime_ns)
+
+
 def _static_authz(group: RequireGroup | None) -> bool:
     """True when the Require tree cannot depend on the client (cacheable)."""
     if group is None:
@@ -32,6 +72,20 @@ def _static_authz(group: RequireGroup | None) -> bool:
         if isinstance(item, RequireGroup) or item.kind != "all" or item.negated:
             return False
     return True
+
+
+def dirconf_cacheable(dc: DirConfig) -> bool:
+    """A per-directory configuration's share in whether an answer may be cached: its
+    Require cannot depend on the client and it needs no reverse lookup (%h)."""
+    return _static_authz(dc.authz) and (dc.hostname_lookups or "off") == "off"
+
+
+def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig) -> None:
+    """Record a walk (and its merged configuration) the answer depends on: the original
+    request's, a DirectoryIndex sub-request's.  The answer may be cached only when every
+    one of them may: a .htaccess read by any of them can change it."""
+    if not walk_cacheable or not dirconf_cacheable(dc):
+        txn.cacheable = False
 
 
 
@@ -48,13 +102,13 @@ class FastPathMixin:
         for k in _NOCACHE:
             if k in hd:
                 return None
-        fname, ino, size, mtime_ns, mid, ctype_line, content, dc, strategy, uri, ctype = entry
+        fname, ino, size, mtime_ns, mid, ctype_line, content, dc, strategy, uri, ctype, ctime_ns = entry
         try:
             st = os.stat(fname)
         except OSError:
             srv.cache.pop((id(vhost), req.target), None)
             return None
-        if st.st_ino != ino or st.st_size != size or st.st_mtime_ns != mtime_ns:
+        if not same_file(st, ino, size, mtime_ns, ctime_ns):
             srv.cache.pop((id(vhost), req.target), None)
             return None
         keep = self._keepalive(req, 200, False)
@@ -78,10 +132,10 @@ class FastPathMixin:
         self._finish(txn, keep)
         return True
 
-    def _remember(self, vhost: VirtualHost, target: str, info: tuple, uri: str) -> None:
+    def _remember(self, vhost: VirtualHost, target: str, info: CacheInfo, uri: str) -> None:
         srv = self.srv
-        fname, ino, size, mtime_ns, mtime, tag, ctype, lang, enc, dc = info
-        if not _static_authz(dc.authz) or (dc.hostname_lookups or "off") != "off" or size == 0:
+        fname, ino, size, mtime_ns, mtime, tag, ctype, lang, enc, dc, ctime_ns = info
+        if not dirconf_cacheable(dc) or size == 0:
             return
         if len(srv.cache) >= CACHE_MAX:
             srv.cache.clear()
@@ -105,8 +159,9 @@ class FastPathMixin:
                 return
             srv.content_bytes += size
         strategy = "sendfile" if dc.enable_sendfile else ("writev" if mmap_ok else "readwrite")
-        srv.cache[(id(vhost), target)] = (fname, ino, size, mtime_ns, b"".join(parts), ctype_line,
-                                          content, dc, strategy, uri, ctype)
+        srv.cache[(id(vhost), target)] = CacheEntry(fname, ino, size, mtime_ns, b"".join(parts),
+                                                    ctype_line, content, dc, strategy, uri,
+                                                    ctype, ctime_ns)
 
     def _file_fd(self, fname: str, st: os.stat_result) -> int:
         """An open descriptor from the bounded cache, reopened when the file changed."""

@@ -12,10 +12,11 @@ import stat as stmod
 
 from fastcore._ext import load
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig, VirtualHost
-from fastcore.config.state import ai_effective_options
 from fastcore.http import errors as E
 from fastcore.http import static as S
+from fastcore.http.fastpath import CacheInfo, produced_by
 from fastcore.http.mapping import apply_redirects, decode_path, loose_path, normalize
+from fastcore.http.paths import escape_uri, fs_to_wire, to_bytes
 from fastcore.http.request import HttpError, Request
 
 # Methods Apache registers (anything else is M_INVALID -> 501 from the default handler).
@@ -49,7 +50,7 @@ class Response:
         self.chunked = False
         self.no_length = False
         self.filename: str | None = None
-        self.cache: tuple | None = None
+        self.cache: CacheInfo | None = None
         self.head_only = False
 
     def length(self) -> int:
@@ -84,11 +85,12 @@ class Handler:
         if doc is not None and txn.error_depth == 0:
             kind, arg = doc
             if kind == "url":
-                r = Response(302, [("Location", arg)], E.ERROR_CTYPE,
-                             E.error_body(302, txn.method, arg, sig=self.signature(txn, dc)))
+                url = fs_to_wire(arg)  # the config's bytes, unescaped, as Apache sends them
+                r = Response(302, [("Location", url)], E.ERROR_CTYPE,
+                             E.error_body(302, txn.method, url, sig=self.signature(txn, dc)))
                 return r
             if kind == "text":
-                return Response(status, headers, E.ERROR_CTYPE, arg.encode("latin-1", "replace"))
+                return Response(status, headers, E.ERROR_CTYPE, to_bytes(arg))
             if kind == "local":
                 sub = self.internal(txn, arg)
                 if 200 <= sub.status < 300:
@@ -120,9 +122,12 @@ class Handler:
         do not look up ErrorDocument again (Apache's "Additionally, ..." case)."""
         saved = txn.dirconf
         txn.error_depth += 1
+        txn.cacheable = False  # the answer is another URI's, chosen by the error
         txn.method = "GET"  # Apache re-runs the request as GET (and logs %m as GET)
         try:
-            path, _, query = uri.partition("?")
+            # the configured URL's bytes, parsed and %-decoded as a request target
+            path, _, query = fs_to_wire(uri).partition("?")
+            path = decode_path(path, txn.vhost.allow_encoded_slashes)
             return self.dispatch(txn, path, query, 1)
         except HttpError as e:
             return Response(e.status)
@@ -163,8 +168,10 @@ class Handler:
         if method == "TRACE" and req is not None:
             return self.trace(txn, req)
         walk = self.mapper.walk(vhost, path)
+        txn.filename = walk.filename  # r->filename, the access log's %f
         dc = self.resolver.location_config(vhost, uri, walk.dirconf)
         txn.dirconf = dc
+        produced_by(txn, walk.cacheable, dc)
         granted = self.srv.authorize(txn, dc.authz)
         if granted is False:
             return self.error(txn, 403, dirconf=dc)
@@ -264,8 +271,10 @@ class Handler:
         r.file = (filename, 0, size)
         # Not for the fast path: encoded files (their Content-Encoding depends on the
         # request's Accept-Encoding) and negotiated responses (`extra`).
-        if cacheable and not extra and not enc and tag is not None and not tag.startswith("W/"):
-            r.cache = (filename, st.st_ino, st.st_size, st.st_mtime_ns, mtime, tag, ctype, lang, enc, dc)
+        if (cacheable and txn.cacheable and not extra and not enc and tag is not None
+                and not tag.startswith("W/")):
+            r.cache = CacheInfo(filename, st.st_ino, st.st_size, st.st_mtime_ns, mtime, tag,
+                                ctype, lang, enc, dc, st.st_ctime_ns)
         return r
 
     def byte_ranges(self, txn: object, dc: DirConfig, lead: list[tuple[str, str]],
@@ -306,12 +315,15 @@ class Handler:
                   recursion: int) -> Response:
         if not uri.endswith("/"):
             if dc.directory_slash is not False:
-                loc = self.srv.self_url(txn, uri + "/") + (("?" + query) if query else "")
+                # mod_dir: ap_escape_uri(r->uri) + "/", the query as it came
+                loc = self.srv.self_url(txn, escape_uri(uri) + "/") + (("?" + query) if query else "")
                 return self.error(txn, 301, location=loc, dirconf=dc)
             return self.no_index(txn, uri, query, dirname, dc)  # mod_dir declines
         names = dc.directory_index if dc.directory_index is not None else ("index.html",)
         failure = 0
-        for name in names:
+        for i, name in enumerate(names):
+            if i:  # the answer now rests on the earlier names' absence: a file created
+                txn.cacheable = False  # there changes it, the served file's stat does not
             sub_uri = name if name.startswith("/") else uri + name
             try:
                 path, red = self.mapper.translate(txn.vhost, sub_uri, "")
@@ -327,7 +339,9 @@ class Handler:
                     failure = failure or 403
                     continue
                 txn.uri_path = sub_uri
+                txn.filename = walk.filename
                 txn.dirconf = sdc
+                produced_by(txn, walk.cacheable, sdc)
                 if self.handler_name(walk.filename, sdc) == "type-map":
                     return self.negotiated(txn, walk.filename, sdc, typemap=True)
                 return self.default_handler(txn, walk.filename, walk.st, "", sdc, walk.cacheable)
@@ -342,7 +356,8 @@ class Handler:
     def no_index(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig
                  ) -> Response:
         """A directory without a usable index: a listing with Options Indexes, else 403."""
-        if (dc.options or 0) & OPT_INDEXES and txn.method in ("GET", "HEAD", "POST"):
+        if ((dc.options or 0) & OPT_INDEXES and txn.method in ("GET", "HEAD", "POST")
+                and self.autoindex_loaded()):
             from fastcore.http import autoindex
             sig = self.signature(txn, dc)  # ap_psignature("", r): no <hr> in a listing
             try:
@@ -356,7 +371,7 @@ class Handler:
                 # these settings at startup; never send a listing Apache would not send
                 self.srv.error_log.log("error", "autoindex", str(exc), txn.client_ip)
                 return self.error(txn, 500, dirconf=dc)
-            validators = self.listing_validators(txn, dirname, dc)
+            validators = autoindex.listing_validators(dirname, dc, txn.start_time)
             if streamed:  # an HTML header/readme went through a sub-request: no length
                 r = Response(200, validators, autoindex.content_type(dc), body)
                 r.no_length = True
@@ -371,25 +386,12 @@ class Handler:
             return Response(200, [("Allow", self.allow(txn))], None, b"")
         if txn.method not in ("GET", "HEAD", "POST"):  # Apache 2.4.71: DELETE, CONNECT
             return self.not_allowed(txn, dc)  # on a directory are 405, not 403
-        return self.error(txn, 403, dirconf=dc)
+        # mod_autoindex refuses (Options without Indexes); without it the directory
+        # reaches core's default handler: "Attempt to serve directory", 404
+        return self.error(txn, 403 if self.autoindex_loaded() else 404, dirconf=dc)
 
-    def listing_validators(self, txn: object, dirname: str, dc: DirConfig
-                           ) -> list[tuple[str, str]]:
-        """IndexOptions TrackModified: Last-Modified and ETag (per FileETag) of the
-        directory itself, made as for a file.  Apache 2.4.71 only sets them: it does not
-        evaluate If-None-Match/If-Modified-Since/If-Match on a listing (always 200)."""
-        if "trackmodified" not in ai_effective_options(dc.autoindex or {}):
-            return []
-        try:
-            st = os.stat(dirname)
-        except OSError:  # gone since it was listed: nothing to track
-            return []
-        now = txn.start_time
-        out = [("Last-Modified", S.http_date(S.last_modified_time(st, now)).decode())]
-        tag = S.etag(st, dc.file_etag, now)
-        if tag:
-            out.append(("ETag", tag))
-        return out
+    def autoindex_loaded(self) -> bool:
+        return "autoindex_module" in self.srv.cfg.modules
 
     def allowed_fn(self, txn: object):  # noqa: ANN201 - Callable[[str], bool]
         """Veto for listing entries and negotiation variants, as Apache's per-entry
@@ -454,6 +456,7 @@ class Handler:
         (and HTTP/1.0 Expires) of the negotiation, as Apache answers."""
         from fastcore.http import negotiation
         from fastcore.http import typemap as tm
+        txn.cacheable = False  # chosen among variants (and by the request's Accept*)
         hd = _HeaderView(txn.headers_in)
         vdc: DirConfig | None = None
         try:
@@ -521,6 +524,7 @@ class Handler:
             st = os.stat(res.path)
         except OSError:
             return self.error(txn, 404, dirconf=dc)
+        txn.filename = res.path  # the variant, as Apache's fast internal redirect leaves it
         if vdc is not None:
             txn.dirconf = vdc
             return self.default_handler(txn, res.path, st, "", vdc, False, extra)

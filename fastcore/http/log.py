@@ -17,6 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from fastcore.http.paths import to_bytes
+
 LOG_BUFSIZE = 4096
 COMMON = '%h %l %u %t "%r" %>s %b'
 COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'
@@ -45,6 +47,14 @@ def escape(value: str) -> str:
         return value
     raw = value.encode("latin-1", "replace") if not isinstance(value, bytes) else value
     return "".join(_ESC.get(b, chr(b)) for b in raw)
+
+
+def escape_path(value: str) -> str:
+    """ap_escape_logitem of path text (%U, %f): over the path's own bytes (os.fsencode),
+    so a UTF-8 or non-UTF-8 name logs as the \\xNN of what was requested."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return value
+    return "".join(_ESC.get(b, chr(b)) for b in to_bytes(value))
 
 
 _tcache: list = [0, ""]
@@ -142,7 +152,7 @@ def _item(code: str, arg: str | None) -> Callable[[object], str]:
     if code == "X":
         return lambda r: r.conn_status
     if code == "U":
-        return lambda r: escape(r.uri_path)
+        return lambda r: escape_path(r.uri_path)
     if code == "q":
         return lambda r: ("?" + escape(r.query)) if r.query else ""
     if code == "m":
@@ -150,7 +160,7 @@ def _item(code: str, arg: str | None) -> Callable[[object], str]:
     if code == "H":
         return lambda r: r.protocol
     if code == "f":
-        return lambda r: _dash(r.filename)
+        return lambda r: escape_path(r.filename) if r.filename else "-"
     if code == "I":
         return lambda r: str(r.bytes_in)
     if code == "O":

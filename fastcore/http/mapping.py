@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import stat as stmod
-from urllib.parse import quote
 
 from fastcore.config.model import (
     OPT_SYM_LINKS,
@@ -26,6 +25,16 @@ from fastcore.config.model import (
     Redirect,
     VirtualHost,
     reads_htaccess,
+)
+from fastcore.http.paths import (
+    BadEscape,
+    EncodedNul,
+    EncodedSlash,
+    escape_uri,
+    from_bytes,
+    fs_to_wire,
+    unescape_path,
+    wire_bytes,
 )
 from fastcore.http.request import HttpError
 
@@ -76,36 +85,15 @@ def normalize(path: str, decode_unreserved: bool = True, merge_slashes: bool = T
 
 
 def decode_path(path: str, allow_encoded_slashes: str = "off") -> str:
-    """Normalized, fully decoded URL path (Apache's r->uri after ap_unescape_url)."""
+    """Normalized, fully decoded URL path (Apache's r->uri after ap_unescape_url), as
+    path text: the wire bytes, %XX decoded, reach the filesystem unchanged (http.paths)."""
     p = normalize(path)
-    if "%" not in p:
-        return p
-    out = []
-    i, n = 0, len(p)
-    decoded_slash = False
-    while i < n:
-        c = p[i]
-        if c != "%":
-            out.append(c)
-            i += 1
-            continue
-        h = p[i + 1:i + 3]
-        if len(h) != 2 or h[0] not in _HEX or h[1] not in _HEX:
-            raise HttpError(400)
-        v = int(h, 16)
-        if v == 0:
-            raise HttpError(404)
-        if v == 0x2F:
-            if allow_encoded_slashes == "off":
-                raise HttpError(404)
-            if allow_encoded_slashes == "nodecode":
-                out.append("%" + h)
-                i += 3
-                continue
-            decoded_slash = True
-        out.append(chr(v))
-        i += 3
-    result = "".join(out)
+    try:
+        result, decoded_slash = unescape_path(p, allow_encoded_slashes)
+    except BadEscape:
+        raise HttpError(400) from None
+    except (EncodedNul, EncodedSlash):
+        raise HttpError(404) from None
     if decoded_slash:
         result = normalize(result, decode_unreserved=False)
     return result
@@ -132,7 +120,7 @@ def loose_path(target: str) -> str:
         elif seg != ".":
             segs.append(seg)
     out = bytearray()
-    raw = ("/" + "/".join(segs)).encode("latin-1", "replace")
+    raw = wire_bytes("/" + "/".join(segs))
     i = 0
     while i < len(raw):
         h = raw[i + 1:i + 3]
@@ -144,7 +132,7 @@ def loose_path(target: str) -> str:
             continue
         out.append(raw[i])
         i += 1
-    return out.decode("latin-1") + (sep + query if sep else "")
+    return from_bytes(bytes(out)) + (sep + query if sep else "")
 
 
 def alias_match(uri: str, prefix: str) -> int:
@@ -179,21 +167,30 @@ def _subst(template: str, m: re.Match[str]) -> str:
 
 def apply_redirects(redirects: tuple[Redirect, ...], uri: str, query: str
                     ) -> tuple[int, str | None] | None:
-    """First matching Redirect/RedirectMatch -> (status, Location or None for 410)."""
+    """First matching Redirect/RedirectMatch -> (status, Location or None for 410).
+    `uri` is path text, `query` wire text; the Location is wire text (header bytes).
+    As mod_alias: Redirect appends ap_os_escape_path of the rest of the URI to its
+    target, RedirectMatch escapes its substituted target (ap_escape_uri) up to its own
+    query or fragment, and the request's query is appended when the result has none."""
     for rd in redirects:
         if rd.regex is not None:
             m = rd.regex.search(uri)
             if m is None:
                 continue
-            target = _subst(rd.target, m) if rd.target else None
-            return rd.status, target
-        n = alias_match(uri, rd.url_prefix)
-        if not n:
-            continue
-        if rd.target is None:
-            return rd.status, None
-        loc = rd.target + quote(uri[n:], safe="/;:@&=+$,-_.!~*'()")
-        if query:
+            if not rd.target:
+                return rd.status, None
+            found = _subst(rd.target, m)
+            cut = min((i for i in (found.find("?"), found.find("#")) if i >= 0),
+                      default=len(found))
+            loc = escape_uri(found[:cut]) + fs_to_wire(found[cut:])
+        else:
+            n = alias_match(uri, rd.url_prefix)
+            if not n:
+                continue
+            if rd.target is None:
+                return rd.status, None
+            loc = fs_to_wire(rd.target) + escape_uri(uri[n:])  # ap_os_escape_path(.., 1)
+        if query and "?" not in loc:
             loc += "?" + query
         return rd.status, loc
     return None

@@ -14,7 +14,7 @@ class Transaction:
                  "port", "uri_path", "query", "filename", "client_ip", "remote_port",
                  "remote_host", "vhost_name", "keepalive_count",
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
-                 "ctype")
+                 "ctype", "cacheable")
 
     def __init__(self, conn: Any, start: float) -> None:
         self.conn = conn
@@ -49,6 +49,10 @@ class Transaction:
         self.handler = None
         self.error_depth = 0
         self.ctype: str | None = None  # the response Content-Type (%{Content-Type}o)
+        # False once anything that produced the answer may change without the served
+        # file's stat changing: a walk that read .htaccess or lstat'ed, a client-dependent
+        # Require, a sub-request or internal redirect that chose among several outcomes
+        self.cacheable = True
 
     @property
     def local_ip(self) -> str:

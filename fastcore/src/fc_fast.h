@@ -61,6 +61,7 @@ typedef struct fc_fentry {
     char *target; size_t tlen;
     char *path;
     dev_t dev; ino_t ino; off_t size; int64_t mtime_ns;
+    int64_t ctime_ns;                  /* seen at insert: a rewrite that puts mtime back */
     char *mid; size_t midlen;          /* Last-Modified .. Content-Length lines */
     char *ctype; size_t ctlen;         /* "Content-Type: ...\r\n" or empty */
     char *content;                     /* whole body in memory, or NULL */
@@ -250,6 +251,7 @@ static int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t 
         return 0;
     }
     e->dev = st.st_dev;
+    e->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
     int keep_content = 0;
     pthread_mutex_lock(&c->mu);
     keep_content = want_content && (size_t)e->size <= small_max
@@ -347,8 +349,9 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     struct stat st;
     if (stat(e->path, &st) < 0 || st.st_ino != e->ino || st.st_dev != e->dev
         || st.st_size != e->size
-        || (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != e->mtime_ns) {
-        fc_cache_release(c, e, 1);  /* replaced, truncated, touched or gone */
+        || (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != e->mtime_ns
+        || (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec != e->ctime_ns) {
+        fc_cache_release(c, e, 1);  /* replaced, truncated, touched, rewritten or gone */
         __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
         return FC_FALLBACK;
     }

@@ -215,3 +215,29 @@ def test_keepalive_count_survives_the_event_loop(tmp_path, mpm: str, logfmt: str
                    [b"Keep-Alive: timeout=5, max=2", b"Connection: Keep-Alive"],
                    [b"Keep-Alive: timeout=5, max=1", b"Connection: Keep-Alive"],
                    [b"Connection: close"]]
+
+
+@pytest.mark.parametrize("engine", [True, False])
+def test_same_size_rewrite_with_mtime_put_back_is_served_fresh(conf, engine: bool) -> None:
+    """`cp -p` onto a cached file: same inode, same size, the old mtime restored.  Only
+    the ctime tells, and both caches (the engine's, the Python one) check it."""
+    path, tmp = conf
+    srv = HttpServer(load(path), None)
+    srv.child_init()
+    target = tmp / "htdocs" / "a.html"
+    old = target.stat()
+    try:
+        req = [b"GET /a.html HTTP/1.1\r\nHost: localhost\r\n\r\n"] * 2
+        first = exchange(srv, engine, req)
+        with open(target, "r+b") as f:  # in place: the inode stays
+            f.write(b"<P>HELLO</P>\n")
+        os.utime(target, ns=(old.st_atime_ns, old.st_mtime_ns))
+        now = target.stat()
+        assert (now.st_ino, now.st_size, now.st_mtime_ns) == (old.st_ino, old.st_size,
+                                                              old.st_mtime_ns)
+        second = exchange(srv, engine, req)
+    finally:
+        srv.close()
+    assert first[1].split(b"\r\n\r\n", 1)[1].startswith(b"<p>hello</p>\n")
+    for answer in second:
+        assert answer.split(b"\r\n\r\n", 1)[1].startswith(b"<P>HELLO</P>\n<p>hello</p>\n")

@@ -1,5 +1,5 @@
 """.htaccess: only where AllowOverride allows, one open() per directory, cached by
-(inode, mtime, size), and HtaccessError naming file and line for a disallowed directive."""
+(inode, size, mtime, ctime) and re-read while recently changed, and HtaccessError naming file and line for a disallowed directive."""
 from __future__ import annotations
 
 import os
@@ -91,3 +91,34 @@ def test_one_open_per_directory_and_cache_by_mtime(tmp_path, monkeypatch):
     ht.write_text("DirectoryIndex two.html two-b.html\n")
     assert r.htaccess(c.main, str(www)).directory_index == ("two.html", "two-b.html")
     assert len(parses) == 2
+
+
+def test_same_stamp_rewrite_is_seen(tmp_path, monkeypatch):
+    """A same-size rewrite within one timestamp tick keeps (inode, size, mtime, ctime)
+    on a kernel or filesystem with coarse timestamps: the parse of a file changed that
+    recently is not trusted on its stamp alone; one changed long ago is."""
+    c, www = _site(tmp_path, "Indexes")
+    ht = www / ".htaccess"
+    ht.write_text("DirectoryIndex 5.html\n")
+    real_fstat = os.fstat
+    fd = os.open(ht, os.O_RDONLY)
+    first = real_fstat(fd)
+    os.close(fd)
+
+    class Frozen:  # what a coarse clock reports for both writes
+        st_ino, st_size = first.st_ino, first.st_size
+        st_mtime_ns = st_ctime_ns = first.st_ctime_ns
+
+    monkeypatch.setattr(merge_mod.os, "fstat", lambda fd: Frozen)
+    r = DirResolver(c)
+    assert r.htaccess(c.main, str(www)).directory_index == ("5.html",)
+    ht.write_text("DirectoryIndex 6.html\n")  # same size, same (frozen) stamp
+    assert r.htaccess(c.main, str(www)).directory_index == ("6.html",)
+    # a stamp from long ago decides alone (the file is not read again): the limit
+    # docs/compat.md states, a change that leaves all four fields as they were
+    Frozen.st_mtime_ns = Frozen.st_ctime_ns = first.st_ctime_ns - 10 * merge_mod.RACY_NS
+    assert r.htaccess(c.main, str(www)).directory_index == ("6.html",)
+    ht.write_text("DirectoryIndex 7.html\n")
+    assert r.htaccess(c.main, str(www)).directory_index == ("6.html",)
+    monkeypatch.undo()  # the real stamp: the write changed the ctime
+    assert r.htaccess(c.main, str(www)).directory_index == ("7.html",)

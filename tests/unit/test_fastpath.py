@@ -208,11 +208,17 @@ def test_everything_else_falls_back_with_bytes_untouched(fp, site, request_bytes
     assert site.log() == []
 
 
-@pytest.mark.parametrize("change", ["rename", "truncate", "touch", "unlink"])
+@pytest.mark.parametrize("change", ["rename", "truncate", "touch", "unlink", "mtime-put-back"])
 def test_changed_file_is_noticed_and_evicted(fp, site, change):
     path = site.file("a.txt", b"version one")
     assert site.put(b"/a.txt", path)
-    if change == "rename":
+    if change == "mtime-put-back":  # cp -p onto the file: same inode, size and mtime
+        st = os.stat(path)
+        with open(path, "r+b") as f:
+            f.write(b"VERSION ONE")
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert os.stat(path).st_mtime_ns == st.st_mtime_ns
+    elif change == "rename":
         other = site.file("b.txt", b"version two")
         os.rename(other, path)
     elif change == "truncate":

@@ -49,7 +49,7 @@ def code(path: str, slashes: str = "off") -> str | int:
     ("/a/..", "/"),
     ("/\\..\\..\\etc", "/\\..\\..\\etc"),   # backslashes are ordinary characters on Unix
     ("/%5c..%5cx", "/\\..\\x"),
-    ("/%c0%ae%c0%ae/x", "/\xc0\xae\xc0\xae/x"),  # overlong UTF-8 is not a dot
+    ("/%c0%ae%c0%ae/x", os.fsdecode(b"/\xc0\xae\xc0\xae/x")),  # overlong UTF-8: no dot
     ("/%252e%252e/x", "/%2e%2e/x"),               # decoded once only
 ])
 def test_decode(raw: str, expected: str | int) -> None:
