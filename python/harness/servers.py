@@ -274,6 +274,30 @@ def app(environ, start_response):
 '''
 
 
+ASGI_APP = '''"""Static files for uvicorn (written by the fastcore harness)."""
+import os
+
+ROOT = {root!r}
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    full = os.path.realpath(os.path.join(ROOT, scope["path"].lstrip("/")))
+    if not full.startswith(ROOT + os.sep) or not os.path.isfile(full):
+        await send({{"type": "http.response.start", "status": 404,
+                    "headers": [(b"content-type", b"text/plain"), (b"content-length", b"9")]}})
+        await send({{"type": "http.response.body", "body": b"not found"}})
+        return
+    with open(full, "rb") as f:
+        body = f.read()
+    await send({{"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/html"),
+                            (b"content-length", str(len(body)).encode())]}})
+    await send({{"type": "http.response.body", "body": body}})
+'''
+
+
 @dataclass
 class ServerSpec:
     """One server variant: how to build its command line in a work folder."""
@@ -377,6 +401,13 @@ def _gunicorn_cmd(spec: ServerSpec, wd: str, docroot: str, port: int) -> list[st
             "--access-logfile", os.path.join(wd, "access.log"), "harness_app:app"]
 
 
+def _uvicorn_cmd(spec: ServerSpec, wd: str, docroot: str, port: int) -> list[str]:
+    _write(os.path.join(wd, "harness_asgi.py"), ASGI_APP.format(root=os.path.realpath(docroot)))
+    return [sys.executable, "-m", "uvicorn", "--workers", "2", "--host", "127.0.0.1",
+            "--port", str(port), "--timeout-keep-alive", str(KEEPALIVE_TIMEOUT),
+            "--app-dir", wd, "harness_asgi:app"]
+
+
 def _httpserver_cmd(spec: ServerSpec, wd: str, docroot: str, port: int) -> list[str]:
     # http.server logs each request to stderr (its access log): captured in wd/stderr.
     return [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
@@ -400,6 +431,7 @@ def peer_specs() -> list[ServerSpec]:
         ServerSpec("apache-prefork", "apache", "prefork", _apache_cmd),
         ServerSpec("nginx", "nginx", "", _nginx_cmd, stop_signal=signal.SIGQUIT),
         ServerSpec("gunicorn", "gunicorn", "gthread", _gunicorn_cmd, start_timeout=20.0),
+        ServerSpec("uvicorn", "uvicorn", "", _uvicorn_cmd, start_timeout=20.0),
         ServerSpec("http.server", "http.server", "", _httpserver_cmd),
     ]
 
@@ -412,11 +444,12 @@ def ensure_installed() -> None:
     if missing:
         subprocess.run(["apt-get", "update", "-q"], check=False, timeout=600)
         subprocess.run(["apt-get", "install", "-y", "-q", *missing], check=True, timeout=900)
-    try:
-        import gunicorn  # noqa: F401
-    except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "gunicorn"], check=True,
-                       timeout=600)
+    for mod in ("gunicorn", "uvicorn"):
+        try:
+            __import__(mod)
+        except ImportError:
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", mod], check=True,
+                           timeout=600)
 
 
 def cleanup(run: Running) -> None:
