@@ -19,7 +19,7 @@ from fastcore.config import ConfigError, default_variables, load, render_default
 from fastcore.config.model import ServerConfig
 
 SIGNALS = {"stop": signal.SIGTERM, "restart": signal.SIGHUP, "graceful": signal.SIGUSR1,
-           "graceful-stop": signal.SIGWINCH}
+           "graceful-stop": signal.SIGWINCH, "upgrade": signal.SIGUSR2}
 IGNORED_DEFINES = {"FOREGROUND", "NO_DETACH"}
 
 
@@ -41,8 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     a("-e", dest="log_level", metavar="LEVEL", help="show startup errors of level "
       "(see LogLevel)")
     a("-E", dest="startup_log", metavar="FILE", help="log startup errors to file")
-    a("-k", dest="signal", choices=["start", "stop", "restart", "graceful", "graceful-stop"],
-      help="control a running server through its PidFile, as apachectl")
+    a("-k", dest="signal", choices=["start", "stop", "restart", "graceful", "graceful-stop",
+                                    "upgrade"],
+      help="control a running server through its PidFile, as apachectl (upgrade: exec the "
+      "installed code on the same sockets, a fastcore extension)")
     a("-t", dest="test", action="store_true", help="run syntax check for config files")
     a("-T", dest="no_docroot_check", action="store_true", help="start without DocumentRoot(s) "
       "check")

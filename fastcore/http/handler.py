@@ -185,6 +185,8 @@ class Handler:
             return self.server_status(txn, query)
         if handler == "metrics" and "status_module" in self.srv.cfg.modules:
             return self.metrics(txn)
+        if handler == "healthz":
+            return self.healthz()
         st = walk.st
         if st is not None and stmod.S_ISDIR(st.st_mode) and not walk.path_info:
             return self.directory(txn, uri, query, walk.filename, dc, recursion)
@@ -584,6 +586,16 @@ class Handler:
         _ctype, auto = self.status_page(txn, "auto", True)
         body = metrics.render_from_auto(auto.decode("latin-1"))
         return Response(200, [("Content-Length", str(len(body)))], metrics.CONTENT_TYPE, body)
+
+    def healthz(self) -> Response:
+        """`SetHandler healthz` (a fastcore extension): 200 while this process takes new
+        work, 503 once it drains for a graceful stop, so a balancer moves away first."""
+        if getattr(self.srv, "draining", False):
+            r = Response(503, [("Content-Length", "9")], "text/plain", b"draining\n")
+            r.close = True
+            return r
+        return Response(200, [("Content-Length", "3"), ("Cache-Control", "no-store")],
+                        "text/plain", b"ok\n")
 
     def trace(self, txn: object, req: Request) -> Response:
         mode = txn.vhost.trace_enable

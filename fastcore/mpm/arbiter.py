@@ -4,7 +4,8 @@ It never serves a request. Once a second it reaps children, replaces those that 
 and keeps the number of idle workers between the spare bounds as httpd does (spawning at a
 doubling rate up to 32 per second). Signals as httpd: TERM stop, HUP restart, USR1 graceful
 restart (the new configuration is read and checked first; a broken one keeps the old one
-running), WINCH graceful stop bounded by GracefulShutdownTimeout.
+running), WINCH graceful stop bounded by GracefulShutdownTimeout, and (nginx's, not httpd's)
+USR2 hot upgrade: a new master is exec'd on the same listening sockets.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import gc
 import os
 import select
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ from fastcore.mpm.sizing import MAX_SPAWN_RATE, Sizing, compute
 
 SILENT_SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGWINCH}
 HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGWINCH,
-           signal.SIGCHLD)
+           signal.SIGUSR2, signal.SIGCHLD)
 STOP_WAIT = 3.0  # seconds between SIGTERM and SIGKILL for children that do not exit
 _CONFIGURED_AH = {"prefork": "AH00163", "worker": "AH00292", "event": "AH00489"}
 _MAXWORKERS_AH = {"prefork": "AH00161", "worker": "AH00286", "event": "AH00484"}
@@ -114,6 +116,7 @@ class Arbiter:
         self.signals_installed = False
         self.cleaned = False
         self.notifier = Notifier.from_env()
+        self.upgrade_pid = 0  # the new master of a SIGUSR2 upgrade, while it runs
 
     # -- set-up --------------------------------------------------------------------------
 
@@ -370,6 +373,50 @@ class Arbiter:
         self.start_children()
         self.notifier.ready(self._status())
 
+    # -- hot upgrade (SIGUSR2) -------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Exec a new master (the code installed now, the same command line) that adopts
+        this one's listening sockets; both serve until this one is stopped (WINCH for a
+        drain). The pid file moves to PIDFILE.oldbin meanwhile, as nginx's does."""
+        if self.upgrade_pid:
+            self.errlog.log("warn", "core", f"SIGUSR2 ignored: the new master {self.upgrade_pid} "
+                            "is still running")
+            return
+        fds = self.listeners.fds()
+        env = dict(os.environ, **{lst.INHERIT_VAR: lst.handover(fds)})
+        if self.pid_file and os.path.exists(self.pid_file):
+            os.replace(self.pid_file, self.pid_file + ".oldbin")
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - replaced by exec
+            try:
+                signal.set_wakeup_fd(-1)
+                for fd in fds:
+                    os.set_inheritable(fd, True)
+                os.execve(sys.executable, sys.orig_argv, env)
+            finally:
+                os._exit(127)
+        self.upgrade_pid = pid
+        self.errlog.log("notice", "core", f"SIGUSR2 received: new master {pid} started on the "
+                        f"same {len(fds)} listening socket(s)")
+
+    def reap_upgrade(self) -> None:
+        """A new master that exits while this one runs failed: take the pid file back."""
+        if not self.upgrade_pid:
+            return
+        try:
+            done, status = os.waitpid(self.upgrade_pid, os.WNOHANG)
+        except ChildProcessError:
+            done, status = self.upgrade_pid, 0
+        if done == 0:
+            return
+        self.errlog.log("error", "core", f"the new master {self.upgrade_pid} exited (status "
+                        f"{os.waitstatus_to_exitcode(status)}): this one keeps serving")
+        self.upgrade_pid = 0
+        old = f"{self.pid_file}.oldbin" if self.pid_file else ""
+        if old and os.path.exists(old):
+            os.replace(old, self.pid_file)
+
     def _status(self) -> str:
         """mod_systemd's status line, from the scoreboard's global counters."""
         sbm = load("scoreboard")
@@ -435,12 +482,12 @@ class Arbiter:
         for _, mutex in self.old_mutexes:
             mutex.destroy()
         self.gen.mutex.destroy()
-        if self.pid_file:
+        for path in (self.pid_file, f"{self.pid_file}.oldbin") if self.pid_file else ():
             try:
-                with open(self.pid_file, encoding="ascii") as fh:
+                with open(path, encoding="ascii") as fh:
                     mine = fh.read().strip() == str(os.getpid())
                 if mine:
-                    os.unlink(self.pid_file)
+                    os.unlink(path)
             except OSError:
                 pass
         if self.signals_installed:
@@ -472,10 +519,14 @@ class Arbiter:
                     if sig == signal.SIGWINCH:
                         self.stop(graceful=True)
                         return status
+                    if sig == signal.SIGUSR2:
+                        self.upgrade()
+                        continue
                     self.graceful(hard=sig == signal.SIGHUP)
                 if not self.reap():
                     self.stop(graceful=False)
                     return APEXIT_CHILDFATAL
+                self.reap_upgrade()
                 if time.monotonic() - last >= 1.0:
                     last = time.monotonic()
                     self.maintain()

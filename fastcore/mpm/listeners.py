@@ -1,4 +1,5 @@
-"""The parent's listening sockets: Listen lines, systemd's LISTEN_FDS, SO_REUSEPORT.
+"""The parent's listening sockets: Listen lines, systemd's LISTEN_FDS, an upgraded
+binary's inherited sockets (FASTCORE_INHERIT_FDS), SO_REUSEPORT.
 
 Listeners outlive generations: a graceful restart keeps the sockets whose address is
 still configured (no connection is refused while the new generation starts), opens the
@@ -18,6 +19,7 @@ from fastcore._ext import load
 Key = tuple[str, int, int]
 WILDCARDS = ("", "*", "0.0.0.0", "::")
 SD_LISTEN_FDS_START = 3
+INHERIT_VAR = "FASTCORE_INHERIT_FDS"  # "fd,fd,..." handed over by a SIGUSR2 upgrade
 
 
 def _key(host: str, port: int, family: int) -> Key:
@@ -48,6 +50,35 @@ def systemd_fds() -> dict[Key, int]:
     return out
 
 
+def upgrade_fds() -> dict[Key, int]:
+    """Listening sockets left open across exec by the master this one replaces (SIGUSR2);
+    anything that is not a listening TCP socket is ignored."""
+    text = os.environ.pop(INHERIT_VAR, "")
+    out: dict[Key, int] = {}
+    for word in text.split(","):
+        if not word.strip().isdigit():
+            continue
+        fd = int(word)
+        try:
+            s = socket.socket(fileno=fd)
+        except OSError:
+            continue
+        try:
+            if s.family in (socket.AF_INET, socket.AF_INET6) and \
+                    s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                addr = s.getsockname()
+                out[_key(addr[0], addr[1], s.family)] = fd
+                os.set_inheritable(fd, False)
+        finally:
+            s.detach()
+    return out
+
+
+def handover(fds: list[int]) -> str:
+    """The value of INHERIT_VAR for a new master that gets these descriptors."""
+    return ",".join(str(fd) for fd in fds)
+
+
 class Listeners:
     """Key (host, port, family) -> listening (or, for reuseport, reserving) descriptor."""
 
@@ -55,7 +86,7 @@ class Listeners:
         self.reuseport = (cfg.accept_mutex or "default") == "reuseport"
         self.socks: dict[Key, int] = {}
         self.staged: dict[Key, int] = {}
-        self.inherited = systemd_fds()
+        self.inherited = systemd_fds() | upgrade_fds()
 
     def _open(self, cfg: Any, key: Key) -> int:
         host, port, family = key
