@@ -179,50 +179,53 @@ def log_level(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 
 def options(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """set_options: plain words set the options (the first one resets them), +/- words
+    adjust them; after a leading None/All, +/- words may follow (`None +Indexes`)."""
     dc = ctx.dirconf
-    first = True
-    plus_minus = plain = False
-    opts = None
-    add = dc.options_add
-    remove = dc.options_remove
+    first, merge, all_none = True, False, False
+    opts, add, remove = dc.options, dc.options_add, dc.options_remove  # None: unset
     for w in a:
         action = ""
         if w[:1] in ("+", "-"):
             action, w = w[0], w[1:]
-            plus_minus = True
-        else:
-            plain = True
-            if first:
-                opts = 0
+            if not merge and not first and not all_none:
+                raise DirectiveError(_OPTS_MIXED)
+            merge = True
+        elif first:
+            opts = 0
+        elif merge:
+            raise DirectiveError(_OPTS_MIXED)
         key = w.lower()
         if key not in OPTION_NAMES:
             raise DirectiveError(f"Illegal option {w}")
         opt = OPTION_NAMES[key]
         if key in ("none", "all"):
-            if action:
-                raise DirectiveError("You may not use 'Options +All' or 'Options -All'.")
-            if not first and key == "none":
-                raise DirectiveError("'Options None' must be the first Option given.")
+            if not first:
+                raise DirectiveError("'Options None' must be the first Option given."
+                                     if key == "none" else
+                                     "'Options All' must be the first option given.")
+            if merge:
+                word = "None" if key == "none" else "All"
+                raise DirectiveError(f"You may not use 'Options +{word}' or "
+                                     f"'Options -{word}'.")
+            all_none = True
         if ctx.htaccess and (ctx.override_opts & opt) != opt:
             raise DirectiveError(f"Option {w} not allowed here")
         if action == "-":
-            remove |= opt
-            add &= ~opt
+            remove, add = remove | opt, add & ~opt
+            opts = None if opts is None else opts & ~opt
         elif action == "+":
-            add |= opt
-            remove &= ~opt
+            add, remove = add | opt, remove & ~opt
+            opts = None if opts is None else opts | opt
         else:
             opts = (opts or 0) | opt
         first = False
-    if plus_minus and plain:
-        raise DirectiveError("Either all Options must start with + or -, or no Option may.")
-    if opts is not None:
-        if opts & OPT_INCNOEXEC:
-            opts |= 2  # IncludesNOEXEC implies Includes (minus exec)
-        dc.options, dc.options_add, dc.options_remove = opts, 0, 0
-    else:
-        dc.options_add, dc.options_remove = add, remove
+    if opts is not None and opts & OPT_INCNOEXEC:
+        opts |= 2  # IncludesNOEXEC implies Includes (minus exec)
+    dc.options, dc.options_add, dc.options_remove = opts, add, remove
 
+
+_OPTS_MIXED = "Either all Options must start with + or -, or no Option may."
 
 OVERRIDE_NAMES = {"authconfig": "AuthConfig", "fileinfo": "FileInfo", "indexes": "Indexes",
                   "limit": "Limit", "options": "Options"}
@@ -471,12 +474,16 @@ def mutex(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 
 def define(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    if ":" in a[0]:
+        raise DirectiveError("Variable name must not contain ':'")
     e.defines[a[0]] = a[1] if len(a) > 1 else ""
     if len(a) == 1:
         e.state.defines.add(a[0])
 
 
 def undefine(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    if ":" in a[0]:
+        raise DirectiveError("Variable name must not contain ':'")
     e.defines.pop(a[0], None)
     e.state.defines.discard(a[0])
 

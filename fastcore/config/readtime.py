@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 
 from fastcore.config import directives_core as core
 from fastcore.config.engine import DirectiveError, Engine
-from fastcore.config.lexer import split_words
+from fastcore.config.lexer import get_word, split_words
 from fastcore.config.tree import Node
 
 VERSION = (2, 4, 71)  # the Apache release whose behaviour fastcore follows (<IfVersion>)
@@ -34,34 +35,46 @@ READ_HOOKS = {
 }
 
 
-def _arg(node: Node) -> tuple[bool, str]:
-    a = node.args.strip()
-    if not a.endswith(">"):
+def _text(node: Node) -> str:
+    """The text before the last '>' (what follows it, a comment say, is ignored)."""
+    end = node.args.rfind(">")
+    if end < 0:
         raise DirectiveError(f"<{node.name}> directive missing closing '>'")
-    words = split_words(a[:-1])
-    if not words or words[0] in ("", "!"):
-        raise DirectiveError(f"<{node.name}> directive requires an argument"
-                             if node.name.lower() != "ifmodule" else
-                             "<IfModule> directive requires an argument")
-    if len(words) > 1:
-        # Apache takes the whole text as the name, which then matches nothing
-        words = [" ".join(words)]
-    w = words[0]
-    return (True, w[1:]) if w.startswith("!") else (False, w)
+    return node.args[:end]
 
 
-def _simple(test):
+def _raw_arg(node: Node) -> tuple[bool, str]:
+    """<IfModule>/<IfDefine>: the raw text is the name (quotes and blanks included), as
+    start_ifmod/start_ifdefine; a leading '!' negates."""
+    text = _text(node)
+    neg = text.startswith("!")
+    name = text[1:] if neg else text
+    if not name:
+        raise DirectiveError(f"<{node.name}> directive requires additional arguments")
+    return neg, name
+
+
+def _word_arg(node: Node) -> tuple[bool, str]:
+    """<IfDirective>/<IfSection>/<IfFile>: the first word after an optional '!', as
+    start_cond_section (further words are ignored)."""
+    text = _text(node)
+    neg = text.startswith("!")
+    word, _pos = get_word(text[1:] if neg else text)
+    if not word:
+        raise DirectiveError(f"<{node.name}> directive requires additional arguments")
+    return neg, word
+
+
+def _simple(test: Callable[[Engine, str], bool],
+            parse: Callable[[Node], tuple[bool, str]] = _word_arg) -> Callable[[Engine, Node], bool]:
     def cond(e: Engine, node: Node) -> bool:
-        neg, arg = _arg(node)
+        neg, arg = parse(node)
         return test(e, arg) != neg
     return cond
 
 
 def _ifversion(e: Engine, node: Node) -> bool:
-    a = node.args.strip()
-    if not a.endswith(">"):
-        raise DirectiveError("<IfVersion> directive missing closing '>'")
-    words = split_words(a[:-1])
+    words = split_words(_text(node))
     if not words or len(words) > 2:
         raise DirectiveError("<IfVersion> directive requires one or two arguments")
     op, ver = ("=", words[0]) if len(words) == 1 else (words[0], words[1])
@@ -89,8 +102,8 @@ def _ifversion(e: Engine, node: Node) -> bool:
 
 
 CONDITIONS = {
-    "<ifmodule": _simple(lambda e, a: e.module_loaded(a)),
-    "<ifdefine": _simple(lambda e, a: a in e.defines),
+    "<ifmodule": _simple(lambda e, a: e.module_present(a), _raw_arg),
+    "<ifdefine": _simple(lambda e, a: a in e.defines, _raw_arg),
     "<ifdirective": _simple(lambda e, a: e.lookup(a) is not None),
     "<ifsection": _simple(lambda e, a: e.lookup("<" + a) is not None),
     "<iffile": _simple(lambda e, a: os.path.exists(e.resolve_path(a))),
