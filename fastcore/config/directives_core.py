@@ -109,6 +109,7 @@ def listen(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
         raise DirectiveError("Port must be specified")
     else:
         port = word
+    word_host = host
     if not port:
         raise DirectiveError("Port must be specified")
     if not port.isdigit():
@@ -137,9 +138,16 @@ def listen(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
             host, family = "127.0.0.1", socket.AF_INET
     else:
         family = socket.AF_INET
+    # alloc_listener: the same address text and port twice is an error ("*" is no
+    # address); different texts for one socket (localhost, 127.0.0.1) fail at bind time
+    text = (None if word_host in ("", "*") else word_host, p)
+    if text in e.listen_seen:
+        raise DirectiveError("Cannot define multiple Listeners on the same IP:port")
+    e.listen_seen.add(text)
     addr = ListenAddr(host, p, family, proto)
-    if any(x.host == addr.host and x.port == addr.port for x in e.state.listeners):
-        return
+    if host in ("", "0.0.0.0") and any(
+            x.host in ("", "0.0.0.0") and x.port == p for x in e.state.listeners):
+        return  # one wildcard socket serves both (Apache skips 0.0.0.0 after ::)
     e.state.listeners.append(addr)
 
 

@@ -107,6 +107,7 @@ class Engine:
         self.static = frozenset(static_modules)
         self.warnings: list[str] = []
         self.check_document_root = True  # -T turns it off
+        self.listen_seen: set[tuple[str | None, int]] = set()  # Listen (address text, port)
         self._include_depth = 0
 
     # -- helpers used by handlers ---------------------------------------------------

@@ -227,12 +227,12 @@ def _require_group(e: Engine, ctx: Ctx, args: str, node: Node) -> None:
     if _strip(args, label):
         raise DirectiveError(f"<{label}> directive doesn't take additional arguments")
     parent = {"any": "RequireAny", "all": "RequireAll", "none": "RequireNone"}[ctx.authz_kind]
-    if kind == "none" and ctx.authz_kind in ("any", "none"):
-        raise DirectiveError(f"<{node.name}> directive has no effect in <{parent}> directive")
     sub = ctx.child(authz=[], authz_kind=kind)
-    e.walk(node.children or [], sub)
+    e.walk(node.children or [], sub)  # add_authz_section: the body's errors come first
     if not sub.authz:
-        raise DirectiveError(f"<{node.name}> directive contains no authorization directives")
+        raise DirectiveError(f"<{label}> directive contains no authorization directives")
+    if kind == "none" and ctx.authz_kind in ("any", "none"):
+        raise DirectiveError(f"<{label}> directive has no effect in <{parent}> directive")
     if kind == "all" and all(_negative(i) for i in sub.authz):
         raise DirectiveError(f"AH01624: <{node.name}> directive contains only negative "
                              "authorization directives")
