@@ -43,20 +43,10 @@ def _text(node: Node) -> str:
     return node.args[:end]
 
 
-def _raw_arg(node: Node) -> tuple[bool, str]:
-    """<IfModule>/<IfDefine>: the raw text is the name (quotes and blanks included), as
-    start_ifmod/start_ifdefine; a leading '!' negates."""
-    text = _text(node)
-    neg = text.startswith("!")
-    name = text[1:] if neg else text
-    if not name:
-        raise DirectiveError(f"<{node.name}> directive requires additional arguments")
-    return neg, name
-
-
 def _word_arg(node: Node) -> tuple[bool, str]:
-    """<IfDirective>/<IfSection>/<IfFile>: the first word after an optional '!', as
-    start_cond_section (further words are ignored)."""
+    """Every conditional's test: the first word after an optional '!' (a `!` inside
+    quotes is part of the name), further words ignored, as 2.4.71's start_ifmod,
+    start_ifdefine and start_cond_section."""
     text = _text(node)
     neg = text.startswith("!")
     word, _pos = get_word(text[1:] if neg else text)
@@ -65,19 +55,28 @@ def _word_arg(node: Node) -> tuple[bool, str]:
     return neg, word
 
 
-def _simple(test: Callable[[Engine, str], bool],
-            parse: Callable[[Node], tuple[bool, str]] = _word_arg) -> Callable[[Engine, Node], bool]:
+def _simple(test: Callable[[Engine, str], bool]) -> Callable[[Engine, Node], bool]:
     def cond(e: Engine, node: Node) -> bool:
-        neg, arg = parse(node)
+        neg, arg = _word_arg(node)
         return test(e, arg) != neg
     return cond
 
 
 def _ifversion(e: Engine, node: Node) -> bool:
-    words = split_words(_text(node))
-    if not words or len(words) > 2:
-        raise DirectiveError("<IfVersion> directive requires one or two arguments")
-    op, ver = ("=", words[0]) if len(words) == 1 else (words[0], words[1])
+    """start_ifversion: one to three words (TAKE123); the version ends with the '>' of
+    the tag, or the third word is a lone '>'; anything else after the tag is refused."""
+    words = split_words(node.args)
+    if not 1 <= len(words) <= 3:
+        raise DirectiveError("<IfVersion takes one, two or three arguments, a comparison "
+                             "operator, a version (and a delimiter)")
+    op, ver, delim = (["="] + words if len(words) == 1 else words) + [None] * (3 - max(
+        2, len(words)))
+    if delim is None and ver == ">":
+        op, ver, delim = "=", op, ">"
+    if not ver or (delim != ">" and not ver.endswith(">")):
+        raise DirectiveError("<IfVersion> directive missing closing '>'")
+    if delim != ">":
+        ver = ver[:-1]
     neg = op.startswith("!")
     op = op[1:] if neg else op
     full = ".".join(map(str, VERSION))
@@ -102,8 +101,8 @@ def _ifversion(e: Engine, node: Node) -> bool:
 
 
 CONDITIONS = {
-    "<ifmodule": _simple(lambda e, a: e.module_present(a), _raw_arg),
-    "<ifdefine": _simple(lambda e, a: a in e.defines, _raw_arg),
+    "<ifmodule": _simple(lambda e, a: e.module_present(a)),
+    "<ifdefine": _simple(lambda e, a: a in e.defines),
     "<ifdirective": _simple(lambda e, a: e.lookup(a) is not None),
     "<ifsection": _simple(lambda e, a: e.lookup("<" + a) is not None),
     "<iffile": _simple(lambda e, a: os.path.exists(e.resolve_path(a))),

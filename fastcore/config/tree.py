@@ -70,6 +70,13 @@ class Reader:
             self.pos += 1
             word, rest = self._split(ln)
             if word.startswith("</"):
+                if opener is not None and "<" + opener.name.lower() in CONDITIONALS:
+                    # ap_build_cont_config: only the exact line `</IfModule>` ends a true
+                    # conditional (`</IfModule> # c` is a stray closing tag)
+                    if ln.text.lower() != f"</{opener.name.lower()}>":
+                        opener = None
+                    else:
+                        return out
                 self._close(opener, word, ln)
                 return out
             if word.startswith("<") and len(word) > 1:
@@ -106,14 +113,14 @@ class Reader:
 
     @staticmethod
     def _close(opener: Node | None, word: str, ln: Line) -> None:
+        if opener is None:
+            raise ConfigError(f"{word} without matching <{word[2:]} section",
+                              ln.filename, ln.lineno, word)
         closing = word[2:]
         if not closing.endswith(">"):
             raise ConfigError(f"</{closing}> directive missing closing '>'", ln.filename,
                               ln.lineno, f"</{closing}>")
         closing = closing[:-1]
-        if opener is None:
-            raise ConfigError(f"</{closing}> without matching <{closing}> section",
-                              ln.filename, ln.lineno, f"</{closing}>")
         if opener.name.lower() != closing.lower():
             raise ConfigError(f"Expected </{opener.name}> but saw </{closing}>",
                               ln.filename, ln.lineno, f"</{closing}>")
