@@ -8,14 +8,20 @@ event MPM, logs in the variant's folder).
 """
 from __future__ import annotations
 
+import os
 import re
+import signal
+import socket
 import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from apache_oracle import free_port
 from config_variants import Variant, all_variants
-from test_config_corpus import APACHE, _fastcore_in_process, _header, _run
+from test_config_corpus import APACHE, MODDIR, REPO, _fastcore_in_process, _header, _run
 
 VARIANTS = all_variants()
 META = {"expect": None, "args": [], "mpm": "event", "without": []}
@@ -76,3 +82,58 @@ def test_variant_agrees_with_apache(verdicts, vid):
     assert m.group(2) == str(conf) or m.group(2).startswith(str(conf.parent)), fc.stderr
     if m.group(2) == str(conf):
         assert int(m.group(1)) > nheader, fc.stderr
+
+
+def _start_verdict(cmd: list[str], port: int, cwd: Path) -> tuple[bool, str]:
+    """Start a server in its own session; (listening?, stderr). It is stopped by PID."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return True, ""
+            except OSError:
+                time.sleep(0.05)
+        if proc.poll() is None:
+            raise AssertionError(f"{cmd[0]} neither listened nor exited in 30 s")
+        return False, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+@pytest.mark.parametrize("first,second", [("127.0.0.1:{p}", "localhost:{p}"),
+                                          ("{p}", "0.0.0.0:{p}")])
+def test_listen_one_socket_named_twice_at_start(tmp_path, first, second):
+    """`apache2 -t` accepts two texts for one socket; starting is where Apache tells them
+    apart: 127.0.0.1 and localhost fail the second bind, a wildcard and 0.0.0.0 share a
+    socket. fastcore starts (or not) the same way."""
+    port = free_port()
+    verdicts = {}
+    for name, cmd in (("apache", [APACHE]), ("fastcore", [sys.executable, "-m", "fastcore"])):
+        root = tmp_path / name
+        (root / "run").mkdir(parents=True)
+        conf = root / "httpd.conf"
+        conf.write_text("\n".join([
+            f"LoadModule mpm_prefork_module {MODDIR}/mod_mpm_prefork.so",
+            f"ServerRoot {root}", f"PidFile {root}/run/httpd.pid",
+            f"DefaultRuntimeDir {root}/run", f"ErrorLog {root}/error.log",
+            "ServerName localhost", "StartServers 1", "MinSpareServers 1",
+            "MaxSpareServers 1", f"Listen {first.format(p=port)}",
+            f"Listen {second.format(p=port)}", ""]))
+        check = _run([*cmd, "-t", "-f", str(conf)], root)
+        assert check.returncode == 0, check.stderr
+        verdicts[name] = _start_verdict([*cmd, "-f", str(conf), "-DFOREGROUND"], port, REPO)
+    assert verdicts["apache"][0] == verdicts["fastcore"][0], verdicts
+    if not verdicts["fastcore"][0]:
+        assert f"could not bind to address 127.0.0.1:{port}" in verdicts["fastcore"][1]
+        assert "Address already in use" in verdicts["apache"][1]
