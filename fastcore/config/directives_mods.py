@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from fastcore.config.apexpr import check_expr
 from fastcore.config.engine import (
     ACCESS,
     NOT_IN_DIR_LOC_FILE,
@@ -86,6 +87,8 @@ def custom_log(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
             raise DirectiveError("missing environment variable name")
         if c.lower().startswith("expr=") and not c[5:]:
             raise DirectiveError("missing condition")
+        if c.lower().startswith("expr="):
+            check_expr(c[5:])
         cond = c
     check_log_format(a[1])  # add_custom_log parses the format (or nickname) as given
     if not path.startswith("|"):

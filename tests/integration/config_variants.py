@@ -159,10 +159,23 @@ LOG_FORMS = ('LogFormat "{f}" nick', 'LogFormat "{f}"',
              'CustomLog @@TMP@@/logs/a.log "{f}" bogus=FOO')
 
 
+# ... and a bad expression in the condition (ap_expr syntax; names are not varied)
+LOG_EXPRS = ("true", "1 == 1", "1 =", "1", "'a'", "%{REQUEST_URI} =~ /foo/",
+             "%{REQUEST_URI} =~ /foo", "%{REQUEST_URI} =~ m#foo#i", "%{REQUEST_URI} =~ /a(/",
+             "foo(", "(", "%{", "%{}", "%{HTTP:}", "'abc", "x", "-X foo", "(true", "true)",
+             "true false", "|| true", "'a' == 'b' == 'c'", "tolower('a', 'b') == 'a'",
+             "tolower('A') == 'a'", "'a' -in {}", "'a' -in {'a','b'}", "'x' -foo 'y'",
+             "-foo 'y'", "'x' -ipmatch '1.2.3.4'", "! -z 'x'", "true || (false && !true)",
+             "%{TIME_HOUR} -gt 10 && -n %{QUERY_STRING}", "'a' . 'b' == 'ab'", "$1 == 'x'")
+
+
 def logformats() -> Iterator[Variant]:
     for item, form in itertools.product(LOG_ITEMS, LOG_FORMS):
         yield Variant(f"log-{LOG_FORMS.index(form)}-{item}",
                       form.format(f=f"a {item} b") + "\n")
+    for expr in LOG_EXPRS:
+        yield Variant(f"log-expr-{expr}",
+                      f'CustomLog @@TMP@@/logs/a.log common "expr={expr}"\n')
 
 
 # -- the same Listen address twice ------------------------------------------------------
