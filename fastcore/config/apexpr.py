@@ -95,6 +95,7 @@ def _regex(s: str, i: int) -> tuple[Token, int]:
 
 
 def tokens(s: str) -> list[Token]:
+    """util_expr_scan.l's tokens; a regex is read right after =~ or !~."""
     out: list[Token] = []
     i = 0
     while i < len(s):
@@ -118,14 +119,10 @@ def tokens(s: str) -> list[Token]:
                 j += 1
             out.append(Token("num", s[i:j]))
             i = j
-        elif _ID.match(s, i):
-            m = _ID.match(s, i)
-            assert m is not None
+        elif m := _ID.match(s, i):
             out.append(Token("id", m.group()))
             i = m.end()
-        elif c == "-" and _DASH.match(s, i):
-            m = _DASH.match(s, i)
-            assert m is not None
+        elif c == "-" and (m := _DASH.match(s, i)):
             out.append(Token("dash", m.group()))
             i = m.end()
         else:
@@ -216,7 +213,8 @@ class _Parser:
                 raise DirectiveError(f"Binary operator '{tok.text}' does not exist")
             self.word()
         else:
-            self.i -= 1 if tok.kind != "end" else 0
+            if tok.kind != "end":
+                self.i -= 1  # report the token that is not an operator
             raise self.fail()
 
     def wordlist(self) -> None:

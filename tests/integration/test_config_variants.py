@@ -24,6 +24,8 @@ from config_variants import Variant, all_variants
 from test_config_corpus import APACHE, MODDIR, REPO, _fastcore_in_process, _header, _run
 
 VARIANTS = all_variants()
+# ~1500 `apache2 -t` runs happen in the fixture, inside the first test's time budget
+pytestmark = pytest.mark.timeout(1200)
 META = {"expect": None, "args": [], "mpm": "event", "without": []}
 
 
