@@ -27,7 +27,8 @@ def _dir(body: str) -> str:
 
 # -- a flag directive given twice, or with words after the flag ------------------------
 FLAG_DIRECTIVES = (("BufferedLogs", False), ("ExtendedStatus", False),
-                   ("DirectorySlash", True), ("IndexIgnoreReset", True))
+                   ("CacheNegotiatedDocs", False), ("DirectorySlash", True),
+                   ("IndexIgnoreReset", True))
 FLAG_VALUES = ("On", "off", "On On", "On Off", "Off garbage", '"On"', "'off' x", '"" On',
                "", "yes", "1", "On # comment")
 
