@@ -138,6 +138,25 @@ def tokens(s: str) -> list[Token]:
     return out
 
 
+_NAMES = {"==": "T_OP_STR_EQ", "=": "T_OP_STR_EQ", "!=": "T_OP_STR_NE",
+          "<": "T_OP_STR_LT", "<=": "T_OP_STR_LE", ">": "T_OP_STR_GT", ">=": "T_OP_STR_GE",
+          "&&": "T_OP_AND", "||": "T_OP_OR", "!": "T_OP_NOT", "=~": "T_OP_REG",
+          "!~": "T_OP_NRE", ".": "T_OP_CONCAT", "-in": "T_OP_IN", "-eq": "T_OP_EQ",
+          "-ne": "T_OP_NE", "-lt": "T_OP_LT", "-le": "T_OP_LE", "-gt": "T_OP_GT",
+          "-ge": "T_OP_GE", "true": "T_TRUE", "false": "T_FALSE"}
+_KINDS = {"num": "T_DIGIT", "str": "T_STR_BEGIN", "var": "T_VAR_BEGIN", "id": "T_ID",
+          "backref": "T_REGEX_BACKREF", "regex": "T_REGEX", "end": "$end"}
+
+
+def _bison_name(tok: Token) -> str:
+    """The token as util_expr_parse.y's error messages name it."""
+    if tok.text in _NAMES:
+        return _NAMES[tok.text]
+    if tok.kind == "dash":
+        return "T_OP_UNARY" if len(tok.text) == 2 else "T_OP_BINARY"
+    return _KINDS.get(tok.kind, f"'{tok.text}'")
+
+
 class _Parser:
     """Recursive descent over util_expr_parse.y's boolean grammar."""
 
@@ -156,7 +175,7 @@ class _Parser:
 
     def fail(self, expecting: str = "") -> DirectiveError:
         tok = self.peek()
-        near = "$end" if tok.kind == "end" else f"'{tok.text}'"
+        near = _bison_name(tok)
         return DirectiveError(f"syntax error, unexpected {near}"
                               + (f", expecting {expecting}" if expecting else ""))
 

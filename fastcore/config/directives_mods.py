@@ -250,7 +250,11 @@ def _check_ip(spec: str) -> None:
     parts = addr.rstrip(".").split(".")
     if not slash and 1 <= len(parts) <= 3 and all(p.isdigit() and int(p) < 256 for p in parts):
         return
-    raise DirectiveError(f"ip address '{spec}' appears to be invalid")
+    # apr_ipsubnet_create: text that looks like an address (digits and dots, or a ':')
+    # but does not parse is APR_EBADIP, reported with its text; anything else is EINVAL
+    looks_like_ip = ":" in addr or all(c.isdigit() or c == "." for c in addr)
+    detail = ": The specified IP address is invalid." if looks_like_ip else ""
+    raise DirectiveError(f"ip address '{spec}' appears to be invalid{detail}")
 
 
 def auth_merging(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

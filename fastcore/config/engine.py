@@ -156,10 +156,11 @@ class Engine:
         try:
             return fn(self, node)
         except DirectiveError as exc:
-            raise ConfigError(str(exc), node.filename, node.line, f"<{node.name}>") from None
+            raise ConfigError(str(exc), node.filename, node.line, f"<{node.name}>",
+                              reading=True) from None
         except (OSError, ArithmeticError, LookupError, ValueError, TypeError) as exc:
             raise ConfigError(f"<{node.name}>: invalid argument ({exc})", node.filename,
-                              node.line, f"<{node.name}>") from None
+                              node.line, f"<{node.name}>", reading=True) from None
 
     def read_directive(self, node: Node, fn) -> list[Node] | None:
         """Run a read-time directive now (with its argument checks)."""
@@ -169,14 +170,23 @@ class Engine:
         try:
             args = self._parse_args(d, node.args, node)
             result = fn(self, args, node)
+        except ConfigError as exc:
+            if not exc.reading or not exc.filename:
+                raise
+            # an included file that cannot be read: Apache names the Include line and
+            # nests the included file's own "Syntax error on line ..." in the message
+            raise ConfigError(f"Syntax error on line {exc.line} of {exc.filename}: "
+                              f"{exc.message}", node.filename, node.line, node.name,
+                              reading=True) from None
         except DirectiveError as exc:
-            raise ConfigError(str(exc), node.filename, node.line, node.name) from None
+            raise ConfigError(str(exc), node.filename, node.line, node.name,
+                              reading=True) from None
         except OSError as exc:
             raise ConfigError(f"{d.name}: {exc.strerror or exc}", node.filename, node.line,
-                              node.name) from None
+                              node.name, reading=True) from None
         except (ArithmeticError, LookupError, ValueError, TypeError) as exc:
             raise ConfigError(f"{d.name}: invalid argument ({exc})", node.filename,
-                              node.line, node.name) from None
+                              node.line, node.name, reading=True) from None
         node.read_done = True
         return result
 

@@ -90,7 +90,8 @@ def _ifversion(e: Engine, node: Node) -> bool:
         parts = ver.split(".")
         if not all(p.isdigit() for p in parts) or not 1 <= len(parts) <= 3:
             raise DirectiveError("Version appears to be invalid. It must have the format "
-                                 "major[.minor[.patch]]")
+                                 "major[.minor[.patch]] where major, minor and patch are "
+                                 "numbers.")
         want = tuple(int(p) for p in parts) + (0,) * (3 - len(parts))
         have = VERSION if len(parts) == 3 else VERSION[:len(parts)] + (0,) * (3 - len(parts))
         ok = {"=": have == want, "==": have == want, "<": have < want, ">": have > want,

@@ -107,23 +107,23 @@ class Reader:
             else:
                 out.append(node)
         if opener is not None and not self.open_conditionals:
-            raise ConfigError(f"<{opener.name}> was not closed.", opener.filename, opener.line,
-                              f"<{opener.name}>")
+            raise ConfigError(f"{opener.filename}:{opener.line}: <{opener.name}> was not closed.",
+                              opener.filename, opener.line, f"<{opener.name}>", reading=True)
         return out
 
     @staticmethod
     def _close(opener: Node | None, word: str, ln: Line) -> None:
         if opener is None:
             raise ConfigError(f"{word} without matching <{word[2:]} section",
-                              ln.filename, ln.lineno, word)
+                              ln.filename, ln.lineno, word, reading=True)
         closing = word[2:]
         if not closing.endswith(">"):
             raise ConfigError(f"</{closing}> directive missing closing '>'", ln.filename,
-                              ln.lineno, f"</{closing}>")
+                              ln.lineno, f"</{closing}>", reading=True)
         closing = closing[:-1]
         if opener.name.lower() != closing.lower():
             raise ConfigError(f"Expected </{opener.name}> but saw </{closing}>",
-                              ln.filename, ln.lineno, f"</{closing}>")
+                              ln.filename, ln.lineno, f"</{closing}>", reading=True)
 
     def _soak(self, opener: Node) -> None:
         """Skip a false conditional's body as ap_soak_end_container: nested sections must
@@ -139,7 +139,8 @@ class Reader:
                 closing = word[2:-1]  # Apache drops the last character, '>' or not
                 if closing.lower() != stack[-1].lower():
                     raise ConfigError(f"Expected </{stack[-1]}> but saw </{closing}>",
-                                      opener.filename, opener.line, f"<{opener.name}>")
+                                      opener.filename, opener.line, f"<{opener.name}>",
+                                      reading=True)
                 stack.pop()
                 if not stack:
                     return
@@ -149,4 +150,4 @@ class Reader:
                     name = name[:-1]
                 stack.append(name)
         raise ConfigError(f"Expected </{stack[-1]}> before end of configuration",
-                          opener.filename, opener.line, f"<{opener.name}>")
+                          opener.filename, opener.line, f"<{opener.name}>", reading=True)
