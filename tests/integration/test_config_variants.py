@@ -1,7 +1,8 @@
 """Generated variants of the configuration families where fastcore's verdict used to
 differ from Apache's (config_variants.py): each one goes through `apache2 -t -f` and
 fastcore's `-t` at test time, and the verdicts must agree; where fastcore refuses, its
-message names the file and the line (past the common header, in the variant's own text).
+message names the file and the line (past the common header, in the variant's own text),
+the same file, line and message as Apache's (ap_expr's parser wording aside).
 
 The common header is test_config_corpus's (every module fastcore implements loaded, the
 event MPM, logs in the variant's folder).
@@ -26,6 +27,7 @@ from test_config_corpus import APACHE, MODDIR, REPO, _fastcore_in_process, _head
 VARIANTS = all_variants()
 # ~1500 `apache2 -t` runs happen in the fixture, inside the first test's time budget
 pytestmark = pytest.mark.timeout(1200)
+SYNTAX_ERROR = re.compile(r"Syntax error on line (\d+) of (\S+?):?\s+(.*)", re.S)
 META = {"expect": None, "args": [], "mpm": "event", "without": []}
 
 
@@ -79,11 +81,18 @@ def test_variant_agrees_with_apache(verdicts, vid):
     if fc_ok:
         assert fc.stdout.strip() == "Syntax OK"
         return
-    m = re.search(r"Syntax error on line (\d+) of (\S+?):?\s", fc.stderr)
+    m = SYNTAX_ERROR.search(fc.stderr)
     assert m, fc.stderr
     assert m.group(2) == str(conf) or m.group(2).startswith(str(conf.parent)), fc.stderr
     if m.group(2) == str(conf):
         assert int(m.group(1)) > nheader, fc.stderr
+    a = SYNTAX_ERROR.search(ap.stderr)
+    if a:  # Apache names a line too: the same file and line, and (but for the wording
+        # of ap_expr's parser errors) the same message
+        assert (m.group(1), m.group(2)) == (a.group(1), a.group(2)), (ap.stderr, fc.stderr)
+        if "expr=" not in "\n".join(text):
+            assert (m.group(3).strip().splitlines()[0] ==
+                    a.group(3).strip().splitlines()[0]), (ap.stderr, fc.stderr)
 
 
 def _start_verdict(cmd: list[str], port: int, cwd: Path) -> tuple[bool, str]:
