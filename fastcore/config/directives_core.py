@@ -10,6 +10,7 @@ from fastcore.config.engine import (
     Engine,
 )
 from fastcore.config.model import OPT_ALL, OPT_INCNOEXEC, OPTION_NAMES, ListenAddr
+from fastcore.config.options import options  # noqa: F401 - core_table imports it from here
 from fastcore.config.tree import Node
 
 CORE = "core_module"
@@ -109,6 +110,7 @@ def listen(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
         raise DirectiveError("Port must be specified")
     else:
         port = word
+    word_host = host
     if not port:
         raise DirectiveError("Port must be specified")
     if not port.isdigit():
@@ -137,9 +139,16 @@ def listen(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
             host, family = "127.0.0.1", socket.AF_INET
     else:
         family = socket.AF_INET
+    # alloc_listener: the same address text and port twice is an error ("*" is no
+    # address); different texts for one socket (localhost, 127.0.0.1) fail at bind time
+    text = (None if word_host in ("", "*") else word_host, p)
+    if text in e.listen_seen:
+        raise DirectiveError("Cannot define multiple Listeners on the same IP:port")
+    e.listen_seen.add(text)
     addr = ListenAddr(host, p, family, proto)
-    if any(x.host == addr.host and x.port == addr.port for x in e.state.listeners):
-        return
+    if host in ("", "0.0.0.0") and any(
+            x.host in ("", "0.0.0.0") and x.port == p for x in e.state.listeners):
+        return  # one wildcard socket serves both (Apache skips 0.0.0.0 after ::)
     e.state.listeners.append(addr)
 
 
@@ -176,52 +185,6 @@ def log_level(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
             level = lvl
     if level and not ctx.kinds and not ctx.in_vhost:
         e.state.log_level = level
-
-
-def options(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    dc = ctx.dirconf
-    first = True
-    plus_minus = plain = False
-    opts = None
-    add = dc.options_add
-    remove = dc.options_remove
-    for w in a:
-        action = ""
-        if w[:1] in ("+", "-"):
-            action, w = w[0], w[1:]
-            plus_minus = True
-        else:
-            plain = True
-            if first:
-                opts = 0
-        key = w.lower()
-        if key not in OPTION_NAMES:
-            raise DirectiveError(f"Illegal option {w}")
-        opt = OPTION_NAMES[key]
-        if key in ("none", "all"):
-            if action:
-                raise DirectiveError("You may not use 'Options +All' or 'Options -All'.")
-            if not first and key == "none":
-                raise DirectiveError("'Options None' must be the first Option given.")
-        if ctx.htaccess and (ctx.override_opts & opt) != opt:
-            raise DirectiveError(f"Option {w} not allowed here")
-        if action == "-":
-            remove |= opt
-            add &= ~opt
-        elif action == "+":
-            add |= opt
-            remove &= ~opt
-        else:
-            opts = (opts or 0) | opt
-        first = False
-    if plus_minus and plain:
-        raise DirectiveError("Either all Options must start with + or -, or no Option may.")
-    if opts is not None:
-        if opts & OPT_INCNOEXEC:
-            opts |= 2  # IncludesNOEXEC implies Includes (minus exec)
-        dc.options, dc.options_add, dc.options_remove = opts, 0, 0
-    else:
-        dc.options_add, dc.options_remove = add, remove
 
 
 OVERRIDE_NAMES = {"authconfig": "AuthConfig", "fileinfo": "FileInfo", "indexes": "Indexes",
@@ -471,12 +434,16 @@ def mutex(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 
 def define(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    if ":" in a[0]:
+        raise DirectiveError("Variable name must not contain ':'")
     e.defines[a[0]] = a[1] if len(a) > 1 else ""
     if len(a) == 1:
         e.state.defines.add(a[0])
 
 
 def undefine(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    if ":" in a[0]:
+        raise DirectiveError("Variable name must not contain ':'")
     e.defines.pop(a[0], None)
     e.state.defines.discard(a[0])
 

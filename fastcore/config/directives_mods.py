@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from fastcore.config.apexpr import check_expr
 from fastcore.config.engine import (
     ACCESS,
     NOT_IN_DIR_LOC_FILE,
@@ -17,7 +18,8 @@ from fastcore.config.engine import (
     DirectiveError,
     Engine,
 )
-from fastcore.config.lexer import split_words
+from fastcore.config.lexer import get_word, split_words
+from fastcore.config.logformat import check_log_format
 from fastcore.config.model import Alias, LogSpec, Redirect, Require
 from fastcore.config.tree import Node
 
@@ -67,6 +69,7 @@ def directory_slash(e: Engine, ctx: Ctx, a: bool, n: Node) -> None:
 
 
 def log_format(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    check_log_format(a[0])
     if len(a) == 1:
         e.state.log_formats["CLF"] = a[0]
         return
@@ -84,7 +87,10 @@ def custom_log(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
             raise DirectiveError("missing environment variable name")
         if c.lower().startswith("expr=") and not c[5:]:
             raise DirectiveError("missing condition")
+        if c.lower().startswith("expr="):
+            check_expr(c[5:])
         cond = c
+    check_log_format(a[1])  # add_custom_log parses the format (or nickname) as given
     if not path.startswith("|"):
         e.state.log_paths.append((path, "custom", n.filename, n.line))
     spec = LogSpec(path, a[1], cond)
@@ -178,38 +184,52 @@ HOST_PROVIDERS = ("ip", "host", "local", "forward-dns")
 CORE_PROVIDERS = ("all", "env", "method", "expr")
 
 
+def _words_until_empty(text: str) -> list[str]:
+    """ap_getword_conf in a loop that stops at the first empty word (`""` ends the list)."""
+    out: list[str] = []
+    pos = 0
+    while pos < len(text):
+        w, pos = get_word(text, pos)
+        if not w:
+            break
+        out.append(w)
+    return out
+
+
 def require(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
-    words = split_words(a)
-    neg = bool(words) and words[0].lower() == "not"
+    """add_authz_provider: the provider name is one word (`not` before it, in any case,
+    negates); provider names are case-sensitive; each provider parses the raw rest."""
+    name, pos = get_word(a)
+    neg = name.lower() == "not"
     if neg:
-        words = words[1:]
-    if not words:
-        raise DirectiveError("Unknown Authz provider: ")
-    if neg and ctx.authz_kind in ("any", "none"):
-        group = "RequireAny" if ctx.authz_kind == "any" else "RequireNone"
-        raise DirectiveError(f"negative Require directive has no effect in <{group}> "
-                             "directive")
-    kind = words[0].lower()
-    args = tuple(words[1:])
-    if kind in HOST_PROVIDERS and not e.module_loaded(HOST) or (
-            kind not in HOST_PROVIDERS and kind not in CORE_PROVIDERS):
-        raise DirectiveError(f"Unknown Authz provider: {words[0]}")
-    if kind == "all":
-        if len(args) != 1 or args[0].lower() not in ("granted", "denied"):
+        name, pos = get_word(a, pos)
+    rest = a[pos:].strip()
+    if not (name in CORE_PROVIDERS or (name in HOST_PROVIDERS and e.module_loaded(HOST))):
+        raise DirectiveError(f"Unknown Authz provider: {name}")
+    args = tuple(split_words(rest))
+    if name == "all":
+        # all_parse_config compares the whole raw rest: `all "granted"` is refused
+        if rest.lower() not in ("granted", "denied"):
             raise DirectiveError("Argument for 'Require all' must be 'granted' or 'denied'")
-        args = (args[0].lower(),)
-    elif kind == "ip":
+        args = (rest.lower(),)
+    elif name == "ip":
+        args = tuple(_words_until_empty(rest))
         if not args:
             raise DirectiveError("'require ip' requires an argument")
         for ip in args:
             _check_ip(ip)
-    elif kind == "method":
+    elif name == "method":
+        args = tuple(_words_until_empty(rest))
         for m in args:
-            if m.upper() not in METHODS:
+            if m not in METHODS:  # ap_method_number_of is case-sensitive
                 raise DirectiveError(f"Invalid Method '{m}'")
-    elif kind == "expr":
+    elif name == "expr":
         raise DirectiveError("Require expr is not supported by fastcore")
-    ctx.authz.append(Require(kind, args, neg, n.filename, n.line))
+    if neg and ctx.authz_kind in ("any", "none"):
+        group = "RequireAny" if ctx.authz_kind == "any" else "RequireNone"
+        raise DirectiveError(f"negative Require directive has no effect in <{group}> "
+                             "directive")
+    ctx.authz.append(Require(name, args, neg, n.filename, n.line))
 
 
 def _check_ip(spec: str) -> None:
@@ -230,7 +250,11 @@ def _check_ip(spec: str) -> None:
     parts = addr.rstrip(".").split(".")
     if not slash and 1 <= len(parts) <= 3 and all(p.isdigit() and int(p) < 256 for p in parts):
         return
-    raise DirectiveError(f"ip address '{spec}' appears to be invalid")
+    # apr_ipsubnet_create: text that looks like an address (digits and dots, or a ':')
+    # but does not parse is APR_EBADIP, reported with its text; anything else is EINVAL
+    looks_like_ip = ":" in addr or all(c.isdigit() or c == "." for c in addr)
+    detail = ": The specified IP address is invalid." if looks_like_ip else ""
+    raise DirectiveError(f"ip address '{spec}' appears to be invalid{detail}")
 
 
 def auth_merging(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

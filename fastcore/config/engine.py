@@ -48,6 +48,11 @@ SYNTAX_COUNTS = {
 }
 
 
+# Modules whose source file is not mod_<base>.c (the MPMs are event.c, worker.c, ...).
+SOURCE_NAMES = {"core": "core.c", "http": "http_core.c", "mpm_event": "event.c",
+                "mpm_worker": "worker.c", "mpm_prefork": "prefork.c"}
+
+
 class DirectiveError(Exception):
     """Raised by handlers with Apache's message; the engine adds file/line/directive."""
 
@@ -102,6 +107,7 @@ class Engine:
         self.static = frozenset(static_modules)
         self.warnings: list[str] = []
         self.check_document_root = True  # -T turns it off
+        self.listen_seen: set[tuple[str | None, int]] = set()  # Listen (address text, port)
         self._include_depth = 0
 
     # -- helpers used by handlers ---------------------------------------------------
@@ -111,15 +117,19 @@ class Engine:
             self.server_root, path)
 
     def module_loaded(self, name: str) -> bool:
-        name = name.lower()
-        if name.endswith(".c"):
-            return name in {self.module_source(m) for m in self.loaded}
+        """Is the module with this identifier (`mime_module`) loaded or compiled in?"""
         return name in self.loaded
+
+    def module_present(self, name: str) -> bool:
+        """<IfModule NAME> as find_module: a loaded module's source file name
+        (`mod_mime.c`, `event.c`) or identifier (`mime_module`), compared case-sensitively."""
+        return name in self.loaded or name in {self.module_source(m) for m in self.loaded}
 
     @staticmethod
     def module_source(mod: str) -> str:
+        """The module's `name` field (its source file), as `apache2 -l` prints it."""
         base = mod[:-len("_module")] if mod.endswith("_module") else mod
-        return {"core": "core.c", "http": "http_core.c", "so": "mod_so.c"}.get(base, f"mod_{base}.c")
+        return SOURCE_NAMES.get(base, f"mod_{base}.c")
 
     def lookup(self, name: str) -> Directive | None:
         for d in self.table.get(name.lower(), ()):
@@ -146,10 +156,11 @@ class Engine:
         try:
             return fn(self, node)
         except DirectiveError as exc:
-            raise ConfigError(str(exc), node.filename, node.line, f"<{node.name}>") from None
+            raise ConfigError(str(exc), node.filename, node.line, f"<{node.name}>",
+                              reading=True) from None
         except (OSError, ArithmeticError, LookupError, ValueError, TypeError) as exc:
             raise ConfigError(f"<{node.name}>: invalid argument ({exc})", node.filename,
-                              node.line, f"<{node.name}>") from None
+                              node.line, f"<{node.name}>", reading=True) from None
 
     def read_directive(self, node: Node, fn) -> list[Node] | None:
         """Run a read-time directive now (with its argument checks)."""
@@ -159,14 +170,23 @@ class Engine:
         try:
             args = self._parse_args(d, node.args, node)
             result = fn(self, args, node)
+        except ConfigError as exc:
+            if not exc.reading or not exc.filename:
+                raise
+            # an included file that cannot be read: Apache names the Include line and
+            # nests the included file's own "Syntax error on line ..." in the message
+            raise ConfigError(f"Syntax error on line {exc.line} of {exc.filename}: "
+                              f"{exc.message}", node.filename, node.line, node.name,
+                              reading=True) from None
         except DirectiveError as exc:
-            raise ConfigError(str(exc), node.filename, node.line, node.name) from None
+            raise ConfigError(str(exc), node.filename, node.line, node.name,
+                              reading=True) from None
         except OSError as exc:
             raise ConfigError(f"{d.name}: {exc.strerror or exc}", node.filename, node.line,
-                              node.name) from None
+                              node.name, reading=True) from None
         except (ArithmeticError, LookupError, ValueError, TypeError) as exc:
             raise ConfigError(f"{d.name}: invalid argument ({exc})", node.filename,
-                              node.line, node.name) from None
+                              node.line, node.name, reading=True) from None
         node.read_done = True
         return result
 
@@ -239,9 +259,11 @@ class Engine:
             bad = bad or cut < lo or cut < n - 1
             words = words[:cut]
         if syn == "FLAG":
-            if n != 1 or len(words) != 1 or words[0].lower() not in ("on", "off"):
+            # invoke_cmd reads one word; anything after it is ignored (`On Off` is On)
+            flag = words[0].lower() if words else ""
+            if flag not in ("on", "off"):
                 raise DirectiveError(f"{d.name} must be On or Off")
-            return words[0].lower() == "on"
+            return flag == "on"
         if bad:
             raise DirectiveError(f"{d.name} {msg}" + (f", {d.usage}" if d.usage else ""))
         return words

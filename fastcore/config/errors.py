@@ -5,14 +5,19 @@ from __future__ import annotations
 class ConfigError(Exception):
     """A startup configuration error naming file, line and directive (never a traceback)."""
 
-    def __init__(self, message: str, filename: str = "", line: int = 0, directive: str = ""):
+    def __init__(self, message: str, filename: str = "", line: int = 0, directive: str = "",
+                 reading: bool = False):
         super().__init__(message)
         self.message = message
         self.filename = filename
         self.line = line
         self.directive = directive
+        self.reading = reading  # found while reading the file (ap_build_config), not walking
 
     def __str__(self) -> str:
+        if self.filename and self.reading:
+            # Apache's one-line form for errors found while the file is read
+            return f"fastcore: Syntax error on line {self.line} of {self.filename}: {self.message}"
         if self.filename:
             return f"AH00526: Syntax error on line {self.line} of {self.filename}:\n{self.message}"
         return self.message

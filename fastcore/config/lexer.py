@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Line:
-    """One logical line: its text and the physical line number where it starts."""
+    """One logical line: its text and the physical line number where it ends."""
 
     text: str
     filename: str
@@ -23,13 +23,13 @@ class Line:
 
 
 def logical_lines(text: str, filename: str) -> Iterator[Line]:
-    """Yield the non-empty, non-comment logical lines of a config file."""
+    """Yield the non-empty, non-comment logical lines of a config file. A continued
+    line is numbered by its last physical line, as ap_cfg_getline's counter (Apache's
+    errors name that line)."""
     buf: list[str] = []
-    start = 0
+    n = 0
     for n, raw in enumerate(text.splitlines(), 1):
         piece = raw.strip() if not buf else raw.rstrip()
-        if not buf:
-            start = n
         if piece.endswith("\\") and not piece.endswith("\\\\"):
             buf.append(piece[:-1])
             continue
@@ -37,11 +37,11 @@ def logical_lines(text: str, filename: str) -> Iterator[Line]:
         joined = "".join(buf).strip()
         buf = []
         if joined and not joined.startswith("#"):
-            yield Line(joined, filename, start)
+            yield Line(joined, filename, n)
     if buf:
         joined = "".join(buf).strip()
         if joined and not joined.startswith("#"):
-            yield Line(joined, filename, start)
+            yield Line(joined, filename, n)
 
 
 def read_lines(path: str) -> list[Line]:

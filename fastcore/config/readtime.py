@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 
 from fastcore.config import directives_core as core
 from fastcore.config.engine import DirectiveError, Engine
-from fastcore.config.lexer import split_words
+from fastcore.config.lexer import get_word, split_words
 from fastcore.config.tree import Node
 
 VERSION = (2, 4, 71)  # the Apache release whose behaviour fastcore follows (<IfVersion>)
@@ -34,37 +35,48 @@ READ_HOOKS = {
 }
 
 
-def _arg(node: Node) -> tuple[bool, str]:
-    a = node.args.strip()
-    if not a.endswith(">"):
+def _text(node: Node) -> str:
+    """The text before the last '>' (what follows it, a comment say, is ignored)."""
+    end = node.args.rfind(">")
+    if end < 0:
         raise DirectiveError(f"<{node.name}> directive missing closing '>'")
-    words = split_words(a[:-1])
-    if not words or words[0] in ("", "!"):
-        raise DirectiveError(f"<{node.name}> directive requires an argument"
-                             if node.name.lower() != "ifmodule" else
-                             "<IfModule> directive requires an argument")
-    if len(words) > 1:
-        # Apache takes the whole text as the name, which then matches nothing
-        words = [" ".join(words)]
-    w = words[0]
-    return (True, w[1:]) if w.startswith("!") else (False, w)
+    return node.args[:end]
 
 
-def _simple(test):
+def _word_arg(node: Node) -> tuple[bool, str]:
+    """Every conditional's test: the first word after an optional '!' (a `!` inside
+    quotes is part of the name), further words ignored, as 2.4.71's start_ifmod,
+    start_ifdefine and start_cond_section."""
+    text = _text(node)
+    neg = text.startswith("!")
+    word, _pos = get_word(text[1:] if neg else text)
+    if not word:
+        raise DirectiveError(f"<{node.name}> directive requires additional arguments")
+    return neg, word
+
+
+def _simple(test: Callable[[Engine, str], bool]) -> Callable[[Engine, Node], bool]:
     def cond(e: Engine, node: Node) -> bool:
-        neg, arg = _arg(node)
+        neg, arg = _word_arg(node)
         return test(e, arg) != neg
     return cond
 
 
 def _ifversion(e: Engine, node: Node) -> bool:
-    a = node.args.strip()
-    if not a.endswith(">"):
+    """start_ifversion: one to three words (TAKE123); the version ends with the '>' of
+    the tag, or the third word is a lone '>'; anything else after the tag is refused."""
+    words = split_words(node.args)
+    if not 1 <= len(words) <= 3:
+        raise DirectiveError("<IfVersion takes one, two or three arguments, a comparison "
+                             "operator, a version (and a delimiter)")
+    op, ver, delim = (["="] + words if len(words) == 1 else words) + [None] * (3 - max(
+        2, len(words)))
+    if delim is None and ver == ">":
+        op, ver, delim = "=", op, ">"
+    if not ver or (delim != ">" and not ver.endswith(">")):
         raise DirectiveError("<IfVersion> directive missing closing '>'")
-    words = split_words(a[:-1])
-    if not words or len(words) > 2:
-        raise DirectiveError("<IfVersion> directive requires one or two arguments")
-    op, ver = ("=", words[0]) if len(words) == 1 else (words[0], words[1])
+    if delim != ">":
+        ver = ver[:-1]
     neg = op.startswith("!")
     op = op[1:] if neg else op
     full = ".".join(map(str, VERSION))
@@ -78,7 +90,8 @@ def _ifversion(e: Engine, node: Node) -> bool:
         parts = ver.split(".")
         if not all(p.isdigit() for p in parts) or not 1 <= len(parts) <= 3:
             raise DirectiveError("Version appears to be invalid. It must have the format "
-                                 "major[.minor[.patch]]")
+                                 "major[.minor[.patch]] where major, minor and patch are "
+                                 "numbers.")
         want = tuple(int(p) for p in parts) + (0,) * (3 - len(parts))
         have = VERSION if len(parts) == 3 else VERSION[:len(parts)] + (0,) * (3 - len(parts))
         ok = {"=": have == want, "==": have == want, "<": have < want, ">": have > want,
@@ -89,7 +102,7 @@ def _ifversion(e: Engine, node: Node) -> bool:
 
 
 CONDITIONS = {
-    "<ifmodule": _simple(lambda e, a: e.module_loaded(a)),
+    "<ifmodule": _simple(lambda e, a: e.module_present(a)),
     "<ifdefine": _simple(lambda e, a: a in e.defines),
     "<ifdirective": _simple(lambda e, a: e.lookup(a) is not None),
     "<ifsection": _simple(lambda e, a: e.lookup("<" + a) is not None),

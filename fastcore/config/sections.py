@@ -23,10 +23,34 @@ from fastcore.config.tree import Node
 
 
 def _strip(args: str, name: str) -> str:
-    a = args.strip()
-    if not a.endswith(">"):
+    """The argument text up to the last '>' (ap_strrchr_c): what follows it, such as a
+    comment, is ignored, as in Apache."""
+    end = args.rfind(">")
+    if end < 0:
         raise DirectiveError(f"<{name}> directive missing closing '>'")
-    return a[:-1].strip()
+    return args[:end].strip()
+
+
+def _canonical(e: Engine, node: Node) -> str:
+    """The section's name as its module spells it (Apache's messages use that)."""
+    d = e.lookup("<" + node.name)
+    return d.name[1:] if d is not None else node.name
+
+
+def _multiple(words: list[str], used: int, name: str) -> None:
+    """dirsection/urlsection/filesection: words after the path are refused (after the
+    body was walked, so an error inside the body is reported first)."""
+    if len(words) > used:
+        raise DirectiveError(f"Multiple <{name}> arguments not (yet) supported.")
+
+
+def _pattern(words: list[str], kind: str) -> tuple[str, bool, int]:
+    """(pattern, is_regex, words used): `~ regex` (an empty regex when `~` is alone)."""
+    if kind.endswith("match"):
+        return words[0], True, 1
+    if words[0] == "~":
+        return (words[1] if len(words) > 1 else ""), True, 2
+    return words[0], False, 1
 
 
 def _fn_regex(pattern: str) -> re.Pattern[str]:
@@ -68,26 +92,21 @@ def finish_authz(ctx: Ctx, dc: DirConfig) -> None:
         dc.authz = RequireGroup("any", tuple(ctx.authz))
 
 
-def _dir_section(e: Engine, ctx: Ctx, args: object, node: Node, kind: str) -> None:
-    label = node.name
-    text = _strip(str(args), label)
-    words = split_words(text)
+def _dir_section(e: Engine, ctx: Ctx, args: str, node: Node, kind: str) -> None:
+    label = _canonical(e, node)
     if ctx.kinds:
-        raise DirectiveError(f"<{label}> cannot occur within <{ctx.section}> section"
-                             if kind != "files" else
-                             f"<{label}> cannot occur within <{ctx.section}> section")
+        raise DirectiveError(f"<{label}> cannot occur within <{ctx.section}> section")
+    text = _strip(args, label)
+    words = split_words(text)
     if not words:
         raise DirectiveError(f"<{label}> directive requires additional arguments")
     regex = None
-    if kind.endswith("match"):
-        pattern = words[0]
+    pattern, is_rx, used = _pattern(words, kind)
+    if is_rx:
         regex = _compile(pattern, label)
-    elif words[0] == "~" and len(words) > 1:
-        pattern = words[1]
-        regex = _compile(pattern, label)
-        kind += "match"
+        if not kind.endswith("match"):
+            kind += "match"
     else:
-        pattern = words[0]
         if kind == "directory":
             if pattern != "/" and not os.path.isabs(pattern):
                 pattern = e.resolve_path(pattern)
@@ -106,24 +125,23 @@ def _dir_section(e: Engine, ctx: Ctx, args: object, node: Node, kind: str) -> No
     finish_authz(sub, dc)
     sec = Section(kind, pattern, regex, dc, node.filename, node.line)
     e.state.add_section(ctx.vhost, sec)
+    _multiple(words, used, label)
 
 
-def _files_section(e: Engine, ctx: Ctx, args: object, node: Node, kind: str) -> None:
-    text = _strip(str(args), node.name)
-    words = split_words(text)
+def _files_section(e: Engine, ctx: Ctx, args: str, node: Node, kind: str) -> None:
+    label = _canonical(e, node)
     if any(k in ("location", "locationmatch") for k in ctx.kinds):
-        raise DirectiveError(f"<{node.name}> cannot occur within <{ctx.section}> section")
+        raise DirectiveError(f"<{label}> cannot occur within <{ctx.section}> section")
+    text = _strip(args, label)
+    words = split_words(text)
     if not words:
-        raise DirectiveError(f"<{node.name}> directive requires additional arguments")
+        raise DirectiveError(f"<{label}> directive requires additional arguments")
     regex = None
-    if kind == "filesmatch":
-        pattern = words[0]
-        regex = _compile(pattern, node.name)
-    elif words[0] == "~" and len(words) > 1:
-        pattern, kind = words[1], "filesmatch"
-        regex = _compile(pattern, node.name)
+    pattern, is_rx, used = _pattern(words, kind)
+    if is_rx:
+        regex = _compile(pattern, label)
+        kind = "filesmatch"
     else:
-        pattern = words[0]
         if any(c in pattern for c in "*?["):
             regex = _fn_regex(pattern)
     dc = DirConfig()
@@ -138,6 +156,7 @@ def _files_section(e: Engine, ctx: Ctx, args: object, node: Node, kind: str) -> 
         ctx.dirconf.files_sections = ctx.dirconf.files_sections + (sec,)
     else:
         e.state.add_section(ctx.vhost, sec)
+    _multiple(words, used, label)
 
 
 class VhostPortError(DirectiveError):
@@ -172,10 +191,10 @@ def parse_vhost_addr(word: str) -> tuple[str, int]:
     return host.lower(), p
 
 
-def _virtualhost(e: Engine, ctx: Ctx, args: object, node: Node) -> None:
+def _virtualhost(e: Engine, ctx: Ctx, args: str, node: Node) -> None:
     if ctx.in_vhost:
         raise DirectiveError("<VirtualHost> doesn't nest!")
-    text = _strip(str(args), "VirtualHost")
+    text = _strip(args, "VirtualHost")
     words = split_words(text)
     if not words:
         raise DirectiveError("<VirtualHost> must have an argument")
@@ -197,22 +216,23 @@ def _virtualhost(e: Engine, ctx: Ctx, args: object, node: Node) -> None:
     e.walk(node.children or [], sub)
 
 
-def _conditional(e: Engine, ctx: Ctx, args: object, node: Node) -> None:
+def _conditional(e: Engine, ctx: Ctx, args: str, node: Node) -> None:
     """Conditionals are resolved while reading (fastcore.config.readtime)."""
     raise DirectiveError(f"<{node.name}> was not evaluated while reading")
 
 
-def _require_group(e: Engine, ctx: Ctx, args: object, node: Node) -> None:
+def _require_group(e: Engine, ctx: Ctx, args: str, node: Node) -> None:
     kind = node.name.lower()[len("require"):]
-    if str(args).strip() != ">":
-        raise DirectiveError(f"<{node.name}> does not take an argument")
+    label = _canonical(e, node)
+    if _strip(args, label):
+        raise DirectiveError(f"<{label}> directive doesn't take additional arguments")
     parent = {"any": "RequireAny", "all": "RequireAll", "none": "RequireNone"}[ctx.authz_kind]
-    if kind == "none" and ctx.authz_kind in ("any", "none"):
-        raise DirectiveError(f"<{node.name}> directive has no effect in <{parent}> directive")
     sub = ctx.child(authz=[], authz_kind=kind)
-    e.walk(node.children or [], sub)
+    e.walk(node.children or [], sub)  # add_authz_section: the body's errors come first
     if not sub.authz:
-        raise DirectiveError(f"<{node.name}> directive contains no authorization directives")
+        raise DirectiveError(f"<{label}> directive contains no authorization directives")
+    if kind == "none" and ctx.authz_kind in ("any", "none"):
+        raise DirectiveError(f"<{label}> directive has no effect in <{parent}> directive")
     if kind == "all" and all(_negative(i) for i in sub.authz):
         raise DirectiveError(f"AH01624: <{node.name}> directive contains only negative "
                              "authorization directives")

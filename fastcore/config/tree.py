@@ -38,7 +38,11 @@ CONDITIONALS = ("<ifmodule", "<ifdefine", "<ifdirective", "<ifsection", "<iffile
 
 
 class Reader:
-    """Stream the logical lines of one file into nodes."""
+    """Stream the logical lines of one file into nodes.
+
+    As ap_build_cont_config, the body of a true conditional ends silently at the end of
+    the file, with whatever sections it opened still open; only a section opened outside
+    every conditional is "not closed"."""
 
     def __init__(self, lines: list[Line], variables: dict[str, str], warnings: list[str],
                  hooks: dict[str, ReadHook], cond: Callable[[Node], bool]):
@@ -48,6 +52,7 @@ class Reader:
         self.warnings = warnings
         self.hooks = hooks
         self.cond = cond
+        self.open_conditionals = 0  # true conditionals whose body is being read
 
     def read(self) -> list[Node]:
         nodes = self._block(None)
@@ -65,17 +70,29 @@ class Reader:
             self.pos += 1
             word, rest = self._split(ln)
             if word.startswith("</"):
+                if opener is not None and "<" + opener.name.lower() in CONDITIONALS:
+                    # ap_build_cont_config: only the exact line `</IfModule>` ends a true
+                    # conditional (`</IfModule> # c` is a stray closing tag)
+                    if ln.text.lower() != f"</{opener.name.lower()}>":
+                        opener = None
+                    else:
+                        return out
                 self._close(opener, word, ln)
                 return out
             if word.startswith("<") and len(word) > 1:
                 name = word[1:]
-                if name.endswith(">") and not rest:
-                    name, rest = name[:-1], ">"
+                if name.endswith(">"):  # as ap_build_config_sub: `<Name>` -> args ">"
+                    name = name[:-1]
+                    rest = rest or ">"
                 node = Node(name, rest, ln.filename, ln.lineno, [], True)
                 key = "<" + name.lower()
                 if key in CONDITIONALS:
                     if self.cond(node):
-                        out.extend(self._block(node))
+                        self.open_conditionals += 1
+                        try:
+                            out.extend(self._block(node))
+                        finally:
+                            self.open_conditionals -= 1
                     else:
                         self._soak(node)
                     continue
@@ -89,42 +106,48 @@ class Reader:
                 out.extend(spliced)
             else:
                 out.append(node)
-        if opener is not None:
-            raise ConfigError(f"<{opener.name}> was not closed.", opener.filename, opener.line,
-                              f"<{opener.name}>")
+        if opener is not None and not self.open_conditionals:
+            raise ConfigError(f"{opener.filename}:{opener.line}: <{opener.name}> was not closed.",
+                              opener.filename, opener.line, f"<{opener.name}>", reading=True)
         return out
 
     @staticmethod
     def _close(opener: Node | None, word: str, ln: Line) -> None:
+        if opener is None:
+            raise ConfigError(f"{word} without matching <{word[2:]} section",
+                              ln.filename, ln.lineno, word, reading=True)
         closing = word[2:]
         if not closing.endswith(">"):
             raise ConfigError(f"</{closing}> directive missing closing '>'", ln.filename,
-                              ln.lineno, f"</{closing}>")
+                              ln.lineno, f"</{closing}>", reading=True)
         closing = closing[:-1]
-        if opener is None:
-            raise ConfigError(f"</{closing}> without matching <{closing}> section",
-                              ln.filename, ln.lineno, f"</{closing}>")
         if opener.name.lower() != closing.lower():
             raise ConfigError(f"Expected </{opener.name}> but saw </{closing}>",
-                              ln.filename, ln.lineno, f"</{closing}>")
+                              ln.filename, ln.lineno, f"</{closing}>", reading=True)
 
     def _soak(self, opener: Node) -> None:
-        """Skip a false conditional's body, still requiring balanced sections."""
-        stack = [opener]
+        """Skip a false conditional's body as ap_soak_end_container: nested sections must
+        close in order; an error is reported on the conditional's line."""
+        stack = [opener.name]
         while self.pos < len(self.lines):
             ln = self.lines[self.pos]
             self.pos += 1
             word, rest = self._split(ln, substitute=False)
+            if not word.startswith("<"):
+                continue
             if word.startswith("</"):
-                self._close(stack[-1], word, ln)
+                closing = word[2:-1]  # Apache drops the last character, '>' or not
+                if closing.lower() != stack[-1].lower():
+                    raise ConfigError(f"Expected </{stack[-1]}> but saw </{closing}>",
+                                      opener.filename, opener.line, f"<{opener.name}>",
+                                      reading=True)
                 stack.pop()
                 if not stack:
                     return
-            elif word.startswith("<") and len(word) > 1:
+            else:
                 name = word[1:]
-                if name.endswith(">") and not rest:
+                if not rest and name.endswith(">"):
                     name = name[:-1]
-                stack.append(Node(name, rest, ln.filename, ln.lineno, [], True))
-        inner = stack[-1]
-        raise ConfigError(f"<{inner.name}> was not closed.", inner.filename, inner.line,
-                          f"<{inner.name}>")
+                stack.append(name)
+        raise ConfigError(f"Expected </{stack[-1]}> before end of configuration",
+                          opener.filename, opener.line, f"<{opener.name}>", reading=True)

@@ -10,6 +10,7 @@ SO_REUSEPORT listener, which the kernel balances across children.
 """
 from __future__ import annotations
 
+import errno
 import os
 import socket
 from typing import Any
@@ -20,6 +21,11 @@ Key = tuple[str, int, int]
 WILDCARDS = ("", "*", "0.0.0.0", "::")
 SD_LISTEN_FDS_START = 3
 INHERIT_VAR = "FASTCORE_INHERIT_FDS"  # "fd,fd,..." handed over by a SIGUSR2 upgrade
+
+
+def _shown(key: Key) -> str:
+    host, port, _family = key
+    return f"[{host}]:{port}" if ":" in host else f"{host or '0.0.0.0'}:{port}"
 
 
 def _key(host: str, port: int, family: int) -> Key:
@@ -111,7 +117,18 @@ class Listeners:
                           f"{host or '0.0.0.0'}:{port}") from exc
 
     def _wanted(self, cfg: Any) -> list[Key]:
-        return [_key(la.host, la.port, la.family) for la in cfg.listeners]
+        """The configured addresses; one socket address named twice (`Listen 127.0.0.1:80`
+        and `Listen localhost:80`) fails as Apache's second bind does."""
+        keys: list[Key] = []
+        for la in cfg.listeners:
+            key = _key(la.host, la.port, la.family)
+            if key in keys:
+                if key[0]:
+                    raise OSError(errno.EADDRINUSE, "AH00072: make_sock: could not bind to "
+                                  f"address {_shown(key)}")
+                continue
+            keys.append(key)
+        return keys
 
     def open(self, cfg: Any) -> None:
         """At start-up: every Listen, systemd's sockets first; none at all is fatal."""

@@ -7,8 +7,9 @@ from fastcore.config.lexer import get_word, logical_lines, resolve_vars, split_w
 def test_comments_blank_lines_and_continuation():
     text = "# comment\n\n   # indented\nDirectoryIndex a \\\n   b \\\n c\nKeepAlive On\n"
     lines = list(logical_lines(text, "f.conf"))
+    # a continued line is numbered by its last physical line, as Apache's errors
     assert [(ln.text, ln.lineno) for ln in lines] == [
-        ("DirectoryIndex a    b  c", 4), ("KeepAlive On", 7)]
+        ("DirectoryIndex a    b  c", 6), ("KeepAlive On", 7)]
 
 
 def test_hash_after_directive_is_an_argument():

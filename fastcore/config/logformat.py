@@ -1,0 +1,49 @@
+"""LogFormat strings checked as mod_log_config's parse_log_string does at config time.
+
+The runtime formatter (fastcore.http.log) renders formats; this module only decides, as
+`apache2 -t`, whether a format is accepted and with which message it is refused: an
+unknown `%` letter, a `%` or `%{...` that runs off the end of the string.
+"""
+from __future__ import annotations
+
+from fastcore.config.engine import DirectiveError
+
+# The % letters registered by mod_log_config and the compiled-in mod_logio (Debian's
+# apache2 with the modules fastcore implements); '%%' is a literal percent sign.
+LETTERS = frozenset("abefhiklmnopqrstuvABCDHILOPRSTUVX")
+CARET = frozenset(("^ti", "^to", "^FB"))  # two-letter items after '^'
+RAN_OFF = "Ran off end of LogFormat parsing args to some directive"
+
+
+def _item(fmt: str, i: int) -> int:
+    """One item after its '%' (at i): modifiers, then a letter; returns the next index."""
+    n = len(fmt)
+    if i < n and fmt[i] == "%":
+        return i + 1
+    while i < n:
+        c = fmt[i]
+        if c in "!<>,":
+            i += 1
+        elif c == "{":
+            end = fmt.find("}", i + 1)
+            i = n if end < 0 else end + 1  # ap_getword: an unterminated {...} eats the rest
+        elif c.isdigit():
+            while i < n and fmt[i].isdigit():
+                i += 1
+        elif c == "^" and fmt[i:i + 3] in CARET:
+            return i + 3
+        elif c in LETTERS:
+            return i + 1
+        else:
+            raise DirectiveError(f"Unrecognized LogFormat directive %{c}")
+    raise DirectiveError(RAN_OFF)
+
+
+def check_log_format(fmt: str) -> None:
+    """Raise DirectiveError with Apache's message if `fmt` is not a valid format."""
+    i, n = 0, len(fmt)
+    while i < n:
+        pct = fmt.find("%", i)
+        if pct < 0:
+            return
+        i = _item(fmt, pct + 1)
