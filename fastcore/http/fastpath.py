@@ -72,6 +72,7 @@ class FastPathMixin:
         else:
             ffd = self._file_fd(fname, st)
             self._queue(header, ffd, 0, size, strategy, None, False)
+        self.unanswered = self.unanswered_req = None  # queued (Connection._internal_error)
         txn.status = 200
         txn.bytes_sent = 0 if head_only else size
         txn.bytes_out = len(header) + txn.bytes_sent

@@ -123,13 +123,13 @@ class HttpServer(EngineServerMixin):
         self.error_log = ErrorLog(efd, cfg.log_level)
 
     def preload(self) -> None:
-        """Import now, in the parent, what only some requests need (listings, negotiation,
-        type maps, mod_status) and would otherwise import on first use: children that
-        drop root to User/Group may not be allowed to read the installation, as httpd
-        loads its modules before the switch."""
-        import traceback  # noqa: F401 - for the children's error log
+        """Import now, in the parent, everything a request may need (fastcore.http.preload):
+        children that drop root to User/Group may not be allowed to read the installation,
+        as httpd loads its modules before the switch, and an import after fork costs each
+        child private pages."""
+        from fastcore.http.preload import preload
 
-        from fastcore.http import autoindex, neg_select, negotiation, status, typemap  # noqa: F401
+        preload()
 
     def child_init(self) -> None:
         """After fork: drop the inherited caches (descriptors are per process)."""

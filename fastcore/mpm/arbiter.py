@@ -131,8 +131,7 @@ class Arbiter:
             mutex = load("accept").AcceptMutex(mechanism, lock_dir)
         server = HttpServer(cfg, self.sb)
         server.proctable = self.proctable  # mod_status's per-process table
-        if cfg.user and os.geteuid() == 0:  # the children will drop root: import for them
-            server.preload()
+        server.preload()  # no child imports: see fastcore.http.preload
         return Generation(number, cfg, sizing, server, mutex, _body(sizing.mpm))
 
     def write_pid_file(self) -> None:
