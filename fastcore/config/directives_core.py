@@ -9,7 +9,20 @@ from fastcore.config.engine import (
     DirectiveError,
     Engine,
 )
-from fastcore.config.model import OPT_ALL, OPT_INCNOEXEC, OPTION_NAMES, ListenAddr
+from fastcore.config.model import (
+    ETAG_ALL,
+    ETAG_DIGEST,
+    ETAG_INODE,
+    ETAG_MTIME,
+    ETAG_NONE,
+    ETAG_SIZE,
+    ETAG_UNSET,
+    OPT_ALL,
+    OPT_INCNOEXEC,
+    OPTION_NAMES,
+    ListenAddr,
+    effective_etag,
+)
 from fastcore.config.tree import Node
 
 CORE = "core_module"
@@ -363,28 +376,42 @@ def limit_request_body(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 
 def file_etag(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    """Keywords INode MTime Size All None (Digest accepted); +/- adjust what the enclosing
-    scope has (or the default MTime Size), plain keywords set it."""
-    base = set(ctx.dirconf.file_etag or ("mtime", "size"))
-    explicit: set[str] | None = None
+    """As core.c's set_etag_bits: the first plain keyword forgets what this scope had
+    (its +/- included), plain keywords accumulate, +X/-X go to the scope's add/remove
+    lists; the merge (state._merge_etag) folds those into the inherited setting."""
+    dc = ctx.dirconf
+    bits, add, remove = dc.etag_bits, dc.etag_add, dc.etag_remove
+    first = True
     for w in a:
-        lw = w.lower()
-        act = ""
-        if lw[:1] in ("+", "-"):
-            act, lw = lw[0], lw[1:]
-        if lw not in ("inode", "mtime", "size", "all", "none", "digest"):
-            raise DirectiveError(f"Unknown keyword '{w}' for FileETag directive")
-        if act and lw in ("all", "none"):
-            raise DirectiveError(f"FileETag keyword '{w[1:]}' cannot be used with '+' or '-'")
-        val = {"all": {"inode", "mtime", "size"}, "none": set(), "digest": set()}.get(lw, {lw})
-        target = explicit if explicit is not None and not act else base
-        if act == "-":
-            target -= val
-        elif act == "+":
-            target |= val
+        act = w[0] if w[:1] in ("+", "-") else ""
+        word = w[1:] if act else w
+        lw = word.lower()
+        if not act and first:
+            bits = add = remove = ETAG_UNSET
+            first = False
+        if lw in ("none", "all"):
+            if act:
+                raise DirectiveError(f"FileETag keyword '{word}' cannot be used with '+' or '-'")
+            bit = bits = ETAG_NONE if lw == "none" else ETAG_ALL
+        elif lw in _ETAG_WORDS:
+            bit = _ETAG_WORDS[lw]
         else:
-            explicit = (explicit or set()) | val
-    ctx.dirconf.file_etag = frozenset(explicit if explicit is not None else base)
+            raise DirectiveError(f"Unknown keyword '{word}' for FileETag directive")
+        if act == "+":
+            add |= bit
+            remove &= ~bit
+        elif act == "-":
+            remove |= bit
+            add &= ~bit
+        else:
+            bits |= bit
+            add = remove = ETAG_UNSET
+    dc.etag_bits, dc.etag_add, dc.etag_remove = bits, add, remove
+    dc.file_etag = effective_etag(bits, add, remove)
+
+
+_ETAG_WORDS = {"size": ETAG_SIZE, "mtime": ETAG_MTIME, "lmtime": ETAG_MTIME,
+               "lastmodified": ETAG_MTIME, "inode": ETAG_INODE, "digest": ETAG_DIGEST}
 
 
 def server_tokens(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

@@ -33,6 +33,29 @@ OPTION_NAMES = {
     "none": OPT_NONE,
 }
 
+# FileETag components as core.c keeps them (etag_components_t); 0 is "unset".
+ETAG_UNSET = 0
+ETAG_NONE = 1
+ETAG_MTIME = 2
+ETAG_INODE = 4
+ETAG_SIZE = 8
+ETAG_DIGEST = 16
+ETAG_ALL = ETAG_MTIME | ETAG_INODE | ETAG_SIZE
+ETAG_BACKWARD = ETAG_MTIME | ETAG_SIZE  # what an unset FileETag means
+ETAG_NAMES = {ETAG_INODE: "inode", ETAG_SIZE: "size", ETAG_MTIME: "mtime", ETAG_DIGEST: "digest"}
+
+
+def effective_etag(bits: int, add: int, remove: int) -> frozenset[str]:
+    """The components a response's ETag is made of (ap_make_etag): the +/- of the scope
+    applied to its bits; None wins; nothing at all means MTime Size."""
+    eff = (bits & ~remove) | add
+    if eff & ETAG_NONE:
+        return frozenset()
+    if eff == ETAG_UNSET:
+        eff = ETAG_BACKWARD
+    return frozenset(name for bit, name in ETAG_NAMES.items() if eff & bit)
+
+
 # AllowOverride classes.
 OVERRIDE_CLASSES = ("AuthConfig", "FileInfo", "Indexes", "Limit", "Options")
 
@@ -87,7 +110,10 @@ class DirConfig:
     hostname_lookups: str | None = None  # "off" | "on" | "double"
     enable_sendfile: bool | None = None
     enable_mmap: bool | None = None
-    file_etag: frozenset[str] | None = None  # subset of {"inode", "mtime", "size"}
+    file_etag: frozenset[str] | None = None  # effective: subset of inode mtime size digest
+    etag_bits: int = ETAG_UNSET  # FileETag as core.c merges it (ETAG_* bits)
+    etag_add: int = ETAG_UNSET  # its +X
+    etag_remove: int = ETAG_UNSET  # its -X
     error_documents: dict[int, str] = field(default_factory=dict)
     limit_request_body: int | None = None
     server_signature: str | None = None  # "off" | "on" | "email"

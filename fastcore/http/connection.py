@@ -24,6 +24,7 @@ from fastcore.http.engine import CLOSED, WANT_READ, WANT_WRITE, EngineConnMixin,
 from fastcore.http.fastpath import FastPathMixin
 from fastcore.http.handler import Response
 from fastcore.http.mapping import loose_path
+from fastcore.http.mime import with_default_charset
 from fastcore.http.request import BodyReader, HttpError, Request, find_head_end, parse_head
 from fastcore.http.transaction import Transaction
 
@@ -470,9 +471,10 @@ class Connection(EngineConnMixin, FastPathMixin):
         if resp.chunked and not head_only:
             lines.append(b"Transfer-Encoding: chunked\r\n")
         lines.append(self._conn_header(keep, req) if req is not None or not keep else b"")
-        if resp.ctype:
-            lines += [b"Content-Type: ", resp.ctype.encode("latin-1"), b"\r\n"]
-            txn.ctype = resp.ctype
+        ctype = with_default_charset(resp.ctype, txn.dirconf or (txn.vhost or srv.cfg.main).dir_defaults)
+        if ctype:
+            lines += [b"Content-Type: ", ctype.encode("latin-1"), b"\r\n"]
+            txn.ctype = ctype
         lines.append(b"\r\n")
         header = b"".join(lines)
         if req is not None and req.assbackwards:

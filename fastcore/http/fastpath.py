@@ -12,6 +12,7 @@ import os
 
 from fastcore._ext import load
 from fastcore.config.model import RequireGroup, VirtualHost
+from fastcore.http.mime import with_default_charset
 from fastcore.http.request import Request
 from fastcore.http.transaction import Transaction
 
@@ -93,6 +94,7 @@ class FastPathMixin:
             parts[0:0] = [b"Content-Encoding: ", enc.encode("latin-1"), b"\r\n"]
         if lang:
             parts[0:0] = [b"Content-Language: ", lang.encode("latin-1"), b"\r\n"]
+        ctype = with_default_charset(ctype, dc)  # the bytes both caches send
         ctype_line = b"Content-Type: " + ctype.encode("latin-1") + b"\r\n" if ctype else b""
         content = None
         mmap_ok = dc.enable_mmap is not False

@@ -235,7 +235,7 @@ class Handler:
                       ctype: str | None, lang: str | None, enc: str | None,
                       cacheable: bool, extra: list[tuple[str, str]]) -> Response:
         now = txn.start_time
-        tag = S.etag(st, dc.file_etag, now)
+        tag = S.etag(st, dc.file_etag, now, filename)
         mtime = S.last_modified_time(st, now)
         base: list[tuple[str, str]] = [("Last-Modified", S.http_date(mtime).decode())]
         if tag:
