@@ -18,8 +18,10 @@ class Case:
     config: str  # lines inside <Directory DOCROOT/NAME>
     request: str  # what follows /NAME in the URL ("/" for the folder, "" for no slash)
     files: dict[str, str] = field(default_factory=lambda: {"page.html": "<p>page</p>\n"})
+    # a value "-> TARGET" makes a symbolic link
     headers: tuple[str, ...] = ("content-type",)  # compared response fields (lower case)
     send: str = ""  # extra request header lines, CRLF-terminated
+    body: str = ""  # request body (Content-Length is added)
     method: str = "GET"
     sub: str = ""  # lines inside <Directory DOCROOT/NAME/sub> (files are copied there too)
     htaccess: str = ""  # NAME/sub/.htaccess (the NAME section gets AllowOverride All)
@@ -82,7 +84,75 @@ CASES: list[Case] = [
     # mod_dir
     Case("directoryindex", "DirectoryIndex page.html", "/"),
     Case("directoryslash", "DirectorySlash Off", "", headers=("location",)),
+    # core: LimitRequestBody, SetHandler, Require/AuthMerging, Redirect in a section
+    Case("limitrequestbody", "LimitRequestBody 4", "/page.html", method="POST",
+         body="0123456789"),
+    Case("sethandler-typemap", "<Files doc.var>\nSetHandler type-map\n</Files>", "/doc.var",
+         files={"doc.var": "URI: a.html\nContent-Type: text/html\n", "a.html": "<p>a</p>\n"}),
+    Case("require-denied", "Require all denied", "/page.html"),
+    Case("require-not-ip", "<RequireAll>\nRequire all granted\nRequire not ip 127.0.0.1\n"
+         "</RequireAll>", "/page.html"),
+    Case("authmerging", "Require ip 10.9.9.9", "/sub/page.html",
+         sub="AuthMerging And\nRequire ip 127.0.0.1"),
+    Case("redirect-dir", "Redirect /redirect-dir/page.html http://example.com/x", "/page.html",
+         headers=("location",)),
+    # mod_mime handlers
+    Case("addhandler-typemap", "AddHandler type-map .var", "/doc.var",
+         files={"doc.var": "URI: a.html\nContent-Type: text/html\n", "a.html": "<p>a</p>\n"}),
+    Case("removehandler", "RemoveHandler .var", "/sub/doc.var",
+         files={"doc.var": "URI: a.html\nContent-Type: text/html\n", "a.html": "<p>a</p>\n"},
+         sub="AddHandler type-map .var"),
+    # mod_negotiation
+    Case("languagepriority", "Options +MultiViews\nAddLanguage en .en\nAddLanguage fr .fr\n"
+         "LanguagePriority fr en", "/doc",
+         files={"doc.en.html": "en\n", "doc.fr.html": "fr\n"},
+         headers=("content-language",)),
+    Case("forcelanguagepriority", "Options +MultiViews\nAddLanguage en .en\nAddLanguage fr .fr\n"
+         "LanguagePriority fr\nForceLanguagePriority Fallback", "/doc", send="Accept-Language: de\r\n",
+         files={"doc.en.html": "en\n", "doc.fr.html": "fr\n"}, headers=("content-language",)),
+    # mod_autoindex
+    Case("indexignore", "Options +Indexes\nIndexIgnore a.txt", "/", TEXT),
+    Case("indexoptions", "Options +Indexes\nIndexOptions FancyIndexing", "/?C=N;O=A", TEXT),
+    Case("headername", "Options +Indexes\nHeaderName HEADER.html", "/",
+         {**TEXT, "HEADER.html": "<b>head</b>\n"}),
+    Case("readmename", "Options +Indexes\nReadmeName README.html", "/",
+         {**TEXT, "README.html": "<b>read me</b>\n"}),
+    Case("adddescription", "Options +Indexes\nIndexOptions FancyIndexing\n"
+         'AddDescription "the text" a.txt', "/?C=N;O=A", TEXT),
+    Case("indexorderdefault", "Options +Indexes\nIndexOptions FancyIndexing\n"
+         "IndexOrderDefault Descending Name", "/", TEXT),
+    Case("indexstylesheet", "Options +Indexes\nIndexOptions FancyIndexing HTMLTable\n"
+         "IndexStyleSheet /s.css", "/?C=N;O=A", TEXT),
+    Case("indexheadinsert", "Options +Indexes\nIndexOptions FancyIndexing\n"
+         'IndexHeadInsert "<meta name=x>"', "/?C=N;O=A", TEXT),
+    Case("addicon", "Options +Indexes\nIndexOptions FancyIndexing\n"
+         "AddIcon /i/text.gif .txt", "/?C=N;O=A", TEXT),
+    Case("addalt", "Options +Indexes\nIndexOptions FancyIndexing\n"
+         'AddIcon /i/t.gif .txt\nAddAlt "TXT" .txt', "/?C=N;O=A", TEXT),
+    Case("defaulticon", "Options +Indexes\nIndexOptions FancyIndexing\n"
+         "DefaultIcon /i/unknown.gif", "/?C=N;O=A", TEXT),
+    Case("addiconbytype", "Options +Indexes\nIndexOptions FancyIndexing\n"
+         "AddIconByType (TXT,/i/text.gif) text/*", "/?C=N;O=A", TEXT),
+    Case("addaltbytype", "Options +Indexes\nIndexOptions FancyIndexing\n"
+         'AddIconByType /i/t.gif text/*\nAddAltByType "plain" text/plain', "/?C=N;O=A", TEXT),
+    Case("addiconbyencoding", "Options +Indexes\nIndexOptions FancyIndexing\n"
+         "AddEncoding x-gzip .gz\nAddIconByEncoding /i/z.gif x-gzip", "/?C=N;O=A",
+         {"a.gz": "zz\n"}),
+    Case("addaltbyencoding", "Options +Indexes\nIndexOptions FancyIndexing\n"
+         "AddEncoding x-gzip .gz\nAddIconByEncoding /i/z.gif x-gzip\n"
+         'AddAltByEncoding "gz" x-gzip', "/?C=N;O=A", {"a.gz": "zz\n"}),
+    Case("indexignorereset", "Options +Indexes\nIndexIgnore *.txt", "/sub/",
+         TEXT, sub="IndexIgnoreReset On"),
+    # AllowOverride / AllowOverrideList
+    Case("allowoverride", "AllowOverride FileInfo", "/page.html",
+         files={"page.html": "<p>page</p>\n", ".htaccess": "ForceType text/plain\n"}),
+    Case("allowoverridelist", "AllowOverride None\nAllowOverrideList ForceType", "/page.html",
+         files={"page.html": "<p>page</p>\n", ".htaccess": "ForceType text/plain\n"}),
+    Case("accessfile-denied", "AllowOverride None", "/page.html",
+         files={"page.html": "<p>page</p>\n", ".htaccess": "Bogus\n"}),
     # core Options
+    Case("options-followsymlinks", "Options -FollowSymLinks", "/link.html",
+         files={"page.html": "<p>page</p>\n", "link.html": "-> page.html"}),
     Case("options-indexes", "Options +Indexes", "/"),
     Case("options-multiviews", "Options +MultiViews", "/page", headers=("content-type",)),
 ]

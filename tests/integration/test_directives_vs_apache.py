@@ -22,7 +22,7 @@ from directive_cases import CASES, Case
 from test_mpm_harness import MODDIR, ApacheServer, FastcoreServer, Server
 
 OLD = 1_600_000_000  # file times well in the past: strong ETags on both servers
-MODULES = ("autoindex", "negotiation", "alias")
+MODULES = ("autoindex", "negotiation", "alias", "authz_host")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,10 @@ def _write(folder: str, files: dict[str, str]) -> None:
     os.makedirs(folder, exist_ok=True)
     for name, text in files.items():
         path = os.path.join(folder, name)
+        if text.startswith("-> "):
+            if not os.path.islink(path):
+                os.symlink(text[3:], path)
+            continue
         with open(path, "w") as fh:
             fh.write(text)
         os.utime(path, (OLD, OLD))
@@ -69,8 +73,9 @@ def _mask(body: bytes) -> bytes:
 
 def ask(port: int, case: Case, prefix: str) -> Answer:
     path = f"/{prefix}{case.request}"
-    raw = (f"{case.method} {path} HTTP/1.1\r\nHost: localhost\r\n{case.send}"
-           "Connection: close\r\n\r\n").encode()
+    length = f"Content-Length: {len(case.body)}\r\n" if case.body else ""
+    raw = (f"{case.method} {path} HTTP/1.1\r\nHost: localhost\r\n{case.send}{length}"
+           f"Connection: close\r\n\r\n{case.body}").encode()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(raw)
         data = b""
