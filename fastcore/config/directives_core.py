@@ -179,16 +179,36 @@ def error_log(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 
 def log_level(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """As core's set_loglevel: a plain level sets the scope's level and forgets the
+    per-module levels given before it; `module:level` sets one module's level (the module
+    must be loaded: "x", "mod_x.c" and "x_module" all name it)."""
+    dc = ctx.dirconf
     level = None
     for w in a:
-        lvl = w.split(":", 1)[-1].lower()
+        mod, colon, lvl = w.rpartition(":")
+        lvl = lvl.lower()
         if lvl not in LOG_LEVELS:
             raise DirectiveError("LogLevel requires level keyword: one of emerg/alert/crit/"
                                  "error/warn/notice/info/debug/trace1/.../trace8")
-        if ":" not in w:
+        if not colon:
             level = lvl
+            dc.log_level = lvl
+            dc.log_modules = {}
+            continue
+        short = module_tag(mod)
+        if f"{short}_module" not in e.loaded:
+            raise DirectiveError(f"Cannot find module {mod}")
+        dc.log_modules = {**dc.log_modules, short: lvl}
     if level and not ctx.kinds and not ctx.in_vhost:
         e.state.log_level = level
+
+
+def module_tag(name: str) -> str:
+    """The short name Apache prints in error-log lines: mod_authz_core.c, authz_core_module
+    and authz_core are all "authz_core"."""
+    if name.startswith("mod_") and name.endswith(".c"):
+        return name[4:-2]
+    return name[:-7] if name.endswith("_module") else name
 
 
 def options(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

@@ -127,6 +127,8 @@ class DirConfig:
     language_priority: tuple[str, ...] | None = None  # mod_negotiation LanguagePriority
     force_language_priority: str | None = None  # Prefer|Fallback
     add_default_charset: str | None = None  # AddDefaultCharset (None: unset, "": Off)
+    log_level: str | None = None  # LogLevel of this scope (per-dir error-log threshold)
+    log_modules: dict[str, str] = field(default_factory=dict)  # LogLevel module:level
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ def merge_dir(base: DirConfig, new: DirConfig) -> DirConfig:
         elif name in ("redirects", "files_sections"):
             setattr(out, name, getattr(base, name) + nv)
         elif name in ("options", "options_add", "options_remove", "file_etag", "etag_bits",
-                      "etag_add", "etag_remove"):
+                      "etag_add", "etag_remove", "log_modules"):
             continue
         elif name == "authz":
             continue
@@ -159,6 +159,11 @@ def merge_dir(base: DirConfig, new: DirConfig) -> DirConfig:
         out.options, out.options_add, out.options_remove = (
             new.options, new.options_add, new.options_remove)
     _merge_etag(out, base, new)
+    # ap_merge_log_config: a scope that sets a plain level inherits no module levels
+    if new.log_level is None:
+        out.log_modules = {**base.log_modules, **new.log_modules}
+    else:
+        out.log_modules = dict(new.log_modules)
     out.authz = merge_authz(base, new)
     # A type removed here drops an inherited AddType (RemoveType).
     if new.remove_type:

@@ -165,7 +165,7 @@ class Handler:
         walk = self.mapper.walk(vhost, path)
         dc = self.resolver.location_config(vhost, uri, walk.dirconf)
         txn.dirconf = dc
-        granted = self.srv.authorize(txn, dc.authz)
+        granted = self.srv.authorize(txn, dc, walk.filename)
         if granted is False:
             return self.error(txn, 403, dirconf=dc)
         if dc.redirects:
@@ -217,6 +217,9 @@ class Handler:
         if method not in ("GET", "HEAD", "POST"):
             return self.not_allowed(txn, dc)
         if st is None or not S.is_regular(st) or path_info:
+            if st is None:
+                self.srv.error_log.log("info", "core", f"AH00128: File does not exist: {filename}",
+                                       f"{txn.client_ip}:{txn.remote_port}", dc)
             return self.error(txn, 404, dirconf=dc)
         return self.file_response(txn, filename, st, dc, ctype, lang, enc, cacheable, extra or [])
 
@@ -321,7 +324,7 @@ class Handler:
                 continue
             sdc = self.resolver.location_config(txn.vhost, sub_uri, walk.dirconf)
             if S.is_regular(walk.st) and not walk.path_info:
-                if self.srv.authorize(txn, sdc.authz) is False:
+                if self.srv.authorize(txn, sdc, walk.filename) is False:
                     failure = failure or 403
                     continue
                 txn.uri_path = sub_uri
@@ -401,7 +404,7 @@ class Handler:
             if dc is None:
                 return False
             dc = self.resolver.location_config(vhost, base + os.path.basename(path), dc)
-            return self.srv.authorize(txn, dc.authz) is not False
+            return self.srv.authorize(txn, dc, path) is not False
         return allowed
 
     def subrequest_lookup(self, txn: object, dir_uri: str):  # noqa: ANN201
@@ -422,7 +425,7 @@ class Handler:
                     return None
                 walk = self.mapper.walk(vhost, path)
                 dc = self.resolver.location_config(vhost, uri, walk.dirconf)
-                if self.srv.authorize(txn, dc.authz) is False:
+                if self.srv.authorize(txn, dc, walk.filename) is False:
                     return None
                 if S.is_regular(walk.st) and not walk.path_info:
                     return walk.filename, self.mime.content_type_header(walk.filename, dc)
@@ -540,7 +543,7 @@ class Handler:
         except Exception:  # a broken .htaccess on the variant's way
             return 500, None
         vdc = self.resolver.location_config(vhost, uri, walk.dirconf)
-        if self.srv.authorize(txn, vdc.authz) is False:
+        if self.srv.authorize(txn, vdc, walk.filename) is False:
             return 403, None
         return None, vdc
 

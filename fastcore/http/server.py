@@ -12,7 +12,7 @@ import os
 import select
 import threading
 
-from fastcore.config.model import RequireGroup, ServerConfig, VirtualHost
+from fastcore.config.model import DirConfig, RequireGroup, ServerConfig, VirtualHost
 from fastcore.http import authz
 from fastcore.http import errors as E
 from fastcore.http.connection import Connection
@@ -27,6 +27,7 @@ from fastcore.http.handler import Handler
 from fastcore.http.log import DEFAULT_NICKNAMES, AccessLog, ErrorLog, open_log
 from fastcore.http.mapping import Mapper
 from fastcore.http.mime import MimeMap
+from fastcore.http.transaction import Transaction
 
 
 class HttpServer(EngineServerMixin):
@@ -166,10 +167,26 @@ class HttpServer(EngineServerMixin):
         self.log_fds.clear()
 
     # ------------------------------------------------------------ helpers for handler
-    def authorize(self, txn: object, group: RequireGroup | None) -> bool | None:
+    def authorize(self, txn: Transaction, dc: DirConfig, filename: str) -> bool | None:
+        """mod_authz_core for `filename` under `dc`: the decision, with Apache's error-log
+        lines (AH01630 for a denial; AH01626/AH01628 under LogLevel authz_core:debug)."""
         ctx = txn.conn.ctx
         ctx.method = txn.method
-        return authz.authorize(ctx, group)
+        log = self.error_log
+        client = f"{txn.client_ip}:{txn.remote_port}"
+        trace = None
+        if log.enabled("debug", "authz_core", dc):
+            def trace(what: str, result: int) -> None:
+                log.log("debug", "authz_core", f"AH01626: authorization result of {what}: "
+                        f"{authz.RESULT_WORDS[result]}", client, dc, "mod_authz_core.c(815)")
+        granted = authz.authorize(ctx, dc.authz, trace)
+        if granted is None and trace is not None:
+            log.log("debug", "authz_core", "AH01628: authorization result: granted (no "
+                    "directives)", client, dc, "mod_authz_core.c(843)")
+        elif granted is False:
+            log.log("error", "authz_core", "AH01630: client denied by server configuration: "
+                    f"{filename}", client, dc)
+        return granted
 
     def trace_enabled(self, vhost: VirtualHost | None) -> bool:
         return (vhost or self.cfg.main).trace_enable != "off"

@@ -1,0 +1,88 @@
+"""LogLevel per module (`LogLevel info authz_core:debug`) and per directory: the request
+lines of the error log are Apache's, with the same module tags, levels and messages.
+
+The same requests go to Apache 2.4 and to fastcore (C engine and pure twins) with the same
+httpd.conf; the lines that carry a [client ...] field are compared after masking the
+clock, the pid/tid and the client port.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import tempfile
+
+import pytest
+from test_mpm_harness import MODDIR, ApacheServer, FastcoreServer, Server
+
+DIRS = {
+    # folder: lines of its <Directory>
+    "deny": "Require all denied",
+    "dbg": "LogLevel authz_core:debug\nRequire ip 10.1.1.1",
+    "dbgok": "LogLevel authz_core:debug\n<RequireAll>\nRequire all granted\n"
+             "Require not ip 10.1.1.1\n</RequireAll>",
+    "dbgnone": "LogLevel authz_core:debug",
+    "info": "LogLevel info",
+    "quiet": "LogLevel crit\nRequire all denied",
+    "reset": "LogLevel authz_core:debug error\nRequire all denied",
+}
+PATHS = ["/deny/a.html", "/dbg/a.html", "/dbgok/a.html", "/dbgnone/a.html",
+         "/info/missing.html", "/quiet/a.html", "/reset/a.html", "/missing.html",
+         "/dbg/missing.html"]
+SERVER_LEVELS = ["warn", "info authz_core:debug", "debug authz_core:warn"]
+
+
+def site(docroot: str, server_level: str) -> str:
+    lines = [f"LoadModule authz_host_module {MODDIR}/mod_authz_host.so",
+             f"LogLevel {server_level}"]
+    for name, conf in DIRS.items():
+        folder = os.path.join(docroot, name)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "a.html"), "w") as fh:
+            fh.write("a\n")
+        lines += [f'<Directory "{folder}">', conf, "</Directory>"]
+    return "\n".join(lines) + "\n"
+
+
+def request_lines(srv: Server) -> list[str]:
+    srv.start()
+    try:
+        for path in PATHS:
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n"
+                          "Connection: close\r\n\r\n".encode())
+                while s.recv(65536):
+                    pass
+    finally:
+        srv.stop()
+    out = []
+    for line in srv.error_log().splitlines():
+        if "[client " not in line:
+            continue
+        line = re.sub(r"^\[[^\]]+\] ", "", line)
+        line = re.sub(r"\[pid \d+(:tid \d+)?\]", "[pid]", line)
+        out.append(re.sub(r"\[client 127\.0\.0\.1:\d+\]", "[client]", line))
+    return out
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["extensions", "pure"])
+@pytest.mark.parametrize("server_level", SERVER_LEVELS)
+def test_request_error_lines_match_apache(server_level: str, pure: bool) -> None:
+    tmp = tempfile.mkdtemp(prefix="fc-loglevel-")
+    try:
+        docroot = os.path.join(tmp, "htdocs")
+        extra = site(docroot, server_level)
+        os.makedirs(os.path.join(tmp, "a"))
+        os.makedirs(os.path.join(tmp, "f"))
+        apache = request_lines(ApacheServer(os.path.join(tmp, "a"), "prefork", extra,
+                                            docroot=docroot))
+        fc = FastcoreServer(os.path.join(tmp, "f"), "prefork", extra, docroot=docroot)
+        if pure:
+            env = fc.env()
+            env["FASTCORE_NO_EXTENSIONS"] = "1"
+            fc.env = lambda: env  # type: ignore[method-assign]
+        assert request_lines(fc) == apache
+        assert any("AH01630" in line for line in apache)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
