@@ -564,6 +564,7 @@ def use_canonical_name(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     v = a[0].lower()
     if v not in ("on", "off", "dns"):
         raise DirectiveError("parameter must be 'on', 'off', or 'dns'")
+    ctx.dirconf.use_canonical_name = v
 
 
 def server_admin(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

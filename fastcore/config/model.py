@@ -127,6 +127,7 @@ class DirConfig:
     language_priority: tuple[str, ...] | None = None  # mod_negotiation LanguagePriority
     force_language_priority: str | None = None  # Prefer|Fallback
     add_default_charset: str | None = None  # AddDefaultCharset (None: unset, "": Off)
+    use_canonical_name: str | None = None  # UseCanonicalName off|on|dns
     log_level: str | None = None  # LogLevel of this scope (per-dir error-log threshold)
     log_modules: dict[str, str] = field(default_factory=dict)  # LogLevel module:level
 
@@ -202,6 +203,7 @@ class VirtualHost:
     trace_enable: str = "on"  # on | off | extended
     allow_encoded_slashes: str = "off"  # off | on | nodecode
     access_file_name: tuple[str, ...] = (".htaccess",)
+    cache_negotiated_docs: bool | None = None  # CacheNegotiatedDocs (None: the main server's)
     filename: str = ""
     line: int = 0
 

@@ -111,9 +111,8 @@ class Handler:
         mode = dc.server_signature if dc is not None else None
         if not mode or mode == "off":
             return ""
-        vh = txn.vhost
-        return E.signature(mode, self.srv.banner, txn.host_name or vh.server_name,
-                           txn.port, vh.server_admin)
+        name, port = self.srv.server_name_port(txn)
+        return E.signature(mode, self.srv.banner, name, port, txn.vhost.server_admin)
 
     def internal(self, txn: object, uri: str) -> Response:
         """Internal redirect for a local ErrorDocument (GET of that URI); errors inside it
@@ -489,7 +488,7 @@ class Handler:
                 return None
             return self.error(txn, e.status, dirconf=dc)
         extra = list(res.headers)
-        if res.http10_expires and txn.proto_num < 1001:
+        if res.http10_expires and txn.proto_num < 1001 and not self.srv.caches_negotiated(txn.vhost):
             # Apache's type-map handler sets r->no_cache: HTTP/1.0 gets Expires = Date
             # (the same clock as the Date field the server adds)
             extra.append(("Expires", _sf.date_header()[6:].rstrip().decode()))

@@ -30,6 +30,14 @@ from fastcore.http.mime import MimeMap
 from fastcore.http.transaction import Transaction
 
 
+def split_server_name(name: str) -> tuple[str, int | None]:
+    """ServerName host[:port] (IPv6 in brackets) -> (host, port or None)."""
+    host, colon, port = name.rpartition(":")
+    if colon and port.isdigit() and not host.endswith(":"):
+        return host, int(port)
+    return name, None
+
+
 class HttpServer(EngineServerMixin):
     """Compiled per-(re)start state; created in the parent before fork."""
 
@@ -188,13 +196,36 @@ class HttpServer(EngineServerMixin):
                     f"{filename}", client, dc)
         return granted
 
+    def caches_negotiated(self, vhost: VirtualHost | None) -> bool:
+        """CacheNegotiatedDocs On (the vhost's, else the main server's)."""
+        own = (vhost or self.cfg.main).cache_negotiated_docs
+        return bool(self.cfg.main.cache_negotiated_docs if own is None else own)
+
     def trace_enabled(self, vhost: VirtualHost | None) -> bool:
         return (vhost or self.cfg.main).trace_enable != "off"
 
-    def self_url(self, txn: object, path: str) -> str:
-        name = txn.host_name or txn.vhost.server_name or "localhost"
-        port = txn.host_port or 80
+    def self_url(self, txn: Transaction, path: str) -> str:
+        name, port = self.server_name_port(txn)
         return f"http://{name}{'' if port == 80 else f':{port}'}{path}"
+
+    def server_name_port(self, txn: Transaction) -> tuple[str, int]:
+        """ap_get_server_name/ap_get_server_port under UseCanonicalName: Off (the client's
+        Host, else ServerName), On (ServerName and its port), DNS (the reverse name of the
+        local address); a port the Host does not give is ServerName's, else 80."""
+        vh = txn.vhost or self.cfg.main
+        dc = txn.dirconf or vh.dir_defaults
+        sname, sport = split_server_name(vh.server_name)
+        mode = dc.use_canonical_name or "off"
+        if mode == "on":
+            return sname or "localhost", sport or 80
+        port = txn.host_port or sport or 80
+        if mode == "dns":
+            if self.dns is None:  # UseCanonicalName DNS alone: the resolver, on first use
+                from fastcore.http.dns import Resolver
+                self.dns = Resolver()
+            local = txn.local_ip
+            return (local and self.dns.reverse(local, False)) or sname or "localhost", port
+        return txn.host_name or sname or "localhost", port
 
     def vhost_for(self, conn: Connection, host: str | None) -> VirtualHost:
         if not self.cfg.vhosts:
