@@ -113,8 +113,9 @@ class Connection(EngineConnMixin, FastPathMixin):
         """An unexpected failure on the request path: the error log says what, the client
         whose answer had not been queued yet gets a 500 (an answer already begun can only
         be cut short), then the connection closes as after any 500 Apache sends."""
-        self.srv.error_log.log("error", "core", f"internal error: {exc!r}", self.client_ip)
         txn, req = self.unanswered, self.unanswered_req
+        log = self.srv.errlog(txn.vhost if txn is not None else self.vh)
+        log.log("error", "core", f"internal error: {exc!r}", self.client_ip)
         self.unanswered = self.unanswered_req = None
         self.body = None
         self.pending = None
@@ -128,8 +129,7 @@ class Connection(EngineConnMixin, FastPathMixin):
                     return WANT_WRITE, self.timeout
         except Exception as again:  # noqa: BLE001 - e.g. the socket itself fails
             if not isinstance(again, (ConnectionError, BrokenPipeError)):
-                self.srv.error_log.log("error", "core", f"internal error: {again!r}",
-                                       self.client_ip)
+                log.log("error", "core", f"internal error: {again!r}", self.client_ip)
             self._drop_output()
         return CLOSED, 0.0
 
@@ -142,7 +142,8 @@ class Connection(EngineConnMixin, FastPathMixin):
             resp.close = True
             self._emit(txn, req, resp)
         except Exception as exc:  # noqa: BLE001 - the error path itself is broken
-            self.srv.error_log.log("error", "core", f"internal error: {exc!r}", self.client_ip)
+            self.srv.errlog(txn.vhost).log("error", "core", f"internal error: {exc!r}",
+                                           self.client_ip)
             if len(self.out) > before:
                 return  # queued; only the access-log line failed
             body = b"" if txn.method == "HEAD" else E.error_body(500, txn.method)

@@ -143,7 +143,7 @@ class Handler:
                 txn.uri_path = loose_path(req.path_raw)
             return self.error(txn, e.status, e.notes, list(e.headers), txn.dirconf)
         except Exception as exc:  # .htaccess errors, handler bugs: 500, never a dead worker
-            self.srv.error_log.log("alert" if "htaccess" in type(exc).__name__.lower() else "error",
+            self.srv.errlog(txn.vhost).log("alert" if "htaccess" in type(exc).__name__.lower() else "error",
                                    "core", str(exc), txn.client_ip)
             return self.error(txn, 500, dirconf=txn.dirconf)
 
@@ -217,7 +217,7 @@ class Handler:
             return self.not_allowed(txn, dc)
         if st is None or not S.is_regular(st) or path_info:
             if st is None:
-                self.srv.error_log.log("info", "core", f"AH00128: File does not exist: {filename}",
+                self.srv.errlog(txn.vhost).log("info", "core", f"AH00128: File does not exist: {filename}",
                                        f"{txn.client_ip}:{txn.remote_port}", dc)
             return self.error(txn, 404, dirconf=dc)
         return self.file_response(txn, filename, st, dc, ctype, lang, enc, cacheable, extra or [])
@@ -354,7 +354,7 @@ class Handler:
                 return self.error(txn, 403, dirconf=dc)
             except autoindex.FancyIndexingUnsupported as exc:  # the config layer refuses
                 # these settings at startup; never send a listing Apache would not send
-                self.srv.error_log.log("error", "autoindex", str(exc), txn.client_ip)
+                self.srv.errlog(txn.vhost).log("error", "autoindex", str(exc), txn.client_ip)
                 return self.error(txn, 500, dirconf=dc)
             validators = self.listing_validators(txn, dirname, dc)
             if streamed:  # an HTML header/readme went through a sub-request: no length

@@ -130,6 +130,20 @@ class HttpServer(EngineServerMixin):
         except OSError:
             efd = 2
         self.error_log = ErrorLog(efd, cfg.log_level)
+        # A <VirtualHost>'s own ErrorLog gets the lines of its requests (one ErrorLog per
+        # file; a vhost without one inherited the main server's path).
+        by_fd = {efd: self.error_log}
+        self.error_logs: dict[int, ErrorLog] = {id(cfg.main): self.error_log}
+        for v in cfg.vhosts:
+            try:
+                fd = fd_for(v.error_log) if v.error_log else efd
+            except OSError:
+                fd = efd
+            self.error_logs[id(v)] = by_fd.setdefault(fd, ErrorLog(fd, cfg.log_level))
+
+    def errlog(self, vhost: VirtualHost | None) -> ErrorLog:
+        """The error log of a request to `vhost` (its ErrorLog, else the main server's)."""
+        return self.error_logs.get(id(vhost), self.error_log) if vhost is not None else self.error_log
 
     def preload(self) -> None:
         """Import now, in the parent, everything a request may need (fastcore.http.preload):
@@ -180,7 +194,7 @@ class HttpServer(EngineServerMixin):
         lines (AH01630 for a denial; AH01626/AH01628 under LogLevel authz_core:debug)."""
         ctx = txn.conn.ctx
         ctx.method = txn.method
-        log = self.error_log
+        log = self.errlog(txn.vhost)
         client = f"{txn.client_ip}:{txn.remote_port}"
         trace = None
         if log.enabled("debug", "authz_core", dc):

@@ -86,3 +86,49 @@ def test_request_error_lines_match_apache(server_level: str, pure: bool) -> None
         assert any("AH01630" in line for line in apache)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _client_lines(path: str) -> list[str]:
+    try:
+        with open(path, errors="replace") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return []
+    return [re.sub(r"\[client 127\.0\.0\.1:\d+\]", "[client]",
+                   re.sub(r"^\[[^\]]+\] \[([^\]]+)\] \[pid [^\]]+\]", r"[\1] [pid]", ln))
+            for ln in text.splitlines() if "[client " in ln]
+
+
+def test_virtualhost_error_log_and_level_match_apache() -> None:
+    """A <VirtualHost>'s ErrorLog receives its requests' lines, with its own LogLevel."""
+    tmp = tempfile.mkdtemp(prefix="fc-vhlog-")
+    try:
+        docroot = os.path.join(tmp, "htdocs")
+        results = []
+        for kind, cls in (("a", ApacheServer), ("f", FastcoreServer)):
+            run = os.path.join(tmp, kind)
+            os.makedirs(run)
+            srv = cls(run, "prefork", docroot=docroot)
+            srv.extra = site(docroot, "warn") + (
+                f"<VirtualHost 127.0.0.1:{srv.port}>\nServerName main.test\n</VirtualHost>\n"
+                f"<VirtualHost 127.0.0.1:{srv.port}>\nServerName other.test\n"
+                f'ErrorLog "{run}/other_error_log"\nLogLevel info\n</VirtualHost>\n')
+            srv.start()
+            try:
+                for host in ("main.test", "other.test"):
+                    for path in ("/deny/a.html", "/missing.html"):
+                        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+                            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n"
+                                      "Connection: close\r\n\r\n".encode())
+                            while s.recv(65536):
+                                pass
+            finally:
+                srv.stop()
+            results.append((_client_lines(os.path.join(run, "error_log")),
+                            _client_lines(os.path.join(run, "other_error_log"))))
+        apache, fastcore = results
+        assert fastcore == apache
+        assert len(apache[0]) == 1 and "deny/a.html" in apache[0][0]
+        assert any("AH00128" in line for line in apache[1])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
