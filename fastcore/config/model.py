@@ -224,6 +224,9 @@ class MpmConfig:
     async_request_worker_factor: float = 2.0
     graceful_shutdown_timeout: float = 0.0
     listen_backlog: int = 511
+    send_buffer_size: int = 0  # SendBufferSize (0: the kernel's default)
+    receive_buffer_size: int = 0  # ReceiveBufferSize
+    thread_stack_size: int = 0  # ThreadStackSize (0: fastcore's THREAD_STACK)
 
 
 @dataclass

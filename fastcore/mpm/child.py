@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastcore.mpm.errlog import ErrorLog
+from fastcore.mpm.listeners import apply_buffer_sizes
 from fastcore.mpm.proctable import NOT_ACCEPTING, QUIESCING
 from fastcore.mpm.sizing import Sizing
 
@@ -75,13 +76,15 @@ class ChildContext:
             accept = load("accept")
             own = [accept.open_listener(h, p, fam, self.cfg.mpm.listen_backlog, True)
                    for h, p, fam in self.listen_addrs]
+            for fd in own:
+                apply_buffer_sizes(fd, self.cfg.mpm)
             for fd in self.listen_fds:
                 os.close(fd)
             self.listen_fds = own
         self.switch_user()
         self.mutex.child_init()
         self.server.child_init()
-        threading.stack_size(THREAD_STACK)
+        threading.stack_size(self.cfg.mpm.thread_stack_size or THREAD_STACK)
         threading.Thread(target=self._signal_loop, name="signals", daemon=True).start()
         gc.freeze()  # what child start-up allocated: never walked again by the collector
 

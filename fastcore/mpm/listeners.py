@@ -48,6 +48,24 @@ def systemd_fds() -> dict[Key, int]:
     return out
 
 
+def apply_buffer_sizes(fd: int, mpm: Any) -> None:
+    """SendBufferSize/ReceiveBufferSize on a listener (accepted sockets inherit them), as
+    httpd's make_sock sets them; a refusal is only a warning there, so it is ignored."""
+    opts = ((socket.SO_SNDBUF, mpm.send_buffer_size), (socket.SO_RCVBUF, mpm.receive_buffer_size))
+    if not any(v for _, v in opts):
+        return
+    s = socket.socket(fileno=fd)
+    try:
+        for opt, value in opts:
+            if value:
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, opt, value)
+                except OSError:
+                    pass
+    finally:
+        s.detach()
+
+
 class Listeners:
     """Key (host, port, family) -> listening (or, for reuseport, reserving) descriptor."""
 
@@ -73,11 +91,13 @@ class Listeners:
                               f"{host or '0.0.0.0'}:{port}") from exc
             return s.detach()
         try:
-            return load("accept").open_listener(host, port, family, cfg.mpm.listen_backlog,
-                                                 False)
+            fd = load("accept").open_listener(host, port, family, cfg.mpm.listen_backlog,
+                                              False)
         except OSError as exc:
             raise OSError(exc.errno, f"AH00072: make_sock: could not bind to address "
                           f"{host or '0.0.0.0'}:{port}") from exc
+        apply_buffer_sizes(fd, cfg.mpm)
+        return fd
 
     def _wanted(self, cfg: Any) -> list[Key]:
         return [_key(la.host, la.port, la.family) for la in cfg.listeners]
