@@ -81,6 +81,11 @@ CASES: list[Case] = [
     Case("addencoding", "AddEncoding x-gzip .html", "/page.html",
          headers=("content-encoding", "content-type")),
     Case("removetype", "RemoveType .html", "/page.html"),
+    # Apache too: without a module that registers DEFLATE (mod_deflate is not one of the
+    # modules such a configuration can load) the filter is silently not added
+    Case("addoutputfilter", "AddOutputFilter DEFLATE .html", "/page.html",
+         headers=("content-type", "content-encoding", "content-length"),
+         send="Accept-Encoding: gzip\r\n", no_effect=True),
     # mod_dir
     Case("directoryindex", "DirectoryIndex page.html", "/"),
     Case("directoryslash", "DirectorySlash Off", "", headers=("location",)),
