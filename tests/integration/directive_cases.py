@@ -122,6 +122,8 @@ CASES: list[Case] = [
          {**TEXT, "HEADER.html": "<b>head</b>\n"}),
     Case("readmename", "Options +Indexes\nReadmeName README.html", "/",
          {**TEXT, "README.html": "<b>read me</b>\n"}),
+    Case("useolddateformat", "Options +Indexes\nIndexOptions FancyIndexing UseOldDateFormat",
+         "/?C=N;O=A", TEXT),
     Case("adddescription", "Options +Indexes\nIndexOptions FancyIndexing\n"
          'AddDescription "the text" a.txt', "/?C=N;O=A", TEXT),
     Case("indexorderdefault", "Options +Indexes\nIndexOptions FancyIndexing\n"
