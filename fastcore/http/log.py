@@ -289,7 +289,7 @@ def write_all(fd: int, data: bytes) -> None:
 
 LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
           "trace1", "trace2", "trace3", "trace4", "trace5", "trace6", "trace7", "trace8")
-_DEBUG = 7  # LEVELS.index("debug"): from here on a line names its source
+DEBUG_INDEX = 7  # LEVELS.index("debug"): from here on a line names its source
 
 
 class ErrorLog:
@@ -318,7 +318,7 @@ class ErrorLog:
         lt = time.localtime(now)
         stamp = time.strftime("%a %b %d %H:%M:%S", lt) + f".{int(now * 1e6) % 1000000:06d} {lt.tm_year}"
         cl = f" [client {client}]" if client else ""
-        src = f" {source}:" if source and LEVELS.index(level) >= _DEBUG else ""
+        src = f" {source}:" if source and LEVELS.index(level) >= DEBUG_INDEX else ""
         line = (f"[{stamp}] [{module}:{level}] [pid {os.getpid()}:tid {threading.get_native_id()}]"
                 f"{src}{cl} {msg}\n")
         write_all(self.fd, line.encode("latin-1", "replace"))

@@ -24,7 +24,7 @@ from fastcore.http.engine import (  # noqa: F401 - the state constants are this 
     _fp,
 )
 from fastcore.http.handler import Handler
-from fastcore.http.log import DEFAULT_NICKNAMES, AccessLog, ErrorLog, open_log
+from fastcore.http.log import DEBUG_INDEX, DEFAULT_NICKNAMES, AccessLog, ErrorLog, open_log
 from fastcore.http.mapping import Mapper
 from fastcore.http.mime import MimeMap
 from fastcore.http.transaction import Transaction
@@ -195,20 +195,30 @@ class HttpServer(EngineServerMixin):
         ctx = txn.conn.ctx
         ctx.method = txn.method
         log = self.errlog(txn.vhost)
-        client = f"{txn.client_ip}:{txn.remote_port}"
         trace = None
-        if log.enabled("debug", "authz_core", dc):
-            def trace(what: str, result: int) -> None:
-                log.log("debug", "authz_core", f"AH01626: authorization result of {what}: "
-                        f"{authz.RESULT_WORDS[result]}", client, dc, "mod_authz_core.c(815)")
+        if dc.log_level or dc.log_modules or log.level >= DEBUG_INDEX:
+            trace = self._authz_trace(log, txn, dc)
         granted = authz.authorize(ctx, dc.authz, trace)
         if granted is None and trace is not None:
             log.log("debug", "authz_core", "AH01628: authorization result: granted (no "
-                    "directives)", client, dc, "mod_authz_core.c(843)")
+                    "directives)", f"{txn.client_ip}:{txn.remote_port}", dc,
+                    "mod_authz_core.c(843)")
         elif granted is False:
             log.log("error", "authz_core", "AH01630: client denied by server configuration: "
-                    f"{filename}", client, dc)
+                    f"{filename}", f"{txn.client_ip}:{txn.remote_port}", dc)
         return granted
+
+    @staticmethod
+    def _authz_trace(log: ErrorLog, txn: Transaction, dc: DirConfig) -> authz.Trace | None:
+        """The AH01626 writer when LogLevel lets authz_core:debug through for `dc`."""
+        if not log.enabled("debug", "authz_core", dc):
+            return None
+        client = f"{txn.client_ip}:{txn.remote_port}"
+
+        def trace(what: str, result: int) -> None:
+            log.log("debug", "authz_core", f"AH01626: authorization result of {what}: "
+                    f"{authz.RESULT_WORDS[result]}", client, dc, "mod_authz_core.c(815)")
+        return trace
 
     def caches_negotiated(self, vhost: VirtualHost | None) -> bool:
         """CacheNegotiatedDocs On (the vhost's, else the main server's)."""
