@@ -341,8 +341,11 @@ class Handler:
 
     def no_index(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig
                  ) -> Response:
-        """A directory without a usable index: a listing with Options Indexes, else 403."""
-        if (dc.options or 0) & OPT_INDEXES and txn.method in ("GET", "HEAD", "POST"):
+        """A directory without a usable index: mod_autoindex's listing with Options
+        Indexes, else its 403; without mod_autoindex loaded, core's 404."""
+        autoindex_loaded = "autoindex_module" in self.srv.cfg.modules
+        if autoindex_loaded and (dc.options or 0) & OPT_INDEXES and \
+                txn.method in ("GET", "HEAD", "POST"):
             from fastcore.http import autoindex
             sig = self.signature(txn, dc)  # ap_psignature("", r): no <hr> in a listing
             try:
@@ -371,6 +374,16 @@ class Handler:
             return Response(200, [("Allow", self.allow(txn))], None, b"")
         if txn.method not in ("GET", "HEAD", "POST"):  # Apache 2.4.71: DELETE, CONNECT
             return self.not_allowed(txn, dc)  # on a directory are 405, not 403
+        shown = dirname.rstrip("/") + "/" if uri.endswith("/") else dirname
+        log, client = self.srv.errlog(txn.vhost), f"{txn.client_ip}:{txn.remote_port}"
+        if not autoindex_loaded:  # no handler takes the directory: the default one's 404
+            log.log("info", "core", f"AH00129: Attempt to serve directory: {shown}", client, dc)
+            return self.error(txn, 404, dirconf=dc)
+        names = ",".join(dc.directory_index if dc.directory_index is not None
+                         else ("index.html",)) or "none"
+        log.log("error", "autoindex", f"AH01276: Cannot serve directory {shown}: No matching "
+                f"DirectoryIndex ({names}) found, and server-generated directory index "
+                "forbidden by Options directive", client, dc)
         return self.error(txn, 403, dirconf=dc)
 
     def listing_validators(self, txn: object, dirname: str, dc: DirConfig

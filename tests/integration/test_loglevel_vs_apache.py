@@ -29,13 +29,16 @@ DIRS = {
 }
 PATHS = ["/deny/a.html", "/dbg/a.html", "/dbgok/a.html", "/dbgnone/a.html",
          "/info/missing.html", "/quiet/a.html", "/reset/a.html", "/missing.html",
-         "/dbg/missing.html"]
-SERVER_LEVELS = ["warn", "info authz_core:debug", "debug authz_core:warn"]
+         "/dbg/missing.html", "/info/", "/dbgnone/"]
+# (server LogLevel, extra modules): a directory without an index is mod_autoindex's 403
+# (AH01276, error) when it is loaded, else core's 404 (AH00129, info)
+SERVER_LEVELS = [("warn", ()), ("info authz_core:debug", ()),
+                 ("debug authz_core:warn", ("autoindex",)), ("info", ("autoindex",))]
 
 
-def site(docroot: str, server_level: str) -> str:
-    lines = [f"LoadModule authz_host_module {MODDIR}/mod_authz_host.so",
-             f"LogLevel {server_level}"]
+def site(docroot: str, server_level: str, modules: tuple[str, ...] = ()) -> str:
+    lines = [f"LoadModule {m}_module {MODDIR}/mod_{m}.so" for m in ("authz_host", *modules)]
+    lines.append(f"LogLevel {server_level}")
     for name, conf in DIRS.items():
         folder = os.path.join(docroot, name)
         os.makedirs(folder, exist_ok=True)
@@ -67,12 +70,13 @@ def request_lines(srv: Server) -> list[str]:
 
 
 @pytest.mark.parametrize("pure", [False, True], ids=["extensions", "pure"])
-@pytest.mark.parametrize("server_level", SERVER_LEVELS)
-def test_request_error_lines_match_apache(server_level: str, pure: bool) -> None:
+@pytest.mark.parametrize("server_level,modules", SERVER_LEVELS)
+def test_request_error_lines_match_apache(server_level: str, modules: tuple[str, ...],
+                                          pure: bool) -> None:
     tmp = tempfile.mkdtemp(prefix="fc-loglevel-")
     try:
         docroot = os.path.join(tmp, "htdocs")
-        extra = site(docroot, server_level)
+        extra = site(docroot, server_level, modules)
         os.makedirs(os.path.join(tmp, "a"))
         os.makedirs(os.path.join(tmp, "f"))
         apache = request_lines(ApacheServer(os.path.join(tmp, "a"), "prefork", extra,
