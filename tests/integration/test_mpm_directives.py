@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import time
 
 from test_mpm_harness import FastcoreServer, config_text, free_port, get
@@ -68,3 +69,39 @@ def test_thread_stack_size_sizes_worker_stacks(tmp_path) -> None:
         assert os.path.exists(f"/proc/{child}")
     finally:
         srv.stop()
+
+
+def test_listen_backlog_is_the_listen_queue(tmp_path) -> None:
+    """ListenBacklog is listen(2)'s backlog: ss shows it as a listener's Send-Q."""
+    srv = FastcoreServer(str(tmp_path), "prefork", "ListenBacklog 37\nStartServers 1\n")
+    srv.start()
+    try:
+        out = subprocess.run(["ss", "-ltnH", f"sport = :{srv.port}"], capture_output=True,
+                             text=True, check=True).stdout.split()
+        assert out[0] == "LISTEN" and out[2] == "37", out
+    finally:
+        srv.stop()
+
+
+def _access_pids(srv: FastcoreServer) -> list[str]:
+    with open(os.path.join(srv.tmp, "pids_log")) as fh:
+        return [line.split()[0] for line in fh]
+
+
+def test_transferlog_and_maxrequestsperchild(tmp_path) -> None:
+    """TransferLog logs in the last nickname-less LogFormat; MaxRequestsPerChild (the old
+    name of MaxConnectionsPerChild) 1 makes each connection a new child's."""
+    srv = FastcoreServer(str(tmp_path), "prefork",
+                         'LogFormat "%P %>s %U"\nTransferLog pids_log\n'
+                         "MaxRequestsPerChild 1\nStartServers 1\nMinSpareServers 1\n"
+                         "MaxSpareServers 1\n")
+    srv.start()
+    try:
+        for _ in range(3):
+            assert get(srv.port, "/index.html")[0] == 200
+    finally:
+        srv.stop()
+    pids = _access_pids(srv)
+    assert len(pids) == 3 and len(set(pids)) == 3, pids
+    with open(os.path.join(srv.tmp, "pids_log")) as fh:
+        assert all(line.split()[1:] == ["200", "/index.html"] for line in fh)

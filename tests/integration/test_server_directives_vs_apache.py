@@ -35,7 +35,7 @@ class VCase:
     no_effect: bool = False
 
 
-FILES = {"page.html": "<p>page</p>\n", "dir/index.html": "<p>dir</p>\n",
+FILES = {"page.html": "<p>page</p>\n", "file.unknownext": "?\n", "dir/index.html": "<p>dir</p>\n",
          "enc/b.html": "<p>b</p>\n", ".acl": "Bogus\n",
          "doc.var": "URI: doc.html\nContent-Type: text/html\n", "doc.html": "<p>doc</p>\n"}
 
@@ -69,6 +69,21 @@ CASES = [
           ("location",)),
     VCase("aliasmatch", "AliasMatch ^/x/(.*)$ DOCROOT/dir/$1", "/x/index.html"),
     VCase("documentroot", "DocumentRoot DOCROOT/dir", "/index.html"),
+    VCase("define", "Define MOVED\n<IfDefine MOVED>\nRedirect /page.html http://example.com/d\n"
+          "</IfDefine>", "/page.html", ("location",)),
+    VCase("undefine", "Define GONE\nUnDefine GONE\n<IfDefine !GONE>\n"
+          "Redirect /page.html http://example.com/u\n</IfDefine>", "/page.html", ("location",)),
+    # DefaultType is ignored by 2.4 itself (AH00117): no Content-Type for an unknown type
+    VCase("defaulttype", "DefaultType text/plain", "/file.unknownext", ("content-type",),
+          no_effect=True),
+    # request limits are the default server's, read before the vhost is known: a
+    # name-based <VirtualHost> cannot change them (Apache too)
+    VCase("limitrequestline", "LimitRequestLine 40", "/page.html?" + "q" * 60,
+          no_effect=True),
+    VCase("limitrequestfieldsize", "LimitRequestFieldSize 40", "/page.html",
+          send="X-Long: " + "v" * 60 + "\r\n", no_effect=True),
+    VCase("limitrequestfields", "LimitRequestFields 2", "/page.html",
+          send="X-A: 1\r\nX-B: 2\r\nX-C: 3\r\n", no_effect=True),
     VCase("directoryindex-server", "DirectoryIndex page.html", "/", ("content-type",)),
     VCase("cachenegotiateddocs", "CacheNegotiatedDocs On", "/doc.var", ("expires",),
           http10=True),
