@@ -19,7 +19,6 @@ from fastcore.config.directives_core import (
     error_document,
     error_log,
     extended_status,
-    file_etag,
     force_type,
     group,
     hostname_lookups,
@@ -32,7 +31,6 @@ from fastcore.config.directives_core import (
     limit_request_fieldsize,
     limit_request_line,
     load_module,
-    log_level,
     mutex,
     options,
     runtime_dir,
@@ -48,6 +46,7 @@ from fastcore.config.directives_core import (
     use_canonical_name,
     user,
 )
+from fastcore.config.directives_scoped import file_etag, log_level
 from fastcore.config.engine import (
     ACCESS,
     GLOBAL_ONLY,

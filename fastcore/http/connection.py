@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from fastcore._ext import load
-from fastcore.http import authz
+from fastcore.http import authz, static
 from fastcore.http import errors as E
 from fastcore.http.engine import CLOSED, WANT_READ, WANT_WRITE, EngineConnMixin, _fp
 from fastcore.http.fastpath import FastPathMixin
@@ -501,11 +501,10 @@ class Connection(EngineConnMixin, FastPathMixin):
             self._queue(header, ffd, off, cnt, strategy, None, True)
             sent_body = cnt
         elif resp.parts is not None:
-            from fastcore.http.static import read_range
             chunks = []
             with open(resp.filename, "rb") as f:
                 for h, s, n in resp.parts:
-                    chunks += [h, read_range(f.fileno(), s, n)]
+                    chunks += [h, static.read_range(f.fileno(), s, n)]
             body = b"".join(chunks) + resp.tail
             self._queue(header, -1, 0, 0, "auto", body, False)
             sent_body = len(body)

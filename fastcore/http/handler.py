@@ -11,56 +11,26 @@ import os
 import stat as stmod
 
 from fastcore._ext import load
-from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig, VirtualHost
-from fastcore.config.state import ai_effective_options
+from fastcore.config.model import OPT_MULTI, DirConfig, VirtualHost
 from fastcore.http import errors as E
+from fastcore.http import negotiation, status
 from fastcore.http import static as S
+from fastcore.http import typemap as tm
+from fastcore.http.handler_dir import DirectoryMixin, HeaderView
 from fastcore.http.mapping import apply_redirects, decode_path, loose_path, normalize
+from fastcore.http.neg_select import fix_encoding
 from fastcore.http.request import HttpError, Request
+from fastcore.http.response import (  # noqa: F401 - Response is this module's API too
+    ALLOW_405,
+    ALLOW_OPTIONS,
+    KNOWN_METHODS,
+    Response,
+)
 
-# Methods Apache registers (anything else is M_INVALID -> 501 from the default handler).
-KNOWN_METHODS = frozenset((
-    "GET", "HEAD", "PUT", "POST", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-    "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "VERSION-CONTROL",
-    "CHECKOUT", "UNCHECKOUT", "CHECKIN", "UPDATE", "LABEL", "REPORT", "MKWORKSPACE",
-    "MKACTIVITY", "BASELINE-CONTROL", "MERGE"))
 _sf = load("sendfile")
-ALLOW_OPTIONS = "POST,OPTIONS,HEAD,GET,TRACE"
-ALLOW_405 = "GET,POST,OPTIONS,HEAD,TRACE"
 
 
-class Response:
-    """What to send: status, ordered header fields (Date/Server/Connection/Content-Type are
-    added by the server), and a body as bytes, a file range, or multipart pieces."""
-
-    __slots__ = ("status", "headers", "ctype", "body", "file", "parts", "tail", "close",
-                 "chunked", "no_length", "filename", "cache", "head_only")
-
-    def __init__(self, status: int, headers: list[tuple[str, str]] | None = None,
-                 ctype: str | None = None, body: bytes | None = b"") -> None:
-        self.status = status
-        self.headers = headers if headers is not None else []
-        self.ctype = ctype
-        self.body = body
-        self.file: tuple[str, int, int] | None = None  # (path, offset, count)
-        self.parts: list[tuple[bytes, int, int]] | None = None
-        self.tail = b""
-        self.close = False
-        self.chunked = False
-        self.no_length = False
-        self.filename: str | None = None
-        self.cache: tuple | None = None
-        self.head_only = False
-
-    def length(self) -> int:
-        if self.file is not None:
-            return self.file[2]
-        if self.parts is not None:
-            return sum(len(h) + n for h, _, n in self.parts) + len(self.tail)
-        return len(self.body or b"")
-
-
-class Handler:
+class Handler(DirectoryMixin):
     """Dispatch bound to one HttpServer (resolver, mapper, mime, negotiation modules)."""
 
     def __init__(self, srv: object) -> None:
@@ -245,7 +215,6 @@ class Handler:
         base.append(("Accept-Ranges", "bytes"))
         lead: list[tuple[str, str]] = list(extra)
         if enc:  # mod_negotiation's fixup: the client's spelling of gzip/x-gzip
-            from fastcore.http.neg_select import fix_encoding
             enc = fix_encoding(enc, txn.headers_in.get("accept-encoding"))
             lead.append(("Content-Encoding", enc))
         if lang:
@@ -302,172 +271,12 @@ class Handler:
             return r
         return None
 
-    def directory(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig,
-                  recursion: int) -> Response:
-        if not uri.endswith("/"):
-            if dc.directory_slash is not False:
-                loc = self.srv.self_url(txn, uri + "/") + (("?" + query) if query else "")
-                return self.error(txn, 301, location=loc, dirconf=dc)
-            return self.no_index(txn, uri, query, dirname, dc)  # mod_dir declines
-        names = dc.directory_index if dc.directory_index is not None else ("index.html",)
-        failure = 0
-        for name in names:
-            sub_uri = name if name.startswith("/") else uri + name
-            try:
-                path, red = self.mapper.translate(txn.vhost, sub_uri, "")
-                if red is not None:
-                    continue
-                walk = self.mapper.walk(txn.vhost, path)
-            except HttpError as e:
-                failure = failure or e.status
-                continue
-            sdc = self.resolver.location_config(txn.vhost, sub_uri, walk.dirconf)
-            if S.is_regular(walk.st) and not walk.path_info:
-                if self.srv.authorize(txn, sdc, walk.filename) is False:
-                    failure = failure or 403
-                    continue
-                txn.uri_path = sub_uri
-                txn.dirconf = sdc
-                if self.handler_name(walk.filename, sdc) == "type-map":
-                    return self.negotiated(txn, walk.filename, sdc, typemap=True)
-                return self.default_handler(txn, walk.filename, walk.st, "", sdc, walk.cacheable)
-            if walk.st is None and (sdc.options or 0) & OPT_MULTI:
-                neg = self.negotiated(txn, walk.filename, sdc, typemap=False, quiet=True)
-                if neg is not None and neg.status < 400:
-                    return neg
-        if failure:
-            return self.error(txn, failure, dirconf=dc)
-        return self.no_index(txn, uri, query, dirname, dc)
-
-    def no_index(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig
-                 ) -> Response:
-        """A directory without a usable index: mod_autoindex's listing with Options
-        Indexes, else its 403; without mod_autoindex loaded, core's 404."""
-        autoindex_loaded = "autoindex_module" in self.srv.cfg.modules
-        if autoindex_loaded and (dc.options or 0) & OPT_INDEXES and \
-                txn.method in ("GET", "HEAD", "POST"):
-            from fastcore.http import autoindex
-            sig = self.signature(txn, dc)  # ap_psignature("", r): no <hr> in a listing
-            try:
-                body, streamed = autoindex.render_listing(
-                    dirname, uri, query, dc, allowed=self.allowed_fn(txn),
-                    signature=sig[5:] if sig.startswith("<hr>\n") else sig,
-                    lookup=self.subrequest_lookup(txn, uri))
-            except OSError:
-                return self.error(txn, 403, dirconf=dc)
-            except autoindex.FancyIndexingUnsupported as exc:  # the config layer refuses
-                # these settings at startup; never send a listing Apache would not send
-                self.srv.errlog(txn.vhost).log("error", "autoindex", str(exc), txn.client_ip)
-                return self.error(txn, 500, dirconf=dc)
-            validators = self.listing_validators(txn, dirname, dc)
-            if streamed:  # an HTML header/readme went through a sub-request: no length
-                r = Response(200, validators, autoindex.content_type(dc), body)
-                r.no_length = True
-                r.chunked = txn.proto_num >= 1001
-                r.close = not r.chunked
-                return r
-            return Response(200, validators + [("Content-Length", str(len(body)))],
-                            autoindex.content_type(dc), body)
-        if txn.method not in KNOWN_METHODS:
-            return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
-        if txn.method == "OPTIONS":
-            return Response(200, [("Allow", self.allow(txn))], None, b"")
-        if txn.method not in ("GET", "HEAD", "POST"):  # Apache 2.4.71: DELETE, CONNECT
-            return self.not_allowed(txn, dc)  # on a directory are 405, not 403
-        shown = dirname.rstrip("/") + "/" if uri.endswith("/") else dirname
-        log, client = self.srv.errlog(txn.vhost), f"{txn.client_ip}:{txn.remote_port}"
-        if not autoindex_loaded:  # no handler takes the directory: the default one's 404
-            log.log("info", "core", f"AH00129: Attempt to serve directory: {shown}", client, dc)
-            return self.error(txn, 404, dirconf=dc)
-        names = ",".join(dc.directory_index if dc.directory_index is not None
-                         else ("index.html",)) or "none"
-        log.log("error", "autoindex", f"AH01276: Cannot serve directory {shown}: No matching "
-                f"DirectoryIndex ({names}) found, and server-generated directory index "
-                "forbidden by Options directive", client, dc)
-        return self.error(txn, 403, dirconf=dc)
-
-    def listing_validators(self, txn: object, dirname: str, dc: DirConfig
-                           ) -> list[tuple[str, str]]:
-        """IndexOptions TrackModified: Last-Modified and ETag (per FileETag) of the
-        directory itself, made as for a file.  Apache 2.4.71 only sets them: it does not
-        evaluate If-None-Match/If-Modified-Since/If-Match on a listing (always 200)."""
-        if "trackmodified" not in ai_effective_options(dc.autoindex or {}):
-            return []
-        try:
-            st = os.stat(dirname)
-        except OSError:  # gone since it was listed: nothing to track
-            return []
-        now = txn.start_time
-        out = [("Last-Modified", S.http_date(S.last_modified_time(st, now)).decode())]
-        tag = S.etag(st, dc.file_etag, now)
-        if tag:
-            out.append(("ETag", tag))
-        return out
-
-    def allowed_fn(self, txn: object):  # noqa: ANN201 - Callable[[str], bool]
-        """Veto for listing entries and negotiation variants, as Apache's per-entry
-        sub-request: the walk to the entry (a symlink without FollowSymLinks, a broken
-        .htaccess below) and the entry's own Require (<Files ".ht*"> Require all denied)."""
-        vhost = txn.vhost
-        base = txn.uri_path[:txn.uri_path.rfind("/") + 1]
-
-        def allowed(path: str) -> bool:
-            dc = self.mapper.entry_allowed(vhost, path)
-            if dc is None:
-                return False
-            dc = self.resolver.location_config(vhost, base + os.path.basename(path), dc)
-            return self.srv.authorize(txn, dc, path) is not False
-        return allowed
-
-    def subrequest_lookup(self, txn: object, dir_uri: str):  # noqa: ANN201
-        """Apache's ap_sub_req_lookup_uri for HeaderName/ReadmeName: the URI (relative
-        to the listed directory) mapped, walked, checked against <Location> and
-        Require, negotiated under MultiViews; (file, Content-Type) or None.  For the
-        header mod_autoindex asks with `Accept: text/html, text/plain` and without
-        Accept-Encoding."""
-        vhost = txn.vhost
-
-        def lookup(name: str, header: bool = False) -> tuple[str, str | None] | None:
-            from fastcore.http import negotiation
-            try:
-                uri = normalize(name if name.startswith("/") else dir_uri + name,
-                                decode_unreserved=False)
-                path, red = self.mapper.translate(vhost, uri, "")
-                if red is not None:
-                    return None
-                walk = self.mapper.walk(vhost, path)
-                dc = self.resolver.location_config(vhost, uri, walk.dirconf)
-                if self.srv.authorize(txn, dc, walk.filename) is False:
-                    return None
-                if S.is_regular(walk.st) and not walk.path_info:
-                    return walk.filename, self.mime.content_type_header(walk.filename, dc)
-                if walk.st is None and not walk.path_info and (dc.options or 0) & OPT_MULTI:
-                    d, fname = os.path.split(walk.filename)
-                    fields = dict(txn.headers_in)
-                    if header:
-                        fields["accept"] = "text/html, text/plain"
-                        fields.pop("accept-encoding", None)
-                    res = negotiation.multiviews(d, fname, _HeaderView(fields), dc,
-                                                 self.mime, method="GET",
-                                                 allowed=self.allowed_fn(txn))
-                    if res is not None and res.path is not None and res.body is None:
-                        ctype = res.content_type
-                        if ctype and res.charset and "charset=" not in ctype:
-                            ctype = f"{ctype}; charset={res.charset}"
-                        return res.path, ctype
-            except Exception:  # any failure of the sub-request: nothing is included
-                return None
-            return None
-        return lookup
-
     def negotiated(self, txn: object, filename: str, dc: DirConfig, typemap: bool,
                    quiet: bool = False, path_info: str = "") -> Response | None:
         """MultiViews or a type map.  With path info the choice is made (not
         transparently) and then refused by the default handler: 404 carrying the Vary
         (and HTTP/1.0 Expires) of the negotiation, as Apache answers."""
-        from fastcore.http import negotiation
-        from fastcore.http import typemap as tm
-        hd = _HeaderView(txn.headers_in)
+        hd = HeaderView(txn.headers_in)
         vdc: DirConfig | None = None
         try:
             if typemap:
@@ -560,7 +369,6 @@ class Handler:
         return None, vdc
 
     def server_status(self, txn: object, query: str) -> Response:
-        from fastcore.http import status
         srv = self.srv
         if srv.scoreboard is None:  # no MPM around (tests): nothing to report
             return self.error(txn, 500, dirconf=txn.dirconf)
@@ -592,15 +400,3 @@ class Handler:
         r.chunked = txn.proto_num >= 1001
         r.close = not r.chunked
         return r
-
-
-class _HeaderView:
-    """Case-insensitive .get() over the lower-cased request header dict."""
-
-    __slots__ = ("d",)
-
-    def __init__(self, d: dict[str, str]) -> None:
-        self.d = d
-
-    def get(self, name: str) -> str | None:
-        return self.d.get(name.lower())

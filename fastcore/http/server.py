@@ -16,6 +16,7 @@ from fastcore.config.model import DirConfig, RequireGroup, ServerConfig, Virtual
 from fastcore.http import authz
 from fastcore.http import errors as E
 from fastcore.http.connection import Connection
+from fastcore.http.dns import Resolver
 from fastcore.http.engine import (  # noqa: F401 - the state constants are this module's API
     CLOSED,
     WANT_READ,
@@ -60,7 +61,6 @@ class HttpServer(EngineServerMixin):
             self.needs_local_addr = self._needs_local_addr()
         self.dns = None
         if cfg.hostname_lookups_used or self._uses_require_host():
-            from fastcore.http.dns import Resolver
             self.dns = Resolver()
         self._open_logs()
         self._init_engine()
@@ -245,7 +245,6 @@ class HttpServer(EngineServerMixin):
         port = txn.host_port or sport or 80
         if mode == "dns":
             if self.dns is None:  # UseCanonicalName DNS alone: the resolver, on first use
-                from fastcore.http.dns import Resolver
                 self.dns = Resolver()
             local = txn.local_ip
             return (local and self.dns.reverse(local, False)) or sname or "localhost", port
