@@ -84,6 +84,11 @@ class Connection(EngineConnMixin, FastPathMixin):
             except OSError:
                 pass
 
+    @property
+    def peer_text(self) -> str:
+        """The client as the error log's [client ...] field shows it: address:port."""
+        return f"{self.client_ip}:{self.remote_port}"
+
     def local_addr(self) -> tuple | None:
         if self._local is None:
             s = socket.socket(socket.AF_INET6 if ":" in self.client_ip else socket.AF_INET,
@@ -115,7 +120,7 @@ class Connection(EngineConnMixin, FastPathMixin):
         be cut short), then the connection closes as after any 500 Apache sends."""
         txn, req = self.unanswered, self.unanswered_req
         log = self.srv.errlog(txn.vhost if txn is not None else self.vh)
-        log.log("error", "core", f"internal error: {exc!r}", self.client_ip)
+        log.log("error", "core", f"internal error: {exc!r}", self.peer_text)
         self.unanswered = self.unanswered_req = None
         self.body = None
         self.pending = None
@@ -129,7 +134,7 @@ class Connection(EngineConnMixin, FastPathMixin):
                     return WANT_WRITE, self.timeout
         except Exception as again:  # noqa: BLE001 - e.g. the socket itself fails
             if not isinstance(again, (ConnectionError, BrokenPipeError)):
-                log.log("error", "core", f"internal error: {again!r}", self.client_ip)
+                log.log("error", "core", f"internal error: {again!r}", self.peer_text)
             self._drop_output()
         return CLOSED, 0.0
 
@@ -143,7 +148,7 @@ class Connection(EngineConnMixin, FastPathMixin):
             self._emit(txn, req, resp)
         except Exception as exc:  # noqa: BLE001 - the error path itself is broken
             self.srv.errlog(txn.vhost).log("error", "core", f"internal error: {exc!r}",
-                                           self.client_ip)
+                                           self.peer_text)
             if len(self.out) > before:
                 return  # queued; only the access-log line failed
             body = b"" if txn.method == "HEAD" else E.error_body(500, txn.method)

@@ -113,8 +113,11 @@ class Handler(DirectoryMixin):
                 txn.uri_path = loose_path(req.path_raw)
             return self.error(txn, e.status, e.notes, list(e.headers), txn.dirconf)
         except Exception as exc:  # .htaccess errors, handler bugs: 500, never a dead worker
-            self.srv.errlog(txn.vhost).log("alert" if "htaccess" in type(exc).__name__.lower() else "error",
-                                   "core", str(exc), txn.client_ip)
+            htaccess = "htaccess" in type(exc).__name__.lower()  # Apache's alert, its text
+            self.srv.errlog(txn.vhost).log(
+                "alert" if htaccess else "error", "core",
+                str(exc) if htaccess else f"internal error: {exc!r}",
+                f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
             return self.error(txn, 500, dirconf=txn.dirconf)
 
     def dispatch(self, txn: object, uri: str, query: str, recursion: int,

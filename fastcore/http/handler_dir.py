@@ -72,7 +72,8 @@ class DirectoryMixin:
                 return self.error(txn, 403, dirconf=dc)
             except autoindex.FancyIndexingUnsupported as exc:  # the config layer refuses
                 # these settings at startup; never send a listing Apache would not send
-                self.srv.errlog(txn.vhost).log("error", "autoindex", str(exc), txn.client_ip)
+                self.srv.errlog(txn.vhost).log("error", "autoindex", str(exc),
+                                               f"{txn.client_ip}:{txn.remote_port}", dc)
                 return self.error(txn, 500, dirconf=dc)
             validators = self.listing_validators(txn, dirname, dc)
             if streamed:  # an HTML header/readme went through a sub-request: no length

@@ -58,6 +58,12 @@ def _break_vhost(srv: HttpServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(srv, "vhost_for", boom)
 
 
+def _break_handler(srv: HttpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*_a: object) -> None:
+        raise KeyError("handler bug")
+    monkeypatch.setattr(srv.handler, "dispatch", boom)
+
+
 def _break_range_read(srv: HttpServer, monkeypatch: pytest.MonkeyPatch) -> None:
     def unreadable(*_a: object) -> bytes:
         raise PermissionError(13, "Permission denied")
@@ -75,6 +81,7 @@ MULTI = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,3-4\r\n\r\n"
 # (breakage, request, status the client gets, what the error log names)
 CASES: list[tuple[Callable[[HttpServer, pytest.MonkeyPatch], None], bytes, int, str]] = [
     (_break_vhost, REQ, 500, "internal error: RuntimeError('vhost lookup exploded')"),
+    (_break_handler, REQ, 500, "internal error: KeyError('handler bug')"),
     (_break_range_read, MULTI, 500, "internal error: PermissionError(13, 'Permission denied')"),
     # the answer was queued before logging failed: it is still sent, the failure logged
     (_break_access_log, REQ, 200, "internal error: LookupError('unknown encoding: idna')"),
@@ -82,7 +89,7 @@ CASES: list[tuple[Callable[[HttpServer, pytest.MonkeyPatch], None], bytes, int, 
 
 
 @pytest.mark.parametrize("mode", ["blocking", "event"])
-@pytest.mark.parametrize("case", CASES, ids=["vhost", "range-read", "access-log"])
+@pytest.mark.parametrize("case", CASES, ids=["vhost", "handler", "range-read", "access-log"])
 def test_internal_error_is_a_500_and_an_error_log_line(tmp_path, monkeypatch, mode, case) -> None:
     breakage, request, status, logged = case
     srv = make_server(str(tmp_path))
@@ -100,7 +107,7 @@ def test_internal_error_is_a_500_and_an_error_log_line(tmp_path, monkeypatch, mo
     with open(os.path.join(str(tmp_path), "error_log")) as fh:
         errors = fh.read()
     assert logged in errors
-    assert "[core:error]" in errors and "[client 127.0.0.1" in errors
+    assert "[core:error]" in errors and "[client 127.0.0.1:4000]" in errors
 
 
 def test_the_500_is_logged_in_the_access_log(tmp_path, monkeypatch) -> None:

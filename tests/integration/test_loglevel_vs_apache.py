@@ -26,10 +26,11 @@ DIRS = {
     "info": "LogLevel info",
     "quiet": "LogLevel crit\nRequire all denied",
     "reset": "LogLevel authz_core:debug error\nRequire all denied",
+    "broken": "AllowOverride All",  # its .htaccess has an unknown directive: 500
 }
 PATHS = ["/deny/a.html", "/dbg/a.html", "/dbgok/a.html", "/dbgnone/a.html",
          "/info/missing.html", "/quiet/a.html", "/reset/a.html", "/missing.html",
-         "/dbg/missing.html", "/info/", "/dbgnone/"]
+         "/dbg/missing.html", "/info/", "/dbgnone/", "/broken/a.html"]
 # (server LogLevel, extra modules): a directory without an index is mod_autoindex's 403
 # (AH01276, error) when it is loaded, else core's 404 (AH00129, info)
 SERVER_LEVELS = [("warn", ()), ("info authz_core:debug", ()),
@@ -44,6 +45,9 @@ def site(docroot: str, server_level: str, modules: tuple[str, ...] = ()) -> str:
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, "a.html"), "w") as fh:
             fh.write("a\n")
+        if name == "broken":
+            with open(os.path.join(folder, ".htaccess"), "w") as fh:
+                fh.write("Bogus on\n")
         lines += [f'<Directory "{folder}">', conf, "</Directory>"]
     return "\n".join(lines) + "\n"
 
