@@ -178,8 +178,10 @@ def apache() -> Observed:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@pytest.mark.parametrize("pure", [False, True], ids=["extensions", "pure"])
 @pytest.mark.parametrize("mpm", ["prefork", "worker", "event"])
-def test_every_feature_in_a_child_imports_nothing(mpm: str, apache: Observed) -> None:
+def test_every_feature_in_a_child_imports_nothing(mpm: str, pure: bool, apache: Observed
+                                                  ) -> None:
     tmp = tempfile.mkdtemp(prefix="fc-forkimp-")
     os.chmod(tmp, 0o755)
     try:
@@ -188,6 +190,8 @@ def test_every_feature_in_a_child_imports_nothing(mpm: str, apache: Observed) ->
         srv.extra = site_config(tmp, srv.docroot, mpm)
         env = srv.env()
         env[AUDIT_IMPORTS_ENV] = "1"
+        if pure:
+            env["FASTCORE_NO_EXTENSIONS"] = "1"
         srv.env = lambda: env  # type: ignore[method-assign]
         srv.start()
         try:
