@@ -56,6 +56,8 @@ def site_config(tmp: str, docroot: str, mpm: str) -> str:
         "</Directory>",
         f'<Directory "{docroot}/friends">', "  Require host localhost", "</Directory>",
         f'<Directory "{docroot}/strangers">', "  Require host example.invalid", "</Directory>",
+        f'<Directory "{docroot}/digest">', "  FileETag Digest", "  AddDefaultCharset utf-8",
+        "  LogLevel authz_core:debug core:info", "  UseCanonicalName DNS", "</Directory>",
         "IndexOptions FancyIndexing",
     ]
     return "\n".join(lines) + "\n"
@@ -79,6 +81,8 @@ def make_site(docroot: str) -> None:
         "ht/other.html": "picked by .htaccess\n",
         "broken/.htaccess": "NoSuchDirective on\n",
         "broken/index.html": "never\n",
+        "digest/page.html": "digested\n",
+        "digest/sub/index.html": "sub\n",
     }
     for name, text in files.items():
         path = os.path.join(docroot, name)
@@ -113,6 +117,8 @@ REQUESTS: list[tuple[bytes, bytes]] = [
     (b"GET /friends/ HTTP/1.1\r\nHost: localhost\r\n\r\n", b"friends only"),
     (b"GET /strangers/ HTTP/1.1\r\nHost: localhost\r\n\r\n", b"go away"),
     (b"GET /ht/ HTTP/1.1\r\nHost: localhost\r\n\r\n", b"picked by .htaccess"),
+    (b"GET /digest/page.html HTTP/1.1\r\nHost: localhost\r\n\r\n", b"charset=utf-8"),
+    (b"GET /digest/sub HTTP/1.1\r\nHost: elsewhere\r\n\r\n", b"http://localhost/"),
     (b"GET /broken/ HTTP/1.1\r\nHost: localhost\r\n\r\n", b"Internal Server Error"),
     (b"OPTIONS / HTTP/1.1\r\nHost: localhost\r\n\r\n", b""),
     (b"TRACE / HTTP/1.1\r\nHost: localhost\r\n\r\n", b"message/http"),
