@@ -158,7 +158,7 @@ def core_directives() -> list[Directive]:
            "any other configured handler"),
         _d("DefaultType", {OR_FILEINFO}, "TAKE1", default_type, "the default media type "
            "for otherwise untyped files (DEPRECATED)"),
-        _d("AddDefaultCharset", {OR_FILEINFO}, "TAKE12", add_default_charset, "The name of "
+        _d("AddDefaultCharset", {OR_FILEINFO}, "TAKE1", add_default_charset, "The name of "
            "the default charset to add to any Content-Type without one or 'Off' to disable"),
         _d("UseCanonicalName", {RSRC, ACCESS}, "TAKE1", use_canonical_name, "How to work "
            "out the ServerName : Port when constructing URLs"),

@@ -470,7 +470,7 @@ def add_default_charset(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     if v.lower() == "off":
         ctx.dirconf.add_default_charset = ""
     elif v.lower() == "on":
-        ctx.dirconf.add_default_charset = a[1] if len(a) > 1 else "iso-8859-1"
+        ctx.dirconf.add_default_charset = "iso-8859-1"  # DEFAULT_ADD_DEFAULT_CHARSET_NAME
     else:
         ctx.dirconf.add_default_charset = v
 

@@ -66,9 +66,12 @@ def log_level(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     for w in a:
         mod, colon, lvl = w.rpartition(":")
         lvl = lvl.lower()
+        if colon and not lvl:
+            raise DirectiveError(f"Module specifier '{mod}' must be followed by a log level "
+                                 "keyword")
         if lvl not in LOG_LEVELS:
-            raise DirectiveError("LogLevel requires level keyword: one of emerg/alert/crit/"
-                                 "error/warn/notice/info/debug/trace1/.../trace8")
+            raise DirectiveError(f"{w + ': ' if colon else ''}Log level keyword must be one of "
+                                 "emerg/alert/crit/error/warn/notice/info/debug/trace1/.../trace8")
         if not colon:
             level = lvl
             dc.log_level = lvl
