@@ -105,7 +105,15 @@ class Handler(DirectoryMixin):
             if req.path_raw == "*":
                 return Response(200, [], None, b"")
             vhost = txn.vhost
-            uri = decode_path(req.path_raw, vhost.allow_encoded_slashes)
+            log = self.srv.errlog(vhost)
+            client = f"{txn.client_ip}:{txn.remote_port}"
+            try:
+                uri = decode_path(req.path_raw, vhost.allow_encoded_slashes)
+            except HttpError as e:
+                if e.status == 400:  # ap_normalize_path refused it (bad %-escape, ../ above /)
+                    log.log("error", "core", f"AH10244: invalid URI path ({req.path_raw})",
+                            client, vhost.dir_defaults)
+                raise
             txn.uri_path = uri
             return self.dispatch(txn, uri, req.query, 0, req)
         except HttpError as e:
@@ -178,7 +186,7 @@ class Handler(DirectoryMixin):
                         ctype_override: tuple | None = None) -> Response:
         method = txn.method
         if method not in KNOWN_METHODS:
-            return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
+            return self.not_implemented(txn, dc)
         if ctype_override is not None:
             ctype, lang, enc = ctype_override
         else:
@@ -194,6 +202,13 @@ class Handler(DirectoryMixin):
                                        f"{txn.client_ip}:{txn.remote_port}", dc)
             return self.error(txn, 404, dirconf=dc)
         return self.file_response(txn, filename, st, dc, ctype, lang, enc, cacheable, extra or [])
+
+    def not_implemented(self, txn: object, dc: DirConfig) -> Response:
+        """The default handler's 501 for a method Apache does not know, with its AH00135."""
+        self.srv.errlog(txn.vhost).log(
+            "error", "core", f"AH00135: Invalid method in request {txn.request_line}",
+            f"{txn.client_ip}:{txn.remote_port}", dc)
+        return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
 
     def not_allowed(self, txn: object, dc: DirConfig) -> Response:
         """The default handler's 405 for a known method it does not serve (PUT, DELETE,

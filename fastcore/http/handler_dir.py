@@ -85,7 +85,7 @@ class DirectoryMixin:
             return Response(200, validators + [("Content-Length", str(len(body)))],
                             autoindex.content_type(dc), body)
         if txn.method not in KNOWN_METHODS:
-            return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
+            return self.not_implemented(txn, dc)
         if txn.method == "OPTIONS":
             return Response(200, [("Allow", self.allow(txn))], None, b"")
         if txn.method not in ("GET", "HEAD", "POST"):  # Apache 2.4.71: DELETE, CONNECT
