@@ -36,3 +36,12 @@ def test_file_etag_in_engine_hits(conf) -> None:  # noqa: F811
     assert stats["hits"] >= 2, stats
     tags = [w.split(b"ETag: ", 1)[1].split(b"\r\n", 1)[0] for w in wire]
     assert len(set(tags)) == 1 and b"-" not in tags[0], tags  # the inode alone
+
+
+def test_digest_etag_is_strong_even_when_just_modified(conf) -> None:  # noqa: F811
+    """FileETag Digest hashes the content: Apache never marks it weak (W/), unlike the
+    inode/size/mtime tag of a file modified within the last second."""
+    doc = conf[1] / "htdocs"
+    (doc / "a.html").write_bytes(b"fresh\n")  # modified now; Apache tags it as below
+    wire, _stats = _serve(conf[0], "    FileETag Digest\n", 1)
+    assert b'\r\nETag: "ygKWnnOJD46m1uw13KbBwqVsZVQ="\r\n' in wire[0], wire
