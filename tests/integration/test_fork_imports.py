@@ -28,7 +28,7 @@ AS_ROOT = os.geteuid() == 0
 EVERY_FIELD = ('%h %a %A %l %u %t %{%Y-%m}t %{msec}t %{usec_frac}t \\"%r\\" %s %>s %b %B %D '
                '%T %{ms}T \\"%{User-Agent}i\\" %{Content-Type}o %v %V %p %{canonical}p '
                '%{local}p %{remote}p %P %{pid}P %{tid}P %k %X %U %q %m %H %f %I %O %S %R '
-               '%{c}C %%')
+               '%{c}C %{HOME}e %{note}n %L %%')
 MODULES = ("authz_host", "autoindex", "negotiation", "status", "alias")
 
 
