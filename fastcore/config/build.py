@@ -42,6 +42,7 @@ def builtin_dir_defaults() -> DirConfig:
         limit_request_body=1073741824,  # 2.4.54+: 1 GiB
         server_signature="off",
         add_default_charset="",
+        use_canonical_name="off",
     )
 
 

@@ -19,7 +19,6 @@ from fastcore.config.directives_core import (
     error_document,
     error_log,
     extended_status,
-    file_etag,
     force_type,
     group,
     hostname_lookups,
@@ -32,7 +31,6 @@ from fastcore.config.directives_core import (
     limit_request_fieldsize,
     limit_request_line,
     load_module,
-    log_level,
     mutex,
     options,
     runtime_dir,
@@ -48,6 +46,7 @@ from fastcore.config.directives_core import (
     use_canonical_name,
     user,
 )
+from fastcore.config.directives_scoped import file_etag, log_level
 from fastcore.config.engine import (
     ACCESS,
     GLOBAL_ONLY,
@@ -159,7 +158,7 @@ def core_directives() -> list[Directive]:
            "any other configured handler"),
         _d("DefaultType", {OR_FILEINFO}, "TAKE1", default_type, "the default media type "
            "for otherwise untyped files (DEPRECATED)"),
-        _d("AddDefaultCharset", {OR_FILEINFO}, "TAKE12", add_default_charset, "The name of "
+        _d("AddDefaultCharset", {OR_FILEINFO}, "TAKE1", add_default_charset, "The name of "
            "the default charset to add to any Content-Type without one or 'Off' to disable"),
         _d("UseCanonicalName", {RSRC, ACCESS}, "TAKE1", use_canonical_name, "How to work "
            "out the ServerName : Port when constructing URLs"),

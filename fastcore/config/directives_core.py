@@ -174,17 +174,6 @@ def error_log(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
         ctx.vhost.error_log = target
 
 
-def log_level(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    level = None
-    for w in a:
-        lvl = w.split(":", 1)[-1].lower()
-        if lvl not in LOG_LEVELS:
-            raise DirectiveError("LogLevel requires level keyword: one of emerg/alert/crit/"
-                                 "error/warn/notice/info/debug/trace1/.../trace8")
-        if ":" not in w:
-            level = lvl
-    if level and not ctx.kinds and not ctx.in_vhost:
-        e.state.log_level = level
 
 
 OVERRIDE_NAMES = {"authconfig": "AuthConfig", "fileinfo": "FileInfo", "indexes": "Indexes",
@@ -325,31 +314,6 @@ def limit_request_body(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     ctx.dirconf.limit_request_body = int(v)
 
 
-def file_etag(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    """Keywords INode MTime Size All None (Digest accepted); +/- adjust what the enclosing
-    scope has (or the default MTime Size), plain keywords set it."""
-    base = set(ctx.dirconf.file_etag or ("mtime", "size"))
-    explicit: set[str] | None = None
-    for w in a:
-        lw = w.lower()
-        act = ""
-        if lw[:1] in ("+", "-"):
-            act, lw = lw[0], lw[1:]
-        if lw not in ("inode", "mtime", "size", "all", "none", "digest"):
-            raise DirectiveError(f"Unknown keyword '{w}' for FileETag directive")
-        if act and lw in ("all", "none"):
-            raise DirectiveError(f"FileETag keyword '{w[1:]}' cannot be used with '+' or '-'")
-        val = {"all": {"inode", "mtime", "size"}, "none": set(), "digest": set()}.get(lw, {lw})
-        target = explicit if explicit is not None and not act else base
-        if act == "-":
-            target -= val
-        elif act == "+":
-            target |= val
-        else:
-            explicit = (explicit or set()) | val
-    ctx.dirconf.file_etag = frozenset(explicit if explicit is not None else base)
-
-
 def server_tokens(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     v = a[0].lower()
     table = {"os": "os", "min": "min", "minimal": "min", "minor": "minor", "major": "major",
@@ -475,7 +439,7 @@ def add_default_charset(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     if v.lower() == "off":
         ctx.dirconf.add_default_charset = ""
     elif v.lower() == "on":
-        ctx.dirconf.add_default_charset = a[1] if len(a) > 1 else "iso-8859-1"
+        ctx.dirconf.add_default_charset = "iso-8859-1"  # DEFAULT_ADD_DEFAULT_CHARSET_NAME
     else:
         ctx.dirconf.add_default_charset = v
 
@@ -484,6 +448,7 @@ def use_canonical_name(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     v = a[0].lower()
     if v not in ("on", "off", "dns"):
         raise DirectiveError("parameter must be 'on', 'off', or 'dns'")
+    ctx.dirconf.use_canonical_name = v
 
 
 def server_admin(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

@@ -373,6 +373,12 @@ def _d(name: str, module: str, req, syntax: str, handler, usage: str = "",
     return Directive(name, module, frozenset(req), syntax, handler, usage, check)
 
 
+def cache_negotiated_docs(e: Engine, ctx: Ctx, a: bool, n: Node) -> None:
+    """mod_negotiation keeps only "on" in the server config: Off in a <VirtualHost> leaves
+    the main server's setting in force there, as in Apache."""
+    ctx.vhost.cache_negotiated_docs = True if a else None
+
+
 def module_directives() -> list[Directive]:
     FI, S = {OR_FILEINFO}, {RSRC}
     IX = {OR_INDEXES}
@@ -434,7 +440,7 @@ def module_directives() -> list[Directive]:
            "of MIME language abbreviations"),
         _d("ForceLanguagePriority", NEG, FI, "ITERATE", force_language_priority, "Force "
            "LanguagePriority elections, either None, or Fallback and/or Prefer"),
-        _d("CacheNegotiatedDocs", NEG, S, "FLAG", lambda e, c, a, n: None, "Either on or "
+        _d("CacheNegotiatedDocs", NEG, S, "FLAG", cache_negotiated_docs, "Either on or "
            "off (default)"),
         _d("IndexOptions", AUTOINDEX, IX, "RAW_ARGS",
            lambda e, c, a, n: index_options(e, c, split_words(a), n), "one or more index "

@@ -51,6 +51,17 @@ def _buffer_size(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     v = _atoi(a[0])
     if v != 0 and v < 512:
         raise DirectiveError(f"{n.name} must be >= 512 bytes, or 0 for system default.")
+    name = "send_buffer_size" if n.name.lower() == "sendbuffersize" else "receive_buffer_size"
+    setattr(e.state.mpm, name, v)
+
+
+def _stack_size(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """ThreadStackSize: the stack of each thread a child starts (0 or no number: the
+    default; Python's threading needs 32 KiB at least: smaller values are raised)."""
+    v = _atoi(a[0])
+    if v < 0:
+        raise DirectiveError(f"Invalid ThreadStackSize value: {a[0]}")
+    e.state.mpm.thread_stack_size = max(v, 32768) if v else 0  # 0: the default, as httpd
 
 
 def _buckets(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
@@ -94,7 +105,7 @@ def mpm_directives() -> list[Directive]:
         "particular child serves before dying.")
     add("MaxMemFree", _ignore, ALL, "Maximum number of 1k blocks a particular child's "
         "allocator may hold.")
-    add("ThreadStackSize", _ignore, ALL, "Size in bytes of stack used by threads handling "
+    add("ThreadStackSize", _stack_size, ALL, "Size in bytes of stack used by threads handling "
         "client connections")
     add("CoreDumpDirectory", _coredump, ALL, "The location of the directory Apache changes to "
         "before dumping core")

@@ -33,6 +33,29 @@ OPTION_NAMES = {
     "none": OPT_NONE,
 }
 
+# FileETag components as core.c keeps them (etag_components_t); 0 is "unset".
+ETAG_UNSET = 0
+ETAG_NONE = 1
+ETAG_MTIME = 2
+ETAG_INODE = 4
+ETAG_SIZE = 8
+ETAG_DIGEST = 16
+ETAG_ALL = ETAG_MTIME | ETAG_INODE | ETAG_SIZE
+ETAG_BACKWARD = ETAG_MTIME | ETAG_SIZE  # what an unset FileETag means
+ETAG_NAMES = {ETAG_INODE: "inode", ETAG_SIZE: "size", ETAG_MTIME: "mtime", ETAG_DIGEST: "digest"}
+
+
+def effective_etag(bits: int, add: int, remove: int) -> frozenset[str]:
+    """The components a response's ETag is made of (ap_make_etag): the +/- of the scope
+    applied to its bits; None wins; nothing at all means MTime Size."""
+    eff = (bits & ~remove) | add
+    if eff & ETAG_NONE:
+        return frozenset()
+    if eff == ETAG_UNSET:
+        eff = ETAG_BACKWARD
+    return frozenset(name for bit, name in ETAG_NAMES.items() if eff & bit)
+
+
 # AllowOverride classes.
 OVERRIDE_CLASSES = ("AuthConfig", "FileInfo", "Indexes", "Limit", "Options")
 
@@ -87,7 +110,10 @@ class DirConfig:
     hostname_lookups: str | None = None  # "off" | "on" | "double"
     enable_sendfile: bool | None = None
     enable_mmap: bool | None = None
-    file_etag: frozenset[str] | None = None  # subset of {"inode", "mtime", "size"}
+    file_etag: frozenset[str] | None = None  # effective: subset of inode mtime size digest
+    etag_bits: int = ETAG_UNSET  # FileETag as core.c merges it (ETAG_* bits)
+    etag_add: int = ETAG_UNSET  # its +X
+    etag_remove: int = ETAG_UNSET  # its -X
     error_documents: dict[int, str] = field(default_factory=dict)
     limit_request_body: int | None = None
     server_signature: str | None = None  # "off" | "on" | "email"
@@ -101,6 +127,9 @@ class DirConfig:
     language_priority: tuple[str, ...] | None = None  # mod_negotiation LanguagePriority
     force_language_priority: str | None = None  # Prefer|Fallback
     add_default_charset: str | None = None  # AddDefaultCharset (None: unset, "": Off)
+    use_canonical_name: str | None = None  # UseCanonicalName off|on|dns
+    log_level: str | None = None  # LogLevel of this scope (per-dir error-log threshold)
+    log_modules: dict[str, str] = field(default_factory=dict)  # LogLevel module:level
 
 
 @dataclass(frozen=True)
@@ -174,6 +203,7 @@ class VirtualHost:
     trace_enable: str = "on"  # on | off | extended
     allow_encoded_slashes: str = "off"  # off | on | nodecode
     access_file_name: tuple[str, ...] = (".htaccess",)
+    cache_negotiated_docs: bool | None = None  # CacheNegotiatedDocs (None: the main server's)
     filename: str = ""
     line: int = 0
 
@@ -194,6 +224,9 @@ class MpmConfig:
     async_request_worker_factor: float = 2.0
     graceful_shutdown_timeout: float = 0.0
     listen_backlog: int = 511
+    send_buffer_size: int = 0  # SendBufferSize (0: the kernel's default)
+    receive_buffer_size: int = 0  # ReceiveBufferSize
+    thread_stack_size: int = 0  # ThreadStackSize (0: fastcore's THREAD_STACK)
 
 
 @dataclass

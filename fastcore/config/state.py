@@ -5,12 +5,15 @@ import os
 from dataclasses import fields, replace
 
 from fastcore.config.model import (
+    ETAG_NONE,
+    ETAG_UNSET,
     DirConfig,
     ListenAddr,
     MpmConfig,
     Section,
     ServerConfig,
     VirtualHost,
+    effective_etag,
 )
 
 # VirtualHost fields a <VirtualHost> inherits from the main server when it does not set them.
@@ -136,7 +139,8 @@ def merge_dir(base: DirConfig, new: DirConfig) -> DirConfig:
             setattr(out, name, base.remove_type | nv)
         elif name in ("redirects", "files_sections"):
             setattr(out, name, getattr(base, name) + nv)
-        elif name in ("options", "options_add", "options_remove"):
+        elif name in ("options", "options_add", "options_remove", "file_etag", "etag_bits",
+                      "etag_add", "etag_remove", "log_modules"):
             continue
         elif name == "authz":
             continue
@@ -154,12 +158,34 @@ def merge_dir(base: DirConfig, new: DirConfig) -> DirConfig:
     else:
         out.options, out.options_add, out.options_remove = (
             new.options, new.options_add, new.options_remove)
+    _merge_etag(out, base, new)
+    # ap_merge_log_config: a scope that sets a plain level inherits no module levels
+    if new.log_level is None:
+        out.log_modules = {**base.log_modules, **new.log_modules}
+    else:
+        out.log_modules = dict(new.log_modules)
     out.authz = merge_authz(base, new)
     # A type removed here drops an inherited AddType (RemoveType).
     if new.remove_type:
         out.add_type = {k: v for k, v in out.add_type.items()
                         if k not in new.remove_type or k in new.add_type}
     return out
+
+
+def _merge_etag(out: DirConfig, base: DirConfig, new: DirConfig) -> None:
+    """FileETag as merge_core_dir_configs merges it: a scope with plain keywords replaces
+    the inherited setting, one with only +/- folds them into what it inherits (the
+    inherited bits themselves: +INode under an unset FileETag gives INode alone)."""
+    if new.etag_bits == ETAG_UNSET:
+        add = (base.etag_add & ~new.etag_remove) | new.etag_add
+        remove = (base.etag_remove & ~new.etag_add) | new.etag_remove
+        bits = (base.etag_bits & ~remove) | add
+    else:
+        bits, add, remove = new.etag_bits, new.etag_add, new.etag_remove
+    if bits != ETAG_NONE:
+        bits &= ~ETAG_NONE
+    out.etag_bits, out.etag_add, out.etag_remove = bits, add, remove
+    out.file_etag = effective_etag(bits, add, remove)
 
 
 # mod_autoindex lists a deeper scope adds to (its own entries first, they match first).

@@ -279,16 +279,33 @@ def _negate(result: int) -> int:
     return NEUTRAL
 
 
-def evaluate(ctx: RemoteHost, node: Require | RequireGroup) -> int:
-    """GRANTED, DENIED or NEUTRAL for one Require line or container."""
+Trace = Callable[[str, int], None]
+RESULT_WORDS = {GRANTED: "granted", DENIED: "denied", NEUTRAL: "neutral"}
+
+
+def describe(node: Require | RequireGroup) -> str:
+    """How mod_authz_core names a line or container in its AH01626 debug lines."""
+    if isinstance(node, Require):
+        args = " ".join(node.args)
+        return f"Require {'not ' if node.negated else ''}{node.kind}{' ' + args if args else ''}"
+    return {"all": "<RequireAll>", "none": "<RequireNone>"}.get(node.kind.lower(),
+                                                             "<RequireAny>")
+
+
+def evaluate(ctx: RemoteHost, node: Require | RequireGroup, trace: Trace | None = None) -> int:
+    """GRANTED, DENIED or NEUTRAL for one Require line or container; `trace` hears every
+    result as it is decided (mod_authz_core's debug lines), innermost first."""
     if isinstance(node, Require):
         result = _provider(ctx, node)
-        return _negate(result) if node.negated else result
+        result = _negate(result) if node.negated else result
+        if trace is not None:
+            trace(describe(node), result)
+        return result
     kind = node.kind.lower()
     logic_and = kind == "all"
     result = NEUTRAL
     for child in node.items:
-        r = evaluate(ctx, child)
+        r = evaluate(ctx, child, trace)
         if r == NEUTRAL:
             continue
         if logic_and:
@@ -305,13 +322,16 @@ def evaluate(ctx: RemoteHost, node: Require | RequireGroup) -> int:
                 result = r
     if kind == "none":
         result = _negate(result)
+    if trace is not None:
+        trace(describe(node), result)
     return result
 
 
-def authorize(req_ctx: RemoteHost, authz: RequireGroup | None) -> bool | None:
+def authorize(req_ctx: RemoteHost, authz: RequireGroup | None,
+              trace: Trace | None = None) -> bool | None:
     """True: granted; False: denied (403); None: no authorization configured at all (the
     caller grants, as Apache 2.4 does for a path without any Require).  A tree that
     evaluates to neutral is a denial, as in mod_authz_core."""
     if authz is None or not authz.items:
         return None
-    return evaluate(req_ctx, authz) == GRANTED
+    return evaluate(req_ctx, authz, trace) == GRANTED

@@ -221,7 +221,7 @@ def render_fancy(ents: list[Any], has_parent: bool, lay: Layout) -> str:
             lmcell = '</td><td class="indexcollastmod">' if style else '</td><td align="right">'
             if not no_lm:
                 if e.lm != -1:
-                    row += lmcell + _when(e.lm)
+                    row += lmcell + _when(e.lm, lay.has("useolddateformat"))
                 else:
                     row += ('</td><td class="indexcollastmod">' if style else "</td><td>") \
                         + "&nbsp;"
@@ -247,7 +247,7 @@ def render_fancy(ents: list[Any], has_parent: bool, lay: Layout) -> str:
                 label = label[:name_width - 3] + b"..>"
             row += f'<a href="{anchor}">{escape_html(_s(label))}</a>{pad[len(label):]} '
             if not no_lm:
-                row += _when(e.lm) if e.lm != -1 else " " * 19
+                row += _when(e.lm, lay.has("useolddateformat")) if e.lm != -1 else " " * 19
             if not no_size:
                 row += strfsize(e.size) + "  "
             if not no_desc and e.desc is not None:
@@ -260,5 +260,7 @@ def render_fancy(ents: list[Any], has_parent: bool, lay: Layout) -> str:
     return "".join(out)
 
 
-def _when(lm: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M  ", time.localtime(lm / 1e6))
+def _when(lm: int, old_format: bool = False) -> str:
+    """Last-modified column (IndexOptions UseOldDateFormat: 01-Jan-2026 style)."""
+    fmt = "%d-%b-%Y %H:%M  " if old_format else "%Y-%m-%d %H:%M  "
+    return time.strftime(fmt, time.localtime(lm / 1e6))

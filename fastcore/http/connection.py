@@ -18,12 +18,13 @@ import time
 from typing import TYPE_CHECKING
 
 from fastcore._ext import load
-from fastcore.http import authz
+from fastcore.http import authz, static
 from fastcore.http import errors as E
 from fastcore.http.engine import CLOSED, WANT_READ, WANT_WRITE, EngineConnMixin, _fp
 from fastcore.http.fastpath import FastPathMixin
 from fastcore.http.handler import Response
 from fastcore.http.mapping import loose_path
+from fastcore.http.mime import with_default_charset
 from fastcore.http.request import BodyReader, HttpError, Request, find_head_end, parse_head
 from fastcore.http.transaction import Transaction
 
@@ -48,6 +49,8 @@ class Connection(EngineConnMixin, FastPathMixin):
         self.closing = False
         self.eof = False  # the client closed its side: no lingering needed
         self.out: list[tuple] = []  # queued send_response argument tuples
+        self.unanswered: Transaction | None = None  # a request whose answer is not queued
+        self.unanswered_req: Request | None = None
         self.body: BodyReader | None = None
         self.pending: tuple | None = None  # (txn, req, response) waiting for its body
         self.client_ip = peer[0] if peer and isinstance(peer, tuple) else "127.0.0.1"
@@ -81,6 +84,11 @@ class Connection(EngineConnMixin, FastPathMixin):
             except OSError:
                 pass
 
+    @property
+    def peer_text(self) -> str:
+        """The client as the error log's [client ...] field shows it: address:port."""
+        return f"{self.client_ip}:{self.remote_port}"
+
     def local_addr(self) -> tuple | None:
         if self._local is None:
             s = socket.socket(socket.AF_INET6 if ":" in self.client_ip else socket.AF_INET,
@@ -103,11 +111,52 @@ class Connection(EngineConnMixin, FastPathMixin):
             self.closing = True
             self._drop_output()
             return CLOSED, 0.0
-        except Exception as exc:  # never a dead worker: log and drop the connection
-            self.srv.error_log.log("error", "core", f"internal error: {exc!r}", self.client_ip)
+        except Exception as exc:  # noqa: BLE001 - never a dead worker, never a silent close
+            return self._internal_error(exc)
+
+    def _internal_error(self, exc: Exception) -> tuple[int, float]:
+        """An unexpected failure on the request path: the error log says what, the client
+        whose answer had not been queued yet gets a 500 (an answer already begun can only
+        be cut short), then the connection closes as after any 500 Apache sends."""
+        txn, req = self.unanswered, self.unanswered_req
+        log = self.srv.errlog(txn.vhost if txn is not None else self.vh)
+        log.log("error", "core", f"internal error: {exc!r}", self.peer_text)
+        self.unanswered = self.unanswered_req = None
+        self.body = None
+        self.pending = None
+        self.buf.clear()
+        self.closing = True
+        try:
+            if txn is not None:
+                self._answer_500(txn, req)
+            if self.out:
+                if not self._flush():
+                    return WANT_WRITE, self.timeout
+        except Exception as again:  # noqa: BLE001 - e.g. the socket itself fails
+            if not isinstance(again, (ConnectionError, BrokenPipeError)):
+                log.log("error", "core", f"internal error: {again!r}", self.peer_text)
             self._drop_output()
-            self.closing = True
-            return CLOSED, 0.0
+        return CLOSED, 0.0
+
+    def _answer_500(self, txn: Transaction, req: Request | None) -> None:
+        """Queue the 500 (ErrorDocument honoured) and log the request; if even that fails
+        before anything is queued, Apache's canned 500 page, built here."""
+        before = len(self.out)
+        try:
+            resp = self.srv.handler.error(txn, 500, dirconf=txn.dirconf)
+            resp.close = True
+            self._emit(txn, req, resp)
+        except Exception as exc:  # noqa: BLE001 - the error path itself is broken
+            self.srv.errlog(txn.vhost).log("error", "core", f"internal error: {exc!r}",
+                                           self.peer_text)
+            if len(self.out) > before:
+                return  # queued; only the access-log line failed
+            body = b"" if txn.method == "HEAD" else E.error_body(500, txn.method)
+            header = b"".join((
+                b"HTTP/1.1 ", E.status_line(500).encode(), b"\r\n", _sf.date_header(),
+                self.srv.server_line, b"Content-Length: %d\r\n" % len(E.error_body(500)),
+                b"Connection: close\r\nContent-Type: ", E.ERROR_CTYPE.encode(), b"\r\n\r\n"))
+            self._queue(header, -1, 0, 0, "auto", body, False)
 
     def _run(self, may_read: bool = True) -> tuple[int, float]:
         if may_read and self.engine_idle():
@@ -276,6 +325,7 @@ class Connection(EngineConnMixin, FastPathMixin):
     def _fatal(self, status: int, notes: str | None = None) -> None:
         """An error before a usable request exists: respond and close."""
         txn = Transaction(self, time.time())
+        self.unanswered, self.unanswered_req = txn, None
         txn.request_line = self.buf[:self.buf.find(b"\n")].rstrip(b"\r").decode("latin-1") if self.buf else ""
         self.buf.clear()
         resp = self.srv.handler.error(txn, status, notes)
@@ -286,6 +336,7 @@ class Connection(EngineConnMixin, FastPathMixin):
         """The request body was malformed, too large or cut short: error and close
         (Apache streams the page of a body error without Content-Length)."""
         txn = self.pending[0] if self.pending else Transaction(self, time.time())
+        self.unanswered, self.unanswered_req = txn, None
         self.pending = None
         self.body = None
         self.buf.clear()
@@ -299,6 +350,7 @@ class Connection(EngineConnMixin, FastPathMixin):
         main = srv.cfg.main
         now = time.time()
         txn = Transaction(self, now)
+        self.unanswered, self.unanswered_req = txn, None
         if self.sb is not None:
             self.sb.set_status(self.slot, "W")
         try:
@@ -320,6 +372,7 @@ class Connection(EngineConnMixin, FastPathMixin):
             resp.close = True
             self._emit(txn, None, resp)
             return
+        self.unanswered_req = req
         txn.method = req.method
         txn.proto_num = req.proto_num
         txn.protocol = req.protocol
@@ -343,6 +396,7 @@ class Connection(EngineConnMixin, FastPathMixin):
         if req.body_kind == "none" and req.method in ("GET", "HEAD") and not req.assbackwards:
             resp = self._fast(txn, req, vhost)
             if resp is True:
+                self.unanswered = self.unanswered_req = None
                 if self.fc is not None:  # the engine missed it (e.g. another Host spelling)
                     self._remember_fast(vhost, req, txn)
                 return
@@ -423,9 +477,10 @@ class Connection(EngineConnMixin, FastPathMixin):
         if resp.chunked and not head_only:
             lines.append(b"Transfer-Encoding: chunked\r\n")
         lines.append(self._conn_header(keep, req) if req is not None or not keep else b"")
-        if resp.ctype:
-            lines += [b"Content-Type: ", resp.ctype.encode("latin-1"), b"\r\n"]
-            txn.ctype = resp.ctype
+        ctype = with_default_charset(resp.ctype, txn.dirconf or (txn.vhost or srv.cfg.main).dir_defaults)
+        if ctype:
+            lines += [b"Content-Type: ", ctype.encode("latin-1"), b"\r\n"]
+            txn.ctype = ctype
         lines.append(b"\r\n")
         header = b"".join(lines)
         if req is not None and req.assbackwards:
@@ -451,11 +506,10 @@ class Connection(EngineConnMixin, FastPathMixin):
             self._queue(header, ffd, off, cnt, strategy, None, True)
             sent_body = cnt
         elif resp.parts is not None:
-            from fastcore.http.static import read_range
             chunks = []
             with open(resp.filename, "rb") as f:
                 for h, s, n in resp.parts:
-                    chunks += [h, read_range(f.fileno(), s, n)]
+                    chunks += [h, static.read_range(f.fileno(), s, n)]
             body = b"".join(chunks) + resp.tail
             self._queue(header, -1, 0, 0, "auto", body, False)
             sent_body = len(body)
@@ -465,6 +519,7 @@ class Connection(EngineConnMixin, FastPathMixin):
                 body = (b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n") if body else b"0\r\n\r\n"
             self._queue(header, -1, 0, 0, "auto", body, False)
             sent_body = len(resp.body or b"")
+        self.unanswered = self.unanswered_req = None  # queued: what fails now cannot be a 500
         txn.status = resp.status
         txn.bytes_sent = sent_body
         txn.bytes_out = len(header) + sent_body
@@ -482,8 +537,8 @@ class Connection(EngineConnMixin, FastPathMixin):
         txn.keepalive_count = self.requests - 1
         txn.duration_us = int((time.time() - txn.start_time) * 1e6)
         txn.port = txn.host_port or 80
-        dc = txn.dirconf
-        hl = (dc.hostname_lookups if dc is not None else None) or "off"
+        dc = txn.dirconf or (txn.vhost or srv.cfg.main).dir_defaults  # (400s: the server's)
+        hl = dc.hostname_lookups or "off"
         if hl != "off" and srv.dns is not None:
             txn.remote_host = self.ctx.remote_host(hl == "double")
         else:

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from fastcore._ext import load
 from fastcore.config.model import DirConfig, RequireGroup, VirtualHost
+from fastcore.http.mime import with_default_charset
 from fastcore.http.request import Request
 from fastcore.http.transaction import Transaction
 
@@ -126,6 +127,7 @@ class FastPathMixin:
         else:
             ffd = self._file_fd(fname, st)
             self._queue(header, ffd, 0, size, strategy, None, False)
+        self.unanswered = self.unanswered_req = None  # queued (Connection._internal_error)
         txn.status = 200
         txn.bytes_sent = 0 if head_only else size
         txn.bytes_out = len(header) + txn.bytes_sent
@@ -146,6 +148,7 @@ class FastPathMixin:
             parts[0:0] = [b"Content-Encoding: ", enc.encode("latin-1"), b"\r\n"]
         if lang:
             parts[0:0] = [b"Content-Language: ", lang.encode("latin-1"), b"\r\n"]
+        ctype = with_default_charset(ctype, dc)  # the bytes both caches send
         ctype_line = b"Content-Type: " + ctype.encode("latin-1") + b"\r\n" if ctype else b""
         content = None
         mmap_ok = dc.enable_mmap is not False

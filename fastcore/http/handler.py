@@ -11,57 +11,28 @@ import os
 import stat as stmod
 
 from fastcore._ext import load
-from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig, VirtualHost
+from fastcore.config.model import OPT_MULTI, DirConfig, VirtualHost
 from fastcore.http import errors as E
+from fastcore.http import metrics, negotiation, status
 from fastcore.http import static as S
+from fastcore.http import typemap as tm
 from fastcore.http.fastpath import CacheInfo, produced_by
+from fastcore.http.handler_dir import DirectoryMixin, HeaderView
 from fastcore.http.mapping import apply_redirects, decode_path, loose_path, normalize
-from fastcore.http.paths import escape_uri, fs_to_wire, to_bytes
+from fastcore.http.neg_select import fix_encoding
+from fastcore.http.paths import fs_to_wire, to_bytes
 from fastcore.http.request import HttpError, Request
+from fastcore.http.response import (  # noqa: F401 - Response is this module's API too
+    ALLOW_405,
+    ALLOW_OPTIONS,
+    KNOWN_METHODS,
+    Response,
+)
 
-# Methods Apache registers (anything else is M_INVALID -> 501 from the default handler).
-KNOWN_METHODS = frozenset((
-    "GET", "HEAD", "PUT", "POST", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-    "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "VERSION-CONTROL",
-    "CHECKOUT", "UNCHECKOUT", "CHECKIN", "UPDATE", "LABEL", "REPORT", "MKWORKSPACE",
-    "MKACTIVITY", "BASELINE-CONTROL", "MERGE"))
 _sf = load("sendfile")
-ALLOW_OPTIONS = "POST,OPTIONS,HEAD,GET,TRACE"
-ALLOW_405 = "GET,POST,OPTIONS,HEAD,TRACE"
 
 
-class Response:
-    """What to send: status, ordered header fields (Date/Server/Connection/Content-Type are
-    added by the server), and a body as bytes, a file range, or multipart pieces."""
-
-    __slots__ = ("status", "headers", "ctype", "body", "file", "parts", "tail", "close",
-                 "chunked", "no_length", "filename", "cache", "head_only")
-
-    def __init__(self, status: int, headers: list[tuple[str, str]] | None = None,
-                 ctype: str | None = None, body: bytes | None = b"") -> None:
-        self.status = status
-        self.headers = headers if headers is not None else []
-        self.ctype = ctype
-        self.body = body
-        self.file: tuple[str, int, int] | None = None  # (path, offset, count)
-        self.parts: list[tuple[bytes, int, int]] | None = None
-        self.tail = b""
-        self.close = False
-        self.chunked = False
-        self.no_length = False
-        self.filename: str | None = None
-        self.cache: CacheInfo | None = None
-        self.head_only = False
-
-    def length(self) -> int:
-        if self.file is not None:
-            return self.file[2]
-        if self.parts is not None:
-            return sum(len(h) + n for h, _, n in self.parts) + len(self.tail)
-        return len(self.body or b"")
-
-
-class Handler:
+class Handler(DirectoryMixin):
     """Dispatch bound to one HttpServer (resolver, mapper, mime, negotiation modules)."""
 
     def __init__(self, srv: object) -> None:
@@ -113,9 +84,8 @@ class Handler:
         mode = dc.server_signature if dc is not None else None
         if not mode or mode == "off":
             return ""
-        vh = txn.vhost
-        return E.signature(mode, self.srv.banner, txn.host_name or vh.server_name,
-                           txn.port, vh.server_admin)
+        name, port = self.srv.server_name_port(txn)
+        return E.signature(mode, self.srv.banner, name, port, txn.vhost.server_admin)
 
     def internal(self, txn: object, uri: str) -> Response:
         """Internal redirect for a local ErrorDocument (GET of that URI); errors inside it
@@ -141,7 +111,15 @@ class Handler:
             if req.path_raw == "*":
                 return Response(200, [], None, b"")
             vhost = txn.vhost
-            uri = decode_path(req.path_raw, vhost.allow_encoded_slashes)
+            log = self.srv.errlog(vhost)
+            client = f"{txn.client_ip}:{txn.remote_port}"
+            try:
+                uri = decode_path(req.path_raw, vhost.allow_encoded_slashes)
+            except HttpError as e:
+                if e.status == 400:  # ap_normalize_path refused it (bad %-escape, ../ above /)
+                    log.log("error", "core", f"AH10244: invalid URI path ({req.path_raw})",
+                            client, vhost.dir_defaults)
+                raise
             txn.uri_path = uri
             return self.dispatch(txn, uri, req.query, 0, req)
         except HttpError as e:
@@ -149,8 +127,11 @@ class Handler:
                 txn.uri_path = loose_path(req.path_raw)
             return self.error(txn, e.status, e.notes, list(e.headers), txn.dirconf)
         except Exception as exc:  # .htaccess errors, handler bugs: 500, never a dead worker
-            self.srv.error_log.log("alert" if "htaccess" in type(exc).__name__.lower() else "error",
-                                   "core", str(exc), txn.client_ip)
+            htaccess = "htaccess" in type(exc).__name__.lower()  # Apache's alert, its text
+            self.srv.errlog(txn.vhost).log(
+                "alert" if htaccess else "error", "core",
+                str(exc) if htaccess else f"internal error: {exc!r}",
+                f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
             return self.error(txn, 500, dirconf=txn.dirconf)
 
     def dispatch(self, txn: object, uri: str, query: str, recursion: int,
@@ -172,7 +153,7 @@ class Handler:
         dc = self.resolver.location_config(vhost, uri, walk.dirconf)
         txn.dirconf = dc
         produced_by(txn, walk.cacheable, dc)
-        granted = self.srv.authorize(txn, dc.authz)
+        granted = self.srv.authorize(txn, dc, walk.filename)
         if granted is False:
             return self.error(txn, 403, dirconf=dc)
         if dc.redirects:
@@ -217,7 +198,7 @@ class Handler:
                         ctype_override: tuple | None = None) -> Response:
         method = txn.method
         if method not in KNOWN_METHODS:
-            return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
+            return self.not_implemented(txn, dc)
         if ctype_override is not None:
             ctype, lang, enc = ctype_override
         else:
@@ -228,8 +209,18 @@ class Handler:
         if method not in ("GET", "HEAD", "POST"):
             return self.not_allowed(txn, dc)
         if st is None or not S.is_regular(st) or path_info:
+            if st is None:
+                self.srv.errlog(txn.vhost).log("info", "core", f"AH00128: File does not exist: {filename}",
+                                       f"{txn.client_ip}:{txn.remote_port}", dc)
             return self.error(txn, 404, dirconf=dc)
         return self.file_response(txn, filename, st, dc, ctype, lang, enc, cacheable, extra or [])
+
+    def not_implemented(self, txn: object, dc: DirConfig) -> Response:
+        """The default handler's 501 for a method Apache does not know, with its AH00135."""
+        self.srv.errlog(txn.vhost).log(
+            "error", "core", f"AH00135: Invalid method in request {txn.request_line}",
+            f"{txn.client_ip}:{txn.remote_port}", dc)
+        return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
 
     def not_allowed(self, txn: object, dc: DirConfig) -> Response:
         """The default handler's 405 for a known method it does not serve (PUT, DELETE,
@@ -246,7 +237,7 @@ class Handler:
                       ctype: str | None, lang: str | None, enc: str | None,
                       cacheable: bool, extra: list[tuple[str, str]]) -> Response:
         now = txn.start_time
-        tag = S.etag(st, dc.file_etag, now)
+        tag = S.etag(st, dc.file_etag, now, filename)
         mtime = S.last_modified_time(st, now)
         base: list[tuple[str, str]] = [("Last-Modified", S.http_date(mtime).decode())]
         if tag:
@@ -254,7 +245,6 @@ class Handler:
         base.append(("Accept-Ranges", "bytes"))
         lead: list[tuple[str, str]] = list(extra)
         if enc:  # mod_negotiation's fixup: the client's spelling of gzip/x-gzip
-            from fastcore.http.neg_select import fix_encoding
             enc = fix_encoding(enc, txn.headers_in.get("accept-encoding"))
             lead.append(("Content-Encoding", enc))
         if lang:
@@ -313,153 +303,13 @@ class Handler:
             return r
         return None
 
-    def directory(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig,
-                  recursion: int) -> Response:
-        if not uri.endswith("/"):
-            if dc.directory_slash is not False:
-                # mod_dir: ap_escape_uri(r->uri) + "/", the query as it came
-                loc = self.srv.self_url(txn, escape_uri(uri) + "/") + (("?" + query) if query else "")
-                return self.error(txn, 301, location=loc, dirconf=dc)
-            return self.no_index(txn, uri, query, dirname, dc)  # mod_dir declines
-        names = dc.directory_index if dc.directory_index is not None else ("index.html",)
-        failure = 0
-        for i, name in enumerate(names):
-            if i:  # the answer now rests on the earlier names' absence: a file created
-                txn.cacheable = False  # there changes it, the served file's stat does not
-            sub_uri = name if name.startswith("/") else uri + name
-            try:
-                path, red = self.mapper.translate(txn.vhost, sub_uri, "")
-                if red is not None:
-                    continue
-                walk = self.mapper.walk(txn.vhost, path)
-            except HttpError as e:
-                failure = failure or e.status
-                continue
-            sdc = self.resolver.location_config(txn.vhost, sub_uri, walk.dirconf)
-            if S.is_regular(walk.st) and not walk.path_info:
-                if self.srv.authorize(txn, sdc.authz) is False:
-                    failure = failure or 403
-                    continue
-                txn.uri_path = sub_uri
-                txn.filename = walk.filename
-                txn.dirconf = sdc
-                produced_by(txn, walk.cacheable, sdc)
-                if self.handler_name(walk.filename, sdc) == "type-map":
-                    return self.negotiated(txn, walk.filename, sdc, typemap=True)
-                return self.default_handler(txn, walk.filename, walk.st, "", sdc, walk.cacheable)
-            if walk.st is None and (sdc.options or 0) & OPT_MULTI:
-                neg = self.negotiated(txn, walk.filename, sdc, typemap=False, quiet=True)
-                if neg is not None and neg.status < 400:
-                    return neg
-        if failure:
-            return self.error(txn, failure, dirconf=dc)
-        return self.no_index(txn, uri, query, dirname, dc)
-
-    def no_index(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig
-                 ) -> Response:
-        """A directory without a usable index: a listing with Options Indexes, else 403."""
-        if ((dc.options or 0) & OPT_INDEXES and txn.method in ("GET", "HEAD", "POST")
-                and self.autoindex_loaded()):
-            from fastcore.http import autoindex
-            sig = self.signature(txn, dc)  # ap_psignature("", r): no <hr> in a listing
-            try:
-                body, streamed = autoindex.render_listing(
-                    dirname, uri, query, dc, allowed=self.allowed_fn(txn),
-                    signature=sig[5:] if sig.startswith("<hr>\n") else sig,
-                    lookup=self.subrequest_lookup(txn, uri))
-            except OSError:
-                return self.error(txn, 403, dirconf=dc)
-            except autoindex.FancyIndexingUnsupported as exc:  # the config layer refuses
-                # these settings at startup; never send a listing Apache would not send
-                self.srv.error_log.log("error", "autoindex", str(exc), txn.client_ip)
-                return self.error(txn, 500, dirconf=dc)
-            validators = autoindex.listing_validators(dirname, dc, txn.start_time)
-            if streamed:  # an HTML header/readme went through a sub-request: no length
-                r = Response(200, validators, autoindex.content_type(dc), body)
-                r.no_length = True
-                r.chunked = txn.proto_num >= 1001
-                r.close = not r.chunked
-                return r
-            return Response(200, validators + [("Content-Length", str(len(body)))],
-                            autoindex.content_type(dc), body)
-        if txn.method not in KNOWN_METHODS:
-            return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
-        if txn.method == "OPTIONS":
-            return Response(200, [("Allow", self.allow(txn))], None, b"")
-        if txn.method not in ("GET", "HEAD", "POST"):  # Apache 2.4.71: DELETE, CONNECT
-            return self.not_allowed(txn, dc)  # on a directory are 405, not 403
-        # mod_autoindex refuses (Options without Indexes); without it the directory
-        # reaches core's default handler: "Attempt to serve directory", 404
-        return self.error(txn, 403 if self.autoindex_loaded() else 404, dirconf=dc)
-
-    def autoindex_loaded(self) -> bool:
-        return "autoindex_module" in self.srv.cfg.modules
-
-    def allowed_fn(self, txn: object):  # noqa: ANN201 - Callable[[str], bool]
-        """Veto for listing entries and negotiation variants, as Apache's per-entry
-        sub-request: the walk to the entry (a symlink without FollowSymLinks, a broken
-        .htaccess below) and the entry's own Require (<Files ".ht*"> Require all denied)."""
-        vhost = txn.vhost
-        base = txn.uri_path[:txn.uri_path.rfind("/") + 1]
-
-        def allowed(path: str) -> bool:
-            dc = self.mapper.entry_allowed(vhost, path)
-            if dc is None:
-                return False
-            dc = self.resolver.location_config(vhost, base + os.path.basename(path), dc)
-            return self.srv.authorize(txn, dc.authz) is not False
-        return allowed
-
-    def subrequest_lookup(self, txn: object, dir_uri: str):  # noqa: ANN201
-        """Apache's ap_sub_req_lookup_uri for HeaderName/ReadmeName: the URI (relative
-        to the listed directory) mapped, walked, checked against <Location> and
-        Require, negotiated under MultiViews; (file, Content-Type) or None.  For the
-        header mod_autoindex asks with `Accept: text/html, text/plain` and without
-        Accept-Encoding."""
-        vhost = txn.vhost
-
-        def lookup(name: str, header: bool = False) -> tuple[str, str | None] | None:
-            from fastcore.http import negotiation
-            try:
-                uri = normalize(name if name.startswith("/") else dir_uri + name,
-                                decode_unreserved=False)
-                path, red = self.mapper.translate(vhost, uri, "")
-                if red is not None:
-                    return None
-                walk = self.mapper.walk(vhost, path)
-                dc = self.resolver.location_config(vhost, uri, walk.dirconf)
-                if self.srv.authorize(txn, dc.authz) is False:
-                    return None
-                if S.is_regular(walk.st) and not walk.path_info:
-                    return walk.filename, self.mime.content_type_header(walk.filename, dc)
-                if walk.st is None and not walk.path_info and (dc.options or 0) & OPT_MULTI:
-                    d, fname = os.path.split(walk.filename)
-                    fields = dict(txn.headers_in)
-                    if header:
-                        fields["accept"] = "text/html, text/plain"
-                        fields.pop("accept-encoding", None)
-                    res = negotiation.multiviews(d, fname, _HeaderView(fields), dc,
-                                                 self.mime, method="GET",
-                                                 allowed=self.allowed_fn(txn))
-                    if res is not None and res.path is not None and res.body is None:
-                        ctype = res.content_type
-                        if ctype and res.charset and "charset=" not in ctype:
-                            ctype = f"{ctype}; charset={res.charset}"
-                        return res.path, ctype
-            except Exception:  # any failure of the sub-request: nothing is included
-                return None
-            return None
-        return lookup
-
     def negotiated(self, txn: object, filename: str, dc: DirConfig, typemap: bool,
                    quiet: bool = False, path_info: str = "") -> Response | None:
         """MultiViews or a type map.  With path info the choice is made (not
         transparently) and then refused by the default handler: 404 carrying the Vary
         (and HTTP/1.0 Expires) of the negotiation, as Apache answers."""
-        from fastcore.http import negotiation
-        from fastcore.http import typemap as tm
         txn.cacheable = False  # chosen among variants (and by the request's Accept*)
-        hd = _HeaderView(txn.headers_in)
+        hd = HeaderView(txn.headers_in)
         vdc: DirConfig | None = None
         try:
             if typemap:
@@ -493,7 +343,7 @@ class Handler:
                 return None
             return self.error(txn, e.status, dirconf=dc)
         extra = list(res.headers)
-        if res.http10_expires and txn.proto_num < 1001:
+        if res.http10_expires and txn.proto_num < 1001 and not self.srv.caches_negotiated(txn.vhost):
             # Apache's type-map handler sets r->no_cache: HTTP/1.0 gets Expires = Date
             # (the same clock as the Date field the server adds)
             extra.append(("Expires", _sf.date_header()[6:].rstrip().decode()))
@@ -548,14 +398,13 @@ class Handler:
         except Exception:  # a broken .htaccess on the variant's way
             return 500, None
         vdc = self.resolver.location_config(vhost, uri, walk.dirconf)
-        if self.srv.authorize(txn, vdc.authz) is False:
+        if self.srv.authorize(txn, vdc, walk.filename) is False:
             return 403, None
         return None, vdc
 
     def status_page(self, txn: object, query: str, extended: bool,
                     signature: str = "") -> tuple[str, bytes]:
         """mod_status's page (or ?auto document) for this request's host and address."""
-        from fastcore.http import status
         srv = self.srv
         local = txn.conn.local_addr() or ("127.0.0.1", 0)
         return status.render(srv.scoreboard, srv.cfg, query, extended,
@@ -564,7 +413,6 @@ class Handler:
                              server_version=E.server_banner("full"), proctable=srv.proctable)
 
     def server_status(self, txn: object, query: str) -> Response:
-        from fastcore.http import status
         if self.srv.scoreboard is None:  # no MPM around (tests): nothing to report
             return self.error(txn, 500, dirconf=txn.dirconf)
         ctype, body = self.status_page(txn, query, self.srv.cfg.extended_status,
@@ -580,7 +428,6 @@ class Handler:
     def metrics(self, txn: object) -> Response:
         """`SetHandler metrics` (with mod_status): the Prometheus series of ?auto, with
         the totals whatever ExtendedStatus says."""
-        from fastcore.http import metrics
         if self.srv.scoreboard is None:
             return self.error(txn, 500, dirconf=txn.dirconf)
         _ctype, auto = self.status_page(txn, "auto", True)
@@ -610,15 +457,3 @@ class Handler:
         r.chunked = txn.proto_num >= 1001
         r.close = not r.chunked
         return r
-
-
-class _HeaderView:
-    """Case-insensitive .get() over the lower-cased request header dict."""
-
-    __slots__ = ("d",)
-
-    def __init__(self, d: dict[str, str]) -> None:
-        self.d = d
-
-    def get(self, name: str) -> str | None:
-        return self.d.get(name.lower())

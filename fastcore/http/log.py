@@ -16,6 +16,10 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastcore.config.model import DirConfig
 
 from fastcore.http.paths import to_bytes
 
@@ -295,25 +299,36 @@ def write_all(fd: int, data: bytes) -> None:
 
 LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
           "trace1", "trace2", "trace3", "trace4", "trace5", "trace6", "trace7", "trace8")
+DEBUG_INDEX = 7  # LEVELS.index("debug"): from here on a line names its source
 
 
 class ErrorLog:
-    """ErrorLog with LogLevel: Apache's line layout, one write per line."""
+    """ErrorLog with LogLevel: Apache's line layout, one write per line.  The threshold of
+    a request's line is its per-dir LogLevel (`dirconf`: the module's level, else the
+    scope's), else the server's."""
 
     def __init__(self, fd: int, level: str = "warn") -> None:
         self.fd = fd
         self.level = LEVELS.index(level.lower()) if level.lower() in LEVELS else LEVELS.index("warn")
 
-    def enabled(self, level: str) -> bool:
-        return LEVELS.index(level) <= self.level
+    def enabled(self, level: str, module: str = "core", dirconf: DirConfig | None = None) -> bool:
+        limit = self.level
+        if dirconf is not None:
+            scoped = dirconf.log_modules.get(module) or dirconf.log_level
+            if scoped:
+                limit = LEVELS.index(scoped)
+        return LEVELS.index(level) <= limit
 
-    def log(self, level: str, module: str, msg: str, client: str | None = None) -> None:
-        if not self.enabled(level):
+    def log(self, level: str, module: str, msg: str, client: str | None = None,
+            dirconf: DirConfig | None = None, source: str | None = None) -> None:
+        """One line; `source` is the "file.c(line)" Apache prints for debug and more."""
+        if not self.enabled(level, module, dirconf):
             return
         now = time.time()
         lt = time.localtime(now)
         stamp = time.strftime("%a %b %d %H:%M:%S", lt) + f".{int(now * 1e6) % 1000000:06d} {lt.tm_year}"
         cl = f" [client {client}]" if client else ""
+        src = f" {source}:" if source and LEVELS.index(level) >= DEBUG_INDEX else ""
         line = (f"[{stamp}] [{module}:{level}] [pid {os.getpid()}:tid {threading.get_native_id()}]"
-                f"{cl} {msg}\n")
+                f"{src}{cl} {msg}\n")
         write_all(self.fd, line.encode("latin-1", "replace"))

@@ -44,6 +44,19 @@ def normalize_type(ctype: str) -> str:
     return "; ".join(out)
 
 
+def with_default_charset(ctype: str | None, dirconf: DirConfig | None) -> str | None:
+    """AddDefaultCharset, as core's ap_make_content_type applies it to every response:
+    `; charset=NAME` is appended to a Content-Type that contains text/plain or text/html
+    and no charset= (both tested as case-insensitive substrings, as Apache does)."""
+    name = dirconf.add_default_charset if dirconf is not None else None
+    if not name or not ctype:
+        return ctype
+    low = ctype.lower()
+    if "charset=" in low or ("text/plain" not in low and "text/html" not in low):
+        return ctype
+    return f"{ctype}; charset={name}"
+
+
 class MimeMap:
     """Compiled TypesConfig plus dirconf-aware lookup (Apache mod_mime semantics)."""
 

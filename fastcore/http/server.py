@@ -12,10 +12,11 @@ import os
 import select
 import threading
 
-from fastcore.config.model import RequireGroup, ServerConfig, VirtualHost
+from fastcore.config.model import DirConfig, RequireGroup, ServerConfig, VirtualHost
 from fastcore.http import authz
 from fastcore.http import errors as E
 from fastcore.http.connection import Connection
+from fastcore.http.dns import Resolver
 from fastcore.http.engine import (  # noqa: F401 - the state constants are this module's API
     CLOSED,
     WANT_READ,
@@ -24,9 +25,18 @@ from fastcore.http.engine import (  # noqa: F401 - the state constants are this 
     _fp,
 )
 from fastcore.http.handler import Handler
-from fastcore.http.log import DEFAULT_NICKNAMES, AccessLog, ErrorLog, open_log
+from fastcore.http.log import DEBUG_INDEX, DEFAULT_NICKNAMES, AccessLog, ErrorLog, open_log
 from fastcore.http.mapping import Mapper
 from fastcore.http.mime import MimeMap
+from fastcore.http.transaction import Transaction
+
+
+def split_server_name(name: str) -> tuple[str, int | None]:
+    """ServerName host[:port] (IPv6 in brackets) -> (host, port or None)."""
+    host, colon, port = name.rpartition(":")
+    if colon and port.isdigit() and not host.endswith(":"):
+        return host, int(port)
+    return name, None
 
 
 class HttpServer(EngineServerMixin):
@@ -51,7 +61,6 @@ class HttpServer(EngineServerMixin):
             self.needs_local_addr = self._needs_local_addr()
         self.dns = None
         if cfg.hostname_lookups_used or self._uses_require_host():
-            from fastcore.http.dns import Resolver
             self.dns = Resolver()
         self._open_logs()
         self._init_engine()
@@ -121,15 +130,29 @@ class HttpServer(EngineServerMixin):
         except OSError:
             efd = 2
         self.error_log = ErrorLog(efd, cfg.log_level)
+        # A <VirtualHost>'s own ErrorLog gets the lines of its requests (one ErrorLog per
+        # file; a vhost without one inherited the main server's path).
+        by_fd = {efd: self.error_log}
+        self.error_logs: dict[int, ErrorLog] = {id(cfg.main): self.error_log}
+        for v in cfg.vhosts:
+            try:
+                fd = fd_for(v.error_log) if v.error_log else efd
+            except OSError:
+                fd = efd
+            self.error_logs[id(v)] = by_fd.setdefault(fd, ErrorLog(fd, cfg.log_level))
+
+    def errlog(self, vhost: VirtualHost | None) -> ErrorLog:
+        """The error log of a request to `vhost` (its ErrorLog, else the main server's)."""
+        return self.error_logs.get(id(vhost), self.error_log) if vhost is not None else self.error_log
 
     def preload(self) -> None:
-        """Import now, in the parent, what only some requests need (listings, negotiation,
-        type maps, mod_status) and would otherwise import on first use: children that
-        drop root to User/Group may not be allowed to read the installation, as httpd
-        loads its modules before the switch."""
-        import traceback  # noqa: F401 - for the children's error log
+        """Import now, in the parent, everything a request may need (fastcore.http.preload):
+        children that drop root to User/Group may not be allowed to read the installation,
+        as httpd loads its modules before the switch, and an import after fork costs each
+        child private pages."""
+        from fastcore.http.preload import preload
 
-        from fastcore.http import autoindex, neg_select, negotiation, status, typemap  # noqa: F401
+        preload()
 
     def child_init(self) -> None:
         """After fork: drop the inherited caches (descriptors are per process)."""
@@ -166,18 +189,66 @@ class HttpServer(EngineServerMixin):
         self.log_fds.clear()
 
     # ------------------------------------------------------------ helpers for handler
-    def authorize(self, txn: object, group: RequireGroup | None) -> bool | None:
+    def authorize(self, txn: Transaction, dc: DirConfig, filename: str) -> bool | None:
+        """mod_authz_core for `filename` under `dc`: the decision, with Apache's error-log
+        lines (AH01630 for a denial; AH01626/AH01628 under LogLevel authz_core:debug)."""
         ctx = txn.conn.ctx
         ctx.method = txn.method
-        return authz.authorize(ctx, group)
+        log = self.errlog(txn.vhost)
+        trace = None
+        if dc.log_level or dc.log_modules or log.level >= DEBUG_INDEX:
+            trace = self._authz_trace(log, txn, dc)
+        granted = authz.authorize(ctx, dc.authz, trace)
+        if granted is None and trace is not None:
+            log.log("debug", "authz_core", "AH01628: authorization result: granted (no "
+                    "directives)", f"{txn.client_ip}:{txn.remote_port}", dc,
+                    "mod_authz_core.c(843)")
+        elif granted is False:
+            log.log("error", "authz_core", "AH01630: client denied by server configuration: "
+                    f"{filename}", f"{txn.client_ip}:{txn.remote_port}", dc)
+        return granted
+
+    @staticmethod
+    def _authz_trace(log: ErrorLog, txn: Transaction, dc: DirConfig) -> authz.Trace | None:
+        """The AH01626 writer when LogLevel lets authz_core:debug through for `dc`."""
+        if not log.enabled("debug", "authz_core", dc):
+            return None
+        client = f"{txn.client_ip}:{txn.remote_port}"
+
+        def trace(what: str, result: int) -> None:
+            log.log("debug", "authz_core", f"AH01626: authorization result of {what}: "
+                    f"{authz.RESULT_WORDS[result]}", client, dc, "mod_authz_core.c(815)")
+        return trace
+
+    def caches_negotiated(self, vhost: VirtualHost | None) -> bool:
+        """CacheNegotiatedDocs On (the vhost's, else the main server's)."""
+        own = (vhost or self.cfg.main).cache_negotiated_docs
+        return bool(self.cfg.main.cache_negotiated_docs if own is None else own)
 
     def trace_enabled(self, vhost: VirtualHost | None) -> bool:
         return (vhost or self.cfg.main).trace_enable != "off"
 
-    def self_url(self, txn: object, path: str) -> str:
-        name = txn.host_name or txn.vhost.server_name or "localhost"
-        port = txn.host_port or 80
+    def self_url(self, txn: Transaction, path: str) -> str:
+        name, port = self.server_name_port(txn)
         return f"http://{name}{'' if port == 80 else f':{port}'}{path}"
+
+    def server_name_port(self, txn: Transaction) -> tuple[str, int]:
+        """ap_get_server_name/ap_get_server_port under UseCanonicalName: Off (the client's
+        Host, else ServerName), On (ServerName and its port), DNS (the reverse name of the
+        local address); a port the Host does not give is ServerName's, else 80."""
+        vh = txn.vhost or self.cfg.main
+        dc = txn.dirconf or vh.dir_defaults
+        sname, sport = split_server_name(vh.server_name)
+        mode = dc.use_canonical_name or "off"
+        if mode == "on":
+            return sname or "localhost", sport or 80
+        port = txn.host_port or sport or 80
+        if mode == "dns":
+            if self.dns is None:  # UseCanonicalName DNS alone: the resolver, on first use
+                self.dns = Resolver()
+            local = txn.local_ip
+            return (local and self.dns.reverse(local, False)) or sname or "localhost", port
+        return txn.host_name or sname or "localhost", port
 
     def vhost_for(self, conn: Connection, host: str | None) -> VirtualHost:
         if not self.cfg.vhosts:

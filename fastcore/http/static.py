@@ -6,6 +6,8 @@ path share them and unit tests need no sockets.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import stat as stmod
@@ -19,12 +21,20 @@ MAX_RANGES = 200  # Apache's MaxRanges default
 DEFAULT_ETAG = frozenset(("mtime", "size"))
 
 
-def etag(st: os.stat_result, components: frozenset[str] | None, now: float) -> str | None:
+def etag(st: os.stat_result, components: frozenset[str] | None, now: float,
+         path: str | None = None) -> str | None:
     """Apache's ap_make_etag: hex inode-size-mtime(usec) per FileETag; weak (W/) when the
-    file changed within the last second (it might change again within the same second)."""
+    file changed within the last second (it might change again within the same second).
+    FileETag Digest, for a file (`path`): the base64 SHA-1 of its content instead, never
+    weak (Apache 2.4.71, measured)."""
     comps = DEFAULT_ETAG if components is None else components
     if not comps:
         return None
+    if "digest" in comps and path is not None:
+        digest = file_digest(path)
+        if digest is not None:  # the content itself: strong even when just modified
+            return f'"{digest}"'
+    weak = "W/" if now - st.st_mtime <= 1.0 else ""
     parts = []
     if "inode" in comps:
         parts.append(f"{st.st_ino:x}")
@@ -32,8 +42,19 @@ def etag(st: os.stat_result, components: frozenset[str] | None, now: float) -> s
         parts.append(f"{st.st_size:x}")
     if "mtime" in comps:
         parts.append(f"{st.st_mtime_ns // 1000:x}")
-    weak = "W/" if now - st.st_mtime <= 1.0 else ""
     return f'{weak}"{"-".join(parts)}"'
+
+
+def file_digest(path: str) -> str | None:
+    """base64(SHA-1(content)), as Apache's FileETag Digest; None if unreadable."""
+    h = hashlib.sha1()  # noqa: S324 - Apache's choice: an entity tag, not security
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 16):
+                h.update(chunk)
+    except OSError:
+        return None
+    return base64.b64encode(h.digest()).decode("ascii")
 
 
 def last_modified_time(st: os.stat_result, now: float) -> int:

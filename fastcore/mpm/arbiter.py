@@ -94,7 +94,8 @@ class Arbiter:
         self.reload = reload or (lambda: _default_reload(cfg))
         self.sizing = compute(cfg.mpm)
         self.errlog = ErrorLog(_abs(cfg, cfg.error_log), cfg.log_level,
-                               threaded=self.sizing.mpm != "prefork")
+                               threaded=self.sizing.mpm != "prefork",
+                               modules=cfg.main.dir_defaults.log_modules)
         for w in self.sizing.warnings:
             self.errlog.stderr_too(w)
             self.errlog.log("warn", f"mpm_{self.sizing.mpm}", w)
@@ -136,8 +137,7 @@ class Arbiter:
             mutex = load("accept").AcceptMutex(mechanism, lock_dir)
         server = HttpServer(cfg, self.sb)
         server.proctable = self.proctable  # mod_status's per-process table
-        if cfg.user and os.geteuid() == 0:  # the children will drop root: import for them
-            server.preload()
+        server.preload()  # no child imports: see fastcore.http.preload
         return Generation(number, cfg, sizing, server, mutex, _body(sizing.mpm))
 
     def write_pid_file(self) -> None:
@@ -366,6 +366,7 @@ class Arbiter:
         if new_log != self.errlog.path:
             self.errlog.close()
             self.errlog = ErrorLog(new_log, cfg.log_level, self.errlog.threaded)
+        self.errlog.set_levels(cfg.log_level, cfg.main.dir_defaults.log_modules)
         self.listeners.update(cfg)
         self.pid_file = _abs(cfg, cfg.pid_file) or self.pid_file
         self.maxworkers_reported = False

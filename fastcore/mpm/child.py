@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastcore.mpm.errlog import ErrorLog
+from fastcore.mpm.listeners import apply_buffer_sizes
 from fastcore.mpm.proctable import NOT_ACCEPTING, QUIESCING
 from fastcore.mpm.sizing import Sizing
 
@@ -28,6 +29,10 @@ CHILD_SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGUSR1,
                  signal.SIGWINCH, signal.SIGCHLD}
 GRACEFUL_SIGNALS = {signal.SIGUSR1, signal.SIGWINCH}
 APEXIT_CHILDFATAL = 15  # as httpd: a child cannot start at all, the parent gives up
+# Debugging aid and test hook: with this variable set, each child writes to the error log,
+# when it exits, the modules it imported after fork (there must be none:
+# fastcore.http.preload; tests/integration/test_fork_imports.py).
+AUDIT_IMPORTS_ENV = "FASTCORE_AUDIT_FORK_IMPORTS"
 _WAKE = struct.pack("=Q", 1)  # valid for an eventfd and for a pipe
 
 # Stack reserved per thread in a child (glibc's default is 8 MiB). Only touched pages
@@ -56,6 +61,7 @@ class ChildContext:
     stopping: threading.Event = field(default_factory=threading.Event)
     wakers: list[Callable[[], None]] = field(default_factory=list)
     on_exit: Callable[[], None] | None = None
+    modules_at_fork: frozenset[str] | None = None  # set under AUDIT_IMPORTS_ENV only
 
     # -- start-up --------------------------------------------------------------------
 
@@ -70,13 +76,15 @@ class ChildContext:
             accept = load("accept")
             own = [accept.open_listener(h, p, fam, self.cfg.mpm.listen_backlog, True)
                    for h, p, fam in self.listen_addrs]
+            for fd in own:
+                apply_buffer_sizes(fd, self.cfg.mpm)
             for fd in self.listen_fds:
                 os.close(fd)
             self.listen_fds = own
         self.switch_user()
         self.mutex.child_init()
         self.server.child_init()
-        threading.stack_size(THREAD_STACK)
+        threading.stack_size(self.cfg.mpm.thread_stack_size or THREAD_STACK)
         threading.Thread(target=self._signal_loop, name="signals", daemon=True).start()
         gc.freeze()  # what child start-up allocated: never walked again by the collector
 
@@ -124,6 +132,7 @@ class ChildContext:
             self.server.flush_logs()
         except Exception:  # noqa: BLE001 - exiting anyway
             pass
+        self.audit_imports()
         try:
             if self.on_exit is not None:
                 self.on_exit()
@@ -160,11 +169,22 @@ class ChildContext:
             self.server.flush_logs()
         except Exception:  # noqa: BLE001
             self.log_exception("flush_logs")
+        self.audit_imports()
         return 0
+
+    def audit_imports(self) -> None:
+        """Under AUDIT_IMPORTS_ENV: one notice line naming what this child imported."""
+        if self.modules_at_fork is None:
+            return
+        new = sorted(set(sys.modules) - self.modules_at_fork)
+        self.modules_at_fork = None  # once, whichever way the child ends
+        self.errlog.log("notice", "core", f"imported after fork: {' '.join(new) or '(none)'}")
 
 
 def child_main(ctx: ChildContext, body: Callable[[ChildContext], int]) -> int:
     """Run one child's body, mapping start-up failure to APEXIT_CHILDFATAL."""
+    if os.environ.get(AUDIT_IMPORTS_ENV) and not ctx.single_process:
+        ctx.modules_at_fork = frozenset(sys.modules)
     try:
         ctx.child_init()
     except Exception:  # noqa: BLE001 - reported to the error log, the parent stops

@@ -18,9 +18,10 @@ LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
 class ErrorLog:
     """Append-only error log; `module` is the tag Apache prints ("mpm_event", "core")."""
 
-    def __init__(self, path: str | None, level: str = "warn", threaded: bool = True) -> None:
+    def __init__(self, path: str | None, level: str = "warn", threaded: bool = True,
+                 modules: dict[str, str] | None = None) -> None:
         self.path = path
-        self.level = LEVELS.index(level) if level in LEVELS else LEVELS.index("warn")
+        self.set_levels(level, modules)
         self.threaded = threaded
         self.fd = 2
         if path and not path.startswith(("|", "syslog")):
@@ -29,10 +30,15 @@ class ErrorLog:
                 os.makedirs(folder, exist_ok=True)
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
+    def set_levels(self, level: str, modules: dict[str, str] | None = None) -> None:
+        """LogLevel of the main server: its level and its `module:level` entries."""
+        self.level = LEVELS.index(level) if level in LEVELS else LEVELS.index("warn")
+        self.modules = {m: LEVELS.index(v) for m, v in (modules or {}).items() if v in LEVELS}
+
     def log(self, level: str, module: str, msg: str) -> None:
         """Write one line; notice is always written, as in httpd."""
         lv = LEVELS.index(level)
-        if lv > self.level and level != "notice":
+        if lv > self.modules.get(module, self.level) and level != "notice":
             return
         now = time.time()
         stamp = time.strftime("%a %b %d %H:%M:%S", time.localtime(now))

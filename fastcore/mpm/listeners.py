@@ -84,6 +84,23 @@ def handover(fds: list[int]) -> str:
     """The value of INHERIT_VAR for a new master that gets these descriptors."""
     return ",".join(str(fd) for fd in fds)
 
+def apply_buffer_sizes(fd: int, mpm: Any) -> None:
+    """SendBufferSize/ReceiveBufferSize on a listener (accepted sockets inherit them), as
+    httpd's make_sock sets them; a refusal is only a warning there, so it is ignored."""
+    opts = ((socket.SO_SNDBUF, mpm.send_buffer_size), (socket.SO_RCVBUF, mpm.receive_buffer_size))
+    if not any(v for _, v in opts):
+        return
+    s = socket.socket(fileno=fd)
+    try:
+        for opt, value in opts:
+            if value:
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, opt, value)
+                except OSError:
+                    pass
+    finally:
+        s.detach()
+
 
 class Listeners:
     """Key (host, port, family) -> listening (or, for reuseport, reserving) descriptor."""
@@ -110,11 +127,13 @@ class Listeners:
                               f"{host or '0.0.0.0'}:{port}") from exc
             return s.detach()
         try:
-            return load("accept").open_listener(host, port, family, cfg.mpm.listen_backlog,
-                                                 False)
+            fd = load("accept").open_listener(host, port, family, cfg.mpm.listen_backlog,
+                                              False)
         except OSError as exc:
             raise OSError(exc.errno, f"AH00072: make_sock: could not bind to address "
                           f"{host or '0.0.0.0'}:{port}") from exc
+        apply_buffer_sizes(fd, cfg.mpm)
+        return fd
 
     def _wanted(self, cfg: Any) -> list[Key]:
         """The configured addresses; one socket address named twice (`Listen 127.0.0.1:80`

@@ -123,6 +123,7 @@ CASES = [
     ("event", "ThreadsPerChild 5\nServerLimit 2\n"),
     ("worker", "MinSpareThreads 0\nStartServers 0\nServerLimit 0\nThreadLimit 0\n"),
     ("prefork", "MaxRequestWorkers 300\n"),
+    ("prefork", "MaxClients 300\n"),  # the old name: same correction, plus AH00544
     ("prefork", "ServerLimit 0\nMinSpareServers 0\nStartServers 0\n"),
 ]
 
