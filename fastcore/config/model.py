@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from fastcore.config.regex import Regex
+
 # Options flags (Apache's OPT_* bits); `Options All` is everything but MultiViews.
 OPT_NONE = 0
 OPT_INDEXES = 1
@@ -111,7 +113,7 @@ class Section:
 
     kind: str
     pattern: str
-    regex: re.Pattern[str] | None
+    regex: re.Pattern[str] | Regex | None  # Regex (PCRE2) for user regexes
     config: DirConfig
     filename: str
     line: int
@@ -121,7 +123,8 @@ class Section:
 class Alias:
     url_prefix: str
     target: str
-    regex: re.Pattern[str] | None = None  # AliasMatch
+    regex: Regex | None = None  # AliasMatch, ScriptAliasMatch
+    script: bool = False  # ScriptAlias*: the target is a CGI directory
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,8 @@ class Redirect:
     status: int  # 301, 302, 303, 410 ...
     url_prefix: str
     target: str | None  # None for 410 gone
-    regex: re.Pattern[str] | None = None  # RedirectMatch
+    regex: Regex | None = None  # RedirectMatch
+    section: bool = False  # the one-URL form inside a section: applies to all it covers
 
 
 @dataclass(frozen=True)

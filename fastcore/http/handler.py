@@ -174,10 +174,13 @@ class Handler:
                 status, loc = red
                 return self.error(txn, status, location=loc, dirconf=dc)
         handler = self.handler_name(walk.filename, dc)
+        if handler is None and self.mapper.script_aliased(vhost, uri):
+            handler = "cgi-script"
         if handler == "server-status":
             return self.server_status(txn, query)
         st = walk.st
-        if st is not None and stmod.S_ISDIR(st.st_mode) and not walk.path_info:
+        if (st is not None and stmod.S_ISDIR(st.st_mode) and not walk.path_info
+                and handler != "cgi-script"):
             return self.directory(txn, uri, query, walk.filename, dc, recursion)
         if handler == "type-map" and S.is_regular(st):
             return self.negotiated(txn, walk.filename, dc, typemap=True,

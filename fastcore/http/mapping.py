@@ -179,8 +179,15 @@ def _subst(template: str, m: re.Match[str]) -> str:
 
 def apply_redirects(redirects: tuple[Redirect, ...], uri: str, query: str
                     ) -> tuple[int, str | None] | None:
-    """First matching Redirect/RedirectMatch -> (status, Location or None for 410)."""
+    """First matching Redirect/RedirectMatch -> (status, Location or None for 410).
+    A section's own one-URL Redirect (the last one set) comes first, as in mod_alias."""
+    for rd in reversed(redirects):
+        if rd.section:
+            return rd.status, (quote(rd.target, safe="/;:@&=+$,-_.!~*'()%?#")
+                               if rd.target else None)
     for rd in redirects:
+        if rd.section:
+            continue
         if rd.regex is not None:
             m = rd.regex.search(uri)
             if m is None:
@@ -199,18 +206,24 @@ def apply_redirects(redirects: tuple[Redirect, ...], uri: str, query: str
     return None
 
 
-def apply_aliases(aliases: tuple[Alias, ...], uri: str) -> str | None:
-    """First matching Alias/AliasMatch -> file-system path."""
+def alias_for(aliases: tuple[Alias, ...], uri: str) -> tuple[str, Alias] | None:
+    """First matching (Script)Alias(Match) -> (file-system path, the alias)."""
     for al in aliases:
         if al.regex is not None:
             m = al.regex.search(uri)
             if m is not None:
-                return _subst(al.target, m)
+                return _subst(al.target, m), al
             continue
         n = alias_match(uri, al.url_prefix)
         if n:
-            return al.target + uri[n:]
+            return al.target + uri[n:], al
     return None
+
+
+def apply_aliases(aliases: tuple[Alias, ...], uri: str) -> str | None:
+    """First matching Alias/AliasMatch -> file-system path."""
+    hit = alias_for(aliases, uri)
+    return None if hit is None else hit[0]
 
 
 class WalkResult:
@@ -248,6 +261,15 @@ class Mapper:
         if target is None:
             target = vhost.document_root.rstrip("/") + uri
         return target, None
+
+    @staticmethod
+    def script_aliased(vhost: VirtualHost, uri: str) -> bool:
+        """Whether the URI was mapped by ScriptAlias(Match): its handler is cgi-script
+        (unknown without a CGI module, so the default handler serves it)."""
+        if not any(al.script for al in vhost.aliases):
+            return False
+        hit = alias_for(vhost.aliases, uri)
+        return hit is not None and hit[1].script
 
     def _stat_existing(self, path: str) -> tuple[str, os.stat_result | None, str]:
         """stat the full path; on ENOENT/ENOTDIR find the longest existing prefix
