@@ -94,6 +94,10 @@ class DirConfig:
     limit_request_body: int | None = None
     server_signature: str | None = None  # "off" | "on" | "email"
     redirects: tuple[Redirect, ...] = ()  # Redirect inside <Directory>/<Location>
+    max_ranges: int | None = None  # MaxRanges: N, 0 none, -1 default, -2 unlimited
+    max_range_overlaps: int | None = None  # MaxRangeOverlaps (same encoding)
+    max_range_reversals: int | None = None  # MaxRangeReversals (same encoding)
+    accept_path_info: str | None = None  # AcceptPathInfo on|off|default
     # Added by the config layer (issue 3):
     options_add: int = 0  # `Options +X` bits not yet applied (merge semantics)
     options_remove: int = 0  # `Options -X` bits
@@ -177,6 +181,11 @@ class VirtualHost:
     limit_request_field_size: int = 8190
     trace_enable: str = "on"  # on | off | extended
     allow_encoded_slashes: str = "off"  # off | on | nodecode
+    strict_host_check: bool = False  # StrictHostCheck (the address-default vhost's counts)
+    merge_slashes: bool = True  # MergeSlashes
+    http_strict: bool = True  # HttpProtocolOptions Strict | Unsafe
+    http_registered_methods: bool = False  # RegisteredMethods | LenientMethods
+    http_allow09: bool = True  # Allow0.9 | Require1.0
     access_file_name: tuple[str, ...] = (".htaccess",)
     filename: str = ""
     line: int = 0

@@ -334,6 +334,13 @@ class Connection(EngineConnMixin, FastPathMixin):
         txn.vhost = vhost
         txn.vhost_name = vhost.server_name
         self.vh = vhost
+        refusal = srv.refusal(self, req)
+        if refusal is not None:
+            self.buf.clear()
+            resp = srv.handler.error(txn, refusal)
+            resp.close = True
+            self._emit(txn, None, resp)
+            return
         self.timeout = vhost.timeout
         self.ka_timeout = vhost.keep_alive_timeout
         if self.sb is not None:

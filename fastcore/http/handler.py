@@ -136,7 +136,7 @@ class Handler:
             if req.path_raw == "*":
                 return Response(200, [], None, b"")
             vhost = txn.vhost
-            uri = decode_path(req.path_raw, vhost.allow_encoded_slashes)
+            uri = decode_path(req.path_raw, vhost.allow_encoded_slashes, vhost.merge_slashes)
             txn.uri_path = uri
             return self.dispatch(txn, uri, req.query, 0, req)
         except HttpError as e:
@@ -172,6 +172,8 @@ class Handler:
             red = apply_redirects(dc.redirects, uri, query)
             if red is not None:
                 status, loc = red
+                if loc is not None and loc.startswith("/"):
+                    loc = self.srv.self_url(txn, loc)
                 return self.error(txn, status, location=loc, dirconf=dc)
         handler = self.handler_name(walk.filename, dc)
         if handler is None and self.mapper.script_aliased(vhost, uri):
@@ -219,7 +221,7 @@ class Handler:
             return Response(200, [("Allow", self.allow(txn))], ctype, b"")
         if method not in ("GET", "HEAD", "POST"):
             return self.not_allowed(txn, dc)
-        if st is None or not S.is_regular(st) or path_info:
+        if st is None or not S.is_regular(st) or (path_info and dc.accept_path_info != "on"):
             return self.error(txn, 404, dirconf=dc)
         return self.file_response(txn, filename, st, dc, ctype, lang, enc, cacheable, extra or [])
 
@@ -243,7 +245,7 @@ class Handler:
         base: list[tuple[str, str]] = [("Last-Modified", S.http_date(mtime).decode())]
         if tag:
             base.append(("ETag", tag))
-        base.append(("Accept-Ranges", "bytes"))
+        base.append(("Accept-Ranges", S.accept_ranges(dc)))
         lead: list[tuple[str, str]] = list(extra)
         if enc:  # mod_negotiation's fixup: the client's spelling of gzip/x-gzip
             from fastcore.http.neg_select import fix_encoding
@@ -278,7 +280,7 @@ class Handler:
         rng = hd.get("range")
         if rng is None or not S.if_range_ok(hd.get("if-range"), tag, mtime):
             return None
-        ranges = S.parse_ranges(rng, size)
+        ranges = S.parse_ranges(rng, size, S.range_limits(dc))
         if ranges == 416:  # an error page: Apache drops the content encoding/languages
             keep = [(k, v) for k, v in lead if k not in ("Content-Encoding", "Content-Language")]
             r = self.error(txn, 416, extra=keep, dirconf=dc)
@@ -507,7 +509,7 @@ class Handler:
             if res.languages:
                 meta.append(("Content-Language", ", ".join(res.languages)))
             off, size = res.body if res.body is not None else (0, 0)
-            ranged = self.byte_ranges(txn, dc, meta, [("Accept-Ranges", "bytes")], filename,
+            ranged = self.byte_ranges(txn, dc, meta, [("Accept-Ranges", S.accept_ranges(dc))], filename,
                                       off, size, ctype, None, -1)
             if ranged is not None:
                 return ranged
@@ -516,7 +518,7 @@ class Handler:
                 with open(filename, "rb") as f:
                     f.seek(off)
                     body = f.read(size)
-            return Response(200, meta + [("Accept-Ranges", "bytes"),
+            return Response(200, meta + [("Accept-Ranges", S.accept_ranges(dc)),
                                          ("Content-Length", str(len(body)))], ctype, body)
         try:
             st = os.stat(res.path)

@@ -75,9 +75,11 @@ def normalize(path: str, decode_unreserved: bool = True, merge_slashes: bool = T
     return "/" + "/".join(result)
 
 
-def decode_path(path: str, allow_encoded_slashes: str = "off") -> str:
-    """Normalized, fully decoded URL path (Apache's r->uri after ap_unescape_url)."""
-    p = normalize(path)
+def decode_path(path: str, allow_encoded_slashes: str = "off", merge_slashes: bool = True
+                ) -> str:
+    """Normalized, fully decoded URL path (Apache's r->uri after ap_unescape_url); with
+    MergeSlashes Off runs of '/' stay as sent."""
+    p = normalize(path, merge_slashes=merge_slashes)
     if "%" not in p:
         return p
     out = []
@@ -260,6 +262,8 @@ class Mapper:
         target = apply_aliases(vhost.aliases, uri)
         if target is None:
             target = vhost.document_root.rstrip("/") + uri
+        if "//" in target:  # MergeSlashes Off: the file system path is still canonical
+            target = re.sub("/{2,}", "/", target)
         return target, None
 
     @staticmethod

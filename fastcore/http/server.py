@@ -12,6 +12,7 @@ import os
 import select
 import threading
 
+from fastcore.config.directives_mods import METHODS
 from fastcore.config.model import RequireGroup, ServerConfig, VirtualHost
 from fastcore.http import authz
 from fastcore.http import errors as E
@@ -27,6 +28,10 @@ from fastcore.http.handler import Handler
 from fastcore.http.log import DEFAULT_NICKNAMES, AccessLog, ErrorLog, open_log
 from fastcore.http.mapping import Mapper
 from fastcore.http.mime import MimeMap
+from fastcore.http.request import Request
+
+# Methods Apache knows without RegisterHttpMethod (HttpProtocolOptions RegisteredMethods)
+REGISTERED_METHODS = METHODS | {"HEAD"}
 
 
 class HttpServer(EngineServerMixin):
@@ -35,6 +40,7 @@ class HttpServer(EngineServerMixin):
     def __init__(self, cfg: ServerConfig, scoreboard: object | None = None,
                  resolver: object | None = None) -> None:
         self.cfg = cfg
+        self.strict_hosts = any(v.strict_host_check for v in (cfg.main, *cfg.vhosts))
         self.scoreboard = scoreboard
         self.proctable = None  # the MPM's per-process records (mod_status), set by the arbiter
         if resolver is None:
@@ -184,6 +190,27 @@ class HttpServer(EngineServerMixin):
             return self.cfg.main
         local = conn.local_addr() if self.needs_local_addr else None
         return self.resolver.vhost_for(local, host)
+
+    def refusal(self, conn: Connection, req: Request) -> int | None:
+        """The status Apache answers before mapping: HttpProtocolOptions Require1.0 and
+        RegisteredMethods (the main server's, as fastcore reads every head with it),
+        StrictHostCheck (the connection's default server's)."""
+        main = self.cfg.main
+        if req.assbackwards and not main.http_allow09:
+            return 400
+        if main.http_registered_methods and req.method not in REGISTERED_METHODS:
+            return 501
+        if req.host and self.strict_hosts:
+            local = conn.local_addr() if self.needs_local_addr else None
+            default = self.resolver.unknown_host(local, req.host)
+            if default is not None:
+                where = f"{default.filename}:{default.line}" if default.filename else "main"
+                self.error_log.log("warn", "core", f"AH10157: Requested hostname "
+                                   f"'{req.host}' did not match any ServerName/ServerAlias "
+                                   f"in the matching virtual host (default vhost for current "
+                                   f"connection is {where})", conn.client_ip)
+                return 400
+        return None
 
     def serve_blocking(self, fd: int, peer: tuple, slot: int = -1) -> None:
         """prefork/worker: serve one connection to the end, then close it.  Cache hits go
