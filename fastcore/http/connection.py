@@ -303,7 +303,7 @@ class Connection(EngineConnMixin, FastPathMixin):
             self.sb.set_status(self.slot, "W")
         try:
             req = parse_head(head, main.limit_request_line, main.limit_request_fields,
-                             main.limit_request_field_size)
+                             main.limit_request_field_size, main.http_strict)
         except HttpError as e:
             line = head.lstrip(b"\r\n")
             txn.request_line = line[:line.find(b"\n")].rstrip(b"\r").decode("latin-1")

@@ -327,3 +327,37 @@ def test_strict_host_check_without_vhosts(docroot: str) -> None:
         assert _same(pair, "GET /big.txt HTTP/1.1\nHost: localhost\n\n").status == 200
         assert _same(pair, "GET /big.txt HTTP/1.1\nHost: other.test\n\n").status == 400
         assert _same(pair, "GET /big.txt HTTP/1.0\n\n").status == 200
+
+
+# Host names in the Host field and in absolute-form targets (vhost.c fix_hostname and
+# its strict check, apr_parse_addr_port, apr_uri_parse), under Strict and Unsafe
+HOST_FORMS = [
+    "localhost", "0x7f.1", "127.1", "127.0.0.1", "127.0.0.01", "0127.0.0.1", "1.2.3.4.5",
+    "1.2.3", "a.1", "a.1b", "a.b1", "a-b.c", "a_b.c", "_.c", "a._b", "a..b", "a.b.", ".a.b",
+    "1.2.3.4.", "[::1]", "[::1", "[::1]:80", "[::1]x", "[1::2::3]", "[::ffff:1.2.3.4]",
+    "[::g]", "[:.1]", "[1.2.3.4]", "[]", "[:::1]", "[1:2:3:4:5:6:7:8:9]", "[fe80::1%eth0]",
+    "[::1]:", "[::1]:0", "[::1]:65536", "a:80", "a:0", "a:65536", "a:abc", "a:", "a:+80",
+    "a:-1", "a,b", "a%41", "a~b.c", "-a.b", "a.-b", "123", "0", "1.2.3.0x4", "a.123",
+    "a.b-1", "1.2.3.4:99999", "999.999.999.999", "*", ".", "..", "A.B.C",
+]
+
+
+@pytest.fixture(scope="module", params=["Strict", "Unsafe"])
+def host_pair(docroot: str, request: pytest.FixtureRequest) -> Iterator[Pair]:
+    body = (f'DocumentRoot "{docroot}/htdocs"\nHttpProtocolOptions {request.param}\n'
+            f'<Directory "{docroot}">\n    Require all granted\n</Directory>\n')
+    yield from _pair(os.path.join(docroot, f"run-hosts-{request.param}"), body)
+
+
+@pytest.mark.parametrize("host", HOST_FORMS)
+def test_host_forms_answer_as_apache(host_pair: Pair, host: str) -> None:
+    _same(host_pair, f"GET /big.txt HTTP/1.1\nHost: {host}\nConnection: close\n\n")
+    _same(host_pair, f"GET http://{host}/big.txt HTTP/1.1\nHost: x\nConnection: close\n\n")
+
+
+def test_numeric_and_hex_hosts_are_refused(host_pair: Pair) -> None:
+    strict = "Strict" in host_pair.apache.body
+    for host in ("0x7f.1", "127.1", "a.123"):
+        a = _same(host_pair, f"GET http://{host}/big.txt HTTP/1.1\nHost: x\n\n")
+        assert a.status == (400 if strict else 200)
+    assert _same(host_pair, "GET http://[::1/big.txt HTTP/1.1\nHost: x\n\n").status == 400
