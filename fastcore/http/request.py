@@ -122,6 +122,8 @@ def parse_head(head: bytes, limit_line: int = 8190, limit_fields: int = 100,
     fields = req.fields = rh.headers
     hd = req.headers = rh.index()  # lower-case names, repeats joined with ", " (built in C)
     if len(hd) < len(fields):  # some name repeats: Host and Content-Length may not
+        if any(len(v) > limit_field_size for v in hd.values()):
+            raise HttpError(400, NOTE_FIELD_SIZE)  # merged past LimitRequestFieldSize
         names = [name.lower() for name, _ in fields]
         # CONNECT's host comes from the target: Apache never looks at Host values then
         if (names.count("host") > 1 and not connect) or names.count("content-length") > 1:

@@ -17,6 +17,7 @@ from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request 
 from test_differential_apache import FastcoreThread  # noqa: E402
 
 # the facts compared besides the status (bodies of error pages differ only by signature)
+OLD = 1_700_000_000  # a fixed past mtime
 HEADERS = ("location", "accept-ranges", "content-range", "content-length", "connection")
 
 
@@ -41,6 +42,7 @@ def docroot(tmp_path_factory: pytest.TempPathFactory) -> str:
     body = "".join(chr(97 + i % 26) for i in range(1000))
     for sub in ("", "none/", "two/", "unl/", "ovl/"):
         _w(f"{d}/htdocs/{sub}big.txt", body)
+        os.utime(f"{d}/htdocs/{sub}big.txt", (OLD, OLD))  # strong ETag: cacheable
     _w(f"{d}/htdocs/pion/f.html", "on\n")
     _w(f"{d}/htdocs/pioff/f.html", "off\n")
     _w(f"{d}/htdocs/pidef/f.html", "def\n")
@@ -78,13 +80,28 @@ def _answer(port: int, data: bytes) -> Answer:
     return Answer(status, keep, body)
 
 
-def _pair(tmp: str, body: str) -> Iterator[Pair]:
+class EngineThread(FastcoreThread):
+    """FastcoreThread without a scoreboard, so that its connections run the C engine
+    (FastConn) first, as the MPMs' do, instead of the Python path only."""
+
+    def __init__(self, conf_path: str) -> None:
+        super().__init__(conf_path)
+        from test_differential_apache import make_resolver
+
+        from fastcore.http.server import HttpServer
+
+        tried = self.srv
+        self.srv = HttpServer(self.cfg, None, make_resolver(self.cfg))
+        tried.close()
+
+
+def _pair(tmp: str, body: str, engine: bool = False) -> Iterator[Pair]:
     port = free_port()
     ap = ApacheOracle(tmp, body.replace("@PORT@", str(port)), port=port)
     os.makedirs(tmp, exist_ok=True)
     with open(ap.conf_path, "w") as f:
         f.write(ap.config_text())
-    fc = FastcoreThread(ap.conf_path)
+    fc = (EngineThread if engine else FastcoreThread)(ap.conf_path)
     try:
         with ap:
             yield Pair(ap, fc)
@@ -361,3 +378,43 @@ def test_numeric_and_hex_hosts_are_refused(host_pair: Pair) -> None:
         a = _same(host_pair, f"GET http://{host}/big.txt HTTP/1.1\nHost: x\n\n")
         assert a.status == (400 if strict else 200)
     assert _same(host_pair, "GET http://[::1/big.txt HTTP/1.1\nHost: x\n\n").status == 400
+
+
+def _repeat(name: str, n: int, size: int) -> str:
+    return "".join(f"{name}: {chr(97 + i) * size}\n" for i in range(n))
+
+
+MERGED_FIELDS = [
+    _repeat("X-A", 2, 499),   # merged: 1000 bytes, the limit itself
+    _repeat("X-A", 2, 500),   # 1002: over
+    _repeat("X-A", 3, 400),
+    "X-A: " + "a" * 600 + "\nx-a: " + "b" * 600 + "\n",  # names compare case-insensitively
+    "X-A: \nX-A: " + "b" * 995 + "\n",
+    _repeat("Accept", 2, 600),
+    _repeat("X-A", 1, 990) + _repeat("X-B", 1, 990),  # different names: never merged
+]
+
+
+@pytest.fixture(scope="module")
+def limit_pair(docroot: str) -> Iterator[Pair]:
+    body = (f'DocumentRoot "{docroot}/htdocs"\nLimitRequestFieldSize 1000\n'
+            '<Directory />\n    AllowOverride None\n</Directory>\n'  # cacheable answers
+            f'<Directory "{docroot}">\n    Require all granted\n</Directory>\n')
+    yield from _pair(os.path.join(docroot, "run-limit"), body, engine=True)
+
+
+@pytest.mark.parametrize("fields", MERGED_FIELDS)
+def test_repeated_fields_merged_past_the_limit(limit_pair: Pair, fields: str) -> None:
+    # a first plain request puts /big.txt into the C engine's cache, so the second one
+    # is read by the engine's own parser before Python's
+    _same(limit_pair, "GET /big.txt HTTP/1.1\nHost: localhost\nConnection: close\n\n")
+    _same(limit_pair, f"GET /big.txt HTTP/1.1\nHost: localhost\n{fields}Connection: close\n\n")
+
+
+def test_merged_field_over_the_limit_is_400(limit_pair: Pair) -> None:
+    _same(limit_pair, "GET /big.txt HTTP/1.1\nHost: localhost\n\n")
+    assert len(limit_pair.fastcore.srv.engine)  # the engine's parser is the one tested below
+    raw = f"GET /big.txt HTTP/1.1\nHost: localhost\n{_repeat('X-A', 2, 500)}\n"
+    assert _same(limit_pair, raw).status == 400
+    got = raw_request(limit_pair.fastcore.port, raw.replace("\n", "\r\n").encode())
+    assert b"Size of a request header field exceeds server limit." in got
