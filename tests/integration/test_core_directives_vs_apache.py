@@ -266,6 +266,8 @@ PROTO_REQUESTS = [
     "PATCH /nope HTTP/1.0\n\n",
     "GET /big.txt\n",
     "GET /c/d/f.html HTTP/1.1\nHost: x\n\n",
+    "FOO /c/d/f.html HTTP/1.1\nHost: x\n\n",  # and whether the connection stays open
+    "get /c/d/f.html HTTP/1.1\nHost: x\n\n",
 ]
 LENIENT = PROTO.replace("HttpProtocolOptions RegisteredMethods Require1.0\n", "")
 
