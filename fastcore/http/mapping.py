@@ -27,6 +27,7 @@ from fastcore.config.model import (
     VirtualHost,
     reads_htaccess,
 )
+from fastcore.config.regex import Match
 from fastcore.http.request import HttpError
 
 _HEX = "0123456789abcdefABCDEF"
@@ -172,11 +173,25 @@ def alias_match(uri: str, prefix: str) -> int:
     return 0
 
 
-def _subst(template: str, m: re.Match[str]) -> str:
-    def rep(x: re.Match[str]) -> str:
-        g = int(x.group(1))
-        return (m.group(g) or "") if g <= (m.re.groups or 0) else ""
-    return re.sub(r"\$([0-9])", rep, template)
+def _subst(template: str, m: Match) -> str:
+    """ap_pregsub: $0-$9 are the match's groups (unset or missing ones are empty), a
+    backslash makes the next character literal, everything else is copied."""
+    out: list[str] = []
+    i, n = 0, len(template)
+    while i < n:
+        c = template[i]
+        i += 1
+        if c == "$" and i < n and template[i].isdigit():
+            g = int(template[i])
+            i += 1
+            if g <= m.re.groups:
+                out.append(m.group(g) or "")
+            continue
+        if c == "\\" and i < n:
+            c = template[i]
+            i += 1
+        out.append(c)
+    return "".join(out)
 
 
 def apply_redirects(redirects: tuple[Redirect, ...], uri: str, query: str

@@ -156,6 +156,7 @@ Redirect seeother /other /elsewhere
 Redirect 301x /loose /target
 RedirectMatch gone "^/rxgone/(?<n>\\d++)$"
 RedirectMatch permanent "^/rx/(?<n>[a-z]+)\\K/tail$" http://example.test/$1
+RedirectMatch ^/amp/(.*)$ http://example.test/a&b\\$1$1$9
 <Location /sec>
     Redirect /fixed
 </Location>
@@ -198,6 +199,7 @@ MAIN_REQUESTS = [
     "GET /named/xx.html HTTP/1.0\n\n",
     "GET /rxgone/12 HTTP/1.0\n\n",
     "GET /rx/abc/tail HTTP/1.0\n\n",
+    "GET /amp/zz HTTP/1.0\n\n",  # ap_pregsub: '&' literal, "\\$" a dollar, $9 empty
     # ScriptAlias without a CGI module: the files as they are; the directory is 404
     "GET /cgi-bin/t.html HTTP/1.0\n\n",
     "GET /cgi-bin/t.sh HTTP/1.0\n\n",
@@ -245,6 +247,8 @@ def test_pcre2_syntax_and_script_alias(main_pair: Pair) -> None:
     assert _same(main_pair, "GET /named/xx.html HTTP/1.0\n\n").body == b"named\n"
     assert _same(main_pair, "GET /rx/abc/tail HTTP/1.0\n\n").headers["location"] == \
         "http://example.test/abc"
+    assert _same(main_pair, "GET /amp/zz HTTP/1.0\n\n").headers["location"] == \
+        "http://example.test/a&b$1zz"
     assert _same(main_pair, "GET /cgi-bin/t.sh HTTP/1.0\n\n").body == b"#!/bin/sh\necho hi\n"
     assert _same(main_pair, "GET /cgi-bin/ HTTP/1.0\n\n").status == 404
     assert _same(main_pair, "GET /forbidden HTTP/1.0\n\n").status == 403
