@@ -95,7 +95,7 @@ def parse_head(head: bytes, limit_line: int = 8190, limit_fields: int = 100,
     """Parse one complete head (as delimited by find_head_end) into a Request; `strict`
     is HttpProtocolOptions Strict (host names get Apache's strict check)."""
     try:
-        rh = _rq.parse_head(head, limit_line, limit_fields, limit_field_size)
+        rh = _rq.parse_head(head, limit_line, limit_fields, limit_field_size, strict)
     except _rq.HeadError as e:  # looked up only when raised (tests swap in the twin)
         raise _head_error(head, e, limit_line) from None
     if rh is None:

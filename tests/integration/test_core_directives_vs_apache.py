@@ -424,3 +424,23 @@ def test_merged_field_over_the_limit_is_400(limit_pair: Pair) -> None:
     assert _same(limit_pair, raw).status == 400
     got = raw_request(limit_pair.fastcore.port, raw.replace("\n", "\r\n").encode())
     assert b"Size of a request header field exceeds server limit." in got
+
+
+# request syntax that HttpProtocolOptions Unsafe tolerates and Strict refuses (sent as is)
+SYNTAX = [
+    b"GET  /big.txt HTTP/1.1\r\nHost: a\r\n\r\n", b"GET /big.txt  HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /big.txt http/1.1\r\nHost: a\r\n\r\n", b"GET /big.txt HTTP/1.1 x\r\nHost: a\r\n\r\n",
+    b"GET /big.txt HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n",
+    b"GET /big.txt HTTP/1.1\r\nHost: a\r\nX-A: b\x01c\r\n\r\n",
+    b"GET /big.txt HTTP/1.1\r\nHost: a\r\nX-A: b\x7fc\r\n\r\n", b"GET /big.txt HTTP/01.1\r\n\r\n",
+    b"GET\t/big.txt\tHTTP/1.1\r\nHost: a\r\n\r\n", b"GET /big.txt HTTP/1.1\r\nHost: a\r\nX@A: b\r\n\r\n",
+    b"GET /big.txt HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n", b"G(T /big.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /big.txt HTTP/1.1 \r\nHost: a\r\n\r\n", b"GET /big.txt HTTP/1.1\r\nHost: a\r\nX-A:\x00b\r\n\r\n",
+    b"POST  /big.txt  hTtP/1.0  \r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("raw", SYNTAX)
+def test_request_syntax_as_apache(host_pair: Pair, raw: bytes) -> None:
+    a, f = (_answer(srv.port, raw) for srv in (host_pair.apache, host_pair.fastcore))
+    assert f == a
