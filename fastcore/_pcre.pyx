@@ -67,7 +67,6 @@ cdef class Code:
     """One compiled pattern (bytes, no UTF mode: Apache matches bytes)."""
 
     cdef pcre2_code_8 *code
-    cdef pcre2_match_data_8 *md
     cdef readonly int capture_count
     cdef readonly dict names
 
@@ -80,9 +79,6 @@ cdef class Code:
             self.code = pcre2_compile_8(p, n, options, &err, &off, NULL)
         if self.code == NULL:
             raise CompileError(error_message(err), off)
-        self.md = pcre2_match_data_create_from_pattern_8(self.code, NULL)
-        if self.md == NULL:
-            raise MemoryError()
         cdef uint32_t count = 0
         if pcre2_pattern_info_8(self.code, INFO_CAPTURECOUNT, &count) != 0:
             raise MatchError("pcre2_pattern_info failed")
@@ -108,35 +104,41 @@ cdef class Code:
         return out
 
     def __dealloc__(self):
-        if self.md != NULL:
-            pcre2_match_data_free_8(self.md)
         if self.code != NULL:
             pcre2_code_free_8(self.code)
 
     def exec(self, bytes subject, bint anchored=False):
-        """Offsets [start0, end0, start1, end1, ...] (-1 for an unset group), or None."""
+        """Offsets [start0, end0, start1, end1, ...] (-1 for an unset group), or None.
+        Match data is per call: threads of one process share the compiled patterns."""
         cdef const uint8_t *s = subject
         cdef size_t n = len(subject)
         cdef uint32_t opts = ANCHORED if anchored else 0
         cdef int rc
-        with nogil:
-            rc = pcre2_match_8(self.code, s, n, 0, opts, self.md, NULL)
-        if rc == -1:
-            return None
-        if rc < 0:
-            raise MatchError(error_message(rc))
-        cdef size_t *ov = pcre2_get_ovector_pointer_8(self.md)
-        cdef uint32_t pairs = pcre2_get_ovector_count_8(self.md)
-        cdef uint32_t want = self.capture_count + 1
-        if want > pairs:
-            want = pairs
-        out = []
-        cdef uint32_t i
-        for i in range(want):
-            if i < <uint32_t>rc and ov[2 * i] != UNSET:
-                out.append(<Py_ssize_t>ov[2 * i])
-                out.append(<Py_ssize_t>ov[2 * i + 1])
-            else:
-                out.append(-1)
-                out.append(-1)
-        return out
+        cdef pcre2_match_data_8 *md = pcre2_match_data_create_from_pattern_8(self.code, NULL)
+        if md == NULL:
+            raise MemoryError()
+        cdef size_t *ov
+        cdef uint32_t pairs, want, i
+        try:
+            with nogil:
+                rc = pcre2_match_8(self.code, s, n, 0, opts, md, NULL)
+            if rc == -1:
+                return None
+            if rc < 0:
+                raise MatchError(error_message(rc))
+            ov = pcre2_get_ovector_pointer_8(md)
+            pairs = pcre2_get_ovector_count_8(md)
+            want = self.capture_count + 1
+            if want > pairs:
+                want = pairs
+            out = []
+            for i in range(want):
+                if i < <uint32_t>rc and ov[2 * i] != UNSET:
+                    out.append(<Py_ssize_t>ov[2 * i])
+                    out.append(<Py_ssize_t>ov[2 * i + 1])
+                else:
+                    out.append(-1)
+                    out.append(-1)
+            return out
+        finally:
+            pcre2_match_data_free_8(md)

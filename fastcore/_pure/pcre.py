@@ -77,16 +77,13 @@ class Code:
     """One compiled pattern (bytes, no UTF mode: Apache matches bytes)."""
 
     def __init__(self, pattern: bytes, options: int) -> None:
-        self._code = self._md = None
+        self._code = None
         err, off = ctypes.c_int(0), _sz(0)
         code = _lib.pcre2_compile_8(pattern, len(pattern), options, ctypes.byref(err),
                                     ctypes.byref(off), None)
         if not code:
             raise CompileError(error_message(err.value), off.value)
         self._code = code
-        self._md = _lib.pcre2_match_data_create_from_pattern_8(code, None)
-        if not self._md:
-            raise MemoryError()
         self.capture_count = _info(code, _INFO_CAPTURECOUNT, ctypes.c_uint32)
         self.names = self._names()
 
@@ -103,25 +100,30 @@ class Code:
         return out
 
     def __del__(self) -> None:
-        if self._md:
-            _lib.pcre2_match_data_free_8(self._md)
         if self._code:
             _lib.pcre2_code_free_8(self._code)
 
     def exec(self, subject: bytes, anchored: bool = False) -> list[int] | None:
-        """Offsets [start0, end0, start1, end1, ...] (-1 for an unset group), or None."""
-        rc = _lib.pcre2_match_8(self._code, subject, len(subject), 0,
-                                _ANCHORED if anchored else 0, self._md, None)
-        if rc == -1:
-            return None
-        if rc < 0:
-            raise MatchError(error_message(rc))
-        ov = _lib.pcre2_get_ovector_pointer_8(self._md)
-        want = min(self.capture_count + 1, _lib.pcre2_get_ovector_count_8(self._md))
-        out: list[int] = []
-        for i in range(want):
-            if i < rc and ov[2 * i] != _UNSET:
-                out += [ov[2 * i], ov[2 * i + 1]]
-            else:
-                out += [-1, -1]
-        return out
+        """Offsets [start0, end0, start1, end1, ...] (-1 for an unset group), or None.
+        Match data is per call (ctypes releases the GIL: threads may match at once)."""
+        md = _lib.pcre2_match_data_create_from_pattern_8(self._code, None)
+        if not md:
+            raise MemoryError()
+        try:
+            rc = _lib.pcre2_match_8(self._code, subject, len(subject), 0,
+                                    _ANCHORED if anchored else 0, md, None)
+            if rc == -1:
+                return None
+            if rc < 0:
+                raise MatchError(error_message(rc))
+            ov = _lib.pcre2_get_ovector_pointer_8(md)
+            want = min(self.capture_count + 1, _lib.pcre2_get_ovector_count_8(md))
+            out: list[int] = []
+            for i in range(want):
+                if i < rc and ov[2 * i] != _UNSET:
+                    out += [ov[2 * i], ov[2 * i + 1]]
+                else:
+                    out += [-1, -1]
+            return out
+        finally:
+            _lib.pcre2_match_data_free_8(md)

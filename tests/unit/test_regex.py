@@ -74,3 +74,25 @@ def test_twin_errors_match_the_extension() -> None:
 
 def test_regex_repr_and_type() -> None:
     assert isinstance(compile_regex("a"), Regex) and "a" in repr(compile_regex("a"))
+
+
+def test_threads_share_a_compiled_pattern() -> None:
+    """Worker/event threads match the same <LocationMatch> at once (the match runs
+    without the GIL): each gets its own captures."""
+    import threading
+
+    rx = compile_regex(r"^/u/(\d+)/(?<tail>.*)$")
+    bad: list[str] = []
+
+    def run(k: int) -> None:
+        for i in range(2000):
+            m = rx.search(f"/u/{k}{i}/x{k}")
+            if m is None or m.group(1) != f"{k}{i}" or m.group("tail") != f"x{k}":
+                bad.append(f"{k}/{i}")
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not bad
