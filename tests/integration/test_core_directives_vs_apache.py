@@ -47,6 +47,10 @@ def docroot(tmp_path_factory: pytest.TempPathFactory) -> str:
     _w(f"{d}/htdocs/pioff/f.html", "off\n")
     _w(f"{d}/htdocs/pidef/f.html", "def\n")
     _w(f"{d}/htdocs/a/b/f.html", "ab\n")
+    _w(f"{d}/htdocs/ht1/f.html", "ht1\n")
+    _w(f"{d}/htdocs/ht1/.htaccess", "AcceptPathInfo On\n")
+    _w(f"{d}/htdocs/ht2/f.html", "ht2\n")
+    _w(f"{d}/htdocs/ht2/.htaccess", "MaxRanges 2\n")
     _w(f"{d}/htdocs/c/d/f.html", "cd\n")
     _w(f"{d}/cgi/t.html", "page\n")
     _w(f"{d}/cgi/t.sh", "#!/bin/sh\necho hi\n")
@@ -138,6 +142,12 @@ MergeSlashes Off
 <Directory "{d}/htdocs/pioff">
     AcceptPathInfo Off
 </Directory>
+<Directory "{d}/htdocs/ht1">
+    AllowOverride FileInfo
+</Directory>
+<Directory "{d}/htdocs/ht2">
+    AllowOverride All
+</Directory>
 <Location /a/b>
     Require all denied
 </Location>
@@ -188,6 +198,9 @@ MAIN_REQUESTS = [
     "GET /pion/f.html/ HTTP/1.0\n\n",
     "GET /pioff/f.html/extra HTTP/1.0\n\n",
     "GET /pidef/f.html/extra HTTP/1.0\n\n",
+    # in .htaccess: AcceptPathInfo is FileInfo, MaxRanges is not allowed there (500)
+    "GET /ht1/f.html/extra HTTP/1.0\n\n",
+    "GET /ht2/f.html HTTP/1.0\n\n",
     # MergeSlashes Off: <Location> still matches, <LocationMatch> sees the doubled slash
     "GET /a//b/f.html HTTP/1.0\n\n",
     "GET /c//d/f.html HTTP/1.0\n\n",
