@@ -204,11 +204,15 @@ class HttpServer(EngineServerMixin):
             local = conn.local_addr() if self.needs_local_addr else None
             default = self.resolver.unknown_host(local, req.host)
             if default is not None:
-                where = f"{default.filename}:{default.line}" if default.filename else "main"
-                self.error_log.log("warn", "core", f"AH10157: Requested hostname "
-                                   f"'{req.host}' did not match any ServerName/ServerAlias "
-                                   f"in the matching virtual host (default vhost for current "
-                                   f"connection is {where})", conn.client_ip)
+                if default is main:
+                    msg = (f"AH10156: Requested hostname '{req.host}' did not match any "
+                           "ServerName/ServerAlias in the global server configuration ")
+                else:
+                    msg = (f"AH10157: Requested hostname '{req.host}' did not match any "
+                           "ServerName/ServerAlias in the matching virtual host (default "
+                           f"vhost for current connection is {default.filename}:"
+                           f"{default.line})")
+                self.error_log.log("warn", "core", msg, conn.client_ip)
                 return 400
         return None
 

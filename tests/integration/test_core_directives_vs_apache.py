@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -354,6 +355,11 @@ def test_strict_host_check_as_apache(docroot: str, case: str) -> None:
         answers = [_same(pair, raw) for raw in HOST_REQUESTS]
         refused = answers[1].status == 400
         assert refused == (case in ("main", "default-vhost"))
+        with open(os.path.join(pair.apache.tmpdir, "error_log")) as f:
+            said = Counter(line.split("AH10157: ", 1)[1] for line in f if "AH10157" in line)
+        # both servers write this one file, so each line comes twice (file and line of the
+        # default vhost included)
+        assert bool(said) == refused and all(n % 2 == 0 for n in said.values()), said
 
 
 def test_strict_host_check_without_vhosts(docroot: str) -> None:
@@ -363,6 +369,10 @@ def test_strict_host_check_without_vhosts(docroot: str) -> None:
         assert _same(pair, "GET /big.txt HTTP/1.1\nHost: localhost\n\n").status == 200
         assert _same(pair, "GET /big.txt HTTP/1.1\nHost: other.test\n\n").status == 400
         assert _same(pair, "GET /big.txt HTTP/1.0\n\n").status == 200
+        with open(os.path.join(pair.apache.tmpdir, "error_log")) as f:
+            log = f.read()  # both servers write this one file: each says it once
+        assert log.count("AH10156: Requested hostname 'other.test' did not match any "
+                         "ServerName/ServerAlias in the global server configuration") == 2
 
 
 # Host names in the Host field and in absolute-form targets (vhost.c fix_hostname and
