@@ -256,8 +256,8 @@ class Connection(EngineConnMixin, FastPathMixin):
                 return False
             if self.buf[n - 1:n] == b"\n":
                 del self.buf[:n]
-        end = find_head_end(self.buf)
         vh = self.srv.cfg.main
+        end = find_head_end(self.buf, vh.http_strict)
         if end < 0:
             limit = vh.limit_request_line + vh.limit_request_fields * (vh.limit_request_field_size + 2) + 4
             nl = self.buf.find(b"\n")

@@ -67,9 +67,10 @@ class Request:
         self.expect_continue = False
 
 
-def find_head_end(buf: bytes | bytearray) -> int:
+def find_head_end(buf: bytes | bytearray, strict: bool = True) -> int:
     """Index just past the blank line that ends the head, or -1 if not complete yet.
-    Leading empty lines (CRLF) are part of the head and skipped by parse_head()."""
+    Leading empty lines (CRLF) are part of the head and skipped by parse_head().
+    `strict`: HttpProtocolOptions Strict (else Unsafe) for the early look at line one."""
     i = buf.find(b"\r\n\r\n")
     j = buf.find(b"\n\n")
     if j >= 0 and (i < 0 or j < i):
@@ -82,7 +83,7 @@ def find_head_end(buf: bytes | bytearray) -> int:
     k = buf.find(b"\n")
     if k > 0:
         try:
-            rh = _rq.parse_head(bytes(buf[:k + 1]), 0, 0, 0)
+            rh = _rq.parse_head(bytes(buf[:k + 1]), 0, 0, 0, strict)
         except _rq.HeadError:
             return k + 1
         if rh is not None and rh.proto_num == 9:

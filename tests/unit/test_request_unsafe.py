@@ -55,3 +55,14 @@ def test_unsafe_request_line_is_rebuilt_with_single_spaces() -> None:
     for mod in SCANNERS:
         rh = mod.parse_head(b"POST  /  hTtP/1.0  \r\n\r\n", 8190, 100, 8190, False)
         assert (rh.method, rh.target, rh.version, rh.proto_num) == ("POST", "/", "HTTP/1.0", 1000)
+
+
+def test_head_end_waits_for_the_fields_of_an_unsafe_request_line() -> None:
+    """A request line only Unsafe accepts, its fields not yet received: wait for them
+    (Strict answers the line at once, as Apache does)."""
+    from fastcore.http.request import find_head_end
+
+    line = b"GET  /f.html http/1.1\r\n"
+    assert find_head_end(line, strict=True) == len(line)
+    assert find_head_end(line, strict=False) == -1
+    assert find_head_end(line + b"Host: a\r\n\r\n", strict=False) == len(line) + 11
