@@ -57,7 +57,8 @@ cdef class RequestHead:
 
 
 cdef str _folded(str raw):
-    return " ".join([p.strip(" \t") for p in raw.split("\r\n")])
+    """A folded value's lines joined by one space (CRLF folds, or Unsafe's LF ones)."""
+    return " ".join([p.strip(" \t\r") for p in raw.split("\n")])
 
 
 cdef inline str _s(const unsigned char *b, fc_span sp):

@@ -157,6 +157,15 @@ def _field(pending: list[bytes], nfields: int, limit_fields: int,
     return m.group(), b" ".join(parts)
 
 
+def _line_end(b: bytes, start: int, lf: int, strict: bool, reason: str) -> int:
+    """Where the line [start, lf] ends before its CRLF (Unsafe: or its bare LF)."""
+    if lf > start and b[lf - 1] == 0x0D:
+        return lf - 1
+    if strict:
+        raise HeadError(400, reason)
+    return lf
+
+
 def parse_head(buf: bytes | bytearray | memoryview, limit_line: int = 8190,
                limit_fields: int = 100, limit_field_size: int = 8190,
                strict: bool = True) -> RequestHead | None:
@@ -173,17 +182,16 @@ def parse_head(buf: bytes | bytearray | memoryview, limit_line: int = 8190,
             return None
         if limit_line > 0 and e - pos > limit_line + 2:
             raise HeadError(414, "Request-URI Too Long")
-        if e == pos or b[e - 1] != 0x0D:
-            raise HeadError(400, "Request line not terminated by CRLF")
-        if limit_line > 0 and e - 1 - pos > limit_line + 1:
+        ce = _line_end(b, pos, e, strict, "Request line not terminated by CRLF")
+        if limit_line > 0 and ce - pos > limit_line + 1:
             raise HeadError(414, "Request-URI Too Long")
-        if e - 1 == pos:
+        if ce == pos:
             blanks += 1
             if blanks > MAX_BLANK_LINES:
                 raise HeadError(400, "Too many empty lines before the request")
             pos = e + 1
             continue
-        line = b[pos:e - 1]
+        line = b[pos:ce]
         method, target, version, num = (_request_line(line) if strict
                                         else _request_line_unsafe(line))
         pos = e + 1
@@ -202,9 +210,7 @@ def parse_head(buf: bytes | bytearray | memoryview, limit_line: int = 8190,
         s = pos
         if limit_field_size > 0 and e - s > limit_field_size + 2:
             raise HeadError(400, "Size of a request header field exceeds server limit")
-        if e == s or b[e - 1] != 0x0D:
-            raise HeadError(400, "Header line not terminated by CRLF")
-        line = b[s:e - 1]
+        line = b[s:_line_end(b, s, e, strict, "Header line not terminated by CRLF")]
         if limit_field_size > 0 and len(line) > limit_field_size + 1:
             raise HeadError(400, "Size of a request header field exceeds server limit")
         pos = e + 1

@@ -71,12 +71,12 @@ def find_head_end(buf: bytes | bytearray, strict: bool = True) -> int:
     """Index just past the blank line that ends the head, or -1 if not complete yet.
     Leading empty lines (CRLF) are part of the head and skipped by parse_head().
     `strict`: HttpProtocolOptions Strict (else Unsafe) for the early look at line one."""
-    i = buf.find(b"\r\n\r\n")
-    j = buf.find(b"\n\n")
-    if j >= 0 and (i < 0 or j < i):
-        return j + 2  # bare-LF head: parse_head rejects it
-    if i >= 0:
-        return i + 4
+    # the first blank line, whichever way it and the line before it end (a bare LF is
+    # 400 under Strict, a line end under Unsafe)
+    ends = [p + n for p, n in ((buf.find(b"\r\n\r\n"), 4), (buf.find(b"\n\n"), 2),
+                                (buf.find(b"\n\r\n"), 3)) if p >= 0]
+    if ends:
+        return min(ends)
     # No blank line yet.  The scanner reads the first line alone (no limits: parse_head
     # applies them): an HTTP/0.9 line ("GET /x\r\n", "GET / \r\n") has no header section,
     # and a request line Apache rejects is answered now, as Apache does, not after more bytes.
@@ -106,7 +106,7 @@ def parse_head(head: bytes, limit_line: int = 8190, limit_fields: int = 100,
     method = req.method = rh.method
     if rh.proto_num == 9:
         start = len(head) - len(head.lstrip(b"\r\n"))
-        req.request_line = head[start:head.index(b"\r", start)].decode("latin-1")
+        req.request_line = head[start:head.index(b"\n", start)].rstrip(b"\r").decode("latin-1")
         req.assbackwards = True
         req.protocol, req.proto_num, req.keepalive = "HTTP/0.9", 9, False
         _set_target(req, rh.target, strict)

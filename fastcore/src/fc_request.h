@@ -208,12 +208,13 @@ static int fc_field_done(const unsigned char *b, size_t s, size_t e, int folded,
     for (;;) { /* leading blanks, and the line breaks of folds onto an empty value */
         if (i < e && (b[i] == ' ' || b[i] == '\t')) i++;
         else if (i + 1 < e && b[i] == '\r' && b[i + 1] == '\n') i += 2;
+        else if (!strict && i < e && b[i] == '\n') i++;  /* Unsafe: an LF fold */
         else break;
     }
     for (k = i; k < e; k++) {
         if (fc_cls[b[k]] & 4) continue;
         if (b[k] == '\r' && k + 1 < e && b[k + 1] == '\n') { k++; continue; } /* a fold */
-        if (!strict && b[k] != 0) continue;  /* Unsafe: control characters but NUL */
+        if (!strict && b[k] != 0) continue;  /* Unsafe: control characters but NUL, LF folds */
         FC_ERR(400, "Request header value is malformed");
     }
     f->value.off = (uint32_t)i; f->value.len = (uint32_t)(e - i);
@@ -231,7 +232,7 @@ static int fc_parse_head_ex(const unsigned char *b, size_t n, long limit_line,
     memset(h, 0, sizeof *h);
     /* request line, after at most FC_MAX_BLANK_LINES empty lines */
     for (;;) {
-        size_t e;
+        size_t e, ce;
         lf = (const unsigned char *)memchr(b + pos, '\n', n - pos);
         if (!lf) {
             if (limit_line > 0 && n - pos > (size_t)limit_line + 2)
@@ -240,16 +241,18 @@ static int fc_parse_head_ex(const unsigned char *b, size_t n, long limit_line,
         }
         e = (size_t)(lf - b);
         if (limit_line > 0 && e - pos > (size_t)limit_line + 2) FC_ERR(414, "Request-URI Too Long");
-        if (e == pos || b[e - 1] != '\r') FC_ERR(400, "Request line not terminated by CRLF");
-        if (limit_line > 0 && e - 1 - pos > (size_t)limit_line + 1)
+        if (e > pos && b[e - 1] == '\r') ce = e - 1;
+        else if (!strict) ce = e;  /* Unsafe: a bare LF ends the line too */
+        else FC_ERR(400, "Request line not terminated by CRLF");
+        if (limit_line > 0 && ce - pos > (size_t)limit_line + 1)
             FC_ERR(414, "Request-URI Too Long");
-        if (e - 1 == pos) {
+        if (ce == pos) {
             if (++blanks > FC_MAX_BLANK_LINES) FC_ERR(400, "Too many empty lines before the request");
             pos = e + 1;
             continue;
         }
-        if ((strict ? fc_parse_request_line(b, pos, e - 1, h)
-                    : fc_parse_request_line_unsafe(b, pos, e - 1, h)) < 0)
+        if ((strict ? fc_parse_request_line(b, pos, ce, h)
+                    : fc_parse_request_line_unsafe(b, pos, ce, h)) < 0)
             return -1;
         pos = e + 1;
         break;
@@ -271,8 +274,9 @@ static int fc_parse_head_ex(const unsigned char *b, size_t n, long limit_line,
         s = pos;
         if (limit_field_size > 0 && e - s > (size_t)limit_field_size + 2)
             FC_ERR(400, "Size of a request header field exceeds server limit");
-        if (e == s || b[e - 1] != '\r') FC_ERR(400, "Header line not terminated by CRLF");
-        ce = e - 1;
+        if (e > s && b[e - 1] == '\r') ce = e - 1;
+        else if (!strict) ce = e;  /* Unsafe: a bare LF ends the line too */
+        else FC_ERR(400, "Header line not terminated by CRLF");
         if (limit_field_size > 0 && ce - s > (size_t)limit_field_size + 1)
             FC_ERR(400, "Size of a request header field exceeds server limit");
         pos = e + 1;

@@ -460,6 +460,9 @@ SYNTAX = [
     b"GET /big.txt HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n", b"G(T /big.txt HTTP/1.1\r\nHost: a\r\n\r\n",
     b"GET /big.txt HTTP/1.1 \r\nHost: a\r\n\r\n", b"GET /big.txt HTTP/1.1\r\nHost: a\r\nX-A:\x00b\r\n\r\n",
     b"POST  /big.txt  hTtP/1.0  \r\n\r\n",
+    b"GET /big.txt HTTP/1.1\nHost: a\n\n",  # bare LF line ends
+    b"GET /big.txt HTTP/1.1\r\nHost: a\nX-A: b\n  c\n\r\n",
+    b"\nGET /big.txt HTTP/1.1\nHost: a\nX-A:\n c\n\n",
 ]
 
 

@@ -22,9 +22,11 @@ HEADS = [
     b"G(T /f.html HTTP/1.1\r\nHost: a\r\n\r\n", b"GET /f.html HTTP/1.1 \r\nHost: a\r\n\r\n",
     b"GET /f.html HTTP/1.1\r\nHost: a\r\nX-A:\x00b\r\n\r\n", b"GET /f.html  \r\n",
     b"GET /f.html HTTP/1.1\r\nHost: a\r\n X-A: b\r\n\r\n", b"POST  /  hTtP/1.0  \r\n\r\n",
+    b"GET /f.html HTTP/1.1\nHost: a\n\n", b"GET /f.html HTTP/1.1\r\nHost: a\nX-A: b\n  c\n\r\n",
+    b"\nGET /f.html HTTP/1.1\nHost: a\nX-A:\n c\n\n",
 ]
 # what Apache answers in Unsafe mode, by head (the 501 is the handler's, after parsing)
-UNSAFE_OK = {0, 1, 2, 5, 6, 12, 15, 16, 18, 19, 20}
+UNSAFE_OK = {0, 1, 2, 5, 6, 12, 15, 16, 18, 19, 20, 21, 22, 23}
 
 
 def _verdict(mod, head: bytes, strict: bool) -> tuple:
@@ -49,6 +51,13 @@ def test_unsafe_accepts_what_apache_accepts(i: int) -> None:
         assert (unsafe[0] != "error") == (i in UNSAFE_OK), (HEADS[i], unsafe)
         if i != 19:  # a fold onto Host is fine in both modes
             assert _verdict(mod, HEADS[i], True)[0] == "error"
+
+
+def test_unsafe_bare_lf_folds_join_like_crlf_ones() -> None:
+    for mod in SCANNERS:
+        for i in (22, 23):
+            rh = mod.parse_head(HEADS[i], 8190, 100, 8190, False)
+            assert rh.headers[-1] == ("X-A", "b c" if i == 22 else "c")
 
 
 def test_unsafe_request_line_is_rebuilt_with_single_spaces() -> None:
