@@ -122,7 +122,36 @@ def _alias(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool, script: bool
         raise DirectiveError(f"{name} cannot occur within directory context")
     rx = _alias_regex(a[0]) if match else None
     al = Alias(a[0], a[1], rx, script)
+    if rx is None:
+        _warn_overlap(e, ctx.vhost.aliases, al, n)
     e.state.set_vhost(ctx.vhost, "aliases", ctx.vhost.aliases + (al,))
+
+
+def _warn_overlap(e: Engine, earlier: tuple[Alias, ...], al: Alias, n: Node) -> None:
+    """mod_alias's AH00671: a plain (Script)Alias that an earlier one already covers."""
+    from fastcore.http.mapping import alias_match
+
+    for old in earlier:
+        if (old.regex.search(al.url_prefix) is not None if old.regex is not None
+                else alias_match(al.url_prefix, old.url_prefix) > 0):
+            kind = ("Script" if old.script else "") + "Alias" + ("Match" if old.regex else "")
+            e.warnings.append(error_log_line(
+                "alias", "warn", f"AH00671: The {n.name} directive in {n.filename} at line "
+                f"{n.line} will probably never match because it overlaps an earlier {kind}."))
+            return
+
+
+def error_log_line(module: str, level: str, msg: str) -> str:
+    """A line as Apache's error log writes it to stderr while it reads the configuration."""
+    import os
+    import threading
+    import time
+
+    now = time.time()
+    lt = time.localtime(now)
+    stamp = time.strftime("%a %b %d %H:%M:%S", lt) + f".{int(now * 1e6) % 1000000:06d} {lt.tm_year}"
+    return (f"[{stamp}] [{module}:{level}] [pid {os.getpid()}:tid "
+            f"{threading.get_native_id()}] {msg}")
 
 
 STATUS_WORDS = {"permanent": 301, "temp": 302, "seeother": 303, "gone": 410}

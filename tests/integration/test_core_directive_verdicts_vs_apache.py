@@ -76,3 +76,24 @@ def test_verdict_as_apache(tmp_path, snippet: str) -> None:
         assert fastcore[-1] == apache[0].rsplit(": ", 1)[1]
     else:
         assert fastcore == apache
+
+
+def test_alias_overlap_warnings_as_apache(tmp_path) -> None:
+    """AH00671 for a (Script)Alias an earlier Alias/AliasMatch already covers (the time
+    stamp and pid of each line masked)."""
+    import re
+
+    conf = _conf(str(tmp_path), "Alias /a /tmp\nScriptAlias /a/b /tmp\nAliasMatch ^/x /tmp\n"
+                                "Alias /x/y /tmp\nAlias /q /tmp\nAlias /qq /tmp\n"
+                                "ScriptAliasMatch ^/s /tmp\nScriptAlias /s/t /tmp")
+
+    def masked(cmd: list[str]) -> list[str]:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
+        return [re.sub(r"^\[[^]]*\] (\[[^]]*\]) \[pid [^]]*\] ", r"\1 ", line)
+                for line in (out.stdout + out.stderr).strip().splitlines()]
+
+    apache = masked([APACHE, "-t", "-f", conf])
+    fastcore = masked([sys.executable, "-m", "fastcore", "-t", "-f", conf])
+    warnings = [w for w in apache if "AH00671" in w]
+    assert len(warnings) == 3 and "Syntax OK" in apache and "Syntax OK" in fastcore
+    assert [w for w in fastcore if "AH00671" in w] == warnings
