@@ -22,6 +22,9 @@ cdef extern from "fc_request.h" nogil:
     void fc_request_init()
     int fc_parse_head(const unsigned char *b, size_t n, long limit_line, long limit_fields,
                       long limit_field_size, fc_head *h, fc_field *fields, int cap)
+    int fc_parse_head_ex(const unsigned char *b, size_t n, long limit_line, long limit_fields,
+                         long limit_field_size, fc_head *h, fc_field *fields, int cap,
+                         int strict)
 
 
 cdef class RequestHead:

@@ -57,7 +57,8 @@ cdef class RequestHead:
 
 
 cdef str _folded(str raw):
-    return " ".join([p.strip(" \t") for p in raw.split("\r\n")])
+    """A folded value's lines joined by one space (CRLF folds, or Unsafe's LF ones)."""
+    return " ".join([p.strip(" \t\r") for p in raw.split("\n")])
 
 
 cdef inline str _s(const unsigned char *b, fc_span sp):
@@ -75,6 +76,8 @@ cdef RequestHead _build(const unsigned char *b, fc_head *h, fc_field *f):
         r.version = "HTTP/0.9"
     else:
         r.version = _s(b, h.version)
+        if not r.version.startswith("HTTP/"):  # Unsafe took "http/" in another case
+            r.version = "HTTP/" + r.version[5:]
     r.proto_num = h.proto_num
     r.head_len = h.head_len
     for i in range(h.nfields):
@@ -87,7 +90,7 @@ cdef RequestHead _build(const unsigned char *b, fc_head *h, fc_field *f):
 
 
 cdef object _parse(const unsigned char[::1] view, long limit_line, long limit_fields,
-                   long limit_field_size):
+                   long limit_field_size, int strict=1):
     cdef fc_head h
     cdef fc_field stack_fields[STACK_FIELDS]
     cdef fc_field *fields = stack_fields
@@ -97,8 +100,8 @@ cdef object _parse(const unsigned char[::1] view, long limit_line, long limit_fi
     try:
         while True:
             with nogil:
-                rc = fc_parse_head(b, n, limit_line, limit_fields, limit_field_size, &h,
-                                   fields, cap)
+                rc = fc_parse_head_ex(b, n, limit_line, limit_fields, limit_field_size, &h,
+                                      fields, cap, strict)
             if rc != -2:
                 break
             if fields != stack_fields:
@@ -118,10 +121,11 @@ cdef object _parse(const unsigned char[::1] view, long limit_line, long limit_fi
 
 
 def parse_head(buf, long limit_line=8190, long limit_fields=100,
-               long limit_field_size=8190):
-    """Parse the request head at the start of buf; None if incomplete; HeadError if bad."""
+               long limit_field_size=8190, bint strict=True):
+    """Parse the request head at the start of buf; None if incomplete; HeadError if bad.
+    strict=False reads it as HttpProtocolOptions Unsafe does."""
     cdef const unsigned char[::1] view = buf
-    return _parse(view, limit_line, limit_fields, limit_field_size)
+    return _parse(view, limit_line, limit_fields, limit_field_size, strict)
 
 
 def bench_parse(buf, long n) -> float:

@@ -76,6 +76,7 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
     host = None
     close = ka = False
     lines = fields.split(b"\r\n") if fields else []
+    vtotal = 0
     for nf, fl in enumerate(lines, 1):
         if len(fl) > c.limit_field_size or nf > c.limit_fields:
             return -1
@@ -89,6 +90,9 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
         if any((b < 0x20 and b != 9) or b == 0x7F for b in raw):
             return -1
         value = raw.strip(b" \t")
+        vtotal += len(value) + 2  # merged repeats must fit LimitRequestFieldSize: Python checks
+        if vtotal > c.limit_field_size + 2:
+            return -1
         if name == b"host":
             if host is not None:
                 return -1

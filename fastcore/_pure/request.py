@@ -15,6 +15,8 @@ _FIELD_OK = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 _REQUEST_LINE = re.compile(
     rb"([" + _TCHAR + rb"]+) ([\x21-\x7e\x80-\xff]+)(?: ([\x21-\x7e\x80-\xff]*))?")
 _SCHEME = re.compile(rb"[A-Za-z][A-Za-z0-9+\-.]*:")
+_UNSAFE_SINGLE = re.compile(  # the Unsafe request line, rebuilt with single spaces
+    rb"([\x21-\x7e\x80-\xff]+) ([\x21-\x7e\x80-\xff]+)(?: ([\x21-\x7e\x80-\xff]*))?")
 
 
 class HeadError(Exception):
@@ -100,8 +102,8 @@ def _target_ok(target: bytes, method: bytes) -> bool:
     return not rest or rest[:1] in (b"/", b"?")
 
 
-def _request_line(line: bytes) -> tuple[str, str, str, int]:
-    m = _REQUEST_LINE.fullmatch(line)
+def _request_line(line: bytes, strict_method: bool = True) -> tuple[str, str, str, int]:
+    m = (_REQUEST_LINE if strict_method else _UNSAFE_SINGLE).fullmatch(line)
     if not m:
         raise HeadError(400, "Invalid request line")
     method, target, proto = m.group(1), m.group(2), m.group(3) or b""
@@ -119,25 +121,56 @@ def _request_line(line: bytes) -> tuple[str, str, str, int]:
     return method.decode("latin-1"), target.decode("latin-1"), version, num
 
 
-def _field(pending: list[bytes], nfields: int, limit_fields: int) -> tuple[bytes, bytes]:
+_UNSAFE_LINE = re.compile(
+    rb"([\x21-\x7e\x80-\xff]+) +([\x21-\x7e\x80-\xff]+)(?: +([\x21-\x7e\x80-\xff]*))? *")
+_UNSAFE_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e\x80-\xff]+")  # VCHAR but ':'
+_UNSAFE_VALUE = re.compile(rb"[^\x00]*")
+
+
+def _request_line_unsafe(line: bytes) -> tuple[str, str, str, int]:
+    """HttpProtocolOptions Unsafe: any VCHAR method, runs of SP, "http/" in any case."""
+    m = _UNSAFE_LINE.fullmatch(line)
+    if not m:
+        raise HeadError(400, "Invalid request line")
+    method, target, proto = m.group(1), m.group(2), m.group(3) or b""
+    if proto and proto[:5].lower() == b"http/":
+        proto = b"HTTP/" + proto[5:]
+    return _request_line(method + b" " + target + (b" " + proto if proto else b""),
+                         strict_method=False)
+
+
+def _field(pending: list[bytes], nfields: int, limit_fields: int,
+           strict: bool = True) -> tuple[bytes, bytes]:
     """Check a header field (its line, then its folds) and return (name, joined value)."""
     if 0 < limit_fields <= nfields:
         raise HeadError(400, "The number of request header fields exceeds this server's limit")
     line = pending[0]
-    m = _TOKEN.match(line)
+    m = (_TOKEN if strict else _UNSAFE_NAME).match(line)
     if not m or m.end() == len(line) or line[m.end()] != 0x3A:
         raise HeadError(400, "Request header field name is malformed")
     value = line[m.end() + 1:].strip(b" \t")
     parts = [value, *pending[1:]] if value else pending[1:]
+    ok = _FIELD_OK if strict else _UNSAFE_VALUE
     for part in parts:
-        if not _FIELD_OK.fullmatch(part):
+        if not ok.fullmatch(part):
             raise HeadError(400, "Request header value is malformed")
     return m.group(), b" ".join(parts)
 
 
+def _line_end(b: bytes, start: int, lf: int, strict: bool, reason: str) -> int:
+    """Where the line [start, lf] ends before its CRLF (Unsafe: or its bare LF)."""
+    if lf > start and b[lf - 1] == 0x0D:
+        return lf - 1
+    if strict:
+        raise HeadError(400, reason)
+    return lf
+
+
 def parse_head(buf: bytes | bytearray | memoryview, limit_line: int = 8190,
-               limit_fields: int = 100, limit_field_size: int = 8190) -> RequestHead | None:
-    """Parse the request head at the start of buf; None if incomplete; HeadError if bad."""
+               limit_fields: int = 100, limit_field_size: int = 8190,
+               strict: bool = True) -> RequestHead | None:
+    """Parse the request head at the start of buf; None if incomplete; HeadError if bad.
+    strict=False reads it as HttpProtocolOptions Unsafe does."""
     b = bytes(buf)
     n = len(b)
     pos = blanks = 0
@@ -149,17 +182,18 @@ def parse_head(buf: bytes | bytearray | memoryview, limit_line: int = 8190,
             return None
         if limit_line > 0 and e - pos > limit_line + 2:
             raise HeadError(414, "Request-URI Too Long")
-        if e == pos or b[e - 1] != 0x0D:
-            raise HeadError(400, "Request line not terminated by CRLF")
-        if limit_line > 0 and e - 1 - pos > limit_line + 1:
+        ce = _line_end(b, pos, e, strict, "Request line not terminated by CRLF")
+        if limit_line > 0 and ce - pos > limit_line + 1:
             raise HeadError(414, "Request-URI Too Long")
-        if e - 1 == pos:
+        if ce == pos:
             blanks += 1
             if blanks > MAX_BLANK_LINES:
                 raise HeadError(400, "Too many empty lines before the request")
             pos = e + 1
             continue
-        method, target, version, num = _request_line(b[pos:e - 1])
+        line = b[pos:ce]
+        method, target, version, num = (_request_line(line) if strict
+                                        else _request_line_unsafe(line))
         pos = e + 1
         break
     if num == 9:
@@ -176,9 +210,7 @@ def parse_head(buf: bytes | bytearray | memoryview, limit_line: int = 8190,
         s = pos
         if limit_field_size > 0 and e - s > limit_field_size + 2:
             raise HeadError(400, "Size of a request header field exceeds server limit")
-        if e == s or b[e - 1] != 0x0D:
-            raise HeadError(400, "Header line not terminated by CRLF")
-        line = b[s:e - 1]
+        line = b[s:_line_end(b, s, e, strict, "Header line not terminated by CRLF")]
         if limit_field_size > 0 and len(line) > limit_field_size + 1:
             raise HeadError(400, "Size of a request header field exceeds server limit")
         pos = e + 1
@@ -194,7 +226,7 @@ def parse_head(buf: bytes | bytearray | memoryview, limit_line: int = 8190,
             last_len += 1 + len(rest)
             continue
         if pending is not None:  # checked once the next line is read, as Apache does
-            fields.append(_field(pending, len(fields), limit_fields))
+            fields.append(_field(pending, len(fields), limit_fields, strict))
         if not line:
             break
         pending = [line.rstrip(b" \t")]

@@ -3,7 +3,6 @@ mod_log_config, mod_alias, mod_authz_core, mod_authz_host, mod_negotiation, mod_
 from __future__ import annotations
 
 import ipaddress
-import re
 
 from fastcore.config.apexpr import check_expr
 from fastcore.config.engine import (
@@ -21,6 +20,7 @@ from fastcore.config.engine import (
 from fastcore.config.lexer import get_word, split_words
 from fastcore.config.logformat import check_log_format
 from fastcore.config.model import Alias, LogSpec, Redirect, Require
+from fastcore.config.regex import CompileError, Regex, compile_regex
 from fastcore.config.tree import Node
 
 MIME, DIR, LOG, ALIAS = "mime_module", "dir_module", "log_config_module", "alias_module"
@@ -107,73 +107,125 @@ def buffered_logs(e: Engine, ctx: Ctx, a: bool, n: Node) -> None:
     e.state.buffered_logs = a
 
 
-def _alias(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool) -> None:
-    if ctx.kinds:
+def _alias(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool, script: bool) -> None:
+    """Alias, ScriptAlias and their *Match forms (ScriptAlias* also set the cgi-script
+    handler for what they map, whether or not a CGI module is loaded)."""
+    name = n.name
+    if len(a) == 1 and not match:
         # 2.4.39+: inside <Location> the one-argument form aliases the section's path
-        if len(a) != 1 or ctx.kinds[-1] not in ("location", "locationmatch") or match:
-            raise DirectiveError("Alias must have only one argument when used in a "
-                                 "<Location>" if len(a) != 1 else
-                                 "Alias is only allowed in <Location> sections")
+        if ctx.kinds and ctx.kinds[-1] in ("directory", "directorymatch", "files",
+                                           "filesmatch"):
+            label = "<Files>" if ctx.kinds[-1].startswith("files") else "<Directory>"
+            raise DirectiveError(f"{name} cannot occur within {label} section")
+        if not ctx.kinds:
+            raise DirectiveError("Alias must have two arguments when used globally")
         prefix = ctx.path or "/"
-        rx = re.compile(prefix) if ctx.kinds[-1] == "locationmatch" else None
-        e.state.set_vhost(ctx.vhost, "aliases", ctx.vhost.aliases + (Alias(prefix, a[0], rx),))
+        rx = _alias_regex(prefix) if ctx.kinds[-1] == "locationmatch" else None
+        al = Alias(prefix, a[0], rx, script)
+        e.state.set_vhost(ctx.vhost, "aliases", ctx.vhost.aliases + (al,))
         return
-    if len(a) != 2:
-        raise DirectiveError("Alias must have two arguments when used globally")
-    rx = None
-    if match:
-        try:
-            rx = re.compile(a[0])
-        except re.error:
-            raise DirectiveError("Regular expression could not be compiled.") from None
-    target = a[1]
-    e.state.set_vhost(ctx.vhost, "aliases", ctx.vhost.aliases + (Alias(a[0], target, rx),))
+    if ctx.kinds or ctx.htaccess:
+        raise DirectiveError(f"{name} cannot occur within directory context")
+    rx = _alias_regex(a[0]) if match else None
+    al = Alias(a[0], a[1], rx, script)
+    if rx is None:
+        _warn_overlap(e, ctx.vhost.aliases, al, n)
+    e.state.set_vhost(ctx.vhost, "aliases", ctx.vhost.aliases + (al,))
+
+
+def _warn_overlap(e: Engine, earlier: tuple[Alias, ...], al: Alias, n: Node) -> None:
+    """mod_alias's AH00671: a plain (Script)Alias that an earlier one already covers."""
+    from fastcore.http.mapping import alias_match
+
+    for old in earlier:
+        if (old.regex.search(al.url_prefix) is not None if old.regex is not None
+                else alias_match(al.url_prefix, old.url_prefix) > 0):
+            kind = ("Script" if old.script else "") + "Alias" + ("Match" if old.regex else "")
+            e.warnings.append(error_log_line(
+                "alias", "warn", f"AH00671: The {n.name} directive in {n.filename} at line "
+                f"{n.line} will probably never match because it overlaps an earlier {kind}."))
+            return
+
+
+def error_log_line(module: str, level: str, msg: str) -> str:
+    """A line as Apache's error log writes it to stderr while it reads the configuration."""
+    import os
+    import threading
+    import time
+
+    now = time.time()
+    lt = time.localtime(now)
+    stamp = time.strftime("%a %b %d %H:%M:%S", lt) + f".{int(now * 1e6) % 1000000:06d} {lt.tm_year}"
+    return (f"[{stamp}] [{module}:{level}] [pid {os.getpid()}:tid "
+            f"{threading.get_native_id()}] {msg}")
 
 
 STATUS_WORDS = {"permanent": 301, "temp": 302, "seeother": 303, "gone": 410}
 
 
+def _grok_status(word: str, status: int) -> tuple[int, int]:
+    """mod_alias's reading of a first argument: (status, grok) where grok is 1 for a
+    redirect status (3xx), -1 for a status that takes no URL (gone, 403...), 0 for none."""
+    w = word.lower()
+    if w in STATUS_WORDS:
+        st = STATUS_WORDS[w]
+        return st, -1 if st == 410 else 1
+    if word[:1].isdigit():
+        digits = len(word) - len(word.lstrip("0123456789"))
+        st = int(word[:digits])  # atoi: "301x" is 301
+        return st, 1 if 300 <= st <= 399 else -1
+    return status, 0
+
+
 def _redirect(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool, fixed: int) -> None:
-    words = list(a)
-    status = fixed or 302
-    if not fixed and words:
-        w = words[0].lower()
-        if w in STATUS_WORDS:
-            status = STATUS_WORDS[w]
-            words = words[1:]
-        elif w.isdigit():
-            status = int(w)
-            words = words[1:]
-    in_loc = bool(ctx.kinds) and ctx.kinds[-1] in ("location", "locationmatch")
-    if in_loc and len(words) == 1 and status != 410:
-        prefix, target = ctx.path or "/", words[0]
-    elif in_loc and not words and status == 410:
-        prefix, target = ctx.path or "/", None
-    elif status == 410 or (300 > status or status >= 400):
-        if len(words) != 1 and status == 410:
-            raise DirectiveError("Redirect: invalid first argument (of three)")
-        if status != 410 and len(words) != 1:
-            raise DirectiveError("Redirect URL not valid for this status")
-        prefix, target = words[0], None
-    else:
-        if len(words) != 2:
-            raise DirectiveError("URL to redirect to is missing" if len(words) < 2 else
-                                 "Redirect takes two or three arguments, an optional status, "
-                                 "then document to be redirected and destination URL")
-        prefix, target = words
-        if not match and "://" not in target and not target.startswith("/"):
+    arg1, arg2, arg3 = (list(a) + [None, None])[:3]
+    status, grok = _grok_status(arg1, fixed or 302)
+    if arg3 is not None and not grok:
+        raise DirectiveError("Redirect: invalid first argument (of three)")
+    in_sec = bool(ctx.kinds) or ctx.htaccess  # Apache's cmd->path is set
+    if in_sec and ((grok > 0 and arg2 is not None and arg3 is None)
+                   or (not grok and arg2 is None)):
+        target = arg2 if grok else arg1
+        _add_redirect(e, ctx, Redirect(status, ctx.path or "/", target, None, True))
+        return
+    if in_sec and grok < 0 and arg2 is None:
+        _add_redirect(e, ctx, Redirect(status, ctx.path or "/", None, None, True))
+        return
+    prefix, target = arg2, arg3
+    if arg3 is None and not grok:
+        prefix, target = arg1, arg2
+    if prefix is None:  # "Redirect gone" outside a section: accepted, never matches
+        prefix = ""
+    rx = _alias_regex(prefix) if match else None
+    if 300 <= status <= 399:
+        if target is None:
+            raise DirectiveError("URL to redirect to is missing")
+        if not match and not _is_url(target) and not target.startswith("/"):
             raise DirectiveError("Redirect to non-URL")
-    rx = None
-    if match:
-        try:
-            rx = re.compile(prefix)
-        except re.error:
-            raise DirectiveError("Regular expression could not be compiled.") from None
-    r = Redirect(status, prefix, target, rx)
+    elif target is not None:
+        raise DirectiveError("Redirect URL not valid for this status")
+    _add_redirect(e, ctx, Redirect(status, prefix, target, rx))
+
+
+def _is_url(u: str) -> bool:
+    """ap_is_url: a scheme of letters, digits, '+', '-', '.' followed by ':'."""
+    head, sep, _ = u.partition(":")
+    return bool(sep and head) and all(c.isalnum() or c in "+-." for c in head)
+
+
+def _add_redirect(e: Engine, ctx: Ctx, r: Redirect) -> None:
     if ctx.kinds or ctx.htaccess:
         ctx.dirconf.redirects = ctx.dirconf.redirects + (r,)
     else:
         e.state.set_vhost(ctx.vhost, "redirects", ctx.vhost.redirects + (r,))
+
+
+def _alias_regex(pattern: str) -> Regex:
+    """mod_alias's patterns, by PCRE2 as in Apache."""
+    try:
+        return compile_regex(pattern)
+    except CompileError:
+        raise DirectiveError("Regular expression could not be compiled.") from None
 
 
 METHODS = frozenset((
@@ -415,9 +467,15 @@ def module_directives() -> list[Directive]:
         _d("BufferedLogs", LOG, S, "FLAG", buffered_logs, "Enable Buffered Logging "
            "(experimental)", NOT_IN_DIR_LOC_FILE),
         _d("Alias", ALIAS, {RSRC, ACCESS}, "TAKE12",
-           lambda e, c, a, n: _alias(e, c, a, n, False), "a fakename and a realname, or a "
+           lambda e, c, a, n: _alias(e, c, a, n, False, False), "a fakename and a realname, or a "
            "realname in a Location"),
-        _d("AliasMatch", ALIAS, S, "TAKE2", lambda e, c, a, n: _alias(e, c, a, n, True),
+        _d("AliasMatch", ALIAS, S, "TAKE2", lambda e, c, a, n: _alias(e, c, a, n, True, False),
+           "a regular expression and a filename"),
+        _d("ScriptAlias", ALIAS, {RSRC, ACCESS}, "TAKE12",
+           lambda e, c, a, n: _alias(e, c, a, n, False, True), "a fakename and a realname, "
+           "or a realname in a Location"),
+        _d("ScriptAliasMatch", ALIAS, S, "TAKE2",
+           lambda e, c, a, n: _alias(e, c, a, n, True, True),
            "a regular expression and a filename"),
         _d("Redirect", ALIAS, {OR_FILEINFO}, "TAKE123",
            lambda e, c, a, n: _redirect(e, c, a, n, False, 0), "an optional status, then "

@@ -71,6 +71,8 @@ def _location_matches(sec: Section, uri: str) -> bool:
     if sec.kind == "locationmatch":
         return sec.regex is not None and sec.regex.search(uri) is not None
     pat = sec.pattern
+    if "//" in uri:  # MergeSlashes Off: only <LocationMatch> sees the doubled slashes
+        uri = re.sub("/{2,}", "/", uri)
     if any(c in pat for c in "*?["):
         rx = _location_fnmatch(pat)
         return rx.match(uri) is not None
@@ -378,32 +380,58 @@ class DirResolver:
                 out.append((n, rx))
         return out
 
+    def _candidates(self, local_addr: tuple | None
+                    ) -> list[tuple[VirtualHost, list[tuple[str, re.Pattern[str] | None]]]]:
+        """The name-based set for the connection's address (first: its default); empty
+        when the main server answers."""
+        cfg = self.cfg
+        if not cfg.vhosts:
+            return []
+        if local_addr is None or not self.needs_local_addr:
+            if local_addr is not None and not self._names_on_port(local_addr[1]):
+                return []
+            return list(self._names)
+        ip, port = _norm_ip(str(local_addr[0])), int(local_addr[1])
+        exact = [(vh, p) for vh, p in self._names
+                 if any(_norm_ip(h) == ip and pt in (0, port) for h, pt in vh.addrs)]
+        return exact or [(vh, p) for vh, p in self._names
+                         if any(h == "*" and pt in (0, port) for h, pt in vh.addrs)]
+
+    @staticmethod
+    def _named(candidates: list, host_header: str) -> VirtualHost | None:
+        host = _strip_port(host_header.strip().lower()).rstrip(".")
+        for vh, pats in candidates:
+            for name, rx in pats:
+                if (rx.match(host) if rx is not None else name == host):
+                    return vh
+        return None
+
     def vhost_for(self, local_addr: tuple | None, host_header: str | None) -> VirtualHost:
         """Apache's name-based selection: the vhosts whose address matches (exact IP
         before wildcard) form a set whose first member is the default; Host picks by
         ServerName/ServerAlias (case-insensitive, wildcards in aliases)."""
-        cfg = self.cfg
-        if not cfg.vhosts:
-            return cfg.main
-        if local_addr is None or not self.needs_local_addr:
-            candidates = [(vh, pats) for vh, pats in self._names]
-            if local_addr is not None and not self._names_on_port(local_addr[1]):
-                return cfg.main
-        else:
-            ip, port = _norm_ip(str(local_addr[0])), int(local_addr[1])
-            exact = [(vh, p) for vh, p in self._names
-                     if any(_norm_ip(h) == ip and pt in (0, port) for h, pt in vh.addrs)]
-            candidates = exact or [(vh, p) for vh, p in self._names
-                                   if any(h == "*" and pt in (0, port) for h, pt in vh.addrs)]
-            if not candidates:
-                return cfg.main
+        candidates = self._candidates(local_addr)
+        if not candidates:
+            return self.cfg.main
         if host_header:
-            host = _strip_port(host_header.strip().lower()).rstrip(".")
-            for vh, pats in candidates:
-                for name, rx in pats:
-                    if (rx.match(host) if rx is not None else name == host):
-                        return vh
+            vh = self._named(candidates, host_header)
+            if vh is not None:
+                return vh
         return candidates[0][0]
+
+    def unknown_host(self, local_addr: tuple | None, host_header: str | None
+                     ) -> VirtualHost | None:
+        """StrictHostCheck: the connection's default server when it is On there and a
+        Host was given that no ServerName/ServerAlias of the address's set names."""
+        if not host_header:
+            return None
+        candidates = self._candidates(local_addr)
+        default = candidates[0][0] if candidates else self.cfg.main
+        if not default.strict_host_check:
+            return None
+        if not candidates:
+            candidates = [(self.cfg.main, self._name_patterns(self.cfg.main))]
+        return default if self._named(candidates, host_header) is None else None
 
     def _names_on_port(self, port: int) -> bool:
         return any(pt in (0, port) for vh in self.cfg.vhosts for _h, pt in vh.addrs)

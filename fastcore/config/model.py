@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from fastcore.config.regex import Regex
+
 # Options flags (Apache's OPT_* bits); `Options All` is everything but MultiViews.
 OPT_NONE = 0
 OPT_INDEXES = 1
@@ -118,6 +120,10 @@ class DirConfig:
     limit_request_body: int | None = None
     server_signature: str | None = None  # "off" | "on" | "email"
     redirects: tuple[Redirect, ...] = ()  # Redirect inside <Directory>/<Location>
+    max_ranges: int | None = None  # MaxRanges: N, 0 none, -1 default, -2 unlimited
+    max_range_overlaps: int | None = None  # MaxRangeOverlaps (same encoding)
+    max_range_reversals: int | None = None  # MaxRangeReversals (same encoding)
+    accept_path_info: str | None = None  # AcceptPathInfo on|off|default
     # Added by the config layer (issue 3):
     options_add: int = 0  # `Options +X` bits not yet applied (merge semantics)
     options_remove: int = 0  # `Options -X` bits
@@ -140,7 +146,7 @@ class Section:
 
     kind: str
     pattern: str
-    regex: re.Pattern[str] | None
+    regex: re.Pattern[str] | Regex | None  # Regex (PCRE2) for user regexes
     config: DirConfig
     filename: str
     line: int
@@ -150,7 +156,8 @@ class Section:
 class Alias:
     url_prefix: str
     target: str
-    regex: re.Pattern[str] | None = None  # AliasMatch
+    regex: Regex | None = None  # AliasMatch, ScriptAliasMatch
+    script: bool = False  # ScriptAlias*: the target is a CGI directory
 
 
 @dataclass(frozen=True)
@@ -158,7 +165,8 @@ class Redirect:
     status: int  # 301, 302, 303, 410 ...
     url_prefix: str
     target: str | None  # None for 410 gone
-    regex: re.Pattern[str] | None = None  # RedirectMatch
+    regex: Regex | None = None  # RedirectMatch
+    section: bool = False  # the one-URL form inside a section: applies to all it covers
 
 
 @dataclass(frozen=True)
@@ -202,6 +210,11 @@ class VirtualHost:
     limit_request_field_size: int = 8190
     trace_enable: str = "on"  # on | off | extended
     allow_encoded_slashes: str = "off"  # off | on | nodecode
+    strict_host_check: bool = False  # StrictHostCheck (the address-default vhost's counts)
+    merge_slashes: bool = True  # MergeSlashes
+    http_strict: bool = True  # HttpProtocolOptions Strict | Unsafe
+    http_registered_methods: bool = False  # RegisteredMethods | LenientMethods
+    http_allow09: bool = True  # Allow0.9 | Require1.0
     access_file_name: tuple[str, ...] = (".htaccess",)
     cache_negotiated_docs: bool | None = None  # CacheNegotiatedDocs (None: the main server's)
     filename: str = ""

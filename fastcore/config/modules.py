@@ -4,6 +4,7 @@ at import; a module's run-time code (fastcore.http) is only imported when it is 
 from __future__ import annotations
 
 from fastcore.config.core_table import core_directives
+from fastcore.config.directives_http import http_directives
 from fastcore.config.directives_mods import module_directives
 from fastcore.config.directives_mpm import mpm_directives
 from fastcore.config.engine import Directive
@@ -24,14 +25,14 @@ SUPPORTED = frozenset({
 # Directives of Apache's core and compiled-in modules that fastcore does not implement:
 # Apache accepts them in every configuration, so saying "perhaps misspelled" would mislead.
 UNIMPLEMENTED = {n.lower(): (n, m) for m, names in {
-    "core": ("AcceptFilter AcceptPathInfo CGIMapExtension CGIPassAuth CGIVar ContentDigest "
+    "core": ("AcceptFilter CGIMapExtension CGIPassAuth CGIVar ContentDigest "
              "EnableExceptionHook Error ErrorLogFormat FlushMaxPipelined FlushMaxThreshold "
-             "GprofDir HttpProtocolOptions LimitInternalRecursion LimitXMLRequestBody "
-             "MaxRangeOverlaps MaxRangeReversals MaxRanges MergeSlashes MergeTrailers Protocol "
+             "GprofDir LimitInternalRecursion LimitXMLRequestBody "
+             "MergeTrailers Protocol "
              "Protocols ProtocolsHonorOrder QualifyRedirectURL ReadBufferSize "
              "RegexDefaultOptions RegisterHttpMethod RLimitCPU RLimitMEM RLimitNPROC "
              "ScriptInterpreterSource SeeRequestTail ServerPath SetInputFilter SetOutputFilter "
-             "StrictHostCheck UseCanonicalPhysicalPort <If <ElseIf <Else <Limit "
+             "UseCanonicalPhysicalPort <If <ElseIf <Else <Limit "
              "<LimitExcept"),
     "mod_unixd": "ChrootDir Suexec",
     "mod_log_config": "GlobalLog",
@@ -43,7 +44,7 @@ UNIMPLEMENTED = {n.lower(): (n, m) for m, names in {
 
 def build_table() -> dict[str, list[Directive]]:
     table: dict[str, list[Directive]] = {}
-    for d in (*section_directives(), *core_directives(), *mpm_directives(),
+    for d in (*section_directives(), *core_directives(), *http_directives(), *mpm_directives(),
               *module_directives()):
         table.setdefault(d.name.lower(), []).append(d)
     return table

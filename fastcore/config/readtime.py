@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 
 from fastcore.config import directives_core as core
 from fastcore.config.engine import DirectiveError, Engine
 from fastcore.config.lexer import get_word, split_words
+from fastcore.config.regex import CompileError, compile_regex
 from fastcore.config.tree import Node
 
 VERSION = (2, 4, 71)  # the Apache release whose behaviour fastcore follows (<IfVersion>)
@@ -83,9 +83,9 @@ def _ifversion(e: Engine, node: Node) -> bool:
     if op == "~" or (op in ("=", "==") and len(ver) > 1 and ver[0] == ver[-1] == "/"):
         rx = ver if op == "~" else ver[1:-1]
         try:
-            ok = re.search(rx, full) is not None
-        except re.error:
-            raise DirectiveError("<IfVersion> Regex could not be compiled") from None
+            ok = compile_regex(rx).search(full) is not None
+        except CompileError:
+            raise DirectiveError("Unable to compile regular expression") from None
     elif op in ("=", "==", "<", ">", "<=", ">="):
         parts = ver.split(".")
         if not all(p.isdigit() for p in parts) or not 1 <= len(parts) <= 3:

@@ -19,6 +19,7 @@ from fastcore.config.engine import (
 )
 from fastcore.config.lexer import split_words
 from fastcore.config.model import DirConfig, RequireGroup, Section, VirtualHost
+from fastcore.config.regex import CompileError, Regex, compile_regex
 from fastcore.config.tree import Node
 
 
@@ -79,10 +80,11 @@ def _fn_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
-def _compile(rx: str, name: str) -> re.Pattern[str]:
+def _compile(rx: str, name: str) -> Regex:
+    """A section's regex, by PCRE2 as in Apache (never caseless on Unix)."""
     try:
-        return re.compile(rx)
-    except re.error:
+        return compile_regex(rx)
+    except CompileError:
         raise DirectiveError("Regex could not be compiled") from None
 
 

@@ -20,7 +20,9 @@ from fastcore.config.model import (
 _INHERITED = ("server_admin", "document_root", "error_log", "custom_logs", "keep_alive",
               "keep_alive_timeout", "max_keep_alive_requests", "timeout", "limit_request_line",
               "limit_request_fields", "limit_request_field_size", "trace_enable",
-              "allow_encoded_slashes", "access_file_name", "server_name")
+              "allow_encoded_slashes", "access_file_name", "server_name",
+              "strict_host_check", "merge_slashes", "http_strict", "http_registered_methods",
+              "http_allow09")
 
 
 class State:

@@ -305,8 +305,8 @@ class Connection(EngineConnMixin, FastPathMixin):
                 return False
             if self.buf[n - 1:n] == b"\n":
                 del self.buf[:n]
-        end = find_head_end(self.buf)
         vh = self.srv.cfg.main
+        end = find_head_end(self.buf, vh.http_strict)
         if end < 0:
             limit = vh.limit_request_line + vh.limit_request_fields * (vh.limit_request_field_size + 2) + 4
             nl = self.buf.find(b"\n")
@@ -355,7 +355,7 @@ class Connection(EngineConnMixin, FastPathMixin):
             self.sb.set_status(self.slot, "W")
         try:
             req = parse_head(head, main.limit_request_line, main.limit_request_fields,
-                             main.limit_request_field_size)
+                             main.limit_request_field_size, main.http_strict)
         except HttpError as e:
             line = head.lstrip(b"\r\n")
             txn.request_line = line[:line.find(b"\n")].rstrip(b"\r").decode("latin-1")
@@ -387,6 +387,13 @@ class Connection(EngineConnMixin, FastPathMixin):
         txn.vhost = vhost
         txn.vhost_name = vhost.server_name
         self.vh = vhost
+        refusal = srv.refusal(self, req)
+        if refusal is not None:
+            self.buf.clear()
+            resp = srv.handler.error(txn, refusal)
+            resp.close = True
+            self._emit(txn, None, resp)
+            return
         self.timeout = vhost.timeout
         self.ka_timeout = vhost.keep_alive_timeout
         if self.sb is not None:

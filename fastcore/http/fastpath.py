@@ -13,6 +13,7 @@ from fastcore._ext import load
 from fastcore.config.model import DirConfig, RequireGroup, VirtualHost
 from fastcore.http.mime import with_default_charset
 from fastcore.http.request import Request
+from fastcore.http.static import accept_ranges
 from fastcore.http.transaction import Transaction
 
 _sf = load("sendfile")
@@ -143,7 +144,8 @@ class FastPathMixin:
             srv.cache.clear()
             srv.content_bytes = 0
         parts = [b"Last-Modified: ", _sf.http_date(mtime), b"\r\n", b"ETag: ", tag.encode(),
-                 b"\r\nAccept-Ranges: bytes\r\nContent-Length: ", str(size).encode(), b"\r\n"]
+                 b"\r\nAccept-Ranges: ", accept_ranges(dc).encode(), b"\r\nContent-Length: ",
+                 str(size).encode(), b"\r\n"]
         if enc:
             parts[0:0] = [b"Content-Encoding: ", enc.encode("latin-1"), b"\r\n"]
         if lang:

@@ -114,7 +114,8 @@ class Handler(DirectoryMixin):
             log = self.srv.errlog(vhost)
             client = f"{txn.client_ip}:{txn.remote_port}"
             try:
-                uri = decode_path(req.path_raw, vhost.allow_encoded_slashes)
+                uri = decode_path(req.path_raw, vhost.allow_encoded_slashes,
+                                  vhost.merge_slashes)
             except HttpError as e:
                 if e.status == 400:  # ap_normalize_path refused it (bad %-escape, ../ above /)
                     log.log("error", "core", f"AH10244: invalid URI path ({req.path_raw})",
@@ -160,8 +161,12 @@ class Handler(DirectoryMixin):
             red = apply_redirects(dc.redirects, uri, query)
             if red is not None:
                 status, loc = red
+                if loc is not None and loc.startswith("/"):
+                    loc = self.srv.self_url(txn, loc)
                 return self.error(txn, status, location=loc, dirconf=dc)
         handler = self.handler_name(walk.filename, dc)
+        if handler is None and self.mapper.script_aliased(vhost, uri):
+            handler = "cgi-script"
         if handler == "server-status":
             return self.server_status(txn, query)
         if handler == "metrics" and "status_module" in self.srv.cfg.modules:
@@ -169,7 +174,8 @@ class Handler(DirectoryMixin):
         if handler == "healthz":
             return self.healthz()
         st = walk.st
-        if st is not None and stmod.S_ISDIR(st.st_mode) and not walk.path_info:
+        if (st is not None and stmod.S_ISDIR(st.st_mode) and not walk.path_info
+                and handler != "cgi-script"):
             return self.directory(txn, uri, query, walk.filename, dc, recursion)
         if handler == "type-map" and S.is_regular(st):
             return self.negotiated(txn, walk.filename, dc, typemap=True,
@@ -208,7 +214,7 @@ class Handler(DirectoryMixin):
             return Response(200, [("Allow", self.allow(txn))], ctype, b"")
         if method not in ("GET", "HEAD", "POST"):
             return self.not_allowed(txn, dc)
-        if st is None or not S.is_regular(st) or path_info:
+        if st is None or not S.is_regular(st) or (path_info and dc.accept_path_info != "on"):
             if st is None:
                 self.srv.errlog(txn.vhost).log("info", "core", f"AH00128: File does not exist: {filename}",
                                        f"{txn.client_ip}:{txn.remote_port}", dc)
@@ -242,7 +248,7 @@ class Handler(DirectoryMixin):
         base: list[tuple[str, str]] = [("Last-Modified", S.http_date(mtime).decode())]
         if tag:
             base.append(("ETag", tag))
-        base.append(("Accept-Ranges", "bytes"))
+        base.append(("Accept-Ranges", S.accept_ranges(dc)))
         lead: list[tuple[str, str]] = list(extra)
         if enc:  # mod_negotiation's fixup: the client's spelling of gzip/x-gzip
             enc = fix_encoding(enc, txn.headers_in.get("accept-encoding"))
@@ -278,7 +284,7 @@ class Handler(DirectoryMixin):
         rng = hd.get("range")
         if rng is None or not S.if_range_ok(hd.get("if-range"), tag, mtime):
             return None
-        ranges = S.parse_ranges(rng, size)
+        ranges = S.parse_ranges(rng, size, S.range_limits(dc))
         if ranges == 416:  # an error page: Apache drops the content encoding/languages
             keep = [(k, v) for k, v in lead if k not in ("Content-Encoding", "Content-Language")]
             r = self.error(txn, 416, extra=keep, dirconf=dc)
@@ -361,7 +367,7 @@ class Handler(DirectoryMixin):
             if res.languages:
                 meta.append(("Content-Language", ", ".join(res.languages)))
             off, size = res.body if res.body is not None else (0, 0)
-            ranged = self.byte_ranges(txn, dc, meta, [("Accept-Ranges", "bytes")], filename,
+            ranged = self.byte_ranges(txn, dc, meta, [("Accept-Ranges", S.accept_ranges(dc))], filename,
                                       off, size, ctype, None, -1)
             if ranged is not None:
                 return ranged
@@ -370,7 +376,7 @@ class Handler(DirectoryMixin):
                 with open(filename, "rb") as f:
                     f.seek(off)
                     body = f.read(size)
-            return Response(200, meta + [("Accept-Ranges", "bytes"),
+            return Response(200, meta + [("Accept-Ranges", S.accept_ranges(dc)),
                                          ("Content-Length", str(len(body)))], ctype, body)
         try:
             st = os.stat(res.path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import stat as stmod
+from urllib.parse import quote
 
 from fastcore.config.model import (
     OPT_SYM_LINKS,
@@ -26,6 +27,7 @@ from fastcore.config.model import (
     VirtualHost,
     reads_htaccess,
 )
+from fastcore.config.regex import Match
 from fastcore.http.paths import (
     BadEscape,
     EncodedNul,
@@ -33,6 +35,7 @@ from fastcore.http.paths import (
     escape_uri,
     from_bytes,
     fs_to_wire,
+    to_bytes,
     unescape_path,
     wire_bytes,
 )
@@ -84,10 +87,12 @@ def normalize(path: str, decode_unreserved: bool = True, merge_slashes: bool = T
     return "/" + "/".join(result)
 
 
-def decode_path(path: str, allow_encoded_slashes: str = "off") -> str:
+def decode_path(path: str, allow_encoded_slashes: str = "off", merge_slashes: bool = True
+                ) -> str:
     """Normalized, fully decoded URL path (Apache's r->uri after ap_unescape_url), as
-    path text: the wire bytes, %XX decoded, reach the filesystem unchanged (http.paths)."""
-    p = normalize(path)
+    path text: the wire bytes, %XX decoded, reach the filesystem unchanged (http.paths);
+    with MergeSlashes Off runs of '/' stay as sent."""
+    p = normalize(path, merge_slashes=merge_slashes)
     try:
         result, decoded_slash = unescape_path(p, allow_encoded_slashes)
     except BadEscape:
@@ -158,21 +163,42 @@ def alias_match(uri: str, prefix: str) -> int:
     return 0
 
 
-def _subst(template: str, m: re.Match[str]) -> str:
-    def rep(x: re.Match[str]) -> str:
-        g = int(x.group(1))
-        return (m.group(g) or "") if g <= (m.re.groups or 0) else ""
-    return re.sub(r"\$([0-9])", rep, template)
+def _subst(template: str, m: Match) -> str:
+    """ap_pregsub: $0-$9 are the match's groups (unset or missing ones are empty), a
+    backslash makes the next character literal, everything else is copied."""
+    out: list[str] = []
+    i, n = 0, len(template)
+    while i < n:
+        c = template[i]
+        i += 1
+        if c == "$" and i < n and template[i].isdigit():
+            g = int(template[i])
+            i += 1
+            if g <= m.re.groups:
+                out.append(m.group(g) or "")
+            continue
+        if c == "\\" and i < n:
+            c = template[i]
+            i += 1
+        out.append(c)
+    return "".join(out)
 
 
 def apply_redirects(redirects: tuple[Redirect, ...], uri: str, query: str
                     ) -> tuple[int, str | None] | None:
     """First matching Redirect/RedirectMatch -> (status, Location or None for 410).
     `uri` is path text, `query` wire text; the Location is wire text (header bytes).
-    As mod_alias: Redirect appends ap_os_escape_path of the rest of the URI to its
-    target, RedirectMatch escapes its substituted target (ap_escape_uri) up to its own
-    query or fragment, and the request's query is appended when the result has none."""
+    As mod_alias: a section's own one-URL Redirect (the last one set) comes first;
+    Redirect appends ap_os_escape_path of the rest of the URI to its target, RedirectMatch
+    escapes its substituted target (ap_escape_uri) up to its own query or fragment, and the
+    request's query is appended when the result has none."""
+    for rd in reversed(redirects):
+        if rd.section:
+            return rd.status, (quote(to_bytes(rd.target), safe="/;:@&=+$,-_.!~*'()%?#")
+                               if rd.target else None)
     for rd in redirects:
+        if rd.section:
+            continue
         if rd.regex is not None:
             m = rd.regex.search(uri)
             if m is None:
@@ -196,18 +222,24 @@ def apply_redirects(redirects: tuple[Redirect, ...], uri: str, query: str
     return None
 
 
-def apply_aliases(aliases: tuple[Alias, ...], uri: str) -> str | None:
-    """First matching Alias/AliasMatch -> file-system path."""
+def alias_for(aliases: tuple[Alias, ...], uri: str) -> tuple[str, Alias] | None:
+    """First matching (Script)Alias(Match) -> (file-system path, the alias)."""
     for al in aliases:
         if al.regex is not None:
             m = al.regex.search(uri)
             if m is not None:
-                return _subst(al.target, m)
+                return _subst(al.target, m), al
             continue
         n = alias_match(uri, al.url_prefix)
         if n:
-            return al.target + uri[n:]
+            return al.target + uri[n:], al
     return None
+
+
+def apply_aliases(aliases: tuple[Alias, ...], uri: str) -> str | None:
+    """First matching Alias/AliasMatch -> file-system path."""
+    hit = alias_for(aliases, uri)
+    return None if hit is None else hit[0]
 
 
 class WalkResult:
@@ -244,7 +276,18 @@ class Mapper:
         target = apply_aliases(vhost.aliases, uri)
         if target is None:
             target = vhost.document_root.rstrip("/") + uri
+        if "//" in target:  # MergeSlashes Off: the file system path is still canonical
+            target = re.sub("/{2,}", "/", target)
         return target, None
+
+    @staticmethod
+    def script_aliased(vhost: VirtualHost, uri: str) -> bool:
+        """Whether the URI was mapped by ScriptAlias(Match): its handler is cgi-script
+        (unknown without a CGI module, so the default handler serves it)."""
+        if not any(al.script for al in vhost.aliases):
+            return False
+        hit = alias_for(vhost.aliases, uri)
+        return hit is not None and hit[1].script
 
     def _stat_existing(self, path: str) -> tuple[str, os.stat_result | None, str]:
         """stat the full path; on ENOENT/ENOTDIR find the longest existing prefix

@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 
 from fastcore._ext import load
+from fastcore.http import hostname
 from fastcore.http.errors import HttpErrorBase
 
 _rq = load("request")
-_HOSTNAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?\Z")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 # CONNECT's host name as Apache 2.4.71 takes it (measured: "", "a.b.", "a_b", "[zz]",
 # "[::1]" pass; "a..b", "a/b", "a%41" are 400)
@@ -67,22 +67,23 @@ class Request:
         self.expect_continue = False
 
 
-def find_head_end(buf: bytes | bytearray) -> int:
+def find_head_end(buf: bytes | bytearray, strict: bool = True) -> int:
     """Index just past the blank line that ends the head, or -1 if not complete yet.
-    Leading empty lines (CRLF) are part of the head and skipped by parse_head()."""
-    i = buf.find(b"\r\n\r\n")
-    j = buf.find(b"\n\n")
-    if j >= 0 and (i < 0 or j < i):
-        return j + 2  # bare-LF head: parse_head rejects it
-    if i >= 0:
-        return i + 4
+    Leading empty lines (CRLF) are part of the head and skipped by parse_head().
+    `strict`: HttpProtocolOptions Strict (else Unsafe) for the early look at line one."""
+    # the first blank line, whichever way it and the line before it end (a bare LF is
+    # 400 under Strict, a line end under Unsafe)
+    ends = [p + n for p, n in ((buf.find(b"\r\n\r\n"), 4), (buf.find(b"\n\n"), 2),
+                                (buf.find(b"\n\r\n"), 3)) if p >= 0]
+    if ends:
+        return min(ends)
     # No blank line yet.  The scanner reads the first line alone (no limits: parse_head
     # applies them): an HTTP/0.9 line ("GET /x\r\n", "GET / \r\n") has no header section,
     # and a request line Apache rejects is answered now, as Apache does, not after more bytes.
     k = buf.find(b"\n")
     if k > 0:
         try:
-            rh = _rq.parse_head(bytes(buf[:k + 1]), 0, 0, 0)
+            rh = _rq.parse_head(bytes(buf[:k + 1]), 0, 0, 0, strict)
         except _rq.HeadError:
             return k + 1
         if rh is not None and rh.proto_num == 9:
@@ -91,10 +92,11 @@ def find_head_end(buf: bytes | bytearray) -> int:
 
 
 def parse_head(head: bytes, limit_line: int = 8190, limit_fields: int = 100,
-               limit_field_size: int = 8190) -> Request:
-    """Parse one complete head (as delimited by find_head_end) into a Request."""
+               limit_field_size: int = 8190, strict: bool = True) -> Request:
+    """Parse one complete head (as delimited by find_head_end) into a Request; `strict`
+    is HttpProtocolOptions Strict (host names get Apache's strict check)."""
     try:
-        rh = _rq.parse_head(head, limit_line, limit_fields, limit_field_size)
+        rh = _rq.parse_head(head, limit_line, limit_fields, limit_field_size, strict)
     except _rq.HeadError as e:  # looked up only when raised (tests swap in the twin)
         raise _head_error(head, e, limit_line) from None
     if rh is None:
@@ -104,10 +106,10 @@ def parse_head(head: bytes, limit_line: int = 8190, limit_fields: int = 100,
     method = req.method = rh.method
     if rh.proto_num == 9:
         start = len(head) - len(head.lstrip(b"\r\n"))
-        req.request_line = head[start:head.index(b"\r", start)].decode("latin-1")
+        req.request_line = head[start:head.index(b"\n", start)].rstrip(b"\r").decode("latin-1")
         req.assbackwards = True
         req.protocol, req.proto_num, req.keepalive = "HTTP/0.9", 9, False
-        _set_target(req, rh.target)
+        _set_target(req, rh.target, strict)
         return req
     version = req.protocol = rh.version
     req.proto_num = rh.proto_num
@@ -117,15 +119,17 @@ def parse_head(head: bytes, limit_line: int = 8190, limit_fields: int = 100,
     if connect:  # the scanner let only the authority form "host:port" through
         _set_connect_target(req, target)
     else:
-        _set_target(req, target)
+        _set_target(req, target, strict)
     fields = req.fields = rh.headers
     hd = req.headers = rh.index()  # lower-case names, repeats joined with ", " (built in C)
     if len(hd) < len(fields):  # some name repeats: Host and Content-Length may not
+        if any(len(v) > limit_field_size for v in hd.values()):
+            raise HttpError(400, NOTE_FIELD_SIZE)  # merged past LimitRequestFieldSize
         names = [name.lower() for name, _ in fields]
         # CONNECT's host comes from the target: Apache never looks at Host values then
         if (names.count("host") > 1 and not connect) or names.count("content-length") > 1:
             raise HttpError(400)
-    _apply_semantics(req)
+    _apply_semantics(req, strict)
     return req
 
 
@@ -146,7 +150,7 @@ def _head_error(head: bytes, e: Exception, limit_line: int) -> HttpError:
     return HttpError(e.status, notes)
 
 
-def _set_target(req: Request, t: str) -> None:
+def _set_target(req: Request, t: str, strict: bool = True) -> None:
     """Split the target (syntax already checked by the scanner) into path and query;
     absolute-form http(s)://authority overrides Host, as Apache's ap_parse_uri."""
     req.target = t
@@ -171,7 +175,10 @@ def _set_target(req: Request, t: str) -> None:
             authority, rest = rest[2:slash], rest[slash:]
             if "@" in authority:
                 raise HttpError(400)
-            req.host, req.host_port = parse_host(authority)
+            try:
+                req.host, req.host_port = hostname.from_uri(authority, strict)
+            except hostname.BadHost:
+                raise HttpError(400) from None
             req.abs_host = True
         if not rest or rest.startswith("?"):
             rest = "/" + rest  # "http://h", "http:", "http://h?q": the path is "/"
@@ -198,60 +205,32 @@ def _set_connect_target(req: Request, t: str) -> None:
     req.path_raw, req.query = "/", ""
 
 
-_HOSTS: dict[str, tuple[str, int | None]] = {}  # valid Host values seen (bounded)
+_HOSTS: dict[tuple[str, bool], hostname.HostPort] = {}  # valid Host values seen (bounded)
 _HOSTS_MAX = 256
 
 
-def parse_host(value: str) -> tuple[str, int | None]:
+def parse_host(value: str, strict: bool = True) -> hostname.HostPort:
     """Validate a Host value (Apache's fix_hostname): lower-cased name, optional port.
     Clients repeat the same few values, so valid ones are remembered (errors are not)."""
-    hit = _HOSTS.get(value)
+    key = (value, strict)
+    hit = _HOSTS.get(key)
     if hit is not None:
         return hit
-    hit = _parse_host(value)
+    try:
+        hit = hostname.from_header(value, strict)
+    except hostname.BadHost:
+        raise HttpError(400) from None
     if len(_HOSTS) >= _HOSTS_MAX:
         _HOSTS.clear()
-    _HOSTS[value] = hit
+    _HOSTS[key] = hit
     return hit
 
 
-def _parse_host(value: str) -> tuple[str, int | None]:
-    v = value.strip()
-    port: int | None = None
-    if v.startswith("["):
-        close = v.find("]")
-        if close < 0:
-            raise HttpError(400)
-        name, rest = v[:close + 1], v[close + 1:]
-        if rest:
-            if not rest.startswith(":"):
-                raise HttpError(400)
-            port = _port(rest[1:])
-        inner = name[1:-1]
-        if not inner or any(c not in "0123456789abcdefABCDEF:." for c in inner):
-            raise HttpError(400)
-        return name.lower(), port
-    name, sep, p = v.partition(":")
-    if sep:
-        port = _port(p)
-    if not name or not _HOSTNAME.match(name):
-        raise HttpError(400)
-    return name.rstrip(".").lower(), port
-
-
-def _port(text: str) -> int | None:
-    if text == "":
-        return None
-    if not text.isdigit() or len(text) > 5 or int(text) > 65535:
-        raise HttpError(400)
-    return int(text)
-
-
-def _apply_semantics(req: Request) -> None:
+def _apply_semantics(req: Request, strict: bool = True) -> None:
     hd = req.headers
     if "host" in hd:
         if not req.abs_host:
-            req.host, req.host_port = parse_host(hd["host"])
+            req.host, req.host_port = parse_host(hd["host"], strict)
     elif req.proto_num >= 1001:
         raise HttpError(400)  # even with an absolute-form target, as Apache 2.4
     conn = hd.get("connection")

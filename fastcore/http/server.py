@@ -12,6 +12,7 @@ import os
 import select
 import threading
 
+from fastcore.config.directives_mods import METHODS
 from fastcore.config.model import DirConfig, RequireGroup, ServerConfig, VirtualHost
 from fastcore.http import authz
 from fastcore.http import errors as E
@@ -28,6 +29,7 @@ from fastcore.http.handler import Handler
 from fastcore.http.log import DEBUG_INDEX, DEFAULT_NICKNAMES, AccessLog, ErrorLog, open_log
 from fastcore.http.mapping import Mapper
 from fastcore.http.mime import MimeMap
+from fastcore.http.request import Request
 from fastcore.http.transaction import Transaction
 
 
@@ -39,12 +41,17 @@ def split_server_name(name: str) -> tuple[str, int | None]:
     return name, None
 
 
+# Methods Apache knows without RegisterHttpMethod (HttpProtocolOptions RegisteredMethods)
+REGISTERED_METHODS = METHODS | {"HEAD"}
+
+
 class HttpServer(EngineServerMixin):
     """Compiled per-(re)start state; created in the parent before fork."""
 
     def __init__(self, cfg: ServerConfig, scoreboard: object | None = None,
                  resolver: object | None = None) -> None:
         self.cfg = cfg
+        self.strict_hosts = any(v.strict_host_check for v in (cfg.main, *cfg.vhosts))
         self.scoreboard = scoreboard
         self.proctable = None  # the MPM's per-process records (mod_status), set by the arbiter
         if resolver is None:
@@ -255,6 +262,31 @@ class HttpServer(EngineServerMixin):
             return self.cfg.main
         local = conn.local_addr() if self.needs_local_addr else None
         return self.resolver.vhost_for(local, host)
+
+    def refusal(self, conn: Connection, req: Request) -> int | None:
+        """The status Apache answers before mapping: HttpProtocolOptions Require1.0 and
+        RegisteredMethods (the main server's, as fastcore reads every head with it),
+        StrictHostCheck (the connection's default server's)."""
+        main = self.cfg.main
+        if req.assbackwards and not main.http_allow09:
+            return 400
+        if main.http_registered_methods and req.method not in REGISTERED_METHODS:
+            return 501
+        if req.host and self.strict_hosts:
+            local = conn.local_addr() if self.needs_local_addr else None
+            default = self.resolver.unknown_host(local, req.host)
+            if default is not None:
+                if default is main:
+                    msg = (f"AH10156: Requested hostname '{req.host}' did not match any "
+                           "ServerName/ServerAlias in the global server configuration ")
+                else:
+                    msg = (f"AH10157: Requested hostname '{req.host}' did not match any "
+                           "ServerName/ServerAlias in the matching virtual host (default "
+                           f"vhost for current connection is {default.filename}:"
+                           f"{default.line})")
+                self.error_log.log("warn", "core", msg, conn.client_ip)
+                return 400
+        return None
 
     def serve_blocking(self, fd: int, peer: tuple, slot: int = -1) -> None:
         """prefork/worker: serve one connection to the end, then close it.  Cache hits go

@@ -11,13 +11,21 @@ import hashlib
 import os
 import re
 import stat as stmod
+from dataclasses import dataclass
 
 from fastcore._ext import load
+from fastcore.config.directives_http import (
+    DEFAULT_MAX_OVERLAPS,
+    DEFAULT_MAX_RANGES,
+    DEFAULT_MAX_REVERSALS,
+    RANGES_NONE,
+    effective_limit,
+)
+from fastcore.config.model import DirConfig
 
 _sf = load("sendfile")
 http_date = _sf.http_date
 
-MAX_RANGES = 200  # Apache's MaxRanges default
 DEFAULT_ETAG = frozenset(("mtime", "size"))
 
 
@@ -157,19 +165,47 @@ def conditional_status(method: str, headers: dict[str, str], tag: str | None,
     return 0
 
 
-def parse_ranges(value: str, size: int) -> list[tuple[int, int]] | None | int:
-    """A Range header against a representation of `size` bytes.
+@dataclass(frozen=True)
+class RangeLimits:
+    """MaxRanges, MaxRangeOverlaps, MaxRangeReversals in effect (None: unlimited)."""
 
-    Returns None to ignore the header (not bytes=, syntax error, too many ranges),
-    416 when no range is satisfiable, else a list of (start, end) inclusive, merged
-    where they overlap or touch (Apache 2.4 merges them)."""
-    v = value
-    if v[:6].lower() != "bytes=" or size == 0:
+    ranges: int | None = 200
+    overlaps: int | None = 20
+    reversals: int | None = 20
+
+
+DEFAULT_LIMITS = RangeLimits()
+
+
+def range_limits(dc: DirConfig) -> RangeLimits:
+    """The byterange filter's limits for a directory's merged configuration."""
+    return RangeLimits(effective_limit(dc.max_ranges, DEFAULT_MAX_RANGES),
+                       effective_limit(dc.max_range_overlaps, DEFAULT_MAX_OVERLAPS),
+                       effective_limit(dc.max_range_reversals, DEFAULT_MAX_REVERSALS))
+
+
+def accept_ranges(dc: DirConfig) -> str:
+    """Accept-Ranges as Apache sends it: "none" under MaxRanges none."""
+    return "none" if dc.max_ranges == RANGES_NONE else "bytes"
+
+
+def parse_ranges(value: str, size: int, limits: RangeLimits = DEFAULT_LIMITS
+                 ) -> list[tuple[int, int]] | None | int:
+    """A Range header against a representation of `size` bytes, as ap_set_byterange and
+    the byterange filter read it.
+
+    Returns None to send the whole body (not bytes=, a syntax error, more merged ranges,
+    overlaps or reversals than allowed, or ranges adding up to more than the body), 416
+    when no range is satisfiable, else the merged (start, end) inclusive ranges."""
+    if value[:6].lower() != "bytes=" or size == 0:
         return None
-    specs = v[6:].split(",")
     out: list[tuple[int, int]] = []
+    overlaps = reversals = 0
     unsatisfiable = False
-    for spec in specs:
+    cur: tuple[int, int] | None = None  # the set being merged (Apache's ostart/oend)
+    for spec in value[6:].split(","):
+        if not spec:
+            break
         first, dash, last = spec.partition("-")
         if not dash or (first and not first.isdigit()) or (last and not last.isdigit()):
             return None
@@ -179,27 +215,43 @@ def parse_ranges(value: str, size: int) -> list[tuple[int, int]] | None | int:
             start, end = max(size - int(last), 0), size - 1
         else:
             start = int(first)
-            if start >= size:
-                unsatisfiable = True
-                continue
             end = int(last) if last else size - 1
-            if end < start:
+            if last and end < start:
                 return None
-            end = min(end, size - 1)
-        out.append((start, end))
-    if len(specs) > MAX_RANGES:
-        return None
-    if not out:
-        return 416 if unsatisfiable else None
-    merged: list[tuple[int, int]] = []
-    for s, e in out:
-        if merged and s <= merged[-1][1] + 1 and s >= merged[-1][0]:
-            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
-        elif merged and e >= merged[-1][0] - 1 and s <= merged[-1][0]:
-            merged[-1] = (s, max(e, merged[-1][1]))
+            if not last and start == 0:  # "0-": the whole body, other ranges ignored
+                out, cur = [], (0, size - 1)
+                break
+        if start >= size:
+            unsatisfiable = True
+            continue
+        end = min(end, size - 1)
+        if cur is None:
+            cur = (start, end)
+            continue
+        ostart, oend = cur
+        merged = start >= ostart and end <= oend
+        if start < ostart and end >= ostart - 1:
+            ostart, reversals, merged = start, reversals + 1, True
+        if end >= oend and start <= oend + 1:
+            oend, merged = end, True
+        if merged:
+            overlaps += 1
+            cur = (ostart, oend)
         else:
-            merged.append((s, e))
-    return merged
+            out.append(cur)
+            cur = (start, end)
+    if cur is not None:
+        out.append(cur)
+    elif unsatisfiable:
+        # the limits are compared with a count of -1 here, so even MaxRanges none says 416
+        return 416
+    if not out or sum(e - s + 1 for s, e in out) > size:
+        return None
+    if ((limits.ranges is not None and len(out) > limits.ranges)
+            or (limits.overlaps is not None and overlaps > limits.overlaps)
+            or (limits.reversals is not None and reversals > limits.reversals)):
+        return None
+    return out
 
 
 def if_range_ok(value: str | None, tag: str | None, mtime: int) -> bool:

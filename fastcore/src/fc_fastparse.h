@@ -1,6 +1,7 @@
 /* fc_fastparse.h - the fast path's request-head parser: the request line and the few
  * fields the engine acts on (Host, Connection, and any field that sends a request to
- * Python: conditionals, Range, a body), with httpd's limits (LimitRequestLine,
+ * Python: conditionals, Range, a body, values that merged could pass LimitRequestFieldSize),
+ * with httpd's limits (LimitRequestLine,
  * LimitRequestFields, LimitRequestFieldSize) taken from the cache's configuration.
  * Anything it does not accept is left to the Python parser, which answers as Apache.
  * Part of fc_fast.h (included there after the cache and request types); not a
@@ -82,7 +83,7 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
     r->proto = q + 1; r->plen = 8;
     int v11 = q[8] == '1';
     int conn_close = 0, conn_ka = 0;
-    size_t nfields = 0;
+    size_t nfields = 0, vtotal = 0;
     const char *f = eol + 2;
     r->fields = f;
     r->fieldslen = (size_t)(end - f);
@@ -102,6 +103,10 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
         while (v < fe && (*v == ' ' || *v == '\t')) v++;
         const char *ve = fe;
         while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        /* repeated names are merged with ", " and the merged value must stay within
+         * LimitRequestFieldSize; when all values together could exceed it, Python checks */
+        vtotal += (size_t)(ve - v) + 2;
+        if (vtotal > c->limit_field_size + 2) return -1;
         switch (fc_lower((unsigned char)nm[0])) {
         case 'h':
             if (fc_ieq(nm, nl, "host", 4)) {

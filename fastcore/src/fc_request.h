@@ -1,5 +1,6 @@
 /* fc_request.h - HTTP/1.x request-head scanner with Apache 2.4's rules
- * (HttpProtocolOptions Strict LenientMethods Allow0.9, the 2.4 defaults), no GIL, no
+ * (HttpProtocolOptions Strict LenientMethods Allow0.9, the 2.4 defaults; Unsafe through
+ * fc_parse_head_ex, see fc_parse_request_line_unsafe), no GIL, no
  * allocation: it records spans into the caller's buffer.  Verified against real Apache by
  * tests/integration/test_parser_vs_apache.py.
  *
@@ -107,6 +108,47 @@ static int fc_target_ok(const unsigned char *t, size_t n, const unsigned char *m
     return i >= n || t[i] == '/' || t[i] == '?';
 }
 
+/* HttpProtocolOptions Unsafe (Apache's lenient reading, measured on 2.4.71): any VCHAR
+ * method (an unknown one is 501 later), runs of SP between the parts and after the
+ * protocol, "http/" in any case; a tab is still 400, as is text after the protocol. */
+static int fc_parse_request_line_unsafe(const unsigned char *b, size_t s, size_t e,
+                                        fc_head *h) {
+    size_t i = s, m0 = s, t0, p0, p1;
+    while (i < e && (fc_cls[b[i]] & 2)) i++;
+    if (i == m0) FC_ERR(400, "Invalid method in request line");
+    if (i == e) FC_ERR(400, "Missing URI in request line");
+    if (b[i] != ' ') FC_ERR(400, "Invalid method or whitespace in request line");
+    h->method.off = (uint32_t)m0; h->method.len = (uint32_t)(i - m0);
+    while (i < e && b[i] == ' ') i++;
+    t0 = i;
+    while (i < e && (fc_cls[b[i]] & 2)) i++;
+    if (i == t0) FC_ERR(400, "Missing URI in request line");
+    if (i < e && b[i] != ' ') FC_ERR(400, "Invalid URI or whitespace in request line");
+    h->target.off = (uint32_t)t0; h->target.len = (uint32_t)(i - t0);
+    while (i < e && b[i] == ' ') i++;
+    p0 = i;
+    while (i < e && (fc_cls[b[i]] & 2)) i++;
+    p1 = i;
+    while (i < e && b[i] == ' ') i++;
+    if (i < e) FC_ERR(400, "Invalid protocol, whitespace or trailing text in request line");
+    h->version.off = (uint32_t)p0; h->version.len = (uint32_t)(p1 - p0);
+    if (p0 == p1) {
+        h->proto_num = 9;
+        if (!(h->method.len == 3 && memcmp(b + m0, "GET", 3) == 0))
+            FC_ERR(400, "HTTP/0.9 request with a method other than GET");
+    } else {
+        const unsigned char *p = b + p0;
+        if (p1 - p0 != 8 || (p[0] | 0x20) != 'h' || (p[1] | 0x20) != 't' ||
+            (p[2] | 0x20) != 't' || (p[3] | 0x20) != 'p' || p[4] != '/' || p[5] < '1' ||
+            p[5] > '9' || p[6] != '.' || p[7] < '0' || p[7] > '9')
+            FC_ERR(400, "Invalid protocol in request line");
+        h->proto_num = (p[5] - '0') * 1000 + (p[7] - '0');
+    }
+    if (!fc_target_ok(b + t0, h->target.len, b + m0, h->method.len))
+        FC_ERR(400, "Invalid request-target");
+    return 0;
+}
+
 static int fc_parse_request_line(const unsigned char *b, size_t s, size_t e, fc_head *h) {
     size_t i = s, m0, t0, p0;
     m0 = i;
@@ -147,12 +189,16 @@ static int fc_parse_request_line(const unsigned char *b, size_t s, size_t e, fc_
  * [s, e) is the field line and its folds (trailing blanks cut).  Returns 0 and fills
  * fields[nf]; -1 with h->status; -1 with h->status == 0 when fields[] is full. */
 static int fc_field_done(const unsigned char *b, size_t s, size_t e, int folded,
-                         long limit_fields, int nf, fc_head *h, fc_field *fields, int cap) {
+                         long limit_fields, int nf, fc_head *h, fc_field *fields, int cap,
+                         int strict) {
     size_t i = s, k;
     fc_field *f;
     if (limit_fields > 0 && nf >= limit_fields)
         FC_ERR(400, "The number of request header fields exceeds this server's limit");
-    while (i < e && (fc_cls[b[i]] & 1)) i++;
+    if (strict)
+        while (i < e && (fc_cls[b[i]] & 1)) i++;
+    else  /* Unsafe: any VCHAR up to the ':' (still no whitespace in the name) */
+        while (i < e && b[i] != ':' && (fc_cls[b[i]] & 2)) i++;
     if (i == s || i == e || b[i] != ':') FC_ERR(400, "Request header field name is malformed");
     if (nf >= cap) return -1; /* h->status still 0: grow the array and scan again */
     f = &fields[nf];
@@ -162,11 +208,13 @@ static int fc_field_done(const unsigned char *b, size_t s, size_t e, int folded,
     for (;;) { /* leading blanks, and the line breaks of folds onto an empty value */
         if (i < e && (b[i] == ' ' || b[i] == '\t')) i++;
         else if (i + 1 < e && b[i] == '\r' && b[i + 1] == '\n') i += 2;
+        else if (!strict && i < e && b[i] == '\n') i++;  /* Unsafe: an LF fold */
         else break;
     }
     for (k = i; k < e; k++) {
         if (fc_cls[b[k]] & 4) continue;
         if (b[k] == '\r' && k + 1 < e && b[k + 1] == '\n') { k++; continue; } /* a fold */
+        if (!strict && b[k] != 0) continue;  /* Unsafe: control characters but NUL, LF folds */
         FC_ERR(400, "Request header value is malformed");
     }
     f->value.off = (uint32_t)i; f->value.len = (uint32_t)(e - i);
@@ -175,15 +223,16 @@ static int fc_field_done(const unsigned char *b, size_t s, size_t e, int folded,
 
 /* Returns 1 complete (h filled, fields[0..nfields)), 0 incomplete, -1 error (h->status),
  * -2 the fields array is too small (call again with a larger one). */
-static int fc_parse_head(const unsigned char *b, size_t n, long limit_line, long limit_fields,
-                         long limit_field_size, fc_head *h, fc_field *fields, int cap) {
+static int fc_parse_head_ex(const unsigned char *b, size_t n, long limit_line,
+                            long limit_fields, long limit_field_size, fc_head *h,
+                            fc_field *fields, int cap, int strict) {
     size_t pos = 0, last_len = 0, ps = 0, pe = 0;
     int blanks = 0, nf = 0, pend = 0, pfold = 0;
     const unsigned char *lf;
     memset(h, 0, sizeof *h);
     /* request line, after at most FC_MAX_BLANK_LINES empty lines */
     for (;;) {
-        size_t e;
+        size_t e, ce;
         lf = (const unsigned char *)memchr(b + pos, '\n', n - pos);
         if (!lf) {
             if (limit_line > 0 && n - pos > (size_t)limit_line + 2)
@@ -192,15 +241,19 @@ static int fc_parse_head(const unsigned char *b, size_t n, long limit_line, long
         }
         e = (size_t)(lf - b);
         if (limit_line > 0 && e - pos > (size_t)limit_line + 2) FC_ERR(414, "Request-URI Too Long");
-        if (e == pos || b[e - 1] != '\r') FC_ERR(400, "Request line not terminated by CRLF");
-        if (limit_line > 0 && e - 1 - pos > (size_t)limit_line + 1)
+        if (e > pos && b[e - 1] == '\r') ce = e - 1;
+        else if (!strict) ce = e;  /* Unsafe: a bare LF ends the line too */
+        else FC_ERR(400, "Request line not terminated by CRLF");
+        if (limit_line > 0 && ce - pos > (size_t)limit_line + 1)
             FC_ERR(414, "Request-URI Too Long");
-        if (e - 1 == pos) {
+        if (ce == pos) {
             if (++blanks > FC_MAX_BLANK_LINES) FC_ERR(400, "Too many empty lines before the request");
             pos = e + 1;
             continue;
         }
-        if (fc_parse_request_line(b, pos, e - 1, h) < 0) return -1;
+        if ((strict ? fc_parse_request_line(b, pos, ce, h)
+                    : fc_parse_request_line_unsafe(b, pos, ce, h)) < 0)
+            return -1;
         pos = e + 1;
         break;
     }
@@ -221,8 +274,9 @@ static int fc_parse_head(const unsigned char *b, size_t n, long limit_line, long
         s = pos;
         if (limit_field_size > 0 && e - s > (size_t)limit_field_size + 2)
             FC_ERR(400, "Size of a request header field exceeds server limit");
-        if (e == s || b[e - 1] != '\r') FC_ERR(400, "Header line not terminated by CRLF");
-        ce = e - 1;
+        if (e > s && b[e - 1] == '\r') ce = e - 1;
+        else if (!strict) ce = e;  /* Unsafe: a bare LF ends the line too */
+        else FC_ERR(400, "Header line not terminated by CRLF");
         if (limit_field_size > 0 && ce - s > (size_t)limit_field_size + 1)
             FC_ERR(400, "Size of a request header field exceeds server limit");
         pos = e + 1;
@@ -240,7 +294,7 @@ static int fc_parse_head(const unsigned char *b, size_t n, long limit_line, long
             continue;
         }
         if (pend) { /* the previous field, folds joined, is checked only now */
-            if (fc_field_done(b, ps, pe, pfold, limit_fields, nf, h, fields, cap) < 0)
+            if (fc_field_done(b, ps, pe, pfold, limit_fields, nf, h, fields, cap, strict) < 0)
                 return h->status ? -1 : -2;
             nf++;
         }
@@ -255,5 +309,11 @@ static int fc_parse_head(const unsigned char *b, size_t n, long limit_line, long
     h->head_len = pos;
     h->nfields = nf;
     return 1;
+}
+
+/* HttpProtocolOptions Strict (the default) */
+static int fc_parse_head(const unsigned char *b, size_t n, long limit_line, long limit_fields,
+                         long limit_field_size, fc_head *h, fc_field *fields, int cap) {
+    return fc_parse_head_ex(b, n, limit_line, limit_fields, limit_field_size, h, fields, cap, 1);
 }
 #endif
