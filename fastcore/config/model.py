@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 # Options flags (Apache's OPT_* bits); `Options All` is everything but MultiViews.
 OPT_NONE = 0
@@ -174,6 +175,9 @@ class VirtualHost:
     trace_enable: str = "on"  # on | off | extended
     allow_encoded_slashes: str = "off"  # off | on | nodecode
     access_file_name: tuple[str, ...] = (".htaccess",)
+    # per-server records of the modules in fastcore.modules, by Apache module name
+    # (a <VirtualHost>'s is merged over the main server's by the module's merge_server)
+    module_config: dict[str, Any] = field(default_factory=dict)
     filename: str = ""
     line: int = 0
 
