@@ -114,7 +114,8 @@ class EventChild:
         """Hand a connection back to the listener until its socket is ready or it expires."""
         if timeout is None:
             timeout = self.default_timeout
-        if state == self.http.WANT_READ and entry.conn is not None and not entry.linger:
+        if state == self.http.WANT_READ and entry.conn is not None and not entry.linger \
+                and getattr(entry.conn, "rt", None) is None:  # else RequestReadTimeout's
             timeout = self._cap_trickle(entry, timeout)
         if timeout <= 0:
             self._time_out(entry)
@@ -185,7 +186,7 @@ class EventChild:
         if code == fp.CLOSED:
             self._close(entry)
         elif code == fp.EXPIRED:
-            conn.buf += conn.fc.take()  # a partial head: Python answers 408
+            conn.take_engine_bytes()  # a partial head: Python answers 408
             self._time_out(entry)
         elif code == fp.WANT_WRITE:
             self.park(entry, self.http.WANT_WRITE, conn.timeout)
@@ -346,7 +347,7 @@ class EventChild:
                     _close_fd(fd)
                     self.conn_done()
                     continue
-                if self.attach(entry, entry.conn.timeout):
+                if self.attach(entry, entry.conn.read_wait()):
                     if self.limit and self._served() >= self.limit:
                         self.ctx.stopping.set()
                         return

@@ -12,6 +12,11 @@ blocking keep-alive loop.  Only idle threads wait, which is the same flow contro
 idle-worker token, and a new connection costs no queue hand-off between threads (the
 hand-off was ~12 futex calls per connection).  Several listeners keep the listener thread
 (the accept mutex serializes processes, not threads).
+
+Deliberate difference from httpd: a connection whose request head has not fully arrived
+goes to the process's holder thread (fastcore.mpm.holder) and the worker thread takes the
+next one; the holder gives it back, head complete, to an idle worker thread.  Clients
+trickling their heads (slowloris) then occupy no worker thread.
 """
 from __future__ import annotations
 
@@ -19,10 +24,17 @@ import os
 import queue
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from fastcore._ext import load
 from fastcore.mpm.child import ChildContext
+from fastcore.mpm.holder import HeadHolder
 from fastcore.mpm.proctable import NOT_ACCEPTING
+
+if TYPE_CHECKING:
+    from fastcore.http.connection import Connection
 
 
 def run_child(ctx: ChildContext) -> int:
@@ -43,6 +55,7 @@ def run_child(ctx: ChildContext) -> int:
 
     ctx.wakers.append(wake_all)
     gen = ctx.generation
+    holder = HeadHolder(ctx, work.put)  # a complete head queues as a connection
 
     def worker(t: int) -> None:
         slot = sb.slot(ctx.index, t)
@@ -53,10 +66,13 @@ def run_child(ctx: ChildContext) -> int:
             item = work.get()
             if item is None:
                 break
-            fd, peer = item
             sb.set_status(slot, "R")
             try:
-                ctx.server.serve_blocking(fd, peer, slot)
+                if isinstance(item, tuple):
+                    fd, peer = item
+                    ctx.server.serve_blocking(fd, peer, slot, holder.hold)
+                else:
+                    ctx.server.resume_blocking(item, slot, holder.hold)
             except Exception:  # noqa: BLE001
                 ctx.log_exception("serve_blocking")
         sb.set_status(slot, "G")
@@ -91,6 +107,7 @@ def run_child(ctx: ChildContext) -> int:
     lt = threading.Thread(target=listener, name="listener", daemon=True)
     lt.start()
     lt.join()
+    holder.stop()  # what it still holds is queued for the workers before they stop
     for _ in threads:
         work.put(None)
     for th in threads:
@@ -107,6 +124,20 @@ def _run_self_accepting(ctx: ChildContext) -> int:
     lock = threading.Lock()
     served = [0]
     acceptors: list = []
+    ready: deque = deque()  # connections the holder gave back, their heads complete
+    idle: dict[int, int] = {}  # thread -> wake-up fd of its acceptor, while it waits
+
+    def on_ready(conn: Connection) -> None:
+        ready.append(conn)
+        with lock:
+            fd = next(iter(idle.values()), -1)
+        if fd >= 0:
+            try:
+                ctx.wake_fd(fd)
+            except OSError:  # the pipe is full: a wake-up is pending anyway
+                pass
+
+    holder = HeadHolder(ctx, on_ready)
 
     def wake_all() -> None:
         with lock:
@@ -130,11 +161,20 @@ def _run_self_accepting(ctx: ChildContext) -> int:
             acceptors.append(acc)
         while not ctx.stopping.is_set():
             sb.set_status(slot, "_")
+            with lock:  # idle before looking at `ready`: a later on_ready wakes this one
+                idle[t] = acc.wakeup_fd()
+            conn = ready.popleft() if ready else None
             try:  # a bounded wait: a stop that raced the check above is seen within 1 s
-                got = acc.accept(1.0)
+                got = acc.accept(1.0) if conn is None else None
             except OSError as exc:  # EMFILE and friends: back off, keep the thread alive
                 ctx.errlog.log("error", "mpm_worker", f"AH00050: accept failed: {exc}")
                 time.sleep(0.5)
+                continue
+            finally:
+                with lock:
+                    idle.pop(t, None)
+            if conn is not None:
+                _resume(ctx, conn, slot, holder.hold)
                 continue
             if got is None:
                 continue
@@ -148,7 +188,7 @@ def _run_self_accepting(ctx: ChildContext) -> int:
             fd, peer = got
             sb.set_status(slot, "R")
             try:
-                ctx.server.serve_blocking(fd, peer, slot)
+                ctx.server.serve_blocking(fd, peer, slot, holder.hold)
             except Exception:  # noqa: BLE001
                 ctx.log_exception("serve_blocking")
         sb.set_status(slot, "G")
@@ -159,4 +199,17 @@ def _run_self_accepting(ctx: ChildContext) -> int:
         th.start()
     for th in threads:
         th.join()
+    holder.stop()  # what it still holds comes back to `ready`: finish those here
+    slot = sb.slot(ctx.index, 0)
+    while ready:
+        _resume(ctx, ready.popleft(), slot, None)
     return ctx.finish()
+
+
+def _resume(ctx: ChildContext, conn: Connection, slot: int,
+            hold: Callable[[Connection], bool] | None) -> None:
+    ctx.scoreboard.set_status(slot, "R")
+    try:
+        ctx.server.resume_blocking(conn, slot, hold)
+    except Exception:  # noqa: BLE001
+        ctx.log_exception("serve_blocking")
