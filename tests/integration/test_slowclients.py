@@ -1,0 +1,55 @@
+"""Slow clients (issue point 10): 200 connections trickling one header byte a second must
+not stop normal clients in any MPM, with or without mod_reqtimeout.
+
+prefork and worker hand a connection whose head is incomplete to their holder thread, so
+a child or worker thread is only busy with complete requests; the event MPM parks it in
+its listener.  With mod_reqtimeout loaded the trickling connections are also cut when
+their header deadline passes.  The same attack against real Apache prefork (python/
+slowloris.py) serves no probe at all: Apache's children are all held.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from test_mpm_harness import FastcoreServer, open_fds
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+
+from slowloris import attack  # noqa: E402
+
+SLOW = 200
+SECONDS = 6.0
+HEADER = 4  # RequestReadTimeout header=4-8,MinRate=500: cut about 4 s after connecting
+SIZING = {  # far fewer workers than slow clients
+    "prefork": "StartServers 2\nMinSpareServers 1\nMaxSpareServers 2\nServerLimit 6\n"
+               "MaxRequestWorkers 6\n",
+    "worker": "StartServers 1\nServerLimit 2\nThreadsPerChild 6\nMaxRequestWorkers 12\n"
+              "MinSpareThreads 6\nMaxSpareThreads 12\n",
+    "event": "StartServers 1\nServerLimit 2\nThreadsPerChild 6\nMaxRequestWorkers 12\n"
+             "MinSpareThreads 6\nMaxSpareThreads 12\n",
+}
+REQTIMEOUT = ("LoadModule reqtimeout_module /usr/lib/apache2/modules/mod_reqtimeout.so\n"
+              f"RequestReadTimeout header={HEADER}-{2 * HEADER},MinRate=500\n")
+
+
+@pytest.mark.parametrize("reqtimeout", [False, True], ids=["plain", "reqtimeout"])
+@pytest.mark.parametrize("mpm", ["prefork", "worker", "event"])
+def test_normal_clients_are_served_during_a_slowloris_attack(tmp_path, mpm, reqtimeout):
+    fds = open_fds()
+    extra = SIZING[mpm] + (REQTIMEOUT if reqtimeout else "")
+    srv = FastcoreServer(str(tmp_path), mpm, extra).start()
+    try:
+        r = attack(srv.port, SECONDS, SLOW, probe_timeout=3.0, probe_every=0.3,
+                   linger=4.0 if reqtimeout else 0.0)
+    finally:
+        srv.stop()
+    assert r.probes >= 5, r
+    assert r.served == r.probes, f"{r.probes - r.served} of {r.probes} probes not served: {r}"
+    if reqtimeout:  # each cut at its header deadline (1 byte/s adds 2 ms at MinRate=500)
+        assert r.cut == SLOW, r
+        assert HEADER - 0.5 <= r.first_cut and r.last_cut <= HEADER + 3.5, r
+    else:  # Timeout (60 s) bounds each read: a byte a second is never cut, as in Apache
+        assert r.cut == 0, r
+    assert open_fds() == fds
