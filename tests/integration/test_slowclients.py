@@ -10,7 +10,11 @@ slowloris.py) serves no probe at all: Apache's children are all held.
 from __future__ import annotations
 
 import os
+import re
+import signal
+import socket
 import sys
+import time
 
 import pytest
 from test_mpm_harness import FastcoreServer, open_fds
@@ -53,3 +57,62 @@ def test_normal_clients_are_served_during_a_slowloris_attack(tmp_path, mpm, reqt
     else:  # Timeout (60 s) bounds each read: a byte a second is never cut, as in Apache
         assert r.cut == 0, r
     assert open_fds() == fds
+
+
+def _read_response(s: socket.socket) -> bytes:
+    """One response with a Content-Length body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    while len(body) < length:
+        body += s.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+@pytest.mark.parametrize("mpm", ["prefork", "worker", "event"])
+def test_a_trickled_head_is_answered_and_its_connection_kept(tmp_path, mpm):
+    """A head that arrives in pieces is held, then answered once complete; the
+    connection then serves its next keep-alive request as any other."""
+    srv = FastcoreServer(str(tmp_path), mpm, SIZING[mpm] + REQTIMEOUT).start()
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+            for piece in (b"GET / HT", b"TP/1.1\r\nHost: local", b"host\r\n", b"\r\n"):
+                s.sendall(piece)
+                time.sleep(0.4)  # longer than the holder's first wait
+            first = _read_response(s)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            second = _read_response(s)
+    finally:
+        srv.stop()
+    for resp in (first, second):
+        assert resp.startswith(b"HTTP/1.1 200 OK\r\n") and resp.endswith(b"hello from the docroot\n")
+    with open(tmp_path / "access_log") as fh:
+        assert [line.split('"', 1)[1].split() for line in fh] == [
+            ["GET", "/", 'HTTP/1.1"', "200", "23"]] * 2
+
+
+@pytest.mark.parametrize("mpm", ["prefork", "worker"])
+def test_a_graceful_stop_finishes_the_heads_it_holds(tmp_path, mpm):
+    """Held connections are given back to a worker when the child stops gracefully: the
+    client that completes its head afterwards still gets its answer."""
+    srv = FastcoreServer(str(tmp_path), mpm, SIZING[mpm]).start()
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+            time.sleep(0.5)  # now in a holder
+            os.kill(srv.proc.pid, signal.SIGWINCH)  # graceful-stop
+            time.sleep(0.3)
+            s.sendall(b"Connection: close\r\n\r\n")
+            resp = s.recv(65536)
+            while not resp.endswith(b"docroot\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                resp += chunk
+        assert resp.startswith(b"HTTP/1.1 200 OK\r\n") and resp.endswith(b"docroot\n"), resp
+    finally:
+        srv.stop()
