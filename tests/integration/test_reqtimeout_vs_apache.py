@@ -143,3 +143,42 @@ def test_directive_errors_match_apache(tmp_path):
         line = args if args.startswith("<") else f"RequestReadTimeout {args}"
         conf.write_text("\n".join(body + [line]) + "\n")
         assert _syntax(fastcore, str(conf)) == _syntax([APACHE], str(conf)), line
+
+
+def _closed_after(port: int, wait: float) -> float | None:
+    """Seconds until the server closes a connection with a partial head (None: not yet)."""
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+        try:
+            while s.recv(65536):
+                pass
+        except TimeoutError:
+            return None
+    return time.monotonic() - t0
+
+
+@pytest.mark.parametrize("server", ["apache", "prefork", "event"])
+def test_each_address_gets_the_deadline_of_its_virtual_host(tmp_path, server):
+    """RequestReadTimeout in a <VirtualHost> applies to connections to its address; the
+    other address keeps the main server's."""
+    cls = ApacheServer if server == "apache" else FastcoreServer
+    srv = cls(str(tmp_path), "prefork" if server == "apache" else server, nports=2)
+    p1, p2 = srv.ports
+    srv.extra = (CONFS["reqtimeout"].replace("header=2", "header=6") +
+                 f"<VirtualHost *:{p1}>\nServerName a\n</VirtualHost>\n"
+                 f"<VirtualHost *:{p2}>\nServerName b\nRequestReadTimeout header=1\n"
+                 "</VirtualHost>\n")
+    srv.start()
+    try:
+        got = {}
+        threads = [threading.Thread(target=lambda p=p: got.update({p: _closed_after(p, 4.0)}))
+                   for p in (p1, p2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(10)
+    finally:
+        srv.stop()
+    assert got[p1] is None  # header=6: still open after 4 s
+    assert got[p2] is not None and got[p2] < 3.0
