@@ -5,8 +5,9 @@ serve_blocking).  When the request head has not fully arrived -- nothing yet aft
 short first wait, or a partial head -- it hands the connection to this process's holder
 and goes back to accepting.  The holder's thread waits on all held connections in one
 epoll, reads what arrives, and gives a connection back through `on_ready` once its head is
-complete (or too long, or the client closed), so a worker is only ever busy with complete
-requests: 200 clients trickling a byte a second cost one thread, as in the event MPM.
+complete (or too long, or the client closed): it joins `ready` and `notify()` wakes a
+worker.  So a worker is only ever busy with complete requests: 200 clients trickling a
+byte a second cost one thread, as in the event MPM.
 A connection whose deadline passes (Timeout per read, or RequestReadTimeout) gets its
 answer from Connection.on_timeout here, then a short lingering close in the same epoll.
 What a worker does with a request once it has one is unchanged.
@@ -20,6 +21,7 @@ import select
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -42,9 +44,11 @@ class _Held:
 class HeadHolder:
     """One per prefork child or worker process; `hold` is called from any thread."""
 
-    def __init__(self, ctx: ChildContext, on_ready: Callable[[Connection], None]) -> None:
+    def __init__(self, ctx: ChildContext, notify: Callable[[], None]) -> None:
         self.ctx = ctx
-        self.on_ready = on_ready
+        self.notify = notify
+        self.ready: deque[Connection] = deque()
+        self.came_back = threading.Event()
         self.ep = select.epoll()
         self.efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.ep.register(self.efd, select.EPOLLIN)
@@ -70,17 +74,46 @@ class HeadHolder:
         self._add(_Held(conn, conn.fd, time.monotonic() + wait, next(self.seq)))
         return True
 
+    def pop(self) -> Connection | None:
+        """A connection given back, its head complete (None: none waiting)."""
+        try:
+            return self.ready.popleft()
+        except IndexError:
+            return None
+
     def count(self) -> int:
         with self.lock:
             return len(self.held)
 
-    def stop(self) -> None:
-        """Child exit: give every held connection back now (a worker finishes each)."""
+    def finish(self, serve: Callable[[Connection], None]) -> None:
+        """Child exit: serve what comes back until nothing is held (each connection ends
+        with its head, its deadline or its client), then stop the thread."""
+        while True:
+            self.came_back.clear()
+            conn = self.pop()
+            while conn is not None:
+                serve(conn)
+                conn = self.pop()
+            if not self.count():
+                break
+            self.came_back.wait(MAX_WAIT)
         self.stopped = True
         os.eventfd_write(self.efd, 1)
         self.thread.join()
         self.ep.close()
         os.close(self.efd)
+        conn = self.pop()  # given back while the thread stopped
+        while conn is not None:
+            serve(conn)
+            conn = self.pop()
+
+    def _give_back(self, conn: Connection) -> None:
+        self.ready.append(conn)
+        self.came_back.set()
+        try:
+            self.notify()
+        except OSError:  # a wake-up pipe that is full: a wake-up is pending anyway
+            pass
 
     # -- the holder thread -------------------------------------------------------------
 
@@ -132,7 +165,7 @@ class HeadHolder:
             if entry.linger or entry.conn is None:
                 _close_fd(entry.fd)
             else:
-                self.on_ready(entry.conn)
+                self._give_back(entry.conn)
 
     def _expired(self, now: float) -> list[_Held]:
         out = []
@@ -163,7 +196,7 @@ class HeadHolder:
         if data == b"" or (data and conn.head_ready()):
             # complete, too long, or EOF (left unread: the worker's read sees it too)
             self._unregister(entry.fd)
-            self.on_ready(conn)
+            self._give_back(conn)
             return
         wait = conn.read_wait()  # Timeout again for the next read, or what RequestReadTimeout leaves
         if wait <= 0:

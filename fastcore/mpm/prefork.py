@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -48,20 +47,12 @@ def run_child(ctx: ChildContext) -> int:
     ctx.wakers.append(lambda: ctx.wake_fd(wake))
     limit = ctx.sizing.max_connections_per_child
     served = 0
-    ready: deque = deque()  # connections the holder gave back, their heads complete
-
-    def on_ready(conn: Connection) -> None:
-        ready.append(conn)
-        try:
-            ctx.wake_fd(wake)
-        except OSError:  # the pipe is full: a wake-up is pending anyway
-            pass
-
-    holder = HeadHolder(ctx, on_ready)
+    holder = HeadHolder(ctx, lambda: ctx.wake_fd(wake))  # a head complete: stop waiting
     while not ctx.stopping.is_set() and not ctx.outdated():
         sb.set_status(slot, "_")
-        if ready:
-            _resume(ctx, ready.popleft(), slot, holder.hold)
+        conn = holder.pop()
+        if conn is not None:
+            _resume(ctx, conn, slot, holder.hold)
             continue
         try:
             got = acceptor.accept(-1)
@@ -81,9 +72,7 @@ def run_child(ctx: ChildContext) -> int:
         except Exception:  # noqa: BLE001 - one bad connection never kills the child
             ctx.log_exception("serve_blocking")
     sb.set_status(slot, "G")
-    holder.stop()  # what it still holds comes back to `ready`: finish those too
-    while ready:
-        _resume(ctx, ready.popleft(), slot, None)
+    holder.finish(lambda conn: _resume(ctx, conn, slot, holder.hold))  # what it still holds
     return ctx.finish()
 
 

@@ -24,7 +24,6 @@ import os
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -55,7 +54,14 @@ def run_child(ctx: ChildContext) -> int:
 
     ctx.wakers.append(wake_all)
     gen = ctx.generation
-    holder = HeadHolder(ctx, work.put)  # a complete head queues as a connection
+    holder: HeadHolder
+
+    def forward() -> None:  # a complete head queues as a connection
+        conn = holder.pop()
+        if conn is not None:
+            work.put(conn)
+
+    holder = HeadHolder(ctx, forward)
 
     def worker(t: int) -> None:
         slot = sb.slot(ctx.index, t)
@@ -107,7 +113,7 @@ def run_child(ctx: ChildContext) -> int:
     lt = threading.Thread(target=listener, name="listener", daemon=True)
     lt.start()
     lt.join()
-    holder.stop()  # what it still holds is queued for the workers before they stop
+    holder.finish(work.put)  # what it still holds goes to the workers before they stop
     for _ in threads:
         work.put(None)
     for th in threads:
@@ -124,20 +130,15 @@ def _run_self_accepting(ctx: ChildContext) -> int:
     lock = threading.Lock()
     served = [0]
     acceptors: list = []
-    ready: deque = deque()  # connections the holder gave back, their heads complete
     idle: dict[int, int] = {}  # thread -> wake-up fd of its acceptor, while it waits
 
-    def on_ready(conn: Connection) -> None:
-        ready.append(conn)
+    def wake_one() -> None:  # a head is complete: an idle thread takes it
         with lock:
             fd = next(iter(idle.values()), -1)
         if fd >= 0:
-            try:
-                ctx.wake_fd(fd)
-            except OSError:  # the pipe is full: a wake-up is pending anyway
-                pass
+            ctx.wake_fd(fd)
 
-    holder = HeadHolder(ctx, on_ready)
+    holder = HeadHolder(ctx, wake_one)
 
     def wake_all() -> None:
         with lock:
@@ -161,9 +162,9 @@ def _run_self_accepting(ctx: ChildContext) -> int:
             acceptors.append(acc)
         while not ctx.stopping.is_set():
             sb.set_status(slot, "_")
-            with lock:  # idle before looking at `ready`: a later on_ready wakes this one
+            with lock:  # idle before looking at the holder: a later wake_one wakes this one
                 idle[t] = acc.wakeup_fd()
-            conn = ready.popleft() if ready else None
+            conn = holder.pop()
             try:  # a bounded wait: a stop that raced the check above is seen within 1 s
                 got = acc.accept(1.0) if conn is None else None
             except OSError as exc:  # EMFILE and friends: back off, keep the thread alive
@@ -199,10 +200,8 @@ def _run_self_accepting(ctx: ChildContext) -> int:
         th.start()
     for th in threads:
         th.join()
-    holder.stop()  # what it still holds comes back to `ready`: finish those here
     slot = sb.slot(ctx.index, 0)
-    while ready:
-        _resume(ctx, ready.popleft(), slot, None)
+    holder.finish(lambda conn: _resume(ctx, conn, slot, holder.hold))  # what it still holds
     return ctx.finish()
 
 
