@@ -147,9 +147,10 @@ class EventLoop:
             if fd in self.writing:
                 self.writing.discard(fd)
                 self.ep.modify(fd, select.EPOLLIN)
-            wait = conn.keep_alive_timeout if conn.requests else conn.timeout
-            with self.lock:
-                self.deadline[fd] = now + wait
+            if conn.requests or self.conn_first <= 0:  # else the header deadline stands
+                wait = conn.keep_alive_timeout if conn.requests else conn.timeout
+                with self.lock:
+                    self.deadline[fd] = now + wait
             return
         if rc == WANT_WRITE:
             if fd not in self.writing:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from fastcore.config.engine import RSRC, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.lexer import split_words
+from fastcore.config.model import ServerConfig, VirtualHost
 from fastcore.config.tree import Node
 from fastcore.modules import ModuleSpec
 
@@ -63,8 +64,7 @@ def merge_server(base: ReqTimeoutConfig | None, add: ReqTimeoutConfig | None) ->
                             add.body or base.body)
 
 
-def limits(modules: tuple[str, ...] | frozenset[str],
-           rec: ReqTimeoutConfig | None) -> ReadLimits | None:
+def limits(modules: tuple[str, ...], rec: ReqTimeoutConfig | None) -> ReadLimits | None:
     """The deadlines for a connection to a server whose record is rec; None when the
     module is not loaded or header=0 and body=0 turn it off (reqtimeout_init)."""
     if NAME not in modules:
@@ -76,9 +76,9 @@ def limits(modules: tuple[str, ...] | frozenset[str],
     return out
 
 
-def server_limits(cfg: object, vhost: object) -> ReadLimits | None:
+def server_limits(cfg: ServerConfig, vhost: VirtualHost) -> ReadLimits | None:
     """limits() for a configured server (a VirtualHost of a ServerConfig)."""
-    return limits(getattr(cfg, "modules", ()), getattr(vhost, "module_config", {}).get(NAME))
+    return limits(cfg.modules, vhost.module_config.get(NAME))
 
 
 # -- the directive -----------------------------------------------------------------------

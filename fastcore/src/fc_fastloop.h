@@ -200,8 +200,12 @@ static int fc_ev_serve(fc_evloop *L, fc_fconn *k, int64_t now) {
     L->served++;
     if (rc == FC_WANT_READ && !k->len) {
         if (k->writing) { fc_ev_mod(L, fd, EPOLLIN); k->writing = 0; }
-        double w = k->requests ? k->ka_timeout : k->timeout;
-        L->deadline[fd] = now + (int64_t)(w * 1000);
+        /* before the first request with RequestReadTimeout, the header deadline set at
+         * accept or attach stands: it runs from the start of the connection */
+        if (k->requests || L->first_timeout <= 0) {
+            double w = k->requests ? k->ka_timeout : k->timeout;
+            L->deadline[fd] = now + (int64_t)(w * 1000);
+        }
         if (L->deadline[fd] < L->next_scan) L->next_scan = L->deadline[fd];
         return -1;
     }

@@ -116,3 +116,19 @@ def test_a_graceful_stop_finishes_the_heads_it_holds(tmp_path, mpm):
         assert resp.startswith(b"HTTP/1.1 200 OK\r\n") and resp.endswith(b"docroot\n"), resp
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("mpm", ["prefork", "worker", "event"])
+def test_a_connection_that_sends_nothing_ends_at_the_header_deadline(tmp_path, mpm):
+    """RequestReadTimeout's header clock starts with the connection: a client that sends
+    nothing is closed (without an answer) at header=, not after Timeout."""
+    srv = FastcoreServer(str(tmp_path), mpm, SIZING[mpm] + "Timeout 30\n" + REQTIMEOUT).start()
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=HEADER + 6) as s:
+            t0 = time.monotonic()
+            data = s.recv(65536)
+            waited = time.monotonic() - t0
+    finally:
+        srv.stop()
+    assert data == b""
+    assert HEADER - 0.5 <= waited <= HEADER + 3
