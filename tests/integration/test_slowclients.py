@@ -59,6 +59,18 @@ def test_normal_clients_are_served_during_a_slowloris_attack(tmp_path, mpm, reqt
     assert open_fds() == fds
 
 
+@pytest.mark.parametrize("mpm", ["prefork", "worker"])
+def test_with_two_listeners_too(tmp_path, mpm):
+    """Two Listen sockets: prefork takes the accept mutex, worker a listener thread; the
+    holder works the same way behind either."""
+    srv = FastcoreServer(str(tmp_path), mpm, SIZING[mpm], nports=2).start()
+    try:
+        r = attack(srv.port, SECONDS - 2, SLOW, probe_timeout=3.0, probe_every=0.3)
+    finally:
+        srv.stop()
+    assert r.probes >= 3 and r.served == r.probes, r
+
+
 def _read_response(s: socket.socket) -> bytes:
     """One response with a Content-Length body."""
     data = b""
