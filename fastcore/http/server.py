@@ -200,12 +200,16 @@ class HttpServer(EngineServerMixin):
         self.read_limits = server_limits(cfg, cfg.main)
         self.read_limits_vary = any(server_limits(cfg, v) != self.read_limits
                                     for v in cfg.vhosts)
+        # a connection whose address is not looked up: the first vhost's, as vhost_for
+        self.read_limits_default = (server_limits(cfg, self.resolver.vhost_for(None, None))
+                                    if self.read_limits_vary else self.read_limits)
 
     def read_limits_for(self, conn: Connection) -> ReadLimits | None:
         if not self.read_limits_vary:
             return self.read_limits
-        local = conn.local_addr() if self.needs_local_addr else None
-        return server_limits(self.cfg, self.resolver.vhost_for(local, None))
+        if not self.needs_local_addr:
+            return self.read_limits_default
+        return server_limits(self.cfg, self.resolver.vhost_for(conn.local_addr(), None))
 
     def serve_blocking(self, fd: int, peer: tuple, slot: int = -1,
                        hold: Callable[[Connection], bool] | None = None) -> None:

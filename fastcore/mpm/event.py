@@ -79,7 +79,7 @@ class EventChild:
         if self.loop is not None:
             main = ctx.cfg.main
             board = self.sb if type(self.sb).__module__ == "fastcore._scoreboard" else None
-            lim = ctx.server.read_limits  # mod_reqtimeout: a new connection's head deadline
+            lim = ctx.server.read_limits_default  # RequestReadTimeout: a new connection's head
             self.loop.configure_conns(board, float(main.timeout), float(main.keep_alive_timeout),
                                       float(lim.header.timeout) if lim is not None else 0.0)
             if not ctx.server.needs_local_addr:  # vhosts by name only: C may accept

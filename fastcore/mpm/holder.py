@@ -213,6 +213,7 @@ class HeadHolder:
             _close_fd(entry.fd)
             return
         try:
+            os.set_blocking(entry.fd, False)  # a client that does not read stalls no one
             conn.on_timeout()
         except Exception:  # noqa: BLE001
             self.ctx.log_exception("holder timeout")

@@ -182,3 +182,21 @@ def test_each_address_gets_the_deadline_of_its_virtual_host(tmp_path, server):
         srv.stop()
     assert got[p1] is None  # header=6: still open after 4 s
     assert got[p2] is not None and got[p2] < 3.0
+
+
+@pytest.mark.parametrize("server", ["apache", "prefork", "event"])
+def test_name_based_vhosts_take_the_deadline_of_the_default_one(tmp_path, server):
+    """The head has not arrived, so no Host picks a vhost: the connection has the first
+    (default) vhost of its address (Apache's c->base_server), whatever Host it will send."""
+    cls = ApacheServer if server == "apache" else FastcoreServer
+    srv = cls(str(tmp_path), "prefork" if server == "apache" else server)
+    srv.extra = (CONFS["reqtimeout"].replace("header=2", "header=6") +
+                 f"<VirtualHost *:{srv.port}>\nServerName first\nRequestReadTimeout header=1\n"
+                 f"</VirtualHost>\n<VirtualHost *:{srv.port}>\nServerName localhost\n"
+                 "</VirtualHost>\n")
+    srv.start()
+    try:
+        waited = _closed_after(srv.port, 4.0)
+    finally:
+        srv.stop()
+    assert waited is not None and waited < 3.0
