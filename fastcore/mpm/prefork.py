@@ -50,7 +50,7 @@ def run_child(ctx: ChildContext) -> int:
     holder = HeadHolder(ctx, lambda: ctx.wake_fd(wake))  # a head complete: stop waiting
     while not ctx.stopping.is_set() and not ctx.outdated():
         sb.set_status(slot, "_")
-        conn = holder.pop()
+        conn = holder.pop() if holder.ready else None
         if conn is not None:
             _resume(ctx, conn, slot, holder.hold)
             continue

@@ -130,16 +130,6 @@ def _run_self_accepting(ctx: ChildContext) -> int:
     lock = threading.Lock()
     served = [0]
     acceptors: list = []
-    idle: dict[int, int] = {}  # thread -> wake-up fd of its acceptor, while it waits
-
-    def wake_one() -> None:  # a head is complete: an idle thread takes it
-        with lock:
-            fd = next(iter(idle.values()), -1)
-        if fd >= 0:
-            ctx.wake_fd(fd)
-
-    holder = HeadHolder(ctx, wake_one)
-
     def wake_all() -> None:
         with lock:
             fds = [a.wakeup_fd() for a in acceptors]
@@ -148,6 +138,19 @@ def _run_self_accepting(ctx: ChildContext) -> int:
 
     ctx.wakers.append(wake_all)
     gen = ctx.generation
+
+    def wake_waiting() -> None:
+        """A head is complete: wake every thread (held heads are the slow path, so the
+        per-connection path keeps no record of which threads are idle)."""
+        with lock:
+            fds = [a.wakeup_fd() for a in acceptors]
+        for fd in fds:
+            try:
+                ctx.wake_fd(fd)
+            except OSError:  # its pipe is full: a wake-up is pending anyway
+                pass
+
+    holder = HeadHolder(ctx, wake_waiting)
 
     def worker(t: int) -> None:
         slot = sb.slot(ctx.index, t)
@@ -162,20 +165,15 @@ def _run_self_accepting(ctx: ChildContext) -> int:
             acceptors.append(acc)
         while not ctx.stopping.is_set():
             sb.set_status(slot, "_")
-            with lock:  # idle before looking at the holder: a later wake_one wakes this one
-                idle[t] = acc.wakeup_fd()
-            conn = holder.pop()
+            conn = holder.pop() if holder.ready else None
+            if conn is not None:
+                _resume(ctx, conn, slot, holder.hold)
+                continue
             try:  # a bounded wait: a stop that raced the check above is seen within 1 s
-                got = acc.accept(1.0) if conn is None else None
+                got = acc.accept(1.0)  # a head given back after the check wakes it too
             except OSError as exc:  # EMFILE and friends: back off, keep the thread alive
                 ctx.errlog.log("error", "mpm_worker", f"AH00050: accept failed: {exc}")
                 time.sleep(0.5)
-                continue
-            finally:
-                with lock:
-                    idle.pop(t, None)
-            if conn is not None:
-                _resume(ctx, conn, slot, holder.hold)
                 continue
             if got is None:
                 continue

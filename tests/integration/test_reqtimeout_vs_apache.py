@@ -200,3 +200,41 @@ def test_name_based_vhosts_take_the_deadline_of_the_default_one(tmp_path, server
     finally:
         srv.stop()
     assert waited is not None and waited < 3.0
+
+
+@pytest.mark.parametrize("server", ["apache", "prefork", "worker", "event"])
+def test_min_rate_extends_the_header_deadline_up_to_its_maximum(tmp_path, server):
+    """header=2-5,MinRate=20 and a client sending 10 bytes every 0.25 s (40 B/s): each
+    piece adds 0.5 s, so the head outlives the initial 2 s and is cut at the 5 s maximum."""
+    cls = ApacheServer if server == "apache" else FastcoreServer
+    tmp = str(tmp_path)
+    srv = cls(tmp, "prefork" if server == "apache" else server,
+              CONFS["reqtimeout"].replace("header=2", "header=2-5,MinRate=20")).start()
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.setblocking(False)
+            t0 = time.monotonic()
+            head = b"GET / HTTP/1.1\r\nX-Slow: " + b"x" * 1000
+            pos, data, cut = 0, b"", None
+            while cut is None and time.monotonic() - t0 < 9:
+                try:
+                    chunk = s.recv(65536)
+                    data += chunk
+                    if not chunk:
+                        cut = time.monotonic() - t0
+                        break
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    cut = time.monotonic() - t0
+                    break
+                try:
+                    s.send(head[pos:pos + 10])
+                except OSError:
+                    pass
+                pos += 10
+                time.sleep(0.25)
+    finally:
+        srv.stop()
+    assert cut is not None and 4.0 <= cut <= 7.0, cut
+    assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n")  # the request line arrived
