@@ -65,14 +65,15 @@ class HeadHolder:
 
     def hold(self, conn: Connection) -> bool:
         """Take conn until its head is complete; False when stopping (serve it in place)."""
-        if self.stopped:
-            return False
         wait = conn.read_wait()
-        if wait <= 0:
+        if self.stopped or wait <= 0:
             return False
+        slot, sb = conn.slot, conn.sb
         conn.slot, conn.sb = -1, None  # the worker's scoreboard slot is not ours to write
-        self._add(_Held(conn, conn.fd, time.monotonic() + wait, next(self.seq)))
-        return True
+        if self._add(_Held(conn, conn.fd, time.monotonic() + wait, next(self.seq))):
+            return True
+        conn.slot, conn.sb = slot, sb
+        return False
 
     def pop(self) -> Connection | None:
         """A connection given back, its head complete (None: none waiting)."""
@@ -97,7 +98,8 @@ class HeadHolder:
             if not self.count():
                 break
             self.came_back.wait(MAX_WAIT)
-        self.stopped = True
+        with self.lock:  # a hold() from now on is refused; one before is in `held`
+            self.stopped = True
         os.eventfd_write(self.efd, 1)
         self.thread.join()
         self.ep.close()
@@ -117,18 +119,23 @@ class HeadHolder:
 
     # -- the holder thread -------------------------------------------------------------
 
-    def _add(self, entry: _Held) -> None:
+    def _add(self, entry: _Held) -> bool:
+        """Wait for entry's socket; False once stopped (the thread's last pass, which
+        gives back everything held, takes the same lock)."""
+        mask = select.EPOLLIN | select.EPOLLONESHOT
         with self.lock:
+            if self.stopped and entry.conn is not None and not entry.linger:
+                return False
             self.held[entry.fd] = entry
             heapq.heappush(self.timers, (entry.deadline, entry.seq, entry.fd))
             earlier = entry.deadline < self.next_wake
-        mask = select.EPOLLIN | select.EPOLLONESHOT
-        try:
-            self.ep.modify(entry.fd, mask)
-        except FileNotFoundError:
-            self.ep.register(entry.fd, mask)
+            try:
+                self.ep.modify(entry.fd, mask)
+            except FileNotFoundError:
+                self.ep.register(entry.fd, mask)
         if earlier:
             os.eventfd_write(self.efd, 1)
+        return True
 
     def _take(self, fd: int) -> _Held | None:
         with self.lock:
@@ -203,7 +210,9 @@ class HeadHolder:
             self._expire(entry)
             return
         entry.deadline, entry.seq = time.monotonic() + wait, next(self.seq)
-        self._add(entry)
+        if not self._add(entry):  # stopping: a worker waits for the rest
+            self._unregister(entry.fd)
+            self._give_back(conn)
 
     def _expire(self, entry: _Held) -> None:
         """No complete head in time: Apache's answer (or none), then a short linger."""
