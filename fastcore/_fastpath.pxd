@@ -138,6 +138,7 @@ cdef extern from "fc_fastloop.h" nogil:
         fc_sb_t *sb
         double timeout
         double ka_timeout
+        double first_timeout
         long accept_budget
         uint64_t accepted
         int owned

@@ -361,8 +361,10 @@ cdef class EventLoop:
             raise ValueError("descriptor out of range")
         self.L.listener[fd] = 1
 
-    def configure_conns(self, scoreboard, double timeout, double keep_alive_timeout) -> None:
-        """Scoreboard (global counters) and Timeout/KeepAliveTimeout of accepted connections."""
+    def configure_conns(self, scoreboard, double timeout, double keep_alive_timeout,
+                        double first_timeout=0) -> None:
+        """Scoreboard (global counters) and Timeout/KeepAliveTimeout of accepted connections;
+        first_timeout > 0 bounds the wait for a new connection's first request (mod_reqtimeout)."""
         if scoreboard is not None:
             if not isinstance(scoreboard, Scoreboard):
                 raise TypeError("the fast path needs the compiled scoreboard")
@@ -370,6 +372,7 @@ cdef class EventLoop:
             self.L.sb = (<Scoreboard>scoreboard).sb
         self.L.timeout = timeout
         self.L.ka_timeout = keep_alive_timeout
+        self.L.first_timeout = first_timeout
 
     property accept_budget:
         """Connections the loop may still accept (-1: no limit; MaxConnectionsPerChild)."""

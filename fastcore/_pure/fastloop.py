@@ -38,6 +38,7 @@ class EventLoop:
         self.adoptable: dict[int, FastConn] = {}
         self.sb = None
         self.conn_timeout, self.conn_ka = 60.0, 5.0
+        self.conn_first = 0.0
         self.accept_budget = -1
         self.accepted = 0
         self.served = 0
@@ -65,8 +66,10 @@ class EventLoop:
     def add_listener(self, fd: int) -> None:
         self.listeners.add(fd)
 
-    def configure_conns(self, scoreboard: object, timeout: float, keep_alive_timeout: float) -> None:
+    def configure_conns(self, scoreboard: object, timeout: float, keep_alive_timeout: float,
+                        first_timeout: float = 0.0) -> None:
         self.sb, self.conn_timeout, self.conn_ka = scoreboard, timeout, keep_alive_timeout
+        self.conn_first = first_timeout
 
     def attach(self, conn: FastConn, wait: float) -> None:
         if conn.cache is not self.cache:
@@ -131,7 +134,8 @@ class EventLoop:
         with self.lock:
             self.refs[fd] = conn
             self.owned_conns[fd] = conn
-            self.deadline[fd] = time.monotonic() + self.conn_timeout
+            first = self.conn_first if 0 < self.conn_first < self.conn_timeout else self.conn_timeout
+            self.deadline[fd] = time.monotonic() + first
         self.ep.register(fd, select.EPOLLIN)
         return conn
 
@@ -143,9 +147,10 @@ class EventLoop:
             if fd in self.writing:
                 self.writing.discard(fd)
                 self.ep.modify(fd, select.EPOLLIN)
-            wait = conn.keep_alive_timeout if conn.requests else conn.timeout
-            with self.lock:
-                self.deadline[fd] = now + wait
+            if conn.requests or self.conn_first <= 0:  # else the header deadline stands
+                wait = conn.keep_alive_timeout if conn.requests else conn.timeout
+                with self.lock:
+                    self.deadline[fd] = now + wait
             return
         if rc == WANT_WRITE:
             if fd not in self.writing:

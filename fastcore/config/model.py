@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastcore.config.regex import Regex
 
@@ -217,6 +218,9 @@ class VirtualHost:
     http_allow09: bool = True  # Allow0.9 | Require1.0
     access_file_name: tuple[str, ...] = (".htaccess",)
     cache_negotiated_docs: bool | None = None  # CacheNegotiatedDocs (None: the main server's)
+    # per-server records of the modules in fastcore.modules, by Apache module name
+    # (a <VirtualHost>'s is merged over the main server's by the module's merge_server)
+    module_config: dict[str, Any] = field(default_factory=dict)
     filename: str = ""
     line: int = 0
 

@@ -9,6 +9,7 @@ from fastcore.config.directives_mods import module_directives
 from fastcore.config.directives_mpm import mpm_directives
 from fastcore.config.engine import Directive
 from fastcore.config.sections import section_directives
+from fastcore.modules import REGISTRY
 
 # Compiled into Debian's apache2 (`apache2 -l`); LoadModule of these is an error there too.
 STATIC = ("core_module", "so_module", "watchdog_module", "http_module", "log_config_module",
@@ -19,7 +20,7 @@ SUPPORTED = frozenset({
     "mpm_prefork_module", "mpm_worker_module", "mpm_event_module",
     "mime_module", "dir_module", "status_module", "negotiation_module", "autoindex_module",
     "authz_core_module", "authz_host_module", "alias_module",
-})
+}) | {m.name for m in REGISTRY}
 
 
 # Directives of Apache's core and compiled-in modules that fastcore does not implement:
@@ -45,7 +46,7 @@ UNIMPLEMENTED = {n.lower(): (n, m) for m, names in {
 def build_table() -> dict[str, list[Directive]]:
     table: dict[str, list[Directive]] = {}
     for d in (*section_directives(), *core_directives(), *http_directives(), *mpm_directives(),
-              *module_directives()):
+              *module_directives(), *(d for m in REGISTRY for d in m.directives())):
         table.setdefault(d.name.lower(), []).append(d)
     return table
 

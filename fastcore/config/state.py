@@ -15,6 +15,7 @@ from fastcore.config.model import (
     VirtualHost,
     effective_etag,
 )
+from fastcore.modules import REGISTRY
 
 # VirtualHost fields a <VirtualHost> inherits from the main server when it does not set them.
 _INHERITED = ("server_admin", "document_root", "error_log", "custom_logs", "keep_alive",
@@ -86,6 +87,12 @@ class State:
                 r for r in main.redirects if r not in vh.redirects)
             vh.aliases = tuple(vh.aliases) + tuple(a for a in main.aliases if a not in vh.aliases)
             vh.dir_defaults = merge_dir(main.dir_defaults, vh.dir_defaults)
+            for spec in REGISTRY:
+                if spec.merge_server is not None:
+                    merged = spec.merge_server(main.module_config.get(spec.name),
+                                               vh.module_config.get(spec.name))
+                    if merged is not None:
+                        vh.module_config[spec.name] = merged
             vhosts.append(vh)
         runtime = self.runtime_dir or self.server_root
         extended = self.extended_status

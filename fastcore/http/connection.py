@@ -27,6 +27,7 @@ from fastcore.http.mapping import loose_path
 from fastcore.http.mime import with_default_charset
 from fastcore.http.request import BodyReader, HttpError, Request, find_head_end, parse_head
 from fastcore.http.transaction import Transaction
+from fastcore.modules.mod_reqtimeout import ReadClock
 
 if TYPE_CHECKING:
     from fastcore.http.server import HttpServer
@@ -62,11 +63,15 @@ class Connection(EngineConnMixin, FastPathMixin):
         self.timeout = main.timeout
         self.ka_timeout = main.keep_alive_timeout
         self.sb = srv.scoreboard if slot >= 0 else None
+        lim = srv.read_limits_for(self)
+        self.rt = ReadClock(lim, time.monotonic()) if lim is not None else None
         self.fc = fc
         if fc is not None:
             self.requests = fc.requests
             if fc.requests:
                 self.timeout, self.ka_timeout = fc.timeout, fc.keep_alive_timeout
+                if self.rt is not None:
+                    self.rt.idle(fc.requests)
         elif fd >= 0:
             try:
                 self.fc = _fp.FastConn(srv.engine, fd, blocking, self.client_ip.encode("latin-1"),
@@ -174,11 +179,11 @@ class Connection(EngineConnMixin, FastPathMixin):
             if self._step():
                 continue
             if not may_read:
-                return WANT_READ, (self.ka_timeout if not self.buf and self.requests else self.timeout)
+                return WANT_READ, self.read_wait()
             try:
                 data = os.read(self.fd, 65536)
             except BlockingIOError:
-                return WANT_READ, (self.ka_timeout if not self.buf and self.requests else self.timeout)
+                return WANT_READ, self.read_wait()
             except InterruptedError:
                 continue
             except OSError:
@@ -195,23 +200,62 @@ class Connection(EngineConnMixin, FastPathMixin):
                 self.closing = True
                 return CLOSED, 0.0
             self.buf += data
+            if self.rt is not None:
+                self.rt.got(len(data), self.requests, time.monotonic())
             may_read = False
             if self.sb is not None:
                 self.sb.set_status(self.slot, "R")
 
+    def read_wait(self) -> float:
+        """How long the next read may wait: KeepAliveTimeout between requests, else
+        Timeout, and never past the RequestReadTimeout deadline of the head or body."""
+        idle = not self.buf and self.requests and self.body is None
+        wait = self.ka_timeout if idle else self.timeout
+        rt = self.rt
+        if rt is not None and rt.timeout_at and rt.req == self.requests:
+            left = rt.timeout_at - time.monotonic()
+            if left < wait:
+                return max(left, 0.0)
+        return wait
+
+    def read_expired(self) -> bool:
+        """The RequestReadTimeout deadline of the current head or body has passed."""
+        rt = self.rt
+        return (rt is not None and bool(rt.timeout_at) and rt.req == self.requests
+                and time.monotonic() >= rt.timeout_at - 0.01)
+
     def on_timeout(self) -> None:
-        """No progress within Timeout/KeepAliveTimeout: 408 mid-request, else just close."""
+        """No progress in time (Timeout, KeepAliveTimeout or RequestReadTimeout), as
+        Apache: a body or a head whose request line arrived gets a 408; a request line
+        still incomplete (or only blank lines) is closed without an answer, logged as
+        "-" 408 on a connection's first request; an idle connection just closes."""
+        if self.read_expired():
+            stage = "body" if self.body is not None else "header"
+            self.srv.error_log.log("info", "reqtimeout", f"AH01382: Request {stage} read "
+                                   "timeout", f"{self.client_ip}:{self.remote_port}")
         if self.out or (self.fc is not None and self.fc.pending_output):
             self._drop_output()
-        elif self.buf.strip(b"\r\n") or self.body is not None:
-            self.body = None
-            self.pending = None
-            self._fatal(408)
-            try:
-                self._flush()
-            except OSError:
-                pass
+        elif self.body is not None:
+            self._body_failed(408)
+            self._flush_quietly()
+        elif self.buf:
+            line = self.buf.lstrip(b"\r\n")
+            if b"\n" in line:
+                self._fatal(408)
+                self._flush_quietly()
+            elif not self.requests:  # ap_read_request: logged, not answered
+                txn = Transaction(self, time.time())
+                txn.vhost, txn.status, txn.bytes_sent = self.vh, 408, 0
+                txn.request_line = None  # no request line read: %r logs "-"
+                self.buf.clear()
+                self._finish(txn, False)
         self.closing = True
+
+    def _flush_quietly(self) -> None:
+        try:
+            self._flush()
+        except OSError:
+            pass
 
     @property
     def needs_linger(self) -> bool:
@@ -308,19 +352,50 @@ class Connection(EngineConnMixin, FastPathMixin):
         vh = self.srv.cfg.main
         end = find_head_end(self.buf, vh.http_strict)
         if end < 0:
-            limit = vh.limit_request_line + vh.limit_request_fields * (vh.limit_request_field_size + 2) + 4
-            nl = self.buf.find(b"\n")
-            if (nl < 0 and len(self.buf) > vh.limit_request_line + 2):
-                self._fatal(414)
-                return True
-            if len(self.buf) > limit:
-                self._fatal(400)
+            status = self._head_overflow()
+            if status:
+                self._fatal(status)
                 return True
             return False
         head = bytes(self.buf[:end])
         del self.buf[:end]
         self._request(head)
         return True
+
+    def _head_overflow(self) -> int:
+        """414 or 400 when the incomplete head in buf is already longer than allowed."""
+        vh = self.srv.cfg.main
+        limit = vh.limit_request_line + vh.limit_request_fields * (vh.limit_request_field_size + 2) + 4
+        if self.buf.find(b"\n") < 0 and len(self.buf) > vh.limit_request_line + 2:
+            return 414
+        return 400 if len(self.buf) > limit else 0
+
+    def head_pending(self) -> bool:
+        """A request head has begun to arrive and nothing else is in progress."""
+        return (bool(self.buf) and self.body is None and self.pending is None
+                and not self.out and not self.closing)
+
+    def head_ready(self) -> bool:
+        """The buffered head is complete, or already too long: a worker can answer it."""
+        view = bytes(self.buf).lstrip(b"\r\n")
+        return bool(view) and (find_head_end(view) >= 0 or self._head_overflow() != 0)
+
+    def note_read(self, data: bytes) -> None:
+        """Bytes an MPM read for this connection (its holder): buffer and count them."""
+        self.buf += data
+        if self.rt is not None:
+            self.rt.got(len(data), self.requests, time.monotonic())
+
+    def release(self) -> int:
+        """Give the connection up but leave its descriptor open: the caller closes it
+        (after a lingering close it does without holding a thread)."""
+        self.closed = True
+        self._drop_output()
+        if self.fc is not None:
+            self.fc.close()
+        if self.sb is not None:
+            self.sb.set_status(self.slot, "_")
+        return self.fd
 
     def _fatal(self, status: int, notes: str | None = None) -> None:
         """An error before a usable request exists: respond and close."""
@@ -427,6 +502,8 @@ class Connection(EngineConnMixin, FastPathMixin):
                 self.out.append((b"HTTP/1.1 100 Continue\r\n\r\n", -1, 0, 0, "auto", b"", False, 25))
             self.body = reader
             self.pending = (txn, req, resp)
+            if self.rt is not None:
+                self.rt.start("body", time.monotonic())
             return
         self._emit(txn, req, resp)
 
@@ -539,6 +616,8 @@ class Connection(EngineConnMixin, FastPathMixin):
         self.requests += 1
         if self.fc is not None:  # the event loop may serve the next one from fc: same count
             self.fc.requests = self.requests
+        if self.rt is not None:
+            self.rt.idle(self.requests)
         srv = self.srv
         txn.conn_status = "+" if keep else "-"
         txn.keepalive_count = self.requests - 1

@@ -9,6 +9,7 @@ looks requests up: (local-address key, raw Host value, raw target).
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING
 
 from fastcore._ext import load
@@ -83,17 +84,23 @@ class EngineConnMixin:
         rc = fc.serve()
         self.engine_sync()
         if rc == _fp.WANT_READ:
-            if not fc.buffered:
-                return WANT_READ, (self.ka_timeout if self.requests else self.timeout)
-            self.buf += fc.take()  # a head in pieces: Python's Timeout and limits apply
-            return WANT_READ, self.timeout
+            if fc.buffered:
+                self.take_engine_bytes()  # a head in pieces: Python's Timeout and limits apply
+            return WANT_READ, self.read_wait()
         if rc == _fp.WANT_WRITE:
             return WANT_WRITE, self.timeout
         if rc == _fp.CLOSED:
             self.closing = True
             return CLOSED, 0.0
-        self.buf += fc.take()
+        self.take_engine_bytes()
         return None
+
+    def take_engine_bytes(self) -> None:
+        """Move the engine's unserved bytes into self.buf (they count for MinRate)."""
+        data = self.fc.take()
+        self.buf += data
+        if self.rt is not None:
+            self.rt.got(len(data), self.requests, time.monotonic())
 
     def engine_idle(self) -> bool:
         """True when the connection's whole state could live in the engine (nothing
@@ -131,7 +138,7 @@ class EngineConnMixin:
         rc = fc.serve_blocking(first_wait)
         self.engine_sync()
         if rc in (_fp.FALLBACK, _fp.WANT_READ):
-            self.buf += fc.take()
+            self.take_engine_bytes()
         return rc
 
     def _remember_fast(self, vhost: VirtualHost, req: Request, txn: Transaction) -> None:

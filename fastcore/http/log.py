@@ -114,7 +114,7 @@ def _item(code: str, arg: str | None) -> Callable[[object], str]:
             return lambda r: f"{int(r.start_time * 1000000) % 1000000:06d}"
         return lambda r: time.strftime(fmt, time.localtime(r.start_time))
     if code == "r":
-        return lambda r: escape(r.request_line)
+        return lambda r: "-" if r.request_line is None else escape(r.request_line)
     if code == "s":
         return lambda r: str(r.original_status or r.status)
     if code == ">s":

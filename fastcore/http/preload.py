@@ -17,8 +17,8 @@ import importlib
 import pkgutil
 
 # Packages whose every module may run on the request path (fastcore.config: .htaccess is
-# parsed per request; fastcore.mpm: the children's loops).
-PACKAGES = ("fastcore.http", "fastcore.config", "fastcore.mpm")
+# parsed per request; fastcore.mpm: the children's loops; fastcore.modules: Apache's).
+PACKAGES = ("fastcore.http", "fastcore.config", "fastcore.mpm", "fastcore.modules")
 # Codecs looked up by name on the request path: "idna" by socket.gethostbyaddr and
 # getaddrinfo (HostnameLookups, Require host), the others by str.encode/bytes.decode and
 # open() wherever their fast paths do not apply.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import select
 import threading
+from collections.abc import Callable
 
 from fastcore.config.directives_mods import METHODS
 from fastcore.config.model import DirConfig, RequireGroup, ServerConfig, VirtualHost
@@ -31,6 +32,7 @@ from fastcore.http.mapping import Mapper
 from fastcore.http.mime import MimeMap
 from fastcore.http.request import Request
 from fastcore.http.transaction import Transaction
+from fastcore.modules.mod_reqtimeout import ReadLimits, server_limits
 
 
 def split_server_name(name: str) -> tuple[str, int | None]:
@@ -43,6 +45,11 @@ def split_server_name(name: str) -> tuple[str, int | None]:
 
 # Methods Apache knows without RegisterHttpMethod (HttpProtocolOptions RegisteredMethods)
 REGISTERED_METHODS = METHODS | {"HEAD"}
+
+# With a holder (prefork, worker), the first wait of a new connection for its request is
+# this short: a client that connected and sent nothing yet waits in the holder, not in a
+# worker.  Clients send their request with the connection, so this is almost never hit.
+HOLD_FIRST_WAIT = 0.2
 
 
 class HttpServer(EngineServerMixin):
@@ -71,6 +78,7 @@ class HttpServer(EngineServerMixin):
             self.dns = Resolver()
         self._open_logs()
         self._init_engine()
+        self._init_read_limits()
         self.cache: dict[tuple[int, str], tuple] = {}
         self.content_bytes = 0
         self._local = threading.local()  # per-thread descriptor cache (worker MPM threads)
@@ -288,17 +296,56 @@ class HttpServer(EngineServerMixin):
                 return 400
         return None
 
-    def serve_blocking(self, fd: int, peer: tuple, slot: int = -1) -> None:
+    def _init_read_limits(self) -> None:
+        """mod_reqtimeout's deadlines, per connection from its address's default server
+        (Apache's c->base_server); one lookup only when vhosts set different ones."""
+        cfg = self.cfg
+        self.read_limits = server_limits(cfg, cfg.main)
+        self.read_limits_vary = any(server_limits(cfg, v) != self.read_limits
+                                    for v in cfg.vhosts)
+        # a connection whose address is not looked up: the first vhost's, as vhost_for
+        self.read_limits_default = (server_limits(cfg, self.resolver.vhost_for(None, None))
+                                    if self.read_limits_vary else self.read_limits)
+
+    def read_limits_for(self, conn: Connection) -> ReadLimits | None:
+        if not self.read_limits_vary:
+            return self.read_limits
+        if not self.needs_local_addr:
+            return self.read_limits_default
+        return server_limits(self.cfg, self.resolver.vhost_for(conn.local_addr(), None))
+
+    def serve_blocking(self, fd: int, peer: tuple, slot: int = -1,
+                       hold: Callable[[Connection], bool] | None = None) -> None:
         """prefork/worker: serve one connection to the end, then close it.  Cache hits go
-        through the engine's blocking keep-alive loop (no poll, no Python per request)."""
+        through the engine's blocking keep-alive loop (no poll, no Python per request).
+        hold: the MPM's holder, which takes a connection whose request head is not
+        complete (True) so that this worker is only ever busy with complete requests."""
         conn = Connection(self, fd, peer, slot, blocking=True)
+        wait = conn.read_wait()
+        self._drive(conn, WANT_READ, min(wait, HOLD_FIRST_WAIT) if hold else wait, hold)
+
+    def resume_blocking(self, conn: Connection, slot: int,
+                        hold: Callable[[Connection], bool] | None = None) -> None:
+        """A connection the holder gave back (its head complete, or EOF, or too long)."""
+        conn.slot, conn.sb = slot, (self.scoreboard if slot >= 0 else None)
+        state, timeout = conn.run(may_read=False)
+        if state == WANT_READ and conn.head_pending():
+            state, timeout = conn.run()  # the holder saw EOF: this read sees it too
+        self._drive(conn, state, timeout, hold)
+
+    def _drive(self, conn: Connection, state: int, timeout: float,
+               hold: Callable[[Connection], bool] | None) -> None:
+        fd = conn.fd
+        held = False
         try:
-            state, timeout = WANT_READ, conn.timeout
             poller = None
             while state != CLOSED:
                 if state == WANT_READ and conn.engine_idle():
                     rc = conn.engine_blocking(timeout)
                     if rc == _fp.TIMEOUT:
+                        if hold is not None and not conn.requests and hold(conn):
+                            held = True  # nothing arrived yet: the holder waits for it
+                            return
                         conn.on_timeout()
                         break
                     if rc == _fp.CLOSED:
@@ -307,9 +354,16 @@ class HttpServer(EngineServerMixin):
                         state, timeout = conn.run(may_read=False)
                         continue
                     if rc == _fp.WANT_READ:  # a partial head, now in conn.buf
-                        timeout = conn.timeout
+                        timeout = conn.read_wait()
                     else:
                         state, timeout = WANT_WRITE, conn.timeout
+                if timeout <= 0:  # RequestReadTimeout ran out
+                    conn.on_timeout()
+                    break
+                if state == WANT_READ and hold is not None and conn.head_pending() \
+                        and hold(conn):
+                    held = True
+                    return
                 if poller is None:
                     poller = select.poll()
                     poller.register(fd, select.POLLIN)
@@ -319,7 +373,8 @@ class HttpServer(EngineServerMixin):
                     break
                 state, timeout = conn.run()
         finally:
-            conn.close()
+            if not held:
+                conn.close()
 
     def connection(self, fd: int, peer: tuple, slot: int = -1, fc: object = None) -> Connection:
         """event MPM: a non-blocking connection driven by run(); fc: the engine state of a

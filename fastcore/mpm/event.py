@@ -5,7 +5,9 @@ send buffer is full (non-blocking sendfile resumes on EPOLLOUT) and lingering cl
 in the listener's epoll with a deadline, occupying no worker thread. A connection that
 becomes ready goes to a worker through a blocking queue. The process stops accepting while
 it has no idle worker or holds more than ThreadsPerChild + idle * AsyncRequestWorkerFactor
-connections (httpd's bound), and tells the parent so through its process flag.
+connections (httpd's bound), and tells the parent so through its process flag.  A
+connection parked for the rest of its request head is not counted in that bound (it needs
+no worker yet): clients trickling their heads cannot make a process stop accepting.
 
 Deliberate difference from httpd: the listener thread also serves.  Its wait is the C
 engine's EventLoop (fastcore._fastpath): idle keep-alive connections whose state is all in
@@ -44,7 +46,7 @@ LINGER = 2.0  # seconds a closing connection is drained (httpd's SECONDS_TO_LING
 
 class _Parked:
     __slots__ = ("conn", "fd", "peer", "seq", "linger", "deadline", "head_start", "head_req",
-                 "state")
+                 "state", "head")
 
     def __init__(self, conn: Any, fd: int, peer: Any, seq: int = 0) -> None:
         self.conn, self.fd, self.peer, self.seq = conn, fd, peer, seq
@@ -53,6 +55,7 @@ class _Parked:
         self.head_start = 0.0  # when the partial request now buffered began arriving
         self.head_req = -1
         self.state = 0  # what it is parked for: WANT_READ or WANT_WRITE
+        self.head = False  # parked waiting for the rest of its request head
 
 
 class EventChild:
@@ -76,7 +79,9 @@ class EventChild:
         if self.loop is not None:
             main = ctx.cfg.main
             board = self.sb if type(self.sb).__module__ == "fastcore._scoreboard" else None
-            self.loop.configure_conns(board, float(main.timeout), float(main.keep_alive_timeout))
+            lim = ctx.server.read_limits_default  # RequestReadTimeout: a new connection's head
+            self.loop.configure_conns(board, float(main.timeout), float(main.keep_alive_timeout),
+                                      float(lim.header.timeout) if lim is not None else 0.0)
             if not ctx.server.needs_local_addr:  # vhosts by name only: C may accept
                 for fd in ctx.listen_fds:
                     os.set_blocking(fd, False)
@@ -89,6 +94,7 @@ class EventChild:
         self.lock = threading.Lock()
         self.idle = 0  # workers blocked on the queue
         self.conns = 0  # connections this process holds
+        self.heads = 0  # of which parked for the rest of a request head (no worker needed)
         self.served = 0
         self.parked: dict[int, _Parked] = {}
         self.timers: list[tuple[float, int, int]] = []
@@ -114,7 +120,8 @@ class EventChild:
         """Hand a connection back to the listener until its socket is ready or it expires."""
         if timeout is None:
             timeout = self.default_timeout
-        if state == self.http.WANT_READ and entry.conn is not None and not entry.linger:
+        if state == self.http.WANT_READ and entry.conn is not None and not entry.linger \
+                and getattr(entry.conn, "rt", None) is None:  # else RequestReadTimeout's
             timeout = self._cap_trickle(entry, timeout)
         if timeout <= 0:
             self._time_out(entry)
@@ -124,8 +131,13 @@ class EventChild:
         deadline = time.monotonic() + timeout
         entry.deadline = deadline
         entry.state = state
+        head = (state == self.http.WANT_READ and not entry.linger and entry.conn is not None
+                and getattr(entry.conn, "head_pending", lambda: False)())
         with self.lock:
             entry.seq = next(self.seq)
+            self._unpark(entry.fd)
+            entry.head = head
+            self.heads += head
             self.parked[entry.fd] = entry
             heapq.heappush(self.timers, (deadline, entry.seq, entry.fd))
             earlier = deadline < self.next_wake
@@ -135,6 +147,14 @@ class EventChild:
             self.ep.register(entry.fd, mask)
         if earlier:
             self.wake()
+
+    def _unpark(self, fd: int) -> _Parked | None:
+        """Take fd out of the parked set (the caller holds self.lock)."""
+        entry = self.parked.pop(fd, None)
+        if entry is not None and entry.head:
+            entry.head = False
+            self.heads -= 1
+        return entry
 
     def attach(self, entry: _Parked, timeout: float | None) -> bool:
         """Give an idle connection to the C loop (served inline by the listener); False
@@ -146,7 +166,7 @@ class EventChild:
         if timeout is None or timeout <= 0:
             return False
         with self.lock:
-            self.parked.pop(entry.fd, None)
+            self._unpark(entry.fd)
             self.fast[entry.fd] = entry
         try:
             self.loop.attach(conn.fc, timeout)
@@ -185,7 +205,7 @@ class EventChild:
         if code == fp.CLOSED:
             self._close(entry)
         elif code == fp.EXPIRED:
-            conn.buf += conn.fc.take()  # a partial head: Python answers 408
+            conn.take_engine_bytes()  # a partial head: Python answers 408
             self._time_out(entry)
         elif code == fp.WANT_WRITE:
             self.park(entry, self.http.WANT_WRITE, conn.timeout)
@@ -311,7 +331,7 @@ class EventChild:
             return False
         with self.lock:
             idle = self.idle - self.work.qsize()
-            conns = self.conns
+            conns = self.conns - self.heads  # a head still arriving needs no worker yet
         if self.loop is not None:
             conns += self.loop.owned
         return idle > 0 and conns < self.tpc + idle * self.factor
@@ -346,7 +366,7 @@ class EventChild:
                     _close_fd(fd)
                     self.conn_done()
                     continue
-                if self.attach(entry, entry.conn.timeout):
+                if self.attach(entry, entry.conn.read_wait()):
                     if self.limit and self._served() >= self.limit:
                         self.ctx.stopping.set()
                         return
@@ -363,7 +383,7 @@ class EventChild:
                 _, seq, fd = heapq.heappop(self.timers)
                 entry = self.parked.get(fd)
                 if entry is not None and entry.seq == seq:
-                    del self.parked[fd]
+                    self._unpark(fd)
                     out.append(entry)
             self.next_wake = min(self.timers[0][0] if self.timers else now + MAX_WAIT,
                                  now + MAX_WAIT)
@@ -408,7 +428,7 @@ class EventChild:
                     self._accept_some()
                 else:
                     with self.lock:
-                        entry = self.parked.pop(fd, None)
+                        entry = self._unpark(fd)
                     if entry is None:
                         continue
                     if entry.linger:

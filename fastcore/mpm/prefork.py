@@ -8,15 +8,26 @@ hand, flushes its logs and exits; the parent replaces it.
 Cached static files are served by the C engine's blocking keep-alive loop
 (HttpServer.serve_blocking -> FastConn.serve_blocking): read, stat, one send per request,
 the idle wait bounded by SO_RCVTIMEO instead of a poll, no Python per request.
+
+Deliberate difference from httpd: a connection whose request head has not fully arrived
+is handed to the child's holder thread (fastcore.mpm.holder) and the child goes back to
+accepting; the holder gives it back once the head is complete.  So clients trickling
+their heads (slowloris) hold no child, and normal clients are served meanwhile.
 """
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from fastcore._ext import load
 from fastcore.mpm.child import ChildContext
+from fastcore.mpm.holder import HeadHolder
+
+if TYPE_CHECKING:
+    from fastcore.http.connection import Connection
 
 
 def run_child(ctx: ChildContext) -> int:
@@ -36,8 +47,13 @@ def run_child(ctx: ChildContext) -> int:
     ctx.wakers.append(lambda: ctx.wake_fd(wake))
     limit = ctx.sizing.max_connections_per_child
     served = 0
+    holder = HeadHolder(ctx, lambda: ctx.wake_fd(wake))  # a head complete: stop waiting
     while not ctx.stopping.is_set() and not ctx.outdated():
         sb.set_status(slot, "_")
+        conn = holder.pop() if holder.ready else None
+        if conn is not None:
+            _resume(ctx, conn, slot, holder.hold)
+            continue
         try:
             got = acceptor.accept(-1)
         except OSError as exc:  # EMFILE and friends: back off, keep the child alive
@@ -52,8 +68,18 @@ def run_child(ctx: ChildContext) -> int:
             ctx.stopping.set()  # this is the last one; exit after it
         sb.set_status(slot, "R")  # busy from accept on, as httpd's connection start
         try:
-            ctx.server.serve_blocking(fd, peer, slot)
+            ctx.server.serve_blocking(fd, peer, slot, holder.hold)
         except Exception:  # noqa: BLE001 - one bad connection never kills the child
             ctx.log_exception("serve_blocking")
     sb.set_status(slot, "G")
+    holder.finish(lambda conn: _resume(ctx, conn, slot, holder.hold))  # what it still holds
     return ctx.finish()
+
+
+def _resume(ctx: ChildContext, conn: Connection, slot: int,
+            hold: Callable[[Connection], bool] | None) -> None:
+    ctx.scoreboard.set_status(slot, "R")
+    try:
+        ctx.server.resume_blocking(conn, slot, hold)
+    except Exception:  # noqa: BLE001
+        ctx.log_exception("serve_blocking")

@@ -12,6 +12,11 @@ blocking keep-alive loop.  Only idle threads wait, which is the same flow contro
 idle-worker token, and a new connection costs no queue hand-off between threads (the
 hand-off was ~12 futex calls per connection).  Several listeners keep the listener thread
 (the accept mutex serializes processes, not threads).
+
+Deliberate difference from httpd: a connection whose request head has not fully arrived
+goes to the process's holder thread (fastcore.mpm.holder) and the worker thread takes the
+next one; the holder gives it back, head complete, to an idle worker thread.  Clients
+trickling their heads (slowloris) then occupy no worker thread.
 """
 from __future__ import annotations
 
@@ -19,10 +24,16 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from fastcore._ext import load
 from fastcore.mpm.child import ChildContext
+from fastcore.mpm.holder import HeadHolder
 from fastcore.mpm.proctable import NOT_ACCEPTING
+
+if TYPE_CHECKING:
+    from fastcore.http.connection import Connection
 
 
 def run_child(ctx: ChildContext) -> int:
@@ -43,6 +54,14 @@ def run_child(ctx: ChildContext) -> int:
 
     ctx.wakers.append(wake_all)
     gen = ctx.generation
+    holder: HeadHolder
+
+    def forward() -> None:  # a complete head queues as a connection
+        conn = holder.pop()
+        if conn is not None:
+            work.put(conn)
+
+    holder = HeadHolder(ctx, forward)
 
     def worker(t: int) -> None:
         slot = sb.slot(ctx.index, t)
@@ -53,10 +72,13 @@ def run_child(ctx: ChildContext) -> int:
             item = work.get()
             if item is None:
                 break
-            fd, peer = item
             sb.set_status(slot, "R")
             try:
-                ctx.server.serve_blocking(fd, peer, slot)
+                if isinstance(item, tuple):
+                    fd, peer = item
+                    ctx.server.serve_blocking(fd, peer, slot, holder.hold)
+                else:
+                    ctx.server.resume_blocking(item, slot, holder.hold)
             except Exception:  # noqa: BLE001
                 ctx.log_exception("serve_blocking")
         sb.set_status(slot, "G")
@@ -91,6 +113,7 @@ def run_child(ctx: ChildContext) -> int:
     lt = threading.Thread(target=listener, name="listener", daemon=True)
     lt.start()
     lt.join()
+    holder.finish(work.put)  # what it still holds goes to the workers before they stop
     for _ in threads:
         work.put(None)
     for th in threads:
@@ -107,7 +130,6 @@ def _run_self_accepting(ctx: ChildContext) -> int:
     lock = threading.Lock()
     served = [0]
     acceptors: list = []
-
     def wake_all() -> None:
         with lock:
             fds = [a.wakeup_fd() for a in acceptors]
@@ -116,6 +138,19 @@ def _run_self_accepting(ctx: ChildContext) -> int:
 
     ctx.wakers.append(wake_all)
     gen = ctx.generation
+
+    def wake_waiting() -> None:
+        """A head is complete: wake every thread (held heads are the slow path, so the
+        per-connection path keeps no record of which threads are idle)."""
+        with lock:
+            fds = [a.wakeup_fd() for a in acceptors]
+        for fd in fds:
+            try:
+                ctx.wake_fd(fd)
+            except OSError:  # its pipe is full: a wake-up is pending anyway
+                pass
+
+    holder = HeadHolder(ctx, wake_waiting)
 
     def worker(t: int) -> None:
         slot = sb.slot(ctx.index, t)
@@ -130,8 +165,12 @@ def _run_self_accepting(ctx: ChildContext) -> int:
             acceptors.append(acc)
         while not ctx.stopping.is_set():
             sb.set_status(slot, "_")
+            conn = holder.pop() if holder.ready else None
+            if conn is not None:
+                _resume(ctx, conn, slot, holder.hold)
+                continue
             try:  # a bounded wait: a stop that raced the check above is seen within 1 s
-                got = acc.accept(1.0)
+                got = acc.accept(1.0)  # a head given back after the check wakes it too
             except OSError as exc:  # EMFILE and friends: back off, keep the thread alive
                 ctx.errlog.log("error", "mpm_worker", f"AH00050: accept failed: {exc}")
                 time.sleep(0.5)
@@ -148,7 +187,7 @@ def _run_self_accepting(ctx: ChildContext) -> int:
             fd, peer = got
             sb.set_status(slot, "R")
             try:
-                ctx.server.serve_blocking(fd, peer, slot)
+                ctx.server.serve_blocking(fd, peer, slot, holder.hold)
             except Exception:  # noqa: BLE001
                 ctx.log_exception("serve_blocking")
         sb.set_status(slot, "G")
@@ -159,4 +198,15 @@ def _run_self_accepting(ctx: ChildContext) -> int:
         th.start()
     for th in threads:
         th.join()
+    slot = sb.slot(ctx.index, 0)
+    holder.finish(lambda conn: _resume(ctx, conn, slot, holder.hold))  # what it still holds
     return ctx.finish()
+
+
+def _resume(ctx: ChildContext, conn: Connection, slot: int,
+            hold: Callable[[Connection], bool] | None) -> None:
+    ctx.scoreboard.set_status(slot, "R")
+    try:
+        ctx.server.resume_blocking(conn, slot, hold)
+    except Exception:  # noqa: BLE001
+        ctx.log_exception("serve_blocking")

@@ -33,6 +33,8 @@ typedef struct {
     unsigned char *listener;     /* by fd: accept here */
     fc_sb_t *sb;                 /* for the connections the loop accepts */
     double timeout, ka_timeout;
+    double first_timeout;        /* > 0: the wait for a new connection's first request
+                                  * (RequestReadTimeout's header stage), if shorter */
     long accept_budget;          /* -1 unlimited (MaxConnectionsPerChild) */
     uint64_t accepted;
     int owned;                   /* live connections without a Python object */
@@ -150,7 +152,8 @@ static int fc_ev_accept(fc_evloop *L, int lfd, int64_t now, fc_fconn **out) {
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    L->deadline[fd] = now + (int64_t)(L->timeout * 1000);
+    double first = L->first_timeout > 0 && L->first_timeout < L->timeout ? L->first_timeout : L->timeout;
+    L->deadline[fd] = now + (int64_t)(first * 1000);
     __atomic_store_n(&L->conns[fd], k, __ATOMIC_RELEASE);
     if (fd > L->maxfd) __atomic_store_n(&L->maxfd, fd, __ATOMIC_RELAXED);
     if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) fc_ev_drop(L, k);
@@ -197,8 +200,12 @@ static int fc_ev_serve(fc_evloop *L, fc_fconn *k, int64_t now) {
     L->served++;
     if (rc == FC_WANT_READ && !k->len) {
         if (k->writing) { fc_ev_mod(L, fd, EPOLLIN); k->writing = 0; }
-        double w = k->requests ? k->ka_timeout : k->timeout;
-        L->deadline[fd] = now + (int64_t)(w * 1000);
+        /* before the first request with RequestReadTimeout, the header deadline set at
+         * accept or attach stands: it runs from the start of the connection */
+        if (k->requests || L->first_timeout <= 0) {
+            double w = k->requests ? k->ka_timeout : k->timeout;
+            L->deadline[fd] = now + (int64_t)(w * 1000);
+        }
         if (L->deadline[fd] < L->next_scan) L->next_scan = L->deadline[fd];
         return -1;
     }

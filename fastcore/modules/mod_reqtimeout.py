@@ -1,0 +1,196 @@
+"""mod_reqtimeout: RequestReadTimeout, a deadline for the whole request head and body.
+
+Apache's core Timeout bounds each read; a client sending a byte a second never trips it.
+mod_reqtimeout bounds the whole stage instead: the head must arrive within `header=`
+seconds (counted from the start of the connection, or for a keep-alive request from its
+first bytes), the body within `body=` seconds from its first read.  MinRate=R moves the
+deadline on by 1/R s per byte received, never past the stage's maximum.  Loaded without
+the directive, Apache 2.4's defaults apply: header=20-40,MinRate=500 body=20,MinRate=500.
+
+This file holds the directive table, the per-server record with its merge, `limits()`
+(what a connection of a server must enforce, or None) and `ReadClock` (one connection's
+deadline, used by fastcore.http.connection and the MPMs' waits).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from fastcore.config.engine import RSRC, Ctx, Directive, DirectiveError, Engine
+from fastcore.config.lexer import split_words
+from fastcore.config.model import ServerConfig, VirtualHost
+from fastcore.config.tree import Node
+from fastcore.modules import ModuleSpec
+
+NAME = "reqtimeout_module"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage's limit: `timeout` s (0: none), extended by MinRate up to `max_timeout`."""
+
+    timeout: int
+    max_timeout: int = 0  # 0: no maximum
+    min_rate: int = 0  # bytes/s; 0: no extension
+
+
+HANDSHAKE_DEFAULT = Stage(0)
+HEADER_DEFAULT = Stage(20, 40, 500)
+BODY_DEFAULT = Stage(20, 0, 500)
+
+
+@dataclass(frozen=True)
+class ReqTimeoutConfig:
+    """The per-server record: a stage is None where this server did not set it."""
+
+    handshake: Stage | None = None
+    header: Stage | None = None
+    body: Stage | None = None
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What a connection enforces (defaults filled in)."""
+
+    header: Stage
+    body: Stage
+
+
+def merge_server(base: ReqTimeoutConfig | None, add: ReqTimeoutConfig | None) -> ReqTimeoutConfig | None:
+    """A <VirtualHost> keeps each stage it set and inherits the others (MERGE_INT)."""
+    if add is None or base is None:
+        return add if base is None else base
+    return ReqTimeoutConfig(add.handshake or base.handshake, add.header or base.header,
+                            add.body or base.body)
+
+
+def limits(modules: tuple[str, ...], rec: ReqTimeoutConfig | None) -> ReadLimits | None:
+    """The deadlines for a connection to a server whose record is rec; None when the
+    module is not loaded or header=0 and body=0 turn it off (reqtimeout_init)."""
+    if NAME not in modules:
+        return None
+    rec = rec or ReqTimeoutConfig()
+    out = ReadLimits(rec.header or HEADER_DEFAULT, rec.body or BODY_DEFAULT)
+    if out.header.timeout == 0 and out.body.timeout == 0:
+        return None
+    return out
+
+
+def server_limits(cfg: ServerConfig, vhost: VirtualHost) -> ReadLimits | None:
+    """limits() for a configured server (a VirtualHost of a ServerConfig)."""
+    return limits(cfg.modules, vhost.module_config.get(NAME))
+
+
+# -- the directive -----------------------------------------------------------------------
+
+_INT = re.compile(r"\s*[+-]?\d+")
+
+
+def _parse_int(text: str) -> int:
+    """strtol(text, 10) with mod_reqtimeout's messages."""
+    m = _INT.match(text)
+    if m is None:
+        raise DirectiveError(f"Value '{text}' not numerical")
+    if m.end() != len(text):
+        raise DirectiveError(f"Cannot parse '{text[m.end():]}'")
+    val = int(m.group())
+    if val < 0:
+        raise DirectiveError("Value must be non-negative")
+    return min(val, 2**31 - 1)
+
+
+def parse_stage(val: str) -> Stage:
+    """`N`, or `N[-M],MinRate=R` (the key is matched without case)."""
+    at = val.lower().find(",minrate=")
+    if at < 0:
+        if "-" in val:
+            raise DirectiveError("Must set MinRate option if using timeout range")
+        return Stage(_parse_int(val))
+    initial, rate_text = val[:at], val[at + len(",minrate="):]
+    rate = _parse_int(rate_text)
+    if rate == 0:
+        raise DirectiveError("Minimum data rate must be larger than 0")
+    top = 0
+    if "-" in initial:
+        initial, _, max_text = initial.partition("-")
+        top = _parse_int(max_text)
+    first = _parse_int(initial)
+    if top and first >= top:
+        raise DirectiveError("Maximum timeout must be larger than initial timeout")
+    return Stage(first, top, rate)
+
+
+def request_read_timeout(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
+    rec = ctx.vhost.module_config.get(NAME) or ReqTimeoutConfig()
+    for word in split_words(a):
+        key, eq, val = word.partition("=")
+        if not eq:
+            raise DirectiveError("Invalid RequestReadTimeout parameter. Parameter must be "
+                                 "in the form 'key=value'")
+        stage = key.lower()
+        if stage not in ("handshake", "header", "body"):
+            raise DirectiveError(f"RequestReadTimeout: {word}: Unknown RequestReadTimeout "
+                                 "parameter")
+        try:
+            parsed = parse_stage(val)
+        except DirectiveError as exc:
+            raise DirectiveError(f"RequestReadTimeout: {key}={val}: {exc}") from None
+        rec = replace(rec, **{stage: parsed})
+    ctx.vhost.module_config[NAME] = rec
+
+
+def directives() -> list[Directive]:
+    return [Directive("RequestReadTimeout", NAME, frozenset({RSRC}), "RAW_ARGS",
+                      request_read_timeout, "Set various timeout parameters for reading "
+                      "request headers and body")]
+
+
+MODULE = ModuleSpec(NAME, directives, merge_server)
+
+
+# -- one connection's deadline ----------------------------------------------------------
+
+
+class ReadClock:
+    """The deadline of the stage a connection is reading (Apache's reqtimeout_con_cfg).
+
+    kind: "header" or "body" while a deadline may run, "idle" between requests: the first
+    bytes of a keep-alive request start the header clock (they wait KeepAliveTimeout, as
+    the in_keep_alive read) and do not count towards MinRate.
+    """
+
+    __slots__ = ("limits", "kind", "timeout_at", "max_at", "per_byte", "req")
+
+    def __init__(self, lim: ReadLimits, now: float) -> None:
+        self.limits = lim
+        self.kind = "idle"
+        self.timeout_at = self.max_at = self.per_byte = 0.0
+        self.req = 0  # the request count the running clock belongs to
+        self.start("header", now)
+
+    def start(self, kind: str, now: float) -> None:
+        stage = self.limits.header if kind == "header" else self.limits.body
+        self.kind = kind
+        self.timeout_at = now + stage.timeout if stage.timeout > 0 else 0.0
+        self.max_at = now + stage.max_timeout if stage.max_timeout > 0 else 0.0
+        self.per_byte = 1.0 / stage.min_rate if stage.min_rate > 0 else 0.0
+
+    def idle(self, requests: int) -> None:
+        """A request is complete: no deadline until the next one's first bytes."""
+        self.kind, self.timeout_at, self.req = "idle", 0.0, requests
+
+    def got(self, nbytes: int, requests: int, now: float) -> None:
+        """Bytes arrived for the head (requests: the connection's count so far) or body."""
+        if nbytes <= 0:
+            return
+        if self.kind == "idle" or (self.kind == "header" and requests != self.req):
+            self.req = requests
+            self.start("header", now)  # a keep-alive request: its clock starts now
+            return
+        if self.timeout_at and self.per_byte:
+            t = self.timeout_at + nbytes * self.per_byte
+            self.timeout_at = min(t, self.max_at) if self.max_at else t
+
+    def left(self, now: float) -> float | None:
+        """Seconds to the deadline (<= 0: expired); None when none runs."""
+        return None if not self.timeout_at else self.timeout_at - now
