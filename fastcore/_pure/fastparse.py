@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fastcore._pure.request import find_token
 from fastcore.http.log import escape
 
 if TYPE_CHECKING:
@@ -93,11 +94,9 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
             if host is not None:
                 return -1
             host = value
-        elif name == b"connection":
-            for tok in value.split(b","):
-                t = tok.strip(b" \t").lower()
-                close = close or t == b"close"
-                ka = ka or t == b"keep-alive"
+        elif name == b"connection":  # Apache's ap_find_token, as fc_token.h
+            close = close or find_token(value, "close")
+            ka = ka or find_token(value, "keep-alive")
         elif name in (b"content-length", b"range", b"transfer-encoding", b"expect"):
             return -1
         elif name[:1] == b"i" and len(name) > 3 and name[2:3] == b"-":
@@ -105,7 +104,7 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
     if v11 and host is None:
         return -1
     r.host = host
-    r.keepalive = (not close) if v11 else ka
+    r.keepalive = not close and (v11 or ka)  # Apache checks close first
     r.ka_sent = ka
     return end, r
 

@@ -384,8 +384,7 @@ class Connection(EngineConnMixin, FastPathMixin):
         connection only when the client sent a keep-alive token (Apache's ka_sent rule)."""
         if not keep:
             return b"Connection: close\r\n"
-        conn = req.headers.get("connection")
-        if conn is None or not _ka_token(conn):
+        if not req.ka_sent:
             return b""
         vh = self.vh
         mk = vh.max_keep_alive_requests
@@ -509,7 +508,3 @@ def _setsockopt(fd: int, tv: bytes) -> None:
     finally:
         s.detach()
 
-
-def _ka_token(conn: str) -> bool:
-    """The Connection value lists keep-alive (same token split as Request's close check)."""
-    return any(t.strip().lower() == "keep-alive" for t in conn.split(","))

@@ -43,8 +43,8 @@ class Request:
 
     __slots__ = ("method", "target", "protocol", "proto_num", "headers", "fields",
                  "request_line", "raw_head", "host", "host_port", "abs_host", "path_raw",
-                 "query", "body_kind", "content_length", "keepalive", "assbackwards",
-                 "expect_continue")
+                 "query", "body_kind", "content_length", "keepalive", "ka_sent",
+                 "assbackwards", "expect_continue")
 
     def __init__(self) -> None:
         self.method = "GET"
@@ -63,6 +63,7 @@ class Request:
         self.body_kind = "none"  # none | length | chunked
         self.content_length = 0
         self.keepalive = True
+        self.ka_sent = False  # the Connection header holds a keep-alive token (Apache's ka_sent)
         self.assbackwards = False  # HTTP/0.9: body only, no status line or headers
         self.expect_continue = False
 
@@ -257,12 +258,12 @@ def _apply_semantics(req: Request) -> None:
     conn = hd.get("connection")
     if conn is None:
         req.keepalive = req.proto_num >= 1001
-    else:
-        tokens = {t.strip() for t in conn.lower().split(",")}
+    else:  # Apache's ap_find_token, the same C matcher as the engine's (fc_token.h)
+        req.ka_sent = _rq.find_token(conn, "keep-alive")
         if req.proto_num >= 1001:
-            req.keepalive = "close" not in tokens
+            req.keepalive = not _rq.find_token(conn, "close")
         else:
-            req.keepalive = "keep-alive" in tokens
+            req.keepalive = req.ka_sent and not _rq.find_token(conn, "close")
     te = hd.get("transfer-encoding")
     if te is not None:
         codings = [c.strip().lower() for c in te.split(",")]

@@ -8,6 +8,7 @@
  */
 #ifndef FC_FASTPARSE_H
 #define FC_FASTPARSE_H
+#include "fc_token.h"
 
 /* ------------------------------------------------------------------ request head */
 static const unsigned char fc_tchar[256] = {
@@ -26,19 +27,11 @@ static const unsigned char fc_tchar[256] = {
     ['y'] = 1, ['z'] = 1,
 };
 
-/* Connection tokens: close / keep-alive, comma separated, surrounding whitespace ignored */
+/* Connection tokens close / keep-alive, matched as Apache's ap_find_token (fc_token.h) */
 static void fc_conn_tokens(const char *v, size_t n, int *close_, int *ka) {
-    size_t i = 0;
-    while (i <= n) {
-        size_t j = i;
-        while (j < n && v[j] != ',') j++;
-        size_t a = i, b = j;
-        while (a < b && (v[a] == ' ' || v[a] == '\t')) a++;
-        while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t')) b--;
-        if (fc_ieq(v + a, b - a, "close", 5)) *close_ = 1;
-        if (fc_ieq(v + a, b - a, "keep-alive", 10)) *ka = 1;
-        i = j + 1;
-    }
+    const unsigned char *u = (const unsigned char *)v;
+    if (fc_find_token(u, n, "close", 5)) *close_ = 1;
+    if (fc_find_token(u, n, "keep-alive", 10)) *ka = 1;
 }
 
 /* Parse one head at p[0..n).  Returns its length (> 0), 0 when incomplete, -1 when the
@@ -131,7 +124,7 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
     }
     if (v11 && !r->has_host) return -1;
     if (!r->has_host) { r->host = ""; r->hostlen = 0; }
-    r->keepalive = v11 ? !conn_close : conn_ka;
+    r->keepalive = !conn_close && (v11 || conn_ka);  /* Apache checks close first */
     r->ka_sent = conn_ka;
     return (long)r->headlen;
 }
