@@ -1,0 +1,71 @@
+"""Real Apache and fastcore twice (compiled extensions, and the pure-Python twins with
+FASTCORE_NO_EXTENSIONS=1) on the same httpd.conf, for tests that send the same bytes to
+all three.  fastcore runs as tests/integration/http_server_proc.py (one connection at a
+time, the engine's blocking keep-alive loop first, as under prefork)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from apache_oracle import ApacheOracle, free_port
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+@dataclass
+class Trio:
+    """Apache first, then fastcore (extensions), then fastcore (twins)."""
+
+    apache: ApacheOracle
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return ["apache", "fastcore", "fastcore-twin"]
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.stdin.close()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(5)
+        self.apache.stop()
+
+
+def start_fastcore(conf_path: str, pure: bool) -> tuple[subprocess.Popen, int]:
+    env = dict(os.environ, PYTHONPATH=ROOT, FASTCORE_NO_EXTENSIONS="1" if pure else "0")
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "http_server_proc.py"), conf_path],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("READY"):
+        proc.kill()
+        proc.wait(5)
+        raise RuntimeError(f"fastcore did not start: {line!r}")
+    return proc, int(line.split()[2])
+
+
+def start_trio(run_dir: str, body: str) -> Trio:
+    """Apache and both fastcore builds serving `body` (DocumentRoot, sections...)."""
+    apache = ApacheOracle(run_dir, body, port=free_port())
+    os.makedirs(run_dir, exist_ok=True)
+    with open(apache.conf_path, "w") as f:
+        f.write(apache.config_text())
+    trio = Trio(apache)
+    try:
+        for pure in (False, True):
+            proc, port = start_fastcore(apache.conf_path, pure)
+            trio.procs.append(proc)
+            trio.ports.append(port)
+        apache.start()
+        trio.ports.insert(0, apache.port)
+    except Exception:
+        trio.stop()
+        raise
+    return trio
