@@ -13,6 +13,7 @@ import stat as stmod
 from fastcore._ext import load
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig, VirtualHost
 from fastcore.config.state import ai_effective_options
+from fastcore.http import conditional as C
 from fastcore.http import errors as E
 from fastcore.http import static as S
 from fastcore.http.mapping import apply_redirects, decode_path, loose_path, normalize
@@ -203,7 +204,7 @@ class Handler:
     def default_handler(self, txn: object, filename: str, st: os.stat_result | None,
                         path_info: str, dc: DirConfig, cacheable: bool,
                         extra: list[tuple[str, str]] | None = None,
-                        ctype_override: tuple | None = None) -> Response:
+                        ctype_override: tuple | None = None, vlv: str | None = None) -> Response:
         method = txn.method
         if method not in KNOWN_METHODS:
             return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
@@ -218,7 +219,8 @@ class Handler:
             return self.not_allowed(txn, dc)
         if st is None or not S.is_regular(st) or path_info:
             return self.error(txn, 404, dirconf=dc)
-        return self.file_response(txn, filename, st, dc, ctype, lang, enc, cacheable, extra or [])
+        return self.file_response(txn, filename, st, dc, ctype, lang, enc, cacheable, extra or [],
+                                  vlv)
 
     def not_allowed(self, txn: object, dc: DirConfig) -> Response:
         """The default handler's 405 for a known method it does not serve (PUT, DELETE,
@@ -233,9 +235,12 @@ class Handler:
 
     def file_response(self, txn: object, filename: str, st: os.stat_result, dc: DirConfig,
                       ctype: str | None, lang: str | None, enc: str | None,
-                      cacheable: bool, extra: list[tuple[str, str]]) -> Response:
+                      cacheable: bool, extra: list[tuple[str, str]],
+                      vlv: str | None = None) -> Response:
         now = txn.start_time
-        tag = S.etag(st, dc.file_etag, now)
+        tag = S.etag(st, dc.file_etag, now, force_weak=vlv is not None and vlv[:1] == "W")
+        if tag is not None and vlv is not None:
+            tag = S.negotiated_etag(tag, vlv)
         mtime = S.last_modified_time(st, now)
         base: list[tuple[str, str]] = [("Last-Modified", S.http_date(mtime).decode())]
         if tag:
@@ -249,7 +254,7 @@ class Handler:
         if lang:
             lead.append(("Content-Language", lang))
         hd = txn.headers_in
-        cond = S.conditional_status(txn.method, hd, tag, mtime, now)
+        cond = C.conditional_status(txn.method, hd, tag, mtime, now)
         if cond == 304:
             return Response(304, lead + base, None, b"")
         if cond == 412:
@@ -273,7 +278,7 @@ class Handler:
         file (a whole file, or a type map's Body:), or None to send everything."""
         hd = txn.headers_in
         rng = hd.get("range")
-        if rng is None or not S.if_range_ok(hd.get("if-range"), tag, mtime):
+        if rng is None or not C.if_range_ok(hd.get("if-range"), tag, mtime, txn.start_time):
             return None
         ranges = S.parse_ranges(rng, size)
         if ranges == 416:  # an error page: Apache drops the content encoding/languages
@@ -519,11 +524,12 @@ class Handler:
             st = os.stat(res.path)
         except OSError:
             return self.error(txn, 404, dirconf=dc)
+        vlv = S.variant_list_validator(filename, typemap, dc.file_etag, txn.start_time)
         if vdc is not None:
             txn.dirconf = vdc
-            return self.default_handler(txn, res.path, st, "", vdc, False, extra)
+            return self.default_handler(txn, res.path, st, "", vdc, False, extra, vlv=vlv)
         return self.default_handler(txn, res.path, st, "", dc, False, extra,
-                                    (ctype, res.language, res.encoding))
+                                    (ctype, res.language, res.encoding), vlv)
 
     def redirect_target(self, txn: object, path: str, rel_uri: str
                         ) -> tuple[int | None, DirConfig | None]:

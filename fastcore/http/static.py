@@ -1,5 +1,5 @@
-"""File responses: ETag (FileETag), Last-Modified, conditional requests in RFC 9110
-order, byte ranges (single, multipart/byteranges, suffix, open, 416, If-Range).
+"""File responses: ETag (FileETag), Last-Modified, HTTP dates, byte ranges (single,
+multipart/byteranges, suffix, open, 416); conditional requests are http/conditional.py.
 
 Pure functions over a stat result and the request headers, so the hot path and the slow
 path share them and unit tests need no sockets.
@@ -19,7 +19,8 @@ MAX_RANGES = 200  # Apache's MaxRanges default
 DEFAULT_ETAG = frozenset(("mtime", "size"))
 
 
-def etag(st: os.stat_result, components: frozenset[str] | None, now: float) -> str | None:
+def etag(st: os.stat_result, components: frozenset[str] | None, now: float,
+         force_weak: bool = False) -> str | None:
     """Apache's ap_make_etag: hex inode-size-mtime(usec) per FileETag; weak (W/) when the
     file changed within the last second (it might change again within the same second)."""
     comps = DEFAULT_ETAG if components is None else components
@@ -32,8 +33,31 @@ def etag(st: os.stat_result, components: frozenset[str] | None, now: float) -> s
         parts.append(f"{st.st_size:x}")
     if "mtime" in comps:
         parts.append(f"{st.st_mtime_ns // 1000:x}")
-    weak = "W/" if now - st.st_mtime <= 1.0 else ""
+    weak = "W/" if force_weak or now - st.st_mtime <= 1.0 else ""
     return f'{weak}"{"-".join(parts)}"'
+
+
+def variant_list_validator(filename: str, typemap: bool, components: frozenset[str] | None,
+                           now: float) -> str | None:
+    """mod_negotiation's variant-list validator: the type map's own ETag, or for
+    MultiViews the ETag Apache makes for the missing name (the directory's mtime only,
+    in microseconds; weak within a second of a change).  None when there is none."""
+    try:
+        st = os.stat(filename if typemap else os.path.dirname(filename))
+    except OSError:
+        return None
+    if typemap:
+        return etag(st, components, now)
+    weak = "W/" if now - st.st_mtime <= 1.0 else ""
+    return f'{weak}"{st.st_mtime_ns // 1000:x}"'
+
+
+def negotiated_etag(variant: str, vlv: str) -> str:
+    """Apache's structured ETag of a negotiated answer: the variant's ETag up to its
+    closing quote, ';', the validator after its opening quote - and, as Apache 2.4.71
+    sends it, without any closing quote (`"3-60a24181e4000;79-60a24181e4000`)."""
+    core = vlv[3:] if vlv[:1] == "W" else vlv[1:]
+    return variant[:-1] + ";" + core.rstrip('"')
 
 
 def last_modified_time(st: os.stat_result, now: float) -> int:
@@ -85,57 +109,6 @@ def parse_http_date(value: str) -> float | None:
     return float(_days_from_civil(y, month, d) * 86400 + h * 3600 + mi * 60 + se)
 
 
-def _etag_list(value: str) -> list[str]:
-    out = []
-    for item in value.split(","):
-        item = item.strip()
-        if item:
-            out.append(item)
-    return out
-
-
-def _strong_match(tag: str | None, header: str) -> bool:
-    if tag is None or tag.startswith("W/"):
-        return False
-    return any(t == tag for t in _etag_list(header))
-
-
-def _weak_match(tag: str | None, header: str) -> bool:
-    if tag is None:
-        return False
-    core = tag[2:] if tag.startswith("W/") else tag
-    for t in _etag_list(header):
-        if (t[2:] if t.startswith("W/") else t) == core:
-            return True
-    return False
-
-
-def conditional_status(method: str, headers: dict[str, str], tag: str | None,
-                       mtime: int, now: float) -> int:
-    """0 (proceed), 304 or 412 - RFC 9110 section 13.2.2 precedence, as ap_meets_conditions."""
-    im = headers.get("if-match")
-    if im is not None:
-        if im.strip() != "*" and not _strong_match(tag, im):
-            return 412
-    else:
-        ius = headers.get("if-unmodified-since")
-        if ius is not None:
-            t = parse_http_date(ius)
-            if t is not None and mtime > t:
-                return 412
-    inm = headers.get("if-none-match")
-    if inm is not None:
-        if inm.strip() == "*" or _weak_match(tag, inm):
-            return 304 if method in ("GET", "HEAD") else 412
-        return 0
-    ims = headers.get("if-modified-since")
-    if ims is not None and method in ("GET", "HEAD"):
-        t = parse_http_date(ims)
-        if t is not None and mtime <= t <= now:
-            return 304
-    return 0
-
-
 def parse_ranges(value: str, size: int) -> list[tuple[int, int]] | None | int:
     """A Range header against a representation of `size` bytes.
 
@@ -179,17 +152,6 @@ def parse_ranges(value: str, size: int) -> list[tuple[int, int]] | None | int:
         else:
             merged.append((s, e))
     return merged
-
-
-def if_range_ok(value: str | None, tag: str | None, mtime: int) -> bool:
-    """If-Range: an entity tag must match strongly, a date must equal Last-Modified."""
-    if value is None:
-        return True
-    v = value.strip()
-    if v.startswith('"') or v.startswith("W/"):
-        return tag is not None and not tag.startswith("W/") and v == tag
-    t = parse_http_date(v)
-    return t is not None and int(t) == mtime
 
 
 def multipart_parts(ranges: list[tuple[int, int]], size: int, ctype: str | None,
