@@ -23,9 +23,15 @@ class Req:
     __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "keepalive", "ka_sent")
 
 
+def _line_shape_ok(line: bytes) -> bool:
+    return (len(line) >= 14 and line[-9:-1] == b" HTTP/1."
+            and (line.startswith(b"GET ") or line.startswith(b"HEAD ")))
+
+
 def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
     """0 incomplete, -1 not for the fast path, or (head length, request)."""
     i, n, end = 0, len(buf), -1
+    first_line = True
     while i < n:
         ch = buf[i]
         if ch == 10:
@@ -37,6 +43,10 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
             return 0
         if buf[i + 1] != 10:
             return -1
+        if first_line:  # an HTTP/0.9 line has no blank line to wait for (fc_line_shape_ok)
+            if not _line_shape_ok(bytes(buf[:i])):
+                return -1
+            first_line = False
         if i + 2 < n and buf[i + 2] == 13:
             if i + 3 >= n:
                 return 0

@@ -24,7 +24,14 @@ from fastcore.http.engine import CLOSED, WANT_READ, WANT_WRITE, EngineConnMixin,
 from fastcore.http.fastpath import FastPathMixin
 from fastcore.http.handler import Response
 from fastcore.http.mapping import loose_path
-from fastcore.http.request import BodyReader, HttpError, Request, find_head_end, parse_head
+from fastcore.http.request import (
+    BodyReader,
+    ExpectationFailed,
+    HttpError,
+    Request,
+    find_head_end,
+    parse_head,
+)
 from fastcore.http.transaction import Transaction
 
 if TYPE_CHECKING:
@@ -151,10 +158,12 @@ class Connection(EngineConnMixin, FastPathMixin):
                 self.sb.set_status(self.slot, "R")
 
     def on_timeout(self) -> None:
-        """No progress within Timeout/KeepAliveTimeout: 408 mid-request, else just close."""
+        """No progress within Timeout/KeepAliveTimeout: 408 mid-request, else just close.
+        Apache sends nothing while the request line itself is incomplete (no LF yet, as
+        with bare-CR line ends): it answers 408 only once that line was read."""
         if self.out or (self.fc is not None and self.fc.pending_output):
             self._drop_output()
-        elif self.buf.strip(b"\r\n") or self.body is not None:
+        elif self.body is not None or b"\n" in self.buf.lstrip(b"\r\n"):
             self.body = None
             self.pending = None
             self._fatal(408)
@@ -301,9 +310,12 @@ class Connection(EngineConnMixin, FastPathMixin):
         txn = Transaction(self, now)
         if self.sb is not None:
             self.sb.set_status(self.slot, "W")
+        failed: ExpectationFailed | None = None
         try:
             req = parse_head(head, main.limit_request_line, main.limit_request_fields,
                              main.limit_request_field_size)
+        except ExpectationFailed as e:
+            req, failed = e.request, e
         except HttpError as e:
             line = head.lstrip(b"\r\n")
             txn.request_line = line[:line.find(b"\n")].rstrip(b"\r").decode("latin-1")
@@ -339,6 +351,10 @@ class Connection(EngineConnMixin, FastPathMixin):
         if self.sb is not None:
             self.sb.request_start(self.slot, head[:head.find(b"\r")], self.client_ip.encode(),
                                   vhost.server_name.encode())
+        if failed is not None:  # Apache: the fields of a kept connection, then it closes
+            self._emit(txn, req, srv.handler.error(txn, 417, failed.notes))
+            self.closing = True
+            return
         resp = None
         if req.body_kind == "none" and req.method in ("GET", "HEAD") and not req.assbackwards:
             resp = self._fast(txn, req, vhost)
@@ -362,8 +378,10 @@ class Connection(EngineConnMixin, FastPathMixin):
                 self.buf.clear()
                 self._emit(txn, req, resp)
                 return
-            if req.expect_continue and not self.buf:
+            if req.expect_continue and req.proto_num >= 1001:
+                # as Apache, even when the body came with the head
                 self.out.append((b"HTTP/1.1 100 Continue\r\n\r\n", -1, 0, 0, "auto", b"", False, 25))
+                req.expect_continue = False
             self.body = reader
             self.pending = (txn, req, resp)
             return
@@ -373,6 +391,8 @@ class Connection(EngineConnMixin, FastPathMixin):
     def _keepalive(self, req: Request | None, status: int, close: bool) -> bool:
         vh = self.vh
         if req is None or close or not req.keepalive or not vh.keep_alive or self.srv.draining:
+            return False
+        if req.expect_continue:  # Apache closes when a 100-continue was never answered
             return False
         if status in E.DROPS_CONNECTION:
             return False

@@ -255,10 +255,13 @@ class Handler:
             lead.append(("Content-Language", lang))
         hd = txn.headers_in
         cond = C.conditional_status(txn.method, hd, tag, mtime, now)
-        if cond == 304:
-            return Response(304, lead + base, None, b"")
-        if cond == 412:
-            return Response(412, lead + base + [("Content-Length", "0")], ctype, b"")
+        if cond == 304:  # Apache's 304 leaves out Content-Language (measured)
+            return Response(304, [h for h in lead if h[0] != "Content-Language"] + base, None, b"")
+        if cond == 412:  # Apache: an empty body, but HEAD keeps the file's Content-Length
+            r = Response(412, lead + base + [("Content-Length", "0")], ctype, b"")
+            if txn.method == "HEAD":
+                r.headers[-1], r.file = ("Content-Length", str(st.st_size)), (filename, 0, st.st_size)
+            return r
         size = st.st_size
         ranged = self.byte_ranges(txn, dc, lead, base, filename, 0, size, ctype, tag, mtime)
         if ranged is not None:

@@ -38,6 +38,16 @@ class HttpError(HttpErrorBase):
     """An error status decided while reading the request (always closes)."""
 
 
+class ExpectationFailed(HttpError):
+    """Expect other than 100-continue: Apache answers 417 once the head is parsed, with
+    the connection fields of a kept connection, and then closes.  `request` is the
+    parsed request (for its vhost, keep-alive fields and log line)."""
+
+    def __init__(self, request: Request, notes: str) -> None:
+        super().__init__(417, notes)
+        self.request = request
+
+
 class Request:
     """One parsed request head; plain attributes so the hot path can read them cheaply."""
 
@@ -65,7 +75,7 @@ class Request:
         self.keepalive = True
         self.ka_sent = False  # the Connection header holds a keep-alive token (Apache's ka_sent)
         self.assbackwards = False  # HTTP/0.9: body only, no status line or headers
-        self.expect_continue = False
+        self.expect_continue = False  # Expect: 100-continue, until the 100 is sent
 
 
 def find_head_end(buf: bytes | bytearray) -> int:
@@ -280,11 +290,11 @@ def _apply_semantics(req: Request) -> None:
         if req.content_length:
             req.body_kind = "length"
     expect = hd.get("expect")
-    if expect is not None:
+    if expect and expect.strip():  # Apache ignores an empty Expect
         if expect.strip().lower() == "100-continue":
-            req.expect_continue = req.proto_num >= 1001
+            req.expect_continue = True  # in any version (only HTTP/1.1 gets the 100)
         else:
-            raise HttpError(417, f"    Expect: {expect}")
+            raise ExpectationFailed(req, f"    Expect: {expect}")
 
 
 class BodyReader:

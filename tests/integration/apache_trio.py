@@ -5,6 +5,7 @@ time, the engine's blocking keep-alive loop first, as under prefork)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -51,6 +52,19 @@ def start_fastcore(conf_path: str, pure: bool) -> tuple[subprocess.Popen, int]:
     return proc, int(line.split()[2])
 
 
+def _server_field(port: int) -> str:
+    """The Server field of the answer on `port` (to be sure which server is there)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head and (chunk := s.recv(4096)):
+            head += chunk
+    for line in head.decode("latin-1").split("\r\n"):
+        if line.lower().startswith("server:"):
+            return line[7:].strip()
+    return ""
+
+
 def start_trio(run_dir: str, body: str) -> Trio:
     """Apache and both fastcore builds serving `body` (DocumentRoot, sections...)."""
     apache = ApacheOracle(run_dir, body, port=free_port())
@@ -59,12 +73,16 @@ def start_trio(run_dir: str, body: str) -> Trio:
         f.write(apache.config_text())
     trio = Trio(apache)
     try:
+        # Apache first: it must own the Listen port; http_server_proc.py then finds it
+        # taken and listens on a free one
+        apache.start()
+        trio.ports.append(apache.port)
         for pure in (False, True):
             proc, port = start_fastcore(apache.conf_path, pure)
             trio.procs.append(proc)
             trio.ports.append(port)
-        apache.start()
-        trio.ports.insert(0, apache.port)
+        if len(set(trio.ports)) != 3 or "Apache" not in _server_field(apache.port):
+            raise RuntimeError(f"the three servers do not listen apart: {trio.ports}")
     except Exception:
         trio.stop()
         raise

@@ -1,0 +1,158 @@
+"""Protocol edges where fastcore answers exactly as Apache 2.4.71 (default
+HttpProtocolOptions, so Allow0.9): HTTP/0.9 simple requests through the engine and the
+Python path, Expect (100-continue without a body, an unsupported or empty value), path
+components longer than NAME_MAX, and request heads with bare CR line ends.  Every
+request goes to real Apache and to fastcore (extensions and twins); a second request on
+the same connection shows whether the server kept it, without waiting on a timer."""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from apache_oracle import parse_responses, raw_request  # noqa: E402
+from apache_trio import Trio, start_trio  # noqa: E402
+
+SECOND = b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def trio(tmp_path_factory: pytest.TempPathFactory) -> Trio:
+    root = str(tmp_path_factory.mktemp("edges"))
+    os.chmod(root, 0o755)
+    d = f"{root}/htdocs"
+    os.makedirs(f"{d}/mv")
+    os.makedirs(f"{d}/sub")
+    for name, data in (("a.txt", "hello\n"), ("sub/index.html", "<p>index</p>\n"),
+                       ("mv/v.en.html", "en\n")):
+        with open(f"{d}/{name}", "w") as f:
+            f.write(data)
+    body = f"""DocumentRoot "{d}"
+AddType text/plain .txt
+AddLanguage en .en
+DirectoryIndex index.html
+Timeout 2
+<Directory />
+    AllowOverride None
+    Require all granted
+</Directory>
+<Directory "{d}/mv">
+    Options +MultiViews
+</Directory>
+"""
+    t = start_trio(f"{root}/run", body)
+    for port in t.ports[1:]:  # /a.txt and /sub/ in the engines' caches
+        for path in ("/a.txt", "/sub/index.html"):
+            raw_request(port, f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    yield t
+    t.stop()
+
+
+def normalized(raw: bytes) -> list[tuple]:
+    out = []
+    for status, headers, body in parse_responses(raw):
+        kept = {k: v for k, v in headers.items() if k not in ("date", "server")}
+        out.append((status, kept, body))
+    return out
+
+
+def same(trio: Trio, data: bytes, **kw: object) -> list[bytes]:
+    got = [raw_request(port, data, **kw) for port in trio.ports]
+    return got
+
+
+@pytest.mark.parametrize("line", [b"GET /a.txt\r\n", b"GET /a.txt \r\n", b"GET /sub/\r\n",
+                                  b"GET /sub/index.html\r\n", b"GET /missing\r\n",
+                                  b"GET /mv/v\r\n"])
+@pytest.mark.parametrize("half_close", [True, False])
+def test_http09_simple_request_is_served_and_closed(trio: Trio, line: bytes,
+                                                    half_close: bool) -> None:
+    """Allow0.9: the body alone, no status line or header, then Apache closes -- also
+    when the client keeps its side open (the engine must not wait for a blank line)."""
+    apache, fast, twin = same(trio, line, half_close=half_close, timeout=10)
+    assert apache and not apache.startswith(b"HTTP/")
+    assert fast.replace(b"fastcore/0.1.0 (Linux)", b"X") == apache.replace(b"Apache/2.4.71 (Debian)", b"X")
+    assert twin == fast
+
+
+@pytest.mark.parametrize("head,answers", [
+    # 100-continue and no body to read: Apache closes, saying so
+    (b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n\r\n", 1),
+    (b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nExpect: 100-Continue\r\n\r\n", 1),
+    (b"GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n\r\n", 1),
+    # with a body: 100 Continue first (even when the body came with the head), kept open
+    (b"POST /a.txt HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+     b"Content-Length: 3\r\n\r\nabc", 2),
+    # an empty Expect is ignored
+    (b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nExpect:\r\n\r\n", 2),
+    # anything else: 417 with the fields of a kept connection, and then Apache closes
+    (b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nExpect: foo\r\n\r\n", 1),
+    (b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue, foo\r\n\r\n", 1),
+    (b"GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\nExpect: foo\r\n\r\n", 1),
+    (b"GET /a.txt HTTP/1.0\r\nExpect: foo\r\n\r\n", 1),
+])
+def test_expect(trio: Trio, head: bytes, answers: int) -> None:
+    apache, fast, twin = [normalized(r) for r in same(trio, head + SECOND)]
+    assert len([a for a in apache if a[0] >= 200]) == answers, apache
+    assert fast == apache
+    assert twin == apache
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/" + "a" * 256, 403), ("/mv/" + "b" * 256, 403), ("/" + "a" * 256 + "/x", 403),
+    ("/" + "a" * 255, 404), ("/nodir/" + "a" * 256, 404), ("/a.txt/" + "a" * 256, 404),
+    ("/" + "/".join(["c" * 200] * 25), 404),
+])
+def test_long_path_component(trio: Trio, path: str, status: int) -> None:
+    data = f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode() + SECOND
+    apache, fast, twin = [normalized(r) for r in same(trio, data)]
+    assert apache[0][0] == status and len(apache) == 2  # and the connection stays open
+    assert fast == apache
+    assert twin == apache
+
+
+def wait_close(port: int, data: bytes, bound: float = 15.0) -> bytes:
+    """Send data, keep the connection open, return what arrives until the server closes
+    (bounded: the servers' Timeout is 2 s)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=bound) as s:
+        s.sendall(data)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+        return out
+
+
+@pytest.mark.parametrize("data", [
+    b"GET /a.txt HTTP/1.1\rHost: localhost\r\r",       # no LF at all: no request line yet
+    b"GET /a.txt HTTP/1.1\r",
+    b"GET /a.txt HTTP/1.1",
+    b"\r\nGET /a.txt HTTP/1.1\rHost: localhost\r\r",
+])
+def test_bare_cr_request_line_times_out_silently(trio: Trio, data: bytes) -> None:
+    """Apache reads lines up to LF: without one the request line never ends, and at
+    Timeout it closes without answering (no 408)."""
+    assert [wait_close(port, data) for port in trio.ports] == [b"", b"", b""]
+
+
+@pytest.mark.parametrize("data", [
+    b"GET /a.txt HTTP/1.1\r\nHost: localhost\rX: y\r\r",  # request line read: 408
+    b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r",
+])
+def test_bare_cr_after_the_request_line_is_408(trio: Trio, data: bytes) -> None:
+    apache, fast, twin = [normalized(wait_close(port, data)) for port in trio.ports]
+    assert [a[0] for a in apache] == [408]
+    assert fast == apache and twin == apache
+
+
+@pytest.mark.parametrize("data", [
+    b"GET /a.txt HTTP/1.1\r\nHost: localhost\rX: y\r\n\r\n",
+    b"GET /a.txt HTTP/1.1\r\r\nHost: localhost\r\n\r\n",
+    b"GET /a.txt\rHTTP/1.1\r\nHost: localhost\r\n\r\n",
+])
+def test_bare_cr_inside_a_line_is_400(trio: Trio, data: bytes) -> None:
+    apache, fast, twin = [normalized(r) for r in same(trio, data)]
+    assert [a[0] for a in apache] == [400]
+    assert fast == apache and twin == apache
