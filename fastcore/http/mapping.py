@@ -265,7 +265,9 @@ class Mapper:
             pass
         except OSError as e:
             if e.errno == errno.ENAMETOOLONG:
-                self._name_too_long(path)
+                # a component past NAME_MAX, or the path past PATH_MAX: Apache's walk
+                # answers 403 to any stat error but "not found" / "not a directory"
+                raise HttpError(403) from None
             return path, None, ""
         head, info = path, ""
         while True:
@@ -284,25 +286,6 @@ class Mapper:
                 first, sep, rest = info[1:].partition("/")
                 return head + "/" + first, None, ("/" + rest) if sep else ""
             return head, st, info
-
-    @staticmethod
-    def _name_too_long(path: str) -> None:
-        """A component longer than NAME_MAX (or a path past PATH_MAX): Apache's walk
-        stats component by component and answers 403 when a stat fails with
-        ENAMETOOLONG; a missing component before it ends the walk first (404)."""
-        cur = ""
-        for name in path.split("/")[1:]:
-            cur += "/" + name
-            try:
-                st = os.stat(cur)
-            except FileNotFoundError:
-                return
-            except OSError as e:
-                if e.errno == errno.ENAMETOOLONG:
-                    raise HttpError(403) from None
-                return
-            if not stmod.S_ISDIR(st.st_mode):
-                return  # a file: the rest is path info
 
     def walk(self, vhost: VirtualHost, path: str) -> WalkResult:
         """Directory walk over `path` (absolute); raises HttpError(403/500).
