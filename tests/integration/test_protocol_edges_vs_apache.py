@@ -7,14 +7,16 @@ the same connection shows whether the server kept it, without waiting on a timer
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apache_oracle import parse_responses, raw_request  # noqa: E402
-from apache_trio import Trio, start_trio  # noqa: E402
+from apache_oracle import free_port, parse_responses, raw_request, wait_port  # noqa: E402
+from apache_trio import ROOT, Trio, start_trio  # noqa: E402
 
 SECOND = b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 
@@ -157,3 +159,38 @@ def test_bare_cr_inside_a_line_is_400(trio: Trio, data: bytes) -> None:
     apache, fast, twin = [normalized(r) for r in same(trio, data)]
     assert [a[0] for a in apache] == [400]
     assert fast == apache and twin == apache
+
+
+@pytest.mark.parametrize("mpm", ["prefork", "event"])
+def test_http09_under_the_mpms(trio: Trio, tmp_path, mpm: str) -> None:
+    """The real server (`python -m fastcore`), whose engine (and, under event, its C
+    event loop) sees the line first: an HTTP/0.9 request is served at once, as Apache
+    does, not answered with a 408 after Timeout; also after the file is cached."""
+    conf = open(trio.apache.conf_path).read()
+    port = free_port()
+    conf = (conf.replace(f"Listen 127.0.0.1:{trio.apache.port}", f"Listen 127.0.0.1:{port}")
+            .replace("mpm_prefork", f"mpm_{mpm}")
+            .replace(f'PidFile "{trio.apache.tmpdir}/httpd.pid"', f'PidFile "{tmp_path}/fc.pid"'))
+    if mpm == "event":
+        conf = conf.replace("MinSpareServers 1\nMaxSpareServers 2",
+                            "ServerLimit 1\nThreadsPerChild 4\nMaxRequestWorkers 4")
+    path = tmp_path / "httpd.conf"
+    path.write_text(conf)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "fastcore", "-f", str(path), "-DFOREGROUND"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_port(port, 30)
+        expected = raw_request(trio.ports[0], b"GET /a.txt\r\n", half_close=False, timeout=10)
+        assert expected == b"hello\n"
+        for _ in range(2):  # the second one after a cached HTTP/1.1 answer
+            assert raw_request(port, b"GET /a.txt\r\n", half_close=False, timeout=10) == expected
+            raw_request(port, SECOND)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
