@@ -163,7 +163,14 @@ class Connection(EngineConnMixin, FastPathMixin):
         with bare-CR line ends): it answers 408 only once that line was read."""
         if self.out or (self.fc is not None and self.fc.pending_output):
             self._drop_output()
-        elif self.body is not None or b"\n" in self.buf.lstrip(b"\r\n"):
+        elif (self.body is None and self.buf.strip(b"\r\n")
+              and b"\n" not in self.buf.lstrip(b"\r\n")):
+            # nothing is sent, but Apache logs the attempt: "-" 408 -
+            txn = Transaction(self, time.time())
+            txn.request_line, txn.status = "-", 408
+            self.buf.clear()
+            self._finish(txn, False)
+        elif self.body is not None or self.buf.strip(b"\r\n"):
             self.body = None
             self.pending = None
             self._fatal(408)

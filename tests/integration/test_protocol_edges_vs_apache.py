@@ -15,8 +15,8 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from apache_oracle import free_port, parse_responses, raw_request, wait_port  # noqa: E402
-from apache_trio import ROOT, Trio, start_trio  # noqa: E402
+from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request, wait_port  # noqa: E402,E501
+from apache_trio import ROOT, Trio, start_fastcore, start_trio  # noqa: E402
 
 SECOND = b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 
@@ -194,3 +194,37 @@ def test_http09_under_the_mpms(trio: Trio, tmp_path, mpm: str) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+
+def test_silent_timeout_is_logged_as_apache(tmp_path) -> None:
+    """The bare-CR head that times out without an answer still leaves Apache's access
+    log line `"-" 408 -`; fastcore writes the same line."""
+    docs = tmp_path / "htdocs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("hello\n")
+    os.chmod(tmp_path, 0o755)
+    logged = {}
+    for name in ("apache", "fastcore"):
+        body = (f'DocumentRoot "{docs}"\nTimeout 1\n'
+                f'CustomLog "{tmp_path}/{name}.log" "%h \\"%r\\" %>s %b"\n'
+                "<Directory />\n    Require all granted\n</Directory>\n")
+        if name == "apache":
+            os.makedirs(tmp_path / "run")
+            t = ApacheOracle(str(tmp_path / "run"), body, port=free_port()).start()
+            port, stop = t.port, t.stop
+        else:
+            conf = tmp_path / "fc.conf"
+            conf.write_text(open(f"{tmp_path}/run/httpd.conf").read()
+                            .replace("apache.log", "fastcore.log"))
+            proc, port = start_fastcore(str(conf), pure=False)
+
+            def stop(p: subprocess.Popen = proc) -> None:
+                p.stdin.close()
+                p.wait(10)
+        try:
+            assert wait_close(port, b"GET /a.txt HTTP/1.1\rHost: localhost\r\r") == b""
+        finally:
+            stop()
+        logged[name] = (tmp_path / f"{name}.log").read_text()
+    assert logged["apache"] == '127.0.0.1 "-" 408 -\n'
+    assert logged["fastcore"] == logged["apache"]
