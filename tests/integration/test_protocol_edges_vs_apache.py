@@ -88,6 +88,16 @@ def test_http09_simple_request_is_served_and_closed(trio: Trio, line: bytes,
     # with a body: 100 Continue first (even when the body came with the head), kept open
     (b"POST /a.txt HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
      b"Content-Length: 3\r\n\r\nabc", 2),
+    (b"POST /missing HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+     b"Content-Length: 3\r\n\r\nabc", 2),                      # also before an error
+    (b"PUT /a.txt HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+     b"Content-Length: 3\r\n\r\nabc", 2),
+    # HTTP/1.0 gets no 100 Continue: the expectation stays open, Apache closes
+    (b"POST /a.txt HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n"
+     b"Content-Length: 3\r\n\r\nabc", 1),
+    (b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+     b"Content-Length: 0\r\n\r\n", 1),
+    (b"GET /missing HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n\r\n", 1),
     # an empty Expect is ignored
     (b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nExpect:\r\n\r\n", 2),
     # anything else: 417 with the fields of a kept connection, and then Apache closes
