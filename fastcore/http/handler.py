@@ -238,9 +238,7 @@ class Handler:
                       cacheable: bool, extra: list[tuple[str, str]],
                       vlv: str | None = None) -> Response:
         now = txn.start_time
-        tag = S.etag(st, dc.file_etag, now, force_weak=vlv is not None and vlv[:1] == "W")
-        if tag is not None and vlv is not None:
-            tag = S.negotiated_etag(tag, vlv)
+        tag = S.etag(st, dc.file_etag, now, vlv)
         mtime = S.last_modified_time(st, now)
         base: list[tuple[str, str]] = [("Last-Modified", S.http_date(mtime).decode())]
         if tag:

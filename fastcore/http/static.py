@@ -20,9 +20,11 @@ DEFAULT_ETAG = frozenset(("mtime", "size"))
 
 
 def etag(st: os.stat_result, components: frozenset[str] | None, now: float,
-         force_weak: bool = False) -> str | None:
+         vlv: str | None = None) -> str | None:
     """Apache's ap_make_etag: hex inode-size-mtime(usec) per FileETag; weak (W/) when the
-    file changed within the last second (it might change again within the same second)."""
+    file changed within the last second (it might change again within the same second).
+    With a variant-list validator (a negotiated answer): ap_set_etag's structured tag,
+    weak when the validator is."""
     comps = DEFAULT_ETAG if components is None else components
     if not comps:
         return None
@@ -33,8 +35,9 @@ def etag(st: os.stat_result, components: frozenset[str] | None, now: float,
         parts.append(f"{st.st_size:x}")
     if "mtime" in comps:
         parts.append(f"{st.st_mtime_ns // 1000:x}")
-    weak = "W/" if force_weak or now - st.st_mtime <= 1.0 else ""
-    return f'{weak}"{"-".join(parts)}"'
+    weak = "W/" if (vlv or "")[:1] == "W" or now - st.st_mtime <= 1.0 else ""
+    tag = f'{weak}"{"-".join(parts)}"'
+    return tag if vlv is None else negotiated_etag(tag, vlv)
 
 
 def variant_list_validator(filename: str, typemap: bool, components: frozenset[str] | None,
