@@ -165,11 +165,13 @@ class Connection(EngineConnMixin, FastPathMixin):
             self._drop_output()
         elif (self.body is None and self.buf.strip(b"\r\n")
               and b"\n" not in self.buf.lstrip(b"\r\n")):
-            # nothing is sent, but Apache logs the attempt: "-" 408 -
-            txn = Transaction(self, time.time())
-            txn.request_line, txn.status = "-", 408
+            # nothing is sent; Apache logs the attempt ("-" 408 -) on a connection's
+            # first request only (not after a kept-alive one)
             self.buf.clear()
-            self._finish(txn, False)
+            if not self.requests:
+                txn = Transaction(self, time.time())
+                txn.request_line, txn.status = "-", 408
+                self._finish(txn, False)
         elif self.body is not None or self.buf.strip(b"\r\n"):
             self.body = None
             self.pending = None
