@@ -19,9 +19,10 @@ Apache does not follow RFC 9110 section 13.2.2 to the letter, and fastcore match
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
-from fastcore.http.static import parse_http_date
+from fastcore.http.static import etag, parse_http_date
 
 _GET = ("GET", "HEAD")  # Apache's M_GET covers HEAD
 
@@ -133,3 +134,31 @@ def if_range_ok(value: str | None, tag: str | None, mtime: int, now: float | Non
     if t != mtime:
         return False
     return now is None or int(now) >= mtime + 60
+
+
+def variant_list_validator(filename: str, typemap: bool, components: frozenset[str] | None,
+                           now: float) -> str | None:
+    """mod_negotiation's variant-list validator: the type map's own ETag, or for
+    MultiViews the ETag Apache makes for the missing name (the directory's mtime only,
+    in microseconds; weak within a second of a change).  None when there is none."""
+    try:
+        st = os.stat(filename if typemap else os.path.dirname(filename))
+    except OSError:
+        return None
+    if typemap:
+        return etag(st, components, now)
+    weak = "W/" if now - st.st_mtime <= 1.0 else ""
+    return f'{weak}"{st.st_mtime_ns // 1000:x}"'
+
+
+def negotiated_etag(variant: str | None, vlv: str | None) -> str | None:
+    """ap_set_etag of a negotiated answer: the variant's ETag up to its closing quote,
+    ';', the validator after its opening quote - and, as Apache 2.4.71 sends it, no
+    closing quote (`"3-60a24181e4000;79-60a24181e4000`); weak when either is weak.
+    Without a validator (or without an ETag) the ETag is unchanged."""
+    if variant is None or vlv is None:
+        return variant
+    weak = vlv[:1] == "W" or variant[:1] == "W"
+    core = vlv[3:] if vlv[:1] == "W" else vlv[1:]
+    tag = variant[2:] if variant[:1] == "W" else variant
+    return ("W/" if weak else "") + tag[:-1] + ";" + core.rstrip('"')

@@ -24,14 +24,7 @@ from fastcore.http.engine import CLOSED, WANT_READ, WANT_WRITE, EngineConnMixin,
 from fastcore.http.fastpath import FastPathMixin
 from fastcore.http.handler import Response
 from fastcore.http.mapping import loose_path
-from fastcore.http.request import (
-    BodyReader,
-    ExpectationFailed,
-    HttpError,
-    Request,
-    find_head_end,
-    parse_head,
-)
+from fastcore.http.request import BodyReader, HttpError, Request, find_head_end, parse_head
 from fastcore.http.transaction import Transaction
 
 if TYPE_CHECKING:
@@ -319,12 +312,9 @@ class Connection(EngineConnMixin, FastPathMixin):
         txn = Transaction(self, now)
         if self.sb is not None:
             self.sb.set_status(self.slot, "W")
-        failed: ExpectationFailed | None = None
         try:
             req = parse_head(head, main.limit_request_line, main.limit_request_fields,
                              main.limit_request_field_size)
-        except ExpectationFailed as e:
-            req, failed = e.request, e
         except HttpError as e:
             line = head.lstrip(b"\r\n")
             txn.request_line = line[:line.find(b"\n")].rstrip(b"\r").decode("latin-1")
@@ -360,8 +350,8 @@ class Connection(EngineConnMixin, FastPathMixin):
         if self.sb is not None:
             self.sb.request_start(self.slot, head[:head.find(b"\r")], self.client_ip.encode(),
                                   vhost.server_name.encode())
-        if failed is not None:  # Apache: the fields of a kept connection, then it closes
-            self._emit(txn, req, srv.handler.error(txn, 417, failed.notes))
+        if req.expect_failed is not None:  # Apache: kept-connection fields, then it closes
+            self._emit(txn, req, srv.handler.error(txn, 417, req.expect_failed))
             self.closing = True
             return
         resp = None

@@ -238,8 +238,9 @@ class Handler:
                       cacheable: bool, extra: list[tuple[str, str]],
                       vlv: str | None = None) -> Response:
         now = txn.start_time
-        tag = S.etag(st, dc.file_etag, now, vlv)
+        tag = S.etag(st, dc.file_etag, now)
         mtime = S.last_modified_time(st, now)
+        tag = C.negotiated_etag(tag, vlv)
         base: list[tuple[str, str]] = [("Last-Modified", S.http_date(mtime).decode())]
         if tag:
             base.append(("ETag", tag))
@@ -521,11 +522,11 @@ class Handler:
                     body = f.read(size)
             return Response(200, meta + [("Accept-Ranges", "bytes"),
                                          ("Content-Length", str(len(body)))], ctype, body)
+        vlv = C.variant_list_validator(filename, typemap, dc.file_etag, txn.start_time)
         try:
             st = os.stat(res.path)
         except OSError:
             return self.error(txn, 404, dirconf=dc)
-        vlv = S.variant_list_validator(filename, typemap, dc.file_etag, txn.start_time)
         if vdc is not None:
             txn.dirconf = vdc
             return self.default_handler(txn, res.path, st, "", vdc, False, extra, vlv=vlv)

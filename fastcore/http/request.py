@@ -38,23 +38,13 @@ class HttpError(HttpErrorBase):
     """An error status decided while reading the request (always closes)."""
 
 
-class ExpectationFailed(HttpError):
-    """Expect other than 100-continue: Apache answers 417 once the head is parsed, with
-    the connection fields of a kept connection, and then closes.  `request` is the
-    parsed request (for its vhost, keep-alive fields and log line)."""
-
-    def __init__(self, request: Request, notes: str) -> None:
-        super().__init__(417, notes)
-        self.request = request
-
-
 class Request:
     """One parsed request head; plain attributes so the hot path can read them cheaply."""
 
     __slots__ = ("method", "target", "protocol", "proto_num", "headers", "fields",
                  "request_line", "raw_head", "host", "host_port", "abs_host", "path_raw",
                  "query", "body_kind", "content_length", "keepalive", "ka_sent",
-                 "assbackwards", "expect_continue")
+                 "assbackwards", "expect_continue", "expect_failed")
 
     def __init__(self) -> None:
         self.method = "GET"
@@ -76,6 +66,9 @@ class Request:
         self.ka_sent = False  # the Connection header holds a keep-alive token (Apache's ka_sent)
         self.assbackwards = False  # HTTP/0.9: body only, no status line or headers
         self.expect_continue = False  # Expect: 100-continue, until the 100 is sent
+        # another Expect: Apache answers 417 once the head is parsed, with the fields of
+        # a kept connection, and then closes; the error-notes for the page
+        self.expect_failed: str | None = None
 
 
 def find_head_end(buf: bytes | bytearray) -> int:
@@ -294,7 +287,7 @@ def _apply_semantics(req: Request) -> None:
         if expect.strip().lower() == "100-continue":
             req.expect_continue = True  # in any version (only HTTP/1.1 gets the 100)
         else:
-            raise ExpectationFailed(req, f"    Expect: {expect}")
+            req.expect_failed = f"    Expect: {expect}"  # the server answers 417
 
 
 class BodyReader:

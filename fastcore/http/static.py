@@ -19,12 +19,9 @@ MAX_RANGES = 200  # Apache's MaxRanges default
 DEFAULT_ETAG = frozenset(("mtime", "size"))
 
 
-def etag(st: os.stat_result, components: frozenset[str] | None, now: float,
-         vlv: str | None = None) -> str | None:
+def etag(st: os.stat_result, components: frozenset[str] | None, now: float) -> str | None:
     """Apache's ap_make_etag: hex inode-size-mtime(usec) per FileETag; weak (W/) when the
-    file changed within the last second (it might change again within the same second).
-    With a variant-list validator (a negotiated answer): ap_set_etag's structured tag,
-    weak when the validator is."""
+    file changed within the last second (it might change again within the same second)."""
     comps = DEFAULT_ETAG if components is None else components
     if not comps:
         return None
@@ -35,32 +32,8 @@ def etag(st: os.stat_result, components: frozenset[str] | None, now: float,
         parts.append(f"{st.st_size:x}")
     if "mtime" in comps:
         parts.append(f"{st.st_mtime_ns // 1000:x}")
-    weak = "W/" if (vlv or "")[:1] == "W" or now - st.st_mtime <= 1.0 else ""
-    tag = f'{weak}"{"-".join(parts)}"'
-    return tag if vlv is None else negotiated_etag(tag, vlv)
-
-
-def variant_list_validator(filename: str, typemap: bool, components: frozenset[str] | None,
-                           now: float) -> str | None:
-    """mod_negotiation's variant-list validator: the type map's own ETag, or for
-    MultiViews the ETag Apache makes for the missing name (the directory's mtime only,
-    in microseconds; weak within a second of a change).  None when there is none."""
-    try:
-        st = os.stat(filename if typemap else os.path.dirname(filename))
-    except OSError:
-        return None
-    if typemap:
-        return etag(st, components, now)
     weak = "W/" if now - st.st_mtime <= 1.0 else ""
-    return f'{weak}"{st.st_mtime_ns // 1000:x}"'
-
-
-def negotiated_etag(variant: str, vlv: str) -> str:
-    """Apache's structured ETag of a negotiated answer: the variant's ETag up to its
-    closing quote, ';', the validator after its opening quote - and, as Apache 2.4.71
-    sends it, without any closing quote (`"3-60a24181e4000;79-60a24181e4000`)."""
-    core = vlv[3:] if vlv[:1] == "W" else vlv[1:]
-    return variant[:-1] + ";" + core.rstrip('"')
+    return f'{weak}"{"-".join(parts)}"'
 
 
 def last_modified_time(st: os.stat_result, now: float) -> int:

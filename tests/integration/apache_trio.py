@@ -87,3 +87,51 @@ def start_trio(run_dir: str, body: str) -> Trio:
         trio.stop()
         raise
     return trio
+
+
+def _final_done(data: bytes) -> bool:
+    """Does `data` hold a complete final (non-1xx) response with a Content-Length body
+    (or none: 204/304)?"""
+    while True:
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        head = data[:end].decode("latin-1").split("\r\n")
+        try:
+            status = int(head[0].split(" ")[1])
+        except (IndexError, ValueError):
+            return False
+        data = data[end + 4:]
+        if status < 200:
+            continue
+        if status in (204, 304):
+            return True
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                return len(data) >= int(value.strip())
+        return False
+
+
+def exchange(port: int, first: bytes, second: bytes, timeout: float = 10.0) -> bytes:
+    """Send `first`, read its whole answer, then send `second` on the same connection
+    and read until the server closes: all bytes received.  The second request is sent
+    only after the first answer was read, so a server that closes after the first one
+    cannot lose that answer to a reset (unread pipelined bytes), and whether the second
+    is answered shows whether the connection was kept."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(first)
+        got = b""
+        try:
+            while not _final_done(got):
+                chunk = s.recv(65536)
+                if not chunk:
+                    return got
+                got += chunk
+            s.sendall(second)
+            s.shutdown(socket.SHUT_WR)
+            while chunk := s.recv(65536):
+                got += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        return got

@@ -3,8 +3,8 @@ corpus of Connection values (0xA0, tabs, ';', '=', quotes, mixed case, prefixes 
 keep-alive and close) goes to real Apache and to fastcore through the engine (a cached
 file) and through the Python path (the same request with an If-None-Match that does not
 match, which the engine never answers), in both builds (extensions and twins).  Each
-request is followed on the same connection by a second one: whether it is answered shows
-whether the server kept the connection, without waiting on any timer."""
+answer is followed on the same connection by a second request: whether it is answered
+shows whether the server kept the connection, without waiting on any timer."""
 from __future__ import annotations
 
 import os
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(__file__))
 from apache_oracle import parse_responses, raw_request  # noqa: E402
-from apache_trio import Trio, start_trio  # noqa: E402
+from apache_trio import Trio, exchange, start_trio  # noqa: E402
 
 PIECES = st.sampled_from(["keep-alive", "Keep-Alive", "KEEP-ALIVE", "close", "Close", "keep",
                           "k", "c", "clo", "keep-alivex", "closed", "upgrade", "x-foo", "te"])
@@ -50,7 +50,7 @@ KeepAliveTimeout 7
 
 
 def answers(port: int, first: bytes) -> list[tuple[int, str | None, str | None]]:
-    got = parse_responses(raw_request(port, first + SECOND))
+    got = parse_responses(exchange(port, first, SECOND))
     return [(st_, h.get("connection"), h.get("keep-alive")) for st_, h, _ in got]
 
 

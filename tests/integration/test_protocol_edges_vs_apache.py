@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request, wait_port  # noqa: E402,E501
-from apache_trio import ROOT, Trio, start_fastcore, start_trio  # noqa: E402
+from apache_trio import ROOT, Trio, exchange, start_fastcore, start_trio  # noqa: E402
 
 SECOND = b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 
@@ -57,6 +57,8 @@ def normalized(raw: bytes) -> list[tuple]:
     out = []
     for status, headers, body in parse_responses(raw):
         kept = {k: v for k, v in headers.items() if k not in ("date", "server")}
+        if "allow" in kept:  # Apache's order comes from a hash table: compare the set
+            kept["allow"] = ",".join(sorted(kept["allow"].split(",")))
         out.append((status, kept, body))
     return out
 
@@ -107,7 +109,7 @@ def test_http09_simple_request_is_served_and_closed(trio: Trio, line: bytes,
     (b"GET /a.txt HTTP/1.0\r\nExpect: foo\r\n\r\n", 1),
 ])
 def test_expect(trio: Trio, head: bytes, answers: int) -> None:
-    apache, fast, twin = [normalized(r) for r in same(trio, head + SECOND)]
+    apache, fast, twin = [normalized(exchange(port, head, SECOND)) for port in trio.ports]
     assert len([a for a in apache if a[0] >= 200]) == answers, apache
     assert fast == apache
     assert twin == apache
@@ -120,8 +122,8 @@ def test_expect(trio: Trio, head: bytes, answers: int) -> None:
 ], ids=["name_max", "in_multiviews_dir", "then_more", "255", "below_missing", "path_info",
         "path_max"])
 def test_long_path_component(trio: Trio, path: str, status: int) -> None:
-    data = f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode() + SECOND
-    apache, fast, twin = [normalized(r) for r in same(trio, data)]
+    data = f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()
+    apache, fast, twin = [normalized(exchange(port, data, SECOND)) for port in trio.ports]
     assert apache[0][0] == status and len(apache) == 2  # and the connection stays open
     assert fast == apache
     assert twin == apache
