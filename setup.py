@@ -99,6 +99,7 @@ def extensions() -> list[Extension]:
             "fastcore." + os.path.splitext(os.path.basename(path))[0],
             [path],
             include_dirs=["fastcore/src", "fastcore"],
+            depends=sorted(glob.glob("fastcore/src/*.h")),  # a header change rebuilds
             extra_compile_args=["-O2", "-Wno-unused-function"],
             libraries=["pthread"],
             # PCRE2 as Apache links it; the runtime library alone suffices (no headers)

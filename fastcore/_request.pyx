@@ -8,6 +8,9 @@ bytes already buffered prove a limit is exceeded (then HeadError at once).
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 
+cdef extern from "fc_token.h" nogil:
+    int fc_find_token(const unsigned char *v, size_t n, const char *tok, size_t toklen)
+
 cdef enum:
     STACK_FIELDS = 128
 
@@ -118,6 +121,15 @@ cdef object _parse(const unsigned char[::1] view, long limit_line, long limit_fi
     finally:
         if fields != stack_fields:
             PyMem_Free(fields)
+
+
+def find_token(value, str tok) -> bool:
+    """Apache's ap_find_token over a header value (str or bytes): does some token of it,
+    split at every non-token byte, match the lower-case word `tok` case-insensitively as
+    a prefix ("keep" finds keep-alive)?  The C matcher the engine uses (fc_token.h)."""
+    cdef bytes raw = value.encode("latin-1", "replace") if isinstance(value, str) else bytes(value)
+    cdef bytes word = tok.encode("ascii")
+    return fc_find_token(<const unsigned char *>raw, len(raw), <const char *>word, len(word)) != 0
 
 
 def parse_head(buf, long limit_line=8190, long limit_fields=100,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fastcore._pure.request import find_token
 from fastcore.http.log import escape
 
 if TYPE_CHECKING:
@@ -22,9 +23,15 @@ class Req:
     __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "keepalive", "ka_sent")
 
 
+def _line_shape_ok(line: bytes) -> bool:
+    return (len(line) >= 14 and line[-9:-1] == b" HTTP/1."
+            and (line.startswith(b"GET ") or line.startswith(b"HEAD ")))
+
+
 def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
     """0 incomplete, -1 not for the fast path, or (head length, request)."""
     i, n, end = 0, len(buf), -1
+    first_line = True
     while i < n:
         ch = buf[i]
         if ch == 10:
@@ -36,6 +43,10 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
             return 0
         if buf[i + 1] != 10:
             return -1
+        if first_line:  # an HTTP/0.9 line has no blank line to wait for (fc_line_shape_ok)
+            if not _line_shape_ok(bytes(buf[:i])):
+                return -1
+            first_line = False
         if i + 2 < n and buf[i + 2] == 13:
             if i + 3 >= n:
                 return 0
@@ -97,11 +108,9 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
             if host is not None:
                 return -1
             host = value
-        elif name == b"connection":
-            for tok in value.split(b","):
-                t = tok.strip(b" \t").lower()
-                close = close or t == b"close"
-                ka = ka or t == b"keep-alive"
+        elif name == b"connection":  # Apache's ap_find_token, as fc_token.h
+            close = close or find_token(value, "close")
+            ka = ka or find_token(value, "keep-alive")
         elif name in (b"content-length", b"range", b"transfer-encoding", b"expect"):
             return -1
         elif name[:1] == b"i" and len(name) > 3 and name[2:3] == b"-":
@@ -109,7 +118,7 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
     if v11 and host is None:
         return -1
     r.host = host
-    r.keepalive = (not close) if v11 else ka
+    r.keepalive = not close and (v11 or ka)  # Apache checks close first
     r.ka_sent = ka
     return end, r
 

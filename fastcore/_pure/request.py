@@ -19,6 +19,16 @@ _UNSAFE_SINGLE = re.compile(  # the Unsafe request line, rebuilt with single spa
     rb"([\x21-\x7e\x80-\xff]+) ([\x21-\x7e\x80-\xff]+)(?: ([\x21-\x7e\x80-\xff]*))?")
 
 
+def find_token(value: str | bytes, tok: str) -> bool:
+    """Apache's ap_find_token (twin of fc_token.h): some token of the value, split at
+    every non-token byte (so 0xA0, ';', '=', quotes separate), is a non-empty
+    case-insensitive prefix of the lower-case word `tok` ("keep" finds keep-alive)."""
+    raw = value.encode("latin-1", "replace") if isinstance(value, str) else bytes(value)
+    raw = raw.split(b"\0", 1)[0]  # a NUL ends the value, as it ends Apache's string
+    word = tok.encode("ascii")
+    return any(word.startswith(m.group().lower()) for m in _TOKEN.finditer(raw))
+
+
 class HeadError(Exception):
     """A malformed or oversized request head: answer `status` (400, 414) and close."""
 

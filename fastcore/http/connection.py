@@ -474,6 +474,10 @@ class Connection(EngineConnMixin, FastPathMixin):
         if self.sb is not None:
             self.sb.request_start(self.slot, head[:head.find(b"\r")], self.client_ip.encode(),
                                   vhost.server_name.encode())
+        if req.expect_failed is not None:  # Apache: kept-connection fields, then it closes
+            self._emit(txn, req, srv.handler.error(txn, 417, req.expect_failed))
+            self.closing = True
+            return
         resp = None
         if req.body_kind == "none" and req.method in ("GET", "HEAD") and not req.assbackwards:
             resp = self._fast(txn, req, vhost)
@@ -498,8 +502,10 @@ class Connection(EngineConnMixin, FastPathMixin):
                 self.buf.clear()
                 self._emit(txn, req, resp)
                 return
-            if req.expect_continue and not self.buf:
+            if req.expect_continue and req.proto_num >= 1001:
+                # as Apache, even when the body came with the head
                 self.out.append((b"HTTP/1.1 100 Continue\r\n\r\n", -1, 0, 0, "auto", b"", False, 25))
+                req.expect_continue = False
             self.body = reader
             self.pending = (txn, req, resp)
             if self.rt is not None:
@@ -512,6 +518,8 @@ class Connection(EngineConnMixin, FastPathMixin):
         vh = self.vh
         if req is None or close or not req.keepalive or not vh.keep_alive or self.srv.draining:
             return False
+        if req.expect_continue:  # Apache closes when a 100-continue was never answered
+            return False
         if status in E.DROPS_CONNECTION:
             return False
         mk = vh.max_keep_alive_requests
@@ -522,8 +530,7 @@ class Connection(EngineConnMixin, FastPathMixin):
         connection only when the client sent a keep-alive token (Apache's ka_sent rule)."""
         if not keep:
             return b"Connection: close\r\n"
-        conn = req.headers.get("connection")
-        if conn is None or not _ka_token(conn):
+        if not req.ka_sent:
             return b""
         vh = self.vh
         mk = vh.max_keep_alive_requests
@@ -650,7 +657,3 @@ def _setsockopt(fd: int, tv: bytes) -> None:
     finally:
         s.detach()
 
-
-def _ka_token(conn: str) -> bool:
-    """The Connection value lists keep-alive (same token split as Request's close check)."""
-    return any(t.strip().lower() == "keep-alive" for t in conn.split(","))

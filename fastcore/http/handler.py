@@ -12,6 +12,7 @@ import stat as stmod
 
 from fastcore._ext import load
 from fastcore.config.model import OPT_MULTI, DirConfig, VirtualHost
+from fastcore.http import conditional as C
 from fastcore.http import errors as E
 from fastcore.http import metrics, negotiation, status
 from fastcore.http import static as S
@@ -201,7 +202,7 @@ class Handler(DirectoryMixin):
     def default_handler(self, txn: object, filename: str, st: os.stat_result | None,
                         path_info: str, dc: DirConfig, cacheable: bool,
                         extra: list[tuple[str, str]] | None = None,
-                        ctype_override: tuple | None = None) -> Response:
+                        ctype_override: tuple | None = None, vlv: str | None = None) -> Response:
         method = txn.method
         if method not in KNOWN_METHODS:
             return self.not_implemented(txn, dc)
@@ -219,7 +220,8 @@ class Handler(DirectoryMixin):
                 self.srv.errlog(txn.vhost).log("info", "core", f"AH00128: File does not exist: {filename}",
                                        f"{txn.client_ip}:{txn.remote_port}", dc)
             return self.error(txn, 404, dirconf=dc)
-        return self.file_response(txn, filename, st, dc, ctype, lang, enc, cacheable, extra or [])
+        return self.file_response(txn, filename, st, dc, ctype, lang, enc, cacheable, extra or [],
+                                  vlv)
 
     def not_implemented(self, txn: object, dc: DirConfig) -> Response:
         """The default handler's 501 for a method Apache does not know, with its AH00135."""
@@ -241,10 +243,12 @@ class Handler(DirectoryMixin):
 
     def file_response(self, txn: object, filename: str, st: os.stat_result, dc: DirConfig,
                       ctype: str | None, lang: str | None, enc: str | None,
-                      cacheable: bool, extra: list[tuple[str, str]]) -> Response:
+                      cacheable: bool, extra: list[tuple[str, str]],
+                      vlv: str | None = None) -> Response:
         now = txn.start_time
         tag = S.etag(st, dc.file_etag, now, filename)
         mtime = S.last_modified_time(st, now)
+        tag = C.negotiated_etag(tag, vlv)
         base: list[tuple[str, str]] = [("Last-Modified", S.http_date(mtime).decode())]
         if tag:
             base.append(("ETag", tag))
@@ -256,11 +260,14 @@ class Handler(DirectoryMixin):
         if lang:
             lead.append(("Content-Language", lang))
         hd = txn.headers_in
-        cond = S.conditional_status(txn.method, hd, tag, mtime, now)
-        if cond == 304:
-            return Response(304, lead + base, None, b"")
-        if cond == 412:
-            return Response(412, lead + base + [("Content-Length", "0")], ctype, b"")
+        cond = C.conditional_status(txn.method, hd, tag, mtime, now)
+        if cond == 304:  # Apache's 304 leaves out Content-Language (measured)
+            return Response(304, [h for h in lead if h[0] != "Content-Language"] + base, None, b"")
+        if cond == 412:  # Apache: an empty body, but HEAD keeps the file's Content-Length
+            r = Response(412, lead + base + [("Content-Length", "0")], ctype, b"")
+            if txn.method == "HEAD":
+                r.headers[-1], r.file = ("Content-Length", str(st.st_size)), (filename, 0, st.st_size)
+            return r
         size = st.st_size
         ranged = self.byte_ranges(txn, dc, lead, base, filename, 0, size, ctype, tag, mtime)
         if ranged is not None:
@@ -282,7 +289,7 @@ class Handler(DirectoryMixin):
         file (a whole file, or a type map's Body:), or None to send everything."""
         hd = txn.headers_in
         rng = hd.get("range")
-        if rng is None or not S.if_range_ok(hd.get("if-range"), tag, mtime):
+        if rng is None or not C.if_range_ok(hd.get("if-range"), tag, mtime, txn.start_time):
             return None
         ranges = S.parse_ranges(rng, size, S.range_limits(dc))
         if ranges == 416:  # an error page: Apache drops the content encoding/languages
@@ -378,6 +385,7 @@ class Handler(DirectoryMixin):
                     body = f.read(size)
             return Response(200, meta + [("Accept-Ranges", S.accept_ranges(dc)),
                                          ("Content-Length", str(len(body)))], ctype, body)
+        vlv = C.variant_list_validator(filename, typemap, dc.file_etag, txn.start_time)
         try:
             st = os.stat(res.path)
         except OSError:
@@ -385,9 +393,9 @@ class Handler(DirectoryMixin):
         txn.filename = res.path  # the variant, as Apache's fast internal redirect leaves it
         if vdc is not None:
             txn.dirconf = vdc
-            return self.default_handler(txn, res.path, st, "", vdc, False, extra)
+            return self.default_handler(txn, res.path, st, "", vdc, False, extra, vlv=vlv)
         return self.default_handler(txn, res.path, st, "", dc, False, extra,
-                                    (ctype, res.language, res.encoding))
+                                    (ctype, res.language, res.encoding), vlv)
 
     def redirect_target(self, txn: object, path: str, rel_uri: str
                         ) -> tuple[int | None, DirConfig | None]:

@@ -13,6 +13,7 @@ Mapper.walk(): the directory walk with the seed's exact per-request costs:
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat as stmod
@@ -302,7 +303,11 @@ class Mapper:
                 pass
         except NotADirectoryError:
             pass
-        except OSError:
+        except OSError as e:
+            if e.errno == errno.ENAMETOOLONG:
+                # a component past NAME_MAX, or the path past PATH_MAX: Apache's walk
+                # answers 403 to any stat error but "not found" / "not a directory"
+                raise HttpError(403) from None
             return path, None, ""
         head, info = path, ""
         while True:

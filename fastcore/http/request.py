@@ -43,8 +43,8 @@ class Request:
 
     __slots__ = ("method", "target", "protocol", "proto_num", "headers", "fields",
                  "request_line", "raw_head", "host", "host_port", "abs_host", "path_raw",
-                 "query", "body_kind", "content_length", "keepalive", "assbackwards",
-                 "expect_continue")
+                 "query", "body_kind", "content_length", "keepalive", "ka_sent",
+                 "assbackwards", "expect_continue", "expect_failed")
 
     def __init__(self) -> None:
         self.method = "GET"
@@ -63,8 +63,12 @@ class Request:
         self.body_kind = "none"  # none | length | chunked
         self.content_length = 0
         self.keepalive = True
+        self.ka_sent = False  # the Connection header holds a keep-alive token (Apache's ka_sent)
         self.assbackwards = False  # HTTP/0.9: body only, no status line or headers
-        self.expect_continue = False
+        self.expect_continue = False  # Expect: 100-continue, until the 100 is sent
+        # another Expect: Apache answers 417 once the head is parsed, with the fields of
+        # a kept connection, and then closes; the error-notes for the page
+        self.expect_failed: str | None = None
 
 
 def find_head_end(buf: bytes | bytearray, strict: bool = True) -> int:
@@ -236,12 +240,12 @@ def _apply_semantics(req: Request, strict: bool = True) -> None:
     conn = hd.get("connection")
     if conn is None:
         req.keepalive = req.proto_num >= 1001
-    else:
-        tokens = {t.strip() for t in conn.lower().split(",")}
+    else:  # Apache's ap_find_token, the same C matcher as the engine's (fc_token.h)
+        req.ka_sent = _rq.find_token(conn, "keep-alive")
         if req.proto_num >= 1001:
-            req.keepalive = "close" not in tokens
+            req.keepalive = not _rq.find_token(conn, "close")
         else:
-            req.keepalive = "keep-alive" in tokens
+            req.keepalive = req.ka_sent and not _rq.find_token(conn, "close")
     te = hd.get("transfer-encoding")
     if te is not None:
         codings = [c.strip().lower() for c in te.split(",")]
@@ -258,11 +262,11 @@ def _apply_semantics(req: Request, strict: bool = True) -> None:
         if req.content_length:
             req.body_kind = "length"
     expect = hd.get("expect")
-    if expect is not None:
+    if expect and expect.strip():  # Apache ignores an empty Expect
         if expect.strip().lower() == "100-continue":
-            req.expect_continue = req.proto_num >= 1001
+            req.expect_continue = True  # in any version (only HTTP/1.1 gets the 100)
         else:
-            raise HttpError(417, f"    Expect: {expect}")
+            req.expect_failed = f"    Expect: {expect}"  # the server answers 417
 
 
 class BodyReader:

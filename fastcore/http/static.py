@@ -1,5 +1,5 @@
-"""File responses: ETag (FileETag), Last-Modified, conditional requests in RFC 9110
-order, byte ranges (single, multipart/byteranges, suffix, open, 416, If-Range).
+"""File responses: ETag (FileETag), Last-Modified, HTTP dates, byte ranges (single,
+multipart/byteranges, suffix, open, 416); conditional requests are http/conditional.py.
 
 Pure functions over a stat result and the request headers, so the hot path and the slow
 path share them and unit tests need no sockets.
@@ -114,57 +114,6 @@ def parse_http_date(value: str) -> float | None:
     return float(_days_from_civil(y, month, d) * 86400 + h * 3600 + mi * 60 + se)
 
 
-def _etag_list(value: str) -> list[str]:
-    out = []
-    for item in value.split(","):
-        item = item.strip()
-        if item:
-            out.append(item)
-    return out
-
-
-def _strong_match(tag: str | None, header: str) -> bool:
-    if tag is None or tag.startswith("W/"):
-        return False
-    return any(t == tag for t in _etag_list(header))
-
-
-def _weak_match(tag: str | None, header: str) -> bool:
-    if tag is None:
-        return False
-    core = tag[2:] if tag.startswith("W/") else tag
-    for t in _etag_list(header):
-        if (t[2:] if t.startswith("W/") else t) == core:
-            return True
-    return False
-
-
-def conditional_status(method: str, headers: dict[str, str], tag: str | None,
-                       mtime: int, now: float) -> int:
-    """0 (proceed), 304 or 412 - RFC 9110 section 13.2.2 precedence, as ap_meets_conditions."""
-    im = headers.get("if-match")
-    if im is not None:
-        if im.strip() != "*" and not _strong_match(tag, im):
-            return 412
-    else:
-        ius = headers.get("if-unmodified-since")
-        if ius is not None:
-            t = parse_http_date(ius)
-            if t is not None and mtime > t:
-                return 412
-    inm = headers.get("if-none-match")
-    if inm is not None:
-        if inm.strip() == "*" or _weak_match(tag, inm):
-            return 304 if method in ("GET", "HEAD") else 412
-        return 0
-    ims = headers.get("if-modified-since")
-    if ims is not None and method in ("GET", "HEAD"):
-        t = parse_http_date(ims)
-        if t is not None and mtime <= t <= now:
-            return 304
-    return 0
-
-
 @dataclass(frozen=True)
 class RangeLimits:
     """MaxRanges, MaxRangeOverlaps, MaxRangeReversals in effect (None: unlimited)."""
@@ -252,17 +201,6 @@ def parse_ranges(value: str, size: int, limits: RangeLimits = DEFAULT_LIMITS
             or (limits.reversals is not None and reversals > limits.reversals)):
         return None
     return out
-
-
-def if_range_ok(value: str | None, tag: str | None, mtime: int) -> bool:
-    """If-Range: an entity tag must match strongly, a date must equal Last-Modified."""
-    if value is None:
-        return True
-    v = value.strip()
-    if v.startswith('"') or v.startswith("W/"):
-        return tag is not None and not tag.startswith("W/") and v == tag
-    t = parse_http_date(v)
-    return t is not None and int(t) == mtime
 
 
 def multipart_parts(ranges: list[tuple[int, int]], size: int, ctype: str | None,

@@ -9,6 +9,7 @@
  */
 #ifndef FC_FASTPARSE_H
 #define FC_FASTPARSE_H
+#include "fc_token.h"
 
 /* ------------------------------------------------------------------ request head */
 static const unsigned char fc_tchar[256] = {
@@ -27,32 +28,37 @@ static const unsigned char fc_tchar[256] = {
     ['y'] = 1, ['z'] = 1,
 };
 
-/* Connection tokens: close / keep-alive, comma separated, surrounding whitespace ignored */
+/* Connection tokens close / keep-alive, matched as Apache's ap_find_token (fc_token.h) */
 static void fc_conn_tokens(const char *v, size_t n, int *close_, int *ka) {
-    size_t i = 0;
-    while (i <= n) {
-        size_t j = i;
-        while (j < n && v[j] != ',') j++;
-        size_t a = i, b = j;
-        while (a < b && (v[a] == ' ' || v[a] == '\t')) a++;
-        while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t')) b--;
-        if (fc_ieq(v + a, b - a, "close", 5)) *close_ = 1;
-        if (fc_ieq(v + a, b - a, "keep-alive", 10)) *ka = 1;
-        i = j + 1;
-    }
+    const unsigned char *u = (const unsigned char *)v;
+    if (fc_find_token(u, n, "close", 5)) *close_ = 1;
+    if (fc_find_token(u, n, "keep-alive", 10)) *ka = 1;
 }
 
 /* Parse one head at p[0..n).  Returns its length (> 0), 0 when incomplete, -1 when the
  * request is not for the fast path (anything unusual: the Python parser decides). */
+/* Could the complete request line p[0..len) be the fast path's?  Checked as soon as it
+ * has arrived: an HTTP/0.9 line ("GET /x") has no header section to wait for, so the
+ * engine must not wait for a blank line that never comes (the Python path serves it). */
+static int fc_line_shape_ok(const char *p, size_t len) {
+    if (len < 14 || memcmp(p + len - 9, " HTTP/1.", 8) != 0) return 0;
+    return memcmp(p, "GET ", 4) == 0 || memcmp(p, "HEAD ", 5) == 0;
+}
+
 static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
     const char *end = NULL;
     size_t i = 0;
+    int first_line = 1;
     while (i < n && !end) {
         char ch = p[i];
         if (ch == '\n') return -1;           /* a bare LF: the Python parser answers 400 */
         if (ch != '\r') { i++; continue; }
         if (i + 1 >= n) return 0;
         if (p[i + 1] != '\n') return -1;     /* a bare CR */
+        if (first_line) {
+            if (!fc_line_shape_ok(p, i)) return -1;
+            first_line = 0;
+        }
         if (i + 2 < n && p[i + 2] == '\r') {
             if (i + 3 >= n) return 0;
             if (p[i + 3] != '\n') return -1;
@@ -136,7 +142,7 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
     }
     if (v11 && !r->has_host) return -1;
     if (!r->has_host) { r->host = ""; r->hostlen = 0; }
-    r->keepalive = v11 ? !conn_close : conn_ka;
+    r->keepalive = !conn_close && (v11 || conn_ka);  /* Apache checks close first */
     r->ka_sent = conn_ka;
     return (long)r->headlen;
 }
