@@ -6,8 +6,7 @@ HAProxy (Debian's) balances wrk's keep-alive load over instances A and B, health
 started again; B is gracefully restarted (USR1); A is upgraded in place (USR2 execs a new
 master on the same sockets, then WINCH drains the old one). wrk must see no error and no
 non-2xx answer, and each instance's access log must hold every request HAProxy says that
-instance answered (the SIGKILLed incarnation excepted: a killed process cannot write the
-line of a request it was serving).
+instance answered (the SIGKILLed incarnation's requests in flight excepted).
 """
 from __future__ import annotations
 
@@ -170,8 +169,11 @@ def test_crash_restart_and_upgrade_behind_haproxy(tmp_path) -> None:
         # every instance's log holds what HAProxy says it answered
         counts = served_2xx(stats)
         assert b.log_count() == counts["b"]
-        lost_at_kill = before_restart - lines_before  # the killed process's last lines
-        assert 0 <= lost_at_kill <= 8
+        # At the kill, a request in flight may be answered by HAProxy's count and not in
+        # the log (killed before its line was written), or logged and not counted (its
+        # answer was cut, HAProxy retried it on B): at most one per connection, either way.
+        lost_at_kill = before_restart - lines_before
+        assert abs(lost_at_kill) <= 8
         assert a.log_count() == counts["a"] - lost_at_kill
         assert not (a.dir / "httpd.pid.oldbin").exists()  # the old master cleaned up
     finally:
