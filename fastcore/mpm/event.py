@@ -26,13 +26,13 @@ import itertools
 import os
 import queue
 import select
-import socket
 import threading
 import time
 from typing import Any
 
 from fastcore._ext import load
 from fastcore.mpm.child import ChildContext
+from fastcore.mpm.fdutil import close_fd, shutdown_write
 from fastcore.mpm.proctable import NOT_ACCEPTING, QUIESCING
 
 ACCEPT_BATCH = 16
@@ -190,7 +190,7 @@ class EventChild:
             except Exception:  # noqa: BLE001
                 self.ctx.log_exception("connection")
                 fc.close()
-                _close_fd(fd)
+                close_fd(fd)
                 return
             with self.lock:
                 self.conns += 1
@@ -240,7 +240,7 @@ class EventChild:
         side is shut and the listener drains it (no worker waits on a slow peer)."""
         conn = entry.conn
         if entry.linger or conn is None:
-            _close_fd(entry.fd)
+            close_fd(entry.fd)
             self.conn_done()
             return
         if getattr(conn, "closed", True) or not (getattr(conn, "requests", 0)
@@ -250,9 +250,9 @@ class EventChild:
             return
         conn.closed = True  # the MPM owns the descriptor from here on
         try:
-            _shutdown_write(entry.fd)
+            shutdown_write(entry.fd)
         except OSError:
-            _close_fd(entry.fd)
+            close_fd(entry.fd)
             self.conn_done()
             return
         entry.conn, entry.linger = None, True
@@ -363,7 +363,7 @@ class EventChild:
                     entry.conn = self.ctx.server.connection(fd, peer, -1)
                 except Exception:  # noqa: BLE001
                     self.ctx.log_exception("connection")
-                    _close_fd(fd)
+                    close_fd(fd)
                     self.conn_done()
                     continue
                 if self.attach(entry, entry.conn.read_wait()):
@@ -483,7 +483,7 @@ class EventChild:
                 return
         except OSError:
             pass
-        _close_fd(entry.fd)
+        close_fd(entry.fd)
         self.conn_done()
 
     def run(self) -> int:
@@ -499,21 +499,6 @@ class EventChild:
         for th in threads:
             th.join()
         return self.ctx.finish()
-
-
-def _shutdown_write(fd: int) -> None:
-    sock = socket.socket(fileno=fd)
-    try:
-        sock.shutdown(socket.SHUT_WR)
-    finally:
-        sock.detach()
-
-
-def _close_fd(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError:
-        pass
 
 
 def run_child(ctx: ChildContext) -> int:

@@ -25,6 +25,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from fastcore.mpm.fdutil import close_fd, shutdown_write
+
 if TYPE_CHECKING:
     from fastcore.http.connection import Connection
     from fastcore.mpm.child import ChildContext
@@ -163,14 +165,14 @@ class HeadHolder:
                 except Exception:  # noqa: BLE001 - one connection never stops the holder
                     self.ctx.log_exception("holder")
                     self._unregister(entry.fd)
-                    _close_fd(entry.fd)
+                    close_fd(entry.fd)
         with self.lock:
             left = list(self.held.values())
             self.held.clear()
         for entry in left:
             self._unregister(entry.fd)
             if entry.linger or entry.conn is None:
-                _close_fd(entry.fd)
+                close_fd(entry.fd)
             else:
                 self._give_back(entry.conn)
 
@@ -219,7 +221,7 @@ class HeadHolder:
         conn = entry.conn
         if entry.linger or conn is None:
             self._unregister(entry.fd)
-            _close_fd(entry.fd)
+            close_fd(entry.fd)
             return
         try:
             os.set_blocking(entry.fd, False)  # a client that does not read stalls no one
@@ -229,13 +231,13 @@ class HeadHolder:
         fd = conn.release()
         if not conn.needs_linger:
             self._unregister(fd)
-            _close_fd(fd)
+            close_fd(fd)
             return
         try:
-            _shutdown_write(fd)
+            shutdown_write(fd)
         except OSError:
             self._unregister(fd)
-            _close_fd(fd)
+            close_fd(fd)
             return
         entry.conn, entry.linger = None, True
         entry.deadline, entry.seq = time.monotonic() + LINGER, next(self.seq)
@@ -253,7 +255,7 @@ class HeadHolder:
         except OSError:
             pass
         self._unregister(entry.fd)
-        _close_fd(entry.fd)
+        close_fd(entry.fd)
 
     def _unregister(self, fd: int) -> None:
         try:
@@ -271,16 +273,11 @@ def _recv(fd: int) -> bytes:
         sock.detach()
 
 
-def _shutdown_write(fd: int) -> None:
-    sock = socket.socket(fileno=fd)
+def resume(ctx: ChildContext, conn: Connection, slot: int,
+           hold: Callable[[Connection], bool] | None) -> None:
+    """A worker takes back a connection whose head the holder completed."""
+    ctx.scoreboard.set_status(slot, "R")
     try:
-        sock.shutdown(socket.SHUT_WR)
-    finally:
-        sock.detach()
-
-
-def _close_fd(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError:
-        pass
+        ctx.server.resume_blocking(conn, slot, hold)
+    except Exception:  # noqa: BLE001 - one connection's failure never ends the worker
+        ctx.log_exception("serve_blocking")

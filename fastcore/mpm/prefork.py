@@ -19,15 +19,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fastcore._ext import load
 from fastcore.mpm.child import ChildContext
-from fastcore.mpm.holder import HeadHolder
+from fastcore.mpm.holder import HeadHolder, resume
 
 if TYPE_CHECKING:
-    from fastcore.http.connection import Connection
+    pass
 
 
 def run_child(ctx: ChildContext) -> int:
@@ -52,7 +51,7 @@ def run_child(ctx: ChildContext) -> int:
         sb.set_status(slot, "_")
         conn = holder.pop() if holder.ready else None
         if conn is not None:
-            _resume(ctx, conn, slot, holder.hold)
+            resume(ctx, conn, slot, holder.hold)
             continue
         try:
             got = acceptor.accept(-1)
@@ -72,14 +71,5 @@ def run_child(ctx: ChildContext) -> int:
         except Exception:  # noqa: BLE001 - one bad connection never kills the child
             ctx.log_exception("serve_blocking")
     sb.set_status(slot, "G")
-    holder.finish(lambda conn: _resume(ctx, conn, slot, holder.hold))  # what it still holds
+    holder.finish(lambda conn: resume(ctx, conn, slot, holder.hold))  # what it still holds
     return ctx.finish()
-
-
-def _resume(ctx: ChildContext, conn: Connection, slot: int,
-            hold: Callable[[Connection], bool] | None) -> None:
-    ctx.scoreboard.set_status(slot, "R")
-    try:
-        ctx.server.resume_blocking(conn, slot, hold)
-    except Exception:  # noqa: BLE001
-        ctx.log_exception("serve_blocking")

@@ -24,16 +24,15 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fastcore._ext import load
 from fastcore.mpm.child import ChildContext
-from fastcore.mpm.holder import HeadHolder
+from fastcore.mpm.holder import HeadHolder, resume
 from fastcore.mpm.proctable import NOT_ACCEPTING
 
 if TYPE_CHECKING:
-    from fastcore.http.connection import Connection
+    pass
 
 
 def run_child(ctx: ChildContext) -> int:
@@ -167,7 +166,7 @@ def _run_self_accepting(ctx: ChildContext) -> int:
             sb.set_status(slot, "_")
             conn = holder.pop() if holder.ready else None
             if conn is not None:
-                _resume(ctx, conn, slot, holder.hold)
+                resume(ctx, conn, slot, holder.hold)
                 continue
             try:  # a bounded wait: a stop that raced the check above is seen within 1 s
                 got = acc.accept(1.0)  # a head given back after the check wakes it too
@@ -199,14 +198,5 @@ def _run_self_accepting(ctx: ChildContext) -> int:
     for th in threads:
         th.join()
     slot = sb.slot(ctx.index, 0)
-    holder.finish(lambda conn: _resume(ctx, conn, slot, holder.hold))  # what it still holds
+    holder.finish(lambda conn: resume(ctx, conn, slot, holder.hold))  # what it still holds
     return ctx.finish()
-
-
-def _resume(ctx: ChildContext, conn: Connection, slot: int,
-            hold: Callable[[Connection], bool] | None) -> None:
-    ctx.scoreboard.set_status(slot, "R")
-    try:
-        ctx.server.resume_blocking(conn, slot, hold)
-    except Exception:  # noqa: BLE001
-        ctx.log_exception("serve_blocking")

@@ -1,0 +1,22 @@
+"""Descriptor helpers the MPM loops share (the event listener and the head holder)."""
+from __future__ import annotations
+
+import os
+import socket
+
+
+def shutdown_write(fd: int) -> None:
+    """shutdown(SHUT_WR) on a raw descriptor (the start of a lingering close)."""
+    sock = socket.socket(fileno=fd)
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    finally:
+        sock.detach()
+
+
+def close_fd(fd: int) -> None:
+    """close(2) that tolerates a descriptor already gone."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass
