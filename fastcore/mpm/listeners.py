@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+from collections.abc import Iterable
 from typing import Any
 
 from fastcore._ext import load
@@ -42,15 +43,23 @@ def systemd_fds() -> dict[Key, int]:
         return {}
     for var in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
         os.environ.pop(var, None)
+    return _adopt(range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + n), listening_only=False)
+
+
+def _adopt(fds: Iterable[int], listening_only: bool) -> dict[Key, int]:
+    """Inherited TCP sockets by address (made close-on-exec); other descriptors ignored."""
     out: dict[Key, int] = {}
-    for fd in range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + n):
-        s = socket.socket(fileno=fd)
+    for fd in fds:
         try:
-            if s.family not in (socket.AF_INET, socket.AF_INET6):
-                continue
-            addr = s.getsockname()
-            out[_key(addr[0], addr[1], s.family)] = fd
-            os.set_inheritable(fd, False)
+            s = socket.socket(fileno=fd)
+        except OSError:
+            continue
+        try:
+            if s.family in (socket.AF_INET, socket.AF_INET6) and (
+                    not listening_only or s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)):
+                addr = s.getsockname()
+                out[_key(addr[0], addr[1], s.family)] = fd
+                os.set_inheritable(fd, False)
         finally:
             s.detach()
     return out
@@ -60,24 +69,7 @@ def upgrade_fds() -> dict[Key, int]:
     """Listening sockets left open across exec by the master this one replaces (SIGUSR2);
     anything that is not a listening TCP socket is ignored."""
     text = os.environ.pop(INHERIT_VAR, "")
-    out: dict[Key, int] = {}
-    for word in text.split(","):
-        if not word.strip().isdigit():
-            continue
-        fd = int(word)
-        try:
-            s = socket.socket(fileno=fd)
-        except OSError:
-            continue
-        try:
-            if s.family in (socket.AF_INET, socket.AF_INET6) and \
-                    s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
-                addr = s.getsockname()
-                out[_key(addr[0], addr[1], s.family)] = fd
-                os.set_inheritable(fd, False)
-        finally:
-            s.detach()
-    return out
+    return _adopt((int(w) for w in text.split(",") if w.strip().isdigit()), listening_only=True)
 
 
 def handover(fds: list[int]) -> str:
