@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from apache_oracle import MODDIR, free_port, wait_port
 
@@ -102,7 +103,7 @@ def served_2xx(stats: str) -> dict[str, int]:
     return out
 
 
-def wait_for(pred, timeout: float = 20.0) -> None:  # noqa: ANN001 - a zero-argument predicate
+def wait_for(pred: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
