@@ -169,13 +169,15 @@ def test_crash_restart_and_upgrade_behind_haproxy(tmp_path) -> None:
         assert "Non-2xx" not in out, out
         # every instance's log holds what HAProxy says it answered
         counts = served_2xx(stats)
-        assert b.log_count() == counts["b"]
+        # a request cut by B's graceful restart or A's kill may be logged by the instance
+        # and retried by HAProxy on the other one: at most one per wrk connection
+        assert abs(b.log_count() - counts["b"]) <= 8, (b.log_count(), counts)
         # At the kill, a request in flight may be answered by HAProxy's count and not in
         # the log (killed before its line was written), or logged and not counted (its
         # answer was cut, HAProxy retried it on B): at most one per connection, either way.
         lost_at_kill = before_restart - lines_before
         assert abs(lost_at_kill) <= 8
-        assert a.log_count() == counts["a"] - lost_at_kill
+        assert abs(a.log_count() - (counts["a"] - lost_at_kill)) <= 8, (a.log_count(), counts)
         assert not (a.dir / "httpd.pid.oldbin").exists()  # the old master cleaned up
     finally:
         lb.terminate()
