@@ -12,24 +12,13 @@ import urllib.request
 import pytest
 from apache_oracle import ApacheOracle, free_port, wait_port
 from prometheus_client.parser import text_string_to_metric_families
+from test_status_vs_apache import EVENT_BODY
 
 from fastcore.http.metrics import render_from_auto, version_number
 
 EXPORTER = "/usr/bin/prometheus-apache-exporter"
-BODY = """
-ServerLimit 1
-StartServers 1
-ThreadLimit 4
-ThreadsPerChild 4
-MaxRequestWorkers 4
-MinSpareThreads 1
-MaxSpareThreads 4
-ExtendedStatus On
-DocumentRoot "{root}"
-<Location /server-status>
-  SetHandler server-status
-</Location>
-<Location /metrics>
+# the status comparison's event-MPM site (one child of four threads), plus /metrics
+BODY = EVENT_BODY + """<Location /metrics>
   SetHandler metrics
 </Location>
 """
@@ -83,7 +72,7 @@ def test_rendering_of_apaches_auto_matches_the_exporters(tmp_path) -> None:
     families, labels and values."""
     root = tmp_path / "root"
     root.mkdir()
-    body = BODY.format(root=root).replace("<Location /metrics>\n  SetHandler metrics\n"
+    body = BODY.format(root=root, ext="On").replace("<Location /metrics>\n  SetHandler metrics\n"
                                           "</Location>\n", "")
     with ApacheOracle(str(tmp_path), body, modules=MODS) as ap:
         theirs = exporter_view(ap.port)
@@ -96,7 +85,7 @@ def test_native_endpoint_matches_the_exporter_on_fastcore(tmp_path, extended: st
     root = tmp_path / "root"
     root.mkdir()
     (root / "a.html").write_text("hello\n")
-    body = BODY.format(root=root).replace("ExtendedStatus On", f"ExtendedStatus {extended}")
+    body = BODY.format(root=root, ext=extended)
     with ApacheOracle(str(tmp_path), body, modules=MODS, fastcore=True) as fc:
         for _ in range(5):
             fetch(f"http://127.0.0.1:{fc.port}/a.html")
