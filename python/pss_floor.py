@@ -36,7 +36,7 @@ def main() -> int:
     if args.fastcore:
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         import fastcore.config  # noqa: F401
-        import fastcore.http.server  # noqa: F401
+        import fastcore.core.server  # noqa: F401
         import fastcore.mpm.arbiter  # noqa: F401
         import fastcore.mpm.event  # noqa: F401
     gc.collect()

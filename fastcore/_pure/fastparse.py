@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastcore._pure.request import find_token
-from fastcore.http.log import escape
+from fastcore.modules.mod_log_config import escape
 
 if TYPE_CHECKING:
     from fastcore._pure.fastpath import FastCache

@@ -53,7 +53,7 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     log_values,
 )
 from fastcore._pure.fastparse import Req, esc, header_value, parse
-from fastcore.http.log import write_all
+from fastcore.modules.mod_log_config import write_all
 
 WANT_READ, WANT_WRITE, CLOSED, FALLBACK = 1, 2, 3, 4
 TIMEOUT = EXPIRED = 5

@@ -135,7 +135,7 @@ def _alias(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool, script: bool
 
 def _warn_overlap(e: Engine, earlier: tuple[Alias, ...], al: Alias, n: Node) -> None:
     """mod_alias's AH00671: a plain (Script)Alias that an earlier one already covers."""
-    from fastcore.http.mapping import alias_match
+    from fastcore.core.mapping import alias_match
 
     for old in earlier:
         if (old.regex.search(al.url_prefix) is not None if old.regex is not None
@@ -336,7 +336,7 @@ def force_language_priority(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 # not render: a listing that would need them is answered 500 with an error-log line
 # instead of a listing Apache would not send.  Each use is reported at startup, naming
 # the file and line.  Icons, alt texts, descriptions, DefaultIcon, IndexStyleSheet and
-# IndexHeadInsert are rendered (fastcore/http/autoindex_icons.py).
+# IndexHeadInsert are rendered (fastcore/modules/mod_autoindex/icons.py).
 UNRENDERED_KEYS: frozenset[str] = frozenset()
 UNRENDERED_OPTIONS = frozenset(("showforbidden",))
 

@@ -1,6 +1,6 @@
 """LogFormat strings checked as mod_log_config's parse_log_string does at config time.
 
-The runtime formatter (fastcore.http.log) renders formats; this module only decides, as
+The runtime formatter (fastcore.modules.mod_log_config) renders formats; this module only decides, as
 `apache2 -t`, whether a format is accepted and with which message it is refused: an
 unknown `%` letter, a `%` or `%{...` that runs off the end of the string.
 """

@@ -14,7 +14,7 @@ Order (as ap_directory_walk/ap_file_walk/ap_location_walk): the server/vhost def
 non-regex <Directory> sections by increasing number of path components (file order among
 equals, the main server's before a vhost's), then <DirectoryMatch>/<Directory ~> in file
 order, then <Files>/<FilesMatch> on the file name, and <Location>/<LocationMatch> last, in
-file order. The directory walk (fastcore.http.mapping) interleaves the access files as
+file order. The directory walk (fastcore.core.mapping) interleaves the access files as
 Apache does: at each level the <Directory> sections of that depth, then that directory's
 .htaccess, so a deeper <Directory> wins over a parent's .htaccess (one open() per directory
 where AllowOverride is not None, as the performance-tuning document explains).

@@ -1,7 +1,7 @@
 """The compiled configuration: what the parser produces and the server reads.
 
 This module is the contract between fastcore.config (which fills these objects from
-httpd.conf syntax, merges them and caches per-directory results) and fastcore.http /
+httpd.conf syntax, merges them and caches per-directory results) and fastcore.core, fastcore.modules and
 fastcore.mpm (which only read them). Objects are built once at startup or graceful
 restart; nothing here is parsed per request.
 """

@@ -1,6 +1,6 @@
 """Apache module names fastcore knows: the compiled-in (static) ones, as in Debian's
 apache2 build, and the loadable ones it implements. The table of directives is built once
-at import; a module's run-time code (fastcore.http) is only imported when it is loaded."""
+at import; a module's run-time code (fastcore.core, fastcore.modules) is only imported when it is loaded."""
 from __future__ import annotations
 
 from fastcore.config.core_table import core_directives

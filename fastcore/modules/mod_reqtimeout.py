@@ -9,7 +9,7 @@ the directive, Apache 2.4's defaults apply: header=20-40,MinRate=500 body=20,Min
 
 This file holds the directive table, the per-server record with its merge, `limits()`
 (what a connection of a server must enforce, or None) and `ReadClock` (one connection's
-deadline, used by fastcore.http.connection and the MPMs' waits).
+deadline, used by fastcore.core.connection and the MPMs' waits).
 """
 from __future__ import annotations
 

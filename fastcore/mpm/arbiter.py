@@ -123,7 +123,7 @@ class Arbiter:
 
     def _generation(self, cfg: Any, number: int, old: Generation | None) -> Generation:
         """Everything a generation forks with; built in the parent, shared copy-on-write."""
-        from fastcore.http.server import HttpServer
+        from fastcore.core.server import HttpServer
 
         sizing = self.sizing if old is None else compute(cfg.mpm, previous=self.sizing)
         mechanism = cfg.accept_mutex or "default"
@@ -137,7 +137,7 @@ class Arbiter:
             mutex = load("accept").AcceptMutex(mechanism, lock_dir)
         server = HttpServer(cfg, self.sb)
         server.proctable = self.proctable  # mod_status's per-process table
-        server.preload()  # no child imports: see fastcore.http.preload
+        server.preload()  # no child imports: see fastcore.core.preload
         return Generation(number, cfg, sizing, server, mutex, _body(sizing.mpm))
 
     def write_pid_file(self) -> None:

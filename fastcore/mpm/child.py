@@ -31,7 +31,7 @@ GRACEFUL_SIGNALS = {signal.SIGUSR1, signal.SIGWINCH}
 APEXIT_CHILDFATAL = 15  # as httpd: a child cannot start at all, the parent gives up
 # Debugging aid and test hook: with this variable set, each child writes to the error log,
 # when it exits, the modules it imported after fork (there must be none:
-# fastcore.http.preload; tests/integration/test_fork_imports.py).
+# fastcore.core.preload; tests/integration/test_fork_imports.py).
 AUDIT_IMPORTS_ENV = "FASTCORE_AUDIT_FORK_IMPORTS"
 _WAKE = struct.pack("=Q", 1)  # valid for an eventfd and for a pipe
 
@@ -48,7 +48,7 @@ class ChildContext:
     cfg: Any  # ServerConfig
     sizing: Sizing
     scoreboard: Any
-    server: Any  # fastcore.http.server.HttpServer
+    server: Any  # fastcore.core.server.HttpServer
     mutex: Any  # AcceptMutex
     listen_fds: list[int]
     listen_addrs: list[tuple[str, int, int]]  # (host, port, family), for reuseport

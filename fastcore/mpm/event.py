@@ -62,7 +62,7 @@ class EventChild:
     """One event-MPM process: a listener thread, ThreadsPerChild workers."""
 
     def __init__(self, ctx: ChildContext) -> None:
-        from fastcore.http import server as http
+        from fastcore.core import server as http
 
         self.http = http
         self.ctx = ctx

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from fastcore.mpm.fdutil import close_fd, shutdown_write
 
 if TYPE_CHECKING:
-    from fastcore.http.connection import Connection
+    from fastcore.core.connection import Connection
     from fastcore.mpm.child import ChildContext
 
 LINGER = 2.0  # seconds a timed-out connection is drained (httpd's short lingering close)

@@ -3,7 +3,7 @@
 The prefork, worker and event MPMs read the same directives as Apache's and correct
 combinations that do not fit together the way httpd 2.4 does, with the same AH numbers
 and wording, so an administrator sees the same warnings from both servers (checked
-against /usr/sbin/apache2 -t in tests/unit/test_mpm_sizing.py).
+against /usr/sbin/apache2 -t in tests/core/test_mpm_sizing.py).
 """
 from __future__ import annotations
 

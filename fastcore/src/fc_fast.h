@@ -39,7 +39,7 @@
 
 #define FC_CONN_BUF 16384
 #define FC_HDR_MAX 2048
-#define FC_LOG_BUFSIZE 4096      /* as fastcore.http.log.LOG_BUFSIZE */
+#define FC_LOG_BUFSIZE 4096      /* as fastcore.modules.mod_log_config.LOG_BUFSIZE */
 #define FC_MAX_LOGS 8            /* CustomLogs per vhost served by the engine */
 #define FC_MAX_LOGFDS 32
 #define FC_NLV 7                 /* per-entry log values */

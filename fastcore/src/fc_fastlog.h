@@ -87,7 +87,7 @@ static void fc_putnum(fc_sbuf *s, long long v) {
     int n = snprintf(tmp, sizeof tmp, "%lld", v);
     fc_put(s, tmp, (size_t)n);
 }
-/* ap_escape_logitem, byte for byte as fastcore.http.log.escape */
+/* ap_escape_logitem, byte for byte as fastcore.modules.mod_log_config.escape */
 static void fc_put_escaped(fc_sbuf *s, const char *p, size_t n) {
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {

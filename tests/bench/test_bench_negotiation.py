@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from fastcore.config.model import DirConfig, Require, RequireGroup
-from fastcore.http.authz import ReqCtx, authorize
-from fastcore.http.mime import MimeMap
-from fastcore.http.negotiation import multiviews
-from fastcore.http.typemap import resolve
+from fastcore.modules.mod_authz_core import ReqCtx, authorize
+from fastcore.modules.mod_mime import MimeMap
+from fastcore.modules.mod_negotiation.handler import multiviews
+from fastcore.modules.mod_negotiation.typemap import resolve
 
 DC = DirConfig(add_language={"en": "en", "fr": "fr", "de": "de"},
                add_handler={"var": "type-map"})

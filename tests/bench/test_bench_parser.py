@@ -51,11 +51,11 @@ def test_bench_parse_twin(benchmark, head):
 
 
 def _python_path(buf: bytes, n: int) -> float:
-    """ns per fastcore.http.request.parse_head(): the server's Python request path
+    """ns per fastcore.core.request.parse_head(): the server's Python request path
     (scanner + Request object + Host/Content-Length/Connection semantics)."""
     import time
 
-    from fastcore.http.request import parse_head
+    from fastcore.core.request import parse_head
 
     t0 = time.perf_counter_ns()
     for _ in range(n):
@@ -67,7 +67,7 @@ def _python_path(buf: bytes, n: int) -> float:
 @pytest.mark.parametrize("head", list(HEADS))
 def test_bench_http_request_parse_head(benchmark, head, scanner, monkeypatch):
     """What the server pays per request head in http.request (extension, or the twin)."""
-    import fastcore.http.request as http_request
+    import fastcore.core.request as http_request
 
     monkeypatch.setattr(http_request, "_rq", importlib.import_module(scanner))
     assert http_request.parse_head(HEADS[head]).host in ("127.0.0.1", "www.example.org")

@@ -42,7 +42,7 @@ def test_version_reports_the_portable_build(portable_build: str, tmp_path) -> No
 
 
 def test_scoreboard_suite_passes_on_the_portable_build(portable_build: str, tmp_path) -> None:
-    tests = os.path.join(ROOT, "tests", "unit", "test_scoreboard.py")
+    tests = os.path.join(ROOT, "tests", "core", "test_scoreboard.py")
     shutil.copy(tests, tmp_path / "test_scoreboard_portable.py")
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           "--rootdir", str(tmp_path), str(tmp_path / "test_scoreboard_portable.py")],

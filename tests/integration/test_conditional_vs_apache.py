@@ -9,16 +9,13 @@ Python path; the caches are warmed first so both the first and later requests oc
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-sys.path.insert(0, os.path.dirname(__file__))
 from apache_oracle import parse_responses, raw_request  # noqa: E402
 from apache_trio import Trio, start_trio  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 OLD = 1_700_000_000
 LM = "Tue, 14 Nov 2023 22:13:20 GMT"       # OLD

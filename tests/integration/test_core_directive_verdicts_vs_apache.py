@@ -9,8 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
 from apache_oracle import APACHE, MODDIR  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

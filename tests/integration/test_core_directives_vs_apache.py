@@ -6,14 +6,11 @@ forms, and PCRE2-only regex syntax in AliasMatch, RedirectMatch and <LocationMat
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
 from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request  # noqa: E402
 from test_differential_apache import FastcoreThread  # noqa: E402
 
@@ -93,7 +90,7 @@ class EngineThread(FastcoreThread):
         super().__init__(conf_path)
         from test_differential_apache import make_resolver
 
-        from fastcore.http.server import HttpServer
+        from fastcore.core.server import HttpServer
 
         tried = self.srv
         self.srv = HttpServer(self.cfg, None, make_resolver(self.cfg))

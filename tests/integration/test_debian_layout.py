@@ -73,7 +73,7 @@ def test_layout_vhosts_and_modules(layout):
 
 
 def test_layout_serves_a_file(layout):
-    """Needs fastcore.mpm and fastcore.http (other engineers' parts)."""
+    """Needs fastcore.mpm and fastcore.core (other engineers' parts)."""
     root, env, port, tmp = layout
     proc = subprocess.Popen([sys.executable, "-m", "fastcore", "-d", str(root), "-f",
                              "apache2.conf", "-DFOREGROUND"], env=env,

@@ -16,8 +16,6 @@ import sys
 import threading
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
 from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request  # noqa: E402
 from diff_site import build_site, requests  # noqa: E402
 
@@ -33,7 +31,7 @@ def make_resolver(cfg: object) -> object:
     try:
         from fastcore.config.merge import DirResolver
     except ImportError:
-        sys.path.insert(0, os.path.join(ROOT, "tests", "unit"))
+        sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
         from http_fakes import FakeResolver
         return FakeResolver(cfg)
     return DirResolver(cfg)
@@ -44,7 +42,7 @@ class FastcoreThread:
 
     def __init__(self, conf_path: str) -> None:
         from fastcore.config import load
-        from fastcore.http.server import HttpServer
+        from fastcore.core.server import HttpServer
         self.cfg = load(conf_path)
         from fastcore._pure.scoreboard import Scoreboard
         self.scoreboard = Scoreboard(1, 1)

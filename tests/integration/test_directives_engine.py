@@ -6,7 +6,7 @@ from __future__ import annotations
 from test_fastpath_engine import conf, exchange  # noqa: F401 - conf is a fixture
 
 from fastcore.config import load
-from fastcore.http.server import HttpServer
+from fastcore.core.server import HttpServer
 
 REQ = b"GET /a.html HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n"
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from fastcore.config import load
-from fastcore.http.server import HttpServer
+from fastcore.core.server import HttpServer
 
 DATE = re.compile(rb"Date: [^\r]*\r\n")
 CLF = re.compile(r"\[[^\]]*\] ")

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import time
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 from apache_oracle import ApacheOracle, parse_responses  # noqa: E402
 from test_paths_vs_apache import EngineThread  # noqa: E402
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 from apache_oracle import ApacheOracle, parse_responses, raw_request  # noqa: E402
 from diff_site import build_site, requests  # noqa: E402
 
@@ -35,7 +34,7 @@ def test_hostile_corpus_leaks_nothing(tmp_path: object) -> None:
     with open(conf.conf_path, "w") as f:
         f.write(conf.config_text())
     env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "http_server_proc.py"), conf.conf_path],
+    proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(HERE), "support", "http_server_proc.py"), conf.conf_path],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, text=True)
     try:

@@ -7,11 +7,8 @@ TrackModified and CONNECT without a proxy (these two compared with a live Apache
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
 from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request  # noqa: E402
 from test_differential_apache import FastcoreThread  # noqa: E402
 
@@ -141,7 +138,7 @@ def test_server_status_refresh_and_full_version(server) -> None:
     st, h, body = get(server, "/server-status?auto&refresh=4")
     assert st == 200 and h["refresh"] == "4"
     import fastcore
-    from fastcore.http.errors import server_banner
+    from fastcore.core.errors import server_banner
     assert server_banner("full").startswith(f"{fastcore.SERVER_SOFTWARE}/")
     assert f"ServerVersion: {server_banner('full')}".encode() in body
     assert get(server, "/server-status?refresh=0")[1]["refresh"] == "10"

@@ -5,20 +5,17 @@ from __future__ import annotations
 import os
 import select
 import socket
-import sys
 import threading
 import time
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "unit"))
 from apache_oracle import parse_responses  # noqa: E402
 from http_fakes import FakeResolver, effective_defaults  # noqa: E402
 
 from fastcore.config.model import LogSpec, ServerConfig, VirtualHost  # noqa: E402
-from fastcore.http.server import CLOSED, WANT_READ, WANT_WRITE, HttpServer  # noqa: E402
+from fastcore.core.server import CLOSED, WANT_READ, WANT_WRITE, HttpServer  # noqa: E402
 
 
 def make_server(tmp: str, buffered: bool = False, fmt: str = "%>s %r %k %X", tokens: str = "full",
@@ -280,7 +277,7 @@ def test_error_documents(tmp_path: object) -> None:
 
 
 class CountingDNS:
-    """Stands in for fastcore.http.dns.Resolver: counts lookups, answers a fixed name."""
+    """Stands in for fastcore.core.dns.Resolver: counts lookups, answers a fixed name."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, bool]] = []

@@ -16,7 +16,6 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 from apache_oracle import ApacheOracle, parse_responses  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -45,7 +44,7 @@ def traced_run(tmp: str, conf: str, port: int, nreq: int, trace_set: str,
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=ROOT,
                FASTCORE_NO_EXTENSIONS="1" if pure else "0")
     proc = subprocess.Popen(["strace", "-f", "-qq", "-e", f"trace={trace_set}", "-o", out,
-                             sys.executable, os.path.join(HERE, "http_server_proc.py"), conf],
+                             sys.executable, os.path.join(os.path.dirname(HERE), "support", "http_server_proc.py"), conf],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
     try:
         line = proc.stdout.readline()

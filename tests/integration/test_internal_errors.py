@@ -11,19 +11,17 @@ from __future__ import annotations
 import os
 import select
 import socket
-import sys
 from collections.abc import Callable
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 from apache_oracle import parse_responses  # noqa: E402
 from test_http_server import exchange, make_server  # noqa: E402
 
-from fastcore.http import log as log_mod  # noqa: E402
-from fastcore.http import static  # noqa: E402
-from fastcore.http.server import CLOSED, WANT_READ, HttpServer  # noqa: E402
+from fastcore.core import static  # noqa: E402
+from fastcore.core.server import CLOSED, WANT_READ, HttpServer  # noqa: E402
+from fastcore.modules import mod_log_config as log_mod  # noqa: E402
 
 
 def exchange_event(srv: HttpServer, data: bytes) -> bytes:

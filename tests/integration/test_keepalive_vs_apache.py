@@ -8,15 +8,12 @@ shows whether the server kept the connection, without waiting on any timer."""
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-sys.path.insert(0, os.path.dirname(__file__))
 from apache_oracle import parse_responses, raw_request  # noqa: E402
 from apache_trio import Trio, exchange, start_trio  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 PIECES = st.sampled_from(["keep-alive", "Keep-Alive", "KEEP-ALIVE", "close", "Close", "keep",
                           "k", "c", "clo", "keep-alivex", "closed", "upgrade", "x-foo", "te"])

@@ -16,8 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
 from apache_oracle import free_port, parse_responses, raw_request, wait_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

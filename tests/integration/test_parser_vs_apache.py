@@ -350,7 +350,7 @@ def test_parser_agrees_with_apache_small_limits(impl, apache_small_limits):
     assert {"ok", "400", "414"} <= {expected(v) for v in apache_small_limits.values()}
 
 
-# The server's request path (fastcore.http.request.parse_head: scanner + HTTP semantics) on
+# The server's request path (fastcore.core.request.parse_head: scanner + HTTP semantics) on
 # the heads where its former regex parser disagreed with the scanner.  Apache's status and
 # its error-notes on the page must both match; a head Apache serves must give a Request.
 SMALL_CASES.update({
@@ -424,7 +424,7 @@ def apache_http_answers() -> dict[str, tuple[str, str | None]]:
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_http_request_path_agrees_with_apache(impl, apache_http_answers, monkeypatch):
-    import fastcore.http.request as http_request
+    import fastcore.core.request as http_request
 
     monkeypatch.setattr(http_request, "_rq", importlib.import_module(impl))
     mismatches = {}
@@ -444,7 +444,7 @@ def test_http_request_path_agrees_with_apache(impl, apache_http_answers, monkeyp
 @pytest.mark.parametrize("impl", IMPLS)
 def test_folded_fields_as_apache_traces_them(impl, monkeypatch):
     """TRACE echoes the fields Apache kept: a fold onto an empty value has no leading space."""
-    import fastcore.http.request as http_request
+    import fastcore.core.request as http_request
 
     monkeypatch.setattr(http_request, "_rq", importlib.import_module(impl))
     raw = (b"TRACE / HTTP/1.1\r\nHost: x\r\nX-A:\r\n b\r\nX-B: a  \r\n \t c\r\n"

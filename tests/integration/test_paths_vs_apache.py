@@ -20,7 +20,6 @@ import time
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 from apache_oracle import ApacheOracle, parse_responses  # noqa: E402
 from test_differential_apache import FastcoreThread  # noqa: E402
 
@@ -221,7 +220,7 @@ def test_utf8_and_non_utf8_names_pure_twin(apache, tmp_path) -> None:
     log = str(tmp_path / "access_log")
     conf = fastcore_conf(str(tmp_path), doc, log)
     env = dict(os.environ, PYTHONPATH=ROOT, FASTCORE_NO_EXTENSIONS="1")
-    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "http_server_proc.py"), conf],
+    proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(HERE), "support", "http_server_proc.py"), conf],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
     try:
         line = proc.stdout.readline()

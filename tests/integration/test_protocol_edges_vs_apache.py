@@ -14,8 +14,6 @@ import sys
 import time
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
 from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request, wait_port  # noqa: E402,E501
 from apache_trio import ROOT, Trio, exchange, start_fastcore, start_trio  # noqa: E402
 

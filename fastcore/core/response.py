@@ -1,0 +1,48 @@
+"""The slow path's response record and the method tables the handlers share (kept apart
+from handler.py so the directory handlers, handler_dir.py, can use them too)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastcore.core.fastpath import CacheInfo
+
+# Methods Apache registers (anything else is M_INVALID -> 501 from the default handler).
+KNOWN_METHODS = frozenset((
+    "GET", "HEAD", "PUT", "POST", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "VERSION-CONTROL",
+    "CHECKOUT", "UNCHECKOUT", "CHECKIN", "UPDATE", "LABEL", "REPORT", "MKWORKSPACE",
+    "MKACTIVITY", "BASELINE-CONTROL", "MERGE"))
+ALLOW_OPTIONS = "POST,OPTIONS,HEAD,GET,TRACE"
+ALLOW_405 = "GET,POST,OPTIONS,HEAD,TRACE"
+
+
+class Response:
+    """What to send: status, ordered header fields (Date/Server/Connection/Content-Type are
+    added by the server), and a body as bytes, a file range, or multipart pieces."""
+
+    __slots__ = ("status", "headers", "ctype", "body", "file", "parts", "tail", "close",
+                 "chunked", "no_length", "filename", "cache", "head_only")
+
+    def __init__(self, status: int, headers: list[tuple[str, str]] | None = None,
+                 ctype: str | None = None, body: bytes | None = b"") -> None:
+        self.status = status
+        self.headers = headers if headers is not None else []
+        self.ctype = ctype
+        self.body = body
+        self.file: tuple[str, int, int] | None = None  # (path, offset, count)
+        self.parts: list[tuple[bytes, int, int]] | None = None
+        self.tail = b""
+        self.close = False
+        self.chunked = False
+        self.no_length = False
+        self.filename: str | None = None
+        self.cache: CacheInfo | None = None
+        self.head_only = False
+
+    def length(self) -> int:
+        if self.file is not None:
+            return self.file[2]
+        if self.parts is not None:
+            return sum(len(h) + n for h, _, n in self.parts) + len(self.tail)
+        return len(self.body or b"")

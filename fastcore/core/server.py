@@ -1,0 +1,388 @@
+"""HttpServer: what every connection of one process shares, compiled before fork.
+
+It holds the configuration, the vhost resolver and mapper, the MIME map, the open log
+descriptors, the handler and the engine's FastCache (EngineServerMixin), and it starts
+connections: serve_blocking() runs one to the end for prefork and worker (cache hits in
+the engine's blocking keep-alive loop, no poll and no Python per request), connection()
+makes a non-blocking one for the event MPM. The per-connection loop is connection.py.
+"""
+from __future__ import annotations
+
+import os
+import select
+import threading
+from collections.abc import Callable
+
+from fastcore.config.directives_mods import METHODS
+from fastcore.config.model import DirConfig, RequireGroup, ServerConfig, VirtualHost
+from fastcore.core import errors as E
+from fastcore.core.connection import Connection
+from fastcore.core.dns import Resolver
+from fastcore.core.engine import (  # noqa: F401 - the state constants are this module's API
+    CLOSED,
+    WANT_READ,
+    WANT_WRITE,
+    EngineServerMixin,
+    _fp,
+)
+from fastcore.core.handler import Handler
+from fastcore.core.mapping import Mapper
+from fastcore.core.request import Request
+from fastcore.core.transaction import Transaction
+from fastcore.modules import mod_authz_core as authz
+from fastcore.modules.mod_log_config import (
+    DEBUG_INDEX,
+    DEFAULT_NICKNAMES,
+    AccessLog,
+    ErrorLog,
+    open_log,
+)
+from fastcore.modules.mod_mime import MimeMap
+from fastcore.modules.mod_reqtimeout import ReadLimits, server_limits
+
+
+def split_server_name(name: str) -> tuple[str, int | None]:
+    """ServerName host[:port] (IPv6 in brackets) -> (host, port or None)."""
+    host, colon, port = name.rpartition(":")
+    if colon and port.isdigit() and not host.endswith(":"):
+        return host, int(port)
+    return name, None
+
+
+# Methods Apache knows without RegisterHttpMethod (HttpProtocolOptions RegisteredMethods)
+REGISTERED_METHODS = METHODS | {"HEAD"}
+
+# With a holder (prefork, worker), the first wait of a new connection for its request is
+# this short: a client that connected and sent nothing yet waits in the holder, not in a
+# worker.  Clients send their request with the connection, so this is almost never hit.
+HOLD_FIRST_WAIT = 0.2
+
+
+class HttpServer(EngineServerMixin):
+    """Compiled per-(re)start state; created in the parent before fork."""
+
+    def __init__(self, cfg: ServerConfig, scoreboard: object | None = None,
+                 resolver: object | None = None) -> None:
+        self.cfg = cfg
+        self.strict_hosts = any(v.strict_host_check for v in (cfg.main, *cfg.vhosts))
+        self.scoreboard = scoreboard
+        self.proctable = None  # the MPM's per-process records (mod_status), set by the arbiter
+        if resolver is None:
+            from fastcore.config.merge import DirResolver
+            resolver = DirResolver(cfg)
+        self.resolver = resolver
+        self.mapper = Mapper(resolver)
+        self.mime = MimeMap(cfg.types_config)
+        self.banner = E.server_banner(cfg.server_tokens)
+        self.server_line = b"Server: " + self.banner.encode() + b"\r\n"
+        self.handler = Handler(self)
+        self.needs_local_addr = getattr(resolver, "needs_local_addr", None)
+        if self.needs_local_addr is None:
+            self.needs_local_addr = self._needs_local_addr()
+        self.dns = None
+        if cfg.hostname_lookups_used or self._uses_require_host():
+            self.dns = Resolver()
+        self._open_logs()
+        self._init_engine()
+        self._init_read_limits()
+        self.cache: dict[tuple[int, str], tuple] = {}
+        self.content_bytes = 0
+        self._local = threading.local()  # per-thread descriptor cache (worker MPM threads)
+        self._fd_dicts: list[dict] = []
+        self._fd_lock = threading.Lock()
+
+    @property
+    def fds(self) -> dict[str, tuple[int, int, int, int]]:
+        """This thread's open-descriptor cache: a descriptor is closed only by the thread
+        that uses it, so a replaced file never pulls an fd from under another sender."""
+        d = getattr(self._local, "fds", None)
+        if d is None:
+            d = self._local.fds = {}
+            with self._fd_lock:
+                self._fd_dicts.append(d)
+        return d
+
+    # ------------------------------------------------------------ setup
+    def _needs_local_addr(self) -> bool:
+        """getsockname() only when vhosts are told apart by address or port."""
+        addrs = {a for v in self.cfg.vhosts for a in v.addrs}
+        if not addrs:
+            return False
+        hosts = {h for h, _ in addrs}
+        ports = {p for _, p in addrs}
+        return bool(hosts - {"*", "_default_"}) or len(ports) > 1
+
+    def _uses_require_host(self) -> bool:
+        def walk(g: RequireGroup | None) -> bool:
+            if g is None:
+                return False
+            return any(walk(i) if isinstance(i, RequireGroup) else i.kind == "host" for i in g.items)
+        vhs = (self.cfg.main, *self.cfg.vhosts)
+        return any(walk(v.dir_defaults.authz) or any(walk(s.config.authz) for s in v.sections)
+                   for v in vhs)
+
+    def _open_logs(self) -> None:
+        cfg = self.cfg
+        fds: dict[str, int] = {}
+        self.log_fds = fds
+
+        def fd_for(path: str) -> int:
+            if path not in fds:
+                fds[path] = open_log(path, cfg.server_root)
+            return fds[path]
+
+        formats = dict(DEFAULT_NICKNAMES)
+        formats.update(cfg.log_formats)
+        self.access_logs: dict[int, list[AccessLog]] = {}
+        self._log_formats: dict[int, list[str]] = {}
+        main_fmts = [formats.get(s.format, s.format) for s in cfg.main.custom_logs]
+        main_logs = [AccessLog(fd_for(s.path), f, cfg.buffered_logs, s.condition)
+                     for s, f in zip(cfg.main.custom_logs, main_fmts, strict=True)]
+        self.access_logs[id(cfg.main)] = main_logs
+        self._log_formats[id(cfg.main)] = main_fmts
+        for v in cfg.vhosts:
+            fmts = [formats.get(s.format, s.format) for s in v.custom_logs]
+            logs = [AccessLog(fd_for(s.path), f, cfg.buffered_logs, s.condition)
+                    for s, f in zip(v.custom_logs, fmts, strict=True)]
+            self.access_logs[id(v)] = logs or main_logs
+            self._log_formats[id(v)] = fmts if logs else main_fmts
+        try:
+            efd = fd_for(cfg.error_log) if cfg.error_log else 2
+        except OSError:
+            efd = 2
+        self.error_log = ErrorLog(efd, cfg.log_level)
+        # A <VirtualHost>'s own ErrorLog gets the lines of its requests (one ErrorLog per
+        # file; a vhost without one inherited the main server's path).
+        by_fd = {efd: self.error_log}
+        self.error_logs: dict[int, ErrorLog] = {id(cfg.main): self.error_log}
+        for v in cfg.vhosts:
+            try:
+                fd = fd_for(v.error_log) if v.error_log else efd
+            except OSError:
+                fd = efd
+            self.error_logs[id(v)] = by_fd.setdefault(fd, ErrorLog(fd, cfg.log_level))
+
+    def errlog(self, vhost: VirtualHost | None) -> ErrorLog:
+        """The error log of a request to `vhost` (its ErrorLog, else the main server's)."""
+        return self.error_logs.get(id(vhost), self.error_log) if vhost is not None else self.error_log
+
+    def preload(self) -> None:
+        """Import now, in the parent, everything a request may need (fastcore.core.preload):
+        children that drop root to User/Group may not be allowed to read the installation,
+        as httpd loads its modules before the switch, and an import after fork costs each
+        child private pages."""
+        from fastcore.core.preload import preload
+
+        preload()
+
+    def child_init(self) -> None:
+        """After fork: drop the inherited caches (descriptors are per process)."""
+        with self._fd_lock:
+            for d in self._fd_dicts:
+                for fd, *_ in d.values():
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                d.clear()
+            self._fd_dicts.clear()
+        self._local = threading.local()
+        self.cache.clear()
+        self.content_bytes = 0
+        self.engine.clear()
+        self.fast_tried.clear()
+
+    def flush_logs(self) -> None:
+        self.engine.flush_logs()
+        for logs in self.access_logs.values():
+            for lg in logs:
+                lg.flush()
+
+    def close(self) -> None:
+        """Flush and close logs and cached descriptors (parent at exit, tests)."""
+        self.flush_logs()
+        self.child_init()
+        for fd in self.log_fds.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.log_fds.clear()
+
+    # ------------------------------------------------------------ helpers for handler
+    def authorize(self, txn: Transaction, dc: DirConfig, filename: str) -> bool | None:
+        """mod_authz_core for `filename` under `dc`: the decision, with Apache's error-log
+        lines (AH01630 for a denial; AH01626/AH01628 under LogLevel authz_core:debug)."""
+        ctx = txn.conn.ctx
+        ctx.method = txn.method
+        log = self.errlog(txn.vhost)
+        trace = None
+        if dc.log_level or dc.log_modules or log.level >= DEBUG_INDEX:
+            trace = self._authz_trace(log, txn, dc)
+        granted = authz.authorize(ctx, dc.authz, trace)
+        if granted is None and trace is not None:
+            log.log("debug", "authz_core", "AH01628: authorization result: granted (no "
+                    "directives)", f"{txn.client_ip}:{txn.remote_port}", dc,
+                    "mod_authz_core.c(843)")
+        elif granted is False:
+            log.log("error", "authz_core", "AH01630: client denied by server configuration: "
+                    f"{filename}", f"{txn.client_ip}:{txn.remote_port}", dc)
+        return granted
+
+    @staticmethod
+    def _authz_trace(log: ErrorLog, txn: Transaction, dc: DirConfig) -> authz.Trace | None:
+        """The AH01626 writer when LogLevel lets authz_core:debug through for `dc`."""
+        if not log.enabled("debug", "authz_core", dc):
+            return None
+        client = f"{txn.client_ip}:{txn.remote_port}"
+
+        def trace(what: str, result: int) -> None:
+            log.log("debug", "authz_core", f"AH01626: authorization result of {what}: "
+                    f"{authz.RESULT_WORDS[result]}", client, dc, "mod_authz_core.c(815)")
+        return trace
+
+    def caches_negotiated(self, vhost: VirtualHost | None) -> bool:
+        """CacheNegotiatedDocs On (the vhost's, else the main server's)."""
+        own = (vhost or self.cfg.main).cache_negotiated_docs
+        return bool(self.cfg.main.cache_negotiated_docs if own is None else own)
+
+    def trace_enabled(self, vhost: VirtualHost | None) -> bool:
+        return (vhost or self.cfg.main).trace_enable != "off"
+
+    def self_url(self, txn: Transaction, path: str) -> str:
+        name, port = self.server_name_port(txn)
+        return f"http://{name}{'' if port == 80 else f':{port}'}{path}"
+
+    def server_name_port(self, txn: Transaction) -> tuple[str, int]:
+        """ap_get_server_name/ap_get_server_port under UseCanonicalName: Off (the client's
+        Host, else ServerName), On (ServerName and its port), DNS (the reverse name of the
+        local address); a port the Host does not give is ServerName's, else 80."""
+        vh = txn.vhost or self.cfg.main
+        dc = txn.dirconf or vh.dir_defaults
+        sname, sport = split_server_name(vh.server_name)
+        mode = dc.use_canonical_name or "off"
+        if mode == "on":
+            return sname or "localhost", sport or 80
+        port = txn.host_port or sport or 80
+        if mode == "dns":
+            if self.dns is None:  # UseCanonicalName DNS alone: the resolver, on first use
+                self.dns = Resolver()
+            local = txn.local_ip
+            return (local and self.dns.reverse(local, False)) or sname or "localhost", port
+        return txn.host_name or sname or "localhost", port
+
+    def vhost_for(self, conn: Connection, host: str | None) -> VirtualHost:
+        if not self.cfg.vhosts:
+            return self.cfg.main
+        local = conn.local_addr() if self.needs_local_addr else None
+        return self.resolver.vhost_for(local, host)
+
+    def refusal(self, conn: Connection, req: Request) -> int | None:
+        """The status Apache answers before mapping: HttpProtocolOptions Require1.0 and
+        RegisteredMethods (the main server's, as fastcore reads every head with it),
+        StrictHostCheck (the connection's default server's)."""
+        main = self.cfg.main
+        if req.assbackwards and not main.http_allow09:
+            return 400
+        if main.http_registered_methods and req.method not in REGISTERED_METHODS:
+            return 501
+        if req.host and self.strict_hosts:
+            local = conn.local_addr() if self.needs_local_addr else None
+            default = self.resolver.unknown_host(local, req.host)
+            if default is not None:
+                if default is main:
+                    msg = (f"AH10156: Requested hostname '{req.host}' did not match any "
+                           "ServerName/ServerAlias in the global server configuration ")
+                else:
+                    msg = (f"AH10157: Requested hostname '{req.host}' did not match any "
+                           "ServerName/ServerAlias in the matching virtual host (default "
+                           f"vhost for current connection is {default.filename}:"
+                           f"{default.line})")
+                self.error_log.log("warn", "core", msg, conn.client_ip)
+                return 400
+        return None
+
+    def _init_read_limits(self) -> None:
+        """mod_reqtimeout's deadlines, per connection from its address's default server
+        (Apache's c->base_server); one lookup only when vhosts set different ones."""
+        cfg = self.cfg
+        self.read_limits = server_limits(cfg, cfg.main)
+        self.read_limits_vary = any(server_limits(cfg, v) != self.read_limits
+                                    for v in cfg.vhosts)
+        # a connection whose address is not looked up: the first vhost's, as vhost_for
+        self.read_limits_default = (server_limits(cfg, self.resolver.vhost_for(None, None))
+                                    if self.read_limits_vary else self.read_limits)
+
+    def read_limits_for(self, conn: Connection) -> ReadLimits | None:
+        if not self.read_limits_vary:
+            return self.read_limits
+        if not self.needs_local_addr:
+            return self.read_limits_default
+        return server_limits(self.cfg, self.resolver.vhost_for(conn.local_addr(), None))
+
+    def serve_blocking(self, fd: int, peer: tuple, slot: int = -1,
+                       hold: Callable[[Connection], bool] | None = None) -> None:
+        """prefork/worker: serve one connection to the end, then close it.  Cache hits go
+        through the engine's blocking keep-alive loop (no poll, no Python per request).
+        hold: the MPM's holder, which takes a connection whose request head is not
+        complete (True) so that this worker is only ever busy with complete requests."""
+        conn = Connection(self, fd, peer, slot, blocking=True)
+        wait = conn.read_wait()
+        self._drive(conn, WANT_READ, min(wait, HOLD_FIRST_WAIT) if hold else wait, hold)
+
+    def resume_blocking(self, conn: Connection, slot: int,
+                        hold: Callable[[Connection], bool] | None = None) -> None:
+        """A connection the holder gave back (its head complete, or EOF, or too long)."""
+        conn.slot, conn.sb = slot, (self.scoreboard if slot >= 0 else None)
+        state, timeout = conn.run(may_read=False)
+        if state == WANT_READ and conn.head_pending():
+            state, timeout = conn.run()  # the holder saw EOF: this read sees it too
+        self._drive(conn, state, timeout, hold)
+
+    def _drive(self, conn: Connection, state: int, timeout: float,
+               hold: Callable[[Connection], bool] | None) -> None:
+        fd = conn.fd
+        held = False
+        try:
+            poller = None
+            while state != CLOSED:
+                if state == WANT_READ and conn.engine_idle():
+                    rc = conn.engine_blocking(timeout)
+                    if rc == _fp.TIMEOUT:
+                        if hold is not None and not conn.requests and hold(conn):
+                            held = True  # nothing arrived yet: the holder waits for it
+                            return
+                        conn.on_timeout()
+                        break
+                    if rc == _fp.CLOSED:
+                        break
+                    if rc == _fp.FALLBACK:  # Python answers the buffered request
+                        state, timeout = conn.run(may_read=False)
+                        continue
+                    if rc == _fp.WANT_READ:  # a partial head, now in conn.buf
+                        timeout = conn.read_wait()
+                    else:
+                        state, timeout = WANT_WRITE, conn.timeout
+                if timeout <= 0:  # RequestReadTimeout ran out
+                    conn.on_timeout()
+                    break
+                if state == WANT_READ and hold is not None and conn.head_pending() \
+                        and hold(conn):
+                    held = True
+                    return
+                if poller is None:
+                    poller = select.poll()
+                    poller.register(fd, select.POLLIN)
+                poller.modify(fd, select.POLLIN if state == WANT_READ else select.POLLOUT)
+                if not poller.poll(int(timeout * 1000)):
+                    conn.on_timeout()
+                    break
+                state, timeout = conn.run()
+        finally:
+            if not held:
+                conn.close()
+
+    def connection(self, fd: int, peer: tuple, slot: int = -1, fc: object = None) -> Connection:
+        """event MPM: a non-blocking connection driven by run(); fc: the engine state of a
+        connection the C event loop accepted and served so far."""
+        return Connection(self, fd, peer, slot, blocking=False, fc=fc)

@@ -1,0 +1,1 @@
+"""mod_autoindex: directory listings (plain and FancyIndexing, sorting, icons)."""

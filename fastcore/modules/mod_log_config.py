@@ -1,0 +1,334 @@
+"""mod_log_config and the error log.
+
+Formats are compiled once into a list of small functions; each request is formatted into
+one line and written with one write() (or appended to a buffer with BufferedLogs and
+written when the buffer passes LOG_BUFSIZE and at flush/exit).  Log files are opened in
+the parent before fork with O_APPEND, so every child appends to the same descriptors and
+lines never interleave (each line is one write, < PIPE_BUF for ordinary requests).
+
+The record passed to a formatter is any object with the attributes listed in
+`LogRecordFields` (the server's per-request Transaction has them).
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastcore.config.model import DirConfig
+
+from fastcore.core.paths import to_bytes
+
+LOG_BUFSIZE = 4096
+COMMON = '%h %l %u %t "%r" %>s %b'
+COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'
+DEFAULT_NICKNAMES = {
+    "common": COMMON,
+    "combined": COMBINED,
+    "vhost_combined": "%v:%p " + COMBINED,
+    "referer": "%{Referer}i -> %U",
+    "agent": "%{User-agent}i",
+}
+LogRecordFields = ("client_ip", "remote_host", "local_ip", "local_port", "request_line",
+                   "status", "original_status", "bytes_sent", "start_time", "duration_us",
+                   "headers_in", "headers_out", "vhost_name", "host_name", "port",
+                   "keepalive_count", "conn_status", "uri_path", "query", "method",
+                   "protocol", "filename", "bytes_in", "bytes_out", "user", "handler", "ctype")
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_ESC = {i: f"\\x{i:02x}" for i in range(256) if i < 32 or i >= 127}
+_ESC.update({ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r", ord("\b"): "\\b",
+             ord("\v"): "\\v", ord('"'): '\\"', ord("\\"): "\\\\"})
+
+
+def escape(value: str) -> str:
+    """ap_escape_logitem: quote, backslash and non-printables escaped."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return value
+    raw = value.encode("latin-1", "replace") if not isinstance(value, bytes) else value
+    return "".join(_ESC.get(b, chr(b)) for b in raw)
+
+
+def escape_path(value: str) -> str:
+    """ap_escape_logitem of path text (%U, %f): over the path's own bytes (os.fsencode),
+    so a UTF-8 or non-UTF-8 name logs as the \\xNN of what was requested."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return value
+    return "".join(_ESC.get(b, chr(b)) for b in to_bytes(value))
+
+
+_tcache: list = [0, ""]
+
+
+def clf_time(t: float) -> str:
+    """[26/Nov/2026:11:16:35 +0000] in local time, cached per second."""
+    sec = int(t)
+    if _tcache[0] != sec:
+        lt = time.localtime(sec)
+        off = lt.tm_gmtoff // 60
+        sign = "+" if off >= 0 else "-"
+        off = abs(off)
+        _tcache[0] = sec
+        _tcache[1] = (f"[{lt.tm_mday:02d}/{_MONTHS[lt.tm_mon - 1]}/{lt.tm_year}:"
+                      f"{lt.tm_hour:02d}:{lt.tm_min:02d}:{lt.tm_sec:02d} {sign}{off // 60:02d}{off % 60:02d}]")
+    return _tcache[1]
+
+
+def _dash(v: object) -> str:
+    return "-" if v is None or v == "" else str(v)
+
+
+def _item(code: str, arg: str | None) -> Callable[[object], str]:
+    """One % directive -> function(record) -> text."""
+    a = arg
+    if code == "h":
+        return lambda r: r.remote_host or r.client_ip
+    if code == "a":
+        return lambda r: r.client_ip
+    if code == "A":
+        return lambda r: r.local_ip
+    if code == "l":
+        return lambda r: "-"
+    if code == "u":
+        return lambda r: escape(r.user) if r.user else "-"
+    if code == "t":
+        if a is None:
+            return lambda r: clf_time(r.start_time)
+        fmt = a
+        for pre in ("begin:", "end:"):
+            if fmt.startswith(pre):
+                fmt = fmt[len(pre):]
+        if fmt == "sec":
+            return lambda r: str(int(r.start_time))
+        if fmt == "msec":
+            return lambda r: str(int(r.start_time * 1000))
+        if fmt == "usec":
+            return lambda r: str(int(r.start_time * 1000000))
+        if fmt == "msec_frac":
+            return lambda r: f"{int(r.start_time * 1000) % 1000:03d}"
+        if fmt == "usec_frac":
+            return lambda r: f"{int(r.start_time * 1000000) % 1000000:06d}"
+        return lambda r: time.strftime(fmt, time.localtime(r.start_time))
+    if code == "r":
+        return lambda r: "-" if r.request_line is None else escape(r.request_line)
+    if code == "s":
+        return lambda r: str(r.original_status or r.status)
+    if code == ">s":
+        return lambda r: str(r.status)
+    if code == "b":
+        return lambda r: str(r.bytes_sent) if r.bytes_sent else "-"
+    if code == "B":
+        return lambda r: str(r.bytes_sent or 0)
+    if code == "D":
+        return lambda r: str(int(r.duration_us))
+    if code == "T":
+        unit = (a or "s").lower()
+        div = {"ms": 1000, "us": 1, "s": 1000000}.get(unit, 1000000)
+        return lambda r: str(int(r.duration_us) // div)
+    if code == "i":
+        key = (a or "").lower()
+        return lambda r: escape(r.headers_in.get(key, "")) or "-"
+    if code == "o":
+        key = (a or "").lower()
+        if key == "content-type":  # mod_log_config: the media type without parameters
+            return lambda r: escape(r.ctype.split(";")[0].strip()) if r.ctype else "-"
+        return lambda r: escape(r.headers_out.get(key, "")) or "-"
+    if code == "v":
+        return lambda r: r.vhost_name
+    if code == "V":
+        return lambda r: r.host_name or r.vhost_name
+    if code == "p":
+        if a == "remote":
+            return lambda r: str(r.remote_port)
+        if a == "local":
+            return lambda r: str(r.local_port)
+        return lambda r: str(r.port)
+    if code == "P":
+        if a in ("tid", "hextid"):
+            return lambda r: str(threading.get_native_id()) if a == "tid" else f"{threading.get_native_id():x}"
+        return lambda r: str(os.getpid())
+    if code == "k":
+        return lambda r: str(r.keepalive_count)
+    if code == "X":
+        return lambda r: r.conn_status
+    if code == "U":
+        return lambda r: escape_path(r.uri_path)
+    if code == "q":
+        return lambda r: ("?" + escape(r.query)) if r.query else ""
+    if code == "m":
+        return lambda r: escape(r.method)
+    if code == "H":
+        return lambda r: r.protocol
+    if code == "f":
+        return lambda r: escape_path(r.filename) if r.filename else "-"
+    if code == "I":
+        return lambda r: str(r.bytes_in)
+    if code == "O":
+        return lambda r: str(r.bytes_out)
+    if code == "S":
+        return lambda r: str(r.bytes_in + r.bytes_out)
+    if code == "R":
+        return lambda r: _dash(r.handler)
+    if code == "C":
+        name = a or ""
+        return lambda r: _cookie(r.headers_in.get("cookie", ""), name)
+    if code in ("e", "n", "L"):
+        return lambda r: "-"
+    if code == "%":
+        return lambda r: "%"
+    raise ValueError(f"Unrecognized LogFormat directive %{code}")
+
+
+def _cookie(header: str, name: str) -> str:
+    for part in header.split(";"):
+        k, _, v = part.strip().partition("=")
+        if k == name:
+            return escape(v)
+    return "-"
+
+
+_DIRECTIVE = re.compile(r"%(!?[0-9,]*)(<|>)?(?:\{([^}]*)\})?(<|>)?(\^t[io]|>s|[a-zA-Z%])")
+_ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\", '\\"': '"'}
+
+
+def compile_format(fmt: str) -> Callable[[object], str]:
+    """A LogFormat string (or nickname already resolved) -> formatter(record) -> line."""
+    parts: list[object] = []
+    pos = 0
+    for m in _DIRECTIVE.finditer(fmt):
+        if m.start() > pos:
+            parts.append(fmt[pos:m.start()])
+        cond, mod1, arg, mod2, code = m.groups()
+        if code == "s" and (mod1 == ">" or mod2 == ">"):
+            code = ">s"
+        fn = _item(code, arg)
+        if cond:
+            negate = cond.startswith("!")
+            codes = frozenset(int(c) for c in cond.lstrip("!").split(",") if c)
+            fn = _conditional(fn, codes, negate)
+        parts.append(fn)
+        pos = m.end()
+    if pos < len(fmt):
+        parts.append(fmt[pos:])
+    for i, p in enumerate(parts):
+        if isinstance(p, str):
+            for k, v in _ESCAPES.items():
+                p = p.replace(k, v)
+            parts[i] = p
+    frozen = tuple(parts)
+
+    def render(r: object) -> str:
+        return "".join(p if isinstance(p, str) else p(r) for p in frozen)
+
+    return render
+
+
+def _conditional(fn: Callable[[object], str], codes: frozenset[int], negate: bool) -> Callable[[object], str]:
+    def f(r: object) -> str:
+        hit = r.status in codes  # type: ignore[attr-defined]
+        return fn(r) if hit != negate else "-"
+    return f
+
+
+def open_log(path: str, server_root: str) -> int:
+    """Open a log destination in the parent: file (O_APPEND) or `|command` (a pipe)."""
+    if path.startswith("|"):
+        import subprocess  # piped logs only, opened once in the parent
+
+        proc = subprocess.Popen(path[1:].lstrip("$ "), shell=True, stdin=subprocess.PIPE)
+        assert proc.stdin is not None
+        fd = os.dup(proc.stdin.fileno())
+        proc.stdin.close()
+        return fd
+    if not os.path.isabs(path):
+        path = os.path.join(server_root, path)
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
+class AccessLog:
+    """One CustomLog: descriptor + compiled format + buffer (BufferedLogs)."""
+
+    def __init__(self, fd: int, fmt: str, buffered: bool, condition: str | None = None) -> None:
+        self.fd = fd
+        self.render = compile_format(fmt)
+        self.buffered = buffered
+        self.condition = condition
+        self.buf: list[bytes] = []
+        self.buflen = 0
+        self.lock = threading.Lock()  # worker threads share one buffer
+
+    def log(self, r: object) -> None:
+        line = (self.render(r) + "\n").encode("latin-1", "replace")
+        if not self.buffered:
+            write_all(self.fd, line)
+            return
+        with self.lock:
+            if self.buflen + len(line) > LOG_BUFSIZE:
+                self._flush_locked()
+            self.buf.append(line)
+            self.buflen += len(line)
+
+    def flush(self) -> None:
+        with self.lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if self.buf:
+            data = b"".join(self.buf)
+            self.buf.clear()
+            self.buflen = 0
+            write_all(self.fd, data)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write everything, retrying EINTR; an error drops the data (never the caller)."""
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except OSError:
+            return  # a full disk or closed pipe must not kill the worker
+        view = view[n:]
+
+
+LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
+          "trace1", "trace2", "trace3", "trace4", "trace5", "trace6", "trace7", "trace8")
+DEBUG_INDEX = 7  # LEVELS.index("debug"): from here on a line names its source
+
+
+class ErrorLog:
+    """ErrorLog with LogLevel: Apache's line layout, one write per line.  The threshold of
+    a request's line is its per-dir LogLevel (`dirconf`: the module's level, else the
+    scope's), else the server's."""
+
+    def __init__(self, fd: int, level: str = "warn") -> None:
+        self.fd = fd
+        self.level = LEVELS.index(level.lower()) if level.lower() in LEVELS else LEVELS.index("warn")
+
+    def enabled(self, level: str, module: str = "core", dirconf: DirConfig | None = None) -> bool:
+        limit = self.level
+        if dirconf is not None:
+            scoped = dirconf.log_modules.get(module) or dirconf.log_level
+            if scoped:
+                limit = LEVELS.index(scoped)
+        return LEVELS.index(level) <= limit
+
+    def log(self, level: str, module: str, msg: str, client: str | None = None,
+            dirconf: DirConfig | None = None, source: str | None = None) -> None:
+        """One line; `source` is the "file.c(line)" Apache prints for debug and more."""
+        if not self.enabled(level, module, dirconf):
+            return
+        now = time.time()
+        lt = time.localtime(now)
+        stamp = time.strftime("%a %b %d %H:%M:%S", lt) + f".{int(now * 1e6) % 1000000:06d} {lt.tm_year}"
+        cl = f" [client {client}]" if client else ""
+        src = f" {source}:" if source and LEVELS.index(level) >= DEBUG_INDEX else ""
+        line = (f"[{stamp}] [{module}:{level}] [pid {os.getpid()}:tid {threading.get_native_id()}]"
+                f"{src}{cl} {msg}\n")
+        write_all(self.fd, line.encode("latin-1", "replace"))

@@ -1,0 +1,1 @@
+"""mod_negotiation: MultiViews and type maps (parse, variants, Apache's selection)."""
