@@ -100,6 +100,7 @@ cdef extern from "fc_fast.h" nogil:
                         const char *t, size_t tl)
     void fc_log_emit(fc_fcache *c, int fd, int buffered, const char *line, size_t n)
     void fc_log_flush(fc_fcache *c)
+    int fc_head_may_use_cache(const fc_fcache *c, const char *p, size_t n)
     char *fc_dup(const char *p, size_t n)
     int fc_conn_init(fc_fconn *k, int fd, int blocking)
     void fc_conn_free(fc_fcache *c, fc_fconn *k)

@@ -148,6 +148,17 @@ cdef class FastCache:
             return False
         return True
 
+    def may_use_cache(self, bytes head) -> bool:
+        """Whether the engine would answer this complete request head from its cache (had
+        it the entry), under the configured limits: the C side of core/cacheable.py's
+        may_use_cache, for the parity test."""
+        cdef const char *p = head
+        cdef size_t n = len(head)
+        cdef int ok
+        with nogil:
+            ok = fc_head_may_use_cache(&self.c, p, n)
+        return ok != 0
+
     def lookup(self, long long addr_key, host, bytes target):
         """The entry as a dict (tests and -S style introspection), or None."""
         cdef fc_fentry *e

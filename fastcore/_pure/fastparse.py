@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastcore._pure.request import find_token
+from fastcore.core.cacheable import CACHE_METHODS, may_use_cache
 from fastcore.modules.mod_log_config import escape
 
 if TYPE_CHECKING:
@@ -20,12 +21,28 @@ def esc(b: bytes) -> bytes:
 
 
 class Req:
+    """One parsed head (fc_req in C)."""
+
     __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "keepalive", "ka_sent")
+    head: bytes
+    line: bytes
+    method: bytes
+    proto: bytes
+    target: bytes
+    fields: bytes
+    host: bytes | None
+    keepalive: bool
+    ka_sent: bool
+
+
+def _method(line: bytes) -> bytes | None:
+    """The request line's method when may_use_cache allows it (GET, HEAD), else None."""
+    m = line.split(b" ", 1)[0]
+    return m if len(line) > len(m) + 1 and m.decode("latin-1") in CACHE_METHODS else None
 
 
 def _line_shape_ok(line: bytes) -> bool:
-    return (len(line) >= 14 and line[-9:-1] == b" HTTP/1."
-            and (line.startswith(b"GET ") or line.startswith(b"HEAD ")))
+    return len(line) >= 14 and line[-9:-1] == b" HTTP/1." and _method(line) is not None
 
 
 def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
@@ -65,14 +82,10 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
     if len(line) > c.limit_line:
         return -1
     r.line = line
-    if line.startswith(b"GET ") and len(line) > 4:
-        r.method, rest = b"GET", line[4:]
-    elif line.startswith(b"HEAD ") and len(line) > 5:
-        r.method, rest = b"HEAD", line[5:]
-    else:
+    method = _method(line)
+    if method is None:
         return -1
-    if rest[:1] != b"/":
-        return -1
+    r.method, rest = method, line[len(method) + 1:]
     sp = rest.find(b" ")
     target = rest if sp < 0 else rest[:sp]
     if any(b <= 0x20 or b == 0x7F or b == 0x23 for b in target):
@@ -88,6 +101,7 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
     close = ka = False
     lines = fields.split(b"\r\n") if fields else []
     vtotal = 0
+    names: list[str] = []
     for nf, fl in enumerate(lines, 1):
         if len(fl) > c.limit_field_size or nf > c.limit_fields:
             return -1
@@ -111,10 +125,9 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
         elif name == b"connection":  # Apache's ap_find_token, as fc_token.h
             close = close or find_token(value, "close")
             ka = ka or find_token(value, "keep-alive")
-        elif name in (b"content-length", b"range", b"transfer-encoding", b"expect"):
-            return -1
-        elif name[:1] == b"i" and len(name) > 3 and name[2:3] == b"-":
-            return -1
+        names.append(name.decode("latin-1"))
+    if not may_use_cache(r.method.decode("latin-1"), target.decode("latin-1"), names):
+        return -1
     if v11 and host is None:
         return -1
     r.host = host

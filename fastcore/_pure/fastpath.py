@@ -12,6 +12,7 @@ import socket
 import struct
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's API
     OP_A,
@@ -55,6 +56,9 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
 from fastcore._pure.fastparse import Req, esc, header_value, parse
 from fastcore.modules.mod_log_config import write_all
 
+if TYPE_CHECKING:
+    from fastcore._pure.scoreboard import Scoreboard
+
 WANT_READ, WANT_WRITE, CLOSED, FALLBACK = 1, 2, 3, 4
 TIMEOUT = EXPIRED = 5
 RAW = 0
@@ -80,9 +84,31 @@ def _sendfile():  # noqa: ANN202 - the twin's own send path
 
 
 class _Entry:
+    """One cached response (fc_fentry in C)."""
+
     __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "mid", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
                  "vhost", "refs", "dead")
+    path: bytes
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    mid: bytes
+    ctype: bytes
+    content: bytes | None
+    ffd: int
+    strategy: str
+    keep_alive: bool
+    max_ka: int
+    ka_timeout: float
+    timeout: float
+    log_set: int
+    lv: tuple[bytes, ...]
+    vhost: bytes
+    refs: int
+    dead: bool
 
 
 class FastCache:
@@ -202,6 +228,12 @@ class FastCache:
                 self.evictions += 1
             self._unref(e)
 
+    def may_use_cache(self, head: bytes) -> bool:
+        """Whether the engine would answer this complete head from its cache (had it the
+        entry), under the configured limits (the C engine's method of that name)."""
+        got = parse(self, head)
+        return isinstance(got, tuple) and got[0] == len(head)
+
     def lookup(self, addr_key: int, host: bytes | None, target: bytes) -> dict | None:
         key, e = self._get(addr_key, host, target)
         if e is None:
@@ -278,7 +310,7 @@ class FastConn:
     """Twin of the C connection state and loop."""
 
     def __init__(self, cache: FastCache, fd: int, blocking: bool, client_ip: bytes,
-                 remote_port: int = 0, scoreboard: object = None, slot: int = -1,
+                 remote_port: int = 0, scoreboard: Scoreboard | None = None, slot: int = -1,
                  addr_key: int = 0) -> None:
         self.cache, self.fd, self.blocking = cache, fd, blocking
         self.client = bytes(client_ip[:63])
@@ -386,7 +418,7 @@ class FastConn:
                 got = parse(self.cache, self.buf)
                 if got == -1:
                     return FALLBACK
-                if got != 0:
+                if isinstance(got, tuple):
                     hl, r = got
                     rc = self._serve_one(r, hl)
                     if rc == FALLBACK:

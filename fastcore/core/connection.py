@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 
 from fastcore._ext import load
 from fastcore.core import errors as E
+from fastcore.core import fastpath as pycache
 from fastcore.core import static
+from fastcore.core.cacheable import may_use_cache
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineConnMixin, _fp
-from fastcore.core.fastpath import FastPathMixin
 from fastcore.core.handler import Response
 from fastcore.core.mapping import loose_path
 from fastcore.core.request import BodyReader, HttpError, Request, find_head_end, parse_head
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 _sf = load("sendfile")
 
 
-class Connection(EngineConnMixin, FastPathMixin):
+class Connection(EngineConnMixin):
     """One client connection: buffer, keep-alive loop, output queue."""
 
     def __init__(self, srv: HttpServer, fd: int, peer: tuple, slot: int, blocking: bool,
@@ -479,19 +480,18 @@ class Connection(EngineConnMixin, FastPathMixin):
             self._emit(txn, req, srv.handler.error(txn, 417, req.expect_failed))
             self.closing = True
             return
-        resp = None
-        if req.body_kind == "none" and req.method in ("GET", "HEAD") and not req.assbackwards:
-            resp = self._fast(txn, req, vhost)
-            if resp is True:
+        if may_use_cache(req.method, req.target, req.headers, req.assbackwards):
+            stored = pycache.serve_cached(self, txn, req, vhost)
+            if stored is not None:
                 self.unanswered = self.unanswered_req = None
                 if self.fc is not None:  # the engine missed it (e.g. another Host spelling)
-                    self._remember_fast(vhost, req, txn)
+                    self._remember_fast(vhost, req, stored)
                 return
-        if resp is None:
-            resp = srv.handler.handle(txn, req)
-            if resp.cache is not None:
-                self._remember(vhost, req.target, resp.cache, txn.uri_path)
-                self._remember_fast(vhost, req, txn)
+        resp = srv.handler.handle(txn, req)
+        if resp.cache is not None:
+            stored = pycache.remember(srv, vhost, req, resp.cache, txn)
+            if stored is not None:
+                self._remember_fast(vhost, req, stored)
         if req.body_kind != "none" and not resp.close:
             dc = txn.dirconf or vhost.dir_defaults
             try:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from fastcore._ext import load
 from fastcore.config.model import VirtualHost
 from fastcore.core.request import Request
-from fastcore.core.transaction import Transaction
 
 if TYPE_CHECKING:
     from fastcore.core.connection import Connection
+    from fastcore.core.fastpath import Stored
 
 _fp = load("fastpath")
 WANT_READ, WANT_WRITE, CLOSED = 1, 2, 3
@@ -141,16 +141,15 @@ class EngineConnMixin:
             self.take_engine_bytes()
         return rc
 
-    def _remember_fast(self, vhost: VirtualHost, req: Request, txn: Transaction) -> None:
-        """Give the C engine the entry the Python cache just got (same bytes, same log)."""
+    def _remember_fast(self, vhost: VirtualHost, req: Request, stored: Stored) -> None:
+        """Give the C engine the entry the Python cache holds (same bytes, same log), when
+        core/cacheable.py gave it a C log set."""
         srv = self.srv
-        entry = srv.cache.get((id(vhost), req.target))
-        logset = srv.fast_logsets.get(id(vhost))
-        if entry is None or logset is None or not req.target.startswith("/"):
+        e = stored.entry
+        if e.engine_log_set is None:
             return
-        fname, ino, size, mtime_ns, mid, ctype_line, content, dc, strategy, uri, ctype, ctime_ns = entry
         host = req.headers.get("host")
-        key = (srv.addr_key(self), host, req.target, ino, mtime_ns, ctime_ns)
+        key = (srv.addr_key(self), host, req.target, e.ino, e.mtime_ns, e.ctime_ns)
         tried = srv.fast_tried
         if key in tried:  # the engine refused it before: do not reopen the file per request
             return
@@ -161,13 +160,13 @@ class EngineConnMixin:
         try:
             srv.engine.put(
                 srv.addr_key(self), None if host is None else host.encode("latin-1"),
-                req.target.encode("latin-1"), os.fsencode(fname), ino, size, mtime_ns, mid,
-                ctype_line, strategy=strategy, keep_alive=bool(vhost.keep_alive),
+                req.target.encode("latin-1"), os.fsencode(e.fname), e.ino, e.size, e.mtime_ns,
+                e.head, e.tail, strategy=e.strategy, keep_alive=bool(vhost.keep_alive),
                 max_keep_alive=vhost.max_keep_alive_requests,
                 keep_alive_timeout=float(vhost.keep_alive_timeout), timeout=float(vhost.timeout),
-                log_set=logset, vhost=vhost.server_name.encode("latin-1", "replace"),
-                log_values=_fp.log_values(vhost.server_name, req.host, port, uri, req.query,
-                                          fname, ctype),
-                want_content=content is not None)
+                log_set=e.engine_log_set, vhost=vhost.server_name.encode("latin-1", "replace"),
+                log_values=_fp.log_values(vhost.server_name, req.host, port, e.uri, req.query,
+                                          e.fname, e.ctype),
+                want_content=stored.content is not None)
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it

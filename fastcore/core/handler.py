@@ -15,7 +15,7 @@ from fastcore.config.model import OPT_MULTI, DirConfig, VirtualHost
 from fastcore.core import conditional as C
 from fastcore.core import errors as E
 from fastcore.core import static as S
-from fastcore.core.fastpath import CacheInfo, produced_by
+from fastcore.core.cacheable import CacheInfo, produced_by
 from fastcore.core.mapping import apply_redirects, decode_path, loose_path, normalize
 from fastcore.core.paths import fs_to_wire, to_bytes
 from fastcore.core.request import HttpError, Request
@@ -188,7 +188,7 @@ class Handler(DirectoryMixin):
                                   path_info=walk.path_info)
             if neg is not None:
                 return neg
-        return self.default_handler(txn, walk.filename, st, walk.path_info, dc, walk.cacheable)
+        return self.default_handler(txn, walk.filename, st, walk.path_info, dc)
 
     def handler_name(self, filename: str, dc: DirConfig) -> str | None:
         if dc.set_handler and dc.set_handler.lower() != "none":
@@ -202,7 +202,7 @@ class Handler(DirectoryMixin):
 
     # ------------------------------------------------------------ handlers
     def default_handler(self, txn: object, filename: str, st: os.stat_result | None,
-                        path_info: str, dc: DirConfig, cacheable: bool,
+                        path_info: str, dc: DirConfig,
                         extra: list[tuple[str, str]] | None = None,
                         ctype_override: tuple | None = None, vlv: str | None = None) -> Response:
         method = txn.method
@@ -222,8 +222,7 @@ class Handler(DirectoryMixin):
                 self.srv.errlog(txn.vhost).log("info", "core", f"AH00128: File does not exist: {filename}",
                                        f"{txn.client_ip}:{txn.remote_port}", dc)
             return self.error(txn, 404, dirconf=dc)
-        return self.file_response(txn, filename, st, dc, ctype, lang, enc, cacheable, extra or [],
-                                  vlv)
+        return self.file_response(txn, filename, st, dc, ctype, lang, enc, extra or [], vlv)
 
     def not_implemented(self, txn: object, dc: DirConfig) -> Response:
         """The default handler's 501 for a method Apache does not know, with its AH00135."""
@@ -245,7 +244,7 @@ class Handler(DirectoryMixin):
 
     def file_response(self, txn: object, filename: str, st: os.stat_result, dc: DirConfig,
                       ctype: str | None, lang: str | None, enc: str | None,
-                      cacheable: bool, extra: list[tuple[str, str]],
+                      extra: list[tuple[str, str]],
                       vlv: str | None = None) -> Response:
         now = txn.start_time
         tag = S.etag(st, dc.file_etag, now, filename)
@@ -276,12 +275,10 @@ class Handler(DirectoryMixin):
             return ranged
         r = Response(200, lead + base + [("Content-Length", str(size))], ctype, None)
         r.file = (filename, 0, size)
-        # Not for the fast path: encoded files (their Content-Encoding depends on the
-        # request's Accept-Encoding) and negotiated responses (`extra`).
-        if (cacheable and txn.cacheable and not extra and not enc and tag is not None
-                and not tag.startswith("W/")):
-            r.cache = CacheInfo(filename, st.st_ino, st.st_size, st.st_mtime_ns, mtime, tag,
-                                ctype, lang, enc, dc, st.st_ctime_ns)
+        # the served file's facts; whether (and how) it is cached is core/cacheable.py's
+        r.cache = CacheInfo(fname=filename, ino=st.st_ino, size=size, mtime_ns=st.st_mtime_ns,
+                            ctime_ns=st.st_ctime_ns, mtime=mtime, tag=tag, ctype=ctype,
+                            lang=lang, enc=enc, dc=dc)
         return r
 
     def byte_ranges(self, txn: object, dc: DirConfig, lead: list[tuple[str, str]],
@@ -395,8 +392,8 @@ class Handler(DirectoryMixin):
         txn.filename = res.path  # the variant, as Apache's fast internal redirect leaves it
         if vdc is not None:
             txn.dirconf = vdc
-            return self.default_handler(txn, res.path, st, "", vdc, False, extra, vlv=vlv)
-        return self.default_handler(txn, res.path, st, "", dc, False, extra,
+            return self.default_handler(txn, res.path, st, "", vdc, extra, vlv=vlv)
+        return self.default_handler(txn, res.path, st, "", dc, extra,
                                     (ctype, res.language, res.encoding), vlv)
 
     def redirect_target(self, txn: object, path: str, rel_uri: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fastcore.core.fastpath import CacheInfo
+    from fastcore.core.cacheable import CacheInfo
 
 # Methods Apache registers (anything else is M_INVALID -> 501 from the default handler).
 KNOWN_METHODS = frozenset((

@@ -25,6 +25,7 @@ from fastcore.core.engine import (  # noqa: F401 - the state constants are this 
     EngineServerMixin,
     _fp,
 )
+from fastcore.core.fastpath import Stored
 from fastcore.core.handler import Handler
 from fastcore.core.mapping import Mapper
 from fastcore.core.request import Request
@@ -85,7 +86,7 @@ class HttpServer(EngineServerMixin):
         self._open_logs()
         self._init_engine()
         self._init_read_limits()
-        self.cache: dict[tuple[int, str], tuple] = {}
+        self.cache: dict[tuple[int, str], Stored] = {}  # the Python cache (core/fastpath.py)
         self.content_bytes = 0
         self._local = threading.local()  # per-thread descriptor cache (worker MPM threads)
         self._fd_dicts: list[dict] = []

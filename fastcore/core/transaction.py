@@ -2,7 +2,10 @@
 access log formats (the fields of log.LogRecordFields)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastcore.config.model import DirConfig
 
 
 class Transaction:
@@ -19,7 +22,7 @@ class Transaction:
     def __init__(self, conn: Any, start: float) -> None:
         self.conn = conn
         self.vhost = conn.srv.cfg.main
-        self.dirconf = None
+        self.dirconf: DirConfig | None = None
         self.method = "-"
         self.proto_num = 1000
         self.protocol = "HTTP/1.0"
@@ -36,7 +39,7 @@ class Transaction:
         self.port = 80
         self.uri_path = ""
         self.query = ""
-        self.filename = None
+        self.filename: str | None = None
         self.client_ip = conn.client_ip
         self.remote_port = conn.remote_port
         self.remote_host = None

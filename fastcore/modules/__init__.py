@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastcore.config.engine import Directive
+from fastcore.core.cacheable import ContributionFn
+
+
+def table_elsewhere() -> list[Directive]:
+    """For a module whose directive rows still live in config/directives_mods.py."""
+    return []
 
 
 @dataclass(frozen=True)
@@ -19,16 +25,18 @@ class ModuleSpec:
     """What the config engine needs to know about one module."""
 
     name: str  # Apache's module name, as LoadModule names it: "reqtimeout_module"
-    directives: Callable[[], list[Directive]]
+    directives: Callable[[], list[Directive]] = table_elsewhere
     # (main server's record, the vhost's record) -> the vhost's effective record;
     # either may be None (nothing configured there)
     merge_server: Callable[[Any, Any], Any] | None = None
+    # its share in a cacheable response: header bytes, or not cacheable (core/cacheable.py)
+    cache_contribution: ContributionFn | None = None
 
 
 def _registry() -> tuple[ModuleSpec, ...]:
-    from fastcore.modules import mod_reqtimeout
+    from fastcore.modules import mod_authz_core, mod_mime, mod_reqtimeout
 
-    return (mod_reqtimeout.MODULE,)
+    return (mod_reqtimeout.MODULE, mod_mime.MODULE, mod_authz_core.MODULE)
 
 
 REGISTRY: tuple[ModuleSpec, ...] = _registry()

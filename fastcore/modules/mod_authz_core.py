@@ -20,9 +20,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from fastcore.config.model import Require, RequireGroup
+from fastcore.config.model import DirConfig, Require, RequireGroup
+from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
+from fastcore.modules import ModuleSpec
+
+if TYPE_CHECKING:
+    from fastcore.core.transaction import Transaction
 
 GRANTED = 1
 DENIED = 0
@@ -335,3 +340,22 @@ def authorize(req_ctx: RemoteHost, authz: RequireGroup | None,
     if authz is None or not authz.items:
         return None
     return evaluate(req_ctx, authz, trace) == GRANTED
+
+
+def static_authz(group: RequireGroup | None) -> bool:
+    """True when the Require tree cannot depend on the client (only `Require all`)."""
+    if group is None:
+        return True
+    for item in group.items:
+        if isinstance(item, RequireGroup) or item.kind != "all" or item.negated:
+            return False
+    return True
+
+
+def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
+    """mod_authz_core's share in a cached answer: none when access cannot depend on the
+    client; else not cacheable (every request must be authorized again)."""
+    return NOTHING if static_authz(dc.authz) else NOT_CACHEABLE
+
+
+MODULE = ModuleSpec("authz_core_module", cache_contribution=cache_contribution)

@@ -8,7 +8,7 @@ import os
 
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig
 from fastcore.core import static as S
-from fastcore.core.fastpath import produced_by
+from fastcore.core.cacheable import produced_by
 from fastcore.core.mapping import normalize
 from fastcore.core.paths import escape_uri
 from fastcore.core.request import HttpError
@@ -53,7 +53,7 @@ class DirectoryMixin:
                 produced_by(txn, walk.cacheable, sdc)
                 if self.handler_name(walk.filename, sdc) == "type-map":
                     return self.negotiated(txn, walk.filename, sdc, typemap=True)
-                return self.default_handler(txn, walk.filename, walk.st, "", sdc, walk.cacheable)
+                return self.default_handler(txn, walk.filename, walk.st, "", sdc)
             if walk.st is None and (sdc.options or 0) & OPT_MULTI:
                 neg = self.negotiated(txn, walk.filename, sdc, typemap=False, quiet=True)
                 if neg is not None and neg.status < 400:

@@ -8,8 +8,14 @@ pays one dict lookup.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from fastcore.config.model import DirConfig
+from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
+from fastcore.modules import ModuleSpec
+
+if TYPE_CHECKING:
+    from fastcore.core.transaction import Transaction
 
 _HERE = os.path.dirname(__file__)
 # fastcore's own table (package data), used when TypesConfig and /etc/mime.types are absent.
@@ -121,3 +127,20 @@ class MimeMap:
         if charset and "charset=" not in ctype.lower():
             return f"{ctype}; charset={charset}"
         return ctype
+
+
+def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
+    """mod_mime's share in a cached answer: Content-Language before the Connection field,
+    Content-Type (with AddDefaultCharset) after it.  An encoded file is not cacheable: the
+    Content-Encoding spelling follows the request's Accept-Encoding (gzip or x-gzip)."""
+    if served is None:
+        return NOTHING
+    if served.enc:
+        return NOT_CACHEABLE
+    ctype = with_default_charset(served.ctype, dc)
+    lang = b"Content-Language: " + served.lang.encode("latin-1") + b"\r\n" if served.lang else b""
+    line = b"Content-Type: " + ctype.encode("latin-1") + b"\r\n" if ctype else b""
+    return Contribution(head=lang, tail=line, content_type=ctype)
+
+
+MODULE = ModuleSpec("mime_module", cache_contribution=cache_contribution)

@@ -1,6 +1,6 @@
 /* fc_fastparse.h - the fast path's request-head parser: the request line and the few
  * fields the engine acts on (Host, Connection, and any field that sends a request to
- * Python: conditionals, Range, a body, values that merged could pass LimitRequestFieldSize),
+ * Python: fc_forces_full_path's, values that merged could pass LimitRequestFieldSize),
  * with httpd's limits (LimitRequestLine,
  * LimitRequestFields, LimitRequestFieldSize) taken from the cache's configuration.
  * Anything it does not accept is left to the Python parser, which answers as Apache.
@@ -33,6 +33,20 @@ static void fc_conn_tokens(const char *v, size_t n, int *close_, int *ka) {
     const unsigned char *u = (const unsigned char *)v;
     if (fc_find_token(u, n, "close", 5)) *close_ = 1;
     if (fc_find_token(u, n, "keep-alive", 10)) *ka = 1;
+}
+
+/* The request fields a cached 200 cannot answer, as core/cacheable.py's forces_full_path
+ * (tests/core/test_cacheable_parity.py holds the two equal): a body (Content-Length,
+ * Transfer-Encoding, Expect), Range, and every conditional (If-*). */
+static inline int fc_forces_full_path(const char *nm, size_t nl) {
+    switch (fc_lower((unsigned char)nm[0])) {
+    case 'c': return fc_ieq(nm, nl, "content-length", 14);
+    case 't': return fc_ieq(nm, nl, "transfer-encoding", 17);
+    case 'e': return fc_ieq(nm, nl, "expect", 6);
+    case 'r': return fc_ieq(nm, nl, "range", 5);
+    case 'i': return nl > 3 && fc_lower((unsigned char)nm[1]) == 'f' && nm[2] == '-';
+    default: return 0;
+    }
 }
 
 /* Parse one head at p[0..n).  Returns its length (> 0), 0 when incomplete, -1 when the
@@ -73,6 +87,7 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
     const char *eol = memchr(p, '\r', r->headlen);
     r->line = p; r->linelen = (size_t)(eol - p);
     if (r->linelen > c->limit_line) return -1;
+    /* may_use_cache's method and target form: GET or HEAD of an origin-form target */
     if (r->linelen > 4 && memcmp(q, "GET ", 4) == 0) { r->method = q; r->mlen = 3; q += 4; }
     else if (r->linelen > 5 && memcmp(q, "HEAD ", 5) == 0) { r->method = q; r->mlen = 4; q += 5; }
     else return -1;
@@ -113,30 +128,12 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
          * LimitRequestFieldSize; when all values together could exceed it, Python checks */
         vtotal += (size_t)(ve - v) + 2;
         if (vtotal > c->limit_field_size + 2) return -1;
-        switch (fc_lower((unsigned char)nm[0])) {
-        case 'h':
-            if (fc_ieq(nm, nl, "host", 4)) {
-                if (r->has_host) return -1;
-                r->has_host = 1; r->host = v; r->hostlen = (size_t)(ve - v);
-            }
-            break;
-        case 'c':
-            if (fc_ieq(nm, nl, "connection", 10)) fc_conn_tokens(v, (size_t)(ve - v), &conn_close, &conn_ka);
-            else if (fc_ieq(nm, nl, "content-length", 14)) return -1;
-            break;
-        case 'i':
-            if (nl > 3 && nm[2] == '-') return -1;  /* If-*: conditionals */
-            break;
-        case 'r':
-            if (fc_ieq(nm, nl, "range", 5)) return -1;
-            break;
-        case 't':
-            if (fc_ieq(nm, nl, "transfer-encoding", 17)) return -1;
-            break;
-        case 'e':
-            if (fc_ieq(nm, nl, "expect", 6)) return -1;
-            break;
-        default: break;
+        if (fc_forces_full_path(nm, nl)) return -1;
+        if (fc_ieq(nm, nl, "host", 4)) {
+            if (r->has_host) return -1;
+            r->has_host = 1; r->host = v; r->hostlen = (size_t)(ve - v);
+        } else if (fc_ieq(nm, nl, "connection", 10)) {
+            fc_conn_tokens(v, (size_t)(ve - v), &conn_close, &conn_ka);
         }
         f = fe + 2;
     }
@@ -145,6 +142,14 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
     r->keepalive = !conn_close && (v11 || conn_ka);  /* Apache checks close first */
     r->ka_sent = conn_ka;
     return (long)r->headlen;
+}
+
+/* Whether the engine would answer the complete head p[0..n) from its cache (given an
+ * entry): the C side of the parity test with core/cacheable.py's may_use_cache. */
+static int fc_head_may_use_cache(const fc_fcache *c, const char *p, size_t n) {
+    fc_req r;
+    long hl = fc_parse(c, p, n, &r);
+    return hl > 0 && (size_t)hl == n;
 }
 
 #endif /* FC_FASTPARSE_H */

@@ -1,0 +1,166 @@
+"""The one cacheability decision (issue 11): which requests a cached entry may answer, and
+which served responses may become one, with which fixed header bytes.
+
+Request side: `may_use_cache` is the rule both caches apply (the Python cache in
+core/fastpath.py and the engine's twin in _pure/fastparse.py call it; the C engine has its
+copy in src/fc_fastparse.h, held to it by tests/core/test_cacheable_parity.py).
+
+Response side: `entry_for` asks every registered module for its `Contribution` (fixed
+header bytes, or "not cacheable"), adds the core's own, and answers with the `CacheEntry`
+both caches store.  The core knows no module: it iterates over the registry's specs.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from fastcore._ext import load
+from fastcore.config.model import DirConfig
+from fastcore.core.static import accept_ranges
+from fastcore.core.transaction import Transaction
+
+_sf = load("sendfile")
+
+CACHE_METHODS = frozenset(("GET", "HEAD"))
+# Request fields that send a request to the full path: a body (its length, framing or
+# expectation), a byte range, and every conditional (If-*: the answer is not always 200).
+FULL_PATH_FIELDS = frozenset(("content-length", "transfer-encoding", "expect", "range"))
+CONDITIONAL_PREFIX = "if-"
+
+
+def forces_full_path(name: str) -> bool:
+    """True for a (lower-case) request field name that a cached 200 cannot answer."""
+    return name in FULL_PATH_FIELDS or (len(name) > 3 and name.startswith(CONDITIONAL_PREFIX))
+
+
+def may_use_cache(method: str, target: str, field_names: Iterable[str],
+                  http09: bool = False) -> bool:
+    """Whether a cached entry may answer this request: GET or HEAD of an origin-form
+    ("/...") target, with a header section (not HTTP/0.9) and no field that forces the
+    full path.  `field_names` are lower-case."""
+    if method not in CACHE_METHODS or http09 or not target.startswith("/"):
+        return False
+    return not any(forces_full_path(name) for name in field_names)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheInfo:
+    """The plain file a 200 answer served, as the handler saw it (Response.cache)."""
+
+    fname: str
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    mtime: int            # the Last-Modified time sent (seconds)
+    tag: str | None       # the ETag sent (None: FileETag None)
+    ctype: str | None     # Content-Type before AddDefaultCharset
+    lang: str | None
+    enc: str | None
+    dc: DirConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One module's (or the core's) share in a cacheable response: header lines it adds
+    before the Connection field (`head`) or after it (`tail`, where the serializer puts
+    Content-Type), the Content-Type it sets (for %{Content-Type}o), or not cacheable."""
+
+    cacheable: bool = True
+    head: bytes = b""
+    tail: bytes = b""
+    content_type: str | None = None
+
+
+NOT_CACHEABLE = Contribution(cacheable=False)
+NOTHING = Contribution()
+# (transaction, the DirConfig of one walk the answer rests on, the served file or None
+# for a walk that only led to it, such as the directory before its DirectoryIndex)
+ContributionFn = Callable[[Transaction, DirConfig, CacheInfo | None], Contribution]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """A cacheable 200 answer: valid while the file's stat shows the same identity.  The
+    Python cache stores it; the C engine's put() receives these same bytes."""
+
+    fname: str
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    head: bytes           # fields between Server and Connection
+    tail: bytes           # fields after Connection (Content-Type)
+    dc: DirConfig
+    strategy: str         # sendfile | writev | readwrite (EnableSendfile, EnableMMAP)
+    uri: str              # %U of the request that filled it
+    ctype: str | None     # the Content-Type sent
+    engine_log_set: int | None  # the C engine's log set for the vhost; None: not for it
+
+
+@cache
+def _contributions() -> tuple[ContributionFn, ...]:
+    """The registered modules' contributions, in registry order (imported on first use:
+    the registry's modules import this file)."""
+    from fastcore.modules import REGISTRY
+
+    return tuple(spec.cache_contribution for spec in REGISTRY
+                 if spec.cache_contribution is not None)
+
+
+def core_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
+    """The core's share: no reverse lookup (%h) under HostnameLookups; then Last-Modified,
+    a strong ETag (a weak one becomes strong a second later), Accept-Ranges and a
+    non-zero Content-Length."""
+    if (dc.hostname_lookups or "off") != "off":
+        return NOT_CACHEABLE
+    if served is None:
+        return NOTHING
+    tag = served.tag
+    if tag is None or tag.startswith("W/") or served.size == 0:
+        return NOT_CACHEABLE
+    return Contribution(head=b"".join((
+        b"Last-Modified: ", _sf.http_date(served.mtime), b"\r\nETag: ", tag.encode(),
+        b"\r\nAccept-Ranges: ", accept_ranges(dc).encode(), b"\r\nContent-Length: ",
+        str(served.size).encode(), b"\r\n")))
+
+
+def _shares(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> list[Contribution]:
+    return [*(fn(txn, dc, served) for fn in _contributions()),
+            core_contribution(txn, dc, served)]
+
+
+def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig) -> None:
+    """Record a walk (and its merged configuration) the answer depends on: the original
+    request's, a DirectoryIndex sub-request's.  The answer may be cached only when every
+    one of them may: a .htaccess read by any of them can change it."""
+    if not walk_cacheable or not all(c.cacheable for c in _shares(txn, dc, None)):
+        txn.cacheable = False
+
+
+def delivery(dc: DirConfig) -> str:
+    """How a cached file is sent, from EnableSendfile and EnableMMAP."""
+    if dc.enable_sendfile:
+        return "sendfile"
+    return "writev" if dc.enable_mmap is not False else "readwrite"
+
+
+def entry_for(txn: Transaction, served: CacheInfo, target: str,
+              engine_log_set: int | None) -> CacheEntry | None:
+    """The cache entry for a served plain file, or None when no cache may answer it.
+    `target` is the raw request target (only origin-form ones are ever looked up);
+    `engine_log_set` is the vhost's C log set, None when the C engine cannot write its
+    logs (the entry then stays with the Python cache)."""
+    if not txn.cacheable or not target.startswith("/"):
+        return None
+    shares = _shares(txn, served.dc, served)
+    if not all(c.cacheable for c in shares):
+        return None
+    ctype = served.ctype
+    for c in shares:
+        if c.content_type is not None:
+            ctype = c.content_type
+    return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
+                      b"".join(c.head for c in shares), b"".join(c.tail for c in shares),
+                      served.dc, delivery(served.dc), txn.uri_path, ctype, engine_log_set)
