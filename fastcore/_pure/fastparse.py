@@ -20,7 +20,8 @@ def esc(b: bytes) -> bytes:
 
 
 class Req:
-    __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "keepalive", "ka_sent")
+    __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "http11", "close_token",
+                 "ka_sent")
 
 
 def _line_shape_ok(line: bytes) -> bool:
@@ -118,7 +119,7 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
     if v11 and host is None:
         return -1
     r.host = host
-    r.keepalive = not close and (v11 or ka)  # Apache checks close first
+    r.http11, r.close_token = v11, close  # keep or close: fastcore.core.keepalive.decide
     r.ka_sent = ka
     return end, r
 

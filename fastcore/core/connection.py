@@ -23,6 +23,7 @@ from fastcore.core import static
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineConnMixin, _fp
 from fastcore.core.fastpath import FastPathMixin
 from fastcore.core.handler import Response
+from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
 from fastcore.core.mapping import loose_path
 from fastcore.core.request import BodyReader, HttpError, Request, find_head_end, parse_head
 from fastcore.core.transaction import Transaction
@@ -515,30 +516,18 @@ class Connection(EngineConnMixin, FastPathMixin):
         self._emit(txn, req, resp)
 
     # ------------------------------------------------------------ fast path
-    def _keepalive(self, req: Request | None, status: int, close: bool) -> bool:
+    def keep_alive(self, req: Request | None, status: int, forced_close: bool = False,
+                   delimited: bool = True) -> KeepAliveDecision:
+        """Keep or close after this answer, and its Connection/Keep-Alive header: the one
+        rule (core/keepalive.py) on this connection's request, vhost and count."""
         vh = self.vh
-        if req is None or close or not req.keepalive or not vh.keep_alive or self.srv.draining:
-            return False
-        if req.expect_continue:  # Apache closes when a 100-continue was never answered
-            return False
-        if status in E.DROPS_CONNECTION:
-            return False
-        mk = vh.max_keep_alive_requests
-        return not (mk > 0 and self.requests >= mk)  # Apache: max=1 is still kept
-
-    def _conn_header(self, keep: bool, req: Request) -> bytes:
-        """Connection: close when closing; Keep-Alive and Connection: Keep-Alive on a kept
-        connection only when the client sent a keep-alive token (Apache's ka_sent rule)."""
-        if not keep:
-            return b"Connection: close\r\n"
-        if not req.ka_sent:
-            return b""
-        vh = self.vh
-        mk = vh.max_keep_alive_requests
-        if mk <= 0:
-            return b"Keep-Alive: timeout=%d\r\nConnection: Keep-Alive\r\n" % int(vh.keep_alive_timeout)
-        return (b"Keep-Alive: timeout=%d, max=%d\r\nConnection: Keep-Alive\r\n"
-                % (int(vh.keep_alive_timeout), mk - self.requests))
+        if req is None:  # no usable request: nothing lets the connection stay
+            return decide(KeepAliveInput(False, False, False, status))
+        return decide(KeepAliveInput(
+            req.proto_num >= 1001, req.close_token, req.ka_sent, status, delimited,
+            forced_close, req.reusable, req.expect_continue, bool(vh.keep_alive),
+            vh.max_keep_alive_requests, self.requests, int(vh.keep_alive_timeout),
+            self.srv.draining))
 
     def _queue(self, header: bytes, ffd: int, off: int, cnt: int, strategy: str,
                body: bytes | None, closefd: bool) -> None:
@@ -550,7 +539,8 @@ class Connection(EngineConnMixin, FastPathMixin):
         srv = self.srv
         head_only = req is not None and req.method == "HEAD"
         delimited = not resp.no_length or resp.chunked or head_only or resp.status in (204, 304)
-        keep = self._keepalive(req, resp.status, resp.close or not delimited)
+        ka = self.keep_alive(req, resp.status, resp.close, delimited)
+        keep = ka.keep
         lines = [b"HTTP/1.1 ", E.status_line(resp.status).encode(), b"\r\n",
                  _sf.date_header(), srv.server_line]
         out_hdrs = txn.headers_out
@@ -568,7 +558,7 @@ class Connection(EngineConnMixin, FastPathMixin):
             lines += [b"Content-Length: ", str(body_len).encode(), b"\r\n"]
         if resp.chunked and not head_only:
             lines.append(b"Transfer-Encoding: chunked\r\n")
-        lines.append(self._conn_header(keep, req) if req is not None or not keep else b"")
+        lines.append(ka.header)
         ctype = with_default_charset(resp.ctype, txn.dirconf or (txn.vhost or srv.cfg.main).dir_defaults)
         if ctype:
             lines += [b"Content-Type: ", ctype.encode("latin-1"), b"\r\n"]

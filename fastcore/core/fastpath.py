@@ -113,9 +113,10 @@ class FastPathMixin:
         if not same_file(st, ino, size, mtime_ns, ctime_ns):
             srv.cache.pop((id(vhost), req.target), None)
             return None
-        keep = self._keepalive(req, 200, False)
+        ka = self.keep_alive(req, 200)
+        keep = ka.keep
         header = b"".join((b"HTTP/1.1 200 OK\r\n", _sf.date_header(), srv.server_line, mid,
-                           self._conn_header(keep, req), ctype_line, b"\r\n"))
+                           ka.header, ctype_line, b"\r\n"))
         head_only = req.method == "HEAD"
         txn.dirconf = dc
         txn.uri_path = uri
