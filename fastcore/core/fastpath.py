@@ -1,4 +1,5 @@
-"""The fast path for cached static files (issue 6 point 3), as a mixin of Connection.
+"""The Python cache of static-file answers (issue 6 point 3): ResponseCache, owned by
+HttpServer; Connection asks it (lookup) and sends what it finds.
 
 Cache entries are CacheEntry records of str/int/bytes (the C engine keeps the same as C
 structs).  One stat() validates an entry (same_file: inode, size, mtime, ctime); the
@@ -7,6 +8,8 @@ open-descriptor cache is per thread and reopened whenever inode, size or mtime c
 from __future__ import annotations
 
 import os
+import threading
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from fastcore._ext import load
@@ -91,59 +94,88 @@ def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig) -> None:
 
 
 
-class FastPathMixin:
-    """_fast/_remember/_file_fd for Connection (uses its srv, vh, requests, _queue,
-    _keepalive, _conn_header and _finish)."""
+@dataclass(frozen=True, slots=True)
+class CacheHit:
+    """A valid entry for a request, with the stat() that validated it."""
 
-    def _fast(self, txn: Transaction, req: Request, vhost: VirtualHost) -> bool | None:
-        srv = self.srv
-        entry = srv.cache.get((id(vhost), req.target))
+    entry: CacheEntry
+    st: os.stat_result
+
+
+class ResponseCache:
+    """The per-process Python cache of static-file answers, and the per-thread cache of
+    open descriptors of the large ones; HttpServer owns one, connections ask it."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[int, str], CacheEntry] = {}
+        self.content_bytes = 0
+        self._local = threading.local()  # per-thread descriptor cache (worker MPM threads)
+        self._fd_dicts: list[dict[str, tuple[int, int, int, int]]] = []
+        self._fd_lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, vhost: VirtualHost, target: str) -> CacheEntry | None:
+        return self.entries.get((id(vhost), target))
+
+    @property
+    def fds(self) -> dict[str, tuple[int, int, int, int]]:
+        """This thread's open-descriptor cache: a descriptor is closed only by the thread
+        that uses it, so a replaced file never pulls an fd from under another sender."""
+        d: dict[str, tuple[int, int, int, int]] | None = getattr(self._local, "fds", None)
+        if d is None:
+            d = self._local.fds = {}
+            with self._fd_lock:
+                self._fd_dicts.append(d)
+        return d
+
+    def open_descriptors(self) -> int:
+        """How many descriptors the per-thread caches hold open, all threads together."""
+        with self._fd_lock:
+            return sum(len(d) for d in self._fd_dicts)
+
+    def clear(self) -> None:
+        """After fork (and at exit): drop the entries and close every cached descriptor."""
+        with self._fd_lock:
+            for d in self._fd_dicts:
+                for fd, *_ in d.values():
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                d.clear()
+            self._fd_dicts.clear()
+        self._local = threading.local()
+        self.entries.clear()
+        self.content_bytes = 0
+
+    def lookup(self, vhost: VirtualHost, req: Request) -> CacheHit | None:
+        """The entry for req when it may answer it and the file is still the same."""
+        entry = self.entries.get((id(vhost), req.target))
         if entry is None:
             return None
         hd = req.headers
         for k in _NOCACHE:
             if k in hd:
                 return None
-        fname, ino, size, mtime_ns, mid, ctype_line, content, dc, strategy, uri, ctype, ctime_ns = entry
         try:
-            st = os.stat(fname)
+            st = os.stat(entry.fname)
         except OSError:
-            srv.cache.pop((id(vhost), req.target), None)
+            self.entries.pop((id(vhost), req.target), None)
             return None
-        if not same_file(st, ino, size, mtime_ns, ctime_ns):
-            srv.cache.pop((id(vhost), req.target), None)
+        if not same_file(st, entry.ino, entry.size, entry.mtime_ns, entry.ctime_ns):
+            self.entries.pop((id(vhost), req.target), None)
             return None
-        ka = self.keep_alive(req, 200)
-        keep = ka.keep
-        header = b"".join((b"HTTP/1.1 200 OK\r\n", _sf.date_header(), srv.server_line, mid,
-                           ka.header, ctype_line, b"\r\n"))
-        head_only = req.method == "HEAD"
-        txn.dirconf = dc
-        txn.uri_path = uri
-        txn.filename = fname
-        txn.ctype = ctype
-        if head_only or size == 0:
-            self._queue(header, -1, 0, 0, "auto", b"", False)
-        elif content is not None:
-            self._queue(header, -1, 0, 0, "auto", content, False)
-        else:
-            ffd = self._file_fd(fname, st)
-            self._queue(header, ffd, 0, size, strategy, None, False)
-        self.unanswered = self.unanswered_req = None  # queued (Connection._internal_error)
-        txn.status = 200
-        txn.bytes_sent = 0 if head_only else size
-        txn.bytes_out = len(header) + txn.bytes_sent
-        self._finish(txn, keep)
-        return True
+        return CacheHit(entry, st)
 
-    def _remember(self, vhost: VirtualHost, target: str, info: CacheInfo, uri: str) -> None:
-        srv = self.srv
+    def remember(self, vhost: VirtualHost, target: str, info: CacheInfo, uri: str) -> None:
         fname, ino, size, mtime_ns, mtime, tag, ctype, lang, enc, dc, ctime_ns = info
         if not dirconf_cacheable(dc) or size == 0:
             return
-        if len(srv.cache) >= CACHE_MAX:
-            srv.cache.clear()
-            srv.content_bytes = 0
+        if len(self.entries) >= CACHE_MAX:
+            self.entries.clear()
+            self.content_bytes = 0
         parts = [b"Last-Modified: ", _sf.http_date(mtime), b"\r\n", b"ETag: ", tag.encode(),
                  b"\r\nAccept-Ranges: ", accept_ranges(dc).encode(), b"\r\nContent-Length: ",
                  str(size).encode(), b"\r\n"]
@@ -155,7 +187,7 @@ class FastPathMixin:
         ctype_line = b"Content-Type: " + ctype.encode("latin-1") + b"\r\n" if ctype else b""
         content = None
         mmap_ok = dc.enable_mmap is not False
-        if 0 < size < SMALL_FILE and mmap_ok and srv.content_bytes + size <= CONTENT_BUDGET:
+        if 0 < size < SMALL_FILE and mmap_ok and self.content_bytes + size <= CONTENT_BUDGET:
             try:
                 with open(fname, "rb") as f:
                     content = f.read(size + 1)
@@ -163,15 +195,15 @@ class FastPathMixin:
                 return
             if len(content) != size:
                 return
-            srv.content_bytes += size
+            self.content_bytes += size
         strategy = "sendfile" if dc.enable_sendfile else ("writev" if mmap_ok else "readwrite")
-        srv.cache[(id(vhost), target)] = CacheEntry(fname, ino, size, mtime_ns, b"".join(parts),
-                                                    ctype_line, content, dc, strategy, uri,
-                                                    ctype, ctime_ns)
+        self.entries[(id(vhost), target)] = CacheEntry(fname, ino, size, mtime_ns, b"".join(parts),
+                                                       ctype_line, content, dc, strategy, uri,
+                                                       ctype, ctime_ns)
 
-    def _file_fd(self, fname: str, st: os.stat_result) -> int:
+    def file_fd(self, fname: str, st: os.stat_result) -> int:
         """An open descriptor from the bounded cache, reopened when the file changed."""
-        fds = self.srv.fds
+        fds = self.fds
         hit = fds.get(fname)
         if hit is not None:
             fd, ino, size, mtime_ns = hit
@@ -186,5 +218,3 @@ class FastPathMixin:
         fd = os.open(fname, os.O_RDONLY | os.O_CLOEXEC)
         fds[fname] = (fd, st.st_ino, st.st_size, st.st_mtime_ns)
         return fd
-
-    # ------------------------------------------------------------ emitting

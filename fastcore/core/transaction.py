@@ -2,7 +2,10 @@
 access log formats (the fields of log.LogRecordFields)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastcore.config.model import DirConfig
 
 
 class Transaction:
@@ -19,11 +22,11 @@ class Transaction:
     def __init__(self, conn: Any, start: float) -> None:
         self.conn = conn
         self.vhost = conn.srv.cfg.main
-        self.dirconf = None
+        self.dirconf: DirConfig | None = None
         self.method = "-"
         self.proto_num = 1000
         self.protocol = "HTTP/1.0"
-        self.request_line = ""
+        self.request_line: str | None = ""  # None: no request line was read (%r logs "-")
         self.headers_in: dict[str, str] = {}
         self.headers_out: dict[str, str] = {}
         self.status = 200
@@ -36,10 +39,10 @@ class Transaction:
         self.port = 80
         self.uri_path = ""
         self.query = ""
-        self.filename = None
+        self.filename: str | None = None
         self.client_ip = conn.client_ip
         self.remote_port = conn.remote_port
-        self.remote_host = None
+        self.remote_host: str | None = None
         self.vhost_name = self.vhost.server_name
         self.keepalive_count = conn.requests
         self.conn_status = "-"
