@@ -13,7 +13,6 @@ HttpServer (server.py) owns what all connections of a process share.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import time
 from typing import TYPE_CHECKING, Any
@@ -21,17 +20,15 @@ from typing import TYPE_CHECKING, Any
 from fastcore._ext import load
 from fastcore.config.model import VirtualHost
 from fastcore.core import errors as E
-from fastcore.core import static
+from fastcore.core import serialize
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineLink, FastConn, _fp
 from fastcore.core.fastpath import CacheHit
 from fastcore.core.handler import Response
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
-from fastcore.core.mapping import loose_path
 from fastcore.core.output import Flush, OutputQueue
 from fastcore.core.request import BodyReader, HttpError, Request, find_head_end, parse_head
 from fastcore.core.transaction import Transaction
 from fastcore.modules import mod_authz_core as authz
-from fastcore.modules.mod_mime import with_default_charset
 from fastcore.modules.mod_reqtimeout import ReadClock
 
 if TYPE_CHECKING:
@@ -101,9 +98,7 @@ class Connection:
                 if self.link is not None:
                     self.link.set_send_timeout(self.timeout)
                 else:
-                    sec = int(self.timeout)
-                    tv = sec.to_bytes(8, "little") + int((self.timeout - sec) * 1e6).to_bytes(8, "little")
-                    _setsockopt(fd, tv)
+                    self.out.set_send_timeout(self.timeout)
             except OSError:
                 pass
 
@@ -191,11 +186,8 @@ class Connection:
             if len(self.out) > before:
                 return  # queued; only the access-log line failed
             body = b"" if txn.method == "HEAD" else E.error_body(500, txn.method)
-            header = b"".join((
-                b"HTTP/1.1 ", E.status_line(500).encode(), b"\r\n", _sf.date_header(),
-                self.srv.server_line, b"Content-Length: %d\r\n" % len(E.error_body(500)),
-                b"Connection: close\r\nContent-Type: ", E.ERROR_CTYPE.encode(), b"\r\n\r\n"))
-            self.out.queue(header, -1, 0, 0, "auto", body, False)
+            self.out.queue(serialize.canned_500_head(self.srv.server_line), -1, 0, 0, "auto",
+                           body, False)
 
     def _run(self, may_read: bool = True) -> tuple[int, float]:
         if may_read and self.engine_idle():
@@ -312,12 +304,6 @@ class Connection:
         self.buf += data
         if self.rt is not None:
             self.rt.got(len(data), self.requests, time.monotonic())
-
-    def _remember_fast(self, vhost: VirtualHost, req: Request) -> None:
-        """Give the C engine the entry the Python cache just got (same bytes, same log)."""
-        engine = self.srv.engine
-        engine.remember(vhost, req, self.srv.cache.get(vhost, req.target),
-                        engine.addr_key(self))
 
     def read_wait(self) -> float:
         """How long the next read may wait: KeepAliveTimeout between requests, else
@@ -528,16 +514,7 @@ class Connection:
             req = parse_head(head, main.limit_request_line, main.limit_request_fields,
                              main.limit_request_field_size, main.http_strict)
         except HttpError as e:
-            line = head.lstrip(b"\r\n")
-            txn.request_line = line[:line.find(b"\n")].rstrip(b"\r").decode("latin-1")
-            parts = txn.request_line.split()
-            if parts:  # log what was asked, tokenized as Apache does (%r rebuilt from words)
-                txn.method = parts[0]
-                target = parts[1] if len(parts) > 1 else "/"
-                txn.uri_path, _, txn.query = loose_path(target).partition("?")
-                if len(parts) > 2:
-                    txn.protocol = parts[2] if re.match(r"HTTP/[0-9]\.[0-9]\Z", parts[2]) else "HTTP/1.0"
-                    txn.request_line = " ".join(parts[:3])
+            serialize.note_unparsed(txn, head)  # log what was asked
             self.buf.clear()
             bad = srv.handler.error(txn, e.status, e.notes)
             bad.close = True
@@ -581,13 +558,13 @@ class Connection:
                 self._serve_cached(txn, req, hit)
                 self.unanswered = self.unanswered_req = None
                 if self.link is not None:  # the engine missed it (e.g. another Host spelling)
-                    self._remember_fast(vhost, req)
+                    srv.engine.remember(vhost, req, srv.cache.get(vhost, req.target), self)
                 return
         if resp is None:
             resp = srv.handler.handle(txn, req)
             if resp.cache is not None:
                 srv.cache.remember(vhost, req.target, resp.cache, txn.uri_path)
-                self._remember_fast(vhost, req)
+                srv.engine.remember(vhost, req, srv.cache.get(vhost, req.target), self)
         if req.body_kind != "none" and not resp.close:
             dc = txn.dirconf or vhost.dir_defaults
             try:
@@ -631,8 +608,7 @@ class Connection:
         e, st = hit.entry, hit.st
         ka = self.keep_alive(req, 200)
         keep = ka.keep
-        header = b"".join((b"HTTP/1.1 200 OK\r\n", _sf.date_header(), srv.server_line, e.mid,
-                           ka.header, e.ctype_line, b"\r\n"))
+        header = serialize.cached_head(srv.server_line, e.mid, ka.header, e.ctype_line)
         head_only = req.method == "HEAD"
         txn.dirconf = e.dc
         txn.uri_path = e.uri
@@ -658,32 +634,8 @@ class Connection:
         delimited = not resp.no_length or resp.chunked or head_only or resp.status in (204, 304)
         ka = self.keep_alive(req, resp.status, resp.close, delimited)
         keep = ka.keep
-        lines = [b"HTTP/1.1 ", E.status_line(resp.status).encode(), b"\r\n",
-                 _sf.date_header(), srv.server_line]
-        out_hdrs = txn.headers_out
-        if head_only and (resp.length() == 0 or (resp.file is None and resp.parts is None)):
-            resp.no_length = True  # HEAD: Apache never states a length it did not compute
-        for k, v in resp.headers:
-            if resp.no_length and k == "Content-Length":
-                continue
-            lines += [k.encode("latin-1"), b": ", v.encode("latin-1", "replace"), b"\r\n"]
-            out_hdrs[k.lower()] = v
-        body_len = resp.length()
-        has_len = any(k == "Content-Length" for k, _ in resp.headers)
-        if resp.status not in (304, 204) and not resp.no_length and not has_len \
-                and resp.status >= 200:
-            lines += [b"Content-Length: ", str(body_len).encode(), b"\r\n"]
-        if resp.chunked and not head_only:
-            lines.append(b"Transfer-Encoding: chunked\r\n")
-        lines.append(ka.header)
-        ctype = with_default_charset(resp.ctype, txn.dirconf or (txn.vhost or srv.cfg.main).dir_defaults)
-        if ctype:
-            lines += [b"Content-Type: ", ctype.encode("latin-1"), b"\r\n"]
-            txn.ctype = ctype
-        lines.append(b"\r\n")
-        header = b"".join(lines)
-        if req is not None and req.assbackwards:
-            header = b""
+        header = serialize.response_head(srv.server_line, txn, req, resp, ka.header,
+                                         (txn.vhost or srv.cfg.main).dir_defaults)
         sent_body = 0
         if head_only or resp.status in (304, 204):
             self.out.queue(header, -1, 0, 0, "auto", b"", False)
@@ -695,28 +647,17 @@ class Connection:
                 resp2 = srv.handler.error(txn, 403 if os.path.exists(fname) else 404)
                 resp2.close = resp.close
                 return self._emit(txn, req, resp2)
-            dc = txn.dirconf
-            if dc is not None and dc.enable_sendfile:
-                strategy = "sendfile"
-            elif dc is None or dc.enable_mmap is not False:
-                strategy = "writev" if cnt < (1 << 24) else "readwrite"  # mmap + writev
-            else:
-                strategy = "readwrite"
-            self.out.queue(header, ffd, off, cnt, strategy, None, True)
+            self.out.queue(header, ffd, off, cnt, serialize.file_strategy(txn.dirconf, cnt),
+                           None, True)
             sent_body = cnt
         elif resp.parts is not None:
-            chunks = []
-            assert resp.filename is not None  # parts are ranges of a file
-            with open(resp.filename, "rb") as f:
-                for h, s, n in resp.parts:
-                    chunks += [h, static.read_range(f.fileno(), s, n)]
-            body = b"".join(chunks) + resp.tail
+            body = serialize.multipart_body(resp)
             self.out.queue(header, -1, 0, 0, "auto", body, False)
             sent_body = len(body)
         else:
             body = resp.body or b""
             if resp.chunked:
-                body = (b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n") if body else b"0\r\n\r\n"
+                body = serialize.chunked_body(body)
             self.out.queue(header, -1, 0, 0, "auto", body, False)
             sent_body = len(resp.body or b"")
         self.unanswered = self.unanswered_req = None  # queued: what fails now cannot be a 500
@@ -747,23 +688,11 @@ class Connection:
             txn.remote_host = self.ctx.cached_host()
         if self.sb is not None:
             self.sb.set_status(self.slot, "L")
-        logs = srv.access_logs.get(id(txn.vhost)) or srv.access_logs.get(id(srv.cfg.main), [])
-        for lg in logs:
-            if lg.buffered:  # one buffer per log file for both paths: lines stay in order
-                srv.engine.cache.log_line(lg.fd, (lg.render(txn) + "\n").encode("latin-1", "replace"), True)
-            else:
-                lg.log(txn)
+        srv.log_access(txn)
         if self.sb is not None:
             self.sb.request_end(self.slot, txn.bytes_sent)
             self.sb.set_status(self.slot, "K" if keep else "W")
         if not keep:
             self.closing = True
 
-
-def _setsockopt(fd: int, tv: bytes) -> None:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fileno=fd)
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
-    finally:
-        s.detach()
 

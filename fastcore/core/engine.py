@@ -85,11 +85,13 @@ class Engine:
         return n
 
     def remember(self, vhost: VirtualHost, req: Request, entry: CacheEntry | None,
-                 addr_key: int) -> None:
-        """Give the engine the entry the Python cache just got (same bytes, same log)."""
+                 conn: Connection) -> None:
+        """Give the engine the entry the Python cache just got for a request on conn
+        (same bytes, same log)."""
         logset = self.log_sets.get(id(vhost))
         if entry is None or logset is None or not req.target.startswith("/"):
             return
+        addr_key = self.addr_key(conn)
         fname, ino, size, mtime_ns, mid, ctype_line, content, dc, strategy, uri, ctype, ctime_ns = entry
         host = req.headers.get("host")
         key = (addr_key, host, req.target, ino, mtime_ns, ctime_ns)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import socket
 from dataclasses import dataclass
 
 from fastcore._ext import load
@@ -43,6 +44,17 @@ class OutputQueue:
         self.fd = fd
         self.blocking = blocking
         self.items: list[OutItem] = []
+
+    def set_send_timeout(self, seconds: float) -> None:
+        """SO_SNDTIMEO: a blocked send gives up after Timeout (one setsockopt per
+        connection; the engine sets it itself when it owns the connection)."""
+        sec = int(seconds)
+        tv = sec.to_bytes(8, "little") + int((seconds - sec) * 1e6).to_bytes(8, "little")
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fileno=self.fd)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+        finally:
+            s.detach()
 
     def __len__(self) -> int:
         return len(self.items)

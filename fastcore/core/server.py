@@ -184,6 +184,16 @@ class HttpServer:
         self.cache.clear()
         self.engine.clear()
 
+    def log_access(self, txn: Transaction) -> None:
+        """The request's lines in its vhost's CustomLogs (else the main server's)."""
+        logs = self.access_logs.get(id(txn.vhost)) or self.access_logs.get(id(self.cfg.main), [])
+        for lg in logs:
+            if lg.buffered:  # one buffer per log file for both paths: lines stay in order
+                line = (lg.render(txn) + "\n").encode("latin-1", "replace")
+                self.engine.cache.log_line(lg.fd, line, True)
+            else:
+                lg.log(txn)
+
     def flush_logs(self) -> None:
         self.engine.cache.flush_logs()
         for logs in self.access_logs.values():
