@@ -614,13 +614,7 @@ class Connection:
         txn.uri_path = e.uri
         txn.filename = e.fname
         txn.ctype = e.ctype
-        if head_only or e.size == 0:
-            self.out.queue(header, -1, 0, 0, "auto", b"", False)
-        elif e.content is not None:
-            self.out.queue(header, -1, 0, 0, "auto", e.content, False)
-        else:
-            ffd = srv.cache.file_fd(e.fname, st)
-            self.out.queue(header, ffd, 0, e.size, e.strategy, None, False)
+        serialize.queue_cached(self.out, header, e, None if head_only else srv.cache.file_fd, st)
         self.unanswered = self.unanswered_req = None  # queued (_internal_error)
         txn.status = 200
         txn.bytes_sent = 0 if head_only else e.size
@@ -636,30 +630,12 @@ class Connection:
         keep = ka.keep
         header = serialize.response_head(srv.server_line, txn, req, resp, ka.header,
                                          (txn.vhost or srv.cfg.main).dir_defaults)
-        sent_body = 0
-        if head_only or resp.status in (304, 204):
-            self.out.queue(header, -1, 0, 0, "auto", b"", False)
-        elif resp.file is not None:
-            fname, off, cnt = resp.file
-            try:
-                ffd = os.open(fname, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                resp2 = srv.handler.error(txn, 403 if os.path.exists(fname) else 404)
-                resp2.close = resp.close
-                return self._emit(txn, req, resp2)
-            self.out.queue(header, ffd, off, cnt, serialize.file_strategy(txn.dirconf, cnt),
-                           None, True)
-            sent_body = cnt
-        elif resp.parts is not None:
-            body = serialize.multipart_body(resp)
-            self.out.queue(header, -1, 0, 0, "auto", body, False)
-            sent_body = len(body)
-        else:
-            body = resp.body or b""
-            if resp.chunked:
-                body = serialize.chunked_body(body)
-            self.out.queue(header, -1, 0, 0, "auto", body, False)
-            sent_body = len(resp.body or b"")
+        sent_body = serialize.queue_response(self.out, header, resp, head_only, txn.dirconf)
+        if sent_body is None:  # its file is gone or unreadable now
+            resp2 = srv.handler.error(txn, 403 if resp.file and os.path.exists(resp.file[0])
+                                      else 404)
+            resp2.close = resp.close
+            return self._emit(txn, req, resp2)
         self.unanswered = self.unanswered_req = None  # queued: what fails now cannot be a 500
         txn.status = resp.status
         txn.bytes_sent = sent_body

@@ -7,14 +7,18 @@ serialization is in one place (the engine's twin of it is fc_serve_one in fc_fas
 """
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 
 from fastcore._ext import load
 from fastcore.config.model import DirConfig
 from fastcore.core import errors as E
 from fastcore.core import static
+from fastcore.core.fastpath import CacheEntry
 from fastcore.core.handler import Response
 from fastcore.core.mapping import loose_path
+from fastcore.core.output import OutputQueue
 from fastcore.core.request import Request
 from fastcore.core.transaction import Transaction
 from fastcore.modules.mod_mime import with_default_charset
@@ -61,6 +65,43 @@ def cached_head(server_line: bytes, mid: bytes, ka_header: bytes, ctype_line: by
     """A cache hit's header: its fixed bytes around this request's keep-alive header."""
     return b"".join((b"HTTP/1.1 200 OK\r\n", _sf.date_header(), server_line, mid, ka_header,
                      ctype_line, b"\r\n"))
+
+
+def queue_response(out: OutputQueue, header: bytes, resp: Response, head_only: bool,
+                   dc: DirConfig | None) -> int | None:
+    """Queue a Response (header and body); the body bytes it sends, None when its file
+    cannot be opened any more."""
+    if head_only or resp.status in (304, 204):
+        out.queue(header, -1, 0, 0, "auto", b"", False)
+        return 0
+    if resp.file is not None:
+        fname, off, cnt = resp.file
+        try:
+            ffd = os.open(fname, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        out.queue(header, ffd, off, cnt, file_strategy(dc, cnt), None, True)
+        return cnt
+    if resp.parts is not None:
+        body = multipart_body(resp)
+        out.queue(header, -1, 0, 0, "auto", body, False)
+        return len(body)
+    body = resp.body or b""
+    out.queue(header, -1, 0, 0, "auto", chunked_body(body) if resp.chunked else body, False)
+    return len(body)
+
+
+def queue_cached(out: OutputQueue, header: bytes, e: CacheEntry,
+                 file_fd: Callable[[str, os.stat_result], int] | None,
+                 st: os.stat_result) -> None:
+    """Queue a cache hit: the header, then the kept content or the file through the
+    descriptor cache (file_fd None: HEAD, no body)."""
+    if file_fd is None or e.size == 0:
+        out.queue(header, -1, 0, 0, "auto", b"", False)
+    elif e.content is not None:
+        out.queue(header, -1, 0, 0, "auto", e.content, False)
+    else:
+        out.queue(header, file_fd(e.fname, st), 0, e.size, e.strategy, None, False)
 
 
 def file_strategy(dc: DirConfig | None, cnt: int) -> str:

@@ -76,7 +76,8 @@ class EventChild:
         self.default_timeout = float(getattr(ctx.cfg.main, "timeout", 60.0) or 60.0)
         self.acceptor = load("accept").Acceptor(ctx.listen_fds, ctx.mutex, True)
         self.ep = select.epoll()
-        self.loop = load("fastpath").EventLoop(ctx.server.engine.cache, self.ep.fileno())
+        self.fp = load("fastpath")  # the engine's codes (OWNED, CLOSED, EXPIRED, ...)
+        self.loop = self.fp.EventLoop(ctx.server.engine.cache, self.ep.fileno())
         if self.loop is not None:
             main = ctx.cfg.main
             board = self.sb if type(self.sb).__module__ == "fastcore._scoreboard" else None
@@ -179,7 +180,7 @@ class EventChild:
 
     def _from_loop(self, fd: int, code: int) -> None:
         """An attached connection the C loop gives back: continue it in Python."""
-        fp = self.http._fp
+        fp = self.fp
         if code & fp.OWNED:  # accepted and served by the loop so far: now a Connection
             code &= ~fp.OWNED
             assert self.loop is not None  # only the C loop owns connections
