@@ -17,6 +17,7 @@ from fastcore.core import errors as E
 from fastcore.core import static
 from fastcore.core.fastpath import CacheEntry
 from fastcore.core.handler import Response
+from fastcore.core.keepalive import CLOSE_HEADER
 from fastcore.core.mapping import loose_path
 from fastcore.core.output import OutputQueue
 from fastcore.core.request import Request
@@ -136,7 +137,7 @@ def canned_500_head(server_line: bytes) -> bytes:
     return b"".join((
         b"HTTP/1.1 ", E.status_line(500).encode(), b"\r\n", _sf.date_header(),
         server_line, b"Content-Length: %d\r\n" % len(E.error_body(500)),
-        b"Connection: close\r\nContent-Type: ", E.ERROR_CTYPE.encode(), b"\r\n\r\n"))
+        CLOSE_HEADER, b"Content-Type: ", E.ERROR_CTYPE.encode(), b"\r\n\r\n"))
 
 
 def note_unparsed(txn: Transaction, head: bytes) -> None:
