@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from fastcore._ext import load
-from fastcore.config.model import VirtualHost
+from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.core import errors as E
 from fastcore.core import serialize
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineLink, FastConn, _fp
@@ -484,10 +484,19 @@ class Connection:
         txn = Transaction(self, time.time())
         self.unanswered, self.unanswered_req = txn, None
         txn.request_line = self.buf[:self.buf.find(b"\n")].rstrip(b"\r").decode("latin-1") if self.buf else ""
+        self._close_with(txn, None, status, notes)
+
+    def _close_with(self, txn: Transaction, req: Request | None, status: int,
+                    notes: str | None = None, dirconf: DirConfig | None = None,
+                    no_length: bool | None = None) -> None:
+        """Answer status and close, dropping what is buffered: Apache's way with a request
+        it cannot go on with (a bad or refused head, a body it will not read)."""
         self.buf.clear()
-        resp = self.srv.handler.error(txn, status, notes)
+        resp = self.srv.handler.error(txn, status, notes, dirconf=dirconf)
         resp.close = True
-        self._emit(txn, None, resp)
+        if no_length is not None:
+            resp.no_length = no_length
+        self._emit(txn, req, resp)
 
     def _body_failed(self, status: int, no_length: bool = False) -> None:
         """The request body was malformed, too large or cut short: error and close
@@ -496,11 +505,7 @@ class Connection:
         self.unanswered, self.unanswered_req = txn, None
         self.pending = None
         self.body = None
-        self.buf.clear()
-        resp = self.srv.handler.error(txn, status, None, dirconf=txn.dirconf)
-        resp.close = True
-        resp.no_length = no_length or status == 413
-        self._emit(txn, None, resp)
+        self._close_with(txn, None, status, None, txn.dirconf, no_length or status == 413)
 
     def _request(self, head: bytes) -> None:
         srv = self.srv
@@ -515,10 +520,7 @@ class Connection:
                              main.limit_request_field_size, main.http_strict)
         except HttpError as e:
             serialize.note_unparsed(txn, head)  # log what was asked
-            self.buf.clear()
-            bad = srv.handler.error(txn, e.status, e.notes)
-            bad.close = True
-            self._emit(txn, None, bad)
+            self._close_with(txn, None, e.status, e.notes)
             return
         self.unanswered_req = req
         txn.method = req.method
@@ -537,10 +539,7 @@ class Connection:
         self.vh = vhost
         refusal = srv.refusal(self, req)
         if refusal is not None:
-            self.buf.clear()
-            refused = srv.handler.error(txn, refusal)
-            refused.close = True
-            self._emit(txn, None, refused)
+            self._close_with(txn, None, refusal)
             return
         self.timeout = vhost.timeout
         self.ka_timeout = vhost.keep_alive_timeout
@@ -570,11 +569,7 @@ class Connection:
             try:
                 reader = BodyReader(req, dc.limit_request_body or 0)
             except HttpError as e:
-                resp = srv.handler.error(txn, e.status, dirconf=dc)
-                resp.close = True
-                resp.no_length = e.status == 413
-                self.buf.clear()
-                self._emit(txn, req, resp)
+                self._close_with(txn, req, e.status, dirconf=dc, no_length=e.status == 413)
                 return
             if req.expect_continue and req.proto_num >= 1001:
                 # as Apache, even when the body came with the head
