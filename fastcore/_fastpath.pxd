@@ -161,3 +161,22 @@ cdef class EventLoop:
     cdef dict refs
     cdef bint live
     cdef object sbref
+
+
+cdef extern from "fc_keepalive.h" nogil:
+    int FC_KA_HDR_MAX
+    ctypedef struct fc_ka_in:
+        int http11
+        int close_token
+        int ka_token
+        int status
+        int delimited
+        int forced_close
+        int framing_reusable
+        int unanswered_continue
+        int keep_alive
+        long max_requests
+        long requests
+        int timeout
+        int draining
+    int fc_keepalive(const fc_ka_in *inp, char *out, size_t *len)

@@ -462,3 +462,19 @@ cdef class EventLoop:
     def __dealloc__(self):
         if self.live:
             fc_ev_free(&self.L)
+
+
+def keepalive_decision(i):
+    """The engine's keep-alive rule (fc_keepalive in fc_keepalive.h) on a
+    fastcore.core.keepalive.KeepAliveInput: the parity test's window into the C code."""
+    from fastcore.core.keepalive import KeepAliveDecision
+    cdef fc_ka_in k
+    cdef char out[128]
+    cdef size_t n = 0
+    k.http11 = i.http11; k.close_token = i.close_token; k.ka_token = i.ka_token
+    k.status = i.status; k.delimited = i.delimited; k.forced_close = i.forced_close
+    k.framing_reusable = i.framing_reusable; k.unanswered_continue = i.unanswered_continue
+    k.keep_alive = i.keep_alive; k.max_requests = i.max_requests; k.requests = i.requests
+    k.timeout = i.timeout; k.draining = i.draining
+    keep = fc_keepalive(&k, out, &n)
+    return KeepAliveDecision(bool(keep), PyBytes_FromStringAndSize(out, n))

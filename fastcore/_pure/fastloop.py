@@ -8,6 +8,7 @@ import select
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from fastcore._pure.fastpath import (
     CLOSED,
@@ -21,6 +22,9 @@ from fastcore._pure.fastpath import (
     FastCache,
     FastConn,
 )
+
+if TYPE_CHECKING:
+    from fastcore._pure.scoreboard import Scoreboard
 
 
 class EventLoop:
@@ -36,7 +40,7 @@ class EventLoop:
         self.writing: set[int] = set()
         self.owned_conns: dict[int, FastConn] = {}
         self.adoptable: dict[int, FastConn] = {}
-        self.sb = None
+        self.sb: Scoreboard | None = None
         self.conn_timeout, self.conn_ka = 60.0, 5.0
         self.conn_first = 0.0
         self.accept_budget = -1
@@ -66,7 +70,7 @@ class EventLoop:
     def add_listener(self, fd: int) -> None:
         self.listeners.add(fd)
 
-    def configure_conns(self, scoreboard: object, timeout: float, keep_alive_timeout: float,
+    def configure_conns(self, scoreboard: Scoreboard | None, timeout: float, keep_alive_timeout: float,
                         first_timeout: float = 0.0) -> None:
         self.sb, self.conn_timeout, self.conn_ka = scoreboard, timeout, keep_alive_timeout
         self.conn_first = first_timeout
@@ -207,7 +211,8 @@ class EventLoop:
             for fd in expired:
                 conn = self.refs.get(fd)
                 owned = fd in self.owned_conns
-                if fd in self.linger or (owned and not conn.buffered and not conn.pending_output):
+                if fd in self.linger or (owned and conn is not None and not conn.buffered
+                                         and not conn.pending_output):
                     self._drop(fd)
                     continue
                 if fd in self.writing:

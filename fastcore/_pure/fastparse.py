@@ -23,7 +23,8 @@ def esc(b: bytes) -> bytes:
 class Req:
     """One parsed head (fc_req in C)."""
 
-    __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "keepalive", "ka_sent")
+    __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "http11", "close_token",
+                 "ka_sent")
     head: bytes
     line: bytes
     method: bytes
@@ -31,7 +32,8 @@ class Req:
     target: bytes
     fields: bytes
     host: bytes | None
-    keepalive: bool
+    http11: bool
+    close_token: bool
     ka_sent: bool
 
 
@@ -131,7 +133,7 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
     if v11 and host is None:
         return -1
     r.host = host
-    r.keepalive = not close and (v11 or ka)  # Apache checks close first
+    r.http11, r.close_token = v11, close  # keep or close: fastcore.core.keepalive.decide
     r.ka_sent = ka
     return end, r
 

@@ -54,6 +54,7 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     log_values,
 )
 from fastcore._pure.fastparse import Req, esc, header_value, parse
+from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
 from fastcore.modules.mod_log_config import write_all
 
 if TYPE_CHECKING:
@@ -293,6 +294,11 @@ class FastCache:
 _clf_cache: list = [None, b""]
 
 
+def keepalive_decision(i: KeepAliveInput) -> KeepAliveDecision:
+    """The twin of the engine's test-visible fc_keepalive: the one Python rule itself."""
+    return decide(i)
+
+
 def _clf(sec: int) -> bytes:
     if _clf_cache[0] != sec:
         lt = time.localtime(sec)
@@ -470,17 +476,10 @@ class FastConn:
             return FALLBACK
         start = time.time()
         head_only = r.method == b"HEAD"
-        keep = (not self.cache.draining and r.keepalive and e.keep_alive
-                and not (e.max_ka > 0 and self.requests >= e.max_ka))
-        if not keep:
-            conn = b"Connection: close\r\n"
-        elif not r.ka_sent:  # Apache's ka_sent rule: no keep-alive token, no header
-            conn = b""
-        elif e.max_ka > 0:
-            conn = (b"Keep-Alive: timeout=%d, max=%d\r\nConnection: Keep-Alive\r\n"
-                    % (int(e.ka_timeout), e.max_ka - self.requests))
-        else:
-            conn = b"Keep-Alive: timeout=%d\r\nConnection: Keep-Alive\r\n" % int(e.ka_timeout)
+        ka = decide(KeepAliveInput(r.http11, r.close_token, r.ka_sent, keep_alive=e.keep_alive,
+                                   max_requests=e.max_ka, requests=self.requests,
+                                   timeout=int(e.ka_timeout), draining=self.cache.draining))
+        keep, conn = ka.keep, ka.header
         header = b"".join((b"HTTP/1.1 200 OK\r\n", _sendfile().date_header(), c.server_line,
                            e.mid, conn, e.ctype, b"\r\n"))
         body_len = 0 if (head_only or e.size == 0) else e.size

@@ -1,34 +1,35 @@
 """Connection: one client connection's loop around the request handler (keep-alive,
-pipelining, request bodies, timeouts, the output queue), with the C engine first.
+pipelining, request bodies, timeouts), with the C engine first.
 
-Connection.run() hands the socket to the engine (FastConn.serve(), via EngineConnMixin),
-which serves hits of the per-process FastCache without the GIL and gives back the
-unserved bytes when a request is anything else: a cache miss, a conditional or Range
-request, a body, a request that arrived in pieces (so Timeout and the slowloris bound
-stay here). Those go through handler.Handler and are answered by _emit/_queue/_flush.
+Connection.run() hands the socket to the engine through the EngineLink it owns
+(core/engine.py), which serves hits of the per-process FastCache without the GIL and gives
+back the unserved bytes when a request is anything else: a cache miss, a conditional or
+Range request, a body, a request that arrived in pieces (so Timeout and the slowloris
+bound stay here). Those are answered from the Python cache (core/fastpath.py) or by
+handler.Handler, serialized by _emit into the OutputQueue it owns (core/output.py).
 HttpServer (server.py) owns what all connections of a process share.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import socket
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastcore._ext import load
+from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.core import errors as E
-from fastcore.core import fastpath as pycache
-from fastcore.core import static
+from fastcore.core import serialize
 from fastcore.core.cacheable import may_use_cache
-from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineConnMixin, _fp
+from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineLink, FastConn, _fp
+from fastcore.core.fastpath import CacheHit
 from fastcore.core.handler import Response
-from fastcore.core.mapping import loose_path
+from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
+from fastcore.core.output import Flush, OutputQueue
 from fastcore.core.request import BodyReader, HttpError, Request, find_head_end, parse_head
 from fastcore.core.transaction import Transaction
 from fastcore.modules import mod_authz_core as authz
-from fastcore.modules.mod_mime import with_default_charset
 from fastcore.modules.mod_reqtimeout import ReadClock
 
 if TYPE_CHECKING:
@@ -37,11 +38,23 @@ if TYPE_CHECKING:
 _sf = load("sendfile")
 
 
-class Connection(EngineConnMixin):
-    """One client connection: buffer, keep-alive loop, output queue."""
+class Connection:
+    """One client connection: buffer, keep-alive loop, output queue, engine link.
+
+    What an MPM may use (fastcore/mpm uses nothing else):
+      run(may_read) -> (WANT_READ | WANT_WRITE | CLOSED, timeout)  make progress
+      read_wait(), on_timeout(), read_expired()   deadlines and what happens at one
+      head_pending(), head_ready(), note_read(data)  the head holder's view of a head
+      engine_idle(), engine_handle, sync_from_engine(), take_engine_bytes()
+                                                  the event MPM's C loop hand-over
+      engine_blocking(first_wait)                 prefork/worker: the engine's own loop
+      assign_slot(slot)                           the scoreboard slot it reports through
+      close(linger), release() -> fd, hand_over() -> fd, needs_linger
+      fd, slot, requests, timeout, closed, buffered, has_read_deadline (read only)
+    """
 
     def __init__(self, srv: HttpServer, fd: int, peer: tuple, slot: int, blocking: bool,
-                 fc: object = None) -> None:
+                 link: EngineLink | None = None) -> None:
         self.srv = srv
         self.fd = fd
         self.slot = slot
@@ -51,45 +64,60 @@ class Connection(EngineConnMixin):
         self.closed = False
         self.closing = False
         self.eof = False  # the client closed its side: no lingering needed
-        self.out: list[tuple] = []  # queued send_response argument tuples
+        self.out = OutputQueue(fd, blocking)
         self.unanswered: Transaction | None = None  # a request whose answer is not queued
         self.unanswered_req: Request | None = None
         self.body: BodyReader | None = None
-        self.pending: tuple | None = None  # (txn, req, response) waiting for its body
-        self.client_ip = peer[0] if peer and isinstance(peer, tuple) else "127.0.0.1"
-        self.remote_port = peer[1] if peer and isinstance(peer, tuple) and len(peer) > 1 else 0
+        # (txn, req, response) waiting for its body
+        self.pending: tuple[Transaction, Request, Response] | None = None
+        self.client_ip: str = peer[0] if peer and isinstance(peer, tuple) else "127.0.0.1"
+        self.remote_port: int = (peer[1] if peer and isinstance(peer, tuple) and len(peer) > 1
+                                 else 0)
         self._local: tuple | None = None
         self.ctx = authz.ReqCtx(self.client_ip, self.local_addr, "GET", srv.dns)
         main = srv.cfg.main
-        self.vh = main  # the vhost of the current request (KeepAlive*, Timeout)
-        self.timeout = main.timeout
-        self.ka_timeout = main.keep_alive_timeout
-        self.sb = srv.scoreboard if slot >= 0 else None
+        self.vh: VirtualHost = main  # the vhost of the current request (KeepAlive*, Timeout)
+        self.timeout: float = main.timeout
+        self.ka_timeout: float = main.keep_alive_timeout
+        self.sb: Any = srv.scoreboard if slot >= 0 else None
         lim = srv.read_limits_for(self)
         self.rt = ReadClock(lim, time.monotonic()) if lim is not None else None
-        self.fc = fc
-        if fc is not None:
-            self.requests = fc.requests
-            if fc.requests:
-                self.timeout, self.ka_timeout = fc.timeout, fc.keep_alive_timeout
+        self.link: EngineLink | None = link
+        if link is not None:
+            st = link.state()
+            self.requests = st.requests
+            if st.requests:
+                self.timeout, self.ka_timeout = st.timeout, st.keep_alive_timeout
                 if self.rt is not None:
-                    self.rt.idle(fc.requests)
+                    self.rt.idle(st.requests)
         elif fd >= 0:
-            try:
-                self.fc = _fp.FastConn(srv.engine, fd, blocking, self.client_ip.encode("latin-1"),
-                                       self.remote_port, srv.scoreboard, slot, srv.addr_key(self))
-            except (TypeError, UnicodeError):  # a scoreboard the engine cannot write
-                self.fc = None
+            self.link = EngineLink.open(srv.engine, fd, blocking, self.client_ip,
+                                        self.remote_port, srv.scoreboard, slot,
+                                        srv.engine.addr_key(self))
         if blocking:
             try:  # a blocked send gives up after Timeout (one setsockopt per connection)
-                if self.fc is not None:
-                    self.fc.set_send_timeout(self.timeout)
+                if self.link is not None:
+                    self.link.set_send_timeout(self.timeout)
                 else:
-                    sec = int(self.timeout)
-                    tv = sec.to_bytes(8, "little") + int((self.timeout - sec) * 1e6).to_bytes(8, "little")
-                    _setsockopt(fd, tv)
+                    self.out.set_send_timeout(self.timeout)
             except OSError:
                 pass
+
+    def assign_slot(self, slot: int) -> None:
+        """The scoreboard slot this connection reports through from now on (-1: none; the
+        thread that runs it changes in worker/event, the holder has none)."""
+        self.slot = slot
+        self.sb = self.srv.scoreboard if slot >= 0 else None
+
+    @property
+    def buffered(self) -> bool:
+        """Bytes of a request not yet answered are buffered on the Python side."""
+        return bool(self.buf)
+
+    @property
+    def has_read_deadline(self) -> bool:
+        """RequestReadTimeout bounds this connection's reads (else Timeout does)."""
+        return self.rt is not None
 
     @property
     def peer_text(self) -> str:
@@ -159,11 +187,8 @@ class Connection(EngineConnMixin):
             if len(self.out) > before:
                 return  # queued; only the access-log line failed
             body = b"" if txn.method == "HEAD" else E.error_body(500, txn.method)
-            header = b"".join((
-                b"HTTP/1.1 ", E.status_line(500).encode(), b"\r\n", _sf.date_header(),
-                self.srv.server_line, b"Content-Length: %d\r\n" % len(E.error_body(500)),
-                b"Connection: close\r\nContent-Type: ", E.ERROR_CTYPE.encode(), b"\r\n\r\n"))
-            self._queue(header, -1, 0, 0, "auto", body, False)
+            self.out.queue(serialize.canned_500_head(self.srv.server_line), -1, 0, 0, "auto",
+                           body, False)
 
     def _run(self, may_read: bool = True) -> tuple[int, float]:
         if may_read and self.engine_idle():
@@ -208,6 +233,79 @@ class Connection(EngineConnMixin):
             if self.sb is not None:
                 self.sb.set_status(self.slot, "R")
 
+    # ------------------------------------------------------------ engine
+    def engine_idle(self) -> bool:
+        """True when the connection's whole state could live in the engine (nothing
+        buffered or pending on the Python side)."""
+        return (self.link is not None and not self.buf and not self.out and self.body is None
+                and self.pending is None and not self.closing)
+
+    @property
+    def engine_handle(self) -> FastConn:
+        """The engine's state of this connection, for the event MPM's C loop (only while
+        engine_idle())."""
+        assert self.link is not None
+        return self.link.handle
+
+    def _engine(self) -> tuple[int, float] | None:
+        """Let the C engine serve what it can; None when the Python path takes over
+        (its bytes are then in self.buf and may_read is spent)."""
+        link = self.link
+        assert link is not None
+        self._engine_prepare(link)
+        rc = link.serve()
+        self.sync_from_engine()
+        if rc == _fp.WANT_READ:
+            if link.buffered:
+                self.take_engine_bytes()  # a head in pieces: Python's Timeout and limits apply
+            return WANT_READ, self.read_wait()
+        if rc == _fp.WANT_WRITE:
+            return WANT_WRITE, self.timeout
+        if rc == _fp.CLOSED:
+            self.closing = True
+            return CLOSED, 0.0
+        self.take_engine_bytes()
+        return None
+
+    def engine_blocking(self, first_wait: float) -> int:
+        """serve_blocking's keep-alive loop in the engine; buffered bytes of a fallback or
+        of a partial head are moved into the buffer."""
+        link = self.link
+        assert link is not None
+        self._engine_prepare(link)
+        rc = link.serve_blocking(first_wait)
+        self.sync_from_engine()
+        if rc in (_fp.FALLBACK, _fp.WANT_READ):
+            self.take_engine_bytes()
+        return rc
+
+    def _engine_prepare(self, link: EngineLink) -> None:
+        link.prepare(self.requests, self.slot, self.timeout, self.ka_timeout,
+                     self.ctx.cached_host())
+
+    def sync_from_engine(self) -> None:
+        """Take back what the engine changed while it served without Python."""
+        if self.link is None:
+            return
+        st = self.link.state()
+        if st.requests != self.requests:
+            self.requests = st.requests
+            self.timeout = st.timeout
+            self.ka_timeout = st.keep_alive_timeout
+        if st.eof:
+            self.eof = True
+        if st.closing:
+            self.closing = True
+
+    def take_engine_bytes(self) -> None:
+        """Move the engine's unserved bytes into the buffer (they count for MinRate)."""
+        if self.link is None:
+            return
+        data = self.link.take()
+        self.buf += data
+        if self.rt is not None:
+            self.rt.got(len(data), self.requests, time.monotonic())
+
     def read_wait(self) -> float:
         """How long the next read may wait: KeepAliveTimeout between requests, else
         Timeout, and never past the RequestReadTimeout deadline of the head or body."""
@@ -235,7 +333,7 @@ class Connection(EngineConnMixin):
             stage = "body" if self.body is not None else "header"
             self.srv.error_log.log("info", "reqtimeout", f"AH01382: Request {stage} read "
                                    "timeout", f"{self.client_ip}:{self.remote_port}")
-        if self.out or (self.fc is not None and self.fc.pending_output):
+        if self.out or (self.link is not None and self.link.pending_output):
             self._drop_output()
         elif self.body is not None:
             self._body_failed(408)
@@ -272,8 +370,8 @@ class Connection(EngineConnMixin):
             return
         self.closed = True
         self._drop_output()
-        if self.fc is not None:
-            self.fc.close()
+        if self.link is not None:
+            self.link.close()
         if self.sb is not None:
             self.sb.set_status(self.slot, "_")
         try:
@@ -290,42 +388,18 @@ class Connection(EngineConnMixin):
     # ------------------------------------------------------------ output
     def _drop_output(self) -> None:
         """Forget unsent responses, closing the file descriptors they owned."""
-        if self.fc is not None and self.fc.pending_output:
-            self.fc.close()  # its connection is being given up
-            self.fc = None
-        for item in self.out:
-            if item[6]:
-                try:
-                    os.close(item[1])
-                except OSError:
-                    pass
-        self.out.clear()
+        if self.link is not None and self.link.pending_output:
+            self.link.close()  # its connection is being given up
+            self.link = None
+        self.out.drop()
 
     def _flush(self) -> bool:
         """Send queued pieces; False when the socket would block."""
-        while self.out:
-            header, ffd, off, cnt, strategy, body, closefd, total = self.out[0]
-            try:
-                n = _sf.send_response(self.fd, header, ffd, off, cnt, strategy, body)
-            except BlockingIOError:
-                return False
-            except TimeoutError:
-                n = 0
-            if n >= total:
-                self.out.pop(0)
-                if closefd:
-                    os.close(ffd)
-                continue
-            if n == 0 and self.blocking:
-                self._drop_output()
-                self.closing = True
-                return True
-            header, off, cnt, body = _sf.resume(header, off, cnt, n, body)
-            self.out[0] = (header, ffd, off, cnt, strategy, body, closefd, total - n)
-            if self.blocking:
-                continue
-            return False
-        return True
+        got = self.out.flush()
+        if got is Flush.STALLED:  # a blocking send timed out: give the connection up
+            self._drop_output()
+            self.closing = True
+        return got is not Flush.BLOCKED
 
     # ------------------------------------------------------------ requests
     def _step(self) -> bool:
@@ -339,6 +413,7 @@ class Connection(EngineConnMixin):
             if not done:
                 return False
             self.body = None
+            assert self.pending is not None  # a body is read only for a pending answer
             txn, req, resp = self.pending
             self.pending = None
             self._emit(txn, req, resp)
@@ -393,10 +468,16 @@ class Connection(EngineConnMixin):
         (after a lingering close it does without holding a thread)."""
         self.closed = True
         self._drop_output()
-        if self.fc is not None:
-            self.fc.close()
+        if self.link is not None:
+            self.link.close()
         if self.sb is not None:
             self.sb.set_status(self.slot, "_")
+        return self.fd
+
+    def hand_over(self) -> int:
+        """The MPM takes the descriptor as it is (for a lingering close it does itself):
+        this connection touches it no more."""
+        self.closed = True
         return self.fd
 
     def _fatal(self, status: int, notes: str | None = None) -> None:
@@ -404,10 +485,19 @@ class Connection(EngineConnMixin):
         txn = Transaction(self, time.time())
         self.unanswered, self.unanswered_req = txn, None
         txn.request_line = self.buf[:self.buf.find(b"\n")].rstrip(b"\r").decode("latin-1") if self.buf else ""
+        self._close_with(txn, None, status, notes)
+
+    def _close_with(self, txn: Transaction, req: Request | None, status: int,
+                    notes: str | None = None, dirconf: DirConfig | None = None,
+                    no_length: bool | None = None) -> None:
+        """Answer status and close, dropping what is buffered: Apache's way with a request
+        it cannot go on with (a bad or refused head, a body it will not read)."""
         self.buf.clear()
-        resp = self.srv.handler.error(txn, status, notes)
+        resp = self.srv.handler.error(txn, status, notes, dirconf=dirconf)
         resp.close = True
-        self._emit(txn, None, resp)
+        if no_length is not None:
+            resp.no_length = no_length
+        self._emit(txn, req, resp)
 
     def _body_failed(self, status: int, no_length: bool = False) -> None:
         """The request body was malformed, too large or cut short: error and close
@@ -416,11 +506,7 @@ class Connection(EngineConnMixin):
         self.unanswered, self.unanswered_req = txn, None
         self.pending = None
         self.body = None
-        self.buf.clear()
-        resp = self.srv.handler.error(txn, status, None, dirconf=txn.dirconf)
-        resp.close = True
-        resp.no_length = no_length or status == 413
-        self._emit(txn, None, resp)
+        self._close_with(txn, None, status, None, txn.dirconf, no_length or status == 413)
 
     def _request(self, head: bytes) -> None:
         srv = self.srv
@@ -434,20 +520,8 @@ class Connection(EngineConnMixin):
             req = parse_head(head, main.limit_request_line, main.limit_request_fields,
                              main.limit_request_field_size, main.http_strict)
         except HttpError as e:
-            line = head.lstrip(b"\r\n")
-            txn.request_line = line[:line.find(b"\n")].rstrip(b"\r").decode("latin-1")
-            parts = txn.request_line.split()
-            if parts:  # log what was asked, tokenized as Apache does (%r rebuilt from words)
-                txn.method = parts[0]
-                target = parts[1] if len(parts) > 1 else "/"
-                txn.uri_path, _, txn.query = loose_path(target).partition("?")
-                if len(parts) > 2:
-                    txn.protocol = parts[2] if re.match(r"HTTP/[0-9]\.[0-9]\Z", parts[2]) else "HTTP/1.0"
-                    txn.request_line = " ".join(parts[:3])
-            self.buf.clear()
-            resp = srv.handler.error(txn, e.status, e.notes)
-            resp.close = True
-            self._emit(txn, None, resp)
+            serialize.note_unparsed(txn, head)  # log what was asked
+            self._close_with(txn, None, e.status, e.notes)
             return
         self.unanswered_req = req
         txn.method = req.method
@@ -466,10 +540,7 @@ class Connection(EngineConnMixin):
         self.vh = vhost
         refusal = srv.refusal(self, req)
         if refusal is not None:
-            self.buf.clear()
-            resp = srv.handler.error(txn, refusal)
-            resp.close = True
-            self._emit(txn, None, resp)
+            self._close_with(txn, None, refusal)
             return
         self.timeout = vhost.timeout
         self.ka_timeout = vhost.keep_alive_timeout
@@ -480,32 +551,32 @@ class Connection(EngineConnMixin):
             self._emit(txn, req, srv.handler.error(txn, 417, req.expect_failed))
             self.closing = True
             return
+        resp: Response | None = None
         if may_use_cache(req.method, req.target, req.headers, req.assbackwards):
-            stored = pycache.serve_cached(self, txn, req, vhost)
-            if stored is not None:
+            hit = srv.cache.lookup(vhost, req)
+            if hit is not None:
+                self._serve_cached(txn, req, hit)
                 self.unanswered = self.unanswered_req = None
-                if self.fc is not None:  # the engine missed it (e.g. another Host spelling)
-                    self._remember_fast(vhost, req, stored)
+                if self.link is not None:  # the engine missed it (e.g. another Host spelling)
+                    srv.engine.remember(vhost, req, hit.stored, self)
                 return
-        resp = srv.handler.handle(txn, req)
-        if resp.cache is not None:
-            stored = pycache.remember(srv, vhost, req, resp.cache, txn)
-            if stored is not None:
-                self._remember_fast(vhost, req, stored)
+        if resp is None:
+            resp = srv.handler.handle(txn, req)
+            if resp.cache is not None:
+                stored = srv.cache.remember(vhost, req, resp.cache, txn,
+                                            srv.engine.log_set_of(vhost))
+                if stored is not None:
+                    srv.engine.remember(vhost, req, stored, self)
         if req.body_kind != "none" and not resp.close:
             dc = txn.dirconf or vhost.dir_defaults
             try:
                 reader = BodyReader(req, dc.limit_request_body or 0)
             except HttpError as e:
-                resp = srv.handler.error(txn, e.status, dirconf=dc)
-                resp.close = True
-                resp.no_length = e.status == 413
-                self.buf.clear()
-                self._emit(txn, req, resp)
+                self._close_with(txn, req, e.status, dirconf=dc, no_length=e.status == 413)
                 return
             if req.expect_continue and req.proto_num >= 1001:
                 # as Apache, even when the body came with the head
-                self.out.append((b"HTTP/1.1 100 Continue\r\n\r\n", -1, 0, 0, "auto", b"", False, 25))
+                self.out.queue(b"HTTP/1.1 100 Continue\r\n\r\n", -1, 0, 0, "auto", b"", False)
                 req.expect_continue = False
             self.body = reader
             self.pending = (txn, req, resp)
@@ -515,102 +586,55 @@ class Connection(EngineConnMixin):
         self._emit(txn, req, resp)
 
     # ------------------------------------------------------------ fast path
-    def _keepalive(self, req: Request | None, status: int, close: bool) -> bool:
+    def keep_alive(self, req: Request | None, status: int, forced_close: bool = False,
+                   delimited: bool = True) -> KeepAliveDecision:
+        """Keep or close after this answer, and its Connection/Keep-Alive header: the one
+        rule (core/keepalive.py) on this connection's request, vhost and count."""
         vh = self.vh
-        if req is None or close or not req.keepalive or not vh.keep_alive or self.srv.draining:
-            return False
-        if req.expect_continue:  # Apache closes when a 100-continue was never answered
-            return False
-        if status in E.DROPS_CONNECTION:
-            return False
-        mk = vh.max_keep_alive_requests
-        return not (mk > 0 and self.requests >= mk)  # Apache: max=1 is still kept
+        if req is None:  # no usable request: nothing lets the connection stay
+            return decide(KeepAliveInput(False, False, False, status))
+        return decide(KeepAliveInput(
+            req.proto_num >= 1001, req.close_token, req.ka_sent, status, delimited,
+            forced_close, req.reusable, req.expect_continue, bool(vh.keep_alive),
+            vh.max_keep_alive_requests, self.requests, int(vh.keep_alive_timeout),
+            self.srv.draining))
 
-    def _conn_header(self, keep: bool, req: Request) -> bytes:
-        """Connection: close when closing; Keep-Alive and Connection: Keep-Alive on a kept
-        connection only when the client sent a keep-alive token (Apache's ka_sent rule)."""
-        if not keep:
-            return b"Connection: close\r\n"
-        if not req.ka_sent:
-            return b""
-        vh = self.vh
-        mk = vh.max_keep_alive_requests
-        if mk <= 0:
-            return b"Keep-Alive: timeout=%d\r\nConnection: Keep-Alive\r\n" % int(vh.keep_alive_timeout)
-        return (b"Keep-Alive: timeout=%d, max=%d\r\nConnection: Keep-Alive\r\n"
-                % (int(vh.keep_alive_timeout), mk - self.requests))
-
-    def _queue(self, header: bytes, ffd: int, off: int, cnt: int, strategy: str,
-               body: bytes | None, closefd: bool) -> None:
-        total = len(header) + (len(body) if body is not None else cnt)
-        self.out.append((header, ffd, off, cnt, strategy, body, closefd, total))
+    def _serve_cached(self, txn: Transaction, req: Request, hit: CacheHit) -> None:
+        """Answer from the Python cache: the entry's fixed bytes, this request's
+        keep-alive header, the content or a cached descriptor; then log."""
+        srv = self.srv
+        e, st = hit.stored.entry, hit.st
+        ka = self.keep_alive(req, 200)
+        keep = ka.keep
+        header = serialize.cached_head(srv.server_line, e.head, ka.header, e.tail)
+        head_only = req.method == "HEAD"
+        txn.dirconf = e.dc
+        txn.uri_path = e.uri
+        txn.filename = e.fname
+        txn.ctype = e.ctype
+        serialize.queue_cached(self.out, header, hit.stored,
+                               None if head_only else srv.cache.file_fd, st)
+        self.unanswered = self.unanswered_req = None  # queued (_internal_error)
+        txn.status = 200
+        txn.bytes_sent = 0 if head_only else e.size
+        txn.bytes_out = len(header) + txn.bytes_sent
+        self._finish(txn, keep)
 
     def _emit(self, txn: Transaction, req: Request | None, resp: Response) -> None:
         """Serialize a slow-path Response and queue it."""
         srv = self.srv
         head_only = req is not None and req.method == "HEAD"
         delimited = not resp.no_length or resp.chunked or head_only or resp.status in (204, 304)
-        keep = self._keepalive(req, resp.status, resp.close or not delimited)
-        lines = [b"HTTP/1.1 ", E.status_line(resp.status).encode(), b"\r\n",
-                 _sf.date_header(), srv.server_line]
-        out_hdrs = txn.headers_out
-        if head_only and (resp.length() == 0 or (resp.file is None and resp.parts is None)):
-            resp.no_length = True  # HEAD: Apache never states a length it did not compute
-        for k, v in resp.headers:
-            if resp.no_length and k == "Content-Length":
-                continue
-            lines += [k.encode("latin-1"), b": ", v.encode("latin-1", "replace"), b"\r\n"]
-            out_hdrs[k.lower()] = v
-        body_len = resp.length()
-        has_len = any(k == "Content-Length" for k, _ in resp.headers)
-        if resp.status not in (304, 204) and not resp.no_length and not has_len \
-                and resp.status >= 200:
-            lines += [b"Content-Length: ", str(body_len).encode(), b"\r\n"]
-        if resp.chunked and not head_only:
-            lines.append(b"Transfer-Encoding: chunked\r\n")
-        lines.append(self._conn_header(keep, req) if req is not None or not keep else b"")
-        ctype = with_default_charset(resp.ctype, txn.dirconf or (txn.vhost or srv.cfg.main).dir_defaults)
-        if ctype:
-            lines += [b"Content-Type: ", ctype.encode("latin-1"), b"\r\n"]
-            txn.ctype = ctype
-        lines.append(b"\r\n")
-        header = b"".join(lines)
-        if req is not None and req.assbackwards:
-            header = b""
-        sent_body = 0
-        if head_only or resp.status in (304, 204):
-            self._queue(header, -1, 0, 0, "auto", b"", False)
-        elif resp.file is not None:
-            fname, off, cnt = resp.file
-            try:
-                ffd = os.open(fname, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                resp2 = srv.handler.error(txn, 403 if os.path.exists(fname) else 404)
-                resp2.close = resp.close
-                return self._emit(txn, req, resp2)
-            dc = txn.dirconf
-            if dc is not None and dc.enable_sendfile:
-                strategy = "sendfile"
-            elif dc is None or dc.enable_mmap is not False:
-                strategy = "writev" if cnt < (1 << 24) else "readwrite"  # mmap + writev
-            else:
-                strategy = "readwrite"
-            self._queue(header, ffd, off, cnt, strategy, None, True)
-            sent_body = cnt
-        elif resp.parts is not None:
-            chunks = []
-            with open(resp.filename, "rb") as f:
-                for h, s, n in resp.parts:
-                    chunks += [h, static.read_range(f.fileno(), s, n)]
-            body = b"".join(chunks) + resp.tail
-            self._queue(header, -1, 0, 0, "auto", body, False)
-            sent_body = len(body)
-        else:
-            body = resp.body or b""
-            if resp.chunked:
-                body = (b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n") if body else b"0\r\n\r\n"
-            self._queue(header, -1, 0, 0, "auto", body, False)
-            sent_body = len(resp.body or b"")
+        ka = self.keep_alive(req, resp.status, resp.close, delimited)
+        keep = ka.keep
+        header = serialize.response_head(srv.server_line, txn, req, resp, ka.header,
+                                         (txn.vhost or srv.cfg.main).dir_defaults)
+        sent_body = serialize.queue_response(self.out, header, resp, head_only, txn.dirconf)
+        if sent_body is None:  # its file is gone or unreadable now
+            resp2 = srv.handler.error(txn, 403 if resp.file and os.path.exists(resp.file[0])
+                                      else 404)
+            resp2.close = resp.close
+            return self._emit(txn, req, resp2)
         self.unanswered = self.unanswered_req = None  # queued: what fails now cannot be a 500
         txn.status = resp.status
         txn.bytes_sent = sent_body
@@ -622,8 +646,8 @@ class Connection(EngineConnMixin):
     def _finish(self, txn: Transaction, keep: bool) -> None:
         """Account and log the request; keep-alive bookkeeping."""
         self.requests += 1
-        if self.fc is not None:  # the event loop may serve the next one from fc: same count
-            self.fc.requests = self.requests
+        if self.link is not None:  # the event loop may serve the next one: same count
+            self.link.requests = self.requests
         if self.rt is not None:
             self.rt.idle(self.requests)
         srv = self.srv
@@ -639,22 +663,11 @@ class Connection(EngineConnMixin):
             txn.remote_host = self.ctx.cached_host()
         if self.sb is not None:
             self.sb.set_status(self.slot, "L")
-        for lg in srv.access_logs.get(id(txn.vhost)) or srv.access_logs.get(id(srv.cfg.main), ()):
-            if lg.buffered:  # one buffer per log file for both paths: lines stay in order
-                srv.engine.log_line(lg.fd, (lg.render(txn) + "\n").encode("latin-1", "replace"), True)
-            else:
-                lg.log(txn)
+        srv.log_access(txn)
         if self.sb is not None:
             self.sb.request_end(self.slot, txn.bytes_sent)
             self.sb.set_status(self.slot, "K" if keep else "W")
         if not keep:
             self.closing = True
 
-
-def _setsockopt(fd: int, tv: bytes) -> None:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fileno=fd)
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
-    finally:
-        s.detach()
 

@@ -1,20 +1,23 @@
 """The glue between the Python request path and the C engine (fastcore._fastpath).
 
-HttpServer gets one FastCache per process and a log set per vhost whose every CustomLog
-the C formatter can write; Connection hands its socket to FastConn first (run(),
-serve_blocking) and falls back to the Python path with the engine's unserved bytes, and
-copies every Python-cache entry into the engine (`_remember_fast`), keyed as the engine
-looks requests up: (local-address key, raw Host value, raw target).
+`Engine` is what a process shares: one FastCache, a log set per vhost whose every
+CustomLog the C formatter can write, the local-address keys, the draining flag; HttpServer
+owns one.  `EngineLink` is what a connection owns: its FastConn (the engine's state of that
+connection), with the hand-over both ways: `prepare` before the engine serves, `state`
+after, `take` for the bytes it left unserved.  Python-cache entries are copied into the
+engine (`Engine.remember`), keyed as the engine looks requests up: (local-address key, raw
+Host value, raw target).
 """
 from __future__ import annotations
 
 import os
-import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from fastcore._ext import load
-from fastcore.config.model import VirtualHost
+from fastcore.config.model import ServerConfig, VirtualHost
 from fastcore.core.request import Request
+from fastcore.modules.mod_log_config import AccessLog
 
 if TYPE_CHECKING:
     from fastcore.core.connection import Connection
@@ -25,40 +28,50 @@ WANT_READ, WANT_WRITE, CLOSED = 1, 2, 3
 FAST_CACHE_MAX = 4096
 FAST_CONTENT_BUDGET = 16 << 20
 
+# The extension's classes (fastcore._fastpath or its twin fastcore._pure.fastpath): the
+# Cython ones carry no annotations mypy can read, so they are named here, not typed.
+FastCache = Any
+FastConn = Any
 
-class EngineServerMixin:
-    """HttpServer's side: the per-process FastCache and its log sets."""
 
-    def drain(self) -> None:
-        """Graceful stop: every further answer, Python's or the engine's, says
-        Connection: close; a kept connection is never closed unannounced."""
-        self.draining = True
-        self.engine.set_draining(True)
+class Engine:
+    """A process's C engine: its FastCache and what decides what goes into it."""
 
-    def _init_engine(self) -> None:
-        """The C fast path: one FastCache per process, a log set per vhost whose every
-        CustomLog the C formatter can write (else that vhost is never served by it)."""
-        cfg = self.cfg
-        self.engine = _fp.FastCache(FAST_CACHE_MAX, FAST_CONTENT_BUDGET)
+    def __init__(self, cfg: ServerConfig, server_line: bytes,
+                 access_logs: dict[int, list[AccessLog]], log_formats: dict[int, list[str]],
+                 needs_local_addr: bool) -> None:
+        self.cache: FastCache = _fp.FastCache(FAST_CACHE_MAX, FAST_CONTENT_BUDGET)
         self.draining = False
+        self.needs_local_addr = needs_local_addr
+        self.log_sets: dict[int, int] = {}  # id(vhost) -> the engine's log set
+        self.tried: set[tuple[int, str | None, str, int, int, int]] = set()  # puts done
+        self.addr_keys: dict[tuple[str, int], int] = {}
         main = cfg.main
-        self.engine.configure(self.server_line, main.limit_request_line,
-                              main.limit_request_fields, main.limit_request_field_size)
-        self.fast_logsets: dict[int, int] = {}
-        self.fast_tried: set[tuple] = set()  # puts done (so a refusal is not retried)
-        self.addr_keys: dict[tuple, int] = {}
+        self.cache.configure(server_line, main.limit_request_line,
+                             main.limit_request_fields, main.limit_request_field_size)
         for i, v in enumerate((main, *cfg.vhosts)):
-            logs = self.access_logs.get(id(v), [])
+            logs = access_logs.get(id(v), [])
             progs = []
-            for lg, fmt in zip(logs, self._log_formats.get(id(v), ()), strict=False):
+            for lg, fmt in zip(logs, log_formats.get(id(v), ()), strict=False):
                 prog = _fp.compile_log_format(fmt) if lg.condition is None else None
                 if prog is None:
                     break
                 progs.append((lg.fd, prog, lg.buffered))
             else:
                 if len(progs) == len(logs) and len(progs) <= 8:
-                    self.engine.set_log_set(i, progs)
-                    self.fast_logsets[id(v)] = i
+                    self.cache.set_log_set(i, progs)
+                    self.log_sets[id(v)] = i
+
+    def drain(self) -> None:
+        """Graceful stop: every further answer, Python's or the engine's, says
+        Connection: close; a kept connection is never closed unannounced."""
+        self.draining = True
+        self.cache.set_draining(True)
+
+    def clear(self) -> None:
+        """After fork: the parent's entries are not this process's."""
+        self.cache.clear()
+        self.tried.clear()
 
     def addr_key(self, conn: Connection) -> int:
         """A small number per local address, when vhosts are told apart by it."""
@@ -71,86 +84,22 @@ class EngineServerMixin:
             n = self.addr_keys.setdefault(key, len(self.addr_keys) + 1)
         return n
 
+    def log_set_of(self, vhost: VirtualHost) -> int | None:
+        """The vhost's C log set; None when the C formatter cannot write its logs (its
+        answers then stay with the Python cache)."""
+        return self.log_sets.get(id(vhost))
 
-
-class EngineConnMixin:
-    """Connection's side: run the engine first, sync state, fill the engine's cache."""
-
-    def _engine(self) -> tuple[int, float] | None:
-        """Let the C engine serve what it can; None when the Python path takes over
-        (its bytes are then in self.buf and may_read is spent)."""
-        fc = self.fc
-        self.engine_prepare()
-        rc = fc.serve()
-        self.engine_sync()
-        if rc == _fp.WANT_READ:
-            if fc.buffered:
-                self.take_engine_bytes()  # a head in pieces: Python's Timeout and limits apply
-            return WANT_READ, self.read_wait()
-        if rc == _fp.WANT_WRITE:
-            return WANT_WRITE, self.timeout
-        if rc == _fp.CLOSED:
-            self.closing = True
-            return CLOSED, 0.0
-        self.take_engine_bytes()
-        return None
-
-    def take_engine_bytes(self) -> None:
-        """Move the engine's unserved bytes into self.buf (they count for MinRate)."""
-        data = self.fc.take()
-        self.buf += data
-        if self.rt is not None:
-            self.rt.got(len(data), self.requests, time.monotonic())
-
-    def engine_idle(self) -> bool:
-        """True when the connection's whole state could live in the engine (nothing
-        buffered or pending on the Python side)."""
-        return (self.fc is not None and not self.buf and not self.out and self.body is None
-                and self.pending is None and not self.closing)
-
-    def engine_sync(self) -> None:
-        """Take back what the engine changed while it served without Python."""
-        fc = self.fc
-        if fc.requests != self.requests:
-            self.requests = fc.requests
-            self.timeout = fc.timeout
-            self.ka_timeout = fc.keep_alive_timeout
-        if fc.eof:
-            self.eof = True
-        if fc.closing:
-            self.closing = True
-
-    def engine_prepare(self) -> None:
-        """Hand the Python side's view to the engine before it serves."""
-        fc = self.fc
-        fc.requests = self.requests
-        fc.slot = self.slot
-        fc.set_timeouts(self.timeout, self.ka_timeout)
-        host = self.ctx.cached_host()
-        if host is not None:
-            fc.remote_host = host.encode("latin-1", "replace")
-
-    def engine_blocking(self, first_wait: float) -> int:
-        """serve_blocking's keep-alive loop in the engine; buffered bytes of a fallback or
-        of a partial head are moved into self.buf."""
-        fc = self.fc
-        self.engine_prepare()
-        rc = fc.serve_blocking(first_wait)
-        self.engine_sync()
-        if rc in (_fp.FALLBACK, _fp.WANT_READ):
-            self.take_engine_bytes()
-        return rc
-
-    def _remember_fast(self, vhost: VirtualHost, req: Request, stored: Stored) -> None:
-        """Give the C engine the entry the Python cache holds (same bytes, same log), when
-        core/cacheable.py gave it a C log set."""
-        srv = self.srv
+    def remember(self, vhost: VirtualHost, req: Request, stored: Stored,
+                 conn: Connection) -> None:
+        """Give the engine the entry the Python cache holds for a request on conn (same
+        bytes, same log), when core/cacheable.py gave it a C log set."""
         e = stored.entry
         if e.engine_log_set is None:
             return
+        addr_key = self.addr_key(conn)
         host = req.headers.get("host")
-        key = (srv.addr_key(self), host, req.target, e.ino, e.mtime_ns, e.ctime_ns)
-        tried = srv.fast_tried
+        key = (addr_key, host, req.target, e.ino, e.mtime_ns, e.ctime_ns)
+        tried = self.tried
         if key in tried:  # the engine refused it before: do not reopen the file per request
             return
         if len(tried) >= FAST_CACHE_MAX:
@@ -158,8 +107,8 @@ class EngineConnMixin:
         tried.add(key)
         port = req.host_port or 80
         try:
-            srv.engine.put(
-                srv.addr_key(self), None if host is None else host.encode("latin-1"),
+            self.cache.put(
+                addr_key, None if host is None else host.encode("latin-1"),
                 req.target.encode("latin-1"), os.fsencode(e.fname), e.ino, e.size, e.mtime_ns,
                 e.head, e.tail, strategy=e.strategy, keep_alive=bool(vhost.keep_alive),
                 max_keep_alive=vhost.max_keep_alive_requests,
@@ -170,3 +119,88 @@ class EngineConnMixin:
                 want_content=stored.content is not None)
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """What the engine may have changed while it served a connection without Python."""
+
+    requests: int
+    timeout: float
+    keep_alive_timeout: float
+    eof: bool
+    closing: bool
+
+
+class EngineLink:
+    """A connection's engine state (a FastConn), owned by its Connection."""
+
+    def __init__(self, fc: FastConn) -> None:
+        self.fc = fc
+
+    @classmethod
+    def open(cls, engine: Engine, fd: int, blocking: bool, client_ip: str, port: int,
+             scoreboard: Any, slot: int, addr_key: int) -> EngineLink | None:
+        """A new engine state for a connection; None when the engine cannot take it (a
+        scoreboard it cannot write, an address it cannot encode)."""
+        try:
+            return cls(_fp.FastConn(engine.cache, fd, blocking, client_ip.encode("latin-1"),
+                                    port, scoreboard, slot, addr_key))
+        except (TypeError, UnicodeError):
+            return None
+
+    @property
+    def handle(self) -> FastConn:
+        """The FastConn itself, for the event MPM's C loop (EventLoop.attach)."""
+        return self.fc
+
+    @property
+    def requests(self) -> int:
+        return int(self.fc.requests)
+
+    @requests.setter
+    def requests(self, n: int) -> None:
+        self.fc.requests = n
+
+    @property
+    def buffered(self) -> bool:
+        """The engine holds bytes it did not serve (a head in pieces)."""
+        return bool(self.fc.buffered)
+
+    @property
+    def pending_output(self) -> bool:
+        return bool(self.fc.pending_output)
+
+    def prepare(self, requests: int, slot: int, timeout: float, keep_alive_timeout: float,
+                remote_host: str | None) -> None:
+        """Hand the Python side's view to the engine before it serves."""
+        fc = self.fc
+        fc.requests = requests
+        fc.slot = slot
+        fc.set_timeouts(timeout, keep_alive_timeout)
+        if remote_host is not None:
+            fc.remote_host = remote_host.encode("latin-1", "replace")
+
+    def state(self) -> EngineState:
+        fc = self.fc
+        return EngineState(fc.requests, fc.timeout, fc.keep_alive_timeout, bool(fc.eof),
+                           bool(fc.closing))
+
+    def serve(self) -> int:
+        """Serve what is cached, reading at most once: WANT_READ, WANT_WRITE, CLOSED or
+        FALLBACK (the Python path takes the bytes left)."""
+        return int(self.fc.serve())
+
+    def serve_blocking(self, first_wait: float) -> int:
+        """prefork/worker: the engine's blocking keep-alive loop."""
+        return int(self.fc.serve_blocking(first_wait))
+
+    def take(self) -> bytes:
+        """The bytes the engine read but did not serve."""
+        return bytes(self.fc.take())
+
+    def set_send_timeout(self, seconds: float) -> None:
+        self.fc.set_send_timeout(seconds)
+
+    def close(self) -> None:
+        self.fc.close()

@@ -48,8 +48,6 @@ def _escape(text: str) -> str:
             .replace('"', "&quot;").replace("'", "&#x27;"))
 
 
-DROPS_CONNECTION = frozenset((400, 408, 411, 413, 414, 500, 501, 503))  # Apache's list
-
 ERROR_CTYPE = "text/html; charset=iso-8859-1"
 _DOCTYPE = ('<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" '
             '"http://www.w3.org/TR/html4/strict.dtd">\n')

@@ -1,27 +1,23 @@
-"""The Python cache of static answers (issue 6 point 3): functions Connection calls.
+"""The Python cache of static-file answers (issue 6 point 3): ResponseCache, owned by
+HttpServer; Connection asks it (lookup) and sends what it finds.
 
 What may be cached, and with which bytes, is core/cacheable.py's decision; this file
-stores its CacheEntry (with the small files' bytes) and serves it.  The C engine keeps the
-same entries as C structs.  One stat() validates an entry (same_file: inode, size, mtime,
-ctime); the open-descriptor cache is per thread and reopened whenever inode, size or mtime change.
+stores its CacheEntry (with a small file's bytes) and finds it again.  The C engine keeps
+the same entries as C structs.  One stat() validates an entry (same_file: inode, size,
+mtime, ctime); the open-descriptor cache is per thread and reopened whenever inode, size
+or mtime change.
 """
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from fastcore._ext import load
 from fastcore.config.model import VirtualHost
 from fastcore.core.cacheable import CacheEntry, CacheInfo, entry_for
 from fastcore.core.request import Request
 from fastcore.core.transaction import Transaction
 
-if TYPE_CHECKING:
-    from fastcore.core.connection import Connection
-    from fastcore.core.server import HttpServer
-
-_sf = load("sendfile")
 SMALL_FILE = 65536        # served from memory (writev) below this size
 CACHE_MAX = 4096          # mapping entries
 CONTENT_BUDGET = 16 << 20  # bytes of small-file content kept per process
@@ -37,6 +33,14 @@ class Stored:
     content: bytes | None
 
 
+@dataclass(frozen=True, slots=True)
+class CacheHit:
+    """A valid entry for a request, with the stat() that validated it."""
+
+    stored: Stored
+    st: os.stat_result
+
+
 def same_file(st: os.stat_result, ino: int, size: int, mtime_ns: int, ctime_ns: int) -> bool:
     """The identity both caches check with one stat(): inode, size, mtime and ctime (the
     kernel sets ctime on every change, so a same-size rewrite that puts the old mtime
@@ -45,87 +49,111 @@ def same_file(st: os.stat_result, ino: int, size: int, mtime_ns: int, ctime_ns: 
             and st.st_ctime_ns == ctime_ns)
 
 
-def serve_cached(conn: Connection, txn: Transaction, req: Request, vhost: VirtualHost
-                 ) -> Stored | None:
-    """Answer from the Python cache (the caller checked may_use_cache); the entry
-    served, or None when the full path must answer."""
-    srv = conn.srv
-    key = (id(vhost), req.target)
-    stored = srv.cache.get(key)
-    if stored is None:
-        return None
-    e = stored.entry
-    try:
-        st = os.stat(e.fname)
-    except OSError:
-        srv.cache.pop(key, None)
-        return None
-    if not same_file(st, e.ino, e.size, e.mtime_ns, e.ctime_ns):
-        srv.cache.pop(key, None)
-        return None
-    keep = conn._keepalive(req, 200, False)
-    header = b"".join((b"HTTP/1.1 200 OK\r\n", _sf.date_header(), srv.server_line, e.head,
-                       conn._conn_header(keep, req), e.tail, b"\r\n"))
-    head_only = req.method == "HEAD"
-    txn.dirconf = e.dc
-    txn.uri_path = e.uri
-    txn.filename = e.fname
-    txn.ctype = e.ctype
-    if head_only:
-        conn._queue(header, -1, 0, 0, "auto", b"", False)
-    elif stored.content is not None:
-        conn._queue(header, -1, 0, 0, "auto", stored.content, False)
-    else:
-        ffd = file_fd(srv, e.fname, st)
-        conn._queue(header, ffd, 0, e.size, e.strategy, None, False)
-    conn.unanswered = conn.unanswered_req = None  # queued (Connection._internal_error)
-    txn.status = 200
-    txn.bytes_sent = 0 if head_only else e.size
-    txn.bytes_out = len(header) + txn.bytes_sent
-    conn._finish(txn, keep)
-    return stored
+class ResponseCache:
+    """The per-process Python cache of static-file answers, and the per-thread cache of
+    open descriptors of the large ones; HttpServer owns one, connections ask it."""
 
+    def __init__(self) -> None:
+        self.entries: dict[tuple[int, str], Stored] = {}
+        self.content_bytes = 0
+        self._local = threading.local()  # per-thread descriptor cache (worker MPM threads)
+        self._fd_dicts: list[dict[str, tuple[int, int, int, int]]] = []
+        self._fd_lock = threading.Lock()
 
-def remember(srv: HttpServer, vhost: VirtualHost, req: Request, served: CacheInfo,
-             txn: Transaction) -> Stored | None:
-    """Keep the entry core/cacheable.py decides for a served file; what was stored."""
-    entry = entry_for(txn, served, req.target, srv.fast_logsets.get(id(vhost)))
-    if entry is None:
-        return None
-    if len(srv.cache) >= CACHE_MAX:
-        srv.cache.clear()
-        srv.content_bytes = 0
-    size = entry.size
-    content = None
-    if size < SMALL_FILE and entry.dc.enable_mmap is not False \
-            and srv.content_bytes + size <= CONTENT_BUDGET:
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get(self, vhost: VirtualHost, target: str) -> Stored | None:
+        return self.entries.get((id(vhost), target))
+
+    @property
+    def fds(self) -> dict[str, tuple[int, int, int, int]]:
+        """This thread's open-descriptor cache: a descriptor is closed only by the thread
+        that uses it, so a replaced file never pulls an fd from under another sender."""
+        d: dict[str, tuple[int, int, int, int]] | None = getattr(self._local, "fds", None)
+        if d is None:
+            d = self._local.fds = {}
+            with self._fd_lock:
+                self._fd_dicts.append(d)
+        return d
+
+    def open_descriptors(self) -> int:
+        """How many descriptors the per-thread caches hold open, all threads together."""
+        with self._fd_lock:
+            return sum(len(d) for d in self._fd_dicts)
+
+    def clear(self) -> None:
+        """After fork (and at exit): drop the entries and close every cached descriptor."""
+        with self._fd_lock:
+            for d in self._fd_dicts:
+                for fd, *_ in d.values():
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                d.clear()
+            self._fd_dicts.clear()
+        self._local = threading.local()
+        self.entries.clear()
+        self.content_bytes = 0
+
+    def lookup(self, vhost: VirtualHost, req: Request) -> CacheHit | None:
+        """The entry for req (the caller checked cacheable.may_use_cache) when the file is
+        still the same; a stale entry is dropped."""
+        key = (id(vhost), req.target)
+        stored = self.entries.get(key)
+        if stored is None:
+            return None
+        e = stored.entry
         try:
-            with open(entry.fname, "rb") as f:
-                content = f.read(size + 1)
+            st = os.stat(e.fname)
         except OSError:
+            self.entries.pop(key, None)
             return None
-        if len(content) != size:
+        if not same_file(st, e.ino, e.size, e.mtime_ns, e.ctime_ns):
+            self.entries.pop(key, None)
             return None
-        srv.content_bytes += size
-    stored = Stored(entry, content)
-    srv.cache[(id(vhost), req.target)] = stored
-    return stored
+        return CacheHit(stored, st)
 
+    def remember(self, vhost: VirtualHost, req: Request, served: CacheInfo, txn: Transaction,
+                 engine_log_set: int | None) -> Stored | None:
+        """Keep the entry core/cacheable.py decides for a served file; what was stored."""
+        entry = entry_for(txn, served, req.target, engine_log_set)
+        if entry is None:
+            return None
+        if len(self.entries) >= CACHE_MAX:
+            self.entries.clear()
+            self.content_bytes = 0
+        size = entry.size
+        content = None
+        if size < SMALL_FILE and entry.dc.enable_mmap is not False \
+                and self.content_bytes + size <= CONTENT_BUDGET:
+            try:
+                with open(entry.fname, "rb") as f:
+                    content = f.read(size + 1)
+            except OSError:
+                return None
+            if len(content) != size:
+                return None
+            self.content_bytes += size
+        stored = Stored(entry, content)
+        self.entries[(id(vhost), req.target)] = stored
+        return stored
 
-def file_fd(srv: HttpServer, fname: str, st: os.stat_result) -> int:
-    """An open descriptor from the bounded cache, reopened when the file changed."""
-    fds = srv.fds
-    hit = fds.get(fname)
-    if hit is not None:
-        fd, ino, size, mtime_ns = hit
-        if (ino, size, mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns):
-            return fd
-        os.close(fd)
-        del fds[fname]
-    if len(fds) >= FD_CACHE_MAX:
-        for fd, *_ in fds.values():
+    def file_fd(self, fname: str, st: os.stat_result) -> int:
+        """An open descriptor from the bounded cache, reopened when the file changed."""
+        fds = self.fds
+        hit = fds.get(fname)
+        if hit is not None:
+            fd, ino, size, mtime_ns = hit
+            if (ino, size, mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns):
+                return fd
             os.close(fd)
-        fds.clear()
-    fd = os.open(fname, os.O_RDONLY | os.O_CLOEXEC)
-    fds[fname] = (fd, st.st_ino, st.st_size, st.st_mtime_ns)
-    return fd
+            del fds[fname]
+        if len(fds) >= FD_CACHE_MAX:
+            for fd, *_ in fds.values():
+                os.close(fd)
+            fds.clear()
+        fd = os.open(fname, os.O_RDONLY | os.O_CLOEXEC)
+        fds[fname] = (fd, st.st_ino, st.st_size, st.st_mtime_ns)
+        return fd

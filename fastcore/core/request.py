@@ -19,6 +19,7 @@ import re
 from fastcore._ext import load
 from fastcore.core import hostname
 from fastcore.core.errors import HttpErrorBase
+from fastcore.core.keepalive import client_allows
 
 _rq = load("request")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
@@ -43,7 +44,7 @@ class Request:
 
     __slots__ = ("method", "target", "protocol", "proto_num", "headers", "fields",
                  "request_line", "raw_head", "host", "host_port", "abs_host", "path_raw",
-                 "query", "body_kind", "content_length", "keepalive", "ka_sent",
+                 "query", "body_kind", "content_length", "close_token", "ka_sent", "reusable",
                  "assbackwards", "expect_continue", "expect_failed")
 
     def __init__(self) -> None:
@@ -62,13 +63,20 @@ class Request:
         self.query = ""
         self.body_kind = "none"  # none | length | chunked
         self.content_length = 0
-        self.keepalive = True
+        self.close_token = False  # the Connection header holds a close token
         self.ka_sent = False  # the Connection header holds a keep-alive token (Apache's ka_sent)
+        self.reusable = True  # False: a framing that forbids reusing the connection
         self.assbackwards = False  # HTTP/0.9: body only, no status line or headers
         self.expect_continue = False  # Expect: 100-continue, until the 100 is sent
         # another Expect: Apache answers 417 once the head is parsed, with the fields of
         # a kept connection, and then closes; the error-notes for the page
         self.expect_failed: str | None = None
+
+    @property
+    def keepalive(self) -> bool:
+        """The request's own say on keeping the connection (the rule: core/keepalive.py)."""
+        return self.reusable and client_allows(self.proto_num >= 1001, self.close_token,
+                                               self.ka_sent)
 
 
 def find_head_end(buf: bytes | bytearray, strict: bool = True) -> int:
@@ -112,7 +120,7 @@ def parse_head(head: bytes, limit_line: int = 8190, limit_fields: int = 100,
         start = len(head) - len(head.lstrip(b"\r\n"))
         req.request_line = head[start:head.index(b"\n", start)].rstrip(b"\r").decode("latin-1")
         req.assbackwards = True
-        req.protocol, req.proto_num, req.keepalive = "HTTP/0.9", 9, False
+        req.protocol, req.proto_num = "HTTP/0.9", 9
         _set_target(req, rh.target, strict)
         return req
     version = req.protocol = rh.version
@@ -238,14 +246,9 @@ def _apply_semantics(req: Request, strict: bool = True) -> None:
     elif req.proto_num >= 1001:
         raise HttpError(400)  # even with an absolute-form target, as Apache 2.4
     conn = hd.get("connection")
-    if conn is None:
-        req.keepalive = req.proto_num >= 1001
-    else:  # Apache's ap_find_token, the same C matcher as the engine's (fc_token.h)
+    if conn is not None:  # Apache's ap_find_token, the same C matcher as the engine's (fc_token.h)
         req.ka_sent = _rq.find_token(conn, "keep-alive")
-        if req.proto_num >= 1001:
-            req.keepalive = not _rq.find_token(conn, "close")
-        else:
-            req.keepalive = req.ka_sent and not _rq.find_token(conn, "close")
+        req.close_token = _rq.find_token(conn, "close")
     te = hd.get("transfer-encoding")
     if te is not None:
         codings = [c.strip().lower() for c in te.split(",")]
@@ -253,7 +256,7 @@ def _apply_semantics(req: Request, strict: bool = True) -> None:
             raise HttpError(400)
         req.body_kind = "chunked"
         if "content-length" in hd:
-            req.keepalive = False  # smuggling defence: never reuse such a connection
+            req.reusable = False  # smuggling defence: never reuse such a connection
     elif "content-length" in hd:
         cl = hd["content-length"]
         if not cl.isdigit() or not cl.isascii() or len(cl) > 18:

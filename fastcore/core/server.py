@@ -1,8 +1,8 @@
 """HttpServer: what every connection of one process shares, compiled before fork.
 
 It holds the configuration, the vhost resolver and mapper, the MIME map, the open log
-descriptors, the handler and the engine's FastCache (EngineServerMixin), and it starts
-connections: serve_blocking() runs one to the end for prefork and worker (cache hits in
+descriptors, the handler, the C engine (core/engine.py) and the Python response cache
+(core/fastpath.py), and it starts connections: serve_blocking() runs one to the end for prefork and worker (cache hits in
 the engine's blocking keep-alive loop, no poll and no Python per request), connection()
 makes a non-blocking one for the event MPM. The per-connection loop is connection.py.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import select
-import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from fastcore.config.directives_mods import METHODS
 from fastcore.config.model import DirConfig, RequireGroup, ServerConfig, VirtualHost
@@ -22,10 +22,12 @@ from fastcore.core.engine import (  # noqa: F401 - the state constants are this 
     CLOSED,
     WANT_READ,
     WANT_WRITE,
-    EngineServerMixin,
+    Engine,
+    EngineLink,
+    FastConn,
     _fp,
 )
-from fastcore.core.fastpath import Stored
+from fastcore.core.fastpath import ResponseCache
 from fastcore.core.handler import Handler
 from fastcore.core.mapping import Mapper
 from fastcore.core.request import Request
@@ -40,6 +42,9 @@ from fastcore.modules.mod_log_config import (
 )
 from fastcore.modules.mod_mime import MimeMap
 from fastcore.modules.mod_reqtimeout import ReadLimits, server_limits
+
+if TYPE_CHECKING:
+    from fastcore.config.merge import DirResolver
 
 
 def split_server_name(name: str) -> tuple[str, int | None]:
@@ -59,11 +64,13 @@ REGISTERED_METHODS = METHODS | {"HEAD"}
 HOLD_FIRST_WAIT = 0.2
 
 
-class HttpServer(EngineServerMixin):
-    """Compiled per-(re)start state; created in the parent before fork."""
+class HttpServer:
+    """Compiled per-(re)start state; created in the parent before fork.  It owns the
+    process's C engine (`engine`, core/engine.py) and the Python response cache (`cache`,
+    core/fastpath.py)."""
 
-    def __init__(self, cfg: ServerConfig, scoreboard: object | None = None,
-                 resolver: object | None = None) -> None:
+    def __init__(self, cfg: ServerConfig, scoreboard: Any = None,
+                 resolver: DirResolver | None = None) -> None:
         self.cfg = cfg
         self.strict_hosts = any(v.strict_host_check for v in (cfg.main, *cfg.vhosts))
         self.scoreboard = scoreboard
@@ -77,31 +84,27 @@ class HttpServer(EngineServerMixin):
         self.banner = E.server_banner(cfg.server_tokens)
         self.server_line = b"Server: " + self.banner.encode() + b"\r\n"
         self.handler = Handler(self)
-        self.needs_local_addr = getattr(resolver, "needs_local_addr", None)
-        if self.needs_local_addr is None:
-            self.needs_local_addr = self._needs_local_addr()
-        self.dns = None
+        needs_local = getattr(resolver, "needs_local_addr", None)
+        self.needs_local_addr: bool = (self._needs_local_addr() if needs_local is None
+                                       else bool(needs_local))
+        self.dns: Resolver | None = None
         if cfg.hostname_lookups_used or self._uses_require_host():
             self.dns = Resolver()
         self._open_logs()
-        self._init_engine()
+        self.engine = Engine(cfg, self.server_line, self.access_logs, self._log_formats,
+                             self.needs_local_addr)
         self._init_read_limits()
-        self.cache: dict[tuple[int, str], Stored] = {}  # the Python cache (core/fastpath.py)
-        self.content_bytes = 0
-        self._local = threading.local()  # per-thread descriptor cache (worker MPM threads)
-        self._fd_dicts: list[dict] = []
-        self._fd_lock = threading.Lock()
+        self.cache = ResponseCache()
 
     @property
-    def fds(self) -> dict[str, tuple[int, int, int, int]]:
-        """This thread's open-descriptor cache: a descriptor is closed only by the thread
-        that uses it, so a replaced file never pulls an fd from under another sender."""
-        d = getattr(self._local, "fds", None)
-        if d is None:
-            d = self._local.fds = {}
-            with self._fd_lock:
-                self._fd_dicts.append(d)
-        return d
+    def draining(self) -> bool:
+        """A graceful stop is under way: every answer closes its connection."""
+        return self.engine.draining
+
+    def drain(self) -> None:
+        """Graceful stop: every further answer, Python's or the engine's, says
+        Connection: close; a kept connection is never closed unannounced."""
+        self.engine.drain()
 
     # ------------------------------------------------------------ setup
     def _needs_local_addr(self) -> bool:
@@ -178,23 +181,21 @@ class HttpServer(EngineServerMixin):
 
     def child_init(self) -> None:
         """After fork: drop the inherited caches (descriptors are per process)."""
-        with self._fd_lock:
-            for d in self._fd_dicts:
-                for fd, *_ in d.values():
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
-                d.clear()
-            self._fd_dicts.clear()
-        self._local = threading.local()
         self.cache.clear()
-        self.content_bytes = 0
         self.engine.clear()
-        self.fast_tried.clear()
+
+    def log_access(self, txn: Transaction) -> None:
+        """The request's lines in its vhost's CustomLogs (else the main server's)."""
+        logs = self.access_logs.get(id(txn.vhost)) or self.access_logs.get(id(self.cfg.main), [])
+        for lg in logs:
+            if lg.buffered:  # one buffer per log file for both paths: lines stay in order
+                line = (lg.render(txn) + "\n").encode("latin-1", "replace")
+                self.engine.cache.log_line(lg.fd, line, True)
+            else:
+                lg.log(txn)
 
     def flush_logs(self) -> None:
-        self.engine.flush_logs()
+        self.engine.cache.flush_logs()
         for logs in self.access_logs.values():
             for lg in logs:
                 lg.flush()
@@ -334,7 +335,7 @@ class HttpServer(EngineServerMixin):
     def resume_blocking(self, conn: Connection, slot: int,
                         hold: Callable[[Connection], bool] | None = None) -> None:
         """A connection the holder gave back (its head complete, or EOF, or too long)."""
-        conn.slot, conn.sb = slot, (self.scoreboard if slot >= 0 else None)
+        conn.assign_slot(slot)
         state, timeout = conn.run(may_read=False)
         if state == WANT_READ and conn.head_pending():
             state, timeout = conn.run()  # the holder saw EOF: this read sees it too
@@ -383,7 +384,9 @@ class HttpServer(EngineServerMixin):
             if not held:
                 conn.close()
 
-    def connection(self, fd: int, peer: tuple, slot: int = -1, fc: object = None) -> Connection:
+    def connection(self, fd: int, peer: tuple, slot: int = -1,
+                   fc: FastConn | None = None) -> Connection:
         """event MPM: a non-blocking connection driven by run(); fc: the engine state of a
         connection the C event loop accepted and served so far."""
-        return Connection(self, fd, peer, slot, blocking=False, fc=fc)
+        return Connection(self, fd, peer, slot, blocking=False,
+                          link=EngineLink(fc) if fc is not None else None)

@@ -26,7 +26,7 @@ class Transaction:
         self.method = "-"
         self.proto_num = 1000
         self.protocol = "HTTP/1.0"
-        self.request_line = ""
+        self.request_line: str | None = ""  # None: no request line was read (%r logs "-")
         self.headers_in: dict[str, str] = {}
         self.headers_out: dict[str, str] = {}
         self.status = 200
@@ -42,7 +42,7 @@ class Transaction:
         self.filename: str | None = None
         self.client_ip = conn.client_ip
         self.remote_port = conn.remote_port
-        self.remote_host = None
+        self.remote_host: str | None = None
         self.vhost_name = self.vhost.server_name
         self.keepalive_count = conn.requests
         self.conn_status = "-"

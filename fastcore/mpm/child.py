@@ -18,12 +18,17 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastcore.mpm.errlog import ErrorLog
 from fastcore.mpm.listeners import apply_buffer_sizes
 from fastcore.mpm.proctable import NOT_ACCEPTING, QUIESCING
 from fastcore.mpm.sizing import Sizing
+
+if TYPE_CHECKING:
+    from fastcore.config.model import ServerConfig
+    from fastcore.core.server import HttpServer
+    from fastcore.mpm.proctable import ProcTable
 
 CHILD_SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGUSR1,
                  signal.SIGWINCH, signal.SIGCHLD}
@@ -45,10 +50,10 @@ THREAD_STACK = 1024 * 1024
 class ChildContext:
     """Everything one child needs; built by the parent, used after fork."""
 
-    cfg: Any  # ServerConfig
+    cfg: ServerConfig
     sizing: Sizing
     scoreboard: Any
-    server: Any  # fastcore.core.server.HttpServer
+    server: HttpServer
     mutex: Any  # AcceptMutex
     listen_fds: list[int]
     listen_addrs: list[tuple[str, int, int]]  # (host, port, family), for reuseport
@@ -56,7 +61,7 @@ class ChildContext:
     index: int
     generation: int
     errlog: ErrorLog
-    proctable: Any  # fastcore.mpm.proctable.ProcTable: this process's record
+    proctable: ProcTable  # this process's record
     single_process: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)
     wakers: list[Callable[[], None]] = field(default_factory=list)

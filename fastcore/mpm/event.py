@@ -28,12 +28,15 @@ import queue
 import select
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastcore._ext import load
 from fastcore.mpm.child import ChildContext
 from fastcore.mpm.fdutil import close_fd, shutdown_write
 from fastcore.mpm.proctable import NOT_ACCEPTING, QUIESCING
+
+if TYPE_CHECKING:
+    from fastcore.core.connection import Connection
 
 ACCEPT_BATCH = 16
 MAX_WAIT = 1.0
@@ -48,7 +51,7 @@ class _Parked:
     __slots__ = ("conn", "fd", "peer", "seq", "linger", "deadline", "head_start", "head_req",
                  "state", "head")
 
-    def __init__(self, conn: Any, fd: int, peer: Any, seq: int = 0) -> None:
+    def __init__(self, conn: Connection | None, fd: int, peer: tuple, seq: int = 0) -> None:
         self.conn, self.fd, self.peer, self.seq = conn, fd, peer, seq
         self.linger = False
         self.deadline = 0.0
@@ -73,9 +76,8 @@ class EventChild:
         self.default_timeout = float(getattr(ctx.cfg.main, "timeout", 60.0) or 60.0)
         self.acceptor = load("accept").Acceptor(ctx.listen_fds, ctx.mutex, True)
         self.ep = select.epoll()
-        engine = getattr(ctx.server, "engine", None)
-        self.loop = (load("fastpath").EventLoop(engine, self.ep.fileno())
-                     if engine is not None else None)
+        self.fp = load("fastpath")  # the engine's codes (OWNED, CLOSED, EXPIRED, ...)
+        self.loop = self.fp.EventLoop(ctx.server.engine.cache, self.ep.fileno())
         if self.loop is not None:
             main = ctx.cfg.main
             board = self.sb if type(self.sb).__module__ == "fastcore._scoreboard" else None
@@ -121,7 +123,7 @@ class EventChild:
         if timeout is None:
             timeout = self.default_timeout
         if state == self.http.WANT_READ and entry.conn is not None and not entry.linger \
-                and getattr(entry.conn, "rt", None) is None:  # else RequestReadTimeout's
+                and not entry.conn.has_read_deadline:  # else RequestReadTimeout's
             timeout = self._cap_trickle(entry, timeout)
         if timeout <= 0:
             self._time_out(entry)
@@ -132,7 +134,7 @@ class EventChild:
         entry.deadline = deadline
         entry.state = state
         head = (state == self.http.WANT_READ and not entry.linger and entry.conn is not None
-                and getattr(entry.conn, "head_pending", lambda: False)())
+                and entry.conn.head_pending())
         with self.lock:
             entry.seq = next(self.seq)
             self._unpark(entry.fd)
@@ -161,7 +163,7 @@ class EventChild:
         when it needs the Python park (no engine, state on the Python side, stopping)."""
         conn = entry.conn
         if (self.loop is None or conn is None or entry.linger or self.ctx.stopping.is_set()
-                or not getattr(conn, "engine_idle", lambda: False)()):
+                or not conn.engine_idle()):
             return False
         if timeout is None or timeout <= 0:
             return False
@@ -169,7 +171,7 @@ class EventChild:
             self._unpark(entry.fd)
             self.fast[entry.fd] = entry
         try:
-            self.loop.attach(conn.fc, timeout)
+            self.loop.attach(conn.engine_handle, timeout)
         except (OSError, ValueError):
             with self.lock:
                 self.fast.pop(entry.fd, None)
@@ -178,9 +180,10 @@ class EventChild:
 
     def _from_loop(self, fd: int, code: int) -> None:
         """An attached connection the C loop gives back: continue it in Python."""
-        fp = self.http._fp
+        fp = self.fp
         if code & fp.OWNED:  # accepted and served by the loop so far: now a Connection
             code &= ~fp.OWNED
+            assert self.loop is not None  # only the C loop owns connections
             got = self.loop.adopt(fd)
             if got is None:
                 return
@@ -197,11 +200,11 @@ class EventChild:
             entry = _Parked(conn, fd, peer)
         else:
             with self.lock:
-                entry = self.fast.pop(fd, None)
-            if entry is None:
+                attached = self.fast.pop(fd, None)
+            if attached is None or attached.conn is None:
                 return
-            conn = entry.conn
-        conn.engine_sync()
+            entry, conn = attached, attached.conn
+        conn.sync_from_engine()
         if code == fp.CLOSED:
             self._close(entry)
         elif code == fp.EXPIRED:
@@ -217,12 +220,11 @@ class EventChild:
         a second is cut Timeout after its request began, so slowloris cannot keep a
         connection (and its share of the AsyncRequestWorkerFactor bound) forever."""
         conn = entry.conn
-        buf = getattr(conn, "buf", None)
-        if not buf:
+        if conn is None or not conn.buffered:
             entry.head_start = 0.0
             return timeout
         now = time.monotonic()
-        requests = getattr(conn, "requests", 0)
+        requests = conn.requests
         if not entry.head_start or entry.head_req != requests:
             entry.head_start, entry.head_req = now, requests
         return min(timeout, entry.head_start + self.default_timeout - now)
@@ -243,12 +245,11 @@ class EventChild:
             close_fd(entry.fd)
             self.conn_done()
             return
-        if getattr(conn, "closed", True) or not (getattr(conn, "requests", 0)
-                                                 or getattr(conn, "buf", b"")):
+        if conn.closed or not (conn.requests or conn.buffered):
             self._conn_close(conn)
             self.conn_done()
             return
-        conn.closed = True  # the MPM owns the descriptor from here on
+        conn.hand_over()  # the MPM owns the descriptor from here on
         try:
             shutdown_write(entry.fd)
         except OSError:
@@ -258,7 +259,7 @@ class EventChild:
         entry.conn, entry.linger = None, True
         self.park(entry, self.http.WANT_READ, LINGER)
 
-    def _conn_close(self, conn: Any) -> None:
+    def _conn_close(self, conn: Connection) -> None:
         try:
             conn.close()
         except Exception:  # noqa: BLE001
@@ -291,9 +292,8 @@ class EventChild:
                     os.close(entry.fd)
                     self.conn_done()
                     continue
-            elif hasattr(entry.conn, "slot"):
-                entry.conn.slot = slot  # the connection reports through this thread now
-                entry.conn.sb = sb
+            else:
+                entry.conn.assign_slot(slot)  # the connection reports through this thread now
             try:
                 state, timeout = entry.conn.run()
             except Exception:  # noqa: BLE001
@@ -428,13 +428,13 @@ class EventChild:
                     self._accept_some()
                 else:
                     with self.lock:
-                        entry = self._unpark(fd)
-                    if entry is None:
+                        ready = self._unpark(fd)
+                    if ready is None:
                         continue
-                    if entry.linger:
-                        self._drain(entry)
+                    if ready.linger:
+                        self._drain(ready)
                     else:
-                        self.work.put(entry)
+                        self.work.put(ready)
         self._set_accepting(False)
 
     def _publish(self, now: float) -> None:
@@ -454,7 +454,7 @@ class EventChild:
                 closing += 1
             elif e.state == self.http.WANT_WRITE:
                 writing += 1
-            elif e.conn is not None and getattr(e.conn, "requests", 0):
+            elif e.conn is not None and e.conn.requests:
                 ka += 1
         self.ctx.proctable.publish(self.ctx.index, conns + owned, 0, writing, ka, closing)
 

@@ -70,11 +70,11 @@ class HeadHolder:
         wait = conn.read_wait()
         if self.stopped or wait <= 0:
             return False
-        slot, sb = conn.slot, conn.sb
-        conn.slot, conn.sb = -1, None  # the worker's scoreboard slot is not ours to write
+        slot = conn.slot
+        conn.assign_slot(-1)  # the worker's scoreboard slot is not ours to write
         if self._add(_Held(conn, conn.fd, time.monotonic() + wait, next(self.seq))):
             return True
-        conn.slot, conn.sb = slot, sb
+        conn.assign_slot(slot)
         return False
 
     def pop(self) -> Connection | None:
@@ -157,15 +157,15 @@ class HeadHolder:
                     except BlockingIOError:
                         pass
                     continue
-                entry = self._take(fd)
-                if entry is None:
+                held = self._take(fd)
+                if held is None:
                     continue
                 try:
-                    self._readable(entry)
+                    self._readable(held)
                 except Exception:  # noqa: BLE001 - one connection never stops the holder
                     self.ctx.log_exception("holder")
-                    self._unregister(entry.fd)
-                    close_fd(entry.fd)
+                    self._unregister(held.fd)
+                    close_fd(held.fd)
         with self.lock:
             left = list(self.held.values())
             self.held.clear()
@@ -194,6 +194,7 @@ class HeadHolder:
             self._drain(entry)
             return
         conn = entry.conn
+        assert conn is not None  # a held head (a linger has none and was drained above)
         try:
             data = _recv(entry.fd)
         except (BlockingIOError, InterruptedError):

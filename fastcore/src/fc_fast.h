@@ -293,6 +293,7 @@ static int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t 
 #include "fc_fastlog.h"
 
 #include "fc_fastparse.h"
+#include "fc_keepalive.h"
 
 /* ------------------------------------------------------------------ connection */
 static int fc_conn_init(fc_fconn *k, int fd, int blocking) {
@@ -339,7 +340,6 @@ static int fc_conn_flush(fc_fcache *c, fc_fconn *k) {
     return 0;
 }
 
-static size_t fc_fmt_int(char *o, long v) { return (size_t)sprintf(o, "%ld", v); }
 
 /* Serve the head parsed into r (length hl) when it is a valid cache hit.  Returns
  * FC_FALLBACK (nothing done), 0 (served; maybe closing), FC_WANT_WRITE or FC_CLOSED. */
@@ -357,8 +357,11 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     }
     double start = fc_now();
     int head_only = r->mlen == 4;
-    int keep = !__atomic_load_n(&c->draining, __ATOMIC_RELAXED) && r->keepalive && e->keep_alive
-               && !(e->max_ka > 0 && k->requests >= e->max_ka);
+    fc_ka_in ka = {0};  /* a cache hit: 200, delimited, no Expect (fc_parse_head refuses it) */
+    ka.http11 = r->http11; ka.close_token = r->close_token; ka.ka_token = r->ka_sent;
+    ka.status = 200; ka.delimited = 1; ka.framing_reusable = 1;
+    ka.keep_alive = e->keep_alive; ka.max_requests = e->max_ka; ka.requests = (long)k->requests;
+    ka.timeout = e->ka_int; ka.draining = __atomic_load_n(&c->draining, __ATOMIC_RELAXED);
     /* header: status, Date, Server, mid, keep-alive part, Content-Type, blank line */
     char *o = k->hdr;
     size_t dl;
@@ -367,15 +370,9 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     memcpy(o, date, dl); o += dl;
     memcpy(o, c->server_line, c->server_len); o += c->server_len;
     memcpy(o, e->mid, e->midlen); o += e->midlen;
-    /* Apache's ka_sent rule: Keep-Alive and Connection: Keep-Alive only answer a client
-     * that sent a keep-alive token; a kept plain HTTP/1.1 request gets neither */
-    if (!keep) { memcpy(o, "Connection: close\r\n", 19); o += 19; }
-    else if (r->ka_sent) {
-        memcpy(o, "Keep-Alive: timeout=", 20); o += 20;
-        o += fc_fmt_int(o, e->ka_int);
-        if (e->max_ka > 0) { memcpy(o, ", max=", 6); o += 6; o += fc_fmt_int(o, e->max_ka - k->requests); }
-        memcpy(o, "\r\nConnection: Keep-Alive\r\n", 26); o += 26;
-    }
+    size_t kl;
+    int keep = fc_keepalive(&ka, o, &kl);  /* the one rule (fc_keepalive.h) */
+    o += kl;
     memcpy(o, e->ctype, e->ctlen); o += e->ctlen;
     memcpy(o, "\r\n", 2); o += 2;
     k->hlen = (size_t)(o - k->hdr); k->hoff = 0;

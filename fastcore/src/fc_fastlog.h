@@ -117,7 +117,8 @@ typedef struct {
     const char *target; size_t tlen;
     const char *fields; size_t fieldslen;   /* from the first field line to the end */
     const char *host; size_t hostlen; int has_host;
-    int keepalive;
+    int http11;                             /* HTTP/1.1 or later */
+    int close_token;                        /* Connection lists close */
     int ka_sent;                            /* Connection lists keep-alive */
 } fc_req;
 

@@ -20,7 +20,7 @@ def _serve(path: str, extra: str, n: int) -> tuple[list[bytes], dict]:
     srv.child_init()
     try:
         wire = exchange(srv, True, [REQ] * n)
-        return wire, srv.engine.stats()
+        return wire, srv.engine.cache.stats()
     finally:
         srv.close()
 

@@ -81,7 +81,7 @@ def exchange(srv: HttpServer, engine: bool, reqs: list[bytes]) -> list[bytes]:
             a.setblocking(False)
             conn = srv.connection(a.detach(), ("127.0.0.1", 40000), -1)
             if not engine:
-                conn.fc = None
+                conn.link = None
         b.sendall(req)
         got = b""
         b.settimeout(5)
@@ -125,7 +125,7 @@ def test_engine_answers_and_logs_as_the_python_path(conf):
         srv.child_init()
         try:
             wire = exchange(srv, engine, REQUESTS)
-            stats = srv.engine.stats()
+            stats = srv.engine.cache.stats()
         finally:
             srv.close()
         lines = [CLF.sub("[T] ", ln) for ln in log.read_text(encoding="latin-1").splitlines()]
@@ -162,7 +162,7 @@ def test_replaced_file_is_served_fresh(conf):
         srv.close()
     assert first[1].endswith(b"<p>hello</p>\n")
     assert second[0].endswith(b"\r\n\r\nreplaced!\n") and second[1].endswith(b"\r\n\r\nreplaced!\n")
-    assert srv.engine.stats()["evictions"] >= 1
+    assert srv.engine.cache.stats()["evictions"] >= 1
 
 
 def test_engine_keeps_log_lines_in_order_with_python_lines(conf):

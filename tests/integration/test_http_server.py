@@ -166,11 +166,11 @@ def test_large_file_and_fd_cache(tmp_path: object) -> None:
     req = b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"
     r = parse_responses(exchange(srv, req * 3))
     assert [x[2] == big for x in r] == [True, True, True]
-    assert len(srv._fd_dicts) == 1 and len(srv._fd_dicts[0]) == 1  # one cached descriptor
+    assert srv.cache.open_descriptors() == 1  # one cached descriptor
     r = parse_responses(exchange(srv, b"GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=100-199\r\n\r\n"))
     assert r[0][0] == 206 and r[0][2] == big[100:200]
     srv.close()
-    assert not srv._fd_dicts
+    assert srv.cache.open_descriptors() == 0
 
 
 def test_event_style_run(tmp_path: object) -> None:

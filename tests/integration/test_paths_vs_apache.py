@@ -201,13 +201,13 @@ def test_utf8_and_non_utf8_names_in_process_engine(apache, tmp_path) -> None:
         (404, b"space\n"), (404, b"unicode\n")]
     fc = EngineThread(fastcore_conf(str(tmp_path), doc, log))
     try:
-        before = fc.srv.engine.stats()["hits"]
+        before = fc.srv.engine.cache.stats()["hits"]
         answers = {t: exchange(fc.port, t, 2) for t in TARGETS}
         # the engine counts a hit just after its answer went out: wait for it (bounded)
         deadline = time.monotonic() + 10
-        while fc.srv.engine.stats()["hits"] - before < len(files) and time.monotonic() < deadline:
+        while fc.srv.engine.cache.stats()["hits"] - before < len(files) and time.monotonic() < deadline:
             time.sleep(0.01)
-        hits = fc.srv.engine.stats()["hits"] - before
+        hits = fc.srv.engine.cache.stats()["hits"] - before
     finally:
         fc.stop()
     check(ap_answers, ap_log, answers, read_log(log))
