@@ -22,7 +22,7 @@ from fastcore.core import errors as E
 from fastcore.core import static
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineConnMixin, _fp
 from fastcore.core.fastpath import FastPathMixin
-from fastcore.core.handler import Response
+from fastcore.core.response import Response
 from fastcore.core.mapping import loose_path
 from fastcore.core.request import BodyReader, HttpError, Request, find_head_end, parse_head
 from fastcore.core.transaction import Transaction

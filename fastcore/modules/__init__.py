@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastcore.config.engine import Directive
+from fastcore.core.phases import Hook
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,31 @@ class ModuleSpec:
     # (main server's record, the vhost's record) -> the vhost's effective record;
     # either may be None (nothing configured there)
     merge_server: Callable[[Any, Any], Any] | None = None
+    # its functions in the request phases (fastcore.core.phases), ordered at startup
+    hooks: tuple[Hook, ...] = ()
 
 
 def _registry() -> tuple[ModuleSpec, ...]:
-    from fastcore.modules import mod_reqtimeout
+    from fastcore.modules import (
+        mod_authz_core,
+        mod_autoindex,
+        mod_dir,
+        mod_mime,
+        mod_negotiation,
+        mod_reqtimeout,
+        mod_status,
+    )
 
-    return (mod_reqtimeout.MODULE,)
+    return (mod_reqtimeout.MODULE, mod_mime.MODULE, mod_authz_core.MODULE, mod_dir.MODULE,
+            mod_autoindex.MODULE, mod_negotiation.MODULE, mod_status.MODULE)
 
 
-REGISTRY: tuple[ModuleSpec, ...] = _registry()
+def __getattr__(name: str) -> tuple[ModuleSpec, ...]:
+    """REGISTRY, built on first use: the modules' request code imports fastcore.core
+    pieces that import from this package (mod_mime), so importing every module while
+    this package initializes would be a cycle."""
+    if name != "REGISTRY":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    registry = _registry()
+    globals()["REGISTRY"] = registry
+    return registry

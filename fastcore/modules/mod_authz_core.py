@@ -20,9 +20,15 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fastcore.config.model import Require, RequireGroup
+from fastcore.core.phases import CHECK_AUTHZ, OK, Hook, HookResult
+from fastcore.modules import ModuleSpec
+
+if TYPE_CHECKING:
+    from fastcore.core.handler import Handler
+    from fastcore.core.transaction import Transaction
 
 GRANTED = 1
 DENIED = 0
@@ -335,3 +341,17 @@ def authorize(req_ctx: RemoteHost, authz: RequireGroup | None,
     if authz is None or not authz.items:
         return None
     return evaluate(req_ctx, authz, trace) == GRANTED
+
+
+def check_authz(core: Handler, txn: Transaction) -> HookResult:
+    """Require for the walked file under its merged configuration: 403 when denied."""
+    walk, dc = txn.walk, txn.dirconf
+    if walk is not None and dc is not None and \
+            core.srv.authorize(txn, dc, walk.filename) is False:
+        return 403
+    return OK
+
+
+HOOKS = (Hook(CHECK_AUTHZ, check_authz, always=True),)
+# its directives are still in fastcore/config/directives_mods.py
+MODULE = ModuleSpec("authz_core_module", list, hooks=HOOKS)

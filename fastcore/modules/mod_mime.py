@@ -8,8 +8,15 @@ pays one dict lookup.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from fastcore.config.model import DirConfig
+from fastcore.core.phases import DECLINED, OK, TYPE_CHECKER, Hook, HookResult
+from fastcore.modules import ModuleSpec
+
+if TYPE_CHECKING:
+    from fastcore.core.handler import Handler
+    from fastcore.core.transaction import Transaction
 
 _HERE = os.path.dirname(__file__)
 # fastcore's own table (package data), used when TypesConfig and /etc/mime.types are absent.
@@ -121,3 +128,32 @@ class MimeMap:
         if charset and "charset=" not in ctype.lower():
             return f"{ctype}; charset={charset}"
         return ctype
+
+
+def handler_for(filename: str, dc: DirConfig) -> str | None:
+    """The handler a file gets: SetHandler, else the last extension AddHandler names."""
+    if dc.set_handler and dc.set_handler.lower() != "none":
+        return dc.set_handler
+    base = os.path.basename(filename)
+    for ext in reversed(base.split(".")[1:]):
+        h = dc.add_handler.get(ext.lower())
+        if h:
+            return h
+    return None
+
+
+def type_checker(core: Handler, txn: Transaction) -> HookResult:
+    """r->handler from SetHandler/AddHandler (DECLINED when none names one)."""
+    walk, dc = txn.walk, txn.dirconf
+    if walk is None or dc is None:
+        return DECLINED
+    name = handler_for(walk.filename, dc)
+    if name is None:
+        return DECLINED
+    txn.handler_name = name
+    return OK
+
+
+HOOKS = (Hook(TYPE_CHECKER, type_checker, always=True),)
+# its directives are still in fastcore/config/directives_mods.py
+MODULE = ModuleSpec("mime_module", list, hooks=HOOKS)
