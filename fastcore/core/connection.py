@@ -22,9 +22,9 @@ from fastcore.core import errors as E
 from fastcore.core import static
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineConnMixin, _fp
 from fastcore.core.fastpath import FastPathMixin
-from fastcore.core.response import Response
 from fastcore.core.mapping import loose_path
 from fastcore.core.request import BodyReader, HttpError, Request, find_head_end, parse_head
+from fastcore.core.response import Response
 from fastcore.core.transaction import Transaction
 from fastcore.modules import mod_authz_core as authz
 from fastcore.modules.mod_mime import with_default_charset

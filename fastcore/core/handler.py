@@ -168,7 +168,9 @@ class Handler:
         txn.walk = txn.handler_name = None
         phases = self.phases
         rv = phases.run_request(self, txn)
-        if rv.__class__ is int and rv <= OK:  # type: ignore[operator]
+        if isinstance(rv, Response):
+            return rv
+        if rv <= OK:  # on to the handler
             rv = phases.run_handler(self, txn)
         return self.answer(txn, rv)
 
@@ -183,9 +185,9 @@ class Handler:
         """A directory without path info that no CGI handler takes: mod_dir's, then
         mod_autoindex's, then the default handler's directory answer."""
         walk = txn.walk
-        st = walk.st if walk is not None else None
-        return (st is not None and stmod.S_ISDIR(st.st_mode) and not walk.path_info  # type: ignore[union-attr]
-                and txn.handler_name != "cgi-script")
+        if walk is None or walk.st is None or walk.path_info:
+            return False
+        return stmod.S_ISDIR(walk.st.st_mode) and txn.handler_name != "cgi-script"
 
     # ------------------------------------------------------------ handlers
     def default_handler(self, txn: Transaction, filename: str, st: os.stat_result | None,

@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fastcore.config.model import DirConfig
+    from fastcore.core.transaction import Transaction
+
+    Formatter = Callable[[Transaction], str]
 
 from fastcore.core.paths import to_bytes
 
@@ -78,11 +81,11 @@ def clf_time(t: float) -> str:
     return _tcache[1]
 
 
-def _dash(v: object) -> str:
+def _dash(v: str | None) -> str:
     return "-" if v is None or v == "" else str(v)
 
 
-def _item(code: str, arg: str | None) -> Callable[[object], str]:
+def _item(code: str, arg: str | None) -> Formatter:
     """One % directive -> function(record) -> text."""
     a = arg
     if code == "h":
@@ -195,9 +198,9 @@ _DIRECTIVE = re.compile(r"%(!?[0-9,]*)(<|>)?(?:\{([^}]*)\})?(<|>)?(\^t[io]|>s|[a
 _ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\", '\\"': '"'}
 
 
-def compile_format(fmt: str) -> Callable[[object], str]:
+def compile_format(fmt: str) -> Formatter:
     """A LogFormat string (or nickname already resolved) -> formatter(record) -> line."""
-    parts: list[object] = []
+    parts: list[str | Formatter] = []
     pos = 0
     for m in _DIRECTIVE.finditer(fmt):
         if m.start() > pos:
@@ -221,15 +224,15 @@ def compile_format(fmt: str) -> Callable[[object], str]:
             parts[i] = p
     frozen = tuple(parts)
 
-    def render(r: object) -> str:
+    def render(r: Transaction) -> str:
         return "".join(p if isinstance(p, str) else p(r) for p in frozen)
 
     return render
 
 
-def _conditional(fn: Callable[[object], str], codes: frozenset[int], negate: bool) -> Callable[[object], str]:
-    def f(r: object) -> str:
-        hit = r.status in codes  # type: ignore[attr-defined]
+def _conditional(fn: Formatter, codes: frozenset[int], negate: bool) -> Formatter:
+    def f(r: Transaction) -> str:
+        hit = r.status in codes
         return fn(r) if hit != negate else "-"
     return f
 
@@ -261,7 +264,7 @@ class AccessLog:
         self.buflen = 0
         self.lock = threading.Lock()  # worker threads share one buffer
 
-    def log(self, r: object) -> None:
+    def log(self, r: Transaction) -> None:
         line = (self.render(r) + "\n").encode("latin-1", "replace")
         if not self.buffered:
             write_all(self.fd, line)
