@@ -23,6 +23,7 @@ from fastcore.core import static
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineConnMixin, _fp
 from fastcore.core.fastpath import FastPathMixin
 from fastcore.core.mapping import loose_path
+from fastcore.core.phases import LOG_TRANSACTION
 from fastcore.core.request import BodyReader, HttpError, Request, find_head_end, parse_head
 from fastcore.core.response import Response
 from fastcore.core.transaction import Transaction
@@ -639,11 +640,8 @@ class Connection(EngineConnMixin, FastPathMixin):
             txn.remote_host = self.ctx.cached_host()
         if self.sb is not None:
             self.sb.set_status(self.slot, "L")
-        for lg in srv.access_logs.get(id(txn.vhost)) or srv.access_logs.get(id(srv.cfg.main), ()):
-            if lg.buffered:  # one buffer per log file for both paths: lines stay in order
-                srv.engine.log_line(lg.fd, (lg.render(txn) + "\n").encode("latin-1", "replace"), True)
-            else:
-                lg.log(txn)
+        handler = srv.handler
+        handler.phases.run_all(LOG_TRANSACTION, handler, txn)  # mod_log_config's access logs
         if self.sb is not None:
             self.sb.request_end(self.slot, txn.bytes_sent)
             self.sb.set_status(self.slot, "K" if keep else "W")

@@ -33,6 +33,7 @@ def _registry() -> tuple[ModuleSpec, ...]:
         mod_authz_core,
         mod_autoindex,
         mod_dir,
+        mod_log_config,
         mod_mime,
         mod_negotiation,
         mod_reqtimeout,
@@ -40,7 +41,8 @@ def _registry() -> tuple[ModuleSpec, ...]:
     )
 
     return (mod_reqtimeout.MODULE, mod_mime.MODULE, mod_authz_core.MODULE, mod_dir.MODULE,
-            mod_autoindex.MODULE, mod_negotiation.MODULE, mod_status.MODULE)
+            mod_autoindex.MODULE, mod_negotiation.MODULE, mod_status.MODULE,
+            mod_log_config.MODULE)
 
 
 def __getattr__(name: str) -> tuple[ModuleSpec, ...]:

@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fastcore.config.model import DirConfig
+    from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
 
     Formatter = Callable[[Transaction], str]
 
 from fastcore.core.paths import to_bytes
+from fastcore.core.phases import LOG_TRANSACTION, OK, Hook, HookResult
+from fastcore.modules import ModuleSpec
 
 LOG_BUFSIZE = 4096
 COMMON = '%h %l %u %t "%r" %>s %b'
@@ -335,3 +338,21 @@ class ErrorLog:
         line = (f"[{stamp}] [{module}:{level}] [pid {os.getpid()}:tid {threading.get_native_id()}]"
                 f"{src}{cl} {msg}\n")
         write_all(self.fd, line.encode("latin-1", "replace"))
+
+
+def log_transaction(core: Handler, txn: Transaction) -> HookResult:
+    """The request's lines in its vhost's access logs (else the main server's)."""
+    srv = core.srv
+    logs = srv.access_logs
+    for lg in logs.get(id(txn.vhost)) or logs.get(id(srv.cfg.main), ()):
+        if lg.buffered:  # one buffer per log file for both paths: lines stay in order
+            srv.engine.log_line(lg.fd, (lg.render(txn) + "\n").encode("latin-1", "replace"), True)
+        else:
+            lg.log(txn)
+    return OK
+
+
+# compiled into httpd (config.modules.STATIC): it logs whatever LoadModule says
+HOOKS = (Hook(LOG_TRANSACTION, log_transaction, always=True),)
+# its directives are still in fastcore/config/directives_mods.py
+MODULE = ModuleSpec("log_config_module", list, hooks=HOOKS)

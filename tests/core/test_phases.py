@@ -4,13 +4,12 @@ real requests, that a module LoadModule does not name registers nothing."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from apache_oracle import parse_responses
+from http_fakes import exchange
 
 from fastcore.config import load
 from fastcore.core import phases as P
@@ -159,17 +158,8 @@ DocumentRoot "{doc}"
 
 
 def _get(srv: HttpServer, path: str) -> tuple[int, dict[str, str], bytes]:
-    a, b = socket.socketpair()
-    t = threading.Thread(target=srv.serve_blocking, args=(a.detach(), ("127.0.0.1", 4000), -1))
-    t.start()
-    b.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
-    out = b""
-    b.settimeout(10)
-    while chunk := b.recv(65536):
-        out += chunk
-    b.close()
-    t.join(10)
-    return parse_responses(out)[0]
+    raw = f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    return parse_responses(exchange(srv, raw.encode()))[0]
 
 
 BASE = ("mime_module", "dir_module", "authz_core_module")
