@@ -47,7 +47,7 @@ class Connection(EngineConnMixin, FastPathMixin):
         self.slot = slot
         self.blocking = blocking
         self.buf = bytearray()
-        self.requests = 0
+        self.requests: int = 0
         self.closed = False
         self.closing = False
         self.eof = False  # the client closed its side: no lingering needed
@@ -56,8 +56,8 @@ class Connection(EngineConnMixin, FastPathMixin):
         self.unanswered_req: Request | None = None
         self.body: BodyReader | None = None
         self.pending: tuple | None = None  # (txn, req, response) waiting for its body
-        self.client_ip = peer[0] if peer and isinstance(peer, tuple) else "127.0.0.1"
-        self.remote_port = peer[1] if peer and isinstance(peer, tuple) and len(peer) > 1 else 0
+        self.client_ip: str = peer[0] if peer and isinstance(peer, tuple) else "127.0.0.1"
+        self.remote_port: int = peer[1] if peer and isinstance(peer, tuple) and len(peer) > 1 else 0
         self._local: tuple | None = None
         self.ctx = authz.ReqCtx(self.client_ip, self.local_addr, "GET", srv.dns)
         main = srv.cfg.main

@@ -12,6 +12,7 @@ import os
 import select
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from fastcore.config.directives_mods import METHODS
 from fastcore.config.model import DirConfig, RequireGroup, ServerConfig, VirtualHost
@@ -40,6 +41,9 @@ from fastcore.modules.mod_log_config import (
 from fastcore.modules.mod_mime import MimeMap
 from fastcore.modules.mod_reqtimeout import ReadLimits, server_limits
 
+if TYPE_CHECKING:
+    from fastcore.config.merge import DirResolver
+
 
 def split_server_name(name: str) -> tuple[str, int | None]:
     """ServerName host[:port] (IPv6 in brackets) -> (host, port or None)."""
@@ -62,7 +66,7 @@ class HttpServer(EngineServerMixin):
     """Compiled per-(re)start state; created in the parent before fork."""
 
     def __init__(self, cfg: ServerConfig, scoreboard: object | None = None,
-                 resolver: object | None = None) -> None:
+                 resolver: DirResolver | None = None) -> None:
         self.cfg = cfg
         self.strict_hosts = any(v.strict_host_check for v in (cfg.main, *cfg.vhosts))
         self.scoreboard = scoreboard
@@ -70,7 +74,7 @@ class HttpServer(EngineServerMixin):
         if resolver is None:
             from fastcore.config.merge import DirResolver
             resolver = DirResolver(cfg)
-        self.resolver = resolver
+        self.resolver: DirResolver = resolver  # tests pass a stand-in with its methods
         self.mapper = Mapper(resolver)
         self.mime = MimeMap(cfg.types_config)
         self.banner = E.server_banner(cfg.server_tokens)

@@ -45,11 +45,11 @@ class Transaction:
         self.uri_path = ""
         self.query = ""
         self.filename: str | None = None
-        self.client_ip = conn.client_ip
-        self.remote_port = conn.remote_port
+        self.client_ip: str = conn.client_ip
+        self.remote_port: int = conn.remote_port
         self.remote_host: str | None = None
         self.vhost_name = self.vhost.server_name
-        self.keepalive_count = conn.requests
+        self.keepalive_count: int = conn.requests
         self.conn_status = "-"
         self.bytes_in = 0
         self.bytes_out = 0

@@ -45,6 +45,10 @@ def _registry() -> tuple[ModuleSpec, ...]:
             mod_log_config.MODULE)
 
 
+# Every module's spec, in this order; built by __getattr__ on first use.
+REGISTRY: tuple[ModuleSpec, ...]
+
+
 def __getattr__(name: str) -> tuple[ModuleSpec, ...]:
     """REGISTRY, built on first use: the modules' request code imports fastcore.core
     pieces that import from this package (mod_mime), so importing every module while

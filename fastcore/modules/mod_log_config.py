@@ -344,7 +344,7 @@ def log_transaction(core: Handler, txn: Transaction) -> HookResult:
     """The request's lines in its vhost's access logs (else the main server's)."""
     srv = core.srv
     logs = srv.access_logs
-    for lg in logs.get(id(txn.vhost)) or logs.get(id(srv.cfg.main), ()):
+    for lg in logs.get(id(txn.vhost)) or logs.get(id(srv.cfg.main)) or ():
         if lg.buffered:  # one buffer per log file for both paths: lines stay in order
             srv.engine.log_line(lg.fd, (lg.render(txn) + "\n").encode("latin-1", "replace"), True)
         else:

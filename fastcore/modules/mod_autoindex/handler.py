@@ -498,7 +498,7 @@ def _insert(lookup: InsertLookup, name: str, header: bool) -> tuple[str, bytes] 
     found = lookup(name, header)
     if found is None or not found[1]:
         return None
-    path, ctype = found
+    path, ctype = found[0], found[1]
     base = ctype.split(";", 1)[0].strip().lower()
     if base in ("text/html", "application/xhtml+xml"):
         kind = "html"

@@ -92,11 +92,12 @@ def negotiated(core: Handler, txn: Transaction, filename: str, dc: DirConfig,
                     return core.error(txn, denied, dirconf=dc)
         else:
             d, name = os.path.split(filename)
-            res = multiviews(d, name, hd, dc, core.mime, method=txn.method,
-                             path_info=bool(path_info),
-                             allowed=core.entry_allowed(txn))
-            if res is None:
+            found = multiviews(d, name, hd, dc, core.mime, method=txn.method,
+                               path_info=bool(path_info),
+                               allowed=core.entry_allowed(txn))
+            if found is None:
                 return None
+            res = found
             if res.uri:  # the variant is what Apache's sub-request served (%U)
                 base = txn.uri_path[:len(txn.uri_path) - len(path_info)]
                 txn.uri_path = base.rsplit("/", 1)[0] + "/" + res.uri + path_info
