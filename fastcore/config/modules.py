@@ -20,7 +20,7 @@ SUPPORTED = frozenset({
     "mpm_prefork_module", "mpm_worker_module", "mpm_event_module",
     "mime_module", "dir_module", "status_module", "negotiation_module", "autoindex_module",
     "authz_core_module", "authz_host_module", "alias_module",
-}) | {m.name for m in REGISTRY}
+}) | {m.name for m in REGISTRY if m.name not in STATIC}  # compiled in: not loadable
 
 
 # Directives of Apache's core and compiled-in modules that fastcore does not implement:

@@ -15,7 +15,6 @@ from fastcore.config.model import (
     VirtualHost,
     effective_etag,
 )
-from fastcore.modules import REGISTRY
 
 # VirtualHost fields a <VirtualHost> inherits from the main server when it does not set them.
 _INHERITED = ("server_admin", "document_root", "error_log", "custom_logs", "keep_alive",
@@ -67,6 +66,10 @@ class State:
 
     def finish(self, modules: tuple[str, ...]) -> ServerConfig:
         """Inherit main-server values into vhosts and freeze the result."""
+        # at call time: the modules' request code (imported with the registry) uses this
+        # module's helpers, so a top-level import would be a cycle
+        from fastcore.modules import REGISTRY
+
         main = self.main
         main_sections = tuple(self.sections.get(id(main), ()))
         main.sections = main_sections

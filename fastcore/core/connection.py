@@ -24,10 +24,11 @@ from fastcore.core import serialize
 from fastcore.core.cacheable import may_use_cache
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineLink, FastConn, _fp
 from fastcore.core.fastpath import CacheHit
-from fastcore.core.handler import Response
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
 from fastcore.core.output import Flush, OutputQueue
+from fastcore.core.phases import LOG_TRANSACTION
 from fastcore.core.request import BodyReader, HttpError, Request, find_head_end, parse_head
+from fastcore.core.response import Response
 from fastcore.core.transaction import Transaction
 from fastcore.modules import mod_authz_core as authz
 from fastcore.modules.mod_reqtimeout import ReadClock
@@ -60,7 +61,7 @@ class Connection:
         self.slot = slot
         self.blocking = blocking
         self.buf = bytearray()
-        self.requests = 0
+        self.requests: int = 0
         self.closed = False
         self.closing = False
         self.eof = False  # the client closed its side: no lingering needed
@@ -663,7 +664,8 @@ class Connection:
             txn.remote_host = self.ctx.cached_host()
         if self.sb is not None:
             self.sb.set_status(self.slot, "L")
-        srv.log_access(txn)
+        handler = srv.handler
+        handler.phases.run_all(LOG_TRANSACTION, handler, txn)  # mod_log_config's access logs
         if self.sb is not None:
             self.sb.request_end(self.slot, txn.bytes_sent)
             self.sb.set_status(self.slot, "K" if keep else "W")

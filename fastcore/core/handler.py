@@ -1,52 +1,72 @@
-"""Request dispatch (the slow path): vhost, URI decoding, Redirect/Alias, TRACE, the
-directory walk, <Location>, Require, DirectorySlash/DirectoryIndex, negotiation,
-server-status, and the default handler's method rules - in Apache's hook order.
+"""The core's part of a request (Apache's http_core and request.c): the request runs
+through the phases (fastcore.core.phases) the loaded modules registered into, the
+default handler serves files, and errors become Apache's error responses (ErrorDocument
+text, URL or local path through an internal redirect).
 
-The result is a `Response`; server.py serializes and sends it.  Successful plain-file
-responses also return a cache entry the server keeps for the fast path.
+The core knows no module: it runs what the registry gives it.  Its own phase functions
+are below: translate_name (Redirect/Alias/DocumentRoot, core/mapping.py), TRACE and the
+directory walk in map_to_storage, ScriptAlias's handler in type_checker, Redirect inside
+<Location>/<Directory> in fixups, healthz and the default handler.
+
+The result is a `Response`; connection.py serializes and sends it.  Successful plain-file
+responses also carry a cache entry the server keeps for the fast path.
 """
 from __future__ import annotations
 
 import os
 import stat as stmod
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from fastcore._ext import load
-from fastcore.config.model import OPT_MULTI, DirConfig, VirtualHost
+from fastcore.config.model import DirConfig
 from fastcore.core import conditional as C
 from fastcore.core import errors as E
 from fastcore.core import static as S
 from fastcore.core.cacheable import CacheInfo, produced_by
-from fastcore.core.mapping import apply_redirects, decode_path, loose_path, normalize
+from fastcore.core.mapping import apply_redirects, decode_path, loose_path
 from fastcore.core.paths import fs_to_wire, to_bytes
-from fastcore.core.request import HttpError, Request
-from fastcore.core.response import (  # noqa: F401 - Response is this module's API too
-    ALLOW_405,
-    ALLOW_OPTIONS,
-    KNOWN_METHODS,
-    Response,
+from fastcore.core.phases import (
+    DECLINED,
+    FIRST,
+    FIXUPS,
+    HANDLER,
+    LAST,
+    MAP_TO_STORAGE,
+    OK,
+    REALLY_LAST,
+    TRANSLATE_NAME,
+    TYPE_CHECKER,
+    Hook,
+    HookResult,
+    Phases,
+    Registration,
 )
-from fastcore.modules.mod_dir import DirectoryMixin, HeaderView
-from fastcore.modules.mod_negotiation import handler as negotiation
-from fastcore.modules.mod_negotiation import typemap as tm
-from fastcore.modules.mod_negotiation.selection import fix_encoding
-from fastcore.modules.mod_status import handler as status
-from fastcore.modules.mod_status import metrics
+from fastcore.core.request import HttpError, Request
+from fastcore.core.response import ALLOW_405, ALLOW_OPTIONS, KNOWN_METHODS, Response
+from fastcore.core.transaction import Transaction
+from fastcore.modules import REGISTRY, ModuleSpec
 
-_sf = load("sendfile")
+if TYPE_CHECKING:
+    from fastcore.core.server import HttpServer
+
+CtypeOverride = tuple[str | None, str | None, str | None]  # (Content-Type, language, encoding)
 
 
-class Handler(DirectoryMixin):
-    """Dispatch bound to one HttpServer (resolver, mapper, mime, negotiation modules)."""
+class Handler:
+    """The core bound to one HttpServer: its services for the modules' phase functions
+    (error, default_handler, byte_ranges, entry_allowed...) and the phases, ordered once
+    per (re)start from the loaded modules' registrations."""
 
-    def __init__(self, srv: object) -> None:
+    def __init__(self, srv: HttpServer, registry: Sequence[ModuleSpec] = REGISTRY) -> None:
         self.srv = srv
         self.resolver = srv.resolver
         self.mapper = srv.mapper
         self.mime = srv.mime
+        self.phases = Phases.build(registrations(registry, srv.cfg.modules))
 
     # ------------------------------------------------------------ errors
-    def error(self, txn: object, status: int, notes: str | None = None,
-              extra: list[tuple[str, str]] | tuple = (), dirconf: DirConfig | None = None,
+    def error(self, txn: Transaction, status: int, notes: str | None = None,
+              extra: Sequence[tuple[str, str]] = (), dirconf: DirConfig | None = None,
               variants: str | None = None, location: str | None = None) -> Response:
         """Apache's error response, honouring ErrorDocument (text, URL, local path)."""
         vhost = txn.vhost
@@ -83,17 +103,18 @@ class Handler(DirectoryMixin):
             r.no_length = True
         return r
 
-    def signature(self, txn: object, dc: DirConfig | None) -> str:
+    def signature(self, txn: Transaction, dc: DirConfig | None) -> str:
         mode = dc.server_signature if dc is not None else None
         if not mode or mode == "off":
             return ""
         name, port = self.srv.server_name_port(txn)
         return E.signature(mode, self.srv.banner, name, port, txn.vhost.server_admin)
 
-    def internal(self, txn: object, uri: str) -> Response:
+    def internal(self, txn: Transaction, uri: str) -> Response:
         """Internal redirect for a local ErrorDocument (GET of that URI); errors inside it
         do not look up ErrorDocument again (Apache's "Additionally, ..." case)."""
-        saved = txn.dirconf
+        saved = (txn.dirconf, txn.request, txn.r_uri, txn.r_query, txn.mapped, txn.walk,
+                 txn.handler_name)
         txn.error_depth += 1
         txn.cacheable = False  # the answer is another URI's, chosen by the error
         txn.method = "GET"  # Apache re-runs the request as GET (and logs %m as GET)
@@ -101,15 +122,16 @@ class Handler(DirectoryMixin):
             # the configured URL's bytes, parsed and %-decoded as a request target
             path, _, query = fs_to_wire(uri).partition("?")
             path = decode_path(path, txn.vhost.allow_encoded_slashes)
-            return self.dispatch(txn, path, query, 1)
+            return self.dispatch(txn, path, query)
         except HttpError as e:
             return Response(e.status)
         finally:
             txn.error_depth -= 1
-            txn.dirconf = saved
+            (txn.dirconf, txn.request, txn.r_uri, txn.r_query, txn.mapped, txn.walk,
+             txn.handler_name) = saved
 
     # ------------------------------------------------------------ main entry
-    def handle(self, txn: object, req: Request) -> Response:
+    def handle(self, txn: Transaction, req: Request) -> Response:
         try:
             if req.path_raw == "*":
                 return Response(200, [], None, b"")
@@ -125,7 +147,7 @@ class Handler(DirectoryMixin):
                             client, vhost.dir_defaults)
                 raise
             txn.uri_path = uri
-            return self.dispatch(txn, uri, req.query, 0, req)
+            return self.dispatch(txn, uri, req.query, req)
         except HttpError as e:
             if txn.dirconf is None:  # rejected before mapping: log the path as Apache does
                 txn.uri_path = loose_path(req.path_raw)
@@ -138,73 +160,41 @@ class Handler(DirectoryMixin):
                 f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
             return self.error(txn, 500, dirconf=txn.dirconf)
 
-    def dispatch(self, txn: object, uri: str, query: str, recursion: int,
+    def dispatch(self, txn: Transaction, uri: str, query: str,
                  req: Request | None = None) -> Response:
-        vhost: VirtualHost = txn.vhost
-        method = txn.method
-        path, red = self.mapper.translate(vhost, uri, query)
-        if red is not None:
-            status, loc = red
-            if status == 410 or loc is None:
-                return self.error(txn, status)
-            if loc.startswith("/"):
-                loc = self.srv.self_url(txn, loc)
-            return self.error(txn, status, location=loc)
-        if method == "TRACE" and req is not None:
-            return self.trace(txn, req)
-        walk = self.mapper.walk(vhost, path)
-        txn.filename = walk.filename  # r->filename, the access log's %f
-        dc = self.resolver.location_config(vhost, uri, walk.dirconf)
-        txn.dirconf = dc
-        produced_by(txn, walk.cacheable, dc)
-        granted = self.srv.authorize(txn, dc, walk.filename)
-        if granted is False:
-            return self.error(txn, 403, dirconf=dc)
-        if dc.redirects:
-            red = apply_redirects(dc.redirects, uri, query)
-            if red is not None:
-                status, loc = red
-                if loc is not None and loc.startswith("/"):
-                    loc = self.srv.self_url(txn, loc)
-                return self.error(txn, status, location=loc, dirconf=dc)
-        handler = self.handler_name(walk.filename, dc)
-        if handler is None and self.mapper.script_aliased(vhost, uri):
-            handler = "cgi-script"
-        if handler == "server-status":
-            return self.server_status(txn, query)
-        if handler == "metrics" and "status_module" in self.srv.cfg.modules:
-            return self.metrics(txn)
-        if handler == "healthz":
-            return self.healthz()
-        st = walk.st
-        if (st is not None and stmod.S_ISDIR(st.st_mode) and not walk.path_info
-                and handler != "cgi-script"):
-            return self.directory(txn, uri, query, walk.filename, dc, recursion)
-        if handler == "type-map" and S.is_regular(st):
-            return self.negotiated(txn, walk.filename, dc, typemap=True,
-                                   path_info=walk.path_info)
-        if st is None and (dc.options or 0) & OPT_MULTI:
-            neg = self.negotiated(txn, walk.filename, dc, typemap=False,
-                                  path_info=walk.path_info)
-            if neg is not None:
-                return neg
-        return self.default_handler(txn, walk.filename, st, walk.path_info, dc)
+        """ap_process_request_internal and the handler for `uri` (the request's, or an
+        internal redirect's: then `req` is None)."""
+        txn.r_uri, txn.r_query, txn.request = uri, query, req
+        txn.walk = txn.handler_name = None
+        phases = self.phases
+        rv = phases.run_request(self, txn)
+        if isinstance(rv, Response):
+            return rv
+        if rv <= OK:  # on to the handler
+            rv = phases.run_handler(self, txn)
+        return self.answer(txn, rv)
 
-    def handler_name(self, filename: str, dc: DirConfig) -> str | None:
-        if dc.set_handler and dc.set_handler.lower() != "none":
-            return dc.set_handler
-        base = os.path.basename(filename)
-        for ext in reversed(base.split(".")[1:]):
-            h = dc.add_handler.get(ext.lower())
-            if h:
-                return h
-        return None
+    def answer(self, txn: Transaction, rv: HookResult) -> Response:
+        """A phase's result as the response: a status is an error (ErrorDocument
+        applies); a handler phase where every function declined is httpd's 500."""
+        if isinstance(rv, Response):
+            return rv
+        return self.error(txn, rv if rv >= 100 else 500, dirconf=txn.dirconf)
+
+    def directory_request(self, txn: Transaction) -> bool:
+        """A directory without path info that no CGI handler takes: mod_dir's, then
+        mod_autoindex's, then the default handler's directory answer."""
+        walk = txn.walk
+        if walk is None or walk.st is None or walk.path_info:
+            return False
+        return stmod.S_ISDIR(walk.st.st_mode) and txn.handler_name != "cgi-script"
 
     # ------------------------------------------------------------ handlers
-    def default_handler(self, txn: object, filename: str, st: os.stat_result | None,
+    def default_handler(self, txn: Transaction, filename: str, st: os.stat_result | None,
                         path_info: str, dc: DirConfig,
                         extra: list[tuple[str, str]] | None = None,
-                        ctype_override: tuple | None = None, vlv: str | None = None) -> Response:
+                        ctype_override: CtypeOverride | None = None,
+                        vlv: str | None = None) -> Response:
         method = txn.method
         if method not in KNOWN_METHODS:
             return self.not_implemented(txn, dc)
@@ -222,27 +212,42 @@ class Handler(DirectoryMixin):
                 self.srv.errlog(txn.vhost).log("info", "core", f"AH00128: File does not exist: {filename}",
                                        f"{txn.client_ip}:{txn.remote_port}", dc)
             return self.error(txn, 404, dirconf=dc)
-        return self.file_response(txn, filename, st, dc, ctype, lang, enc, extra or [], vlv)
+        return self.file_response(txn, filename, st, dc, ctype, lang, enc, extra or [],
+                                  vlv)
 
-    def not_implemented(self, txn: object, dc: DirConfig) -> Response:
+    def directory_default(self, txn: Transaction, dirname: str, dc: DirConfig) -> Response:
+        """A directory no module answered (no index, no listing): the default handler's
+        method rules, then its 404 (AH00129)."""
+        if txn.method not in KNOWN_METHODS:
+            return self.not_implemented(txn, dc)
+        if txn.method == "OPTIONS":
+            return Response(200, [("Allow", self.allow(txn))], None, b"")
+        if txn.method not in ("GET", "HEAD", "POST"):  # Apache 2.4.71: DELETE, CONNECT
+            return self.not_allowed(txn, dc)  # on a directory are 405, not 403
+        self.srv.errlog(txn.vhost).log(
+            "info", "core", f"AH00129: Attempt to serve directory: {shown_directory(txn, dirname)}",
+            f"{txn.client_ip}:{txn.remote_port}", dc)
+        return self.error(txn, 404, dirconf=dc)
+
+    def not_implemented(self, txn: Transaction, dc: DirConfig) -> Response:
         """The default handler's 501 for a method Apache does not know, with its AH00135."""
         self.srv.errlog(txn.vhost).log(
             "error", "core", f"AH00135: Invalid method in request {txn.request_line}",
             f"{txn.client_ip}:{txn.remote_port}", dc)
         return self.error(txn, 501, extra=[("Allow", self.allow(txn))], dirconf=dc)
 
-    def not_allowed(self, txn: object, dc: DirConfig) -> Response:
+    def not_allowed(self, txn: Transaction, dc: DirConfig) -> Response:
         """The default handler's 405 for a known method it does not serve (PUT, DELETE,
         CONNECT without a proxy...), with the Allow list Apache sends."""
         allow = ALLOW_405 if self.srv.trace_enabled(txn.vhost) else ALLOW_405[:-6]
         return self.error(txn, 405, extra=[("Allow", allow)], dirconf=dc)
 
-    def allow(self, txn: object) -> str:
+    def allow(self, txn: Transaction) -> str:
         if self.srv.trace_enabled(txn.vhost):
             return ALLOW_OPTIONS
         return ALLOW_OPTIONS.replace(",TRACE", "")
 
-    def file_response(self, txn: object, filename: str, st: os.stat_result, dc: DirConfig,
+    def file_response(self, txn: Transaction, filename: str, st: os.stat_result, dc: DirConfig,
                       ctype: str | None, lang: str | None, enc: str | None,
                       extra: list[tuple[str, str]],
                       vlv: str | None = None) -> Response:
@@ -255,8 +260,10 @@ class Handler(DirectoryMixin):
             base.append(("ETag", tag))
         base.append(("Accept-Ranges", S.accept_ranges(dc)))
         lead: list[tuple[str, str]] = list(extra)
-        if enc:  # mod_negotiation's fixup: the client's spelling of gzip/x-gzip
-            enc = fix_encoding(enc, txn.headers_in.get("accept-encoding"))
+        if enc:
+            fix = txn.encoding_fixup  # mod_negotiation's: the client's gzip/x-gzip spelling
+            if fix is not None:
+                enc = fix(enc, txn.headers_in.get("accept-encoding")) or enc
             lead.append(("Content-Encoding", enc))
         if lang:
             lead.append(("Content-Language", lang))
@@ -281,7 +288,7 @@ class Handler(DirectoryMixin):
                             lang=lang, enc=enc, dc=dc)
         return r
 
-    def byte_ranges(self, txn: object, dc: DirConfig, lead: list[tuple[str, str]],
+    def byte_ranges(self, txn: Transaction, dc: DirConfig, lead: list[tuple[str, str]],
                     base: list[tuple[str, str]], filename: str, offset: int, size: int,
                     ctype: str | None, tag: str | None, mtime: int) -> Response | None:
         """The 206/416 answer to a Range request over `size` bytes at `offset` of the
@@ -315,149 +322,22 @@ class Handler(DirectoryMixin):
             return r
         return None
 
-    def negotiated(self, txn: object, filename: str, dc: DirConfig, typemap: bool,
-                   quiet: bool = False, path_info: str = "") -> Response | None:
-        """MultiViews or a type map.  With path info the choice is made (not
-        transparently) and then refused by the default handler: 404 carrying the Vary
-        (and HTTP/1.0 Expires) of the negotiation, as Apache answers."""
-        txn.cacheable = False  # chosen among variants (and by the request's Accept*)
-        hd = HeaderView(txn.headers_in)
-        vdc: DirConfig | None = None
-        try:
-            if typemap:
-                res = tm.resolve(filename, hd, dc, self.mime, method=txn.method,
-                                 path_info=bool(path_info))
-                if path_info and txn.uri_path.endswith(path_info):
-                    # mod_negotiation cuts the path info off r->uri before redirecting
-                    txn.uri_path = txn.uri_path[:len(txn.uri_path) - len(path_info)]
-                if res.path is not None and res.body is None and not path_info:
-                    # Apache serves a URI variant through an internal redirect: the
-                    # variant's own walk, <Location> and Require apply, and its type,
-                    # language, encoding and ETag come from its own configuration.
-                    denied, vdc = self.redirect_target(txn, res.path, res.uri)
-                    if denied is not None:
-                        return self.error(txn, denied, dirconf=dc)
-            else:
-                d, name = os.path.split(filename)
-                res = negotiation.multiviews(d, name, hd, dc, self.mime, method=txn.method,
-                                             path_info=bool(path_info),
-                                             allowed=self.allowed_fn(txn))
-                if res is None:
-                    return None
-                if res.uri:  # the variant is what Apache's sub-request served (%U)
-                    base = txn.uri_path[:len(txn.uri_path) - len(path_info)]
-                    txn.uri_path = base.rsplit("/", 1)[0] + "/" + res.uri + path_info
-        except negotiation.NotAcceptable as e:
-            return self.error(txn, e.status, extra=list(e.headers), dirconf=dc,
-                              variants=e.variants_html)
-        except negotiation.NegotiationError as e:
-            if quiet:
-                return None
-            return self.error(txn, e.status, dirconf=dc)
-        extra = list(res.headers)
-        if res.http10_expires and txn.proto_num < 1001 and not self.srv.caches_negotiated(txn.vhost):
-            # Apache's type-map handler sets r->no_cache: HTTP/1.0 gets Expires = Date
-            # (the same clock as the Date field the server adds)
-            extra.append(("Expires", _sf.date_header()[6:].rstrip().decode()))
-        if path_info:
-            keep = [(k, v) for k, v in extra if k in ("Vary", "Expires")]
-            return self.error(txn, 404, extra=keep, dirconf=dc)
-        ctype = res.content_type
-        if ctype and res.charset and "charset=" not in ctype:
-            ctype = f"{ctype}; charset={res.charset}"
-        if res.path is None or res.body is not None:
-            # a type map's Body: sent by the map handler itself (with Range support)
-            meta = list(extra)
-            if res.encoding:
-                meta.append(("Content-Encoding", res.encoding))
-            if res.languages:
-                meta.append(("Content-Language", ", ".join(res.languages)))
-            off, size = res.body if res.body is not None else (0, 0)
-            ranged = self.byte_ranges(txn, dc, meta, [("Accept-Ranges", S.accept_ranges(dc))], filename,
-                                      off, size, ctype, None, -1)
-            if ranged is not None:
-                return ranged
-            body = b""
-            if size:
-                with open(filename, "rb") as f:
-                    f.seek(off)
-                    body = f.read(size)
-            return Response(200, meta + [("Accept-Ranges", S.accept_ranges(dc)),
-                                         ("Content-Length", str(len(body)))], ctype, body)
-        vlv = C.variant_list_validator(filename, typemap, dc.file_etag, txn.start_time)
-        try:
-            st = os.stat(res.path)
-        except OSError:
-            return self.error(txn, 404, dirconf=dc)
-        txn.filename = res.path  # the variant, as Apache's fast internal redirect leaves it
-        if vdc is not None:
-            txn.dirconf = vdc
-            return self.default_handler(txn, res.path, st, "", vdc, extra, vlv=vlv)
-        return self.default_handler(txn, res.path, st, "", dc, extra,
-                                    (ctype, res.language, res.encoding), vlv)
-
-    def redirect_target(self, txn: object, path: str, rel_uri: str
-                        ) -> tuple[int | None, DirConfig | None]:
-        """Apache's internal redirect to a type map's URI variant: (error status, None)
-        when it is refused (403 by Require, the walk's 403/500), else (None, the
-        variant's own DirConfig)."""
+    def entry_allowed(self, txn: Transaction) -> Callable[[str], bool]:
+        """Veto for listing entries and negotiation variants, as Apache's per-entry
+        sub-request: the walk to the entry (a symlink without FollowSymLinks, a broken
+        .htaccess below) and the entry's own Require (<Files ".ht*"> Require all denied)."""
         vhost = txn.vhost
-        try:
-            walk = self.mapper.walk(vhost, path)
-            uri = normalize(txn.uri_path.rsplit("/", 1)[0] + "/" + rel_uri,
-                            decode_unreserved=False)
-        except HttpError as e:
-            return e.status, None
-        except Exception:  # a broken .htaccess on the variant's way
-            return 500, None
-        vdc = self.resolver.location_config(vhost, uri, walk.dirconf)
-        if self.srv.authorize(txn, vdc, walk.filename) is False:
-            return 403, None
-        return None, vdc
+        base = txn.uri_path[:txn.uri_path.rfind("/") + 1]
 
-    def status_page(self, txn: object, query: str, extended: bool,
-                    signature: str = "") -> tuple[str, bytes]:
-        """mod_status's page (or ?auto document) for this request's host and address."""
-        srv = self.srv
-        local = txn.conn.local_addr() or ("127.0.0.1", 0)
-        return status.render(srv.scoreboard, srv.cfg, query, extended,
-                             host=txn.host_name or txn.vhost.server_name,
-                             local_ip=str(local[0]), signature=signature,
-                             server_version=E.server_banner("full"), proctable=srv.proctable)
+        def allowed(path: str) -> bool:
+            dc = self.mapper.entry_allowed(vhost, path)
+            if dc is None:
+                return False
+            dc = self.resolver.location_config(vhost, base + os.path.basename(path), dc)
+            return self.srv.authorize(txn, dc, path) is not False
+        return allowed
 
-    def server_status(self, txn: object, query: str) -> Response:
-        if self.srv.scoreboard is None:  # no MPM around (tests): nothing to report
-            return self.error(txn, 500, dirconf=txn.dirconf)
-        ctype, body = self.status_page(txn, query, self.srv.cfg.extended_status,
-                                       self.signature(txn, txn.dirconf))
-        # mod_status shows the full version whatever ServerTokens says (it is behind
-        # its own access control); ?refresh=N adds a Refresh field.
-        headers = [("Content-Length", str(len(body)))]
-        refresh = status.refresh_header(query)
-        if refresh is not None:
-            headers.insert(0, ("Refresh", refresh))
-        return Response(200, headers, ctype, body)
-
-    def metrics(self, txn: object) -> Response:
-        """`SetHandler metrics` (with mod_status): the Prometheus series of ?auto, with
-        the totals whatever ExtendedStatus says."""
-        if self.srv.scoreboard is None:
-            return self.error(txn, 500, dirconf=txn.dirconf)
-        _ctype, auto = self.status_page(txn, "auto", True)
-        body = metrics.render_from_auto(auto.decode("latin-1"))
-        return Response(200, [("Content-Length", str(len(body)))], metrics.CONTENT_TYPE, body)
-
-    def healthz(self) -> Response:
-        """`SetHandler healthz` (a fastcore extension): 200 while this process takes new
-        work, 503 once it drains for a graceful stop, so a balancer moves away first."""
-        if getattr(self.srv, "draining", False):
-            r = Response(503, [("Content-Length", "9")], "text/plain", b"draining\n")
-            r.close = True
-            return r
-        return Response(200, [("Content-Length", "3"), ("Cache-Control", "no-store")],
-                        "text/plain", b"ok\n")
-
-    def trace(self, txn: object, req: Request) -> Response:
+    def trace(self, txn: Transaction, req: Request) -> Response:
         mode = txn.vhost.trace_enable
         if mode == "off":  # Apache answers with an empty Allow field here
             return self.error(txn, 405, extra=[("Allow", "")])
@@ -470,3 +350,112 @@ class Handler(DirectoryMixin):
         r.chunked = txn.proto_num >= 1001
         r.close = not r.chunked
         return r
+
+
+def shown_directory(txn: Transaction, dirname: str) -> str:
+    """The directory as Apache's error-log lines name it (a trailing slash when the URI
+    has one)."""
+    return dirname.rstrip("/") + "/" if txn.r_uri.endswith("/") else dirname
+
+
+# ---------------------------------------------------------------- core's phase functions
+def translate_name(core: Handler, txn: Transaction) -> HookResult:
+    """Redirect, Alias, DocumentRoot (mod_alias and core's translate, in mapping.py)."""
+    path, red = core.mapper.translate(txn.vhost, txn.r_uri, txn.r_query)
+    if red is not None:
+        status, loc = red
+        if status == 410 or loc is None:
+            return core.error(txn, status)
+        if loc.startswith("/"):
+            loc = core.srv.self_url(txn, loc)
+        return core.error(txn, status, location=loc)
+    txn.mapped = path
+    return OK
+
+
+def trace_method(core: Handler, txn: Transaction) -> HookResult:
+    """TRACE is answered before the walk (http_core's map_to_storage hook)."""
+    if txn.method == "TRACE" and txn.request is not None:
+        return core.trace(txn, txn.request)
+    return DECLINED
+
+
+def walk_storage(core: Handler, txn: Transaction) -> HookResult:
+    """The directory walk, then <Location>: r->filename, finfo, path info, per-dir config."""
+    vhost = txn.vhost
+    walk = core.mapper.walk(vhost, txn.mapped)
+    txn.walk = walk
+    txn.filename = walk.filename  # r->filename, the access log's %f
+    dc = core.resolver.location_config(vhost, txn.r_uri, walk.dirconf)
+    txn.dirconf = dc
+    produced_by(txn, walk.cacheable, dc)
+    return OK
+
+
+def script_alias_type(core: Handler, txn: Transaction) -> HookResult:
+    """A URI ScriptAlias mapped gets the cgi-script handler when nothing named one."""
+    if core.mapper.script_aliased(txn.vhost, txn.r_uri):
+        txn.handler_name = "cgi-script"
+        return OK
+    return DECLINED
+
+
+def location_redirect(core: Handler, txn: Transaction) -> HookResult:
+    """Redirect inside <Location>/<Directory> (mod_alias's fixup)."""
+    dc = txn.dirconf
+    if dc is None or not dc.redirects:
+        return DECLINED
+    red = apply_redirects(dc.redirects, txn.r_uri, txn.r_query)
+    if red is None:
+        return DECLINED
+    status, loc = red
+    if loc is not None and loc.startswith("/"):
+        loc = core.srv.self_url(txn, loc)
+    return core.error(txn, status, location=loc, dirconf=dc)
+
+
+def healthz(core: Handler, txn: Transaction) -> HookResult:
+    """`SetHandler healthz` (a fastcore extension): 200 while this process takes new
+    work, 503 once it drains for a graceful stop, so a balancer moves away first."""
+    if txn.handler_name != "healthz":
+        return DECLINED
+    if getattr(core.srv, "draining", False):
+        r = Response(503, [("Content-Length", "9")], "text/plain", b"draining\n")
+        r.close = True
+        return r
+    return Response(200, [("Content-Length", "3"), ("Cache-Control", "no-store")],
+                    "text/plain", b"ok\n")
+
+
+def default_handler(core: Handler, txn: Transaction) -> HookResult:
+    """The handler of last resort: files (and their errors), directories nobody took."""
+    walk = txn.walk
+    dc = txn.dirconf
+    if walk is None or dc is None:
+        return DECLINED
+    if core.directory_request(txn):
+        return core.directory_default(txn, walk.filename, dc)
+    return core.default_handler(txn, walk.filename, walk.st, walk.path_info, dc)
+
+
+CORE_HOOKS = (
+    Hook(TRANSLATE_NAME, translate_name, REALLY_LAST),
+    Hook(MAP_TO_STORAGE, trace_method, FIRST),
+    Hook(MAP_TO_STORAGE, walk_storage, REALLY_LAST),
+    Hook(TYPE_CHECKER, script_alias_type, LAST),
+    Hook(FIXUPS, location_redirect),
+    Hook(HANDLER, healthz, FIRST),
+    Hook(HANDLER, default_handler, REALLY_LAST),
+)
+
+
+def registrations(registry: Sequence[ModuleSpec], loaded: Sequence[str]
+                  ) -> list[Registration]:
+    """The core's functions, then each module's: all of a loaded module's, and of a
+    module not loaded only those fastcore has always run (Hook.always)."""
+    regs = [Registration("core_module", h) for h in CORE_HOOKS]
+    names = set(loaded)
+    for spec in registry:
+        on = spec.name in names
+        regs += [Registration(spec.name, h) for h in spec.hooks if on or h.always]
+    return regs

@@ -1,5 +1,5 @@
 """The slow path's response record and the method tables the handlers share (kept apart
-from handler.py so the directory handlers, handler_dir.py, can use them too)."""
+from handler.py so the modules' phase functions use them without importing the core)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -2,10 +2,14 @@
 access log formats (the fields of log.LogRecordFields)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fastcore.config.model import DirConfig
+    from fastcore.config.model import DirConfig, VirtualHost
+    from fastcore.core.connection import Connection
+    from fastcore.core.mapping import WalkResult
+    from fastcore.core.request import Request
 
 
 class Transaction:
@@ -17,11 +21,12 @@ class Transaction:
                  "port", "uri_path", "query", "filename", "client_ip", "remote_port",
                  "remote_host", "vhost_name", "keepalive_count",
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
-                 "ctype", "cacheable")
+                 "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
+                 "handler_name", "encoding_fixup")
 
-    def __init__(self, conn: Any, start: float) -> None:
+    def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
-        self.vhost = conn.srv.cfg.main
+        self.vhost: VirtualHost = conn.srv.cfg.main
         self.dirconf: DirConfig | None = None
         self.method = "-"
         self.proto_num = 1000
@@ -40,22 +45,34 @@ class Transaction:
         self.uri_path = ""
         self.query = ""
         self.filename: str | None = None
-        self.client_ip = conn.client_ip
-        self.remote_port = conn.remote_port
+        self.client_ip: str = conn.client_ip
+        self.remote_port: int = conn.remote_port
         self.remote_host: str | None = None
         self.vhost_name = self.vhost.server_name
-        self.keepalive_count = conn.requests
+        self.keepalive_count: int = conn.requests
         self.conn_status = "-"
         self.bytes_in = 0
         self.bytes_out = 0
-        self.user = None
-        self.handler = None
+        self.user: str | None = None
+        self.handler: str | None = None
         self.error_depth = 0
         self.ctype: str | None = None  # the response Content-Type (%{Content-Type}o)
         # False once anything that produced the answer may change without the served
         # file's stat changing: a walk that read .htaccess or lstat'ed, a client-dependent
         # Require, a sub-request or internal redirect that chose among several outcomes
         self.cacheable = True
+        # What the phases pass on (request_rec's fields, per internal redirect): the
+        # parsed request (TRACE echoes it; None in an internal redirect), the URI and
+        # query being dispatched, translate_name's file-system path, map_to_storage's
+        # walk, type_checker's handler name (the access log's %R stays `handler`).
+        self.request: Request | None = None
+        self.r_uri = ""
+        self.r_query = ""
+        self.mapped = ""
+        self.walk: WalkResult | None = None
+        self.handler_name: str | None = None
+        # set by a fixup (mod_negotiation's): the Content-Encoding token as sent
+        self.encoding_fixup: Callable[[str, str | None], str | None] | None = None
 
     @property
     def local_ip(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastcore.config.engine import Directive
 from fastcore.core.cacheable import ContributionFn
+from fastcore.core.phases import Hook
 
 
 def table_elsewhere() -> list[Directive]:
@@ -31,12 +32,37 @@ class ModuleSpec:
     merge_server: Callable[[Any, Any], Any] | None = None
     # its share in a cacheable response: header bytes, or not cacheable (core/cacheable.py)
     cache_contribution: ContributionFn | None = None
+    # its functions in the request phases (fastcore.core.phases), ordered at startup
+    hooks: tuple[Hook, ...] = ()
 
 
 def _registry() -> tuple[ModuleSpec, ...]:
-    from fastcore.modules import mod_authz_core, mod_mime, mod_reqtimeout
+    from fastcore.modules import (
+        mod_authz_core,
+        mod_autoindex,
+        mod_dir,
+        mod_log_config,
+        mod_mime,
+        mod_negotiation,
+        mod_reqtimeout,
+        mod_status,
+    )
 
-    return (mod_reqtimeout.MODULE, mod_mime.MODULE, mod_authz_core.MODULE)
+    return (mod_reqtimeout.MODULE, mod_mime.MODULE, mod_authz_core.MODULE, mod_dir.MODULE,
+            mod_autoindex.MODULE, mod_negotiation.MODULE, mod_status.MODULE,
+            mod_log_config.MODULE)
 
 
-REGISTRY: tuple[ModuleSpec, ...] = _registry()
+# Every module's spec, in this order; built by __getattr__ on first use.
+REGISTRY: tuple[ModuleSpec, ...]
+
+
+def __getattr__(name: str) -> tuple[ModuleSpec, ...]:
+    """REGISTRY, built on first use: the modules' request code imports fastcore.core
+    pieces that import from this package (mod_mime), so importing every module while
+    this package initializes would be a cycle."""
+    if name != "REGISTRY":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    registry = _registry()
+    globals()["REGISTRY"] = registry
+    return registry

@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from fastcore.config.model import DirConfig, Require, RequireGroup
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
+from fastcore.core.phases import CHECK_AUTHZ, OK, Hook, HookResult
 from fastcore.modules import ModuleSpec
 
 if TYPE_CHECKING:
+    from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
 
 GRANTED = 1
@@ -101,12 +103,12 @@ class ReqCtx:
         v = self._local
         if callable(v):
             try:
-                v = v()
+                got = v()
             except OSError:
-                v = None
-            if isinstance(v, tuple):
-                v = v[0] if v else None
-            v = str(v) if v else None
+                got = None
+            if isinstance(got, tuple):
+                got = got[0] if got else None
+            v = str(got) if got else None
             self._local = v
         return v
 
@@ -358,4 +360,15 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
     return NOTHING if static_authz(dc.authz) else NOT_CACHEABLE
 
 
-MODULE = ModuleSpec("authz_core_module", cache_contribution=cache_contribution)
+
+def check_authz(core: Handler, txn: Transaction) -> HookResult:
+    """Require for the walked file under its merged configuration: 403 when denied."""
+    walk, dc = txn.walk, txn.dirconf
+    if walk is not None and dc is not None and \
+            core.srv.authorize(txn, dc, walk.filename) is False:
+        return 403
+    return OK
+
+
+HOOKS = (Hook(CHECK_AUTHZ, check_authz, always=True),)
+MODULE = ModuleSpec("authz_core_module", hooks=HOOKS, cache_contribution=cache_contribution)

@@ -1,177 +1,82 @@
-"""mod_dir and the directory half of mod_autoindex for the slow path: DirectorySlash,
-DirectoryIndex, the listing (or mod_autoindex's 403, or core's 404 when mod_autoindex is
-not loaded), TrackModified validators and the listing's sub-requests.  A mixin of
-handler.Handler (uses its error/default_handler/negotiated/signature/allow helpers)."""
+"""mod_dir: DirectorySlash (the 301 to the URI with a slash) and DirectoryIndex (the
+first index name whose sub-request finds a servable file, a type map or a MultiViews
+variant).  A directory it does not answer goes on to mod_autoindex's handler, then to
+the default handler's directory answer (core)."""
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
 
-from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig
+from fastcore.config.model import OPT_MULTI, DirConfig
 from fastcore.core import static as S
 from fastcore.core.cacheable import produced_by
-from fastcore.core.mapping import normalize
 from fastcore.core.paths import escape_uri
+from fastcore.core.phases import DECLINED, HANDLER, Hook, HookResult
 from fastcore.core.request import HttpError
-from fastcore.core.response import KNOWN_METHODS, Response
-from fastcore.modules.mod_autoindex import handler as autoindex
-from fastcore.modules.mod_negotiation import handler as negotiation
+from fastcore.modules import ModuleSpec
+from fastcore.modules.mod_mime import handler_for
+from fastcore.modules.mod_negotiation.hooks import negotiated
+
+if TYPE_CHECKING:
+    from fastcore.core.handler import Handler
+    from fastcore.core.transaction import Transaction
 
 
-class DirectoryMixin:
-    """Directory requests for Handler."""
+def directory_handler(core: Handler, txn: Transaction) -> HookResult:
+    """A directory request: the slash redirect, else the first usable index."""
+    walk, dc = txn.walk, txn.dirconf
+    if walk is None or dc is None or not core.directory_request(txn):
+        return DECLINED
+    uri = txn.r_uri
+    if not uri.endswith("/"):
+        if dc.directory_slash is not False:
+            # mod_dir: ap_escape_uri(r->uri) + "/", the query as it came
+            query = txn.r_query
+            loc = core.srv.self_url(txn, escape_uri(uri) + "/") + (("?" + query) if query else "")
+            return core.error(txn, 301, location=loc, dirconf=dc)
+        return DECLINED  # DirectorySlash Off: no index lookup either
+    return index(core, txn, uri, dc)
 
-    def directory(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig,
-                  recursion: int) -> Response:
-        if not uri.endswith("/"):
-            if dc.directory_slash is not False:
-                # mod_dir: ap_escape_uri(r->uri) + "/", the query as it came
-                loc = self.srv.self_url(txn, escape_uri(uri) + "/") + (("?" + query) if query else "")
-                return self.error(txn, 301, location=loc, dirconf=dc)
-            return self.no_index(txn, uri, query, dirname, dc)  # mod_dir declines
-        names = dc.directory_index if dc.directory_index is not None else ("index.html",)
-        failure = 0
-        for i, name in enumerate(names):
-            if i:  # the answer now rests on the earlier names' absence: a file created
-                txn.cacheable = False  # there changes it, the served file's stat does not
-            sub_uri = name if name.startswith("/") else uri + name
-            try:
-                path, red = self.mapper.translate(txn.vhost, sub_uri, "")
-                if red is not None:
-                    continue
-                walk = self.mapper.walk(txn.vhost, path)
-            except HttpError as e:
-                failure = failure or e.status
+
+def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResult:
+    """DirectoryIndex: each name's sub-request in turn; the first servable one answers,
+    else the first failure's status, else DECLINED (nothing there)."""
+    names = dc.directory_index if dc.directory_index is not None else ("index.html",)
+    failure = 0
+    vhost = txn.vhost
+    for i, name in enumerate(names):
+        if i:  # the answer now rests on the earlier names' absence: a file created
+            txn.cacheable = False  # there changes it, the served file's stat does not
+        sub_uri = name if name.startswith("/") else uri + name
+        try:
+            path, red = core.mapper.translate(vhost, sub_uri, "")
+            if red is not None:
                 continue
-            sdc = self.resolver.location_config(txn.vhost, sub_uri, walk.dirconf)
-            if S.is_regular(walk.st) and not walk.path_info:
-                if self.srv.authorize(txn, sdc, walk.filename) is False:
-                    failure = failure or 403
-                    continue
-                txn.uri_path = sub_uri
-                txn.filename = walk.filename
-                txn.dirconf = sdc
-                produced_by(txn, walk.cacheable, sdc)
-                if self.handler_name(walk.filename, sdc) == "type-map":
-                    return self.negotiated(txn, walk.filename, sdc, typemap=True)
-                return self.default_handler(txn, walk.filename, walk.st, "", sdc)
-            if walk.st is None and (sdc.options or 0) & OPT_MULTI:
-                neg = self.negotiated(txn, walk.filename, sdc, typemap=False, quiet=True)
-                if neg is not None and neg.status < 400:
-                    return neg
-        if failure:
-            return self.error(txn, failure, dirconf=dc)
-        return self.no_index(txn, uri, query, dirname, dc)
-
-    def no_index(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig
-                 ) -> Response:
-        """A directory without a usable index: mod_autoindex's listing with Options
-        Indexes, else its 403; without mod_autoindex loaded, core's 404."""
-        autoindex_loaded = "autoindex_module" in self.srv.cfg.modules
-        if autoindex_loaded and (dc.options or 0) & OPT_INDEXES and \
-                txn.method in ("GET", "HEAD", "POST"):
-            sig = self.signature(txn, dc)  # ap_psignature("", r): no <hr> in a listing
-            try:
-                body, streamed = autoindex.render_listing(
-                    dirname, uri, query, dc, allowed=self.allowed_fn(txn),
-                    signature=sig[5:] if sig.startswith("<hr>\n") else sig,
-                    lookup=self.subrequest_lookup(txn, uri))
-            except OSError:
-                return self.error(txn, 403, dirconf=dc)
-            except autoindex.FancyIndexingUnsupported as exc:  # the config layer refuses
-                # these settings at startup; never send a listing Apache would not send
-                self.srv.errlog(txn.vhost).log("error", "autoindex", str(exc),
-                                               f"{txn.client_ip}:{txn.remote_port}", dc)
-                return self.error(txn, 500, dirconf=dc)
-            validators = autoindex.listing_validators(dirname, dc, txn.start_time)
-            if streamed:  # an HTML header/readme went through a sub-request: no length
-                r = Response(200, validators, autoindex.content_type(dc), body)
-                r.no_length = True
-                r.chunked = txn.proto_num >= 1001
-                r.close = not r.chunked
-                return r
-            return Response(200, validators + [("Content-Length", str(len(body)))],
-                            autoindex.content_type(dc), body)
-        if txn.method not in KNOWN_METHODS:
-            return self.not_implemented(txn, dc)
-        if txn.method == "OPTIONS":
-            return Response(200, [("Allow", self.allow(txn))], None, b"")
-        if txn.method not in ("GET", "HEAD", "POST"):  # Apache 2.4.71: DELETE, CONNECT
-            return self.not_allowed(txn, dc)  # on a directory are 405, not 403
-        shown = dirname.rstrip("/") + "/" if uri.endswith("/") else dirname
-        log, client = self.srv.errlog(txn.vhost), f"{txn.client_ip}:{txn.remote_port}"
-        if not autoindex_loaded:  # no handler takes the directory: the default one's 404
-            log.log("info", "core", f"AH00129: Attempt to serve directory: {shown}", client, dc)
-            return self.error(txn, 404, dirconf=dc)
-        names = ",".join(dc.directory_index if dc.directory_index is not None
-                         else ("index.html",)) or "none"
-        log.log("error", "autoindex", f"AH01276: Cannot serve directory {shown}: No matching "
-                f"DirectoryIndex ({names}) found, and server-generated directory index "
-                "forbidden by Options directive", client, dc)
-        return self.error(txn, 403, dirconf=dc)
-
-    def allowed_fn(self, txn: object):  # noqa: ANN201 - Callable[[str], bool]
-        """Veto for listing entries and negotiation variants, as Apache's per-entry
-        sub-request: the walk to the entry (a symlink without FollowSymLinks, a broken
-        .htaccess below) and the entry's own Require (<Files ".ht*"> Require all denied)."""
-        vhost = txn.vhost
-        base = txn.uri_path[:txn.uri_path.rfind("/") + 1]
-
-        def allowed(path: str) -> bool:
-            dc = self.mapper.entry_allowed(vhost, path)
-            if dc is None:
-                return False
-            dc = self.resolver.location_config(vhost, base + os.path.basename(path), dc)
-            return self.srv.authorize(txn, dc, path) is not False
-        return allowed
-
-    def subrequest_lookup(self, txn: object, dir_uri: str):  # noqa: ANN201
-        """Apache's ap_sub_req_lookup_uri for HeaderName/ReadmeName: the URI (relative
-        to the listed directory) mapped, walked, checked against <Location> and
-        Require, negotiated under MultiViews; (file, Content-Type) or None.  For the
-        header mod_autoindex asks with `Accept: text/html, text/plain` and without
-        Accept-Encoding."""
-        vhost = txn.vhost
-
-        def lookup(name: str, header: bool = False) -> tuple[str, str | None] | None:
-            try:
-                uri = normalize(name if name.startswith("/") else dir_uri + name,
-                                decode_unreserved=False)
-                path, red = self.mapper.translate(vhost, uri, "")
-                if red is not None:
-                    return None
-                walk = self.mapper.walk(vhost, path)
-                dc = self.resolver.location_config(vhost, uri, walk.dirconf)
-                if self.srv.authorize(txn, dc, walk.filename) is False:
-                    return None
-                if S.is_regular(walk.st) and not walk.path_info:
-                    return walk.filename, self.mime.content_type_header(walk.filename, dc)
-                if walk.st is None and not walk.path_info and (dc.options or 0) & OPT_MULTI:
-                    d, fname = os.path.split(walk.filename)
-                    fields = dict(txn.headers_in)
-                    if header:
-                        fields["accept"] = "text/html, text/plain"
-                        fields.pop("accept-encoding", None)
-                    res = negotiation.multiviews(d, fname, HeaderView(fields), dc,
-                                                 self.mime, method="GET",
-                                                 allowed=self.allowed_fn(txn))
-                    if res is not None and res.path is not None and res.body is None:
-                        ctype = res.content_type
-                        if ctype and res.charset and "charset=" not in ctype:
-                            ctype = f"{ctype}; charset={res.charset}"
-                        return res.path, ctype
-            except Exception:  # any failure of the sub-request: nothing is included
-                return None
-            return None
-        return lookup
+            walk = core.mapper.walk(vhost, path)
+        except HttpError as e:
+            failure = failure or e.status
+            continue
+        sdc = core.resolver.location_config(vhost, sub_uri, walk.dirconf)
+        if S.is_regular(walk.st) and not walk.path_info:
+            if core.srv.authorize(txn, sdc, walk.filename) is False:
+                failure = failure or 403
+                continue
+            txn.uri_path = sub_uri
+            txn.filename = walk.filename
+            txn.dirconf = sdc
+            produced_by(txn, walk.cacheable, sdc)
+            if handler_for(walk.filename, sdc) == "type-map":
+                neg = negotiated(core, txn, walk.filename, sdc, typemap=True)
+                return neg if neg is not None else DECLINED
+            return core.default_handler(txn, walk.filename, walk.st, "", sdc)
+        if walk.st is None and (sdc.options or 0) & OPT_MULTI:
+            neg = negotiated(core, txn, walk.filename, sdc, typemap=False, quiet=True)
+            if neg is not None and neg.status < 400:
+                return neg
+    if failure:
+        return core.error(txn, failure, dirconf=dc)
+    return DECLINED
 
 
-class HeaderView:
-    """Case-insensitive .get() over the lower-cased request header dict."""
-
-    __slots__ = ("d",)
-
-    def __init__(self, d: dict[str, str]) -> None:
-        self.d = d
-
-    def get(self, name: str) -> str | None:
-        return self.d.get(name.lower())
+HOOKS = (Hook(HANDLER, directory_handler, always=True),)
+# its directives are still in fastcore/config/directives_mods.py
+MODULE = ModuleSpec("dir_module", list, hooks=HOOKS)

@@ -20,8 +20,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fastcore.config.model import DirConfig
+    from fastcore.core.handler import Handler
+    from fastcore.core.transaction import Transaction
+
+    Formatter = Callable[[Transaction], str]
 
 from fastcore.core.paths import to_bytes
+from fastcore.core.phases import LOG_TRANSACTION, OK, Hook, HookResult
+from fastcore.modules import ModuleSpec
 
 LOG_BUFSIZE = 4096
 COMMON = '%h %l %u %t "%r" %>s %b'
@@ -78,11 +84,11 @@ def clf_time(t: float) -> str:
     return _tcache[1]
 
 
-def _dash(v: object) -> str:
+def _dash(v: str | None) -> str:
     return "-" if v is None or v == "" else str(v)
 
 
-def _item(code: str, arg: str | None) -> Callable[[object], str]:
+def _item(code: str, arg: str | None) -> Formatter:
     """One % directive -> function(record) -> text."""
     a = arg
     if code == "h":
@@ -195,9 +201,9 @@ _DIRECTIVE = re.compile(r"%(!?[0-9,]*)(<|>)?(?:\{([^}]*)\})?(<|>)?(\^t[io]|>s|[a
 _ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\", '\\"': '"'}
 
 
-def compile_format(fmt: str) -> Callable[[object], str]:
+def compile_format(fmt: str) -> Formatter:
     """A LogFormat string (or nickname already resolved) -> formatter(record) -> line."""
-    parts: list[object] = []
+    parts: list[str | Formatter] = []
     pos = 0
     for m in _DIRECTIVE.finditer(fmt):
         if m.start() > pos:
@@ -221,15 +227,15 @@ def compile_format(fmt: str) -> Callable[[object], str]:
             parts[i] = p
     frozen = tuple(parts)
 
-    def render(r: object) -> str:
+    def render(r: Transaction) -> str:
         return "".join(p if isinstance(p, str) else p(r) for p in frozen)
 
     return render
 
 
-def _conditional(fn: Callable[[object], str], codes: frozenset[int], negate: bool) -> Callable[[object], str]:
-    def f(r: object) -> str:
-        hit = r.status in codes  # type: ignore[attr-defined]
+def _conditional(fn: Formatter, codes: frozenset[int], negate: bool) -> Formatter:
+    def f(r: Transaction) -> str:
+        hit = r.status in codes
         return fn(r) if hit != negate else "-"
     return f
 
@@ -261,7 +267,7 @@ class AccessLog:
         self.buflen = 0
         self.lock = threading.Lock()  # worker threads share one buffer
 
-    def log(self, r: object) -> None:
+    def log(self, r: Transaction) -> None:
         line = (self.render(r) + "\n").encode("latin-1", "replace")
         if not self.buffered:
             write_all(self.fd, line)
@@ -332,3 +338,21 @@ class ErrorLog:
         line = (f"[{stamp}] [{module}:{level}] [pid {os.getpid()}:tid {threading.get_native_id()}]"
                 f"{src}{cl} {msg}\n")
         write_all(self.fd, line.encode("latin-1", "replace"))
+
+
+def log_transaction(core: Handler, txn: Transaction) -> HookResult:
+    """The request's lines in its vhost's access logs (else the main server's)."""
+    srv = core.srv
+    logs = srv.access_logs
+    for lg in logs.get(id(txn.vhost)) or logs.get(id(srv.cfg.main)) or ():
+        if lg.buffered:  # one buffer per log file for both paths: lines stay in order
+            srv.engine.cache.log_line(lg.fd, (lg.render(txn) + "\n").encode("latin-1", "replace"), True)
+        else:
+            lg.log(txn)
+    return OK
+
+
+# compiled into httpd (config.modules.STATIC): it logs whatever LoadModule says
+HOOKS = (Hook(LOG_TRANSACTION, log_transaction, always=True),)
+# its directives are still in fastcore/config/directives_mods.py
+MODULE = ModuleSpec("log_config_module", list, hooks=HOOKS)

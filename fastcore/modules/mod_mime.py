@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 from fastcore.config.model import DirConfig
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
+from fastcore.core.phases import DECLINED, OK, TYPE_CHECKER, Hook, HookResult
 from fastcore.modules import ModuleSpec
 
 if TYPE_CHECKING:
+    from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
 
 _HERE = os.path.dirname(__file__)
@@ -26,11 +28,11 @@ def read_types_config(path: str) -> dict[str, str]:
     table: dict[str, str] = {}
     with open(path, encoding="latin-1") as f:
         for line in f:
-            line = line.split("#", 1)[0].split()
-            if len(line) < 2:
+            words = line.split("#", 1)[0].split()
+            if len(words) < 2:
                 continue
-            ctype = line[0].lower()
-            for ext in line[1:]:
+            ctype = words[0].lower()
+            for ext in words[1:]:
                 table[ext.lower()] = ctype
     return table
 
@@ -143,4 +145,30 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
     return Contribution(head=lang, tail=line, content_type=ctype)
 
 
-MODULE = ModuleSpec("mime_module", cache_contribution=cache_contribution)
+
+def handler_for(filename: str, dc: DirConfig) -> str | None:
+    """The handler a file gets: SetHandler, else the last extension AddHandler names."""
+    if dc.set_handler and dc.set_handler.lower() != "none":
+        return dc.set_handler
+    base = os.path.basename(filename)
+    for ext in reversed(base.split(".")[1:]):
+        h = dc.add_handler.get(ext.lower())
+        if h:
+            return h
+    return None
+
+
+def type_checker(core: Handler, txn: Transaction) -> HookResult:
+    """r->handler from SetHandler/AddHandler (DECLINED when none names one)."""
+    walk, dc = txn.walk, txn.dirconf
+    if walk is None or dc is None:
+        return DECLINED
+    name = handler_for(walk.filename, dc)
+    if name is None:
+        return DECLINED
+    txn.handler_name = name
+    return OK
+
+
+HOOKS = (Hook(TYPE_CHECKER, type_checker, always=True),)
+MODULE = ModuleSpec("mime_module", hooks=HOOKS, cache_contribution=cache_contribution)

@@ -12,7 +12,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 from apache_oracle import parse_responses  # noqa: E402
-from http_fakes import FakeResolver, effective_defaults  # noqa: E402
+from http_fakes import FakeResolver, effective_defaults, exchange  # noqa: E402
 
 from fastcore.config.model import LogSpec, ServerConfig, VirtualHost  # noqa: E402
 from fastcore.core.server import CLOSED, WANT_READ, WANT_WRITE, HttpServer  # noqa: E402
@@ -34,25 +34,6 @@ def make_server(tmp: str, buffered: bool = False, fmt: str = "%>s %r %k %X", tok
                        main=main, error_log=os.path.join(tmp, "error_log"), buffered_logs=buffered,
                        server_tokens=tokens)
     return HttpServer(cfg, None, FakeResolver(cfg))
-
-
-def exchange(srv: HttpServer, data: bytes, half_close: bool = True, pause: float = 0) -> bytes:
-    a, b = socket.socketpair()
-    t = threading.Thread(target=srv.serve_blocking, args=(a.detach(), ("127.0.0.1", 4000), -1))
-    t.start()
-    b.sendall(data)
-    if pause:
-        time.sleep(pause)
-    if half_close:
-        b.shutdown(socket.SHUT_WR)
-    out = b""
-    b.settimeout(10)
-    while chunk := b.recv(65536):
-        out += chunk
-    b.close()
-    t.join(10)
-    assert not t.is_alive()
-    return out
 
 
 def statuses(raw: bytes) -> list[int]:

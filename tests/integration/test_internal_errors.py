@@ -17,7 +17,8 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 from apache_oracle import parse_responses  # noqa: E402
-from test_http_server import exchange, make_server  # noqa: E402
+from http_fakes import exchange  # noqa: E402
+from test_http_server import make_server  # noqa: E402
 
 from fastcore.core import static  # noqa: E402
 from fastcore.core.server import CLOSED, WANT_READ, HttpServer  # noqa: E402

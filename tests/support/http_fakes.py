@@ -10,6 +10,10 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import os
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING
 
 from fastcore.config.model import (
     OPT_INDEXES,
@@ -20,6 +24,9 @@ from fastcore.config.model import (
     ServerConfig,
     VirtualHost,
 )
+
+if TYPE_CHECKING:
+    from fastcore.core.server import HttpServer
 
 
 def _overlay(base: DirConfig, delta: DirConfig) -> DirConfig:
@@ -146,3 +153,23 @@ class FakeResolver:
                     raise HtaccessError(f"{fs_dir}/{name}: Invalid command '{words[0]}'")
             return dc
         return None
+
+
+def exchange(srv: HttpServer, data: bytes, half_close: bool = True, pause: float = 0) -> bytes:
+    """One connection served by srv.serve_blocking over a socket pair: what came back."""
+    a, b = socket.socketpair()
+    t = threading.Thread(target=srv.serve_blocking, args=(a.detach(), ("127.0.0.1", 4000), -1))
+    t.start()
+    b.sendall(data)
+    if pause:
+        time.sleep(pause)
+    if half_close:
+        b.shutdown(socket.SHUT_WR)
+    out = b""
+    b.settimeout(10)
+    while chunk := b.recv(65536):
+        out += chunk
+    b.close()
+    t.join(10)
+    assert not t.is_alive()
+    return out

@@ -194,7 +194,7 @@ def render_fancy(ents: list[Any], has_parent: bool, lay: Layout) -> str:
         maxdesc += (6 if no_icon else 0) + (19 if no_lm else 0) + (7 if no_size else 0)
     for x, e in enumerate(ents):
         anchor = escape_html(os_escape_path(e.name))
-        label = b"Parent Directory" if x == 0 and has_parent else e.raw
+        shown = b"Parent Directory" if x == 0 and has_parent else e.raw
         icon = e.icon or lay.default_icon
         alt = e.alt if e.alt is not None else "   "
         if lay.table:
@@ -213,11 +213,11 @@ def render_fancy(ents: list[Any], has_parent: bool, lay: Layout) -> str:
                 row += "</a></td>" if links else "</td>"
             row += '<td class="indexcolname">' if style else "<td>"
             if lay.name_adjust == K_ADJUST:
-                row += f'<a href="{anchor}">{escape_html(_s(label))}</a>'
+                row += f'<a href="{anchor}">{escape_html(_s(shown))}</a>'
             else:
-                if len(label) > name_width:
-                    label = label[:name_width - 3] + b"..>"
-                row += f'<a href="{anchor}">{escape_html(_s(label))}</a>{pad[len(label):]}'
+                if len(shown) > name_width:
+                    shown = shown[:name_width - 3] + b"..>"
+                row += f'<a href="{anchor}">{escape_html(_s(shown))}</a>{pad[len(shown):]}'
             lmcell = '</td><td class="indexcollastmod">' if style else '</td><td align="right">'
             if not no_lm:
                 if e.lm != -1:
@@ -243,9 +243,9 @@ def render_fancy(ents: list[Any], has_parent: bool, lay: Layout) -> str:
                     row += f'<a href="{anchor}">'
                 row += _img(icon, f"[{alt}]", lay) if icon else "     "
                 row += "</a> " if links else " "
-            if len(label) > name_width:
-                label = label[:name_width - 3] + b"..>"
-            row += f'<a href="{anchor}">{escape_html(_s(label))}</a>{pad[len(label):]} '
+            if len(shown) > name_width:
+                shown = shown[:name_width - 3] + b"..>"
+            row += f'<a href="{anchor}">{escape_html(_s(shown))}</a>{pad[len(shown):]} '
             if not no_lm:
                 row += _when(e.lm, lay.has("useolddateformat")) if e.lm != -1 else " " * 19
             if not no_size:

@@ -10,14 +10,14 @@ list only the name order and the direction matter (Apache records no dates or si
 The fancy and table formats (IndexOptions FancyIndexing/HTMLTable, ?F=1, ?F=2) are
 produced as Apache 2.4 does, with icons, alt texts, descriptions (AddDescription,
 ScanHTMLTitles), NameWidth/DescriptionWidth, IconsAreLinks, XHTML, IndexStyleSheet,
-IndexHeadInsert and AddAltClass (rendering in autoindex_fancy, lookups in
-autoindex_icons, ordering in autoindex_sort).  HeaderName and ReadmeName files are
+IndexHeadInsert and AddAltClass (rendering in fancy.py, lookups in icons.py, ordering
+in sort.py).  HeaderName and ReadmeName files are
 included as mod_autoindex does (HTML as is, other text/* escaped in <pre>, found through
-the caller's sub-request `lookup`), with SuppressHTMLPreamble.  ShowForbidden lists
+the caller's sub-request `lookup`, hooks.subrequest_lookup), with SuppressHTMLPreamble.  ShowForbidden lists
 denied regular files; ShowForbidden for a denied directory or symlink raises
 FancyIndexingUnsupported instead of sending a listing Apache would not send.
 TrackModified changes no byte of the listing: its Last-Modified/ETag fields are the
-handler's (fastcore/core/handler.py, listing_validators).
+phase function's (hooks.py, with listing_validators).
 """
 from __future__ import annotations
 
@@ -498,7 +498,7 @@ def _insert(lookup: InsertLookup, name: str, header: bool) -> tuple[str, bytes] 
     found = lookup(name, header)
     if found is None or not found[1]:
         return None
-    path, ctype = found
+    path, ctype = found[0], found[1]
     base = ctype.split(";", 1)[0].strip().lower()
     if base in ("text/html", "application/xhtml+xml"):
         kind = "html"

@@ -11,6 +11,7 @@ path "<dir>/..".
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,7 @@ def _to(kind: str, to: str) -> str:
     return to
 
 
-def _directives(value: object) -> list[tuple[str, ...]]:
+def _directives(value: Iterable[str | Sequence[str]] | None) -> list[tuple[str, ...]]:
     """The stored ITERATE2 directives: each (first argument, target, target...)."""
     out: list[tuple[str, ...]] = []
     for d in value or ():

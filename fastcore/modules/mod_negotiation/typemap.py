@@ -93,7 +93,7 @@ def _header_line(rd: _Reader) -> tuple[int, str]:
                 rd.ungetc()
             if c == "\n":
                 return SEEN, buf  # blank line follows: picked up next time round
-            cont = []
+            cont: list[str] = []
             while len(buf) + len(cont) < MAX_STRING_LEN - 2:
                 c = rd.getc()
                 if c is None or c == "\n":

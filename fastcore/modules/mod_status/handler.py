@@ -450,11 +450,11 @@ def _process_table(sb: Any, proctable: Any, child_pid: dict[int, int], tlimit: i
                 f"ConnsAsyncWaitIO: {total['wait_io']}\nConnsAsyncWriting: {total['writing']}\n"
                 f"ConnsAsyncKeepAlive: {total['keep_alive']}\n"
                 f"ConnsAsyncClosing: {total['closing']}\n")
-    cells = [procs, stopping, total["connections"], "&nbsp;", total["busy"],
-             total["graceful"], total["idle"], total["wait_io"], total["writing"],
-             total["keep_alive"], total["closing"]]
+    sums = [procs, stopping, total["connections"], "&nbsp;", total["busy"],
+            total["graceful"], total["idle"], total["wait_io"], total["writing"],
+            total["keep_alive"], total["closing"]]
     return (_PROC_HEAD + "".join(rows) + "<tr><td>Sum</td>"
-            + "".join(f"<td>{c}</td>" for c in cells) + "</tr>\n</table>\n")
+            + "".join(f"<td>{c}</td>" for c in sums) + "</tr>\n</table>\n")
 
 
 def _f32(x: float) -> float:

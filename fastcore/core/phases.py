@@ -1,0 +1,163 @@
+"""The phase runner: httpd's request hooks, with the modules' functions in an order built
+once per (re)start.
+
+httpd's ap_process_request_internal runs translate_name, map_to_storage, header_parser,
+check_access / check_authn / check_authz, type_checker and fixups, then the handler, and
+log_transaction after the response.  Each module registers its functions into the phases
+it cares about, with a coarse position (FIRST / MIDDLE / LAST ...) and optional
+predecessors (modules whose function must run before its own in that phase).
+
+A hook takes the core (the services every module may use: the error response, the
+default handler, the mapper...) and the request's Transaction, and returns:
+
+- DECLINED: not mine, ask the next function;
+- OK: done with this phase (a run-first phase stops, a run-all phase goes on);
+- a Response: the answer (httpd's DONE, or a handler that wrote the response);
+- an HTTP status (>= 100): answer with that error (ErrorDocument applies).
+
+Which phases are run-first (the first function that does not decline ends the phase) and
+which run-all (every function runs until one answers) is what httpd's hook declarations
+say.  The order is resolved in `Phases.build` from the registrations of the loaded
+modules; per request the runner only walks tuples.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from fastcore.core.handler import Handler
+    from fastcore.core.response import Response
+    from fastcore.core.transaction import Transaction
+
+# Return codes (httpd's values are 0, -1 and -2; any positive int is an HTTP status).
+OK = 0
+DECLINED = -1
+
+# Positions in a phase (APR_HOOK_REALLY_FIRST ... APR_HOOK_REALLY_LAST).
+REALLY_FIRST = -10
+FIRST = 0
+MIDDLE = 10
+LAST = 20
+REALLY_LAST = 30
+
+# The phases, in the order ap_process_request_internal runs them.
+POST_READ_REQUEST = "post_read_request"
+TRANSLATE_NAME = "translate_name"
+MAP_TO_STORAGE = "map_to_storage"
+HEADER_PARSER = "header_parser"
+CHECK_ACCESS = "check_access"
+CHECK_AUTHN = "check_authn"
+CHECK_AUTHZ = "check_authz"
+TYPE_CHECKER = "type_checker"
+FIXUPS = "fixups"
+HANDLER = "handler"
+LOG_TRANSACTION = "log_transaction"
+
+# The phases before the handler, in order.
+REQUEST_PHASES = (POST_READ_REQUEST, TRANSLATE_NAME, MAP_TO_STORAGE, HEADER_PARSER,
+                  CHECK_ACCESS, CHECK_AUTHN, CHECK_AUTHZ, TYPE_CHECKER, FIXUPS)
+PHASES = (*REQUEST_PHASES, HANDLER, LOG_TRANSACTION)
+# httpd's AP_IMPLEMENT_HOOK_RUN_FIRST phases; the others are RUN_ALL.
+RUN_FIRST = frozenset((TRANSLATE_NAME, MAP_TO_STORAGE, CHECK_AUTHN, CHECK_AUTHZ,
+                       TYPE_CHECKER, HANDLER))
+
+HookResult = Union["Response", int]
+HookFn = Callable[["Handler", "Transaction"], HookResult]
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One function a module registers into one phase."""
+
+    phase: str
+    fn: HookFn
+    order: int = MIDDLE
+    # modules (Apache names) whose functions in this phase must run before this one
+    predecessors: tuple[str, ...] = ()
+    # fastcore has always run this function whether LoadModule names its module or not
+    # (mod_dir, mod_mime, mod_negotiation, mod_authz_core, server-status): keeping that
+    # is part of "behaviour does not change"; see docs/compat.md
+    always: bool = False
+
+    def __post_init__(self) -> None:
+        if self.phase not in PHASES:
+            raise ValueError(f"unknown phase {self.phase!r}")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A hook with the module that registered it (the name predecessors refer to)."""
+
+    module: str
+    hook: Hook
+
+
+def _ordered(regs: list[Registration]) -> tuple[HookFn, ...]:
+    """Sort one phase's registrations by position, then registration order, then move
+    each after its predecessors (httpd's hook sort); a cycle is a startup error."""
+    pending = sorted(enumerate(regs), key=lambda ir: (ir[1].hook.order, ir[0]))
+    placed: list[Registration] = []
+    while pending:
+        for i, (_idx, reg) in enumerate(pending):
+            # placeable once no function of a predecessor module is still waiting
+            if not any(r.module in reg.hook.predecessors for _, r in pending if r is not reg):
+                placed.append(reg)
+                del pending[i]
+                break
+        else:
+            names = ", ".join(r.module for _, r in pending)
+            raise ValueError(f"hook predecessors form a cycle: {names}")
+    return tuple(r.hook.fn for r in placed)
+
+
+class Phases:
+    """Every phase's functions, ordered once; run per request."""
+
+    __slots__ = ("hooks", "request_plan")
+
+    def __init__(self, hooks: dict[str, tuple[HookFn, ...]]) -> None:
+        self.hooks = hooks
+        # (run-first?, functions) for the phases before the handler that have any
+        self.request_plan = tuple((p in RUN_FIRST, hooks[p]) for p in REQUEST_PHASES
+                                  if hooks.get(p))
+
+    @classmethod
+    def build(cls, registrations: Iterable[Registration]) -> Phases:
+        by_phase: dict[str, list[Registration]] = {p: [] for p in PHASES}
+        for reg in registrations:
+            by_phase[reg.hook.phase].append(reg)
+        return cls({p: _ordered(regs) for p, regs in by_phase.items()})
+
+    def functions(self, phase: str) -> tuple[HookFn, ...]:
+        return self.hooks[phase]
+
+    def run_request(self, core: Handler, txn: Transaction) -> HookResult:
+        """The phases before the handler: DECLINED/OK when the request goes on to the
+        handler, else what answers it (a Response or an HTTP status)."""
+        for first, fns in self.request_plan:
+            for fn in fns:
+                rv = fn(core, txn)
+                if rv.__class__ is int:
+                    if rv == DECLINED:
+                        continue
+                    if rv == OK:
+                        if first:
+                            break
+                        continue
+                return rv
+        return OK
+
+    def run_handler(self, core: Handler, txn: Transaction) -> HookResult:
+        """The first handler that does not decline answers (DECLINED when none does)."""
+        for fn in self.hooks[HANDLER]:
+            rv = fn(core, txn)
+            if rv.__class__ is not int or rv != DECLINED:
+                return rv
+        return DECLINED
+
+    def run_all(self, phase: str, core: Handler, txn: Transaction) -> None:
+        """A run-all phase whose results do not answer the request (log_transaction)."""
+        for fn in self.hooks[phase]:
+            fn(core, txn)

@@ -1,0 +1,180 @@
+"""mod_negotiation's phase functions: MultiViews for a URI that names no file, the
+type-map handler (`AddHandler type-map .var`), and the fixup that sends a Content-Encoding
+in the client's spelling (gzip / x-gzip).  The selection itself is handler.py and
+selection.py; type maps are typemap.py."""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from fastcore._ext import load
+from fastcore.config.model import OPT_MULTI, DirConfig
+from fastcore.core import conditional as C
+from fastcore.core import static as S
+from fastcore.core.mapping import normalize
+from fastcore.core.phases import DECLINED, FIXUPS, HANDLER, OK, Hook, HookResult
+from fastcore.core.request import HttpError
+from fastcore.core.response import Response
+from fastcore.modules.mod_negotiation import typemap as tm
+from fastcore.modules.mod_negotiation.handler import (
+    NegotiationError,
+    NotAcceptable,
+    multiviews,
+)
+from fastcore.modules.mod_negotiation.selection import fix_encoding
+
+if TYPE_CHECKING:
+    from fastcore.core.handler import Handler
+    from fastcore.core.transaction import Transaction
+
+_sf = load("sendfile")
+
+
+class HeaderView:
+    """Case-insensitive .get() over the lower-cased request header dict."""
+
+    __slots__ = ("d",)
+
+    def __init__(self, d: dict[str, str]) -> None:
+        self.d = d
+
+    def get(self, name: str) -> str | None:
+        return self.d.get(name.lower())
+
+
+def typemap_handler(core: Handler, txn: Transaction) -> HookResult:
+    """`type-map` on a regular file: negotiate among the map's variants."""
+    walk, dc = txn.walk, txn.dirconf
+    if txn.handler_name != "type-map" or walk is None or dc is None or \
+            not S.is_regular(walk.st):
+        return DECLINED
+    neg = negotiated(core, txn, walk.filename, dc, typemap=True, path_info=walk.path_info)
+    return neg if neg is not None else DECLINED
+
+
+def multiviews_handler(core: Handler, txn: Transaction) -> HookResult:
+    """Options MultiViews and no such file: the best variant of that name."""
+    walk, dc = txn.walk, txn.dirconf
+    if walk is None or dc is None or walk.st is not None or not (dc.options or 0) & OPT_MULTI:
+        return DECLINED
+    neg = negotiated(core, txn, walk.filename, dc, typemap=False, path_info=walk.path_info)
+    return neg if neg is not None else DECLINED
+
+
+def encoding_fixup(core: Handler, txn: Transaction) -> HookResult:
+    """Every response with a Content-Encoding names it as the client's Accept-Encoding
+    does (mod_negotiation's fix_encoding fixup): installed for the handler to apply."""
+    txn.encoding_fixup = fix_encoding
+    return OK
+
+
+def negotiated(core: Handler, txn: Transaction, filename: str, dc: DirConfig,
+               typemap: bool, quiet: bool = False, path_info: str = "") -> Response | None:
+    """MultiViews or a type map.  With path info the choice is made (not
+    transparently) and then refused by the default handler: 404 carrying the Vary
+    (and HTTP/1.0 Expires) of the negotiation, as Apache answers."""
+    txn.cacheable = False  # chosen among variants (and by the request's Accept*)
+    hd = HeaderView(txn.headers_in)
+    vdc: DirConfig | None = None
+    try:
+        if typemap:
+            res = tm.resolve(filename, hd, dc, core.mime, method=txn.method,
+                             path_info=bool(path_info))
+            if path_info and txn.uri_path.endswith(path_info):
+                # mod_negotiation cuts the path info off r->uri before redirecting
+                txn.uri_path = txn.uri_path[:len(txn.uri_path) - len(path_info)]
+            if res.path is not None and res.body is None and not path_info:
+                # Apache serves a URI variant through an internal redirect: the
+                # variant's own walk, <Location> and Require apply, and its type,
+                # language, encoding and ETag come from its own configuration.
+                denied, vdc = redirect_target(core, txn, res.path, res.uri)
+                if denied is not None:
+                    return core.error(txn, denied, dirconf=dc)
+        else:
+            d, name = os.path.split(filename)
+            found = multiviews(d, name, hd, dc, core.mime, method=txn.method,
+                               path_info=bool(path_info),
+                               allowed=core.entry_allowed(txn))
+            if found is None:
+                return None
+            res = found
+            if res.uri:  # the variant is what Apache's sub-request served (%U)
+                base = txn.uri_path[:len(txn.uri_path) - len(path_info)]
+                txn.uri_path = base.rsplit("/", 1)[0] + "/" + res.uri + path_info
+    except NotAcceptable as e:
+        return core.error(txn, e.status, extra=list(e.headers), dirconf=dc,
+                          variants=e.variants_html)
+    except NegotiationError as e:
+        if quiet:
+            return None
+        return core.error(txn, e.status, dirconf=dc)
+    extra = list(res.headers)
+    if res.http10_expires and txn.proto_num < 1001 and not core.srv.caches_negotiated(txn.vhost):
+        # Apache's type-map handler sets r->no_cache: HTTP/1.0 gets Expires = Date
+        # (the same clock as the Date field the server adds)
+        extra.append(("Expires", _sf.date_header()[6:].rstrip().decode()))
+    if path_info:
+        keep = [(k, v) for k, v in extra if k in ("Vary", "Expires")]
+        return core.error(txn, 404, extra=keep, dirconf=dc)
+    ctype = res.content_type
+    if ctype and res.charset and "charset=" not in ctype:
+        ctype = f"{ctype}; charset={res.charset}"
+    if res.path is None or res.body is not None:
+        # a type map's Body: sent by the map handler itself (with Range support)
+        meta = list(extra)
+        if res.encoding:
+            meta.append(("Content-Encoding", res.encoding))
+        if res.languages:
+            meta.append(("Content-Language", ", ".join(res.languages)))
+        off, size = res.body if res.body is not None else (0, 0)
+        ranged = core.byte_ranges(txn, dc, meta, [("Accept-Ranges", S.accept_ranges(dc))], filename,
+                                  off, size, ctype, None, -1)
+        if ranged is not None:
+            return ranged
+        body = b""
+        if size:
+            with open(filename, "rb") as f:
+                f.seek(off)
+                body = f.read(size)
+        return Response(200, meta + [("Accept-Ranges", S.accept_ranges(dc)),
+                                     ("Content-Length", str(len(body)))], ctype, body)
+    vlv = C.variant_list_validator(filename, typemap, dc.file_etag, txn.start_time)
+    try:
+        st = os.stat(res.path)
+    except OSError:
+        return core.error(txn, 404, dirconf=dc)
+    txn.filename = res.path  # the variant, as Apache's fast internal redirect leaves it
+    if vdc is not None:
+        txn.dirconf = vdc
+        return core.default_handler(txn, res.path, st, "", vdc, extra, vlv=vlv)
+    return core.default_handler(txn, res.path, st, "", dc, extra,
+                                (ctype, res.language, res.encoding), vlv)
+
+
+def redirect_target(core: Handler, txn: Transaction, path: str, rel_uri: str
+                    ) -> tuple[int | None, DirConfig | None]:
+    """Apache's internal redirect to a type map's URI variant: (error status, None)
+    when it is refused (403 by Require, the walk's 403/500), else (None, the
+    variant's own DirConfig)."""
+    vhost = txn.vhost
+    try:
+        walk = core.mapper.walk(vhost, path)
+        uri = normalize(txn.uri_path.rsplit("/", 1)[0] + "/" + rel_uri,
+                        decode_unreserved=False)
+    except HttpError as e:
+        return e.status, None
+    except Exception:  # a broken .htaccess on the variant's way
+        return 500, None
+    vdc = core.resolver.location_config(vhost, uri, walk.dirconf)
+    if core.srv.authorize(txn, vdc, walk.filename) is False:
+        return 403, None
+    return None, vdc
+
+
+# After the named handlers (server-status, metrics...) and mod_dir, as the handler order
+# has always been; the type map and MultiViews exclude each other (a regular file / none).
+HOOKS = (
+    Hook(FIXUPS, encoding_fixup, always=True),
+    Hook(HANDLER, typemap_handler, always=True),
+    Hook(HANDLER, multiviews_handler, always=True),
+)
