@@ -640,6 +640,8 @@ class Connection(EngineConnMixin, FastPathMixin):
         if self.sb is not None:
             self.sb.set_status(self.slot, "L")
         for lg in srv.access_logs.get(id(txn.vhost)) or srv.access_logs.get(id(srv.cfg.main), ()):
+            if not lg.wants(txn):  # CustomLog env=VAR / env=!VAR
+                continue
             if lg.buffered:  # one buffer per log file for both paths: lines stay in order
                 srv.engine.log_line(lg.fd, (lg.render(txn) + "\n").encode("latin-1", "replace"), True)
             else:

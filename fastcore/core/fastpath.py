@@ -14,6 +14,8 @@ from fastcore.config.model import DirConfig, RequireGroup, VirtualHost
 from fastcore.core.request import Request
 from fastcore.core.static import accept_ranges
 from fastcore.core.transaction import Transaction
+from fastcore.modules.mod_authz_core import authz_config
+from fastcore.modules.mod_env import request_env
 from fastcore.modules.mod_mime import with_default_charset
 
 _sf = load("sendfile")
@@ -78,8 +80,10 @@ def _static_authz(group: RequireGroup | None) -> bool:
 
 def dirconf_cacheable(dc: DirConfig) -> bool:
     """A per-directory configuration's share in whether an answer may be cached: its
-    Require cannot depend on the client and it needs no reverse lookup (%h)."""
-    return _static_authz(dc.authz) and (dc.hostname_lookups or "off") == "off"
+    Require cannot depend on the client, it needs no reverse lookup (%h) and it sets no
+    mod_env variable (the fast paths log without the request's environment)."""
+    return (_static_authz(authz_config(dc).authz) and (dc.hostname_lookups or "off") == "off"
+            and not request_env(dc))
 
 
 def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig) -> None:

@@ -25,7 +25,10 @@ from fastcore.core.response import (  # noqa: F401 - Response is this module's A
     KNOWN_METHODS,
     Response,
 )
+from fastcore.modules.mod_alias import alias_dir
 from fastcore.modules.mod_dir import DirectoryMixin, HeaderView
+from fastcore.modules.mod_env import request_env
+from fastcore.modules.mod_mime import mime_config
 from fastcore.modules.mod_negotiation import handler as negotiation
 from fastcore.modules.mod_negotiation import typemap as tm
 from fastcore.modules.mod_negotiation.selection import fix_encoding
@@ -160,8 +163,10 @@ class Handler(DirectoryMixin):
         granted = self.srv.authorize(txn, dc, walk.filename)
         if granted is False:
             return self.error(txn, 403, dirconf=dc)
-        if dc.redirects:
-            red = apply_redirects(dc.redirects, uri, query)
+        txn.env = request_env(dc)  # the fixups: mod_env's variables
+        redirects = alias_dir(dc).redirects
+        if redirects:
+            red = apply_redirects(redirects, uri, query)
             if red is not None:
                 status, loc = red
                 if loc is not None and loc.startswith("/"):
@@ -195,7 +200,7 @@ class Handler(DirectoryMixin):
             return dc.set_handler
         base = os.path.basename(filename)
         for ext in reversed(base.split(".")[1:]):
-            h = dc.add_handler.get(ext.lower())
+            h = mime_config(dc).add_handler.get(ext.lower())
             if h:
                 return h
         return None

@@ -14,7 +14,7 @@ class Transaction:
                  "port", "uri_path", "query", "filename", "client_ip", "remote_port",
                  "remote_host", "vhost_name", "keepalive_count",
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
-                 "ctype", "cacheable")
+                 "ctype", "cacheable", "env")
 
     def __init__(self, conn: Any, start: float) -> None:
         self.conn = conn
@@ -53,6 +53,9 @@ class Transaction:
         # file's stat changing: a walk that read .htaccess or lstat'ed, a client-dependent
         # Require, a sub-request or internal redirect that chose among several outcomes
         self.cacheable = True
+        # the request's environment variables (r->subprocess_env), by lower-case name: set
+        # in the fixups (mod_env), so a request that never got there has none
+        self.env: dict[str, str] = {}
 
     @property
     def local_ip(self) -> str:

@@ -5,16 +5,47 @@ handler.Handler (uses its error/default_handler/negotiated/signature/allow helpe
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
-from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig
+from fastcore.config.engine import OR_INDEXES, Ctx, Directive, Engine
+from fastcore.config.lexer import split_words
+from fastcore.config.model import OPT_INDEXES, OPT_MULTI, DirConfig, module_record, scope_record
+from fastcore.config.tree import Node
 from fastcore.core import static as S
 from fastcore.core.fastpath import produced_by
 from fastcore.core.mapping import normalize
 from fastcore.core.paths import escape_uri
 from fastcore.core.request import HttpError
 from fastcore.core.response import KNOWN_METHODS, Response
+from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_autoindex import handler as autoindex
 from fastcore.modules.mod_negotiation import handler as negotiation
+
+NAME = "dir_module"
+
+
+@dataclass
+class DirIndexDir:
+    """mod_dir's per-dir record: DirectoryIndex (None: unset, which means index.html;
+    (): `DirectoryIndex disabled`) and DirectorySlash (None: unset, which means On)."""
+
+    index_names: tuple[str, ...] | None = None
+    slash: bool | None = None
+
+    def merge(self, add: DirIndexDir) -> DirIndexDir:
+        """merge_dir_configs: each setting of the deeper scope wins where it is set."""
+        return DirIndexDir(add.index_names if add.index_names is not None else self.index_names,
+                           add.slash if add.slash is not None else self.slash)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The index file names in force."""
+        return self.index_names if self.index_names is not None else ("index.html",)
+
+
+def dir_config(dc: DirConfig) -> DirIndexDir:
+    """This module's record of a merged DirConfig (ap_get_module_config)."""
+    return module_record(dc.modules, NAME, DirIndexDir)
 
 
 class DirectoryMixin:
@@ -23,12 +54,12 @@ class DirectoryMixin:
     def directory(self, txn: object, uri: str, query: str, dirname: str, dc: DirConfig,
                   recursion: int) -> Response:
         if not uri.endswith("/"):
-            if dc.directory_slash is not False:
+            if dir_config(dc).slash is not False:
                 # mod_dir: ap_escape_uri(r->uri) + "/", the query as it came
                 loc = self.srv.self_url(txn, escape_uri(uri) + "/") + (("?" + query) if query else "")
                 return self.error(txn, 301, location=loc, dirconf=dc)
             return self.no_index(txn, uri, query, dirname, dc)  # mod_dir declines
-        names = dc.directory_index if dc.directory_index is not None else ("index.html",)
+        names = dir_config(dc).names
         failure = 0
         for i, name in enumerate(names):
             if i:  # the answer now rests on the earlier names' absence: a file created
@@ -102,8 +133,7 @@ class DirectoryMixin:
         if not autoindex_loaded:  # no handler takes the directory: the default one's 404
             log.log("info", "core", f"AH00129: Attempt to serve directory: {shown}", client, dc)
             return self.error(txn, 404, dirconf=dc)
-        names = ",".join(dc.directory_index if dc.directory_index is not None
-                         else ("index.html",)) or "none"
+        names = ",".join(dir_config(dc).names) or "none"
         log.log("error", "autoindex", f"AH01276: Cannot serve directory {shown}: No matching "
                 f"DirectoryIndex ({names}) found, and server-generated directory index "
                 "forbidden by Options directive", client, dc)
@@ -175,3 +205,30 @@ class HeaderView:
 
     def get(self, name: str) -> str | None:
         return self.d.get(name.lower())
+
+
+# -- the directives ----------------------------------------------------------------------
+
+def directory_index(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
+    rec = scope_record(ctx.dirconf.modules, NAME, DirIndexDir)
+    names = rec.index_names or ()
+    for w in split_words(a):
+        # as mod_dir: "disabled" drops the names given so far in this scope
+        names = () if w.lower() == "disabled" else names + (w,)
+    rec.index_names = names
+
+
+def directory_slash(e: Engine, ctx: Ctx, a: bool, n: Node) -> None:
+    scope_record(ctx.dirconf.modules, NAME, DirIndexDir).slash = a
+
+
+def directives() -> list[Directive]:
+    ix = frozenset({OR_INDEXES})
+    return [
+        Directive("DirectoryIndex", NAME, ix, "RAW_ARGS", directory_index, "a list of file "
+                  "names"),
+        Directive("DirectorySlash", NAME, ix, "FLAG", directory_slash, "On or Off"),
+    ]
+
+
+MODULE = ModuleSpec(NAME, directives, dir_record=DirIndexDir)
