@@ -413,11 +413,11 @@ def undefine(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 
 def include(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    e.include(a[0], ctx, optional=False)
+    e.include(a[0], optional=False)
 
 
 def include_optional(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    e.include(a[0], ctx, optional=True)
+    e.include(a[0], optional=True)
 
 
 def force_type(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

@@ -11,12 +11,15 @@ import glob
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastcore.config.errors import ConfigError, invalid_command
 from fastcore.config.lexer import read_lines, split_words
 from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.config.tree import Node, Reader
+
+if TYPE_CHECKING:
+    from fastcore.config.state import State
 
 # req_override bits (Apache's RSRC_CONF, ACCESS_CONF, OR_*).
 RSRC = "RSRC"
@@ -76,11 +79,12 @@ class Ctx:
     authz_group: bool = False  # inside <RequireAll/Any/None> (not the section's own list)
     path: str | None = None  # the section argument (for <Directory> etc.)
 
-    def child(self, **kw: object) -> Ctx:
+    def child(self, **kw: Any) -> Ctx:
         return replace(self, **kw)
 
 
-Handler = Callable[["Engine", Ctx, object, Node], None]
+# the argument is what the syntax makes of the text: list[str], bool (FLAG) or str (RAW_ARGS)
+Handler = Callable[["Engine", Ctx, Any, Node], None]
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ class Engine:
     store results on `self.state` (a builder the handlers know).  The table holds core's
     directives and those of the modules loaded so far: `load_module` adds a module's."""
 
-    def __init__(self, table: dict[str, list[Directive]], state: object, server_root: str,
+    def __init__(self, table: dict[str, list[Directive]], state: State, server_root: str,
                  defines: dict[str, str], static_modules: tuple[str, ...],
                  registry: ModuleRegistry):
         self.table = table

@@ -106,7 +106,7 @@ class DirResolver:
         self.cfg = cfg
         self._dirs: dict[tuple[int, str], DirConfig] = {}
         self._files: dict[tuple[int, str], DirConfig] = {}
-        self._locs: dict[tuple[int, str, int], DirConfig] = {}
+        self._locs: dict[tuple[int, str, int], tuple[DirConfig, DirConfig]] = {}
         self._ht: dict[tuple[str, int], HtaccessParse] = {}
         self._plan: dict[int, tuple[list[Section], list[Section], list[Section],
                                     list[Section]]] = {}

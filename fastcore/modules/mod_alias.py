@@ -123,7 +123,9 @@ def _grok_status(word: str, status: int) -> tuple[int, int]:
 
 
 def _redirect(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool, fixed: int) -> None:
-    arg1, arg2, arg3 = (list(a) + [None, None])[:3]
+    arg1: str = a[0]
+    arg2: str | None = a[1] if len(a) > 1 else None
+    arg3: str | None = a[2] if len(a) > 2 else None
     status, grok = _grok_status(arg1, fixed or 302)
     if arg3 is not None and not grok:
         raise DirectiveError("Redirect: invalid first argument (of three)")

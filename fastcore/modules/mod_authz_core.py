@@ -102,12 +102,12 @@ class ReqCtx:
         v = self._local
         if callable(v):
             try:
-                v = v()
+                got = v()
             except OSError:
-                v = None
-            if isinstance(v, tuple):
-                v = v[0] if v else None
-            v = str(v) if v else None
+                got = None
+            if isinstance(got, tuple):
+                got = got[0] if got else None
+            v = str(got) if got else None
             self._local = v
         return v
 

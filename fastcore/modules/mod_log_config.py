@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastcore.config.apexpr import check_expr
 from fastcore.config.engine import NOT_IN_DIR_LOC_FILE, RSRC, Ctx, Directive, DirectiveError, Engine
@@ -25,6 +26,9 @@ from fastcore.config.model import DirConfig, LogSpec, VirtualHost, module_record
 from fastcore.config.tree import Node
 from fastcore.core.paths import to_bytes
 from fastcore.modules import ModuleSpec
+
+if TYPE_CHECKING:
+    from fastcore.core.transaction import Transaction
 
 LOG_BUFSIZE = 4096
 COMMON = '%h %l %u %t "%r" %>s %b'
@@ -85,7 +89,7 @@ def _dash(v: object) -> str:
     return "-" if v is None or v == "" else str(v)
 
 
-def _item(code: str, arg: str | None) -> Callable[[object], str]:
+def _item(code: str, arg: str | None) -> Callable[[Transaction], str]:
     """One % directive -> function(record) -> text."""
     a = arg
     if code == "h":
@@ -189,13 +193,13 @@ def _item(code: str, arg: str | None) -> Callable[[object], str]:
     raise ValueError(f"Unrecognized LogFormat directive %{code}")
 
 
-def _env_var(r: object, key: str) -> str:
+def _env_var(r: Transaction, key: str) -> str:
     """%{VAR}e: the request's environment variable (mod_env), escaped; - when unset."""
     value = getattr(r, "env", {}).get(key)
     return "-" if value is None else escape(value)
 
 
-def log_condition(condition: str | None) -> Callable[[object], bool]:
+def log_condition(condition: str | None) -> Callable[[Transaction], bool]:
     """Whether a CustomLog with this condition writes a request's line: env=VAR when the
     request's environment has VAR, env=!VAR when it has not (mod_log_config's
     condition_sense); expr= is not evaluated (every line is written)."""
@@ -219,9 +223,9 @@ _DIRECTIVE = re.compile(r"%(!?[0-9,]*)(<|>)?(?:\{([^}]*)\})?(<|>)?(\^t[io]|>s|[a
 _ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\", '\\"': '"'}
 
 
-def compile_format(fmt: str) -> Callable[[object], str]:
+def compile_format(fmt: str) -> Callable[[Transaction], str]:
     """A LogFormat string (or nickname already resolved) -> formatter(record) -> line."""
-    parts: list[object] = []
+    parts: list[str | Callable[[Transaction], str]] = []
     pos = 0
     for m in _DIRECTIVE.finditer(fmt):
         if m.start() > pos:
@@ -245,15 +249,15 @@ def compile_format(fmt: str) -> Callable[[object], str]:
             parts[i] = p
     frozen = tuple(parts)
 
-    def render(r: object) -> str:
+    def render(r: Transaction) -> str:
         return "".join(p if isinstance(p, str) else p(r) for p in frozen)
 
     return render
 
 
-def _conditional(fn: Callable[[object], str], codes: frozenset[int], negate: bool) -> Callable[[object], str]:
-    def f(r: object) -> str:
-        hit = r.status in codes  # type: ignore[attr-defined]
+def _conditional(fn: Callable[[Transaction], str], codes: frozenset[int], negate: bool) -> Callable[[Transaction], str]:
+    def f(r: Transaction) -> str:
+        hit = r.status in codes
         return fn(r) if hit != negate else "-"
     return f
 
@@ -286,7 +290,7 @@ class AccessLog:
         self.buflen = 0
         self.lock = threading.Lock()  # worker threads share one buffer
 
-    def log(self, r: object) -> None:
+    def log(self, r: Transaction) -> None:
         if not self.wants(r):
             return
         line = (self.render(r) + "\n").encode("latin-1", "replace")

@@ -60,12 +60,12 @@ def read_types_config(path: str) -> dict[str, str]:
     """Parse a mime.types file: `type ext ext ...` lines, '#' comments."""
     table: dict[str, str] = {}
     with open(path, encoding="latin-1") as f:
-        for line in f:
-            line = line.split("#", 1)[0].split()
-            if len(line) < 2:
+        for text in f:
+            words = text.split("#", 1)[0].split()
+            if len(words) < 2:
                 continue
-            ctype = line[0].lower()
-            for ext in line[1:]:
+            ctype = words[0].lower()
+            for ext in words[1:]:
                 table[ext.lower()] = ctype
     return table
 

@@ -4,7 +4,7 @@ IndexHeadInsert; its per-dir record and the merge of IndexOptions as
 merge_autoindex_configs does it."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from fastcore.config.engine import OR_INDEXES, Ctx, Directive, DirectiveError, Engine
@@ -18,7 +18,7 @@ NAME = "autoindex_module"
 Lines = tuple[tuple[str, ...], ...]  # one tuple of arguments per directive line
 
 
-def _words(lines: object) -> list[str]:
+def _words(lines: Iterable[str | tuple[str, ...]]) -> list[str]:
     return [w for line in (lines or ()) for w in ((line,) if isinstance(line, str) else line)]
 
 
@@ -30,7 +30,7 @@ _AI_VALUE_WORDS = ("namewidth", "descriptionwidth", "iconwidth", "iconheight", "
 AiOpts = tuple[frozenset, frozenset, frozenset]  # (opts, incremented, decremented)
 
 
-def ai_scope_options(lines: object) -> AiOpts:
+def ai_scope_options(lines: Iterable[str | tuple[str, ...]]) -> AiOpts:
     """One scope's IndexOptions as mod_autoindex's add_opts keeps them: a plain keyword
     sets its flag and drops the +/- collected so far, +X/-X only increment/decrement,
     None clears everything ("none" stands for NO_OPTIONS)."""
