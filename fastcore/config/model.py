@@ -66,26 +66,6 @@ def effective_etag(bits: int, add: int, remove: int) -> frozenset[str]:
 OVERRIDE_CLASSES = ("AuthConfig", "FileInfo", "Indexes", "Limit", "Options")
 
 
-@dataclass(frozen=True)
-class Require:
-    """One `Require` line. kind: all|ip|host|local|env|method|expr|valid-user|user|group."""
-
-    kind: str
-    args: tuple[str, ...] = ()
-    negated: bool = False
-    filename: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class RequireGroup:
-    """<RequireAll>/<RequireAny>/<RequireNone>; a section's bare Require lines form an
-    implicit RequireAny. `merge` is AuthMerging (off|and|or) of the section."""
-
-    kind: str  # "all" | "any" | "none"
-    items: tuple[Require | RequireGroup, ...] = ()
-
-
 class ModuleRecord(Protocol):
     """A module's per-dir or per-server config record (httpd's create_*_config result):
     the record type called without arguments creates the empty record, `merge` is the
@@ -189,32 +169,6 @@ class Section:
     config: DirConfig
     filename: str
     line: int
-
-
-@dataclass(frozen=True)
-class Alias:
-    url_prefix: str
-    target: str
-    regex: Regex | None = None  # AliasMatch, ScriptAliasMatch
-    script: bool = False  # ScriptAlias*: the target is a CGI directory
-
-
-@dataclass(frozen=True)
-class Redirect:
-    status: int  # 301, 302, 303, 410 ...
-    url_prefix: str
-    target: str | None  # None for 410 gone
-    regex: Regex | None = None  # RedirectMatch
-    section: bool = False  # the one-URL form inside a section: applies to all it covers
-
-
-@dataclass(frozen=True)
-class LogSpec:
-    """A CustomLog/TransferLog: destination path (or "|cmd"), format string, env condition."""
-
-    path: str
-    format: str
-    condition: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ import os
 from typing import NamedTuple
 
 from fastcore._ext import load
-from fastcore.config.model import DirConfig, RequireGroup, VirtualHost
+from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.core.request import Request
 from fastcore.core.static import accept_ranges
 from fastcore.core.transaction import Transaction
-from fastcore.modules.mod_authz_core import authz_config
+from fastcore.modules.mod_authz_core import RequireGroup, authz_config
 from fastcore.modules.mod_env import request_env
 from fastcore.modules.mod_mime import with_default_charset
 

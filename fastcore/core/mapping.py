@@ -22,9 +22,7 @@ from urllib.parse import quote
 from fastcore.config.model import (
     OPT_SYM_LINKS,
     OPT_SYM_OWNER,
-    Alias,
     DirConfig,
-    Redirect,
     VirtualHost,
     reads_htaccess,
 )
@@ -41,7 +39,7 @@ from fastcore.core.paths import (
     wire_bytes,
 )
 from fastcore.core.request import HttpError
-from fastcore.modules.mod_alias import alias_server
+from fastcore.modules.mod_alias import Alias, Redirect, alias_server
 
 _HEX = "0123456789abcdefABCDEF"
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")

@@ -13,7 +13,7 @@ import select
 import threading
 from collections.abc import Callable
 
-from fastcore.config.model import DirConfig, RequireGroup, ServerConfig, VirtualHost
+from fastcore.config.model import DirConfig, ServerConfig, VirtualHost
 from fastcore.core import errors as E
 from fastcore.core.connection import Connection
 from fastcore.core.dns import Resolver
@@ -29,7 +29,7 @@ from fastcore.core.mapping import Mapper
 from fastcore.core.request import Request
 from fastcore.core.transaction import Transaction
 from fastcore.modules import mod_authz_core as authz
-from fastcore.modules.mod_authz_core import METHODS
+from fastcore.modules.mod_authz_core import METHODS, RequireGroup
 from fastcore.modules.mod_log_config import (
     DEBUG_INDEX,
     DEFAULT_NICKNAMES,

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from fastcore.config.engine import ACCESS, OR_FILEINFO, RSRC, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.errors import error_log_line
 from fastcore.config.model import (
-    Alias,
     DirConfig,
-    Redirect,
     VirtualHost,
     module_record,
     scope_record,
@@ -24,6 +22,23 @@ from fastcore.config.tree import Node
 from fastcore.modules import ModuleSpec
 
 NAME = "alias_module"
+
+
+@dataclass(frozen=True)
+class Alias:
+    url_prefix: str
+    target: str
+    regex: Regex | None = None  # AliasMatch, ScriptAliasMatch
+    script: bool = False  # ScriptAlias*: the target is a CGI directory
+
+
+@dataclass(frozen=True)
+class Redirect:
+    status: int  # 301, 302, 303, 410 ...
+    url_prefix: str
+    target: str | None  # None for 410 gone
+    regex: Regex | None = None  # RedirectMatch
+    section: bool = False  # the one-URL form inside a section: applies to all it covers
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Authorization: Apache 2.4 mod_authz_core + mod_authz_host semantics.
 
-The config layer builds RequireGroup trees (fastcore.config.model) and applies AuthMerging;
-this module only evaluates a tree for one request.  Every provider answers one of GRANTED,
+The directives below build RequireGroup trees and AuthzDir.merge applies AuthMerging;
+`authorize` evaluates a tree for one request.  Every provider answers one of GRANTED,
 DENIED or NEUTRAL, exactly as Apache's providers do, and the containers combine them the way
 mod_authz_core's apply_authz_sections does:
 
@@ -25,10 +25,31 @@ from typing import Protocol
 
 from fastcore.config.engine import OR_AUTHCFG, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.lexer import get_word, split_words
-from fastcore.config.model import DirConfig, Require, RequireGroup, module_record, scope_record
+from fastcore.config.model import DirConfig, module_record, scope_record
 from fastcore.config.sections import section_args, section_label
 from fastcore.config.tree import Node
 from fastcore.modules import ModuleSpec
+
+
+@dataclass(frozen=True)
+class Require:
+    """One `Require` line. kind: all|ip|host|local|env|method|expr|valid-user|user|group."""
+
+    kind: str
+    args: tuple[str, ...] = ()
+    negated: bool = False
+    filename: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RequireGroup:
+    """<RequireAll>/<RequireAny>/<RequireNone>; a section's bare Require lines form an
+    implicit RequireAny. `merge` is AuthMerging (off|and|or) of the section."""
+
+    kind: str  # "all" | "any" | "none"
+    items: tuple[Require | RequireGroup, ...] = ()
+
 
 GRANTED = 1
 DENIED = 0

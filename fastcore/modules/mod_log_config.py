@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from fastcore.config.apexpr import check_expr
 from fastcore.config.engine import NOT_IN_DIR_LOC_FILE, RSRC, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.logformat import check_log_format
-from fastcore.config.model import DirConfig, LogSpec, VirtualHost, module_record, scope_record
+from fastcore.config.model import DirConfig, VirtualHost, module_record, scope_record
 from fastcore.config.tree import Node
 from fastcore.core.paths import to_bytes
 from fastcore.modules import ModuleSpec
@@ -368,6 +368,15 @@ class ErrorLog:
 # -- configuration: LogFormat, CustomLog, TransferLog, BufferedLogs ----------------------
 
 NAME = "log_config_module"
+
+
+@dataclass(frozen=True)
+class LogSpec:
+    """A CustomLog/TransferLog: destination path (or "|cmd"), format string, env condition."""
+
+    path: str
+    format: str
+    condition: str | None = None
 
 
 @dataclass

@@ -9,9 +9,7 @@ from http_fakes import FakeResolver, effective_defaults
 from fastcore.config.model import (
     OPT_SYM_LINKS,
     OPT_SYM_OWNER,
-    Alias,
     DirConfig,
-    Redirect,
     Section,
     ServerConfig,
     VirtualHost,
@@ -19,7 +17,7 @@ from fastcore.config.model import (
 from fastcore.core.mapping import Mapper, alias_match, apply_redirects, decode_path
 from fastcore.core.request import HttpError
 from fastcore.modules.mod_alias import NAME as ALIAS
-from fastcore.modules.mod_alias import AliasServer
+from fastcore.modules.mod_alias import Alias, AliasServer, Redirect
 
 
 def code(path: str, slashes: str = "off") -> str | int:

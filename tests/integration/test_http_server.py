@@ -14,10 +14,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 from apache_oracle import parse_responses  # noqa: E402
 from http_fakes import FakeResolver, effective_defaults  # noqa: E402
 
-from fastcore.config.model import LogSpec, ServerConfig, VirtualHost  # noqa: E402
+from fastcore.config.model import ServerConfig, VirtualHost  # noqa: E402
 from fastcore.core.server import CLOSED, WANT_READ, WANT_WRITE, HttpServer  # noqa: E402
 from fastcore.modules.mod_log_config import NAME as LOG  # noqa: E402
-from fastcore.modules.mod_log_config import LogServer  # noqa: E402
+from fastcore.modules.mod_log_config import LogServer, LogSpec  # noqa: E402
 
 
 def make_server(tmp: str, buffered: bool = False, fmt: str = "%>s %r %k %X", tokens: str = "full",

@@ -15,14 +15,12 @@ from fastcore.config.model import (
     OPT_INDEXES,
     OPT_SYM_LINKS,
     DirConfig,
-    Require,
-    RequireGroup,
     ServerConfig,
     VirtualHost,
     merge_records,
 )
 from fastcore.modules.mod_authz_core import NAME as AUTHZ
-from fastcore.modules.mod_authz_core import AuthzDir
+from fastcore.modules.mod_authz_core import AuthzDir, Require, RequireGroup
 
 
 def _overlay(base: DirConfig, delta: DirConfig) -> DirConfig:
