@@ -129,9 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {m}")
         return 0
     if args.list_directives:
-        from fastcore.config.modules import TABLE
-        for key in sorted(TABLE):
-            d = TABLE[key][0]
+        from fastcore.modules import REGISTRY
+
+        table = REGISTRY.full_table()
+        for key in sorted(table):
+            d = table[key][0]
             name = d.name + (">" if d.name.startswith("<") else "")
             print(f"{name}\n\t{d.usage}\n\t({d.module})" if d.usage else
                   f"{name}\n\t({d.module})")

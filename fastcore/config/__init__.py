@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from fastcore.config.errors import ConfigError, HtaccessError
 from fastcore.config.model import ServerConfig
+
+if TYPE_CHECKING:
+    from fastcore.config.engine import ModuleRegistry
 
 __all__ = ["ConfigError", "HtaccessError", "load", "default_config_text", "default_variables",
            "render_default_config"]
@@ -56,16 +60,22 @@ def render_default_config(variables: Mapping[str, str] | None = None) -> str:
 def load(path: str | None, *, server_root: str | None = None, defines: Iterable[str] = (),
          pre_directives: Iterable[str] = (), post_directives: Iterable[str] = (),
          variables: Mapping[str, str] | None = None,
-         check_document_root: bool = True) -> ServerConfig:
+         check_document_root: bool = True,
+         registry: ModuleRegistry | None = None) -> ServerConfig:
     """Parse a config file (None: the embedded default) into a ServerConfig.
 
     `defines` are -D names, `pre_directives`/`post_directives` the -C/-c lines.
     Additions to the documented API: `variables` presets Define'd values (for the
     embedded default they default to `default_variables()`); `check_document_root=False`
     is -T (a missing DocumentRoot is then a warning, not an error).
+    `registry` is the set of modules LoadModule can load (default: fastcore.modules').
     Raises ConfigError with Apache's wording, file and line.
     """
     from fastcore.config.build import parse
+
+    if registry is None:
+        # the entry point picks the server's modules; the engine only gets them passed in
+        from fastcore.modules import REGISTRY as registry
 
     if path is None or os.path.abspath(path) == DEFAULT_CONF:
         # (the file path too, so a reload by cfg.config_file gets the embedded default)
@@ -73,7 +83,8 @@ def load(path: str | None, *, server_root: str | None = None, defines: Iterable[
         vars_.update(variables or {})
         return parse(DEFAULT_CONF, server_root=server_root or vars_["FC_RUNDIR"],
                      defines=defines, pre=pre_directives, post=post_directives,
-                     variables=vars_, check_document_root=check_document_root)
+                     variables=vars_, registry=registry,
+                     check_document_root=check_document_root)
     return parse(path, server_root=server_root, defines=defines, pre=pre_directives,
-                 post=post_directives, variables=variables or {},
+                 post=post_directives, variables=variables or {}, registry=registry,
                  check_document_root=check_document_root)

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 
-from fastcore.config.engine import SERVER_OVERRIDE, Ctx, Engine
+from fastcore.config.engine import SERVER_OVERRIDE, Ctx, Engine, ModuleRegistry
 from fastcore.config.errors import ConfigError
 from fastcore.config.lexer import logical_lines, read_lines
 from fastcore.config.model import (
@@ -17,11 +17,9 @@ from fastcore.config.model import (
     DirConfig,
     ServerConfig,
 )
-from fastcore.config.modules import STATIC, TABLE
+from fastcore.config.modules import MPMS, STATIC, core_table
 from fastcore.config.readtime import install
 from fastcore.config.state import State, merge_dir
-
-MPMS = ("mpm_prefork_module", "mpm_worker_module", "mpm_event_module")
 
 
 def builtin_dir_defaults() -> DirConfig:
@@ -32,9 +30,6 @@ def builtin_dir_defaults() -> DirConfig:
         # refuses every directive in them); see model.reads_htaccess.
         allow_override_options=OPT_ALL | OPT_MULTI | OPT_INCNOEXEC,
         allow_override_list=frozenset(),
-        authz_merging="off",
-        directory_index=("index.html",),
-        directory_slash=True,
         hostname_lookups="off",
         enable_sendfile=False,  # 2.4: EnableSendfile Off
         enable_mmap=True,
@@ -62,7 +57,8 @@ def parse(path: str, **kw) -> ServerConfig:
 
 def _parse(path: str, *, server_root: str | None, defines: Iterable[str],
            pre: Iterable[str], post: Iterable[str], variables: Mapping[str, str],
-           config_name: str | None = None, check_document_root: bool = True) -> ServerConfig:
+           registry: ModuleRegistry, config_name: str | None = None,
+           check_document_root: bool = True) -> ServerConfig:
     if server_root is None:
         server_root = os.path.dirname(os.path.abspath(path))
     server_root = os.path.abspath(server_root)
@@ -73,7 +69,7 @@ def _parse(path: str, *, server_root: str | None, defines: Iterable[str],
         define_map[d] = ""
     state = State(path, server_root)
     state.defines = {d for d in defines}
-    engine = Engine(TABLE, state, server_root, define_map, STATIC)
+    engine = Engine(core_table(), state, server_root, define_map, STATIC, registry)
     engine.state = state
     install(engine)
     engine.check_document_root = check_document_root
@@ -96,6 +92,7 @@ def _parse(path: str, *, server_root: str | None, defines: Iterable[str],
         state.main.server_name = _default_server_name()
     cfg = state.finish(tuple(engine.loaded))
     cfg.shared_modules = frozenset(engine.shared)
+    cfg.directives = engine.table  # what a .htaccess of this configuration may use
     cfg.mutexes = dict(state.mutexes)
     cfg.warnings = tuple(engine.warnings)
     cfg.tree = tuple(pre_nodes + nodes + post_nodes)

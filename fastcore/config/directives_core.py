@@ -413,11 +413,11 @@ def undefine(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 
 def include(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    e.include(a[0], ctx, optional=False)
+    e.include(a[0], optional=False)
 
 
 def include_optional(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    e.include(a[0], ctx, optional=True)
+    e.include(a[0], optional=True)
 
 
 def force_type(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
@@ -460,22 +460,20 @@ def ignore(e: Engine, ctx: Ctx, a: object, n: Node) -> None:
 
 
 def load_module(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    from fastcore.config.modules import SUPPORTED
-
+    supported = e.registry.loadable()
     name = a[0]
     if name in e.static:
         raise DirectiveError(f"module {name} is built-in and can't be loaded")
     if name in e.loaded:
         e.warnings.append(f"AH01574: module {name} is already loaded, skipping")
         return
-    if name not in SUPPORTED:
+    if name not in supported:
         raise DirectiveError(f"Cannot load {a[1]} into server: fastcore does not implement "
-                             f"{name} (supported: {', '.join(sorted(SUPPORTED))})")
+                             f"{name} (supported: {', '.join(sorted(supported))})")
     if name in MPMS and any(m in MPMS for m in e.loaded):
         raise DirectiveError("AH00534: apache2: Configuration error: More than one MPM "
                              "loaded.")
-    e.loaded.append(name)
-    e.shared.append(name)
+    e.load_module(name)
     if name in MPMS:
         e.state.mpm.name = name.split("_")[1]
 

@@ -11,11 +11,15 @@ import glob
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastcore.config.errors import ConfigError, invalid_command
 from fastcore.config.lexer import read_lines, split_words
 from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.config.tree import Node, Reader
+
+if TYPE_CHECKING:
+    from fastcore.config.state import State
 
 # req_override bits (Apache's RSRC_CONF, ACCESS_CONF, OR_*).
 RSRC = "RSRC"
@@ -72,13 +76,15 @@ class Ctx:
     override_list: frozenset[str] = frozenset()
     authz: list = field(default_factory=list)  # Require items of the current group
     authz_kind: str = "any"  # the group they go into (a section's bare Requires: any)
+    authz_group: bool = False  # inside <RequireAll/Any/None> (not the section's own list)
     path: str | None = None  # the section argument (for <Directory> etc.)
 
-    def child(self, **kw: object) -> Ctx:
+    def child(self, **kw: Any) -> Ctx:
         return replace(self, **kw)
 
 
-Handler = Callable[["Engine", Ctx, object, Node], None]
+# the argument is what the syntax makes of the text: list[str], bool (FLAG) or str (RAW_ARGS)
+Handler = Callable[["Engine", Ctx, Any, Node], None]
 
 
 @dataclass(frozen=True)
@@ -92,13 +98,39 @@ class Directive:
     check: int = 0
 
 
+class ModuleRegistry(Protocol):
+    """What the engine needs of the module registry it is given (fastcore.modules)."""
+
+    def loadable(self) -> frozenset[str]:
+        """The module names LoadModule accepts."""
+        ...
+
+    def directives(self, name: str) -> list[Directive]:
+        """The directive table of module `name` (importing it); [] if it has none."""
+        ...
+
+
+class NoModules:
+    """A registry with nothing to load: a .htaccess engine gets the complete table of its
+    configuration (LoadModule is not allowed there)."""
+
+    def loadable(self) -> frozenset[str]:
+        return frozenset()
+
+    def directives(self, name: str) -> list[Directive]:
+        return []
+
+
 class Engine:
     """Runs the directive table over the config files; subclasses nothing, handlers
-    store results on `self.state` (a builder the handlers know)."""
+    store results on `self.state` (a builder the handlers know).  The table holds core's
+    directives and those of the modules loaded so far: `load_module` adds a module's."""
 
-    def __init__(self, table: dict[str, list[Directive]], state: object, server_root: str,
-                 defines: dict[str, str], static_modules: tuple[str, ...]):
+    def __init__(self, table: dict[str, list[Directive]], state: State, server_root: str,
+                 defines: dict[str, str], static_modules: tuple[str, ...],
+                 registry: ModuleRegistry):
         self.table = table
+        self.registry = registry
         self.state = state
         self.server_root = server_root
         self.defines = defines
@@ -109,6 +141,21 @@ class Engine:
         self.check_document_root = True  # -T turns it off
         self.listen_seen: set[tuple[str | None, int]] = set()  # Listen (address text, port)
         self._include_depth = 0
+        for name in static_modules:
+            self._add_rows(name)
+
+    def _add_rows(self, name: str) -> None:
+        for d in self.registry.directives(name):
+            rows = self.table.setdefault(d.name.lower(), [])
+            if d not in rows:
+                rows.append(d)
+
+    def load_module(self, name: str, shared: bool = True) -> None:
+        """LoadModule: the module's directives and <IfModule> name are known from here on."""
+        self.loaded.append(name)
+        if shared:
+            self.shared.append(name)
+        self._add_rows(name)
 
     # -- helpers used by handlers ---------------------------------------------------
     def resolve_path(self, path: str) -> str:

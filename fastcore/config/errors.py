@@ -37,3 +37,17 @@ def invalid_command(name: str) -> str:
     """Apache's message for a directive nobody registered."""
     return (f"Invalid command '{name}', perhaps misspelled or defined by a module "
             "not included in the server configuration")
+
+
+def error_log_line(module: str, level: str, msg: str) -> str:
+    """A line as Apache's error log writes it to stderr while it reads the configuration
+    (a module's startup warning)."""
+    import os
+    import threading
+    import time
+
+    now = time.time()
+    lt = time.localtime(now)
+    stamp = time.strftime("%a %b %d %H:%M:%S", lt) + f".{int(now * 1e6) % 1000000:06d} {lt.tm_year}"
+    return (f"[{stamp}] [{module}:{level}] [pid {os.getpid()}:tid "
+            f"{threading.get_native_id()}] {msg}")

@@ -26,12 +26,14 @@ import re
 import time
 from dataclasses import dataclass, replace
 
+from fastcore.config.engine import NoModules
 from fastcore.config.errors import ConfigError, HtaccessError, invalid_command
 from fastcore.config.lexer import logical_lines
 from fastcore.config.model import DirConfig, Section, ServerConfig, VirtualHost, reads_htaccess
 from fastcore.config.state import State, merge_dir
 
 _CACHE_MAX = 20000
+_NO_MODULES = NoModules()
 # A file changed less than this long ago may change again within the same timestamp
 # tick (coarse kernel clocks: a few ms; FAT: 2 s) without its stamp changing.
 RACY_NS = 2_000_000_000
@@ -104,7 +106,7 @@ class DirResolver:
         self.cfg = cfg
         self._dirs: dict[tuple[int, str], DirConfig] = {}
         self._files: dict[tuple[int, str], DirConfig] = {}
-        self._locs: dict[tuple[int, str, int], DirConfig] = {}
+        self._locs: dict[tuple[int, str, int], tuple[DirConfig, DirConfig]] = {}
         self._ht: dict[tuple[str, int], HtaccessParse] = {}
         self._plan: dict[int, tuple[list[Section], list[Section], list[Section],
                                     list[Section]]] = {}
@@ -312,12 +314,12 @@ class DirResolver:
 
     def _parse_htaccess(self, path: str, text: str, allowed: DirConfig) -> DirConfig:
         from fastcore.config.engine import Ctx, DirectiveError, Engine  # noqa: F401
-        from fastcore.config.modules import STATIC, TABLE
         from fastcore.config.readtime import install
 
         cfg = self.cfg
         state = State(cfg.config_file, cfg.server_root)
-        eng = Engine(TABLE, state, cfg.server_root, {d: "" for d in cfg.defines}, STATIC)
+        eng = Engine(cfg.directives, state, cfg.server_root, {d: "" for d in cfg.defines},
+                     (), _NO_MODULES)
         eng.loaded = list(cfg.modules)
         install(eng)
         out = DirConfig()
@@ -338,15 +340,11 @@ class DirResolver:
                             and nonfatal & {"override", "all"}):
                         continue
                     raise
-            from fastcore.config.sections import finish_authz
-            finish_authz(ctx, out)
         except HtaccessError:
             raise
         except ConfigError as exc:
             raise HtaccessError(exc.filename or path, exc.line, exc.message,
                                 exc.directive) from None
-        except Exception as exc:  # DirectiveError from finish_authz
-            raise HtaccessError(path, 0, str(exc)) from None
         return out
 
     # -- virtual hosts -------------------------------------------------------------

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
 from fastcore.config.regex import Regex
+
+if TYPE_CHECKING:
+    from fastcore.config.engine import Directive
 
 # Options flags (Apache's OPT_* bits); `Options All` is everything but MultiViews.
 OPT_NONE = 0
@@ -63,53 +66,69 @@ def effective_etag(bits: int, add: int, remove: int) -> frozenset[str]:
 OVERRIDE_CLASSES = ("AuthConfig", "FileInfo", "Indexes", "Limit", "Options")
 
 
-@dataclass(frozen=True)
-class Require:
-    """One `Require` line. kind: all|ip|host|local|env|method|expr|valid-user|user|group."""
+class ModuleRecord(Protocol):
+    """A module's per-dir or per-server config record (httpd's create_*_config result):
+    the record type called without arguments creates the empty record, `merge` is the
+    module's merge_*_config - `self` is the enclosing scope's record, `add` the more
+    specific one's, and the result is a new record (neither is changed)."""
 
-    kind: str
-    args: tuple[str, ...] = ()
-    negated: bool = False
-    filename: str = ""
-    line: int = 0
+    def merge(self, add: Self) -> Self: ...
 
 
-@dataclass(frozen=True)
-class RequireGroup:
-    """<RequireAll>/<RequireAny>/<RequireNone>; a section's bare Require lines form an
-    implicit RequireAny. `merge` is AuthMerging (off|and|or) of the section."""
+R = TypeVar("R", bound=ModuleRecord)
+_EMPTY: dict[type, ModuleRecord] = {}
 
-    kind: str  # "all" | "any" | "none"
-    items: tuple[Require | RequireGroup, ...] = ()
+
+def module_record(records: dict[str, ModuleRecord], name: str, kind: type[R]) -> R:
+    """ap_get_module_config: the record of module `name` (an empty one where the scope
+    configured nothing for it).  The empty record is shared: readers do not change it."""
+    rec = records.get(name)
+    if isinstance(rec, kind):
+        return rec
+    empty = _EMPTY.get(kind)
+    if empty is None:
+        empty = _EMPTY[kind] = kind()
+    return empty  # type: ignore[return-value]
+
+
+def scope_record(records: dict[str, ModuleRecord], name: str, kind: type[R]) -> R:
+    """The record of module `name` in a scope being configured (a directive handler's
+    target), created on first use."""
+    rec = records.get(name)
+    if not isinstance(rec, kind):
+        rec = records[name] = kind()
+    return rec
+
+
+def merge_records(base: dict[str, ModuleRecord], add: dict[str, ModuleRecord]
+                  ) -> dict[str, ModuleRecord]:
+    """ap_merge_per_dir_configs over the modules' records: each module's merge for the
+    records the specific scope has (over an empty one where the base has none)."""
+    if not add:
+        return base
+    out = dict(base)
+    for name, rec in add.items():
+        b = out.get(name)
+        out[name] = (b if b is not None else type(rec)()).merge(rec)
+    return out
 
 
 @dataclass
 class DirConfig:
-    """Per-directory settings after merging (Apache's core/mime/dir/authz per-dir records).
+    """Core's per-directory settings (core.c's core_dir_config) plus the modules' records.
 
     A value of None means "not set here" before merging; after merging with the server
-    defaults every field has its effective value. Dict fields map a lower-case extension
-    without dot ("html") to a value.
+    defaults every field has its effective value.  What a module owns lives in its record
+    in `modules` (fastcore.modules.mod_NAME), never here.
     """
 
     options: int | None = None  # OPT_* bitmask
     allow_override: frozenset[str] | None = None  # subset of OVERRIDE_CLASSES
     allow_override_options: int | None = None  # AllowOverride Options=... (OPT_* mask)
     allow_override_list: frozenset[str] | None = None  # lower-case directive names
-    authz: RequireGroup | None = None
-    authz_merging: str | None = None  # AuthMerging off|and|or
-    directory_index: tuple[str, ...] | None = None  # () means `DirectoryIndex disabled`
-    directory_slash: bool | None = None
     force_type: str | None = None
     set_handler: str | None = None
     default_type: str | None = None
-    add_type: dict[str, str] = field(default_factory=dict)
-    add_handler: dict[str, str] = field(default_factory=dict)
-    add_charset: dict[str, str] = field(default_factory=dict)
-    add_language: dict[str, str] = field(default_factory=dict)
-    add_encoding: dict[str, str] = field(default_factory=dict)
-    remove_type: frozenset[str] = frozenset()
-    default_language: str | None = None
     hostname_lookups: str | None = None  # "off" | "on" | "double"
     enable_sendfile: bool | None = None
     enable_mmap: bool | None = None
@@ -120,7 +139,6 @@ class DirConfig:
     error_documents: dict[int, str] = field(default_factory=dict)
     limit_request_body: int | None = None
     server_signature: str | None = None  # "off" | "on" | "email"
-    redirects: tuple[Redirect, ...] = ()  # Redirect inside <Directory>/<Location>
     max_ranges: int | None = None  # MaxRanges: N, 0 none, -1 default, -2 unlimited
     max_range_overlaps: int | None = None  # MaxRangeOverlaps (same encoding)
     max_range_reversals: int | None = None  # MaxRangeReversals (same encoding)
@@ -130,13 +148,13 @@ class DirConfig:
     options_remove: int = 0  # `Options -X` bits
     files_sections: tuple[Section, ...] = ()  # <Files*> nested in <Directory>/.htaccess
     allow_override_nonfatal: frozenset[str] = frozenset()  # AllowOverride Nonfatal=...
-    autoindex: dict[str, object] = field(default_factory=dict)  # IndexOptions, HeaderName...
-    language_priority: tuple[str, ...] | None = None  # mod_negotiation LanguagePriority
-    force_language_priority: str | None = None  # Prefer|Fallback
     add_default_charset: str | None = None  # AddDefaultCharset (None: unset, "": Off)
     use_canonical_name: str | None = None  # UseCanonicalName off|on|dns
     log_level: str | None = None  # LogLevel of this scope (per-dir error-log threshold)
     log_modules: dict[str, str] = field(default_factory=dict)  # LogLevel module:level
+    # the modules' own per-dir records, by Apache module name (httpd's per-dir config
+    # vector); read through each module's accessor, merged by each record's merge
+    modules: dict[str, ModuleRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,32 +169,6 @@ class Section:
     config: DirConfig
     filename: str
     line: int
-
-
-@dataclass(frozen=True)
-class Alias:
-    url_prefix: str
-    target: str
-    regex: Regex | None = None  # AliasMatch, ScriptAliasMatch
-    script: bool = False  # ScriptAlias*: the target is a CGI directory
-
-
-@dataclass(frozen=True)
-class Redirect:
-    status: int  # 301, 302, 303, 410 ...
-    url_prefix: str
-    target: str | None  # None for 410 gone
-    regex: Regex | None = None  # RedirectMatch
-    section: bool = False  # the one-URL form inside a section: applies to all it covers
-
-
-@dataclass(frozen=True)
-class LogSpec:
-    """A CustomLog/TransferLog: destination path (or "|cmd"), format string, env condition."""
-
-    path: str
-    format: str
-    condition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,9 +189,6 @@ class VirtualHost:
     server_admin: str = "[no address given]"
     document_root: str = "/var/www/html"
     error_log: str | None = None
-    custom_logs: tuple[LogSpec, ...] = ()
-    aliases: tuple[Alias, ...] = ()
-    redirects: tuple[Redirect, ...] = ()
     sections: tuple[Section, ...] = ()  # file order, main server's first for vhosts
     dir_defaults: DirConfig = field(default_factory=DirConfig)  # server/vhost-level per-dir
     keep_alive: bool = True
@@ -217,10 +206,9 @@ class VirtualHost:
     http_registered_methods: bool = False  # RegisteredMethods | LenientMethods
     http_allow09: bool = True  # Allow0.9 | Require1.0
     access_file_name: tuple[str, ...] = (".htaccess",)
-    cache_negotiated_docs: bool | None = None  # CacheNegotiatedDocs (None: the main server's)
     # per-server records of the modules in fastcore.modules, by Apache module name
-    # (a <VirtualHost>'s is merged over the main server's by the module's merge_server)
-    module_config: dict[str, Any] = field(default_factory=dict)
+    # (a <VirtualHost>'s is merged over the main server's by the record's merge)
+    module_config: dict[str, ModuleRecord] = field(default_factory=dict)
     filename: str = ""
     line: int = 0
 
@@ -278,6 +266,8 @@ class ServerConfig:
     warnings: tuple[str, ...] = ()  # startup warnings (undefined ${VAR}, useless directives)
     use_canonical_name: str = "off"  # UseCanonicalName
     tree: tuple = ()  # the directive tree as read (config.tree.Node), for `fastcore advise`
+    # core's and the loaded modules' directives, by lower-case name (for .htaccess files)
+    directives: dict[str, list[Directive]] = field(default_factory=dict)
 
 
 def reads_htaccess(dc: DirConfig) -> bool:

@@ -8,7 +8,6 @@ import re
 from fastcore.config.engine import (
     ACCESS,
     OR_ALL,
-    OR_AUTHCFG,
     RSRC,
     SECTION_OVERRIDE,
     SERVER_OVERRIDE,
@@ -18,12 +17,12 @@ from fastcore.config.engine import (
     Engine,
 )
 from fastcore.config.lexer import split_words
-from fastcore.config.model import DirConfig, RequireGroup, Section, VirtualHost
+from fastcore.config.model import DirConfig, Section, VirtualHost
 from fastcore.config.regex import CompileError, Regex, compile_regex
 from fastcore.config.tree import Node
 
 
-def _strip(args: str, name: str) -> str:
+def section_args(args: str, name: str) -> str:
     """The argument text up to the last '>' (ap_strrchr_c): what follows it, such as a
     comment, is ignored, as in Apache."""
     end = args.rfind(">")
@@ -32,7 +31,7 @@ def _strip(args: str, name: str) -> str:
     return args[:end].strip()
 
 
-def _canonical(e: Engine, node: Node) -> str:
+def section_label(e: Engine, node: Node) -> str:
     """The section's name as its module spells it (Apache's messages use that)."""
     d = e.lookup("<" + node.name)
     return d.name[1:] if d is not None else node.name
@@ -88,21 +87,15 @@ def _compile(rx: str, name: str) -> Regex:
         raise DirectiveError("Regex could not be compiled") from None
 
 
-def finish_authz(ctx: Ctx, dc: DirConfig) -> None:
-    """The bare Require lines of a section form an implicit <RequireAny>."""
-    if ctx.authz:
-        dc.authz = RequireGroup("any", tuple(ctx.authz))
-
-
 def _dir_section(e: Engine, ctx: Ctx, args: str, node: Node, kind: str) -> None:
-    label = _canonical(e, node)
+    label = section_label(e, node)
     if ctx.kinds:
         raise DirectiveError(f"<{label}> cannot occur within <{ctx.section}> section")
-    text = _strip(args, label)
+    text = section_args(args, label)
     words = split_words(text)
     if not words:
         raise DirectiveError(f"<{label}> directive requires additional arguments")
-    regex = None
+    regex: re.Pattern[str] | Regex | None = None
     pattern, is_rx, used = _pattern(words, kind)
     if is_rx:
         regex = _compile(pattern, label)
@@ -124,21 +117,20 @@ def _dir_section(e: Engine, ctx: Ctx, args: str, node: Node, kind: str) -> None:
     sub = ctx.child(dirconf=dc, override=SECTION_OVERRIDE, section=sect,
                     kinds=ctx.kinds + (kind,), authz=[], path=pattern)
     e.walk(node.children or [], sub)
-    finish_authz(sub, dc)
     sec = Section(kind, pattern, regex, dc, node.filename, node.line)
     e.state.add_section(ctx.vhost, sec)
     _multiple(words, used, label)
 
 
 def _files_section(e: Engine, ctx: Ctx, args: str, node: Node, kind: str) -> None:
-    label = _canonical(e, node)
+    label = section_label(e, node)
     if any(k in ("location", "locationmatch") for k in ctx.kinds):
         raise DirectiveError(f"<{label}> cannot occur within <{ctx.section}> section")
-    text = _strip(args, label)
+    text = section_args(args, label)
     words = split_words(text)
     if not words:
         raise DirectiveError(f"<{label}> directive requires additional arguments")
-    regex = None
+    regex: re.Pattern[str] | Regex | None = None
     pattern, is_rx, used = _pattern(words, kind)
     if is_rx:
         regex = _compile(pattern, label)
@@ -152,7 +144,6 @@ def _files_section(e: Engine, ctx: Ctx, args: str, node: Node, kind: str) -> Non
                     section="Files" if kind == "files" else "FilesMatch",
                     kinds=ctx.kinds + (kind,), authz=[], path=pattern)
     e.walk(node.children or [], sub)
-    finish_authz(sub, dc)
     sec = Section(kind, pattern, regex, dc, node.filename, node.line)
     if ctx.kinds or ctx.htaccess:
         ctx.dirconf.files_sections = ctx.dirconf.files_sections + (sec,)
@@ -196,7 +187,7 @@ def parse_vhost_addr(word: str) -> tuple[str, int]:
 def _virtualhost(e: Engine, ctx: Ctx, args: str, node: Node) -> None:
     if ctx.in_vhost:
         raise DirectiveError("<VirtualHost> doesn't nest!")
-    text = _strip(args, "VirtualHost")
+    text = section_args(args, "VirtualHost")
     words = split_words(text)
     if not words:
         raise DirectiveError("<VirtualHost> must have an argument")
@@ -221,28 +212,6 @@ def _virtualhost(e: Engine, ctx: Ctx, args: str, node: Node) -> None:
 def _conditional(e: Engine, ctx: Ctx, args: str, node: Node) -> None:
     """Conditionals are resolved while reading (fastcore.config.readtime)."""
     raise DirectiveError(f"<{node.name}> was not evaluated while reading")
-
-
-def _require_group(e: Engine, ctx: Ctx, args: str, node: Node) -> None:
-    kind = node.name.lower()[len("require"):]
-    label = _canonical(e, node)
-    if _strip(args, label):
-        raise DirectiveError(f"<{label}> directive doesn't take additional arguments")
-    parent = {"any": "RequireAny", "all": "RequireAll", "none": "RequireNone"}[ctx.authz_kind]
-    sub = ctx.child(authz=[], authz_kind=kind)
-    e.walk(node.children or [], sub)  # add_authz_section: the body's errors come first
-    if not sub.authz:
-        raise DirectiveError(f"<{label}> directive contains no authorization directives")
-    if kind == "none" and ctx.authz_kind in ("any", "none"):
-        raise DirectiveError(f"<{label}> directive has no effect in <{parent}> directive")
-    if kind == "all" and all(_negative(i) for i in sub.authz):
-        raise DirectiveError(f"AH01624: <{node.name}> directive contains only negative "
-                             "authorization directives")
-    ctx.authz.append(RequireGroup(kind, tuple(sub.authz)))
-
-
-def _negative(item: object) -> bool:
-    return bool(getattr(item, "negated", False)) or getattr(item, "kind", "") == "none"
 
 
 def _mk(name: str, module: str, req, handler, check: int = 0) -> Directive:
@@ -270,7 +239,4 @@ def section_directives() -> list[Directive]:
         _mk("<IfSection", "core_module", anywhere, _conditional),
         _mk("<IfFile", "core_module", anywhere, _conditional),
         _mk("<IfVersion", "version_module", anywhere, _conditional),
-        _mk("<RequireAll", "authz_core_module", {OR_AUTHCFG}, _require_group),
-        _mk("<RequireAny", "authz_core_module", {OR_AUTHCFG}, _require_group),
-        _mk("<RequireNone", "authz_core_module", {OR_AUTHCFG}, _require_group),
     ]

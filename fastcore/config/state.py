@@ -14,10 +14,11 @@ from fastcore.config.model import (
     ServerConfig,
     VirtualHost,
     effective_etag,
+    merge_records,
 )
 
 # VirtualHost fields a <VirtualHost> inherits from the main server when it does not set them.
-_INHERITED = ("server_admin", "document_root", "error_log", "custom_logs", "keep_alive",
+_INHERITED = ("server_admin", "document_root", "error_log", "keep_alive",
               "keep_alive_timeout", "max_keep_alive_requests", "timeout", "limit_request_line",
               "limit_request_fields", "limit_request_field_size", "trace_enable",
               "allow_encoded_slashes", "access_file_name", "server_name",
@@ -68,7 +69,6 @@ class State:
         """Inherit main-server values into vhosts and freeze the result."""
         # at call time: the modules' request code (imported with the registry) uses this
         # module's helpers, so a top-level import would be a cycle
-        from fastcore.modules import REGISTRY
 
         main = self.main
         main_sections = tuple(self.sections.get(id(main), ()))
@@ -84,18 +84,9 @@ class State:
                 if name not in explicit:
                     setattr(vh, name, getattr(main, name))
             vh.sections = main_sections + tuple(self.sections.get(id(vh), ()))
-            # mod_alias's server merge: the vhost's own Alias/Redirect lines first, then
-            # the main server's, which every <VirtualHost> inherits.
-            vh.redirects = tuple(vh.redirects) + tuple(
-                r for r in main.redirects if r not in vh.redirects)
-            vh.aliases = tuple(vh.aliases) + tuple(a for a in main.aliases if a not in vh.aliases)
             vh.dir_defaults = merge_dir(main.dir_defaults, vh.dir_defaults)
-            for spec in REGISTRY:
-                if spec.merge_server is not None:
-                    merged = spec.merge_server(main.module_config.get(spec.name),
-                                               vh.module_config.get(spec.name))
-                    if merged is not None:
-                        vh.module_config[spec.name] = merged
+            # each module's merge_server_config: the vhost's record over the main server's
+            vh.module_config = merge_records(main.module_config, vh.module_config)
             vhosts.append(vh)
         runtime = self.runtime_dir or self.server_root
         extended = self.extended_status
@@ -131,30 +122,19 @@ def _abs(root: str, path: str) -> str:
     return path if os.path.isabs(path) or path.startswith("|") else os.path.join(root, path)
 
 
-_DICT_FIELDS = ("add_type", "add_handler", "add_charset", "add_language", "add_encoding",
-                "error_documents", "autoindex")
-
-
 def merge_dir(base: DirConfig, new: DirConfig) -> DirConfig:
-    """Apache's per-dir merge: `new` (the more specific scope) over `base`."""
+    """Apache's per-dir merge: `new` (the more specific scope) over `base`; core's fields
+    here, each module's record by that record's merge (config.model.merge_records)."""
     out = replace(base)
     for f in fields(DirConfig):
         name = f.name
         nv = getattr(new, name)
-        if name == "autoindex":
-            out.autoindex = merge_autoindex(base.autoindex, nv)
-        elif name in _DICT_FIELDS:
-            merged = dict(getattr(base, name))
-            merged.update(nv)
-            setattr(out, name, merged)
-        elif name == "remove_type":
-            setattr(out, name, base.remove_type | nv)
-        elif name in ("redirects", "files_sections"):
-            setattr(out, name, getattr(base, name) + nv)
+        if name == "error_documents":
+            out.error_documents = {**base.error_documents, **nv}
+        elif name == "files_sections":
+            out.files_sections = base.files_sections + nv
         elif name in ("options", "options_add", "options_remove", "file_etag", "etag_bits",
-                      "etag_add", "etag_remove", "log_modules"):
-            continue
-        elif name == "authz":
+                      "etag_add", "etag_remove", "log_modules", "modules"):
             continue
         elif nv is not None:
             setattr(out, name, nv)
@@ -176,11 +156,7 @@ def merge_dir(base: DirConfig, new: DirConfig) -> DirConfig:
         out.log_modules = {**base.log_modules, **new.log_modules}
     else:
         out.log_modules = dict(new.log_modules)
-    out.authz = merge_authz(base, new)
-    # A type removed here drops an inherited AddType (RemoveType).
-    if new.remove_type:
-        out.add_type = {k: v for k, v in out.add_type.items()
-                        if k not in new.remove_type or k in new.add_type}
+    out.modules = merge_records(base.modules, new.modules)
     return out
 
 
@@ -198,130 +174,3 @@ def _merge_etag(out: DirConfig, base: DirConfig, new: DirConfig) -> None:
         bits &= ~ETAG_NONE
     out.etag_bits, out.etag_add, out.etag_remove = bits, add, remove
     out.file_etag = effective_etag(bits, add, remove)
-
-
-# mod_autoindex lists a deeper scope adds to (its own entries first, they match first).
-_AI_LISTS = ("index_ignore", "add_description", "add_icon", "add_icon_by_type",
-             "add_icon_by_encoding", "add_alt", "add_alt_by_type", "add_alt_by_encoding",
-             "icon_items", "alt_items")
-
-
-def _words(lines: object) -> list[str]:
-    return [w for line in (lines or ()) for w in ((line,) if isinstance(line, str) else line)]
-
-
-# IndexOptions keywords without a flag of their own (values, sizes): a plain one still
-# resets the increments/decrements collected so far in its scope, as add_opts does.
-_AI_VALUE_WORDS = ("namewidth", "descriptionwidth", "iconwidth", "iconheight", "charset",
-                   "type")
-
-AiOpts = tuple[frozenset, frozenset, frozenset]  # (opts, incremented, decremented)
-
-
-def ai_scope_options(lines: object) -> AiOpts:
-    """One scope's IndexOptions as mod_autoindex's add_opts keeps them: a plain keyword
-    sets its flag and drops the +/- collected so far, +X/-X only increment/decrement,
-    None clears everything ("none" stands for NO_OPTIONS)."""
-    opts: set[str] = set()
-    inc: set[str] = set()
-    dec: set[str] = set()
-    for w in _words(lines):
-        action = w[0] if w[:1] in ("+", "-") else ""
-        key = w.lstrip("+-").split("=", 1)[0].lower()
-        flag = None if ("=" in w or key in _AI_VALUE_WORDS) else key
-        if key == "none":
-            opts, inc, dec = {"none"}, set(), set()
-            continue
-        if action == "":
-            if flag:
-                opts.add(flag)
-            inc, dec = set(), set()
-        elif action == "+":
-            if flag:
-                inc.add(flag)
-                dec.discard(flag)
-        elif flag:
-            dec.add(flag)
-            inc.discard(flag)
-    return frozenset(opts), frozenset(inc), frozenset(dec)
-
-
-def ai_merge_options(base: AiOpts, add: AiOpts) -> AiOpts:
-    """merge_autoindex_configs for the options: an explicit None wins; a scope with
-    only +/- builds on the inherited flags (and passes its +/- further down); any plain
-    keyword replaces what is inherited (the +/- are then not passed on)."""
-    b_opts, b_inc, b_dec = base
-    a_opts, a_inc, a_dec = add
-    if a_opts == frozenset(("none",)):
-        return a_opts, frozenset(), frozenset()
-    if not a_opts:
-        inc = (b_inc | a_inc) - a_dec
-        dec = b_dec | a_dec
-        opts = b_opts - {"none"}
-    else:
-        inc = dec = frozenset()
-        opts = a_opts
-    return frozenset((opts | inc) - dec), frozenset(inc), frozenset(dec)
-
-
-def ai_effective_options(ai: dict) -> frozenset:
-    """The IndexOptions flags in force for a merged autoindex dict."""
-    t = ai.get("_opts")
-    if t is None:
-        t = ai_merge_options((frozenset(), frozenset(), frozenset()),
-                             ai_scope_options(ai.get("index_options", ())))
-    return frozenset(t[0]) - {"none"}
-
-
-def _ai_triple(d: dict) -> AiOpts:
-    t = d.get("_opts")
-    return t if t is not None else ai_scope_options(d.get("index_options", ()))
-
-
-def merge_autoindex(base: dict, new: dict) -> dict:
-    """mod_autoindex's merge: single values from the deeper scope win; icon, alt,
-    description and IndexIgnore lists accumulate (IndexIgnoreReset On drops the
-    inherited ignores); the IndexOptions flags merge as merge_autoindex_configs does
-    them, on Apache's grouping: the sections (and .htaccess files) of a request are
-    merged among themselves first ("_chain") and the result onto the server's
-    defaults ("_server") - IndexOptions merging is not associative, so a section with
-    any autoindex directive turns a deeper section's +X into a plain setting.  The
-    option words are kept for the key=value settings (widths, Charset=, Type=)."""
-    if not new:
-        return dict(base)
-    out = dict(base)
-    out.update(new)
-    out.pop("_sect", None)
-    for key in _AI_LISTS:
-        if key in new and key in base:
-            out[key] = tuple(new[key]) + tuple(base[key])
-    if new.get("index_ignore_reset") is True:
-        out["index_ignore"] = tuple(new.get("index_ignore", ()))
-    if "index_options" in new and "index_options" in base:
-        out["index_options"] = tuple(base["index_options"]) + tuple(new["index_options"])
-    t_new = _ai_triple(new)
-    if new.get("_sect"):
-        if "_chain" in base:
-            chain, server = ai_merge_options(base["_chain"], t_new), base["_server"]
-        else:
-            chain, server = t_new, _ai_triple(base)
-        out["_chain"], out["_server"] = chain, server
-        out["_opts"] = ai_merge_options(server, chain)
-    else:
-        out.pop("_chain", None)
-        out.pop("_server", None)
-        out["_opts"] = ai_merge_options(_ai_triple(base), t_new)
-    return out
-
-
-def merge_authz(base: DirConfig, new: DirConfig):
-    """mod_authz_core: a section's Require lines replace the parent's unless AuthMerging
-    And/Or combines them."""
-    from fastcore.config.model import RequireGroup
-
-    if new.authz is None:
-        return base.authz
-    mode = new.authz_merging or "off"
-    if mode == "off" or base.authz is None:
-        return new.authz
-    return RequireGroup("all" if mode == "and" else "any", (base.authz, new.authz))

@@ -105,7 +105,7 @@ def _contributions() -> tuple[ContributionFn, ...]:
     the registry's modules import this file)."""
     from fastcore.modules import REGISTRY
 
-    return tuple(spec.cache_contribution for spec in REGISTRY
+    return tuple(spec.cache_contribution for spec in REGISTRY.every()
                  if spec.cache_contribution is not None)
 
 

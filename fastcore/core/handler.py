@@ -23,12 +23,11 @@ from fastcore.core import conditional as C
 from fastcore.core import errors as E
 from fastcore.core import static as S
 from fastcore.core.cacheable import CacheInfo, produced_by
-from fastcore.core.mapping import apply_redirects, decode_path, loose_path
+from fastcore.core.mapping import decode_path, loose_path
 from fastcore.core.paths import fs_to_wire, to_bytes
 from fastcore.core.phases import (
     DECLINED,
     FIRST,
-    FIXUPS,
     HANDLER,
     LAST,
     MAP_TO_STORAGE,
@@ -57,12 +56,13 @@ class Handler:
     (error, default_handler, byte_ranges, entry_allowed...) and the phases, ordered once
     per (re)start from the loaded modules' registrations."""
 
-    def __init__(self, srv: HttpServer, registry: Sequence[ModuleSpec] = REGISTRY) -> None:
+    def __init__(self, srv: HttpServer, registry: Sequence[ModuleSpec] | None = None) -> None:
         self.srv = srv
         self.resolver = srv.resolver
         self.mapper = srv.mapper
         self.mime = srv.mime
-        self.phases = Phases.build(registrations(registry, srv.cfg.modules))
+        specs = REGISTRY.every() if registry is None else registry
+        self.phases = Phases.build(registrations(specs, srv.cfg.modules))
 
     # ------------------------------------------------------------ errors
     def error(self, txn: Transaction, status: int, notes: str | None = None,
@@ -400,20 +400,6 @@ def script_alias_type(core: Handler, txn: Transaction) -> HookResult:
     return DECLINED
 
 
-def location_redirect(core: Handler, txn: Transaction) -> HookResult:
-    """Redirect inside <Location>/<Directory> (mod_alias's fixup)."""
-    dc = txn.dirconf
-    if dc is None or not dc.redirects:
-        return DECLINED
-    red = apply_redirects(dc.redirects, txn.r_uri, txn.r_query)
-    if red is None:
-        return DECLINED
-    status, loc = red
-    if loc is not None and loc.startswith("/"):
-        loc = core.srv.self_url(txn, loc)
-    return core.error(txn, status, location=loc, dirconf=dc)
-
-
 def healthz(core: Handler, txn: Transaction) -> HookResult:
     """`SetHandler healthz` (a fastcore extension): 200 while this process takes new
     work, 503 once it drains for a graceful stop, so a balancer moves away first."""
@@ -443,7 +429,6 @@ CORE_HOOKS = (
     Hook(MAP_TO_STORAGE, trace_method, FIRST),
     Hook(MAP_TO_STORAGE, walk_storage, REALLY_LAST),
     Hook(TYPE_CHECKER, script_alias_type, LAST),
-    Hook(FIXUPS, location_redirect),
     Hook(HANDLER, healthz, FIRST),
     Hook(HANDLER, default_handler, REALLY_LAST),
 )

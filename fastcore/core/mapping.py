@@ -22,9 +22,7 @@ from urllib.parse import quote
 from fastcore.config.model import (
     OPT_SYM_LINKS,
     OPT_SYM_OWNER,
-    Alias,
     DirConfig,
-    Redirect,
     VirtualHost,
     reads_htaccess,
 )
@@ -41,6 +39,7 @@ from fastcore.core.paths import (
     wire_bytes,
 )
 from fastcore.core.request import HttpError
+from fastcore.modules.mod_alias import Alias, Redirect, alias_server
 
 _HEX = "0123456789abcdefABCDEF"
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -271,10 +270,11 @@ class Mapper:
                   ) -> tuple[str, tuple[int, str | None] | None]:
         """(file-system path, redirect) for a decoded URI.  A vhost's lists already hold
         the main server's Alias/Redirect lines after its own (config.state.finish)."""
-        red = apply_redirects(vhost.redirects, uri, query)
+        conf = alias_server(vhost)
+        red = apply_redirects(conf.redirects, uri, query)
         if red is not None:
             return "", red
-        target = apply_aliases(vhost.aliases, uri)
+        target = apply_aliases(conf.aliases, uri)
         if target is None:
             target = vhost.document_root.rstrip("/") + uri
         if "//" in target:  # MergeSlashes Off: the file system path is still canonical
@@ -285,9 +285,10 @@ class Mapper:
     def script_aliased(vhost: VirtualHost, uri: str) -> bool:
         """Whether the URI was mapped by ScriptAlias(Match): its handler is cgi-script
         (unknown without a CGI module, so the default handler serves it)."""
-        if not any(al.script for al in vhost.aliases):
+        aliases = alias_server(vhost).aliases
+        if not any(al.script for al in aliases):
             return False
-        hit = alias_for(vhost.aliases, uri)
+        hit = alias_for(aliases, uri)
         return hit is not None and hit[1].script
 
     def _stat_existing(self, path: str) -> tuple[str, os.stat_result | None, str]:

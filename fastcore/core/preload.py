@@ -2,8 +2,10 @@
 
 A child must never import: one that dropped root to User/Group may not be allowed to read
 the installation (httpd loads its modules before the switch), and a module imported after
-fork costs every child its own private pages.  The fastcore part of the list is derived
-(every module of the packages the request path lives in); the standard-library part is what
+fork costs every child its own private pages.  The fastcore part of the list is derived:
+every module of the packages the request path lives in, and of fastcore.modules exactly
+the modules the configuration loaded (the registry imports them, with their packages'
+submodules); the standard-library part is what
 the interpreter looks up by name only when a request first needs it: codecs resolved
 through the encodings search function (socket's host names are encoded with "idna") and
 the modules stdlib code imports inside its functions.
@@ -15,10 +17,12 @@ from __future__ import annotations
 import codecs
 import importlib
 import pkgutil
+from collections.abc import Iterable
 
-# Packages whose every module may run on the request path (fastcore.core: the connection and request; fastcore.config: .htaccess is
-# parsed per request; fastcore.mpm: the children's loops; fastcore.modules: Apache's).
-PACKAGES = ("fastcore.core", "fastcore.config", "fastcore.mpm", "fastcore.modules")
+# Packages whose every module may run on the request path (fastcore.core: the connection
+# and request; fastcore.config: .htaccess is parsed per request; fastcore.mpm: the
+# children's loops).  Apache's modules come from the registry, by what LoadModule loaded.
+PACKAGES = ("fastcore.core", "fastcore.config", "fastcore.mpm")
 # Codecs looked up by name on the request path: "idna" by socket.gethostbyaddr and
 # getaddrinfo (HostnameLookups, Require host), the others by str.encode/bytes.decode and
 # open() wherever their fast paths do not apply.
@@ -31,7 +35,7 @@ STDLIB = ("traceback", "linecache", "concurrent.futures.thread")
 
 def request_path_modules() -> list[str]:
     """The fastcore modules to import: every module of PACKAGES (twins only when in use)."""
-    names: list[str] = []
+    names: list[str] = ["fastcore.modules"]
     for pkg_name in PACKAGES:
         pkg = importlib.import_module(pkg_name)
         names.append(pkg_name)
@@ -46,11 +50,15 @@ def request_path_modules() -> list[str]:
     return names
 
 
-def preload() -> list[str]:
-    """Import the request path and resolve its codecs; returns the module names imported."""
+def preload(loaded: Iterable[str]) -> list[str]:
+    """Import the request path, the `loaded` modules (Apache names, as ServerConfig.modules)
+    and resolve the codecs; returns the fastcore module names imported."""
+    from fastcore.modules import REGISTRY
+
     names = request_path_modules()
     for name in (*names, *STDLIB):
         importlib.import_module(name)
+    names += [REGISTRY.modules[s.name] for s in REGISTRY.load(loaded)]
     for name in CODECS:
         codecs.lookup(name)
     return names

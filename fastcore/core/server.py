@@ -13,8 +13,7 @@ import select
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fastcore.config.directives_mods import METHODS
-from fastcore.config.model import DirConfig, RequireGroup, ServerConfig, VirtualHost
+from fastcore.config.model import DirConfig, ServerConfig, VirtualHost
 from fastcore.core import errors as E
 from fastcore.core.connection import Connection
 from fastcore.core.dns import Resolver
@@ -33,14 +32,17 @@ from fastcore.core.mapping import Mapper
 from fastcore.core.request import Request
 from fastcore.core.transaction import Transaction
 from fastcore.modules import mod_authz_core as authz
+from fastcore.modules.mod_authz_core import METHODS, RequireGroup
 from fastcore.modules.mod_log_config import (
     DEBUG_INDEX,
     DEFAULT_NICKNAMES,
     AccessLog,
     ErrorLog,
+    custom_logs,
     open_log,
 )
 from fastcore.modules.mod_mime import MimeMap
+from fastcore.modules.mod_negotiation.config import caches_negotiated
 from fastcore.modules.mod_reqtimeout import ReadLimits, server_limits
 
 if TYPE_CHECKING:
@@ -122,7 +124,8 @@ class HttpServer:
                 return False
             return any(walk(i) if isinstance(i, RequireGroup) else i.kind == "host" for i in g.items)
         vhs = (self.cfg.main, *self.cfg.vhosts)
-        return any(walk(v.dir_defaults.authz) or any(walk(s.config.authz) for s in v.sections)
+        return any(walk(authz.authz_config(v.dir_defaults).authz)
+                   or any(walk(authz.authz_config(s.config).authz) for s in v.sections)
                    for v in vhs)
 
     def _open_logs(self) -> None:
@@ -139,15 +142,17 @@ class HttpServer:
         formats.update(cfg.log_formats)
         self.access_logs: dict[int, list[AccessLog]] = {}
         self._log_formats: dict[int, list[str]] = {}
-        main_fmts = [formats.get(s.format, s.format) for s in cfg.main.custom_logs]
+        main_specs = custom_logs(cfg.main)
+        main_fmts = [formats.get(s.format, s.format) for s in main_specs]
         main_logs = [AccessLog(fd_for(s.path), f, cfg.buffered_logs, s.condition)
-                     for s, f in zip(cfg.main.custom_logs, main_fmts, strict=True)]
+                     for s, f in zip(main_specs, main_fmts, strict=True)]
         self.access_logs[id(cfg.main)] = main_logs
         self._log_formats[id(cfg.main)] = main_fmts
         for v in cfg.vhosts:
-            fmts = [formats.get(s.format, s.format) for s in v.custom_logs]
+            specs = custom_logs(v)
+            fmts = [formats.get(s.format, s.format) for s in specs]
             logs = [AccessLog(fd_for(s.path), f, cfg.buffered_logs, s.condition)
-                    for s, f in zip(v.custom_logs, fmts, strict=True)]
+                    for s, f in zip(specs, fmts, strict=True)]
             self.access_logs[id(v)] = logs or main_logs
             self._log_formats[id(v)] = fmts if logs else main_fmts
         try:
@@ -177,7 +182,7 @@ class HttpServer:
         child private pages."""
         from fastcore.core.preload import preload
 
-        preload()
+        preload(self.cfg.modules)
 
     def child_init(self) -> None:
         """After fork: drop the inherited caches (descriptors are per process)."""
@@ -211,7 +216,7 @@ class HttpServer:
         trace = None
         if dc.log_level or dc.log_modules or log.level >= DEBUG_INDEX:
             trace = self._authz_trace(log, txn, dc)
-        granted = authz.authorize(ctx, dc.authz, trace)
+        granted = authz.authorize(ctx, authz.authz_config(dc).authz, trace)
         if granted is None and trace is not None:
             log.log("debug", "authz_core", "AH01628: authorization result: granted (no "
                     "directives)", f"{txn.client_ip}:{txn.remote_port}", dc,
@@ -235,8 +240,7 @@ class HttpServer:
 
     def caches_negotiated(self, vhost: VirtualHost | None) -> bool:
         """CacheNegotiatedDocs On (the vhost's, else the main server's)."""
-        own = (vhost or self.cfg.main).cache_negotiated_docs
-        return bool(self.cfg.main.cache_negotiated_docs if own is None else own)
+        return caches_negotiated(vhost or self.cfg.main)
 
     def trace_enabled(self, vhost: VirtualHost | None) -> bool:
         return (vhost or self.cfg.main).trace_enable != "off"

@@ -22,7 +22,7 @@ class Transaction:
                  "remote_host", "vhost_name", "keepalive_count",
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
-                 "handler_name", "encoding_fixup")
+                 "handler_name", "encoding_fixup", "env")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -73,6 +73,9 @@ class Transaction:
         self.handler_name: str | None = None
         # set by a fixup (mod_negotiation's): the Content-Encoding token as sent
         self.encoding_fixup: Callable[[str, str | None], str | None] | None = None
+        # the request's environment variables (r->subprocess_env), by lower-case name: set
+        # in the fixups (mod_env), so a request that never got there has none
+        self.env: dict[str, str] = {}
 
     @property
     def local_ip(self) -> str:

@@ -1,68 +1,118 @@
-"""Apache modules, one file each, named as Apache names them.
+"""Apache modules, one file (or package) each, named as Apache names them.
 
-A module declares itself with a `ModuleSpec`: its Apache name (what LoadModule takes), its
-directive table, and the merge of its per-server record (what a <VirtualHost> inherits
-from the main server).  The config engine learns every module from `REGISTRY` only, so
-adding one is a new file here and one line below.
+A module describes itself with one `ModuleSpec` (httpd's `module` struct): its Apache
+name (what LoadModule takes), its directive table, its per-directory and per-server
+config records (the record type is the create function, its `merge` the merge: see
+fastcore.config.model.ModuleRecord) and the hooks it registers.  The config engine learns
+modules only from the specs it is given; `REGISTRY` below is the one list of them, so
+adding a module is a new file here plus one line in `REGISTRY`.
+
+The registry names modules without importing them: `load()` imports exactly the ones a
+configuration loaded (plus the compiled-in ones), in the parent before fork.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from fastcore.config.engine import Directive
+from fastcore.config.model import ModuleRecord
+from fastcore.config.modules import MPMS, STATIC, add_directives, core_table
 from fastcore.core.cacheable import ContributionFn
 from fastcore.core.phases import Hook
 
 
-def table_elsewhere() -> list[Directive]:
-    """For a module whose directive rows still live in config/directives_mods.py."""
+def _no_directives() -> list[Directive]:
     return []
 
 
 @dataclass(frozen=True)
 class ModuleSpec:
-    """What the config engine needs to know about one module."""
+    """What the server needs to know about one module."""
 
     name: str  # Apache's module name, as LoadModule names it: "reqtimeout_module"
-    directives: Callable[[], list[Directive]] = table_elsewhere
-    # (main server's record, the vhost's record) -> the vhost's effective record;
-    # either may be None (nothing configured there)
-    merge_server: Callable[[Any, Any], Any] | None = None
-    # its share in a cacheable response: header bytes, or not cacheable (core/cacheable.py)
-    cache_contribution: ContributionFn | None = None
+    directives: Callable[[], list[Directive]] = _no_directives
+    # per-directory record: instances live in DirConfig.modules[name], merged by .merge
+    dir_record: type[ModuleRecord] | None = None
+    # per-server record: instances live in VirtualHost.module_config[name]
+    server_record: type[ModuleRecord] | None = None
     # its functions in the request phases (fastcore.core.phases), ordered at startup
     hooks: tuple[Hook, ...] = ()
+    # its share in a cacheable response: header bytes, or not cacheable (core/cacheable.py)
+    cache_contribution: ContributionFn | None = None
 
 
-def _registry() -> tuple[ModuleSpec, ...]:
-    from fastcore.modules import (
-        mod_authz_core,
-        mod_autoindex,
-        mod_dir,
-        mod_log_config,
-        mod_mime,
-        mod_negotiation,
-        mod_reqtimeout,
-        mod_status,
-    )
-
-    return (mod_reqtimeout.MODULE, mod_mime.MODULE, mod_authz_core.MODULE, mod_dir.MODULE,
-            mod_autoindex.MODULE, mod_negotiation.MODULE, mod_status.MODULE,
-            mod_log_config.MODULE)
-
-
-# Every module's spec, in this order; built by __getattr__ on first use.
-REGISTRY: tuple[ModuleSpec, ...]
+# Apache module name -> the Python module (or package) holding its MODULE spec.
+MODULES: dict[str, str] = {
+    "log_config_module": "fastcore.modules.mod_log_config",
+    "mime_module": "fastcore.modules.mod_mime",
+    "dir_module": "fastcore.modules.mod_dir",
+    "alias_module": "fastcore.modules.mod_alias",
+    "authz_core_module": "fastcore.modules.mod_authz_core",
+    "authz_host_module": "fastcore.modules.mod_authz_host",
+    "negotiation_module": "fastcore.modules.mod_negotiation",
+    "autoindex_module": "fastcore.modules.mod_autoindex",
+    "status_module": "fastcore.modules.mod_status",
+    "reqtimeout_module": "fastcore.modules.mod_reqtimeout",
+    "env_module": "fastcore.modules.mod_env",
+}
 
 
-def __getattr__(name: str) -> tuple[ModuleSpec, ...]:
-    """REGISTRY, built on first use: the modules' request code imports fastcore.core
-    pieces that import from this package (mod_mime), so importing every module while
-    this package initializes would be a cycle."""
-    if name != "REGISTRY":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    registry = _registry()
-    globals()["REGISTRY"] = registry
-    return registry
+class Registry:
+    """The modules a server can load, by Apache name; a module's code is imported only
+    when a configuration loads it (`spec`), which the parent does before fork."""
+
+    def __init__(self, modules: dict[str, str]) -> None:
+        self.modules = modules
+        self._every: tuple[ModuleSpec, ...] | None = None
+
+    def loadable(self) -> frozenset[str]:
+        """What LoadModule accepts: the MPMs and every registered module that is not
+        compiled in."""
+        return (frozenset(MPMS) | frozenset(self.modules)) - frozenset(STATIC)
+
+    def spec(self, name: str) -> ModuleSpec:
+        """Import one registered module and return its spec (KeyError: not registered)."""
+        found: ModuleSpec = importlib.import_module(self.modules[name]).MODULE
+        return found
+
+    def directives(self, name: str) -> list[Directive]:
+        return self.spec(name).directives() if name in self.modules else []
+
+    def load(self, names: Iterable[str]) -> tuple[ModuleSpec, ...]:
+        """The specs of the registered modules among `names`, each imported with every
+        submodule of its package, so a child never imports a module's code."""
+        out = []
+        for name in names:
+            if name not in self.modules:
+                continue  # core, the MPMs: not modules of this package
+            out.append(self.spec(name))
+            pkg = importlib.import_module(self.modules[name])
+            for info in pkgutil.walk_packages(getattr(pkg, "__path__", ()),
+                                              pkg.__name__ + "."):
+                importlib.import_module(info.name)
+        return tuple(out)
+
+    def every(self) -> tuple[ModuleSpec, ...]:
+        """Every registered module's spec, imported once: the phase runner needs the
+        hooks fastcore runs whether LoadModule names their module or not (Hook.always,
+        docs/compat.md) and the cache decision every module's contribution."""
+        if self._every is None:
+            self._every = self.load(self.modules)
+        return self._every
+
+    def full_table(self) -> dict[str, list[Directive]]:
+        """Every directive of core and of every registered module (`fastcore -L`)."""
+        table = core_table()
+        for spec in self.load(self.modules):
+            add_directives(table, spec.directives())
+        return table
+
+    def directive_names(self) -> list[str]:
+        """Every directive fastcore knows, in Apache's spelling (for docs and tests)."""
+        return sorted({ds[0].name for ds in self.full_table().values()})
+
+
+REGISTRY = Registry(MODULES)

@@ -1,7 +1,7 @@
 """Authorization: Apache 2.4 mod_authz_core + mod_authz_host semantics.
 
-The config layer builds RequireGroup trees (fastcore.config.model) and applies AuthMerging;
-this module only evaluates a tree for one request.  Every provider answers one of GRANTED,
+The directives below build RequireGroup trees and AuthzDir.merge applies AuthMerging;
+`authorize` evaluates a tree for one request.  Every provider answers one of GRANTED,
 DENIED or NEUTRAL, exactly as Apache's providers do, and the containers combine them the way
 mod_authz_core's apply_authz_sections does:
 
@@ -19,10 +19,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-from fastcore.config.model import DirConfig, Require, RequireGroup
+from fastcore.config.engine import OR_AUTHCFG, Ctx, Directive, DirectiveError, Engine
+from fastcore.config.lexer import get_word, split_words
+from fastcore.config.model import DirConfig, module_record, scope_record
+from fastcore.config.sections import section_args, section_label
+from fastcore.config.tree import Node
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
 from fastcore.core.phases import CHECK_AUTHZ, OK, Hook, HookResult
 from fastcore.modules import ModuleSpec
@@ -30,6 +35,27 @@ from fastcore.modules import ModuleSpec
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
+
+
+@dataclass(frozen=True)
+class Require:
+    """One `Require` line. kind: all|ip|host|local|env|method|expr|valid-user|user|group."""
+
+    kind: str
+    args: tuple[str, ...] = ()
+    negated: bool = False
+    filename: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RequireGroup:
+    """<RequireAll>/<RequireAny>/<RequireNone>; a section's bare Require lines form an
+    implicit RequireAny. `merge` is AuthMerging (off|and|or) of the section."""
+
+    kind: str  # "all" | "any" | "none"
+    items: tuple[Require | RequireGroup, ...] = ()
+
 
 GRANTED = 1
 DENIED = 0
@@ -42,7 +68,7 @@ NEUTRAL = -1
 # static request without SetEnv/SetEnvIf).
 SUPPORTED_KINDS = frozenset({"all", "ip", "host", "local", "method", "env", "forward-dns"})
 
-_METHODS = frozenset({
+METHODS = frozenset({
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
     "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
     "VERSION-CONTROL", "CHECKOUT", "UNCHECKOUT", "CHECKIN", "UPDATE", "LABEL",
@@ -168,7 +194,7 @@ def validate(req: Require) -> None:
         if not req.args:
             raise ValueError("'Require method' requires an argument")
         for m in req.args:
-            if m.upper() not in _METHODS:
+            if m.upper() not in METHODS:
                 raise ValueError(f"Invalid Method '{m}'")
 
 
@@ -344,6 +370,140 @@ def authorize(req_ctx: RemoteHost, authz: RequireGroup | None,
     return evaluate(req_ctx, authz, trace) == GRANTED
 
 
+# -- configuration: the per-dir record, Require, <RequireAll/Any/None>, AuthMerging ------
+
+NAME = "authz_core_module"
+
+
+@dataclass
+class AuthzDir:
+    """mod_authz_core's per-dir record: the scope's Require tree and its AuthMerging."""
+
+    authz: RequireGroup | None = None
+    merging: str | None = None  # AuthMerging off|and|or (None: off)
+
+    def merge(self, add: AuthzDir) -> AuthzDir:
+        """A section's Require lines replace the parent's unless AuthMerging And/Or
+        combines them (merge_authz_core_dir_config)."""
+        merging = add.merging if add.merging is not None else self.merging
+        if add.authz is None:
+            return AuthzDir(self.authz, merging)
+        mode = add.merging or "off"
+        if mode == "off" or self.authz is None:
+            return AuthzDir(add.authz, merging)
+        return AuthzDir(RequireGroup("all" if mode == "and" else "any",
+                                     (self.authz, add.authz)), merging)
+
+
+def authz_config(dc: DirConfig) -> AuthzDir:
+    """This module's record of a merged DirConfig (ap_get_module_config)."""
+    return module_record(dc.modules, NAME, AuthzDir)
+
+
+def _push(ctx: Ctx, item: Require | RequireGroup) -> None:
+    """Add an item to the current group; the section's own (bare) items form its
+    implicit <RequireAny>, kept in the scope's record as they come."""
+    ctx.authz.append(item)
+    if not ctx.authz_group:
+        scope_record(ctx.dirconf.modules, NAME, AuthzDir).authz = RequireGroup(
+            "any", tuple(ctx.authz))
+
+
+CORE_PROVIDERS = ("all", "env", "method", "expr")
+
+
+def words_until_empty(text: str) -> list[str]:
+    """ap_getword_conf in a loop that stops at the first empty word (`""` ends the list)."""
+    out: list[str] = []
+    pos = 0
+    while pos < len(text):
+        w, pos = get_word(text, pos)
+        if not w:
+            break
+        out.append(w)
+    return out
+
+
+def require(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
+    """add_authz_provider: the provider name is one word (`not` before it, in any case,
+    negates); provider names are case-sensitive; each provider parses the raw rest."""
+    from fastcore.modules.mod_authz_host import HOST_PROVIDERS, parse_host_args
+
+    name, pos = get_word(a)
+    neg = name.lower() == "not"
+    if neg:
+        name, pos = get_word(a, pos)
+    rest = a[pos:].strip()
+    host = name in HOST_PROVIDERS and e.module_loaded("authz_host_module")
+    if not (name in CORE_PROVIDERS or host):
+        raise DirectiveError(f"Unknown Authz provider: {name}")
+    args = tuple(split_words(rest))
+    if host:
+        args = parse_host_args(name, rest, args)
+    elif name == "all":
+        # all_parse_config compares the whole raw rest: `all "granted"` is refused
+        if rest.lower() not in ("granted", "denied"):
+            raise DirectiveError("Argument for 'Require all' must be 'granted' or 'denied'")
+        args = (rest.lower(),)
+    elif name == "method":
+        args = tuple(words_until_empty(rest))
+        for m in args:
+            if m not in METHODS:  # ap_method_number_of is case-sensitive
+                raise DirectiveError(f"Invalid Method '{m}'")
+    elif name == "expr":
+        raise DirectiveError("Require expr is not supported by fastcore")
+    if neg and ctx.authz_kind in ("any", "none"):
+        group = "RequireAny" if ctx.authz_kind == "any" else "RequireNone"
+        raise DirectiveError(f"negative Require directive has no effect in <{group}> "
+                             "directive")
+    _push(ctx, Require(name, args, neg, n.filename, n.line))
+
+
+def auth_merging(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    v = a[0].lower()
+    if v not in ("off", "and", "or"):
+        raise DirectiveError("AuthMerging must be one of: Off | And | Or")
+    scope_record(ctx.dirconf.modules, NAME, AuthzDir).merging = v
+
+
+def _negative(item: Require | RequireGroup) -> bool:
+    return (item.negated if isinstance(item, Require) else False) or item.kind == "none"
+
+
+def require_group(e: Engine, ctx: Ctx, args: str, node: Node) -> None:
+    """<RequireAll>, <RequireAny>, <RequireNone> (add_authz_section)."""
+    kind = node.name.lower()[len("require"):]
+    label = section_label(e, node)
+    if section_args(args, label):
+        raise DirectiveError(f"<{label}> directive doesn't take additional arguments")
+    parent = {"any": "RequireAny", "all": "RequireAll", "none": "RequireNone"}[ctx.authz_kind]
+    sub = ctx.child(authz=[], authz_kind=kind, authz_group=True)
+    e.walk(node.children or [], sub)  # add_authz_section: the body's errors come first
+    if not sub.authz:
+        raise DirectiveError(f"<{label}> directive contains no authorization directives")
+    if kind == "none" and ctx.authz_kind in ("any", "none"):
+        raise DirectiveError(f"<{label}> directive has no effect in <{parent}> directive")
+    if kind == "all" and all(_negative(i) for i in sub.authz):
+        raise DirectiveError(f"AH01624: <{node.name}> directive contains only negative "
+                             "authorization directives")
+    _push(ctx, RequireGroup(kind, tuple(sub.authz)))
+
+
+def directives() -> list[Directive]:
+    ac = frozenset({OR_AUTHCFG})
+    return [
+        Directive("<RequireAll", NAME, ac, "SECTION", require_group),
+        Directive("<RequireAny", NAME, ac, "SECTION", require_group),
+        Directive("<RequireNone", NAME, ac, "SECTION", require_group),
+        Directive("Require", NAME, ac, "RAW_ARGS", require, "specifies authorization "
+                  "directives which one must pass (or not) for a request to suceeed"),
+        Directive("AuthMerging", NAME, ac, "TAKE1", auth_merging, "controls how a "
+                  "<Directory>, <Location>, or similar directive's authorization directives "
+                  "are combined with those of its predecessor"),
+    ]
+
+
+
 def static_authz(group: RequireGroup | None) -> bool:
     """True when the Require tree cannot depend on the client (only `Require all`)."""
     if group is None:
@@ -357,7 +517,7 @@ def static_authz(group: RequireGroup | None) -> bool:
 def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
     """mod_authz_core's share in a cached answer: none when access cannot depend on the
     client; else not cacheable (every request must be authorized again)."""
-    return NOTHING if static_authz(dc.authz) else NOT_CACHEABLE
+    return NOTHING if static_authz(authz_config(dc).authz) else NOT_CACHEABLE
 
 
 
@@ -371,4 +531,5 @@ def check_authz(core: Handler, txn: Transaction) -> HookResult:
 
 
 HOOKS = (Hook(CHECK_AUTHZ, check_authz, always=True),)
-MODULE = ModuleSpec("authz_core_module", hooks=HOOKS, cache_contribution=cache_contribution)
+MODULE = ModuleSpec(NAME, directives, dir_record=AuthzDir, hooks=HOOKS,
+                    cache_contribution=cache_contribution)

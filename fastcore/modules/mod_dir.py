@@ -4,9 +4,13 @@ variant).  A directory it does not answer goes on to mod_autoindex's handler, th
 the default handler's directory answer (core)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fastcore.config.model import OPT_MULTI, DirConfig
+from fastcore.config.engine import OR_INDEXES, Ctx, Directive, Engine
+from fastcore.config.lexer import split_words
+from fastcore.config.model import OPT_MULTI, DirConfig, module_record, scope_record
+from fastcore.config.tree import Node
 from fastcore.core import static as S
 from fastcore.core.cacheable import produced_by
 from fastcore.core.paths import escape_uri
@@ -20,6 +24,33 @@ if TYPE_CHECKING:
     from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
 
+NAME = "dir_module"
+
+
+@dataclass
+class DirIndexDir:
+    """mod_dir's per-dir record: DirectoryIndex (None: unset, which means index.html;
+    (): `DirectoryIndex disabled`) and DirectorySlash (None: unset, which means On)."""
+
+    index_names: tuple[str, ...] | None = None
+    slash: bool | None = None
+
+    def merge(self, add: DirIndexDir) -> DirIndexDir:
+        """merge_dir_configs: each setting of the deeper scope wins where it is set."""
+        return DirIndexDir(add.index_names if add.index_names is not None else self.index_names,
+                           add.slash if add.slash is not None else self.slash)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The index file names in force."""
+        return self.index_names if self.index_names is not None else ("index.html",)
+
+
+def dir_config(dc: DirConfig) -> DirIndexDir:
+    """This module's record of a merged DirConfig (ap_get_module_config)."""
+    return module_record(dc.modules, NAME, DirIndexDir)
+
+
 
 def directory_handler(core: Handler, txn: Transaction) -> HookResult:
     """A directory request: the slash redirect, else the first usable index."""
@@ -28,7 +59,7 @@ def directory_handler(core: Handler, txn: Transaction) -> HookResult:
         return DECLINED
     uri = txn.r_uri
     if not uri.endswith("/"):
-        if dc.directory_slash is not False:
+        if dir_config(dc).slash is not False:
             # mod_dir: ap_escape_uri(r->uri) + "/", the query as it came
             query = txn.r_query
             loc = core.srv.self_url(txn, escape_uri(uri) + "/") + (("?" + query) if query else "")
@@ -40,7 +71,7 @@ def directory_handler(core: Handler, txn: Transaction) -> HookResult:
 def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResult:
     """DirectoryIndex: each name's sub-request in turn; the first servable one answers,
     else the first failure's status, else DECLINED (nothing there)."""
-    names = dc.directory_index if dc.directory_index is not None else ("index.html",)
+    names = dir_config(dc).names
     failure = 0
     vhost = txn.vhost
     for i, name in enumerate(names):
@@ -77,6 +108,28 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
     return DECLINED
 
 
+def directory_index(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
+    rec = scope_record(ctx.dirconf.modules, NAME, DirIndexDir)
+    names = rec.index_names or ()
+    for w in split_words(a):
+        # as mod_dir: "disabled" drops the names given so far in this scope
+        names = () if w.lower() == "disabled" else names + (w,)
+    rec.index_names = names
+
+
+def directory_slash(e: Engine, ctx: Ctx, a: bool, n: Node) -> None:
+    scope_record(ctx.dirconf.modules, NAME, DirIndexDir).slash = a
+
+
+def directives() -> list[Directive]:
+    ix = frozenset({OR_INDEXES})
+    return [
+        Directive("DirectoryIndex", NAME, ix, "RAW_ARGS", directory_index, "a list of file "
+                  "names"),
+        Directive("DirectorySlash", NAME, ix, "FLAG", directory_slash, "On or Off"),
+    ]
+
+
+
 HOOKS = (Hook(HANDLER, directory_handler, always=True),)
-# its directives are still in fastcore/config/directives_mods.py
-MODULE = ModuleSpec("dir_module", list, hooks=HOOKS)
+MODULE = ModuleSpec(NAME, directives, dir_record=DirIndexDir, hooks=HOOKS)

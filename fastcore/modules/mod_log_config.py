@@ -16,18 +16,23 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fastcore.config.apexpr import check_expr
+from fastcore.config.engine import NOT_IN_DIR_LOC_FILE, RSRC, Ctx, Directive, DirectiveError, Engine
+from fastcore.config.logformat import check_log_format
+from fastcore.config.model import DirConfig, VirtualHost, module_record, scope_record
+from fastcore.config.tree import Node
+from fastcore.core.paths import to_bytes
+from fastcore.core.phases import LOG_TRANSACTION, OK, Hook, HookResult
+from fastcore.modules import ModuleSpec
+
 if TYPE_CHECKING:
-    from fastcore.config.model import DirConfig
     from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
 
     Formatter = Callable[[Transaction], str]
-
-from fastcore.core.paths import to_bytes
-from fastcore.core.phases import LOG_TRANSACTION, OK, Hook, HookResult
-from fastcore.modules import ModuleSpec
 
 LOG_BUFSIZE = 4096
 COMMON = '%h %l %u %t "%r" %>s %b'
@@ -182,11 +187,32 @@ def _item(code: str, arg: str | None) -> Formatter:
     if code == "C":
         name = a or ""
         return lambda r: _cookie(r.headers_in.get("cookie", ""), name)
-    if code in ("e", "n", "L"):
+    if code == "e":
+        key = (a or "").lower()
+        return lambda r: _env_var(r, key)
+    if code in ("n", "L"):
         return lambda r: "-"
     if code == "%":
         return lambda r: "%"
     raise ValueError(f"Unrecognized LogFormat directive %{code}")
+
+
+def _env_var(r: Transaction, key: str) -> str:
+    """%{VAR}e: the request's environment variable (mod_env), escaped; - when unset."""
+    value = getattr(r, "env", {}).get(key)
+    return "-" if value is None else escape(value)
+
+
+def log_condition(condition: str | None) -> Callable[[Transaction], bool]:
+    """Whether a CustomLog with this condition writes a request's line: env=VAR when the
+    request's environment has VAR, env=!VAR when it has not (mod_log_config's
+    condition_sense); expr= is not evaluated (every line is written)."""
+    if condition is None or not condition.lower().startswith("env="):
+        return lambda r: True
+    name = condition[4:]
+    negate = name.startswith("!")
+    key = name.lstrip("!").lower()
+    return lambda r: (key in getattr(r, "env", {})) != negate
 
 
 def _cookie(header: str, name: str) -> str:
@@ -263,11 +289,14 @@ class AccessLog:
         self.render = compile_format(fmt)
         self.buffered = buffered
         self.condition = condition
+        self.wants = log_condition(condition)
         self.buf: list[bytes] = []
         self.buflen = 0
         self.lock = threading.Lock()  # worker threads share one buffer
 
     def log(self, r: Transaction) -> None:
+        if not self.wants(r):
+            return
         line = (self.render(r) + "\n").encode("latin-1", "replace")
         if not self.buffered:
             write_all(self.fd, line)
@@ -340,11 +369,104 @@ class ErrorLog:
         write_all(self.fd, line.encode("latin-1", "replace"))
 
 
+# -- configuration: LogFormat, CustomLog, TransferLog, BufferedLogs ----------------------
+
+NAME = "log_config_module"
+
+
+@dataclass(frozen=True)
+class LogSpec:
+    """A CustomLog/TransferLog: destination path (or "|cmd"), format string, env condition."""
+
+    path: str
+    format: str
+    condition: str | None = None
+
+
+@dataclass
+class LogServer:
+    """The server's CustomLog/TransferLog lines (None: none of its own)."""
+
+    custom_logs: tuple[LogSpec, ...] | None = None
+
+    def merge(self, add: LogServer) -> LogServer:
+        """merge_config_log_state: a <VirtualHost> without logs of its own uses the main
+        server's."""
+        return LogServer(add.custom_logs if add.custom_logs is not None else self.custom_logs)
+
+
+def log_config(vh: VirtualHost) -> LogServer:
+    """This module's per-server record of a server (ap_get_module_config)."""
+    return module_record(vh.module_config, NAME, LogServer)
+
+
+def custom_logs(vh: VirtualHost) -> tuple[LogSpec, ...]:
+    """The access logs a server writes."""
+    return log_config(vh).custom_logs or ()
+
+
+def _add_log(ctx: Ctx, spec: LogSpec) -> None:
+    rec = scope_record(ctx.vhost.module_config, NAME, LogServer)
+    rec.custom_logs = (rec.custom_logs or ()) + (spec,)
+
+
+def log_format(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    check_log_format(a[0])
+    e.state.log_formats["CLF" if len(a) == 1 else a[1]] = a[0]
+
+
+def custom_log(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    path = a[0] if a[0].startswith("|") else e.resolve_path(a[0])
+    cond = None
+    if len(a) == 3:
+        c = a[2]
+        if not c.lower().startswith(("env=", "expr=")):
+            raise DirectiveError("error in condition clause")
+        if c.lower().startswith("env=") and c[4:].lstrip("!") == "":
+            raise DirectiveError("missing environment variable name")
+        if c.lower().startswith("expr=") and not c[5:]:
+            raise DirectiveError("missing condition")
+        if c.lower().startswith("expr="):
+            check_expr(c[5:])
+        cond = c
+    check_log_format(a[1])  # add_custom_log parses the format (or nickname) as given
+    if not path.startswith("|"):
+        e.state.log_paths.append((path, "custom", n.filename, n.line))
+    _add_log(ctx, LogSpec(path, a[1], cond))
+
+
+def transfer_log(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    path = a[0] if a[0].startswith("|") else e.resolve_path(a[0])
+    _add_log(ctx, LogSpec(path, e.state.log_formats.get("CLF", COMMON)))
+
+
+def buffered_logs(e: Engine, ctx: Ctx, a: bool, n: Node) -> None:
+    e.state.buffered_logs = a
+
+
+def directives() -> list[Directive]:
+    s = frozenset({RSRC})
+    return [
+        Directive("LogFormat", NAME, s, "TAKE12", log_format, "a log format string (see "
+                  "docs) and an optional format name"),
+        Directive("CustomLog", NAME, s, "TAKE23", custom_log, "a file name, a custom log "
+                  "format string or format name, and an optional \"env=\" or \"expr=\" "
+                  "clause (see docs)"),
+        Directive("TransferLog", NAME, s, "TAKE1", transfer_log, "the filename of the "
+                  "access log"),
+        Directive("BufferedLogs", NAME, s, "FLAG", buffered_logs, "Enable Buffered Logging "
+                  "(experimental)", NOT_IN_DIR_LOC_FILE),
+    ]
+
+
+
 def log_transaction(core: Handler, txn: Transaction) -> HookResult:
     """The request's lines in its vhost's access logs (else the main server's)."""
     srv = core.srv
     logs = srv.access_logs
     for lg in logs.get(id(txn.vhost)) or logs.get(id(srv.cfg.main)) or ():
+        if not lg.wants(txn):  # CustomLog env=VAR / env=!VAR
+            continue
         if lg.buffered:  # one buffer per log file for both paths: lines stay in order
             srv.engine.cache.log_line(lg.fd, (lg.render(txn) + "\n").encode("latin-1", "replace"), True)
         else:
@@ -354,5 +476,4 @@ def log_transaction(core: Handler, txn: Transaction) -> HookResult:
 
 # compiled into httpd (config.modules.STATIC): it logs whatever LoadModule says
 HOOKS = (Hook(LOG_TRANSACTION, log_transaction, always=True),)
-# its directives are still in fastcore/config/directives_mods.py
-MODULE = ModuleSpec("log_config_module", list, hooks=HOOKS)
+MODULE = ModuleSpec(NAME, directives, server_record=LogServer, hooks=HOOKS)

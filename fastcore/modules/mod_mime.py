@@ -8,9 +8,13 @@ pays one dict lookup.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fastcore.config.model import DirConfig
+from fastcore.config.engine import OR_FILEINFO, RSRC, Ctx, Directive, Engine
+from fastcore.config.model import DirConfig, module_record, scope_record
+from fastcore.config.tree import Node
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
 from fastcore.core.phases import DECLINED, OK, TYPE_CHECKER, Hook, HookResult
 from fastcore.modules import ModuleSpec
@@ -18,6 +22,42 @@ from fastcore.modules import ModuleSpec
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
+
+NAME = "mime_module"
+
+
+@dataclass
+class MimeDir:
+    """mod_mime's per-dir record (mime_dir_config): lower-case extension (no dot) ->
+    value for each Add* directive, the RemoveType'd extensions, DefaultLanguage."""
+
+    add_type: dict[str, str] = field(default_factory=dict)
+    add_handler: dict[str, str] = field(default_factory=dict)
+    add_charset: dict[str, str] = field(default_factory=dict)
+    add_language: dict[str, str] = field(default_factory=dict)
+    add_encoding: dict[str, str] = field(default_factory=dict)
+    remove_type: frozenset[str] = frozenset()
+    default_language: str | None = None
+
+    def merge(self, add: MimeDir) -> MimeDir:
+        """merge_mime_dir_configs: extension maps combine (the deeper scope's entry
+        wins); a type removed in the deeper scope drops an inherited AddType."""
+        add_type = {**self.add_type, **add.add_type}
+        if add.remove_type:
+            add_type = {k: v for k, v in add_type.items()
+                        if k not in add.remove_type or k in add.add_type}
+        return MimeDir(add_type, {**self.add_handler, **add.add_handler},
+                       {**self.add_charset, **add.add_charset},
+                       {**self.add_language, **add.add_language},
+                       {**self.add_encoding, **add.add_encoding},
+                       self.remove_type | add.remove_type,
+                       add.default_language if add.default_language is not None
+                       else self.default_language)
+
+
+def mime_config(dc: DirConfig) -> MimeDir:
+    """This module's record of a merged DirConfig (ap_get_module_config)."""
+    return module_record(dc.modules, NAME, MimeDir)
 
 _HERE = os.path.dirname(__file__)
 # fastcore's own table (package data), used when TypesConfig and /etc/mime.types are absent.
@@ -27,8 +67,8 @@ def read_types_config(path: str) -> dict[str, str]:
     """Parse a mime.types file: `type ext ext ...` lines, '#' comments."""
     table: dict[str, str] = {}
     with open(path, encoding="latin-1") as f:
-        for line in f:
-            words = line.split("#", 1)[0].split()
+        for text in f:
+            words = text.split("#", 1)[0].split()
             if len(words) < 2:
                 continue
             ctype = words[0].lower()
@@ -93,28 +133,29 @@ class MimeMap:
         if hit is not None:
             return hit
         dc = dirconf or DirConfig()
+        mc = mime_config(dc)
         base = os.path.basename(filename)
         exts = base.split(".")[1:]
         ctype = charset = language = encoding = None
-        removed = dc.remove_type or frozenset()
+        removed = mc.remove_type
         for ext in exts:
             e = ext.lower()
-            t = dc.add_type.get(e) if e not in removed else None
+            t = mc.add_type.get(e) if e not in removed else None
             if t is None and e not in removed:
                 t = self.types.get(e)
             if t is not None:
                 ctype = normalize_type(t)
-            if e in dc.add_language:
+            if e in mc.add_language:
                 if language is None:
-                    language = dc.add_language[e]
-            if e in dc.add_encoding:
-                encoding = dc.add_encoding[e]
-            if e in dc.add_charset:
-                charset = dc.add_charset[e].lower()
+                    language = mc.add_language[e]
+            if e in mc.add_encoding:
+                encoding = mc.add_encoding[e]
+            if e in mc.add_charset:
+                charset = mc.add_charset[e].lower()
         if dc.force_type and dc.force_type.lower() != "none":
             ctype = dc.force_type
-        if language is None and dc.default_language:
-            language = dc.default_language
+        if language is None and mc.default_language:
+            language = mc.default_language
         result = (ctype, charset, language, encoding)
         if len(self._memo) > 4096:
             self._memo.clear()
@@ -129,6 +170,73 @@ class MimeMap:
         if charset and "charset=" not in ctype.lower():
             return f"{ctype}; charset={charset}"
         return ctype
+
+
+# -- the directives ----------------------------------------------------------------------
+
+def _ext(e: str) -> str:
+    return e.lower().lstrip(".")
+
+
+def _map(field_name: str) -> Callable[[Engine, Ctx, list[str], Node], None]:
+    """AddType/AddHandler/...: the first argument is the value, the rest extensions."""
+    def h(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+        target: dict[str, str] = getattr(scope_record(ctx.dirconf.modules, NAME, MimeDir),
+                                         field_name)
+        for ext in a[1:]:
+            target[_ext(ext)] = a[0].lower()
+    return h
+
+
+def types_config(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    e.state.types_config = e.resolve_path(a[0])
+
+
+def remove_type(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    rec = scope_record(ctx.dirconf.modules, NAME, MimeDir)
+    rec.remove_type = rec.remove_type | {_ext(x) for x in a}
+    for x in a:
+        rec.add_type.pop(_ext(x), None)
+
+
+def remove_handler(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    rec = scope_record(ctx.dirconf.modules, NAME, MimeDir)
+    for x in a:
+        rec.add_handler.pop(_ext(x), None)
+
+
+def default_language(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    scope_record(ctx.dirconf.modules, NAME, MimeDir).default_language = a[0]
+
+
+def add_output_filter(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """Accepted: fastcore has no output filters to add."""
+
+
+def directives() -> list[Directive]:
+    fi, s = frozenset({OR_FILEINFO}), frozenset({RSRC})
+    return [
+        Directive("TypesConfig", NAME, s, "TAKE1", types_config, "the MIME types config file"),
+        Directive("AddType", NAME, fi, "ITERATE2", _map("add_type"), "a mime type followed "
+                  "by one or more file extensions"),
+        Directive("AddHandler", NAME, fi, "ITERATE2", _map("add_handler"), "a handler name "
+                  "followed by one or more file extensions"),
+        Directive("AddCharset", NAME, fi, "ITERATE2", _map("add_charset"), "a charset (e.g., "
+                  "iso-2022-jp), followed by one or more file extensions"),
+        Directive("AddLanguage", NAME, fi, "ITERATE2", _map("add_language"), "a language "
+                  "(e.g., fr), followed by one or more file extensions"),
+        Directive("AddEncoding", NAME, fi, "ITERATE2", _map("add_encoding"), "an encoding "
+                  "(e.g., gzip), followed by one or more file extensions"),
+        Directive("AddOutputFilter", NAME, fi, "ITERATE2", add_output_filter, "output "
+                  "filter name followed by one or more file extensions"),
+        Directive("RemoveType", NAME, fi, "ITERATE", remove_type, "one or more file "
+                  "extensions"),
+        Directive("RemoveHandler", NAME, fi, "ITERATE", remove_handler, "one or more file "
+                  "extensions"),
+        Directive("DefaultLanguage", NAME, fi, "TAKE1", default_language, "language to use "
+                  "for documents with no other language file extension"),
+    ]
+
 
 
 def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
@@ -152,7 +260,7 @@ def handler_for(filename: str, dc: DirConfig) -> str | None:
         return dc.set_handler
     base = os.path.basename(filename)
     for ext in reversed(base.split(".")[1:]):
-        h = dc.add_handler.get(ext.lower())
+        h = mime_config(dc).add_handler.get(ext.lower())
         if h:
             return h
     return None
@@ -171,4 +279,5 @@ def type_checker(core: Handler, txn: Transaction) -> HookResult:
 
 
 HOOKS = (Hook(TYPE_CHECKER, type_checker, always=True),)
-MODULE = ModuleSpec("mime_module", hooks=HOOKS, cache_contribution=cache_contribution)
+MODULE = ModuleSpec(NAME, directives, dir_record=MimeDir, hooks=HOOKS,
+                    cache_contribution=cache_contribution)

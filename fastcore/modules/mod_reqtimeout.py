@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from fastcore.config.engine import RSRC, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.lexer import split_words
-from fastcore.config.model import ServerConfig, VirtualHost
+from fastcore.config.model import ServerConfig, VirtualHost, module_record
 from fastcore.config.tree import Node
 from fastcore.modules import ModuleSpec
 
@@ -47,6 +47,11 @@ class ReqTimeoutConfig:
     header: Stage | None = None
     body: Stage | None = None
 
+    def merge(self, add: ReqTimeoutConfig) -> ReqTimeoutConfig:
+        """A <VirtualHost> keeps each stage it set and inherits the others (MERGE_INT)."""
+        return ReqTimeoutConfig(add.handshake or self.handshake, add.header or self.header,
+                                add.body or self.body)
+
 
 @dataclass(frozen=True)
 class ReadLimits:
@@ -54,14 +59,6 @@ class ReadLimits:
 
     header: Stage
     body: Stage
-
-
-def merge_server(base: ReqTimeoutConfig | None, add: ReqTimeoutConfig | None) -> ReqTimeoutConfig | None:
-    """A <VirtualHost> keeps each stage it set and inherits the others (MERGE_INT)."""
-    if add is None or base is None:
-        return add if base is None else base
-    return ReqTimeoutConfig(add.handshake or base.handshake, add.header or base.header,
-                            add.body or base.body)
 
 
 def limits(modules: tuple[str, ...], rec: ReqTimeoutConfig | None) -> ReadLimits | None:
@@ -78,7 +75,7 @@ def limits(modules: tuple[str, ...], rec: ReqTimeoutConfig | None) -> ReadLimits
 
 def server_limits(cfg: ServerConfig, vhost: VirtualHost) -> ReadLimits | None:
     """limits() for a configured server (a VirtualHost of a ServerConfig)."""
-    return limits(cfg.modules, vhost.module_config.get(NAME))
+    return limits(cfg.modules, module_record(vhost.module_config, NAME, ReqTimeoutConfig))
 
 
 # -- the directive -----------------------------------------------------------------------
@@ -121,7 +118,7 @@ def parse_stage(val: str) -> Stage:
 
 
 def request_read_timeout(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
-    rec = ctx.vhost.module_config.get(NAME) or ReqTimeoutConfig()
+    rec = module_record(ctx.vhost.module_config, NAME, ReqTimeoutConfig)
     for word in split_words(a):
         key, eq, val = word.partition("=")
         if not eq:
@@ -145,7 +142,7 @@ def directives() -> list[Directive]:
                       "request headers and body")]
 
 
-MODULE = ModuleSpec(NAME, directives, merge_server)
+MODULE = ModuleSpec(NAME, directives, server_record=ReqTimeoutConfig)
 
 
 # -- one connection's deadline ----------------------------------------------------------

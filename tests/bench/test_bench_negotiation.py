@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from fastcore.config.model import DirConfig, Require, RequireGroup
-from fastcore.modules.mod_authz_core import ReqCtx, authorize
-from fastcore.modules.mod_mime import MimeMap
+from fastcore.config.model import DirConfig
+from fastcore.modules.mod_authz_core import ReqCtx, Require, RequireGroup, authorize
+from fastcore.modules.mod_mime import NAME, MimeDir, MimeMap
 from fastcore.modules.mod_negotiation.handler import multiviews
 from fastcore.modules.mod_negotiation.typemap import resolve
 
-DC = DirConfig(add_language={"en": "en", "fr": "fr", "de": "de"},
-               add_handler={"var": "type-map"})
+DC = DirConfig(modules={NAME: MimeDir(add_language={"en": "en", "fr": "fr", "de": "de"},
+                                       add_handler={"var": "type-map"})})
 
 
 class H(dict):

@@ -8,12 +8,19 @@ from types import SimpleNamespace
 
 import pytest
 
-from fastcore.config.model import DirConfig, Require, RequireGroup, VirtualHost
+from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.core.cacheable import CacheInfo, entry_for, produced_by
 from fastcore.core.transaction import Transaction
+from fastcore.modules.mod_authz_core import NAME as AUTHZ
+from fastcore.modules.mod_authz_core import AuthzDir, Require, RequireGroup
 
 MTIME = 784111777  # Sun, 06 Nov 1994 08:49:37 GMT
 LM = b"Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+
+
+def _authz(group: RequireGroup) -> DirConfig:
+    """A DirConfig whose mod_authz_core record holds `group`."""
+    return DirConfig(modules={AUTHZ: AuthzDir(group)})
 
 
 def _txn() -> Transaction:
@@ -65,15 +72,15 @@ def test_max_ranges_none_and_delivery() -> None:
 @pytest.mark.parametrize("change", [
     {"enc": "gzip"}, {"tag": 'W/"a-b"'}, {"tag": None}, {"size": 0},
     {"dc": DirConfig(hostname_lookups="on")},
-    {"dc": DirConfig(authz=RequireGroup("any", (Require("ip", ("10.0.0.1",)),)))},
-    {"dc": DirConfig(authz=RequireGroup("any", (Require("all", ("granted",), negated=True),)))},
+    {"dc": _authz(RequireGroup("any", (Require("ip", ("10.0.0.1",)),)))},
+    {"dc": _authz(RequireGroup("any", (Require("all", ("granted",), negated=True),)))},
 ])
 def test_not_cacheable(change: dict[str, object]) -> None:
     assert entry_for(_txn(), _served(**change), "/a.html", 0) is None
 
 
 def test_static_require_is_cacheable() -> None:
-    dc = DirConfig(authz=RequireGroup("any", (Require("all", ("granted",)),)))
+    dc = _authz(RequireGroup("any", (Require("all", ("granted",)),)))
     assert entry_for(_txn(), _served(dc), "/a.html", 0) is not None
 
 
@@ -88,7 +95,7 @@ def test_produced_by_every_walk_counts() -> None:
     txn = _txn()
     produced_by(txn, True, DirConfig())
     assert txn.cacheable
-    produced_by(txn, True, DirConfig(authz=RequireGroup("any", (Require("local"),))))
+    produced_by(txn, True, _authz(RequireGroup("any", (Require("local"),))))
     assert not txn.cacheable  # the directory's Require, before its DirectoryIndex file
     txn = _txn()
     produced_by(txn, False, DirConfig())  # a walk that read .htaccess

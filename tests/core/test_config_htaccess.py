@@ -11,6 +11,8 @@ from fastcore.config import HtaccessError
 from fastcore.config import merge as merge_mod
 from fastcore.config.merge import DirResolver
 from fastcore.config.model import OPT_INDEXES
+from fastcore.modules.mod_alias import alias_dir
+from fastcore.modules.mod_dir import dir_config
 
 
 def _site(tmp_path, override: str):
@@ -26,9 +28,9 @@ def test_allowed_directives_apply(tmp_path):
                                    "Redirect /x http://example.com/\n")
     r = DirResolver(c)
     ht = r.htaccess(c.main, str(www))
-    assert ht.directory_index == ("start.html",) and ht.options_add == OPT_INDEXES
+    assert dir_config(ht).index_names == ("start.html",) and ht.options_add == OPT_INDEXES
     assert ht.options is None  # relative: applied by merge(), so it carries down the walk
-    assert ht.redirects[0].target == "http://example.com/"
+    assert alias_dir(ht).redirects[0].target == "http://example.com/"
     merged = r.merge(r.dir_config(c.main, str(www)), ht)
     assert merged.options & OPT_INDEXES
 
@@ -50,7 +52,7 @@ def test_unknown_directive_and_nonfatal(tmp_path):
         DirResolver(c).htaccess(c.main, str(www))
     c2, www2 = _site(tmp_path / "n", "All Nonfatal=Unknown")
     (www2 / ".htaccess").write_text("Sparkle on\nDirectoryIndex z.html\n")
-    assert DirResolver(c2).htaccess(c2.main, str(www2)).directory_index == ("z.html",)
+    assert dir_config(DirResolver(c2).htaccess(c2.main, str(www2))).index_names == ("z.html",)
 
 
 def test_allow_override_list(tmp_path):
@@ -59,7 +61,7 @@ def test_allow_override_list(tmp_path):
     c = cfg(tmp_path, f"<Directory {www}>\n  AllowOverride None\n"
                       f"  AllowOverrideList DirectoryIndex\n</Directory>\n")
     (www / ".htaccess").write_text("DirectoryIndex listed.html\n")
-    assert DirResolver(c).htaccess(c.main, str(www)).directory_index == ("listed.html",)
+    assert dir_config(DirResolver(c).htaccess(c.main, str(www))).index_names == ("listed.html",)
 
 
 def test_allowoverride_none_opens_nothing(tmp_path, monkeypatch):
@@ -84,12 +86,12 @@ def test_one_open_per_directory_and_cache_by_mtime(tmp_path, monkeypatch):
                         lambda p, *a, **k: calls.append(p) or real_open(p, *a, **k))
     monkeypatch.setattr(r, "_parse_htaccess", lambda p, *a: parses.append(p) or real_parse(p, *a))
     for _ in range(3):
-        assert r.htaccess(c.main, str(www)).directory_index == ("one.html",)
+        assert dir_config(r.htaccess(c.main, str(www))).index_names == ("one.html",)
         assert r.htaccess(c.main, str(www / "sub")) is None  # absent: one failed open
     assert calls == [str(ht), str(www / "sub/.htaccess")] * 3
     assert parses == [str(ht)]  # parsed once, then validated by fstat
     ht.write_text("DirectoryIndex two.html two-b.html\n")
-    assert r.htaccess(c.main, str(www)).directory_index == ("two.html", "two-b.html")
+    assert dir_config(r.htaccess(c.main, str(www))).index_names == ("two.html", "two-b.html")
     assert len(parses) == 2
 
 
@@ -111,14 +113,14 @@ def test_same_stamp_rewrite_is_seen(tmp_path, monkeypatch):
 
     monkeypatch.setattr(merge_mod.os, "fstat", lambda fd: Frozen)
     r = DirResolver(c)
-    assert r.htaccess(c.main, str(www)).directory_index == ("5.html",)
+    assert dir_config(r.htaccess(c.main, str(www))).index_names == ("5.html",)
     ht.write_text("DirectoryIndex 6.html\n")  # same size, same (frozen) stamp
-    assert r.htaccess(c.main, str(www)).directory_index == ("6.html",)
+    assert dir_config(r.htaccess(c.main, str(www))).index_names == ("6.html",)
     # a stamp from long ago decides alone (the file is not read again): the limit
     # docs/compat.md states, a change that leaves all four fields as they were
     Frozen.st_mtime_ns = Frozen.st_ctime_ns = first.st_ctime_ns - 10 * merge_mod.RACY_NS
-    assert r.htaccess(c.main, str(www)).directory_index == ("6.html",)
+    assert dir_config(r.htaccess(c.main, str(www))).index_names == ("6.html",)
     ht.write_text("DirectoryIndex 7.html\n")
-    assert r.htaccess(c.main, str(www)).directory_index == ("6.html",)
+    assert dir_config(r.htaccess(c.main, str(www))).index_names == ("6.html",)
     monkeypatch.undo()  # the real stamp: the write changed the ctime
-    assert r.htaccess(c.main, str(www)).directory_index == ("7.html",)
+    assert dir_config(r.htaccess(c.main, str(www))).index_names == ("7.html",)

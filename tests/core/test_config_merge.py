@@ -5,6 +5,9 @@ from test_config_common import cfg
 
 from fastcore.config.merge import DirResolver
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS
+from fastcore.modules.mod_authz_core import authz_config
+from fastcore.modules.mod_dir import dir_config
+from fastcore.modules.mod_mime import mime_config
 
 
 def _tree(tmp_path):
@@ -36,11 +39,11 @@ def test_shortest_directory_first_then_regex_then_files(tmp_path):
     r = DirResolver(c)
     d = r.dir_config(c.main, f"{www}/a/b")
     # /a (1 fewer component) before /a/b even though it comes later in the file; regex last
-    assert d.force_type == "text/x-ab" and d.default_language == "de"
-    assert d.directory_index == ("from-regex.html",)
+    assert d.force_type == "text/x-ab" and mime_config(d).default_language == "de"
+    assert dir_config(d).names == ("from-regex.html",)
     f = r.dir_config(c.main, f"{www}/a/b/page.html")
     assert f.force_type == "text/x-files"
-    assert r.dir_config(c.main, f"{www}/c").directory_index == ("index.html",)
+    assert dir_config(r.dir_config(c.main, f"{www}/c")).names == ("index.html",)
 
 
 def test_options_merge_semantics(tmp_path):
@@ -71,9 +74,9 @@ def test_wildcard_directory_matches_one_component(tmp_path):
     www = _tree(tmp_path)
     c = cfg(tmp_path, f"<Directory {www}/*>\n  DefaultLanguage fr\n</Directory>\n")
     r = DirResolver(c)
-    assert r.dir_config(c.main, f"{www}/a").default_language == "fr"
-    assert r.dir_config(c.main, f"{www}/a/b").default_language == "fr"
-    assert r.dir_config(c.main, str(www)).default_language is None
+    assert mime_config(r.dir_config(c.main, f"{www}/a")).default_language == "fr"
+    assert mime_config(r.dir_config(c.main, f"{www}/a/b")).default_language == "fr"
+    assert mime_config(r.dir_config(c.main, str(www))).default_language is None
 
 
 def test_results_are_cached(tmp_path):
@@ -96,9 +99,9 @@ def test_location_after_directory_and_prefix_rules(tmp_path):
 """)
     r = DirResolver(c)
     base = r.dir_config(c.main, str(www))
-    assert r.location_config(c.main, "/private/x", base).authz.items[0].args == ("denied",)
-    assert r.location_config(c.main, "/private", base).authz is not None
-    assert r.location_config(c.main, "/privateother", base).authz is None
+    assert authz_config(r.location_config(c.main, "/private/x", base)).authz.items[0].args == ("denied",)
+    assert authz_config(r.location_config(c.main, "/private", base)).authz is not None
+    assert authz_config(r.location_config(c.main, "/privateother", base)).authz is None
     assert r.location_config(c.main, "/a.txt", base).force_type == "text/plain"
 
 
@@ -117,6 +120,6 @@ def test_authmerging_and(tmp_path):
 </Directory>
 """)
     r = DirResolver(c)
-    a = r.dir_config(c.main, f"{www}/a").authz
+    a = authz_config(r.dir_config(c.main, f"{www}/a")).authz
     assert a.kind == "all" and len(a.items) == 2
-    assert r.dir_config(c.main, f"{www}/c").authz.items[0].args == ("10.0.0.1",)
+    assert authz_config(r.dir_config(c.main, f"{www}/c")).authz.items[0].args == ("10.0.0.1",)

@@ -8,6 +8,11 @@ from test_config_common import HEADER_LINES, cfg, write
 
 from fastcore.config import ConfigError, load
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS, reads_htaccess
+from fastcore.modules import REGISTRY
+from fastcore.modules.mod_alias import alias_server
+from fastcore.modules.mod_authz_core import authz_config
+from fastcore.modules.mod_dir import dir_config
+from fastcore.modules.mod_mime import mime_config
 
 
 def test_apache_defaults(tmp_path):
@@ -21,7 +26,7 @@ def test_apache_defaults(tmp_path):
     # in it), unlike an explicit AllowOverride None
     assert d.options == OPT_SYM_LINKS and d.allow_override is None and reads_htaccess(d)
     assert d.file_etag == {"mtime", "size"} and d.enable_sendfile is False
-    assert d.directory_index == ("index.html",)
+    assert dir_config(d).names == ("index.html",)
     assert c.mpm.name == "event" and c.pid_file == f"{tmp_path}/httpd.pid"
 
 
@@ -49,11 +54,11 @@ Mutex fcntl:{root} default
     assert m.keep_alive is False and m.timeout == 30.0
     d = m.dir_defaults
     assert d.limit_request_body == 1024 and d.file_etag == {"inode", "mtime"}
-    assert d.add_type == {"foo": "text/x-foo", "bar": "text/x-foo"}
-    assert d.directory_index == ("a.html", "b.html")
+    assert mime_config(d).add_type == {"foo": "text/x-foo", "bar": "text/x-foo"}
+    assert dir_config(d).names == ("a.html", "b.html")
     assert d.error_documents[404] == "/missing.html"
-    assert m.aliases[0].url_prefix == "/icons/"
-    assert [(r.status, r.target) for r in m.redirects] == [
+    assert alias_server(m).aliases[0].url_prefix == "/icons/"
+    assert [(r.status, r.target) for r in alias_server(m).redirects] == [
         (301, "http://example.com/new"), (410, None)]
     assert (c.mpm.start_servers, c.mpm.threads_per_child, c.mpm.max_request_workers,
             c.mpm.max_connections_per_child) == (3, 10, 40, 7)
@@ -75,7 +80,7 @@ def test_options_plus_minus_and_require(tmp_path):
     assert sec.config.options is None
     assert sec.config.options_add == OPT_INDEXES | OPT_MULTI
     assert sec.config.options_remove == OPT_SYM_LINKS
-    group = sec.config.authz
+    group = authz_config(sec.config).authz
     assert group.kind == "any" and group.items[0].kind == "all"
     assert [(r.kind, r.negated) for r in group.items[0].items] == [("ip", False),
                                                                   ("ip", True)]
@@ -101,7 +106,7 @@ DocumentRoot ${DOCS}
         post_directives=["LimitRequestLine 100"])
     m = c.main
     assert m.document_root == f"{tmp_path}/docs" and m.keep_alive_timeout == 7.0
-    assert m.dir_defaults.add_type == {"log": "text/plain"} and m.timeout == 11.0
+    assert mime_config(m.dir_defaults).add_type == {"log": "text/plain"} and m.timeout == 11.0
     assert m.max_keep_alive_requests == 3 and m.limit_request_line == 100
     assert "FROMCLI" in c.defines
 
@@ -206,16 +211,14 @@ def test_embedded_default_serves_given_folder(tmp_path):
     assert c.main.document_root == str(tmp_path)
     assert [(la.host, la.port) for la in c.listeners] == [("127.0.0.2", 9999)]
     assert c.mpm.name == "event" and "mime_module" in c.modules
-    assert c.main.dir_defaults.directory_index == ("index.html", "index.htm")
+    assert dir_config(c.main.dir_defaults).names == ("index.html", "index.htm")
 
 
 def test_random_garbage_never_gives_a_traceback(tmp_path):
     """Random directives with hostile arguments: always a ConfigError or a config."""
     import random
 
-    from fastcore.config.modules import TABLE
-
-    names = sorted(ds[0].name for ds in TABLE.values())
+    names = REGISTRY.directive_names()
     toks = ["", "On", "-1", "99999999999999999999", "/tmp", '"', "'", "\\", "${X}", "*", "~",
             "!", ">", '"a b"', "[::1]:80", "*:80", "(", "+Indexes", "-All", "env=", "#",
             "\x00", "é", "1.2.3.4/99", "none"]

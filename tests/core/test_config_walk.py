@@ -11,7 +11,9 @@ from fastcore.config.merge import DirResolver
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS, reads_htaccess
 from fastcore.core.mapping import Mapper
 from fastcore.core.request import HttpError
-from fastcore.modules.mod_mime import MimeMap, normalize_type
+from fastcore.modules.mod_alias import alias_server
+from fastcore.modules.mod_authz_core import authz_config
+from fastcore.modules.mod_mime import MimeMap, mime_config, normalize_type
 
 
 def _walk(c, path: str):
@@ -27,9 +29,9 @@ def test_deeper_directory_wins_over_parent_htaccess(tmp_path) -> None:
     c = cfg(tmp_path, f"<Directory {www}>\n AllowOverride FileInfo\n</Directory>\n"
                       f"<Directory {www}/inner>\n AddType text/x-from-directory .txt\n"
                       "</Directory>\n")
-    assert _walk(c, f"{www}/f.txt").dirconf.add_type["txt"] == "text/x-from-htaccess"
+    assert mime_config(_walk(c, f"{www}/f.txt").dirconf).add_type["txt"] == "text/x-from-htaccess"
     # Apache: the inner <Directory> is applied after the parent's .htaccess
-    assert _walk(c, f"{www}/inner/f.txt").dirconf.add_type["txt"] == "text/x-from-directory"
+    assert mime_config(_walk(c, f"{www}/inner/f.txt").dirconf).add_type["txt"] == "text/x-from-directory"
 
 
 def test_options_plus_minus_carry_down_nested_htaccess(tmp_path) -> None:
@@ -51,9 +53,9 @@ def test_files_section_inside_htaccess(tmp_path) -> None:
     (www / "secret.txt").write_text("s")
     (www / "open.txt").write_text("o")
     c = cfg(tmp_path, f"<Directory {www}>\n AllowOverride All\n</Directory>\n")
-    denied = _walk(c, f"{www}/secret.txt").dirconf.authz
+    denied = authz_config(_walk(c, f"{www}/secret.txt").dirconf).authz
     assert denied is not None and "denied" in repr(denied)
-    assert _walk(c, f"{www}/open.txt").dirconf.authz is None
+    assert authz_config(_walk(c, f"{www}/open.txt").dirconf).authz is None
 
 
 def test_unset_allowoverride_still_reads_htaccess(tmp_path) -> None:
@@ -105,8 +107,8 @@ def test_vhost_inherits_main_alias_and_redirect_after_its_own(tmp_path) -> None:
                       "<VirtualHost *:18080>\n ServerName v.example\n"
                       f" Alias /mine {tmp_path}\n Redirect /old /vhost-new\n</VirtualHost>\n")
     vh = c.vhosts[0]
-    assert [a.url_prefix for a in vh.aliases] == ["/mine", "/al"]
-    assert [(r.url_prefix, r.target) for r in vh.redirects][:2] == [("/old", "/vhost-new"),
+    assert [a.url_prefix for a in alias_server(vh).aliases] == ["/mine", "/al"]
+    assert [(r.url_prefix, r.target) for r in alias_server(vh).redirects][:2] == [("/old", "/vhost-new"),
                                                                     ("/old", "/new")]
     path, red = Mapper(DirResolver(c)).translate(vh, "/old/x", "")
     assert red is not None and red[1] == "/vhost-new/x"
@@ -119,7 +121,7 @@ def test_addtype_parameters_and_addcharset_case(tmp_path) -> None:
     c = cfg(tmp_path, '<Directory />\n AddType "text/html;level=3" .h3\n'
                       " AddCharset UTF-8 .u8\n AddType text/plain .u8\n</Directory>\n")
     dc = DirResolver(c).dir_config(c.main, "/x")
-    assert dc.add_charset["u8"] == "utf-8"
+    assert mime_config(dc).add_charset["u8"] == "utf-8"
     mm = MimeMap()
     assert mm.content_type_header("/x/a.h3", dc) == "text/html; level=3"
     assert mm.content_type_header("/x/b.u8", dc) == "text/plain; charset=utf-8"

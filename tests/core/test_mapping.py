@@ -9,15 +9,15 @@ from http_fakes import FakeResolver, effective_defaults
 from fastcore.config.model import (
     OPT_SYM_LINKS,
     OPT_SYM_OWNER,
-    Alias,
     DirConfig,
-    Redirect,
     Section,
     ServerConfig,
     VirtualHost,
 )
 from fastcore.core.mapping import Mapper, alias_match, apply_redirects, decode_path
 from fastcore.core.request import HttpError
+from fastcore.modules.mod_alias import NAME as ALIAS
+from fastcore.modules.mod_alias import Alias, AliasServer, Redirect
 
 
 def code(path: str, slashes: str = "off") -> str | int:
@@ -84,7 +84,8 @@ def site(tmp_path: object, options: int) -> tuple[Mapper, VirtualHost, FakeResol
     sec = Section("directory", docroot, None, DirConfig(options=options), "t", 1)
     vh = VirtualHost(addrs=(), server_name="t", document_root=docroot, sections=(sec,),
                      dir_defaults=effective_defaults(),
-                     aliases=(Alias("/al", os.path.join(docroot, "d")),))
+                     module_config={ALIAS: AliasServer(
+                         aliases=(Alias("/al", os.path.join(docroot, "d")),))})
     cfg = ServerConfig("", root, root, "", (), vh)
     res = FakeResolver(cfg)
     return Mapper(res), vh, res, docroot

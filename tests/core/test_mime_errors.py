@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from fastcore.config.model import DirConfig
 from fastcore.core import errors as E
-from fastcore.modules.mod_mime import MimeMap
+from fastcore.modules.mod_mime import NAME, MimeDir, MimeMap
 
 
 def test_mime_lookup(tmp_path: object) -> None:
     types = tmp_path / "mime.types"
     types.write_text("text/html html htm\napplication/x-tar tar\n# comment\ntext/plain txt\n")
     m = MimeMap(str(types))
-    dc = DirConfig(add_type={"data": "text/x-data"}, add_charset={"txt": "UTF-8"},
-                   add_language={"en": "en", "fr": "fr"}, add_encoding={"gz": "x-gzip"})
+    dc = DirConfig(modules={NAME: MimeDir(
+        add_type={"data": "text/x-data"}, add_charset={"txt": "UTF-8"},
+        add_language={"en": "en", "fr": "fr"}, add_encoding={"gz": "x-gzip"})})
     assert m.lookup("a.html", dc) == ("text/html", None, None, None)
     assert m.lookup("a.en.html", dc) == ("text/html", None, "en", None)
     assert m.lookup("a.tar.gz", dc) == ("application/x-tar", None, None, "x-gzip")

@@ -188,7 +188,7 @@ def test_metrics_needs_status_module(tmp_path: Path) -> None:
     with_status.close()
 
 
-REGISTRY_BY_NAME = {m.name: m for m in REGISTRY}
+REGISTRY_BY_NAME = {m.name: m for m in REGISTRY.every()}
 
 
 def _example_handler(core: Handler, txn: Transaction) -> int | Response:
@@ -222,7 +222,7 @@ def test_a_module_registers_its_functions_only_when_loaded(
 
     monkeypatch.setattr(Phases, "build", counting_build)
     srv.cfg.modules = names  # as if LoadModule named it (the config knows no such module)
-    srv.handler = Handler(srv, (*REGISTRY, EXAMPLE))
+    srv.handler = Handler(srv, (*REGISTRY.every(), EXAMPLE))
     example = _get(srv, "/x.example")
     secret = _get(srv, "/secret/m.txt")
     plain = _get(srv, "/m.txt")

@@ -27,7 +27,9 @@ from pathlib import Path
 import pytest
 
 from fastcore.cli import main
-from fastcore.config.modules import SUPPORTED
+from fastcore.modules import REGISTRY
+
+SUPPORTED = REGISTRY.loadable()
 
 CORPUS = Path(__file__).parent / "config_corpus"
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 
-from fastcore.config.modules import directive_names
+from fastcore.modules import REGISTRY
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TESTS = os.path.join(ROOT, "tests")
@@ -40,7 +40,7 @@ def _behaviour_texts() -> dict[str, str]:
 def test_every_directive_has_a_behaviour_test() -> None:
     texts = _behaviour_texts()
     missing = []
-    for name in directive_names():
+    for name in REGISTRY.directive_names():
         if name.startswith("<") or name in WITHOUT_CLIENT_EFFECT:
             continue
         word = re.compile(r"(?<![\w<])" + re.escape(name) + r"\b", re.I)
@@ -51,7 +51,7 @@ def test_every_directive_has_a_behaviour_test() -> None:
 
 def test_directives_without_client_effect_are_documented() -> None:
     for name, where in WITHOUT_CLIENT_EFFECT.items():
-        assert name in directive_names()
+        assert name in REGISTRY.directive_names()
         with open(os.path.join(ROOT, where)) as fh:
             text = fh.read()
         key = "async_factor" if where.endswith(".py") else name

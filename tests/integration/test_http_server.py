@@ -14,8 +14,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 from apache_oracle import parse_responses  # noqa: E402
 from http_fakes import FakeResolver, effective_defaults, exchange  # noqa: E402
 
-from fastcore.config.model import LogSpec, ServerConfig, VirtualHost  # noqa: E402
+from fastcore.config.model import ServerConfig, VirtualHost  # noqa: E402
 from fastcore.core.server import CLOSED, WANT_READ, WANT_WRITE, HttpServer  # noqa: E402
+from fastcore.modules.mod_log_config import NAME as LOG  # noqa: E402
+from fastcore.modules.mod_log_config import LogServer, LogSpec  # noqa: E402
 
 
 def make_server(tmp: str, buffered: bool = False, fmt: str = "%>s %r %k %X", tokens: str = "full",
@@ -29,7 +31,8 @@ def make_server(tmp: str, buffered: bool = False, fmt: str = "%>s %r %k %X", tok
         os.utime(os.path.join(doc, name), (1_600_000_000, 1_600_000_000))
     dd = vh.pop("dir_defaults", None) or effective_defaults()
     main = VirtualHost(addrs=(), server_name="localhost", document_root=doc, dir_defaults=dd,
-                       custom_logs=(LogSpec(os.path.join(tmp, "access_log"), fmt),), **vh)
+                       module_config={LOG: LogServer((LogSpec(os.path.join(tmp, "access_log"),
+                                                              fmt),))}, **vh)
     cfg = ServerConfig(config_file="", server_root=tmp, runtime_dir=tmp, pid_file="", listeners=(),
                        main=main, error_log=os.path.join(tmp, "error_log"), buffered_logs=buffered,
                        server_tokens=tokens)

@@ -3,9 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from fastcore.config.model import Require, RequireGroup
 from fastcore.modules import mod_authz_core as authz
-from fastcore.modules.mod_authz_core import ReqCtx, authorize, parse_ip_spec, validate
+from fastcore.modules.mod_authz_core import (
+    ReqCtx,
+    Require,
+    RequireGroup,
+    authorize,
+    parse_ip_spec,
+    validate,
+)
 
 
 class FakeResolver:

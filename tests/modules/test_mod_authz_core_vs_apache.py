@@ -9,9 +9,8 @@ from __future__ import annotations
 import pytest
 from apache_oracle import ApacheOracle, parse_responses, raw_request  # noqa: E402
 
-from fastcore.config.model import Require, RequireGroup  # noqa: E402
 from fastcore.core.dns import Resolver  # noqa: E402
-from fastcore.modules.mod_authz_core import ReqCtx, authorize  # noqa: E402
+from fastcore.modules.mod_authz_core import ReqCtx, Require, RequireGroup, authorize  # noqa: E402  # noqa: E402
 
 CASES = [
     "Require ip 127.0.0.1",

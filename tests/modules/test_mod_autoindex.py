@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastcore.config.model import DirConfig
+from fastcore.modules.mod_autoindex.config import NAME, AutoindexDir, autoindex_config
 from fastcore.modules.mod_autoindex.handler import (
     FancyIndexingUnsupported,
     os_escape_path,
@@ -16,6 +17,13 @@ from fastcore.modules.mod_autoindex.handler import (
     render_listing,
     strnatcmp,
 )
+from fastcore.modules.mod_mime import NAME as MIME
+from fastcore.modules.mod_mime import MimeDir
+
+
+def ai_dc(values: dict) -> DirConfig:
+    """A DirConfig whose mod_autoindex record has these settings."""
+    return DirConfig(modules={NAME: AutoindexDir(**values)})
 
 
 @pytest.fixture
@@ -81,17 +89,17 @@ def test_parse_query() -> None:
 def test_unsupported_settings_are_refused_not_faked(d) -> None:
     # HeaderName matters only when the file is there (Apache inserts nothing otherwise)
     plain = render(str(d), "/d/", None, DirConfig()).decode()
-    assert render(str(d), "/d/", None, DirConfig(autoindex={
+    assert render(str(d), "/d/", None, ai_dc({
         "header_name": "HEADER.html"})).decode() == plain
     (d / "HEADER.html").write_text("<p>head</p>")
     with pytest.raises(FancyIndexingUnsupported):
-        render(str(d), "/d/", None, DirConfig(autoindex={"header_name": "HEADER.html"}))
+        render(str(d), "/d/", None, ai_dc({"header_name": "HEADER.html"}))
     # TrackModified changes headers only (the handler's): the same listing, every format
     for fmt in (None, "F=1", "F=2"):
-        assert render(str(d), "/d/", fmt, DirConfig(autoindex={
+        assert render(str(d), "/d/", fmt, ai_dc({
             "index_options": (("TrackModified",),)})) == render(str(d), "/d/", fmt, DirConfig())
     # ShowForbidden matters only when an entry is vetoed
-    sf = DirConfig(autoindex={"index_options": (("ShowForbidden",),)})
+    sf = ai_dc({"index_options": (("ShowForbidden",),)})
     assert render(str(d), "/d/", None, sf) == render(str(d), "/d/", None, DirConfig())
     # a denied regular file is listed; a denied directory (maybe a broken .htaccess,
     # which Apache would hide) is refused
@@ -110,7 +118,7 @@ def test_fancy_and_table(d) -> None:
     assert '<a href="big.bin">big.bin</a>' + " " * 17 in fancy and "  6.8K  \n" in fancy
     assert fancy.endswith("<hr></pre>\n</body></html>\n")
     # configured FancyIndexing, sorted by size descending, table format by query
-    dc = DirConfig(autoindex={"index_options": (("FancyIndexing",),)})
+    dc = ai_dc({"index_options": (("FancyIndexing",),)})
     table = render(str(d), "/d/", "C=S;O=D;F=2", dc).decode()
     rows = [ln for ln in table.splitlines() if ln.startswith("<tr>")]
     assert "Parent Directory" in rows[0] and "big.bin" in rows[1]
@@ -124,16 +132,16 @@ def test_strfsize() -> None:
 
 
 def test_index_ignore_and_options(d) -> None:
-    dc = DirConfig(autoindex={"index_ignore": ((".??*", "*~", "*.txt"),),
+    dc = ai_dc({"index_ignore": ((".??*", "*~", "*.txt"),),
                               "index_options": (("IgnoreCase",),)})
     names = items(render(str(d), "/d/", None, dc))
     assert not any(".hidden" in n or ".txt" in n for n in names)
-    dc2 = DirConfig(autoindex={"index_ignore": ((".."),)})
+    dc2 = ai_dc({"index_ignore": ((".."),)})
     assert b"Parent Directory" not in render(str(d), "/d/", None, dc2)
-    ci = items(render(str(d), "/d/", None, DirConfig(autoindex={
+    ci = items(render(str(d), "/d/", None, ai_dc({
         "index_options": (("IgnoreCase",),)})))
     assert ci.index('<li><a href="Zed"> Zed</a></li>') > ci.index('<li><a href="b.txt"> b.txt</a></li>')
-    ign = items(render(str(d), "/d/", "O=D", DirConfig(autoindex={
+    ign = items(render(str(d), "/d/", "O=D", ai_dc({
         "index_options": (("IgnoreClient",),)})))
     assert ign == items(render(str(d), "/d/", None, DirConfig()))
 
@@ -175,7 +183,7 @@ def test_header_and_readme_as_apache_includes_them(tmp_path) -> None:
     (tmp_path / "a.txt").write_text("a")
     (tmp_path / "H.html").write_text("<p>head</p>\n")
     (tmp_path / "R.txt").write_bytes(b"x\0y & <z>\n")
-    cfg = DirConfig(autoindex={"header_name": ("H.html",), "readme_name": ("R.txt",)})
+    cfg = ai_dc({"header_name": ("H.html",), "readme_name": ("R.txt",)})
     files = {"H.html": (str(tmp_path / "H.html"), "text/html"),
              "R.txt": (str(tmp_path / "R.txt"), "text/plain")}
     body, streamed = render_listing(str(tmp_path), "/d/", None, cfg, lookup=_lookup(files),
@@ -186,8 +194,8 @@ def test_header_and_readme_as_apache_includes_them(tmp_path) -> None:
     assert "<h1>" not in text and " <body>\n<p>head</p>\n<ul>" in text
     assert text.endswith("</ul>\n<pre>\nx&amp; &lt;z&gt;\n</pre>\n</body></html>\n")
     assert streamed  # Apache sends no Content-Length after an HTML sub-request
-    body, streamed = render_listing(str(tmp_path), "/d/", None, DirConfig(
-        autoindex={"header_name": ("R.txt",)}), lookup=_lookup(files))
+    body, streamed = render_listing(str(tmp_path), "/d/", None, ai_dc(
+        {"header_name": ("R.txt",)}), lookup=_lookup(files))
     assert not streamed and " <body>\n<pre>\nx&amp; &lt;z&gt;\n</pre>\n<ul>" in body.decode()
 
 
@@ -198,14 +206,14 @@ def test_suppress_preamble_and_missing_or_binary_inserts(tmp_path) -> None:
     files = {"H.html": (str(tmp_path / "H.html"), "text/html; charset=utf-8"),
              "R.html": (str(tmp_path / "R.html"), "text/html"),
              "B.bin": (str(tmp_path / "B.bin"), "application/octet-stream")}
-    cfg = DirConfig(autoindex={"header_name": "H.html", "readme_name": "R.html",
-                               "index_options": (("SuppressHTMLPreamble",),)})
+    cfg = ai_dc({"header_name": "H.html", "readme_name": "R.html",
+                 "index_options": (("SuppressHTMLPreamble",),)})
     text = render(str(tmp_path), "/d/", None, cfg, lookup=_lookup(files),
                   signature="SIG").decode()
     assert text.startswith("<html><body>own\n<ul>") and text.endswith("<p>tail</p></body></html>\n")
     plain = render(str(tmp_path), "/d/", None, DirConfig(), signature="SIG").decode()
     for name in ("B.bin", "nothere"):
-        cfg = DirConfig(autoindex={"header_name": name, "readme_name": name})
+        cfg = ai_dc({"header_name": name, "readme_name": name})
         assert render(str(tmp_path), "/d/", None, cfg, lookup=_lookup(files),
                       signature="SIG").decode() == plain
 
@@ -237,7 +245,7 @@ def test_icons_alts_and_default_icon(tmp_path) -> None:
     for n in ("a.txt", "p.png", "z.pdf", "README", "q.unknownext", "page.html"):
         (tmp_path / n).write_text("x")
     (tmp_path / "dir").mkdir()
-    text = render(str(tmp_path), "/d/", None, DirConfig(autoindex=dict(DEB))).decode()
+    text = render(str(tmp_path), "/d/", None, ai_dc(dict(DEB))).decode()
     assert text.count('<th valign="top"><img src="/icons/blank.gif" alt="[ICO]"></th>') == 1
     assert _row(text, "a.txt").startswith(
         '<tr><td valign="top"><img src="/icons/text.gif" alt="[TXT]"></td>')
@@ -255,11 +263,12 @@ def test_icons_alts_and_default_icon(tmp_path) -> None:
 
 def test_encoding_selects_by_encoding_items(tmp_path) -> None:
     (tmp_path / "t.txt.gz").write_text("x")
-    dc = DirConfig(autoindex=dict(DEB), add_encoding={"gz": "x-gzip"})
+    dc = ai_dc(DEB)
+    dc.modules[MIME] = MimeDir(add_encoding={"gz": "x-gzip"})
     row = _row(render(str(tmp_path), "/d/", "F=1", dc).decode(), "t.txt.gz")
     assert row.startswith('<img src="/icons/compressed.gif" alt="[CMP]"> ')
     # without the encoding the type (text/plain) decides
-    row = _row(render(str(tmp_path), "/d/", "F=1", DirConfig(autoindex=dict(DEB))).decode(),
+    row = _row(render(str(tmp_path), "/d/", "F=1", ai_dc(dict(DEB))).decode(),
                "t.txt.gz")
     assert not row.startswith('<img src="/icons/compressed.gif"')
 
@@ -270,17 +279,17 @@ def test_descriptions_width_and_sorting(tmp_path) -> None:
     ai = {"index_options": (("FancyIndexing",),),
           "add_description": (("Zeta source", "a.c"), ("Alpha <b>bold</b> source", "b.c"),
                               ("A &amp; very long description that goes on", "*.txt"))}
-    text = render(str(tmp_path), "/d/", None, DirConfig(autoindex=ai)).decode()
+    text = render(str(tmp_path), "/d/", None, ai_dc(ai)).decode()
     assert _row(text, "a.c").endswith("  Zeta source")
     assert _row(text, "b.c").endswith("  Alpha <b>bold</b> source")  # tags count as nothing
     # 23 visible characters, the entity as one, the last replaced by '>'
     assert _row(text, "long.txt").endswith("  A &amp; very long descript>")
-    by_desc = render(str(tmp_path), "/d/", "C=D;O=A", DirConfig(autoindex=ai)).decode()
+    by_desc = render(str(tmp_path), "/d/", "C=D;O=A", ai_dc(ai)).decode()
     assert by_desc.index('href="long.txt"') < by_desc.index('href="b.c"') < \
         by_desc.index('href="a.c"')
     # DescriptionWidth=* in <pre> mode: nothing is cut
     ai["index_options"] = (("FancyIndexing", "DescriptionWidth=*"),)
-    text = render(str(tmp_path), "/d/", None, DirConfig(autoindex=ai)).decode()
+    text = render(str(tmp_path), "/d/", None, ai_dc(ai)).decode()
     assert _row(text, "long.txt").endswith("A &amp; very long description that goes on")
 
 
@@ -290,7 +299,7 @@ def test_xhtml_icons_are_links_style_sheet_head_insert(tmp_path) -> None:
                              "AddAltClass", "IconWidth=7", "IconHeight"),),
           "icon_items": DEB["icon_items"], "alt_items": DEB["alt_items"],
           "index_style_sheet": "/s.css", "index_head_insert": '<meta name="x">'}
-    text = render(str(tmp_path), "/d/", None, DirConfig(autoindex=ai)).decode()
+    text = render(str(tmp_path), "/d/", None, ai_dc(ai)).decode()
     assert text.startswith('<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n'
                            '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
                            '<html xmlns="http://www.w3.org/1999/xhtml">\n')
@@ -308,19 +317,17 @@ def test_xhtml_icons_are_links_style_sheet_head_insert(tmp_path) -> None:
 
 
 def test_index_options_merge_like_apache() -> None:
-    from fastcore.config.state import ai_effective_options, merge_autoindex
-    server = {"index_options": (("FancyIndexing", "HTMLTable"),)}
-    plus = {"index_options": (("+XHTML",),), "_sect": True}
-    other = {"add_description": (("x", "y"),), "_sect": True}
+    server = AutoindexDir(index_options=(("FancyIndexing", "HTMLTable"),))
+    plus = AutoindexDir(index_options=(("+XHTML",),), section=True)
+    other = AutoindexDir(add_description=(("x", "y"),), section=True)
     # a lone section with only +X builds on the server's flags
-    assert ai_effective_options(merge_autoindex(server, plus)) == \
-        {"fancyindexing", "htmltable", "xhtml"}
+    assert server.merge(plus).effective_options() == {"fancyindexing", "htmltable", "xhtml"}
     # Apache merges the sections first: a parent section with any autoindex
     # directive turns the +XHTML into a plain setting that replaces the server's
-    merged = merge_autoindex(merge_autoindex(server, other), plus)
-    assert ai_effective_options(merged) == {"xhtml"}
-    none = {"index_options": (("None",),), "_sect": True}
-    assert ai_effective_options(merge_autoindex(server, none)) == set()
+    merged = server.merge(other).merge(plus)
+    assert merged.effective_options() == {"xhtml"}
+    none = AutoindexDir(index_options=(("None",),), section=True)
+    assert server.merge(none).effective_options() == set()
 
 
 @settings(max_examples=400, deadline=None)
@@ -352,10 +359,10 @@ def test_config_layer_keeps_icon_order_and_sections(tmp_path) -> None:
                       f"<Directory {www}/a/b>\n IndexOptions +XHTML\n</Directory>\n"
                       f"<Directory {www}/b>\n IndexOptions +XHTML\n</Directory>\n")
     r = DirResolver(c)
-    ai = r.dir_config(c.main, f"{www}/a/b").autoindex
-    kinds = [it[0] for it in ai["icon_items"]]
+    ai = autoindex_config(r.dir_config(c.main, f"{www}/a/b"))
+    kinds = [it[0] for it in ai.icon_items]
     assert kinds[:5] == ["encoding", "type", "type", "type", "type"] and kinds[5] == "path"
-    assert ai["alt_items"][0] == ("encoding", "CMP", "x-compress", "x-gzip", "x-bzip2")
+    assert ai.alt_items[0] == ("encoding", "CMP", "x-compress", "x-gzip", "x-bzip2")
     text = render(f"{www}/a/b", "/a/b/", "F=1", r.dir_config(c.main, f"{www}/a/b")).decode()
     assert '<img src="/icons/text.gif" alt="[TXT]" /> <a href="page.html">' in text
     assert "<ul>" in render(f"{www}/a/b", "/a/b/", None, r.dir_config(c.main, f"{www}/a/b"))\

@@ -7,6 +7,8 @@ import pytest
 from apache_oracle import ApacheOracle, parse_responses, raw_request  # noqa: E402
 
 from fastcore.config.model import DirConfig  # noqa: E402
+from fastcore.modules.mod_autoindex.config import NAME as AI  # noqa: E402
+from fastcore.modules.mod_autoindex.config import AutoindexDir  # noqa: E402
 from fastcore.modules.mod_autoindex.handler import CONTENT_TYPE, render  # noqa: E402
 
 CONF = """
@@ -100,10 +102,11 @@ def test_listing_matches_apache(site, sub: str, query: str | None) -> None:
     assert code == 200
     assert hdrs["content-type"] == CONTENT_TYPE
     dc = {
-        "ign/": DirConfig(autoindex={"index_ignore": (("*.bak", ".??*", "README"),)}),
-        "sub/": DirConfig(autoindex={"index_options": (("FancyIndexing",),)}),
-        "sub/deeper/": DirConfig(autoindex={"index_options": (
-            ("FancyIndexing",), ("+HTMLTable", "+FoldersFirst", "NameWidth=*"))}),
+        "ign/": DirConfig(modules={AI: AutoindexDir(
+            index_ignore=(("*.bak", ".??*", "README"),))}),
+        "sub/": DirConfig(modules={AI: AutoindexDir(index_options=(("FancyIndexing",),))}),
+        "sub/deeper/": DirConfig(modules={AI: AutoindexDir(index_options=(
+            ("FancyIndexing",), ("+HTMLTable", "+FoldersFirst", "NameWidth=*")))}),
     }.get(sub, DirConfig())
     mine = render(os.path.join(root, sub), uri, query, dc, allowed=allowed_for(sub))
     assert mine == body

@@ -4,7 +4,11 @@ from __future__ import annotations
 import pytest
 
 from fastcore.config.model import DirConfig
+from fastcore.modules.mod_mime import NAME as MIME
+from fastcore.modules.mod_mime import MimeDir, mime_config
 from fastcore.modules.mod_negotiation import handler as neg
+from fastcore.modules.mod_negotiation.config import NAME as NEG
+from fastcore.modules.mod_negotiation.config import NegotiationDir
 from fastcore.modules.mod_negotiation.handler import (
     MultipleChoices,
     NegotiationError,
@@ -24,7 +28,7 @@ class FakeMime:
              "png": "image/png"}
 
     def lookup(self, filename, dirconf):
-        dc = dirconf or DirConfig()
+        dc = mime_config(dirconf or DirConfig())
         ctype = charset = language = encoding = None
         for ext in filename.split(".")[1:]:
             e = ext.lower()
@@ -47,8 +51,9 @@ class H(dict):
         return dict.get(self, k)
 
 
-DC = DirConfig(add_language={"en": "en", "fr": "fr", "de": "de"},
-               add_charset={"utf8": "utf-8"}, add_encoding={"gz": "x-gzip"})
+LANGS = {"en": "en", "fr": "fr", "de": "de"}
+DC = DirConfig(modules={MIME: MimeDir(add_language=LANGS, add_charset={"utf8": "utf-8"},
+                                      add_encoding={"gz": "x-gzip"})})
 
 
 def make(tmp_path, files: dict[str, str]) -> str:
@@ -162,11 +167,11 @@ def test_charset_default_iso_8859_1(tmp_path) -> None:
 
 def test_language_priority_fallback(tmp_path) -> None:
     d = make(tmp_path, {"p.html.en": "e", "p.html.de": "d"})
-    dc = DirConfig(add_language=DC.add_language, language_priority=("de", "en"),
-                   force_language_priority="fallback prefer")
+    dc = DirConfig(modules={MIME: MimeDir(add_language=LANGS), NEG: NegotiationDir(
+        language_priority=("de", "en"), force_language_priority="fallback prefer")})
     assert multiviews(d, "p", H({"accept-language": "it"}), dc, FakeMime()).uri == "p.html.de"
-    dc_none = DirConfig(add_language=DC.add_language, language_priority=("de",),
-                        force_language_priority="none")
+    dc_none = DirConfig(modules={MIME: MimeDir(add_language=LANGS), NEG: NegotiationDir(
+        language_priority=("de",), force_language_priority="none")})
     with pytest.raises(NotAcceptable):
         multiviews(d, "p", H({"accept-language": "it"}), dc_none, FakeMime())
 

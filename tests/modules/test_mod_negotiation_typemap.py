@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from fastcore.config.model import DirConfig
+from fastcore.modules.mod_mime import NAME, MimeDir
 from fastcore.modules.mod_negotiation.handler import NegotiationError, NotAcceptable
 from fastcore.modules.mod_negotiation.typemap import read_type_map, resolve
 
@@ -21,7 +22,7 @@ class H(dict):
         return dict.get(self, k)
 
 
-DC = DirConfig(add_handler={"var": "type-map"})
+DC = DirConfig(modules={NAME: MimeDir(add_handler={"var": "type-map"})})
 
 MAP = """# comment
 URI: doc

@@ -16,8 +16,11 @@ import os
 import pytest
 from apache_oracle import ApacheOracle, parse_responses, raw_request  # noqa: E402
 
-from fastcore.config.model import DirConfig  # noqa: E402
-from fastcore.modules.mod_mime import MimeMap  # noqa: E402
+from fastcore.config.model import DirConfig, ModuleRecord, merge_records  # noqa: E402
+from fastcore.modules.mod_mime import NAME as MIME  # noqa: E402
+from fastcore.modules.mod_mime import MimeDir, MimeMap  # noqa: E402
+from fastcore.modules.mod_negotiation.config import NAME as NEG  # noqa: E402
+from fastcore.modules.mod_negotiation.config import NegotiationDir  # noqa: E402
 from fastcore.modules.mod_negotiation.handler import (  # noqa: E402
     MultipleChoices,
     NegotiationError,
@@ -201,10 +204,10 @@ CASES: list[tuple[str, dict[str, str]]] = [
     ("/q/m", {AL: "fr", A: "text/plain"}),
 ]
 
-DIR_EXTRA = {
-    "p": {"language_priority": ("fr", "de", "en"), "force_language_priority": "Prefer Fallback"},
-    "n": {"language_priority": ("de",), "force_language_priority": "None"},
-    "q": {"default_language": "de"},
+DIR_EXTRA: dict[str, dict[str, ModuleRecord]] = {
+    "p": {NEG: NegotiationDir(("fr", "de", "en"), "Prefer Fallback")},
+    "n": {NEG: NegotiationDir(("de",), "None")},
+    "q": {MIME: MimeDir(default_language="de")},
 }
 
 
@@ -228,10 +231,10 @@ def site(tmp_path_factory: pytest.TempPathFactory):
         charsets="\n".join(f"AddCharset {cs} .{ext}" for ext, cs in CHARSETS.items()),
         types="\n".join(f'AddType "{t}" .{ext}' for ext, t in TYPES.items()),
     )
-    dirconf = DirConfig(
+    dirconf = DirConfig(modules={MIME: MimeDir(
         add_language=dict(LANGS), add_charset=dict(CHARSETS), add_type=dict(TYPES),
         add_encoding={"gz": "x-gzip"}, add_handler={"var": "type-map"},
-    )
+    )})
     run = tmp_path_factory.mktemp("negrun")
     with ApacheOracle(str(run), body) as ap:
         yield str(root), ap, dirconf
@@ -293,7 +296,7 @@ def test_same_as_apache(site, path: str, hdrs: dict[str, str]) -> None:
     root, ap, dirconf = site
     extra = DIR_EXTRA.get(path.split("/")[1])
     if extra:
-        dirconf = dataclasses.replace(dirconf, **extra)
+        dirconf = dataclasses.replace(dirconf, modules=merge_records(dirconf.modules, extra))
     mime = MimeMap("/etc/mime.types")
     a_status, a_hdrs, a_body = apache(ap, path, hdrs)
     o_status, o_hdrs, o_body = ours(root, dirconf, mime, path, hdrs)

@@ -19,11 +19,12 @@ from fastcore.config.model import (
     OPT_INDEXES,
     OPT_SYM_LINKS,
     DirConfig,
-    Require,
-    RequireGroup,
     ServerConfig,
     VirtualHost,
+    merge_records,
 )
+from fastcore.modules.mod_authz_core import NAME as AUTHZ
+from fastcore.modules.mod_authz_core import AuthzDir, Require, RequireGroup
 
 if TYPE_CHECKING:
     from fastcore.core.server import HttpServer
@@ -34,17 +35,13 @@ def _overlay(base: DirConfig, delta: DirConfig) -> DirConfig:
     out = dataclasses.replace(base)
     for f in dataclasses.fields(DirConfig):
         v = getattr(delta, f.name)
-        if isinstance(v, dict):
+        if f.name == "modules":
+            out.modules = merge_records(base.modules, v)
+        elif isinstance(v, dict):
             if v:
                 merged = dict(getattr(base, f.name))
                 merged.update(v)
                 setattr(out, f.name, merged)
-        elif f.name == "redirects":
-            if v:
-                out.redirects = tuple(v) + tuple(base.redirects)
-        elif f.name == "remove_type":
-            if v:
-                out.remove_type = frozenset(base.remove_type) | v
         elif v is not None:
             setattr(out, f.name, v)
     return out
@@ -65,7 +62,7 @@ class HtaccessError(Exception):
 
 
 def effective_defaults(**kw: object) -> DirConfig:
-    base = DirConfig(options=OPT_SYM_LINKS, allow_override=frozenset(), directory_slash=True,
+    base = DirConfig(options=OPT_SYM_LINKS, allow_override=frozenset(),
                      file_etag=frozenset(("mtime", "size")), enable_sendfile=False,
                      enable_mmap=True, hostname_lookups="off", limit_request_body=0,
                      server_signature="off")
@@ -146,7 +143,8 @@ class FakeResolver:
                 if not words or words[0].startswith("#"):
                     continue
                 if words[0] == "Require" and words[1:] == ["all", "denied"]:
-                    dc.authz = RequireGroup("any", (Require("all", ("denied",)),))
+                    dc.modules[AUTHZ] = AuthzDir(
+                        RequireGroup("any", (Require("all", ("denied",)),)))
                 elif words[0] == "Options" and words[1:] == ["+Indexes"]:
                     dc.options = OPT_SYM_LINKS | OPT_INDEXES
                 else:

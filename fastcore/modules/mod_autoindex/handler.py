@@ -28,8 +28,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from fastcore.config.state import ai_effective_options
 from fastcore.core import static as S
+from fastcore.modules.mod_autoindex.config import AutoindexDir, autoindex_config
 from fastcore.modules.mod_autoindex.fancy import (
     K_ADJUST,
     K_NOADJUST,
@@ -69,7 +69,7 @@ def listing_validators(dirname: str, dc: Any, now: float) -> list[tuple[str, str
     """IndexOptions TrackModified: Last-Modified and ETag (per FileETag) of the
     directory itself, made as for a file.  Apache 2.4.71 only sets them: it does not
     evaluate If-None-Match/If-Modified-Since/If-Match on a listing (always 200)."""
-    if "trackmodified" not in ai_effective_options(dc.autoindex or {}):
+    if "trackmodified" not in autoindex_config(dc).effective_options():
         return []
     try:
         st = os.stat(dirname)
@@ -86,8 +86,7 @@ def content_type(dirconf: Any) -> str:
     """The listing's Content-Type: IndexOptions Type= and Charset= (the last of each
     wins, inherited from outer scopes), else text/html and ISO-8859-1."""
     ctype, charset = "text/html", "ISO-8859-1"
-    ai = getattr(dirconf, "autoindex", None) or {}
-    for line in ai.get("index_options", ()):
+    for line in autoindex_config(dirconf).index_options:
         for w in ((line,) if isinstance(line, str) else line):
             key, eq, val = w.partition("=")
             if eq and key.lower() == "type":
@@ -106,15 +105,13 @@ def _fnmatch_period(pattern: str, name: str) -> bool:
 
 def _options(dirconf: Any) -> set[str]:
     """Effective IndexOptions flags (lower-case keywords), merged as mod_autoindex
-    does (fastcore.config.state.merge_autoindex)."""
-    ai = getattr(dirconf, "autoindex", None) or {}
-    return set(ai_effective_options(ai))
+    does (AutoindexDir.merge)."""
+    return set(autoindex_config(dirconf).effective_options())
 
 
 def _ignore_patterns(dirconf: Any) -> list[str]:
-    ai = getattr(dirconf, "autoindex", None) or {}
     pats: list[str] = []
-    for item in ai.get("index_ignore", ()):
+    for item in autoindex_config(dirconf).index_ignore:
         pats.extend((item,) if isinstance(item, str) else item)
     return pats
 
@@ -249,10 +246,10 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     descriptions, style sheets; header/readme files when no `lookup` is given).
     """
     opts = _options(dirconf)
-    ai = getattr(dirconf, "autoindex", None) or {}
+    ai = autoindex_config(dirconf)
     inserts: dict[str, tuple[str, bytes] | None] = {}
     for key in ("header_name", "readme_name"):
-        name = _setting(ai.get(key))
+        name = _setting(getattr(ai, key))
         if not name:
             inserts[key] = None
         elif lookup is None:
@@ -261,7 +258,7 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
             inserts[key] = None
         else:
             inserts[key] = _insert(lookup, name, key == "header_name")
-    order = ai.get("index_order_default")
+    order = ai.index_order_default
     keyid = {"name": "N", "date": "M", "size": "S", "description": "D"}.get(
         order[1], "N") if order else "N"
     direction = ("D" if order[0] == "descending" else "A") if order else "A"
@@ -322,14 +319,14 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     while len(title) > 1 and title.endswith("/"):
         title = title[:-1]
     suppress_amble = "suppresshtmlpreamble" in opts
-    style = _setting(ai.get("index_style_sheet"))
+    style = _setting(ai.index_style_sheet)
     xhtml = "xhtml" in opts
     preamble = [DOCTYPE_XHTML + '<html xmlns="http://www.w3.org/1999/xhtml">' if xhtml
                 else DOCTYPE + "<html>", "\n <head>\n  <title>Index of ", title, "</title>\n"]
     if style:
         preamble.append(f'  <link rel="stylesheet" href="{style}" type="text/css"'
                         + (" />\n" if xhtml else ">\n"))
-    head_insert = _setting(ai.get("index_head_insert"))
+    head_insert = _setting(ai.index_head_insert)
     if head_insert:
         preamble.append(head_insert)
     preamble.append(" </head>\n <body>\n")
@@ -439,10 +436,10 @@ def entry_type(full: str, dirconf: Any, lookup: InsertLookup | None
     return ctype, enc
 
 
-def _layout(ai: dict, opts: set[str], table: bool, keyid: str, direction: str,
+def _layout(ai: AutoindexDir, opts: set[str], table: bool, keyid: str, direction: str,
             colargs: str, lk: Lookup | None, style: bool) -> Layout:
     """Widths, icon size and the blank/default icons from the merged settings."""
-    words = [w for line in ai.get("index_options", ())
+    words = [w for line in ai.index_options
              for w in ((line,) if isinstance(line, str) else line)]
     lay = Layout(table=table, keyid=keyid, direction=direction, colargs=colargs,
                  opts=opts, style_sheet=style)

@@ -12,6 +12,7 @@ from fastcore.core.mapping import normalize
 from fastcore.core.phases import DECLINED, HANDLER, Hook, HookResult
 from fastcore.core.response import Response
 from fastcore.modules.mod_autoindex import handler as autoindex
+from fastcore.modules.mod_dir import dir_config
 from fastcore.modules.mod_negotiation import handler as negotiation
 from fastcore.modules.mod_negotiation.hooks import HeaderView
 
@@ -50,8 +51,7 @@ def listing_handler(core: Handler, txn: Transaction) -> HookResult:
         return Response(200, validators + [("Content-Length", str(len(body)))],
                         autoindex.content_type(dc), body)
     shown = dirname.rstrip("/") + "/" if uri.endswith("/") else dirname
-    names = ",".join(dc.directory_index if dc.directory_index is not None
-                     else ("index.html",)) or "none"
+    names = ",".join(dir_config(dc).names) or "none"
     core.srv.errlog(txn.vhost).log(
         "error", "autoindex", f"AH01276: Cannot serve directory {shown}: No matching "
         f"DirectoryIndex ({names}) found, and server-generated directory index "

@@ -11,9 +11,11 @@ path "<dir>/..".
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastcore.modules.mod_autoindex.config import AutoindexDir
 
 BY_PATH, BY_TYPE, BY_ENCODING = "path", "type", "encoding"
 MAX_STRING_LEN = 8192
@@ -58,23 +60,6 @@ def _to(kind: str, to: str) -> str:
     return to
 
 
-def _directives(value: Iterable[str | Sequence[str]] | None) -> list[tuple[str, ...]]:
-    """The stored ITERATE2 directives: each (first argument, target, target...)."""
-    out: list[tuple[str, ...]] = []
-    for d in value or ():
-        if isinstance(d, str):
-            out.append((d,))
-        else:
-            out.append(tuple(str(x) for x in d))
-    return out
-
-
-_ICON_KEYS = (("add_icon", BY_PATH), ("add_icon_by_type", BY_TYPE),
-              ("add_icon_by_encoding", BY_ENCODING))
-_ALT_KEYS = (("add_alt", BY_PATH), ("add_alt_by_type", BY_TYPE),
-             ("add_alt_by_encoding", BY_ENCODING))
-
-
 def _split_icon(icon: str) -> tuple[str | None, str]:
     """(alt, url) of an AddIcon argument: "(ALT,/url)" carries an alt text."""
     if not icon.startswith("("):
@@ -98,28 +83,26 @@ class Lookup:
     records that order in "icon_items"/"alt_items" ((kind, first argument, targets...)
     per directive).  Without those, the per-directive keys are read in turn."""
 
-    def __init__(self, ai: dict[str, Any]) -> None:
+    def __init__(self, ai: AutoindexDir) -> None:
         self.icons: list[Item] = []
         self.alts: list[Item] = []
-        icon_dirs = _ordered(ai, "icon_items", _ICON_KEYS)
-        alt_dirs = _ordered(ai, "alt_items", _ALT_KEYS)
+        icon_dirs = _ordered(ai.icon_items)
+        alt_dirs = _ordered(ai.alt_items)
         for kind, first, tos in icon_dirs:
-            alt, url = _split_icon(first)
+            _alt, url = _split_icon(first)  # its alt is in alt_items (config.AutoindexDir)
             for to in tos:
-                if alt is not None and "alt_items" not in ai:
-                    self.alts.append(Item(kind, _to(kind, to), alt))
                 self.icons.append(Item(kind, _to(kind, to), url))
         for kind, first, tos in alt_dirs:
             for to in tos:
                 self.alts.append(Item(kind, _to(kind, to), first))
         self.descs: list[tuple[str, str, bool, bool]] = []
-        for d in _directives(ai.get("add_description")):
+        for d in ai.add_description:
             for to in d[1:]:
                 full = "/" in to
                 wild = full or _is_fnmatch(to)
                 pat = (("*/" if full else "*") + to + "*") if wild else to
                 self.descs.append((pat, d[0], full, wild))
-        self.default_icon = _setting(ai.get("default_icon"))
+        self.default_icon = _setting(ai.default_icon)
 
     def find(self, items: list[Item], path: str, ctype: str | None, enc: str | None,
              path_only: bool) -> str | None:
@@ -162,17 +145,9 @@ class Lookup:
         return None
 
 
-def _ordered(ai: dict[str, Any], key: str, keys: tuple[tuple[str, str], ...]
-             ) -> list[tuple[str, str, tuple[str, ...]]]:
+def _ordered(items: tuple[tuple[str, ...], ...]) -> list[tuple[str, str, tuple[str, ...]]]:
     """(kind, first argument, targets) per directive, in mod_autoindex's list order."""
-    if key in ai:
-        return [(str(d[0]), str(d[1]), tuple(str(t) for t in d[2:]))
-                for d in ai.get(key) or ()]
-    out = []
-    for k, kind in keys:
-        for d in _directives(ai.get(k)):
-            out.append((kind, d[0], d[1:]))
-    return out
+    return [(d[0], d[1], d[2:]) for d in items]
 
 
 def _setting(value: object) -> str | None:

@@ -19,6 +19,7 @@ import stat as _stat
 from collections.abc import Callable
 from typing import Any
 
+from fastcore.modules.mod_negotiation.config import mime_of
 from fastcore.modules.mod_negotiation.parse import (  # noqa: F401  (re-exported API)
     CGI_MAGIC_TYPE,
     INCLUDES_MAGIC_TYPE,
@@ -52,8 +53,9 @@ def _segment_meta(low: str, dirconf: Any, mime: Mime) -> tuple[bool, str | None]
     """mod_mime's per-extension check: (does the extension carry a type, charset,
     language or encoding?, its language).  ForceType, DefaultLanguage and handlers do
     not count, exactly as in mod_mime's find_ct."""
-    removed = getattr(dirconf, "remove_type", None) or frozenset()
-    add_type = getattr(dirconf, "add_type", None) or {}
+    mc = mime_of(dirconf)
+    removed = mc.remove_type
+    add_type = mc.add_type
     has_type = False
     if low not in removed:
         types = getattr(mime, "types", None)
@@ -63,10 +65,9 @@ def _segment_meta(low: str, dirconf: Any, mime: Mime) -> tuple[bool, str | None]
             has_type = low in types
         else:
             has_type = mime.lookup("x." + low, None)[0] is not None
-    language = (getattr(dirconf, "add_language", None) or {}).get(low)
-    found = (has_type or low in (getattr(dirconf, "add_charset", None) or {})
-             or language is not None
-             or low in (getattr(dirconf, "add_encoding", None) or {}))
+    language = mc.add_language.get(low)
+    found = (has_type or low in mc.add_charset or language is not None
+             or low in mc.add_encoding)
     return found, language
 
 
@@ -74,7 +75,7 @@ def classify(name: str, dirconf: Any, mime: Mime) -> tuple[bool, list[str], list
     """mod_mime's view of a file name: (found_metadata, exception segments, languages,
     has_type_map_handler).  The exception list starts with the base name and holds every
     extension that carried no type, charset, language or encoding."""
-    handlers = getattr(dirconf, "add_handler", {}) or {}
+    handlers = mime_of(dirconf).add_handler
     segs = name.split(".")
     exceptions = [segs[0]]
     languages: list[str] = []
@@ -101,7 +102,7 @@ def has_handler(name: str, dirconf: Any) -> bool:
     then leaves {length} out of its Alternates entry)."""
     if getattr(dirconf, "set_handler", None):
         return True
-    handlers = getattr(dirconf, "add_handler", {}) or {}
+    handlers = mime_of(dirconf).add_handler
     return any(seg.lower() in handlers for seg in name.split(".")[1:] if seg)
 
 

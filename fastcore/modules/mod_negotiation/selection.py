@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from fastcore.modules.mod_negotiation.config import negotiation_of
 from fastcore.modules.mod_negotiation.parse import (
     CGI_MAGIC_TYPE,
     FLP_FALLBACK,
@@ -52,7 +53,7 @@ class _State:
 
 
 def _force_priority(dirconf: Any) -> int:
-    raw = getattr(dirconf, "force_language_priority", None)
+    raw = negotiation_of(dirconf).force_language_priority
     if not raw:
         return FLP_PREFER
     if isinstance(raw, int):
@@ -67,7 +68,7 @@ def _force_priority(dirconf: Any) -> int:
 
 def new_state(req_headers: Headers, dirconf: Any, dir_name: str) -> _State:
     accepts = parse_header(req_headers.get("accept"))
-    prio = getattr(dirconf, "language_priority", None)
+    prio = negotiation_of(dirconf).language_priority
     return _State(
         accepts=accepts,
         accept_encodings=parse_header(req_headers.get("accept-encoding")),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fastcore.modules.mod_negotiation.config import mime_of
 from fastcore.modules.mod_negotiation.handler import (
     AcceptRec,
     Headers,
@@ -241,7 +242,7 @@ def resolve(var_path: str, req_headers: Headers, dirconf: Any, mime: Mime, *,
         if method.upper() not in ("GET", "HEAD", "POST"):
             raise NegotiationError(405, "type map body variant: method not allowed")
         return result
-    handlers = getattr(dirconf, "add_handler", {}) or {}
+    handlers = mime_of(dirconf).add_handler
     ext = os.path.splitext(result.uri)[1][1:].lower()
     if neg.is_transparent and handlers.get(ext) == "type-map":
         raise NegotiationError(506, f"type map {var_path} selects another type map")

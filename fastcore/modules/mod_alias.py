@@ -1,0 +1,253 @@
+"""mod_alias: Alias, ScriptAlias, Redirect and their *Match forms.
+
+The per-server record holds the server's Alias and Redirect lines (a <VirtualHost>'s own
+first, then the main server's, which every vhost inherits); the per-dir record holds the
+Redirect lines of <Directory>/<Location> sections and .htaccess files.  The mapping of a
+URI by them is fastcore.core.mapping's translate step (apply_redirects, alias_for).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastcore.config.engine import ACCESS, OR_FILEINFO, RSRC, Ctx, Directive, DirectiveError, Engine
+from fastcore.config.errors import error_log_line
+from fastcore.config.model import (
+    DirConfig,
+    VirtualHost,
+    module_record,
+    scope_record,
+)
+from fastcore.config.regex import CompileError, Regex, compile_regex
+from fastcore.config.tree import Node
+from fastcore.core.phases import DECLINED, FIXUPS, Hook, HookResult
+from fastcore.modules import ModuleSpec
+
+if TYPE_CHECKING:
+    from fastcore.core.handler import Handler
+    from fastcore.core.transaction import Transaction
+
+NAME = "alias_module"
+
+
+@dataclass(frozen=True)
+class Alias:
+    url_prefix: str
+    target: str
+    regex: Regex | None = None  # AliasMatch, ScriptAliasMatch
+    script: bool = False  # ScriptAlias*: the target is a CGI directory
+
+
+@dataclass(frozen=True)
+class Redirect:
+    status: int  # 301, 302, 303, 410 ...
+    url_prefix: str
+    target: str | None  # None for 410 gone
+    regex: Regex | None = None  # RedirectMatch
+    section: bool = False  # the one-URL form inside a section: applies to all it covers
+
+
+@dataclass
+class AliasServer:
+    """The server's Alias* and Redirect* lines, in file order (alias_server_conf)."""
+
+    aliases: tuple[Alias, ...] = ()
+    redirects: tuple[Redirect, ...] = ()
+
+    def merge(self, add: AliasServer) -> AliasServer:
+        """merge_alias_config: the vhost's own lines first, then the main server's."""
+        return AliasServer(add.aliases + tuple(a for a in self.aliases if a not in add.aliases),
+                           add.redirects + tuple(r for r in self.redirects
+                                                 if r not in add.redirects))
+
+
+@dataclass
+class AliasDir:
+    """The Redirect lines of a section or .htaccess (alias_dir_conf)."""
+
+    redirects: tuple[Redirect, ...] = ()
+
+    def merge(self, add: AliasDir) -> AliasDir:
+        return AliasDir(self.redirects + add.redirects)
+
+
+def alias_server(vh: VirtualHost) -> AliasServer:
+    """This module's per-server record of a server (ap_get_module_config)."""
+    return module_record(vh.module_config, NAME, AliasServer)
+
+
+def alias_dir(dc: DirConfig) -> AliasDir:
+    """This module's per-dir record of a merged DirConfig."""
+    return module_record(dc.modules, NAME, AliasDir)
+
+
+def _server(ctx: Ctx) -> AliasServer:
+    return scope_record(ctx.vhost.module_config, NAME, AliasServer)
+
+
+def _alias(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool, script: bool) -> None:
+    """Alias, ScriptAlias and their *Match forms (ScriptAlias* also set the cgi-script
+    handler for what they map, whether or not a CGI module is loaded)."""
+    name = n.name
+    if len(a) == 1 and not match:
+        # 2.4.39+: inside <Location> the one-argument form aliases the section's path
+        if ctx.kinds and ctx.kinds[-1] in ("directory", "directorymatch", "files",
+                                           "filesmatch"):
+            label = "<Files>" if ctx.kinds[-1].startswith("files") else "<Directory>"
+            raise DirectiveError(f"{name} cannot occur within {label} section")
+        if not ctx.kinds:
+            raise DirectiveError("Alias must have two arguments when used globally")
+        prefix = ctx.path or "/"
+        rx = _alias_regex(prefix) if ctx.kinds[-1] == "locationmatch" else None
+        al = Alias(prefix, a[0], rx, script)
+        _server(ctx).aliases += (al,)
+        return
+    if ctx.kinds or ctx.htaccess:
+        raise DirectiveError(f"{name} cannot occur within directory context")
+    rx = _alias_regex(a[0]) if match else None
+    al = Alias(a[0], a[1], rx, script)
+    rec = _server(ctx)
+    if rx is None:
+        _warn_overlap(e, rec.aliases, al, n)
+    rec.aliases += (al,)
+
+
+def _warn_overlap(e: Engine, earlier: tuple[Alias, ...], al: Alias, n: Node) -> None:
+    """mod_alias's AH00671: a plain (Script)Alias that an earlier one already covers."""
+    from fastcore.core.mapping import alias_match
+
+    for old in earlier:
+        if (old.regex.search(al.url_prefix) is not None if old.regex is not None
+                else alias_match(al.url_prefix, old.url_prefix) > 0):
+            kind = ("Script" if old.script else "") + "Alias" + ("Match" if old.regex else "")
+            e.warnings.append(error_log_line(
+                "alias", "warn", f"AH00671: The {n.name} directive in {n.filename} at line "
+                f"{n.line} will probably never match because it overlaps an earlier {kind}."))
+            return
+
+
+STATUS_WORDS = {"permanent": 301, "temp": 302, "seeother": 303, "gone": 410}
+
+
+def _grok_status(word: str, status: int) -> tuple[int, int]:
+    """mod_alias's reading of a first argument: (status, grok) where grok is 1 for a
+    redirect status (3xx), -1 for a status that takes no URL (gone, 403...), 0 for none."""
+    w = word.lower()
+    if w in STATUS_WORDS:
+        st = STATUS_WORDS[w]
+        return st, -1 if st == 410 else 1
+    if word[:1].isdigit():
+        digits = len(word) - len(word.lstrip("0123456789"))
+        st = int(word[:digits])  # atoi: "301x" is 301
+        return st, 1 if 300 <= st <= 399 else -1
+    return status, 0
+
+
+def _redirect(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool, fixed: int) -> None:
+    arg1: str = a[0]
+    arg2: str | None = a[1] if len(a) > 1 else None
+    arg3: str | None = a[2] if len(a) > 2 else None
+    status, grok = _grok_status(arg1, fixed or 302)
+    if arg3 is not None and not grok:
+        raise DirectiveError("Redirect: invalid first argument (of three)")
+    in_sec = bool(ctx.kinds) or ctx.htaccess  # Apache's cmd->path is set
+    if in_sec and ((grok > 0 and arg2 is not None and arg3 is None)
+                   or (not grok and arg2 is None)):
+        target = arg2 if grok else arg1
+        _add_redirect(e, ctx, Redirect(status, ctx.path or "/", target, None, True))
+        return
+    if in_sec and grok < 0 and arg2 is None:
+        _add_redirect(e, ctx, Redirect(status, ctx.path or "/", None, None, True))
+        return
+    prefix, target = arg2, arg3
+    if arg3 is None and not grok:
+        prefix, target = arg1, arg2
+    if prefix is None:  # "Redirect gone" outside a section: accepted, never matches
+        prefix = ""
+    rx = _alias_regex(prefix) if match else None
+    if 300 <= status <= 399:
+        if target is None:
+            raise DirectiveError("URL to redirect to is missing")
+        if not match and not _is_url(target) and not target.startswith("/"):
+            raise DirectiveError("Redirect to non-URL")
+    elif target is not None:
+        raise DirectiveError("Redirect URL not valid for this status")
+    _add_redirect(e, ctx, Redirect(status, prefix, target, rx))
+
+
+def _is_url(u: str) -> bool:
+    """ap_is_url: a scheme of letters, digits, '+', '-', '.' followed by ':'."""
+    head, sep, _ = u.partition(":")
+    return bool(sep and head) and all(c.isalnum() or c in "+-." for c in head)
+
+
+def _add_redirect(e: Engine, ctx: Ctx, r: Redirect) -> None:
+    if ctx.kinds or ctx.htaccess:
+        rec = scope_record(ctx.dirconf.modules, NAME, AliasDir)
+        rec.redirects += (r,)
+    else:
+        _server(ctx).redirects += (r,)
+
+
+def _alias_regex(pattern: str) -> Regex:
+    """mod_alias's patterns, by PCRE2 as in Apache."""
+    try:
+        return compile_regex(pattern)
+    except CompileError:
+        raise DirectiveError("Regular expression could not be compiled.") from None
+
+
+def _redirect_with(match: bool, fixed: int):
+    def h(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+        _redirect(e, ctx, a, n, match, fixed)
+    return h
+
+
+def _alias_with(match: bool, script: bool):
+    def h(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+        _alias(e, ctx, a, n, match, script)
+    return h
+
+
+def directives() -> list[Directive]:
+    s, fi = frozenset({RSRC}), frozenset({OR_FILEINFO})
+    sa = frozenset({RSRC, ACCESS})
+    return [
+        Directive("Alias", NAME, sa, "TAKE12", _alias_with(False, False), "a fakename and a "
+                  "realname, or a realname in a Location"),
+        Directive("AliasMatch", NAME, s, "TAKE2", _alias_with(True, False), "a regular "
+                  "expression and a filename"),
+        Directive("ScriptAlias", NAME, sa, "TAKE12", _alias_with(False, True), "a fakename "
+                  "and a realname, or a realname in a Location"),
+        Directive("ScriptAliasMatch", NAME, s, "TAKE2", _alias_with(True, True), "a regular "
+                  "expression and a filename"),
+        Directive("Redirect", NAME, fi, "TAKE123", _redirect_with(False, 0), "an optional "
+                  "status, then document to be redirected and destination URL"),
+        Directive("RedirectMatch", NAME, fi, "TAKE23", _redirect_with(True, 0), "an optional "
+                  "status, then a regular expression and destination URL"),
+        Directive("RedirectPermanent", NAME, fi, "TAKE12", _redirect_with(False, 301), "a "
+                  "document to be redirected, then the destination URL"),
+        Directive("RedirectTemp", NAME, fi, "TAKE12", _redirect_with(False, 302), "a "
+                  "document to be redirected, then the destination URL"),
+    ]
+
+
+def location_redirect(core: Handler, txn: Transaction) -> HookResult:
+    """Redirect inside <Location>/<Directory> (fixup_redir)."""
+    from fastcore.core.mapping import apply_redirects  # core.mapping reads this module
+
+    dc = txn.dirconf
+    if dc is None or not alias_dir(dc).redirects:
+        return DECLINED
+    red = apply_redirects(alias_dir(dc).redirects, txn.r_uri, txn.r_query)
+    if red is None:
+        return DECLINED
+    status, loc = red
+    if loc is not None and loc.startswith("/"):
+        loc = core.srv.self_url(txn, loc)
+    return core.error(txn, status, location=loc, dirconf=dc)
+
+
+HOOKS = (Hook(FIXUPS, location_redirect),)
+MODULE = ModuleSpec(NAME, directives, dir_record=AliasDir, server_record=AliasServer,
+                    hooks=HOOKS)
