@@ -11,11 +11,15 @@ import glob
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from fastcore.config.errors import ConfigError, invalid_command
 from fastcore.config.lexer import read_lines, split_words
 from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.config.tree import Node, Reader
+
+if TYPE_CHECKING:  # state imports the module registry, which imports this table's types
+    from fastcore.config.state import State
 
 # req_override bits (Apache's RSRC_CONF, ACCESS_CONF, OR_*).
 RSRC = "RSRC"
@@ -74,7 +78,7 @@ class Ctx:
     authz_kind: str = "any"  # the group they go into (a section's bare Requires: any)
     path: str | None = None  # the section argument (for <Directory> etc.)
 
-    def child(self, **kw: object) -> Ctx:
+    def child(self, **kw: Any) -> Ctx:
         return replace(self, **kw)
 
 
@@ -96,7 +100,7 @@ class Engine:
     """Runs the directive table over the config files; subclasses nothing, handlers
     store results on `self.state` (a builder the handlers know)."""
 
-    def __init__(self, table: dict[str, list[Directive]], state: object, server_root: str,
+    def __init__(self, table: dict[str, list[Directive]], state: State, server_root: str,
                  defines: dict[str, str], static_modules: tuple[str, ...]):
         self.table = table
         self.state = state

@@ -102,7 +102,7 @@ def _dir_section(e: Engine, ctx: Ctx, args: str, node: Node, kind: str) -> None:
     words = split_words(text)
     if not words:
         raise DirectiveError(f"<{label}> directive requires additional arguments")
-    regex = None
+    regex: re.Pattern[str] | Regex | None = None
     pattern, is_rx, used = _pattern(words, kind)
     if is_rx:
         regex = _compile(pattern, label)
@@ -138,7 +138,7 @@ def _files_section(e: Engine, ctx: Ctx, args: str, node: Node, kind: str) -> Non
     words = split_words(text)
     if not words:
         raise DirectiveError(f"<{label}> directive requires additional arguments")
-    regex = None
+    regex: re.Pattern[str] | Regex | None = None
     pattern, is_rx, used = _pattern(words, kind)
     if is_rx:
         regex = _compile(pattern, label)
