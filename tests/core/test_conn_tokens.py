@@ -8,19 +8,16 @@ from __future__ import annotations
 import importlib
 import re
 import socket
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.wire import SERVER, recv_response
 
 from fastcore import _request as c_request
 from fastcore._pure import request as pure_request
 from fastcore.core.request import parse_head
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_fastpath import SERVER, recv_response  # noqa: E402
 
 MATCHERS = [c_request.find_token, pure_request.find_token]
 PIECES = st.sampled_from(["keep-alive", "Keep-Alive", "KEEP-ALIVE", "close", "Close", "keep",

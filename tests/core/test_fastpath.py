@@ -8,11 +8,11 @@ import re
 import socket
 
 import pytest
+from support.wire import SERVER, recv_response
 
 IMPLS = ["fastcore._fastpath", "fastcore._pure.fastpath"]
 SB_IMPL = {"fastcore._fastpath": "fastcore._scoreboard",
            "fastcore._pure.fastpath": "fastcore._pure.scoreboard"}
-SERVER = b"Server: Apache/2.4\r\n"
 COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'
 DATE = re.compile(rb"Date: [^\r]*\r\n")
 
@@ -76,21 +76,6 @@ def site(fp, tmp_path):
     s = Site(fp, tmp_path)
     yield s
     s.close()
-
-
-def recv_response(sock: socket.socket, body_len: int) -> tuple[bytes, bytes]:
-    sock.settimeout(5)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed before the head"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    while len(body) < body_len:
-        chunk = sock.recv(1 << 20)
-        assert chunk
-        body += chunk
-    return head + b"\r\n\r\n", body
 
 
 def expected_head(length: int, conn: bytes) -> bytes:

@@ -18,7 +18,7 @@ import time
 from types import ModuleType
 
 import pytest
-from proc_helpers import fork_child, reap
+from support.proc_helpers import fork_child, reap
 
 IMPLS = ["fastcore._accept", "fastcore._pure.accept"]
 LOCKS = ["fcntl", "flock", "sysvsem", "posixsem", "pthread"]

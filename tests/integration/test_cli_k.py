@@ -13,7 +13,9 @@ import sys
 import time
 
 import pytest
-from test_mpm_harness import ROOT, config_text, free_port, get
+from support.ports import free_port
+from support.servers import ROOT, config_text
+from support.wire import get
 
 from fastcore.mpm import pss
 

@@ -20,9 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from apache_oracle import free_port
-from config_variants import Variant, all_variants
-from test_config_corpus import APACHE, MODDIR, REPO, _fastcore_in_process, _header, _run
+from support.apache_oracle import APACHE, MODDIR, REPO
+from support.config_checks import corpus_header, fastcore_in_process, run_check
+from support.config_variants import Variant, all_variants
+from support.ports import free_port
 
 VARIANTS = all_variants()
 # ~1500 `apache2 -t` runs happen in the fixture, inside the first test's time budget
@@ -37,7 +38,7 @@ def _prepare(vid: str, v: Variant, root: Path) -> tuple[Path, int]:
         (tmp / sub).mkdir(parents=True, exist_ok=True)
     for name, text in v.files.items():
         (tmp / name).write_text(text.replace("@@TMP@@", str(tmp)))
-    header = _header(tmp, META)
+    header = corpus_header(tmp, META)
     conf = tmp / "httpd.conf"
     conf.write_text(header + v.text.replace("@@TMP@@", str(tmp)))
     return conf, header.count("\n")
@@ -51,11 +52,11 @@ def verdicts(tmp_path_factory) -> dict[str, tuple[Path, int, subprocess.Complete
 
     def apache(vid: str) -> tuple[str, subprocess.CompletedProcess]:
         conf, _n = jobs[vid]
-        return vid, _run([APACHE, "-t", "-f", str(conf)], conf.parent)
+        return vid, run_check([APACHE, "-t", "-f", str(conf)], conf.parent)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         ap = dict(pool.map(apache, jobs))
-    return {vid: (conf, n, ap[vid], _fastcore_in_process(conf, []))
+    return {vid: (conf, n, ap[vid], fastcore_in_process(conf, []))
             for vid, (conf, n) in jobs.items()}
 
 
@@ -141,7 +142,7 @@ def test_listen_one_socket_named_twice_at_start(tmp_path, first, second):
             "ServerName localhost", "StartServers 1", "MinSpareServers 1",
             "MaxSpareServers 1", f"Listen {first.format(p=port)}",
             f"Listen {second.format(p=port)}", ""]))
-        check = _run([*cmd, "-t", "-f", str(conf)], root)
+        check = run_check([*cmd, "-t", "-f", str(conf)], root)
         assert check.returncode == 0, check.stderr
         verdicts[name] = _start_verdict([*cmd, "-f", str(conf), "-DFOREGROUND"], port, REPO)
     assert verdicts["apache"][0] == verdicts["fastcore"][0], verdicts

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request  # noqa: E402
-from test_differential_apache import FastcoreThread  # noqa: E402
+from support.apache_oracle import ApacheOracle
+from support.inprocess import FastcoreThread
+from support.ports import free_port
+from support.wire import parse_responses, raw_request
 
 # the facts compared besides the status (bodies of error pages differ only by signature)
 OLD = 1_700_000_000  # a fixed past mtime
@@ -88,12 +90,11 @@ class EngineThread(FastcoreThread):
 
     def __init__(self, conf_path: str) -> None:
         super().__init__(conf_path)
-        from test_differential_apache import make_resolver
-
+        from fastcore.config.merge import DirResolver
         from fastcore.core.server import HttpServer
 
         tried = self.srv
-        self.srv = HttpServer(self.cfg, None, make_resolver(self.cfg))
+        self.srv = HttpServer(self.cfg, None, DirResolver(self.cfg))
         tried.close()
 
 

@@ -17,9 +17,10 @@ import tempfile
 from dataclasses import dataclass
 
 import pytest
-from apache_oracle import parse_responses
-from directive_cases import CASES, Case
-from test_mpm_harness import MODDIR, ApacheServer, FastcoreServer, Server
+from support.apache_oracle import MODDIR
+from support.directive_cases import CASES, Case
+from support.servers import ApacheServer, FastcoreServer, Server
+from support.wire import parse_responses
 
 OLD = 1_600_000_000  # file times well in the past: strong ETags on both servers
 MODULES = ("autoindex", "negotiation", "alias", "authz_host")

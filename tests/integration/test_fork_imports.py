@@ -18,8 +18,9 @@ import tempfile
 from dataclasses import dataclass
 
 import pytest
-from apache_oracle import parse_responses
-from test_mpm_harness import MODDIR, ApacheServer, FastcoreServer, Server
+from support.apache_oracle import MODDIR
+from support.servers import ApacheServer, FastcoreServer, Server
+from support.wire import parse_responses
 
 from fastcore.mpm.child import AUDIT_IMPORTS_ENV
 

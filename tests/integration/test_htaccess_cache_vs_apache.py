@@ -14,10 +14,11 @@ import socket
 import time
 
 import pytest
+from support.apache_oracle import ApacheOracle
+from support.inprocess import EngineThread
+from support.wire import parse_responses
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from apache_oracle import ApacheOracle, parse_responses  # noqa: E402
-from test_paths_vs_apache import EngineThread  # noqa: E402
 
 OLD = 1_600_000_000  # not "just modified": strong ETags, so the caches may keep them
 MODULES = ("mpm_prefork", "authz_core", "authz_host", "mime", "dir", "alias", "negotiation")

@@ -14,7 +14,8 @@ import socket
 import tempfile
 
 import pytest
-from test_mpm_harness import MODDIR, ApacheServer, FastcoreServer, Server
+from support.apache_oracle import MODDIR
+from support.servers import ApacheServer, FastcoreServer, Server
 
 DIRS = {
     # folder: lines of its <Directory>

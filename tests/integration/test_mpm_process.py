@@ -11,7 +11,10 @@ import tempfile
 import time
 
 import pytest
-from test_mpm_harness import APACHE, MODDIR, FastcoreServer, config_text, free_port, get
+from support.apache_oracle import APACHE, MODDIR
+from support.ports import free_port
+from support.servers import FastcoreServer, config_text
+from support.wire import get
 
 
 def _alive(pid: int) -> bool:

@@ -7,7 +7,9 @@ import signal
 import time
 
 import pytest
-from test_mpm_harness import FastcoreServer, ab, finish_ab, get, open_fds, start_ab
+from support.ab import ab, finish_ab, start_ab
+from support.servers import FastcoreServer, open_fds
+from support.wire import get
 
 SIZING = {
     "prefork": "StartServers 66\nMinSpareServers 8\nMaxSpareServers 80\nMaxRequestWorkers 80\n",

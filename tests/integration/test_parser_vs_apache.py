@@ -18,7 +18,7 @@ import tempfile
 import time
 
 import pytest
-from apache_oracle import free_port
+from support.ports import free_port
 
 MODULES = "/usr/lib/apache2/modules"
 CONF = """\

@@ -18,12 +18,11 @@ import sys
 import time
 
 import pytest
+from support.apache_oracle import ApacheOracle
+from support.inprocess import EngineThread
+from support.wire import parse_responses
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from apache_oracle import ApacheOracle, parse_responses  # noqa: E402
-from test_differential_apache import FastcoreThread  # noqa: E402
-
-from fastcore._ext import load  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
 OLD = 1_600_000_000  # not "just modified": strong ETags, so the engine may cache
@@ -155,15 +154,6 @@ def apache(tmp_path_factory: pytest.TempPathFactory):
     with ApacheOracle(str(run), site_conf(doc, log), modules=MODULES) as ap:
         answers = {t: exchange(ap.port, t, 2) for t in TARGETS}
     return doc, answers, read_log(log)
-
-
-class EngineThread(FastcoreThread):
-    """FastcoreThread with the compiled scoreboard, which the C engine can write (with
-    the pure one every connection stays on the Python path)."""
-
-    def __init__(self, conf_path: str) -> None:
-        super().__init__(conf_path)
-        self.srv.scoreboard = self.scoreboard = load("scoreboard").Scoreboard(1, 1)
 
 
 def fastcore_conf(tmp: str, doc: str, log: str) -> str:

@@ -14,8 +14,10 @@ import sys
 import time
 
 import pytest
-from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request, wait_port  # noqa: E402,E501
-from apache_trio import ROOT, Trio, exchange, start_fastcore, start_trio  # noqa: E402
+from support.apache_oracle import ApacheOracle
+from support.apache_trio import ROOT, Trio, exchange, start_fastcore, start_trio
+from support.ports import free_port, wait_port
+from support.wire import parse_responses, raw_request
 
 SECOND = b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 

@@ -13,8 +13,9 @@ import tempfile
 from dataclasses import dataclass
 
 import pytest
-from apache_oracle import parse_responses
-from test_mpm_harness import MODDIR, ApacheServer, FastcoreServer, Server
+from support.apache_oracle import MODDIR
+from support.servers import ApacheServer, FastcoreServer, Server
+from support.wire import parse_responses
 
 OLD = 1_600_000_000
 

@@ -11,7 +11,8 @@ import sys
 import time
 import urllib.request
 
-from apache_oracle import MODDIR, free_port, wait_port
+from support.apache_oracle import MODDIR
+from support.ports import free_port, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ACTIVATE = "/usr/bin/systemd-socket-activate"
