@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
+from support.twins import Implementation
 
-IMPLS = ["fastcore._scoreboard", "fastcore._pure.scoreboard"]
 
-
-@pytest.fixture(params=IMPLS, ids=["cython", "pure"])
-def sbmod(request: pytest.FixtureRequest) -> ModuleType:
-    return importlib.import_module(request.param)
+@pytest.fixture
+def sbmod(impl: Implementation) -> ModuleType:
+    return impl.load("scoreboard")
 
 
 def is_twin(mod: ModuleType) -> bool:
