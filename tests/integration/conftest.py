@@ -2,13 +2,32 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+
+@pytest.fixture(scope="module", params=["extensions", "pure"])
+def process_mode(request: pytest.FixtureRequest) -> str:
+    """A fastcore process on the compiled extensions, then one with
+    FASTCORE_NO_EXTENSIONS=1 (the pure-Python twins): FastcoreServer(pure=...)."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def www_dir() -> Iterator[str]:
+    """A folder for one module's servers that Apache's www-data children can traverse
+    (pytest's tmp_path is private to the user)."""
+    d = tempfile.mkdtemp(prefix="fc-www-")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
 LOGFMT = ('%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-agent}i\\" %v %V %p %U%q '
           '%m %H %k %X %I %O %{Content-Type}o %f %B')
-
 
 
 @pytest.fixture

@@ -196,6 +196,8 @@ class FastcoreServer(Server):
     single_process: bool = False
     mutex: str = ""
     foreground: bool = True
+    pure: bool = False  # FASTCORE_NO_EXTENSIONS=1: the pure-Python twins
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def command(self) -> list[str]:
         return [sys.executable, "-c", LAUNCH, self.conf, "1" if self.single_process else "0",
@@ -204,6 +206,9 @@ class FastcoreServer(Server):
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+        if self.pure:
+            env["FASTCORE_NO_EXTENSIONS"] = "1"
+        env.update(self.extra_env)
         return env
 
 
