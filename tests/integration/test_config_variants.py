@@ -9,9 +9,7 @@ event MPM, logs in the variant's folder).
 """
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from support.apache_oracle import APACHE, MODDIR, REPO
 from support.config_checks import corpus_header, fastcore_in_process, run_check
 from support.config_variants import Variant, all_variants
 from support.ports import free_port
+from support.proc_helpers import stop_group
 
 VARIANTS = all_variants()
 # ~1500 `apache2 -t` runs happen in the fixture, inside the first test's time budget
@@ -113,12 +112,7 @@ def _start_verdict(cmd: list[str], port: int, cwd: Path) -> tuple[bool, str]:
         return False, proc.stderr.read() if proc.stderr else ""
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+            stop_group(proc)
         if proc.stderr:
             proc.stderr.close()
 

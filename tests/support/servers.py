@@ -20,6 +20,14 @@ from support.ports import free_port, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODULES = ("authz_core", "mime", "dir")
+# Room for 80 prefork children or 150 threads: what the restart and recovery tests load
+BUSY_SIZING = {
+    "prefork": "StartServers 66\nMinSpareServers 8\nMaxSpareServers 80\nMaxRequestWorkers 80\n",
+    "worker": "StartServers 3\nThreadsPerChild 25\nMinSpareThreads 25\nMaxSpareThreads 100\n"
+              "MaxRequestWorkers 150\n",
+    "event": "StartServers 3\nThreadsPerChild 25\nMinSpareThreads 25\nMaxSpareThreads 100\n"
+             "MaxRequestWorkers 150\n",
+}
 
 LAUNCH = """
 import os, sys
@@ -181,6 +189,11 @@ class Server:
             os.kill(p, signal.SIGKILL)
         assert not left, f"children left behind: {left}"
         return (out or b"").decode(errors="replace")
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is neither a zombie nor dead."""
+    return _state(pid) not in ("Z", "X")
 
 
 def _state(pid: int) -> str:
