@@ -21,13 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from support.apache_oracle import APACHE
 from support.config_checks import corpus_header, fastcore_in_process, run_check
 
 CORPUS = Path(__file__).parent / "config_corpus"
-REPO = Path(__file__).resolve().parents[2]
-APACHE = "/usr/sbin/apache2"
-MODDIR = "/usr/lib/apache2/modules"
-MPMS = {"mpm_event_module", "mpm_worker_module", "mpm_prefork_module"}
 CASES = sorted(p.name for p in CORPUS.glob("*.conf"))
 
 

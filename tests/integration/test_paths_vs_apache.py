@@ -19,7 +19,7 @@ import time
 
 import pytest
 from support.apache_oracle import ApacheOracle
-from support.inprocess import EngineThread
+from support.inprocess import FastcoreThread
 from support.wire import parse_responses
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -189,7 +189,7 @@ def test_utf8_and_non_utf8_names_in_process_engine(apache, tmp_path) -> None:
     assert ap_answers[b"/d%ff"][0][1]["location"] == "http://localhost/d%ff/"
     assert [view(ap_answers[t][0])[::5] for t in (b"/e1/x", b"/e2/x")] == [
         (404, b"space\n"), (404, b"unicode\n")]
-    fc = EngineThread(fastcore_conf(str(tmp_path), doc, log))
+    fc = FastcoreThread(fastcore_conf(str(tmp_path), doc, log), board="compiled")
     try:
         before = fc.srv.engine.stats()["hits"]
         answers = {t: exchange(fc.port, t, 2) for t in TARGETS}

@@ -1,7 +1,6 @@
 """fastcore's HttpServer inside the test process: on a listening socket with a thread per
-connection (FastcoreThread; EngineThread with the compiled scoreboard the C engine
-writes), or one connection over a socket pair (exchange, engine_exchange), and the small
-model-built server the HttpServer tests use (make_server)."""
+connection (FastcoreThread), or one connection over a socket pair (exchange,
+engine_exchange), and the small model-built server the HttpServer tests use (make_server)."""
 from __future__ import annotations
 
 import os
@@ -9,6 +8,7 @@ import re
 import socket
 import threading
 import time
+from typing import Literal
 
 from fastcore._ext import load
 from fastcore._pure.scoreboard import Scoreboard
@@ -22,11 +22,17 @@ DATE = re.compile(rb"Date: [^\r]*\r\n")
 
 
 class FastcoreThread:
-    """fastcore's HttpServer on a listening socket, one thread per connection."""
+    """fastcore's HttpServer on a listening socket, one thread per connection.  `board` is
+    the scoreboard: "pure" (the twin's, which the C engine cannot write, so every
+    connection stays on the Python path), "compiled" (the extension's: connections run the
+    C engine first and it counts them), "none" (the C engine first, nothing counted)."""
 
-    def __init__(self, conf_path: str) -> None:
+    def __init__(self, conf_path: str,
+                 board: Literal["pure", "compiled", "none"] = "pure") -> None:
         self.cfg = load_config(conf_path)
-        self.scoreboard = Scoreboard(1, 1)
+        self.scoreboard = (Scoreboard(1, 1) if board == "pure"
+                           else load("scoreboard").Scoreboard(1, 1) if board == "compiled"
+                           else None)
         self.srv = HttpServer(self.cfg, self.scoreboard, DirResolver(self.cfg))
         lst = self.cfg.listeners[0]
         self.sock = socket.socket()
@@ -63,16 +69,8 @@ class FastcoreThread:
         for t in self.threads:
             t.join(10)
         self.srv.close()
-        self.scoreboard.close()
-
-
-class EngineThread(FastcoreThread):
-    """FastcoreThread with the compiled scoreboard, which the C engine can write (with
-    the pure one every connection stays on the Python path)."""
-
-    def __init__(self, conf_path: str) -> None:
-        super().__init__(conf_path)
-        self.srv.scoreboard = self.scoreboard = load("scoreboard").Scoreboard(1, 1)
+        if self.scoreboard is not None:
+            self.scoreboard.close()
 
 
 def make_server(tmp: str, buffered: bool = False, fmt: str = "%>s %r %k %X", tokens: str = "full",
