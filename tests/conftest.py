@@ -1,14 +1,12 @@
-"""Shared test set-up: tests/support (the Apache oracle, the generated sites, the process
-helpers) and tests/ itself are importable from every test folder."""
+"""Fixtures every test folder shares.  The helpers themselves live in the package
+tests/support (importable as `support`: [tool.pytest.ini_options] pythonpath)."""
 from __future__ import annotations
 
-import os
-import sys
+import pytest
+from support.twins import IMPLEMENTATIONS, Implementation
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _HERE)
-sys.path.insert(0, os.path.join(_HERE, "support"))
-# Test files still borrowing helpers from one another across folders (test_mpm_harness,
-# test_config_common, ...): until those helpers live in tests/support.
-for _sub in ("core", "integration", "modules"):
-    sys.path.append(os.path.join(_HERE, _sub))
+
+@pytest.fixture(params=IMPLEMENTATIONS, ids=[i.id for i in IMPLEMENTATIONS])
+def impl(request: pytest.FixtureRequest) -> Implementation:
+    """Run the test on the Cython extension, then on its pure-Python twin."""
+    return request.param

@@ -148,7 +148,8 @@ class AcceptMutex:
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             self._path = path
         elif m == "posixsem":
-            import _multiprocessing
+            # CPython's private module (the SemLock multiprocessing builds on) has no stub
+            import _multiprocessing  # type: ignore[import-not-found]
             name = f"/fastcore-accept.{self._creator}.{serial}.py"
             # kind 1 = SEMAPHORE; unlink=True removes the name at once (nothing can leak)
             self._sem = _multiprocessing.SemLock(1, 1, 1, name, True)
@@ -225,13 +226,13 @@ class AcceptMutex:
         if m == "posixsem":
             return self._sem.acquire(True, timeout)
         if m == "sysvsem":
-            op = _Sembuf(0, -1, 0x1000)                               # SEM_UNDO
+            sop = _Sembuf(0, -1, 0x1000)                              # SEM_UNDO
             while True:
                 if timeout is None:
-                    r = self._libc.semop(self._semid, ctypes.byref(op), 1)
+                    r = self._libc.semop(self._semid, ctypes.byref(sop), 1)
                 else:
                     ts = _ts(timeout)
-                    r = self._libc.semtimedop(self._semid, ctypes.byref(op), 1, ctypes.byref(ts))
+                    r = self._libc.semtimedop(self._semid, ctypes.byref(sop), 1, ctypes.byref(ts))
                 if r == 0:
                     return True
                 e = ctypes.get_errno()
@@ -456,16 +457,17 @@ class Acceptor:
     def accept(self, timeout: float = -1) -> tuple[int, tuple] | None:
         if not self._alive:
             raise ValueError("Acceptor: closed")
-        if self.serialized and not self.mutex._alive:
-            raise ValueError(f"Mutex {self.mutex.mechanism}: used after destroy()")
+        mutex = self.mutex if self.serialized else None
+        if mutex is not None and not mutex._alive:
+            raise ValueError(f"Mutex {mutex.mechanism}: used after destroy()")
         if self._pid != os.getpid() and self.mode == "epollexclusive":
             self._pid = os.getpid()
             self._ep.close()
             self._setup_wait()
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
         while True:
-            if self.serialized:
-                if not self.mutex._acquire(deadline, self._wake_r):
+            if mutex is not None:
+                if not mutex._acquire(deadline, self._wake_r):
                     if self._woken():
                         self._drain()
                     return None
@@ -474,14 +476,15 @@ class Acceptor:
                 result, shortage = None, 0
                 for i in ready or ():
                     try:
-                        fd, addr = self._socks[i]._accept()
+                        # socket._accept (CPython, not in typeshed): the bare fd, no object
+                        fd, addr = self._socks[i]._accept()  # type: ignore[attr-defined]
                     except OSError as exc:
                         if exc.errno in _LOST_RACE:
                             continue
                         if exc.errno in _SHORTAGE:
                             shortage = exc.errno
                             continue
-                        raise _oserror(exc.errno, f"accept ({self.mode})") from None
+                        raise _oserror(exc.errno or errno.EINVAL, f"accept ({self.mode})") from None
                     self._next = (i + 1) % len(self._socks)
                     self._backoff = 0.0
                     if self.nonblock:
@@ -489,8 +492,8 @@ class Acceptor:
                     result = (fd, addr if isinstance(addr, tuple) else (addr,))
                     break
             finally:
-                if self.serialized:
-                    self.mutex.unlock()
+                if mutex is not None:
+                    mutex.unlock()
             if result is not None:
                 return result
             if ready is None or (ready == [] and not shortage and deadline is not None

@@ -85,12 +85,12 @@ class Code:
             raise CompileError(error_message(err.value), off.value)
         self._code = code
         self.capture_count = _info(code, _INFO_CAPTURECOUNT, ctypes.c_uint32)
-        self.names = self._names()
+        self.names = self._names(code)
 
-    def _names(self) -> dict[str, int]:
-        count = _info(self._code, _INFO_NAMECOUNT, ctypes.c_uint32)
-        size = _info(self._code, _INFO_NAMEENTRYSIZE, ctypes.c_uint32)
-        table = _info(self._code, _INFO_NAMETABLE, ctypes.c_void_p)
+    def _names(self, code: int) -> dict[str, int]:
+        count = _info(code, _INFO_NAMECOUNT, ctypes.c_uint32)
+        size = _info(code, _INFO_NAMEENTRYSIZE, ctypes.c_uint32)
+        table = _info(code, _INFO_NAMETABLE, ctypes.c_void_p)
         raw = ctypes.string_at(table, count * size) if count else b""
         out: dict[str, int] = {}
         for i in range(count):

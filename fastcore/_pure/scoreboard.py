@@ -212,8 +212,9 @@ class Scoreboard:
     def slot_init(self, slot: int, pid: int, tid: int, generation: int) -> None:
         """A worker takes its slot: counts reset, status 'S' (starting)."""
         off = self._slot_off(slot)
-        status = self._mm[off + _STATUS_OFF : off + _STATUS_OFF + 1]  # type: ignore[index]
-        _SLOT.pack_into(self._mm, off, pid, tid, generation, 0, 0, 0.0, 0.0, status, b"", b"", b"")
+        mm = self._map()
+        status = mm[off + _STATUS_OFF : off + _STATUS_OFF + 1]
+        _SLOT.pack_into(mm, off, pid, tid, generation, 0, 0, 0.0, 0.0, status, b"", b"", b"")
         self._set_status(off, "S")
 
     def _set_status(self, off: int, status: str) -> None:

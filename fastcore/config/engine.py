@@ -18,7 +18,7 @@ from fastcore.config.lexer import read_lines, split_words
 from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.config.tree import Node, Reader
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # state imports the module registry, which imports this table's types
     from fastcore.config.state import State
 
 # req_override bits (Apache's RSRC_CONF, ACCESS_CONF, OR_*).

@@ -69,8 +69,13 @@ def _ifversion(e: Engine, node: Node) -> bool:
     if not 1 <= len(words) <= 3:
         raise DirectiveError("<IfVersion takes one, two or three arguments, a comparison "
                              "operator, a version (and a delimiter)")
-    op, ver, delim = (["="] + words if len(words) == 1 else words) + [None] * (3 - max(
-        2, len(words)))
+    delim: str | None = None
+    if len(words) == 1:
+        op, ver = "=", words[0]
+    elif len(words) == 2:
+        op, ver = words
+    else:
+        op, ver, delim = words
     if delim is None and ver == ">":
         op, ver, delim = "=", op, ">"
     if not ver or (delim != ">" and not ver.endswith(">")):

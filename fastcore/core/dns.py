@@ -13,8 +13,12 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 
 def _canonical_ip(ip: str) -> str:
@@ -86,15 +90,15 @@ class Resolver:
                 self._pool_pid = pid
             return self._pool
 
-    def _bounded(self, fn, *args):  # type: ignore[no-untyped-def]
+    def _bounded(self, fn: Callable[..., _T], *args: str) -> _T | None:
         self.lookups += 1
-        fut: Future = self._executor().submit(fn, *args)
+        fut: Future[_T] = self._executor().submit(fn, *args)
         try:
             return fut.result(timeout=self.timeout)
         except FutureTimeout:
             return None
 
-    def _cache_get(self, cache: dict, key: str):  # type: ignore[no-untyped-def]
+    def _cache_get(self, cache: dict[str, tuple[float, _T]], key: str) -> tuple[float, _T] | None:
         hit = cache.get(key)
         if hit is None:
             return None

@@ -17,6 +17,7 @@ import errno
 import os
 import re
 import stat as stmod
+from typing import Protocol
 from urllib.parse import quote
 
 from fastcore.config.model import (
@@ -260,10 +261,25 @@ def needs_lstat(options: int) -> bool:
     return not (options & OPT_SYM_LINKS) or bool(options & OPT_SYM_OWNER)
 
 
+class DirWalker(Protocol):
+    """The per-directory config the walk asks for at each level (config.merge.DirResolver;
+    the tests' fakes): the core knows this shape, not the config package's class."""
+
+    def walk_level(self, vhost: VirtualHost, base: DirConfig, fs_dir: str) -> DirConfig: ...
+
+    def walk_end(self, vhost: VirtualHost, base: DirConfig, fs_dir: str) -> DirConfig: ...
+
+    def merge_cached(self, base: DirConfig, delta: DirConfig) -> DirConfig: ...
+
+    def files_config(self, vhost: VirtualHost, base: DirConfig, name: str) -> DirConfig: ...
+
+    def htaccess(self, vhost: VirtualHost, fs_dir: str) -> DirConfig | None: ...
+
+
 class Mapper:
     """Per-server mapping: translate (Redirect/Alias/DocumentRoot) and walk."""
 
-    def __init__(self, resolver: object) -> None:
+    def __init__(self, resolver: DirWalker) -> None:
         self.resolver = resolver
 
     def translate(self, vhost: VirtualHost, uri: str, query: str

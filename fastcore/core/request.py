@@ -15,6 +15,7 @@ buffer so the connection can be reused; LimitRequestBody gives 413.
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 from fastcore._ext import load
 from fastcore.core import hostname
@@ -22,6 +23,15 @@ from fastcore.core.errors import HttpErrorBase
 from fastcore.core.keepalive import client_allows
 
 _rq = load("request")
+
+
+class _HeadVerdict(Protocol):
+    """What both HeadErrors (the extension's and the twin's) carry: the answer and why."""
+
+    status: int
+    reason: str
+
+
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 # CONNECT's host name as Apache 2.4.71 takes it (measured: "", "a.b.", "a_b", "[zz]",
 # "[::1]" pass; "a..b", "a/b", "a%41" are 400)
@@ -145,7 +155,7 @@ def parse_head(head: bytes, limit_line: int = 8190, limit_fields: int = 100,
     return req
 
 
-def _head_error(head: bytes, e: Exception, limit_line: int) -> HttpError:
+def _head_error(head: bytes, e: _HeadVerdict, limit_line: int) -> HttpError:
     """The scanner's verdict as the HttpError the server answers with.  A header-section
     error comes after the request line was read, so the request line's own semantic
     errors (a bad absolute-form target) answer first, as before, without notes.  A

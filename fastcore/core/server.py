@@ -47,6 +47,7 @@ from fastcore.modules.mod_reqtimeout import ReadLimits, server_limits
 
 if TYPE_CHECKING:
     from fastcore.config.merge import DirResolver
+    from fastcore.mpm.proctable import ProcTable
 
 
 def split_server_name(name: str) -> tuple[str, int | None]:
@@ -76,7 +77,7 @@ class HttpServer:
         self.cfg = cfg
         self.strict_hosts = any(v.strict_host_check for v in (cfg.main, *cfg.vhosts))
         self.scoreboard = scoreboard
-        self.proctable = None  # the MPM's per-process records (mod_status), set by the arbiter
+        self.proctable: ProcTable | None = None  # the MPM's per-process records (mod_status), set by the arbiter
         if resolver is None:
             from fastcore.config.merge import DirResolver
             resolver = DirResolver(cfg)

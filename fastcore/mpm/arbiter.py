@@ -414,9 +414,9 @@ class Arbiter:
         self.errlog.log("error", "core", f"the new master {self.upgrade_pid} exited (status "
                         f"{os.waitstatus_to_exitcode(status)}): this one keeps serving")
         self.upgrade_pid = 0
-        old = f"{self.pid_file}.oldbin" if self.pid_file else ""
-        if old and os.path.exists(old):
-            os.replace(old, self.pid_file)
+        pid_file = self.pid_file
+        if pid_file and os.path.exists(f"{pid_file}.oldbin"):
+            os.replace(f"{pid_file}.oldbin", pid_file)
 
     def _status(self) -> str:
         """mod_systemd's status line, from the scoreboard's global counters."""

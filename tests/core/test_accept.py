@@ -6,7 +6,6 @@ Every test runs against the Cython extension and its pure-Python twin.
 from __future__ import annotations
 
 import fcntl
-import importlib
 import mmap
 import os
 import resource
@@ -19,15 +18,15 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
-from proc_helpers import fork_child, reap
+from support.proc_helpers import fork_child, reap
+from support.twins import Implementation
 
-IMPLS = ["fastcore._accept", "fastcore._pure.accept"]
 LOCKS = ["fcntl", "flock", "sysvsem", "posixsem", "pthread"]
 
 
-@pytest.fixture(params=IMPLS, ids=["cython", "pure"])
-def acc(request: pytest.FixtureRequest) -> ModuleType:
-    return importlib.import_module(request.param)
+@pytest.fixture
+def acc(impl: Implementation) -> ModuleType:
+    return impl.load("accept")
 
 
 def kill_reap(pid: int) -> None:

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from test_config_common import HEADER_LINES, write
+from support.configs import HEADER_LINES, write
 
 from fastcore.cli import main
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_config_common import cfg
+from support.configs import cfg
 
 from fastcore.config import HtaccessError
 from fastcore.config import merge as merge_mod

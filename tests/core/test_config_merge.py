@@ -1,7 +1,7 @@
 """Per-directory merging in Apache's order, cached; Options +/-; <Files>; <Location>."""
 from __future__ import annotations
 
-from test_config_common import cfg
+from support.configs import cfg
 
 from fastcore.config.merge import DirResolver
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS

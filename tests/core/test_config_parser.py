@@ -4,7 +4,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from test_config_common import HEADER_LINES, cfg, write
+from support.configs import HEADER_LINES, cfg, write
 
 from fastcore.config import ConfigError, load
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS, reads_htaccess

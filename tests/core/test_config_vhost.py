@@ -1,7 +1,7 @@
 """Name-based virtual host selection and whether getsockname() is needed."""
 from __future__ import annotations
 
-from test_config_common import cfg
+from support.configs import cfg
 
 from fastcore.config.merge import DirResolver
 

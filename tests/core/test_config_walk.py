@@ -4,7 +4,7 @@ and the vhost's inherited Alias/Redirect lines (each checked against Apache 2.4.
 from __future__ import annotations
 
 import pytest
-from test_config_common import cfg
+from support.configs import cfg
 
 from fastcore.config.errors import HtaccessError
 from fastcore.config.merge import DirResolver

@@ -8,21 +8,17 @@ from __future__ import annotations
 import importlib
 import re
 import socket
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.twins import IMPLEMENTATIONS, Implementation
+from support.wire import SERVER, recv_response
 
-from fastcore import _request as c_request
-from fastcore._pure import request as pure_request
 from fastcore.core.request import parse_head
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_fastpath import SERVER, recv_response  # noqa: E402
-
-MATCHERS = [c_request.find_token, pure_request.find_token]
 PIECES = st.sampled_from(["keep-alive", "Keep-Alive", "KEEP-ALIVE", "close", "Close", "keep",
                           "k", "c", "clo", "keep-alivex", "closed", "upgrade", "x-foo", "te"])
 SEPS = st.sampled_from([" ", "\t", ",", ", ", ";", "=", '"', "\xa0", "/", "(", ")", "\xe9"])
@@ -31,7 +27,15 @@ VALUES = st.lists(st.one_of(PIECES, SEPS, st.text(alphabet="abceklopsv-", max_si
                   max_size=6).map("".join)
 
 
-@pytest.mark.parametrize("find", MATCHERS)
+C_FIND, PURE_FIND = (side.load("request").find_token for side in IMPLEMENTATIONS)
+
+
+@pytest.fixture
+def find(impl: Implementation) -> Callable[[str | bytes, str], bool]:
+    """ap_find_token as the C matcher (fc_token.h), then as its twin."""
+    return impl.load("request").find_token
+
+
 @pytest.mark.parametrize("value,keep_alive,close", [
     ("keep-alive", True, False), ("Keep-Alive", True, False),
     ("keep-alive\xa0", True, False),      # 0xA0 is not a token byte: it separates
@@ -51,7 +55,7 @@ def test_apache_find_token_examples(find, value: str, keep_alive: bool, close: b
 @given(value=st.binary(max_size=24) | VALUES.map(lambda v: v.encode("latin-1")),
        word=st.sampled_from(["keep-alive", "close", "chunked"]))
 def test_c_matcher_and_twin_agree(value: bytes, word: str) -> None:
-    assert c_request.find_token(value, word) == pure_request.find_token(value, word)
+    assert C_FIND(value, word) == PURE_FIND(value, word)
 
 
 class Engine:
@@ -91,8 +95,8 @@ def conn_fields(head: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory: pytest.TempPathFactory) -> list[Engine]:
-    return [Engine(m, tmp_path_factory.mktemp("tokens"))
-            for m in ("fastcore._fastpath", "fastcore._pure.fastpath")]
+    return [Engine(side.module_name("fastpath"), tmp_path_factory.mktemp("tokens"))
+            for side in IMPLEMENTATIONS]
 
 
 @settings(max_examples=300, derandomize=True, database=None,

@@ -2,24 +2,22 @@
 log observe for cache hits, and that everything else is left, byte for byte, to Python."""
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import socket
+from types import ModuleType
 
 import pytest
+from support.twins import IMPLEMENTATIONS, Implementation
+from support.wire import SERVER, recv_response
 
-IMPLS = ["fastcore._fastpath", "fastcore._pure.fastpath"]
-SB_IMPL = {"fastcore._fastpath": "fastcore._scoreboard",
-           "fastcore._pure.fastpath": "fastcore._pure.scoreboard"}
-SERVER = b"Server: Apache/2.4\r\n"
 COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'
 DATE = re.compile(rb"Date: [^\r]*\r\n")
 
 
-@pytest.fixture(params=IMPLS)
-def fp(request):
-    return importlib.import_module(request.param)
+@pytest.fixture
+def fp(impl: Implementation) -> ModuleType:
+    return impl.load("fastpath")
 
 
 class Site:
@@ -76,21 +74,6 @@ def site(fp, tmp_path):
     s = Site(fp, tmp_path)
     yield s
     s.close()
-
-
-def recv_response(sock: socket.socket, body_len: int) -> tuple[bytes, bytes]:
-    sock.settimeout(5)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed before the head"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    while len(body) < body_len:
-        chunk = sock.recv(1 << 20)
-        assert chunk
-        body += chunk
-    return head + b"\r\n\r\n", body
 
 
 def expected_head(length: int, conn: bytes) -> bytes:
@@ -408,8 +391,8 @@ def test_content_budget_keeps_small_files_on_descriptors(fp, tmp_path):
         s.close()
 
 
-def test_scoreboard_counts_fast_requests(fp, site):
-    sbmod = importlib.import_module(SB_IMPL[fp.__name__])
+def test_scoreboard_counts_fast_requests(impl, fp, site):
+    sbmod = impl.load("scoreboard")
     sb = sbmod.Scoreboard(1, 1)
     try:
         path = site.file("a.txt", b"abcdefgh")
@@ -430,9 +413,9 @@ def test_scoreboard_counts_fast_requests(fp, site):
 def test_extension_and_twin_answer_identically(tmp_path):
     """Same cache contents, same requests: the same bytes on the wire and in the log."""
     outs = []
-    for name in IMPLS:
-        fp = importlib.import_module(name)
-        d = tmp_path / name
+    for side in IMPLEMENTATIONS:
+        fp = side.load("fastpath")
+        d = tmp_path / side.module_name("fastpath")
         d.mkdir()
         s = Site(fp, d, fmt="%h %r %>s %b %{User-agent}i %k %X %I %O")
         try:

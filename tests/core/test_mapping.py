@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from http_fakes import FakeResolver, effective_defaults
+from support.http_fakes import FakeResolver, effective_defaults
 
 from fastcore.config.model import (
     OPT_SYM_LINKS,

@@ -1,12 +1,10 @@
 """The parent's once-a-second spare maintenance and its error-log lines, without forking."""
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import signal
-
-import pytest
+from types import ModuleType
 
 from fastcore.config.model import MpmConfig
 from fastcore.mpm.arbiter import Arbiter, Child
@@ -14,18 +12,15 @@ from fastcore.mpm.errlog import ErrorLog
 from fastcore.mpm.proctable import ProcTable
 from fastcore.mpm.sizing import compute
 
-SCOREBOARDS = ["fastcore._scoreboard", "fastcore._pure.scoreboard"]
-
 
 class _Gen:
     def __init__(self, sizing) -> None:
         self.sizing, self.number = sizing, 0
 
 
-def _arbiter(sb_module: str, mc: MpmConfig, tmp_path) -> Arbiter:
+def _arbiter(sb_mod: ModuleType, mc: MpmConfig, tmp_path) -> Arbiter:
     arb = object.__new__(Arbiter)
     arb.sizing = compute(mc)
-    sb_mod = importlib.import_module(sb_module)
     arb.sb = sb_mod.Scoreboard(arb.sizing.server_limit, arb.sizing.thread_limit)
     arb.proctable = ProcTable(arb.sizing.server_limit)
     arb.children = {}
@@ -55,9 +50,8 @@ def _busy(arb: Arbiter) -> None:
             arb.sb.set_status(arb.sb.slot(c.index, t), "W")
 
 
-@pytest.mark.parametrize("sb_module", SCOREBOARDS)
-def test_prefork_spawn_rate_doubles_up_to_32_while_busy(sb_module, tmp_path) -> None:
-    arb = _arbiter(sb_module, MpmConfig(name="prefork", min_spare_servers=100,
+def test_prefork_spawn_rate_doubles_up_to_32_while_busy(impl, tmp_path) -> None:
+    arb = _arbiter(impl.load("scoreboard"), MpmConfig(name="prefork", min_spare_servers=100,
                                         max_spare_servers=200, max_request_workers=256),
                    tmp_path)
     rates = []
@@ -70,9 +64,8 @@ def test_prefork_spawn_rate_doubles_up_to_32_while_busy(sb_module, tmp_path) -> 
     assert "AH00162: server seems busy" in (tmp_path / "error_log").read_text()
 
 
-@pytest.mark.parametrize("sb_module", SCOREBOARDS)
-def test_idle_above_max_spare_stops_one_idle_child_per_second(sb_module, tmp_path) -> None:
-    arb = _arbiter(sb_module, MpmConfig(name="event", threads_per_child=5,
+def test_idle_above_max_spare_stops_one_idle_child_per_second(impl, tmp_path) -> None:
+    arb = _arbiter(impl.load("scoreboard"), MpmConfig(name="event", threads_per_child=5,
                                         min_spare_threads=5, max_spare_threads=10,
                                         max_request_workers=50), tmp_path)
     for i in range(4):
@@ -88,9 +81,8 @@ def test_idle_above_max_spare_stops_one_idle_child_per_second(sb_module, tmp_pat
     assert len(arb.signalled) == 2
 
 
-@pytest.mark.parametrize("sb_module", SCOREBOARDS)
-def test_reaching_max_request_workers_is_reported_once(sb_module, tmp_path) -> None:
-    arb = _arbiter(sb_module, MpmConfig(name="worker", threads_per_child=5,
+def test_reaching_max_request_workers_is_reported_once(impl, tmp_path) -> None:
+    arb = _arbiter(impl.load("scoreboard"), MpmConfig(name="worker", threads_per_child=5,
                                         min_spare_threads=5, max_request_workers=10),
                    tmp_path)
     for _ in range(4):

@@ -3,13 +3,12 @@
 (DOTALL, DOLLAR_ENDONLY), and the Cython binding and its ctypes twin agree."""
 from __future__ import annotations
 
-import importlib
-
 import pytest
+from support.twins import IMPLEMENTATIONS
 
 from fastcore.config.regex import CompileError, Regex, compile_regex
 
-BINDINGS = [importlib.import_module(m) for m in ("fastcore._pcre", "fastcore._pure.pcre")]
+BINDINGS = [side.load("pcre") for side in IMPLEMENTATIONS]
 OPTS = 0x40 | 0x20 | 0x10  # DUPNAMES | DOTALL | DOLLAR_ENDONLY
 
 

@@ -1,9 +1,10 @@
 """Request-head parsing and body reading (rules checked against Apache 2.4.71)."""
 from __future__ import annotations
 
-import importlib
+from types import ModuleType
 
 import pytest
+from support.twins import Implementation
 
 import fastcore.core.request as http_request
 from fastcore.core.request import (
@@ -16,10 +17,10 @@ from fastcore.core.request import (
 )
 
 
-@pytest.fixture(autouse=True, params=["fastcore._request", "fastcore._pure.request"])
-def scanner(request, monkeypatch):
+@pytest.fixture(autouse=True)
+def scanner(impl: Implementation, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """Every test runs on the C scanner and on its twin (what FASTCORE_NO_EXTENSIONS=1 loads)."""
-    mod = importlib.import_module(request.param)
+    mod = impl.load("request")
     monkeypatch.setattr(http_request, "_rq", mod)
     return mod
 

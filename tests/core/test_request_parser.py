@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.twins import Implementation
 
-IMPLS = ["fastcore._request", "fastcore._pure.request"]
 HEAD = (b"GET /index.html?x=1 HTTP/1.1\r\nHost: example.org\r\nAccept: text/html\r\n"
         b"X-Multi: a\r\nx-multi: b\r\nX-Fold: one \r\n\t two\r\n  three\r\nEmpty:\r\n\r\n")
 
 
-@pytest.fixture(params=IMPLS)
-def rq(request):
-    return importlib.import_module(request.param)
+@pytest.fixture
+def rq(impl: Implementation) -> ModuleType:
+    return impl.load("request")
 
 
 def test_full_parse(rq):

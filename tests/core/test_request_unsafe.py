@@ -3,11 +3,10 @@ leniently (measured; compared live in tests/integration/test_core_directives_vs_
 and the C scanner and its twin agreeing head by head, under Strict and Unsafe."""
 from __future__ import annotations
 
-import importlib
-
 import pytest
+from support.twins import IMPLEMENTATIONS
 
-SCANNERS = [importlib.import_module(m) for m in ("fastcore._request", "fastcore._pure.request")]
+SCANNERS = [side.load("request") for side in IMPLEMENTATIONS]
 
 HEADS = [
     b"GET  /f.html HTTP/1.1\r\nHost: a\r\n\r\n", b"GET /f.html  HTTP/1.1\r\nHost: a\r\n\r\n",

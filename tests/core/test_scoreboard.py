@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
+from support import proc_helpers
+from support.twins import Implementation
 
-IMPLS = ["fastcore._scoreboard", "fastcore._pure.scoreboard"]
 
-
-@pytest.fixture(params=IMPLS, ids=["cython", "pure"])
-def sbmod(request: pytest.FixtureRequest) -> ModuleType:
-    return importlib.import_module(request.param)
+@pytest.fixture
+def sbmod(impl: Implementation) -> ModuleType:
+    return impl.load("scoreboard")
 
 
 def is_twin(mod: ModuleType) -> bool:
@@ -42,18 +42,9 @@ def _reap_children() -> Iterator[None]:
             pass
 
 
-# Not tests/support/proc_helpers.py: test_build_modes.py runs this file alone against the
-# portable build, where only this module is on the path.
 def fork_child(body: Callable[[], object]) -> int:
-    """Run body in a forked child that always ends with os._exit (0 only if body returned)."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        code = 1
-        try:
-            body()
-            code = 0
-        finally:
-            os._exit(code)
+    """proc_helpers.fork_child, remembered so that a failed test still reaps it."""
+    pid = proc_helpers.fork_child(body)
     _CHILDREN.add(pid)
     return pid
 

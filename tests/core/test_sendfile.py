@@ -11,18 +11,19 @@ import sys
 import textwrap
 import threading
 import time
+from types import ModuleType
 
 import pytest
+from support.twins import Implementation
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-IMPLS = ["fastcore._sendfile", "fastcore._pure.sendfile"]
 STRATS = ["writev", "sendfile", "cork", "readwrite", "auto"]
 HDR = b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"
 
 
-@pytest.fixture(params=IMPLS)
-def sf(request):
-    return importlib.import_module(request.param)
+@pytest.fixture
+def sf(impl: Implementation) -> ModuleType:
+    return impl.load("sendfile")
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +309,6 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("strategy", list(EXPECTED))
 def test_strace_syscalls_per_response(impl, strategy, tmp_path):
     f = tmp_path / "10k.html"
@@ -318,7 +318,7 @@ def test_strace_syscalls_per_response(impl, strategy, tmp_path):
     n = 20
     out = subprocess.run(
         ["strace", "-f", "-qq", "-e", "trace=!futex", "-o", str(tmp_path / "trace"),
-         sys.executable, str(script), impl, strategy, str(n), str(f)],
+         sys.executable, str(script), impl.module_name("sendfile"), strategy, str(n), str(f)],
         capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": ROOT},
     )
     assert out.returncode == 0, out.stderr
@@ -330,7 +330,7 @@ def test_strace_syscalls_per_response(impl, strategy, tmp_path):
         name = line.split("(", 1)[0].split()[-1]
         counts[name] = counts.get(name, 0) + 1
     expected = {k: v * n for k, v in EXPECTED[strategy].items()}
-    if impl.endswith("_pure.sendfile"):
+    if impl.twin:
         expected["getsockname"] = n  # wrapping the fd in a Python socket object, once per call
     assert counts == expected, counts
 

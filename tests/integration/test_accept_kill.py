@@ -7,7 +7,6 @@ next locker EOWNERDEAD, and posixsem is re-posted by recover() from the holder w
 """
 from __future__ import annotations
 
-import importlib
 import os
 import select
 import signal
@@ -18,16 +17,16 @@ import time
 from types import ModuleType
 
 import pytest
-from proc_helpers import fork_child, reap
+from support.proc_helpers import fork_child, reap
+from support.twins import Implementation
 
-IMPLS = ["fastcore._accept", "fastcore._pure.accept"]
 LOCKS = ["fcntl", "flock", "sysvsem", "posixsem", "pthread"]
 BOUND = 1.0   # seconds the others may stay blocked (issue 2, point 4)
 
 
-@pytest.fixture(params=IMPLS, ids=["cython", "pure"])
-def acc(request: pytest.FixtureRequest) -> ModuleType:
-    return importlib.import_module(request.param)
+@pytest.fixture
+def acc(impl: Implementation) -> ModuleType:
+    return impl.load("accept")
 
 
 def read_line(fd: int, timeout: float) -> bytes | None:

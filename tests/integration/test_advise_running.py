@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from apache_oracle import free_port, wait_port
+from support.ports import free_port, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODS = "/usr/lib/apache2/modules"

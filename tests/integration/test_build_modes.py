@@ -42,8 +42,13 @@ def test_version_reports_the_portable_build(portable_build: str, tmp_path) -> No
 
 
 def test_scoreboard_suite_passes_on_the_portable_build(portable_build: str, tmp_path) -> None:
-    tests = os.path.join(ROOT, "tests", "core", "test_scoreboard.py")
-    shutil.copy(tests, tmp_path / "test_scoreboard_portable.py")
+    tests = os.path.join(ROOT, "tests")
+    shutil.copy(os.path.join(tests, "core", "test_scoreboard.py"),
+                tmp_path / "test_scoreboard_portable.py")
+    # its fixtures and helpers, and nothing else of the tree (fastcore comes from the build)
+    shutil.copy(os.path.join(tests, "conftest.py"), tmp_path / "conftest.py")
+    shutil.copytree(os.path.join(tests, "support"), tmp_path / "support",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           "--rootdir", str(tmp_path), str(tmp_path / "test_scoreboard_portable.py")],
                          capture_output=True, text=True, env=_env(portable_build),

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from apache_oracle import free_port
+from support.ports import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

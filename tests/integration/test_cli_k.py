@@ -13,7 +13,9 @@ import sys
 import time
 
 import pytest
-from test_mpm_harness import ROOT, config_text, free_port, get
+from support.ports import free_port
+from support.servers import ROOT, alive, config_text
+from support.wire import get
 
 from fastcore.mpm import pss
 
@@ -26,14 +28,6 @@ def fastcore(conf: str, *args: str) -> subprocess.CompletedProcess:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     return subprocess.run([sys.executable, "-m", "fastcore", *args, "-f", conf], env=env,
                           capture_output=True, text=True, timeout=30)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 def _wait(cond, timeout: float = 10.0) -> bool:
@@ -96,10 +90,10 @@ class Site:
     def cleanup(self) -> None:
         """Whatever a failed assertion left running: kill it by PID."""
         pid = _read_pid(self.pid_file)
-        if pid and _alive(pid):
+        if pid and alive(pid):
             self.family |= {pid, *pss.child_pids(pid)}
         for p in self.family:
-            if _alive(p):
+            if alive(p):
                 try:
                     os.kill(p, signal.SIGKILL)
                 except ProcessLookupError:
@@ -111,7 +105,7 @@ def site(tmp_path):
     s = Site(str(tmp_path))
     yield s
     s.cleanup()
-    assert not [p for p in s.family if _alive(p)], "processes left behind"
+    assert not [p for p in s.family if alive(p)], "processes left behind"
 
 
 def test_k_start_graceful_restart_graceful_stop_stop(site: Site) -> None:
@@ -119,7 +113,7 @@ def test_k_start_graceful_restart_graceful_stop_stop(site: Site) -> None:
     assert res.returncode == 0, res.stderr
     assert _wait(lambda: _read_pid(site.pid_file) is not None), "no PidFile written"
     parent = _read_pid(site.pid_file)
-    assert parent != os.getpid() and _alive(parent)
+    assert parent != os.getpid() and alive(parent)
     assert site.serving(b"site one\n")
 
     # -V shows the running server's average child PSS, from its PidFile
@@ -141,7 +135,7 @@ def test_k_start_graceful_restart_graceful_stop_stop(site: Site) -> None:
     old_kids = set(pss.child_pids(parent))
     assert site.k("graceful").returncode == 0
     assert site.serving(b"site two\n")
-    assert _read_pid(site.pid_file) == parent and _alive(parent)
+    assert _read_pid(site.pid_file) == parent and alive(parent)
     assert _wait(lambda: not old_kids & set(pss.child_pids(parent))), "old children stay"
 
     # restart (HUP): new children, same parent, configuration re-read
@@ -156,7 +150,7 @@ def test_k_start_graceful_restart_graceful_stop_stop(site: Site) -> None:
     # graceful-stop: everything gone, PidFile removed
     family = {parent, *pss.child_pids(parent)}
     assert site.k("graceful-stop").returncode == 0
-    assert _wait(lambda: not any(_alive(p) for p in family)), "graceful-stop left processes"
+    assert _wait(lambda: not any(alive(p) for p in family)), "graceful-stop left processes"
     assert not os.path.exists(site.pid_file)
     assert _body(site.port) is None
 
@@ -167,7 +161,7 @@ def test_k_start_graceful_restart_graceful_stop_stop(site: Site) -> None:
     assert site.serving(b"site one\n")
     family = {parent, *pss.child_pids(parent)}
     assert site.k("stop").returncode == 0
-    assert _wait(lambda: not any(_alive(p) for p in family)), "stop left processes"
+    assert _wait(lambda: not any(alive(p) for p in family)), "stop left processes"
     assert not os.path.exists(site.pid_file)
     assert _body(site.port) is None
 

@@ -12,10 +12,10 @@ import os
 import time
 
 import pytest
-from apache_oracle import parse_responses, raw_request  # noqa: E402
-from apache_trio import Trio, start_trio  # noqa: E402
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.apache_trio import Trio, start_trio
+from support.wire import parse_responses, raw_request
 
 OLD = 1_700_000_000
 LM = "Tue, 14 Nov 2023 22:13:20 GMT"       # OLD

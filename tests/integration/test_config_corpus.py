@@ -13,29 +13,22 @@ asserts that fastcore names the module/directive and Apache says Syntax OK.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from support.apache_oracle import APACHE
+from support.config_checks import corpus_header, fastcore_in_process, run_check
 
-from fastcore.cli import main
 from fastcore.modules import REGISTRY
 
 SUPPORTED = REGISTRY.loadable()
 
 CORPUS = Path(__file__).parent / "config_corpus"
-REPO = Path(__file__).resolve().parents[2]
-APACHE = "/usr/sbin/apache2"
-MODDIR = "/usr/lib/apache2/modules"
-MPMS = {"mpm_event_module", "mpm_worker_module", "mpm_prefork_module"}
 CASES = sorted(p.name for p in CORPUS.glob("*.conf"))
 
 
@@ -51,19 +44,6 @@ def _meta(text: str) -> dict:
     return meta
 
 
-def _header(tmp: Path, meta: dict) -> str:
-    lines = [f"ServerRoot {tmp}", f"PidFile {tmp}/run/httpd.pid",
-             f"DefaultRuntimeDir {tmp}/run", f"ErrorLog {tmp}/logs/error.log"]
-    if meta["mpm"] != "none":
-        mpm = meta["mpm"]
-        lines.append(f"LoadModule mpm_{mpm}_module {MODDIR}/mod_mpm_{mpm}.so")
-    for mod in sorted(SUPPORTED - MPMS - set(meta["without"])):
-        base = mod[:-len("_module")]
-        lines.append(f"LoadModule {mod} {MODDIR}/mod_{base}.so")
-    lines += ["Listen 127.0.0.1:18080", "ServerName localhost"]
-    return "\n".join(lines) + "\n"
-
-
 def _prepare(name: str, root: Path) -> tuple[Path, dict, int]:
     tmp = root / name.removesuffix(".conf")
     for sub in ("run", "logs"):
@@ -71,33 +51,10 @@ def _prepare(name: str, root: Path) -> tuple[Path, dict, int]:
     shutil.copytree(CORPUS / "inc", tmp / "inc", dirs_exist_ok=True)
     text = (CORPUS / name).read_text()
     meta = _meta(text)
-    header = _header(tmp, meta)
+    header = corpus_header(tmp, meta)
     conf = tmp / "httpd.conf"
     conf.write_text(header + text.replace("@@TMP@@", str(tmp)))
     return conf, meta, header.count("\n")
-
-
-def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, FC_CORPUS_ROOT=str(cwd), PYTHONPATH=str(REPO))
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=cwd, env=env)
-
-
-def _fastcore_in_process(conf: Path, args: list[str]) -> subprocess.CompletedProcess:
-    """`fastcore.cli.main(["-t", "-f", conf, ...])`: the function `python3 -m fastcore`
-    runs, without one interpreter start per case (the subprocess path is checked on a
-    sample by test_command_line_matches_in_process)."""
-    out, err = io.StringIO(), io.StringIO()
-    old_env = os.environ.get("FC_CORPUS_ROOT")
-    os.environ["FC_CORPUS_ROOT"] = str(conf.parent)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            rc = main(["-t", "-f", str(conf), *args])
-    finally:
-        if old_env is None:
-            os.environ.pop("FC_CORPUS_ROOT", None)
-        else:
-            os.environ["FC_CORPUS_ROOT"] = old_env
-    return subprocess.CompletedProcess(["fastcore"], rc, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +64,14 @@ def results(tmp_path_factory) -> dict:
 
     def apache(name: str):
         conf, meta, _nheader = jobs[name]
-        return name, _run([APACHE, "-t", "-f", str(conf), *meta["args"]], conf.parent)
+        return name, run_check([APACHE, "-t", "-f", str(conf), *meta["args"]], conf.parent)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         ap = dict(pool.map(apache, CASES))
     out = {}
     for name in CASES:
         conf, meta, nheader = jobs[name]
-        out[name] = (conf, meta, nheader, ap[name], _fastcore_in_process(conf, meta["args"]))
+        out[name] = (conf, meta, nheader, ap[name], fastcore_in_process(conf, meta["args"]))
     return out
 
 
@@ -125,7 +82,7 @@ SAMPLE = [n for n in CASES if n.startswith(("001", "011", "041", "053", "101", "
 @pytest.mark.parametrize("name", SAMPLE)
 def test_command_line_matches_in_process(results, name):
     conf, meta, _nheader, _ap, fc = results[name]
-    proc = _run([sys.executable, "-m", "fastcore", "-t", "-f", str(conf), *meta["args"]],
+    proc = run_check([sys.executable, "-m", "fastcore", "-t", "-f", str(conf), *meta["args"]],
                 conf.parent)
     assert (proc.returncode, proc.stdout, proc.stderr) == (fc.returncode, fc.stdout,
                                                            fc.stderr)

@@ -9,9 +9,7 @@ event MPM, logs in the variant's folder).
 """
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -20,9 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from apache_oracle import free_port
-from config_variants import Variant, all_variants
-from test_config_corpus import APACHE, MODDIR, REPO, _fastcore_in_process, _header, _run
+from support.apache_oracle import APACHE, MODDIR, REPO
+from support.config_checks import corpus_header, fastcore_in_process, run_check
+from support.config_variants import Variant, all_variants
+from support.ports import free_port
+from support.proc_helpers import stop_group
 
 VARIANTS = all_variants()
 # ~1500 `apache2 -t` runs happen in the fixture, inside the first test's time budget
@@ -37,7 +37,7 @@ def _prepare(vid: str, v: Variant, root: Path) -> tuple[Path, int]:
         (tmp / sub).mkdir(parents=True, exist_ok=True)
     for name, text in v.files.items():
         (tmp / name).write_text(text.replace("@@TMP@@", str(tmp)))
-    header = _header(tmp, META)
+    header = corpus_header(tmp, META)
     conf = tmp / "httpd.conf"
     conf.write_text(header + v.text.replace("@@TMP@@", str(tmp)))
     return conf, header.count("\n")
@@ -51,11 +51,11 @@ def verdicts(tmp_path_factory) -> dict[str, tuple[Path, int, subprocess.Complete
 
     def apache(vid: str) -> tuple[str, subprocess.CompletedProcess]:
         conf, _n = jobs[vid]
-        return vid, _run([APACHE, "-t", "-f", str(conf)], conf.parent)
+        return vid, run_check([APACHE, "-t", "-f", str(conf)], conf.parent)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         ap = dict(pool.map(apache, jobs))
-    return {vid: (conf, n, ap[vid], _fastcore_in_process(conf, []))
+    return {vid: (conf, n, ap[vid], fastcore_in_process(conf, []))
             for vid, (conf, n) in jobs.items()}
 
 
@@ -112,12 +112,7 @@ def _start_verdict(cmd: list[str], port: int, cwd: Path) -> tuple[bool, str]:
         return False, proc.stderr.read() if proc.stderr else ""
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+            stop_group(proc)
         if proc.stderr:
             proc.stderr.close()
 
@@ -141,7 +136,7 @@ def test_listen_one_socket_named_twice_at_start(tmp_path, first, second):
             "ServerName localhost", "StartServers 1", "MinSpareServers 1",
             "MaxSpareServers 1", f"Listen {first.format(p=port)}",
             f"Listen {second.format(p=port)}", ""]))
-        check = _run([*cmd, "-t", "-f", str(conf)], root)
+        check = run_check([*cmd, "-t", "-f", str(conf)], root)
         assert check.returncode == 0, check.stderr
         verdicts[name] = _start_verdict([*cmd, "-f", str(conf), "-DFOREGROUND"], port, REPO)
     assert verdicts["apache"][0] == verdicts["fastcore"][0], verdicts

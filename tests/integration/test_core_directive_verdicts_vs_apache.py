@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from apache_oracle import APACHE, MODDIR  # noqa: E402
+from support.apache_oracle import APACHE, MODDIR
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

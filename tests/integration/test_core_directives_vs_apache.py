@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request  # noqa: E402
-from test_differential_apache import FastcoreThread  # noqa: E402
+from support.apache_oracle import ApacheOracle
+from support.inprocess import FastcoreThread
+from support.ports import free_port
+from support.wire import parse_responses, raw_request
 
 # the facts compared besides the status (bodies of error pages differ only by signature)
 OLD = 1_700_000_000  # a fixed past mtime
@@ -82,28 +84,15 @@ def _answer(port: int, data: bytes) -> Answer:
     return Answer(status, keep, body)
 
 
-class EngineThread(FastcoreThread):
-    """FastcoreThread without a scoreboard, so that its connections run the C engine
-    (FastConn) first, as the MPMs' do, instead of the Python path only."""
-
-    def __init__(self, conf_path: str) -> None:
-        super().__init__(conf_path)
-        from test_differential_apache import make_resolver
-
-        from fastcore.core.server import HttpServer
-
-        tried = self.srv
-        self.srv = HttpServer(self.cfg, None, make_resolver(self.cfg))
-        tried.close()
-
-
 def _pair(tmp: str, body: str, engine: bool = False) -> Iterator[Pair]:
     port = free_port()
     ap = ApacheOracle(tmp, body.replace("@PORT@", str(port)), port=port)
     os.makedirs(tmp, exist_ok=True)
     with open(ap.conf_path, "w") as f:
         f.write(ap.config_text())
-    fc = (EngineThread if engine else FastcoreThread)(ap.conf_path)
+    # engine: no scoreboard, so connections run the C engine (FastConn) first, as the
+    # MPMs' do, instead of the Python path only
+    fc = FastcoreThread(ap.conf_path, board="none" if engine else "pure")
     try:
         with ap:
             yield Pair(ap, fc)

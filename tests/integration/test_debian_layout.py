@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from apache_oracle import free_port
+from support.ports import free_port
 
 LAYOUT = Path(__file__).parent / "debian_layout"
 REPO = Path(__file__).resolve().parents[2]

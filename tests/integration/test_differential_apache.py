@@ -11,78 +11,19 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import sys
-import threading
 
 import pytest
-from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request  # noqa: E402
-from diff_site import build_site, requests  # noqa: E402
+from support.apache_oracle import ApacheOracle
+from support.diff_site import build_site, requests
+from support.inprocess import FastcoreThread
+from support.ports import free_port
+from support.wire import parse_responses, raw_request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPAT = os.path.join(ROOT, "docs", "compat.md")
 FIELDS = ("content-type", "content-length", "content-range", "location", "allow", "vary",
           "accept-ranges", "content-encoding", "content-language", "refresh",
           "keep-alive", "connection")
-
-
-def make_resolver(cfg: object) -> object:
-    """D's DirResolver when it exists; the test stand-in until then."""
-    try:
-        from fastcore.config.merge import DirResolver
-    except ImportError:
-        sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
-        from http_fakes import FakeResolver
-        return FakeResolver(cfg)
-    return DirResolver(cfg)
-
-
-class FastcoreThread:
-    """fastcore's HttpServer on a listening socket, one thread per connection."""
-
-    def __init__(self, conf_path: str) -> None:
-        from fastcore.config import load
-        from fastcore.core.server import HttpServer
-        self.cfg = load(conf_path)
-        from fastcore._pure.scoreboard import Scoreboard
-        self.scoreboard = Scoreboard(1, 1)
-        self.srv = HttpServer(self.cfg, self.scoreboard, make_resolver(self.cfg))
-        lst = self.cfg.listeners[0]
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((lst.host or "127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.threads: list[threading.Thread] = []
-        self.stopping = False
-        self.acceptor = threading.Thread(target=self._accept, daemon=True)
-        self.acceptor.start()
-
-    def _accept(self) -> None:
-        while not self.stopping:
-            try:
-                fd, peer = self.sock._accept()
-            except OSError:
-                return
-            if self.stopping:
-                os.close(fd)
-                return
-            t = threading.Thread(target=self.srv.serve_blocking, args=(fd, peer, -1), daemon=True)
-            t.start()
-            self.threads.append(t)
-
-    def stop(self) -> None:
-        self.stopping = True
-        try:
-            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-        except OSError:
-            pass
-        self.acceptor.join(5)
-        self.sock.close()
-        for t in self.threads:
-            t.join(10)
-        self.srv.close()
-        self.scoreboard.close()
 
 
 def summarize(raw: bytes, port: int, method: str, rid: str = "") -> dict[str, object]:

@@ -6,7 +6,7 @@ import os
 import subprocess
 
 import pytest
-from apache_oracle import APACHE, MODDIR
+from support.apache_oracle import APACHE, MODDIR
 
 from fastcore.config import ConfigError, load
 

@@ -3,7 +3,7 @@ too: the repeats the engine serves (no Python per request) carry them as the fir
 did."""
 from __future__ import annotations
 
-from test_fastpath_engine import conf, exchange  # noqa: F401 - conf is a fixture
+from support.inprocess import engine_exchange
 
 from fastcore.config import load
 from fastcore.core.server import HttpServer
@@ -19,7 +19,7 @@ def _serve(path: str, extra: str, n: int) -> tuple[list[bytes], dict]:
     srv = HttpServer(load(path), None)
     srv.child_init()
     try:
-        wire = exchange(srv, True, [REQ] * n)
+        wire = engine_exchange(srv, True, [REQ] * n)
         return wire, srv.engine.cache.stats()
     finally:
         srv.close()

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
-import tempfile
 from dataclasses import dataclass
 
 import pytest
-from apache_oracle import parse_responses
-from directive_cases import CASES, Case
-from test_mpm_harness import MODDIR, ApacheServer, FastcoreServer, Server
+from support.apache_oracle import MODDIR
+from support.directive_cases import CASES, Case
+from support.servers import ApacheServer, FastcoreServer, Server
+from support.wire import parse_responses
 
 OLD = 1_600_000_000  # file times well in the past: strong ETags on both servers
 MODULES = ("autoindex", "negotiation", "alias", "authz_host")
@@ -97,15 +96,8 @@ def observe(srv: Server) -> dict[str, list[Answer]]:
 
 
 @pytest.fixture(scope="module")
-def site() -> str:
-    tmp = tempfile.mkdtemp(prefix="fc-directives-")
-    os.chmod(tmp, 0o755)
-    yield tmp
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def apache(site: str) -> dict[str, list[Answer]]:
+def apache(www_dir: str) -> dict[str, list[Answer]]:
+    site = www_dir
     docroot = os.path.join(site, "htdocs")
     extra = build_site(docroot)
     run = os.path.join(site, "apache")
@@ -113,17 +105,13 @@ def apache(site: str) -> dict[str, list[Answer]]:
     return observe(ApacheServer(run, "prefork", extra, docroot=docroot))
 
 
-@pytest.fixture(scope="module", params=["extensions", "pure"])
-def fastcore(request: pytest.FixtureRequest, site: str, apache: dict) -> dict[str, list[Answer]]:
-    docroot = os.path.join(site, "htdocs")
-    run = os.path.join(site, f"fastcore-{request.param}")
+@pytest.fixture(scope="module")
+def fastcore(process_mode: str, www_dir: str, apache: dict) -> dict[str, list[Answer]]:
+    docroot = os.path.join(www_dir, "htdocs")
+    run = os.path.join(www_dir, f"fastcore-{process_mode}")
     os.makedirs(run)
-    srv = FastcoreServer(run, "prefork", build_site(docroot), docroot=docroot)
-    if request.param == "pure":
-        env = srv.env()
-        env["FASTCORE_NO_EXTENSIONS"] = "1"
-        srv.env = lambda: env  # type: ignore[method-assign]
-    return observe(srv)
+    return observe(FastcoreServer(run, "prefork", build_site(docroot), docroot=docroot,
+                                  pure=process_mode == "pure"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

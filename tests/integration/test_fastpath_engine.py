@@ -9,15 +9,13 @@ import socket
 import time
 
 import pytest
+from support.inprocess import engine_exchange
 
 from fastcore.config import load
 from fastcore.core.server import HttpServer
 
 DATE = re.compile(rb"Date: [^\r]*\r\n")
 CLF = re.compile(r"\[[^\]]*\] ")
-LOGFMT = ('%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-agent}i\\" %v %V %p %U%q '
-          '%m %H %k %X %I %O %{Content-Type}o %f %B')
-
 REQUESTS = [  # MaxKeepAliveRequests 4: the fifth request on a connection is answered "close"
     b"GET /a.html HTTP/1.1\r\nHost: localhost\r\nUser-Agent: t\r\nConnection: keep-alive\r\n\r\n",
     b"GET /a.html HTTP/1.1\r\nHost: localhost\r\nReferer: http://x/\"q\"\r\n\r\n",
@@ -32,88 +30,6 @@ REQUESTS = [  # MaxKeepAliveRequests 4: the fifth request on a connection is ans
 ]
 
 
-@pytest.fixture
-def conf(tmp_path):
-    doc = tmp_path / "htdocs"
-    doc.mkdir()
-    (doc / "a.html").write_bytes(b"<p>hello</p>\n" * 50)
-    (doc / "big.bin").write_bytes(os.urandom(300000))
-    for p in doc.iterdir():
-        os.utime(p, (1_600_000_000, 1_600_000_000))  # strong ETag: cacheable
-    path = tmp_path / "httpd.conf"
-    mods = "".join(f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so\n"
-                   for m in ("mpm_event", "authz_core", "mime", "dir"))
-    path.write_text(mods + f"""
-ServerRoot "{tmp_path}"
-Listen 127.0.0.1:80
-ServerName localhost
-TypesConfig /etc/mime.types
-ErrorLog "{tmp_path}/error_log"
-KeepAlive On
-MaxKeepAliveRequests 4
-KeepAliveTimeout 7
-EnableSendfile On
-LogFormat "{LOGFMT}" full
-CustomLog "{tmp_path}/access_log" full
-BufferedLogs On
-DocumentRoot "{doc}"
-<Directory />
-    Options FollowSymLinks
-    AllowOverride None
-</Directory>
-<Directory "{doc}">
-    Options FollowSymLinks
-    AllowOverride None
-    Require all granted
-</Directory>
-""")
-    return str(path), tmp_path
-
-
-def exchange(srv: HttpServer, engine: bool, reqs: list[bytes]) -> list[bytes]:
-    """Send each request on keep-alive connections (a new one after a close), one at a
-    time; return the responses with the Date line masked."""
-    out = []
-    a = b = conn = None
-    for req in reqs:
-        if conn is None:
-            a, b = socket.socketpair()
-            a.setblocking(False)
-            conn = srv.connection(a.detach(), ("127.0.0.1", 40000), -1)
-            if not engine:
-                conn.link = None
-        b.sendall(req)
-        got = b""
-        b.settimeout(5)
-        state, _ = conn.run()
-        while True:
-            head, sep, body = got.partition(b"\r\n\r\n")
-            if sep:
-                m = re.search(rb"Content-Length: (\d+)", head)
-                need = 0 if req.startswith(b"HEAD") or m is None else int(m.group(1))
-                if len(body) >= need:
-                    break
-            if state == 2:
-                b.setblocking(False)
-                try:
-                    got += b.recv(1 << 20)
-                except BlockingIOError:
-                    pass
-                b.settimeout(5)
-                state, _ = conn.run()
-                continue
-            got += b.recv(1 << 20)
-        out.append(DATE.sub(b"Date: D\r\n", got))
-        if state == 3:
-            b.close()  # the client first: the server's lingering close then ends at once
-            conn.close()
-            conn = None
-    if conn is not None:
-        b.close()
-        conn.close()
-    return out
-
-
 def test_engine_answers_and_logs_as_the_python_path(conf):
     path, tmp = conf
     results = []
@@ -124,7 +40,7 @@ def test_engine_answers_and_logs_as_the_python_path(conf):
         srv = HttpServer(load(path), None)
         srv.child_init()
         try:
-            wire = exchange(srv, engine, REQUESTS)
+            wire = engine_exchange(srv, engine, REQUESTS)
             stats = srv.engine.cache.stats()
         finally:
             srv.close()
@@ -152,12 +68,12 @@ def test_replaced_file_is_served_fresh(conf):
     srv.child_init()
     try:
         req = [b"GET /a.html HTTP/1.1\r\nHost: localhost\r\n\r\n"] * 2
-        first = exchange(srv, True, req)
+        first = engine_exchange(srv, True, req)
         new = tmp / "htdocs" / "new.html"
         new.write_bytes(b"replaced!\n")
         os.utime(new, (1_600_000_100, 1_600_000_100))
         os.rename(new, tmp / "htdocs" / "a.html")
-        second = exchange(srv, True, req)
+        second = engine_exchange(srv, True, req)
     finally:
         srv.close()
     assert first[1].endswith(b"<p>hello</p>\n")
@@ -174,7 +90,7 @@ def test_engine_keeps_log_lines_in_order_with_python_lines(conf):
                 b"GET /a.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
                 b"GET /missing HTTP/1.1\r\nHost: localhost\r\n\r\n",
                 b"GET /a.html HTTP/1.1\r\nHost: localhost\r\n\r\n"]
-        exchange(srv, True, reqs)
+        engine_exchange(srv, True, reqs)
         assert not (tmp / "access_log").read_text()  # BufferedLogs: nothing written yet
         srv.flush_logs()
     finally:
@@ -193,7 +109,7 @@ def test_keepalive_count_survives_the_event_loop(tmp_path, mpm: str, logfmt: str
     """One connection under a real MPM, whichever path answers each request (the event
     MPM hands connections between Python and the C loop): MaxKeepAliveRequests 3 counts
     max=3, 2, 1 and the fourth answer closes, as Apache does."""
-    from test_mpm_harness import FastcoreServer
+    from support.servers import FastcoreServer
     extra = "KeepAlive On\nMaxKeepAliveRequests 3\n" + logfmt.replace("{tmp}", str(tmp_path))
     srv = FastcoreServer(str(tmp_path), mpm, extra).start()
     got = []
@@ -228,14 +144,14 @@ def test_same_size_rewrite_with_mtime_put_back_is_served_fresh(conf, engine: boo
     old = target.stat()
     try:
         req = [b"GET /a.html HTTP/1.1\r\nHost: localhost\r\n\r\n"] * 2
-        first = exchange(srv, engine, req)
+        first = engine_exchange(srv, engine, req)
         with open(target, "r+b") as f:  # in place: the inode stays
             f.write(b"<P>HELLO</P>\n")
         os.utime(target, ns=(old.st_atime_ns, old.st_mtime_ns))
         now = target.stat()
         assert (now.st_ino, now.st_size, now.st_mtime_ns) == (old.st_ino, old.st_size,
                                                               old.st_mtime_ns)
-        second = exchange(srv, engine, req)
+        second = engine_exchange(srv, engine, req)
     finally:
         srv.close()
     assert first[1].split(b"\r\n\r\n", 1)[1].startswith(b"<p>hello</p>\n")

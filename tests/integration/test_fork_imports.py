@@ -18,8 +18,9 @@ import tempfile
 from dataclasses import dataclass
 
 import pytest
-from apache_oracle import parse_responses
-from test_mpm_harness import MODDIR, ApacheServer, FastcoreServer, Server
+from support.apache_oracle import MODDIR
+from support.servers import ApacheServer, FastcoreServer, Server
+from support.wire import parse_responses
 
 from fastcore.mpm.child import AUDIT_IMPORTS_ENV
 
@@ -184,21 +185,16 @@ def apache() -> Observed:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.mark.parametrize("pure", [False, True], ids=["extensions", "pure"])
 @pytest.mark.parametrize("mpm", ["prefork", "worker", "event"])
-def test_every_feature_in_a_child_imports_nothing(mpm: str, pure: bool, apache: Observed
-                                                  ) -> None:
+def test_every_feature_in_a_child_imports_nothing(mpm: str, process_mode: str,
+                                                  apache: Observed) -> None:
     tmp = tempfile.mkdtemp(prefix="fc-forkimp-")
     os.chmod(tmp, 0o755)
     try:
-        srv = FastcoreServer(tmp, mpm)
+        srv = FastcoreServer(tmp, mpm, pure=process_mode == "pure",
+                             extra_env={AUDIT_IMPORTS_ENV: "1"})
         make_site(srv.docroot)
         srv.extra = site_config(tmp, srv.docroot, mpm)
-        env = srv.env()
-        env[AUDIT_IMPORTS_ENV] = "1"
-        if pure:
-            env["FASTCORE_NO_EXTENSIONS"] = "1"
-        srv.env = lambda: env  # type: ignore[method-assign]
         srv.start()
         try:
             results = run_all(srv.port)

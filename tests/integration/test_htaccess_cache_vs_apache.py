@@ -14,10 +14,11 @@ import socket
 import time
 
 import pytest
+from support.apache_oracle import ApacheOracle
+from support.inprocess import FastcoreThread
+from support.wire import parse_responses
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from apache_oracle import ApacheOracle, parse_responses  # noqa: E402
-from test_paths_vs_apache import EngineThread  # noqa: E402
 
 OLD = 1_600_000_000  # not "just modified": strong ETags, so the caches may keep them
 MODULES = ("mpm_prefork", "authz_core", "authz_host", "mime", "dir", "alias", "negotiation")
@@ -80,7 +81,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory):
     fc_conf = ApacheOracle(str(tmp / "fastcore"), body, modules=MODULES)
     with open(fc_conf.conf_path, "w") as f:
         f.write(fc_conf.config_text())
-    fc = EngineThread(fc_conf.conf_path)
+    fc = FastcoreThread(fc_conf.conf_path, board="compiled")
     try:
         with ApacheOracle(str(tmp / "apache"), body, modules=MODULES) as ap:
             yield doc, ap.port, fc

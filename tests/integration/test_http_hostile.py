@@ -7,9 +7,11 @@ import random
 import subprocess
 import sys
 
+from support.apache_oracle import ApacheOracle
+from support.diff_site import build_site, requests
+from support.wire import parse_responses, raw_request
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-from apache_oracle import ApacheOracle, parse_responses, raw_request  # noqa: E402
-from diff_site import build_site, requests  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request  # noqa: E402
-from test_differential_apache import FastcoreThread  # noqa: E402
+from support.apache_oracle import ApacheOracle
+from support.inprocess import FastcoreThread
+from support.ports import free_port
+from support.wire import parse_responses, raw_request
 
 
 def _w(path: str, data: bytes | str) -> None:

@@ -9,34 +9,13 @@ import threading
 import time
 
 import pytest
+from support.http_fakes import effective_defaults
+from support.inprocess import exchange, make_server
+from support.wire import parse_responses
+
+from fastcore.core.server import CLOSED, WANT_READ, WANT_WRITE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from apache_oracle import parse_responses  # noqa: E402
-from http_fakes import FakeResolver, effective_defaults, exchange  # noqa: E402
-
-from fastcore.config.model import ServerConfig, VirtualHost  # noqa: E402
-from fastcore.core.server import CLOSED, WANT_READ, WANT_WRITE, HttpServer  # noqa: E402
-from fastcore.modules.mod_log_config import NAME as LOG  # noqa: E402
-from fastcore.modules.mod_log_config import LogServer, LogSpec  # noqa: E402
-
-
-def make_server(tmp: str, buffered: bool = False, fmt: str = "%>s %r %k %X", tokens: str = "full",
-                **vh: object) -> HttpServer:
-    doc = os.path.join(tmp, "htdocs")
-    os.makedirs(os.path.join(doc, "sub"), exist_ok=True)
-    for name, data in (("a.txt", b"hello a\n"), ("big.bin", os.urandom(300_000)),
-                       ("sub/index.html", b"<p>sub</p>\n")):
-        with open(os.path.join(doc, name), "wb") as f:
-            f.write(data)
-        os.utime(os.path.join(doc, name), (1_600_000_000, 1_600_000_000))
-    dd = vh.pop("dir_defaults", None) or effective_defaults()
-    main = VirtualHost(addrs=(), server_name="localhost", document_root=doc, dir_defaults=dd,
-                       module_config={LOG: LogServer((LogSpec(os.path.join(tmp, "access_log"),
-                                                              fmt),))}, **vh)
-    cfg = ServerConfig(config_file="", server_root=tmp, runtime_dir=tmp, pid_file="", listeners=(),
-                       main=main, error_log=os.path.join(tmp, "error_log"), buffered_logs=buffered,
-                       server_tokens=tokens)
-    return HttpServer(cfg, None, FakeResolver(cfg))
 
 
 def statuses(raw: bytes) -> list[int]:

@@ -14,9 +14,10 @@ import subprocess
 import sys
 
 import pytest
+from support.apache_oracle import ApacheOracle
+from support.wire import parse_responses
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from apache_oracle import ApacheOracle, parse_responses  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
 N = 12

@@ -14,15 +14,14 @@ import socket
 from collections.abc import Callable
 
 import pytest
+from support.inprocess import exchange, make_server
+from support.wire import parse_responses
+
+from fastcore.core import static
+from fastcore.core.server import CLOSED, WANT_READ, HttpServer
+from fastcore.modules import mod_log_config as log_mod
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from apache_oracle import parse_responses  # noqa: E402
-from http_fakes import exchange  # noqa: E402
-from test_http_server import make_server  # noqa: E402
-
-from fastcore.core import static  # noqa: E402
-from fastcore.core.server import CLOSED, WANT_READ, HttpServer  # noqa: E402
-from fastcore.modules import mod_log_config as log_mod  # noqa: E402
 
 
 def exchange_event(srv: HttpServer, data: bytes) -> bytes:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from apache_oracle import parse_responses, raw_request  # noqa: E402
-from apache_trio import Trio, exchange, start_trio  # noqa: E402
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.apache_trio import Trio, exchange, start_trio
+from support.wire import parse_responses, raw_request
 
 PIECES = st.sampled_from(["keep-alive", "Keep-Alive", "KEEP-ALIVE", "close", "Close", "keep",
                           "k", "c", "clo", "keep-alivex", "closed", "upgrade", "x-foo", "te"])

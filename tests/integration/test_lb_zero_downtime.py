@@ -20,7 +20,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from apache_oracle import MODDIR, free_port, wait_port
+from support.apache_oracle import MODDIR
+from support.ports import free_port, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HAPROXY = "/usr/sbin/haproxy"

@@ -14,7 +14,8 @@ import socket
 import tempfile
 
 import pytest
-from test_mpm_harness import MODDIR, ApacheServer, FastcoreServer, Server
+from support.apache_oracle import MODDIR
+from support.servers import ApacheServer, FastcoreServer, Server
 
 DIRS = {
     # folder: lines of its <Directory>
@@ -78,10 +79,9 @@ def request_lines(srv: Server) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("pure", [False, True], ids=["extensions", "pure"])
 @pytest.mark.parametrize("server_level,modules", SERVER_LEVELS)
 def test_request_error_lines_match_apache(server_level: str, modules: tuple[str, ...],
-                                          pure: bool) -> None:
+                                          process_mode: str) -> None:
     tmp = tempfile.mkdtemp(prefix="fc-loglevel-")
     try:
         docroot = os.path.join(tmp, "htdocs")
@@ -90,11 +90,8 @@ def test_request_error_lines_match_apache(server_level: str, modules: tuple[str,
         os.makedirs(os.path.join(tmp, "f"))
         apache = request_lines(ApacheServer(os.path.join(tmp, "a"), "prefork", extra,
                                             docroot=docroot))
-        fc = FastcoreServer(os.path.join(tmp, "f"), "prefork", extra, docroot=docroot)
-        if pure:
-            env = fc.env()
-            env["FASTCORE_NO_EXTENSIONS"] = "1"
-            fc.env = lambda: env  # type: ignore[method-assign]
+        fc = FastcoreServer(os.path.join(tmp, "f"), "prefork", extra, docroot=docroot,
+                            pure=process_mode == "pure")
         assert request_lines(fc) == apache
         assert any("AH01630" in line for line in apache)
     finally:

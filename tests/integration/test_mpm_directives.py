@@ -8,7 +8,9 @@ import socket
 import subprocess
 import time
 
-from test_mpm_harness import FastcoreServer, config_text, free_port, get
+from support.ports import free_port
+from support.servers import FastcoreServer, config_text
+from support.wire import get
 
 from fastcore.config import load
 from fastcore.mpm.listeners import Listeners

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import pytest
-from test_mpm_harness import FastcoreServer, ab, get, open_fds
+from support.ab import ab
+from support.servers import FastcoreServer, open_fds
+from support.wire import get
 
-# Enough workers from the start for 64 concurrent keep-alive clients: a client queued in
 # the backlog longer than KeepAliveTimeout makes ab count its idle peers' closes as failures.
 SIZING = {
     "prefork": "StartServers 66\nMinSpareServers 8\nMaxSpareServers 80\nMaxRequestWorkers 80\n",

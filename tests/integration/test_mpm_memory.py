@@ -13,11 +13,10 @@ import tempfile
 import time
 
 import pytest
+from support.ab import ab
+from support.servers import ApacheServer, FastcoreServer
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_mpm_harness import ApacheServer, FastcoreServer, ab  # noqa: E402
-
-from fastcore.mpm import pss  # noqa: E402
+from fastcore.mpm import pss
 
 SIZING = {
     "prefork": "StartServers 4\nMinSpareServers 4\nMaxSpareServers 8\nMaxRequestWorkers 8\n",

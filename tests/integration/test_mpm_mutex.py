@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_mpm_harness import FastcoreServer, finish_ab, start_ab
+from support.ab import finish_ab, start_ab
+from support.servers import FastcoreServer
 
 from fastcore._ext import load
 

@@ -11,15 +11,10 @@ import tempfile
 import time
 
 import pytest
-from test_mpm_harness import APACHE, MODDIR, FastcoreServer, config_text, free_port, get
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
+from support.apache_oracle import APACHE, MODDIR
+from support.ports import free_port
+from support.servers import FastcoreServer, alive, config_text
+from support.wire import get
 
 
 @pytest.mark.parametrize("mpm", ["prefork", "worker", "event"])
@@ -35,20 +30,20 @@ def test_detached_start_then_stop_and_graceful_through_the_pid_file(tmp_path, mp
     with open(srv.pid_file) as fh:
         daemon = int(fh.read())
     try:
-        assert _alive(daemon)
+        assert alive(daemon)
         assert os.getsid(daemon) == daemon  # its own session, no terminal
         assert get(srv.port)[0] == 200
         os.kill(daemon, signal.SIGUSR1)  # -k graceful
         time.sleep(0.5)
-        assert get(srv.port)[0] == 200 and _alive(daemon)
+        assert get(srv.port)[0] == 200 and alive(daemon)
         os.kill(daemon, signal.SIGTERM)  # -k stop
         deadline = time.monotonic() + 10
-        while _alive(daemon) and time.monotonic() < deadline:
+        while alive(daemon) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert not _alive(daemon)
+        assert not alive(daemon)
         assert not os.path.exists(srv.pid_file)
     finally:
-        if _alive(daemon):
+        if alive(daemon):
             os.kill(daemon, signal.SIGKILL)
 
 

@@ -7,15 +7,10 @@ import signal
 import time
 
 import pytest
-from test_mpm_harness import FastcoreServer, ab, finish_ab, get, open_fds, start_ab
+from support.ab import ab, finish_ab, start_ab
+from support.servers import BUSY_SIZING, FastcoreServer, open_fds
+from support.wire import get
 
-SIZING = {
-    "prefork": "StartServers 66\nMinSpareServers 8\nMaxSpareServers 80\nMaxRequestWorkers 80\n",
-    "worker": "StartServers 3\nThreadsPerChild 25\nMinSpareThreads 25\nMaxSpareThreads 100\n"
-              "MaxRequestWorkers 150\n",
-    "event": "StartServers 3\nThreadsPerChild 25\nMinSpareThreads 25\nMaxSpareThreads 100\n"
-             "MaxRequestWorkers 150\n",
-}
 START = {"prefork": 66, "worker": 3, "event": 3}
 # Connections one child can hold: what a SIGKILL of that child may cost at most.
 HELD = {"prefork": 1, "worker": 25, "event": 25 + 25 * 2}
@@ -24,7 +19,7 @@ HELD = {"prefork": 1, "worker": 25, "event": 25 + 25 * 2}
 @pytest.mark.parametrize("mpm", ["prefork", "worker", "event"])
 def test_sigkill_of_a_random_child_under_load(tmp_path, mpm: str) -> None:
     fds = open_fds()
-    srv = FastcoreServer(str(tmp_path), mpm, SIZING[mpm]).start()
+    srv = FastcoreServer(str(tmp_path), mpm, BUSY_SIZING[mpm]).start()
     try:
         kids = srv.wait_children(START[mpm])
         assert len(kids) == START[mpm]

@@ -6,15 +6,9 @@ import signal
 import time
 
 import pytest
-from test_mpm_harness import FastcoreServer, finish_ab, get, open_fds, start_ab
-
-SIZING = {
-    "prefork": "StartServers 66\nMinSpareServers 8\nMaxSpareServers 80\nMaxRequestWorkers 80\n",
-    "worker": "StartServers 3\nThreadsPerChild 25\nMinSpareThreads 25\nMaxSpareThreads 100\n"
-              "MaxRequestWorkers 150\n",
-    "event": "StartServers 3\nThreadsPerChild 25\nMinSpareThreads 25\nMaxSpareThreads 100\n"
-             "MaxRequestWorkers 150\n",
-}
+from support.ab import finish_ab, start_ab
+from support.servers import BUSY_SIZING, FastcoreServer, open_fds
+from support.wire import get
 
 
 def _site(tmp, name: str, text: str) -> str:
@@ -41,7 +35,7 @@ def test_graceful_restart_under_load_loses_nothing(tmp_path, mpm: str, keepalive
     tmp = str(tmp_path)
     old_root = _site(tmp, "old", "old generation\n")
     new_root = _site(tmp, "new", "new generation\n")  # same length: ab checks lengths
-    srv = FastcoreServer(tmp, mpm, SIZING[mpm] + "BufferedLogs On\n", docroot=old_root).start()
+    srv = FastcoreServer(tmp, mpm, BUSY_SIZING[mpm] + "BufferedLogs On\n", docroot=old_root).start()
     try:
         old_kids = set(srv.wait_children(3))
         load = start_ab(srv.port, 20000, 64, keepalive)

@@ -6,7 +6,8 @@ import socket
 import threading
 import time
 
-from test_mpm_harness import FastcoreServer, ab, open_fds
+from support.ab import ab
+from support.servers import FastcoreServer, open_fds
 
 SLOW = 200
 TIMEOUT = 3

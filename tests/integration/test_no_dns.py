@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from apache_oracle import free_port, parse_responses, raw_request, wait_port  # noqa: E402
+from support.ports import free_port, wait_port
+from support.wire import parse_responses, raw_request
 
 ROOT = Path(__file__).resolve().parents[2]
 MODS = "/usr/lib/apache2/modules"

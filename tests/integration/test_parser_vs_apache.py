@@ -9,38 +9,24 @@ so every HTTP/1.1 case carries a Host header.
 """
 from __future__ import annotations
 
-import importlib
+import contextlib
 import os
-import shutil
-import socket
-import subprocess
 import tempfile
-import time
+from collections.abc import Iterator
 
 import pytest
-from apache_oracle import free_port
+from support.apache_oracle import ApacheOracle
+from support.wire import raw_request
 
-MODULES = "/usr/lib/apache2/modules"
-CONF = """\
-ServerRoot {root}
-Listen 127.0.0.1:{port}
-LoadModule mpm_event_module {mods}/mod_mpm_event.so
-LoadModule authz_core_module {mods}/mod_authz_core.so
-LoadModule mime_module {mods}/mod_mime.so
-LoadModule dir_module {mods}/mod_dir.so
+MODULES = ("mpm_event", "authz_core", "mime", "dir")
+BODY = """\
 User www-data
 Group www-data
-ServerName localhost
-PidFile {root}/httpd.pid
-ErrorLog {root}/error.log
 LogLevel debug
-DefaultRuntimeDir {root}
-Mutex file:{root}
 StartServers 1
 ServerLimit 1
 ThreadsPerChild 8
 MaxRequestWorkers 8
-TypesConfig /etc/mime.types
 DocumentRoot {root}/htdocs
 DirectoryIndex index.html
 Timeout 3
@@ -51,70 +37,27 @@ KeepAlive Off
 """
 
 
-class Apache:
-    """/usr/sbin/apache2 -f CONF -DFOREGROUND in a private temporary folder (never the service)."""
-
-    def __init__(self, extra: str = "") -> None:
-        self.root = tempfile.mkdtemp(prefix="fc-apache-", dir="/tmp")  # www-data must traverse it
-        os.chmod(self.root, 0o755)
-        os.makedirs(os.path.join(self.root, "htdocs"))
-        with open(os.path.join(self.root, "htdocs", "index.html"), "w") as fh:
-            fh.write("<html>hello</html>\n")
-        os.chmod(os.path.join(self.root, "htdocs"), 0o755)
-        self.port = free_port()
-        self.conf = os.path.join(self.root, "httpd.conf")
-        with open(self.conf, "w") as fh:
-            fh.write(CONF.format(root=self.root, port=self.port, mods=MODULES) + extra)
-        self.proc = subprocess.Popen(
-            ["/usr/sbin/apache2", "-f", self.conf, "-DFOREGROUND"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode()
-                self.stop()
-                raise RuntimeError("apache2 exited: " + err)
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("apache2 did not start listening")
-
-    def status(self, raw: bytes, timeout: float = 4.0) -> str:
-        """Send raw bytes, half-close, return the status code, or 'nostatus:<first bytes>'."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout) as s:
-            s.sendall(raw)
-            s.shutdown(socket.SHUT_WR)
-            data = b""
-            try:
-                while len(data) < 4096:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-            except (TimeoutError, ConnectionResetError):
-                pass
-        if data.startswith(b"HTTP/"):
-            return data.split(b" ", 2)[1].decode()
-        return "nostatus:" + data[:20].decode("latin-1")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stderr:
-            self.proc.stderr.close()
-        shutil.rmtree(self.root, ignore_errors=True)
+@contextlib.contextmanager
+def apache(www_dir: str, extra: str = "") -> Iterator[ApacheOracle]:
+    """A private Apache (event MPM, one child) on a document root with index.html."""
+    root = tempfile.mkdtemp(prefix="fc-apache-", dir=www_dir)
+    os.chmod(root, 0o755)  # www-data must traverse it
+    os.makedirs(os.path.join(root, "htdocs"))
+    with open(os.path.join(root, "htdocs", "index.html"), "w") as fh:
+        fh.write("<html>hello</html>\n")
+    os.chmod(os.path.join(root, "htdocs"), 0o755)
+    with ApacheOracle(root, BODY.format(root=root) + extra, modules=MODULES) as ap:
+        yield ap
 
 
-IMPLS = ["fastcore._request", "fastcore._pure.request"]
+def status(port: int, raw: bytes) -> str:
+    """Send raw bytes, half-close; the status code, or 'nostatus:<first bytes>'."""
+    data = raw_request(port, raw, timeout=4.0)
+    if data.startswith(b"HTTP/"):
+        return data.split(b" ", 2)[1].decode()
+    return "nostatus:" + data[:20].decode("latin-1")
+
+
 H = b"Host: x\r\n"
 
 
@@ -260,12 +203,9 @@ CASES: dict[str, bytes] = {
 
 
 @pytest.fixture(scope="module")
-def apache_answers() -> dict[str, str]:
-    apache = Apache()
-    try:
-        return {name: apache.status(raw) for name, raw in CASES.items()}
-    finally:
-        apache.stop()
+def apache_answers(www_dir: str) -> dict[str, str]:
+    with apache(www_dir) as ap:
+        return {name: status(ap.port, raw) for name, raw in CASES.items()}
 
 
 def verdict(mod, raw: bytes) -> str:
@@ -290,9 +230,8 @@ def test_enough_cases():
     assert len(CASES) >= 60
 
 
-@pytest.mark.parametrize("impl", IMPLS)
 def test_parser_agrees_with_apache(impl, apache_answers):
-    mod = importlib.import_module(impl)
+    mod = impl.load("request")
     mismatches = {}
     for name, raw in CASES.items():
         want = expected(apache_answers[name])
@@ -325,17 +264,13 @@ SMALL_CASES: dict[str, bytes] = {
 
 
 @pytest.fixture(scope="module")
-def apache_small_limits() -> dict[str, str]:
-    apache = Apache(SMALL_CONF)
-    try:
-        return {name: apache.status(raw) for name, raw in SMALL_CASES.items()}
-    finally:
-        apache.stop()
+def apache_small_limits(www_dir: str) -> dict[str, str]:
+    with apache(www_dir, SMALL_CONF) as ap:
+        return {name: status(ap.port, raw) for name, raw in SMALL_CASES.items()}
 
 
-@pytest.mark.parametrize("impl", IMPLS)
 def test_parser_agrees_with_apache_small_limits(impl, apache_small_limits):
-    mod = importlib.import_module(impl)
+    mod = impl.load("request")
     mismatches = {}
     for name, raw in SMALL_CASES.items():
         want = expected(apache_small_limits[name])
@@ -390,43 +325,26 @@ NOTES = ("Size of a request header field exceeds server limit.",
          "The number of request header fields exceeds this server's limit.")
 
 
-def _full(apache: Apache, raw: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", apache.port), 4) as s:
-        s.sendall(raw)
-        s.shutdown(socket.SHUT_WR)
-        data = b""
-        try:
-            while chunk := s.recv(65536):
-                data += chunk
-        except (TimeoutError, ConnectionResetError):
-            pass
-    return data
-
-
 @pytest.fixture(scope="module")
-def apache_http_answers() -> dict[str, tuple[str, str | None]]:
+def apache_http_answers(www_dir: str) -> dict[str, tuple[str, str | None]]:
     """name -> (Apache's status or 'ok', the error-note on its page or None)."""
     out = {}
     for conf, small in (("", False), (SMALL_CONF, True)):
-        apache = Apache(conf)
-        try:
+        with apache(www_dir, conf) as ap:
             for name, (raw, kw) in HTTP_CASES.items():
                 if bool(kw) != small:
                     continue
-                data = _full(apache, raw)
+                data = raw_request(ap.port, raw, timeout=4)
                 st = data.split(b" ", 2)[1].decode() if data.startswith(b"HTTP/") else "0.9"
                 note = next((n for n in NOTES if n.encode() in data), None)
                 out[name] = (st, note) if st in ("400", "414", "417") else ("ok", None)
-        finally:
-            apache.stop()
     return out
 
 
-@pytest.mark.parametrize("impl", IMPLS)
 def test_http_request_path_agrees_with_apache(impl, apache_http_answers, monkeypatch):
     import fastcore.core.request as http_request
 
-    monkeypatch.setattr(http_request, "_rq", importlib.import_module(impl))
+    monkeypatch.setattr(http_request, "_rq", impl.load("request"))
     mismatches = {}
     for name, (raw, kw) in HTTP_CASES.items():
         try:
@@ -441,19 +359,15 @@ def test_http_request_path_agrees_with_apache(impl, apache_http_answers, monkeyp
     assert set(NOTES) <= {v[1] for v in apache_http_answers.values()}
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-def test_folded_fields_as_apache_traces_them(impl, monkeypatch):
+def test_folded_fields_as_apache_traces_them(impl, monkeypatch, www_dir):
     """TRACE echoes the fields Apache kept: a fold onto an empty value has no leading space."""
     import fastcore.core.request as http_request
 
-    monkeypatch.setattr(http_request, "_rq", importlib.import_module(impl))
+    monkeypatch.setattr(http_request, "_rq", impl.load("request"))
     raw = (b"TRACE / HTTP/1.1\r\nHost: x\r\nX-A:\r\n b\r\nX-B: a  \r\n \t c\r\n"
            b"X-C: d\r\n\r\n")
-    apache = Apache("TraceEnable on\n")
-    try:
-        data = _full(apache, raw)
-    finally:
-        apache.stop()
+    with apache(www_dir, "TraceEnable on\n") as ap:
+        data = raw_request(ap.port, raw, timeout=4)
     assert data.startswith(b"HTTP/1.1 200")
     echoed = data.split(b"\r\n\r\n", 1)[1].decode("latin-1")
     req = http_request.parse_head(raw)

@@ -18,12 +18,11 @@ import sys
 import time
 
 import pytest
+from support.apache_oracle import ApacheOracle
+from support.inprocess import FastcoreThread
+from support.wire import parse_responses
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from apache_oracle import ApacheOracle, parse_responses  # noqa: E402
-from test_differential_apache import FastcoreThread  # noqa: E402
-
-from fastcore._ext import load  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
 OLD = 1_600_000_000  # not "just modified": strong ETags, so the engine may cache
@@ -157,15 +156,6 @@ def apache(tmp_path_factory: pytest.TempPathFactory):
     return doc, answers, read_log(log)
 
 
-class EngineThread(FastcoreThread):
-    """FastcoreThread with the compiled scoreboard, which the C engine can write (with
-    the pure one every connection stays on the Python path)."""
-
-    def __init__(self, conf_path: str) -> None:
-        super().__init__(conf_path)
-        self.srv.scoreboard = self.scoreboard = load("scoreboard").Scoreboard(1, 1)
-
-
 def fastcore_conf(tmp: str, doc: str, log: str) -> str:
     conf = ApacheOracle(tmp, site_conf(doc, log), modules=MODULES)
     with open(conf.conf_path, "w") as f:
@@ -199,7 +189,7 @@ def test_utf8_and_non_utf8_names_in_process_engine(apache, tmp_path) -> None:
     assert ap_answers[b"/d%ff"][0][1]["location"] == "http://localhost/d%ff/"
     assert [view(ap_answers[t][0])[::5] for t in (b"/e1/x", b"/e2/x")] == [
         (404, b"space\n"), (404, b"unicode\n")]
-    fc = EngineThread(fastcore_conf(str(tmp_path), doc, log))
+    fc = FastcoreThread(fastcore_conf(str(tmp_path), doc, log), board="compiled")
     try:
         before = fc.srv.engine.cache.stats()["hits"]
         answers = {t: exchange(fc.port, t, 2) for t in TARGETS}

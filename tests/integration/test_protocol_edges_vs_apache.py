@@ -7,15 +7,17 @@ the same connection shows whether the server kept it, without waiting on a timer
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 
 import pytest
-from apache_oracle import ApacheOracle, free_port, parse_responses, raw_request, wait_port  # noqa: E402,E501
-from apache_trio import ROOT, Trio, exchange, start_fastcore, start_trio  # noqa: E402
+from support.apache_oracle import ApacheOracle
+from support.apache_trio import ROOT, Trio, exchange, start_fastcore, start_trio
+from support.ports import free_port, wait_port
+from support.proc_helpers import stop_group
+from support.wire import parse_responses, raw_request
 
 SECOND = b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 
@@ -202,12 +204,7 @@ def test_http09_under_the_mpms(trio: Trio, tmp_path, mpm: str) -> None:
             assert raw_request(port, b"GET /a.txt\r\n", half_close=False, timeout=10) == expected
             raw_request(port, SECOND)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_group(proc)
 
 
 def test_silent_timeout_is_logged_as_apache(tmp_path) -> None:

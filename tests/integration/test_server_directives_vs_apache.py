@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
-import tempfile
 from dataclasses import dataclass
 
 import pytest
-from apache_oracle import parse_responses
-from test_mpm_harness import MODDIR, ApacheServer, FastcoreServer, Server
+from support.apache_oracle import MODDIR
+from support.servers import ApacheServer, FastcoreServer, Server
+from support.wire import parse_responses
 
 OLD = 1_600_000_000
 
@@ -155,15 +154,8 @@ def observe(srv: Server) -> dict[str, Answer]:
 
 
 @pytest.fixture(scope="module")
-def tmp() -> str:
-    d = tempfile.mkdtemp(prefix="fc-srvdir-")
-    os.chmod(d, 0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def apache(tmp: str) -> tuple[dict[str, Answer], str, int]:
+def apache(www_dir: str) -> tuple[dict[str, Answer], str, int]:
+    tmp = www_dir
     docroot = os.path.join(tmp, "htdocs")
     run = os.path.join(tmp, "apache")
     os.makedirs(run)
@@ -172,17 +164,13 @@ def apache(tmp: str) -> tuple[dict[str, Answer], str, int]:
     return observe(srv), docroot, srv.port
 
 
-@pytest.fixture(scope="module", params=["extensions", "pure"])
-def fastcore(request: pytest.FixtureRequest, tmp: str, apache: tuple) -> dict[str, Answer]:
+@pytest.fixture(scope="module")
+def fastcore(process_mode: str, www_dir: str, apache: tuple) -> dict[str, Answer]:
     docroot = apache[1]
-    run = os.path.join(tmp, f"fastcore-{request.param}")
+    run = os.path.join(www_dir, f"fastcore-{process_mode}")
     os.makedirs(run)
-    srv = FastcoreServer(run, "prefork", docroot=docroot)
+    srv = FastcoreServer(run, "prefork", docroot=docroot, pure=process_mode == "pure")
     srv.extra = site(docroot, srv.port)
-    if request.param == "pure":
-        env = srv.env()
-        env["FASTCORE_NO_EXTENSIONS"] = "1"
-        srv.env = lambda: env  # type: ignore[method-assign]
     return observe(srv)
 
 

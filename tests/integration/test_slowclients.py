@@ -13,15 +13,11 @@ import os
 import re
 import signal
 import socket
-import sys
 import time
 
 import pytest
-from test_mpm_harness import FastcoreServer, open_fds
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
-
-from slowloris import attack  # noqa: E402
+from slowloris import attack
+from support.servers import FastcoreServer, open_fds
 
 SLOW = 200
 SECONDS = 6.0

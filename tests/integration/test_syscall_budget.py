@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
-
-from harness import servers, strace, workloads  # noqa: E402
+from harness import servers, strace, workloads
 
 REQUESTS = 300
 KEEPALIVE_BUDGET = 7

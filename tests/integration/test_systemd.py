@@ -11,7 +11,9 @@ import sys
 import time
 import urllib.request
 
-from apache_oracle import MODDIR, free_port, wait_port
+from support.apache_oracle import MODDIR
+from support.ports import free_port, wait_port
+from support.proc_helpers import stop_group
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ACTIVATE = "/usr/bin/systemd-socket-activate"
@@ -108,9 +110,4 @@ def test_socket_activation_with_two_sockets(tmp_path) -> None:
         assert "could not bind" not in log and "AH00489" not in log  # prefork: AH00163
         assert "AH00163" in log
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_group(proc, 15)

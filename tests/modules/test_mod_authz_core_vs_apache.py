@@ -7,7 +7,8 @@ built by hand from the same text, for the same client (127.0.0.1) and must agree
 from __future__ import annotations
 
 import pytest
-from apache_oracle import ApacheOracle, parse_responses, raw_request  # noqa: E402
+from support.apache_oracle import ApacheOracle
+from support.wire import parse_responses, raw_request
 
 from fastcore.core.dns import Resolver  # noqa: E402
 from fastcore.modules.mod_authz_core import ReqCtx, Require, RequireGroup, authorize  # noqa: E402  # noqa: E402

@@ -346,7 +346,7 @@ def test_config_layer_keeps_icon_order_and_sections(tmp_path) -> None:
     """Debian's autoindex.conf through fastcore's parser: one ordered icon list across
     AddIcon/AddIconByType/AddIconByEncoding, alts from "(ALT,/url)", and a section's
     +XHTML turned plain by a parent section with an autoindex directive."""
-    from test_config_common import cfg
+    from support.configs import cfg
 
     from fastcore.config.errors import ConfigError
     from fastcore.config.merge import DirResolver

@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from apache_oracle import ApacheOracle, parse_responses, raw_request  # noqa: E402
+from support.apache_oracle import ApacheOracle
+from support.wire import parse_responses, raw_request
 
 from fastcore.config.model import DirConfig  # noqa: E402
 from fastcore.modules.mod_autoindex.config import NAME as AI  # noqa: E402
@@ -183,7 +184,7 @@ DEB_QUERIES = [None, "F=1", "F=2", "F=0", "C=D;O=A", "C=D;O=D;F=1", "C=S;O=D", "
 
 @pytest.fixture(scope="module")
 def debian_site(tmp_path_factory: pytest.TempPathFactory):
-    from test_differential_apache import FastcoreThread
+    from support.inprocess import FastcoreThread
     root = tmp_path_factory.mktemp("debroot")
     when = 1709647620
     for sub in DEB_DIRS:

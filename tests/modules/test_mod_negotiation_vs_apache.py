@@ -14,7 +14,8 @@ import gzip
 import os
 
 import pytest
-from apache_oracle import ApacheOracle, parse_responses, raw_request  # noqa: E402
+from support.apache_oracle import ApacheOracle
+from support.wire import parse_responses, raw_request
 
 from fastcore.config.model import DirConfig, ModuleRecord, merge_records  # noqa: E402
 from fastcore.modules.mod_mime import NAME as MIME  # noqa: E402

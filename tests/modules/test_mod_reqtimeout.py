@@ -4,7 +4,7 @@ tests/modules/test_mod_reqtimeout_vs_apache.py)."""
 from __future__ import annotations
 
 import pytest
-from test_config_common import cfg
+from support.configs import cfg
 
 from fastcore.config import ConfigError
 from fastcore.modules.mod_reqtimeout import (

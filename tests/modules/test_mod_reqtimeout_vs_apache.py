@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from apache_oracle import APACHE
-from test_mpm_harness import ApacheServer, FastcoreServer, Server
+from support.apache_oracle import APACHE
+from support.servers import ApacheServer, FastcoreServer, Server
 
 LOG = 'LogFormat "%h %l %u \\"%r\\" %>s %b %X" t\nCustomLog "{tmp}/cut_log" t\nLogLevel info'
 CONFS = {

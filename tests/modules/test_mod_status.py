@@ -1,11 +1,12 @@
 """mod_status rendering from a scoreboard: counts, formats, number printing."""
 from __future__ import annotations
 
-import importlib
 import os
 import re
+from types import ModuleType
 
 import pytest
+from support.twins import Implementation
 
 from fastcore.config.model import MpmConfig, ServerConfig, VirtualHost
 from fastcore.modules.mod_status import handler as status
@@ -17,17 +18,10 @@ from fastcore.modules.mod_status.handler import (
     show_time,
 )
 
-IMPLS = ["fastcore._pure.scoreboard"]
-try:  # the compiled twin, when it has been built in place
-    importlib.import_module("fastcore._scoreboard")
-    IMPLS.append("fastcore._scoreboard")
-except ImportError:
-    pass
 
-
-@pytest.fixture(params=IMPLS)
-def sbmod(request):
-    return importlib.import_module(request.param)
+@pytest.fixture
+def sbmod(impl: Implementation) -> ModuleType:
+    return impl.load("scoreboard")
 
 
 def cfg(mpm: str = "prefork", mrw: int | None = None, tpc: int = 25) -> ServerConfig:

@@ -12,10 +12,11 @@ import subprocess
 import sys
 import time
 
-from test_mpm_harness import MODDIR, ROOT, FastcoreServer, free_port, get, wait_port  # noqa: E402
-
-sys.path.insert(0, os.path.join(ROOT, "python"))
-from harness import servers, workloads  # noqa: E402
+from harness import servers, workloads
+from support.apache_oracle import MODDIR
+from support.ports import free_port, wait_port
+from support.servers import ROOT, FastcoreServer
+from support.wire import get
 
 EXTRA = f"""LoadModule status_module {MODDIR}/mod_status.so
 StartServers 2

@@ -10,9 +10,10 @@ import subprocess
 import urllib.request
 
 import pytest
-from apache_oracle import ApacheOracle, free_port, wait_port
 from prometheus_client.parser import text_string_to_metric_families
-from test_mod_status_vs_apache import EVENT_BODY
+from support.apache_oracle import ApacheOracle
+from support.ports import free_port, wait_port
+from support.status_site import EVENT_BODY
 
 from fastcore.modules.mod_status.metrics import render_from_auto, version_number
 

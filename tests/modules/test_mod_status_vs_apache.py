@@ -15,7 +15,9 @@ import socket
 import time
 
 import pytest
-from apache_oracle import ApacheOracle, parse_responses, raw_request  # noqa: E402
+from support.apache_oracle import ApacheOracle
+from support.status_site import EVENT_BODY
+from support.wire import parse_responses, raw_request
 
 from fastcore._pure import scoreboard as pure_scoreboard  # noqa: E402
 from fastcore.config.model import MpmConfig, ServerConfig, VirtualHost  # noqa: E402
@@ -187,22 +189,6 @@ def test_refresh_header_as_apache(tmp_path) -> None:
             target = "/server-status" + (f"?{q}" if q else "")
             _code, hdrs, _body = fetch(ap.port, target)
             assert status.refresh_header(q or None) == hdrs.get("refresh"), q
-
-
-EVENT_BODY = """
-ServerLimit 1
-StartServers 1
-ThreadLimit 4
-ThreadsPerChild 4
-MaxRequestWorkers 4
-MinSpareThreads 1
-MaxSpareThreads 4
-ExtendedStatus {ext}
-DocumentRoot "{root}"
-<Location /server-status>
-  SetHandler server-status
-</Location>
-"""
 
 
 def ours_event(target: str, port: int, extended: bool, clock: tuple[float, float],

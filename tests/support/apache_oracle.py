@@ -2,43 +2,24 @@
 
 Writes an httpd.conf into a temporary folder (PidFile, logs, DefaultRuntimeDir all
 inside it, never the system service), starts `/usr/sbin/apache2 -f CONF -DFOREGROUND` on
-a free 127.0.0.1 port, waits until it answers and stops it by PID.  Tests and the
-differential test reuse it; `raw_request` sends bytes exactly as given.
+a free 127.0.0.1 port, waits until it answers and stops it by PID.  What to send it
+and how to read its answers: support.wire.
 """
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
+
+from support.ports import free_port, wait_port
 
 APACHE = "/usr/sbin/apache2"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODDIR = "/usr/lib/apache2/modules"
 BASE_MODULES = ("mpm_prefork", "authz_core", "authz_host", "mime", "dir", "alias",
                 "negotiation", "status", "autoindex")
-
-
-def free_port() -> int:
-    """An ephemeral port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    """Block until something accepts on 127.0.0.1:port."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 @dataclass
@@ -125,64 +106,3 @@ class ApacheOracle:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def raw_request(port: int, data: bytes, timeout: float = 5.0, half_close: bool = True) -> bytes:
-    """Send `data` verbatim, read until the server closes (or timeout); return all bytes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        if half_close:
-            try:
-                s.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-        chunks = []
-        try:
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                chunks.append(b)
-        except (TimeoutError, ConnectionResetError):
-            pass
-        return b"".join(chunks)
-
-
-def parse_responses(data: bytes, head_request: bool = False) -> list[tuple[int, dict[str, str], bytes]]:
-    """Split raw bytes into (status, lower-cased headers, body) triples (Content-Length
-    bodies; no body for 1xx/204/304 or HEAD)."""
-    out = []
-    while data:
-        end = data.find(b"\r\n\r\n")
-        if end < 0:
-            break
-        head = data[:end].decode("latin-1").split("\r\n")
-        data = data[end + 4:]
-        parts = head[0].split(" ", 2)
-        try:
-            status = int(parts[1])
-        except (IndexError, ValueError):
-            break
-        headers: dict[str, str] = {}
-        for line in head[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        if head_request or status in (204, 304) or status < 200:
-            body = b""
-        elif "content-length" in headers:
-            n = int(headers["content-length"])
-            body, data = data[:n], data[n:]
-        elif headers.get("transfer-encoding", "").lower() == "chunked":
-            body = b""
-            while True:
-                line, _, data = data.partition(b"\r\n")
-                size = int(line.split(b";")[0] or b"0", 16)
-                if size == 0:
-                    _, _, data = data.partition(b"\r\n")
-                    break
-                body += data[:size]
-                data = data[size + 2:]
-        else:
-            body, data = data, b""
-        out.append((status, headers, body))
-    return out

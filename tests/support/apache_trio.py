@@ -10,7 +10,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-from apache_oracle import ApacheOracle, free_port
+from support.apache_oracle import ApacheOracle
+from support.ports import free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

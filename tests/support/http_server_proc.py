@@ -19,22 +19,13 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 
 
-def make_resolver(cfg: object) -> object:
-    try:
-        from fastcore.config.merge import DirResolver
-    except ImportError:
-        sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
-        from http_fakes import FakeResolver
-        return FakeResolver(cfg)
-    return DirResolver(cfg)
-
-
 def main() -> int:
     from fastcore.config import load
+    from fastcore.config.merge import DirResolver
     from fastcore.core.server import HttpServer
 
     cfg = load(sys.argv[1])
-    srv = HttpServer(cfg, None, make_resolver(cfg))
+    srv = HttpServer(cfg, None, DirResolver(cfg))
     lst = cfg.listeners[0]
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -58,10 +58,9 @@ def _force_priority(dirconf: Any) -> int:
         return FLP_PREFER
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str):
-        raw = raw.replace("|", " ").split()
+    words = raw.replace("|", " ").split() if isinstance(raw, str) else raw
     flags = 0
-    for w in raw:
+    for w in words:
         flags |= {"none": FLP_NONE, "prefer": FLP_PREFER, "fallback": FLP_FALLBACK}[w.lower()]
     return flags
 

@@ -1,27 +1,33 @@
-"""Shared helpers for the MPM integration tests (no tests here).
+"""Real server processes for the MPM, directive and module tests.
 
 `FastcoreServer` runs fastcore.mpm.run() in a real process tree from an httpd.conf that
-real Apache accepts too (`ApacheServer`), with every runtime file in a temporary folder;
-`ab()` runs Apache's load generator and parses what it counts. Both servers are stopped by
-PID and checked to leave no process behind.
+real Apache accepts too (`ApacheServer`), with every runtime file in a temporary folder.
+Both servers are stopped by PID and checked to leave no process behind; load comes from
+support.ab.
 """
 from __future__ import annotations
 
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 
-from apache_oracle import APACHE, MODDIR, free_port, wait_port  # noqa: F401 - re-exported
-
 from fastcore.mpm import pss
+from support.apache_oracle import APACHE, MODDIR
+from support.ports import free_port, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODULES = ("authz_core", "mime", "dir")
+# Room for 80 prefork children or 150 threads: what the restart and recovery tests load
+BUSY_SIZING = {
+    "prefork": "StartServers 66\nMinSpareServers 8\nMaxSpareServers 80\nMaxRequestWorkers 80\n",
+    "worker": "StartServers 3\nThreadsPerChild 25\nMinSpareThreads 25\nMaxSpareThreads 100\n"
+              "MaxRequestWorkers 150\n",
+    "event": "StartServers 3\nThreadsPerChild 25\nMinSpareThreads 25\nMaxSpareThreads 100\n"
+             "MaxRequestWorkers 150\n",
+}
 
 LAUNCH = """
 import os, sys
@@ -37,73 +43,8 @@ sys.exit(run(cfg, foreground=sys.argv[4] == "1", single_process=sys.argv[2] == "
 """
 
 
-def get(port: int, path: str = "/", timeout: float = 5.0, headers: bytes = b""
-        ) -> tuple[int, bytes]:
-    """One HTTP/1.0 GET (headers: extra CRLF-terminated fields); (status, body)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n".encode() + headers + b"\r\n")
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
-
-
-@dataclass
-class AbResult:
-    complete: int
-    failed: int
-    non2xx: int
-    rps: float
-    output: str
-    breakdown: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def failed_connections(self) -> int:
-        """ab counts one broken connection under several headings (Receive, Length,
-        Exceptions); the largest heading bounds the connections that broke."""
-        return max(self.breakdown.values(), default=0) if self.failed else 0
-
-
-def ab_command(port: int, n: int, c: int, keepalive: bool, path: str = "/") -> list[str]:
-    cmd = ["ab", "-q", "-r", "-s", "20", "-n", str(n), "-c", str(c)]
-    if keepalive:
-        cmd.append("-k")
-    return cmd + [f"http://127.0.0.1:{port}{path}"]
-
-
-def parse_ab(out: str) -> AbResult:
-    def num(label: str, cast=int, default=0):
-        m = re.search(rf"^{label}:\s+([\d.]+)", out, re.M)
-        return cast(m.group(1)) if m else default
-
-    m = re.search(r"\(Connect: (\d+), Receive: (\d+), Length: (\d+), Exceptions: (\d+)\)", out)
-    kinds = ("connect", "receive", "length", "exceptions")
-    breakdown = dict(zip(kinds, map(int, m.groups()), strict=True)) if m else {}
-    return AbResult(num("Complete requests"), num("Failed requests"),
-                    num("Non-2xx responses"), num("Requests per second", float, 0.0), out,
-                    breakdown)
-
-
-def ab(port: int, n: int, c: int, keepalive: bool = False, path: str = "/") -> AbResult:
-    """Run ab to completion (bounded by a timeout) and parse its counts."""
-    proc = subprocess.run(ab_command(port, n, c, keepalive, path), capture_output=True,
-                          text=True, timeout=120)
-    return parse_ab(proc.stdout + proc.stderr)
-
-
-def start_ab(port: int, n: int, c: int, keepalive: bool = False) -> subprocess.Popen:
-    return subprocess.Popen(ab_command(port, n, c, keepalive), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-
-
-def finish_ab(proc: subprocess.Popen) -> AbResult:
-    out, _ = proc.communicate(timeout=120)
-    return parse_ab(out)
 
 
 def config_text(tmp: str, mpm: str, ports: list[int], docroot: str, extra: str = "",
@@ -250,6 +191,11 @@ class Server:
         return (out or b"").decode(errors="replace")
 
 
+def alive(pid: int) -> bool:
+    """The process exists and is neither a zombie nor dead."""
+    return _state(pid) not in ("Z", "X")
+
+
 def _state(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat") as fh:
@@ -263,6 +209,8 @@ class FastcoreServer(Server):
     single_process: bool = False
     mutex: str = ""
     foreground: bool = True
+    pure: bool = False  # FASTCORE_NO_EXTENSIONS=1: the pure-Python twins
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def command(self) -> list[str]:
         return [sys.executable, "-c", LAUNCH, self.conf, "1" if self.single_process else "0",
@@ -271,6 +219,9 @@ class FastcoreServer(Server):
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+        if self.pure:
+            env["FASTCORE_NO_EXTENSIONS"] = "1"
+        env.update(self.extra_env)
         return env
 
 
