@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from apache_oracle import parse_responses
-from http_fakes import exchange
+from support.inprocess import exchange
+from support.wire import parse_responses
 
 from fastcore.config import load
 from fastcore.core import phases as P

@@ -3,7 +3,7 @@ seen where a static server shows them: %{VAR}e and CustomLog env= conditions."""
 from __future__ import annotations
 
 import pytest
-from test_config_common import cfg
+from support.configs import cfg
 
 from fastcore.cli import main
 from fastcore.config import ConfigError

@@ -11,7 +11,8 @@ import sys
 import time
 
 import pytest
-from apache_oracle import APACHE, MODDIR, REPO, ApacheOracle, parse_responses, raw_request
+from support.apache_oracle import APACHE, MODDIR, REPO, ApacheOracle
+from support.wire import parse_responses, raw_request
 
 from fastcore.config import ConfigError, load
 

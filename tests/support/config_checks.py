@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from fastcore.cli import main
-from fastcore.config.modules import SUPPORTED
+from fastcore.modules import REGISTRY
 from support.apache_oracle import MODDIR, REPO
 
 MPMS = {"mpm_event_module", "mpm_worker_module", "mpm_prefork_module"}
@@ -22,7 +22,7 @@ def corpus_header(tmp: Path, meta: dict) -> str:
     if meta["mpm"] != "none":
         mpm = meta["mpm"]
         lines.append(f"LoadModule mpm_{mpm}_module {MODDIR}/mod_mpm_{mpm}.so")
-    for mod in sorted(SUPPORTED - MPMS - set(meta["without"])):
+    for mod in sorted(REGISTRY.loadable() - MPMS - set(meta["without"])):
         base = mod[:-len("_module")]
         lines.append(f"LoadModule {mod} {MODDIR}/mod_{base}.so")
     lines += ["Listen 127.0.0.1:18080", "ServerName localhost"]

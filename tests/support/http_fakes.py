@@ -10,9 +10,6 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import os
-import socket
-import threading
-import time
 from typing import TYPE_CHECKING
 
 from fastcore.config.model import (
@@ -27,7 +24,7 @@ from fastcore.modules.mod_authz_core import NAME as AUTHZ
 from fastcore.modules.mod_authz_core import AuthzDir, Require, RequireGroup
 
 if TYPE_CHECKING:
-    from fastcore.core.server import HttpServer
+    pass
 
 
 def _overlay(base: DirConfig, delta: DirConfig) -> DirConfig:
@@ -152,22 +149,3 @@ class FakeResolver:
             return dc
         return None
 
-
-def exchange(srv: HttpServer, data: bytes, half_close: bool = True, pause: float = 0) -> bytes:
-    """One connection served by srv.serve_blocking over a socket pair: what came back."""
-    a, b = socket.socketpair()
-    t = threading.Thread(target=srv.serve_blocking, args=(a.detach(), ("127.0.0.1", 4000), -1))
-    t.start()
-    b.sendall(data)
-    if pause:
-        time.sleep(pause)
-    if half_close:
-        b.shutdown(socket.SHUT_WR)
-    out = b""
-    b.settimeout(10)
-    while chunk := b.recv(65536):
-        out += chunk
-    b.close()
-    t.join(10)
-    assert not t.is_alive()
-    return out
