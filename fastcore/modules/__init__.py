@@ -3,12 +3,15 @@
 A module describes itself with one `ModuleSpec` (httpd's `module` struct): its Apache
 name (what LoadModule takes), its directive table, its per-directory and per-server
 config records (the record type is the create function, its `merge` the merge: see
-fastcore.config.model.ModuleRecord) and the hooks it registers.  The config engine learns
-modules only from the specs it is given; `REGISTRY` below is the one list of them, so
-adding a module is a new file here plus one line in `REGISTRY`.
+fastcore.config.model.ModuleRecord), the hooks it registers and its share in a cacheable
+response.  The config engine learns modules only from the specs it is given; `MODULES`
+below is the one list of them, so adding a module is a new file here plus one line there.
 
-The registry names modules without importing them: `load()` imports exactly the ones a
-configuration loaded (plus the compiled-in ones), in the parent before fork.
+The registry names modules without importing them: `load()` imports the ones a
+configuration loaded, in the parent before fork, and the config engine sees only their
+directives.  The phase runner and the cache decision use `every()`: fastcore runs some
+modules' hooks whether LoadModule names them or not (Hook.always, docs/compat.md), so the
+parent imports every registered module once, before any fork.
 """
 from __future__ import annotations
 
