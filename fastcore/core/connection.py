@@ -552,7 +552,6 @@ class Connection:
             self._emit(txn, req, srv.handler.error(txn, 417, req.expect_failed))
             self.closing = True
             return
-        resp: Response | None = None
         if may_use_cache(req.method, req.target, req.headers, req.assbackwards):
             hit = srv.cache.lookup(vhost, req)
             if hit is not None:
@@ -561,13 +560,11 @@ class Connection:
                 if self.link is not None:  # the engine missed it (e.g. another Host spelling)
                     srv.engine.remember(vhost, req, hit.stored, self)
                 return
-        if resp is None:
-            resp = srv.handler.handle(txn, req)
-            if resp.cache is not None:
-                stored = srv.cache.remember(vhost, req, resp.cache, txn,
-                                            srv.engine.log_set_of(vhost))
-                if stored is not None:
-                    srv.engine.remember(vhost, req, stored, self)
+        resp = srv.handler.handle(txn, req)
+        if resp.cache is not None:
+            stored = srv.cache.remember(vhost, req, resp.cache, txn, srv.engine.log_set_of(vhost))
+            if stored is not None:
+                srv.engine.remember(vhost, req, stored, self)
         if req.body_kind != "none" and not resp.close:
             dc = txn.dirconf or vhost.dir_defaults
             try:

@@ -87,13 +87,7 @@ class FakeResolver:
             pat = s.pattern.rstrip("/")
             if fs_path == pat or fs_path.startswith(pat + "/") or pat == "":
                 dc = overlay(dc, s.config)
-        base = os.path.basename(fs_path)
-        for s in vhost.sections:
-            if s.kind == "files" and fnmatch.fnmatchcase(base, s.pattern):
-                dc = overlay(dc, s.config)
-            if s.kind == "filesmatch" and s.regex is not None and s.regex.search(base):
-                dc = overlay(dc, s.config)
-        return dc
+        return self.files_config(vhost, dc, os.path.basename(fs_path))
 
     def walk_level(self, vhost: VirtualHost, base: DirConfig, fs_dir: str) -> DirConfig:
         """One level of the directory walk: the <Directory> sections naming fs_dir."""
