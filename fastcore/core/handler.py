@@ -132,6 +132,18 @@ class Handler:
 
     # ------------------------------------------------------------ main entry
     def handle(self, txn: Transaction, req: Request) -> Response:
+        """The answer to one request: the phases and the handler (or the error they
+        end in), then the output filters over it."""
+        resp = self._respond(txn, req)
+        try:
+            return self.phases.run_output(self, txn, resp)
+        except Exception as exc:  # a filter's bug: Apache's 500, never a dead worker
+            self.srv.errlog(txn.vhost).log(
+                "error", "core", f"internal error in an output filter: {exc!r}",
+                f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
+            return self.error(txn, 500, dirconf=txn.dirconf)
+
+    def _respond(self, txn: Transaction, req: Request) -> Response:
         try:
             if req.path_raw == "*":
                 return Response(200, [], None, b"")

@@ -53,12 +53,16 @@ CHECK_AUTHZ = "check_authz"
 TYPE_CHECKER = "type_checker"
 FIXUPS = "fixups"
 HANDLER = "handler"
+# fastcore's stand-in for httpd's output filter chain (insert_filter + the filters'
+# header work): run-all over the finished Response in txn.response, errors included;
+# a function may edit it in place or return a new Response that replaces it
+OUTPUT_FILTER = "output_filter"
 LOG_TRANSACTION = "log_transaction"
 
 # The phases before the handler, in order.
 REQUEST_PHASES = (POST_READ_REQUEST, TRANSLATE_NAME, MAP_TO_STORAGE, HEADER_PARSER,
                   CHECK_ACCESS, CHECK_AUTHN, CHECK_AUTHZ, TYPE_CHECKER, FIXUPS)
-PHASES = (*REQUEST_PHASES, HANDLER, LOG_TRANSACTION)
+PHASES = (*REQUEST_PHASES, HANDLER, OUTPUT_FILTER, LOG_TRANSACTION)
 # httpd's AP_IMPLEMENT_HOOK_RUN_FIRST phases; the others are RUN_ALL.
 RUN_FIRST = frozenset((TRANSLATE_NAME, MAP_TO_STORAGE, CHECK_AUTHN, CHECK_AUTHZ,
                        TYPE_CHECKER, HANDLER))
@@ -156,6 +160,21 @@ class Phases:
             if rv.__class__ is not int or rv != DECLINED:
                 return rv
         return DECLINED
+
+    def run_output(self, core: Handler, txn: Transaction, resp: Response) -> Response:
+        """The output filters over a finished answer: each sees txn.response and may
+        return a Response that replaces it (any int leaves it as it is)."""
+        fns = self.hooks[OUTPUT_FILTER]
+        if not fns:
+            return resp
+        txn.response = resp
+        for fn in fns:
+            rv = fn(core, txn)
+            if rv.__class__ is not int:
+                txn.response = rv  # type: ignore[assignment]
+        out = txn.response
+        assert out is not None
+        return out
 
     def run_all(self, phase: str, core: Handler, txn: Transaction) -> None:
         """A run-all phase whose results do not answer the request (log_transaction)."""

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from fastcore.core.connection import Connection
     from fastcore.core.mapping import WalkResult
     from fastcore.core.request import Request
+    from fastcore.core.response import Response
 
 
 class Transaction:
@@ -22,7 +23,7 @@ class Transaction:
                  "remote_host", "vhost_name", "keepalive_count",
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
-                 "handler_name", "encoding_fixup", "env")
+                 "handler_name", "encoding_fixup", "env", "response")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -76,6 +77,8 @@ class Transaction:
         # the request's environment variables (r->subprocess_env), by lower-case name: set
         # in the fixups (mod_env), so a request that never got there has none
         self.env: dict[str, str] = {}
+        # the answer the output filters work on (phases.OUTPUT_FILTER), None before
+        self.response: Response | None = None
 
     @property
     def local_ip(self) -> str:

@@ -235,3 +235,55 @@ def test_a_module_registers_its_functions_only_when_loaded(
         assert secret[0] == 404
     assert plain[0] == 200 and plain[2] == b"a file\n"
     srv.close()
+
+
+# ---------------------------------------------------------------- output filters
+def _tag_answer(core: Handler, txn: Transaction) -> int | Response:
+    assert txn.response is not None
+    txn.response.headers.append(("X-Filtered", str(txn.response.status)))
+    return OK
+
+
+def _replace_answer(core: Handler, txn: Transaction) -> int | Response:
+    if txn.r_uri == "/replace":
+        return Response(200, [], "text/plain", b"replaced\n")
+    return DECLINED
+
+
+def _broken_filter(core: Handler, txn: Transaction) -> int | Response:
+    if txn.r_uri == "/m.txt":
+        raise RuntimeError("a bug in a filter")
+    return OK
+
+
+FILTERING = ModuleSpec("filtering_module", list, hooks=(
+    Hook(P.OUTPUT_FILTER, _replace_answer, P.FIRST),
+    Hook(P.OUTPUT_FILTER, _tag_answer),
+))
+
+
+def test_output_filters_see_every_answer_and_may_replace_it(tmp_path: Path) -> None:
+    srv = _site(str(tmp_path), BASE)
+    srv.cfg.modules = (*srv.cfg.modules, "filtering_module")
+    srv.handler = Handler(srv, (*REGISTRY.every(), FILTERING))
+    status, h, body = _get(srv, "/m.txt")
+    assert status == 200 and body == b"a file\n" and h["x-filtered"] == "200"
+    status, h, _b = _get(srv, "/absent")  # an error answer goes through them too
+    assert status == 404 and h["x-filtered"] == "404"
+    status, h, body = _get(srv, "/replace")  # the first one replaced the 404 answer
+    assert status == 200 and body == b"replaced\n" and h["x-filtered"] == "200"
+    srv.close()
+
+
+def test_a_failing_output_filter_is_a_500_not_a_dead_worker(tmp_path: Path) -> None:
+    srv = _site(str(tmp_path), BASE)
+    srv.cfg.modules = (*srv.cfg.modules, "broken_module")
+    srv.handler = Handler(srv, (*REGISTRY.every(), ModuleSpec(
+        "broken_module", list, hooks=(Hook(P.OUTPUT_FILTER, _broken_filter),))))
+    status, _h, _b = _get(srv, "/m.txt")
+    assert status == 500
+    status, _h, body = _get(srv, "/list/one.txt")  # the next request is served
+    assert status == 200 and body == b"one\n"
+    with open(tmp_path / "error_log") as f:
+        assert "a bug in a filter" in f.read()
+    srv.close()
