@@ -22,7 +22,8 @@ class Response:
     added by the server), and a body as bytes, a file range, or multipart pieces."""
 
     __slots__ = ("status", "headers", "ctype", "body", "file", "parts", "tail", "close",
-                 "chunked", "no_length", "filename", "cache", "head_only")
+                 "chunked", "no_length", "filename", "cache", "head_only",
+                 "length_computed")
 
     def __init__(self, status: int, headers: list[tuple[str, str]] | None = None,
                  ctype: str | None = None, body: bytes | None = b"") -> None:
@@ -39,6 +40,8 @@ class Response:
         self.filename: str | None = None
         self.cache: CacheInfo | None = None
         self.head_only = False
+        # a filter computed the whole body (mod_deflate): HEAD states its length too
+        self.length_computed = False
 
     def length(self) -> int:
         if self.file is not None:

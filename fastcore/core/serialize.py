@@ -37,7 +37,8 @@ def response_head(server_line: bytes, txn: Transaction, req: Request | None, res
     lines = [b"HTTP/1.1 ", E.status_line(resp.status).encode(), b"\r\n",
              _sf.date_header(), server_line]
     out_hdrs = txn.headers_out
-    if head_only and (resp.length() == 0 or (resp.file is None and resp.parts is None)):
+    if head_only and not resp.length_computed and (
+            resp.length() == 0 or (resp.file is None and resp.parts is None)):
         resp.no_length = True  # HEAD: Apache never states a length it did not compute
     for k, v in resp.headers:
         if resp.no_length and k == "Content-Length":

@@ -60,6 +60,8 @@ MODULES: dict[str, str] = {
     "status_module": "fastcore.modules.mod_status",
     "reqtimeout_module": "fastcore.modules.mod_reqtimeout",
     "env_module": "fastcore.modules.mod_env",
+    "filter_module": "fastcore.modules.mod_filter",
+    "deflate_module": "fastcore.modules.mod_deflate",
 }
 
 

@@ -190,7 +190,10 @@ def _item(code: str, arg: str | None) -> Formatter:
     if code == "e":
         key = (a or "").lower()
         return lambda r: _env_var(r, key)
-    if code in ("n", "L"):
+    if code == "n":
+        note = (a or "").lower()  # an APR table: names compare without case
+        return lambda r: _dash(r.notes.get(note))
+    if code == "L":
         return lambda r: "-"
     if code == "%":
         return lambda r: "%"

@@ -1,0 +1,337 @@
+"""The DEFLATE output filter (mod_deflate's deflate_out_filter) over a finished answer.
+
+It runs LAST in the OUTPUT_FILTER phase, after mod_headers and mod_expires (content
+set filters come after the resource filters in httpd), on the answers a handler made:
+httpd's error path (ap_send_error_response) drops the content filters, so 3xx/4xx/5xx,
+304 and 412 answers are left alone.  What it decides, in deflate_out_filter's order:
+
+- bodies of at most 68 bytes (gzip header + trailer + 50) are not touched;
+- no-gzip in the environment, gzip-only-text/html=1 for a type other than text/html,
+  or a Content-Encoding other than identity/7bit/8bit/binary: not touched;
+- otherwise `Vary: Accept-Encoding` is merged in, and the body is compressed when the
+  client's Accept-Encoding names gzip (only that spelling; q=0 refuses) or force-gzip
+  is set;
+- compressing sets Content-Encoding, drops Content-Length/Content-MD5, alters the
+  ETag (DeflateAlterETag) and leaves the DeflateFilterNote notes.
+
+Range requests: httpd's byterange filter runs after DEFLATE, so a Range (and If-Range,
+against the altered ETag) applies to the compressed bytes; the core's own 206 of the
+plain file is rebuilt from the whole file here.
+"""
+from __future__ import annotations
+
+import os
+import zlib
+from typing import TYPE_CHECKING
+
+from fastcore.config.model import DirConfig
+from fastcore.core import conditional as C
+from fastcore.core import static as S
+from fastcore.core.phases import DECLINED, HookResult
+from fastcore.core.response import Response
+from fastcore.modules.mod_deflate.config import (
+    ETAG_ADD_SUFFIX,
+    ETAG_REMOVE,
+    DeflateServer,
+    deflate_server,
+)
+from fastcore.modules.mod_deflate.store import Compressed, Params, compressed_file, gzip_bytes
+from fastcore.modules.mod_filter import filters_for
+from fastcore.modules.mod_mime import output_filters
+
+if TYPE_CHECKING:
+    from fastcore.core.handler import Handler
+    from fastcore.core.transaction import Transaction
+
+FILTER = "DEFLATE"
+# "Not compressing very small response": gzip header + trailer + 50 for the headers
+SMALLEST = 10 + 8 + 50
+PASS_ENCODINGS = frozenset(("identity", "7bit", "8bit", "binary"))
+
+
+def get_token(line: str, pos: int, accept_white: bool) -> tuple[str, int]:
+    """ap_get_token: skip blanks, take up to ';' or ',' (or a blank unless
+    accept_white), keeping quoted strings whole; then skip blanks."""
+    n = len(line)
+    while pos < n and line[pos].isspace():
+        pos += 1
+    start = pos
+    while pos < n and (accept_white or not line[pos].isspace()) and line[pos] not in ";,":
+        ch = line[pos]
+        pos += 1
+        if ch == '"':
+            while pos < n:
+                ch = line[pos]
+                pos += 1
+                if ch == '"':
+                    break
+    token = line[start:pos]
+    while pos < n and line[pos].isspace():
+        pos += 1
+    return token, pos
+
+
+def accepts_gzip(value: str | None) -> bool:
+    """mod_deflate's reading of Accept-Encoding: the first token spelled gzip (any
+    case; x-gzip is not it), refused only by a first parameter that is a prefix of
+    "q=0.000" at least three characters long."""
+    if value is None:
+        return False
+    token, pos = get_token(value, 0, False)
+    n = len(value)
+    while token and token.lower() != "gzip":
+        while pos < n and value[pos] == ";":
+            _, pos = get_token(value, pos + 1, True)
+        if pos < n and value[pos] == ",":
+            pos += 1
+        if pos >= n:
+            return False
+        token, pos = get_token(value, pos, False)
+    if not token:
+        return False
+    if pos < n:
+        while pos < n and value[pos] == ";":
+            pos += 1
+        q, _ = get_token(value, pos, True)
+        if len(q) >= 3 and "q=0.000".startswith(q):
+            return False
+    return True
+
+
+def _encoding_allows(headers: list[tuple[str, str]]) -> tuple[bool, str | None]:
+    """(may compress, the current Content-Encoding value): every token of every
+    Content-Encoding must be one mod_negotiation calls no encoding (case matters)."""
+    values = [v for k, v in headers if k.lower() == "content-encoding"]
+    if not values:
+        return True, None
+    joined = ",".join(values)
+    pos, n = 0, len(joined)
+    while pos < n:
+        token, pos = get_token(joined, pos, False)
+        if not token:
+            break
+        if token not in PASS_ENCODINGS:
+            return False, joined
+        if pos < n:
+            pos += 1
+    return True, joined
+
+
+def merge_header(headers: list[tuple[str, str]], name: str, value: str,
+                 before: str | None = None) -> None:
+    """apr_table_mergen: append to the first field of that name, else add one (before
+    the field `before` when there is one: the byterange filter adds Content-Range
+    after DEFLATE ran)."""
+    low = name.lower()
+    for i, (k, v) in enumerate(headers):
+        if k.lower() == low:
+            headers[i] = (k, f"{v}, {value}")
+            return
+    if before is not None:
+        for i, (k, _) in enumerate(headers):
+            if k == before:
+                headers.insert(i, (name, value))
+                return
+    headers.append((name, value))
+
+
+def set_header(headers: list[tuple[str, str]], name: str, value: str) -> None:
+    """apr_table_setn: replace the first field of that name (dropping others), else add."""
+    low = name.lower()
+    out, done = [], False
+    for k, v in headers:
+        if k.lower() == low:
+            if not done:
+                out.append((k, value))
+                done = True
+            continue
+        out.append((k, v))
+    if not done:
+        out.append((name, value))
+    headers[:] = out
+
+
+def altered_etag(tag: str, how: str) -> str | None:
+    """deflate_check_etag: "-gzip" inside the closing quote (AddSuffix), or no ETag."""
+    if how == ETAG_REMOVE:
+        return None
+    if how == ETAG_ADD_SUFFIX and len(tag) > 2 and tag.endswith('"'):
+        return tag[:-1] + '-gzip"'
+    return tag
+
+
+class Source:
+    """The plain body the filter works on: a whole file (by identity, compressed once
+    per process) or bytes a handler made."""
+
+    __slots__ = ("path", "ino", "size", "mtime_ns", "mtime", "body")
+
+    def __init__(self, path: str | None, ino: int, size: int, mtime_ns: int, mtime: int,
+                 body: bytes | None) -> None:
+        self.path, self.ino, self.size, self.mtime_ns = path, ino, size, mtime_ns
+        self.mtime, self.body = mtime, body
+
+    def compress(self, p: Params) -> Compressed:
+        if self.path is not None:
+            return compressed_file(self.path, self.ino, self.size, self.mtime_ns, p)
+        return gzip_bytes(self.body or b"", p)
+
+
+def _source(resp: Response, txn: Transaction) -> Source | None:
+    """The whole plain body behind `resp` (a 206 of a file: the whole file), or None
+    when there is none this filter can read.  A plain file's answer carries its
+    identity (resp.cache): no stat."""
+    info = resp.cache
+    if info is not None and resp.file is not None:
+        return Source(info.fname, info.ino, info.size, info.mtime_ns, info.mtime, None)
+    if resp.file is not None or resp.parts is not None:
+        path = resp.file[0] if resp.file is not None else resp.filename
+        if path is None:
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if resp.status != 206 and resp.file is not None \
+                and resp.file[1:] != (0, st.st_size):
+            return None  # part of a file (a type map's Body:): not the whole answer
+        return Source(path, st.st_ino, st.st_size, st.st_mtime_ns,
+                      S.last_modified_time(st, txn.start_time), None)
+    body = resp.body or b""
+    return Source(None, 0, len(body), 0, 0, body)
+
+
+def _plain_type(core: Handler, txn: Transaction, resp: Response) -> str | None:
+    """The answer's own Content-Type (a multipart 206 carries the file's in its parts)."""
+    if resp.parts is not None and resp.filename is not None:
+        return core.mime.content_type_header(resp.filename, txn.dirconf)
+    return resp.ctype
+
+
+def in_chain(txn: Transaction, ctype: str | None) -> bool:
+    """Whether DEFLATE is among the answer's output filters: AddOutputFilterByType
+    (mod_filter) for its type, or AddOutputFilter (mod_mime) for its file's name."""
+    dc = txn.dirconf
+    if dc is None:
+        return False
+    if FILTER in filters_for(dc, ctype):
+        return True
+    walk = txn.walk
+    return walk is not None and FILTER in output_filters(walk.filename, dc)
+
+
+def deflate_output(core: Handler, txn: Transaction) -> HookResult:
+    """The DEFLATE filter over txn.response (DECLINED: left as it is)."""
+    resp = txn.response
+    if resp is None or not 200 <= resp.status < 300 or resp.status == 204:
+        return DECLINED
+    ctype = _plain_type(core, txn, resp)
+    if not in_chain(txn, ctype):
+        return DECLINED
+    src = _source(resp, txn)
+    if src is None or src.size <= SMALLEST:
+        return DECLINED
+    env = txn.env
+    if "no-gzip" in env:
+        return DECLINED
+    if (ctype is None or not ctype.startswith("text/html")) \
+            and env.get("gzip-only-text/html") == "1":
+        return DECLINED
+    may, encoding = _encoding_allows(resp.headers)
+    if not may:
+        return DECLINED
+    resp.cache = None  # the answer now depends on the request's Accept-Encoding
+    headers = resp.headers
+    if "force-gzip" not in env and not accepts_gzip(txn.headers_in.get("accept-encoding")):
+        merge_header(headers, "Vary", "Accept-Encoding", before="Content-Range")
+        return resp
+    merge_header(headers, "Vary", "Accept-Encoding")
+    conf = deflate_server(txn.vhost)
+    try:
+        packed = src.compress(Params(conf.level, conf.window_bits, conf.mem_level))
+    except zlib.error:  # deflateInit2 refused the parameters: sent as it is
+        return resp
+    except OSError:  # the file vanished: the core's answer reports it
+        return resp
+    return compressed_answer(core, txn, resp, headers, encoding, packed, conf, ctype, src)
+
+
+def compressed_answer(core: Handler, txn: Transaction, resp: Response,
+                      headers: list[tuple[str, str]], encoding: str | None,
+                      packed: Compressed, conf: DeflateServer, ctype: str | None,
+                      src: Source) -> Response:
+    """The answer with the gzip body: its fields as deflate_out_filter leaves them,
+    then the byterange step over the compressed bytes."""
+    if encoding is None or encoding.lower() == "identity":
+        set_header(headers, "Content-Encoding", "gzip")
+    else:
+        merge_header(headers, "Content-Encoding", "gzip")
+    tag: str | None = None
+    kept: list[tuple[str, str]] = []
+    for k, v in headers:
+        low = k.lower()
+        if low in ("content-length", "content-md5", "content-range"):
+            continue
+        if low == "etag":
+            new = altered_etag(v, conf.etag)
+            if new is None:
+                continue
+            tag, v = new, new
+        kept.append((k, v))
+    _leave_notes(txn, conf, packed)
+    body = packed.body
+    dc = txn.dirconf
+    assert dc is not None  # in_chain found the filter in it
+    ranged = _byte_ranges(core, txn, dc, kept, body, ctype, tag, src.mtime)
+    if ranged is not None:
+        return ranged
+    out = Response(200, kept + [("Content-Length", str(len(body)))], ctype, body)
+    out.length_computed = True
+    out.close = resp.close
+    return out
+
+
+def _leave_notes(txn: Transaction, conf: DeflateServer, packed: Compressed) -> None:
+    """DeflateFilterNote: input bytes, deflate output bytes, output*100/input."""
+    if conf.note_input:
+        txn.notes[conf.note_input.lower()] = str(packed.total_in) if packed.total_in else "-"
+    if conf.note_output:
+        txn.notes[conf.note_output.lower()] = (str(packed.total_out) if packed.total_out
+                                               else "-")
+    if conf.note_ratio:
+        txn.notes[conf.note_ratio.lower()] = (
+            str(packed.total_out * 100 // packed.total_in) if packed.total_in else "-")
+
+
+def _byte_ranges(core: Handler, txn: Transaction, dc: DirConfig,
+                 headers: list[tuple[str, str]], body: bytes, ctype: str | None,
+                 tag: str | None, mtime: int) -> Response | None:
+    """httpd's byterange filter over the compressed body (None: send all of it)."""
+    hd = txn.headers_in
+    rng = hd.get("range")
+    if rng is None or not C.if_range_ok(hd.get("if-range"), tag, mtime, txn.start_time):
+        return None
+    size = len(body)
+    ranges = S.parse_ranges(rng, size, S.range_limits(dc))
+    if ranges == 416:
+        r = core.error(txn, 416, dirconf=dc)
+        r.no_length = True
+        r.chunked = txn.proto_num >= 1001
+        r.close = not r.chunked
+        return r
+    if not isinstance(ranges, list):
+        return None
+    if len(ranges) == 1:
+        s, e = ranges[0]
+        r = Response(206, headers + [("Content-Range", f"bytes {s}-{e}/{size}"),
+                                     ("Content-Length", str(e - s + 1))], ctype,
+                     body[s:e + 1])
+        r.length_computed = True
+        return r
+    boundary = S.new_boundary()
+    parts, tail = S.multipart_parts(ranges, size, ctype, boundary)
+    data = b"".join(h + body[s:s + n] for h, s, n in parts) + tail
+    r = Response(206, headers + [("Content-Length", str(len(data)))],
+                 f"multipart/byteranges; boundary={boundary}", data)
+    r.length_computed = True
+    return r
