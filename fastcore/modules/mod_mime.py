@@ -256,7 +256,8 @@ def directives() -> list[Directive]:
         Directive("AddEncoding", NAME, fi, "ITERATE2", _map("add_encoding"), "an encoding "
                   "(e.g., gzip), followed by one or more file extensions"),
         Directive("AddOutputFilter", NAME, fi, "ITERATE2", add_output_filter, "output "
-                  "filter name followed by one or more file extensions"),
+                  "filter name (or ; delimited names) followed by one or more file "
+                  "extensions"),
         Directive("RemoveOutputFilter", NAME, fi, "ITERATE", remove_output_filter, "one or "
                   "more file extensions"),
         Directive("RemoveType", NAME, fi, "ITERATE", remove_type, "one or more file "

@@ -162,7 +162,7 @@ def directives() -> list[Directive]:
                   "Set the Deflate Memory Level (1-9)"),
         Directive("DeflateCompressionLevel", NAME, s, "TAKE1", set_level,
                   "Set the Deflate Compression Level (1-9)"),
-        Directive("DeflateAlterETag", NAME, s, "TAKE1", set_alter_etag,
+        Directive("DeflateAlterEtag", NAME, s, "TAKE1", set_alter_etag,
                   "Set how mod_deflate should modify ETAG response headers: 'AddSuffix' "
                   "(default), 'NoChange' (2.2.x behavior), 'Remove'"),
         Directive("FastcorePrecompressed", NAME, frozenset({OR_FILEINFO}), "ITERATE",

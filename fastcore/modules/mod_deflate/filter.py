@@ -314,9 +314,13 @@ def _byte_ranges(core: Handler, txn: Transaction, dc: DirConfig,
     size = len(body)
     ranges = S.parse_ranges(rng, size, S.range_limits(dc))
     if ranges == 416:
+        # an error page of unknown length: chunked where the connection could stay
+        # open (HTTP/1.1, KeepAlive on, no "Connection: close"), else ended by the close
         r = core.error(txn, 416, dirconf=dc)
+        req = txn.request
         r.no_length = True
-        r.chunked = txn.proto_num >= 1001
+        r.chunked = (txn.proto_num >= 1001 and bool(txn.vhost.keep_alive)
+                     and not (req is not None and req.close_token))
         r.close = not r.chunked
         return r
     if not isinstance(ranges, list):
