@@ -4,7 +4,9 @@ fastcore has no bucket brigades: an output filter is a function of the OUTPUT_FI
 phase over the finished Response.  What this module owns is the configuration that says
 which filter runs for which response: `AddOutputFilterByType DEFLATE text/html ...`
 declares a filter harness whose providers match the response's media type (without
-parameters, compared without case, as mod_filter's filter_lookup does).  The filters
+parameters, compared with case as configured: filter_lookup's strncmp; mod_mime
+lower-cases the types it sets).  The harness only runs over a 200 answer (a 206 is
+still 200 when it runs: the byterange filter comes later).  The filters
 themselves (DEFLATE: mod_deflate) ask `filters_for` whether they are in the chain.
 
 FilterDeclare, FilterProvider, FilterChain, FilterProtocol and FilterTrace are not
@@ -31,7 +33,7 @@ NAME = "filter_module"
 @dataclass
 class FilterDir:
     """mod_filter_cfg's live filters: filter name (upper-case: httpd's filter names are
-    case-insensitive) -> the media types (lower-case) its providers match."""
+    case-insensitive) -> the media types its providers match, as written."""
 
     by_type: dict[str, frozenset[str]] = field(default_factory=dict)
 
@@ -45,7 +47,8 @@ def filter_config(dc: DirConfig) -> FilterDir:
 
 
 def media_type(ctype: str | None) -> str | None:
-    """The part of a Content-Type mod_filter compares: up to the first ';' or blank."""
+    """The part of a Content-Type mod_filter compares: up to the first ';' or blank
+    (case kept)."""
     if ctype is None:
         return None
     end = len(ctype)
@@ -53,7 +56,7 @@ def media_type(ctype: str | None) -> str | None:
         i = ctype.find(sep)
         if 0 <= i < end:
             end = i
-    return ctype[:end].lower()
+    return ctype[:end]
 
 
 def filters_for(dc: DirConfig | None, ctype: str | None) -> frozenset[str]:
@@ -74,7 +77,7 @@ def add_output_filter_by_type(e: Engine, ctx: Ctx, a: list[str], n: Node) -> Non
     """AddOutputFilterByType FILTER[;FILTER...] type [type...]: each filter gains a
     provider for these types (types added later in the same scope accumulate)."""
     rec = scope_record(ctx.dirconf.modules, NAME, FilterDir)
-    types = frozenset(t.lower() for t in a[1:])
+    types = frozenset(a[1:])
     for name in a[0].split(";"):
         if not name:
             continue

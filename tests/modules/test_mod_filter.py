@@ -20,18 +20,24 @@ LOAD = "LoadModule filter_module modules/mod_filter.so\n"
 
 
 def test_media_type_is_the_part_before_parameters() -> None:
-    assert media_type("Text/HTML; charset=utf-8") == "text/html"
+    assert media_type("Text/HTML; charset=utf-8") == "Text/HTML"
     assert media_type("text/plain charset") == "text/plain"
     assert media_type("text/css\t;x") == "text/css"
     assert media_type(None) is None
 
 
 def test_types_filters_and_case(tmp_path: Path) -> None:
-    c = cfg(tmp_path, LOAD + "AddOutputFilterByType deflate;Inflate Text/HTML\n"
-            "AddOutputFilterByType DEFLATE text/css\nAddOutputFilterByType ;SUBST; x/y\n")
+    """Filter names without case; types compared with case (filter_lookup's strncmp:
+    `AddOutputFilterByType DEFLATE Text/HTML` never matches mod_mime's text/html)."""
+    c = cfg(tmp_path, LOAD + "AddOutputFilterByType deflate;Inflate text/html\n"
+            "AddOutputFilterByType DEFLATE text/css Text/Plain\n"
+            "AddOutputFilterByType ;SUBST; x/y\n")
     dc = c.main.dir_defaults
     assert filters_for(dc, "text/html; charset=utf-8") == {"DEFLATE", "INFLATE"}
-    assert filters_for(dc, "TEXT/CSS") == {"DEFLATE"}
+    assert filters_for(dc, "text/css") == {"DEFLATE"}
+    assert filters_for(dc, "TEXT/CSS") == frozenset()
+    assert filters_for(dc, "text/plain") == frozenset()
+    assert filters_for(dc, "Text/Plain") == {"DEFLATE"}
     assert filters_for(dc, "x/y") == {"SUBST"}
     assert filters_for(dc, "text/htmlx") == frozenset()
     assert filters_for(dc, None) == frozenset()
