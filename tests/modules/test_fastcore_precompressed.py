@@ -17,7 +17,7 @@ from support.inprocess import FastcoreThread
 from support.wire import parse_responses, raw_request
 
 from fastcore.config import ConfigError
-from fastcore.modules.mod_deflate.config import precompressed
+from fastcore.modules.mod_deflate.config import precompressed_codings
 from fastcore.modules.mod_deflate.precompressed import accepted
 
 LOAD = ("LoadModule filter_module modules/mod_filter.so\n"
@@ -133,7 +133,7 @@ def test_accepted_codings() -> None:
 
 def test_directive(tmp_path: Path) -> None:
     c = cfg(tmp_path, LOAD + "FastcorePrecompressed gzip BR gzip\n")
-    assert precompressed(c.main.dir_defaults) == ("gzip", "br")
+    assert precompressed_codings(c.main.dir_defaults) == ("gzip", "br")
     with pytest.raises(ConfigError, match="FastcorePrecompressed: unknown encoding 'lzma'"):
         cfg(tmp_path, LOAD + "FastcorePrecompressed lzma\n")
     with pytest.raises(ConfigError, match="Invalid command 'FastcorePrecompressed'"):

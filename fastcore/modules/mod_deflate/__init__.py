@@ -23,7 +23,7 @@ from fastcore.modules.mod_deflate.config import (
     DeflateServer,
     PrecompressedDir,
     directives,
-    precompressed,
+    precompressed_codings,
 )
 from fastcore.modules.mod_deflate.filter import FILTER, SMALLEST, deflate_output
 from fastcore.modules.mod_deflate.precompressed import precompressed_output
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
     """Not cacheable where the answer follows Accept-Encoding (see the package doc)."""
-    if precompressed(dc):
+    if precompressed_codings(dc):
         return NOT_CACHEABLE
     if served is None or served.enc or served.size <= SMALLEST:
         return NOTHING

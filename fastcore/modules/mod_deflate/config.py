@@ -61,7 +61,7 @@ def deflate_server(vh: VirtualHost) -> DeflateServer:
     return module_record(vh.module_config, NAME, DeflateServer)
 
 
-def precompressed(dc: DirConfig | None) -> tuple[str, ...]:
+def precompressed_codings(dc: DirConfig | None) -> tuple[str, ...]:
     """The encodings FastcorePrecompressed allows under `dc` (empty: off)."""
     if dc is None:
         return ()

@@ -19,7 +19,7 @@ from fastcore.core import conditional as C
 from fastcore.core import static as S
 from fastcore.core.phases import DECLINED, HookResult
 from fastcore.core.response import Response
-from fastcore.modules.mod_deflate.config import PRECOMPRESSED_SUFFIXES, precompressed
+from fastcore.modules.mod_deflate.config import PRECOMPRESSED_SUFFIXES, precompressed_codings
 from fastcore.modules.mod_deflate.filter import in_chain, merge_header
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def precompressed_output(core: Handler, txn: Transaction) -> HookResult:
     """Swap a plain file's 200 for its precompressed sibling (DECLINED: untouched)."""
     resp = txn.response
     dc = txn.dirconf
-    encodings = precompressed(dc)
+    encodings = precompressed_codings(dc)
     if not encodings or resp is None or resp.status != 200 or txn.method not in ("GET", "HEAD"):
         return DECLINED
     info = resp.cache
