@@ -263,7 +263,7 @@ def test_a_file_is_compressed_once_per_identity(tmp_path: Path,
 
 def test_store_is_bounded() -> None:
     s = store.Store(limit=1000)
-    p = store.Params(6, 15, 9)
+    p = store.Params("gzip", 6, 15, 9)
     for i in range(10):
         s.put(store.FileKey(f"/f{i}", i, 1, 1, p), store.Compressed(b"x" * 300, 1, 1))
     assert s.used <= 1000 and len(s) == 3

@@ -21,21 +21,17 @@ plain file is rebuilt from the whole file here.
 from __future__ import annotations
 
 import os
-import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fastcore.config.model import DirConfig
+from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.core import conditional as C
 from fastcore.core import static as S
 from fastcore.core.phases import DECLINED, HookResult
 from fastcore.core.response import Response
-from fastcore.modules.mod_deflate.config import (
-    ETAG_ADD_SUFFIX,
-    ETAG_REMOVE,
-    DeflateServer,
-    deflate_server,
-)
-from fastcore.modules.mod_deflate.store import Compressed, Params, compressed_file, gzip_bytes
+from fastcore.modules.mod_deflate.config import ETAG_ADD_SUFFIX, ETAG_REMOVE, deflate_server
+from fastcore.modules.mod_deflate.store import Compressed, Params, compressed_file, encode
 from fastcore.modules.mod_filter import filters_for
 from fastcore.modules.mod_mime import output_filters
 
@@ -72,14 +68,18 @@ def get_token(line: str, pos: int, accept_white: bool) -> tuple[str, int]:
 
 
 def accepts_gzip(value: str | None) -> bool:
-    """mod_deflate's reading of Accept-Encoding: the first token spelled gzip (any
-    case; x-gzip is not it), refused only by a first parameter that is a prefix of
-    "q=0.000" at least three characters long."""
+    return accepts_coding(value, "gzip")
+
+
+def accepts_coding(value: str | None, coding: str) -> bool:
+    """mod_deflate's (and mod_brotli's) reading of Accept-Encoding: the first token
+    spelled `coding` (any case; x-gzip is not gzip), refused only by a first parameter
+    that is a prefix of "q=0.000" at least three characters long."""
     if value is None:
         return False
     token, pos = get_token(value, 0, False)
     n = len(value)
-    while token and token.lower() != "gzip":
+    while token and token.lower() != coding:
         while pos < n and value[pos] == ";":
             _, pos = get_token(value, pos + 1, True)
         if pos < n and value[pos] == ",":
@@ -151,12 +151,13 @@ def set_header(headers: list[tuple[str, str]], name: str, value: str) -> None:
     headers[:] = out
 
 
-def altered_etag(tag: str, how: str) -> str | None:
-    """deflate_check_etag: "-gzip" inside the closing quote (AddSuffix), or no ETag."""
+def altered_etag(tag: str, how: str, coding: str = "gzip") -> str | None:
+    """deflate_check_etag: "-gzip" (mod_brotli: "-br") inside the closing quote
+    (AddSuffix), or no ETag (Remove)."""
     if how == ETAG_REMOVE:
         return None
     if how == ETAG_ADD_SUFFIX and len(tag) > 2 and tag.endswith('"'):
-        return tag[:-1] + '-gzip"'
+        return f'{tag[:-1]}-{coding}"'
     return tag
 
 
@@ -174,7 +175,7 @@ class Source:
     def compress(self, p: Params) -> Compressed:
         if self.path is not None:
             return compressed_file(self.path, self.ino, self.size, self.mtime_ns, p)
-        return gzip_bytes(self.body or b"", p)
+        return encode(self.body or b"", p)
 
 
 def _source(resp: Response, txn: Transaction) -> Source | None:
@@ -208,34 +209,76 @@ def _plain_type(core: Handler, txn: Transaction, resp: Response) -> str | None:
     return resp.ctype
 
 
-def in_chain(txn: Transaction, ctype: str | None, status: int) -> bool:
+def in_chain(txn: Transaction, ctype: str | None, status: int, name: str = FILTER) -> bool:
     """Whether DEFLATE is among the answer's output filters: AddOutputFilterByType
     (mod_filter's harness, which only runs over a 200: the core's 206 is a 200 then)
     for its type, or AddOutputFilter (mod_mime) for its file's name."""
     dc = txn.dirconf
     if dc is None:
         return False
-    if status in (200, 206) and FILTER in filters_for(dc, ctype):
+    if status in (200, 206) and name in filters_for(dc, ctype):
         return True
     walk = txn.walk
-    return walk is not None and FILTER in output_filters(walk.filename, dc)
+    return walk is not None and name in output_filters(walk.filename, dc)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A codec's server-wide settings for one request (mod_deflate's or mod_brotli's
+    server record): encoder parameters, ETag treatment, note names."""
+
+    params: Params
+    etag: str
+    note_input: str | None
+    note_output: str | None
+    note_ratio: str | None
+
+
+@dataclass(frozen=True)
+class Codec:
+    """What differs between DEFLATE and BROTLI_COMPRESS; the rest of the filter is the
+    same in mod_deflate.c and mod_brotli.c."""
+
+    filter: str                 # the filter name AddOutputFilter(ByType) gives
+    coding: str                 # the Content-Encoding / Accept-Encoding token
+    refuse_env: str             # no-gzip / no-brotli
+    force_env: str | None       # force-gzip (mod_brotli has none)
+    smallest: int               # bodies up to this size are left alone (-1: none)
+    html_only: bool             # honours gzip-only-text/html
+    dash_when_empty: bool       # deflate's notes are "-" for an empty stream
+    settings: Callable[[VirtualHost], Settings]
+
+
+def deflate_settings(vh: VirtualHost) -> Settings:
+    conf = deflate_server(vh)
+    return Settings(Params("gzip", conf.level, conf.window_bits, conf.mem_level),
+                    conf.etag, conf.note_input, conf.note_output, conf.note_ratio)
+
+
+DEFLATE = Codec(FILTER, "gzip", "no-gzip", "force-gzip", SMALLEST, True, True,
+                deflate_settings)
 
 
 def deflate_output(core: Handler, txn: Transaction) -> HookResult:
     """The DEFLATE filter over txn.response (DECLINED: left as it is)."""
+    return encode_output(core, txn, DEFLATE)
+
+
+def encode_output(core: Handler, txn: Transaction, codec: Codec) -> HookResult:
+    """A compression filter over txn.response, in deflate_out_filter's order."""
     resp = txn.response
     if resp is None or not 200 <= resp.status < 300 or resp.status == 204:
         return DECLINED
     ctype = _plain_type(core, txn, resp)
-    if not in_chain(txn, ctype, resp.status):
+    if not in_chain(txn, ctype, resp.status, codec.filter):
         return DECLINED
     src = _source(resp, txn)
-    if src is None or src.size <= SMALLEST:
+    if src is None or src.size <= codec.smallest:
         return DECLINED
     env = txn.env
-    if "no-gzip" in env:
+    if codec.refuse_env in env:
         return DECLINED
-    if (ctype is None or not ctype.startswith("text/html")) \
+    if codec.html_only and (ctype is None or not ctype.startswith("text/html")) \
             and env.get("gzip-only-text/html") == "1":
         return DECLINED
     may, encoding = _encoding_allows(resp.headers)
@@ -243,30 +286,33 @@ def deflate_output(core: Handler, txn: Transaction) -> HookResult:
         return DECLINED
     resp.cache = None  # the answer now depends on the request's Accept-Encoding
     headers = resp.headers
-    if "force-gzip" not in env and not accepts_gzip(txn.headers_in.get("accept-encoding")):
+    forced = codec.force_env is not None and codec.force_env in env
+    if not forced and not accepts_coding(txn.headers_in.get("accept-encoding"),
+                                         codec.coding):
         merge_header(headers, "Vary", "Accept-Encoding", before="Content-Range")
         return resp
     merge_header(headers, "Vary", "Accept-Encoding")
-    conf = deflate_server(txn.vhost)
+    conf = codec.settings(txn.vhost)
     try:
-        packed = src.compress(Params(conf.level, conf.window_bits, conf.mem_level))
-    except zlib.error:  # deflateInit2 refused the parameters: sent as it is
-        return resp
+        packed = src.compress(conf.params)
     except OSError:  # the file vanished: the core's answer reports it
         return resp
-    return compressed_answer(core, txn, resp, headers, encoding, packed, conf, ctype, src)
+    except Exception:  # the encoder refused its parameters (deflateInit2): sent as is
+        return resp
+    return compressed_answer(core, txn, headers, encoding, packed, conf, ctype, src,
+                             codec, resp.close)
 
 
-def compressed_answer(core: Handler, txn: Transaction, resp: Response,
-                      headers: list[tuple[str, str]], encoding: str | None,
-                      packed: Compressed, conf: DeflateServer, ctype: str | None,
-                      src: Source) -> Response:
-    """The answer with the gzip body: its fields as deflate_out_filter leaves them,
-    then the byterange step over the compressed bytes."""
+def compressed_answer(core: Handler, txn: Transaction, headers: list[tuple[str, str]],
+                      encoding: str | None, packed: Compressed, conf: Settings,
+                      ctype: str | None, src: Source, codec: Codec,
+                      close: bool) -> Response:
+    """The answer with the compressed body: its fields as the filter leaves them, then
+    the byterange step over the compressed bytes."""
     if encoding is None or encoding.lower() == "identity":
-        set_header(headers, "Content-Encoding", "gzip")
+        set_header(headers, "Content-Encoding", codec.coding)
     else:
-        merge_header(headers, "Content-Encoding", "gzip")
+        merge_header(headers, "Content-Encoding", codec.coding)
     tag: str | None = None
     kept: list[tuple[str, str]] = []
     for k, v in headers:
@@ -274,12 +320,12 @@ def compressed_answer(core: Handler, txn: Transaction, resp: Response,
         if low in ("content-length", "content-md5", "content-range"):
             continue
         if low == "etag":
-            new = altered_etag(v, conf.etag)
+            new = altered_etag(v, conf.etag, codec.coding)
             if new is None:
                 continue
             tag, v = new, new
         kept.append((k, v))
-    _leave_notes(txn, conf, packed)
+    _leave_notes(txn, conf, packed, codec.dash_when_empty)
     body = packed.body
     dc = txn.dirconf
     assert dc is not None  # in_chain found the filter in it
@@ -288,17 +334,20 @@ def compressed_answer(core: Handler, txn: Transaction, resp: Response,
         return ranged
     out = Response(200, kept + [("Content-Length", str(len(body)))], ctype, body)
     out.length_computed = True
-    out.close = resp.close
+    out.close = close
     return out
 
 
-def _leave_notes(txn: Transaction, conf: DeflateServer, packed: Compressed) -> None:
-    """DeflateFilterNote: input bytes, deflate output bytes, output*100/input."""
+def _leave_notes(txn: Transaction, conf: Settings, packed: Compressed, dash: bool) -> None:
+    """The filter notes: input bytes, output bytes (deflate: the stream without gzip's
+    header and trailer), output*100/input."""
+    def count(n: int) -> str:
+        return "-" if dash and n == 0 else str(n)
+
     if conf.note_input:
-        txn.notes[conf.note_input.lower()] = str(packed.total_in) if packed.total_in else "-"
+        txn.notes[conf.note_input.lower()] = count(packed.total_in)
     if conf.note_output:
-        txn.notes[conf.note_output.lower()] = (str(packed.total_out) if packed.total_out
-                                               else "-")
+        txn.notes[conf.note_output.lower()] = count(packed.total_out)
     if conf.note_ratio:
         txn.notes[conf.note_ratio.lower()] = (
             str(packed.total_out * 100 // packed.total_in) if packed.total_in else "-")

@@ -1,4 +1,5 @@
-"""The compressed bytes of static files, compressed once per process.
+"""The compressed bytes of static files (gzip for DEFLATE, br for mod_brotli), compressed
+once per process.
 
 Keyed by the file's identity (path, inode, size, mtime_ns) and the zlib parameters, so
 a changed file is compressed again and an unchanged one never is.  Bounded by bytes: the
@@ -33,6 +34,10 @@ class Compressed:
 
 @dataclass(frozen=True, slots=True)
 class Params:
+    """The coding and its encoder's parameters (gzip: level, window bits, memory level;
+    br: quality, window, input block)."""
+
+    coding: str
     level: int
     window_bits: int
     mem_level: int
@@ -45,6 +50,20 @@ class FileKey:
     size: int
     mtime_ns: int
     params: Params
+
+
+def brotli_bytes(data: bytes, p: Params) -> Compressed:
+    """Brotli of `data` as mod_brotli's encoder makes it (generic mode)."""
+    import brotli  # a runtime dependency, imported where the coding is used
+
+    out = brotli.compress(data, mode=brotli.MODE_GENERIC, quality=p.level,
+                          lgwin=p.window_bits, lgblock=p.mem_level)
+    return Compressed(out, len(data), len(out))
+
+
+def encode(data: bytes, p: Params) -> Compressed:
+    """The body in coding p.coding."""
+    return brotli_bytes(data, p) if p.coding == "br" else gzip_bytes(data, p)
 
 
 def gzip_bytes(data: bytes, p: Params) -> Compressed:
@@ -105,7 +124,7 @@ def compressed_file(path: str, ino: int, size: int, mtime_ns: int, p: Params,
     if read is None:
         with open(path, "rb") as f:
             read = f.read(size)
-    out = gzip_bytes(read, p)
+    out = encode(read, p)
     if size <= MAX_FILE_BYTES and len(read) == size:
         STORE.put(key, out)
     return out
