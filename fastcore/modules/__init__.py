@@ -62,6 +62,7 @@ MODULES: dict[str, str] = {
     "env_module": "fastcore.modules.mod_env",
     "filter_module": "fastcore.modules.mod_filter",
     "deflate_module": "fastcore.modules.mod_deflate",
+    "brotli_module": "fastcore.modules.mod_brotli",
 }
 
 

@@ -59,18 +59,19 @@ def media_type(ctype: str | None) -> str | None:
     return ctype[:end]
 
 
-def filters_for(dc: DirConfig | None, ctype: str | None) -> frozenset[str]:
+def filters_for(dc: DirConfig | None, ctype: str | None) -> tuple[str, ...]:
     """The (upper-case) filter names AddOutputFilterByType puts over a response of
-    Content-Type `ctype` (a response without a type matches nothing)."""
+    Content-Type `ctype`, in the chain's order (the order the filters were first named;
+    a response without a type matches nothing)."""
     if dc is None:
-        return frozenset()
+        return ()
     table = filter_config(dc).by_type
     if not table:
-        return frozenset()
+        return ()
     mt = media_type(ctype)
     if mt is None:
-        return frozenset()
-    return frozenset(name for name, types in table.items() if mt in types)
+        return ()
+    return tuple(name for name, types in table.items() if mt in types)
 
 
 def add_output_filter_by_type(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

@@ -229,16 +229,16 @@ def remove_output_filter(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
         rec.add_output_filter[_ext(ext)] = ()
 
 
-def output_filters(filename: str, dc: DirConfig) -> frozenset[str]:
-    """The filter names AddOutputFilter gives a file: those of each of its extensions
-    (mod_mime's find_ct adds them extension by extension)."""
+def output_filters(filename: str, dc: DirConfig) -> tuple[str, ...]:
+    """The filter names AddOutputFilter gives a file, in the order mod_mime's find_ct
+    adds them: extension by extension, each name once."""
     table = mime_config(dc).add_output_filter
     if not table:
-        return frozenset()
-    out: set[str] = set()
+        return ()
+    out: list[str] = []
     for ext in os.path.basename(filename).split(".")[1:]:
-        out.update(table.get(ext.lower(), ()))
-    return frozenset(out)
+        out += [name for name in table.get(ext.lower(), ()) if name not in out]
+    return tuple(out)
 
 
 def directives() -> list[Directive]:

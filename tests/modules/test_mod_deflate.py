@@ -315,3 +315,15 @@ def test_unloaded_module_directives_are_invalid_commands(tmp_path: Path) -> None
         cfg(tmp_path, "DeflateCompressionLevel 5\n")
     with pytest.raises(ConfigError, match="Invalid command 'FilterProvider'"):
         cfg(tmp_path, LOAD + "FilterProvider a b c\n")
+
+
+def test_vary_is_merged_as_the_client_sees_it() -> None:
+    """apr_table_mergen, then the header filter's fix_vary: each name once, ','."""
+    from fastcore.modules.mod_deflate.filter import add_vary
+
+    h = [("ETag", '"x"'), ("Content-Range", "bytes 0-1/2")]
+    add_vary(h, "Accept-Encoding", before="Content-Range")
+    assert h == [("ETag", '"x"'), ("Vary", "Accept-Encoding"), ("Content-Range", "bytes 0-1/2")]
+    h = [("Vary", "User-Agent, accept-encoding"), ("X", "1"), ("Vary", "Cookie")]
+    add_vary(h, "Accept-Encoding")
+    assert h == [("Vary", "User-Agent,accept-encoding,Cookie"), ("X", "1")]

@@ -33,15 +33,15 @@ def test_types_filters_and_case(tmp_path: Path) -> None:
             "AddOutputFilterByType DEFLATE text/css Text/Plain\n"
             "AddOutputFilterByType ;SUBST; x/y\n")
     dc = c.main.dir_defaults
-    assert filters_for(dc, "text/html; charset=utf-8") == {"DEFLATE", "INFLATE"}
-    assert filters_for(dc, "text/css") == {"DEFLATE"}
-    assert filters_for(dc, "TEXT/CSS") == frozenset()
-    assert filters_for(dc, "text/plain") == frozenset()
-    assert filters_for(dc, "Text/Plain") == {"DEFLATE"}
-    assert filters_for(dc, "x/y") == {"SUBST"}
-    assert filters_for(dc, "text/htmlx") == frozenset()
-    assert filters_for(dc, None) == frozenset()
-    assert filters_for(None, "text/html") == frozenset()
+    assert filters_for(dc, "text/html; charset=utf-8") == ("DEFLATE", "INFLATE")
+    assert filters_for(dc, "text/css") == ("DEFLATE",)
+    assert filters_for(dc, "TEXT/CSS") == ()
+    assert filters_for(dc, "text/plain") == ()
+    assert filters_for(dc, "Text/Plain") == ("DEFLATE",)
+    assert filters_for(dc, "x/y") == ("SUBST",)
+    assert filters_for(dc, "text/htmlx") == ()
+    assert filters_for(dc, None) == ()
+    assert filters_for(None, "text/html") == ()
 
 
 def test_a_deeper_scope_replaces_the_filters_providers(tmp_path: Path) -> None:
@@ -54,9 +54,16 @@ def test_a_deeper_scope_replaces_the_filters_providers(tmp_path: Path) -> None:
             f"<Directory {www}/sub>\n AddOutputFilterByType DEFLATE text/css\n</Directory>\n")
     r = DirResolver(c)
     sub = r.dir_config(c.main, f"{www}/sub")
-    assert filters_for(sub, "text/css") == {"DEFLATE"}
-    assert filters_for(sub, "text/plain") == {"INFLATE"}
-    assert filters_for(r.dir_config(c.main, str(www)), "text/plain") == {"DEFLATE", "INFLATE"}
+    assert filters_for(sub, "text/css") == ("DEFLATE",)
+    assert filters_for(sub, "text/plain") == ("INFLATE",)
+    assert filters_for(r.dir_config(c.main, str(www)), "text/plain") == ("DEFLATE", "INFLATE")
+
+
+def test_chain_order_is_the_order_filters_were_named(tmp_path: Path) -> None:
+    c = cfg(tmp_path, LOAD + "AddOutputFilterByType B text/css\n"
+            "AddOutputFilterByType A;B text/css text/html\n")
+    assert filters_for(c.main.dir_defaults, "text/css") == ("B", "A")
+    assert filters_for(c.main.dir_defaults, "text/html") == ("B", "A")  # B first named
 
 
 def test_merge_record() -> None:

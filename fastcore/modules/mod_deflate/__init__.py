@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from fastcore.config.model import DirConfig
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
-from fastcore.core.phases import LAST, MIDDLE, OUTPUT_FILTER, Hook
+from fastcore.core.phases import MIDDLE, OUTPUT_FILTER, Hook
 from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_deflate.config import (
     NAME,
@@ -45,8 +45,10 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
     return NOTHING
 
 
-HOOKS = (Hook(OUTPUT_FILTER, precompressed_output, MIDDLE),
-         Hook(OUTPUT_FILTER, deflate_output, LAST))
+# After mod_expires, before mod_headers (see filter.py); the sibling swap comes first
+AFTER = ("expires_module",)
+HOOKS = (Hook(OUTPUT_FILTER, precompressed_output, MIDDLE, AFTER),
+         Hook(OUTPUT_FILTER, deflate_output, MIDDLE, AFTER))
 MODULE = ModuleSpec(NAME, directives, dir_record=PrecompressedDir,
                     server_record=DeflateServer, hooks=HOOKS,
                     cache_contribution=cache_contribution)

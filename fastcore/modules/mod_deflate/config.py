@@ -68,7 +68,8 @@ def precompressed_codings(dc: DirConfig | None) -> tuple[str, ...]:
     return module_record(dc.modules, NAME, PrecompressedDir).encodings or ()
 
 
-def _atoi(text: str) -> int:
+def atoi(text: str) -> int:
+    """C's atoi: the leading number, 0 when there is none."""
     m = re.match(r"\s*([+-]?\d+)", text)
     return int(m.group(1)) if m else 0
 
@@ -78,28 +79,28 @@ def _server(ctx: Ctx) -> DeflateServer:
 
 
 def set_level(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    i = _atoi(a[0])
+    i = atoi(a[0])
     if not 1 <= i <= 9:
         raise DirectiveError("Compression Level must be between 1 and 9")
     _server(ctx).level = i
 
 
 def set_window(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    i = _atoi(a[0])
+    i = atoi(a[0])
     if not 1 <= i <= 15:
         raise DirectiveError("DeflateWindowSize must be between 1 and 15")
     _server(ctx).window_bits = i
 
 
 def set_mem_level(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    i = _atoi(a[0])
+    i = atoi(a[0])
     if not 1 <= i <= 9:
         raise DirectiveError("DeflateMemLevel must be between 1 and 9")
     _server(ctx).mem_level = i
 
 
 def set_buffer_size(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    i = _atoi(a[0])
+    i = atoi(a[0])
     if i <= 0:
         raise DirectiveError("DeflateBufferSize should be positive")
     _server(ctx).buffer_size = i

@@ -1,7 +1,10 @@
 """The DEFLATE output filter (mod_deflate's deflate_out_filter) over a finished answer.
 
-It runs LAST in the OUTPUT_FILTER phase, after mod_headers and mod_expires (content
-set filters come after the resource filters in httpd), on the answers a handler made:
+It runs MIDDLE in the OUTPUT_FILTER phase, after mod_expires (AP_FTYPE_CONTENT_SET-2)
+and before mod_headers' output filter (measured: `Header set Vary X` replaces DEFLATE's
+Vary, `Header edit ETag` sees the -gzip ETag: httpd inserts DEFLATE, by mod_mime at
+type_checker or by mod_filter's insert_filter, before mod_headers' filter of the same
+type), on the answers a handler made:
 httpd's error path (ap_send_error_response) drops the content filters, so 3xx/4xx/5xx,
 304 and 412 answers are left alone.  What it decides, in deflate_out_filter's order:
 
@@ -135,6 +138,32 @@ def merge_header(headers: list[tuple[str, str]], name: str, value: str,
     headers.append((name, value))
 
 
+def add_vary(headers: list[tuple[str, str]], token: str, before: str | None = None) -> None:
+    """apr_table_mergen of a Vary token, as the client sees it after the header filter's
+    fix_vary: the field names of every Vary field, each once (compared without case),
+    joined by ',' in one field where the first one was."""
+    names: list[str] = []
+    seen: set[str] = set()
+    at = None
+    for i, (k, v) in enumerate(headers):
+        if k.lower() != "vary":
+            continue
+        if at is None:
+            at = i
+        for name in v.replace(",", " ").split():
+            if name.lower() not in seen:
+                seen.add(name.lower())
+                names.append(name)
+    if token.lower() not in seen:
+        names.append(token)
+    if at is None:
+        merge_header(headers, "Vary", token, before)
+        return
+    value = ",".join(names)
+    headers[:] = [(k, value) if i == at else (k, v) for i, (k, v) in enumerate(headers)
+                  if i == at or k.lower() != "vary"]
+
+
 def set_header(headers: list[tuple[str, str]], name: str, value: str) -> None:
     """apr_table_setn: replace the first field of that name (dropping others), else add."""
     low = name.lower()
@@ -209,17 +238,24 @@ def _plain_type(core: Handler, txn: Transaction, resp: Response) -> str | None:
     return resp.ctype
 
 
-def in_chain(txn: Transaction, ctype: str | None, status: int, name: str = FILTER) -> bool:
-    """Whether DEFLATE is among the answer's output filters: AddOutputFilterByType
-    (mod_filter's harness, which only runs over a 200: the core's 206 is a 200 then)
-    for its type, or AddOutputFilter (mod_mime) for its file's name."""
+def chain(txn: Transaction, ctype: str | None, status: int) -> tuple[str, ...]:
+    """The answer's output filters in httpd's order: mod_mime's AddOutputFilter for
+    its file's name (added at type_checker), then mod_filter's AddOutputFilterByType
+    for its type (added at insert_filter; the harness only runs over a 200, and the
+    core's 206 is still a 200 then)."""
     dc = txn.dirconf
     if dc is None:
-        return False
-    if status in (200, 206) and name in filters_for(dc, ctype):
-        return True
+        return ()
     walk = txn.walk
-    return walk is not None and name in output_filters(walk.filename, dc)
+    names = output_filters(walk.filename, dc) if walk is not None else ()
+    if status in (200, 206):
+        names += tuple(n for n in filters_for(dc, ctype) if n not in names)
+    return names
+
+
+def in_chain(txn: Transaction, ctype: str | None, status: int, name: str = FILTER) -> bool:
+    """Whether the filter `name` is among the answer's output filters."""
+    return name in chain(txn, ctype, status)
 
 
 @dataclass(frozen=True)
@@ -259,9 +295,42 @@ DEFLATE = Codec(FILTER, "gzip", "no-gzip", "force-gzip", SMALLEST, True, True,
                 deflate_settings)
 
 
+# filter name -> (the Apache module that provides it, its codec); mod_brotli adds its own
+CODECS: dict[str, tuple[str, Codec]] = {FILTER: ("deflate_module", DEFLATE)}
+
+
+def register_codec(module: str, codec: Codec) -> None:
+    CODECS[codec.filter] = (module, codec)
+
+
+def run_chain(core: Handler, txn: Transaction, me: Codec) -> HookResult:
+    """The compression filters of the answer's chain, in the chain's order, up to and
+    including `me` (so DEFLATE;BROTLI_COMPRESS and BROTLI_COMPRESS;DEFLATE differ as in
+    httpd).  A filter that already ran for this answer runs again harmlessly when its
+    own hook comes: it finds the answer as it left it (encoded, or varied)."""
+    resp = txn.response
+    if resp is None:
+        return DECLINED
+    names = chain(txn, _plain_type(core, txn, resp), resp.status)
+    if me.filter not in names:
+        return DECLINED
+    loaded = core.srv.cfg.modules
+    out: HookResult = DECLINED
+    for name in names:
+        entry = CODECS.get(name)
+        if entry is None or entry[0] not in loaded:
+            continue
+        rv = encode_output(core, txn, entry[1])
+        if not isinstance(rv, int):
+            txn.response = out = rv
+        if name == me.filter:
+            break
+    return out
+
+
 def deflate_output(core: Handler, txn: Transaction) -> HookResult:
     """The DEFLATE filter over txn.response (DECLINED: left as it is)."""
-    return encode_output(core, txn, DEFLATE)
+    return run_chain(core, txn, DEFLATE)
 
 
 def encode_output(core: Handler, txn: Transaction, codec: Codec) -> HookResult:
@@ -289,9 +358,9 @@ def encode_output(core: Handler, txn: Transaction, codec: Codec) -> HookResult:
     forced = codec.force_env is not None and codec.force_env in env
     if not forced and not accepts_coding(txn.headers_in.get("accept-encoding"),
                                          codec.coding):
-        merge_header(headers, "Vary", "Accept-Encoding", before="Content-Range")
+        add_vary(headers, "Accept-Encoding", before="Content-Range")
         return resp
-    merge_header(headers, "Vary", "Accept-Encoding")
+    add_vary(headers, "Accept-Encoding")
     conf = codec.settings(txn.vhost)
     try:
         packed = src.compress(conf.params)

@@ -20,7 +20,7 @@ from fastcore.core import static as S
 from fastcore.core.phases import DECLINED, HookResult
 from fastcore.core.response import Response
 from fastcore.modules.mod_deflate.config import PRECOMPRESSED_SUFFIXES, precompressed_codings
-from fastcore.modules.mod_deflate.filter import in_chain, merge_header
+from fastcore.modules.mod_deflate.filter import add_vary, in_chain
 
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
@@ -76,7 +76,7 @@ def precompressed_output(core: Handler, txn: Transaction) -> HookResult:
         return _sibling_answer(txn, resp, sibling, st, coding)
     resp.cache = None
     if vary:
-        merge_header(resp.headers, "Vary", "Accept-Encoding")
+        add_vary(resp.headers, "Accept-Encoding")
     return resp
 
 
