@@ -67,6 +67,10 @@ def sv(expr: str, t: Transaction | None = None) -> str:
     ('"a" =~ /a(/', "Failed to compile regular expression"),
     ("-R 10.0.0.1", "-R requires subnet/netmask as constant argument"),
     ("-R 'nonsense'", "parsing of subnet/netmask failed"),
+    # sub-request tests: refused, not guessed (docs/compat.md)
+    ("-F 'x'", "Unary operator '-F' (a sub-request) is not supported by fastcore"),
+    ("-U '/x'", "Unary operator '-U' (a sub-request) is not supported by fastcore"),
+    ("-A '/x'", "Unary operator '-A' (a sub-request) is not supported by fastcore"),
 ])
 def test_parse_errors(expr: str, message: str) -> None:
     with pytest.raises(DirectiveError) as e:
@@ -178,11 +182,14 @@ def test_request_independent(expr: str, fixed: bool) -> None:
 
 
 def test_recursion_limit() -> None:
-    assert ev(" || ".join(["false"] * 18 + ["true"]))
+    # chains loop (Apache's tree nests them to the right); nested calls count
+    assert ev(" || ".join(["false"] * 40 + ["true"]))
+    assert ev("!" * 30 + "true") and ev("(" * 25 + "true" + ")" * 25)
+    assert ev("tolower(" * 18 + "'A'" + ")" * 18 + " == 'a'")
     with pytest.raises(ExprError, match="Recursion limit reached"):
-        ev(" || ".join(["false"] * 21 + ["true"]))
-    deep = "(" * 25 + "true" + ")" * 25  # parentheses add no node
-    assert ev(deep)
+        ev("tolower(" * 19 + "'A'" + ")" * 19 + " == 'a'")
+    with pytest.raises(ExprError, match="Recursion limit reached"):
+        ev("(" * 25 + "true" + " && true)" * 25)
 
 
 def test_string_expressions() -> None:

@@ -103,17 +103,19 @@ class Parser:
 
     # -- conditions --------------------------------------------------------------------
     def cond(self) -> X.Cond:
+        """A chain of || (and of &&) nests to the right, as Apache's tree does: its
+        evaluation loops over the chain instead of recursing (no nesting limit)."""
         left = self.conj()
-        while self.peek().kind == "T_OP_OR":
+        if self.peek().kind == "T_OP_OR":
             self.take()
-            left = X.Logic(False, left, self.conj())
+            return X.Logic(False, left, self.cond())
         return left
 
     def conj(self) -> X.Cond:
         left = self.unary()
-        while self.peek().kind == "T_OP_AND":
+        if self.peek().kind == "T_OP_AND":
             self.take()
-            left = X.Logic(True, left, self.unary())
+            return X.Logic(True, left, self.conj())
         return left
 
     def unary(self) -> X.Cond:
@@ -205,7 +207,7 @@ class Parser:
         while self.peek().kind == "','":
             self.take()
             items.append(self.word())
-        self.expect("'}'", "T_OP_CONCAT or ',' or '}'")
+        self.expect("'}'", "'}' or ','")
         return items
 
     # -- words ---------------------------------------------------------------------------
@@ -228,7 +230,7 @@ class Parser:
                 return X.Const("")
             self.abort_on_error()
             inner = self.string()
-            self.expect("T_STR_END")
+            self.expect("T_STR_END", "T_STRING or T_REGEX_BACKREF or T_STR_END or T_VAR_BEGIN")
             return inner
         if tok.kind == "T_VAR_BEGIN":
             return self.var()
@@ -276,7 +278,7 @@ class Parser:
             self.take()
             self.abort_on_error()
             arg = self.string()
-            self.expect("T_VAR_END")
+            self.expect("T_VAR_END", "T_STRING or T_REGEX_BACKREF or T_VAR_BEGIN or T_VAR_END")
             return self.call(name, arg)
         self.expect("T_VAR_END", "T_VAR_END or ':'")
         var = N.VARIABLES.get(name.upper())
