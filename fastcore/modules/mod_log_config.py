@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fastcore.core.expr import ExprContext, ExprError, parse_condition
 from fastcore.config.engine import NOT_IN_DIR_LOC_FILE, RSRC, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.logformat import check_log_format
 from fastcore.config.model import DirConfig, VirtualHost, module_record, scope_record
 from fastcore.config.tree import Node
+from fastcore.core.expr import ExprContext, ExprError, parse_condition
 from fastcore.core.paths import to_bytes
 from fastcore.core.phases import LOG_TRANSACTION, OK, Hook, HookResult
 from fastcore.modules import ModuleSpec

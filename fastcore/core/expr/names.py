@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import fastcore
 from fastcore.core import errors
 from fastcore.core.expr import values as V
 from fastcore.core.expr.context import ExprContext, ExprError
@@ -121,6 +120,32 @@ def _banner(ctx: ExprContext) -> str:
     return errors.server_banner(ctx.txn.conn.srv.cfg.server_tokens)
 
 
+def _method(ctx: ExprContext) -> str:
+    return ctx.txn.method
+
+
+def _uri(ctx: ExprContext) -> str:
+    """r->uri (path text as bytes)."""
+    return V.from_path(ctx.txn.r_uri or ctx.txn.uri_path)
+
+
+def _protocol(ctx: ExprContext) -> str:
+    return ctx.txn.protocol
+
+
+def _path_info(ctx: ExprContext) -> str | None:
+    walk = ctx.txn.walk
+    return V.from_path(walk.path_info) if walk is not None else None
+
+
+def _query(ctx: ExprContext) -> str:
+    return ctx.txn.query
+
+
+def _document_uri(ctx: ExprContext) -> str:
+    return ctx.txn.env.get("document_uri") or _uri(ctx)
+
+
 def _time(fmt: str) -> Variable:
     return Variable(lambda ctx: time.strftime(fmt, _local(time.time())), False)
 
@@ -139,9 +164,9 @@ VARIABLES: dict[str, Variable] = {
     "HTTP_REFERER": _req_header("Referer"), "HTTP_COOKIE": _req_header("Cookie"),
     "HTTP_FORWARDED": _req_header("Forwarded"), "HTTP_HOST": _req_header("Host"),
     "HTTP_ACCEPT": _req_header("Accept"),
-    "REQUEST_METHOD": Variable(lambda ctx: ctx.txn.method, F),
+    "REQUEST_METHOD": Variable(_method, F),
     "REQUEST_SCHEME": Variable(lambda ctx: "http", T),
-    "REQUEST_URI": Variable(lambda ctx: V.from_path(ctx.txn.r_uri or ctx.txn.uri_path), F),
+    "REQUEST_URI": Variable(_uri, F),
     "REQUEST_FILENAME": Variable(lambda ctx: V.from_path(ctx.txn.filename), T),
     "REMOTE_HOST": Variable(lambda ctx: ctx.txn.remote_host or ctx.txn.client_ip, F),
     "REMOTE_IDENT": Variable(lambda ctx: None, F),
@@ -149,11 +174,10 @@ VARIABLES: dict[str, Variable] = {
     "SERVER_ADMIN": Variable(lambda ctx: ctx.txn.vhost.server_admin, T),
     "SERVER_NAME": Variable(lambda ctx: _server_name_port(ctx)[0], F),
     "SERVER_PORT": Variable(lambda ctx: str(_server_name_port(ctx)[1]), F),
-    "SERVER_PROTOCOL": Variable(lambda ctx: ctx.txn.protocol, F),
+    "SERVER_PROTOCOL": Variable(_protocol, F),
     "SCRIPT_FILENAME": Variable(lambda ctx: V.from_path(ctx.txn.filename), T),
-    "PATH_INFO": Variable(lambda ctx: V.from_path(ctx.txn.walk.path_info)
-                          if ctx.txn.walk is not None else None, F),
-    "QUERY_STRING": Variable(lambda ctx: ctx.txn.query, F),
+    "PATH_INFO": Variable(_path_info, F),
+    "QUERY_STRING": Variable(_query, F),
     "IS_SUBREQ": Variable(lambda ctx: "false", T),
     "DOCUMENT_ROOT": Variable(lambda ctx: V.from_path(ctx.txn.vhost.document_root), T),
     "AUTH_TYPE": Variable(lambda ctx: None, F),
@@ -163,8 +187,7 @@ VARIABLES: dict[str, Variable] = {
     "REQUEST_LOG_ID": Variable(lambda ctx: None, F),
     "SCRIPT_USER": Variable(lambda ctx: _owner(ctx, False), T),
     "SCRIPT_GROUP": Variable(lambda ctx: _owner(ctx, True), T),
-    "DOCUMENT_URI": Variable(lambda ctx: ctx.txn.env.get("document_uri")
-                             or V.from_path(ctx.txn.r_uri or ctx.txn.uri_path), F),
+    "DOCUMENT_URI": Variable(_document_uri, F),
     "LAST_MODIFIED": Variable(_last_modified, T),
     "CONTEXT_PREFIX": Variable(lambda ctx: "", F),
     "CONTEXT_DOCUMENT_ROOT": Variable(lambda ctx: V.from_path(ctx.txn.vhost.document_root), T),
@@ -321,7 +344,7 @@ def _fnmatch(pattern: str, s: str, pathname: bool, casefold: bool) -> bool:
         return fnmatch.fnmatchcase(s, pattern.replace("[^", "[!"))
     pparts, sparts = pattern.split("/"), s.split("/")
     return len(pparts) == len(sparts) and all(
-        fnmatch.fnmatchcase(a, p.replace("[^", "[!")) for p, a in zip(pparts, sparts))
+        fnmatch.fnmatchcase(a, p.replace("[^", "[!")) for p, a in zip(pparts, sparts, strict=True))
 
 
 BINARY: dict[str, Binary] = {
@@ -354,6 +377,3 @@ def parse_subnet(name: str, arg: str | None) -> tuple[Network | None, str | None
         pass
     return None, "parsing of subnet/netmask failed"
 
-
-def server_version() -> str:
-    return fastcore.SERVER_SOFTWARE

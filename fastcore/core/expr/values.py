@@ -93,7 +93,7 @@ def unescape(s: str) -> str:
             out.append(c)
             i += 1
             continue
-        if i + 2 < len(b) + 0 and b[i + 1] in hexd and b[i + 2] in hexd:
+        if i + 2 < len(b) and b[i + 1] in hexd and b[i + 2] in hexd:
             v = int(b[i + 1:i + 3], 16)
             if v == 0:
                 bad = True
