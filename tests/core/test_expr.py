@@ -198,3 +198,17 @@ def test_string_expressions() -> None:
     assert sv("a\\tb") == "a\tb"
     with pytest.raises(DirectiveError, match="Variable 'NOPE' does not exist"):
         parse_string("%{NOPE}")
+
+
+def test_customlog_expr_condition() -> None:
+    """CustomLog ... expr= writes a line only when the expression holds for the request
+    and its answer; a failing evaluation writes none."""
+    from fastcore.modules.mod_log_config import log_condition
+    t = txn()
+    t.response = Response(404, [], "text/html")
+    assert log_condition("expr=%{REQUEST_STATUS} == '404'")(t)
+    assert not log_condition("expr=%{REQUEST_STATUS} == '200'")(t)
+    assert log_condition("expr=%{HTTP_USER_AGENT} =~ /curl/ && -f %{REQUEST_FILENAME}")(t)
+    assert not log_condition("expr=file('/nonexistent/x') == ''")(t)
+    with pytest.raises(DirectiveError, match="Variable 'NOPE' does not exist"):
+        log_condition("expr=%{NOPE} == 1")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import cast
 
 import pytest
+from support.config_variants import LOG_EXPRS
 
 from fastcore.config.engine import DirectiveError
 from fastcore.core.connection import Connection
@@ -173,7 +174,7 @@ def test_same_verdict(apache: tuple[str, int], i: int) -> None:
     assert _fastcore_status(doc, i, expr) == want, expr
 
 
-@pytest.mark.parametrize("expr", SYNTAX)
+@pytest.mark.parametrize("expr", SYNTAX + tuple(e for e in LOG_EXPRS if e not in SYNTAX))
 def test_same_parse_error(expr: str, tmp_path: str) -> None:
     os.makedirs(os.path.join(tmp_path, "www"))
     conf = _conf(str(tmp_path), _port(), f'<Location "/">\n  Require expr "{_q(expr)}"\n'

@@ -266,7 +266,7 @@ class Parser:
                 parts.append(X.Backref(int(tok.value)))
             elif not parts:
                 self.abort_on_error()
-                raise self.syntax()
+                raise self.syntax("T_ERROR or T_STRING or T_REGEX_BACKREF or T_VAR_BEGIN")
             else:
                 break
         return parts[0] if len(parts) == 1 else X.Concat(parts)
