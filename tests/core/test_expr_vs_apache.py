@@ -189,3 +189,67 @@ def test_same_parse_error(expr: str, tmp_path: str) -> None:
     with pytest.raises(DirectiveError) as e:
         parse_condition(expr)
     assert str(e.value) == line[len(prefix):]
+
+
+# -- the same httpd.conf through apache2 and fastcore: Require expr, CustomLog expr= ----
+E2E_MODULES = ("mpm_prefork", "authz_core", "mime")
+E2E_SITE = """
+DocumentRoot "{www}"
+<Directory "{www}">
+  Require all granted
+</Directory>
+<Location "/ua">
+  Require expr "%{HTTP_USER_AGENT} =~ /probe/ && req('Accept') != 'x'"
+</Location>
+<Location "/not">
+  <RequireAll>
+    Require not expr "%{QUERY_STRING} == 'deny'"
+    Require all granted
+  </RequireAll>
+</Location>
+<Location "/file">
+  Require expr "-f %{REQUEST_FILENAME} && %{REQUEST_URI} =~ m#^/file/(.*)$# && $1 == 'ok.txt'"
+</Location>
+<Location "/broken">
+  Require expr "file('/nonexistent/fc-expr') == ''"
+</Location>
+LogFormat "%>s %U%q" short
+CustomLog "{run}/expr_log" short "expr=%{REQUEST_STATUS} -eq 403 || %{QUERY_STRING} =~ /log/"
+"""
+E2E_REQUESTS = (("/ua/a.txt", "probe"), ("/ua/a.txt", "other"), ("/not/a.txt?deny", "x"),
+                ("/not/a.txt?log", "x"), ("/file/ok.txt", "x"), ("/file/missing.txt", "x"),
+                ("/broken/a.txt", "x"), ("/a.txt?log=1", "x"), ("/a.txt", "x"))
+
+
+def _e2e(tmp: str, fastcore: bool) -> tuple[list[tuple[int, str | None]], list[str]]:
+    from support.apache_oracle import ApacheOracle
+    from support.wire import parse_responses, raw_request
+    run = os.path.join(tmp, "fastcore" if fastcore else "apache")
+    os.makedirs(run)
+    www = os.path.join(tmp, "www")
+    got: list[tuple[int, str | None]] = []
+    with ApacheOracle(run, E2E_SITE.replace("{www}", www).replace("{run}", run),
+                      modules=E2E_MODULES, fastcore=fastcore) as ap:
+        for path, agent in E2E_REQUESTS + E2E_REQUESTS:
+            resp = parse_responses(raw_request(ap.port, (
+                f"GET {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: {agent}\r\n\r\n"
+            ).encode()))[0]
+            got.append((resp[0], resp[1].get("vary")))
+        time.sleep(0.3)
+    with open(os.path.join(run, "expr_log")) as fh:
+        return got, fh.read().splitlines()
+
+
+def test_require_expr_and_customlog_expr_match_apache(tmp_path) -> None:
+    www = os.path.join(str(tmp_path), "www")
+    for rel in ("a.txt", "ua/a.txt", "not/a.txt", "file/ok.txt", "broken/a.txt"):
+        os.makedirs(os.path.dirname(os.path.join(www, rel)), exist_ok=True)
+        with open(os.path.join(www, rel), "w") as fh:
+            fh.write(rel + "\n")
+    a = _e2e(str(tmp_path), False)
+    f = _e2e(str(tmp_path), True)
+    assert f == a
+    # not vacuous: grants, denials, the 500, Vary and a filtered log all show in Apache's
+    statuses = [s for s, _v in a[0]]
+    assert {200, 403, 500} <= set(statuses) and ("User-Agent,Accept" in [v for _s, v in a[0]])
+    assert "403 /ua/a.txt" in a[1] and "200 /a.txt?log=1" in a[1] and "200 /a.txt" not in a[1]
