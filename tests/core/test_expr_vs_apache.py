@@ -253,3 +253,58 @@ def test_require_expr_and_customlog_expr_match_apache(tmp_path) -> None:
     statuses = [s for s, _v in a[0]]
     assert {200, 403, 500} <= set(statuses) and ("User-Agent,Accept" in [v for _s, v in a[0]])
     assert "403 /ua/a.txt" in a[1] and "200 /a.txt?log=1" in a[1] and "200 /a.txt" not in a[1]
+
+
+# -- string expressions: mod_headers' `Header set X "expr=..."` in Apache ---------------
+STRINGS = ("%{HTTP_USER_AGENT}/x", "%{tolower:ABC}-%{toupper:abc}", "%{md5:x}",
+           "%{sha1:x} %{base64:x}", "%{REQUEST_URI}?%{QUERY_STRING}", "%{unescape:a%41%2f}",
+           "%{escape:a b&c}", "%{req:Accept} %{http:cookie}", "%{REQUEST_METHOD} %{HTTPS}",
+           "%{unbase64:aGk} %{osenv:FC_EXPR_OS}", "literal 'text' here",
+           "%{REMOTE_ADDR} %{IS_SUBREQ} %{API_VERSION}", "%{filesize:{doc}/f.txt}")
+
+
+def test_string_expressions_match_apache(tmp_path) -> None:
+    from fastcore.core.expr import parse_string
+    tmp = str(tmp_path)
+    doc = os.path.join(tmp, "www")
+    os.makedirs(doc)
+    with open(os.path.join(doc, "s"), "w") as fh:
+        fh.write("ok\n")
+    with open(os.path.join(doc, "f.txt"), "w") as fh:
+        fh.write("hello\n")
+    lines = "".join(f'  Header set X-S{i} "expr={s.replace("{doc}", doc)}"\n'
+                    for i, s in enumerate(STRINGS))
+    port = _port()
+    conf = _conf(tmp, port, f"LoadModule headers_module {MODDIR}/mod_headers.so\n"
+                            f'<Location "/s">\n  Require all granted\n{lines}</Location>\n')
+    env = dict(os.environ, FC_EXPR_OS="os-value")
+    proc = subprocess.Popen([APACHE, "-f", conf, "-DFOREGROUND"], env=env,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/s?q=1", headers=HEADERS)
+        r = c.getresponse()
+        got = {f"x-s{i}": r.getheader(f"X-S{i}") for i in range(len(STRINGS))}
+        c.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    srv = types.SimpleNamespace(
+        cfg=types.SimpleNamespace(server_tokens="full", main=types.SimpleNamespace(
+            server_name="localhost", server_admin="admin@example.org", document_root=doc)),
+        server_name_port=lambda t: ("localhost", 80))
+    conn = types.SimpleNamespace(srv=srv, client_ip="127.0.0.1", remote_port=50000,
+                                 requests=0, local_addr=lambda: ("127.0.0.1", 80))
+    t = Transaction(cast(Connection, conn), 0.0)
+    t.method, t.protocol, t.uri_path, t.r_uri, t.query = "GET", "HTTP/1.1", "/s", "/s", "q=1"
+    t.headers_in = {k.lower(): v for k, v in HEADERS.items()}
+    os.environ["FC_EXPR_OS"] = "os-value"
+    for i, s in enumerate(STRINGS):
+        mine = parse_string(s.replace("{doc}", doc)).evaluate(ExprContext(t))
+        assert mine == got[f"x-s{i}"], s
