@@ -125,6 +125,10 @@ def test_file_tests() -> None:
     assert sv(f"%{{file:{f}}}") == "hello a\n"
     with pytest.raises(ExprError, match="Cannot open file"):
         sv(f"%{{file:{DOC}/nope}}")
+    with pytest.raises(ExprError, match="Cannot read from file"):
+        sv(f"%{{file:{DOC}}}")
+    with pytest.raises(ExprError, match="Cannot open file"):
+        sv("%{file:a\\0b}")
 
 
 def test_functions() -> None:

@@ -221,15 +221,28 @@ def _env(ctx: ExprContext, name: str) -> str | None:
 
 
 def _read_file(ctx: ExprContext, name: str) -> str:
+    """file_func: at most 10 MiB; a directory opens but cannot be read, as with APR."""
     try:
-        with open(V.to_path(name), "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > MAX_FILE_SIZE:
-                raise ExprError(f"File {name} too large")
-            data = fh.read(size)
-    except OSError:
+        fd = os.open(V.to_path(name), os.O_RDONLY)
+    except (OSError, ValueError):
         raise ExprError(f"Cannot open file {name}") from None
-    return V.text(data)
+    try:
+        size = os.fstat(fd).st_size
+        if size > MAX_FILE_SIZE:
+            raise ExprError(f"File {name} too large")
+        chunks = []
+        left = size
+        while left > 0:
+            b = os.read(fd, left)
+            if not b:
+                break
+            chunks.append(b)
+            left -= len(b)
+    except OSError:
+        raise ExprError(f"Cannot read from file {name}") from None
+    finally:
+        os.close(fd)
+    return V.text(b"".join(chunks))
 
 
 def _filesize(ctx: ExprContext, name: str) -> str:
