@@ -308,3 +308,25 @@ def test_string_expressions_match_apache(tmp_path) -> None:
     for i, s in enumerate(STRINGS):
         mine = parse_string(s.replace("{doc}", doc)).evaluate(ExprContext(t))
         assert mine == got[f"x-s{i}"], s
+
+
+@pytest.mark.parametrize("body", [
+    '<Location "/">\n  Require expr "%{NOPE} == 1"\n</Location>\n',
+    '<Location "/">\n  Require expr %{REQUEST_URI} =~ /a(/\n</Location>\n',
+    '<Location "/">\n  Require not expr "true"\n</Location>\n',
+    'CustomLog logs/x.log common "expr=%{HTTP_HOST"\n',
+    'CustomLog logs/x.log common "expr=-Z 1"\n',
+])
+def test_startup_errors_match_apache(tmp_path, body: str) -> None:
+    """The whole -t answer, file and line included, for expressions in directives."""
+    from pathlib import Path
+
+    from support.config_checks import fastcore_in_process
+    os.makedirs(os.path.join(tmp_path, "www"))
+    os.makedirs(os.path.join(tmp_path, "logs"))
+    conf = _conf(str(tmp_path), _port(), body)
+    ap = subprocess.run([APACHE, "-t", "-f", conf], capture_output=True, text=True)
+    fc = fastcore_in_process(Path(conf), [])
+    assert ap.returncode != 0 and fc.returncode != 0
+    want = [x for x in ap.stderr.splitlines() if not x.startswith("AH00558")]
+    assert fc.stderr.splitlines()[-2:] == want[-2:], (ap.stderr, fc.stderr)

@@ -2,6 +2,7 @@
 nesting counted as Apache counts it (AP_EXPR_MAX_RECURSION)."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from fastcore.config.regex import Regex
@@ -10,7 +11,7 @@ from fastcore.core.expr.context import ExprContext
 from fastcore.core.expr.values import atoi64, raw
 
 
-class Word:
+class Word(ABC):
     """A string-valued node."""
 
     independent = True
@@ -22,8 +23,9 @@ class Word:
         finally:
             ctx.leave()
 
+    @abstractmethod
     def compute(self, ctx: ExprContext) -> str | None:
-        raise NotImplementedError
+        """The node's own value (None: Apache's NULL, read as "")."""
 
 
 @dataclass
@@ -82,7 +84,7 @@ class Call(Word):
         return self.func.independent and self.arg.independent
 
 
-class Cond:
+class Cond(ABC):
     """A boolean node."""
 
     independent = True
@@ -94,8 +96,9 @@ class Cond:
         finally:
             ctx.leave()
 
+    @abstractmethod
     def compute(self, ctx: ExprContext) -> bool:
-        raise NotImplementedError
+        """The node's truth, evaluated in the caller's nesting level."""
 
 
 @dataclass
