@@ -31,7 +31,7 @@ from fastcore.modules.mod_deflate.config import (
 )
 from fastcore.modules.mod_deflate.filter import Codec, Settings, register_codec, run_chain
 from fastcore.modules.mod_deflate.store import Params
-from fastcore.modules.mod_filter import filters_for
+from fastcore.modules.mod_filter import may_select
 from fastcore.modules.mod_mime import output_filters
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
     Accept-Encoding, which the core caches do not key on."""
     if served is None or served.enc:
         return NOTHING
-    if FILTER in filters_for(dc, served.ctype) or FILTER in output_filters(served.fname, dc):
+    if may_select(dc, served.ctype, FILTER) or FILTER in output_filters(served.fname, dc):
         return NOT_CACHEABLE
     return NOTHING
 

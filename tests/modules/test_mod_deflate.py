@@ -313,8 +313,8 @@ def test_unloaded_module_directives_are_invalid_commands(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="Invalid command 'DeflateCompressionLevel', "
                                           "perhaps misspelled"):
         cfg(tmp_path, "DeflateCompressionLevel 5\n")
-    with pytest.raises(ConfigError, match="Invalid command 'FilterProvider'"):
-        cfg(tmp_path, LOAD + "FilterProvider a b c\n")
+    with pytest.raises(ConfigError, match="Invalid command 'DeflateInflateLimitRequestBody'"):
+        cfg(tmp_path, LOAD + "DeflateInflateLimitRequestBody 10\n")
 
 
 def test_vary_is_merged_as_the_client_sees_it() -> None:

@@ -29,7 +29,7 @@ DocumentRoot "{www}"
   Require all granted
 </Directory>
 AddOutputFilterByType DEFLATE text/html text/plain
-AddOutputFilterByType DEFLATE;INFLATE text/css
+AddOutputFilterByType DEFLATE;deflate text/css
 AddOutputFilter DEFLATE js
 AddEncoding gzip gz
 DeflateFilterNote Input instream
@@ -243,7 +243,7 @@ def test_refused_with_apaches_message(tmp_path, line: str, loaded: bool) -> None
     "DeflateMemLevel 1", "DeflateBufferSize 4096", "DeflateFilterNote ratio",
     "DeflateFilterNote INPUT in", "DeflateAlterETag remove",
     "<VirtualHost *:1>\nDeflateCompressionLevel 2\n</VirtualHost>",
-    "<Directory />\nAddOutputFilterByType DEFLATE;INFLATE text/html text/css\n</Directory>",
+    "<Directory />\nAddOutputFilterByType DEFLATE;deflate text/html text/css\n</Directory>",
 ])
 def test_accepted_as_apache_accepts(tmp_path, line: str) -> None:
     path = _conf(str(tmp_path), line)
@@ -312,3 +312,63 @@ def test_h5bp_precompressed_names_match_apache(tmp_path) -> None:
     assert ("Content-Encoding", "br") in by_name["app.css.br"][1]
     assert ("Content-Encoding", "gzip") in by_name["app.css"][1]  # DEFLATE's
     assert not any(k == "Vary" for k, _ in by_name["app.css.gz"][1])
+
+
+SMART = """
+DocumentRoot "{www}"
+<Directory "{www}">
+  Require all granted
+</Directory>
+FilterDeclare PACK
+FilterProvider PACK DEFLATE "%{CONTENT_TYPE} =~ m#^text/(html|css)#"
+FilterProvider PACK DEFLATE "%{HTTP:X-Pack} == 'yes'"
+FilterChain PACK
+AddOutputFilterByType DEFLATE text/plain
+<Directory "{www}/off">
+  FilterChain !
+</Directory>
+<Directory "{www}/minus">
+  FilterChain -PACK
+</Directory>
+<Directory "{www}/only">
+  FilterChain =BYTYPE:DEFLATE
+</Directory>
+<Directory "{www}/unbytype">
+  AddOutputFilterByType DEFLATE text/xml
+  FilterChain -BYTYPE:DEFLATE
+</Directory>
+"""
+
+
+def test_smart_filters_match_apache(tmp_path) -> None:
+    """FilterDeclare / FilterProvider (ap_expr on the type and on a request header) /
+    FilterChain (!, -, =, and removing AddOutputFilterByType's own harness)."""
+    www = os.path.join(str(tmp_path), "www")
+    text = b"smart filters compress this line\n" * 100
+    names = ["a.html", "a.css", "a.txt", "a.png", "off/a.html", "off/a.txt", "minus/a.css",
+             "only/a.css", "only/a.txt", "unbytype/a.txt", "unbytype/a.xml"]
+    for name in names:
+        path = os.path.join(www, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(text)
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    cases = [("GET", "/" + n, GZ) for n in names] + [
+        ("GET", "/a.png", GZ + "X-Pack: yes\r\n"), ("GET", "/a.png", "X-Pack: yes\r\n"),
+        ("GET", "/a.html", ""), ("GET", "/missing.html", GZ)]
+    got = {}
+    for fastcore in (False, True):
+        run = os.path.join(str(tmp_path), "fc" if fastcore else "ap")
+        os.makedirs(run)
+        with ApacheOracle(run, SMART.replace("{www}", www), modules=MODULES,
+                          fastcore=fastcore) as ap:
+            got[fastcore] = [
+                _answer(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: x\r\n{h}"
+                                    "Connection: close\r\n\r\n".encode()))
+                for m, p, h in cases + cases]
+    for case, a, f in zip(cases + cases, got[False], got[True], strict=True):
+        assert f == a, case
+    enc = {c[1] + c[2]: dict(a[1]).get("Content-Encoding") for c, a in
+           zip(cases, got[False], strict=False)}
+    assert enc["/a.css" + GZ] == "gzip" and enc["/off/a.txt" + GZ] is None
+    assert enc["/a.png" + GZ + "X-Pack: yes\r\n"] == "gzip" and enc["/a.png" + GZ] is None

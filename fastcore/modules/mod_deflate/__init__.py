@@ -27,7 +27,7 @@ from fastcore.modules.mod_deflate.config import (
 )
 from fastcore.modules.mod_deflate.filter import FILTER, SMALLEST, deflate_output
 from fastcore.modules.mod_deflate.precompressed import precompressed_output
-from fastcore.modules.mod_filter import filters_for
+from fastcore.modules.mod_filter import may_select
 from fastcore.modules.mod_mime import output_filters
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
         return NOT_CACHEABLE
     if served is None or served.enc or served.size <= SMALLEST:
         return NOTHING
-    if FILTER in filters_for(dc, served.ctype) or FILTER in output_filters(served.fname, dc):
+    if may_select(dc, served.ctype, FILTER) or FILTER in output_filters(served.fname, dc):
         return NOT_CACHEABLE
     return NOTHING
 

@@ -35,7 +35,7 @@ from fastcore.core.phases import DECLINED, HookResult
 from fastcore.core.response import Response
 from fastcore.modules.mod_deflate.config import ETAG_ADD_SUFFIX, ETAG_REMOVE, deflate_server
 from fastcore.modules.mod_deflate.store import Compressed, Params, compressed_file, encode
-from fastcore.modules.mod_filter import filters_for
+from fastcore.modules.mod_filter import selected
 from fastcore.modules.mod_mime import output_filters
 
 if TYPE_CHECKING:
@@ -238,24 +238,27 @@ def _plain_type(core: Handler, txn: Transaction, resp: Response) -> str | None:
     return resp.ctype
 
 
-def chain(txn: Transaction, ctype: str | None, status: int) -> tuple[str, ...]:
+def chain(txn: Transaction, resp: Response, ctype: str | None) -> tuple[str, ...]:
     """The answer's output filters in httpd's order: mod_mime's AddOutputFilter for
-    its file's name (added at type_checker), then mod_filter's AddOutputFilterByType
-    for its type (added at insert_filter; the harness only runs over a 200, and the
-    core's 206 is still a 200 then)."""
+    its file's name (added at type_checker), then what mod_filter's harnesses pick
+    (added at insert_filter; a harness only runs over a 200, and the core's 206 is
+    still a 200 then)."""
     dc = txn.dirconf
     if dc is None:
         return ()
     walk = txn.walk
     names = output_filters(walk.filename, dc) if walk is not None else ()
-    if status in (200, 206):
-        names += tuple(n for n in filters_for(dc, ctype) if n not in names)
+    if resp.status in (200, 206):
+        picked = selected(txn, resp, ctype)
+        for header in picked.vary:  # what the providers' expressions read
+            add_vary(resp.headers, header)
+        names += tuple(n for n in picked.filters if n not in names)
     return names
 
 
-def in_chain(txn: Transaction, ctype: str | None, status: int, name: str = FILTER) -> bool:
+def in_chain(txn: Transaction, resp: Response, ctype: str | None, name: str = FILTER) -> bool:
     """Whether the filter `name` is among the answer's output filters."""
-    return name in chain(txn, ctype, status)
+    return name in chain(txn, resp, ctype)
 
 
 @dataclass(frozen=True)
@@ -311,7 +314,7 @@ def run_chain(core: Handler, txn: Transaction, me: Codec) -> HookResult:
     resp = txn.response
     if resp is None:
         return DECLINED
-    names = chain(txn, _plain_type(core, txn, resp), resp.status)
+    names = chain(txn, resp, _plain_type(core, txn, resp))
     if me.filter not in names:
         return DECLINED
     loaded = core.srv.cfg.modules
@@ -339,7 +342,7 @@ def encode_output(core: Handler, txn: Transaction, codec: Codec) -> HookResult:
     if resp is None or not 200 <= resp.status < 300 or resp.status == 204:
         return DECLINED
     ctype = _plain_type(core, txn, resp)
-    if not in_chain(txn, ctype, resp.status, codec.filter):
+    if not in_chain(txn, resp, ctype, codec.filter):
         return DECLINED
     src = _source(resp, txn)
     if src is None or src.size <= codec.smallest:

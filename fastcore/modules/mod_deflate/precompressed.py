@@ -61,7 +61,7 @@ def precompressed_output(core: Handler, txn: Transaction) -> HookResult:
     info = resp.cache
     if info is None or info.enc or resp.file is None or dc is None:
         return DECLINED
-    vary = not in_chain(txn, resp.ctype, resp.status)  # DEFLATE adds its own Vary after this
+    vary = not in_chain(txn, resp, resp.ctype)  # DEFLATE adds its own Vary after this
     ok = accepted(txn.headers_in.get("accept-encoding"))
     for coding in encodings:
         if coding not in ok:
