@@ -50,9 +50,9 @@ def response_head(server_line: bytes, txn: Transaction, req: Request | None, res
     if resp.status not in (304, 204) and not resp.no_length and not has_len \
             and resp.status >= 200:
         lines += [b"Content-Length: ", str(body_len).encode(), b"\r\n"]
-    if resp.chunked and not head_only:
-        lines.append(b"Transfer-Encoding: chunked\r\n")
     lines.append(ka_header)
+    if resp.chunked and not head_only:  # after Connection, as ap_http_header_filter
+        lines.append(b"Transfer-Encoding: chunked\r\n")
     ctype = with_default_charset(resp.ctype, txn.dirconf or default_dc)
     if ctype:
         lines += [b"Content-Type: ", ctype.encode("latin-1"), b"\r\n"]

@@ -327,3 +327,42 @@ def test_vary_is_merged_as_the_client_sees_it() -> None:
     h = [("Vary", "User-Agent, accept-encoding"), ("X", "1"), ("Vary", "Cookie")]
     add_vary(h, "Accept-Encoding")
     assert h == [("Vary", "User-Agent,accept-encoding,Cookie"), ("X", "1")]
+
+
+def test_when_httpd_streams_the_compressed_body() -> None:
+    """deflate_out_filter passes a full 8096-byte buffer on when input of the bucket
+    remains: for incompressible text that starts once zlib's 64 KiB window is full
+    (measured on Apache: 65536 bytes of base64 keep a Content-Length, 65537 do not)."""
+    import base64
+    import random
+
+    from fastcore.modules.mod_deflate.streaming import MMAP_LIMIT, READ_SIZE, gzip_streams
+
+    data = base64.b64encode(random.Random(5).randbytes(60_000))
+    assert not gzip_streams(data[:65536], 6, 15, 9, 8096, MMAP_LIMIT)
+    assert gzip_streams(data[:65537], 6, 15, 9, 8096, MMAP_LIMIT)
+    assert not gzip_streams(TEXT, 6, 15, 9, 8096, MMAP_LIMIT)
+    # 8000-byte reads (EnableMMAP Off): the first block comes out with input left
+    assert gzip_streams(data[:60000], 6, 15, 9, 1024, READ_SIZE)
+    assert not gzip_streams(data[:60000], 6, 15, 9, 8096, MMAP_LIMIT)
+
+
+def test_a_streamed_answer_has_no_length(tmp_path: Path) -> None:
+    import base64
+    import random
+
+    srv = FastcoreThread(_site(tmp_path))
+    try:
+        noise = base64.b64encode(random.Random(9).randbytes(90_000))
+        (tmp_path / "www" / "noise.txt").write_bytes(noise)
+        s11, h11, b11 = _get(srv.port, "/noise.txt", GZ)
+        s10, h10, b10 = _get(srv.port, "/noise.txt", GZ, proto="HTTP/1.0")
+        sh, hh, _ = _get(srv.port, "/noise.txt", GZ, method="HEAD")
+        sr, hr, br = _get(srv.port, "/noise.txt", GZ + "Range: bytes=0-9\r\n")
+    finally:
+        srv.stop()
+    assert s11 == s10 == sh == sr == 200
+    assert h11["transfer-encoding"] == "chunked" and "content-length" not in h11
+    assert "content-length" not in h10 and "transfer-encoding" not in h10
+    assert "content-length" not in hh and hh["content-encoding"] == "gzip"
+    assert gzip.decompress(b11) == gzip.decompress(b10) == gzip.decompress(br) == noise

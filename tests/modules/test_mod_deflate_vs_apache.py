@@ -9,6 +9,7 @@ the compression notes must match.  This file is also mod_filter's comparison wit
 Apache.  `apache2 -t` and fastcore give the same startup errors for the directives."""
 from __future__ import annotations
 
+import base64
 import gzip
 import os
 import random
@@ -58,6 +59,9 @@ CustomLog "{run}/access_log" deflate
 <Directory "{www}/case">
   AddOutputFilterByType DEFLATE Text/Plain
 </Directory>
+<Directory "{www}/nommap">
+  EnableMMAP Off
+</Directory>
 """
 LEVEL = "DeflateCompressionLevel 1\nDeflateAlterETag {etag}\n"
 
@@ -66,11 +70,14 @@ PLAIN_PATHS = ("/big.txt", "/small.txt", "/tiny.txt", "/edge68.txt", "/edge69.tx
                "/page.html", "/style.css", "/app.js", "/img.png", "/pre.css.gz",
                "/nogzip/n.txt", "/force/f.txt", "/htmlonly/h.txt", "/htmlonly/h.html",
                "/css/c.txt", "/css/c.css", "/nojs/n.js", "/missing.txt", "/empty.txt",
-               "/ft/a.txt", "/case/a.txt", "/case/b.html")
+               "/ft/a.txt", "/case/a.txt", "/case/b.html", "/rnd60.txt", "/rnd80.txt",
+               "/long.txt", "/nommap/long.txt")
+BIG = ("/rnd80.txt", "/long.txt")
 CASES = [
     *(("GET", p, GZ) for p in PLAIN_PATHS),
     *(("GET", p, "") for p in ("/big.txt", "/small.txt", "/force/f.txt", "/img.png")),
-    *(("HEAD", p, GZ) for p in ("/big.txt", "/small.txt", "/empty.txt")),
+    *(("HEAD", p, GZ) for p in ("/big.txt", "/small.txt", "/empty.txt", *BIG)),
+    *(("GET", p, GZ + "Range: bytes=0-9\r\n") for p in BIG),
     ("GET", "/small.txt", "Accept-Encoding: x-gzip\r\n"),
     ("GET", "/small.txt", "Accept-Encoding: gzip;q=0\r\n"),
     ("GET", "/small.txt", "Accept-Encoding: gzip; q=0.00\r\n"),
@@ -87,6 +94,7 @@ CASES = [
     ("GET", "/small.txt", GZ + "If-Match: \"nope\"\r\n"),
     ("GET", "/small.txt", GZ + "Range: bytes=0-9\r\nIf-Range: {gztag}\r\n"),
     ("GET", "/small.txt", GZ + "Range: bytes=0-9\r\nIf-Range: {tag}\r\n"),
+    *(("GET", p, GZ + "X-Old: 1\r\n") for p in ("/small.txt", *BIG)),
 ]
 
 
@@ -107,6 +115,10 @@ def _site(root: str) -> str:
         "css/c.txt": text[:3000].encode(), "css/c.css": text[:3000].encode(),
         "nojs/n.js": text[:3000].encode(), "ft/a.txt": text[:3000].encode(),
         "case/a.txt": text[:3000].encode(), "case/b.html": text[:3000].encode(),
+        # large enough that httpd streams some of them (no Content-Length), or not
+        "rnd60.txt": base64.b64encode(rnd.randbytes(45_000)),
+        "rnd80.txt": base64.b64encode(rnd.randbytes(60_000)),
+        "long.txt": (text * 4)[:300_000].encode(), "nommap/long.txt": text[:70_000].encode(),
     }
     for rel, data in files.items():
         path = os.path.join(www, rel)
@@ -120,12 +132,25 @@ def _site(root: str) -> str:
 Answer = tuple[str, list[tuple[str, str]], bytes]
 
 
+def _dechunked(body: bytes) -> bytes:
+    """A chunked body's data (where the chunks are cut differs between the servers)."""
+    out = b""
+    while True:
+        size, _, body = body.partition(b"\r\n")
+        n = int(size.split(b";")[0] or b"0", 16)
+        if n == 0:
+            return out
+        out, body = out + body[:n], body[n + 2:]
+
+
 def _answer(data: bytes) -> Answer:
-    """The status line, the fields but Date/Server in order, and the body."""
+    """The status line, the fields but Date/Server in order, and the body (dechunked)."""
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     fields = [tuple(x.split(": ", 1)) for x in lines[1:]]
     kept = [(k, v) for k, v in fields if k not in ("Date", "Server")]
+    if ("Transfer-Encoding", "chunked") in kept:
+        body = _dechunked(body)
     return lines[0], kept, body  # type: ignore[return-value]
 
 
@@ -145,7 +170,8 @@ def _run(tmp: str, www: str, fastcore: bool, extra: str = "",
         tag, gztag = _tags(ap.port)
         for method, path, hdrs in cases + cases:
             hdrs = hdrs.replace("{tag}", tag).replace("{gztag}", gztag)
-            req = f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n{hdrs}Connection: close\r\n\r\n"
+            proto = "HTTP/1.0" if "X-Old: 1" in hdrs else "HTTP/1.1"
+            req = f"{method} {path} {proto}\r\nHost: localhost\r\n{hdrs}Connection: close\r\n\r\n"
             out.append(_answer(raw_request(ap.port, req.encode())))
         time.sleep(0.3)
     with open(os.path.join(run, "access_log")) as fh:

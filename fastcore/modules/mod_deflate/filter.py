@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from fastcore.config.model import DirConfig, VirtualHost
@@ -35,6 +35,7 @@ from fastcore.core.phases import DECLINED, HookResult
 from fastcore.core.response import Response
 from fastcore.modules.mod_deflate.config import ETAG_ADD_SUFFIX, ETAG_REMOVE, deflate_server
 from fastcore.modules.mod_deflate.store import Compressed, Params, compressed_file, encode
+from fastcore.modules.mod_deflate.streaming import MMAP_LIMIT, READ_SIZE
 from fastcore.modules.mod_filter import selected
 from fastcore.modules.mod_mime import output_filters
 
@@ -290,7 +291,8 @@ class Codec:
 
 def deflate_settings(vh: VirtualHost) -> Settings:
     conf = deflate_server(vh)
-    return Settings(Params("gzip", conf.level, conf.window_bits, conf.mem_level),
+    return Settings(Params("gzip", conf.level, conf.window_bits, conf.mem_level,
+                           conf.buffer_size),
                     conf.etag, conf.note_input, conf.note_output, conf.note_ratio)
 
 
@@ -366,7 +368,7 @@ def encode_output(core: Handler, txn: Transaction, codec: Codec) -> HookResult:
     add_vary(headers, "Accept-Encoding")
     conf = codec.settings(txn.vhost)
     try:
-        packed = src.compress(conf.params)
+        packed = src.compress(replace(conf.params, chunk=_bucket_size(src, txn)))
     except OSError:  # the file vanished: the core's answer reports it
         return resp
     except Exception:  # the encoder refused its parameters (deflateInit2): sent as is
@@ -397,10 +399,19 @@ def compressed_answer(core: Handler, txn: Transaction, headers: list[tuple[str, 
                 continue
             tag, v = new, new
         kept.append((k, v))
-    _leave_notes(txn, conf, packed, codec.dash_when_empty)
+    if not (packed.streamed and txn.method == "HEAD"):
+        # (a HEAD whose header went out before the end stops compressing there, and
+        # leaves no notes: deflate_out_filter's header_only && bytes_sent)
+        _leave_notes(txn, conf, packed, codec.dash_when_empty)
     body = packed.body
     dc = txn.dirconf
     assert dc is not None  # in_chain found the filter in it
+    if packed.streamed:  # httpd sent the header before the end: no length, no ranges
+        out = Response(200, kept, ctype, body)
+        out.no_length = True
+        out.chunked = txn.method != "HEAD" and txn.proto_num >= 1001
+        out.close = close or (not out.chunked and txn.method != "HEAD")
+        return out
     ranged = _byte_ranges(core, txn, dc, kept, body, ctype, tag, src.mtime)
     if ranged is not None:
         return ranged
@@ -408,6 +419,15 @@ def compressed_answer(core: Handler, txn: Transaction, headers: list[tuple[str, 
     out.length_computed = True
     out.close = close
     return out
+
+
+def _bucket_size(src: Source, txn: Transaction) -> int:
+    """The pieces httpd's filter reads the body in: a file in mmaps of up to 4 MiB
+    (8000-byte reads under EnableMMAP Off), a handler's bytes whole."""
+    if src.path is None:
+        return max(src.size, 1)
+    dc = txn.dirconf
+    return READ_SIZE if dc is not None and dc.enable_mmap is False else MMAP_LIMIT
 
 
 def _leave_notes(txn: Transaction, conf: Settings, packed: Compressed, dash: bool) -> None:

@@ -12,7 +12,9 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from fastcore.modules.mod_deflate.streaming import MMAP_LIMIT, brotli_streams, gzip_streams
 
 # deflate_out_filter's gzip header: magic, deflate, no flags, no mtime, no extra flags,
 # OS_CODE 3 (Unix) as httpd builds it on Unix
@@ -30,6 +32,8 @@ class Compressed:
     body: bytes
     total_in: int
     total_out: int
+    # httpd's filter would have passed part of it on before the end (streaming.py)
+    streamed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,8 @@ class Params:
     level: int
     window_bits: int
     mem_level: int
+    buffer_size: int = 8096      # DeflateBufferSize
+    chunk: int = MMAP_LIMIT       # the buckets httpd reads the body in
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +68,15 @@ def brotli_bytes(data: bytes, p: Params) -> Compressed:
 
 
 def encode(data: bytes, p: Params) -> Compressed:
-    """The body in coding p.coding."""
-    return brotli_bytes(data, p) if p.coding == "br" else gzip_bytes(data, p)
+    """The body in coding p.coding, with whether httpd would have streamed it."""
+    if p.coding == "br":
+        out = brotli_bytes(data, p)
+        streamed = brotli_streams(data, p.level, p.window_bits, p.mem_level, p.chunk)
+    else:
+        out = gzip_bytes(data, p)
+        streamed = gzip_streams(data, p.level, p.window_bits, p.mem_level, p.buffer_size,
+                                p.chunk)
+    return replace(out, streamed=streamed) if streamed else out
 
 
 def gzip_bytes(data: bytes, p: Params) -> Compressed:
