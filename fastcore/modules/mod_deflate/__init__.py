@@ -1,9 +1,11 @@
 """mod_deflate: the DEFLATE output filter (gzip through zlib, the C library httpd uses)
 and fastcore's FastcorePrecompressed extension.
 
-config.py holds the directives and records, filter.py the filter, store.py the bounded
-store of compressed files (each file identity is compressed once per process),
-precompressed.py the sibling files (FILE.gz, FILE.br, FILE.zst).
+config.py holds the directives and records, filter.py the filter (a codec-generic
+engine mod_brotli shares), store.py the bounded store of compressed files (each file
+identity is compressed once per process), streaming.py whether httpd would have
+streamed a body (no Content-Length), precompressed.py the sibling files (FILE.gz,
+FILE.br, FILE.zst).
 
 Cache contribution: an answer DEFLATE may touch depends on the request's Accept-Encoding
 and environment, which the core caches (and the C engine) cannot see, so such a file is

@@ -19,7 +19,12 @@ httpd's error path (ap_send_error_response) drops the content filters, so 3xx/4x
 
 Range requests: httpd's byterange filter runs after DEFLATE, so a Range (and If-Range,
 against the altered ETag) applies to the compressed bytes; the core's own 206 of the
-plain file is rebuilt from the whole file here.
+plain file is rebuilt from the whole file here.  Where httpd would have streamed the
+compressed body (streaming.py) the answer has no length and no ranges.
+
+The engine is codec-generic (Codec, encode_output): mod_brotli's BROTLI_COMPRESS is the
+same filter with mod_brotli.c's differences, and run_chain runs the compression
+filters in the order of the answer's chain.
 """
 from __future__ import annotations
 
