@@ -154,7 +154,8 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
     Accept-Encoding, which the core caches do not key on."""
     if served is None or served.enc:
         return NOTHING
-    if may_select(dc, served.ctype, FILTER) or FILTER in output_filters(served.fname, dc):
+    if (may_select(dc, served.ctype, FILTER) or FILTER in output_filters(served.fname, dc)
+            or FILTER in (dc.output_filters or ())):
         return NOT_CACHEABLE
     return NOTHING
 

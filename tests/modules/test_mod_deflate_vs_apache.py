@@ -62,6 +62,9 @@ CustomLog "{run}/access_log" deflate
 <Directory "{www}/nommap">
   EnableMMAP Off
 </Directory>
+<Directory "{www}/setof">
+  SetOutputFilter deflate
+</Directory>
 """
 LEVEL = "DeflateCompressionLevel 1\nDeflateAlterETag {etag}\n"
 
@@ -71,7 +74,7 @@ PLAIN_PATHS = ("/big.txt", "/small.txt", "/tiny.txt", "/edge68.txt", "/edge69.tx
                "/nogzip/n.txt", "/force/f.txt", "/htmlonly/h.txt", "/htmlonly/h.html",
                "/css/c.txt", "/css/c.css", "/nojs/n.js", "/missing.txt", "/empty.txt",
                "/ft/a.txt", "/case/a.txt", "/case/b.html", "/rnd60.txt", "/rnd80.txt",
-               "/long.txt", "/nommap/long.txt")
+               "/long.txt", "/nommap/long.txt", "/setof/a.png", "/setof/a.txt")
 BIG = ("/rnd80.txt", "/long.txt")
 CASES = [
     *(("GET", p, GZ) for p in PLAIN_PATHS),
@@ -119,6 +122,7 @@ def _site(root: str) -> str:
         "rnd60.txt": base64.b64encode(rnd.randbytes(45_000)),
         "rnd80.txt": base64.b64encode(rnd.randbytes(60_000)),
         "long.txt": (text * 4)[:300_000].encode(), "nommap/long.txt": text[:70_000].encode(),
+        "setof/a.png": text[:2000].encode(), "setof/a.txt": text[:2000].encode(),
     }
     for rel, data in files.items():
         path = os.path.join(www, rel)
@@ -216,6 +220,7 @@ def test_answers_and_logs_match_apache(tmp_path) -> None:
     assert ("Vary", "Accept-Encoding") in by_case["GET /small.txt "][1]
     assert not any(k == "Vary" for k, _ in by_case[f"GET /tiny.txt {GZ}"][1])
     assert by_case[f"GET /small.txt {GZ}Range: bytes=0-9\r\n"][0].endswith("206 Partial Content")
+    assert ("Content-Encoding", "gzip") in by_case[f"GET /setof/a.png {GZ}"][1]  # SetOutputFilter
     assert any(line.startswith("GET /big.txt HTTP/1.1 200 ") and "(3" in line for line in a_log)
 
 

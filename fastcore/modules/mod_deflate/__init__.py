@@ -42,7 +42,8 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
         return NOT_CACHEABLE
     if served is None or served.enc or served.size <= SMALLEST:
         return NOTHING
-    if may_select(dc, served.ctype, FILTER) or FILTER in output_filters(served.fname, dc):
+    if (may_select(dc, served.ctype, FILTER) or FILTER in output_filters(served.fname, dc)
+            or FILTER in (dc.output_filters or ())):
         return NOT_CACHEABLE
     return NOTHING
 

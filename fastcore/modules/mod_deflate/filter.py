@@ -246,14 +246,16 @@ def _plain_type(core: Handler, txn: Transaction, resp: Response) -> str | None:
 
 def chain(txn: Transaction, resp: Response, ctype: str | None) -> tuple[str, ...]:
     """The answer's output filters in httpd's order: mod_mime's AddOutputFilter for
-    its file's name (added at type_checker), then what mod_filter's harnesses pick
-    (added at insert_filter; a harness only runs over a 200, and the core's 206 is
-    still a 200 then)."""
+    its file's name (added at type_checker), core's SetOutputFilter, then what
+    mod_filter's harnesses pick (both added at insert_filter; a harness only runs over
+    a 200, and the core's 206 is still a 200 then)."""
     dc = txn.dirconf
     if dc is None:
         return ()
     walk = txn.walk
     names = output_filters(walk.filename, dc) if walk is not None else ()
+    if dc.output_filters:
+        names += tuple(n for n in dc.output_filters if n not in names)
     if resp.status in (200, 206):
         picked = selected(txn, resp, ctype)
         for header in picked.vary:  # what the providers' expressions read
