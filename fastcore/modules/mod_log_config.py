@@ -48,7 +48,8 @@ LogRecordFields = ("client_ip", "remote_host", "local_ip", "local_port", "reques
                    "status", "original_status", "bytes_sent", "start_time", "duration_us",
                    "headers_in", "headers_out", "vhost_name", "host_name", "port",
                    "keepalive_count", "conn_status", "uri_path", "query", "method",
-                   "protocol", "filename", "bytes_in", "bytes_out", "user", "handler", "ctype")
+                   "protocol", "filename", "bytes_in", "bytes_out", "user", "handler", "ctype",
+                   "notes")
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _ESC = {i: f"\\x{i:02x}" for i in range(256) if i < 32 or i >= 127}
