@@ -366,3 +366,44 @@ def test_a_streamed_answer_has_no_length(tmp_path: Path) -> None:
     assert "content-length" not in h10 and "transfer-encoding" not in h10
     assert "content-length" not in hh and hh["content-encoding"] == "gzip"
     assert gzip.decompress(b11) == gzip.decompress(b10) == gzip.decompress(br) == noise
+
+
+@pytest.mark.parametrize("extra", [
+    "Accept-Encoding: " + ";" * 5000 + "gzip\r\n",
+    "Accept-Encoding: \"gzip\r\n",
+    "Accept-Encoding: gzip;q=\"0\r\n",
+    "Accept-Encoding: \xff\xfe, gzip\r\n",
+    "Accept-Encoding: gzip\r\nRange: bytes=" + ",".join(f"{i}-{i}" for i in range(500)) + "\r\n",
+    "Accept-Encoding: gzip\r\nRange: bytes=-0\r\n",
+    "Accept-Encoding: gzip\r\nRange: bytes=99999999999999999999-\r\n",
+    "Accept-Encoding: gzip\r\nIf-Range: \"\r\nRange: bytes=0-1\r\n",
+])
+def test_hostile_headers_get_an_answer(site: FastcoreThread, extra: str) -> None:
+    req = f"GET /big.txt HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n"
+    got = parse_responses(raw_request(site.port, req.encode("latin-1")))
+    assert got and got[0][0] in (200, 206, 416)
+    status, h, body = got[0]
+    if status == 200 and h.get("content-encoding") == "gzip":
+        assert gzip.decompress(body) == TEXT
+    # and the server still answers
+    assert _get(site.port, "/big.txt", GZ)[0] == 200
+
+
+def test_a_file_that_vanishes_is_not_a_traceback(tmp_path: Path, monkeypatch) -> None:
+    """The file is gone between the handler's stat and the filter's read: the
+    filter leaves the answer alone and the core reports the missing file."""
+    monkeypatch.setattr(store, "STORE", store.Store())
+    srv = FastcoreThread(_site(tmp_path))
+    real = store.compressed_file
+
+    def vanish(path, *a, **kw):
+        os.unlink(path)
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr("fastcore.modules.mod_deflate.filter.compressed_file", vanish)
+    try:
+        status, _, _ = _get(srv.port, "/big.txt", GZ)
+        status2, _, _ = _get(srv.port, "/page.html", GZ)
+    finally:
+        srv.stop()
+    assert status == 404 and status2 == 404
