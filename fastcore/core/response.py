@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from fastcore.config.model import DirConfig
     from fastcore.core.cacheable import CacheInfo
 
 # Methods Apache registers (anything else is M_INVALID -> 501 from the default handler).
@@ -22,7 +23,7 @@ class Response:
     added by the server), and a body as bytes, a file range, or multipart pieces."""
 
     __slots__ = ("status", "headers", "ctype", "body", "file", "parts", "tail", "close",
-                 "chunked", "no_length", "filename", "cache", "head_only")
+                 "chunked", "no_length", "filename", "cache", "head_only", "internal_dc")
 
     def __init__(self, status: int, headers: list[tuple[str, str]] | None = None,
                  ctype: str | None = None, body: bytes | None = b"") -> None:
@@ -39,6 +40,9 @@ class Response:
         self.filename: str | None = None
         self.cache: CacheInfo | None = None
         self.head_only = False
+        # the scope an internal redirect (a local ErrorDocument) answered under: httpd's
+        # output filters run in that redirected request, with its per-dir configuration
+        self.internal_dc: DirConfig | None = None
 
     def length(self) -> int:
         if self.file is not None:

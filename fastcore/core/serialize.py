@@ -39,9 +39,16 @@ def response_head(server_line: bytes, txn: Transaction, req: Request | None, res
     out_hdrs = txn.headers_out
     if head_only and (resp.length() == 0 or (resp.file is None and resp.parts is None)):
         resp.no_length = True  # HEAD: Apache never states a length it did not compute
+    ctype = with_default_charset(resp.ctype, txn.dirconf or default_dc)
+    placed = False  # a Content-Type field an output filter put in (mod_headers)
     for k, v in resp.headers:
         if resp.no_length and k == "Content-Length":
             continue
+        if ctype and k.lower() == "content-type":
+            # httpd sets the type over the first such field and drops the others
+            if placed:
+                continue
+            v, placed = ctype, True
         lines += [k.encode("latin-1"), b": ", v.encode("latin-1", "replace"), b"\r\n"]
         out_hdrs[k.lower()] = v
     body_len = resp.length()
@@ -52,9 +59,9 @@ def response_head(server_line: bytes, txn: Transaction, req: Request | None, res
     if resp.chunked and not head_only:
         lines.append(b"Transfer-Encoding: chunked\r\n")
     lines.append(ka_header)
-    ctype = with_default_charset(resp.ctype, txn.dirconf or default_dc)
     if ctype:
-        lines += [b"Content-Type: ", ctype.encode("latin-1"), b"\r\n"]
+        if not placed:
+            lines += [b"Content-Type: ", ctype.encode("latin-1"), b"\r\n"]
         txn.ctype = ctype
     lines.append(b"\r\n")
     if req is not None and req.assbackwards:
