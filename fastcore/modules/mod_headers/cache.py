@@ -23,11 +23,14 @@ from fastcore.modules.mod_headers.config import Command, HeadersDir, headers_con
 from fastcore.modules.mod_headers.filter import build
 from fastcore.modules.mod_mime import with_default_charset
 
+# fields the keep-alive decision writes per request (the C engine sends its own)
+HOP_FIELDS = frozenset(("connection", "keep-alive", "transfer-encoding"))
+
 
 def request_independent(cmd: Command) -> bool:
     """Whether a command does the same to every request's answer."""
     return (cmd.action not in ("echo", "note") and cmd.env is None and cmd.expr is None
-            and cmd.constant)
+            and cmd.constant and cmd.header.lower() not in HOP_FIELDS)
 
 
 def place_content_type(head: list[Field], tail: tuple[Field, ...], ctype: str | None

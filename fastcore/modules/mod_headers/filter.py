@@ -95,7 +95,10 @@ def build(conf: HeadersDir, server: HeadersDir, fields: list[Field], ctype: str 
     late = [f for f in fields if f[0] in LATE_FIELDS]
     if late:
         fields = [f for f in fields if f[0] not in LATE_FIELDS]
-    out = early_out + fields if success else list(fields)
+    if success:
+        out = early_out + fields
+    else:  # ap_send_error_response: err_headers_out becomes headers_out, err restarts
+        out, err = err + fields, []
     run(conf.fixup_err, err, out, answer, facts, False)
     if success:
         run(conf.fixup_out, out, out, answer, facts, False)
@@ -111,7 +114,24 @@ def build(conf: HeadersDir, server: HeadersDir, fields: list[Field], ctype: str 
     for name, value in late:
         table_set(out, name, value)
     sent = [f for f in err + out if f[0].lower() not in FIXED_FIELDS]
+    if any(k.lower() == "vary" for k, _ in sent):
+        fixup_vary(sent)
     return Built(sent, answer.ctype)
+
+
+def fixup_vary(fields: list[Field]) -> None:
+    """The header filter's fixup_vary: every Vary field's names, repeats (compared
+    without case) dropped, joined with "," in the first one."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for k, v in fields:
+        if k.lower() == "vary":
+            for name in v.replace(",", " ").split():
+                if name.lower() not in seen:
+                    seen.add(name.lower())
+                    names.append(name)
+    if names:
+        table_set(fields, "Vary", ",".join(names))
 
 
 def succeeded(resp: Response) -> bool:
