@@ -91,6 +91,13 @@ Redirect 410 /gone
   Header always set X-Always-Only "a"
   Header onsuccess set X-Success-Only "s"
 </Files>
+<Location "/inject">
+  Header set X-Bad "a\r\nInjected: 1"
+</Location>
+<Location "/inject/name">
+  Header always set X-Kept "k"
+  Header set "Bad Name" "v"
+</Location>
 <Location "/errors">
   Header set X-Error-Page "doc"
   Header always set X-Error-Page-Always "doc"
@@ -102,11 +109,11 @@ Header unset X-Frame-Options
 """
 FILES = ("a.txt", "index.html", "cors/f.js", "noetag/n.txt", "ctype/c.html", "ctype/always/c.txt",
          "ctype/unset/u.txt", "ctype/edit/e.txt", "env/v.txt", "both.txt", "errors/gone.html",
-         "ht/h.txt")
+         "ht/h.txt", "inject/i.txt", "inject/name/n.txt")
 REQUESTS = (
     "/a.txt", "/", "/cors/f.js", "/noetag/n.txt", "/ctype/c.html", "/ctype/always/c.txt",
     "/ctype/unset/u.txt", "/ctype/edit/e.txt", "/both.txt", "/missing", "/moved",
-    "/gone", "/ht/h.txt", "/ht/missing", "/ht", "/cors",
+    "/gone", "/inject/i.txt", "/inject/name/n.txt", "/ht/h.txt", "/ht/missing", "/ht", "/cors",
     ("GET /env/v.txt HTTP/1.1\r\nHost: localhost\r\nX-Echo-One: 1\r\nx-echo-low: 2\r\n"
      "X-Echo-One: 3\r\nConnection: close\r\n\r\n"),
     "HEAD /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
@@ -158,7 +165,8 @@ def _request(r: str) -> bytes:
     return r.encode()
 
 
-def _run(tmp: str, www: str, fastcore: bool) -> tuple[list[list[list[str]]], list[str]]:
+def _run(tmp: str, www: str, fastcore: bool
+         ) -> tuple[list[list[list[str]]], list[str], list[str]]:
     run = os.path.join(tmp, "fastcore" if fastcore else "apache")
     os.makedirs(run)
     site = SITE.replace("{www}", www) + f'LogFormat "{LOG}" hfmt\nCustomLog "{run}/log" hfmt\n'
@@ -169,16 +177,19 @@ def _run(tmp: str, www: str, fastcore: bool) -> tuple[list[list[list[str]]], lis
         time.sleep(0.3)
     with open(os.path.join(run, "log")) as fh:
         log = fh.read().splitlines()
-    return answers, log
+    with open(os.path.join(run, "error_log")) as fh:
+        errors = [line.split("] ", 4)[-1] for line in fh if "[http:error]" in line]
+    return answers, log, errors
 
 
 def test_answers_match_apache(tmp_path) -> None:
     www = _site(str(tmp_path))
-    apache, a_log = _run(str(tmp_path), www, fastcore=False)
-    ours, f_log = _run(str(tmp_path), www, fastcore=True)
+    apache, a_log, a_err = _run(str(tmp_path), www, fastcore=False)
+    ours, f_log, f_err = _run(str(tmp_path), www, fastcore=True)
     for req, a, f in zip(REQUESTS + REQUESTS, apache, ours, strict=True):
         assert f == a, req
     assert f_log == a_log
+    assert f_err == a_err and len(a_err) == 4  # check_headers' refusals, twice each
     # not vacuous: each mechanism shows in Apache's own answers
     first = {r if isinstance(r, str) and "\r\n" not in r else r.split()[1]: a[0]
              for r, a in zip(REQUESTS, apache, strict=False)}
@@ -189,6 +200,8 @@ def test_answers_match_apache(tmp_path) -> None:
     assert "X-Both: always" in first["/both.txt"] and "X-Both: onsuccess" in first["/both.txt"]
     assert "X-Error-Page: doc" in first["/gone"]
     assert "200 /env/v.txt [http, late]" in a_log
+    assert first["/inject/i.txt"][0] == "HTTP/1.1 500 Internal Server Error"
+    assert "X-Kept: k" in first["/inject/name/n.txt"]
 
 
 def _conf(tmp: str, lines: str, loaded: bool = True) -> str:

@@ -12,23 +12,27 @@ first, then headers_out's.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastcore.config.model import DirConfig
 from fastcore.core.phases import DECLINED, OK, HookResult
+from fastcore.core.response import Response
 from fastcore.modules.mod_headers.actions import Answer, Facts, Field, run, table_set
-from fastcore.modules.mod_headers.config import HeadersDir, headers_config
+from fastcore.modules.mod_headers.config import EMPTY, HeadersDir, headers_config
+from fastcore.modules.mod_log_config import escape
 
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
-    from fastcore.core.response import Response
     from fastcore.core.transaction import Transaction
 
 # fields httpd's header filter writes itself after the output filters ran
 FIXED_FIELDS = frozenset(("date", "server"))
 CONTENT_LENGTH = "Content-Length"
 LATE_FIELDS = frozenset(("Content-Range",))
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass
@@ -151,11 +155,47 @@ def output_filter(core: Handler, txn: Transaction) -> HookResult:
     computed = None
     if resp.status >= 200 and resp.status not in (204, 304) and not resp.no_length:
         computed = str(resp.length())
-    built = build(conf, server, resp.headers, resp.ctype, succeeded(resp), facts_of(txn),
-                  computed)
+    facts = facts_of(txn)
+    built = build(conf, server, resp.headers, resp.ctype, succeeded(resp), facts, computed)
+    if txn.vhost.http_strict and not _fields_valid(core, txn, built.fields):
+        return _refused(core, txn, conf, facts)
     resp.headers = built.fields
     resp.ctype = built.ctype
     return OK
+
+
+def _fields_valid(core: Handler, txn: Transaction, fields: list[Field]) -> bool:
+    """The header filter's check_headers (HttpProtocolOptions Strict): a name must be a
+    token, a value must hold no control character but HTAB; the first bad one is
+    logged as Apache logs it."""
+    for name, value in fields:
+        if not name or TOKEN.fullmatch(name) is None:
+            msg = f"AH02429: Response header name '{escape(name)}' contains invalid characters"
+        elif BAD_VALUE.search(value) is not None:
+            msg = (f"AH02430: Response header '{escape(name)}' value of '{escape(value)}' "
+                   "contains invalid characters")
+        else:
+            continue
+        core.srv.errlog(txn.vhost).log("error", "http", msg + ", aborting request",
+                                       f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
+        return False
+    return True
+
+
+def _refused(core: Handler, txn: Transaction, conf: HeadersDir, facts: Facts) -> Response:
+    """The answer after check_headers failed: ap_die's 500 (with the always fields,
+    themselves checked; when they fail too, no fields and no body), and the connection
+    closed."""
+    resp = core.error(txn, 500, dirconf=txn.dirconf)
+    # both tables were cleared (the early fields with them); the error filter runs again
+    built = build(conf, EMPTY, resp.headers, resp.ctype, False, facts, None)
+    if _fields_valid(core, txn, built.fields):
+        resp.headers, resp.ctype = built.fields, built.ctype
+    else:
+        resp.headers, resp.body = [], b""
+    resp.no_length = resp.close = True
+    resp.cache = None
+    return resp
 
 
 def _request_headers(txn: Transaction, conf: HeadersDir, early: bool) -> None:
