@@ -84,6 +84,8 @@ Redirect 410 /gone
   Header setifempty X-Fresh "fresh"
   RequestHeader append X-Forwarded-Proto "late"
   Header set X-Proto "seen"
+  Header note X-Has HasNote
+  Header always note X-Frame-Options xfo
 </Location>
 <Files "both.txt">
   Header set X-Both "onsuccess"
@@ -120,7 +122,7 @@ REQUESTS = (
     "GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
     "GET /both.txt HTTP/1.1\r\nHost: localhost\r\nRange: bytes=1-2\r\nConnection: close\r\n\r\n",
 )
-LOG = '%>s %U [%{X-Forwarded-Proto}i]'
+LOG = '%>s %U [%{X-Forwarded-Proto}i] [%{hasnote}n] [%{XFO}n]'
 
 
 def _site(root: str) -> str:
@@ -199,7 +201,7 @@ def test_answers_match_apache(tmp_path) -> None:
     assert "X-From-Htaccess: yes" in first["/ht/h.txt"]
     assert "X-Both: always" in first["/both.txt"] and "X-Both: onsuccess" in first["/both.txt"]
     assert "X-Error-Page: doc" in first["/gone"]
-    assert "200 /env/v.txt [http, late]" in a_log
+    assert "200 /env/v.txt [http, late] [yes] [DENY]" in a_log
     assert first["/inject/i.txt"][0] == "HTTP/1.1 500 Internal Server Error"
     assert "X-Kept: k" in first["/inject/name/n.txt"]
 

@@ -218,7 +218,7 @@ def run(cmds: list[Command], table: list[Field], out: list[Field], answer: Answe
         elif act == "note":
             i = _first(table, key)
             if i >= 0:
-                answer.notes[render(cmd.value, facts)] = table[i][1]
+                answer.notes[render(cmd.value, facts).lower()] = table[i][1]
         elif act in ("edit", "edit*"):
             rx = cmd.regex
             assert rx is not None

@@ -42,6 +42,7 @@ class Built:
 
     fields: list[Field]
     ctype: str | None
+    notes: dict[str, str]
 
 
 def scoreboard_load(txn: Transaction) -> tuple[int, int]:
@@ -120,7 +121,7 @@ def build(conf: HeadersDir, server: HeadersDir, fields: list[Field], ctype: str 
     sent = [f for f in err + out if f[0].lower() not in FIXED_FIELDS]
     if any(k.lower() == "vary" for k, _ in sent):
         fixup_vary(sent)
-    return Built(sent, answer.ctype)
+    return Built(sent, answer.ctype, {**early.notes, **answer.notes})
 
 
 def fixup_vary(fields: list[Field]) -> None:
@@ -161,6 +162,8 @@ def output_filter(core: Handler, txn: Transaction) -> HookResult:
         return _refused(core, txn, conf, facts)
     resp.headers = built.fields
     resp.ctype = built.ctype
+    if built.notes:
+        txn.notes.update(built.notes)
     return OK
 
 
