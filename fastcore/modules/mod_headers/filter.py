@@ -158,7 +158,7 @@ def output_filter(core: Handler, txn: Transaction) -> HookResult:
         computed = str(resp.length())
     facts = facts_of(txn)
     built = build(conf, server, resp.headers, resp.ctype, succeeded(resp), facts, computed)
-    if txn.vhost.http_strict and not _fields_valid(core, txn, built.fields):
+    if not _fields_valid(core, txn, built.fields):
         return _refused(core, txn, conf, facts)
     resp.headers = built.fields
     resp.ctype = built.ctype
@@ -168,7 +168,7 @@ def output_filter(core: Handler, txn: Transaction) -> HookResult:
 
 
 def _fields_valid(core: Handler, txn: Transaction, fields: list[Field]) -> bool:
-    """The header filter's check_headers (HttpProtocolOptions Strict): a name must be a
+    """The header filter's check_headers (whatever HttpProtocolOptions says): a name must be a
     token, a value must hold no control character but HTAB; the first bad one is
     logged as Apache logs it."""
     for name, value in fields:
