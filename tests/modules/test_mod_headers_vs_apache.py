@@ -100,6 +100,12 @@ Redirect 410 /gone
   Header always set X-Kept "k"
   Header set "Bad Name" "v"
 </Location>
+<Location "/te">
+  Header set Transfer-Encoding "gzip, chunked"
+</Location>
+<Location "/te/bad">
+  Header set Transfer-Encoding "chunked, gzip"
+</Location>
 <Location "/errors">
   Header set X-Error-Page "doc"
   Header always set X-Error-Page-Always "doc"
@@ -111,11 +117,12 @@ Header unset X-Frame-Options
 """
 FILES = ("a.txt", "index.html", "cors/f.js", "noetag/n.txt", "ctype/c.html", "ctype/always/c.txt",
          "ctype/unset/u.txt", "ctype/edit/e.txt", "env/v.txt", "both.txt", "errors/gone.html",
-         "ht/h.txt", "inject/i.txt", "inject/name/n.txt")
+         "ht/h.txt", "inject/i.txt", "inject/name/n.txt",
+         "te/t.txt", "te/bad/t.txt")
 REQUESTS = (
     "/a.txt", "/", "/cors/f.js", "/noetag/n.txt", "/ctype/c.html", "/ctype/always/c.txt",
     "/ctype/unset/u.txt", "/ctype/edit/e.txt", "/both.txt", "/missing", "/moved",
-    "/gone", "/inject/i.txt", "/inject/name/n.txt", "/ht/h.txt", "/ht/missing", "/ht", "/cors",
+    "/gone", "/te/t.txt", "/te/bad/t.txt", "/inject/i.txt", "/inject/name/n.txt", "/ht/h.txt", "/ht/missing", "/ht", "/cors",
     ("GET /env/v.txt HTTP/1.1\r\nHost: localhost\r\nX-Echo-One: 1\r\nx-echo-low: 2\r\n"
      "X-Echo-One: 3\r\nConnection: close\r\n\r\n"),
     "HEAD /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",

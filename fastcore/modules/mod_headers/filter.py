@@ -160,6 +160,15 @@ def output_filter(core: Handler, txn: Transaction) -> HookResult:
     built = build(conf, server, resp.headers, resp.ctype, succeeded(resp), facts, computed)
     if not _fields_valid(core, txn, built.fields):
         return _refused(core, txn, conf, facts)
+    te = next((v for k, v in built.fields if k.lower() == "transfer-encoding"), None)
+    if te is not None:
+        # the header filter: a coding other than chunked last is a 500; with chunked
+        # last the field is sent, Content-Length dropped, the body as it is, then close
+        if te.rsplit(",", 1)[-1].strip().lower() != "chunked":
+            return _refused(core, txn, conf, facts)
+        built.fields = [f for f in built.fields if f[0].lower() != "content-length"]
+        resp.no_length = True
+        resp.close = txn.method != "HEAD"  # a HEAD answer has no body to delimit
     resp.headers = built.fields
     resp.ctype = built.ctype
     if built.notes:
