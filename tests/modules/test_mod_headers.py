@@ -141,8 +141,8 @@ def test_cached_answers_carry_the_slow_paths_fields(tmp_path: Path) -> None:
         else:
             assert hits == 0 and python_entries == 1
     first = _fields(wires[True][0])
-    assert first[1:] == [
-        "Server: fastcore/0.1.0 (Linux)" if first[1].startswith("Server: fastcore") else first[1],
+    assert first[0] == "HTTP/1.1 200 OK" and first[1].startswith("Server: ")
+    assert first[2:] == [
         "X-Frame-Options: DENY", "Accept-Ranges: bytes", "Content-Length: 260",
         "Cache-Control: max-age=60, no-transform",
         "Last-Modified: day Sun, 13 Sep 2020 12:26:40 GMT",  # an edit re-adds at the end
