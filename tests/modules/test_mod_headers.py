@@ -154,9 +154,33 @@ def test_cached_answers_carry_the_slow_paths_fields(tmp_path: Path) -> None:
     assert wires[True] == wires[False]
 
 
+def test_request_independent_conditions_are_cached_per_type(tmp_path: Path) -> None:
+    """An expr= condition on the answer's type is evaluated when the entry is filled:
+    each file's cached repeats keep its own verdict."""
+    path, tmp = _conf(tmp_path, 'Header set X-Html yes "expr=%{CONTENT_TYPE} =~ m#text/html#"\n'
+                      'Header set X-Txt yes "expr=%{CONTENT_TYPE} =~ m#text/plain#"\n'
+                      'Header set X-Len "expr=%{toupper:%{CONTENT_TYPE}}"\n')
+    reqs = [b"GET /a.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            b"GET /sub/b.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"] * 3
+    srv = HttpServer(load(path), None)
+    srv.child_init()
+    try:
+        wire = engine_exchange(srv, True, reqs)
+        assert srv.engine.cache.stats()["hits"] >= 4
+    finally:
+        srv.close()
+    html, txt = _fields(wire[0]), _fields(wire[1])
+    assert "X-Html: yes" in html and not any(f.startswith("X-Txt") for f in html)
+    assert "X-Txt: yes" in txt and not any(f.startswith("X-Html") for f in txt)
+    assert "X-Len: TEXT/HTML" in html
+    assert [_fields(w) for w in wire] == [html, txt] * 3
+
+
 @pytest.mark.parametrize("line", [
     'Header set X-Time "%D %t"', "Header set X-Env yes env=!NOPE", "Header echo ^User",
-    "RequestHeader set X-In yes", 'Header set X-Load "%l %i %b"'])
+    "RequestHeader set X-In yes", 'Header set X-Load "%l %i %b"',
+    'Header set X-Host yes "expr=%{HTTP_HOST} == \'localhost\'"',
+    'Header set X-Uri "expr=%{REQUEST_URI}"'])
 def test_request_dependent_commands_are_never_cached(tmp_path: Path, line: str) -> None:
     path, tmp = _conf(tmp_path, line)
     srv = HttpServer(load(path), None)

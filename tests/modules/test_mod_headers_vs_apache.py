@@ -37,6 +37,10 @@ Header always unset "X-Powered-By"
 Header unset "X-Powered-By"
 Header merge Cache-Control "no-transform"
 Header set X-Early "e" early
+Header always set Content-Security-Policy "default-src 'self'; object-src 'none'" "expr=%{CONTENT_TYPE} =~ m#text\/(html|javascript)|application\/pdf|xml#i"
+Header set X-UA-Compatible "IE=edge" "expr=%{CONTENT_TYPE} =~ m#text/html#i"
+Header always set Strict-Transport-Security "max-age=1" "expr=%{HTTPS} == 'on'"
+Header set Referrer-Policy "strict-origin-when-cross-origin" "expr=%{CONTENT_TYPE} =~ m#text\/(css|html|javascript)|application\/pdf|xml#i"
 Header always set X-Early-Always "ea" early
 Header append X-Early "late"
 RequestHeader set X-Forwarded-Proto "http" early
@@ -84,6 +88,11 @@ Redirect 410 /gone
   Header setifempty X-Fresh "fresh"
   RequestHeader append X-Forwarded-Proto "late"
   Header set X-Proto "seen"
+  Header set X-Uri "expr=%{REQUEST_URI} %{tolower:%{REQUEST_METHOD}}"
+  Header set X-Host-Cond "y" "expr=%{HTTP_HOST} == 'localhost'"
+  Header set X-Sub "a1"
+  Header edit X-Sub "a(.)" "%{NO_SUCH}e-$1"
+  Header set X-Empty-Expr "expr="
   Header note X-Has HasNote
   Header always note X-Frame-Options xfo
 </Location>
@@ -208,6 +217,8 @@ def test_answers_match_apache(tmp_path) -> None:
     assert "X-From-Htaccess: yes" in first["/ht/h.txt"]
     assert "X-Both: always" in first["/both.txt"] and "X-Both: onsuccess" in first["/both.txt"]
     assert "X-Error-Page: doc" in first["/gone"]
+    assert "X-UA-Compatible: IE=edge" in first["/"]
+    assert not any(x.startswith("X-UA") for x in first["/a.txt"])
     assert "200 /env/v.txt [http, late] [yes] [DENY]" in a_log
     assert first["/inject/i.txt"][0] == "HTTP/1.1 500 Internal Server Error"
     assert "X-Kept: k" in first["/inject/name/n.txt"]
@@ -234,6 +245,9 @@ def _conf(tmp: str, lines: str, loaded: bool = True) -> str:
     ("Header always always set X y", True), ("Header note X", True),
     ("Header setifempty X", True), ("Header echo ( ", True),
     ("<Directory />\nHeader edit* X a\n</Directory>", True),
+    ('Header set X "expr=%{"', True), ('Header set X y "expr=%{HTTP_HOST"', True),
+    ('Header set X y "expr=-Z 1"', True), ('Header edit X a "expr=%{"', True),
+    ('Header edit X a "%z"', True),
     ("Header set X y", False), ("RequestHeader set X y", False),
 ])
 def test_refused_with_apaches_message(tmp_path, line: str, loaded: bool) -> None:
@@ -249,7 +263,8 @@ def test_refused_with_apaches_message(tmp_path, line: str, loaded: bool) -> None
     'Header set X "%t %D %l %i %b %{A}e %{B}s %%"', "Header set X y early",
     "Header note X y", "Header edit* X a b env=x", "RequestHeader set X y early",
     "<Directory />\nHeader set X y early\n</Directory>", 'Header set X "%"',
-    "Header onsuccess unset X", "Header always echo ^X",
+    "Header onsuccess unset X", "Header always echo ^X", 'Header set X "expr="',
+    'Header edit X "expr=a" "b"', 'Header unset X "expr=true"', 'Header set X "EXPR=x"',
 ])
 def test_accepted_as_apache_accepts(tmp_path, line: str) -> None:
     path = _conf(str(tmp_path), line)

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastcore.config.regex import Regex
-from fastcore.modules.mod_headers.config import Command, Tag
+from fastcore.core.expr import ExprContext, ExprError
+from fastcore.modules.mod_headers.config import Command, Value
 
 Field = tuple[str, str]
 
@@ -21,12 +22,17 @@ Field = tuple[str, str]
 class Facts:
     """What a command's value and condition may read (a request_rec's parts): the
     request's environment (lower-case names), the request fields as received (for
-    echo), the request time (epoch seconds) and the scoreboard's idle/busy shares."""
+    echo), the request time (epoch seconds), the scoreboard's idle/busy shares, and the
+    context expressions are evaluated in, given the answer's current type (None: no
+    request to evaluate against)."""
 
     env: dict[str, str] = field(default_factory=dict)
     request_fields: list[Field] = field(default_factory=list)
     start: float = 0.0
     load: Callable[[], tuple[int, int]] = lambda: (0, 100)
+    context: Callable[[str | None], ExprContext] | None = None
+    # an evaluation that failed: Apache's error-log message
+    report: Callable[[str], None] = lambda msg: None
 
 
 @dataclass
@@ -43,10 +49,24 @@ def _unwrap(value: str) -> str:
     return value.replace("\r", " ").replace("\n", " ")
 
 
-def render(tags: tuple[Tag, ...], facts: Facts) -> str:
-    """The value of a format for one request (process_tags)."""
+def _failed(facts: Facts, origin: str, e: ExprError, line: str) -> None:
+    facts.report(f"Evaluation of expression from {origin} failed: {e}")
+    facts.report(line)
+
+
+def render(value: Value, facts: Facts, ctype: str | None, origin: str = "") -> str:
+    """A command's value for one request (process_tags); an expression that fails to
+    evaluate gives "" (Apache logs AH02557)."""
+    if value.expr is not None:
+        if facts.context is None:
+            return ""
+        try:
+            return value.expr.evaluate(facts.context(ctype))
+        except ExprError as e:
+            _failed(facts, origin, e, f"AH02557: Can't evaluate value expression: {e}")
+            return ""
     out = []
-    for t in tags:
+    for t in value.tags:
         letter = t.letter
         if not letter:
             out.append(t.text)
@@ -71,8 +91,18 @@ def render(tags: tuple[Tag, ...], facts: Facts) -> str:
     return "".join(out)
 
 
-def condition_holds(cmd: Command, facts: Facts) -> bool:
-    """The env=VAR / env=!VAR condition (no condition: true)."""
+def condition_holds(cmd: Command, facts: Facts, ctype: str | None) -> bool:
+    """The expr= condition (one that fails to evaluate holds: Apache logs AH01501 and
+    applies the command) or the env=VAR / env=!VAR one; none: true."""
+    cond = cmd.cond
+    if cond is not None:
+        if facts.context is None:
+            return True
+        try:
+            return cond.evaluate(facts.context(ctype))
+        except ExprError as e:
+            _failed(facts, cmd.origin, e, f"AH01501: Failed to evaluate expression ({e}) - ignoring")
+            return True
     env = cmd.env
     if env is None:
         return True
@@ -187,23 +217,23 @@ def run(cmds: list[Command], table: list[Field], out: list[Field], answer: Answe
     for cmd in cmds:
         if cmd.early != early:
             continue
-        if not early and not condition_holds(cmd, facts):
+        if not early and not condition_holds(cmd, facts, answer.ctype):
             continue
         act, name = cmd.action, cmd.header
         key = name.lower()
         if act == "add":
-            table.append((name, render(cmd.value, facts)))
+            table.append((name, render(cmd.value, facts, answer.ctype, cmd.origin)))
         elif act == "append":
-            table_merge(table, name, render(cmd.value, facts))
+            table_merge(table, name, render(cmd.value, facts, answer.ctype, cmd.origin))
         elif act == "merge":
-            value = render(cmd.value, facts)
+            value = render(cmd.value, facts, answer.ctype, cmd.origin)
             i = _first(table, key)
             if i < 0:
                 table.append((name, value))
             elif not has_token(table[i][1], value):
                 table_merge(table, name, value)
         elif act == "set" or (act == "setifempty" and _first(table, key) < 0):
-            value = render(cmd.value, facts)
+            value = render(cmd.value, facts, answer.ctype, cmd.origin)
             if key == "content-type":
                 answer.ctype = value
             table_set(table, name, value)
@@ -218,14 +248,15 @@ def run(cmds: list[Command], table: list[Field], out: list[Field], answer: Answe
         elif act == "note":
             i = _first(table, key)
             if i >= 0:
-                answer.notes[render(cmd.value, facts).lower()] = table[i][1]
+                answer.notes[render(cmd.value, facts, answer.ctype, cmd.origin).lower()] = table[i][1]
         elif act in ("edit", "edit*"):
             rx = cmd.regex
             assert rx is not None
             every = act == "edit*"
+            subs = render(cmd.value, facts, answer.ctype, cmd.origin)
             if key == "content-type" and answer.ctype:
-                answer.ctype = edit_value(rx, cmd.subs, every, answer.ctype)
-            edited = [(k, edit_value(rx, cmd.subs, every, v)) for k, v in table
+                answer.ctype = edit_value(rx, subs, every, answer.ctype)
+            edited = [(k, edit_value(rx, subs, every, v)) for k, v in table
                       if k.lower() == key]
             if edited:
                 table[:] = [f for f in table if f[0].lower() != key] + edited

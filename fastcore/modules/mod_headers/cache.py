@@ -2,8 +2,10 @@
 produced (core's ETag and Last-Modified, mod_mime's Content-Type, ...), so the share is
 an edit over the cached fields: the same `build` the output filter runs, with no
 request behind it.  That is exact only for commands whose effect is the same for every
-request of the file: constant values (no %t %D %l %i %b %e), no env= condition, no
-echo (request fields), no note (request notes) and no RequestHeader (the access log's
+request of the file: constant values (no %t %D %l %i %b %e; an expression value that
+reads nothing of the request), no env= condition, an expr= condition only when it is
+request-independent (evaluated at fill time on the answer's type and fields), no echo
+(request fields), no note (request notes) and no RequestHeader (the access log's
 %{X}i); anything else keeps the answer out of both caches.
 """
 from __future__ import annotations
@@ -17,6 +19,8 @@ from fastcore.core.cacheable import (
     Contribution,
     FieldEdit,
 )
+from fastcore.core.expr import ExprContext
+from fastcore.core.response import Response
 from fastcore.core.transaction import Transaction
 from fastcore.modules.mod_headers.actions import Facts, Field
 from fastcore.modules.mod_headers.config import Command, HeadersDir, headers_config
@@ -29,7 +33,8 @@ HOP_FIELDS = frozenset(("connection", "keep-alive", "transfer-encoding"))
 
 def request_independent(cmd: Command) -> bool:
     """Whether a command does the same to every request's answer."""
-    return (cmd.action not in ("echo", "note") and cmd.env is None and cmd.expr is None
+    return (cmd.action not in ("echo", "note") and cmd.env is None
+            and (cmd.cond is None or cmd.cond.request_independent)
             and cmd.constant and cmd.header.lower() not in HOP_FIELDS)
 
 
@@ -52,13 +57,20 @@ def place_content_type(head: list[Field], tail: tuple[Field, ...], ctype: str | 
     return tuple(out), rest if placed else (("Content-Type", ctype), *rest)
 
 
-def _editor(conf: HeadersDir, server: HeadersDir, dc: DirConfig, served: CacheInfo
-            ) -> FieldEdit:
+def _editor(txn: Transaction, conf: HeadersDir, server: HeadersDir, dc: DirConfig,
+            served: CacheInfo) -> FieldEdit:
     def edit(fields: CachedFields) -> CachedFields:
-        built = build(conf, server, list(fields.head), served.ctype, True, Facts(), None)
+        head = list(fields.head)
+
+        def context(ctype: str | None) -> ExprContext:
+            # request-independent expressions: the answer's type and fields decide
+            return ExprContext(txn, Response(200, head, ctype))
+
+        facts = Facts(start=txn.start_time, context=context)
+        built = build(conf, server, head, served.ctype, True, facts, None)
         ctype = with_default_charset(built.ctype, dc)
-        head, tail = place_content_type(built.fields, fields.tail, ctype)
-        return CachedFields(head, tail, ctype)
+        out_head, tail = place_content_type(built.fields, fields.tail, ctype)
+        return CachedFields(out_head, tail, ctype)
     return edit
 
 
@@ -72,4 +84,4 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
         return NOT_CACHEABLE
     if served is None or not cmds:
         return NOTHING
-    return Contribution(edit=_editor(conf, server, dc, served))
+    return Contribution(edit=_editor(txn, conf, server, dc, served))

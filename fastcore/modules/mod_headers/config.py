@@ -5,13 +5,14 @@ deeper scope's, for each of the three tables (request, onsuccess, always).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fastcore.config.engine import OR_FILEINFO, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.lexer import get_word
 from fastcore.config.model import DirConfig, module_record, scope_record
 from fastcore.config.regex import CompileError, Regex, compile_regex
 from fastcore.config.tree import Node
+from fastcore.core.expr import Condition, StringExpr, parse_condition, parse_string
 
 NAME = "headers_module"
 
@@ -36,23 +37,38 @@ class Tag:
 
 
 @dataclass(frozen=True)
+class Value:
+    """A command's value (edit: its substitution): a format of text and %-tags, or a
+    string expression (`"expr=..."`)."""
+
+    tags: tuple[Tag, ...] = ()
+    expr: StringExpr | None = None
+
+    @property
+    def constant(self) -> bool:
+        """The same for every request (no time, load or environment tag; an expression
+        that reads nothing of the request)."""
+        if self.expr is not None:
+            return self.expr.request_independent
+        return not any(t.letter in REQUEST_TAGS for t in self.tags)
+
+
+@dataclass(frozen=True)
 class Command:
     """One Header / RequestHeader line (header_entry)."""
 
     action: str
     header: str
-    value: tuple[Tag, ...] = ()   # the format (not for unset, echo, edit)
+    value: Value = Value()        # the value (edit: the substitution; none: unset, echo)
     regex: Regex | None = None    # edit's match, echo's name pattern
-    subs: str = ""                # edit's substitution
     early: bool = False
     env: str | None = None        # the env=[!]VAR condition, as written after "env="
-    expr: str | None = None       # an expr= condition's text (refused until supported)
+    cond: Condition | None = None  # the expr= condition
+    origin: str = ""              # FILE:LINE of the directive (expression errors name it)
 
     @property
     def constant(self) -> bool:
-        """True when the value is the same for every request (no time, load or
-        environment tag)."""
-        return not any(t.letter in REQUEST_TAGS for t in self.value)
+        return self.value.constant
 
 
 @dataclass
@@ -130,6 +146,18 @@ def parse_format(s: str) -> tuple[Tag, ...]:
     return tuple(tags)
 
 
+def parse_value(s: str) -> Value:
+    """A value: `expr=` (exactly so spelled) starts a string expression, else a format."""
+    if s == "expr=":
+        return Value()  # Apache takes the empty expression: an empty value
+    if s.startswith("expr="):
+        try:
+            return Value(expr=parse_string(s[5:]))
+        except DirectiveError as e:
+            raise DirectiveError(f"Can't parse value expression : {e}") from None
+    return Value(parse_format(s))
+
+
 def _regex(pattern: str, message: str) -> Regex:
     try:
         return compile_regex(pattern)
@@ -169,7 +197,7 @@ def parse_command(request: bool, action: str, hdr: str, value: str | None,
         regex = _regex(hdr, "Header echo regex could not be compiled")
     elif value is None:
         raise DirectiveError("Header requires three arguments")
-    early, env, expr = False, None, None
+    early, env, cond = False, None, None
     if envclause is not None:
         low = envclause.lower()
         if low == "early":
@@ -180,14 +208,20 @@ def parse_command(request: bool, action: str, hdr: str, value: str | None,
                 raise DirectiveError("error: missing environment variable name. "
                                      "envclause should be in the form env=envar ")
         elif low.startswith("expr="):
-            expr = envclause[5:]
-            raise DirectiveError(f"{'RequestHeader' if request else 'Header'}: expr= "
-                                 "conditions are not supported by fastcore yet")
+            try:
+                cond = parse_condition(envclause[5:])
+            except DirectiveError as e:
+                raise DirectiveError(f"Can't parse envclause/expression: {e}") from None
         else:
             raise DirectiveError(f"Unknown parameter: {envclause}")
     name = hdr.partition(":")[0]
-    fmt = () if act in ("unset", "echo", "edit", "edit*") else parse_format(value or "")
-    return Command(act, name, fmt, regex, sub, early, env, expr)
+    if act in ("edit", "edit*"):
+        val = parse_value(sub)  # the substitution is a value: tags, or an expression
+    elif act in ("unset", "echo"):
+        val = Value()
+    else:
+        val = parse_value(value or "")
+    return Command(act, name, val, regex, early, env, cond)
 
 
 def header_cmd(e: Engine, ctx: Ctx, args: str, n: Node) -> None:
@@ -211,7 +245,8 @@ def header_cmd(e: Engine, ctx: Ctx, args: str, n: Node) -> None:
     if pos < len(args):
         raise DirectiveError(f"{'RequestHeader' if request else 'Header'} has too many "
                              "arguments")
-    cmd = parse_command(request, action, hdr, words[0], words[1], words[2])
+    cmd = replace(parse_command(request, action, hdr, words[0], words[1], words[2]),
+                  origin=f"{n.filename}:{n.line}")
     rec = scope_record(ctx.dirconf.modules, NAME, HeadersDir)
     {"in": rec.fixup_in, "out": rec.fixup_out, "err": rec.fixup_err}[table].append(cmd)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastcore.config.model import DirConfig
+from fastcore.core.expr import ExprContext
 from fastcore.core.phases import DECLINED, OK, HookResult
 from fastcore.core.response import Response
 from fastcore.modules.mod_headers.actions import Answer, Facts, Field, run, table_set
@@ -77,10 +78,22 @@ def request_table(txn: Transaction) -> list[Field]:
     return table
 
 
-def facts_of(txn: Transaction, env: bool = True) -> Facts:
-    """The request's side of the commands (env: False before the fixups set it)."""
+def facts_of(core: Handler, txn: Transaction, resp: Response | None,
+             env: bool = True) -> Facts:
+    """The request's side of the commands (env: False before the fixups set it); its
+    expressions see the answer (resp) with the type the commands gave it so far."""
+    def context(ctype: str | None) -> ExprContext:
+        if resp is None:
+            return ExprContext(txn)
+        seen = Response(resp.status, resp.headers, ctype)
+        return ExprContext(txn, seen)
+
+    def report(msg: str) -> None:
+        core.srv.errlog(txn.vhost).log("error", "headers", msg,
+                                       f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
+
     return Facts(dict(txn.env) if env else {}, request_table(txn), txn.start_time,
-                 lambda: scoreboard_load(txn))
+                 lambda: scoreboard_load(txn), context, report)
 
 
 def build(conf: HeadersDir, server: HeadersDir, fields: list[Field], ctype: str | None,
@@ -90,7 +103,8 @@ def build(conf: HeadersDir, server: HeadersDir, fields: list[Field], ctype: str 
     on headers_out, the scope's commands; Content-Length as the length filter leaves
     it; Date and Server are the header filter's own."""
     early = Answer(ctype)
-    before = Facts({}, facts.request_fields, facts.start, facts.load)  # no SetEnv yet
+    before = Facts({}, facts.request_fields, facts.start, facts.load, facts.context,
+                   facts.report)  # no SetEnv yet
     err: list[Field] = []
     early_out: list[Field] = []
     run(server.fixup_err, err, early_out, early, before, True)
@@ -156,7 +170,7 @@ def output_filter(core: Handler, txn: Transaction) -> HookResult:
     computed = None
     if resp.status >= 200 and resp.status not in (204, 304) and not resp.no_length:
         computed = str(resp.length())
-    facts = facts_of(txn)
+    facts = facts_of(core, txn, resp)
     built = build(conf, server, resp.headers, resp.ctype, succeeded(resp), facts, computed)
     if not _fields_valid(core, txn, built.fields):
         return _refused(core, txn, conf, facts)
@@ -210,11 +224,12 @@ def _refused(core: Handler, txn: Transaction, conf: HeadersDir, facts: Facts) ->
     return resp
 
 
-def _request_headers(txn: Transaction, conf: HeadersDir, early: bool) -> None:
+def _request_headers(core: Handler, txn: Transaction, conf: HeadersDir, early: bool) -> None:
     """RequestHeader's commands over headers_in; the request's fields and the lookup
     table (%{X}i, later phases) both show the result."""
     table = request_table(txn)
-    run(conf.fixup_in, table, [], Answer(None), facts_of(txn, env=not early), early)
+    run(conf.fixup_in, table, [], Answer(None), facts_of(core, txn, None, env=not early),
+        early)
     merged: dict[str, str] = {}
     for name, value in table:
         merged.setdefault(name.lower(), value)  # apr_table_get: the first field
@@ -229,7 +244,7 @@ def post_read_request(core: Handler, txn: Transaction) -> HookResult:
     commands run with the output filter, on the tables they would have built)."""
     conf = headers_config(txn.vhost.dir_defaults)
     if any(c.early for c in conf.fixup_in):
-        _request_headers(txn, conf, True)
+        _request_headers(core, txn, conf, True)
     return DECLINED
 
 
@@ -237,5 +252,5 @@ def fixups(core: Handler, txn: Transaction) -> HookResult:
     """ap_headers_fixup: the scope's RequestHeader commands (last among the fixups)."""
     conf = headers_config(txn.dirconf)
     if any(not c.early for c in conf.fixup_in):
-        _request_headers(txn, conf, False)
+        _request_headers(core, txn, conf, False)
     return DECLINED
