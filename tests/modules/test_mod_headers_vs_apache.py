@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import time
+from email.utils import formatdate
 
 import pytest
 from support.apache_oracle import APACHE, MODDIR, ApacheOracle
@@ -137,6 +138,8 @@ REQUESTS = (
     "HEAD /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     "GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
     "GET /both.txt HTTP/1.1\r\nHost: localhost\r\nRange: bytes=1-2\r\nConnection: close\r\n\r\n",
+    (f"GET /cors/f.js HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: "
+     f"{formatdate(time.time(), usegmt=True)}\r\nConnection: close\r\n\r\n"),
 )
 LOG = '%>s %U [%{X-Forwarded-Proto}i] [%{hasnote}n] [%{XFO}n]'
 

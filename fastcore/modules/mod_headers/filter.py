@@ -171,7 +171,14 @@ def output_filter(core: Handler, txn: Transaction) -> HookResult:
     if resp.status >= 200 and resp.status not in (204, 304) and not resp.no_length:
         computed = str(resp.length())
     facts = facts_of(core, txn, resp)
-    built = build(conf, server, resp.headers, resp.ctype, succeeded(resp), facts, computed)
+    ctype = resp.ctype
+    if ctype is None and resp.status == 304 and txn.filename:
+        # r->content_type is the file's (type_checker's) though a 304 sends none:
+        # %{CONTENT_TYPE} in an expression sees it
+        ctype = core.mime.content_type_header(txn.filename, dc)
+    built = build(conf, server, resp.headers, ctype, succeeded(resp), facts, computed)
+    if resp.status == 304 and resp.ctype is None and built.ctype == ctype:
+        built.ctype = None  # ...and the 304 goes without it
     if not _fields_valid(core, txn, built.fields):
         return _refused(core, txn, conf, facts)
     te = next((v for k, v in built.fields if k.lower() == "transfer-encoding"), None)
