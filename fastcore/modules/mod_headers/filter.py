@@ -13,6 +13,7 @@ first, then headers_out's.
 from __future__ import annotations
 
 import re
+import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -235,8 +236,16 @@ def _request_headers(core: Handler, txn: Transaction, conf: HeadersDir, early: b
     """RequestHeader's commands over headers_in; the request's fields and the lookup
     table (%{X}i, later phases) both show the result."""
     table = request_table(txn)
-    run(conf.fixup_in, table, [], Answer(None), facts_of(core, txn, None, env=not early),
-        early)
+    saved = txn.ctype
+    if not early:  # r->content_type, type_checker's, for %{CONTENT_TYPE}
+        walk = txn.walk
+        if walk is not None and walk.st is not None and stat.S_ISREG(walk.st.st_mode):
+            txn.ctype = core.mime.content_type_header(walk.filename, txn.dirconf)
+    try:
+        run(conf.fixup_in, table, [], Answer(None), facts_of(core, txn, None, env=not early),
+            early)
+    finally:
+        txn.ctype = saved
     merged: dict[str, str] = {}
     for name, value in table:
         merged.setdefault(name.lower(), value)  # apr_table_get: the first field
