@@ -215,7 +215,7 @@ def test_request_header_reaches_the_access_log(tmp_path: Path) -> None:
                       "RequestHeader append X-Early late\nRequestHeader unset User-Agent\n"
                       "RequestHeader edit Accept ^text text2\nSetEnv V v\n"
                       'RequestHeader add X-V "%{V}e"\n'
-                      'RequestHeader set X-T "expr=%{CONTENT_TYPE}"\n',
+                      'RequestHeader set X-T "expr=<%{CONTENT_TYPE}>"\n',
                       log="%>s [%{X-Early}i] [%{User-Agent}i] [%{Accept}i] [%{X-V}i] [%{X-T}i]")
     srv = HttpServer(load(path), None)
     srv.child_init()
@@ -226,8 +226,8 @@ def test_request_header_reaches_the_access_log(tmp_path: Path) -> None:
     finally:
         srv.close()
     log = (tmp / "access_log").read_text().splitlines()
-    assert log == ["200 [e, late] [-] [text2/html] [v] [text/html]",
-                   "404 [e, late] [-] [-] [v] []"]  # the fixups know the file's type
+    assert log == ["200 [e, late] [-] [text2/html] [v] [<text/html>]",
+                   "404 [e, late] [-] [-] [v] [<>]"]  # the fixups know the file's type
 
 
 def test_htaccess_needs_allowoverride_fileinfo(tmp_path: Path) -> None:
