@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 import fastcore
-from fastcore import _ext
+from fastcore import _ext, envvars
 from fastcore.config import ConfigError, default_variables, load, render_default_config
 from fastcore.config.model import ServerConfig
 
@@ -138,6 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name}\n\t{d.usage}\n\t({d.module})" if d.usage else
                   f"{name}\n\t({d.module})")
         return 0
+    try:
+        # Debian: -d DIR with DIR/envvars is sourced as apache2ctl does (fastcore.envvars)
+        envvars.apply(args.server_root)
+    except envvars.EnvvarsError as exc:
+        _startup_error(args, f"{exc}\n")
+        return 1
     try:
         cfg = _load(args)
     except ConfigError as exc:

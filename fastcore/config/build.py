@@ -89,7 +89,9 @@ def _parse(path: str, *, server_root: str | None, defines: Iterable[str],
     _check_log_dirs(state)
     state.main.dir_defaults = merge_dir(builtin_dir_defaults(), state.main.dir_defaults)
     if not state.main.server_name:
-        state.main.server_name = _default_server_name()
+        state.main.server_name, fqdn_warning = _default_server_name()
+        if fqdn_warning:
+            engine.warnings.append(fqdn_warning)
     cfg = state.finish(tuple(engine.loaded))
     cfg.shared_modules = frozenset(engine.shared)
     cfg.directives = engine.table  # what a .htaccess of this configuration may use
@@ -130,11 +132,22 @@ def _read_cli_lines(engine: Engine, label: str, lines: Iterable[str]) -> list:
     return out
 
 
-def _default_server_name() -> str:
-    """Apache warns (AH00558) and uses the address; fastcore uses the host name."""
+def _default_server_name() -> tuple[str, str | None]:
+    """httpd's ap_get_local_host: the host name's canonical name when it has a dot,
+    else its address (or 127.0.0.1), with the AH00558 warning httpd prints then."""
     import socket
 
     try:
-        return socket.gethostname() or "localhost"
-    except OSError:
-        return "localhost"
+        addr = socket.getaddrinfo(socket.gethostname(), None)[0][4][0]
+    except (OSError, UnicodeError, IndexError):
+        addr = "127.0.0.1"
+    else:
+        try:
+            name = socket.getnameinfo((addr, 0), 0)[0]
+        except (OSError, UnicodeError):
+            name = ""
+        if "." in name:
+            return name, None
+    return addr, (f"AH00558: fastcore: Could not reliably determine the server's fully "
+                  f"qualified domain name, using {addr}. Set the 'ServerName' directive "
+                  "globally to suppress this message")
