@@ -138,7 +138,7 @@ def _default_server_name() -> tuple[str, str | None]:
     import socket
 
     try:
-        addr = socket.getaddrinfo(socket.gethostname(), None)[0][4][0]
+        addr = str(socket.getaddrinfo(socket.gethostname(), None)[0][4][0])
     except (OSError, UnicodeError, IndexError):
         addr = "127.0.0.1"
     else:
