@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = _load(args)
     except ConfigError as exc:
-        _startup_error(args, f"{exc}\n")
+        _startup_error(args, "".join(w + "\n" for w in exc.warnings) + f"{exc}\n")
         return 1
     except OSError as exc:
         _startup_error(args, f"fastcore: {exc.strerror or exc}: {exc.filename or ''}\n")

@@ -115,12 +115,12 @@ def test_both_start_on_the_stock_files(running: Pair) -> None:
         assert srv.pid_file.is_file()
 
 
-def test_runtime_folders_as_apache2ctl_makes_them(running: Pair) -> None:
+def test_runtime_folders_as_apache2ctl_makes_them(pair: Pair) -> None:
     """fastcore's own envvars handling leaves run/, run/socks and lock/ as apache2ctl does
-    (owner APACHE_RUN_USER for socks and lock, mode 755)."""
+    (owner APACHE_RUN_USER for socks and lock, mode 755), before the configuration is read."""
     for sub in ("run", "run/socks", "lock"):
-        a = os.stat(running.apache.state / sub)
-        f = os.stat(running.fastcore.state / sub)
+        a = os.stat(pair.apache.state / sub)
+        f = os.stat(pair.fastcore.state / sub)
         assert (f.st_uid, f.st_mode) == (a.st_uid, a.st_mode), sub
 
 
@@ -265,3 +265,27 @@ def test_syntax_check_output(pair: Pair) -> None:
     assert f.stdout == "Syntax OK\n" and a.stderr.endswith("Syntax OK\n")
     assert f.stderr.replace("fastcore:", "apache2:") == a.stderr.removesuffix("Syntax OK\n")
     assert "AH00558" in f.stderr
+
+
+def _stderr_lines(text: str) -> list[str]:
+    """stderr with the log stamps ([date] [module:level] [pid N:tid N]) and the program
+    name normalized."""
+    text = re.sub(r"^\[[^]]+\] (\[[a-z_]+:[a-z]+\]) \[pid \d+:tid \d+\] ", r"\1 ", text,
+                  flags=re.M)
+    return text.replace("fastcore:", "apache2:").splitlines()
+
+
+def test_without_envvars_both_warn_and_stop(pair: Pair) -> None:
+    """apache2 run directly (not through apache2ctl) on the stock files: ${APACHE_RUN_DIR}
+    is undefined (AH00111, the text kept) and DefaultRuntimeDir stops the start; fastcore
+    with no envvars to source says the same."""
+    env = stock.clean_env()
+    a = subprocess.run(["/usr/sbin/apache2", "-d", str(pair.apache.confdir), "-t"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    fc_cmd, _ = stock.fastcore_command(pair.fastcore)
+    f = subprocess.run(fc_cmd[:-1] + ["-t"], env=dict(env, APACHE_ENVVARS="/nonexistent"),
+                       capture_output=True, text=True, timeout=60)
+    assert (f.returncode, a.returncode) == (1, 1)
+    want = _stderr_lines(a.stderr.replace(str(pair.apache.confdir), "CONF"))
+    assert _stderr_lines(f.stderr.replace(str(pair.fastcore.confdir), "CONF")) == want
+    assert want[0] == "[core:warn] AH00111: Config variable ${APACHE_RUN_DIR} is not defined"
