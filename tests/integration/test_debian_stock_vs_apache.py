@@ -165,6 +165,18 @@ def test_listing_with_autoindex_conf(running: Pair, query: str) -> None:
     assert b".hidden" not in a.body and b"backup~" not in a.body  # IndexIgnore
 
 
+@pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])
+def test_long_listing_has_no_length(running: Pair, version: str) -> None:
+    """Over 8000 bytes the listing leaves Apache's write buffer before its end: chunked
+    for HTTP/1.1, close-delimited for HTTP/1.0; HEAD says neither."""
+    a, _f = same(running, "/many/", version=version)
+    assert a.status == 200 and len(a.body) > 8000 and "content-length" not in a.headers
+    assert a.headers.get("transfer-encoding") == ("chunked" if version == "HTTP/1.1" else None)
+    same(running, "/many/", method="HEAD", version=version)
+    small, _f = same(running, "/many/?F=0", version=version)
+    assert small.headers["content-length"] == str(len(small.body))
+
+
 def test_directory_slash_redirect(running: Pair) -> None:
     a, _f = same(running, "/files/subdir")
     assert a.status == 301

@@ -31,6 +31,7 @@ LISTED = {"README": "read me\n", "notes.txt": "some notes\n", "photo.png": "not 
           "v1.10.txt": "ten\n", "v1.9.txt": "nine\n", ".hidden": "ignored\n",
           "backup~": "ignored\n"}
 WHEN = 1_700_000_000
+MANY = 60
 
 
 @dataclass
@@ -59,6 +60,11 @@ def make_docroot(base: Path) -> Path:
         path.write_text(text)
         os.utime(path, (WHEN + k * 3600, WHEN + k * 3600))
     os.utime(html / "files" / "subdir", (WHEN, WHEN))
+    (html / "many").mkdir()  # a listing past httpd's 8000-byte write buffer: no length
+    for k in range(MANY):
+        path = html / "many" / f"entry-{k:03d}.txt"
+        path.write_text("x" * k)
+        os.utime(path, (WHEN + k, WHEN + k))
     for d, _dirs, files in os.walk(base / "www"):
         os.chmod(d, 0o755)
         for f in files:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from fastcore.core import errors as E
 from fastcore.core.phases import DECLINED, FIRST, HANDLER, Hook, HookResult
-from fastcore.core.response import Response
+from fastcore.core.response import Response, generated
 from fastcore.modules.mod_status import handler as status
 from fastcore.modules.mod_status import metrics
 
@@ -36,11 +36,10 @@ def server_status(core: Handler, txn: Transaction) -> HookResult:
                               core.signature(txn, txn.dirconf))
     # mod_status shows the full version whatever ServerTokens says (it is behind
     # its own access control); ?refresh=N adds a Refresh field.
-    headers = [("Content-Length", str(len(body)))]
     refresh = status.refresh_header(query)
-    if refresh is not None:
-        headers.insert(0, ("Refresh", refresh))
-    return Response(200, headers, ctype, body)
+    headers = [("Refresh", refresh)] if refresh is not None else []
+    # a page past httpd's 8000-byte write buffer goes out without a length
+    return generated(200, headers, ctype, body, txn.proto_num)
 
 
 def metrics_handler(core: Handler, txn: Transaction) -> HookResult:
