@@ -262,6 +262,11 @@ def test_server_status_page(running: Pair) -> None:
     tags = [re.findall(r"<(dt|th|h1|h2|table|pre)\b", b.decode("latin-1")) for b in
             (a.body, f.body)]
     assert sorted(set(tags[1])) == sorted(set(tags[0]))
+    for srv, body in ((running.apache, a.body), (running.fastcore, f.body)):
+        # ExtendedStatus: the request's own row names the vhost as "name:local port"
+        assert (f"<td nowrap>127.0.0.1:{srv.port}</td><td nowrap>GET /server-status "
+                "HTTP/1.1</td>") in body.decode("latin-1"), srv.name
+    assert b"<hr />\n<address>" in a.body
 
 
 def test_syntax_check_output(pair: Pair) -> None:

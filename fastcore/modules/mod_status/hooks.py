@@ -32,8 +32,10 @@ def server_status(core: Handler, txn: Transaction) -> HookResult:
     if core.srv.scoreboard is None:  # no MPM around (tests): nothing to report
         return core.error(txn, 500, dirconf=txn.dirconf)
     query = txn.r_query
-    ctype, body = status_page(core, txn, query, core.srv.cfg.extended_status,
-                              core.signature(txn, txn.dirconf))
+    sig = core.signature(txn, txn.dirconf)
+    if sig.startswith("<hr>\n"):  # mod_status's ap_psignature prefix is XHTML's
+        sig = "<hr />\n" + sig[5:]
+    ctype, body = status_page(core, txn, query, core.srv.cfg.extended_status, sig)
     # mod_status shows the full version whatever ServerTokens says (it is behind
     # its own access control); ?refresh=N adds a Refresh field.
     refresh = status.refresh_header(query)
