@@ -306,3 +306,53 @@ def test_without_envvars_both_warn_and_stop(pair: Pair) -> None:
     want = _stderr_lines(a.stderr.replace(str(pair.apache.confdir), "CONF"))
     assert _stderr_lines(f.stderr.replace(str(pair.fastcore.confdir), "CONF")) == want
     assert want[0] == "[core:warn] AH00111: Config variable ${APACHE_RUN_DIR} is not defined"
+
+
+def test_keep_alive_sequence(running: Pair) -> None:
+    """KeepAlive On, MaxKeepAliveRequests 100, KeepAliveTimeout 5 of apache2.conf: three
+    requests on one connection (the file ones from the caches by now) get the same
+    answers, Keep-Alive fields included."""
+    targets = ["/", "/icons/folder.gif", "/no-such-file.html", "/files/"]
+    for _ in range(2):
+        got = []
+        for srv in (running.apache, running.fastcore):
+            data = b"".join(f"GET {t} HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+                            f"Connection: keep-alive\r\n\r\n".encode() for t in targets)
+            data += f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nConnection: close\r\n\r\n"\
+                .encode()
+            resps = parse_responses(raw_request(srv.port, data, half_close=False))
+            got.append([normalized(Answer(*r), srv.port) for r in resps])
+        assert len(got[0]) == len(targets) + 1
+        assert got[1] == got[0]
+        assert got[0][0][1]["keep-alive"] == "timeout=5, max=100"
+
+
+def _log_lines(srv: stock.StockServer, marker: str) -> list[str]:
+    """The access.log lines of requests whose User-Agent carries `marker`, the time
+    stamp and the port normalized."""
+    text = (srv.state / "log" / "access.log").read_text()
+    out = [re.sub(r"\[[^]]+\]", "[TIME]", line).replace(str(srv.port), "PORT")
+           for line in text.splitlines() if marker in line]
+    return out
+
+
+def test_access_log_lines(running: Pair) -> None:
+    """CustomLog ${APACHE_LOG_DIR}/access.log combined (000-default.conf), %O included;
+    other_vhosts_access.log (vhost_combined, main server) gets nothing from the vhost."""
+    marker = f"stock-log-{os.getpid()}"
+    extra = f"User-Agent: {marker}\r\nReferer: http://example.test/from\r\n"
+    for target in ("/", "/icons/openlogo-75.png", "/files/", "/.htaccess", "/no-such-file",
+                   "/files/subdir"):
+        same(running, target, extra=extra)
+    same(running, "/", method="HEAD", extra=extra)
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [_log_lines(s, marker) for s in (running.apache, running.fastcore)]
+        if len(lines[0]) == len(lines[1]) == 14 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert lines[1] == lines[0]
+    assert len(lines[0]) == 14
+    for srv in (running.apache, running.fastcore):
+        other = srv.state / "log" / "other_vhosts_access.log"
+        assert not other.exists() or marker not in other.read_text()
