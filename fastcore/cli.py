@@ -66,8 +66,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# what -d DIR reads without -f: the compiled-in SERVER_CONFIG_FILE of Debian's apache2,
+# then upstream httpd's
+DEFAULT_CONFIG_FILES = ("apache2.conf", "conf/httpd.conf")
+
+
 def _load(args: argparse.Namespace) -> ServerConfig:
     defines = [d for d in args.defines if d]
+    if args.config is None and args.server_root and args.folder is None:
+        for name in DEFAULT_CONFIG_FILES:
+            if os.path.isfile(os.path.join(args.server_root, name)):
+                args.config = name
+                break
     if args.config is None:
         vars_ = default_variables(args.folder, args.bind, args.port)
         if args.folder and not os.path.isdir(args.folder):

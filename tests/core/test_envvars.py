@@ -176,3 +176,12 @@ def test_cli_reports_a_broken_envvars(site: Path, clean_environ: None,
     (site / "envvars").write_text("exit 3\n")
     assert cli.main(["-d", str(site), "-f", "apache2.conf", "-t"]) == 1
     assert capsys.readouterr().err == f"fastcore: sourcing {site}/envvars failed (status 3)\n"
+
+
+def test_cli_d_alone_reads_apache2_conf(site: Path, clean_environ: None,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`-d /etc/apache2` without -f reads DIR/apache2.conf, as Debian's apache2 does."""
+    (site / "apache2.conf").write_text(CONF + "Invalid_Directive_Here\n")
+    assert cli.main(["-d", str(site), "-t"]) == 1
+    err = capsys.readouterr().err
+    assert f"line 7 of {site}/apache2.conf" in err and "Invalid_Directive_Here" in err
