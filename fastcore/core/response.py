@@ -50,3 +50,23 @@ class Response:
         if self.parts is not None:
             return sum(len(h) + n for h, _, n in self.parts) + len(self.tail)
         return len(self.body or b"")
+
+
+# httpd's handlers write generated pages with ap_rputs/ap_rvputs into the OLD_WRITE
+# buffer, one APR_BUCKET_BUFF_SIZE (8000 bytes) heap bucket: output that outgrows it is
+# passed on before the end, so the content-length filter cannot count it
+GENERATED_BUFFER = 8000
+
+
+def generated(status: int, headers: list[tuple[str, str]], ctype: str, body: bytes,
+              proto_num: int, streamed: bool = False) -> Response:
+    """A handler-generated page framed as httpd frames it: Content-Length when all of it
+    fitted the buffer (and nothing was `streamed` through a sub-request), else no length:
+    chunked for HTTP/1.1, the connection's close for HTTP/1.0."""
+    if not streamed and len(body) <= GENERATED_BUFFER:
+        return Response(status, headers + [("Content-Length", str(len(body)))], ctype, body)
+    r = Response(status, headers, ctype, body)
+    r.no_length = True
+    r.chunked = proto_num >= 1001
+    r.close = not r.chunked
+    return r
