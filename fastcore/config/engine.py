@@ -286,7 +286,7 @@ class Engine:
             inner = ctx.kinds[-1]
             if ((c & NOT_IN_DIR and inner in ("directory", "directorymatch"))
                     or (c & NOT_IN_LOCATION and inner in ("location", "locationmatch"))
-                    or (c & NOT_IN_FILES and inner in ("files", "filesmatch"))):
+                    or (c & NOT_IN_FILES and inner in ("files", "filesmatch", "if"))):
                 raise DirectiveError(
                     f"{d.name} cannot occur within <Directory/Location/Files> section")
         if c & NOT_IN_VHOST and ctx.in_vhost:
