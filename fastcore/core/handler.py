@@ -23,7 +23,7 @@ from fastcore.core import conditional as C
 from fastcore.core import errors as E
 from fastcore.core import static as S
 from fastcore.core.cacheable import CacheInfo, produced_by
-from fastcore.core.mapping import decode_path, loose_path
+from fastcore.core.mapping import WalkResult, decode_path, loose_path
 from fastcore.core.paths import fs_to_wire, to_bytes
 from fastcore.core.phases import (
     DECLINED,
@@ -32,6 +32,8 @@ from fastcore.core.phases import (
     LAST,
     MAP_TO_STORAGE,
     OK,
+    OUTPUT_FILTER,
+    REALLY_FIRST,
     REALLY_LAST,
     TRANSLATE_NAME,
     TYPE_CHECKER,
@@ -62,7 +64,12 @@ class Handler:
         self.mapper = srv.mapper
         self.mime = srv.mime
         specs = REGISTRY.every() if registry is None else registry
-        self.phases = Phases.build(registrations(specs, srv.cfg.modules))
+        regs = registrations(specs, srv.cfg.modules)
+        # the <If> conditions' Vary: only where a request can meet an <If> (a test's
+        # stand-in resolver without the attribute: always)
+        if getattr(self.resolver, "if_possible", True):
+            regs.append(Registration("core_module", IF_VARY))
+        self.phases = Phases.build(regs)
 
     # ------------------------------------------------------------ errors
     def error(self, txn: Transaction, status: int, notes: str | None = None,
@@ -399,9 +406,61 @@ def walk_storage(core: Handler, txn: Transaction) -> HookResult:
     txn.walk = walk
     txn.filename = walk.filename  # r->filename, the access log's %f
     dc = core.resolver.location_config(vhost, txn.r_uri, walk.dirconf)
+    if dc.if_sections:
+        dc = if_walk(core, txn, walk, dc)
     txn.dirconf = dc
     produced_by(txn, walk.cacheable, dc)
     return OK
+
+
+def if_walk(core: Handler, txn: Transaction, walk: WalkResult, dc: DirConfig) -> DirConfig:
+    """ap_if_walk after the <Location> merge: the true <If> sections' config merged
+    last; a condition that fails to evaluate is false, with Apache's two error lines;
+    a request-dependent condition makes the answer not cacheable."""
+    out = core.mapper.if_walk(txn, dc)
+    if not out.cacheable:
+        txn.cacheable = False
+    walk.vary = out.vary
+    if out.failures:
+        log = core.srv.errlog(txn.vhost)
+        client = f"{txn.client_ip}:{txn.remote_port}"
+        for f in out.failures:
+            sec = f.section
+            log.log("error", "core", f"Evaluation of expression from {sec.filename}:"
+                    f"{sec.line} failed: {f.message}", client, out.dirconf)
+            log.log("error", "core", f"AH00039: Failed to evaluate <If > condition: "
+                    f"{f.message}", client, out.dirconf)
+    return out.dirconf
+
+
+def if_vary(core: Handler, txn: Transaction) -> HookResult:
+    """The request headers the <If> conditions read, in Vary: Apache merges them into
+    headers_out during the walk, so they come before any other Vary token and an answer
+    whose headers are generated (an error, a redirect) does not carry them; 304 does."""
+    walk, resp = txn.walk, txn.response
+    if walk is None or not walk.vary or resp is None or (
+            resp.status >= 300 and resp.status != 304):
+        return OK
+    names = list(walk.vary)
+    at = None
+    kept: list[tuple[str, str]] = []
+    for k, v in resp.headers:
+        if k.lower() == "vary":
+            if at is None:
+                at = len(kept)
+            names += [t.strip() for t in v.split(",") if t.strip()]
+        else:
+            kept.append((k, v))
+    tokens: list[str] = []
+    for n in names:
+        if n.lower() not in (t.lower() for t in tokens):
+            tokens.append(n)
+    kept.insert(0 if at is None else at, ("Vary", ",".join(tokens)))
+    resp.headers = kept
+    return OK
+
+
+IF_VARY = Hook(OUTPUT_FILTER, if_vary, REALLY_FIRST)
 
 
 def script_alias_type(core: Handler, txn: Transaction) -> HookResult:
