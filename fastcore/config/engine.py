@@ -276,7 +276,7 @@ class Engine:
         if ctx.htaccess and d.name.lower() in ctx.override_list and d.req & OR_ALL:
             return
         if not (d.req & ctx.override):
-            if ctx.section and not ctx.htaccess:
+            if ctx.section:  # in .htaccess too (invoke_cmd names the parent section)
                 raise DirectiveError(f"{d.name} not allowed in <{ctx.section}> context")
             raise DirectiveError(f"{d.name} not allowed here")
         c = d.check

@@ -87,6 +87,9 @@ CustomLog "{run}/if_log" iffmt
 <Directory "{www}/ht">
   AllowOverride AuthConfig FileInfo
 </Directory>
+<Directory "{www}/htbad">
+  AllowOverride AuthConfig
+</Directory>
 """
 
 HTACCESS = """<If "req('X-Foo') == 'ht'">
@@ -109,6 +112,7 @@ REQUESTS = (
     ("/exists/e.txt", ""), ("/exists/none.txt", ""),
     ("/broken/b.txt", ""), ("/broken/missing", ""),
     ("/ht/h.txt", ""), ("/ht/h.txt", "X-Foo: ht\r\n"), ("/ht/h.txt?type", ""),
+    ("/htbad/h.txt", ""),
 )
 
 Answer = tuple[int, dict[str, str], bytes]
@@ -117,7 +121,7 @@ Answer = tuple[int, dict[str, str], bytes]
 def _site(root: str) -> str:
     www = os.path.join(root, "www")
     for rel in ("a.txt", "types/t.txt", "types/u.txt", "list/one.txt", "list/two.html", "exists/e.txt",
-                "broken/b.txt", "ht/h.txt"):
+                "broken/b.txt", "ht/h.txt", "htbad/h.txt"):
         path = os.path.join(www, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as fh:
@@ -125,7 +129,9 @@ def _site(root: str) -> str:
         os.utime(path, (1_700_000_000, 1_700_000_000))  # strong ETags: cacheable answers
     with open(os.path.join(www, "ht", ".htaccess"), "w") as fh:
         fh.write(HTACCESS)
-    for d in ("", "types", "list", "exists", "broken", "ht"):
+    with open(os.path.join(www, "htbad", ".htaccess"), "w") as fh:
+        fh.write('<If "true">\n  ErrorDocument 404 "x"\n</If>\n')  # FileInfo: not allowed
+    for d in ("", "types", "list", "exists", "broken", "ht", "htbad"):
         os.chmod(os.path.join(www, d), 0o755)
     return www
 
@@ -175,12 +181,21 @@ def test_sections_answer_as_apache(www_dir: str) -> None:
     assert by[("/ht/h.txt?type", "")][1]["content-type"] == "text/x-ht"
     assert by[("/types/u.txt?nested", "")][1]["content-type"] == "text/plain"
     assert "vary" not in by[("/exists/e.txt", "")][1]
+    assert by[("/htbad/h.txt", "")][0] == 500
     assert "200 /types/t.txt?nested [-] [yes] [-]" in a_log
     assert "200 /ht/h.txt?type [-] [-] [elseif]" in a_log
     assert "200 /a.txt?a [if] [-] [-]" in a_log
     for errors in (a_errors, f_errors):
         assert "AH00039: Failed to evaluate <If > condition: Cannot open file " \
             f"{www}/no/such/file" in errors
+        assert f"[core:alert] {{}} {www}/htbad/.htaccess: ErrorDocument not allowed in <If> " \
+            "context" in {_message(line) for line in errors.splitlines()}, errors
+
+
+def _message(line: str) -> str:
+    """An error-log line with its time stamp, pid and client masked (which differ)."""
+    parts = line.split("] ")
+    return parts[1] + "] {} " + parts[-1] if len(parts) > 3 else line
 
 
 def _conf(tmp: str, lines: str) -> str:
