@@ -13,6 +13,7 @@ responses also carry a cache entry the server keeps for the fast path.
 """
 from __future__ import annotations
 
+import copy
 import os
 import stat as stmod
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from fastcore.core import conditional as C
 from fastcore.core import errors as E
 from fastcore.core import static as S
 from fastcore.core.cacheable import CacheInfo, produced_by
-from fastcore.core.mapping import WalkResult, decode_path, loose_path
+from fastcore.core.mapping import IfOutcome, WalkResult, decode_path, loose_path
 from fastcore.core.paths import fs_to_wire, to_bytes
 from fastcore.core.phases import (
     DECLINED,
@@ -341,6 +342,37 @@ class Handler:
             return r
         return None
 
+    def if_outcome(self, txn: Transaction, req: Transaction, dc: DirConfig) -> IfOutcome:
+        """The <If> sections of `dc` for `req` (the request, or a sub-request's copy of
+        it): a failed evaluation is false with Apache's two core:error lines; a
+        request-dependent condition makes the answer of `txn` not cacheable."""
+        out = self.mapper.if_walk(req, dc)
+        if not out.cacheable:
+            txn.cacheable = False
+        if out.failures:
+            log = self.srv.errlog(txn.vhost)
+            client = f"{txn.client_ip}:{txn.remote_port}"
+            for f in out.failures:
+                sec = f.section
+                log.log("error", "core", f"Evaluation of expression from {sec.filename}:"
+                        f"{sec.line} failed: {f.message}", client, out.dirconf)
+                log.log("error", "core", "AH00039: Failed to evaluate <If > condition: "
+                        f"{f.message}", client, out.dirconf)
+        return out
+
+    def sub_if(self, txn: Transaction, uri: str, filename: str, dc: DirConfig) -> DirConfig:
+        """ap_if_walk of a sub-request for `uri` (mapped to `filename`, no query), as
+        ap_sub_req_lookup_dirent runs it: the sub-request's own Vary is not the answer's."""
+        if not dc.if_sections:
+            return dc
+        sub = copy.copy(txn)
+        sub.r_uri = sub.uri_path = uri
+        sub.query = sub.r_query = ""
+        sub.filename = filename
+        sub.walk = None
+        sub.env = {}
+        return self.if_outcome(txn, sub, dc).dirconf
+
     def entry_allowed(self, txn: Transaction) -> Callable[[str], bool]:
         """Veto for listing entries and negotiation variants, as Apache's per-entry
         sub-request: the walk to the entry (a symlink without FollowSymLinks, a broken
@@ -352,7 +384,8 @@ class Handler:
             dc = self.mapper.entry_allowed(vhost, path)
             if dc is None:
                 return False
-            dc = self.resolver.location_config(vhost, base + os.path.basename(path), dc)
+            uri = base + os.path.basename(path)
+            dc = self.sub_if(txn, uri, path, self.resolver.location_config(vhost, uri, dc))
             return self.srv.authorize(txn, dc, path) is not False
         return allowed
 
@@ -414,22 +447,9 @@ def walk_storage(core: Handler, txn: Transaction) -> HookResult:
 
 
 def if_walk(core: Handler, txn: Transaction, walk: WalkResult, dc: DirConfig) -> DirConfig:
-    """ap_if_walk after the <Location> merge: the true <If> sections' config merged
-    last; a condition that fails to evaluate is false, with Apache's two error lines;
-    a request-dependent condition makes the answer not cacheable."""
-    out = core.mapper.if_walk(txn, dc)
-    if not out.cacheable:
-        txn.cacheable = False
+    """ap_if_walk after the <Location> merge; the headers read are the answer's Vary."""
+    out = core.if_outcome(txn, txn, dc)
     walk.vary = out.vary
-    if out.failures:
-        log = core.srv.errlog(txn.vhost)
-        client = f"{txn.client_ip}:{txn.remote_port}"
-        for f in out.failures:
-            sec = f.section
-            log.log("error", "core", f"Evaluation of expression from {sec.filename}:"
-                    f"{sec.line} failed: {f.message}", client, out.dirconf)
-            log.log("error", "core", f"AH00039: Failed to evaluate <If > condition: "
-                    f"{f.message}", client, out.dirconf)
     return out.dirconf
 
 

@@ -64,6 +64,9 @@ CustomLog "{run}/if_log" iffmt
   <If "%{HTTP_HOST} == 'lister'">
     Options +Indexes
   </If>
+  <If "%{REQUEST_URI} =~ /two/">
+    Require all denied
+  </If>
 </Directory>
 
 <Location /exists>
@@ -108,7 +111,7 @@ REQUESTS = (
     ("/a.txt", ""), ("/a.txt", "X-Foo: deny\r\n"), ("/a.txt?a", ""), ("/a.txt?b2", ""),
     ("/missing?a", ""), ("/missing?bee", ""), ("/missing", ""),
     ("/types/t.txt", ""), ("/types/t.txt?nested", ""), ("/types/u.txt?nested", ""),
-    ("/list/", "Host: lister\r\n"), ("/list/", ""),
+    ("/list/", "Host: lister\r\n"), ("/list/", ""), ("/list/two.html", ""),
     ("/exists/e.txt", ""), ("/exists/none.txt", ""),
     ("/broken/b.txt", ""), ("/broken/missing", ""),
     ("/ht/h.txt", ""), ("/ht/h.txt", "X-Foo: ht\r\n"), ("/ht/h.txt?type", ""),
@@ -175,6 +178,9 @@ def test_sections_answer_as_apache(www_dir: str) -> None:
     assert by[("/types/t.txt?nested", "")][1]["content-type"] == "text/x-nested"
     assert by[("/list/", "Host: lister\r\n")][0] == 200
     assert by[("/list/", "")][0] == 403
+    listing = by[("/list/", "Host: lister\r\n")][2]  # the entry's sub-request is denied
+    assert b'href="one.txt"' in listing and b"two.html" not in listing
+    assert by[("/list/two.html", "")][0] == 403
     assert by[("/exists/e.txt", "")][1]["content-type"] == "text/x-exists"
     assert by[("/exists/none.txt", "")][2] == b"no-such-file"
     assert by[("/broken/missing", "")][2] == b"broken-else"
