@@ -138,6 +138,8 @@ def merge_dir(base: DirConfig, new: DirConfig) -> DirConfig:
             out.error_documents = {**base.error_documents, **nv}
         elif name == "files_sections":
             out.files_sections = base.files_sections + nv
+        elif name == "if_sections":
+            out.if_sections = base.if_sections + nv if nv else base.if_sections
         elif name in ("options", "options_add", "options_remove", "file_etag", "etag_bits",
                       "etag_add", "etag_remove", "log_modules", "modules"):
             continue
