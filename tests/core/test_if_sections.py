@@ -235,3 +235,15 @@ def test_no_if_no_cost(tmp_path: Path) -> None:
 def test_htaccess_makes_if_possible(tmp_path: Path) -> None:
     c = cfg(tmp_path, "<Directory /srv>\n AllowOverride FileInfo\n</Directory>\n")
     assert DirResolver(c).if_possible
+
+
+def test_directory_index_sub_request_walks_its_own_if(tmp_path: Path) -> None:
+    # Apache's DirectoryIndex sub-request for /b.html runs ap_if_walk with that URI, and
+    # the fast redirect keeps the type it chose (checked against apache2 2.4)
+    srv = _server(tmp_path, 'DirectoryIndex b.html\n<Directory "{www}">\n'
+                  ' <If "%{REQUEST_URI} == \'/b.html\'">\n  AddType text/x-special .html\n'
+                  ' </If>\n</Directory>\n')
+    ((status, h, body),) = _get(srv, "/")
+    assert status == 200 and body == b"b.html\n"
+    assert h["content-type"] == "text/x-special"
+    srv.close()

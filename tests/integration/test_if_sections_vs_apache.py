@@ -237,6 +237,12 @@ def _conf(tmp: str, lines: str) -> str:
     '<If "true">\nDocumentRoot /tmp\n</If>',
     '<If "true">\nAlias /x /tmp\n</If>',
     '<If "true">\nNoSuchDirective\n</If>',
+    # the one-argument Alias names the enclosing section it may not sit in
+    '<If "true">\nAlias /tmp\n</If>',
+    '<Location /x>\n<If "false">\n</If>\n<ElseIf "true">\nAlias /tmp\n</ElseIf>\n</Location>',
+    '<Location /x>\n<If "false">\n</If>\n<Else>\nAlias /tmp\n</Else>\n</Location>',
+    '<Directory /tmp>\n<If "true">\nAlias /tmp\n</If>\n</Directory>',
+    '<DirectoryMatch /tmp>\nAlias /tmp\n</DirectoryMatch>',
 ])
 def test_refused_with_apaches_message(tmp_path, body: str) -> None:
     path = _conf(str(tmp_path), body)
