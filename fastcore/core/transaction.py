@@ -79,8 +79,7 @@ class Transaction:
         self.env: dict[str, str] = {}
         # the answer the output filters work on (phases.OUTPUT_FILTER), None before
         self.response: Response | None = None
-        # r->notes: what modules leave for the access log's %{NAME}n (mod_deflate's
-        # DeflateFilterNote), by name as set
+        # r->notes by lower-case name (mod_headers' `Header note`; the log's %{NAME}n)
         self.notes: dict[str, str] = {}
 
     @property

@@ -63,6 +63,7 @@ MODULES: dict[str, str] = {
     "filter_module": "fastcore.modules.mod_filter",
     "deflate_module": "fastcore.modules.mod_deflate",
     "brotli_module": "fastcore.modules.mod_brotli",
+    "headers_module": "fastcore.modules.mod_headers",
 }
 
 

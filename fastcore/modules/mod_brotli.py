@@ -21,7 +21,7 @@ from fastcore.config.engine import RSRC, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.model import DirConfig, VirtualHost, module_record, scope_record
 from fastcore.config.tree import Node
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
-from fastcore.core.phases import MIDDLE, OUTPUT_FILTER, Hook, HookResult
+from fastcore.core.phases import OUTPUT_FILTER, Hook, HookResult
 from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_deflate.config import (
     ETAG_ADD_SUFFIX,
@@ -29,7 +29,13 @@ from fastcore.modules.mod_deflate.config import (
     ETAG_REMOVE,
     atoi,
 )
-from fastcore.modules.mod_deflate.filter import Codec, Settings, register_codec, run_chain
+from fastcore.modules.mod_deflate.filter import (
+    BEFORE_HEADERS,
+    Codec,
+    Settings,
+    register_codec,
+    run_chain,
+)
 from fastcore.modules.mod_deflate.store import Params
 from fastcore.modules.mod_filter import may_select
 from fastcore.modules.mod_mime import output_filters
@@ -160,6 +166,6 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
     return NOTHING
 
 
-HOOKS = (Hook(OUTPUT_FILTER, brotli_output, MIDDLE, ("expires_module",)),)
+HOOKS = (Hook(OUTPUT_FILTER, brotli_output, BEFORE_HEADERS, ("expires_module",)),)
 MODULE = ModuleSpec(NAME, directives, server_record=BrotliServer, hooks=HOOKS,
                     cache_contribution=cache_contribution)

@@ -48,8 +48,7 @@ LogRecordFields = ("client_ip", "remote_host", "local_ip", "local_port", "reques
                    "status", "original_status", "bytes_sent", "start_time", "duration_us",
                    "headers_in", "headers_out", "vhost_name", "host_name", "port",
                    "keepalive_count", "conn_status", "uri_path", "query", "method",
-                   "protocol", "filename", "bytes_in", "bytes_out", "user", "handler", "ctype",
-                   "notes")
+                   "protocol", "filename", "bytes_in", "bytes_out", "user", "handler", "ctype")
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _ESC = {i: f"\\x{i:02x}" for i in range(256) if i < 32 or i >= 127}
@@ -192,8 +191,8 @@ def _item(code: str, arg: str | None) -> Formatter:
         key = (a or "").lower()
         return lambda r: _env_var(r, key)
     if code == "n":
-        note = (a or "").lower()  # an APR table: names compare without case
-        return lambda r: _dash(r.notes.get(note))
+        key = (a or "").lower()
+        return lambda r: _note(r, key)
     if code == "L":
         return lambda r: "-"
     if code == "%":
@@ -204,6 +203,12 @@ def _item(code: str, arg: str | None) -> Formatter:
 def _env_var(r: Transaction, key: str) -> str:
     """%{VAR}e: the request's environment variable (mod_env), escaped; - when unset."""
     value = getattr(r, "env", {}).get(key)
+    return "-" if value is None else escape(value)
+
+
+def _note(r: Transaction, key: str) -> str:
+    """%{NAME}n: the request's note (r->notes), escaped; - when unset."""
+    value = getattr(r, "notes", {}).get(key)
     return "-" if value is None else escape(value)
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from fastcore.config.model import DirConfig
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
-from fastcore.core.phases import MIDDLE, OUTPUT_FILTER, Hook
+from fastcore.core.phases import OUTPUT_FILTER, Hook
 from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_deflate.config import (
     NAME,
@@ -27,7 +27,7 @@ from fastcore.modules.mod_deflate.config import (
     directives,
     precompressed_codings,
 )
-from fastcore.modules.mod_deflate.filter import FILTER, SMALLEST, deflate_output
+from fastcore.modules.mod_deflate.filter import BEFORE_HEADERS, FILTER, SMALLEST, deflate_output
 from fastcore.modules.mod_deflate.precompressed import precompressed_output
 from fastcore.modules.mod_filter import may_select
 from fastcore.modules.mod_mime import output_filters
@@ -50,8 +50,8 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
 
 # After mod_expires, before mod_headers (see filter.py); the sibling swap comes first
 AFTER = ("expires_module",)
-HOOKS = (Hook(OUTPUT_FILTER, precompressed_output, MIDDLE, AFTER),
-         Hook(OUTPUT_FILTER, deflate_output, MIDDLE, AFTER))
+HOOKS = (Hook(OUTPUT_FILTER, precompressed_output, BEFORE_HEADERS, AFTER),
+         Hook(OUTPUT_FILTER, deflate_output, BEFORE_HEADERS, AFTER))
 MODULE = ModuleSpec(NAME, directives, dir_record=PrecompressedDir,
                     server_record=DeflateServer, hooks=HOOKS,
                     cache_contribution=cache_contribution)

@@ -1,6 +1,6 @@
 """The DEFLATE output filter (mod_deflate's deflate_out_filter) over a finished answer.
 
-It runs MIDDLE in the OUTPUT_FILTER phase, after mod_expires (AP_FTYPE_CONTENT_SET-2)
+It runs just before MIDDLE in the OUTPUT_FILTER phase, after mod_expires (AP_FTYPE_CONTENT_SET-2)
 and before mod_headers' output filter (measured: `Header set Vary X` replaces DEFLATE's
 Vary, `Header edit ETag` sees the -gzip ETag: httpd inserts DEFLATE, by mod_mime at
 type_checker or by mod_filter's insert_filter, before mod_headers' filter of the same
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.core import conditional as C
 from fastcore.core import static as S
-from fastcore.core.phases import DECLINED, HookResult
+from fastcore.core.phases import DECLINED, MIDDLE, HookResult
 from fastcore.core.response import Response
 from fastcore.modules.mod_deflate.config import ETAG_ADD_SUFFIX, ETAG_REMOVE, deflate_server
 from fastcore.modules.mod_deflate.store import Compressed, Params, compressed_file, encode
@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from fastcore.core.transaction import Transaction
 
 FILTER = "DEFLATE"
+# the compression filters' place in OUTPUT_FILTER: after mod_expires (FIRST), just
+# before mod_headers' output filter (MIDDLE), as httpd inserts them (see above)
+BEFORE_HEADERS = MIDDLE - 1
 # "Not compressing very small response": gzip header + trailer + 50 for the headers
 SMALLEST = 10 + 8 + 50
 PASS_ENCODINGS = frozenset(("identity", "7bit", "8bit", "binary"))
