@@ -403,3 +403,49 @@ def test_smart_filters_match_apache(tmp_path) -> None:
            zip(cases, got[False], strict=False)}
     assert enc["/a.css" + GZ] == "gzip" and enc["/off/a.txt" + GZ] is None
     assert enc["/a.png" + GZ + "X-Pack: yes\r\n"] == "gzip" and enc["/a.png" + GZ] is None
+
+
+WITH_HEADERS = """
+DocumentRoot "{www}"
+<Directory "{www}">
+  Require all granted
+</Directory>
+AddOutputFilterByType DEFLATE text/plain
+<Directory "{www}/set">
+  Header set Vary X-Foo
+</Directory>
+<Directory "{www}/append">
+  Header append Vary User-Agent
+</Directory>
+<Directory "{www}/edit">
+  Header edit ETag gzip zip
+</Directory>
+"""
+
+
+def test_deflate_runs_before_mod_headers_as_in_apache(tmp_path) -> None:
+    """httpd puts DEFLATE before mod_headers' output filter: `Header set Vary` replaces
+    DEFLATE's Vary, `Header append Vary` comes after it, `Header edit ETag` sees -gzip."""
+    www = os.path.join(str(tmp_path), "www")
+    for d in ("set", "append", "edit"):
+        os.makedirs(os.path.join(www, d))
+        with open(os.path.join(www, d, "a.txt"), "wb") as fh:
+            fh.write(b"headers and deflate\n" * 100)
+        os.utime(os.path.join(www, d, "a.txt"), (1_700_000_000, 1_700_000_000))
+    cases = [("GET", f"/{d}/a.txt", ae) for d in ("set", "append", "edit") for ae in (GZ, "")]
+    got = {}
+    for fastcore in (False, True):
+        run = os.path.join(str(tmp_path), "fc" if fastcore else "ap")
+        os.makedirs(run)
+        with ApacheOracle(run, WITH_HEADERS.replace("{www}", www),
+                          modules=(*MODULES, "headers"), fastcore=fastcore) as ap:
+            got[fastcore] = [
+                _answer(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: x\r\n{h}"
+                                    "Connection: close\r\n\r\n".encode()))
+                for m, p, h in cases + cases]
+    for case, a, f in zip(cases + cases, got[False], got[True], strict=True):
+        assert f == a, case
+    fields = [dict(a[1]) for a in got[False]]
+    assert fields[0]["Vary"] == "X-Foo" and fields[0]["Content-Encoding"] == "gzip"
+    assert fields[2]["Vary"] == "Accept-Encoding,User-Agent"
+    assert fields[4]["ETag"].endswith('-zip"')

@@ -425,7 +425,9 @@ def compressed_answer(core: Handler, txn: Transaction, headers: list[tuple[str, 
     ranged = _byte_ranges(core, txn, dc, kept, body, ctype, tag, src.mtime)
     if ranged is not None:
         return ranged
-    out = Response(200, kept + [("Content-Length", str(len(body)))], ctype, body)
+    # no Content-Length field yet: httpd's content-length filter adds it after every
+    # content filter (mod_headers' included), so the serializer puts it last
+    out = Response(200, kept, ctype, body)
     out.length_computed = True
     out.close = close
     return out
@@ -479,15 +481,13 @@ def _byte_ranges(core: Handler, txn: Transaction, dc: DirConfig,
         return None
     if len(ranges) == 1:
         s, e = ranges[0]
-        r = Response(206, headers + [("Content-Range", f"bytes {s}-{e}/{size}"),
-                                     ("Content-Length", str(e - s + 1))], ctype,
+        r = Response(206, headers + [("Content-Range", f"bytes {s}-{e}/{size}")], ctype,
                      body[s:e + 1])
         r.length_computed = True
         return r
     boundary = S.new_boundary()
     parts, tail = S.multipart_parts(ranges, size, ctype, boundary)
     data = b"".join(h + body[s:s + n] for h, s, n in parts) + tail
-    r = Response(206, headers + [("Content-Length", str(len(data)))],
-                 f"multipart/byteranges; boundary={boundary}", data)
+    r = Response(206, list(headers), f"multipart/byteranges; boundary={boundary}", data)
     r.length_computed = True
     return r
