@@ -449,3 +449,32 @@ def test_deflate_runs_before_mod_headers_as_in_apache(tmp_path) -> None:
     assert fields[0]["Vary"] == "X-Foo" and fields[0]["Content-Encoding"] == "gzip"
     assert fields[2]["Vary"] == "Accept-Encoding,User-Agent"
     assert fields[4]["ETag"].endswith('-zip"')
+
+
+def test_a_compressed_listing_matches_apache(tmp_path) -> None:
+    """mod_autoindex's listing through DEFLATE: the same gzip bytes and fields (the
+    listing itself is mod_autoindex's, compared in its own tests)."""
+    www = os.path.join(str(tmp_path), "www")
+    os.makedirs(os.path.join(www, "list"))
+    for i in range(40):
+        path = os.path.join(www, "list", f"file-{i:03}.txt")
+        with open(path, "w") as fh:
+            fh.write(f"file {i}\n")
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    os.utime(os.path.join(www, "list"), (1_700_000_000, 1_700_000_000))
+    site = (f'DocumentRoot "{www}"\n<Directory "{www}">\n  Require all granted\n'
+            "  Options +Indexes\n</Directory>\nAddOutputFilterByType DEFLATE text/html\n")
+    cases = [("GET", "/list/", GZ), ("GET", "/list/?C=S;O=D", GZ), ("GET", "/list/", "")]
+    got = {}
+    for fastcore in (False, True):
+        run = os.path.join(str(tmp_path), "fc" if fastcore else "ap")
+        os.makedirs(run)
+        with ApacheOracle(run, site, modules=(*MODULES, "autoindex"), fastcore=fastcore) as ap:
+            got[fastcore] = [
+                _answer(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: localhost\r\n{h}"
+                                    "Connection: close\r\n\r\n".encode()))
+                for m, p, h in cases + cases]
+    for case, a, f in zip(cases + cases, got[False], got[True], strict=True):
+        assert f == a, case
+    assert ("Content-Encoding", "gzip") in got[False][0][1]
+    assert b"file-039.txt" in gzip.decompress(got[False][0][2])

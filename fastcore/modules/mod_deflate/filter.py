@@ -374,6 +374,10 @@ def encode_output(core: Handler, txn: Transaction, codec: Codec) -> HookResult:
     if not forced and not accepts_coding(txn.headers_in.get("accept-encoding"),
                                          codec.coding):
         add_vary(headers, "Accept-Encoding", before="Content-Range")
+        if resp.file is None and resp.parts is None:
+            # a handler's own bytes: httpd's content-length filter states their length
+            # after every content filter (a file's comes from the default handler)
+            headers[:] = [(k, v) for k, v in headers if k.lower() != "content-length"]
         return resp
     add_vary(headers, "Accept-Encoding")
     conf = codec.settings(txn.vhost)
