@@ -23,7 +23,7 @@ class Transaction:
                  "remote_host", "vhost_name", "keepalive_count",
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
-                 "handler_name", "encoding_fixup", "env", "response")
+                 "handler_name", "encoding_fixup", "env", "response", "satisfy_any")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -79,6 +79,9 @@ class Transaction:
         self.env: dict[str, str] = {}
         # the answer the output filters work on (phases.OUTPUT_FILTER), None before
         self.response: Response | None = None
+        # Satisfy Any governs this request (mod_access_compat sets it in check_access):
+        # passing check_access is then enough, failing it may be made up by a user
+        self.satisfy_any = False
 
     @property
     def local_ip(self) -> str:
