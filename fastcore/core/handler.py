@@ -178,6 +178,7 @@ class Handler:
         internal redirect's: then `req` is None)."""
         txn.r_uri, txn.r_query, txn.request = uri, query, req
         txn.walk = txn.handler_name = None
+        txn.satisfy_any = False  # decided again by this URI's check_access
         phases = self.phases
         rv = phases.run_request(self, txn)
         if isinstance(rv, Response):

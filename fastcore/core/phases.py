@@ -202,7 +202,6 @@ class Phases:
         Any is enough), then check_access_ex: OK grants without a user, DECLINED asks
         check_authn for one and check_authz whether that user may in.  No function in
         check_access_ex (no authorization module) grants, as fastcore always did."""
-        txn.satisfy_any = False
         rv = self._run_phase(CHECK_ACCESS, core, txn)
         passed = rv.__class__ is int and rv <= OK
         if txn.satisfy_any:  # set by mod_access_compat from Satisfy Any

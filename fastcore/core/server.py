@@ -91,7 +91,10 @@ class HttpServer:
         self.needs_local_addr: bool = (self._needs_local_addr() if needs_local is None
                                        else bool(needs_local))
         self.dns: Resolver | None = None
-        if cfg.hostname_lookups_used or self._uses_require_host():
+        # mod_access_compat: `Allow from NAME` may come from any .htaccess at any time (the
+        # resolver does no DNS until a rule asks for a name)
+        if cfg.hostname_lookups_used or self._uses_require_host() or \
+                "access_compat_module" in cfg.modules:
             self.dns = Resolver()
         self._open_logs()
         self.engine = Engine(cfg, self.server_line, self.access_logs, self._log_formats,
