@@ -94,12 +94,16 @@ def _verify(password: bytes, hashed: str) -> bool:
     return False
 
 
+class NotRegular(OSError):
+    """ap_pcfg_openfile refuses what is not a regular file (EBADF, with AH00554)."""
+
+
 def _read(path: str) -> bytes:
-    """ap_pcfg_openfile + read: a directory or other non-file is EBADF, as APR says."""
+    """ap_pcfg_openfile + read."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+            raise NotRegular(errno.EBADF, os.strerror(errno.EBADF))
         chunks: list[bytes] = []
         while True:
             b = os.read(fd, 65536)
@@ -134,6 +138,9 @@ def check_password(txn: Transaction, dc: DirConfig, log: ErrorLog, user: str,
     try:
         data = _read(path)
     except OSError as exc:
+        if isinstance(exc, NotRegular):  # ap_pcfg_openfile's own line, without a client
+            log.log("error", "core", f"AH00554: Access to file {path} denied by server: "
+                    "not a regular file", None, dc)
         code = exc.errno or 0
         # the APR status comes before the client, as ap_log_rerror prints it
         log.log("error", "authn_file", f"({code}){os.strerror(code)}: [client {client}] "

@@ -23,18 +23,22 @@ class AuthzDir:
     forbidden_on_fail: bool | None = None  # AuthzSendForbiddenOnFailure (None: unset)
 
     def merge(self, add: AuthzDir) -> AuthzDir:
-        """A section's Require lines replace the parent's unless AuthMerging And/Or
-        combines them (merge_authz_core_dir_config)."""
-        merging = add.merging if add.merging is not None else self.merging
+        """merge_authz_core_dir_config: a scope that only sets
+        AuthzSendForbiddenOnFailure inherits the Require tree; otherwise the scope's
+        own tree (empty ones included) replaces the enclosing one unless its own
+        AuthMerging And/Or combines them."""
         forbid = add.forbidden_on_fail if add.forbidden_on_fail is not None \
             else self.forbidden_on_fail
+        if add.merging is None and add.authz is None and self.authz is not None:
+            return AuthzDir(self.authz, self.merging, forbid)
+        if add.merging in (None, "off") or (self.authz is None and add.authz is None):
+            return AuthzDir(add.authz, add.merging, forbid)
+        if self.authz is None:
+            return AuthzDir(add.authz, add.merging, forbid)
         if add.authz is None:
-            return AuthzDir(self.authz, merging, forbid)
-        mode = add.merging or "off"
-        if mode == "off" or self.authz is None:
-            return AuthzDir(add.authz, merging, forbid)
-        return AuthzDir(RequireGroup("all" if mode == "and" else "any",
-                                     (self.authz, add.authz)), merging, forbid)
+            return AuthzDir(self.authz, add.merging, forbid)
+        return AuthzDir(RequireGroup("all" if add.merging == "and" else "any",
+                                     (self.authz, add.authz)), add.merging, forbid)
 
 
 def authz_config(dc: DirConfig) -> AuthzDir:
