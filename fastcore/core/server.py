@@ -219,8 +219,10 @@ class HttpServer:
         error answers are never sent (they only veto the entry), so ErrorDocument is not
         consulted for them.  True when the entry may be used."""
         walk = txn.walk
-        saved = (txn.dirconf, txn.user, txn.satisfy_any)
+        saved = (txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri)
         txn.dirconf = dc
+        # the sub-request's URI (its log lines name it): the entry beside the request's
+        txn.r_uri = txn.r_uri[:txn.r_uri.rfind("/") + 1] + os.path.basename(filename)
         if walk is not None:
             txn.walk = WalkResult(filename, walk.st, walk.dirconf, walk.path_info,
                                   walk.cacheable)
@@ -232,7 +234,7 @@ class HttpServer:
         finally:
             txn.error_depth -= 1
             txn.walk = walk
-            txn.dirconf, txn.user, txn.satisfy_any = saved
+            txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri = saved
         return rv.__class__ is int and rv == OK
 
     def caches_negotiated(self, vhost: VirtualHost | None) -> bool:

@@ -120,6 +120,16 @@ CustomLog "{run}/access_log" authfmt
     Require not user dave
   </RequireAll>
 </Directory>
+<Directory "{www}/anyonly">
+""" + AUTH.replace("{realm}", "anyonly") + """  Require valid-user
+  Satisfy Any
+</Directory>
+<Directory "{www}/listing">
+  Options Indexes
+</Directory>
+<Files "secret.txt">
+""" + AUTH.replace("{realm}", "files") + """  Require user alice
+</Files>
 <Directory "{www}/anyof">
 """ + AUTH.replace("{realm}", "anyof") + """  <RequireAny>
     Require ip 127.0.0.2
@@ -129,7 +139,7 @@ CustomLog "{run}/access_log" authfmt
 """
 DIRS = ("sec", "sec/users", "sec/none", "quoted", "any", "both", "noreq", "nodirectives",
         "noauthtype", "noname", "nofile", "missingfile", "dirfile", "denied", "digest",
-        "forbid", "notauthoritative", "neg", "anyof")
+        "forbid", "notauthoritative", "neg", "anyof", "anyonly", "listing", "listing/")
 USERS = (("alice", "secret", "-B"), ("bob", "bobpw", "-m"), ("carol", "c1", "-s"),
          ("dave", "d1", "-d"), ("eve", "e1", "-p"))
 CREDENTIALS = (
@@ -149,6 +159,8 @@ def _site(root: str) -> tuple[str, str]:
         os.makedirs(os.path.join(www, d), exist_ok=True)
         with open(os.path.join(www, d, "f.txt"), "w") as fh:
             fh.write(d + "\n")
+    with open(os.path.join(www, "listing", "secret.txt"), "w") as fh:
+        fh.write("secret\n")
     pw = os.path.join(root, "htpasswd")
     for i, (user, password, flag) in enumerate(USERS):
         args = [HTPASSWD, "-b", flag] + (["-c"] if i == 0 else []) + [pw, user, password]
@@ -164,14 +176,16 @@ def _run(tmp: str, www: str, pw: str, fastcore: bool
     os.makedirs(run)
     body = SITE.replace("{www}", www).replace("{run}", run).replace("{pw}", pw)
     answers = []
-    with ApacheOracle(run, body, modules=AUTH_MODULES, fastcore=fastcore) as ap:
+    with ApacheOracle(run, body, modules=(*AUTH_MODULES, "autoindex"),
+                      fastcore=fastcore) as ap:
         for d in DIRS:
             for cred in CREDENTIALS:
                 fields = (f"Authorization: {cred}",) if cred is not None else ()
                 for client in ("127.0.0.1", "127.0.0.2") if d in ("any", "both", "anyof") \
                         else ("127.0.0.1",):
                     for _ in range(2):
-                        answers.append(ask(ap.port, f"/{d}/f.txt", client, fields))
+                        path = f"/{d}" if d.endswith("/") else f"/{d}/f.txt"
+                        answers.append(ask(ap.port, path, client, fields))
         time.sleep(0.3)
     with open(os.path.join(run, "access_log")) as fh:
         access = fh.read().splitlines()
@@ -179,6 +193,17 @@ def _run(tmp: str, www: str, pw: str, fastcore: bool
         errors = error_messages(fh.read(), ("auth_basic", "authn_file", "authn_core",
                                             "authz_core", "access_compat", "core"))
     return answers, access, errors
+
+
+def _keys() -> list[tuple[str, str | None]]:
+    """(directory, credentials) of each answer _run collects, in order."""
+    out = []
+    for d in DIRS:
+        for cred in CREDENTIALS:
+            for _client in ("127.0.0.1", "127.0.0.2") if d in ("any", "both", "anyof") \
+                    else ("127.0.0.1",):
+                out += [(d, cred), (d, cred)]
+    return out
 
 
 def test_basic_authentication_matches_apache(tmp_path) -> None:
@@ -197,6 +222,11 @@ def test_basic_authentication_matches_apache(tmp_path) -> None:
         assert any(line.endswith(f"{users} 200 /sec/f.txt") for line in a_access)
     assert any(" eve 401 /sec/f.txt" in line for line in a_access)  # plain text: no
     assert any(' "" 401 /sec/f.txt' in line for line in a_access)
+    status = {(d, c): a_answers[i].status for i, (d, c) in enumerate(_keys())}
+    assert status[("anyonly", None)] == 200  # Satisfy Any, no Deny: nobody is asked
+    assert status[("notauthoritative", basic("nobody", "x"))] == 500
+    listing = {c: a_answers[i].body for i, (d, c) in enumerate(_keys()) if d == "listing/"}
+    assert b"secret.txt" not in listing[None] and b"secret.txt" in listing[CREDENTIALS[1]]
     for code in ("AH01614", "AH01615", "AH01617", "AH01618", "AH01619", "AH01620",
                  "AH01627", "AH01630", "AH01631", "AH01796", "AH00027"):
         assert any(code in e for e in a_errors), code

@@ -19,6 +19,8 @@ from fastcore.config.model import DirConfig
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
 from fastcore.core.phases import CHECK_ACCESS_EX, CHECK_AUTHZ, DECLINED, LAST, OK, Hook, HookResult
 from fastcore.modules import ModuleSpec
+from fastcore.modules.mod_auth_basic import challenge
+from fastcore.modules.mod_authn_core import auth_type
 from fastcore.modules.mod_authz_core.config import (
     CORE_PROVIDERS,
     NAME,
@@ -77,13 +79,6 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
     return NOTHING if static_authz(authz_config(dc).authz) else NOT_CACHEABLE
 
 
-def _auth_type(dc: DirConfig) -> str | None:
-    """ap_auth_type: mod_authn_core's AuthType for the scope (None: none, or not loaded)."""
-    from fastcore.modules.mod_authn_core import auth_type
-
-    return auth_type(dc)
-
-
 def _trace(log: ErrorLog, txn: Transaction, dc: DirConfig) -> Trace | None:
     """The AH01626 writer when LogLevel lets authz_core:debug through for `dc`."""
     if not (dc.log_level or dc.log_modules or log.level >= DEBUG_INDEX):
@@ -101,8 +96,6 @@ def _trace(log: ErrorLog, txn: Transaction, dc: DirConfig) -> Trace | None:
 def unauthorized(core: Handler, txn: Transaction, dc: DirConfig) -> Response:
     """A 401 that asks for credentials again (ap_note_auth_failure: the AuthType's
     challenge, mod_auth_basic's WWW-Authenticate)."""
-    from fastcore.modules.mod_auth_basic import challenge
-
     return core.error(txn, 401, extra=challenge(dc), dirconf=dc)
 
 
@@ -114,7 +107,7 @@ def decide(core: Handler, txn: Transaction, after_authn: bool) -> HookResult:
     conf = authz_config(dc)
     log = core.srv.errlog(txn.vhost)
     client = f"{txn.client_ip}:{txn.remote_port}"
-    atype = _auth_type(dc)
+    atype = auth_type(dc)  # ap_auth_type: None without mod_authn_core's AuthType
     tree = conf.authz
     if tree is None or not tree.items:
         if atype is not None:
