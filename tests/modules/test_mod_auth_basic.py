@@ -103,6 +103,8 @@ def test_records_merge_as_httpd(tmp_path: Path) -> None:
 @pytest.mark.parametrize("line,message", [
     ("AuthBasicProvider nosuch", "Unknown Authn provider: nosuch"),
     ("AuthBasicFake admin", "AuthBasicFake is not supported by fastcore"),
+    ("AuthBasicUseDigestAlgorithm MD5",
+     "AuthBasicUseDigestAlgorithm is not supported by fastcore"),
     ("Require user %{REMOTE_ADDR}", "Require user with an expression"),
     ("AuthType Basic", None),
 ])
