@@ -3,15 +3,17 @@
 AuthType that no loaded module implements is a 500 (AH01796), no AuthType means nothing
 to authenticate.
 
-AuthName is stored as ap_escape_quotes makes it (a `"` becomes `\\"`), since it goes
-between the quotes of `WWW-Authenticate: Basic realm="..."` unchanged.
+AuthName is an expression string in httpd 2.4: text without `%{...}` is taken as it is
+(one with an expression is refused at startup) and stored as ap_escape_quotes makes it
+(a `"` becomes `\\"`), since it goes between the quotes of `WWW-Authenticate: Basic
+realm="..."` unchanged.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fastcore.config.engine import OR_AUTHCFG, Ctx, Directive, Engine
+from fastcore.config.engine import OR_AUTHCFG, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.model import DirConfig, module_record, scope_record
 from fastcore.config.tree import Node
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
@@ -81,6 +83,10 @@ def set_auth_type(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 
 def set_auth_name(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """AuthName: an expression string in httpd 2.4; one without %{...} is its text."""
+    if "%{" in a[0]:
+        raise DirectiveError("AuthName with an expression (%{...}) is not supported by "
+                             "fastcore")
     scope_record(ctx.dirconf.modules, NAME, AuthnCoreDir).auth_name = escape_quotes(a[0])
 
 

@@ -106,6 +106,7 @@ def test_records_merge_as_httpd(tmp_path: Path) -> None:
     ("AuthBasicUseDigestAlgorithm MD5",
      "AuthBasicUseDigestAlgorithm is not supported by fastcore"),
     ("Require user %{REMOTE_ADDR}", "Require user with an expression"),
+    ('AuthName "%{HTTP_HOST} area"', "AuthName with an expression"),
     ("AuthType Basic", None),
 ])
 def test_directive_errors(tmp_path: Path, line: str, message: str | None) -> None:
