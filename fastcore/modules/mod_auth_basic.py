@@ -9,7 +9,8 @@ attempts are logged with the name they tried.  The providers of AuthBasicProvide
 asked in order while they do not know the user (`file`: mod_authn_file, the default).
 
 A 401 carries `WWW-Authenticate: Basic realm="<AuthName>"` (ap_note_auth_failure).
-AuthBasicFake and AuthBasicUseDigestAlgorithm need httpd's expressions and digest
+An <AuthnProviderAlias> (mod_authn_core) runs its base provider under the alias's
+records.  AuthBasicFake and AuthBasicUseDigestAlgorithm need httpd's expressions and digest
 providers: they are refused at startup rather than ignored.
 """
 from __future__ import annotations
@@ -24,7 +25,13 @@ from fastcore.config.model import DirConfig, module_record, scope_record
 from fastcore.config.tree import Node
 from fastcore.core.phases import CHECK_AUTHN, DECLINED, MIDDLE, OK, Hook, HookResult
 from fastcore.modules import ModuleSpec
-from fastcore.modules.mod_authn_core import auth_name, auth_type
+from fastcore.modules.mod_authn_core import (
+    AUTHN_PROVIDERS,
+    auth_name,
+    auth_type,
+    provider_known,
+    resolve_provider,
+)
 
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
@@ -34,8 +41,6 @@ if TYPE_CHECKING:
 
 NAME = "auth_basic_module"
 DEFAULT_PROVIDER = "file"
-# authn provider name -> the module that registers it
-PROVIDERS = {"file": "authn_file_module"}
 B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 CheckPassword = Callable[["Transaction", DirConfig, "ErrorLog", str, str], "AuthResult"]
@@ -60,12 +65,12 @@ def basic_config(dc: DirConfig) -> AuthBasicDir:
 
 
 def set_providers(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    """AuthBasicProvider: each name must be a provider a loaded module registers."""
+    """AuthBasicProvider: each name must be a provider a loaded module registers, or an
+    <AuthnProviderAlias> defined above."""
     rec = scope_record(ctx.dirconf.modules, NAME, AuthBasicDir)
     names = list(rec.providers or ())
     for name in a:
-        module = PROVIDERS.get(name)
-        if module is None or not e.module_loaded(module):
+        if not provider_known(e, name):
             raise DirectiveError(f"Unknown Authn provider: {name}")
         names.append(name)
     rec.providers = tuple(names)
@@ -127,6 +132,7 @@ def b64decode(text: str) -> str:
 
 
 def _provider(name: str) -> CheckPassword:
+    """The check_password of a real (not alias) provider."""
     from fastcore.modules import mod_authn_file
 
     assert name == "file"
@@ -163,12 +169,13 @@ def authenticate(core: Handler, txn: Transaction) -> HookResult:
 
     result = AuthResult.USER_NOT_FOUND
     for name in providers or (DEFAULT_PROVIDER,):
-        if providers is None and PROVIDERS[name] not in loaded:
+        if providers is None and AUTHN_PROVIDERS[name] not in loaded:
             log.log("error", "auth_basic", "AH01616: no authn provider configured",
                     client, dc)
             result = AuthResult.GENERAL_ERROR
             break
-        result = _provider(name)(txn, dc, log, user, password)
+        real, pdc = resolve_provider(core.srv.cfg.main, name, dc)
+        result = _provider(real)(txn, pdc, log, user, password)
         if result is not AuthResult.USER_NOT_FOUND:
             break
     if result is AuthResult.GRANTED:

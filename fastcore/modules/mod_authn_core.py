@@ -10,11 +10,28 @@ realm="..."` unchanged.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from fastcore.config.engine import OR_AUTHCFG, Ctx, Directive, DirectiveError, Engine
-from fastcore.config.model import DirConfig, module_record, scope_record
+from fastcore.config.engine import (
+    ACCESS,
+    OR_AUTHCFG,
+    RSRC,
+    Ctx,
+    Directive,
+    DirectiveError,
+    Engine,
+)
+from fastcore.config.lexer import get_word
+from fastcore.config.model import (
+    DirConfig,
+    ModuleRecord,
+    VirtualHost,
+    merge_records,
+    module_record,
+    scope_record,
+)
+from fastcore.config.sections import section_args
 from fastcore.config.tree import Node
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
 from fastcore.core.phases import CHECK_AUTHN, LAST, OK, Hook, HookResult
@@ -25,6 +42,8 @@ if TYPE_CHECKING:
     from fastcore.core.transaction import Transaction
 
 NAME = "authn_core_module"
+# the authn providers fastcore has: name -> the module that registers it
+AUTHN_PROVIDERS = {"file": "authn_file_module"}
 
 
 @dataclass
@@ -43,6 +62,48 @@ class AuthnCoreDir:
             atype, tset = self.auth_type, self.type_set
         name = add.auth_name if add.auth_name is not None else self.auth_name
         return AuthnCoreDir(atype, tset, name)
+
+
+@dataclass(frozen=True)
+class ProviderAlias:
+    """<AuthnProviderAlias base alias>: the provider it stands for and the per-dir
+    records of its body, merged over the request's before that provider runs."""
+
+    base: str
+    records: dict[str, ModuleRecord]
+
+
+@dataclass
+class AuthnCoreServer:
+    """The aliases, on the main server (the section is global only)."""
+
+    aliases: dict[str, ProviderAlias] = field(default_factory=dict)
+
+    def merge(self, add: AuthnCoreServer) -> AuthnCoreServer:
+        return AuthnCoreServer({**self.aliases, **add.aliases})
+
+
+def aliases(main: VirtualHost) -> dict[str, ProviderAlias]:
+    return module_record(main.module_config, NAME, AuthnCoreServer).aliases
+
+
+def provider_known(e: Engine, name: str) -> bool:
+    """ap_lookup_provider for an authn provider: a loaded module's, or an alias."""
+    module = AUTHN_PROVIDERS.get(name)
+    return (module is not None and e.module_loaded(module)) or name in aliases(e.state.main)
+
+
+def resolve_provider(main: VirtualHost, name: str, dc: DirConfig) -> tuple[str, DirConfig]:
+    """The real provider behind `name` and the configuration it runs under (each alias's
+    records merged over the request's, as authn_alias_check_password does)."""
+    table = aliases(main)
+    seen = 0
+    while name in table and seen < 16:
+        alias = table[name]
+        dc = replace(dc, modules=merge_records(dc.modules, alias.records))
+        name = alias.base
+        seen += 1
+    return name, dc
 
 
 def authn_config(dc: DirConfig) -> AuthnCoreDir:
@@ -90,9 +151,40 @@ def set_auth_name(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     scope_record(ctx.dirconf.modules, NAME, AuthnCoreDir).auth_name = escape_quotes(a[0])
 
 
+def provider_alias(e: Engine, ctx: Ctx, args: str, n: Node) -> None:
+    """<AuthnProviderAlias base alias>, checked in authaliassection's order; its body
+    takes AuthConfig directives (AuthUserFile...)."""
+    if ctx.in_vhost:
+        raise DirectiveError("<AuthnProviderAlias> cannot occur within <VirtualHost> "
+                             "section")
+    text = section_args(args, "AuthnProviderAlias")
+    base, pos = get_word(text)
+    alias, _ = get_word(text, pos)
+    if not base or not alias:
+        raise DirectiveError("<AuthnProviderAlias> directive requires additional arguments")
+    if base.lower() == alias.lower():
+        raise DirectiveError("The alias provider name must be different from the base "
+                             "provider name.")
+    if provider_known(e, alias):
+        raise DirectiveError(f"The alias provider {alias} has already be registered "
+                             "previously as either a base provider or an alias provider.")
+    body = DirConfig()
+    sub = ctx.child(dirconf=body, override=frozenset({OR_AUTHCFG, ACCESS}),
+                    section="AuthnProviderAlias", authz=[], authz_kind="any",
+                    authz_group=False)
+    e.walk(n.children or [], sub)
+    if not provider_known(e, base):
+        raise DirectiveError(f"Unknown Authn provider: {base}")
+    rec = scope_record(e.state.main.module_config, NAME, AuthnCoreServer)
+    rec.aliases[alias] = ProviderAlias(base, dict(body.modules))
+
+
 def directives() -> list[Directive]:
     ac = frozenset({OR_AUTHCFG})
     return [
+        Directive("<AuthnProviderAlias", NAME, frozenset({RSRC}), "SECTION", provider_alias,
+                  "container for grouping an authentication provider's directives under "
+                  "a provider alias"),
         Directive("AuthType", NAME, ac, "TAKE1", set_auth_type,
                   'an HTTP authorization type (e.g., "Basic")'),
         Directive("AuthName", NAME, ac, "TAKE1", set_auth_name,
@@ -119,5 +211,6 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
 
 
 HOOKS = (Hook(CHECK_AUTHN, authenticate_no_user, LAST),)
-MODULE = ModuleSpec(NAME, directives, dir_record=AuthnCoreDir, hooks=HOOKS,
+MODULE = ModuleSpec(NAME, directives, dir_record=AuthnCoreDir,
+                    server_record=AuthnCoreServer, hooks=HOOKS,
                     cache_contribution=cache_contribution)

@@ -33,6 +33,9 @@ AUTH = """  AuthType Basic
   AuthUserFile "{pw}"
 """
 SITE = LOG_FORMAT + """
+<AuthnProviderAlias file other>
+  AuthUserFile "{pw}.other"
+</AuthnProviderAlias>
 DocumentRoot "{www}"
 CustomLog "{run}/access_log" authfmt
 <Directory "{www}">
@@ -124,6 +127,10 @@ CustomLog "{run}/access_log" authfmt
 """ + AUTH.replace("{realm}", "anyonly") + """  Require valid-user
   Satisfy Any
 </Directory>
+<Directory "{www}/alias">
+""" + AUTH.replace("{realm}", "alias") + """  AuthBasicProvider other file
+  Require valid-user
+</Directory>
 <Directory "{www}/listing">
   Options Indexes
 </Directory>
@@ -139,7 +146,7 @@ CustomLog "{run}/access_log" authfmt
 """
 DIRS = ("sec", "sec/users", "sec/none", "quoted", "any", "both", "noreq", "nodirectives",
         "noauthtype", "noname", "nofile", "missingfile", "dirfile", "denied", "digest",
-        "forbid", "notauthoritative", "neg", "anyof", "anyonly", "listing", "listing/")
+        "forbid", "notauthoritative", "neg", "anyof", "anyonly", "alias", "listing", "listing/")
 USERS = (("alice", "secret", "-B"), ("bob", "bobpw", "-m"), ("carol", "c1", "-s"),
          ("dave", "d1", "-d"), ("eve", "e1", "-p"))
 CREDENTIALS = (
@@ -149,7 +156,7 @@ CREDENTIALS = (
     "Digest username=alice", "Basic\tYWxpY2U6c2VjcmV0", "Basic   YWxpY2U6c2VjcmV0",
     "Basic YWxpY2U6c2VjcmV0==", "Basic YWxp Y2U6c2VjcmV0", "Basic YWxpY2U6c2VjcmV0Cg",
     "Basic YWxpY2U6c2VjcmV0Y", "Basic YWxpY2UAeDpzZWNyZXQ=", basic("alice", "secret:x"),
-    basic("nocolon", "")[:-4], basic("frank", "f1"),
+    basic("nocolon", "")[:-4], basic("frank", "f1"), basic("bob", "other-bob"),
 )
 
 
@@ -162,6 +169,8 @@ def _site(root: str) -> tuple[str, str]:
     with open(os.path.join(www, "listing", "secret.txt"), "w") as fh:
         fh.write("secret\n")
     pw = os.path.join(root, "htpasswd")
+    subprocess.run([HTPASSWD, "-cbm", pw + ".other", "bob", "other-bob"], check=True,
+                   capture_output=True)
     for i, (user, password, flag) in enumerate(USERS):
         args = [HTPASSWD, "-b", flag] + (["-c"] if i == 0 else []) + [pw, user, password]
         subprocess.run(args, check=True, capture_output=True)
@@ -223,6 +232,9 @@ def test_basic_authentication_matches_apache(tmp_path) -> None:
     assert any(" eve 401 /sec/f.txt" in line for line in a_access)  # plain text: no
     assert any(' "" 401 /sec/f.txt' in line for line in a_access)
     status = {(d, c): a_answers[i].status for i, (d, c) in enumerate(_keys())}
+    assert status[("alias", basic("bob", "other-bob"))] == 200  # the alias's file first
+    assert status[("alias", basic("bob", "bobpw"))] == 401  # found there: no fallback
+    assert status[("alias", basic("alice", "secret"))] == 200  # unknown there: `file`
     assert status[("anyonly", None)] == 200  # Satisfy Any, no Deny: nobody is asked
     assert status[("notauthoritative", basic("nobody", "x"))] == 500
     listing = {c: a_answers[i].body for i, (d, c) in enumerate(_keys()) if d == "listing/"}
@@ -266,6 +278,31 @@ def test_refused_with_apaches_message(tmp_path, line: str) -> None:
 ])
 def test_needs_its_module(tmp_path, line: str, without: str) -> None:
     path = _conf(str(tmp_path), line, tuple(m for m in AUTH_MODULES[1:] if m != without))
+    apache = subprocess.run([APACHE, "-t", "-f", path], capture_output=True, text=True)
+    assert apache.returncode != 0
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert str(err.value).strip() == apache.stderr.strip()
+
+
+@pytest.mark.parametrize("body", [
+    "<AuthnProviderAlias file>\n</AuthnProviderAlias>",
+    "<AuthnProviderAlias>\n</AuthnProviderAlias>",
+    "<AuthnProviderAlias foo bar>\n</AuthnProviderAlias>",
+    "<AuthnProviderAlias file file>\n</AuthnProviderAlias>",
+    "<AuthnProviderAlias file a>\nAuthUserFile /x\nOptions None\n</AuthnProviderAlias>",
+    "<Directory /tmp>\n<AuthnProviderAlias file a>\n</AuthnProviderAlias>\n</Directory>",
+    "<VirtualHost *:80>\n<AuthnProviderAlias file a>\n</AuthnProviderAlias>\n"
+    "</VirtualHost>",
+    "<AuthnProviderAlias file a>\n</AuthnProviderAlias>\n"
+    "<AuthnProviderAlias file a>\n</AuthnProviderAlias>",
+    "<Directory /tmp>\nAuthBasicProvider a\n</Directory>\n"
+    "<AuthnProviderAlias file a>\n</AuthnProviderAlias>",
+])
+def test_provider_alias_refused_with_apaches_message(tmp_path, body: str) -> None:
+    path = _conf(str(tmp_path), "")
+    with open(path, "a") as fh:
+        fh.write(body + "\n")
     apache = subprocess.run([APACHE, "-t", "-f", path], capture_output=True, text=True)
     assert apache.returncode != 0
     with pytest.raises(ConfigError) as err:
