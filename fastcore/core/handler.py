@@ -118,6 +118,7 @@ class Handler:
         txn.error_depth += 1
         txn.cacheable = False  # the answer is another URI's, chosen by the error
         txn.method = "GET"  # Apache re-runs the request as GET (and logs %m as GET)
+        txn.user = None  # a new request_rec: the log's %u is the redirect's (none)
         try:
             # the configured URL's bytes, parsed and %-decoded as a request target
             path, _, query = fs_to_wire(uri).partition("?")

@@ -46,6 +46,7 @@ CustomLog "{run}/access_log" authfmt
 </Directory>
 <Directory "{www}/sec/users">
   Require user bob "carol"
+  ErrorDocument 401 /e401.html
 </Directory>
 <Directory "{www}/sec/none">
   AuthType None
@@ -166,6 +167,8 @@ def _site(root: str) -> tuple[str, str]:
         os.makedirs(os.path.join(www, d), exist_ok=True)
         with open(os.path.join(www, d, "f.txt"), "w") as fh:
             fh.write(d + "\n")
+    with open(os.path.join(www, "e401.html"), "w") as fh:
+        fh.write("<p>who are you?</p>\n")
     with open(os.path.join(www, "listing", "secret.txt"), "w") as fh:
         fh.write("secret\n")
     pw = os.path.join(root, "htpasswd")
@@ -235,7 +238,10 @@ def test_basic_authentication_matches_apache(tmp_path) -> None:
     assert status[("alias", basic("bob", "other-bob"))] == 200  # the alias's file first
     assert status[("alias", basic("bob", "bobpw"))] == 401  # found there: no fallback
     assert status[("alias", basic("alice", "secret"))] == 200  # unknown there: `file`
-    assert status[("anyonly", None)] == 200  # Satisfy Any, no Deny: nobody is asked
+    assert status[("anyonly", None)] == 200
+    local = [a for (d, _c), a in zip(_keys(), a_answers, strict=True) if d == "sec/users"
+             and a.status == 401]
+    assert local and all(a.body == b"<p>who are you?</p>\n" and a.challenge for a in local)  # Satisfy Any, no Deny: nobody is asked
     assert status[("notauthoritative", basic("nobody", "x"))] == 500
     listing = {c: a_answers[i].body for i, (d, c) in enumerate(_keys()) if d == "listing/"}
     assert b"secret.txt" not in listing[None] and b"secret.txt" in listing[CREDENTIALS[1]]
