@@ -29,7 +29,7 @@ from fastcore.core.engine import (  # noqa: F401 - the state constants are this 
 from fastcore.core.fastpath import ResponseCache
 from fastcore.core.handler import Handler
 from fastcore.core.mapping import Mapper, WalkResult
-from fastcore.core.phases import OK
+from fastcore.core.phases import OK, HookResult
 from fastcore.core.request import Request
 from fastcore.core.transaction import Transaction
 from fastcore.modules import mod_authz_core as authz
@@ -211,13 +211,18 @@ class HttpServer:
         self.log_fds.clear()
 
     # ------------------------------------------------------------ helpers for handler
-    def authorize(self, txn: Transaction, dc: DirConfig, filename: str) -> bool | None:
+    def authorize(self, txn: Transaction, dc: DirConfig, filename: str) -> bool:
+        """True when a sub-request for `filename` under `dc` would pass (see access)."""
+        rv = self.access(txn, dc, filename)
+        return rv.__class__ is int and rv == OK
+
+    def access(self, txn: Transaction, dc: DirConfig, filename: str) -> HookResult:
         """A sub-request's access decision for `filename` under `dc` (listing entries,
         negotiation variants, DirectoryIndex candidates): request.c's whole access
         sequence (Phases.access: Order/Allow, Satisfy, Require, authentication with the
-        request's own Authorization field), as Apache runs it for a sub-request.  Its
-        error answers are never sent (they only veto the entry), so ErrorDocument is not
-        consulted for them.  True when the entry may be used."""
+        request's own Authorization field), as Apache runs it for a sub-request.  OK, or
+        the answer it ends in, built without ErrorDocument (a sub-request's error is
+        never sent as it is)."""
         walk = txn.walk
         saved = (txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri)
         txn.dirconf = dc
@@ -235,7 +240,7 @@ class HttpServer:
             txn.error_depth -= 1
             txn.walk = walk
             txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri = saved
-        return rv.__class__ is int and rv == OK
+        return rv
 
     def caches_negotiated(self, vhost: VirtualHost | None) -> bool:
         """CacheNegotiatedDocs On (the vhost's, else the main server's)."""

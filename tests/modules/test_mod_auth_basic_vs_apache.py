@@ -132,6 +132,17 @@ CustomLog "{run}/access_log" authfmt
 """ + AUTH.replace("{realm}", "alias") + """  AuthBasicProvider other file
   Require valid-user
 </Directory>
+<Directory "{www}/idx">
+  <Files index.html>
+""" + AUTH.replace("{realm}", "idx") + """    Require valid-user
+  </Files>
+</Directory>
+<Directory "{www}/idx2">
+  DirectoryIndex index.html f.txt
+  <Files index.html>
+""" + AUTH.replace("{realm}", "idx2") + """    Require valid-user
+  </Files>
+</Directory>
 <Directory "{www}/listing">
   Options Indexes
 </Directory>
@@ -147,7 +158,7 @@ CustomLog "{run}/access_log" authfmt
 """
 DIRS = ("sec", "sec/users", "sec/none", "quoted", "any", "both", "noreq", "nodirectives",
         "noauthtype", "noname", "nofile", "missingfile", "dirfile", "denied", "digest",
-        "forbid", "notauthoritative", "neg", "anyof", "anyonly", "alias", "listing", "listing/")
+        "forbid", "notauthoritative", "neg", "anyof", "anyonly", "alias", "listing", "listing/", "idx/", "idx2/")
 USERS = (("alice", "secret", "-B"), ("bob", "bobpw", "-m"), ("carol", "c1", "-s"),
          ("dave", "d1", "-d"), ("eve", "e1", "-p"))
 CREDENTIALS = (
@@ -167,6 +178,9 @@ def _site(root: str) -> tuple[str, str]:
         os.makedirs(os.path.join(www, d), exist_ok=True)
         with open(os.path.join(www, d, "f.txt"), "w") as fh:
             fh.write(d + "\n")
+    for d in ("idx", "idx2"):
+        with open(os.path.join(www, d, "index.html"), "w") as fh:
+            fh.write(f"<p>{d}</p>\n")
     with open(os.path.join(www, "e401.html"), "w") as fh:
         fh.write("<p>who are you?</p>\n")
     with open(os.path.join(www, "listing", "secret.txt"), "w") as fh:
@@ -239,6 +253,8 @@ def test_basic_authentication_matches_apache(tmp_path) -> None:
     assert status[("alias", basic("bob", "bobpw"))] == 401  # found there: no fallback
     assert status[("alias", basic("alice", "secret"))] == 200  # unknown there: `file`
     assert status[("anyonly", None)] == 200
+    assert status[("idx/", None)] == 401 and status[("idx/", CREDENTIALS[1])] == 200
+    assert status[("idx2/", None)] == 200  # the next DirectoryIndex name
     local = [a for (d, _c), a in zip(_keys(), a_answers, strict=True) if d == "sec/users"
              and a.status == 401]
     assert local and all(a.body == b"<p>who are you?</p>\n" and a.challenge for a in local)  # Satisfy Any, no Deny: nobody is asked
