@@ -2,7 +2,7 @@
 partial, CIDR, netmask and IPv6 addresses, host names, env=[!]VAR, Satisfy, how a scope
 with its own rules replaces the enclosing ones, how it mixes with Require, .htaccess under
 AllowOverride Limit) served by apache2 and by fastcore to two clients (127.0.0.1 and
-127.0.0.2).  Statuses, bodies, the access log (%a %u %>s %U) and the error-log messages
+127.0.0.2).  Statuses, bodies, the access log (%a %h %u %>s %U) and the error-log messages
 must match; each path is asked twice, so a cached second answer is compared too.
 `apache2 -t` and fastcore give the same startup errors for the module's directives."""
 from __future__ import annotations
@@ -164,6 +164,8 @@ def test_access_matches_apache(tmp_path) -> None:
     assert by[("ht", "127.0.0.1")] == 403 and by[("htnone", "127.0.0.1")] == 200
     assert by[("htauth", "127.0.0.1")] == 500
     assert any("AH01797: client denied by server configuration" in e for e in a_errors)
+    # the name a host rule looked up shows in %h, HostnameLookups Off notwithstanding
+    assert "127.0.0.1 localhost - 200 /host/f.txt" in a_access
 
 
 CONFIG_LINES = (

@@ -4,7 +4,7 @@ and one htpasswd file (bcrypt, APR MD5, SHA1, crypt and plain-text users, writte
 `htpasswd`) served by apache2 and by fastcore.  For every path and Authorization field
 (none, good and bad passwords, unknown users, other schemes, malformed base64...) the
 status, WWW-Authenticate, Content-Type and body must match, and so must the access log
-(%a %u %>s %U) and the error-log messages (AH01614/15/17/18/19/20, AH01627/29/30/31,
+(%a %h %u %>s %U) and the error-log messages (AH01614/15/17/18/19/20, AH01627/29/30/31,
 AH01796, AH00027...).  Each request is sent twice: a second answer must not come from a
 cache that skipped authentication."""
 from __future__ import annotations

@@ -14,7 +14,7 @@ from support.apache_oracle import MODDIR
 AUTH_MODULES = ("mpm_prefork", "authz_core", "authz_host", "access_compat", "authn_core",
                 "authn_file", "auth_basic", "authz_user", "mime", "dir", "alias", "env")
 # %u between brackets: `-` for no user, `""` for an empty one
-LOG_FORMAT = 'LogFormat "%a %u %>s %U" authfmt\n'
+LOG_FORMAT = 'LogFormat "%a %h %u %>s %U" authfmt\n'
 
 
 @dataclass(frozen=True)
