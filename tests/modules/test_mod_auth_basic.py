@@ -200,3 +200,28 @@ def test_a_listing_shows_protected_entries_only_to_a_user(tmp_path: Path) -> Non
         assert ask(srv.port, "/list/secret.txt").status == 401
     finally:
         srv.stop()
+
+
+def test_needing_a_user_combines_as_apply_authz_sections() -> None:
+    from fastcore.modules.mod_authz_core import (
+        DENIED,
+        DENIED_NO_USER,
+        GRANTED,
+        NEUTRAL,
+        ReqCtx,
+        Require,
+        RequireGroup,
+        evaluate,
+    )
+
+    ctx = ReqCtx("10.0.0.1", None, "GET", None)
+    valid, bob = Require("valid-user"), Require("user", ("bob",))
+    other_ip, all_ok = Require("ip", ("192.0.2.1",)), Require("all", ("granted",))
+    assert evaluate(ctx, RequireGroup("all", (all_ok, valid))) == DENIED_NO_USER
+    assert evaluate(ctx, RequireGroup("all", (valid, other_ip))) == DENIED
+    assert evaluate(ctx, RequireGroup("any", (other_ip, valid))) == DENIED_NO_USER
+    assert evaluate(ctx, Require("user", ("bob",), negated=True)) == NEUTRAL
+    ctx.user = "bob"
+    assert evaluate(ctx, RequireGroup("all", (valid, bob))) == GRANTED
+    ctx.user = "eve"
+    assert evaluate(ctx, RequireGroup("any", (bob, other_ip))) == DENIED

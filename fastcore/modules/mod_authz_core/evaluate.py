@@ -1,18 +1,19 @@
-"""Authorization: Apache 2.4 mod_authz_core + mod_authz_host semantics.
+"""Require evaluation: Apache 2.4 mod_authz_core + mod_authz_host + mod_authz_user semantics.
 
-The directives below build RequireGroup trees and AuthzDir.merge applies AuthMerging;
-`authorize` evaluates a tree for one request.  Every provider answers one of GRANTED,
-DENIED or NEUTRAL, exactly as Apache's providers do, and the containers combine them the way
-mod_authz_core's apply_authz_sections does:
+The configuration (config.py) builds RequireGroup trees; `evaluate` walks one for a
+request.  Every provider answers GRANTED, DENIED, NEUTRAL or DENIED_NO_USER (valid-user
+and user while nobody authenticated), exactly as Apache's providers do, and the
+containers combine them the way mod_authz_core's apply_authz_sections does:
 
-- <RequireAll>: any DENIED wins at once; otherwise the first non-neutral answer.
-- <RequireAny> (and bare Require lines): any GRANTED wins at once; otherwise DENIED if any
-  child denied, else NEUTRAL.
+- <RequireAll>: any DENIED wins at once; otherwise the first non-neutral answer, a
+  DENIED_NO_USER replacing an earlier GRANTED (a user could still change the outcome).
+- <RequireAny> (and bare Require lines): any GRANTED wins at once; otherwise the first
+  non-neutral answer, a DENIED_NO_USER replacing an earlier DENIED, else NEUTRAL.
 - <RequireNone>: a negated <RequireAny>.
-- Negation (`Require not ...`, <RequireNone>) turns GRANTED into DENIED and DENIED into
-  NEUTRAL: not being rejected is never a reason to grant.
+- Negation (`Require not ...`, <RequireNone>) turns GRANTED into DENIED and either denial
+  into NEUTRAL: not being rejected is never a reason to grant.
 
-A final NEUTRAL is a denial (403), as in Apache.  DNS is touched only by `Require host`, and
+A final NEUTRAL is a denial, as in Apache.  DNS is touched only by `Require host`, and
 only when evaluation actually reaches that line (children are evaluated lazily, in order).
 """
 from __future__ import annotations
