@@ -79,11 +79,15 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
     return NOTHING if static_authz(authz_config(dc).authz) else NOT_CACHEABLE
 
 
+def _debug(log: ErrorLog, dc: DirConfig) -> bool:
+    """LogLevel lets authz_core:debug through for `dc` (the cheap test first)."""
+    return bool(dc.log_level or dc.log_modules or log.level >= DEBUG_INDEX) and \
+        log.enabled("debug", "authz_core", dc)
+
+
 def _trace(log: ErrorLog, txn: Transaction, dc: DirConfig) -> Trace | None:
     """The AH01626 writer when LogLevel lets authz_core:debug through for `dc`."""
-    if not (dc.log_level or dc.log_modules or log.level >= DEBUG_INDEX):
-        return None
-    if not log.enabled("debug", "authz_core", dc):
+    if not _debug(log, dc):
         return None
     client = f"{txn.client_ip}:{txn.remote_port}"
 
@@ -106,17 +110,18 @@ def decide(core: Handler, txn: Transaction, after_authn: bool) -> HookResult:
         return OK
     conf = authz_config(dc)
     log = core.srv.errlog(txn.vhost)
-    client = f"{txn.client_ip}:{txn.remote_port}"
     atype = auth_type(dc)  # ap_auth_type: None without mod_authn_core's AuthType
     tree = conf.authz
     if tree is None or not tree.items:
         if atype is not None:
             log.log("error", "authz_core", "AH01627: AuthType configured with no "
-                    "corresponding authorization directives", client, dc)
+                    "corresponding authorization directives",
+                    f"{txn.client_ip}:{txn.remote_port}", dc)
             return 500
-        if log.enabled("debug", "authz_core", dc):
+        if _debug(log, dc):
             log.log("debug", "authz_core", "AH01628: authorization result: granted (no "
-                    "directives)", client, dc, "mod_authz_core.c(843)")
+                    "directives)", f"{txn.client_ip}:{txn.remote_port}", dc,
+                    "mod_authz_core.c(843)")
         return OK
     ctx = txn.conn.ctx
     ctx.method = txn.method
@@ -124,6 +129,7 @@ def decide(core: Handler, txn: Transaction, after_authn: bool) -> HookResult:
     result = evaluate(ctx, tree, _trace(log, txn, dc))
     if result == GRANTED:
         return OK
+    client = f"{txn.client_ip}:{txn.remote_port}"
     if result == DENIED_NO_USER:
         if not after_authn:
             return DECLINED  # a user may change the answer: authenticate first
