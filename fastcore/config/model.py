@@ -185,6 +185,9 @@ class VirtualHost:
 
     addrs: tuple[tuple[str, int], ...]  # ("*", 80), ("127.0.0.1", 8080) ...
     server_name: str
+    # httpd's s->port: ServerName's port; a vhost without ServerName takes its first
+    # <VirtualHost> address's (else the main server's); 0: none (self-references use 80)
+    server_port: int = 0
     server_aliases: tuple[str, ...] = ()
     server_admin: str = "[no address given]"
     document_root: str = "/var/www/html"

@@ -123,7 +123,10 @@ class Handler:
             # the configured URL's bytes, parsed and %-decoded as a request target
             path, _, query = fs_to_wire(uri).partition("?")
             path = decode_path(path, txn.vhost.allow_encoded_slashes)
-            return self.dispatch(txn, path, query)
+            resp = self.dispatch(txn, path, query)
+            if resp.internal_dc is None:
+                resp.internal_dc = txn.dirconf
+            return resp
         except HttpError as e:
             return Response(e.status)
         finally:

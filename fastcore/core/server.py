@@ -225,6 +225,8 @@ class HttpServer:
         never sent as it is)."""
         walk = txn.walk
         saved = (txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri)
+        ctx = txn.conn.ctx
+        answer = (ctx.answer_txn, ctx.answer_vary)  # the main request's Vary stays its own
         txn.dirconf = dc
         # the sub-request's URI (its log lines name it): the entry beside the request's
         txn.r_uri = txn.r_uri[:txn.r_uri.rfind("/") + 1] + os.path.basename(filename)
@@ -240,6 +242,7 @@ class HttpServer:
             txn.error_depth -= 1
             txn.walk = walk
             txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri = saved
+            ctx.answer_txn, ctx.answer_vary = answer
         return rv
 
     def caches_negotiated(self, vhost: VirtualHost | None) -> bool:
@@ -256,14 +259,15 @@ class HttpServer:
     def server_name_port(self, txn: Transaction) -> tuple[str, int]:
         """ap_get_server_name/ap_get_server_port under UseCanonicalName: Off (the client's
         Host, else ServerName), On (ServerName and its port), DNS (the reverse name of the
-        local address); a port the Host does not give is ServerName's, else 80."""
+        local address); a port the Host does not give is the server's (ServerName's, or a
+        <VirtualHost> address's: VirtualHost.server_port), else 80."""
         vh = txn.vhost or self.cfg.main
         dc = txn.dirconf or vh.dir_defaults
         sname, sport = split_server_name(vh.server_name)
         mode = dc.use_canonical_name or "off"
         if mode == "on":
             return sname or "localhost", sport or 80
-        port = txn.host_port or sport or 80
+        port = txn.host_port or vh.server_port or sport or 80
         if mode == "dns":
             if self.dns is None:  # UseCanonicalName DNS alone: the resolver, on first use
                 self.dns = Resolver()

@@ -23,7 +23,8 @@ class Transaction:
                  "remote_host", "vhost_name", "keepalive_count",
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
-                 "handler_name", "encoding_fixup", "env", "response", "satisfy_any")
+                 "handler_name", "encoding_fixup", "env", "response", "satisfy_any",
+                 "notes")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -82,6 +83,8 @@ class Transaction:
         # Satisfy Any governs this request (mod_access_compat sets it in check_access):
         # passing check_access is then enough, failing it may be made up by a user
         self.satisfy_any = False
+        # r->notes by lower-case name (mod_headers' `Header note`; the log's %{NAME}n)
+        self.notes: dict[str, str] = {}
 
     @property
     def local_ip(self) -> str:

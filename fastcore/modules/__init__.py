@@ -65,6 +65,7 @@ MODULES: dict[str, str] = {
     "authn_file_module": "fastcore.modules.mod_authn_file",
     "auth_basic_module": "fastcore.modules.mod_auth_basic",
     "authz_user_module": "fastcore.modules.mod_authz_user",
+    "headers_module": "fastcore.modules.mod_headers",
 }
 
 

@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING
 
 from fastcore.config.model import DirConfig
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
-from fastcore.core.phases import CHECK_ACCESS_EX, CHECK_AUTHZ, DECLINED, LAST, OK, Hook, HookResult
+from fastcore.core.phases import (
+    CHECK_ACCESS_EX,
+    CHECK_AUTHZ,
+    DECLINED,
+    LAST,
+    OK,
+    OUTPUT_FILTER,
+    Hook,
+    HookResult,
+)
 from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_auth_basic import challenge
 from fastcore.modules.mod_authn_core import auth_type
@@ -41,6 +50,7 @@ from fastcore.modules.mod_authz_core.evaluate import (
     RESULT_WORDS,
     SUPPORTED_KINDS,
     Address,
+    GeneralError,
     Network,
     RemoteHost,
     ReqCtx,
@@ -65,7 +75,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CORE_PROVIDERS", "DENIED", "DENIED_NO_USER", "GRANTED", "METHODS", "MODULE", "NAME",
-    "NEUTRAL", "RESULT_WORDS", "SUPPORTED_KINDS", "Address", "AuthzDir", "Network",
+    "NEUTRAL", "RESULT_WORDS", "GeneralError", "add_vary", "SUPPORTED_KINDS", "Address", "AuthzDir", "Network",
     "RemoteHost", "ReqCtx", "Require", "RequireGroup", "Resolver", "Trace", "auth_merging",
     "authorize", "authz_config", "cache_contribution", "describe", "directives", "evaluate",
     "in_domain", "parse_ip_spec", "require", "require_group", "static_authz", "validate",
@@ -126,10 +136,21 @@ def decide(core: Handler, txn: Transaction, after_authn: bool) -> HookResult:
     ctx = txn.conn.ctx
     ctx.method = txn.method
     ctx.user = txn.user
-    result = evaluate(ctx, tree, _trace(log, txn, dc))
-    if result == GRANTED:
-        return OK
+    ctx.txn = txn  # what a Require expr reads
+    ctx.vary = []
     client = f"{txn.client_ip}:{txn.remote_port}"
+    try:
+        result = evaluate(ctx, tree, _trace(log, txn, dc))
+    except GeneralError as e:  # AUTHZ_GENERAL_ERROR: the request is a 500
+        log.log("error", "authz_core", "AH02320: Error evaluating expression in 'Require "
+                f"expr': {e}", client, dc)
+        return 500
+    if result == GRANTED:
+        # the headers a granting Require expr read go into Vary (add_vary); a
+        # sub-request's are put back by HttpServer.access
+        ctx.answer_txn, ctx.answer_vary = txn, ctx.vary
+        ctx.vary = []
+        return OK
     if result == DENIED_NO_USER:
         if not after_authn:
             return DECLINED  # a user may change the answer: authenticate first
@@ -159,7 +180,29 @@ def authorize_user(core: Handler, txn: Transaction) -> HookResult:
     return decide(core, txn, True)
 
 
+def add_vary(core: Handler, txn: Transaction) -> HookResult:
+    """The request headers a granting Require expr read, in Vary (ap_expr_exec merges
+    them into headers_out, which an error answer does not send)."""
+    rctx = txn.conn.ctx
+    resp = txn.response
+    if not rctx.answer_vary or rctx.answer_txn is not txn or resp is None \
+            or resp.status >= 400:
+        return OK
+    names: list[str] = []
+    for k, v in resp.headers:
+        if k.lower() == "vary":
+            names += [t.strip() for t in v.split(",") if t.strip()]
+    for h in rctx.answer_vary:
+        if h.lower() not in (x.lower() for x in names):
+            names.append(h)
+    resp.headers = [(k, v) for k, v in resp.headers if k.lower() != "vary"]
+    resp.headers.append(("Vary", ",".join(names)))
+    rctx.answer_txn, rctx.answer_vary = None, []
+    return OK
+
+
 HOOKS = (Hook(CHECK_ACCESS_EX, authorize_userless, LAST, always=True),
-         Hook(CHECK_AUTHZ, authorize_user, LAST, always=True))
+         Hook(CHECK_AUTHZ, authorize_user, LAST, always=True),
+         Hook(OUTPUT_FILTER, add_vary))
 MODULE = ModuleSpec(NAME, directives, dir_record=AuthzDir, hooks=HOOKS,
                     cache_contribution=cache_contribution)

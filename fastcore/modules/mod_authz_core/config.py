@@ -9,6 +9,7 @@ from fastcore.config.lexer import get_word, split_words
 from fastcore.config.model import DirConfig, module_record, scope_record
 from fastcore.config.sections import section_args, section_label
 from fastcore.config.tree import Node
+from fastcore.core.expr import parse_condition
 from fastcore.modules.mod_authz_core.evaluate import METHODS, Require, RequireGroup
 
 NAME = "authz_core_module"
@@ -101,12 +102,25 @@ def require(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
             if m not in METHODS:  # ap_method_number_of is case-sensitive
                 raise DirectiveError(f"Invalid Method '{m}'")
     elif name == "expr":
-        raise DirectiveError("Require expr is not supported by fastcore")
+        text = rest  # expr_parse_config drops surrounding double quotes, nothing else
+        if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+            text = text[1:-1]
+        try:
+            cond = parse_condition(text)
+        except DirectiveError as err:
+            raise DirectiveError(f"Cannot parse expression in require line: {err}") from None
+        _check_negation(neg, ctx)
+        _push(ctx, Require(name, (text,), neg, n.filename, n.line, cond))
+        return
+    _check_negation(neg, ctx)
+    _push(ctx, Require(name, args, neg, n.filename, n.line))
+
+
+def _check_negation(neg: bool, ctx: Ctx) -> None:
     if neg and ctx.authz_kind in ("any", "none"):
         group = "RequireAny" if ctx.authz_kind == "any" else "RequireNone"
         raise DirectiveError(f"negative Require directive has no effect in <{group}> "
                              "directive")
-    _push(ctx, Require(name, args, neg, n.filename, n.line))
 
 
 def auth_merging(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

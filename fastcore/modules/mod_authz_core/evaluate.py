@@ -20,9 +20,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from fastcore.core.expr import Condition, ExprContext, ExprError
+
+if TYPE_CHECKING:
+    from fastcore.core.transaction import Transaction
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Require:
     negated: bool = False
     filename: str = ""
     line: int = 0
+    expr: Condition | None = field(default=None, compare=False)  # Require expr's
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ DENIED_NO_USER = 2
 # environment (ReqCtx.env: empty unless the server sets variables, as Apache's is for a
 # static request without SetEnv/SetEnvIf).
 SUPPORTED_KINDS = frozenset({"all", "ip", "host", "local", "method", "env", "forward-dns",
-                             "valid-user", "user"})
+                             "valid-user", "user", "expr"})
 
 METHODS = frozenset({
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
@@ -101,7 +107,8 @@ class ReqCtx:
     """
 
     __slots__ = ("client_ip", "_local", "method", "env", "user", "_resolver", "_name",
-                 "_looked_up", "_double")
+                 "_looked_up", "_double", "txn", "expr_error", "vary", "answer_txn",
+                 "answer_vary")
 
     def __init__(self, client_ip: str, local_ip: str | Callable[[], object] | None,
                  method: str, resolver: Resolver | None) -> None:
@@ -116,6 +123,14 @@ class ReqCtx:
         self._name: str | None = None   # reverse name (unconfirmed)
         self._looked_up = False
         self._double: bool | None = None  # None: forward check not done yet
+        # Require expr: the request it is evaluated for (set by HttpServer.authorize),
+        # an evaluation's failure (Apache's AUTHZ_GENERAL_ERROR: 500) and the request
+        # headers it read (Vary on the answer)
+        self.txn: Transaction | None = None
+        self.expr_error: str | None = None
+        self.vary: list[str] = []
+        self.answer_txn: Transaction | None = None  # check_authz's request, its Vary
+        self.answer_vary: list[str] = []
 
     @property
     def local_ip(self) -> str | None:
@@ -178,7 +193,7 @@ def validate(req: Require) -> None:
             raise ValueError("'Require ip' requires an argument")
         for spec in req.args:
             parse_ip_spec(spec)
-    elif kind in ("host", "forward-dns", "env"):
+    elif kind in ("host", "forward-dns", "env", "expr"):
         if not req.args:
             raise ValueError(f"'Require {kind}' requires an argument")
     elif kind == "local":
@@ -299,9 +314,32 @@ def _provider(ctx: RemoteHost, req: Require) -> int:
             if any(_address(a) == addr for a in lookup(name)):
                 return GRANTED
         return DENIED
+    if kind == "expr":
+        return _expr_provider(ctx, req)
     # Unsupported providers must have been rejected by the config layer; failing closed
     # here keeps a gap in validation from ever granting access.
     return DENIED
+
+
+class GeneralError(Exception):
+    """AUTHZ_GENERAL_ERROR: evaluation stops and the request is answered 500."""
+
+
+def _expr_provider(ctx: RemoteHost, req: Require) -> int:
+    """expr_check_authorization: true grants, false denies, a failed evaluation is a
+    general error."""
+    txn = getattr(ctx, "txn", None)
+    if req.expr is None or txn is None:
+        return DENIED
+    ectx = ExprContext(txn)
+    try:
+        ok = req.expr.evaluate(ectx)
+    except ExprError as e:
+        raise GeneralError(str(e)) from None
+    vary = getattr(ctx, "vary", None)
+    if vary is not None:
+        vary.extend(ectx.vary)
+    return GRANTED if ok else DENIED
 
 
 def _negate(result: int) -> int:
@@ -367,7 +405,14 @@ def authorize(req_ctx: RemoteHost, authz: RequireGroup | None,
     caller grants, as Apache 2.4 does for a path without any Require)."""
     if authz is None or not authz.items:
         return None
-    return evaluate(req_ctx, authz, trace) == GRANTED
+    if isinstance(req_ctx, ReqCtx):
+        req_ctx.expr_error = None
+    try:
+        return evaluate(req_ctx, authz, trace) == GRANTED
+    except GeneralError as e:  # denied to every caller; check_authz answers 500
+        if isinstance(req_ctx, ReqCtx):
+            req_ctx.expr_error = str(e)
+        return False
 
 
 
