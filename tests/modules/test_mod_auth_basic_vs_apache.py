@@ -143,6 +143,9 @@ CustomLog "{run}/access_log" authfmt
 """ + AUTH.replace("{realm}", "idx2") + """    Require valid-user
   </Files>
 </Directory>
+<Directory "{www}/expruser">
+""" + AUTH.replace("{realm}", "expr") + """  Require expr %{REMOTE_USER} == 'bob' || %{REMOTE_USER} == 'carol'
+</Directory>
 <Directory "{www}/listing">
   Options Indexes
 </Directory>
@@ -158,7 +161,7 @@ CustomLog "{run}/access_log" authfmt
 """
 DIRS = ("sec", "sec/users", "sec/none", "quoted", "any", "both", "noreq", "nodirectives",
         "noauthtype", "noname", "nofile", "missingfile", "dirfile", "denied", "digest",
-        "forbid", "notauthoritative", "neg", "anyof", "anyonly", "alias", "listing", "listing/", "idx/", "idx2/")
+        "forbid", "notauthoritative", "neg", "anyof", "anyonly", "alias", "listing", "listing/", "idx/", "idx2/", "expruser")
 USERS = (("alice", "secret", "-B"), ("bob", "bobpw", "-m"), ("carol", "c1", "-s"),
          ("dave", "d1", "-d"), ("eve", "e1", "-p"))
 CREDENTIALS = (
@@ -253,6 +256,8 @@ def test_basic_authentication_matches_apache(tmp_path) -> None:
     assert status[("alias", basic("bob", "bobpw"))] == 401  # found there: no fallback
     assert status[("alias", basic("alice", "secret"))] == 200  # unknown there: `file`
     assert status[("anyonly", None)] == 200
+    assert status[("expruser", None)] == 401 and status[("expruser", CREDENTIALS[2])] == 200
+    assert status[("expruser", CREDENTIALS[1])] == 401  # alice: AH01629
     assert status[("idx/", None)] == 401 and status[("idx/", CREDENTIALS[1])] == 200
     assert status[("idx2/", None)] == 200  # the next DirectoryIndex name
     local = [a for (d, _c), a in zip(_keys(), a_answers, strict=True) if d == "sec/users"
@@ -261,7 +266,7 @@ def test_basic_authentication_matches_apache(tmp_path) -> None:
     assert status[("notauthoritative", basic("nobody", "x"))] == 500
     listing = {c: a_answers[i].body for i, (d, c) in enumerate(_keys()) if d == "listing/"}
     assert b"secret.txt" not in listing[None] and b"secret.txt" in listing[CREDENTIALS[1]]
-    for code in ("AH01614", "AH01615", "AH01617", "AH01618", "AH01619", "AH01620",
+    for code in ("AH01629", "AH01614", "AH01615", "AH01617", "AH01618", "AH01619", "AH01620",
                  "AH01627", "AH01630", "AH01631", "AH01796", "AH00027"):
         assert any(code in e for e in a_errors), code
 

@@ -2,7 +2,7 @@
 AuthMerging and AuthzSendForbiddenOnFailure), Require and <RequireAll/Any/None>."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 
 from fastcore.config.engine import OR_AUTHCFG, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.lexer import get_word, split_words
@@ -10,6 +10,7 @@ from fastcore.config.model import DirConfig, module_record, scope_record
 from fastcore.config.sections import section_args, section_label
 from fastcore.config.tree import Node
 from fastcore.core.expr import parse_condition
+from fastcore.core.expr.nodes import Var
 from fastcore.modules.mod_authz_core.evaluate import METHODS, Require, RequireGroup
 
 NAME = "authz_core_module"
@@ -110,10 +111,23 @@ def require(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
         except DirectiveError as err:
             raise DirectiveError(f"Cannot parse expression in require line: {err}") from None
         _check_negation(neg, ctx)
-        _push(ctx, Require(name, (text,), neg, n.filename, n.line, cond))
+        _push(ctx, Require(name, (text,), neg, n.filename, n.line, cond,
+                           reads_user(cond.root)))
         return
     _check_negation(neg, ctx)
     _push(ctx, Require(name, args, neg, n.filename, n.line))
+
+
+def reads_user(node: object) -> bool:
+    """expr_lookup_fn's want_user: the expression reads %{REMOTE_USER} (then a false
+    result means "no user yet" while nobody authenticated)."""
+    if isinstance(node, Var):
+        return node.name.upper() == "REMOTE_USER"
+    if isinstance(node, list | tuple):
+        return any(reads_user(x) for x in node)
+    if is_dataclass(node):
+        return any(reads_user(getattr(node, f.name)) for f in fields(node))
+    return False
 
 
 def _check_negation(neg: bool, ctx: Ctx) -> None:

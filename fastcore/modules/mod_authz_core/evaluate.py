@@ -40,6 +40,7 @@ class Require:
     filename: str = ""
     line: int = 0
     expr: Condition | None = field(default=None, compare=False)  # Require expr's
+    want_user: bool = False  # a Require expr that reads REMOTE_USER
 
 
 @dataclass(frozen=True)
@@ -339,7 +340,11 @@ def _expr_provider(ctx: RemoteHost, req: Require) -> int:
     vary = getattr(ctx, "vary", None)
     if vary is not None:
         vary.extend(ectx.vary)
-    return GRANTED if ok else DENIED
+    if ok:
+        return GRANTED
+    # expr_check_authorization: false from an expression that reads REMOTE_USER is
+    # "no user yet" (authentication follows; after it, AH01629's 401)
+    return DENIED_NO_USER if req.want_user else DENIED
 
 
 def _negate(result: int) -> int:
