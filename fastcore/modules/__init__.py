@@ -60,6 +60,11 @@ MODULES: dict[str, str] = {
     "status_module": "fastcore.modules.mod_status",
     "reqtimeout_module": "fastcore.modules.mod_reqtimeout",
     "env_module": "fastcore.modules.mod_env",
+    "access_compat_module": "fastcore.modules.mod_access_compat",
+    "authn_core_module": "fastcore.modules.mod_authn_core",
+    "authn_file_module": "fastcore.modules.mod_authn_file",
+    "auth_basic_module": "fastcore.modules.mod_auth_basic",
+    "authz_user_module": "fastcore.modules.mod_authz_user",
     "headers_module": "fastcore.modules.mod_headers",
 }
 
