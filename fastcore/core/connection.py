@@ -21,7 +21,7 @@ from fastcore._ext import load
 from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.core import errors as E
 from fastcore.core import serialize
-from fastcore.core.cacheable import may_use_cache
+from fastcore.core.cacheable import expiry_fields, may_use_cache
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineLink, FastConn, _fp
 from fastcore.core.fastpath import CacheHit
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
@@ -604,7 +604,10 @@ class Connection:
         e, st = hit.stored.entry, hit.st
         ka = self.keep_alive(req, 200)
         keep = ka.keep
-        header = serialize.cached_head(srv.server_line, e.head, ka.header, e.tail)
+        mid = e.head
+        if e.expiry is not None:  # mod_expires: this hit's Cache-Control and Expires
+            mid += expiry_fields(e.expiry.kind, e.expiry.value, time.time_ns() // 1000)
+        header = serialize.cached_head(srv.server_line, mid, ka.header, e.tail)
         head_only = req.method == "HEAD"
         txn.dirconf = e.dc
         txn.uri_path = e.uri
