@@ -116,7 +116,9 @@ class Engine:
                 log_set=e.engine_log_set, vhost=vhost.server_name.encode("latin-1", "replace"),
                 log_values=_fp.log_values(vhost.server_name, req.host, port, e.uri, req.query,
                                           e.fname, e.ctype),
-                want_content=stored.content is not None)
+                want_content=stored.content is not None,
+                expires_kind=0 if e.expiry is None else e.expiry.kind,
+                expires_value=0 if e.expiry is None else e.expiry.value)
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
 
