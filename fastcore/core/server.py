@@ -213,6 +213,7 @@ class HttpServer:
         lines (AH01630 for a denial; AH01626/AH01628 under LogLevel authz_core:debug)."""
         ctx = txn.conn.ctx
         ctx.method = txn.method
+        ctx.env = txn.env  # Require env: what SetEnvIf set (mod_env's come later)
         log = self.errlog(txn.vhost)
         trace = None
         if dc.log_level or dc.log_modules or log.level >= DEBUG_INDEX:

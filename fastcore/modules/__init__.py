@@ -61,6 +61,7 @@ MODULES: dict[str, str] = {
     "reqtimeout_module": "fastcore.modules.mod_reqtimeout",
     "env_module": "fastcore.modules.mod_env",
     "expires_module": "fastcore.modules.mod_expires",
+    "setenvif_module": "fastcore.modules.mod_setenvif",
 }
 
 
