@@ -209,10 +209,14 @@ def _rule(code: Code, txn: Transaction) -> Expiry | None:
     """The code as a rule over the request time; None: "modification" of nothing."""
     if code.base == "A":
         return Expiry(EXPIRES_ACCESS, code.seconds)
-    st = txn.walk.st if txn.walk is not None else None
-    if st is None:
+    served = txn.response.cache if txn.response is not None else None
+    if served is not None:  # the file sent (a negotiated variant: r->finfo is its)
+        mtime_ns = served.mtime_ns
+    elif txn.walk is not None and txn.walk.st is not None:
+        mtime_ns = txn.walk.st.st_mtime_ns
+    else:
         return None
-    return Expiry(EXPIRES_AT, st.st_mtime_ns // 1000 + code.seconds * 1_000_000)
+    return Expiry(EXPIRES_AT, mtime_ns // 1000 + code.seconds * 1_000_000)
 
 
 def expires_filter(core: Handler, txn: Transaction) -> HookResult:
