@@ -214,6 +214,7 @@ class HttpServer:
         ctx = txn.conn.ctx
         ctx.method = txn.method
         ctx.env = txn.env  # Require env: what SetEnvIf set (mod_env's come later)
+        ctx.txn = txn  # what a Require expr reads
         log = self.errlog(txn.vhost)
         trace = None
         if dc.log_level or dc.log_modules or log.level >= DEBUG_INDEX:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
@@ -29,7 +29,8 @@ from fastcore.config.model import DirConfig, module_record, scope_record
 from fastcore.config.sections import section_args, section_label
 from fastcore.config.tree import Node
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
-from fastcore.core.phases import CHECK_AUTHZ, OK, Hook, HookResult
+from fastcore.core.expr import Condition, ExprContext, ExprError, parse_condition
+from fastcore.core.phases import CHECK_AUTHZ, OK, OUTPUT_FILTER, Hook, HookResult
 from fastcore.modules import ModuleSpec
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Require:
     negated: bool = False
     filename: str = ""
     line: int = 0
+    expr: Condition | None = field(default=None, compare=False)  # Require expr's
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ NEUTRAL = -1
 # layer at startup; `validate()` gives it the message.  `env` reads the request's
 # environment (ReqCtx.env: empty unless the server sets variables, as Apache's is for a
 # static request without SetEnv/SetEnvIf).
-SUPPORTED_KINDS = frozenset({"all", "ip", "host", "local", "method", "env", "forward-dns"})
+SUPPORTED_KINDS = frozenset({"all", "ip", "host", "local", "method", "env", "forward-dns",
+                             "expr"})
 
 METHODS = frozenset({
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
@@ -108,7 +111,7 @@ class ReqCtx:
     """
 
     __slots__ = ("client_ip", "_local", "method", "env", "_resolver", "_name", "_looked_up",
-                 "_double")
+                 "_double", "txn", "expr_error", "vary", "answer_txn", "answer_vary")
 
     def __init__(self, client_ip: str, local_ip: str | Callable[[], object] | None,
                  method: str, resolver: Resolver | None) -> None:
@@ -122,6 +125,14 @@ class ReqCtx:
         self._name: str | None = None   # reverse name (unconfirmed)
         self._looked_up = False
         self._double: bool | None = None  # None: forward check not done yet
+        # Require expr: the request it is evaluated for (set by HttpServer.authorize),
+        # an evaluation's failure (Apache's AUTHZ_GENERAL_ERROR: 500) and the request
+        # headers it read (Vary on the answer)
+        self.txn: Transaction | None = None
+        self.expr_error: str | None = None
+        self.vary: list[str] = []
+        self.answer_txn: Transaction | None = None  # check_authz's request, its Vary
+        self.answer_vary: list[str] = []
 
     @property
     def local_ip(self) -> str | None:
@@ -184,7 +195,7 @@ def validate(req: Require) -> None:
             raise ValueError("'Require ip' requires an argument")
         for spec in req.args:
             parse_ip_spec(spec)
-    elif kind in ("host", "forward-dns", "env"):
+    elif kind in ("host", "forward-dns", "env", "expr"):
         if not req.args:
             raise ValueError(f"'Require {kind}' requires an argument")
     elif kind == "local":
@@ -299,9 +310,32 @@ def _provider(ctx: RemoteHost, req: Require) -> int:
             if any(_address(a) == addr for a in lookup(name)):
                 return GRANTED
         return DENIED
+    if kind == "expr":
+        return _expr_provider(ctx, req)
     # Unsupported providers must have been rejected by the config layer; failing closed
     # here keeps a gap in validation from ever granting access.
     return DENIED
+
+
+class GeneralError(Exception):
+    """AUTHZ_GENERAL_ERROR: evaluation stops and the request is answered 500."""
+
+
+def _expr_provider(ctx: RemoteHost, req: Require) -> int:
+    """expr_check_authorization: true grants, false denies, a failed evaluation is a
+    general error."""
+    txn = getattr(ctx, "txn", None)
+    if req.expr is None or txn is None:
+        return DENIED
+    ectx = ExprContext(txn)
+    try:
+        ok = req.expr.evaluate(ectx)
+    except ExprError as e:
+        raise GeneralError(str(e)) from None
+    vary = getattr(ctx, "vary", None)
+    if vary is not None:
+        vary.extend(ectx.vary)
+    return GRANTED if ok else DENIED
 
 
 def _negate(result: int) -> int:
@@ -367,7 +401,14 @@ def authorize(req_ctx: RemoteHost, authz: RequireGroup | None,
     evaluates to neutral is a denial, as in mod_authz_core."""
     if authz is None or not authz.items:
         return None
-    return evaluate(req_ctx, authz, trace) == GRANTED
+    if isinstance(req_ctx, ReqCtx):
+        req_ctx.expr_error = None
+    try:
+        return evaluate(req_ctx, authz, trace) == GRANTED
+    except GeneralError as e:  # denied to every caller; check_authz answers 500
+        if isinstance(req_ctx, ReqCtx):
+            req_ctx.expr_error = str(e)
+        return False
 
 
 # -- configuration: the per-dir record, Require, <RequireAll/Any/None>, AuthMerging ------
@@ -451,12 +492,25 @@ def require(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
             if m not in METHODS:  # ap_method_number_of is case-sensitive
                 raise DirectiveError(f"Invalid Method '{m}'")
     elif name == "expr":
-        raise DirectiveError("Require expr is not supported by fastcore")
+        text = rest  # expr_parse_config drops surrounding double quotes, nothing else
+        if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+            text = text[1:-1]
+        try:
+            cond = parse_condition(text)
+        except DirectiveError as err:
+            raise DirectiveError(f"Cannot parse expression in require line: {err}") from None
+        _check_negation(neg, ctx)
+        _push(ctx, Require(name, (text,), neg, n.filename, n.line, cond))
+        return
+    _check_negation(neg, ctx)
+    _push(ctx, Require(name, args, neg, n.filename, n.line))
+
+
+def _check_negation(neg: bool, ctx: Ctx) -> None:
     if neg and ctx.authz_kind in ("any", "none"):
         group = "RequireAny" if ctx.authz_kind == "any" else "RequireNone"
         raise DirectiveError(f"negative Require directive has no effect in <{group}> "
                              "directive")
-    _push(ctx, Require(name, args, neg, n.filename, n.line))
 
 
 def auth_merging(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
@@ -522,14 +576,45 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
 
 
 def check_authz(core: Handler, txn: Transaction) -> HookResult:
-    """Require for the walked file under its merged configuration: 403 when denied."""
+    """Require for the walked file under its merged configuration: 403 when denied, 500
+    when a Require expr could not be evaluated (AH02320)."""
     walk, dc = txn.walk, txn.dirconf
+    rctx = txn.conn.ctx
+    rctx.vary = []
     if walk is not None and dc is not None and \
             core.srv.authorize(txn, dc, walk.filename) is False:
+        if rctx.expr_error is not None:
+            core.srv.errlog(txn.vhost).log(
+                "error", "authz_core", "AH02320: Error evaluating expression in 'Require "
+                f"expr': {rctx.expr_error}", f"{txn.client_ip}:{txn.remote_port}", dc)
+            return 500
         return 403
+    rctx.answer_txn, rctx.answer_vary = txn, rctx.vary  # sub-requests' stay their own
+    rctx.vary = []
     return OK
 
 
-HOOKS = (Hook(CHECK_AUTHZ, check_authz, always=True),)
+def add_vary(core: Handler, txn: Transaction) -> HookResult:
+    """The request headers a granting Require expr read, in Vary (ap_expr_exec merges
+    them into headers_out, which an error answer does not send)."""
+    rctx = txn.conn.ctx
+    resp = txn.response
+    if not rctx.answer_vary or rctx.answer_txn is not txn or resp is None \
+            or resp.status >= 400:
+        return OK
+    names: list[str] = []
+    for k, v in resp.headers:
+        if k.lower() == "vary":
+            names += [t.strip() for t in v.split(",") if t.strip()]
+    for h in rctx.answer_vary:
+        if h.lower() not in (x.lower() for x in names):
+            names.append(h)
+    resp.headers = [(k, v) for k, v in resp.headers if k.lower() != "vary"]
+    resp.headers.append(("Vary", ",".join(names)))
+    rctx.answer_txn, rctx.answer_vary = None, []
+    return OK
+
+
+HOOKS = (Hook(CHECK_AUTHZ, check_authz, always=True), Hook(OUTPUT_FILTER, add_vary))
 MODULE = ModuleSpec(NAME, directives, dir_record=AuthzDir, hooks=HOOKS,
                     cache_contribution=cache_contribution)

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fastcore.config.apexpr import check_expr
 from fastcore.config.engine import NOT_IN_DIR_LOC_FILE, RSRC, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.logformat import check_log_format
 from fastcore.config.model import DirConfig, VirtualHost, module_record, scope_record
 from fastcore.config.tree import Node
+from fastcore.core.expr import ExprContext, ExprError, parse_condition
 from fastcore.core.paths import to_bytes
 from fastcore.core.phases import LOG_TRANSACTION, OK, Hook, HookResult
 from fastcore.modules import ModuleSpec
@@ -206,8 +206,20 @@ def _env_var(r: Transaction, key: str) -> str:
 def log_condition(condition: str | None) -> Callable[[Transaction], bool]:
     """Whether a CustomLog with this condition writes a request's line: env=VAR when the
     request's environment has VAR, env=!VAR when it has not (mod_log_config's
-    condition_sense); expr= is not evaluated (every line is written)."""
-    if condition is None or not condition.lower().startswith("env="):
+    condition_sense); expr=EXPR when the ap_expr is true for the final request and its
+    answer (an evaluation error writes no line, as Apache's rc <= 0)."""
+    if condition is None:
+        return lambda r: True
+    if condition.lower().startswith("expr="):
+        cond = parse_condition(condition[5:])
+
+        def wants(r: Transaction) -> bool:
+            try:
+                return cond.evaluate(ExprContext(r, r.response))
+            except ExprError:
+                return False
+        return wants
+    if not condition.lower().startswith("env="):
         return lambda r: True
     name = condition[4:]
     negate = name.startswith("!")
@@ -427,7 +439,7 @@ def custom_log(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
         if c.lower().startswith("expr=") and not c[5:]:
             raise DirectiveError("missing condition")
         if c.lower().startswith("expr="):
-            check_expr(c[5:])
+            parse_condition(c[5:])
         cond = c
     check_log_format(a[1])  # add_custom_log parses the format (or nickname) as given
     if not path.startswith("|"):
