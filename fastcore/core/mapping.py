@@ -185,9 +185,6 @@ def _subst(template: str, m: Match) -> str:
     return "".join(out)
 
 
-pregsub = _subst  # the modules' name for it (mod_setenvif's $1 in values)
-
-
 def apply_redirects(redirects: tuple[Redirect, ...], uri: str, query: str
                     ) -> tuple[int, str | None] | None:
     """First matching Redirect/RedirectMatch -> (status, Location or None for 410).

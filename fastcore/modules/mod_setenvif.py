@@ -1,5 +1,5 @@
-"""mod_setenvif: SetEnvIf, SetEnvIfNoCase, BrowserMatch and BrowserMatchNoCase, request
-variables from the request's attributes.
+"""mod_setenvif: SetEnvIf, SetEnvIfNoCase, BrowserMatch, BrowserMatchNoCase and
+SetEnvIfExpr, request variables from the request's attributes or an ap_expr.
 
 As mod_setenvif.c: a rule written outside any per-dir section belongs to the server and
 runs in post_read_request (before the URI is decoded: Request_URI is the raw path then);
@@ -11,6 +11,9 @@ header names (the last matching header's value); a plain name that is no header 
 earlier-set variable.  A missing attribute is the empty string.  The value pattern is a
 substring search when it has no regex metacharacters, else a PCRE2 regex (through
 config.regex, Apache's options), whose captures fill `$1`..`$9` in the values.
+SetEnvIfExpr evaluates a core/expr condition; its values take the captures of the last
+successful regex match of the same pass (its own, else an earlier rule's: match_headers
+keeps one capture array for the whole list).
 
 Variables go into txn.env (lower-case names, as APR tables compare them); the core honours
 nokeepalive, downgrade-1.0 and force-response-1.0 (core/keepalive.py), mod_deflate reads
@@ -29,7 +32,8 @@ from fastcore.config.model import DirConfig, VirtualHost, module_record, scope_r
 from fastcore.config.regex import CompileError, Match, Regex, compile_regex
 from fastcore.config.tree import Node
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
-from fastcore.core.mapping import pregsub
+from fastcore.core.expr import Condition, ExprContext, ExprError, parse_condition
+from fastcore.core.paths import from_bytes, wire_bytes
 from fastcore.core.phases import DECLINED, HEADER_PARSER, POST_READ_REQUEST, Hook, HookResult
 from fastcore.modules import ModuleSpec
 
@@ -86,6 +90,8 @@ class Rule:
     regex: Regex | None        # the value regex when not a literal
     icase: bool
     features: tuple[Feature, ...]
+    expr: Condition | None = None  # SetEnvIfExpr (attribute, literal and regex unused)
+    where: str = ""                # "file:line", for the evaluation error's log line
 
     def value(self, txn: Transaction, early: bool) -> str:
         """The attribute's value for this request ("" when absent)."""
@@ -114,6 +120,33 @@ class Rule:
         assert self.regex is not None
         m = self.regex.search(subject)
         return m if m is not None else False
+
+
+@dataclass(slots=True)
+class Captures:
+    """The pass's capture array: the subject and groups of the last successful match."""
+
+    source: str | None = None
+    groups: tuple[str | None, ...] = ()
+
+    def substitute(self, template: str) -> str:
+        """ap_pregsub over these captures ($N past them, or with none, is empty)."""
+        out: list[str] = []
+        i, n = 0, len(template)
+        while i < n:
+            c = template[i]
+            i += 1
+            if c == "$" and i < n and template[i].isdigit():
+                g = int(template[i])
+                i += 1
+                if self.source is not None and g < len(self.groups):
+                    out.append(self.groups[g] or "")
+                continue
+            if c == "\\" and i < n:
+                c = template[i]
+                i += 1
+            out.append(c)
+        return "".join(out)
 
 
 def _merged(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -210,8 +243,11 @@ def _add(ctx: Ctx, cmd: str, attribute: str, words: list[str], icase: bool) -> N
             value_regex = compile_regex(regex, icase)
         except CompileError:
             raise DirectiveError(f"{cmd} regex could not be compiled.") from None
-    rule = Rule(attribute, special, name_regex, literal, value_regex, icase,
-                tuple(_feature(w) for w in features))
+    _store(ctx, Rule(attribute, special, name_regex, literal, value_regex, icase,
+                     tuple(_feature(w) for w in features)))
+
+
+def _store(ctx: Ctx, rule: Rule) -> None:
     if ctx.section is None and not ctx.htaccess:  # cmd->path == NULL: the server's
         srv = scope_record(ctx.vhost.module_config, NAME, SetEnvIfRules)
         srv.rules = (*srv.rules, rule)
@@ -231,6 +267,21 @@ def browser_match(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
     _add(ctx, n.name, "User-Agent", _words(a), n.name.lower().endswith("nocase"))
 
 
+def set_env_if_expr(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
+    words = _words(a)
+    if not words:
+        raise DirectiveError(f"Missing expression for {n.name}")
+    text, *features = words
+    try:
+        cond = parse_condition(text)
+    except DirectiveError as err:
+        raise DirectiveError(f'Could not parse expression "{text}": {err}') from None
+    if not features:
+        raise DirectiveError(f"Missing envariable expression for {n.name}")
+    _store(ctx, Rule("", None, None, None, None, False, tuple(_feature(w) for w in features),
+                     cond, f"{n.filename}:{n.line}"))
+
+
 def directives() -> list[Directive]:
     fi = frozenset({OR_FILEINFO})
     return [
@@ -242,36 +293,70 @@ def directives() -> list[Directive]:
                   "A browser regex and a list of variables."),
         Directive("BrowserMatchNoCase", NAME, fi, "RAW_ARGS", browser_match,
                   "A browser regex and a list of variables."),
+        Directive("SetEnvIfExpr", NAME, fi, "RAW_ARGS", set_env_if_expr,
+                  "A expression and a list of variables."),
     ]
 
 
-def apply_rules(rules: tuple[Rule, ...], txn: Transaction, early: bool) -> None:
+def apply_rules(core: Handler, rules: tuple[Rule, ...], txn: Transaction,
+                early: bool) -> None:
     """match_headers over one list: each matching rule sets or unsets its variables."""
     env = txn.env
+    caps = Captures()
     for rule in rules:
-        m = rule.matches(rule.value(txn, early))
-        if m is False:
-            continue
+        if rule.expr is not None:
+            if not _expr_true(core, rule, txn, early, caps):
+                continue
+        else:
+            m = rule.matches(rule.value(txn, early))
+            if m is False:
+                continue
+            if isinstance(m, Match):
+                caps.source = m.string
+                caps.groups = (m.group(0), *m.groups())
         for f in rule.features:
             if f.value.startswith("!"):
                 env.pop(f.name, None)
-            elif isinstance(m, Match):
-                env[f.name] = pregsub(f.value, m)
+            elif rule.literal is None:
+                env[f.name] = caps.substitute(f.value)
             else:
                 env[f.name] = f.value
+
+
+def _expr_true(core: Handler, rule: Rule, txn: Transaction, early: bool,
+               caps: Captures) -> bool:
+    """SetEnvIfExpr's condition (before translate_name r->uri is still the raw path);
+    a failed evaluation is Apache's error-log line and no match."""
+    assert rule.expr is not None
+    ctx = ExprContext(txn)
+    saved = txn.r_uri, txn.uri_path
+    if early and txn.request is not None:
+        txn.r_uri = txn.uri_path = from_bytes(wire_bytes(txn.request.path_raw))
+    try:
+        ok = rule.expr.evaluate(ctx)
+    except ExprError as err:
+        core.srv.errlog(txn.vhost).log(
+            "error", "setenvif", f"Evaluation of expression from {rule.where} failed: {err}",
+            f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
+        return False
+    finally:
+        txn.r_uri, txn.uri_path = saved
+    if ok and ctx.source is not None:
+        caps.source, caps.groups = ctx.source, tuple(ctx.groups)
+    return ok
 
 
 def post_read_request(core: Handler, txn: Transaction) -> HookResult:
     rules = server_rules(txn.vhost).rules
     if rules:
-        apply_rules(rules, txn, True)
+        apply_rules(core, rules, txn, True)
     return DECLINED
 
 
 def header_parser(core: Handler, txn: Transaction) -> HookResult:
     rules = dir_rules(txn.dirconf).rules
     if rules:
-        apply_rules(rules, txn, False)
+        apply_rules(core, rules, txn, False)
     return DECLINED
 
 

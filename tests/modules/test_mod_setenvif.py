@@ -14,7 +14,7 @@ from support.configs import cfg
 from support.inprocess import engine_exchange
 from support.wire import parse_responses
 
-from fastcore.config import load
+from fastcore.config import ConfigError, load
 from fastcore.config.merge import DirResolver
 from fastcore.core.keepalive import env_protocol
 from fastcore.core.server import HttpServer
@@ -139,3 +139,27 @@ def test_server_rules_stop_every_cache_hit_of_the_server(tmp_path: Path) -> None
     assert stats["hits"] == 0 and stats["python_entries"] == 0, stats
     assert b"Connection: close" in out[2] and b"Connection: close" not in out[1]
     assert lines[-1] == "/plain/p.txt [-] [-] [1]"
+
+
+def test_setenvif_expr_sets_from_a_condition_and_the_passes_captures(tmp_path: Path) -> None:
+    conf = _conf(tmp_path, 'SetEnvIfExpr "%{HTTP_USER_AGENT} =~ /^t(\\d)/" v=got-$1\n'
+                 'SetEnvIfExpr "true" w=$1$0\n'  # no regex of its own: the pass's last match
+                 "SetEnvIfExpr \"file('/nonexistent/x') == 'a'\" nokeepalive")
+    out, _stats, lines = _serve(conf, [GET % (b"plain/p.txt", b"t7"),
+                                       GET % (b"plain/p.txt", b"other")])
+    assert lines == ["/plain/p.txt [got-7] [7t7] [-]", "/plain/p.txt [-] [] [-]"]
+    assert b"Connection: close" not in out[0]  # the failed evaluation matched nothing
+    errors = (tmp_path / "error_log").read_text()
+    assert f"Evaluation of expression from {conf}:22 failed: Cannot open file" in errors
+
+
+@pytest.mark.parametrize("line,message", [
+    ("SetEnvIfExpr", "Missing expression for SetEnvIfExpr"),
+    ('SetEnvIfExpr "true"', "Missing envariable expression for SetEnvIfExpr"),
+    ('SetEnvIfExpr "foo bar" x', 'Could not parse expression "foo bar": syntax error, '
+     "unexpected T_ID, expecting '('"),
+])
+def test_setenvif_expr_refusals(tmp_path: Path, line: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        cfg(tmp_path, LOAD + line + "\n")
+    assert message in str(err.value)

@@ -21,7 +21,8 @@ MODULES = ("mpm_prefork", "authz_core", "mime", "env", "setenvif")
 DEBIAN_CONF = "/etc/apache2/mods-available/setenvif.conf"
 LOGVARS = ("both", "uri", "ua", "cap", "nk", "hdr", "chain", "gone", "sub", "ht", "empty",
            "addr", "meth", "proto", "loc", "nocase", "redirect-carefully",
-           "force-response-1.0", "downgrade-1.0", "nokeepalive", "srv")
+           "force-response-1.0", "downgrade-1.0", "nokeepalive", "srv", "ex", "lit", "none",
+           "ru", "chained", "bad", "d")
 
 SITE = """
 DocumentRoot "{www}"
@@ -46,6 +47,12 @@ SetEnvIf Server_Addr "127.0.0.1" srv=local
 SetEnvIf Request_Method "^HEAD$" meth=head
 SetEnvIf Request_Protocol "1\\.0" proto=old
 SetEnvIf X-Bang . bang=!x
+SetEnvIfExpr "%{{HTTP_USER_AGENT}} =~ /^e(\\w+)/" ex=$1
+SetEnvIfExpr "true" lit=$1-x
+SetEnvIfExpr "-z %{{HTTP:X-None}}" none=yes
+SetEnvIfExpr "%{{REQUEST_URI}} =~ /%41/" ru=raw
+SetEnvIfExpr "%{{ENV:chain}} == 'from-1'" chained=yes
+SetEnvIfExpr "file('/nonexistent/x') == 'a'" bad=yes
 <Directory "{www}">
   Require all granted
   AllowOverride None
@@ -53,6 +60,7 @@ SetEnvIf X-Bang . bang=!x
 <Directory "{www}/sub">
   SetEnvIf Request_URI "^/sub/A" sub=decoded uri=dir-sees-decoded
   SetEnvIf both "fromsetenvif" sub=$0
+  SetEnvIfExpr "%{{REQUEST_URI}} =~ m#^/sub/A#" d=decoded
 </Directory>
 <Directory "{www}/gate">
   SetEnvIf X-Key "^open$" pass
@@ -78,6 +86,7 @@ REQUESTS = (
     ("GET", "/a.txt", "1.0", {"User-Agent": "fr", "Connection": "keep-alive"}),
     ("GET", "/a.txt", "1.1", {"User-Agent": "fr"}),
     ("GET", "/a.txt", "1.1", {"User-Agent": "mixed case"}),
+    ("GET", "/%41.txt", "1.1", {"User-Agent": "ehello", "X-None": ""}),
     ("GET", "/%41.txt", "1.1", {"User-Agent": "curl/8 x"}),
     ("GET", "/sub/%41.txt", "1.1", {}),
     ("GET", "/sub/loc", "1.1", {}),
@@ -136,6 +145,12 @@ def _exchange(port: int, method: str, path: str, version: str, headers: dict[str
     return lines[0], fields.get("connection", ""), fields.get("keep-alive", ""), open_after
 
 
+def _errors(run: Path) -> list[str]:
+    """The error log's mod_setenvif lines without time, pid, client port and folder."""
+    return [ln.split("] ", 4)[-1].split("] ", 1)[-1].replace(str(run), "RUN")
+            for ln in (run / "error_log").read_text().splitlines() if "[setenvif:" in ln]
+
+
 def _run(tmp: Path, www: Path, fastcore: bool) -> tuple[list[tuple], list[str]]:
     run = tmp / ("fastcore" if fastcore else "apache")
     run.mkdir()
@@ -146,7 +161,8 @@ def _run(tmp: Path, www: Path, fastcore: bool) -> tuple[list[tuple], list[str]]:
         for req in REQUESTS + REQUESTS:
             answers.append(_exchange(ap.port, *req))
         time.sleep(0.3)
-    return answers, (run / "access_log").read_text().splitlines()
+    log = (run / "access_log").read_text().splitlines()
+    return answers, log + _errors(run)
 
 
 @pytest.mark.skipif(not os.path.exists(APACHE) or not os.path.exists(DEBIAN_CONF),
@@ -166,12 +182,18 @@ def test_same_variables_and_protocol_effects_as_apache(tmp_path: Path) -> None:
     assert any("/sub/A.txt" in ln and "[dir-sees-decoded] [-] [-] [-] [-] [-] [-] [$0]" in ln
                for ln in a_log)  # per-dir: the decoded URI; a literal pattern: no $0
     assert any(ln.startswith("403 /gate") for ln in a_log)
+    assert any("[hello] [hello-x] [yes] [raw]" in ln for ln in a_log)  # SetEnvIfExpr
+    assert any("Evaluation of expression from" in ln and "Cannot open file" in ln
+               for ln in a_log)
     assert any(ln.startswith("200 /gate") for ln in a_log)
 
 
 BAD = ("SetEnvIf", "SetEnvIf User-Agent", "SetEnvIf User-Agent x", 'SetEnvIf User-Agent "(" x',
        'SetEnvIf "Us(er" x y', "BrowserMatch", "BrowserMatch x", 'BrowserMatchNoCase "[" y',
-       'SetEnvIf "" x y', 'SetEnvIf Foo "" y', "SetEnvIfNoCase ^TS* ^[a-z] HAVE_TS")
+       'SetEnvIf "" x y', 'SetEnvIf Foo "" y', "SetEnvIfNoCase ^TS* ^[a-z] HAVE_TS",
+       "SetEnvIfExpr", 'SetEnvIfExpr "true"', 'SetEnvIfExpr "foo bar" x',
+       'SetEnvIfExpr "%{HTTP_HOST} =~ /(" x', "SetEnvIfExpr true x",
+       'SetEnvIfExpr "-z %{HTTP_X_NONE}" x')
 
 
 @pytest.mark.skipif(not os.path.exists(APACHE), reason="apache2 is not installed")
