@@ -375,8 +375,10 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     if (e->exp_kind) {  /* put() left FC_EXP_MAX bytes of room for these */
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
-        o += fc_expiry_fields(e->exp_kind, e->exp_val,
-                              (int64_t)now.tv_sec * 1000000LL + now.tv_nsec / 1000, o);
+        int64_t now_us = (int64_t)now.tv_sec * 1000000LL + now.tv_nsec / 1000;
+        if (now.tv_sec > fc_date_sec)  /* the Date line's second ended meanwhile: stay in it */
+            now_us = fc_date_sec * 1000000LL + 999999;
+        o += fc_expiry_fields(e->exp_kind, e->exp_val, now_us, o);
     }
     size_t kl;
     int keep = fc_keepalive(&ka, o, &kl);  /* the one rule (fc_keepalive.h) */
