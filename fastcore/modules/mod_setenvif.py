@@ -165,8 +165,12 @@ def _special(kind: str, txn: Transaction, early: bool) -> str | None:
         return txn.client_ip
     if kind == "server_addr":
         return txn.local_ip
-    if kind == "remote_host":  # REMOTE_NAME: the name when looked up, else the address
-        return txn.remote_host or txn.client_ip
+    if kind == "remote_host":  # REMOTE_NAME: a name under HostnameLookups, else the address
+        dc = txn.dirconf or txn.vhost.dir_defaults
+        hl = dc.hostname_lookups or "off"
+        ctx = txn.conn.ctx
+        name = ctx.remote_host(hl == "double") if hl != "off" else ctx.cached_host()
+        return name or txn.client_ip
     if kind == "remote_user":
         return txn.user
     if kind == "request_method":

@@ -22,7 +22,7 @@ DEBIAN_CONF = "/etc/apache2/mods-available/setenvif.conf"
 LOGVARS = ("both", "uri", "ua", "cap", "nk", "hdr", "chain", "gone", "sub", "ht", "empty",
            "addr", "meth", "proto", "loc", "nocase", "redirect-carefully",
            "force-response-1.0", "downgrade-1.0", "nokeepalive", "srv", "ex", "lit", "none",
-           "ru", "chained", "bad", "d")
+           "ru", "chained", "bad", "d", "rh", "user")
 
 SITE = """
 DocumentRoot "{www}"
@@ -44,6 +44,8 @@ SetEnvIf X-Gone "." gone !chain
 SetEnvIf X-Empty "^$" empty=none-sent
 SetEnvIf Remote_Addr "^127\\.0\\.0\\.1$" addr
 SetEnvIf Server_Addr "127.0.0.1" srv=local
+SetEnvIf Remote_Host "^127\\.(.*)" rh=$1
+SetEnvIf Remote_User "^$" user=none
 SetEnvIf Request_Method "^HEAD$" meth=head
 SetEnvIf Request_Protocol "1\\.0" proto=old
 SetEnvIf X-Bang . bang=!x
