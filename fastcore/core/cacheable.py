@@ -73,6 +73,9 @@ class Contribution:
     content_type: str | None = None
     # Cache-Control/Expires that every hit formats for its own time (mod_expires)
     expiry: Expiry | None = None
+    # a check each Python-cache hit must pass, else the full path answers (an entry with
+    # one is never the C engine's: it cannot run Python)
+    gate: HitGate | None = None
 
 
 # Expiry kinds, the same numbers in C (src/fc_expires.h): none, "access plus N seconds"
@@ -107,6 +110,9 @@ def expiry_fields(kind: int, value: int, now_us: int) -> bytes:
     return b"Cache-Control: max-age=%d\r\nExpires: %s\r\n" % (max_age, _sf.http_date(at))
 
 
+# (the hit's transaction, the entry's DirConfig, the entry's decoded URI) -> may it answer
+HitGate = Callable[[Transaction, DirConfig, str], bool]
+
 NOT_CACHEABLE = Contribution(cacheable=False)
 NOTHING = Contribution()
 # (transaction, the DirConfig of one walk the answer rests on, the served file or None
@@ -132,6 +138,7 @@ class CacheEntry:
     ctype: str | None     # the Content-Type sent
     engine_log_set: int | None  # the C engine's log set for the vhost; None: not for it
     expiry: Expiry | None = None  # formatted per hit after `head` (mod_expires)
+    gates: tuple[HitGate, ...] = ()  # each Python-cache hit must pass them all
 
 
 @cache
@@ -202,9 +209,10 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
     head = b"".join(c.head for c in shares)
     if expiry is not None and _sets_expiry_fields(head):
         return None  # another module's Cache-Control/Expires would merge with it per hit
+    gates = tuple(c.gate for c in shares if c.gate is not None)
     return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
                       head, b"".join(c.tail for c in shares), served.dc, delivery(served.dc),
-                      txn.uri_path, ctype, engine_log_set, expiry)
+                      txn.uri_path, ctype, None if gates else engine_log_set, expiry, gates)
 
 
 def _sets_expiry_fields(head: bytes) -> bool:

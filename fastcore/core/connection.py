@@ -560,6 +560,11 @@ class Connection:
             return
         if may_use_cache(req.method, req.target, req.headers, req.assbackwards):
             hit = srv.cache.lookup(vhost, req)
+            if hit is not None and hit.stored.entry.gates:
+                gated = hit.stored.entry
+                txn.request = req  # what a gate reads (the handler sets it again)
+                if not all(gate(txn, gated.dc, gated.uri) for gate in gated.gates):
+                    hit = None
             if hit is not None:
                 self._serve_cached(txn, req, hit)
                 self.unanswered = self.unanswered_req = None

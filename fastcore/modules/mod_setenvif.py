@@ -17,8 +17,9 @@ keeps one capture array for the whole list).
 
 Variables go into txn.env (lower-case names, as APR tables compare them); the core honours
 nokeepalive, downgrade-1.0 and force-response-1.0 (core/keepalive.py), mod_deflate reads
-no-gzip and gzip-only-text/html.  Cache: a scope with rules is not cacheable (a hit would
-have to evaluate them; the engine cannot).
+no-gzip and gzip-only-text/html.  Cache: under rules the C engine never answers (it cannot
+run them); the Python cache answers a hit only when the rules give it no variable (a
+cacheable.HitGate), and not at all under SetEnvIfExpr.
 """
 from __future__ import annotations
 
@@ -302,9 +303,11 @@ def directives() -> list[Directive]:
     ]
 
 
-def apply_rules(core: Handler, rules: tuple[Rule, ...], txn: Transaction,
+def apply_rules(core: Handler | None, rules: tuple[Rule, ...], txn: Transaction,
                 early: bool) -> None:
-    """match_headers over one list: each matching rule sets or unsets its variables."""
+    """match_headers over one list: each matching rule sets or unsets its variables
+    (`core` logs an expression's failure; a cache gate, whose rules have none, has no
+    core)."""
     env = txn.env
     caps = Captures()
     for rule in rules:
@@ -327,11 +330,11 @@ def apply_rules(core: Handler, rules: tuple[Rule, ...], txn: Transaction,
                 env[f.name] = f.value
 
 
-def _expr_true(core: Handler, rule: Rule, txn: Transaction, early: bool,
+def _expr_true(core: Handler | None, rule: Rule, txn: Transaction, early: bool,
                caps: Captures) -> bool:
     """SetEnvIfExpr's condition (before translate_name r->uri is still the raw path);
     a failed evaluation is Apache's error-log line and no match."""
-    assert rule.expr is not None
+    assert rule.expr is not None and core is not None
     ctx = ExprContext(txn)
     saved = txn.r_uri, txn.uri_path
     if early and txn.request is not None:
@@ -365,10 +368,34 @@ def header_parser(core: Handler, txn: Transaction) -> HookResult:
 
 
 def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
-    """Rules run on every request: a hit cannot skip them, so none is cached."""
-    if server_rules(txn.vhost).rules or dir_rules(dc).rules:
+    """Rules run on every request, so the C engine never answers under them; the Python
+    cache may, for a hit the rules would give no variable (its gate runs them).  An
+    expression rule reads more of the request than a hit has: not cacheable."""
+    rules = server_rules(txn.vhost).rules + dir_rules(dc).rules
+    if not rules:
+        return NOTHING
+    if any(r.expr is not None for r in rules):
         return NOT_CACHEABLE
-    return NOTHING
+    return Contribution(gate=sets_nothing)
+
+
+def sets_nothing(txn: Transaction, dc: DirConfig, uri: str) -> bool:
+    """A cache hit's gate: the server's rules, then the entry's directory rules, over
+    this request leave the environment empty (so the full path would log and answer
+    exactly what the entry holds)."""
+    saved = txn.env, txn.dirconf, txn.uri_path
+    txn.env = {}
+    try:
+        rules = server_rules(txn.vhost).rules
+        if rules:
+            apply_rules(None, rules, txn, True)
+        txn.dirconf, txn.uri_path = dc, uri
+        rules = dir_rules(dc).rules
+        if rules:
+            apply_rules(None, rules, txn, False)
+        return not txn.env
+    finally:
+        txn.env, txn.dirconf, txn.uri_path = saved
 
 
 HOOKS = (Hook(POST_READ_REQUEST, post_read_request), Hook(HEADER_PARSER, header_parser))

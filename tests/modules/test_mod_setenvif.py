@@ -2,7 +2,8 @@
 header-name regexes, special attributes, the variables list), where they go (the server's
 list or the per-dir one, merged by appending), what they set on a request (txn.env, the
 access log), what the core makes of nokeepalive / downgrade-1.0 / force-response-1.0, and
-that a scope with rules is never answered from a cache (the engine cannot run them)."""
+that under rules the C engine never answers and the Python cache only when the rules
+would set nothing."""
 from __future__ import annotations
 
 import os
@@ -16,8 +17,12 @@ from support.wire import parse_responses
 
 from fastcore.config import ConfigError, load
 from fastcore.config.merge import DirResolver
+from fastcore.core.connection import Connection
+from fastcore.core.fastpath import CacheHit
 from fastcore.core.keepalive import env_protocol
+from fastcore.core.request import Request
 from fastcore.core.server import HttpServer
+from fastcore.core.transaction import Transaction
 from fastcore.modules.mod_setenvif import Feature, _feature, dir_rules, server_rules, simple_pattern
 
 LOAD = "LoadModule setenvif_module modules/mod_setenvif.so\n"
@@ -116,7 +121,7 @@ def _serve(conf: Path, reqs: list[bytes]) -> tuple[list[bytes], dict[str, int], 
 GET = b"GET /%s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: %s\r\n\r\n"
 
 
-def test_a_scope_with_rules_is_never_cached_and_sets_variables_each_time(tmp_path: Path) -> None:
+def test_a_scope_with_rules_sets_variables_each_time(tmp_path: Path) -> None:
     conf = _conf(tmp_path, f'<Directory "{tmp_path}/htdocs/ruled">\n'
                  '  BrowserMatch "^t(\\d)" v=$1\n  SetEnv w from-setenv\n  SetEnvIf v . w=ifs\n'
                  '</Directory>')
@@ -125,20 +130,44 @@ def test_a_scope_with_rules_is_never_cached_and_sets_variables_each_time(tmp_pat
             GET % (b"plain/p.txt", b"t4"), GET % (b"plain/p.txt", b"t5")]
     out, stats, lines = _serve(conf, reqs)
     assert all(parse_responses(o)[0][0] == 200 for o in out)
-    # every ruled answer came from the full path; the plain file is cached as before
+    # every ruled answer came from the full path (SetEnv there: never cached); the plain
+    # file is cached as before
     assert stats["hits"] >= 1 and stats["python_entries"] == 1, stats
     assert lines[:3] == ["/ruled/r.txt [1] [ifs] [-]", "/ruled/r.txt [2] [ifs] [-]",
                          "/ruled/r.txt [-] [from-setenv] [-]"]  # SetEnvIf's w wins
 
 
-def test_server_rules_stop_every_cache_hit_of_the_server(tmp_path: Path) -> None:
-    conf = _conf(tmp_path, 'BrowserMatch "^nk" nokeepalive')
-    reqs = [GET % (b"plain/p.txt", b"ok"), GET % (b"plain/p.txt", b"ok"),
+def test_under_rules_only_the_python_cache_answers_and_only_when_nothing_is_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The C engine never serves under rules (it cannot run them); the Python cache
+    serves a hit whose request the rules give no variable, and hands the rest to the
+    full path (nokeepalive closes, the log shows the variable)."""
+    served = []
+    real = Connection._serve_cached
+
+    def counting(self: Connection, txn: Transaction, req: Request, hit: CacheHit) -> None:
+        served.append(req.headers.get("user-agent"))
+        real(self, txn, req, hit)
+
+    monkeypatch.setattr(Connection, "_serve_cached", counting)
+    conf = _conf(tmp_path, 'BrowserMatch "^nk" nokeepalive\nBrowserMatch "^v(.)" v=$1')
+    reqs = [GET % (b"plain/p.txt", b"ok"), GET % (b"plain/p.txt", b"ok2"),
+            GET % (b"plain/p.txt", b"v9"), GET % (b"plain/p.txt", b"ok3"),
             GET % (b"plain/p.txt", b"nk")]
     out, stats, lines = _serve(conf, reqs)
-    assert stats["hits"] == 0 and stats["python_entries"] == 0, stats
-    assert b"Connection: close" in out[2] and b"Connection: close" not in out[1]
-    assert lines[-1] == "/plain/p.txt [-] [-] [1]"
+    assert stats["hits"] == 0 and stats["entries"] == 0 and stats["python_entries"] == 1
+    assert served == ["ok2", "ok3"]
+    assert b"Connection: close" in out[4] and b"Connection: close" not in out[3]
+    assert lines == ["/plain/p.txt [-] [-] [-]", "/plain/p.txt [-] [-] [-]",
+                     "/plain/p.txt [9] [-] [-]", "/plain/p.txt [-] [-] [-]",
+                     "/plain/p.txt [-] [-] [1]"]
+    assert all(parse_responses(o)[0][2] == b"x\n" for o in out)
+
+
+def test_expression_rules_keep_every_answer_off_the_caches(tmp_path: Path) -> None:
+    conf = _conf(tmp_path, 'SetEnvIfExpr "%{HTTP:X-A} == \'1\'" v=1')
+    _out, stats, _lines = _serve(conf, [GET % (b"plain/p.txt", b"a")] * 3)
+    assert stats["hits"] == 0 and stats["python_entries"] == 0
 
 
 def test_setenvif_expr_sets_from_a_condition_and_the_passes_captures(tmp_path: Path) -> None:
