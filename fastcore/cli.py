@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 import fastcore
-from fastcore import _ext
+from fastcore import _ext, envvars
 from fastcore.config import ConfigError, default_variables, load, render_default_config
 from fastcore.config.model import ServerConfig
 
@@ -66,8 +66,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# what -d DIR reads without -f: the compiled-in SERVER_CONFIG_FILE of Debian's apache2,
+# then upstream httpd's
+DEFAULT_CONFIG_FILES = ("apache2.conf", "conf/httpd.conf")
+
+
 def _load(args: argparse.Namespace) -> ServerConfig:
     defines = [d for d in args.defines if d]
+    if args.config is None and args.server_root and args.folder is None:
+        for name in DEFAULT_CONFIG_FILES:
+            if os.path.isfile(os.path.join(args.server_root, name)):
+                args.config = name
+                break
     if args.config is None:
         vars_ = default_variables(args.folder, args.bind, args.port)
         if args.folder and not os.path.isdir(args.folder):
@@ -139,9 +149,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{name}\n\t({d.module})")
         return 0
     try:
+        # Debian: -d DIR with DIR/envvars is sourced as apache2ctl does (fastcore.envvars)
+        envvars.apply(args.server_root)
+    except envvars.EnvvarsError as exc:
+        _startup_error(args, f"{exc}\n")
+        return 1
+    try:
         cfg = _load(args)
     except ConfigError as exc:
-        _startup_error(args, f"{exc}\n")
+        _startup_error(args, "".join(w + "\n" for w in exc.warnings) + f"{exc}\n")
         return 1
     except OSError as exc:
         _startup_error(args, f"fastcore: {exc.strerror or exc}: {exc.filename or ''}\n")

@@ -73,23 +73,29 @@ def _parse(path: str, *, server_root: str | None, defines: Iterable[str],
     engine.state = state
     install(engine)
     engine.check_document_root = check_document_root
-    ctx = Ctx(vhost=state.main, dirconf=state.main.dir_defaults, override=SERVER_OVERRIDE)
-    pre_nodes = _read_cli_lines(engine, "-C", pre)
     try:
-        file_lines = read_lines(path)
-    except OSError as exc:
-        raise ConfigError(f"Could not open configuration file {path}: "
-                          f"{exc.strerror or exc}") from None
-    nodes = engine.read_lines(file_lines)
-    post_nodes = _read_cli_lines(engine, "-c", post)
-    mpms = [m for m in engine.loaded if m in MPMS]
-    if not mpms:
-        raise ConfigError("AH00534: fastcore: Configuration error: No MPM loaded.")
-    engine.walk(pre_nodes + nodes + post_nodes, ctx)
-    _check_log_dirs(state)
-    state.main.dir_defaults = merge_dir(builtin_dir_defaults(), state.main.dir_defaults)
-    if not state.main.server_name:
-        state.main.server_name = _default_server_name()
+        ctx = Ctx(vhost=state.main, dirconf=state.main.dir_defaults, override=SERVER_OVERRIDE)
+        pre_nodes = _read_cli_lines(engine, "-C", pre)
+        try:
+            file_lines = read_lines(path)
+        except OSError as exc:
+            raise ConfigError(f"Could not open configuration file {path}: "
+                              f"{exc.strerror or exc}") from None
+        nodes = engine.read_lines(file_lines)
+        post_nodes = _read_cli_lines(engine, "-c", post)
+        mpms = [m for m in engine.loaded if m in MPMS]
+        if not mpms:
+            raise ConfigError("AH00534: fastcore: Configuration error: No MPM loaded.")
+        engine.walk(pre_nodes + nodes + post_nodes, ctx)
+        _check_log_dirs(state)
+        state.main.dir_defaults = merge_dir(builtin_dir_defaults(), state.main.dir_defaults)
+        if not state.main.server_name:
+            state.main.server_name, fqdn_warning = _default_server_name()
+            if fqdn_warning:
+                engine.warnings.append(fqdn_warning)
+    except ConfigError as exc:  # httpd has printed its warnings by then: show them too
+        exc.warnings = tuple(engine.warnings)
+        raise
     cfg = state.finish(tuple(engine.loaded))
     cfg.shared_modules = frozenset(engine.shared)
     cfg.directives = engine.table  # what a .htaccess of this configuration may use
@@ -130,11 +136,22 @@ def _read_cli_lines(engine: Engine, label: str, lines: Iterable[str]) -> list:
     return out
 
 
-def _default_server_name() -> str:
-    """Apache warns (AH00558) and uses the address; fastcore uses the host name."""
+def _default_server_name() -> tuple[str, str | None]:
+    """httpd's ap_get_local_host: the host name's canonical name when it has a dot,
+    else its address (or 127.0.0.1), with the AH00558 warning httpd prints then."""
     import socket
 
     try:
-        return socket.gethostname() or "localhost"
-    except OSError:
-        return "localhost"
+        addr = str(socket.getaddrinfo(socket.gethostname(), None)[0][4][0])
+    except (OSError, UnicodeError, IndexError):
+        addr = "127.0.0.1"
+    else:
+        try:
+            name = socket.getnameinfo((addr, 0), 0)[0]
+        except (OSError, UnicodeError):
+            name = ""
+        if "." in name:
+            return name, None
+    return addr, (f"AH00558: fastcore: Could not reliably determine the server's fully "
+                  f"qualified domain name, using {addr}. Set the 'ServerName' directive "
+                  "globally to suppress this message")

@@ -217,6 +217,9 @@ def allow_override(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 
 def allow_override_list(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    if ctx.kinds and ctx.kinds[-1] not in ("directory",):
+        e.warnings.append(f"AH00115: Useless use of AllowOverrideList at {n.filename}:{n.line}")
+        return
     if any(w.lower() == "none" for w in a):
         if len(a) > 1:
             raise DirectiveError("'None' not allowed with other directives in "

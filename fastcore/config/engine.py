@@ -276,7 +276,7 @@ class Engine:
         if ctx.htaccess and d.name.lower() in ctx.override_list and d.req & OR_ALL:
             return
         if not (d.req & ctx.override):
-            if ctx.section and not ctx.htaccess:
+            if ctx.section:  # in .htaccess too (invoke_cmd names the parent section)
                 raise DirectiveError(f"{d.name} not allowed in <{ctx.section}> context")
             raise DirectiveError(f"{d.name} not allowed here")
         c = d.check
@@ -286,7 +286,7 @@ class Engine:
             inner = ctx.kinds[-1]
             if ((c & NOT_IN_DIR and inner in ("directory", "directorymatch"))
                     or (c & NOT_IN_LOCATION and inner in ("location", "locationmatch"))
-                    or (c & NOT_IN_FILES and inner in ("files", "filesmatch"))):
+                    or (c & NOT_IN_FILES and inner in ("files", "filesmatch", "if"))):
                 raise DirectiveError(
                     f"{d.name} cannot occur within <Directory/Location/Files> section")
         if c & NOT_IN_VHOST and ctx.in_vhost:

@@ -13,6 +13,7 @@ class ConfigError(Exception):
         self.line = line
         self.directive = directive
         self.reading = reading  # found while reading the file (ap_build_config), not walking
+        self.warnings: tuple[str, ...] = ()  # what the configuration warned before it
 
     def __str__(self) -> str:
         if self.filename and self.reading:

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from fastcore.config.errors import error_log_line
+
 
 @dataclass(frozen=True)
 class Line:
@@ -115,7 +117,9 @@ def resolve_vars(s: str, defined: Mapping[str, str], warn: list[str]) -> str:
             return defined[name]
         if name in os.environ:
             return os.environ[name]
-        warn.append(f"AH00111: Config variable ${{{name}}} is not defined")
+        # stamped as httpd's log line on stderr while it reads the configuration
+        warn.append(error_log_line("core", "warn",
+                                   f"AH00111: Config variable ${{{name}}} is not defined"))
         return m.group(0)
 
     return _VAR.sub(sub, s) if "${" in s else s

@@ -119,6 +119,22 @@ class DirResolver:
         self._fast: dict[tuple[int, str], DirConfig] = {}  # keyed by the caller's spelling
         self.needs_local_addr = self._needs_local_addr()
         self._names = [(vh, self._name_patterns(vh)) for vh in cfg.vhosts]
+        self.if_possible = self._if_possible()
+
+    def _if_possible(self) -> bool:
+        """Whether any request can meet an <If>: one in the configuration, or an access
+        file that could hold one (a scope that turns AllowOverride on, or a root whose
+        AllowOverride is unset).  False: the request path skips the If machinery."""
+        for vh in (self.cfg.main, *self.cfg.vhosts):
+            scopes = [vh.dir_defaults, *(s.config for s in vh.sections)]
+            for dc in scopes:
+                if dc.if_sections or any(f.config.if_sections for f in dc.files_sections):
+                    return True
+                if dc.allow_override or dc.allow_override_list:
+                    return True
+            if reads_htaccess(self._directory(vh, "/")):
+                return True
+        return False
 
     # -- sections ------------------------------------------------------------------
     @staticmethod

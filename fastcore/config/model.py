@@ -15,6 +15,7 @@ from fastcore.config.regex import Regex
 
 if TYPE_CHECKING:
     from fastcore.config.engine import Directive
+    from fastcore.core.expr import Condition
 
 # Options flags (Apache's OPT_* bits); `Options All` is everything but MultiViews.
 OPT_NONE = 0
@@ -147,6 +148,9 @@ class DirConfig:
     options_add: int = 0  # `Options +X` bits not yet applied (merge semantics)
     options_remove: int = 0  # `Options -X` bits
     files_sections: tuple[Section, ...] = ()  # <Files*> nested in <Directory>/.htaccess
+    # <If>/<ElseIf>/<Else> of this scope, file order (core.c's sec_if; merged by
+    # concatenation, evaluated per request after the walk: core.mapping.Mapper.if_walk)
+    if_sections: tuple[IfSection, ...] = ()
     allow_override_nonfatal: frozenset[str] = frozenset()  # AllowOverride Nonfatal=...
     add_default_charset: str | None = None  # AddDefaultCharset (None: unset, "": Off)
     use_canonical_name: str | None = None  # UseCanonicalName off|on|dns
@@ -171,6 +175,23 @@ class Section:
     line: int
 
 
+IF, ELSEIF, ELSE = "if", "elseif", "else"
+
+
+@dataclass(frozen=True, eq=False)
+class IfSection:
+    """One <If>, <ElseIf> or <Else> (core.c's condition_ifelse): its condition (None
+    for <Else>), the per-dir config of its body and where it was written (the error-log
+    line of a failed evaluation names it).  Compared by identity, as Apache's walk cache
+    compares the section pointers."""
+
+    kind: str  # IF | ELSEIF | ELSE
+    condition: Condition | None
+    config: DirConfig
+    filename: str
+    line: int
+
+
 @dataclass(frozen=True)
 class ListenAddr:
     host: str  # "" for wildcard; IPv6 without brackets
@@ -185,6 +206,9 @@ class VirtualHost:
 
     addrs: tuple[tuple[str, int], ...]  # ("*", 80), ("127.0.0.1", 8080) ...
     server_name: str
+    # httpd's s->port: ServerName's port; a vhost without ServerName takes its first
+    # <VirtualHost> address's (else the main server's); 0: none (self-references use 80)
+    server_port: int = 0
     server_aliases: tuple[str, ...] = ()
     server_admin: str = "[no address given]"
     document_root: str = "/var/www/html"

@@ -30,7 +30,7 @@ UNIMPLEMENTED = {n.lower(): (n, m) for m, names in {
              "Protocols ProtocolsHonorOrder QualifyRedirectURL ReadBufferSize "
              "RegexDefaultOptions RegisterHttpMethod RLimitCPU RLimitMEM RLimitNPROC "
              "ScriptInterpreterSource SeeRequestTail ServerPath SetInputFilter SetOutputFilter "
-             "UseCanonicalPhysicalPort <If <ElseIf <Else <Limit "
+             "UseCanonicalPhysicalPort <Limit "
              "<LimitExcept"),
     "mod_unixd": "ChrootDir Suexec",
     "mod_log_config": "GlobalLog",

@@ -32,6 +32,7 @@ READ_HOOKS = {
     "define": _keep(core.define),
     "undefine": _keep(core.undefine),
     "serverroot": _keep(core.server_root),
+    "defaultruntimedir": _keep(core.runtime_dir),  # EXEC_ON_READ in httpd's core.c
 }
 
 

@@ -16,8 +16,8 @@ from fastcore.config.engine import (
     DirectiveError,
     Engine,
 )
-from fastcore.config.lexer import split_words
-from fastcore.config.model import DirConfig, Section, VirtualHost
+from fastcore.config.lexer import get_word, split_words
+from fastcore.config.model import ELSE, ELSEIF, IF, DirConfig, IfSection, Section, VirtualHost
 from fastcore.config.regex import CompileError, Regex, compile_regex
 from fastcore.config.tree import Node
 
@@ -209,6 +209,47 @@ def _virtualhost(e: Engine, ctx: Ctx, args: str, node: Node) -> None:
     e.walk(node.children or [], sub)
 
 
+ELSE_WITHOUT_IF = ("<Else> or <ElseIf> section without previous <If> or <ElseIf> section "
+                   "in same scope")
+
+
+def _if_section(e: Engine, ctx: Ctx, args: str, node: Node, kind: str) -> None:
+    """core.c's ifsection: the condition is parsed now (its errors are startup errors),
+    the body is walked into a per-dir config of its own (OR_ALL|ACCESS_CONF outside
+    .htaccess; inside one, the AllowOverride classes still apply), then the section joins
+    the enclosing scope's list, where <Else>/<ElseIf> must follow an <If>/<ElseIf>."""
+    from fastcore.core.expr import parse_condition  # core.expr imports this package
+
+    label = section_label(e, node)
+    text = section_args(args, label)
+    condition = None
+    rest = ""
+    if kind == ELSE:
+        if text:
+            raise DirectiveError("<Else> does not take an argument")
+    else:
+        if not text:
+            raise DirectiveError(f"<{label}> directive requires additional arguments")
+        word, pos = get_word(text)
+        rest = text[pos:].strip()
+        try:
+            condition = parse_condition(word)
+        except DirectiveError as exc:
+            raise DirectiveError(f"Cannot parse condition clause: {exc}") from None
+    dc = DirConfig()
+    override = ctx.override if ctx.htaccess else SECTION_OVERRIDE
+    sub = ctx.child(dirconf=dc, override=override, section=label, kinds=ctx.kinds + ("if",),
+                    authz=[], authz_kind="any", authz_group=False, path="*If")
+    e.walk(node.children or [], sub)
+    prev = ctx.dirconf.if_sections
+    if kind != IF and (not prev or prev[-1].kind == ELSE):
+        raise DirectiveError(ELSE_WITHOUT_IF)
+    sec = IfSection(kind, condition, dc, node.filename, node.line)
+    ctx.dirconf.if_sections = prev + (sec,)
+    if rest:
+        raise DirectiveError(f"Multiple <{label}> arguments not supported.")
+
+
 def _conditional(e: Engine, ctx: Ctx, args: str, node: Node) -> None:
     """Conditionals are resolved while reading (fastcore.config.readtime)."""
     raise DirectiveError(f"<{node.name}> was not evaluated while reading")
@@ -233,6 +274,10 @@ def section_directives() -> list[Directive]:
         _mk("<FilesMatch", "core_module", anywhere,
             lambda e, c, a, n: _files_section(e, c, a, n, "filesmatch")),
         _mk("<VirtualHost", "core_module", {RSRC}, _virtualhost),
+        _mk("<If", "core_module", OR_ALL, lambda e, c, a, n: _if_section(e, c, a, n, IF)),
+        _mk("<ElseIf", "core_module", OR_ALL,
+            lambda e, c, a, n: _if_section(e, c, a, n, ELSEIF)),
+        _mk("<Else", "core_module", OR_ALL, lambda e, c, a, n: _if_section(e, c, a, n, ELSE)),
         _mk("<IfModule", "core_module", anywhere, _conditional),
         _mk("<IfDefine", "core_module", anywhere, _conditional),
         _mk("<IfDirective", "core_module", anywhere, _conditional),

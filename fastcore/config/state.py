@@ -77,12 +77,17 @@ class State:
             self.error_log = _abs(self.server_root, self.error_log)
         if not main.error_log:
             main.error_log = self.error_log
+        main.server_port = _name_port(main.server_name)
         vhosts = []
         for vh in self.vhosts:
             explicit = self.explicit.get(id(vh), set())
             for name in _INHERITED:
                 if name not in explicit:
                     setattr(vh, name, getattr(main, name))
+            if "server_name" in explicit:
+                vh.server_port = _name_port(vh.server_name)
+            else:  # ap_parse_vhost_addrs: the first address's port overrides the main's
+                vh.server_port = (vh.addrs[0][1] if vh.addrs else 0) or main.server_port
             vh.sections = main_sections + tuple(self.sections.get(id(vh), ()))
             vh.dir_defaults = merge_dir(main.dir_defaults, vh.dir_defaults)
             # each module's merge_server_config: the vhost's record over the main server's
@@ -133,6 +138,8 @@ def merge_dir(base: DirConfig, new: DirConfig) -> DirConfig:
             out.error_documents = {**base.error_documents, **nv}
         elif name == "files_sections":
             out.files_sections = base.files_sections + nv
+        elif name == "if_sections":
+            out.if_sections = base.if_sections + nv if nv else base.if_sections
         elif name in ("options", "options_add", "options_remove", "file_etag", "etag_bits",
                       "etag_add", "etag_remove", "log_modules", "modules"):
             continue
@@ -174,3 +181,9 @@ def _merge_etag(out: DirConfig, base: DirConfig, new: DirConfig) -> None:
         bits &= ~ETAG_NONE
     out.etag_bits, out.etag_add, out.etag_remove = bits, add, remove
     out.file_etag = effective_etag(bits, add, remove)
+
+
+def _name_port(name: str) -> int:
+    """The port of ServerName host[:port] (IPv6 in brackets), 0 without one."""
+    host, colon, port = name.rpartition(":")
+    return int(port) if colon and port.isdigit() and not host.endswith(":") else 0

@@ -61,16 +61,38 @@ class CacheInfo:
     dc: DirConfig
 
 
+Field = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFields:
+    """The header fields of a cacheable answer as the shares built them, for a share that
+    edits what others produced (mod_headers' unset/edit/set over core's ETag, mod_mime's
+    Content-Type...): those before the Connection field, those after it (Content-Type),
+    and the Content-Type sent (%{Content-Type}o)."""
+
+    head: tuple[Field, ...]
+    tail: tuple[Field, ...]
+    content_type: str | None
+
+
+# a share's transformation of the fields: None when the result cannot be cached
+FieldEdit = Callable[[CachedFields], "CachedFields | None"]
+
+
 @dataclass(frozen=True, slots=True)
 class Contribution:
     """One module's (or the core's) share in a cacheable response: header lines it adds
     before the Connection field (`head`) or after it (`tail`, where the serializer puts
-    Content-Type), the Content-Type it sets (for %{Content-Type}o), or not cacheable."""
+    Content-Type), the Content-Type it sets (for %{Content-Type}o), or not cacheable.
+    `edit`, when given, runs over every share's fields once all are added (in share
+    order), as an output filter runs over the handler's answer."""
 
     cacheable: bool = True
     head: bytes = b""
     tail: bytes = b""
     content_type: str | None = None
+    edit: FieldEdit | None = None
     # Cache-Control/Expires that every hit formats for its own time (mod_expires)
     expiry: Expiry | None = None
     # a check each Python-cache hit must pass, else the full path answers (an entry with
@@ -207,14 +229,44 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
         if c.expiry is not None:
             expiry = c.expiry
     head = b"".join(c.head for c in shares)
+    tail = b"".join(c.tail for c in shares)
     if expiry is not None and _sets_expiry_fields(head):
         return None  # another module's Cache-Control/Expires would merge with it per hit
+    edits = [c.edit for c in shares if c.edit is not None]
+    if edits:
+        if expiry is not None:
+            return None  # mod_headers runs after mod_expires: it may edit the per-hit fields
+        fields: CachedFields | None = CachedFields(parse_fields(head), parse_fields(tail), ctype)
+        for edit in edits:
+            assert fields is not None
+            fields = edit(fields)
+            if fields is None:
+                return None
+        assert fields is not None
+        head, tail = field_bytes(fields.head), field_bytes(fields.tail)
+        ctype = fields.content_type
     gates = tuple(c.gate for c in shares if c.gate is not None)
     return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
-                      head, b"".join(c.tail for c in shares), served.dc, delivery(served.dc),
-                      txn.uri_path, ctype, None if gates else engine_log_set, expiry, gates)
+                      head, tail, served.dc, delivery(served.dc), txn.uri_path, ctype,
+                      None if gates else engine_log_set, expiry, gates)
 
 
 def _sets_expiry_fields(head: bytes) -> bool:
     low = b"\n" + head.lower()
     return b"\ncache-control:" in low or b"\nexpires:" in low
+
+
+def parse_fields(raw: bytes) -> tuple[Field, ...]:
+    """The fields of a share's header bytes ("Name: value\r\n" lines, as serialized)."""
+    out = []
+    for line in raw.split(b"\r\n"):
+        if line:
+            name, _, value = line.partition(b": ")
+            out.append((name.decode("latin-1"), value.decode("latin-1")))
+    return tuple(out)
+
+
+def field_bytes(fields: Iterable[Field]) -> bytes:
+    """Fields back to header bytes, encoded as the slow path's serializer does."""
+    return b"".join(k.encode("latin-1") + b": " + v.encode("latin-1", "replace") + b"\r\n"
+                    for k, v in fields)

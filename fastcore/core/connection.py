@@ -553,7 +553,7 @@ class Connection:
         self.ka_timeout = vhost.keep_alive_timeout
         if self.sb is not None:
             self.sb.request_start(self.slot, head[:head.find(b"\r")], self.client_ip.encode(),
-                                  vhost.server_name.encode())
+                                  srv.engine.status_vhost(vhost, self))
         if req.expect_failed is not None:  # Apache: kept-connection fields, then it closes
             self._emit(txn, req, srv.handler.error(txn, 417, req.expect_failed))
             self.closing = True

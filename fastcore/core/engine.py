@@ -47,6 +47,14 @@ class Engine:
         self.tried: set[tuple[int, str | None, str, int, int, int]] = set()  # puts done
         self.addr_keys: dict[tuple[str, int], int] = {}
         main = cfg.main
+        # mod_status's VHost column is "name:local port"; the port, when the
+        # configuration fixes it, per vhost (one port in <VirtualHost>, or one Listen)
+        listen_ports = {la.port for la in cfg.listeners}
+        self.fixed_ports: dict[int, int] = {}
+        for v in (main, *cfg.vhosts):
+            ports = {p for _h, p in v.addrs} if v.addrs else listen_ports
+            if len(ports) == 1 and 0 not in ports:
+                self.fixed_ports[id(v)] = next(iter(ports))
         self.cache.configure(server_line, main.limit_request_line,
                              main.limit_request_fields, main.limit_request_field_size)
         for i, v in enumerate((main, *cfg.vhosts)):
@@ -61,6 +69,16 @@ class Engine:
                 if len(progs) == len(logs) and len(progs) <= 8:
                     self.cache.set_log_set(i, progs)
                     self.log_sets[id(v)] = i
+
+    def status_vhost(self, vhost: VirtualHost, conn: Connection | None) -> bytes:
+        """The scoreboard's vhost, httpd's "server_hostname:local port": the fixed port,
+        else the connection's (None: the engine's shared entry, the name alone)."""
+        name = vhost.server_name.encode("latin-1", "replace")
+        port = self.fixed_ports.get(id(vhost))
+        if port is None and conn is not None:
+            local = conn.local_addr()
+            port = int(local[1]) if local else None
+        return name if port is None else name + b":%d" % port
 
     def drain(self) -> None:
         """Graceful stop: every further answer, Python's or the engine's, says
@@ -113,7 +131,8 @@ class Engine:
                 e.head, e.tail, strategy=e.strategy, keep_alive=bool(vhost.keep_alive),
                 max_keep_alive=vhost.max_keep_alive_requests,
                 keep_alive_timeout=float(vhost.keep_alive_timeout), timeout=float(vhost.timeout),
-                log_set=e.engine_log_set, vhost=vhost.server_name.encode("latin-1", "replace"),
+                log_set=e.engine_log_set,
+                vhost=self.status_vhost(vhost, conn if self.needs_local_addr else None),
                 log_values=_fp.log_values(vhost.server_name, req.host, port, e.uri, req.query,
                                           e.fname, e.ctype),
                 want_content=stored.content is not None,

@@ -13,6 +13,7 @@ responses also carry a cache entry the server keeps for the fast path.
 """
 from __future__ import annotations
 
+import copy
 import os
 import stat as stmod
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from fastcore.core import conditional as C
 from fastcore.core import errors as E
 from fastcore.core import static as S
 from fastcore.core.cacheable import CacheInfo, produced_by
-from fastcore.core.mapping import decode_path, loose_path
+from fastcore.core.mapping import IfOutcome, WalkResult, decode_path, loose_path
 from fastcore.core.paths import fs_to_wire, to_bytes
 from fastcore.core.phases import (
     DECLINED,
@@ -32,6 +33,8 @@ from fastcore.core.phases import (
     LAST,
     MAP_TO_STORAGE,
     OK,
+    OUTPUT_FILTER,
+    REALLY_FIRST,
     REALLY_LAST,
     TRANSLATE_NAME,
     TYPE_CHECKER,
@@ -62,7 +65,12 @@ class Handler:
         self.mapper = srv.mapper
         self.mime = srv.mime
         specs = REGISTRY.every() if registry is None else registry
-        self.phases = Phases.build(registrations(specs, srv.cfg.modules))
+        regs = registrations(specs, srv.cfg.modules)
+        # the <If> conditions' Vary: only where a request can meet an <If> (a test's
+        # stand-in resolver without the attribute: always)
+        if getattr(self.resolver, "if_possible", True):
+            regs.append(Registration("core_module", IF_VARY))
+        self.phases = Phases.build(regs)
 
     # ------------------------------------------------------------ errors
     def error(self, txn: Transaction, status: int, notes: str | None = None,
@@ -122,7 +130,10 @@ class Handler:
             # the configured URL's bytes, parsed and %-decoded as a request target
             path, _, query = fs_to_wire(uri).partition("?")
             path = decode_path(path, txn.vhost.allow_encoded_slashes)
-            return self.dispatch(txn, path, query)
+            resp = self.dispatch(txn, path, query)
+            if resp.internal_dc is None:
+                resp.internal_dc = txn.dirconf
+            return resp
         except HttpError as e:
             return Response(e.status)
         finally:
@@ -334,6 +345,37 @@ class Handler:
             return r
         return None
 
+    def if_outcome(self, txn: Transaction, req: Transaction, dc: DirConfig) -> IfOutcome:
+        """The <If> sections of `dc` for `req` (the request, or a sub-request's copy of
+        it): a failed evaluation is false with Apache's two core:error lines; a
+        request-dependent condition makes the answer of `txn` not cacheable."""
+        out = self.mapper.if_walk(req, dc)
+        if not out.cacheable:
+            txn.cacheable = False
+        if out.failures:
+            log = self.srv.errlog(txn.vhost)
+            client = f"{txn.client_ip}:{txn.remote_port}"
+            for f in out.failures:
+                sec = f.section
+                log.log("error", "core", f"Evaluation of expression from {sec.filename}:"
+                        f"{sec.line} failed: {f.message}", client, out.dirconf)
+                log.log("error", "core", "AH00039: Failed to evaluate <If > condition: "
+                        f"{f.message}", client, out.dirconf)
+        return out
+
+    def sub_if(self, txn: Transaction, uri: str, filename: str, dc: DirConfig) -> DirConfig:
+        """ap_if_walk of a sub-request for `uri` (mapped to `filename`, no query), as
+        ap_sub_req_lookup_dirent runs it: the sub-request's own Vary is not the answer's."""
+        if not dc.if_sections:
+            return dc
+        sub = copy.copy(txn)
+        sub.r_uri = sub.uri_path = uri
+        sub.query = sub.r_query = ""
+        sub.filename = filename
+        sub.walk = None
+        sub.env = {}
+        return self.if_outcome(txn, sub, dc).dirconf
+
     def entry_allowed(self, txn: Transaction) -> Callable[[str], bool]:
         """Veto for listing entries and negotiation variants, as Apache's per-entry
         sub-request: the walk to the entry (a symlink without FollowSymLinks, a broken
@@ -345,7 +387,8 @@ class Handler:
             dc = self.mapper.entry_allowed(vhost, path)
             if dc is None:
                 return False
-            dc = self.resolver.location_config(vhost, base + os.path.basename(path), dc)
+            uri = base + os.path.basename(path)
+            dc = self.sub_if(txn, uri, path, self.resolver.location_config(vhost, uri, dc))
             return self.srv.authorize(txn, dc, path) is not False
         return allowed
 
@@ -399,9 +442,48 @@ def walk_storage(core: Handler, txn: Transaction) -> HookResult:
     txn.walk = walk
     txn.filename = walk.filename  # r->filename, the access log's %f
     dc = core.resolver.location_config(vhost, txn.r_uri, walk.dirconf)
+    if dc.if_sections:
+        dc = if_walk(core, txn, walk, dc)
     txn.dirconf = dc
     produced_by(txn, walk.cacheable, dc)
     return OK
+
+
+def if_walk(core: Handler, txn: Transaction, walk: WalkResult, dc: DirConfig) -> DirConfig:
+    """ap_if_walk after the <Location> merge; the headers read are the answer's Vary."""
+    out = core.if_outcome(txn, txn, dc)
+    walk.vary = out.vary
+    return out.dirconf
+
+
+def if_vary(core: Handler, txn: Transaction) -> HookResult:
+    """The request headers the <If> conditions read, in Vary: Apache merges them into
+    headers_out during the walk, so they come before any other Vary token and an answer
+    whose headers are generated (an error, a redirect) does not carry them; 304 does."""
+    walk, resp = txn.walk, txn.response
+    if walk is None or not walk.vary or resp is None or (
+            resp.status >= 300 and resp.status != 304):
+        return OK
+    names = list(walk.vary)
+    at = None
+    kept: list[tuple[str, str]] = []
+    for k, v in resp.headers:
+        if k.lower() == "vary":
+            if at is None:
+                at = len(kept)
+            names += [t.strip() for t in v.split(",") if t.strip()]
+        else:
+            kept.append((k, v))
+    tokens: list[str] = []
+    for n in names:
+        if n.lower() not in (t.lower() for t in tokens):
+            tokens.append(n)
+    kept.insert(0 if at is None else at, ("Vary", ",".join(tokens)))
+    resp.headers = kept
+    return OK
+
+
+IF_VARY = Hook(OUTPUT_FILTER, if_vary, REALLY_FIRST)
 
 
 def script_alias_type(core: Handler, txn: Transaction) -> HookResult:

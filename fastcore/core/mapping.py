@@ -17,17 +17,22 @@ import errno
 import os
 import re
 import stat as stmod
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
 from fastcore.config.model import (
+    ELSE,
+    IF,
     OPT_SYM_LINKS,
     OPT_SYM_OWNER,
     DirConfig,
+    IfSection,
     VirtualHost,
     reads_htaccess,
 )
 from fastcore.config.regex import Match
+from fastcore.core.expr import ExprContext, ExprError
 from fastcore.core.paths import (
     BadEscape,
     EncodedNul,
@@ -41,6 +46,9 @@ from fastcore.core.paths import (
 )
 from fastcore.core.request import HttpError
 from fastcore.modules.mod_alias import Alias, Redirect, alias_server
+
+if TYPE_CHECKING:
+    from fastcore.core.transaction import Transaction
 
 _HEX = "0123456789abcdefABCDEF"
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -244,9 +252,10 @@ def apply_aliases(aliases: tuple[Alias, ...], uri: str) -> str | None:
 
 
 class WalkResult:
-    """The outcome of the directory walk."""
+    """The outcome of the directory walk.  `vary`: the request headers the <If>
+    conditions of this walk read (Apache merges them into headers_out's Vary)."""
 
-    __slots__ = ("filename", "st", "dirconf", "path_info", "cacheable")
+    __slots__ = ("filename", "st", "dirconf", "path_info", "cacheable", "vary")
 
     def __init__(self, filename: str, st: os.stat_result | None, dirconf: DirConfig,
                  path_info: str, cacheable: bool) -> None:
@@ -255,6 +264,28 @@ class WalkResult:
         self.dirconf = dirconf
         self.path_info = path_info
         self.cacheable = cacheable
+        self.vary: list[str] = []
+
+
+@dataclass(frozen=True)
+class IfFailure:
+    """An <If>/<ElseIf> whose condition could not be evaluated (taken as false)."""
+
+    section: IfSection
+    message: str
+
+
+@dataclass
+class IfOutcome:
+    """What ap_if_walk made of a merged per-dir config for one request: the config with
+    the true sections merged in, whether the choice may be cached (every condition it
+    evaluated is request-independent and none failed), the request headers the
+    conditions read (Vary) and the failed evaluations (AH00039 lines)."""
+
+    dirconf: DirConfig
+    cacheable: bool = True
+    vary: list[str] = field(default_factory=list)
+    failures: list[IfFailure] = field(default_factory=list)
 
 
 def needs_lstat(options: int) -> bool:
@@ -399,6 +430,51 @@ class Mapper:
         if not is_dir:
             dc = r.files_config(vhost, dc, os.path.basename(filename))
         return WalkResult(filename, st, dc, path_info, cacheable)
+
+    def if_walk(self, txn: Transaction, dc: DirConfig) -> IfOutcome:
+        """ap_if_walk over the sections `dc` carries (those of every scope merged into
+        it, in merge order): an <If> whose condition holds, or an <ElseIf>/<Else>
+        whose chain has not matched yet, is taken; the taken sections are merged with
+        each other, then over `dc`; the <If>s nested in them are walked the same way
+        after.  A failed evaluation counts as false.  Merges go through merge_cached, so
+        the same choice over the same config yields the same objects."""
+        out = IfOutcome(dc)
+        sections = dc.if_sections
+        merge = self.resolver.merge_cached
+        while sections:
+            taken: DirConfig | None = None
+            prev = False
+            for sec in sections:
+                if sec.kind != IF and prev:
+                    continue  # an earlier branch of this chain was taken
+                if sec.kind != ELSE:
+                    prev = self._holds(txn, sec, out)
+                    if not prev:
+                        continue
+                taken = sec.config if taken is None else merge(taken, sec.config)
+            if taken is None:
+                break
+            out.dirconf = merge(out.dirconf, taken)
+            sections = taken.if_sections  # the nested ones (2.4.26+)
+        return out
+
+    @staticmethod
+    def _holds(txn: Transaction, sec: IfSection, out: IfOutcome) -> bool:
+        cond = sec.condition
+        assert cond is not None  # only <Else> has none
+        ctx = ExprContext(txn)
+        try:
+            ok = cond.evaluate(ctx)
+        except ExprError as e:
+            out.failures.append(IfFailure(sec, str(e)))
+            out.cacheable = False
+            ok = False
+        if not cond.request_independent:
+            out.cacheable = False
+        for h in ctx.vary:
+            if h.lower() not in (v.lower() for v in out.vary):
+                out.vary.append(h)
+        return ok
 
     def entry_allowed(self, vhost: VirtualHost, path: str) -> DirConfig | None:
         """The DirConfig of a directory entry reached by a sub-request (listing entries,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from fastcore.config.model import DirConfig
     from fastcore.core.cacheable import CacheInfo
 
 # Methods Apache registers (anything else is M_INVALID -> 501 from the default handler).
@@ -22,7 +23,7 @@ class Response:
     added by the server), and a body as bytes, a file range, or multipart pieces."""
 
     __slots__ = ("status", "headers", "ctype", "body", "file", "parts", "tail", "close",
-                 "chunked", "no_length", "filename", "cache", "head_only")
+                 "chunked", "no_length", "filename", "cache", "head_only", "internal_dc")
 
     def __init__(self, status: int, headers: list[tuple[str, str]] | None = None,
                  ctype: str | None = None, body: bytes | None = b"") -> None:
@@ -39,6 +40,9 @@ class Response:
         self.filename: str | None = None
         self.cache: CacheInfo | None = None
         self.head_only = False
+        # the scope an internal redirect (a local ErrorDocument) answered under: httpd's
+        # output filters run in that redirected request, with its per-dir configuration
+        self.internal_dc: DirConfig | None = None
 
     def length(self) -> int:
         if self.file is not None:
@@ -46,3 +50,23 @@ class Response:
         if self.parts is not None:
             return sum(len(h) + n for h, _, n in self.parts) + len(self.tail)
         return len(self.body or b"")
+
+
+# httpd's handlers write generated pages with ap_rputs/ap_rvputs into the OLD_WRITE
+# buffer, one APR_BUCKET_BUFF_SIZE (8000 bytes) heap bucket: output that outgrows it is
+# passed on before the end, so the content-length filter cannot count it
+GENERATED_BUFFER = 8000
+
+
+def generated(status: int, headers: list[tuple[str, str]], ctype: str, body: bytes,
+              proto_num: int, streamed: bool = False) -> Response:
+    """A handler-generated page framed as httpd frames it: Content-Length when all of it
+    fitted the buffer (and nothing was `streamed` through a sub-request), else no length:
+    chunked for HTTP/1.1, the connection's close for HTTP/1.0."""
+    if not streamed and len(body) <= GENERATED_BUFFER:
+        return Response(status, headers + [("Content-Length", str(len(body)))], ctype, body)
+    r = Response(status, headers, ctype, body)
+    r.no_length = True
+    r.chunked = proto_num >= 1001
+    r.close = not r.chunked
+    return r

@@ -40,9 +40,25 @@ def response_head(server_line: bytes, txn: Transaction, req: Request | None, res
     out_hdrs = txn.headers_out
     if head_only and (resp.length() == 0 or (resp.file is None and resp.parts is None)):
         resp.no_length = True  # HEAD: Apache never states a length it did not compute
+    ctype = with_default_charset(resp.ctype, txn.dirconf or default_dc)
+    placed = False  # a Content-Type field an output filter put in (mod_headers)
+    hop = _hop_fields(resp.headers, ka_header)
     for k, v in resp.headers:
         if resp.no_length and k == "Content-Length":
             continue
+        low = k.lower()
+        if ctype and low == "content-type":
+            # httpd sets the type over the first such field and drops the others
+            if placed:
+                continue
+            v, placed = ctype, True
+        elif hop is not None and low in hop:
+            # ap_set_keepalive: its Connection token joins the field an output filter
+            # put in, its Keep-Alive replaces the first one (the others go)
+            if hop[low] is None:
+                continue
+            v = f"{v}, {hop[low]}" if low == "connection" else str(hop[low])
+            hop[low] = None
         lines += [k.encode("latin-1"), b": ", v.encode("latin-1", "replace"), b"\r\n"]
         out_hdrs[k.lower()] = v
     body_len = resp.length()
@@ -52,15 +68,35 @@ def response_head(server_line: bytes, txn: Transaction, req: Request | None, res
         lines += [b"Content-Length: ", str(body_len).encode(), b"\r\n"]
     if resp.chunked and not head_only:
         lines.append(b"Transfer-Encoding: chunked\r\n")
-    lines.append(ka_header)
-    ctype = with_default_charset(resp.ctype, txn.dirconf or default_dc)
+    if hop is None:
+        lines.append(ka_header)
+    else:
+        lines += [f"{_HOP_NAMES[k]}: {v}\r\n".encode("latin-1") for k, v in hop.items()
+                  if v is not None]
     if ctype:
-        lines += [b"Content-Type: ", ctype.encode("latin-1"), b"\r\n"]
+        if not placed:
+            lines += [b"Content-Type: ", ctype.encode("latin-1"), b"\r\n"]
         txn.ctype = ctype
     lines.append(b"\r\n")
     if req is not None and req.assbackwards:
         return b""
     return b"".join(lines)
+
+
+_HOP_NAMES = {"keep-alive": "Keep-Alive", "connection": "Connection"}
+
+
+def _hop_fields(fields: list[tuple[str, str]], ka_header: bytes) -> dict[str, str | None] | None:
+    """The keep-alive header's fields by lower-case name when the answer already has a
+    Connection or Keep-Alive field (None: it has not, the header goes as it is)."""
+    if not ka_header or not any(k.lower() in _HOP_NAMES for k, _ in fields):
+        return None
+    out: dict[str, str | None] = {}
+    for line in ka_header.decode("latin-1").split("\r\n"):
+        name, _, value = line.partition(": ")
+        if name:
+            out[name.lower()] = value
+    return out
 
 
 def cached_head(server_line: bytes, mid: bytes, ka_header: bytes, ctype_line: bytes) -> bytes:

@@ -255,14 +255,15 @@ class HttpServer:
     def server_name_port(self, txn: Transaction) -> tuple[str, int]:
         """ap_get_server_name/ap_get_server_port under UseCanonicalName: Off (the client's
         Host, else ServerName), On (ServerName and its port), DNS (the reverse name of the
-        local address); a port the Host does not give is ServerName's, else 80."""
+        local address); a port the Host does not give is the server's (ServerName's, or a
+        <VirtualHost> address's: VirtualHost.server_port), else 80."""
         vh = txn.vhost or self.cfg.main
         dc = txn.dirconf or vh.dir_defaults
         sname, sport = split_server_name(vh.server_name)
         mode = dc.use_canonical_name or "off"
         if mode == "on":
             return sname or "localhost", sport or 80
-        port = txn.host_port or sport or 80
+        port = txn.host_port or vh.server_port or sport or 80
         if mode == "dns":
             if self.dns is None:  # UseCanonicalName DNS alone: the resolver, on first use
                 self.dns = Resolver()

@@ -60,6 +60,7 @@ MODULES: dict[str, str] = {
     "status_module": "fastcore.modules.mod_status",
     "reqtimeout_module": "fastcore.modules.mod_reqtimeout",
     "env_module": "fastcore.modules.mod_env",
+    "headers_module": "fastcore.modules.mod_headers",
     "expires_module": "fastcore.modules.mod_expires",
     "setenvif_module": "fastcore.modules.mod_setenvif",
 }

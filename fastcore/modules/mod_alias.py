@@ -85,16 +85,31 @@ def _server(ctx: Ctx) -> AliasServer:
     return scope_record(ctx.vhost.module_config, NAME, AliasServer)
 
 
+_PARENT_LABELS = (("directory", "Directory"), ("directorymatch", "DirectoryMatch"),
+                  ("files", "Files"), ("filesmatch", "FilesMatch"))
+
+
+def _forbidden_parent(ctx: Ctx) -> str | None:
+    """The enclosing section the one-argument form may not sit in, named as
+    ap_check_cmd_context(NOT_IN_DIRECTORY | NOT_IN_FILES) names it: any <Directory>
+    ancestor first, then <Files>, then <If>/<ElseIf>/<Else> (the innermost's name)."""
+    for kind, label in _PARENT_LABELS:
+        if kind in ctx.kinds:
+            return label
+    if "if" in ctx.kinds:
+        return ctx.section if ctx.kinds[-1] == "if" and ctx.section else "If"
+    return None
+
+
 def _alias(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool, script: bool) -> None:
     """Alias, ScriptAlias and their *Match forms (ScriptAlias* also set the cgi-script
     handler for what they map, whether or not a CGI module is loaded)."""
     name = n.name
     if len(a) == 1 and not match:
         # 2.4.39+: inside <Location> the one-argument form aliases the section's path
-        if ctx.kinds and ctx.kinds[-1] in ("directory", "directorymatch", "files",
-                                           "filesmatch"):
-            label = "<Files>" if ctx.kinds[-1].startswith("files") else "<Directory>"
-            raise DirectiveError(f"{name} cannot occur within {label} section")
+        label = _forbidden_parent(ctx)
+        if label is not None:
+            raise DirectiveError(f"{name} cannot occur within <{label}> section")
         if not ctx.kinds:
             raise DirectiveError("Alias must have two arguments when used globally")
         prefix = ctx.path or "/"

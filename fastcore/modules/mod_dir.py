@@ -87,6 +87,8 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
             failure = failure or e.status
             continue
         sdc = core.resolver.location_config(vhost, sub_uri, walk.dirconf)
+        # the sub-request's own <If> walk (ap_sub_req_lookup_uri runs ap_if_walk)
+        sdc = core.sub_if(txn, sub_uri, walk.filename, sdc)
         if S.is_regular(walk.st) and not walk.path_info:
             if core.srv.authorize(txn, sdc, walk.filename) is False:
                 failure = failure or 403

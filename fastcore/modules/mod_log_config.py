@@ -190,7 +190,10 @@ def _item(code: str, arg: str | None) -> Formatter:
     if code == "e":
         key = (a or "").lower()
         return lambda r: _env_var(r, key)
-    if code in ("n", "L"):
+    if code == "n":
+        key = (a or "").lower()
+        return lambda r: _note(r, key)
+    if code == "L":
         return lambda r: "-"
     if code == "%":
         return lambda r: "%"
@@ -200,6 +203,12 @@ def _item(code: str, arg: str | None) -> Formatter:
 def _env_var(r: Transaction, key: str) -> str:
     """%{VAR}e: the request's environment variable (mod_env), escaped; - when unset."""
     value = getattr(r, "env", {}).get(key)
+    return "-" if value is None else escape(value)
+
+
+def _note(r: Transaction, key: str) -> str:
+    """%{NAME}n: the request's note (r->notes), escaped; - when unset."""
+    value = getattr(r, "notes", {}).get(key)
     return "-" if value is None else escape(value)
 
 

@@ -173,8 +173,13 @@ class Arbiter:
 
     def spawn(self, index: int) -> None:
         g = self.gen
+        # httpd marks only the ThreadsPerChild slots starting; the rest of ThreadLimit's
+        # room stays dead ('.'), so ?auto's Scoreboard shows no phantom 'S' workers
         for t in range(self.sizing.thread_limit):
-            self.sb.slot_init(self.sb.slot(index, t), 0, 0, g.number)
+            if t < g.sizing.threads_per_child:
+                self.sb.slot_init(self.sb.slot(index, t), 0, 0, g.number)
+            else:
+                self.sb.set_status(self.sb.slot(index, t), ".")
         self.proctable.prepare(index, g.number)
         ctx = ChildContext(
             cfg=g.cfg, sizing=g.sizing, scoreboard=self.sb, server=g.server, mutex=g.mutex,

@@ -10,7 +10,7 @@ from fastcore.config.model import OPT_INDEXES, OPT_MULTI
 from fastcore.core import static as S
 from fastcore.core.mapping import normalize
 from fastcore.core.phases import DECLINED, HANDLER, Hook, HookResult
-from fastcore.core.response import Response
+from fastcore.core.response import generated
 from fastcore.modules.mod_autoindex import handler as autoindex
 from fastcore.modules.mod_dir import dir_config
 from fastcore.modules.mod_negotiation import handler as negotiation
@@ -42,14 +42,10 @@ def listing_handler(core: Handler, txn: Transaction) -> HookResult:
                                            f"{txn.client_ip}:{txn.remote_port}", dc)
             return core.error(txn, 500, dirconf=dc)
         validators = autoindex.listing_validators(dirname, dc, txn.start_time)
-        if streamed:  # an HTML header/readme went through a sub-request: no length
-            r = Response(200, validators, autoindex.content_type(dc), body)
-            r.no_length = True
-            r.chunked = txn.proto_num >= 1001
-            r.close = not r.chunked
-            return r
-        return Response(200, validators + [("Content-Length", str(len(body)))],
-                        autoindex.content_type(dc), body)
+        # an HTML header/readme went through a sub-request, or the page outgrew httpd's
+        # write buffer: no length (core.response.generated)
+        return generated(200, validators, autoindex.content_type(dc), body, txn.proto_num,
+                         streamed)
     shown = dirname.rstrip("/") + "/" if uri.endswith("/") else dirname
     names = ",".join(dir_config(dc).names) or "none"
     core.srv.errlog(txn.vhost).log(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from fastcore.core import errors as E
 from fastcore.core.phases import DECLINED, FIRST, HANDLER, Hook, HookResult
-from fastcore.core.response import Response
+from fastcore.core.response import Response, generated
 from fastcore.modules.mod_status import handler as status
 from fastcore.modules.mod_status import metrics
 
@@ -32,15 +32,16 @@ def server_status(core: Handler, txn: Transaction) -> HookResult:
     if core.srv.scoreboard is None:  # no MPM around (tests): nothing to report
         return core.error(txn, 500, dirconf=txn.dirconf)
     query = txn.r_query
-    ctype, body = status_page(core, txn, query, core.srv.cfg.extended_status,
-                              core.signature(txn, txn.dirconf))
+    sig = core.signature(txn, txn.dirconf)
+    if sig.startswith("<hr>\n"):  # mod_status's ap_psignature prefix is XHTML's
+        sig = "<hr />\n" + sig[5:]
+    ctype, body = status_page(core, txn, query, core.srv.cfg.extended_status, sig)
     # mod_status shows the full version whatever ServerTokens says (it is behind
     # its own access control); ?refresh=N adds a Refresh field.
-    headers = [("Content-Length", str(len(body)))]
     refresh = status.refresh_header(query)
-    if refresh is not None:
-        headers.insert(0, ("Refresh", refresh))
-    return Response(200, headers, ctype, body)
+    headers = [("Refresh", refresh)] if refresh is not None else []
+    # a page past httpd's 8000-byte write buffer goes out without a length
+    return generated(200, headers, ctype, body, txn.proto_num)
 
 
 def metrics_handler(core: Handler, txn: Transaction) -> HookResult:
