@@ -28,13 +28,14 @@ _sf = load("sendfile")
 
 
 def response_head(server_line: bytes, txn: Transaction, req: Request | None, resp: Response,
-                  ka_header: bytes, default_dc: DirConfig) -> bytes:
+                  ka_header: bytes, default_dc: DirConfig, protocol: bytes = b"HTTP/1.1"
+                  ) -> bytes:
     """Status line, Date, Server, the response's fields, Content-Length when Apache
     computes one, Transfer-Encoding, the keep-alive header, Content-Type (AddDefaultCharset
     applied) and the blank line; records what the access log needs (headers_out, ctype).
-    HTTP/0.9: nothing."""
+    `protocol`: HTTP/1.0 under force-response-1.0.  HTTP/0.9: nothing."""
     head_only = req is not None and req.method == "HEAD"
-    lines = [b"HTTP/1.1 ", E.status_line(resp.status).encode(), b"\r\n",
+    lines = [protocol, b" ", E.status_line(resp.status).encode(), b"\r\n",
              _sf.date_header(), server_line]
     out_hdrs = txn.headers_out
     if head_only and not resp.length_computed and (

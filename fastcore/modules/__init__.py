@@ -69,6 +69,8 @@ MODULES: dict[str, str] = {
     "auth_basic_module": "fastcore.modules.mod_auth_basic",
     "authz_user_module": "fastcore.modules.mod_authz_user",
     "headers_module": "fastcore.modules.mod_headers",
+    "expires_module": "fastcore.modules.mod_expires",
+    "setenvif_module": "fastcore.modules.mod_setenvif",
 }
 
 

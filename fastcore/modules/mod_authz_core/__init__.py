@@ -137,6 +137,7 @@ def decide(core: Handler, txn: Transaction, after_authn: bool) -> HookResult:
     ctx.method = txn.method
     ctx.user = txn.user
     ctx.txn = txn  # what a Require expr reads
+    ctx.env = txn.env  # Require env: what SetEnvIf set (mod_env's come later)
     ctx.vary = []
     client = f"{txn.client_ip}:{txn.remote_port}"
     try:
