@@ -67,7 +67,11 @@ def generated(status: int, headers: list[tuple[str, str]], ctype: str, body: byt
     fitted the buffer (and nothing was `streamed` through a sub-request), else no length:
     chunked for HTTP/1.1, the connection's close for HTTP/1.0."""
     if not streamed and len(body) <= GENERATED_BUFFER:
-        return Response(status, headers + [("Content-Length", str(len(body)))], ctype, body)
+        r = Response(status, headers + [("Content-Length", str(len(body)))], ctype, body)
+        # the content-length filter saw the whole page: HEAD states it too (an empty
+        # body, as a header-only listing has, states none)
+        r.length_computed = bool(body)
+        return r
     r = Response(status, headers, ctype, body)
     r.no_length = True
     r.chunked = proto_num >= 1001
