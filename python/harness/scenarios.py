@@ -35,9 +35,24 @@ class Scenario:
     size: int = SIZE
     nginx: bool = False  # nginx can express it (its lines are in tuning.nginx_lines)
     recommended: bool = False  # the guide's recommended settings (target: 2.5x Apache)
+    headers: tuple[str, ...] = ()  # request header lines wrk sends
 
 
 NEG = ("negotiation",)
+# the forms h5bp's security/*.conf and web_performance/cache_expiration.conf use
+H5BP_LINES = (
+    'Header always set X-Content-Type-Options "nosniff"',
+    'Header always set Referrer-Policy "strict-origin-when-cross-origin" '
+    '"expr=%{CONTENT_TYPE} =~ m#text\\/(css|html|javascript)|application\\/pdf|xml#i"',
+    'Header always set X-Frame-Options "DENY" "expr=%{CONTENT_TYPE} =~ m#text/html#i"',
+    'Header always set Content-Security-Policy "default-src \'self\'; frame-ancestors '
+    '\'none\'" "expr=%{CONTENT_TYPE} =~ m#text\\/(html|javascript)|application\\/pdf|xml#i"',
+    "Header always unset X-Powered-By",
+    "Header unset X-Powered-By",
+    "ExpiresActive on",
+    'ExpiresDefault "access plus 1 month"',
+    'ExpiresByType text/html "access plus 0 seconds"',
+)
 LANGS = ("AddLanguage en .en", "AddLanguage fr .fr")
 OWNER = "FollowSymLinks SymLinksIfOwnerMatch"
 
@@ -79,6 +94,13 @@ SCENARIOS = (
              path=f"{DEEP}/", nginx=True),
     Scenario("extendedstatus", "ExtendedStatus On (mod_status loaded)",
              Tuning(modules=("status",), server_lines=("ExtendedStatus On",))),
+    Scenario("h5bp-headers", "HTML5 Boilerplate's security headers and cache expiration "
+             "(mod_headers, mod_expires), to compare with `ideal`",
+             Tuning(modules=("headers", "expires"), dir_lines=H5BP_LINES)),
+    Scenario("gzip-100k", "AddOutputFilterByType DEFLATE text/plain, a 100 KB text file, "
+             "Accept-Encoding: gzip", Tuning(modules=("filter", "deflate"), dir_lines=(
+                 "AddOutputFilterByType DEFLATE text/plain",)),
+             path=f"{DEEP}/100k.txt", size=102400, headers=("Accept-Encoding: gzip",)),
 )
 
 TYPEMAP = """URI: page.en.html
@@ -103,6 +125,8 @@ def make_tree(docroot: str) -> None:
             f.write(body)
     with open(os.path.join(deep, "choice.var"), "w") as f:
         f.write(TYPEMAP)
+    with open(os.path.join(deep, "100k.txt"), "wb") as f:
+        f.write(text_body(102400))
     with open(os.path.join(docroot, ".htaccess"), "w") as f:
         f.write("DirectoryIndex index.html\n")
     past = time.time() - 3600
@@ -111,6 +135,20 @@ def make_tree(docroot: str) -> None:
         for name in files:
             os.chmod(os.path.join(d, name), 0o644)
             os.utime(os.path.join(d, name), (past, past))
+
+
+def text_body(size: int) -> bytes:
+    """Prose-like text that compresses as real text does (about 3:1), not as a
+    repeated block: words drawn from a fixed seed."""
+    import random
+
+    rng = random.Random(1)
+    words = [bytes(rng.choice(b"etaoinshrdlucmfwypvbgkjqxz") for _ in range(rng.randint(2, 9)))
+             for _ in range(2000)]
+    out = bytearray()
+    while len(out) < size:
+        out += b" ".join(rng.choice(words) for _ in range(12)) + b".\n"
+    return bytes(out[:size])
 
 
 def specs_for(sc: Scenario, fastcore: list[ServerSpec], globs: list[str]) -> list[ServerSpec]:
@@ -136,7 +174,7 @@ def measure(spec: ServerSpec, sc: Scenario, docroot: str, pin: bool, duration: f
         status, n = servers.http_get(run.port, sc.path)
         if status != 200 or n != sc.size:
             raise RuntimeError(f"/{sc.path}: status {status}, {n} bytes (want 200, {sc.size})")
-        w = Workload(sc.key, sc.title, sc.path, connections)
+        w = Workload(sc.key, sc.title, sc.path, connections, headers=sc.headers)
         cli = 1 if pin else None
         if warmup > 0:
             workloads.run_wrk(w, run.port, warmup, cli)

@@ -25,6 +25,7 @@ class Workload:
     connections: int
     close: bool = False  # Connection: close -> a new TCP connection per request
     bytes_metric: bool = False  # MB/s is the headline figure
+    headers: tuple[str, ...] = ()  # request header lines wrk sends ("Name: value")
 
 
 WORKLOADS = (
@@ -103,6 +104,8 @@ def wrk_command(w: Workload, port: int, duration: float, pin_cpu: int | None) ->
            "--timeout", WRK_TIMEOUT]
     if w.close:
         cmd += ["-H", "Connection: close"]
+    for h in w.headers:
+        cmd += ["-H", h]
     cmd.append(f"http://127.0.0.1:{port}/{w.path}")
     if pin_cpu is not None:
         cmd = ["taskset", "-c", str(pin_cpu)] + cmd

@@ -153,7 +153,21 @@ def apache(tmp_path_factory: pytest.TempPathFactory):
     log = str(run / "access_log")
     with ApacheOracle(str(run), site_conf(doc, log), modules=MODULES) as ap:
         answers = {t: exchange(ap.port, t, 2) for t in TARGETS}
+        settled(log)  # a child writes its line after the answer: not lost to the stop
     return doc, answers, read_log(log)
+
+
+def settled(log: str, quiet: float = 0.5, bound: float = 10.0) -> None:
+    """Wait until the access log stops growing (bounded)."""
+    deadline = time.monotonic() + bound
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        size = os.path.getsize(log) if os.path.exists(log) else 0
+        if size != last:
+            last, since = size, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.05)
 
 
 def fastcore_conf(tmp: str, doc: str, log: str) -> str:
