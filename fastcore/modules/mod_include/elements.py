@@ -232,6 +232,7 @@ class Document:
             return
         if len(el.args) != 1:
             self.error()
+            self.printing = False  # see _failed
             return
         self._branch(el, "AH01354", "AH01355: missing expr value for if element in " + f,
                      is_if=True)
@@ -241,20 +242,18 @@ class Document:
         f = self.svc.filename
         if a.name != "expr":
             self.log("error", f'{unknown}: unknown parameter "{a.name}" to tag if in {f}')
-            self.error()
+            self._failed(is_if)
             return
         if a.value is None:
             self.log("error", missing)
-            self.error()
+            self._failed(is_if)
             return
         if not is_if and self.cond_true:
             self.printing = False
             return
         value = self._condition(el.name, a.value)
         if value is None:
-            self.error()
-            self.printing = False  # httpd 2.4.71 prints nothing of a branch it could
-            # not evaluate (measured; see docs/compat.md)
+            self._failed(is_if)
             return
         if value:
             self.printing = self.cond_true = True
@@ -262,6 +261,13 @@ class Document:
             self.printing = self.cond_true = False
         if is_if:
             self.nesting = 0
+
+    def _failed(self, is_if: bool) -> None:
+        """An if/elif that could not be decided: the error message, and (measured on
+        httpd 2.4.71) nothing of the branch it opens is printed."""
+        self.error()
+        if is_if:
+            self.printing = False
 
     def do_elif(self, el: Element) -> None:
         f = self.svc.filename

@@ -42,7 +42,7 @@ from fastcore.modules.mod_include.config import (
     include_server,
 )
 from fastcore.modules.mod_include.elements import LAZY, Document, Settings, Vars
-from fastcore.modules.mod_include.parser import Element, tokenize
+from fastcore.modules.mod_include.parser import tokenize
 
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
@@ -70,8 +70,9 @@ class Parent:
 _PARENT: ContextVar[Parent | None] = ContextVar("ssi_parent", default=None)
 
 
-def wants_includes(txn: Transaction, resp: Response, dc: DirConfig) -> bool:
-    """include_fixup's XBitHack test on the default handler's answer for a file."""
+def wants_includes(core: Handler, txn: Transaction, resp: Response, dc: DirConfig) -> bool:
+    """include_fixup's XBitHack test on the default handler's answer for a file (a 304
+    or 412 carries no type: r->content_type is the file's)."""
     walk = txn.walk
     if walk is None or walk.st is None or not stmod.S_ISREG(walk.st.st_mode):
         return False
@@ -80,13 +81,15 @@ def wants_includes(txn: Transaction, resp: Response, dc: DirConfig) -> bool:
     xbit = include_dir(dc).xbithack or XBITHACK_OFF
     if xbit == XBITHACK_OFF or not walk.st.st_mode & stmod.S_IXUSR:
         return False
-    return (resp.ctype or "").startswith("text/html")
+    ctype = resp.ctype if resp.ctype is not None or resp.status not in (304, 412) \
+        else core.mime.content_type_header(walk.filename, dc)
+    return (ctype or "").startswith("text/html")
 
 
 def includes_filter(core: Handler, txn: Transaction) -> HookResult:
     """The OUTPUT_FILTER hook (FIRST: INCLUDES is a resource filter, before DEFLATE)."""
     resp, dc = txn.response, txn.dirconf
-    if resp is None or dc is None or not wants_includes(txn, resp, dc):
+    if resp is None or dc is None or not wants_includes(core, txn, resp, dc):
         return OK
     txn.cacheable = False
     return run_filter(core, txn, resp, dc)
@@ -105,14 +108,15 @@ def run_filter(core: Handler, txn: Transaction, resp: Response, dc: DirConfig) -
     base = _whole_file(core, txn, walk.filename, st, dc, resp)
     if base is None:
         return resp
-    client = f"{txn.client_ip}:{txn.remote_port}"
-    log = core.srv.errlog(txn.vhost)
     if not (dc.options or 0) & OPT_INCLUDES:
-        log.log("warn", "include", "AH01374: mod_include: Options +Includes (or "
-                "IncludesNoExec) wasn't set, INCLUDES filter removed: "
-                f"{V.from_path(txn.uri_path)}", client, dc)
-        base.headers = [h for h in base.headers if h[0].lower() != "etag" or conf.etag]
-        return base
+        # the filter removes itself; includes_setup already cost the ETag and the 304
+        core.srv.errlog(txn.vhost).log(
+            "warn", "include", "AH01374: mod_include: Options +Includes (or "
+            "IncludesNoExec) wasn't set, INCLUDES filter removed: "
+            f"{V.from_path(txn.uri_path)}", f"{txn.client_ip}:{txn.remote_port}", dc)
+        sent = resp if resp.status == 206 else base
+        sent.headers = [h for h in sent.headers if h[0].lower() != "etag" or conf.etag]
+        return sent
     data = read_document(walk.filename, dc)
     if data is None:  # vanished or unreadable between the walk and the read
         return core.error(txn, 403 if os.path.exists(walk.filename) else 404, dirconf=dc)
@@ -140,9 +144,11 @@ def run_filter(core: Handler, txn: Transaction, resp: Response, dc: DirConfig) -
             continue
         keep.append((k, v))
     out = Response(200, keep, base.ctype, body)
-    whole = not any(isinstance(p, Element) for p in pieces) and _one_read(len(data), dc)
-    if whole:
+    whole = all(isinstance(p, str) for p in pieces) and _one_read(len(data), dc)
+    if whole:  # the document passed through untouched, in one brigade
         out.headers.append(("Content-Length", str(len(body))))
+        if txn.method == "HEAD":  # a length the content-length filter did compute
+            out.body, out.file = None, (walk.filename, 0, len(body))
     else:
         out.no_length = True
         if txn.method != "HEAD":
@@ -159,7 +165,8 @@ def _whole_file(core: Handler, txn: Transaction, filename: str, st: os.stat_resu
         return resp
     plain = copy.copy(txn)
     plain.headers_in = {k: v for k, v in txn.headers_in.items() if k not in VALIDATORS}
-    got = core.file_response(plain, filename, st, dc, resp.ctype,
+    ctype = resp.ctype or core.mime.content_type_header(filename, dc)
+    got = core.file_response(plain, filename, st, dc, ctype,
                              *_lang_enc(resp), [], None)
     return got if got.status == 200 else None
 
