@@ -272,7 +272,7 @@ def _conf(tmp: str, lines: str, loaded: bool = True) -> str:
 @pytest.mark.parametrize("lines,loaded", [
     ("XBitHack maybe", True), ("XBitHack", True), ("XBitHack on off", True),
     ("SSIStartTag", True), ('SSIStartTag "<!-- #"', True), ('SSIEndTag "- ->"', True),
-    ("SSIEtag maybe", True), ("SSILastModified", True), ("SSIErrorMsg a b", True),
+    ("SSIEtag maybe", True), ("SSIEtag on", True), ("SSILegacyExprParser off", True), ("SSILastModified", True), ("SSIErrorMsg a b", True),
     ("<Directory />\n SSIStartTag <x\n</Directory>", True),
     ("<Directory />\n SSIEndTag x>\n</Directory>", True),
     ("XBitHack on", False), ("SSIErrorMsg x", False), ("SSIEtag on", False),

@@ -192,8 +192,8 @@ def _one_read(size: int, dc: DirConfig) -> bool:
 
 def read_document(filename: str, dc: DirConfig) -> bytes | None:
     """The document's bytes: mapped (EnableMMAP on, the default) or read.  The mapping
-    is copied at once, so a file truncated while it is parsed cannot fault the child
-    (SIGBUS on a page past the new end): the parse sees what the copy got."""
+    is copied out at once through the kernel (_copy_out), so a file truncated while it
+    is served cannot fault the child: the parse sees what the copy got."""
     try:
         fd = os.open(filename, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -203,7 +203,7 @@ def read_document(filename: str, dc: DirConfig) -> bytes | None:
         if dc.enable_mmap is not False and size > 0:
             try:
                 with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mm:
-                    return bytes(mm[:min(size, os.fstat(fd).st_size)])
+                    return _copy_out(mm, size)
             except (OSError, ValueError):
                 pass  # not mappable (a special file, truncated meanwhile): read it
         chunks = []
@@ -217,6 +217,37 @@ def read_document(filename: str, dc: DirConfig) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+def _copy_out(mm: mmap.mmap, size: int) -> bytes:
+    """The mapping's bytes, copied by the kernel (write into a memfd, then read back):
+    a page past a new end of the file then faults inside the kernel, which ends the
+    write short (EFAULT) where a copy in user space would raise SIGBUS and kill the
+    child - httpd's own risk with EnableMMAP, which fastcore does not share."""
+    mfd = os.memfd_create("fastcore-ssi", os.MFD_CLOEXEC)
+    view = memoryview(mm)
+    try:
+        done = 0
+        while done < size:
+            try:
+                n = os.write(mfd, view[done:])
+            except OSError:
+                break
+            if n <= 0:
+                break
+            done += n
+        parts = []
+        got = 0
+        while got < done:
+            b = os.pread(mfd, done - got, got)
+            if not b:
+                break
+            parts.append(b)
+            got += len(b)
+        return b"".join(parts)
+    finally:
+        view.release()
+        os.close(mfd)
 
 
 def initial_env(core: Handler, txn: Transaction, dc: DirConfig, filename: str) -> Vars:
