@@ -280,3 +280,15 @@ def test_a_document_truncated_while_served_never_kills_the_child(tmp_path) -> No
         assert status == 200 and got.count(b"t.html") == 500
     log = open(run / "error_log").read()
     assert "SIGBUS" not in log and "exit signal" not in log
+
+
+def test_ssi_start_and_end_tags_change_what_is_an_element(tmp_path) -> None:
+    conf, www = _site(tmp_path, 'SSIStartTag "[%"\nSSIEndTag "%]"\n')
+    with open(os.path.join(www, "p.html"), "w") as fh:
+        fh.write('[%echo var="DOCUMENT_NAME" %]|<!--#echo var="DOCUMENT_NAME" -->')
+    srv = FastcoreThread(conf)
+    try:
+        status, _h, body = _get(srv.port, "/p.html")
+        assert (status, body) == (200, b'p.html|<!--#echo var="DOCUMENT_NAME" -->')
+    finally:
+        srv.stop()
