@@ -292,3 +292,33 @@ def test_ssi_start_and_end_tags_change_what_is_an_element(tmp_path) -> None:
         assert (status, body) == (200, b'p.html|<!--#echo var="DOCUMENT_NAME" -->')
     finally:
         srv.stop()
+
+
+def test_bytes_pass_through_untouched(tmp_path) -> None:
+    """Binary bytes around elements and a UTF-8 SSIErrorMsg come out as they went in."""
+    conf, www = _site(tmp_path, '<Directory />\n SSIErrorMsg "[é]"\n</Directory>\n')
+    with open(os.path.join(www, "p.html"), "wb") as fh:
+        fh.write(b'\xff\x00<!--#echo var="DOCUMENT_NAME" -->\xfe<!--#bogus -->')
+    srv = FastcoreThread(conf)
+    try:
+        status, _h, body = _get(srv.port, "/p.html")
+        assert (status, body) == (200, b"\xff\x00p.html\xfe[\xc3\xa9]")
+        assert "AH01371" in open(tmp_path / "error.log").read()
+    finally:
+        srv.stop()
+
+
+def test_sub_request_nesting_stops_at_ten(tmp_path) -> None:
+    conf, www = _site(tmp_path)
+    with open(os.path.join(www, "p.html"), "w") as fh:
+        fh.write('R<!--#include virtual="/p.html" -->')
+    srv = FastcoreThread(conf)
+    try:
+        status, _h, body = _get(srv.port, "/p.html")
+        assert status == 200 and body.count(b"R") == 11
+        assert body.endswith(b"[an error occurred while processing this directive]")
+        log = open(tmp_path / "error.log").read()
+        assert "AH00125: Request exceeded the limit of 10 subrequest nesting levels" in log
+        assert "subrequest setup returned 500" in log
+    finally:
+        srv.stop()

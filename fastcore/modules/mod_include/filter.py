@@ -122,7 +122,8 @@ def run_filter(core: Handler, txn: Transaction, resp: Response, dc: DirConfig) -
         return core.error(txn, 403 if os.path.exists(walk.filename) else 404, dirconf=dc)
     parent = _PARENT.get()
     sconf = include_server(txn.vhost)
-    pieces = tokenize(data.decode("latin-1"), sconf.start_tag, sconf.end_tag)
+    pieces = tokenize(data.decode("latin-1"), V.from_path(sconf.start_tag),
+                      V.from_path(sconf.end_tag))
     svc = RequestServices(core, txn, dc, parent.mtime if parent else st.st_mtime,
                           parent.depth if parent else 0)
     env = parent.env if parent else initial_env(core, txn, dc, walk.filename)
@@ -130,9 +131,10 @@ def run_filter(core: Handler, txn: Transaction, resp: Response, dc: DirConfig) -
         env.set("QUERY_STRING", txn.query)
         env.set("QUERY_STRING_UNESCAPED", T.escape_shell(T.unescape_url(txn.query)))
     svc.env = env
-    doc = Document(svc, Settings(conf.error_msg or DEFAULT_ERROR,
-                                 conf.time_fmt or DEFAULT_TIME_FORMAT,
-                                 conf.undefined_echo or DEFAULT_UNDEFINED,
+    # configuration text is path text (utf-8 + surrogateescape): as bytes, like the page
+    doc = Document(svc, Settings(V.from_path(conf.error_msg or DEFAULT_ERROR),
+                                 V.from_path(conf.time_fmt or DEFAULT_TIME_FORMAT),
+                                 V.from_path(conf.undefined_echo or DEFAULT_UNDEFINED),
                                  bool((dc.options or 0) & OPT_INCNOEXEC)), env)
     body = doc.run(pieces).encode("latin-1")
     keep = []
@@ -254,7 +256,7 @@ def initial_env(core: Handler, txn: Transaction, dc: DirConfig, filename: str) -
     """ap_add_common_vars + ap_add_cgi_vars + add_include_vars, in httpd's order."""
     env = Vars()
     for k, v in txn.env.items():
-        env.set(k, v)
+        env.set(k, V.from_path(v))
     for k, v in txn.headers_in.items():
         if k in ("authorization", "proxy-authorization"):
             continue
@@ -265,7 +267,7 @@ def initial_env(core: Handler, txn: Transaction, dc: DirConfig, filename: str) -
     vh = txn.vhost
     name, port = core.srv.server_name_port(txn)
     env.set("PATH", os.environ.get("PATH", "/bin:/usr/bin:/usr/ucb:/usr/bsd:/usr/local/bin"))
-    env.set("SERVER_SIGNATURE", core.signature(txn, dc))
+    env.set("SERVER_SIGNATURE", V.from_path(core.signature(txn, dc)))
     env.set("SERVER_SOFTWARE", core.srv.banner)
     env.set("SERVER_NAME", name)
     env.set("SERVER_ADDR", txn.local_ip)
@@ -278,7 +280,7 @@ def initial_env(core: Handler, txn: Transaction, dc: DirConfig, filename: str) -
     env.set("REQUEST_SCHEME", "http")
     env.set("CONTEXT_PREFIX", "")
     env.set("CONTEXT_DOCUMENT_ROOT", root)
-    env.set("SERVER_ADMIN", vh.server_admin)
+    env.set("SERVER_ADMIN", V.from_path(vh.server_admin))
     env.set("SCRIPT_FILENAME", V.from_path(filename))
     env.set("REMOTE_PORT", str(txn.remote_port))
     if txn.user:
