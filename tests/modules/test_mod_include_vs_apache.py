@@ -85,6 +85,9 @@ PAGES = {
     "sub/nested.html": '[<!--#echo var="shared" --><!--#set var="child" value="set-by-child" -->'
                        '<!--#echo var="DOCUMENT_NAME" -->]',
     "inc2.html": "I2\n",
+    "pi/p.html": '<!--#echo var="DOCUMENT_PATH_INFO" -->|<!--#echo var="PATH_INFO" -->|'
+                 '<!--#echo var="PATH_TRANSLATED" -->|<!--#echo var="SCRIPT_NAME" -->\n'
+                 '<!--#printenv -->',
     "deny/s.html": "secret\n",
     "big.txt": "x" * 5000,
 }
@@ -114,6 +117,9 @@ DocumentRoot "{www}"
 <Directory "{www}/etag">
   SSIEtag on
 </Directory>
+<Directory "{www}/pi">
+  AcceptPathInfo On
+</Directory>
 <Directory "{www}/lm">
   SSILastModified on
 </Directory>
@@ -126,7 +132,7 @@ REQUESTS = [
     "GET /syntax.html HTTP/1.0", "GET /unfinished.html HTTP/1.0",
     "GET /printenv.html?q=%3C HTTP/1.0", "GET /conf/c.html HTTP/1.0",
     "GET /noinc/n.html HTTP/1.0", "GET /full/f.html HTTP/1.0", "GET /etag/e.html HTTP/1.0",
-    "GET /lm/l.html HTTP/1.0", "GET /notx.html HTTP/1.0",
+    "GET /lm/l.html HTTP/1.0", "GET /notx.html HTTP/1.0", "GET /pi/p.html/x/y%20z HTTP/1.0",
     "GET /plain.html HTTP/1.1", "GET /vars.html HTTP/1.1", "HEAD /vars.html HTTP/1.1",
     "HEAD /plain.html HTTP/1.1",
 ]

@@ -291,14 +291,33 @@ def initial_env(core: Handler, txn: Transaction, dc: DirConfig, filename: str) -
     env.set("QUERY_STRING", txn.query or "")
     req = txn.request
     env.set("REQUEST_URI", req.target if req is not None else V.from_path(txn.uri_path))
-    env.set("SCRIPT_NAME", V.from_path(txn.uri_path))
+    walk = txn.walk
+    info = V.from_path(walk.path_info) if walk is not None and walk.path_info else ""
+    uri = V.from_path(txn.uri_path)
+    env.set("SCRIPT_NAME", uri[:len(uri) - len(info)] if info and uri.endswith(info) else uri)
+    if info:
+        env.set("PATH_INFO", info)
+        translated = _translated(core, txn, walk.path_info)  # type: ignore[union-attr]
+        if translated is not None:
+            env.set("PATH_TRANSLATED", translated)
     for lazy in ("DATE_LOCAL", "DATE_GMT", "LAST_MODIFIED"):
         env.set(lazy, LAZY)
-    env.set("DOCUMENT_URI", V.from_path(txn.uri_path))
+    env.set("DOCUMENT_URI", uri)
     env.set("DOCUMENT_ARGS", txn.query or "")
+    if info:
+        env.set("DOCUMENT_PATH_INFO", info)
     env.set("USER_NAME", LAZY)
     env.set("DOCUMENT_NAME", V.from_path(os.path.basename(filename)))
     return env
+
+
+def _translated(core: Handler, txn: Transaction, path_info: str) -> str | None:
+    """PATH_TRANSLATED: the path info looked up as a URI (its file name and path info)."""
+    path, _red = core.mapper.translate(txn.vhost, path_info, "")
+    if path is None:
+        return None
+    walk = core.mapper.walk(txn.vhost, path)
+    return V.from_path(walk.filename + walk.path_info)
 
 
 @dataclass
