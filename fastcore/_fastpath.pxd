@@ -30,6 +30,8 @@ cdef extern from "fc_fast.h" nogil:
         int64_t mtime_ns
         char *mid
         size_t midlen
+        int exp_kind
+        int64_t exp_val
         char *ctype
         size_t ctlen
         char *content
@@ -161,6 +163,11 @@ cdef class EventLoop:
     cdef dict refs
     cdef bint live
     cdef object sbref
+
+
+cdef extern from "fc_expires.h" nogil:
+    int FC_EXP_MAX
+    size_t fc_expiry_fields(int kind, int64_t value, int64_t now_us, char *out)
 
 
 cdef extern from "fc_keepalive.h" nogil:

@@ -101,13 +101,18 @@ cdef class FastCache:
             long long size, long long mtime_ns, bytes mid, bytes ctype_line, *,
             str strategy="sendfile", bint keep_alive=True, int max_keep_alive=100,
             double keep_alive_timeout=5.0, double timeout=60.0, int log_set=-1,
-            tuple log_values=(b"",) * 7, bytes vhost=b"", bint want_content=True) -> bool:
+            tuple log_values=(b"",) * 7, bytes vhost=b"", bint want_content=True,
+            int expires_kind=0, long long expires_value=0) -> bool:
         """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
         is opened and checked against (ino, size, mtime_ns); False when it changed or the
-        header would not fit."""
+        header would not fit.  expires_kind/value: mod_expires' rule (core/cacheable.py's
+        Expiry), whose two fields each hit formats after `mid`."""
         cdef fc_fentry *e
         cdef int rc, i
-        if len(mid) + len(ctype_line) + self.c.server_len + 120 > FC_HDR_MAX:
+        if expires_kind not in (0, 1, 2):
+            raise ValueError("expires_kind is 0, 1 or 2")
+        if len(mid) + len(ctype_line) + self.c.server_len + 120 + (
+                FC_EXP_MAX if expires_kind else 0) > FC_HDR_MAX:
             return False
         if len(log_values) != FC_NLV or strategy not in _STRATEGY:
             raise ValueError("log_values needs 7 items; strategy one of " + ", ".join(_STRATEGY))
@@ -126,6 +131,7 @@ cdef class FastCache:
             e.path = _dupb(path)
             e.ino = ino; e.size = size; e.mtime_ns = mtime_ns
             e.mid = _dupb(mid); e.midlen = len(mid)
+            e.exp_kind = expires_kind; e.exp_val = expires_value
             e.ctype = _dupb(ctype_line); e.ctlen = len(ctype_line)
             e.strategy = _STRATEGY[strategy]
             e.keep_alive = keep_alive
@@ -169,7 +175,8 @@ cdef class FastCache:
         try:
             return {"path": <bytes>e.path, "ino": e.ino, "size": e.size,
                     "mtime_ns": e.mtime_ns, "in_memory": e.content != NULL,
-                    "mid": e.mid[:e.midlen], "ctype_line": e.ctype[:e.ctlen]}
+                    "mid": e.mid[:e.midlen], "ctype_line": e.ctype[:e.ctlen],
+                    "expires": (e.exp_kind, e.exp_val)}
         finally:
             fc_cache_release(&self.c, e, 0)
 
@@ -478,3 +485,11 @@ def keepalive_decision(i):
     k.timeout = i.timeout; k.draining = i.draining
     keep = fc_keepalive(&k, out, &n)
     return KeepAliveDecision(bool(keep), PyBytes_FromStringAndSize(out, n))
+
+
+def expiry_fields(int kind, long long value, long long now_us) -> bytes:
+    """The Cache-Control/Expires lines a hit at now_us sends for an entry's expiry rule
+    (fc_expiry_fields in fc_expires.h): the parity test's window into the C code."""
+    cdef char out[128]
+    cdef size_t n = fc_expiry_fields(kind, value, now_us, out)
+    return PyBytes_FromStringAndSize(out, n)

@@ -54,6 +54,7 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     log_values,
 )
 from fastcore._pure.fastparse import Req, esc, header_value, parse
+from fastcore.core.cacheable import expiry_fields as _cacheable_expiry_fields
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
 from fastcore.modules.mod_log_config import write_all
 
@@ -72,6 +73,7 @@ HDR_MAX = 2048
 LOG_BUFSIZE = 4096
 MAX_LOGS = 8
 NLV = 7
+EXP_MAX = 96  # FC_EXP_MAX: room put() leaves for an expiry's two lines
 STRATEGIES = ("writev", "sendfile", "cork", "readwrite")
 __all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values",
            "WANT_READ", "WANT_WRITE", "CLOSED", "FALLBACK", "TIMEOUT", "EXPIRED", "RAW", "OWNED"]
@@ -87,7 +89,8 @@ def _sendfile():  # noqa: ANN202 - the twin's own send path
 class _Entry:
     """One cached response (fc_fentry in C)."""
 
-    __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "mid", "ctype", "content", "ffd",
+    __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "mid", "exp_kind",
+                 "exp_val", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
                  "vhost", "refs", "dead")
     path: bytes
@@ -97,6 +100,8 @@ class _Entry:
     mtime_ns: int
     ctime_ns: int
     mid: bytes
+    exp_kind: int
+    exp_val: int
     ctype: bytes
     content: bytes | None
     ffd: int
@@ -149,8 +154,12 @@ class FastCache:
             size: int, mtime_ns: int, mid: bytes, ctype_line: bytes, *,
             strategy: str = "sendfile", keep_alive: bool = True, max_keep_alive: int = 100,
             keep_alive_timeout: float = 5.0, timeout: float = 60.0, log_set: int = -1,
-            log_values: tuple = (b"",) * 7, vhost: bytes = b"", want_content: bool = True) -> bool:
-        if len(mid) + len(ctype_line) + len(self.server_line) + 120 > HDR_MAX:
+            log_values: tuple = (b"",) * 7, vhost: bytes = b"", want_content: bool = True,
+            expires_kind: int = 0, expires_value: int = 0) -> bool:
+        if expires_kind not in (0, 1, 2):
+            raise ValueError("expires_kind is 0, 1 or 2")
+        if len(mid) + len(ctype_line) + len(self.server_line) + 120 + (
+                EXP_MAX if expires_kind else 0) > HDR_MAX:
             return False
         if len(log_values) != NLV or strategy not in STRATEGIES:
             raise ValueError("log_values needs 7 items; strategy one of " + ", ".join(STRATEGIES))
@@ -170,6 +179,7 @@ class FastCache:
         e.path, e.dev, e.ino, e.size, e.mtime_ns = bytes(path), st.st_dev, ino, size, mtime_ns
         e.ctime_ns = st.st_ctime_ns  # seen at insert: a rewrite that puts mtime back
         e.mid, e.ctype, e.strategy = bytes(mid), bytes(ctype_line), strategy
+        e.exp_kind, e.exp_val = expires_kind, expires_value
         e.keep_alive, e.max_ka = bool(keep_alive), max_keep_alive
         e.ka_timeout, e.timeout, e.log_set = keep_alive_timeout, timeout, log_set
         e.lv, e.vhost, e.refs, e.dead = tuple(bytes(v) for v in log_values), bytes(vhost), 1, False
@@ -241,7 +251,8 @@ class FastCache:
             return None
         try:
             return {"path": e.path, "ino": e.ino, "size": e.size, "mtime_ns": e.mtime_ns,
-                    "in_memory": e.content is not None, "mid": e.mid, "ctype_line": e.ctype}
+                    "in_memory": e.content is not None, "mid": e.mid, "ctype_line": e.ctype,
+                    "expires": (e.exp_kind, e.exp_val)}
         finally:
             self._release(key, e, False)
 
@@ -292,6 +303,11 @@ class FastCache:
 
 
 _clf_cache: list = [None, b""]
+
+
+def expiry_fields(kind: int, value: int, now_us: int) -> bytes:
+    """Twin of fc_expiry_fields: core/cacheable.py's formatting, the one Python copy."""
+    return _cacheable_expiry_fields(kind, value, now_us)
 
 
 def keepalive_decision(i: KeepAliveInput) -> KeepAliveDecision:
@@ -480,8 +496,11 @@ class FastConn:
                                    max_requests=e.max_ka, requests=self.requests,
                                    timeout=int(e.ka_timeout), draining=self.cache.draining))
         keep, conn = ka.keep, ka.header
+        mid = e.mid
+        if e.exp_kind:
+            mid += expiry_fields(e.exp_kind, e.exp_val, time.time_ns() // 1000)
         header = b"".join((b"HTTP/1.1 200 OK\r\n", _sendfile().date_header(), c.server_line,
-                           e.mid, conn, e.ctype, b"\r\n"))
+                           mid, conn, e.ctype, b"\r\n"))
         body_len = 0 if (head_only or e.size == 0) else e.size
         if body_len:
             self.out = [header, key, e, 0, e.size, e.content]

@@ -41,6 +41,7 @@ from fastcore.config.directives_core import (
     server_signature,
     server_tokens,
     set_handler,
+    set_output_filter,
     trace_enable,
     undefine,
     use_canonical_name,
@@ -156,6 +157,8 @@ def core_directives() -> list[Directive]:
            "other configured type"),
         _d("SetHandler", {OR_FILEINFO}, "TAKE1", set_handler, "a handler name that overrides "
            "any other configured handler"),
+        _d("SetOutputFilter", {OR_FILEINFO}, "TAKE1", set_output_filter, "filter (or ; "
+           "delimited list of filters) to be run on the request content"),
         _d("DefaultType", {OR_FILEINFO}, "TAKE1", default_type, "the default media type "
            "for otherwise untyped files (DEPRECATED)"),
         _d("AddDefaultCharset", {OR_FILEINFO}, "TAKE1", add_default_charset, "The name of "

@@ -431,6 +431,13 @@ def set_handler(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     ctx.dirconf.set_handler = a[0].lower() if a[0].lower() != "none" else ""
 
 
+def set_output_filter(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """SetOutputFilter FILTER[;FILTER...]: the filters core_insert_filter adds to every
+    answer of the scope (names without case; one a loaded module does not provide
+    does nothing, as ap_add_output_filter logs and goes on)."""
+    ctx.dirconf.output_filters = tuple(f.upper() for f in a[0].split(";") if f)
+
+
 def default_type(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     if a[0].lower() != "none":
         e.warnings.append("AH00117: Ignoring deprecated use of DefaultType in line "

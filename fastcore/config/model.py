@@ -129,6 +129,8 @@ class DirConfig:
     allow_override_list: frozenset[str] | None = None  # lower-case directive names
     force_type: str | None = None
     set_handler: str | None = None
+    # SetOutputFilter: the filter names (upper-case) core's insert_filter adds
+    output_filters: tuple[str, ...] | None = None
     default_type: str | None = None
     hostname_lookups: str | None = None  # "off" | "on" | "double"
     enable_sendfile: bool | None = None

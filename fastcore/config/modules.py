@@ -29,7 +29,7 @@ UNIMPLEMENTED = {n.lower(): (n, m) for m, names in {
              "MergeTrailers Protocol "
              "Protocols ProtocolsHonorOrder QualifyRedirectURL ReadBufferSize "
              "RegexDefaultOptions RegisterHttpMethod RLimitCPU RLimitMEM RLimitNPROC "
-             "ScriptInterpreterSource SeeRequestTail ServerPath SetInputFilter SetOutputFilter "
+             "ScriptInterpreterSource SeeRequestTail ServerPath SetInputFilter "
              "UseCanonicalPhysicalPort <Limit "
              "<LimitExcept"),
     "mod_unixd": "ChrootDir Suexec",

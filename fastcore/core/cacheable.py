@@ -93,7 +93,47 @@ class Contribution:
     tail: bytes = b""
     content_type: str | None = None
     edit: FieldEdit | None = None
+    # Cache-Control/Expires that every hit formats for its own time (mod_expires)
+    expiry: Expiry | None = None
+    # a check each Python-cache hit must pass, else the full path answers (an entry with
+    # one is never the C engine's: it cannot run Python)
+    gate: HitGate | None = None
 
+
+# Expiry kinds, the same numbers in C (src/fc_expires.h): none, "access plus N seconds"
+# (value: N), a fixed instant (value: microseconds since the epoch, "modification plus").
+EXPIRES_NONE, EXPIRES_ACCESS, EXPIRES_AT = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """mod_expires' fields as a rule over the answer's time, not as bytes: an access-based
+    Expires moves with each request and a modification-based max-age counts down."""
+
+    kind: int   # EXPIRES_ACCESS or EXPIRES_AT
+    value: int  # seconds after the request, or the instant in microseconds
+
+
+def expiry_times(kind: int, value: int, now_us: int) -> tuple[int, int]:
+    """(max-age, Expires in epoch seconds) for a request at `now_us`, as mod_expires'
+    set_expiration_fields: an instant already past is the request time (max-age=0)."""
+    expires_us = now_us + value * 1_000_000 if kind == EXPIRES_ACCESS else value
+    if expires_us < now_us:
+        expires_us = now_us
+    return (expires_us - now_us) // 1_000_000, expires_us // 1_000_000
+
+
+def expiry_fields(kind: int, value: int, now_us: int) -> bytes:
+    """The header lines a cache hit at `now_us` sends for an entry's expiry (b"" for
+    none); the C engine's fc_expiry_fields gives the same bytes (a parity test)."""
+    if kind == EXPIRES_NONE:
+        return b""
+    max_age, at = expiry_times(kind, value, now_us)
+    return b"Cache-Control: max-age=%d\r\nExpires: %s\r\n" % (max_age, _sf.http_date(at))
+
+
+# (the hit's transaction, the entry's DirConfig, the entry's decoded URI) -> may it answer
+HitGate = Callable[[Transaction, DirConfig, str], bool]
 
 NOT_CACHEABLE = Contribution(cacheable=False)
 NOTHING = Contribution()
@@ -119,6 +159,8 @@ class CacheEntry:
     uri: str              # %U of the request that filled it
     ctype: str | None     # the Content-Type sent
     engine_log_set: int | None  # the C engine's log set for the vhost; None: not for it
+    expiry: Expiry | None = None  # formatted per hit after `head` (mod_expires)
+    gates: tuple[HitGate, ...] = ()  # each Python-cache hit must pass them all
 
 
 @cache
@@ -180,13 +222,20 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
     if not all(c.cacheable for c in shares):
         return None
     ctype = served.ctype
+    expiry = None
     for c in shares:
         if c.content_type is not None:
             ctype = c.content_type
+        if c.expiry is not None:
+            expiry = c.expiry
     head = b"".join(c.head for c in shares)
     tail = b"".join(c.tail for c in shares)
+    if expiry is not None and _sets_expiry_fields(head):
+        return None  # another module's Cache-Control/Expires would merge with it per hit
     edits = [c.edit for c in shares if c.edit is not None]
     if edits:
+        if expiry is not None:
+            return None  # mod_headers runs after mod_expires: it may edit the per-hit fields
         fields: CachedFields | None = CachedFields(parse_fields(head), parse_fields(tail), ctype)
         for edit in edits:
             assert fields is not None
@@ -196,9 +245,15 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
         assert fields is not None
         head, tail = field_bytes(fields.head), field_bytes(fields.tail)
         ctype = fields.content_type
+    gates = tuple(c.gate for c in shares if c.gate is not None)
     return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
                       head, tail, served.dc, delivery(served.dc), txn.uri_path, ctype,
-                      engine_log_set)
+                      None if gates else engine_log_set, expiry, gates)
+
+
+def _sets_expiry_fields(head: bytes) -> bool:
+    low = b"\n" + head.lower()
+    return b"\ncache-control:" in low or b"\nexpires:" in low
 
 
 def parse_fields(raw: bytes) -> tuple[Field, ...]:

@@ -21,10 +21,16 @@ from fastcore._ext import load
 from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.core import errors as E
 from fastcore.core import serialize
-from fastcore.core.cacheable import may_use_cache
+from fastcore.core.cacheable import expiry_fields, may_use_cache
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineLink, FastConn, _fp
 from fastcore.core.fastpath import CacheHit
-from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
+from fastcore.core.keepalive import (
+    HTTP11,
+    KeepAliveDecision,
+    KeepAliveInput,
+    decide,
+    env_protocol,
+)
 from fastcore.core.output import Flush, OutputQueue
 from fastcore.core.phases import LOG_TRANSACTION
 from fastcore.core.request import BodyReader, HttpError, Request, find_head_end, parse_head
@@ -554,6 +560,11 @@ class Connection:
             return
         if may_use_cache(req.method, req.target, req.headers, req.assbackwards):
             hit = srv.cache.lookup(vhost, req)
+            if hit is not None and hit.stored.entry.gates:
+                gated = hit.stored.entry
+                txn.request = req  # what a gate reads (the handler sets it again)
+                if not all(gate(txn, gated.dc, gated.uri) for gate in gated.gates):
+                    hit = None
             if hit is not None:
                 self._serve_cached(txn, req, hit)
                 self.unanswered = self.unanswered_req = None
@@ -585,14 +596,15 @@ class Connection:
 
     # ------------------------------------------------------------ fast path
     def keep_alive(self, req: Request | None, status: int, forced_close: bool = False,
-                   delimited: bool = True) -> KeepAliveDecision:
+                   delimited: bool = True, http11: bool | None = None) -> KeepAliveDecision:
         """Keep or close after this answer, and its Connection/Keep-Alive header: the one
-        rule (core/keepalive.py) on this connection's request, vhost and count."""
+        rule (core/keepalive.py) on this connection's request, vhost and count (`http11`:
+        the version after downgrade-1.0, when the request's variables changed it)."""
         vh = self.vh
         if req is None:  # no usable request: nothing lets the connection stay
             return decide(KeepAliveInput(False, False, False, status))
         return decide(KeepAliveInput(
-            req.proto_num >= 1001, req.close_token, req.ka_sent, status, delimited,
+            req.proto_num >= 1001 if http11 is None else http11, req.close_token, req.ka_sent, status, delimited,
             forced_close, req.reusable, req.expect_continue, bool(vh.keep_alive),
             vh.max_keep_alive_requests, self.requests, int(vh.keep_alive_timeout),
             self.srv.draining))
@@ -604,7 +616,10 @@ class Connection:
         e, st = hit.stored.entry, hit.st
         ka = self.keep_alive(req, 200)
         keep = ka.keep
-        header = serialize.cached_head(srv.server_line, e.head, ka.header, e.tail)
+        mid = e.head
+        if e.expiry is not None:  # mod_expires: this hit's Cache-Control and Expires
+            mid += expiry_fields(e.expiry.kind, e.expiry.value, time.time_ns() // 1000)
+        header = serialize.cached_head(srv.server_line, mid, ka.header, e.tail)
         head_only = req.method == "HEAD"
         txn.dirconf = e.dc
         txn.uri_path = e.uri
@@ -623,10 +638,17 @@ class Connection:
         srv = self.srv
         head_only = req is not None and req.method == "HEAD"
         delimited = not resp.no_length or resp.chunked or head_only or resp.status in (204, 304)
-        ka = self.keep_alive(req, resp.status, resp.close, delimited)
+        if txn.env and req is not None:  # nokeepalive, downgrade-1.0, force-response-1.0
+            ep = env_protocol(req.proto_num, txn.env)
+            ka = self.keep_alive(req, resp.status, resp.close or ep.forced_close, delimited,
+                                 ep.http11)
+            protocol = ep.protocol
+        else:
+            ka = self.keep_alive(req, resp.status, resp.close, delimited)
+            protocol = HTTP11
         keep = ka.keep
         header = serialize.response_head(srv.server_line, txn, req, resp, ka.header,
-                                         (txn.vhost or srv.cfg.main).dir_defaults)
+                                         (txn.vhost or srv.cfg.main).dir_defaults, protocol)
         sent_body = serialize.queue_response(self.out, header, resp, head_only, txn.dirconf)
         if sent_body is None:  # its file is gone or unreadable now
             resp2 = srv.handler.error(txn, 403 if resp.file and os.path.exists(resp.file[0])

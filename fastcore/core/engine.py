@@ -135,7 +135,9 @@ class Engine:
                 vhost=self.status_vhost(vhost, conn if self.needs_local_addr else None),
                 log_values=_fp.log_values(vhost.server_name, req.host, port, e.uri, req.query,
                                           e.fname, e.ctype),
-                want_content=stored.content is not None)
+                want_content=stored.content is not None,
+                expires_kind=0 if e.expiry is None else e.expiry.kind,
+                expires_value=0 if e.expiry is None else e.expiry.value)
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
 

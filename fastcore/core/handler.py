@@ -126,6 +126,7 @@ class Handler:
         txn.error_depth += 1
         txn.cacheable = False  # the answer is another URI's, chosen by the error
         txn.method = "GET"  # Apache re-runs the request as GET (and logs %m as GET)
+        txn.user = None  # a new request_rec: the log's %u is the redirect's (none)
         try:
             # the configured URL's bytes, parsed and %-decoded as a request target
             path, _, query = fs_to_wire(uri).partition("?")
@@ -189,6 +190,7 @@ class Handler:
         internal redirect's: then `req` is None)."""
         txn.r_uri, txn.r_query, txn.request = uri, query, req
         txn.walk = txn.handler_name = None
+        txn.satisfy_any = False  # decided again by this URI's check_access
         phases = self.phases
         rv = phases.run_request(self, txn)
         if isinstance(rv, Response):

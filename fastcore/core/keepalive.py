@@ -11,6 +11,7 @@ delimited and not one of the statuses that drop the connection, KeepAlive On, no
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # Apache's ap_status_drops_connection list: after these the connection is closed
@@ -69,3 +70,28 @@ def decide(i: KeepAliveInput) -> KeepAliveDecision:
                                  % i.timeout)
     return KeepAliveDecision(True, b"Keep-Alive: timeout=%d, max=%d\r\nConnection: Keep-Alive\r\n"
                              % (i.timeout, i.max_requests - i.requests))
+
+
+@dataclass(frozen=True, slots=True)
+class EnvProtocol:
+    """What the request's variables make of the answer's protocol (Apache's
+    basic_http_header_check and ap_set_keepalive): the version the keep-alive rule sees,
+    the status line's protocol, and a close."""
+
+    http11: bool
+    protocol: bytes
+    forced_close: bool
+
+
+HTTP11 = b"HTTP/1.1"
+
+
+def env_protocol(proto_num: int, env: Mapping[str, str]) -> EnvProtocol:
+    """downgrade-1.0 treats a 1.1 request as 1.0; force-response-1.0 answers a 1.0
+    request (downgraded or not) with an HTTP/1.0 status line and closes; nokeepalive
+    closes."""
+    if "downgrade-1.0" in env and proto_num > 1000:
+        proto_num = 1000
+    force = proto_num == 1000 and "force-response-1.0" in env
+    return EnvProtocol(proto_num >= 1001, b"HTTP/1.0" if force else HTTP11,
+                       force or "nokeepalive" in env)

@@ -48,6 +48,9 @@ TRANSLATE_NAME = "translate_name"
 MAP_TO_STORAGE = "map_to_storage"
 HEADER_PARSER = "header_parser"
 CHECK_ACCESS = "check_access"
+# httpd's access_checker_ex: authorization that needs no user (mod_authz_core's
+# authorize_userless); OK there grants without authentication, DECLINED asks for it
+CHECK_ACCESS_EX = "check_access_ex"
 CHECK_AUTHN = "check_authn"
 CHECK_AUTHZ = "check_authz"
 TYPE_CHECKER = "type_checker"
@@ -61,11 +64,14 @@ LOG_TRANSACTION = "log_transaction"
 
 # The phases before the handler, in order.
 REQUEST_PHASES = (POST_READ_REQUEST, TRANSLATE_NAME, MAP_TO_STORAGE, HEADER_PARSER,
-                  CHECK_ACCESS, CHECK_AUTHN, CHECK_AUTHZ, TYPE_CHECKER, FIXUPS)
+                  CHECK_ACCESS, CHECK_ACCESS_EX, CHECK_AUTHN, CHECK_AUTHZ, TYPE_CHECKER,
+                  FIXUPS)
+# the phases request.c runs as one decision (Satisfy, authentication only when needed)
+ACCESS_PHASES = (CHECK_ACCESS, CHECK_ACCESS_EX, CHECK_AUTHN, CHECK_AUTHZ)
 PHASES = (*REQUEST_PHASES, HANDLER, OUTPUT_FILTER, LOG_TRANSACTION)
 # httpd's AP_IMPLEMENT_HOOK_RUN_FIRST phases; the others are RUN_ALL.
-RUN_FIRST = frozenset((TRANSLATE_NAME, MAP_TO_STORAGE, CHECK_AUTHN, CHECK_AUTHZ,
-                       TYPE_CHECKER, HANDLER))
+RUN_FIRST = frozenset((TRANSLATE_NAME, MAP_TO_STORAGE, CHECK_ACCESS_EX, CHECK_AUTHN,
+                       CHECK_AUTHZ, TYPE_CHECKER, HANDLER))
 
 HookResult = Union["Response", int]
 HookFn = Callable[["Handler", "Transaction"], HookResult]
@@ -116,6 +122,14 @@ def _ordered(regs: list[Registration]) -> tuple[HookFn, ...]:
     return tuple(r.hook.fn for r in placed)
 
 
+def _decl_die(core: Handler, txn: Transaction, what: str) -> int:
+    """request.c's decl_die for a phase nobody answered: AH00025 and a 500."""
+    core.srv.errlog(txn.vhost).log(
+        "crit", "core", f"AH00025: configuration error:  couldn't {what}: {txn.r_uri}",
+        f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
+    return 500
+
+
 class Phases:
     """Every phase's functions, ordered once; run per request."""
 
@@ -123,9 +137,16 @@ class Phases:
 
     def __init__(self, hooks: dict[str, tuple[HookFn, ...]]) -> None:
         self.hooks = hooks
-        # (run-first?, functions) for the phases before the handler that have any
-        self.request_plan = tuple((p in RUN_FIRST, hooks[p]) for p in REQUEST_PHASES
-                                  if hooks.get(p))
+        # (run-first?, functions) for the phases before the handler that have any; the
+        # access phases are one step of the plan (None), run by `access`
+        plan: list[tuple[bool, tuple[HookFn, ...]] | None] = []
+        for p in REQUEST_PHASES:
+            if p in ACCESS_PHASES:
+                if p == CHECK_ACCESS and any(hooks.get(a) for a in ACCESS_PHASES):
+                    plan.append(None)
+            elif hooks.get(p):
+                plan.append((p in RUN_FIRST, hooks[p]))
+        self.request_plan = tuple(plan)
 
     @classmethod
     def build(cls, registrations: Iterable[Registration]) -> Phases:
@@ -140,7 +161,13 @@ class Phases:
     def run_request(self, core: Handler, txn: Transaction) -> HookResult:
         """The phases before the handler: DECLINED/OK when the request goes on to the
         handler, else what answers it (a Response or an HTTP status)."""
-        for first, fns in self.request_plan:
+        for step in self.request_plan:
+            if step is None:
+                rv = self.access(core, txn)
+                if rv.__class__ is int and rv == OK:
+                    continue
+                return rv
+            first, fns = step
             for fn in fns:
                 rv = fn(core, txn)
                 if rv.__class__ is int:
@@ -152,6 +179,58 @@ class Phases:
                         continue
                 return rv
         return OK
+
+    def _run_phase(self, phase: str, core: Handler, txn: Transaction) -> HookResult:
+        """One phase on its own: run-first phases answer DECLINED when every function
+        declined; run-all phases OK unless a function answered."""
+        first = phase in RUN_FIRST
+        for fn in self.hooks.get(phase, ()):
+            rv = fn(core, txn)
+            if rv.__class__ is int:
+                if rv == DECLINED:
+                    continue
+                if rv == OK:
+                    if first:
+                        return OK
+                    continue
+            return rv
+        return DECLINED if first else OK
+
+    def access(self, core: Handler, txn: Transaction) -> HookResult:
+        """request.c's access decision: check_access (whose failure ends the request,
+        unless Satisfy Any lets a user make up for it and whose success under Satisfy
+        Any is enough), then check_access_ex: OK grants without a user, DECLINED asks
+        check_authn for one and check_authz whether that user may in.  No function in
+        check_access_ex (no authorization module) grants, as fastcore always did."""
+        rv = self._run_phase(CHECK_ACCESS, core, txn)
+        passed = rv.__class__ is int and rv <= OK
+        if txn.satisfy_any:  # set by mod_access_compat from Satisfy Any
+            if passed:
+                return OK
+        elif not passed:
+            return rv
+        if not self.hooks.get(CHECK_ACCESS_EX):
+            return OK
+        rv = self._run_phase(CHECK_ACCESS_EX, core, txn)
+        if rv.__class__ is int and rv == OK:
+            return OK
+        if rv.__class__ is not int or rv != DECLINED:
+            return rv
+        rv = self._run_phase(CHECK_AUTHN, core, txn)
+        if rv.__class__ is int and rv == DECLINED:
+            return _decl_die(core, txn, "check user")
+        if rv.__class__ is not int or rv != OK:
+            return rv
+        if txn.user is None:
+            core.srv.errlog(txn.vhost).log(
+                "error", "core", "AH00027: No authentication done but request not allowed "
+                f"without authentication for {txn.r_uri}. Authentication not configured?",
+                f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
+            return 500
+        rv = self._run_phase(CHECK_AUTHZ, core, txn)
+        if rv.__class__ is int and rv == DECLINED:
+            return _decl_die(core, txn, "check authorization")
+        return rv
 
     def run_handler(self, core: Handler, txn: Transaction) -> HookResult:
         """The first handler that does not decline answers (DECLINED when none does)."""

@@ -23,7 +23,8 @@ class Response:
     added by the server), and a body as bytes, a file range, or multipart pieces."""
 
     __slots__ = ("status", "headers", "ctype", "body", "file", "parts", "tail", "close",
-                 "chunked", "no_length", "filename", "cache", "head_only", "internal_dc")
+                 "chunked", "no_length", "filename", "cache", "head_only", "internal_dc",
+                 "length_computed")
 
     def __init__(self, status: int, headers: list[tuple[str, str]] | None = None,
                  ctype: str | None = None, body: bytes | None = b"") -> None:
@@ -43,6 +44,8 @@ class Response:
         # the scope an internal redirect (a local ErrorDocument) answered under: httpd's
         # output filters run in that redirected request, with its per-dir configuration
         self.internal_dc: DirConfig | None = None
+        # a filter computed the whole body (mod_deflate): HEAD states its length too
+        self.length_computed = False
 
     def length(self) -> int:
         if self.file is not None:
@@ -64,7 +67,11 @@ def generated(status: int, headers: list[tuple[str, str]], ctype: str, body: byt
     fitted the buffer (and nothing was `streamed` through a sub-request), else no length:
     chunked for HTTP/1.1, the connection's close for HTTP/1.0."""
     if not streamed and len(body) <= GENERATED_BUFFER:
-        return Response(status, headers + [("Content-Length", str(len(body)))], ctype, body)
+        r = Response(status, headers + [("Content-Length", str(len(body)))], ctype, body)
+        # the content-length filter saw the whole page: HEAD states it too (an empty
+        # body, as a header-only listing has, states none)
+        r.length_computed = bool(body)
+        return r
     r = Response(status, headers, ctype, body)
     r.no_length = True
     r.chunked = proto_num >= 1001

@@ -28,16 +28,18 @@ _sf = load("sendfile")
 
 
 def response_head(server_line: bytes, txn: Transaction, req: Request | None, resp: Response,
-                  ka_header: bytes, default_dc: DirConfig) -> bytes:
+                  ka_header: bytes, default_dc: DirConfig, protocol: bytes = b"HTTP/1.1"
+                  ) -> bytes:
     """Status line, Date, Server, the response's fields, Content-Length when Apache
     computes one, Transfer-Encoding, the keep-alive header, Content-Type (AddDefaultCharset
     applied) and the blank line; records what the access log needs (headers_out, ctype).
-    HTTP/0.9: nothing."""
+    `protocol`: HTTP/1.0 under force-response-1.0.  HTTP/0.9: nothing."""
     head_only = req is not None and req.method == "HEAD"
-    lines = [b"HTTP/1.1 ", E.status_line(resp.status).encode(), b"\r\n",
+    lines = [protocol, b" ", E.status_line(resp.status).encode(), b"\r\n",
              _sf.date_header(), server_line]
     out_hdrs = txn.headers_out
-    if head_only and (resp.length() == 0 or (resp.file is None and resp.parts is None)):
+    if head_only and not resp.length_computed and (
+            resp.length() == 0 or (resp.file is None and resp.parts is None)):
         resp.no_length = True  # HEAD: Apache never states a length it did not compute
     ctype = with_default_charset(resp.ctype, txn.dirconf or default_dc)
     placed = False  # a Content-Type field an output filter put in (mod_headers)
@@ -65,13 +67,13 @@ def response_head(server_line: bytes, txn: Transaction, req: Request | None, res
     if resp.status not in (304, 204) and not resp.no_length and not has_len \
             and resp.status >= 200:
         lines += [b"Content-Length: ", str(body_len).encode(), b"\r\n"]
-    if resp.chunked and not head_only:
-        lines.append(b"Transfer-Encoding: chunked\r\n")
     if hop is None:
         lines.append(ka_header)
     else:
         lines += [f"{_HOP_NAMES[k]}: {v}\r\n".encode("latin-1") for k, v in hop.items()
                   if v is not None]
+    if resp.chunked and not head_only:  # after Connection, as ap_http_header_filter
+        lines.append(b"Transfer-Encoding: chunked\r\n")
     if ctype:
         if not placed:
             lines += [b"Content-Type: ", ctype.encode("latin-1"), b"\r\n"]

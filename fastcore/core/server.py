@@ -28,13 +28,13 @@ from fastcore.core.engine import (  # noqa: F401 - the state constants are this 
 )
 from fastcore.core.fastpath import ResponseCache
 from fastcore.core.handler import Handler
-from fastcore.core.mapping import Mapper
+from fastcore.core.mapping import Mapper, WalkResult
+from fastcore.core.phases import OK, HookResult
 from fastcore.core.request import Request
 from fastcore.core.transaction import Transaction
 from fastcore.modules import mod_authz_core as authz
 from fastcore.modules.mod_authz_core import METHODS, RequireGroup
 from fastcore.modules.mod_log_config import (
-    DEBUG_INDEX,
     DEFAULT_NICKNAMES,
     AccessLog,
     ErrorLog,
@@ -91,7 +91,10 @@ class HttpServer:
         self.needs_local_addr: bool = (self._needs_local_addr() if needs_local is None
                                        else bool(needs_local))
         self.dns: Resolver | None = None
-        if cfg.hostname_lookups_used or self._uses_require_host():
+        # mod_access_compat: `Allow from NAME` may come from any .htaccess at any time (the
+        # resolver does no DNS until a rule asks for a name)
+        if cfg.hostname_lookups_used or self._uses_require_host() or \
+                "access_compat_module" in cfg.modules:
             self.dns = Resolver()
         self._open_logs()
         self.engine = Engine(cfg, self.server_line, self.access_logs, self._log_formats,
@@ -208,37 +211,39 @@ class HttpServer:
         self.log_fds.clear()
 
     # ------------------------------------------------------------ helpers for handler
-    def authorize(self, txn: Transaction, dc: DirConfig, filename: str) -> bool | None:
-        """mod_authz_core for `filename` under `dc`: the decision, with Apache's error-log
-        lines (AH01630 for a denial; AH01626/AH01628 under LogLevel authz_core:debug)."""
+    def authorize(self, txn: Transaction, dc: DirConfig, filename: str) -> bool:
+        """True when a sub-request for `filename` under `dc` would pass (see access)."""
+        rv = self.access(txn, dc, filename)
+        return rv.__class__ is int and rv == OK
+
+    def access(self, txn: Transaction, dc: DirConfig, filename: str) -> HookResult:
+        """A sub-request's access decision for `filename` under `dc` (listing entries,
+        negotiation variants, DirectoryIndex candidates): request.c's whole access
+        sequence (Phases.access: Order/Allow, Satisfy, Require, authentication with the
+        request's own Authorization field), as Apache runs it for a sub-request.  OK, or
+        the answer it ends in, built without ErrorDocument (a sub-request's error is
+        never sent as it is)."""
+        walk = txn.walk
+        saved = (txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri)
         ctx = txn.conn.ctx
-        ctx.method = txn.method
-        ctx.txn = txn  # what a Require expr reads
-        log = self.errlog(txn.vhost)
-        trace = None
-        if dc.log_level or dc.log_modules or log.level >= DEBUG_INDEX:
-            trace = self._authz_trace(log, txn, dc)
-        granted = authz.authorize(ctx, authz.authz_config(dc).authz, trace)
-        if granted is None and trace is not None:
-            log.log("debug", "authz_core", "AH01628: authorization result: granted (no "
-                    "directives)", f"{txn.client_ip}:{txn.remote_port}", dc,
-                    "mod_authz_core.c(843)")
-        elif granted is False:
-            log.log("error", "authz_core", "AH01630: client denied by server configuration: "
-                    f"{filename}", f"{txn.client_ip}:{txn.remote_port}", dc)
-        return granted
-
-    @staticmethod
-    def _authz_trace(log: ErrorLog, txn: Transaction, dc: DirConfig) -> authz.Trace | None:
-        """The AH01626 writer when LogLevel lets authz_core:debug through for `dc`."""
-        if not log.enabled("debug", "authz_core", dc):
-            return None
-        client = f"{txn.client_ip}:{txn.remote_port}"
-
-        def trace(what: str, result: int) -> None:
-            log.log("debug", "authz_core", f"AH01626: authorization result of {what}: "
-                    f"{authz.RESULT_WORDS[result]}", client, dc, "mod_authz_core.c(815)")
-        return trace
+        answer = (ctx.answer_txn, ctx.answer_vary)  # the main request's Vary stays its own
+        txn.dirconf = dc
+        # the sub-request's URI (its log lines name it): the entry beside the request's
+        txn.r_uri = txn.r_uri[:txn.r_uri.rfind("/") + 1] + os.path.basename(filename)
+        if walk is not None:
+            txn.walk = WalkResult(filename, walk.st, walk.dirconf, walk.path_info,
+                                  walk.cacheable)
+        txn.user = None  # a sub-request authenticates on its own
+        txn.satisfy_any = False
+        txn.error_depth += 1
+        try:
+            rv = self.handler.phases.access(self.handler, txn)
+        finally:
+            txn.error_depth -= 1
+            txn.walk = walk
+            txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri = saved
+            ctx.answer_txn, ctx.answer_vary = answer
+        return rv
 
     def caches_negotiated(self, vhost: VirtualHost | None) -> bool:
         """CacheNegotiatedDocs On (the vhost's, else the main server's)."""

@@ -23,7 +23,8 @@ class Transaction:
                  "remote_host", "vhost_name", "keepalive_count",
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
-                 "handler_name", "encoding_fixup", "env", "response", "notes")
+                 "handler_name", "encoding_fixup", "env", "response", "satisfy_any",
+                 "notes")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -79,6 +80,9 @@ class Transaction:
         self.env: dict[str, str] = {}
         # the answer the output filters work on (phases.OUTPUT_FILTER), None before
         self.response: Response | None = None
+        # Satisfy Any governs this request (mod_access_compat sets it in check_access):
+        # passing check_access is then enough, failing it may be made up by a user
+        self.satisfy_any = False
         # r->notes by lower-case name (mod_headers' `Header note`; the log's %{NAME}n)
         self.notes: dict[str, str] = {}
 

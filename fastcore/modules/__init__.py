@@ -60,7 +60,17 @@ MODULES: dict[str, str] = {
     "status_module": "fastcore.modules.mod_status",
     "reqtimeout_module": "fastcore.modules.mod_reqtimeout",
     "env_module": "fastcore.modules.mod_env",
+    "filter_module": "fastcore.modules.mod_filter",
+    "deflate_module": "fastcore.modules.mod_deflate",
+    "brotli_module": "fastcore.modules.mod_brotli",
+    "access_compat_module": "fastcore.modules.mod_access_compat",
+    "authn_core_module": "fastcore.modules.mod_authn_core",
+    "authn_file_module": "fastcore.modules.mod_authn_file",
+    "auth_basic_module": "fastcore.modules.mod_auth_basic",
+    "authz_user_module": "fastcore.modules.mod_authz_user",
     "headers_module": "fastcore.modules.mod_headers",
+    "expires_module": "fastcore.modules.mod_expires",
+    "setenvif_module": "fastcore.modules.mod_setenvif",
     "include_module": "fastcore.modules.mod_include",
 }
 

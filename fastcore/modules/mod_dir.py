@@ -14,8 +14,9 @@ from fastcore.config.tree import Node
 from fastcore.core import static as S
 from fastcore.core.cacheable import produced_by
 from fastcore.core.paths import escape_uri
-from fastcore.core.phases import DECLINED, HANDLER, Hook, HookResult
+from fastcore.core.phases import DECLINED, HANDLER, OK, Hook, HookResult
 from fastcore.core.request import HttpError
+from fastcore.core.response import Response
 from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_mime import handler_for
 from fastcore.modules.mod_negotiation.hooks import negotiated
@@ -90,7 +91,13 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
         # the sub-request's own <If> walk (ap_sub_req_lookup_uri runs ap_if_walk)
         sdc = core.sub_if(txn, sub_uri, walk.filename, sdc)
         if S.is_regular(walk.st) and not walk.path_info:
-            if core.srv.authorize(txn, sdc, walk.filename) is False:
+            rv = core.srv.access(txn, sdc, walk.filename)
+            if rv.__class__ is not int or rv != OK:
+                if len(names) == 1 and isinstance(rv, Response) and rv.status == 401:
+                    # mod_dir passes a lone index's 401 on, with the sub-request's
+                    # challenge (its err_headers_out)
+                    extra = [h for h in rv.headers if h[0] == "WWW-Authenticate"]
+                    return core.error(txn, 401, extra=extra, dirconf=dc)
                 failure = failure or 403
                 continue
             txn.uri_path = sub_uri

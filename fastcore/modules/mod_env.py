@@ -101,9 +101,15 @@ def directives() -> list[Directive]:
 
 
 def fixups(core: Handler, txn: Transaction) -> HookResult:
-    """mod_env's fixup: the scope's variables become the request's environment (first
-    among the fixups, so a <Location> Redirect's log line carries them too)."""
-    txn.env = request_env(txn.dirconf)
+    """mod_env's fixup: the scope's variables join the request's environment (httpd
+    overlays its table after r->subprocess_env, so a variable SetEnvIf set earlier keeps
+    its value, as Apache's log shows; first among the fixups, so a <Location> Redirect's
+    log line carries them too)."""
+    env = request_env(txn.dirconf)
+    if env:
+        have = txn.env
+        for name, value in env.items():  # apr_table_overlay: an earlier value is found first
+            have.setdefault(name, value)
     return OK
 
 

@@ -105,7 +105,9 @@ def _item(code: str, arg: str | None) -> Formatter:
     if code == "l":
         return lambda r: "-"
     if code == "u":
-        return lambda r: escape(r.user) if r.user else "-"
+        # an empty user (Basic credentials with no name) is `""`, as log_remote_user
+        return lambda r: ('""' if r.user == "" else escape(r.user)) if r.user is not None \
+            else "-"
     if code == "t":
         if a is None:
             return lambda r: clf_time(r.start_time)

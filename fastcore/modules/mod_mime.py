@@ -38,6 +38,8 @@ class MimeDir:
     add_encoding: dict[str, str] = field(default_factory=dict)
     remove_type: frozenset[str] = frozenset()
     default_language: str | None = None
+    # AddOutputFilter: extension -> the (upper-case) filter names it adds
+    add_output_filter: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def merge(self, add: MimeDir) -> MimeDir:
         """merge_mime_dir_configs: extension maps combine (the deeper scope's entry
@@ -52,7 +54,8 @@ class MimeDir:
                        {**self.add_encoding, **add.add_encoding},
                        self.remove_type | add.remove_type,
                        add.default_language if add.default_language is not None
-                       else self.default_language)
+                       else self.default_language,
+                       {**self.add_output_filter, **add.add_output_filter})
 
 
 def mime_config(dc: DirConfig) -> MimeDir:
@@ -210,7 +213,32 @@ def default_language(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 
 def add_output_filter(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    """Accepted: fastcore has no output filters to add."""
+    """AddOutputFilter FILTER[;FILTER...] ext...: the filters mod_mime inserts for a file
+    with that extension (an output filter of fastcore reads them: output_filters)."""
+    names = tuple(f.upper() for f in a[0].split(";") if f)
+    rec = scope_record(ctx.dirconf.modules, NAME, MimeDir)
+    for ext in a[1:]:
+        rec.add_output_filter[_ext(ext)] = names
+
+
+def remove_output_filter(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """RemoveOutputFilter ext...: the scope no longer adds filters for these extensions
+    (an empty entry, so the merge drops the inherited one, as remove_items does)."""
+    rec = scope_record(ctx.dirconf.modules, NAME, MimeDir)
+    for ext in a:
+        rec.add_output_filter[_ext(ext)] = ()
+
+
+def output_filters(filename: str, dc: DirConfig) -> tuple[str, ...]:
+    """The filter names AddOutputFilter gives a file, in the order mod_mime's find_ct
+    adds them: extension by extension, each name once."""
+    table = mime_config(dc).add_output_filter
+    if not table:
+        return ()
+    out: list[str] = []
+    for ext in os.path.basename(filename).split(".")[1:]:
+        out += [name for name in table.get(ext.lower(), ()) if name not in out]
+    return tuple(out)
 
 
 def directives() -> list[Directive]:
@@ -228,7 +256,10 @@ def directives() -> list[Directive]:
         Directive("AddEncoding", NAME, fi, "ITERATE2", _map("add_encoding"), "an encoding "
                   "(e.g., gzip), followed by one or more file extensions"),
         Directive("AddOutputFilter", NAME, fi, "ITERATE2", add_output_filter, "output "
-                  "filter name followed by one or more file extensions"),
+                  "filter name (or ; delimited names) followed by one or more file "
+                  "extensions"),
+        Directive("RemoveOutputFilter", NAME, fi, "ITERATE", remove_output_filter, "one or "
+                  "more file extensions"),
         Directive("RemoveType", NAME, fi, "ITERATE", remove_type, "one or more file "
                   "extensions"),
         Directive("RemoveHandler", NAME, fi, "ITERATE", remove_handler, "one or more file "

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include "fc_send.h"
 #include "fc_scoreboard.h"
+#include "fc_expires.h"
 
 #define FC_WANT_READ 1
 #define FC_WANT_WRITE 2
@@ -63,6 +64,7 @@ typedef struct fc_fentry {
     dev_t dev; ino_t ino; off_t size; int64_t mtime_ns;
     int64_t ctime_ns;                  /* seen at insert: a rewrite that puts mtime back */
     char *mid; size_t midlen;          /* Last-Modified .. Content-Length lines */
+    int exp_kind; int64_t exp_val;     /* mod_expires' rule, formatted per hit (fc_expires.h) */
     char *ctype; size_t ctlen;         /* "Content-Type: ...\r\n" or empty */
     char *content;                     /* whole body in memory, or NULL */
     int ffd;                           /* open descriptor when content is NULL */
@@ -370,6 +372,14 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     memcpy(o, date, dl); o += dl;
     memcpy(o, c->server_line, c->server_len); o += c->server_len;
     memcpy(o, e->mid, e->midlen); o += e->midlen;
+    if (e->exp_kind) {  /* put() left FC_EXP_MAX bytes of room for these */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t now_us = (int64_t)now.tv_sec * 1000000LL + now.tv_nsec / 1000;
+        if (now.tv_sec > fc_date_sec)  /* the Date line's second ended meanwhile: stay in it */
+            now_us = fc_date_sec * 1000000LL + 999999;
+        o += fc_expiry_fields(e->exp_kind, e->exp_val, now_us, o);
+    }
     size_t kl;
     int keep = fc_keepalive(&ka, o, &kl);  /* the one rule (fc_keepalive.h) */
     o += kl;

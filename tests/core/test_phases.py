@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from support.inprocess import exchange
@@ -80,7 +81,8 @@ def test_unknown_phase_is_refused() -> None:
 def _run(regs: list[Registration]) -> int | Response:
     """The request phases, then the handler when they let the request on (as dispatch)."""
     phases = Phases.build(regs)
-    core, txn = object(), object()  # the runner only hands them to the functions
+    # the runner only hands them to the functions (and reads the access facts of txn)
+    core, txn = object(), SimpleNamespace(satisfy_any=False, user=None)
     rv = phases.run_request(core, txn)
     if not isinstance(rv, Response) and rv <= OK:
         rv = phases.run_handler(core, txn)

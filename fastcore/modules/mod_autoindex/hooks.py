@@ -28,6 +28,16 @@ def listing_handler(core: Handler, txn: Transaction) -> HookResult:
         return DECLINED
     dirname, uri = walk.filename, txn.r_uri
     if (dc.options or 0) & OPT_INDEXES:
+        if txn.method == "HEAD":
+            # index_directory opens the directory, sets the type and validators, and
+            # stops there for a header-only request: no body for the filters (no
+            # DEFLATE Vary), no HeaderName/ReadmeName sub-requests, no length
+            try:
+                os.scandir(dirname).close()
+            except OSError:
+                return core.error(txn, 403, dirconf=dc)
+            return generated(200, autoindex.listing_validators(dirname, dc, txn.start_time),
+                             autoindex.content_type(dc), b"", txn.proto_num, False)
         sig = core.signature(txn, dc)  # ap_psignature("", r): no <hr> in a listing
         try:
             body, streamed = autoindex.render_listing(

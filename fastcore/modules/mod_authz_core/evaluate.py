@@ -1,18 +1,19 @@
-"""Authorization: Apache 2.4 mod_authz_core + mod_authz_host semantics.
+"""Require evaluation: Apache 2.4 mod_authz_core + mod_authz_host + mod_authz_user semantics.
 
-The directives below build RequireGroup trees and AuthzDir.merge applies AuthMerging;
-`authorize` evaluates a tree for one request.  Every provider answers one of GRANTED,
-DENIED or NEUTRAL, exactly as Apache's providers do, and the containers combine them the way
-mod_authz_core's apply_authz_sections does:
+The configuration (config.py) builds RequireGroup trees; `evaluate` walks one for a
+request.  Every provider answers GRANTED, DENIED, NEUTRAL or DENIED_NO_USER (valid-user
+and user while nobody authenticated), exactly as Apache's providers do, and the
+containers combine them the way mod_authz_core's apply_authz_sections does:
 
-- <RequireAll>: any DENIED wins at once; otherwise the first non-neutral answer.
-- <RequireAny> (and bare Require lines): any GRANTED wins at once; otherwise DENIED if any
-  child denied, else NEUTRAL.
+- <RequireAll>: any DENIED wins at once; otherwise the first non-neutral answer, a
+  DENIED_NO_USER replacing an earlier GRANTED (a user could still change the outcome).
+- <RequireAny> (and bare Require lines): any GRANTED wins at once; otherwise the first
+  non-neutral answer, a DENIED_NO_USER replacing an earlier DENIED, else NEUTRAL.
 - <RequireNone>: a negated <RequireAny>.
-- Negation (`Require not ...`, <RequireNone>) turns GRANTED into DENIED and DENIED into
-  NEUTRAL: not being rejected is never a reason to grant.
+- Negation (`Require not ...`, <RequireNone>) turns GRANTED into DENIED and either denial
+  into NEUTRAL: not being rejected is never a reason to grant.
 
-A final NEUTRAL is a denial (403), as in Apache.  DNS is touched only by `Require host`, and
+A final NEUTRAL is a denial, as in Apache.  DNS is touched only by `Require host`, and
 only when evaluation actually reaches that line (children are evaluated lazily, in order).
 """
 from __future__ import annotations
@@ -23,18 +24,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-from fastcore.config.engine import OR_AUTHCFG, Ctx, Directive, DirectiveError, Engine
-from fastcore.config.lexer import get_word, split_words
-from fastcore.config.model import DirConfig, module_record, scope_record
-from fastcore.config.sections import section_args, section_label
-from fastcore.config.tree import Node
-from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
-from fastcore.core.expr import Condition, ExprContext, ExprError, parse_condition
-from fastcore.core.phases import CHECK_AUTHZ, OK, OUTPUT_FILTER, Hook, HookResult
-from fastcore.modules import ModuleSpec
+from fastcore.core.expr import Condition, ExprContext, ExprError
 
 if TYPE_CHECKING:
-    from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
 
 
@@ -48,6 +40,7 @@ class Require:
     filename: str = ""
     line: int = 0
     expr: Condition | None = field(default=None, compare=False)  # Require expr's
+    want_user: bool = False  # a Require expr that reads REMOTE_USER
 
 
 @dataclass(frozen=True)
@@ -62,6 +55,9 @@ class RequireGroup:
 GRANTED = 1
 DENIED = 0
 NEUTRAL = -1
+# a provider that needs an authenticated user and has none yet (valid-user, user):
+# mod_authz_core then asks for authentication instead of refusing
+DENIED_NO_USER = 2
 
 # Providers this module evaluates faithfully.  Anything else (expr, valid-user, user,
 # group, ...) needs machinery fastcore does not have and must be rejected by the config
@@ -69,7 +65,7 @@ NEUTRAL = -1
 # environment (ReqCtx.env: empty unless the server sets variables, as Apache's is for a
 # static request without SetEnv/SetEnvIf).
 SUPPORTED_KINDS = frozenset({"all", "ip", "host", "local", "method", "env", "forward-dns",
-                             "expr"})
+                             "valid-user", "user", "expr"})
 
 METHODS = frozenset({
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
@@ -91,6 +87,7 @@ class RemoteHost(Protocol):
     client_ip: str
     local_ip: str | None
     method: str
+    user: str | None
 
     def remote_host(self, double: bool) -> str | None: ...
 
@@ -110,8 +107,9 @@ class ReqCtx:
     keep-alive connection.
     """
 
-    __slots__ = ("client_ip", "_local", "method", "env", "_resolver", "_name", "_looked_up",
-                 "_double", "txn", "expr_error", "vary", "answer_txn", "answer_vary")
+    __slots__ = ("client_ip", "_local", "method", "env", "user", "_resolver", "_name",
+                 "_looked_up", "_double", "txn", "expr_error", "vary", "answer_txn",
+                 "answer_vary")
 
     def __init__(self, client_ip: str, local_ip: str | Callable[[], object] | None,
                  method: str, resolver: Resolver | None) -> None:
@@ -121,6 +119,7 @@ class ReqCtx:
         self._local = local_ip
         self.method = method
         self.env: dict[str, str] = {}  # request environment variables (Require env)
+        self.user: str | None = None  # the request's authenticated user (Require user)
         self._resolver = resolver
         self._name: str | None = None   # reverse name (unconfirmed)
         self._looked_up = False
@@ -295,6 +294,12 @@ def _provider(ctx: RemoteHost, req: Require) -> int:
         if name is None:
             return DENIED
         return GRANTED if any(in_domain(d, name) for d in req.args) else DENIED
+    if kind in ("valid-user", "user"):
+        # mod_authz_user: no user yet asks for one; `user` compares names exactly
+        user = getattr(ctx, "user", None)
+        if user is None:
+            return DENIED_NO_USER
+        return GRANTED if kind == "valid-user" or user in req.args else DENIED
     if kind == "method":
         return GRANTED if ctx.method.upper() in {m.upper() for m in req.args} else DENIED
     if kind == "env":
@@ -335,19 +340,21 @@ def _expr_provider(ctx: RemoteHost, req: Require) -> int:
     vary = getattr(ctx, "vary", None)
     if vary is not None:
         vary.extend(ectx.vary)
-    return GRANTED if ok else DENIED
+    if ok:
+        return GRANTED
+    # expr_check_authorization: false from an expression that reads REMOTE_USER is
+    # "no user yet" (authentication follows; after it, AH01629's 401)
+    return DENIED_NO_USER if req.want_user else DENIED
 
 
 def _negate(result: int) -> int:
-    if result == GRANTED:
-        return DENIED
-    if result == DENIED:
-        return NEUTRAL
-    return NEUTRAL
+    """GRANTED becomes DENIED; a denial (with or without a user) becomes NEUTRAL."""
+    return DENIED if result == GRANTED else NEUTRAL
 
 
 Trace = Callable[[str, int], None]
-RESULT_WORDS = {GRANTED: "granted", DENIED: "denied", NEUTRAL: "neutral"}
+RESULT_WORDS = {GRANTED: "granted", DENIED: "denied", NEUTRAL: "neutral",
+                DENIED_NO_USER: "denied (no authenticated user yet)"}
 
 
 def describe(node: Require | RequireGroup) -> str:
@@ -375,17 +382,19 @@ def evaluate(ctx: RemoteHost, node: Require | RequireGroup, trace: Trace | None 
         r = evaluate(ctx, child, trace)
         if r == NEUTRAL:
             continue
+        # a denial that a user could change (DENIED_NO_USER) is kept over a plain one
+        # only where that user could still matter, as apply_authz_sections does
         if logic_and:
             if r == DENIED:
                 result = DENIED
                 break
-            if result == NEUTRAL:
+            if result == NEUTRAL or (r == DENIED_NO_USER and result != DENIED):
                 result = r
         else:
             if r == GRANTED:
                 result = GRANTED
                 break
-            if result == NEUTRAL:
+            if result == NEUTRAL or (r == DENIED_NO_USER and result == DENIED):
                 result = r
     if kind == "none":
         result = _negate(result)
@@ -396,9 +405,9 @@ def evaluate(ctx: RemoteHost, node: Require | RequireGroup, trace: Trace | None 
 
 def authorize(req_ctx: RemoteHost, authz: RequireGroup | None,
               trace: Trace | None = None) -> bool | None:
-    """True: granted; False: denied (403); None: no authorization configured at all (the
-    caller grants, as Apache 2.4 does for a path without any Require).  A tree that
-    evaluates to neutral is a denial, as in mod_authz_core."""
+    """True: granted; False: denied (a tree that needs a user and has none, or that
+    evaluates to neutral, included); None: no authorization configured at all (the
+    caller grants, as Apache 2.4 does for a path without any Require)."""
     if authz is None or not authz.items:
         return None
     if isinstance(req_ctx, ReqCtx):
@@ -411,152 +420,6 @@ def authorize(req_ctx: RemoteHost, authz: RequireGroup | None,
         return False
 
 
-# -- configuration: the per-dir record, Require, <RequireAll/Any/None>, AuthMerging ------
-
-NAME = "authz_core_module"
-
-
-@dataclass
-class AuthzDir:
-    """mod_authz_core's per-dir record: the scope's Require tree and its AuthMerging."""
-
-    authz: RequireGroup | None = None
-    merging: str | None = None  # AuthMerging off|and|or (None: off)
-
-    def merge(self, add: AuthzDir) -> AuthzDir:
-        """A section's Require lines replace the parent's unless AuthMerging And/Or
-        combines them (merge_authz_core_dir_config)."""
-        merging = add.merging if add.merging is not None else self.merging
-        if add.authz is None:
-            return AuthzDir(self.authz, merging)
-        mode = add.merging or "off"
-        if mode == "off" or self.authz is None:
-            return AuthzDir(add.authz, merging)
-        return AuthzDir(RequireGroup("all" if mode == "and" else "any",
-                                     (self.authz, add.authz)), merging)
-
-
-def authz_config(dc: DirConfig) -> AuthzDir:
-    """This module's record of a merged DirConfig (ap_get_module_config)."""
-    return module_record(dc.modules, NAME, AuthzDir)
-
-
-def _push(ctx: Ctx, item: Require | RequireGroup) -> None:
-    """Add an item to the current group; the section's own (bare) items form its
-    implicit <RequireAny>, kept in the scope's record as they come."""
-    ctx.authz.append(item)
-    if not ctx.authz_group:
-        scope_record(ctx.dirconf.modules, NAME, AuthzDir).authz = RequireGroup(
-            "any", tuple(ctx.authz))
-
-
-CORE_PROVIDERS = ("all", "env", "method", "expr")
-
-
-def words_until_empty(text: str) -> list[str]:
-    """ap_getword_conf in a loop that stops at the first empty word (`""` ends the list)."""
-    out: list[str] = []
-    pos = 0
-    while pos < len(text):
-        w, pos = get_word(text, pos)
-        if not w:
-            break
-        out.append(w)
-    return out
-
-
-def require(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
-    """add_authz_provider: the provider name is one word (`not` before it, in any case,
-    negates); provider names are case-sensitive; each provider parses the raw rest."""
-    from fastcore.modules.mod_authz_host import HOST_PROVIDERS, parse_host_args
-
-    name, pos = get_word(a)
-    neg = name.lower() == "not"
-    if neg:
-        name, pos = get_word(a, pos)
-    rest = a[pos:].strip()
-    host = name in HOST_PROVIDERS and e.module_loaded("authz_host_module")
-    if not (name in CORE_PROVIDERS or host):
-        raise DirectiveError(f"Unknown Authz provider: {name}")
-    args = tuple(split_words(rest))
-    if host:
-        args = parse_host_args(name, rest, args)
-    elif name == "all":
-        # all_parse_config compares the whole raw rest: `all "granted"` is refused
-        if rest.lower() not in ("granted", "denied"):
-            raise DirectiveError("Argument for 'Require all' must be 'granted' or 'denied'")
-        args = (rest.lower(),)
-    elif name == "method":
-        args = tuple(words_until_empty(rest))
-        for m in args:
-            if m not in METHODS:  # ap_method_number_of is case-sensitive
-                raise DirectiveError(f"Invalid Method '{m}'")
-    elif name == "expr":
-        text = rest  # expr_parse_config drops surrounding double quotes, nothing else
-        if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-            text = text[1:-1]
-        try:
-            cond = parse_condition(text)
-        except DirectiveError as err:
-            raise DirectiveError(f"Cannot parse expression in require line: {err}") from None
-        _check_negation(neg, ctx)
-        _push(ctx, Require(name, (text,), neg, n.filename, n.line, cond))
-        return
-    _check_negation(neg, ctx)
-    _push(ctx, Require(name, args, neg, n.filename, n.line))
-
-
-def _check_negation(neg: bool, ctx: Ctx) -> None:
-    if neg and ctx.authz_kind in ("any", "none"):
-        group = "RequireAny" if ctx.authz_kind == "any" else "RequireNone"
-        raise DirectiveError(f"negative Require directive has no effect in <{group}> "
-                             "directive")
-
-
-def auth_merging(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    v = a[0].lower()
-    if v not in ("off", "and", "or"):
-        raise DirectiveError("AuthMerging must be one of: Off | And | Or")
-    scope_record(ctx.dirconf.modules, NAME, AuthzDir).merging = v
-
-
-def _negative(item: Require | RequireGroup) -> bool:
-    return (item.negated if isinstance(item, Require) else False) or item.kind == "none"
-
-
-def require_group(e: Engine, ctx: Ctx, args: str, node: Node) -> None:
-    """<RequireAll>, <RequireAny>, <RequireNone> (add_authz_section)."""
-    kind = node.name.lower()[len("require"):]
-    label = section_label(e, node)
-    if section_args(args, label):
-        raise DirectiveError(f"<{label}> directive doesn't take additional arguments")
-    parent = {"any": "RequireAny", "all": "RequireAll", "none": "RequireNone"}[ctx.authz_kind]
-    sub = ctx.child(authz=[], authz_kind=kind, authz_group=True)
-    e.walk(node.children or [], sub)  # add_authz_section: the body's errors come first
-    if not sub.authz:
-        raise DirectiveError(f"<{label}> directive contains no authorization directives")
-    if kind == "none" and ctx.authz_kind in ("any", "none"):
-        raise DirectiveError(f"<{label}> directive has no effect in <{parent}> directive")
-    if kind == "all" and all(_negative(i) for i in sub.authz):
-        raise DirectiveError(f"AH01624: <{node.name}> directive contains only negative "
-                             "authorization directives")
-    _push(ctx, RequireGroup(kind, tuple(sub.authz)))
-
-
-def directives() -> list[Directive]:
-    ac = frozenset({OR_AUTHCFG})
-    return [
-        Directive("<RequireAll", NAME, ac, "SECTION", require_group),
-        Directive("<RequireAny", NAME, ac, "SECTION", require_group),
-        Directive("<RequireNone", NAME, ac, "SECTION", require_group),
-        Directive("Require", NAME, ac, "RAW_ARGS", require, "specifies authorization "
-                  "directives which one must pass (or not) for a request to suceeed"),
-        Directive("AuthMerging", NAME, ac, "TAKE1", auth_merging, "controls how a "
-                  "<Directory>, <Location>, or similar directive's authorization directives "
-                  "are combined with those of its predecessor"),
-    ]
-
-
 
 def static_authz(group: RequireGroup | None) -> bool:
     """True when the Require tree cannot depend on the client (only `Require all`)."""
@@ -566,55 +429,3 @@ def static_authz(group: RequireGroup | None) -> bool:
         if isinstance(item, RequireGroup) or item.kind != "all" or item.negated:
             return False
     return True
-
-
-def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
-    """mod_authz_core's share in a cached answer: none when access cannot depend on the
-    client; else not cacheable (every request must be authorized again)."""
-    return NOTHING if static_authz(authz_config(dc).authz) else NOT_CACHEABLE
-
-
-
-def check_authz(core: Handler, txn: Transaction) -> HookResult:
-    """Require for the walked file under its merged configuration: 403 when denied, 500
-    when a Require expr could not be evaluated (AH02320)."""
-    walk, dc = txn.walk, txn.dirconf
-    rctx = txn.conn.ctx
-    rctx.vary = []
-    if walk is not None and dc is not None and \
-            core.srv.authorize(txn, dc, walk.filename) is False:
-        if rctx.expr_error is not None:
-            core.srv.errlog(txn.vhost).log(
-                "error", "authz_core", "AH02320: Error evaluating expression in 'Require "
-                f"expr': {rctx.expr_error}", f"{txn.client_ip}:{txn.remote_port}", dc)
-            return 500
-        return 403
-    rctx.answer_txn, rctx.answer_vary = txn, rctx.vary  # sub-requests' stay their own
-    rctx.vary = []
-    return OK
-
-
-def add_vary(core: Handler, txn: Transaction) -> HookResult:
-    """The request headers a granting Require expr read, in Vary (ap_expr_exec merges
-    them into headers_out, which an error answer does not send)."""
-    rctx = txn.conn.ctx
-    resp = txn.response
-    if not rctx.answer_vary or rctx.answer_txn is not txn or resp is None \
-            or resp.status >= 400:
-        return OK
-    names: list[str] = []
-    for k, v in resp.headers:
-        if k.lower() == "vary":
-            names += [t.strip() for t in v.split(",") if t.strip()]
-    for h in rctx.answer_vary:
-        if h.lower() not in (x.lower() for x in names):
-            names.append(h)
-    resp.headers = [(k, v) for k, v in resp.headers if k.lower() != "vary"]
-    resp.headers.append(("Vary", ",".join(names)))
-    rctx.answer_txn, rctx.answer_vary = None, []
-    return OK
-
-
-HOOKS = (Hook(CHECK_AUTHZ, check_authz, always=True), Hook(OUTPUT_FILTER, add_vary))
-MODULE = ModuleSpec(NAME, directives, dir_record=AuthzDir, hooks=HOOKS,
-                    cache_contribution=cache_contribution)
