@@ -20,27 +20,18 @@ from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribut
 from fastcore.core.phases import FIRST, OUTPUT_FILTER, Hook
 from fastcore.core.transaction import Transaction
 from fastcore.modules import ModuleSpec
-from fastcore.modules.mod_include.config import (
-    NAME,
-    XBITHACK_OFF,
-    IncludeDir,
-    IncludeServer,
-    directives,
-    include_dir,
-)
-from fastcore.modules.mod_include.filter import includes_filter
+from fastcore.modules.mod_include.config import NAME, IncludeDir, IncludeServer, directives
+from fastcore.modules.mod_include.filter import in_scope, includes_filter
 
 
 def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
-    """A file the filter may parse is not cacheable: under XBitHack on/full every
-    text/html file (its execute bit may change with a chmod the cache would not see
-    before the ctime check, and its output depends on the request)."""
+    """A file the filter may parse is not cacheable: one INCLUDES is named for
+    (AddOutputFilter, SetOutputFilter, a mod_filter provider, the server-parsed
+    handler) and, under XBitHack on/full, every text/html file (the execute bit
+    decides); the parsed output depends on the request."""
     if served is None:
         return NOTHING
-    if (include_dir(dc).xbithack or XBITHACK_OFF) != XBITHACK_OFF and (
-            served.ctype or "").startswith("text/html"):
-        return NOT_CACHEABLE
-    return NOTHING
+    return NOT_CACHEABLE if in_scope(dc, served.fname, served.ctype) else NOTHING
 
 
 HOOKS = (Hook(OUTPUT_FILTER, includes_filter, FIRST),)

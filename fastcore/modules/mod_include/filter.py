@@ -31,6 +31,8 @@ from fastcore.core.mapping import decode_path
 from fastcore.core.phases import OK, HookResult
 from fastcore.core.request import HttpError
 from fastcore.core.response import Response
+from fastcore.modules.mod_deflate.filter import chain
+from fastcore.modules.mod_filter import in_harness
 from fastcore.modules.mod_include import text as T
 from fastcore.modules.mod_include.config import (
     DEFAULT_ERROR,
@@ -43,11 +45,13 @@ from fastcore.modules.mod_include.config import (
 )
 from fastcore.modules.mod_include.elements import LAZY, Document, Settings, Vars
 from fastcore.modules.mod_include.parser import tokenize
+from fastcore.modules.mod_mime import handler_for, output_filters
 
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
 
+FILTER = "INCLUDES"
 MAX_SUBREQ_DEPTH = 10  # LimitInternalRecursion's default for sub-requests
 MMAP_LIMIT = 4 * 1024 * 1024  # APR_MMAP_LIMIT: one mapping covers at most this much
 READ_CHUNK = 8000  # APR_BUCKET_BUFF_SIZE: a file bucket's read without mmap
@@ -71,28 +75,66 @@ _PARENT: ContextVar[Parent | None] = ContextVar("ssi_parent", default=None)
 
 
 def wants_includes(core: Handler, txn: Transaction, resp: Response, dc: DirConfig) -> bool:
-    """include_fixup's XBitHack test on the default handler's answer for a file (a 304
-    or 412 carries no type: r->content_type is the file's)."""
+    """Whether INCLUDES is in the chain of the default handler's answer for a file:
+    named by AddOutputFilter, SetOutputFilter or a mod_filter harness (as for a 200:
+    the filter's setup has already ruled out the 304, 412 and 206), or added by
+    include_fixup (the server-parsed handler; XBitHack on a text/html file with its
+    user-execute bit).  A 304 or 412 carries no type: r->content_type is the file's."""
     walk = txn.walk
     if walk is None or walk.st is None or not stmod.S_ISREG(walk.st.st_mode):
         return False
-    if resp.status not in (200, 206, 304, 412) or txn.handler_name is not None:
-        return False
-    xbit = include_dir(dc).xbithack or XBITHACK_OFF
-    if xbit == XBITHACK_OFF or not walk.st.st_mode & stmod.S_IXUSR:
+    if resp.status not in (200, 206, 304, 412) or txn.handler_name not in (
+            None, "server-parsed"):
         return False
     ctype = resp.ctype if resp.ctype is not None or resp.status not in (304, 412) \
         else core.mime.content_type_header(walk.filename, dc)
+    if txn.handler_name == "server-parsed":
+        return True
+    as_200 = Response(200, list(resp.headers), ctype, b"")
+    if FILTER in chain(txn, as_200, ctype):
+        return True
+    xbit = include_dir(dc).xbithack or XBITHACK_OFF
+    if xbit == XBITHACK_OFF or not walk.st.st_mode & stmod.S_IXUSR:
+        return False
     return (ctype or "").startswith("text/html")
+
+
+def in_scope(dc: DirConfig, fname: str, ctype: str | None) -> bool:
+    """Whether INCLUDES may run over this file here (the cache's question)."""
+    return (in_harness(dc, FILTER) or FILTER in output_filters(fname, dc)
+            or FILTER in (dc.output_filters or ()) or handler_for(fname, dc) == "server-parsed"
+            or ((include_dir(dc).xbithack or XBITHACK_OFF) != XBITHACK_OFF
+                and (ctype or "").startswith("text/html")))
 
 
 def includes_filter(core: Handler, txn: Transaction) -> HookResult:
     """The OUTPUT_FILTER hook (FIRST: INCLUDES is a resource filter, before DEFLATE)."""
     resp, dc = txn.response, txn.dirconf
-    if resp is None or dc is None or not wants_includes(core, txn, resp, dc):
+    if resp is None or dc is None:
         return OK
-    txn.cacheable = False
-    return run_filter(core, txn, resp, dc)
+    if wants_includes(core, txn, resp, dc):
+        txn.cacheable = False
+        return run_filter(core, txn, resp, dc)
+    if in_harness(dc, FILTER):
+        txn.cacheable = False
+        return setup_only(core, txn, resp, dc)
+    return OK
+
+
+def setup_only(core: Handler, txn: Transaction, resp: Response, dc: DirConfig) -> Response:
+    """A mod_filter harness with an INCLUDES provider that did not pick it: httpd ran
+    includes_setup anyway (filter_init), so the file's answer has no ETag (unless
+    SSIEtag on) and no 304 or 412 (no_local_copy); a 206 stays."""
+    walk = txn.walk
+    if walk is None or walk.st is None or not stmod.S_ISREG(walk.st.st_mode) or \
+            resp.status not in (200, 206, 304, 412) or txn.handler_name is not None:
+        return resp
+    sent = resp
+    if resp.status in (304, 412):
+        sent = _whole_file(core, txn, walk.filename, walk.st, dc, resp) or resp
+    if not include_dir(dc).etag:
+        sent.headers = [h for h in sent.headers if h[0].lower() != "etag"]
+    return sent
 
 
 def run_filter(core: Handler, txn: Transaction, resp: Response, dc: DirConfig) -> Response:
@@ -145,7 +187,10 @@ def run_filter(core: Handler, txn: Transaction, resp: Response, dc: DirConfig) -
         if low == "last-modified" and not (conf.last_modified or lm_kept):
             continue
         keep.append((k, v))
-    out = Response(200, keep, base.ctype, body)
+    ctype = base.ctype
+    if not ctype and txn.handler_name == "server-parsed":
+        ctype = "text/html"  # include_fixup's default for the server-parsed handler
+    out = Response(200, keep, ctype, body)
     whole = all(isinstance(p, str) for p in pieces) and _one_read(len(data), dc)
     if whole:  # the document passed through untouched, in one brigade
         out.headers.append(("Content-Length", str(len(body))))
