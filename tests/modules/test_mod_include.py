@@ -322,3 +322,20 @@ def test_sub_request_nesting_stops_at_ten(tmp_path) -> None:
         assert "subrequest setup returned 500" in log
     finally:
         srv.stop()
+
+
+def test_includes_runs_before_deflate(tmp_path) -> None:
+    """AddOutputFilter INCLUDES;DEFLATE: the parsed page is what gets compressed."""
+    import gzip
+    conf, www = _site(tmp_path, "LoadModule filter_module modules/mod_filter.so\n"
+                      "LoadModule deflate_module modules/mod_deflate.so\n"
+                      "AddType text/html .shtml\nAddOutputFilter INCLUDES;DEFLATE .shtml\n")
+    with open(os.path.join(www, "z.shtml"), "w") as fh:
+        fh.write('<!--#echo var="DOCUMENT_NAME" -->' + "padding " * 200)
+    srv = FastcoreThread(conf)
+    try:
+        status, hdrs, body = _get(srv.port, "/z.shtml", b"Accept-Encoding: gzip\r\n")
+        assert status == 200 and hdrs.get("content-encoding") == "gzip"
+        assert gzip.decompress(body) == b"z.shtml" + b"padding " * 200
+    finally:
+        srv.stop()

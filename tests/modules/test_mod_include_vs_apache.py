@@ -284,7 +284,7 @@ def test_the_comparison_is_not_vacuous(both: tuple[list, list, list, list]) -> N
     cond = a[len(REQUESTS) * 2:]
     assert [s for s, _h, _b in cond][:6] == [200, 200, 304, 200, 200, 206]
     for path, want in (("/act/a.shtml", b"Sa.shtml"), ("/act/d.sp", b"Pd.sp"),
-                       ("/set/s.txt", b"Os.txtSa.shtml"), ("/bytype/t.html", b"Yt.html")):
+                       ("/set/s.txt", b"Os.txtSs.txt"), ("/bytype/t.html", b"Yt.html")):
         assert bodies[f"GET {path} HTTP/1." + ("1" if path == "/set/s.txt" else "0")
                       ].startswith(want), path
 
