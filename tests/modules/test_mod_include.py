@@ -331,11 +331,15 @@ def test_includes_runs_before_deflate(tmp_path) -> None:
                       "LoadModule deflate_module modules/mod_deflate.so\n"
                       "AddType text/html .shtml\nAddOutputFilter INCLUDES;DEFLATE .shtml\n")
     with open(os.path.join(www, "z.shtml"), "w") as fh:
-        fh.write('<!--#echo var="DOCUMENT_NAME" -->' + "padding " * 200)
+        fh.write('<!--#echo var="DOCUMENT_NAME" --><!--#include virtual="/y.shtml" -->'
+                 + "padding " * 200)
+    with open(os.path.join(www, "y.shtml"), "w") as fh:  # nested: parsed, not compressed
+        fh.write('[<!--#echo var="DOCUMENT_URI" -->]' + "y" * 300)
     srv = FastcoreThread(conf)
     try:
         status, hdrs, body = _get(srv.port, "/z.shtml", b"Accept-Encoding: gzip\r\n")
         assert status == 200 and hdrs.get("content-encoding") == "gzip"
-        assert gzip.decompress(body) == b"z.shtml" + b"padding " * 200
+        assert gzip.decompress(body) == (b"z.shtml[/z.shtml]" + b"y" * 300
+                                         + b"padding " * 200)
     finally:
         srv.stop()

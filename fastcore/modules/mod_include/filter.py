@@ -482,7 +482,13 @@ class RequestServices:
             token = _PARENT.set(Parent(self.env, self.mtime, self.depth + 1))
             try:
                 resp = core.answer(sub, phases.run_handler(core, sub))
-                resp = phases.run_output(core, sub, resp)
+                # the sub-request's own resource filter: a nested document is parsed;
+                # the protocol-level ones (DEFLATE skips sub-requests, headers) are the
+                # main request's
+                sub.response = resp
+                nested = includes_filter(core, sub)
+                if isinstance(nested, Response):
+                    resp = nested
             finally:
                 _PARENT.reset(token)
         except HttpError as e:
