@@ -234,21 +234,35 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
         return None  # another module's Cache-Control/Expires would merge with it per hit
     edits = [c.edit for c in shares if c.edit is not None]
     if edits:
-        if expiry is not None:
-            return None  # mod_headers runs after mod_expires: it may edit the per-hit fields
-        fields: CachedFields | None = CachedFields(parse_fields(head), parse_fields(tail), ctype)
+        # mod_headers runs after mod_expires: the per-hit fields go through the edits as
+        # stand-ins, and an edit that touches them keeps the answer out of the caches
+        per_hit = PER_HIT_STAND_INS if expiry is not None else ()
+        fields: CachedFields | None = CachedFields(parse_fields(head) + per_hit,
+                                                   parse_fields(tail), ctype)
         for edit in edits:
             assert fields is not None
             fields = edit(fields)
             if fields is None:
                 return None
         assert fields is not None
-        head, tail = field_bytes(fields.head), field_bytes(fields.tail)
+        out_head = fields.head
+        if per_hit:
+            out_head = tuple(f for f in fields.head if f not in per_hit)
+            if tuple(f for f in fields.head if f in per_hit) != per_hit \
+                    or _sets_expiry_fields(field_bytes(out_head)):
+                return None
+        head, tail = field_bytes(out_head), field_bytes(fields.tail)
         ctype = fields.content_type
     gates = tuple(c.gate for c in shares if c.gate is not None)
     return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
                       head, tail, served.dc, delivery(served.dc), txn.uri_path, ctype,
                       None if gates else engine_log_set, expiry, gates)
+
+
+# what an entry's expiry sends per hit, as the edits see it (values no command can
+# produce: a command that changes or drops them, or adds its own, is seen)
+PER_HIT_STAND_INS: tuple[Field, ...] = (("Cache-Control", "max-age=\x00per-hit"),
+                                        ("Expires", "\x00per-hit"))
 
 
 def _sets_expiry_fields(head: bytes) -> bool:

@@ -256,3 +256,54 @@ def test_a_real_process_serves_cached_hits_with_their_own_expires(tmp_path: Path
                 if i == 2:
                     time.sleep(1.1)
         assert seen[-1] > seen[0]
+
+
+@pytest.mark.parametrize("headers,cached", [
+    # h5bp's forms: constant fields, one only for some types; the expiry is untouched
+    ('Header always set X-Content-Type-Options "nosniff"\n'
+     'Header set X-Frame-Options "DENY" "expr=%{CONTENT_TYPE} =~ m#text/plain#i"\n'
+     'Header unset X-Powered-By\n', True),
+    # an edit of the per-hit field: only the full path can merge it
+    ('Header merge Cache-Control "public"\n', False),
+    ('Header unset Expires\n', False),
+])
+def test_header_commands_with_an_access_expiry(tmp_path: Path, headers: str,
+                                               cached: bool) -> None:
+    """mod_headers runs after mod_expires: a hit may serve its own Expires beside the
+    headers' fields only when no command touches the per-hit fields."""
+    www = _site(tmp_path)
+    conf = tmp_path / "httpd.conf"
+    mods = "/usr/lib/apache2/modules/"
+    conf.write_text(LOAD.replace("modules/", mods) +
+                    f"LoadModule mpm_prefork_module {mods}mod_mpm_prefork.so\n"
+                    f"LoadModule authz_core_module {mods}mod_authz_core.so\n"
+                    f"LoadModule mime_module {mods}mod_mime.so\n"
+                    f"LoadModule headers_module {mods}mod_headers.so\n"
+                    f"ServerRoot {tmp_path}\nErrorLog {tmp_path}/error_log\n"
+                    f"TypesConfig /etc/mime.types\nListen 127.0.0.1:18080\nServerName localhost\n"
+                    f"CustomLog {tmp_path}/access_log common\n" + SITE.replace("{www}", str(www))
+                    + headers)
+    req = b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    srv = HttpServer(load(str(conf)), None)
+    srv.child_init()
+    try:
+        got = engine_exchange(srv, True, [req, req, req])
+        stats = srv.engine.cache.stats()
+    finally:
+        srv.close()
+    assert (stats["hits"] >= 2) == cached, stats
+    answers = [parse_responses(raw)[0][1] for raw in got]
+    first = answers[0]
+    for h in answers:
+        assert set(h) == set(first)  # every hit carries what the full path sent
+        for name in ("x-content-type-options", "x-frame-options"):
+            assert h.get(name) == first.get(name)
+        if "expires" in h:
+            assert h["cache-control"] == first["cache-control"]
+    if cached:
+        assert first["x-content-type-options"] == "nosniff"
+        assert first["x-frame-options"] == "DENY" and first["cache-control"] == "max-age=100"
+    elif "merge" in headers:
+        assert first["cache-control"] == "max-age=100, public"
+    else:
+        assert "expires" not in first and first["cache-control"] == "max-age=100"

@@ -86,6 +86,10 @@ PAGES = {
     "sub/nested.html": '[<!--#echo var="shared" --><!--#set var="child" value="set-by-child" -->'
                        '<!--#echo var="DOCUMENT_NAME" -->]',
     "inc2.html": "I2\n",
+    "pic.png": "PNGDATA",
+    "noexec/n.html": '<!--#include virtual="/pic.png" -->|<!--#include virtual="/inc2.html" -->|'
+                     '<!--#exec cmd="id" -->\n',
+    "withexec/w.html": '<!--#include virtual="/pic.png" -->\n',
     "act/a.shtml": 'S<!--#echo var="DOCUMENT_NAME" -->\n',
     "act/b.html": 'H<!--#echo var="DOCUMENT_NAME" -->\n',
     "act/c.txt": 'T<!--#echo var="DOCUMENT_NAME" -->\n',
@@ -99,7 +103,7 @@ PAGES = {
     "deny/s.html": "secret\n",
     "big.txt": "x" * 5000,
 }
-NOT_EXECUTABLE = ("notx.html", "sub/inc.html", "inc2.html", "deny/s.html", "big.txt",
+NOT_EXECUTABLE = ("notx.html", "pic.png", "sub/inc.html", "inc2.html", "deny/s.html", "big.txt",
                   "act/a.shtml", "act/b.html", "act/c.txt", "act/d.sp", "set/s.txt",
                   "bytype/t.html", "bytype/t.txt")
 
@@ -139,6 +143,12 @@ DocumentRoot "{www}"
   XBitHack off
   AddOutputFilterByType INCLUDES text/html
 </Directory>
+<Directory "{www}/noexec">
+  Options IncludesNOEXEC
+</Directory>
+<Directory "{www}/withexec">
+  Options Includes
+</Directory>
 <Directory "{www}/pi">
   AcceptPathInfo On
 </Directory>
@@ -155,6 +165,7 @@ REQUESTS = [
     "GET /printenv.html?q=%3C HTTP/1.0", "GET /conf/c.html HTTP/1.0",
     "GET /noinc/n.html HTTP/1.0", "GET /full/f.html HTTP/1.0", "GET /etag/e.html HTTP/1.0",
     "GET /lm/l.html HTTP/1.0", "GET /notx.html HTTP/1.0", "GET /pi/p.html/x/y%20z HTTP/1.0",
+    "GET /noexec/n.html HTTP/1.0", "GET /withexec/w.html HTTP/1.0",
     "GET /act/a.shtml HTTP/1.0", "GET /act/b.html HTTP/1.0", "GET /act/c.txt HTTP/1.0",
     "GET /act/d.sp HTTP/1.0", "GET /set/s.txt HTTP/1.1", "GET /bytype/t.html HTTP/1.0",
     "GET /bytype/t.txt HTTP/1.0",

@@ -513,7 +513,8 @@ class RequestServices:
         assert resp is not None
         if (self.txn.dirconf and (self.txn.dirconf.options or 0) & OPT_INCNOEXEC
                 and resp.ctype and not resp.ctype.startswith("text/")):
-            self.log("error", f'unable to include potential exec "{raw}" in parsed file {f}')
+            self.log("error", f'unable to include potential exec "{raw}" in parsed file '
+                     f"{f}, content type not text/*")
             return None
         if got.status != 200:
             self.log("error", f'unable to include "{raw}" in parsed file {f}, subrequest '
