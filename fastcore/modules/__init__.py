@@ -71,6 +71,7 @@ MODULES: dict[str, str] = {
     "headers_module": "fastcore.modules.mod_headers",
     "expires_module": "fastcore.modules.mod_expires",
     "setenvif_module": "fastcore.modules.mod_setenvif",
+    "include_module": "fastcore.modules.mod_include",
 }
 
 

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 NAME = "filter_module"
 BYTYPE = "BYTYPE:"
 # output filters fastcore implements: name (upper-case) -> the module that registers it
-OUTPUT_FILTERS = {"DEFLATE": "deflate_module", "BROTLI_COMPRESS": "brotli_module"}
+OUTPUT_FILTERS = {"DEFLATE": "deflate_module", "BROTLI_COMPRESS": "brotli_module",
+                  "INCLUDES": "include_module"}
 # filters those modules register in httpd that fastcore does not implement
 UNIMPLEMENTED = {"INFLATE": "deflate_module"}
 
@@ -169,6 +170,13 @@ def filters_for(dc: DirConfig | None, ctype: str | None) -> tuple[str, ...]:
                 out.append(p.filter)
                 break
     return tuple(out)
+
+
+def in_harness(dc: DirConfig, name: str) -> bool:
+    """Whether a harness of the chain has a provider of filter `name`: httpd's
+    filter_init then runs that filter's init function for every answer of the scope,
+    whichever provider is picked later (mod_include's includes_setup drops the ETag)."""
+    return any(p.filter == name for h in _chain(filter_config(dc)) for p in h.providers)
 
 
 def may_select(dc: DirConfig, ctype: str | None, name: str) -> bool:

@@ -6,11 +6,13 @@ time (errors with Apache's messages), evaluate per request against an ExprContex
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fastcore.config.engine import DirectiveError
 from fastcore.core.expr import nodes
 from fastcore.core.expr.context import ExprContext, ExprError
+from fastcore.core.expr.names import Function
 from fastcore.core.expr.parser import ParseFailure, Parser
 
 __all__ = ["Condition", "ExprContext", "ExprError", "StringExpr", "parse_condition",
@@ -53,10 +55,13 @@ class StringExpr:
         return self.root.value(ctx)
 
 
-def parse_condition(text: str) -> Condition:
-    """Parse a boolean ap_expr; DirectiveError carries Apache's message."""
+def parse_condition(text: str, functions: Mapping[str, Function] | None = None,
+                    restricted: bool = False) -> Condition:
+    """Parse a boolean ap_expr; DirectiveError carries Apache's message.  `functions`:
+    a caller's own string functions (an ap_expr_lookup hook of its own, as
+    mod_include's v()); `restricted`: AP_EXPR_FLAG_RESTRICTED (no file access)."""
     try:
-        return Condition(text, Parser(text, False).parse_condition())
+        return Condition(text, Parser(text, False, functions, restricted).parse_condition())
     except ParseFailure as e:
         raise DirectiveError(str(e)) from None
 

@@ -3,6 +3,8 @@
 name lookup's message (ctx->error2) as ap_expr_parse joins them."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastcore.config.regex import CompileError, compile_regex
 from fastcore.core.expr import names as N
 from fastcore.core.expr import nodes as X
@@ -27,9 +29,19 @@ def _from_bytes_text(s: str) -> str:
     return s.encode("latin-1").decode("utf-8", "surrogateescape")
 
 
+# what AP_EXPR_FLAG_RESTRICTED refuses (the entries core_expr_lookup marks restricted)
+RESTRICTED_FUNCTIONS = frozenset(("file", "filesize"))
+RESTRICTED_UNARY = frozenset(("d", "e", "f", "s", "L", "h", "x", "F", "U", "A"))
+
+
 class Parser:
-    def __init__(self, text: str, string_mode: bool) -> None:
+    def __init__(self, text: str, string_mode: bool,
+                 functions: Mapping[str, N.Function] | None = None,
+                 restricted: bool = False) -> None:
         self.toks = tokens(text, string_mode)
+        # a caller's own string functions, looked up first (mod_include's v())
+        self.functions = functions or {}
+        self.restricted = restricted
         self.i = 0
         self.error: str | None = None   # bison's message
         self.error2: str | None = None  # the scanner's or a lookup's
@@ -141,6 +153,9 @@ class Parser:
         return self.comparison()
 
     def unary_op(self, name: str, arg: X.Word) -> X.Cond:
+        if self.restricted and name in RESTRICTED_UNARY:
+            self.lookup_failed(f"-{name} not available in restricted context")
+            return X.Bool(False)
         op = N.UNARY.get(name)  # unary operators are looked up case-sensitively
         if op is None:
             if name in ("F", "U", "A"):
@@ -246,7 +261,10 @@ class Parser:
         raise self.syntax()
 
     def call(self, name: str, arg: X.Word) -> X.Word:
-        func = N.FUNCTIONS.get(name.lower())
+        func = self.functions.get(name.lower()) or N.FUNCTIONS.get(name.lower())
+        if func is not None and self.restricted and name.lower() in RESTRICTED_FUNCTIONS:
+            self.lookup_failed(f"{name} not available in restricted context")
+            return X.Const("")
         if func is None:
             self.lookup_failed(f"Function '{name}' does not exist")
             return X.Const("")
