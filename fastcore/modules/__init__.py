@@ -61,6 +61,7 @@ MODULES: dict[str, str] = {
     "reqtimeout_module": "fastcore.modules.mod_reqtimeout",
     "env_module": "fastcore.modules.mod_env",
     "headers_module": "fastcore.modules.mod_headers",
+    "rewrite_module": "fastcore.modules.mod_rewrite",
 }
 
 

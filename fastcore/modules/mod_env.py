@@ -103,7 +103,10 @@ def directives() -> list[Directive]:
 def fixups(core: Handler, txn: Transaction) -> HookResult:
     """mod_env's fixup: the scope's variables become the request's environment (first
     among the fixups, so a <Location> Redirect's log line carries them too)."""
-    txn.env = request_env(txn.dirconf)
+    scope = request_env(txn.dirconf)
+    # merged over what earlier phases set (mod_rewrite's [E=] and SCRIPT_URL in
+    # translate_name), as apr_table_overlap does
+    txn.env = {**txn.env, **scope} if txn.env else scope
     return OK
 
 
