@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from fastcore.config.engine import OR_FILEINFO, RSRC, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.errors import error_log_line
 from fastcore.config.model import DirConfig, VirtualHost, module_record, scope_record
-from fastcore.config.regex import Regex, compile_regex
+from fastcore.config.regex import CompileError, Regex, compile_regex
 from fastcore.config.tree import Node
 from fastcore.core.expr import Condition, parse_condition
 from fastcore.modules.mod_rewrite.maps import RewriteMapSpec, parse_map
@@ -33,6 +33,11 @@ STR_LT, STR_LE, STR_EQ, STR_GT, STR_GE = range(10, 15)
 INT_LT, INT_LE, INT_EQ, INT_GT, INT_GE = range(20, 25)
 AP_EXPR = 30
 
+# the codes httpd has a status line for (ap_index_of_response finds them)
+KNOWN_STATUSES = frozenset((*range(100, 104), *range(200, 209), 226, *range(300, 309),
+                            *range(400, 418), *range(421, 427), 428, 429, 431, 451,
+                            *range(500, 509), 510, 511))
+
 MAX_ROUNDS = 10000  # REWRITE_MAX_ROUNDS: the [N] loop limit
 
 
@@ -50,6 +55,7 @@ class RewriteCond:
     ornext: bool = False
     novary: bool = False
     negate: bool = False
+    operand: str = ""  # the pattern after `!` and the operator (-gt, <=, = ...)
 
 
 @dataclass
@@ -302,7 +308,7 @@ def parse_arg_line(s: str) -> ArgLine:
     i = _skip_space(s, 0)
     a1, i, ended = _word(s, i)
     if not ended:
-        return ArgLine(a1, None, None, "bad argument line: at least two arguments required")
+        return ArgLine(a1, None, None, "bad argument line 'TEXT'")
     i = _skip_space(s, i)
     a2, i, ended = _word(s, i)
     if not ended:
@@ -311,13 +317,8 @@ def parse_arg_line(s: str) -> ArgLine:
     if i >= len(s):
         return ArgLine(a1, a2, None)
     a3, i, _ = _word(s, i)
-    if not a3.startswith("["):
-        return ArgLine(a1, a2, a3, "bad flag delimiters: third argument must begin with "
-                       f"'[' but found '{a3[:1]}' - too many arguments or rogue whitespace?")
-    if not a3.endswith("]"):
-        return ArgLine(a1, a2, a3, "bad flag delimiters: third argument must end with ']' "
-                       f"but found '{a3[-1:]}' - unintended whitespace within the flags "
-                       "definition?")
+    if not a3.startswith("[") or not a3.endswith("]"):
+        return ArgLine(a1, a2, a3, "bad flag delimiters")
     return ArgLine(a1, a2, a3)
 
 
@@ -340,16 +341,11 @@ def flag_fields(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def _null(s: str | None) -> str:
-    return "(null)" if s is None else s
-
-
 def rewrite_cond(e: Engine, ctx: Ctx, text: str, n: Node) -> None:
     """cmd_rewritecond: the condition waits for the next RewriteRule of its scope."""
     line = parse_arg_line(text)
     if line.error is not None:
-        raise DirectiveError(f"RewriteCond: {line.error} (TestString={_null(line.a1)}, "
-                             f"CondPattern={_null(line.a2)}, flags={_null(line.a3)})")
+        raise DirectiveError(f"RewriteCond: {line.error}".replace("'TEXT'", f"'{text}'"))
     a1, a2 = line.a1 or "", line.a2 or ""
     nocase = ornext = novary = False
     for key, _val in flag_fields(line.a3) if line.a3 else []:
@@ -406,7 +402,7 @@ def rewrite_cond(e: Engine, ctx: Ctx, text: str, n: Node) -> None:
     if kind == REGEX:
         try:
             regex = compile_regex(pat, caseless=nocase)
-        except (ValueError, RuntimeError):
+        except CompileError:
             raise DirectiveError(
                 f"RewriteCond: cannot compile regular expression '{pat}'") from None
     elif kind == AP_EXPR:
@@ -414,8 +410,8 @@ def rewrite_cond(e: Engine, ctx: Ctx, text: str, n: Node) -> None:
             expr = parse_condition(pat)
         except DirectiveError as err:
             raise DirectiveError(
-                f"RewriteCond: cannot compile expression \"{pat}\": {err}") from None
-    cond = RewriteCond(a1, a2, kind, regex, expr, nocase, ornext, novary, negate)
+                f"RewriteCond: cannot compile expression \"{pat}\" {err}") from None
+    cond = RewriteCond(a1, a2, kind, regex, expr, nocase, ornext, novary, negate, pat)
     _pending(ctx).append(cond)
 
 
@@ -439,9 +435,7 @@ def _redirect_status(val: str) -> tuple[int, bool]:
                 break
             digits += c
         status = int(digits)
-        from fastcore.core.errors import REASONS
-
-        if status != 500 and (status not in REASONS or not 100 <= status < 600):
+        if status != 500 and status not in KNOWN_STATUSES:
             raise DirectiveError(f"RewriteRule: invalid HTTP response code '{val}' for "
                                  "flag 'R'")
         return status, not 300 <= status < 400
@@ -539,8 +533,7 @@ def rewrite_rule(e: Engine, ctx: Ctx, text: str, n: Node) -> None:
     """cmd_rewriterule: the rule takes the conditions written before it."""
     line = parse_arg_line(text)
     if line.error is not None:
-        raise DirectiveError(f"RewriteRule: {line.error} (pattern='{_null(line.a1)}', "
-                             f"substitution='{_null(line.a2)}', flags='{_null(line.a3)}')")
+        raise DirectiveError(f"RewriteRule: {line.error}".replace("'TEXT'", f"'{text}'"))
     a1, a2 = line.a1 or "", line.a2 or ""
     rule = RewriteRule(a1, compile_regex("x"), a2)
     nocase = False
@@ -553,7 +546,7 @@ def rewrite_rule(e: Engine, ctx: Ctx, text: str, n: Node) -> None:
     pat = a1[1:] if negate else a1
     try:
         regex = compile_regex(pat, caseless=nocase)
-    except (ValueError, RuntimeError):
+    except CompileError:
         raise DirectiveError(
             f"RewriteRule: cannot compile regular expression '{pat}'") from None
     pend = _pending(ctx)

@@ -283,7 +283,7 @@ def escape_backref(s: str, rule: RewriteRule) -> str:
             elif c == " " and not rule.escape_noplus:
                 out.append("+")
             else:
-                out.extend(f"%{b:02x}" for b in c.encode("latin-1", "replace"))
+                out.extend(f"%{b:02x}" for b in c.encode("utf-8", "surrogateescape"))
         elif c in rule.escapes:
             out.append("+" if c == " " and not rule.escape_noplus else f"%{o:02x}")
         else:

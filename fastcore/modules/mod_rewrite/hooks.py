@@ -72,6 +72,7 @@ def _redirect(core: Handler, txn: Transaction, st: RewriteState, rc: int,
         same = rc == R.NOESCAPE or (oargs is not None and st.args == oargs)
         url += "?" + (st.args if same else escape_uri(st.args))
     status = st.status if 300 <= st.status < 400 else 302
+    txn.filename = url
     return core.error(txn, status, location=url, dirconf=txn.dirconf)
 
 
@@ -135,6 +136,9 @@ def translate(core: Handler, txn: Transaction) -> HookResult:
     rc = R.apply_list(conf.rules, st)
     if not rc:
         return DECLINED
+    txn.filename = st.filename  # r->filename, the log's %f when the answer comes here
+    original = txn.uri_path == txn.r_uri and REDIRECTS_NOTE not in txn.notes
+    _set_args(txn, st.args, original)
     if rc == R.STATUS:
         return st.status
     f = st.filename
@@ -144,8 +148,6 @@ def translate(core: Handler, txn: Transaction) -> HookResult:
         return 403
     if R.absolute_uri(f)[0]:
         return _redirect(core, txn, st, rc, oargs)
-    original = txn.uri_path == txn.r_uri and REDIRECTS_NOTE not in txn.notes
-    _set_args(txn, st.args, original)
     if f.startswith("passthrough:"):
         txn.r_uri = f[12:]
         if original:
@@ -153,13 +155,12 @@ def translate(core: Handler, txn: Transaction) -> HookResult:
         return DECLINED
     f = _tilde(f)
     if not f.startswith("/"):
-        return 400
-    if not _prefix_stat(f) or (st.uri_reduced and not d.options & C.LEGACY_PREFIX_DOCROOT):
+        f = "/" + f  # 2.4.71 takes a relative result as a URL-path
+    reduced = st.uri_reduced and not conf.options & C.LEGACY_PREFIX_DOCROOT
+    if st.unsafe_prefix or reduced or not _prefix_stat(f):
+        # a path led by an expansion is never taken as a file-system path (2.4.60's
+        # UnsafePrefixStat): it gets the DocumentRoot as any URL-path does
         f = txn.vhost.document_root.rstrip("/") + f
-    elif st.unsafe_prefix:
-        st.log_error("AH10508: Unsafe URL with leading variable or backreference rewritten "
-                     f"to a filesystem path without UnsafePrefixStat: {f}")
-        return 403
     txn.mapped = f
     return OK
 
@@ -196,8 +197,11 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
     rc = R.apply_list(d.rules, st)
     if not rc:
         return DECLINED
+    txn.r_query = st.args or ""
+    txn.query = txn.r_query
     if rc == R.STATUS:
         return st.status
+    txn.filename = st.filename
     f = st.filename
     if f.startswith("proxy:"):
         st.log_error(f"AH10160: attempt to make remote request from mod_rewrite without "
@@ -246,6 +250,7 @@ def internal_redirect(core: Handler, txn: Transaction, uri: str,
     count = int(txn.notes.get(REDIRECTS_NOTE, "0")) + 1
     client = f"{txn.client_ip}:{txn.remote_port}"
     if count > RECURSION_LIMIT:
+        txn.filename = "redirect:" + uri + ("?" + args if args else "")
         core.srv.errlog(txn.vhost).log(
             "error", "core", f"AH00124: Request exceeded the limit of {RECURSION_LIMIT} "
             "internal redirects due to probable configuration error. Use "
@@ -265,6 +270,7 @@ def internal_redirect(core: Handler, txn: Transaction, uri: str,
     kept[REDIRECTS_NOTE] = str(count)
     kept[TARGET_NOTE] = target
     txn.notes = kept
+    txn.query = query  # the log's %q is the final request's
     return core.dispatch(txn, path, query)
 
 

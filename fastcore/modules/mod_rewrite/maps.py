@@ -19,7 +19,7 @@ MAX_LINE = 1024  # REWRITE_MAX_TXT_MAP_LINE
 def _unescape(key: str) -> str:
     """ap_unescape_url as the unescape map calls it: every valid %XX decoded (the
     return code, which refuses %2F and %00, is ignored), a bad escape kept."""
-    b = key.encode("latin-1", "surrogateescape")
+    b = key.encode("utf-8", "surrogateescape")
     out = bytearray()
     i = 0
     hexd = b"0123456789abcdefABCDEF"
@@ -30,7 +30,7 @@ def _unescape(key: str) -> str:
         else:
             out.append(b[i])
             i += 1
-    return out.split(b"\0", 1)[0].decode("latin-1")
+    return out.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
 INTERNAL: dict[str, Callable[[str], str]] = {

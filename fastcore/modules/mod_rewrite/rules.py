@@ -73,7 +73,6 @@ def apply_cond(cond: C.RewriteCond, st: RewriteState) -> bool:
             st.rc = Captures(ectx.source, tuple(ectx.groups))
         return rc != cond.negate
     text = expand(cond.input, st, None)
-    pat = cond.pattern[1:] if cond.negate and cond.pattern.startswith("!") else cond.pattern
     if kind == C.REGEX:
         assert cond.regex is not None
         m = cond.regex.search(text)
@@ -95,7 +94,7 @@ def apply_cond(cond: C.RewriteCond, st: RewriteState) -> bool:
         s = _stat(text, link=True)
         rc = s is not None and stmod.S_ISLNK(s.st_mode)
     elif C.STR_LT <= kind <= C.STR_GE:
-        value = _pattern_value(cond, pat)
+        value = cond.operand
         if kind == C.STR_EQ:
             rc = (text.lower() == value.lower()) if cond.nocase else text == value
         else:
@@ -103,22 +102,10 @@ def apply_cond(cond: C.RewriteCond, st: RewriteState) -> bool:
             rc = {C.STR_LT: d <= -1, C.STR_LE: d <= 0, C.STR_GT: d >= 1,
                   C.STR_GE: d >= 0}[kind]
     else:
-        a, b = _atoi(text), _atoi(_pattern_value(cond, pat))
+        a, b = _atoi(text), _atoi(cond.operand)
         rc = {C.INT_LT: a < b, C.INT_LE: a <= b, C.INT_EQ: a == b, C.INT_GT: a > b,
               C.INT_GE: a >= b}[kind]
     return rc != cond.negate
-
-
-def _pattern_value(cond: C.RewriteCond, pat: str) -> str:
-    """The operand after the operator (the parse kept the pattern as written)."""
-    if C.INT_LT <= cond.kind <= C.INT_GE:
-        return pat[3:]
-    if cond.kind in (C.STR_LE, C.STR_GE):
-        return pat[2:]
-    if cond.kind == C.STR_EQ:
-        rest = pat[1:]
-        return "" if rest == '""' else rest
-    return pat[1:]
 
 
 @dataclass(frozen=True)
@@ -195,11 +182,13 @@ def _matches_vhost(st: RewriteState, host: str, port: int) -> bool:
     """ap_matches_request_vhost: the request's server by ServerName or ServerAlias and
     its port."""
     vh = st.txn.vhost
-    names = [vh.server_name.split(":")[0].lower(), *(a.lower() for a in vh.server_aliases)]
-    _name, sport = st.core.srv.server_name_port(st.txn)
-    if host.lower() not in names:
+    host = host.lower()
+    if any(h.lower() == host and p in (0, port) for h, p in vh.addrs):
+        return True
+    if port != vh.server_port:  # httpd's s->port: 0 when ServerName names none
         return False
-    return port == sport or port == (st.txn.vhost.server_port or 80)
+    return host in (vh.server_name.split(":")[0].lower(),
+                    *(a.lower() for a in vh.server_aliases))
 
 
 def apply_rule(rule: C.RewriteRule, st: RewriteState) -> int:
@@ -247,12 +236,13 @@ def apply_rule(rule: C.RewriteRule, st: RewriteState) -> int:
             st.status = rule.status
         return 2
     assert newuri is not None
-    if not rule.unsafe_allow_3f and "?" in newuri and "%3f" in st.txn_raw_target().lower():
+    if (not rule.unsafe_allow_3f and "?" in newuri and "?" not in rule.output
+            and "%3f" in st.txn_raw_target().lower()):
+        # the only '?' came from an expansion of the decoded URI's %3f
         st.log_error("AH10508: Unsafe URL with %3f URL rewritten without UnsafeAllow3F")
         st.status = 403
         return 3
-    if (st.perdir is None and not rule.unsafe_prefix_stat and rule.output[:1] in "$%"
-            and _leading_backref(rule.output)):
+    if st.perdir is None and not rule.unsafe_prefix_stat and _leading_backref(rule.output):
         st.unsafe_prefix = True
     st.filename = newuri
     if st.perdir is not None and rule.dpi:
@@ -279,8 +269,10 @@ def apply_rule(rule: C.RewriteRule, st: RewriteState) -> int:
 
 
 def _leading_backref(output: str) -> bool:
-    """A substitution that starts with a variable or a backreference."""
-    return len(output) > 1 and (output[1].isdigit() or output[1] == "{")
+    """A substitution whose first path segment starts with a variable or a
+    backreference ($N, %N, %{VAR}, ${map:key})."""
+    s = output[1:] if output.startswith("/") else output
+    return len(s) > 1 and s[0] in "$%" and (s[1].isdigit() or s[1] == "{")
 
 
 def apply_env(rule: C.RewriteRule, st: RewriteState) -> None:
@@ -321,6 +313,12 @@ def apply_list(rules: list[C.RewriteRule], st: RewriteState) -> int:
         rule = rules[i]
         st.vary = []
         rc = apply_rule(rule, st)
+        if rc == 1 and st.args is not None and any(
+                c == " " or ord(c) < 0x20 or ord(c) == 0x7F for c in st.args):
+            st.log_error("AH10410: Rewritten query string contains control characters or "
+                         "spaces")
+            st.status = 403
+            rc = 3
         if rc == 3:
             return STATUS
         if rc:
