@@ -252,3 +252,108 @@ def test_refused_with_apaches_message(tmp_path, line: str) -> None:
     with pytest.raises(ConfigError) as err:
         load(path)
     assert str(err.value).strip() == apache.stderr.strip()
+
+
+# the forms of h5bp's rewrite recipes (rewrite_engine, rewrite_nowww,
+# pre-compressed_content_gzip, filename-based_cache_busting, file_access), in a .htaccess
+H5BP_HTACCESS = r"""
+<IfModule mod_rewrite.c>
+    RewriteEngine On
+    Options +FollowSymlinks
+    RewriteCond %{HTTPS} =on
+    RewriteRule ^ - [E=PROTO:https]
+    RewriteCond %{HTTPS} !=on
+    RewriteRule ^ - [E=PROTO:http]
+    RewriteCond %{HTTP_HOST} ^www\.(.+)$ [NC]
+    RewriteRule ^ %{ENV:PROTO}://%1%{REQUEST_URI} [R=301,L]
+    RewriteCond %{HTTP:Accept-Encoding} gzip
+    RewriteCond %{REQUEST_FILENAME}\.gz -f
+    RewriteRule \.(css|ics|js|json|html|svg)$ %{REQUEST_URI}.gz [L]
+    RewriteRule \.gz$ - [E=no-gzip:1]
+    RewriteCond %{REQUEST_FILENAME} !-f
+    RewriteRule ^(.+)\.(\w+)\.(bmp|css|cur|gif|ico|jpe?g|m?js|png|svgz?|webp|webmanifest)$ $1.$3 [L]
+    RewriteRule "(^|/)\.(?!well-known/)" - [F]
+</IfModule>
+<FilesMatch "\.gz$">
+    <IfModule mod_mime.c>
+        RemoveType gz
+        AddType text/css css.gz
+        AddType text/javascript js.gz
+    </IfModule>
+    <IfModule mod_headers.c>
+        Header append Vary Accept-Encoding
+    </IfModule>
+</FilesMatch>
+<IfModule mod_mime.c>
+    AddEncoding gzip .gz
+</IfModule>
+"""
+H5BP_SITE = """
+DocumentRoot "{www}"
+<Directory "{www}">
+  Require all granted
+  AllowOverride All
+</Directory>
+LogFormat "%>s %U %q [%f] [%{{PROTO}}e] [%{{REDIRECT_PROTO}}e] [%{{no-gzip}}e] [%{{REDIRECT_STATUS}}e]" h5fmt
+CustomLog "{run}/access_log" h5fmt
+"""
+H5BP_REQUESTS = (
+    ("/style.css", ""), ("/style.css", "Accept-Encoding: gzip, br\r\n"),
+    ("/app.js", "Accept-Encoding: gzip\r\n"), ("/app.js", ""),
+    ("/style.12345.css", ""), ("/img/logo.20240101.png", ""), ("/img/logo.png", ""),
+    ("/missing.1.css", ""), ("/.hidden", ""), ("/.well-known/security.txt", ""),
+    ("/sub/.git/config", ""), ("/page.html?q=1", "Host: www.localhost\r\n"),
+    ("/", "Host: WWW.example.org\r\n"), ("/index.html", ""),
+)
+
+
+def _h5bp_site(root: str) -> str:
+    www = os.path.join(root, "h5www")
+    for rel, data in (("style.css", b"body{}\n"), ("style.css.gz", b"\x1f\x8bGZ-CSS"),
+                      ("app.js", b"js()\n"), ("app.js.gz", b"\x1f\x8bGZ-JS"),
+                      ("img/logo.png", b"PNG"), (".hidden", b"h\n"),
+                      (".well-known/security.txt", b"sec\n"), ("sub/.git/config", b"g\n"),
+                      ("index.html", b"<p>i</p>\n"), ("page.html", b"<p>p</p>\n")):
+        path = os.path.join(www, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+    with open(os.path.join(www, ".htaccess"), "w") as fh:
+        fh.write(H5BP_HTACCESS)
+    return www
+
+
+def _h5bp_run(tmp: str, www: str, fastcore: bool) -> tuple[list[tuple], list[str]]:
+    run = os.path.join(tmp, "h5-fastcore" if fastcore else "h5-apache")
+    os.makedirs(run)
+    oracle = ApacheOracle(run, H5BP_SITE.format(www=www, run=run),
+                          modules=(*MODULES, "headers"), fastcore=fastcore)
+    answers = []
+    with oracle as ap:
+        for path, extra in H5BP_REQUESTS + H5BP_REQUESTS:
+            host = "" if extra.startswith("Host:") else f"Host: localhost:{ap.port}\r\n"
+            data = raw_request(ap.port, f"GET {path} HTTP/1.1\r\n{host}{extra}"
+                               "Connection: close\r\n\r\n".encode())
+            status, head, body = parse_responses(data)[0]
+            fields = tuple((k, head.get(k, "").replace(str(ap.port), "PORT"))
+                           for k in (*FIELDS, "content-encoding"))
+            answers.append((path, extra, status, fields, body))
+        time.sleep(0.3)
+    with open(os.path.join(run, "access_log")) as fh:
+        log = fh.read().replace(run, "RUN").splitlines()
+    return answers, log
+
+
+def test_h5bp_recipes_in_htaccess_match_apache(tmp_path) -> None:
+    www = _h5bp_site(str(tmp_path))
+    a_answers, a_log = _h5bp_run(str(tmp_path), www, fastcore=False)
+    f_answers, f_log = _h5bp_run(str(tmp_path), www, fastcore=True)
+    diffs = [(a, f) for a, f in zip(a_answers, f_answers) if a != f]
+    assert not diffs
+    assert f_log == a_log
+    by = {(a[0], a[1]): a for a in a_answers}
+    gz = by[("/style.css", "Accept-Encoding: gzip, br\r\n")]
+    assert gz[4] == b"\x1f\x8bGZ-CSS" and ("content-encoding", "gzip") in gz[3]
+    assert by[("/style.12345.css", "")][4] == b"body{}\n"
+    assert by[("/.hidden", "")][2] == 403
+    assert by[("/page.html?q=1", "Host: www.localhost\r\n")][2] == 301
