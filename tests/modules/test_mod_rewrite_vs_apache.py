@@ -211,7 +211,7 @@ def test_answers_and_access_log_match_apache(tmp_path) -> None:
     www = _site(str(tmp_path))
     a_answers, a_log = _run(str(tmp_path), www, fastcore=False)
     f_answers, f_log = _run(str(tmp_path), www, fastcore=True)
-    diffs = [(a, f) for a, f in zip(a_answers, f_answers) if a != f]
+    diffs = [(a, f) for a, f in zip(a_answers, f_answers, strict=True) if a != f]
     assert not diffs
     assert f_log == a_log
     got = {a[0]: a for a in a_answers}
@@ -348,7 +348,7 @@ def test_h5bp_recipes_in_htaccess_match_apache(tmp_path) -> None:
     www = _h5bp_site(str(tmp_path))
     a_answers, a_log = _h5bp_run(str(tmp_path), www, fastcore=False)
     f_answers, f_log = _h5bp_run(str(tmp_path), www, fastcore=True)
-    diffs = [(a, f) for a, f in zip(a_answers, f_answers) if a != f]
+    diffs = [(a, f) for a, f in zip(a_answers, f_answers, strict=True) if a != f]
     assert not diffs
     assert f_log == a_log
     by = {(a[0], a[1]): a for a in a_answers}

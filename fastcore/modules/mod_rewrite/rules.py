@@ -280,7 +280,8 @@ def apply_env(rule: C.RewriteRule, st: RewriteState) -> None:
     for item in rule.env:
         name = expand(item, st, None)
         if name.startswith("!"):
-            st.txn.env.pop(name[1:].lower(), None)
+            gone = name[1:].lower()  # a new dict: txn.env may be a scope's own table
+            st.txn.env = {k: v for k, v in st.txn.env.items() if k != gone}
             continue
         key, _, val = name.partition(":")
         st.txn.env = {**st.txn.env, key.lower(): val}
