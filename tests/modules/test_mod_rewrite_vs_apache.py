@@ -22,6 +22,7 @@ MODULES = ("mpm_prefork", "authz_core", "authz_host", "mime", "dir", "alias", "e
 SITE = """
 DocumentRoot "{www}"
 DirectoryIndex index.html
+Alias /aliased "{www}/sub"
 <Directory "{www}">
   Require all granted
   Options FollowSymLinks
@@ -42,7 +43,8 @@ RewriteRule ^/self$ http://localhost:{port}/a.txt [L]
 RewriteRule ^/forbid - [F]
 RewriteRule ^/gone - [G]
 RewriteRule ^/teapot - [R=451]
-RewriteRule ^/alias-me$ /a.txt [PT]
+RewriteRule ^/alias-me$ /aliased/b.txt [PT]
+RewriteRule ^/no-pt$ /aliased/b.txt
 RewriteRule ^/internal/(.+)$ /sub/$1 [L]
 RewriteRule ^/qs/new$ /a.txt?fresh=1 [L]
 RewriteRule ^/qs/append$ /a.txt?fresh=1 [QSA,L]
@@ -55,6 +57,9 @@ RewriteRule ^/space$ "/with space.txt" [R,L]
 RewriteRule ^/esc/(.*)$ /sub/b.txt?v=$1 [B,L]
 RewriteRule ^/bnp/(.*)$ /sub/b.txt?v=$1 [B,BNP,L]
 RewriteRule ^/bchars/(.*)$ /sub/b.txt?v=$1 [B=/&,L]
+RewriteRule ^/bctls/(.*)$ /sub/b.txt?v=$1 [BCTLS,L]
+RewriteRule ^/bctls-np/(.*)$ /sub/b.txt?v=$1 [BCTLS,BNP,L]
+RewriteRule ^/bne/(.*)$ /sub/b.txt?v=$1 [B,BNE=/,L]
 RewriteRule ^/nc/ABC$ /a.txt [NC,L]
 RewriteRule ^/env$ /a.txt [E=FOO:bar,E=EMPTY:,L]
 RewriteRule ^/type$ /a.txt [T=text/x-forced,L]
@@ -136,14 +141,17 @@ HTACCESS = {
     "ht/off": ("RewriteEngine Off\nRewriteRule ^(.*)$ /a.txt\n"),
     "ht/inherit": ("RewriteEngine On\nRewriteOptions Inherit\nRewriteRule ^z$ f.txt [L]\n"),
     "ht/inherit/child": ("RewriteEngine On\nRewriteOptions Inherit\n"),
+    "ht/front": ("RewriteEngine On\nRewriteCond %{REQUEST_FILENAME} !-f\n"
+                 "RewriteCond %{REQUEST_FILENAME} !-d\nRewriteRule ^ index.html [L]\n"),
 }
 
 PATHS = (
     "/a.txt", "/old/thing", "/temp", "/seeother", "/abs", "/self", "/forbid", "/gone",
-    "/teapot", "/alias-me", "/internal/b.txt", "/qs/new?orig=1", "/qs/append?orig=1",
+    "/teapot", "/alias-me", "/no-pt", "/internal/b.txt", "/qs/new?orig=1", "/qs/append?orig=1",
     "/qs/discard?orig=1", "/qs/empty?orig=1", "/qs/redirect?o=1", "/qs/redirect-ne",
     "/qs/keep?o=%20x", "/space", "/esc/a%20b&c", "/bnp/a%20b", "/bchars/a%20b/c&d",
-    "/nc/abc", "/env", "/type", "/cookie", "/map/A", "/page/known", "/page/unknown",
+    "/nc/abc", "/bctls/a%20b%09c&d/e", "/bctls-np/a%20b&d",
+    "/bne/a/b%20c&d", "/env", "/type", "/cookie", "/map/A", "/page/known", "/page/unknown",
     "/rnd", "/upper/Mixed%2541", "/skip", "/chain", "/nochain", "/next/a1", "/loop",
     "/end", "/hdr", "/or", "/cond?x=1&id=42", "/cond?id=x", "/method", "/int", "/lex",
     "/novary", "/front/deep/page", "/front/", "/expr?go=fast", "/expr",
@@ -153,6 +161,7 @@ PATHS = (
     "/dir", "/nosym/x", "/ht/missing", "/ht/index.txt", "/ht/based/go", "/ht/end/q",
     "/ht/loop/q", "/ht/same/f.txt", "/ht/dot/.hidden", "/ht/dot/.well-known/x",
     "/ht/dpi/p/q", "/ht/off/x", "/ht/inherit/z", "/ht/inherit/child/z", "/missing",
+    "/ht/front/", "/ht/front/real.txt", "/ht/front/nope/deeper", "/ht/front",
 )
 HEADERS = {"/hdr": "X-Test: YES\r\n", "/or": "User-Agent: a bot\r\n",
            "/int": "X-N: 7\r\n", "/lex": "X-S: n\r\n", "/novary": "X-Novary: 1\r\n"}
@@ -164,7 +173,8 @@ def _site(root: str) -> str:
     files = ("a.txt", "sub/b.txt", "sub/end.txt", "index.html", "new/thing", "b.txt",
              "dir/target.txt", "dir/thing.txt", "nosym/y", "ht/index.txt", "ht/end/x.txt",
              "ht/same/f.txt", "ht/dpi/f.txt", "ht/inherit/f.txt", "ht/inherit/child/f.txt",
-             "ht/dot/.hidden", "ht/dot/.well-known/x", "ht/off/x", "with space.txt", "kept")
+             "ht/dot/.hidden", "ht/dot/.well-known/x", "ht/off/x", "ht/front/index.html",
+             "ht/front/real.txt", "with space.txt", "kept")
     for rel in files:
         path = os.path.join(www, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -204,6 +214,9 @@ def _run(tmp: str, www: str, fastcore: bool) -> tuple[list[tuple], list[str]]:
         time.sleep(0.3)
     with open(os.path.join(run, "access_log")) as fh:
         log = fh.read().replace(run, "RUN").replace(str(oracle.port), "PORT").splitlines()
+    with open(os.path.join(run, "error_log")) as fh:
+        log += [line.split("] ", 3)[-1].split("] ", 1)[-1] for line in fh
+                if "[rewrite:" in line or "AH00124" in line]
     return answers, log
 
 
@@ -222,6 +235,8 @@ def test_answers_and_access_log_match_apache(tmp_path) -> None:
     assert got["/dir/page"][3] == b"dir/target.txt\n"
     assert got["/nosym/x"][1] == 403
     assert got["/ht/loop/q"][1] == 500
+    assert got["/alias-me"][3] == b"sub/b.txt\n" and got["/no-pt"][1] == 404
+    assert sum("AH10410" in line for line in a_log) == 4
 
 
 def _conf(tmp: str, lines: str) -> str:
