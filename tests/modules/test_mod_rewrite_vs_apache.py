@@ -372,3 +372,85 @@ def test_h5bp_recipes_in_htaccess_match_apache(tmp_path) -> None:
     assert by[("/style.12345.css", "")][4] == b"body{}\n"
     assert by[("/.hidden", "")][2] == 403
     assert by[("/page.html?q=1", "Host: www.localhost\r\n")][2] == 301
+
+
+VHOSTS_SITE = """
+DocumentRoot "{www}"
+<Directory "{www}">
+  Require all granted
+</Directory>
+RewriteEngine On
+RewriteRule ^/main$ /a.txt [L]
+RewriteRule ^/both$ /a.txt [L]
+<VirtualHost 127.0.0.1:{port}>
+  ServerName localhost
+  RewriteRule ^/own$ /sub/b.txt [L]
+</VirtualHost>
+<VirtualHost 127.0.0.1:{port}>
+  ServerName inherit.test
+  RewriteOptions Inherit
+  RewriteRule ^/both$ /sub/b.txt [L]
+</VirtualHost>
+<VirtualHost 127.0.0.1:{port}>
+  ServerName before.test
+  RewriteOptions InheritBefore
+  RewriteRule ^/both$ /sub/b.txt [L]
+</VirtualHost>
+<VirtualHost 127.0.0.1:{port}>
+  ServerName bare.test
+</VirtualHost>
+<VirtualHost 127.0.0.1:{port}>
+  ServerName off.test
+  RewriteEngine Off
+  RewriteRule ^/main$ /sub/b.txt [L]
+</VirtualHost>
+<VirtualHost 127.0.0.1:{port}>
+  ServerName www.canon.test
+  UseCanonicalName On
+  RewriteCond %{{HTTPS}} =on
+  RewriteRule ^ - [E=PROTO:https]
+  RewriteCond %{{HTTPS}} !=on
+  RewriteRule ^ - [E=PROTO:http]
+  RewriteCond %{{HTTP_HOST}} !^www\\. [NC]
+  RewriteCond %{{SERVER_ADDR}} !=127.0.0.2
+  RewriteRule ^ %{{ENV:PROTO}}://www.%{{HTTP_HOST}}%{{REQUEST_URI}} [R=301,L]
+  RewriteRule ^/canon$ /a.txt [R]
+  ServerAlias canon.test
+</VirtualHost>
+LogFormat "%v %>s %U [%f] [%{{SCRIPT_URL}}e] [%{{SCRIPT_URI}}e] [%{{PROTO}}e]" vfmt
+CustomLog "{run}/access_log" vfmt
+"""
+
+
+def test_virtual_hosts_inherit_as_apache(tmp_path) -> None:
+    www = _site(str(tmp_path))
+    hosts = ("localhost", "inherit.test", "before.test", "bare.test", "off.test",
+             "www.canon.test", "canon.test")
+    results = []
+    for fastcore in (False, True):
+        run = os.path.join(str(tmp_path), "vh-" + ("fastcore" if fastcore else "apache"))
+        os.makedirs(run)
+        oracle = ApacheOracle(run, "", modules=MODULES, fastcore=fastcore)
+        oracle.body = VHOSTS_SITE.format(www=www, run=run, port=oracle.port)
+        answers = []
+        with oracle as ap:
+            for host in hosts + hosts:
+                for path in ("/main", "/both", "/own", "/canon", "/a.txt?q=1"):
+                    data = raw_request(ap.port, f"GET {path} HTTP/1.0\r\nHost: {host}\r\n"
+                                       "\r\n".encode())
+                    status, head, body = parse_responses(data)[0]
+                    answers.append((host, path, status,
+                                    head.get("location", "").replace(str(ap.port), "PORT"),
+                                    body.replace(str(ap.port).encode(), b"PORT")))
+            time.sleep(0.3)
+        with open(os.path.join(run, "access_log")) as fh:
+            log = fh.read().replace(run, "RUN").replace(str(oracle.port), "PORT")
+        results.append((answers, log.splitlines()))
+    (a_answers, a_log), (f_answers, f_log) = results
+    assert [x for x in zip(a_answers, f_answers, strict=True) if x[0] != x[1]] == []
+    assert f_log == a_log
+    got = {(h, p): (s, loc, b) for h, p, s, loc, b in a_answers}
+    assert got[("bare.test", "/main")][0] == 404  # the main server's rules are not inherited
+    assert got[("inherit.test", "/both")][2] == b"sub/b.txt\n"
+    assert got[("before.test", "/both")][2] == b"a.txt\n"
+    assert got[("canon.test", "/a.txt?q=1")][1] == "http://www.canon.test/a.txt?q=1"

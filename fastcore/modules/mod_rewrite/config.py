@@ -179,23 +179,17 @@ def dir_config(dc: DirConfig | None) -> RewriteDir | None:
     return rec if isinstance(rec, RewriteDir) else None
 
 
-_SERVER_CACHE: dict[int, RewriteServer] = {}
-
-
 def server_config(vh: VirtualHost, main: VirtualHost) -> RewriteServer | None:
-    """The server's record.  A <VirtualHost> without any mod_rewrite directive holds the
-    main server's record itself (fastcore merges only what a scope configured); httpd
-    merges an empty one over it, which drops the rules unless an option inherits them."""
+    """The server's record, None for a <VirtualHost> without any mod_rewrite directive:
+    it holds the main server's record, and httpd's hook_uri2file declines there
+    (conf->server != r->server), whatever the main server's options (measured on
+    2.4.71: no SCRIPT_URL, no rule)."""
     rec = vh.module_config.get(NAME)
     if not isinstance(rec, RewriteServer):
         return None
-    if vh is main or rec.server == id(vh):
-        return rec
-    key = id(vh)
-    merged = _SERVER_CACHE.get(key)
-    if merged is None or merged.server != id(vh):
-        merged = _SERVER_CACHE[key] = rec.merge(RewriteServer(server=id(vh)))
-    return merged
+    if vh is not main and rec.server != id(vh):
+        return None
+    return rec
 
 
 def _server_rec(ctx: Ctx) -> RewriteServer:

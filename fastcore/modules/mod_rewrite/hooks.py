@@ -337,6 +337,7 @@ def cache_contribution(txn: Transaction, dc: DirConfig,
         return NOT_CACHEABLE
     if txn is not None and txn.vhost is not None:
         s = C.dir_config(txn.vhost.dir_defaults)
-        if s is not None and s.state:
+        if (s is not None and s.state
+                and C.server_config(txn.vhost, txn.conn.srv.cfg.main) is not None):
             return NOT_CACHEABLE
     return NOTHING
