@@ -60,6 +60,8 @@ RewriteRule ^/bchars/(.*)$ /sub/b.txt?v=$1 [B=/&,L]
 RewriteRule ^/bctls/(.*)$ /sub/b.txt?v=$1 [BCTLS,L]
 RewriteRule ^/bctls-np/(.*)$ /sub/b.txt?v=$1 [BCTLS,BNP,L]
 RewriteRule ^/bne/(.*)$ /sub/b.txt?v=$1 [B,BNE=/,L]
+RewriteRule ^/ne-ctl/(.*)$ /$1 [R,NE,L]
+RewriteRule ^/co-ctl/(.*)$ /a.txt [CO=n:$1:localhost,L]
 RewriteRule ^/nc/ABC$ /a.txt [NC,L]
 RewriteRule ^/env$ /a.txt [E=FOO:bar,E=EMPTY:,L]
 RewriteRule ^/type$ /a.txt [T=text/x-forced,L]
@@ -150,7 +152,7 @@ PATHS = (
     "/teapot", "/alias-me", "/no-pt", "/internal/b.txt", "/qs/new?orig=1", "/qs/append?orig=1",
     "/qs/discard?orig=1", "/qs/empty?orig=1", "/qs/redirect?o=1", "/qs/redirect-ne",
     "/qs/keep?o=%20x", "/space", "/esc/a%20b&c", "/bnp/a%20b", "/bchars/a%20b/c&d",
-    "/nc/abc", "/bctls/a%20b%09c&d/e", "/bctls-np/a%20b&d",
+    "/nc/abc", "/ne-ctl/%0d%0aX-Evil:%20y", "/co-ctl/a%0db", "/bctls/a%20b%09c&d/e", "/bctls-np/a%20b&d",
     "/bne/a/b%20c&d", "/env", "/type", "/cookie", "/map/A", "/page/known", "/page/unknown",
     "/rnd", "/upper/Mixed%2541", "/skip", "/chain", "/nochain", "/next/a1", "/loop",
     "/end", "/hdr", "/or", "/cond?x=1&id=42", "/cond?id=x", "/method", "/int", "/lex",
@@ -215,8 +217,9 @@ def _run(tmp: str, www: str, fastcore: bool) -> tuple[list[tuple], list[str]]:
     with open(os.path.join(run, "access_log")) as fh:
         log = fh.read().replace(run, "RUN").replace(str(oracle.port), "PORT").splitlines()
     with open(os.path.join(run, "error_log")) as fh:
-        log += [line.split("] ", 3)[-1].split("] ", 1)[-1] for line in fh
-                if "[rewrite:" in line or "AH00124" in line]
+        log += [line.split("] ", 3)[-1].split("] ", 1)[-1].replace(str(oracle.port), "PORT")
+                for line in fh
+                if "[rewrite:" in line or "AH00124" in line or "AH02430" in line]
     return answers, log
 
 

@@ -7,16 +7,19 @@ from __future__ import annotations
 import dataclasses
 import os
 import pwd
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fastcore.config.model import OPT_SYM_LINKS, OPT_SYM_OWNER, DirConfig
+from fastcore.core import errors as E
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
-from fastcore.core.expr.values import escape as escape_uri
 from fastcore.core.mapping import decode_path
+from fastcore.core.paths import escape_uri
 from fastcore.core.phases import DECLINED, OK, HookResult
 from fastcore.core.request import HttpError
 from fastcore.core.response import Response
+from fastcore.modules.mod_log_config import escape as log_escape
 from fastcore.modules.mod_rewrite import config as C
 from fastcore.modules.mod_rewrite import rules as R
 from fastcore.modules.mod_rewrite.expand import (
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
     from fastcore.core.transaction import Transaction
 
 REDIRECTS_NOTE = "fastcore-rewrite-redirects"
+CHECK_NOTE = "fastcore-rewrite-check"  # a field the rules made: check_headers applies
+BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # what an internal redirect keeps: END lives in the pool both requests share, the
 # Vary names ("redirect-keeps-vary") and the cookies (the main request's
 # err_headers_out) go on with the answer
@@ -73,6 +78,7 @@ def _redirect(core: Handler, txn: Transaction, st: RewriteState, rc: int,
         url += "?" + (st.args if same else escape_uri(st.args))
     status = st.status if 300 <= st.status < 400 else 302
     txn.filename = url
+    txn.notes[CHECK_NOTE] = "1"
     return core.error(txn, status, location=url, dirconf=txn.dirconf)
 
 
@@ -279,6 +285,7 @@ def mimetype(core: Handler, txn: Transaction) -> HookResult:
     notes = txn.notes
     t = notes.get("rewrite-forced-mimetype")
     if t and txn.dirconf is not None:
+        notes[CHECK_NOTE] = "1"
         txn.dirconf = dataclasses.replace(txn.dirconf, force_type=t)
     h = notes.get("rewrite-forced-handler")
     if h:
@@ -299,7 +306,42 @@ def output(core: Handler, txn: Transaction) -> HookResult:
     cookies = notes.get(COOKIE_NOTE)
     if cookies:
         resp.headers.extend(("Set-Cookie", c) for c in cookies.split("\n"))
+    if (cookies or notes.get(CHECK_NOTE)) and not _fields_valid(core, txn, resp):
+        return _aborted(core, txn, resp.status)
     return OK
+
+
+def _aborted(core: Handler, txn: Transaction, status: int) -> Response:
+    """ap_die's 500 after check_headers refused the answer: no ErrorDocument (a
+    recursive error), the "Additionally" paragraph when the refused answer was an error
+    or a redirect, and the connection closed without Content-Length."""
+    extra = ""
+    if status != 200:
+        extra = (f"<p>Additionally, a {E.status_line(status)}\nerror was encountered while "
+                 "trying to use an ErrorDocument to handle the request.</p>\n")
+    dc = txn.dirconf or txn.vhost.dir_defaults
+    body = E.error_body(500, txn.method, None, None, extra + core.signature(txn, dc),
+                        txn.vhost.server_admin)
+    out = Response(500, [], E.ERROR_CTYPE, body)
+    out.no_length = out.close = True
+    return out
+
+
+def _fields_valid(core: Handler, txn: Transaction, resp: Response) -> bool:
+    """The header filter's check_headers over what a rule put in a field (Location,
+    Set-Cookie, the [T=] type): a control character but HTAB aborts the answer with
+    AH02430 and a 500 (an expansion of the decoded URI must not split a field)."""
+    fields = list(resp.headers)
+    if resp.ctype:
+        fields.append(("Content-Type", resp.ctype))
+    for name, value in fields:
+        if BAD_VALUE.search(value) is not None:
+            core.srv.errlog(txn.vhost).log(
+                "error", "http", f"AH02430: Response header '{log_escape(name)}' value of "
+                f"'{log_escape(value)}' contains invalid characters, aborting request",
+                f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
+            return False
+    return True
 
 
 def _merge_vary(txn: Transaction, resp: Response, names: list[str]) -> None:

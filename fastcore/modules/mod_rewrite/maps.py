@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastcore.config.engine import DirectiveError
-from fastcore.core.expr.values import escape as escape_uri
+from fastcore.core.paths import escape_uri
 
 TXT, RND, INT = "txt", "rnd", "int"
 MAX_LINE = 1024  # REWRITE_MAX_TXT_MAP_LINE
