@@ -7,6 +7,7 @@ fastcore give the same startup messages for mod_rewrite's directives."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 
@@ -457,3 +458,51 @@ def test_virtual_hosts_inherit_as_apache(tmp_path) -> None:
     assert got[("inherit.test", "/both")][2] == b"sub/b.txt\n"
     assert got[("before.test", "/both")][2] == b"a.txt\n"
     assert got[("canon.test", "/a.txt?q=1")][1] == "http://www.canon.test/a.txt?q=1"
+
+
+TRACE_SITE = """
+DocumentRoot "{www}"
+<Directory "{www}">
+  Require all granted
+  Options FollowSymLinks
+</Directory>
+LogLevel warn rewrite:trace5
+RewriteEngine On
+RewriteCond %{{QUERY_STRING}} ^go$
+RewriteRule ^/t/(.*)$ /sub/$1 [L]
+RewriteRule ^/r$ /a.txt [R]
+<Directory "{www}/dir">
+  RewriteEngine On
+  RewriteRule ^(.*)\\.html$ $1.txt [L]
+</Directory>
+"""
+
+
+def _trace_lines(path: str) -> list[str]:
+    """The rewrite:traceN lines: level and the text after httpd's request ids."""
+    out = []
+    with open(path) as fh:
+        for line in fh:
+            m = re.search(r"\[rewrite:(trace\d)\].*?\]\[rid#[0-9a-f]+/initial(/redir#\d+)?\] "
+                          r"(.*)$", line)
+            if m:
+                out.append(f"{m.group(1)} {m.group(2) or ''} {m.group(3)}")
+    return out
+
+
+def test_trace_lines_match_apache(tmp_path) -> None:
+    www = _site(str(tmp_path))
+    logs = []
+    for fastcore in (False, True):
+        run = os.path.join(str(tmp_path), "tr-" + ("fastcore" if fastcore else "apache"))
+        os.makedirs(run)
+        with ApacheOracle(run, TRACE_SITE.format(www=www), modules=MODULES,
+                          fastcore=fastcore) as ap:
+            for path in ("/t/b.txt?go", "/t/b.txt", "/r", "/dir/thing.html", "/a.txt"):
+                raw_request(ap.port, f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n"
+                            .encode())
+            time.sleep(0.3)
+        logs.append([line.replace(run, "RUN").replace(str(ap.port), "PORT")
+                     for line in _trace_lines(os.path.join(run, "error_log"))])
+    assert logs[1] == logs[0]
+    assert any("RewriteCond: input='go' pattern='^go$' => matched" in x for x in logs[0])

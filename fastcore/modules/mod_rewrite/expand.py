@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from fastcore.core.transaction import Transaction
 
 TARGET_NOTE = "fastcore-rewrite-target"
+REDIRECTS_NOTE = "fastcore-rewrite-redirects"
 VARY_NOTE = "fastcore-rewrite-vary"
 COOKIE_NOTE = "fastcore-rewrite-cookies"
 COOKIE_NAMES_NOTE = "fastcore-rewrite-cookie-names"
@@ -65,8 +66,24 @@ class RewriteState:
     vary: list[str] = field(default_factory=list)
     unsafe_prefix: bool = False  # a server-context substitution led by $N / %{...}
     uri_reduced: bool = False    # reduce_uri stripped http://ourhost
-    log: Callable[[str], None] = lambda _msg: None        # rewrite:trace lines
     log_error: Callable[[str], None] = lambda _msg: None  # rewrite:error lines
+    trace_level: int = 0  # the highest rewrite:traceN the scope's LogLevel writes
+    trace_out: Callable[[int, str], None] = lambda _lvl, _msg: None
+
+    def trace(self, level: int, text: str, perdir: bool = True) -> None:
+        """do_rewritelog: "rhost - user [server/sid#..][rid#../initial] [perdir D] text"
+        at rewrite:traceN (the sid/rid are this process's object ids, as httpd's are
+        its pointers)."""
+        if level > self.trace_level:
+            return
+        txn = self.txn
+        redir = int(txn.notes.get(REDIRECTS_NOTE, "0"))
+        user = txn.user if txn.user is None or txn.user else '""'
+        where = f"[perdir {self.perdir}] " if perdir and self.perdir is not None else ""
+        name = self.core.srv.server_name_port(txn)[0]
+        self.trace_out(level, f"{txn.client_ip} - {user or '-'} [{name}/sid#{id(txn.vhost):x}]"
+                       f"[rid#{id(txn):x}/initial{f'/redir#{redir}' if redir else ''}] "
+                       f"{where}{text}")
 
     def txn_raw_target(self) -> str:
         """r->unparsed_uri: the request target as the client sent it."""
@@ -338,7 +355,9 @@ def expand(text: str, st: RewriteState, rule: RewriteRule | None) -> str:
             bri = st.rr if c == "$" else st.rc
             val = bri.get(int(text[i + 1]))
             if val and rule is not None and rule.escape_backrefs:
-                val = escape_backref(val, rule)
+                esc = escape_backref(val, rule)
+                st.trace(5, f"escaping backreference '{val}' to '{esc}'")
+                val = esc
             out.append(val)
             i += 2
             continue
@@ -352,4 +371,9 @@ def map_value(st: RewriteState, name: str, key: str) -> str | None:
     spec = st.server.maps.get(name) if st.server is not None else None
     if spec is None:
         return None
-    return lookup(spec, key, st.log)
+    value = lookup(spec, key, st.log_error)
+    if value is None:
+        st.trace(5, f"map lookup FAILED: map={name} key={key}", False)
+    else:
+        st.trace(5, f"map lookup OK: map={name} key={key} -> val={value}", False)
+    return value

@@ -25,6 +25,7 @@ from fastcore.modules.mod_rewrite import rules as R
 from fastcore.modules.mod_rewrite.expand import (
     COOKIE_NAMES_NOTE,
     COOKIE_NOTE,
+    REDIRECTS_NOTE,
     TARGET_NOTE,
     VARY_NOTE,
     RewriteState,
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
 
-REDIRECTS_NOTE = "fastcore-rewrite-redirects"
 CHECK_NOTE = "fastcore-rewrite-check"  # a field the rules made: check_headers applies
 BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # what an internal redirect keeps: END lives in the pool both requests share, the
@@ -44,18 +44,41 @@ KEPT_NOTES = (R.END_NOTE, VARY_NOTE, COOKIE_NOTE, COOKIE_NAMES_NOTE, REDIRECTS_N
 RECURSION_LIMIT = 10  # LimitInternalRecursion's default
 
 
+def errorlog_escape(msg: str) -> str:
+    """ap_escape_errorlog_item: backslashes doubled, control characters as \\xhh."""
+    out = []
+    for c in msg:
+        if c == "\\":
+            out.append("\\\\")
+        elif ord(c) < 0x20 or ord(c) == 0x7F:
+            out.append(f"\\x{ord(c):02x}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 def _logger(core: Handler, txn: Transaction, level: str) -> Callable[[str], None]:
     """The request's error log at `level`, as mod_rewrite's lines."""
     def log(msg: str) -> None:
-        core.srv.errlog(txn.vhost).log(level, "rewrite", msg,
+        core.srv.errlog(txn.vhost).log(level, "rewrite", errorlog_escape(msg),
                                        f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
     return log
 
 
 def _state(core: Handler, txn: Transaction, server: C.RewriteServer | None,
            perdir: str | None, filename: str, path_info: str = "") -> RewriteState:
-    return RewriteState(core, txn, server, perdir, filename, txn.r_query or None,
-                        path_info, log_error=_logger(core, txn, "error"))
+    st = RewriteState(core, txn, server, perdir, filename, txn.r_query or None,
+                      path_info, log_error=_logger(core, txn, "error"))
+    log = core.srv.errlog(txn.vhost)
+    dc = txn.dirconf or txn.vhost.dir_defaults
+    if log.enabled("trace1", "rewrite", dc):  # else the trace lines cost nothing
+        st.trace_level = max(n for n in range(1, 9) if log.enabled(f"trace{n}", "rewrite", dc))
+        client = f"{txn.client_ip}:{txn.remote_port}"
+
+        def out(level: int, msg: str) -> None:
+            log.log(f"trace{level}", "rewrite", errorlog_escape(msg), client, dc)
+        st.trace_out = out
+    return st
 
 
 def _set_script_env(core: Handler, txn: Transaction) -> None:
@@ -72,11 +95,13 @@ def _redirect(core: Handler, txn: Transaction, st: RewriteState, rc: int,
     appended (escaped unless NE or unchanged), 3xx from the rule else 302."""
     url = st.filename
     if rc != R.NOESCAPE:
+        st.trace(1, f"escaping {url} for redirect")
         url = escape_absolute(url, R.absolute_uri(url)[0])
     if st.args:
         same = rc == R.NOESCAPE or (oargs is not None and st.args == oargs)
         url += "?" + (st.args if same else escape_uri(st.args))
     status = st.status if 300 <= st.status < 400 else 302
+    st.trace(1, f"redirect to {url} [REDIRECT/{status}]")
     txn.filename = url
     txn.notes[CHECK_NOTE] = "1"
     return core.error(txn, status, location=url, dirconf=txn.dirconf)
@@ -139,8 +164,10 @@ def translate(core: Handler, txn: Transaction) -> HookResult:
     oargs = txn.r_query or None
     _set_script_env(core, txn)
     st = _state(core, txn, conf, None, txn.r_uri)
+    st.trace(2, f"init rewrite engine with requested uri {txn.r_uri}")
     rc = R.apply_list(conf.rules, st)
     if not rc:
+        st.trace(1, f"pass through {st.filename}")
         return DECLINED
     txn.filename = st.filename  # r->filename, the log's %f when the answer comes here
     original = txn.uri_path == txn.r_uri and REDIRECTS_NOTE not in txn.notes
@@ -163,10 +190,13 @@ def translate(core: Handler, txn: Transaction) -> HookResult:
     if not f.startswith("/"):
         f = "/" + f  # 2.4.71 takes a relative result as a URL-path
     reduced = st.uri_reduced and not conf.options & C.LEGACY_PREFIX_DOCROOT
+    st.trace(2, f"local path result: {f}")
     if st.unsafe_prefix or reduced or not _prefix_stat(f):
         # a path led by an expansion is never taken as a file-system path (2.4.60's
         # UnsafePrefixStat): it gets the DocumentRoot as any URL-path does
         f = txn.vhost.document_root.rstrip("/") + f
+        st.trace(2, f"prefixed with document_root to {f}")
+    st.trace(1, f"go-ahead with {f} [OK]")
     txn.mapped = f
     return OK
 
@@ -202,6 +232,7 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
                 walk.path_info if walk is not None else "")
     rc = R.apply_list(d.rules, st)
     if not rc:
+        st.trace(1, f"pass through {filename}")
         return DECLINED
     txn.r_query = st.args or ""
     txn.query = txn.r_query
@@ -229,13 +260,16 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
     if not f.startswith("/"):
         return 400
     if f == filename:
-        return OK  # "initial URL equal rewritten URL": no internal redirect
+        st.trace(1, f"initial URL equal rewritten URL: {f} [IGNORING REWRITE]")
+        return OK
     if d.baseurl is not None:
         f = subst_prefix(f, d.directory, d.baseurl)
     else:
         root = txn.vhost.document_root.rstrip("/")
         if f.startswith(root) and f[len(root):len(root) + 1] == "/":
+            st.trace(2, f"strip document_root prefix: {f} -> {f[len(root):]}")
             f = f[len(root):]
+    st.trace(1, f"internal redirect with {f} [INTERNAL REDIRECT]")
     return internal_redirect(core, txn, f, st.args)
 
 

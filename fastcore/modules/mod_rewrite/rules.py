@@ -56,7 +56,17 @@ def _stat(path: str, link: bool = False) -> os.stat_result | None:
 
 
 def apply_cond(cond: C.RewriteCond, st: RewriteState) -> bool:
-    """apply_rewrite_cond."""
+    """apply_rewrite_cond, with its trace4 line."""
+    rc = _cond(cond, st)
+    if st.trace_level >= 4:
+        text = "" if cond.kind == C.AP_EXPR else expand(cond.input, st, None)
+        st.trace(4, f"RewriteCond: input='{text}' pattern='{cond.pattern}'"
+                 f"{' [NC]' if cond.nocase else ''} => "
+                 f"{'matched' if rc else 'not-matched'}")
+    return rc
+
+
+def _cond(cond: C.RewriteCond, st: RewriteState) -> bool:
     kind = cond.kind
     rc = False
     if kind == C.AP_EXPR:
@@ -65,7 +75,7 @@ def apply_cond(cond: C.RewriteCond, st: RewriteState) -> bool:
         try:
             rc = cond.expr.evaluate(ectx)
         except ExprError as exc:
-            st.log(f"RewriteCond: expr='{cond.pattern}' evaluation failed: {exc}")
+            st.trace(1, f"RewriteCond: expr='{cond.pattern}' evaluation failed: {exc}")
             rc = False
         if not cond.novary:
             st.vary_this.extend(ectx.vary)
@@ -197,10 +207,13 @@ def apply_rule(rule: C.RewriteRule, st: RewriteState) -> int:
     uri = st.filename
     if st.perdir is not None:
         if st.path_info:
+            st.trace(3, f"add path info postfix: {uri} -> {uri}{st.path_info}")
             uri += st.path_info
         if len(uri) >= len(st.perdir) and uri.startswith(st.perdir):
+            st.trace(3, f"strip per-dir prefix: {uri} -> {uri[len(st.perdir):]}")
             uri = uri[len(st.perdir):]
     st.uri = uri
+    st.trace(3, f"applying pattern '{rule.pattern}' to uri '{uri}'")
     m = rule.regex.search(uri)
     if (m is not None) == rule.negate:
         return 0
@@ -228,11 +241,14 @@ def apply_rule(rule: C.RewriteRule, st: RewriteState) -> int:
             st.vary_this = []
         i += 1
     newuri = None if rule.nosub else expand(rule.output, st, rule)
+    if newuri is not None:
+        st.trace(2, f"rewrite '{uri}' -> '{newuri}'")
     apply_env(rule, st)
     apply_cookies(rule, st)
     if rule.nosub:
         force_type_handler(rule, st)
         if rule.status_only:
+            st.trace(2, f"forcing responsecode {rule.status} for {st.filename}")
             st.status = rule.status
         return 2
     assert newuri is not None
@@ -250,6 +266,7 @@ def apply_rule(rule: C.RewriteRule, st: RewriteState) -> int:
     split_query(st, rule)
     if (st.perdir is not None and not st.filename.startswith("/")
             and not absolute_uri(st.filename)[0]):
+        st.trace(3, f"add per-dir prefix: {st.filename} -> {st.perdir}{st.filename}")
         st.filename = st.perdir + st.filename
     if rule.proxy:
         fully_qualify(st)
@@ -257,6 +274,7 @@ def apply_rule(rule: C.RewriteRule, st: RewriteState) -> int:
         return 1
     if rule.redirect:
         fully_qualify(st)
+        st.trace(2, f"explicitly forcing redirect with {st.filename}")
         st.status = rule.status
         return 1
     if reduce_uri(st):
@@ -334,6 +352,7 @@ def apply_list(rules: list[C.RewriteRule], st: RewriteState) -> int:
                 return STATUS
             if rc != 2:
                 changed = NOESCAPE if rule.noescape else NORMAL
+                st.trace(2, f"setting lastsub to rule with output {rule.output}")
             if rule.passthrough:
                 st.filename = "passthrough:" + st.filename
                 return NORMAL
