@@ -122,12 +122,24 @@ RewriteRule ^/vars$ /sub/b.txt?%{{REQUEST_URI}}|%{{HTTP_HOST}}|%{{SERVER_PORT}}|
   RewriteRule ^(.*)\\.html$ $1.txt [L]
   RewriteRule ^info/(.*)$ target.txt?pi=$1 [L]
 </Directory>
+<Location "/loc">
+  RewriteEngine On
+  RewriteRule (.*)/loc/thing$ $1/a.txt [L]
+  RewriteRule ^(.*)$ - [E=LOCSEEN:$1]
+</Location>
+<Directory "{www}/iff">
+  <If "%{{QUERY_STRING}} == 'yes'">
+    RewriteEngine On
+    RewriteRule ^x$ /a.txt [R,L]
+  </If>
+</Directory>
+ErrorDocument 404 /sub/b.txt
 <Directory "{www}/nosym">
   Options None
   RewriteEngine On
   RewriteRule ^x$ y [L]
 </Directory>
-LogFormat "%>s %U %q [%f] [%{{FOO}}e] [%{{REDIRECT_FOO}}e] [%{{SCRIPT_URL}}e] [%{{REDIRECT_STATUS}}e] [%{{HTACCESS}}e] [%{{REDIRECT_HTACCESS}}e]" rwfmt
+LogFormat "%>s %U %q [%f] [%{{LOCSEEN}}e] [%{{FOO}}e] [%{{REDIRECT_FOO}}e] [%{{SCRIPT_URL}}e] [%{{REDIRECT_STATUS}}e] [%{{HTACCESS}}e] [%{{REDIRECT_HTACCESS}}e]" rwfmt
 CustomLog "{run}/access_log" rwfmt
 """
 
@@ -164,7 +176,8 @@ PATHS = (
     "/dir", "/nosym/x", "/ht/missing", "/ht/index.txt", "/ht/based/go", "/ht/end/q",
     "/ht/loop/q", "/ht/same/f.txt", "/ht/dot/.hidden", "/ht/dot/.well-known/x",
     "/ht/dpi/p/q", "/ht/off/x", "/ht/inherit/z", "/ht/inherit/child/z", "/missing",
-    "/ht/front/", "/ht/front/real.txt", "/ht/front/nope/deeper", "/ht/front",
+    "/ht/front/", "/ht/front/real.txt", "/loc/thing", "/loc/other", "/iff/x?yes",
+    "/iff/x?no", "/ht/front/nope/deeper", "/ht/front",
 )
 HEADERS = {"/hdr": "X-Test: YES\r\n", "/or": "User-Agent: a bot\r\n",
            "/int": "X-N: 7\r\n", "/lex": "X-S: n\r\n", "/novary": "X-Novary: 1\r\n"}
