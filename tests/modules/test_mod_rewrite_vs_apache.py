@@ -156,6 +156,7 @@ HTACCESS = {
     "ht/off": ("RewriteEngine Off\nRewriteRule ^(.*)$ /a.txt\n"),
     "ht/inherit": ("RewriteEngine On\nRewriteOptions Inherit\nRewriteRule ^z$ f.txt [L]\n"),
     "ht/inherit/child": ("RewriteEngine On\nRewriteOptions Inherit\n"),
+    "ht/empty": "RewriteEngine On\nRewriteRule ^$ f.txt [L]\n",
     "ht/front": ("RewriteEngine On\nRewriteCond %{REQUEST_FILENAME} !-f\n"
                  "RewriteCond %{REQUEST_FILENAME} !-d\nRewriteRule ^ index.html [L]\n"),
 }
@@ -177,7 +178,7 @@ PATHS = (
     "/ht/loop/q", "/ht/same/f.txt", "/ht/dot/.hidden", "/ht/dot/.well-known/x",
     "/ht/dpi/p/q", "/ht/off/x", "/ht/inherit/z", "/ht/inherit/child/z", "/missing",
     "/ht/front/", "/ht/front/real.txt", "/loc/thing", "/loc/other", "/iff/x?yes",
-    "/iff/x?no", "/ht/front/nope/deeper", "/ht/front",
+    "/iff/x?no", "/ht/empty/", "/ht/empty", "/ht/front/nope/deeper", "/ht/front",
 )
 HEADERS = {"/hdr": "X-Test: YES\r\n", "/or": "User-Agent: a bot\r\n",
            "/int": "X-N: 7\r\n", "/lex": "X-S: n\r\n", "/novary": "X-Novary: 1\r\n"}
@@ -189,7 +190,7 @@ def _site(root: str) -> str:
     files = ("a.txt", "sub/b.txt", "sub/end.txt", "index.html", "new/thing", "b.txt",
              "dir/target.txt", "dir/thing.txt", "nosym/y", "ht/index.txt", "ht/end/x.txt",
              "ht/same/f.txt", "ht/dpi/f.txt", "ht/inherit/f.txt", "ht/inherit/child/f.txt",
-             "ht/dot/.hidden", "ht/dot/.well-known/x", "ht/off/x", "ht/front/index.html",
+             "ht/dot/.hidden", "ht/dot/.well-known/x", "ht/off/x", "ht/front/index.html", "ht/empty/f.txt",
              "ht/front/real.txt", "with space.txt", "kept")
     for rel in files:
         path = os.path.join(www, rel)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat as stmod
-from dataclasses import dataclass
 
 from fastcore.core.expr import ExprContext, ExprError
 from fastcore.modules.mod_rewrite import config as C
@@ -118,13 +117,6 @@ def _cond(cond: C.RewriteCond, st: RewriteState) -> bool:
     return rc != cond.negate
 
 
-@dataclass(frozen=True)
-class RuleResult:
-    """apply_rewrite_rule: 0 no match, 1 rewritten, 2 matched without substitution."""
-
-    rc: int
-
-
 def split_query(st: RewriteState, rule: C.RewriteRule) -> None:
     """splitout_queryargs."""
     length, takes_qs = absolute_uri(st.filename)
@@ -203,7 +195,7 @@ def _matches_vhost(st: RewriteState, host: str, port: int) -> bool:
 
 def apply_rule(rule: C.RewriteRule, st: RewriteState) -> int:
     """apply_rewrite_rule: 0 no match, 1 rewritten (or redirect/passthrough), 2 matched
-    without substitution."""
+    without substitution, 3 refused (a status in st.status: the %3f check)."""
     uri = st.filename
     if st.perdir is not None:
         if st.path_info:
