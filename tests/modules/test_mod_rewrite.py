@@ -294,3 +294,33 @@ def test_dash_m_lists_rewrite_module(tmp_path: Path, capsys: pytest.CaptureFixtu
                     "Listen 127.0.0.1:18080\nServerName x\n")
     assert main(["-f", str(conf), "-M"]) == 0
     assert " rewrite_module (shared)" in capsys.readouterr().out.splitlines()
+
+
+def test_a_vanished_map_file_takes_the_default(tmp_path: Path) -> None:
+    mapfile = tmp_path / "pages.map"
+    mapfile.write_text("a sub/b.txt\n")
+    path = _site(tmp_path, f"RewriteEngine On\nRewriteMap pages txt:{mapfile}\n"
+                 "RewriteRule ^/p/(.*)$ /${pages:$1|a.html} [L]\n")
+    srv = HttpServer(load(path), None)
+    srv.child_init()
+    try:
+        first = engine_exchange(srv, False, [GET % (b"/p/a", b"")])[0]
+        mapfile.unlink()
+        second = engine_exchange(srv, False, [GET % (b"/p/a", b"")])[0]
+    finally:
+        srv.close()
+    assert first.endswith(b"\r\n\r\nb\n")
+    assert second.startswith(b"HTTP/1.1 200 OK") and second.endswith(b"<p>hello</p>\n")
+    assert (f"AH00661: mod_rewrite: can't access text RewriteMap file {mapfile}"
+            in (tmp_path / "error_log").read_text())
+
+
+def test_trace_lines_only_where_loglevel_asks(tmp_path: Path) -> None:
+    path = _site(tmp_path, "RewriteEngine On\nRewriteRule ^/x$ /a.html\n"
+                 f"<Directory \"{tmp_path}/htdocs/sub\">\n LogLevel rewrite:trace2\n"
+                 " RewriteEngine On\n RewriteRule ^c\\.txt$ b.txt\n</Directory>\n")
+    _exchange(path, [GET % (b"/x", b""), GET % (b"/sub/c.txt", b"")], engine=False)
+    lines = [x for x in (tmp_path / "error_log").read_text().splitlines() if "trace" in x]
+    assert lines and all("[rewrite:trace" in x and "[perdir " in x for x in lines)
+    assert any("rewrite 'c.txt' -> 'b.txt'" in x for x in lines)
+    assert not any("/x" in x for x in lines)  # the server's rules log at warn

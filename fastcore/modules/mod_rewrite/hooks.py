@@ -70,7 +70,9 @@ def _state(core: Handler, txn: Transaction, server: C.RewriteServer | None,
     st = RewriteState(core, txn, server, perdir, filename, txn.r_query or None,
                       path_info, log_error=_logger(core, txn, "error"))
     log = core.srv.errlog(txn.vhost)
-    dc = txn.dirconf or txn.vhost.dir_defaults
+    # translate_name runs under the server's per-dir config (an internal redirect's
+    # txn.dirconf is still the previous request's until the walk)
+    dc = (txn.dirconf if perdir is not None else None) or txn.vhost.dir_defaults
     if log.enabled("trace1", "rewrite", dc):  # else the trace lines cost nothing
         st.trace_level = max(n for n in range(1, 9) if log.enabled(f"trace{n}", "rewrite", dc))
         client = f"{txn.client_ip}:{txn.remote_port}"
