@@ -313,6 +313,7 @@ def internal_redirect(core: Handler, txn: Transaction, uri: str,
     kept[TARGET_NOTE] = target
     txn.notes = kept
     txn.query = query  # the log's %q is the final request's
+    txn.dirconf = None  # the new request starts under the server's per-dir config
     return core.dispatch(txn, path, query)
 
 
