@@ -61,6 +61,19 @@ RewriteRule ^/bchars/(.*)$ /sub/b.txt?v=$1 [B=/&,L]
 RewriteRule ^/bctls/(.*)$ /sub/b.txt?v=$1 [BCTLS,L]
 RewriteRule ^/bctls-np/(.*)$ /sub/b.txt?v=$1 [BCTLS,BNP,L]
 RewriteRule ^/bne/(.*)$ /sub/b.txt?v=$1 [B,BNE=/,L]
+RewriteCond %{{LA-U:REQUEST_FILENAME}} !-f
+RewriteRule ^/la/(.*)$ /sub/b.txt?miss=$1 [L]
+RewriteCond /sub/b.txt -U
+RewriteRule ^/lu$ /a.txt [L]
+RewriteCond /denied/x -U
+RewriteRule ^/lu-denied$ /a.txt [L]
+RewriteRule ^/lu-denied$ /sub/b.txt [L]
+RewriteCond %{{DOCUMENT_ROOT}}/sub/b.txt -F
+RewriteRule ^/lf$ /a.txt [L]
+RewriteCond %{{DOCUMENT_ROOT}}/denied/d.txt -F
+RewriteRule ^/lf-denied$ /a.txt [L]
+RewriteCond %{{LA-U:IS_SUBREQ}} =true
+RewriteRule ^/la-sub$ /a.txt [L]
 RewriteRule ^/ne-ctl/(.*)$ /$1 [R,NE,L]
 RewriteRule ^/co-ctl/(.*)$ /a.txt [CO=n:$1:localhost,L]
 RewriteRule ^/nc/ABC$ /a.txt [NC,L]
@@ -122,6 +135,9 @@ RewriteRule ^/vars$ /sub/b.txt?%{{REQUEST_URI}}|%{{HTTP_HOST}}|%{{SERVER_PORT}}|
   RewriteRule ^(.*)\\.html$ $1.txt [L]
   RewriteRule ^info/(.*)$ target.txt?pi=$1 [L]
 </Directory>
+<Directory "{www}/denied">
+  Require all denied
+</Directory>
 <Location "/loc">
   RewriteEngine On
   RewriteRule (.*)/loc/thing$ $1/a.txt [L]
@@ -156,6 +172,9 @@ HTACCESS = {
     "ht/off": ("RewriteEngine Off\nRewriteRule ^(.*)$ /a.txt\n"),
     "ht/inherit": ("RewriteEngine On\nRewriteOptions Inherit\nRewriteRule ^z$ f.txt [L]\n"),
     "ht/inherit/child": ("RewriteEngine On\nRewriteOptions Inherit\n"),
+    "ht/la": ("RewriteEngine On\nRewriteCond %{LA-F:REQUEST_FILENAME} -f\n"
+              "RewriteRule ^f\\.txt$ - [E=HTACCESS:seen-%{LA-U:REQUEST_FILENAME}]\n"
+              "RewriteRule ^g$ - [E=HTACCESS:%{LA-F:REQUEST_FILENAME}]\n"),
     "ht/empty": "RewriteEngine On\nRewriteRule ^$ f.txt [L]\n",
     "ht/front": ("RewriteEngine On\nRewriteCond %{REQUEST_FILENAME} !-f\n"
                  "RewriteCond %{REQUEST_FILENAME} !-d\nRewriteRule ^ index.html [L]\n"),
@@ -178,7 +197,9 @@ PATHS = (
     "/ht/loop/q", "/ht/same/f.txt", "/ht/dot/.hidden", "/ht/dot/.well-known/x",
     "/ht/dpi/p/q", "/ht/off/x", "/ht/inherit/z", "/ht/inherit/child/z", "/missing",
     "/ht/front/", "/ht/front/real.txt", "/loc/thing", "/loc/other", "/iff/x?yes",
-    "/iff/x?no", "/ht/empty/", "/ht/empty", "/ht/front/nope/deeper", "/ht/front",
+    "/iff/x?no", "/ht/empty/", "/ht/empty",
+    "/la/a.txt", "/la/none", "/lu", "/lu-denied", "/lf", "/lf-denied", "/la-sub",
+    "/ht/la/f.txt", "/ht/la/g", "/ht/front/nope/deeper", "/ht/front",
 )
 HEADERS = {"/hdr": "X-Test: YES\r\n", "/or": "User-Agent: a bot\r\n",
            "/int": "X-N: 7\r\n", "/lex": "X-S: n\r\n", "/novary": "X-Novary: 1\r\n"}
@@ -190,7 +211,7 @@ def _site(root: str) -> str:
     files = ("a.txt", "sub/b.txt", "sub/end.txt", "index.html", "new/thing", "b.txt",
              "dir/target.txt", "dir/thing.txt", "nosym/y", "ht/index.txt", "ht/end/x.txt",
              "ht/same/f.txt", "ht/dpi/f.txt", "ht/inherit/f.txt", "ht/inherit/child/f.txt",
-             "ht/dot/.hidden", "ht/dot/.well-known/x", "ht/off/x", "ht/front/index.html", "ht/empty/f.txt",
+             "ht/dot/.hidden", "ht/dot/.well-known/x", "ht/off/x", "ht/front/index.html", "ht/empty/f.txt", "ht/la/f.txt", "denied/d.txt",
              "ht/front/real.txt", "with space.txt", "kept")
     for rel in files:
         path = os.path.join(www, rel)

@@ -28,7 +28,7 @@ OPTION_WORDS = {"inherit": INHERIT, "inheritbefore": INHERIT_BEFORE,
                 "legacyprefixdocroot": LEGACY_PREFIX_DOCROOT, "longurloptimization": LONGOPT}
 
 # Condition pattern kinds (CONDPAT_*)
-REGEX, FILE_EXISTS, FILE_SIZE, FILE_LINK, FILE_DIR, FILE_XBIT = range(6)
+REGEX, FILE_EXISTS, FILE_SIZE, FILE_LINK, FILE_DIR, FILE_XBIT, LU_URL, LU_FILE = range(8)
 STR_LT, STR_LE, STR_EQ, STR_GT, STR_GE = range(10, 15)
 INT_LT, INT_LE, INT_EQ, INT_GT, INT_GE = range(20, 25)
 AP_EXPR = 30
@@ -352,9 +352,6 @@ def rewrite_cond(e: Engine, ctx: Ctx, text: str, n: Node) -> None:
             novary = True
         else:
             raise DirectiveError(f"RewriteCond: unknown flag '{key}'")
-    if "%{LA-U:" in a1.upper() or "%{LA-F:" in a1.upper():
-        raise DirectiveError("RewriteCond: the %{LA-U:...} and %{LA-F:...} look-aheads "
-                             "(sub-requests) are not implemented by fastcore")
     negate = a2.startswith("!")
     pat = a2[1:] if negate else a2
     kind = REGEX
@@ -364,11 +361,8 @@ def rewrite_cond(e: Engine, ctx: Ctx, text: str, n: Node) -> None:
         if pat[0] == "-":
             if len(pat) == 2:
                 kind = {"f": FILE_EXISTS, "s": FILE_SIZE, "d": FILE_DIR, "x": FILE_XBIT,
-                        "h": FILE_LINK, "L": FILE_LINK, "l": FILE_LINK}.get(pat[1], REGEX)
-                if pat[1] in "UF":
-                    raise DirectiveError(
-                        f"RewriteCond: the -{pat[1]} test (a sub-request) is not "
-                        "implemented by fastcore")
+                        "h": FILE_LINK, "L": FILE_LINK, "l": FILE_LINK, "U": LU_URL,
+                        "F": LU_FILE}.get(pat[1], REGEX)
             elif len(pat) > 3:
                 op = pat[1:3]
                 ints = {"lt": INT_LT, "le": INT_LE, "gt": INT_GT, "ge": INT_GE, "eq": INT_EQ,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from fastcore.config.regex import Match
 from fastcore.modules.mod_rewrite.config import RewriteRule, RewriteServer, _atoi
 from fastcore.modules.mod_rewrite.maps import lookup
+from fastcore.modules.mod_rewrite.subreq import in_subreq, lookup_file, lookup_uri, subreq_ok
 
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
@@ -57,7 +58,7 @@ class RewriteState:
     filename: str
     args: str | None
     path_info: str = ""
-    base: str | None = None  # RewriteBase (LA-U lookups are refused at startup)
+    base: str | None = None  # RewriteBase (the per-dir LA-U look-ahead's prefix)
     uri: str = ""
     status: int = 200
     rr: Captures = field(default_factory=Captures)
@@ -173,8 +174,11 @@ def variable(var: str, st: RewriteState) -> str:
             return val or ""
         return ""
     if var[4:5] == ":":
-        if var[5:] and var[:4].upper() == "HTTP":
+        head = var[:4].upper()
+        if var[5:] and head == "HTTP":
             return header(st, var[5:]) or ""
+        if var[5:] and head in ("LA-U", "LA-F") and st.uri and subreq_ok(txn):
+            return look_ahead(st, head, var[5:])
         return ""
     v = var.upper()
     srv = st.core.srv
@@ -196,7 +200,7 @@ def variable(var: str, st: RewriteState) -> str:
     if v == "HTTPS":
         return "off"
     if v == "IS_SUBREQ":
-        return "false"
+        return "true" if in_subreq(txn) else "false"
     if v == "PATH_INFO":
         return st.path_info
     if v == "SERVER_NAME":
@@ -244,6 +248,27 @@ def variable(var: str, st: RewriteState) -> str:
     if v == "SERVER_SOFTWARE":
         return srv.banner
     return ""
+
+
+def look_ahead(st: RewriteState, kind: str, name: str) -> str:
+    """%{LA-U:VAR} / %{LA-F:VAR}: VAR as a sub-request for the URI (or file) being
+    rewritten would see it."""
+    path = st.uri
+    if kind == "LA-U" or (st.perdir is not None and path.startswith("/")):
+        if st.perdir is not None and not path.startswith("/"):
+            path = (st.base or st.perdir) + path  # la_u
+        res = lookup_uri(st.core, st.txn, path)
+    else:
+        if st.perdir is not None:
+            path = st.perdir + path
+        res = lookup_file(st.core, st.txn, path)
+    walk = res.txn.walk
+    sub = RewriteState(st.core, res.txn, st.server, st.perdir, res.txn.filename or "",
+                       res.txn.r_query or None, walk.path_info if walk else "")
+    value = variable(name, sub)
+    st.vary_this.extend(sub.vary_this)
+    st.trace(5, f"lookahead: path={path} var={name} -> val={value}")
+    return value
 
 
 def _closing(s: str, i: int) -> int:

@@ -30,6 +30,7 @@ from fastcore.modules.mod_rewrite.expand import (
     VARY_NOTE,
     RewriteState,
 )
+from fastcore.modules.mod_rewrite.subreq import in_subreq
 
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
@@ -232,6 +233,7 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
     conf = C.server_config(txn.vhost, core.srv.cfg.main)
     st = _state(core, txn, conf, d.directory, filename,
                 walk.path_info if walk is not None else "")
+    st.base = d.baseurl
     rc = R.apply_list(d.rules, st)
     if not rc:
         st.trace(1, f"pass through {filename}")
@@ -272,6 +274,9 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
             st.trace(2, f"strip document_root prefix: {f} -> {f[len(root):]}")
             f = f[len(root):]
     st.trace(1, f"internal redirect with {f} [INTERNAL REDIRECT]")
+    if in_subreq(txn):  # a look-up never runs the handler: the redirect-handler's mark
+        txn.filename = "redirect:" + f
+        return OK
     return internal_redirect(core, txn, f, st.args)
 
 

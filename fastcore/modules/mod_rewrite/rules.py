@@ -8,6 +8,7 @@ import stat as stmod
 from fastcore.core.expr import ExprContext, ExprError
 from fastcore.modules.mod_rewrite import config as C
 from fastcore.modules.mod_rewrite.expand import Captures, RewriteState, expand
+from fastcore.modules.mod_rewrite.subreq import in_subreq, lookup_file, lookup_uri, subreq_ok
 
 # apply_rewrite_list's answer (ACTION_*): 0 nothing changed
 NORMAL, NOESCAPE, STATUS = 1, 2, 4
@@ -99,6 +100,18 @@ def _cond(cond: C.RewriteCond, st: RewriteState) -> bool:
                 rc = stmod.S_ISDIR(s.st_mode)
             else:
                 rc = bool(s.st_mode & 0o111)
+    elif kind == C.LU_URL:
+        if text and subreq_ok(st.txn):
+            res = lookup_uri(st.core, st.txn, text)
+            rc = res.status < 400
+            st.trace(5, f"RewriteCond URI (-U check: path={text} -> status={res.status}",
+                     False)
+    elif kind == C.LU_FILE:
+        if text and subreq_ok(st.txn):
+            res = lookup_file(st.core, st.txn, text)
+            rc = res.status < 300 and _stat(res.txn.filename or "") is not None
+            st.trace(5, f"RewriteCond file (-F check: path={text} -> file="
+                     f"{res.txn.filename} status={res.status}", False)
     elif kind == C.FILE_LINK:
         s = _stat(text, link=True)
         rc = s is not None and stmod.S_ISLNK(s.st_mode)
@@ -320,8 +333,12 @@ def apply_list(rules: list[C.RewriteRule], st: RewriteState) -> int:
     rounds = 1
     limit = 2 * st.txn.vhost.limit_request_line
     i = 0
+    sub = in_subreq(st.txn)
     while i < len(rules):
         rule = rules[i]
+        if sub and (rule.nosubreq or rule.redirect):
+            i += 1
+            continue
         st.vary = []
         rc = apply_rule(rule, st)
         if rc == 1 and st.args is not None and any(
