@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 
 import pytest
-from support.apache_oracle import APACHE, MODDIR, ApacheOracle
+from support.apache_oracle import APACHE, MODDIR, REPO, ApacheOracle
 from support.wire import parse_responses, raw_request
 
 from fastcore.config import ConfigError, load
@@ -541,3 +542,20 @@ def test_trace_lines_match_apache(tmp_path) -> None:
                      for line in _trace_lines(os.path.join(run, "error_log"))])
     assert logs[1] == logs[0]
     assert any("RewriteCond: input='go' pattern='^go$' => matched" in x for x in logs[0])
+
+
+def _message(line: str) -> str:
+    """An error-log line without its time stamp and pid (which differ)."""
+    return line.split("] ", 3)[-1] if line.startswith("[") else line
+
+
+def test_startup_warnings_match_apache(tmp_path) -> None:
+    path = _conf(str(tmp_path), "RewriteCond %{HTTP_HOST} -f [NC]\nRewriteRule ^ -\n"
+                 "RewriteOptions MaxRedirects=3\nRewriteRule ^/m /${map:x}")
+    apache = subprocess.run([APACHE, "-t", "-f", path], capture_output=True, text=True)
+    ours = subprocess.run([sys.executable, "-m", "fastcore", "-t", "-f", path],
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=REPO))
+    assert apache.returncode == ours.returncode == 0
+    want = [_message(x) for x in apache.stderr.splitlines() if "warn]" in x]
+    assert len(want) == 2
+    assert [_message(x) for x in ours.stderr.splitlines() if "warn]" in x] == want
