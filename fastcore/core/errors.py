@@ -24,7 +24,8 @@ REASONS = {
     415: "Unsupported Media Type", 416: "Requested Range Not Satisfiable",
     417: "Expectation Failed", 421: "Misdirected Request", 422: "Unprocessable Entity",
     426: "Upgrade Required", 428: "Precondition Required", 429: "Too Many Requests",
-    431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons", 500: "Internal Server Error",
+    431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
+    500: "Internal Server Error",
     501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
     504: "Gateway Timeout", 505: "HTTP Version Not Supported",
 }
