@@ -78,6 +78,7 @@ class Ctx:
     authz_kind: str = "any"  # the group they go into (a section's bare Requires: any)
     authz_group: bool = False  # inside <RequireAll/Any/None> (not the section's own list)
     path: str | None = None  # the section argument (for <Directory> etc.)
+    htaccess_dir: str | None = None  # a .htaccess file's directory, "/"-terminated
 
     def child(self, **kw: Any) -> Ctx:
         return replace(self, **kw)

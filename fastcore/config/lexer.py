@@ -117,6 +117,8 @@ def resolve_vars(s: str, defined: Mapping[str, str], warn: list[str]) -> str:
             return defined[name]
         if name in os.environ:
             return os.environ[name]
+        if ":" in name:  # ap_resolve_env is silent there: ${map:key} of mod_rewrite
+            return m.group(0)
         # stamped as httpd's log line on stderr while it reads the configuration
         warn.append(error_log_line("core", "warn",
                                    f"AH00111: Config variable ${{{name}}} is not defined"))

@@ -342,6 +342,7 @@ class DirResolver:
         nonfatal = allowed.allow_override_nonfatal
         override = frozenset(allowed.allow_override or ())
         ctx = Ctx(vhost=replace(cfg.main), dirconf=out, override=override, htaccess=True,
+                  htaccess_dir=os.path.dirname(path).rstrip("/") + "/",
                   override_opts=allowed.allow_override_options or 0,
                   override_list=allowed.allow_override_list or frozenset(), authz=[])
         try:

@@ -24,7 +24,8 @@ REASONS = {
     415: "Unsupported Media Type", 416: "Requested Range Not Satisfiable",
     417: "Expectation Failed", 421: "Misdirected Request", 422: "Unprocessable Entity",
     426: "Upgrade Required", 428: "Precondition Required", 429: "Too Many Requests",
-    431: "Request Header Fields Too Large", 500: "Internal Server Error",
+    431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
+    500: "Internal Server Error",
     501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
     504: "Gateway Timeout", 505: "HTTP Version Not Supported",
 }
@@ -144,6 +145,8 @@ def canned_message(status: int, method: str = "GET", location: str | None = None
         return ("<p>The expectation given in the Expect request-header\nfield could not be met by "
                 "this server.\nThe client sent<pre>\n" + _escape(notes or "") + "\n</pre>\n"
                 "</p><p>Only the 100-continue expectation is supported.</p>\n")
+    if status == 451:  # mod_rewrite's [R=451] reaches it
+        return "<p>Access to this URL has been denied for legal reasons.<br />\n</p>\n"
     if status == 501:
         return f"<p>{m} not supported for current URL.<br />\n</p>\n"
     if status == 503:

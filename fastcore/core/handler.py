@@ -94,7 +94,7 @@ class Handler:
             if kind == "text":
                 return Response(status, headers, E.ERROR_CTYPE, to_bytes(arg))
             if kind == "local":
-                sub = self.internal(txn, arg)
+                sub = self.internal(txn, arg, status)
                 if 200 <= sub.status < 300:
                     sub.status = status
                     sub.headers = headers + sub.headers
@@ -118,11 +118,17 @@ class Handler:
         name, port = self.srv.server_name_port(txn)
         return E.signature(mode, self.srv.banner, name, port, txn.vhost.server_admin)
 
-    def internal(self, txn: Transaction, uri: str) -> Response:
+    def internal(self, txn: Transaction, uri: str, status: int = 0) -> Response:
         """Internal redirect for a local ErrorDocument (GET of that URI); errors inside it
-        do not look up ErrorDocument again (Apache's "Additionally, ..." case)."""
+        do not look up ErrorDocument again (Apache's "Additionally, ..." case).  The new
+        request's environment is the old one renamed REDIRECT_* plus REDIRECT_STATUS
+        (internal_internal_redirect), what the log's %{VAR}e then shows."""
         saved = (txn.dirconf, txn.request, txn.r_uri, txn.r_query, txn.mapped, txn.walk,
                  txn.handler_name)
+        env = {"redirect_" + k: v for k, v in txn.env.items()}
+        if status:
+            env["redirect_status"] = str(status)
+        txn.env = env
         txn.error_depth += 1
         txn.cacheable = False  # the answer is another URI's, chosen by the error
         txn.method = "GET"  # Apache re-runs the request as GET (and logs %m as GET)
@@ -130,6 +136,7 @@ class Handler:
         try:
             # the configured URL's bytes, parsed and %-decoded as a request target
             path, _, query = fs_to_wire(uri).partition("?")
+            txn.query = query  # the log's %q is the final request's r->args
             path = decode_path(path, txn.vhost.allow_encoded_slashes)
             resp = self.dispatch(txn, path, query)
             if resp.internal_dc is None:

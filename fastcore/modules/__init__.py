@@ -72,6 +72,7 @@ MODULES: dict[str, str] = {
     "expires_module": "fastcore.modules.mod_expires",
     "setenvif_module": "fastcore.modules.mod_setenvif",
     "include_module": "fastcore.modules.mod_include",
+    "rewrite_module": "fastcore.modules.mod_rewrite",
 }
 
 

@@ -145,8 +145,8 @@ def test_invalid_command_message_names_file_line_directive(tmp_path):
     ("<Directory /x>", "<Directory> was not closed."),
     ("<Directory /x>\n</Files>", "Expected </Directory> but saw </Files>"),
     ("Listen 99999", "Invalid address or port"),
-    ("LoadModule rewrite_module modules/mod_rewrite.so", "fastcore does not implement "
-     "rewrite_module"),
+    ("LoadModule proxy_module modules/mod_proxy.so", "fastcore does not implement "
+     "proxy_module"),
     ("LoadModule log_config_module x.so", "module log_config_module is built-in and can't "
      "be loaded"),
     ("KeepAlive maybe", "KeepAlive must be On or Off"),
