@@ -22,7 +22,9 @@ AddOutputFilterByType DEFLATE text/html text/plain
   SetHandler server-status
 </Location>
 """
-TARGETS = ("/few/", "/many/", "/few/?F=0", "/server-status?auto", "/server-status")
+# (the HTML status page is left out: its worker table grows with the children a busy
+# machine has spawned, and past 8000 bytes it rightly goes without a length)
+TARGETS = ("/few/", "/many/", "/few/?F=0", "/server-status?auto")
 FRAMING = ("content-length", "transfer-encoding", "vary", "content-encoding")
 
 
