@@ -341,6 +341,13 @@ def trace_enable(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     _vh(e, ctx, "trace_enable", v)
 
 
+def protocols(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """Protocols: kept lower-cased as core does; without mod_http2 no name (h2, h2c or an
+    unknown one) changes an HTTP/1.x answer in httpd, nor here."""
+    words = _need(a, "Protocols", "Controls which protocols are allowed")
+    _vh(e, ctx, "protocols", tuple(w.lower() for w in words))
+
+
 def allow_encoded_slashes(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     v = a[0].lower()
     if v not in ("on", "off", "nodecode"):
