@@ -342,10 +342,10 @@ def trace_enable(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 
 def protocols(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    """Protocols: kept lower-cased as core does; without mod_http2 no name (h2, h2c or an
-    unknown one) changes an HTTP/1.x answer in httpd, nor here."""
+    """Protocols: the names as written (httpd compares them case-sensitively, so `H2` is
+    announced as `H2`); fastcore.core.protocols announces them, switching to none."""
     words = _need(a, "Protocols", "Controls which protocols are allowed")
-    _vh(e, ctx, "protocols", tuple(w.lower() for w in words))
+    _vh(e, ctx, "protocols", tuple(words))
 
 
 def allow_encoded_slashes(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

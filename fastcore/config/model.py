@@ -225,7 +225,7 @@ class VirtualHost:
     limit_request_fields: int = 100
     limit_request_field_size: int = 8190
     trace_enable: str = "on"  # on | off | extended
-    # Protocols, lower-cased: only http/1.1 is served (no mod_http2, so h2/h2c change nothing)
+    # Protocols as written; only http/1.1 is served (core.protocols announces the others)
     protocols: tuple[str, ...] = ("http/1.1",)
     allow_encoded_slashes: str = "off"  # off | on | nodecode
     strict_host_check: bool = False  # StrictHostCheck (the address-default vhost's counts)
