@@ -332,6 +332,8 @@ class Handler:
         file (a whole file, or a type map's Body:), or None to send everything."""
         hd = txn.headers_in
         rng = hd.get("range")
+        if txn.error_depth:  # an ErrorDocument's answer goes out with the error's status,
+            return None      # and httpd's byterange filter serves ranges of 200s only
         if rng is None or not C.if_range_ok(hd.get("if-range"), tag, mtime, txn.start_time):
             return None
         ranges = S.parse_ranges(rng, size, S.range_limits(dc))

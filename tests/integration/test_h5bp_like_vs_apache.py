@@ -214,3 +214,6 @@ def test_conditional_without_etag(sites: Sites) -> None:
     lm = same(sites, "/css/style.css")[1]["last-modified"]
     assert same(sites, "/css/style.css", extra=f"If-Modified-Since: {lm}\r\n")[0] == 304
     assert same(sites, "/css/style.css", extra="Range: bytes=0-3\r\n")[0] == 206
+    # a range over the ErrorDocument's 404: Apache sends the whole page (ranges are 200s')
+    st, h, body = same(sites, "/no-such-page", extra="Range: bytes=0-3\r\n")
+    assert st == 404 and "content-range" not in h and b"Page Not Found" in body
