@@ -33,6 +33,7 @@ from fastcore.config.directives_core import (
     load_module,
     mutex,
     options,
+    protocols,
     runtime_dir,
     server_admin,
     server_alias,
@@ -131,6 +132,8 @@ def core_directives() -> list[Directive]:
            "TAKE1", server_signature, "En-/disable server signature (on|off|email)"),
         _d("TraceEnable", S, "TAKE1", trace_enable, "'on' (default), 'off' or 'extended' to "
            "trace request body content", NOT_IN_DIR_LOC_FILE),
+        _d("Protocols", S, "TAKE_ARGV", protocols, "Controls which protocols are allowed",
+           NOT_IN_DIR_LOC_FILE),
         _d("AllowEncodedSlashes", S, "TAKE1", allow_encoded_slashes, "Allow URLs containing "
            "'/' encoded as '%2F'", NOT_IN_DIR_LOC_FILE),
         _d("ErrorDocument", {OR_FILEINFO}, "TAKE2", error_document, "Change responses for "

@@ -341,6 +341,13 @@ def trace_enable(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     _vh(e, ctx, "trace_enable", v)
 
 
+def protocols(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """Protocols: the names as written (httpd compares them case-sensitively, so `H2` is
+    announced as `H2`); fastcore.core.protocols announces them, switching to none."""
+    words = _need(a, "Protocols", "Controls which protocols are allowed")
+    _vh(e, ctx, "protocols", tuple(words))
+
+
 def allow_encoded_slashes(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     v = a[0].lower()
     if v not in ("on", "off", "nodecode"):

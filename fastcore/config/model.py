@@ -225,6 +225,8 @@ class VirtualHost:
     limit_request_fields: int = 100
     limit_request_field_size: int = 8190
     trace_enable: str = "on"  # on | off | extended
+    # Protocols as written; only http/1.1 is served (core.protocols announces the others)
+    protocols: tuple[str, ...] = ("http/1.1",)
     allow_encoded_slashes: str = "off"  # off | on | nodecode
     strict_host_check: bool = False  # StrictHostCheck (the address-default vhost's counts)
     merge_slashes: bool = True  # MergeSlashes

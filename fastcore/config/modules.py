@@ -27,7 +27,7 @@ UNIMPLEMENTED = {n.lower(): (n, m) for m, names in {
              "EnableExceptionHook Error ErrorLogFormat FlushMaxPipelined FlushMaxThreshold "
              "GprofDir LimitInternalRecursion LimitXMLRequestBody "
              "MergeTrailers Protocol "
-             "Protocols ProtocolsHonorOrder QualifyRedirectURL ReadBufferSize "
+             "ProtocolsHonorOrder QualifyRedirectURL ReadBufferSize "
              "RegexDefaultOptions RegisterHttpMethod RLimitCPU RLimitMEM RLimitNPROC "
              "ScriptInterpreterSource SeeRequestTail ServerPath SetInputFilter "
              "UseCanonicalPhysicalPort <Limit "

@@ -17,6 +17,7 @@ from functools import cache
 
 from fastcore._ext import load
 from fastcore.config.model import DirConfig
+from fastcore.core.protocols import protocol_upgrades
 from fastcore.core.static import accept_ranges
 from fastcore.core.transaction import Transaction
 
@@ -178,6 +179,8 @@ def core_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None)
     a strong ETag (a weak one becomes strong a second later), Accept-Ranges and a
     non-zero Content-Length."""
     if (dc.hostname_lookups or "off") != "off":
+        return NOT_CACHEABLE
+    if protocol_upgrades(txn.vhost.protocols):  # announced on a connection's first answer
         return NOT_CACHEABLE
     if served is None:
         return NOTHING

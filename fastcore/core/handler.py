@@ -43,6 +43,7 @@ from fastcore.core.phases import (
     Phases,
     Registration,
 )
+from fastcore.core.protocols import announce_upgrades
 from fastcore.core.request import HttpError, Request
 from fastcore.core.response import ALLOW_405, ALLOW_OPTIONS, KNOWN_METHODS, Response
 from fastcore.core.transaction import Transaction
@@ -165,7 +166,9 @@ class Handler:
     def _respond(self, txn: Transaction, req: Request) -> Response:
         try:
             if req.path_raw == "*":
-                return Response(200, [], None, b"")
+                star = Response(200, [], None, b"")
+                announce_upgrades(txn, star)  # its handler runs core's announcement too
+                return star
             vhost = txn.vhost
             log = self.srv.errlog(vhost)
             client = f"{txn.client_ip}:{txn.remote_port}"
@@ -204,6 +207,8 @@ class Handler:
             return rv
         if rv <= OK:  # on to the handler
             rv = phases.run_handler(self, txn)
+            if isinstance(rv, Response):
+                announce_upgrades(txn, rv)
         return self.answer(txn, rv)
 
     def answer(self, txn: Transaction, rv: HookResult) -> Response:
@@ -327,6 +332,8 @@ class Handler:
         file (a whole file, or a type map's Body:), or None to send everything."""
         hd = txn.headers_in
         rng = hd.get("range")
+        if txn.error_depth:  # an ErrorDocument's answer goes out with the error's status,
+            return None      # and httpd's byterange filter serves ranges of 200s only
         if rng is None or not C.if_range_ok(hd.get("if-range"), tag, mtime, txn.start_time):
             return None
         ranges = S.parse_ranges(rng, size, S.range_limits(dc))

@@ -225,7 +225,9 @@ def expires_filter(core: Handler, txn: Transaction) -> HookResult:
     assert resp is not None
     if resp.status >= 400:
         return DECLINED
-    conf = expires_config(txn.dirconf)
+    # an answer made before the walk (a server-context RewriteRule's redirect) has the
+    # server's per-dir defaults, as r->per_dir_config is lookup_defaults then
+    conf = expires_config(txn.dirconf if txn.dirconf is not None else txn.vhost.dir_defaults)
     if not conf.applies:
         return DECLINED
     headers = resp.headers

@@ -37,6 +37,8 @@ class MimeDir:
     add_language: dict[str, str] = field(default_factory=dict)
     add_encoding: dict[str, str] = field(default_factory=dict)
     remove_type: frozenset[str] = frozenset()
+    # RemoveLanguage: extensions whose inherited language this scope drops (remove_items)
+    remove_language: frozenset[str] = frozenset()
     default_language: str | None = None
     # AddOutputFilter: extension -> the (upper-case) filter names it adds
     add_output_filter: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -50,9 +52,11 @@ class MimeDir:
                         if k not in add.remove_type or k in add.add_type}
         return MimeDir(add_type, {**self.add_handler, **add.add_handler},
                        {**self.add_charset, **add.add_charset},
-                       {**self.add_language, **add.add_language},
+                       {k: v for k, v in {**self.add_language, **add.add_language}.items()
+                        if k not in add.remove_language},
                        {**self.add_encoding, **add.add_encoding},
                        self.remove_type | add.remove_type,
+                       add.remove_language,
                        add.default_language if add.default_language is not None
                        else self.default_language,
                        {**self.add_output_filter, **add.add_output_filter})
@@ -208,6 +212,15 @@ def remove_handler(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
         rec.add_handler.pop(_ext(x), None)
 
 
+def remove_language(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """RemoveLanguage ext...: as httpd's remove_items, applied when this scope merges over
+    its parent, so it drops the language this scope or an outer one gave the extension."""
+    rec = scope_record(ctx.dirconf.modules, NAME, MimeDir)
+    rec.remove_language = rec.remove_language | {_ext(x) for x in a}
+    for x in a:
+        rec.add_language.pop(_ext(x), None)
+
+
 def default_language(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     scope_record(ctx.dirconf.modules, NAME, MimeDir).default_language = a[0]
 
@@ -262,6 +275,8 @@ def directives() -> list[Directive]:
                   "more file extensions"),
         Directive("RemoveType", NAME, fi, "ITERATE", remove_type, "one or more file "
                   "extensions"),
+        Directive("RemoveLanguage", NAME, fi, "ITERATE", remove_language, "one or more "
+                  "file extensions"),
         Directive("RemoveHandler", NAME, fi, "ITERATE", remove_handler, "one or more file "
                   "extensions"),
         Directive("DefaultLanguage", NAME, fi, "TAKE1", default_language, "language to use "

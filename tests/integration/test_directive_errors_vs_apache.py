@@ -23,6 +23,8 @@ BAD = [
     "FileETag Sideways",
     "UseCanonicalName Sometimes",
     "SendBufferSize 100",
+    "Protocols",  # h5bp's httpd.conf names h2 and http/1.1; none is an error
+    "<Directory />\nProtocols h2 http/1.1\n</Directory>",
 ]
 
 

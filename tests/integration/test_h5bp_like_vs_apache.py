@@ -5,7 +5,9 @@ None, ServerSignature Off; their mod_headers / mod_expires / mod_rewrite / mod_d
 parts sit in <IfModule> and drop out as in Apache without those modules).  Real Apache
 and fastcore serve the same site from the same httpd.conf; each path is asked twice
 (the second answer of a plain file comes from fastcore's cache) and the answers must
-agree: status, every header but Date and Server, the body."""
+agree: status, every header but Date and Server, the body.  Forms taken from h5bp's real
+httpd.conf and vhosts: `Protocols h2 http/1.1` (Upgrade announced), a pre-compressed
+`.br` file under <FilesMatch> with RemoveLanguage."""
 from __future__ import annotations
 
 import gzip
@@ -35,6 +37,14 @@ AddDefaultCharset utf-8
     AddType text/markdown               md
     AddEncoding gzip                    svgz
     AddCharset utf-8 .css .js .json .md .mjs .webmanifest .xml
+    # pre-compressed brotli files, with Debian's Breton language for .br dropped
+    AddLanguage br .br
+    AddEncoding br .br
+    <FilesMatch "\.br$">
+        RemoveLanguage .br
+        AddType text/css css.br
+        AddCharset utf-8 .css.br
+    </FilesMatch>
 </IfModule>
 <IfModule mod_rewrite.c>
     RewriteEngine On
@@ -72,13 +82,15 @@ FILES = {
     "#draft#": "emacs autosave\n",
     "empty/.keep": "",
     "feed.xml": "<rss/>\n",
+    "css/style.css.br": "\x0b\x02\x80body{}\x03",
+    "lang.br": "breton\n",
 }
 
 PATHS = ["/", "/index.html", "/css/style.css", "/js/app.mjs", "/data.json",
          "/site.webmanifest", "/readme.md", "/img/logo.svg", "/img/logo.svgz",
          "/notes.bak", "/deploy.sh", "/page.html~", "/%23draft%23", "/empty/", "/empty",
          "/no-such-page", "/css/missing.css", "/feed.xml", "/index", "/.htaccess",
-         "/.well-known/none"]
+         "/.well-known/none", "/css/style.css.br", "/lang.br"]
 
 
 @dataclass
@@ -119,6 +131,8 @@ DocumentRoot "{www}"
     Require all denied
 </FilesMatch>
 ServerSignature On
+# h5bp's httpd.conf: the first answer of a connection announces h2 (Upgrade)
+Protocols h2 http/1.1
 """
 
 
@@ -189,9 +203,17 @@ def test_what_the_rules_do(sites: Sites) -> None:
     assert same(sites, "/empty/")[0] == 403  # Options -Indexes
     assert same(sites, "/index")[0] == 404  # Options -MultiViews
     assert same(sites, "/")[1]["content-type"] == "text/html; charset=utf-8"
+    br = same(sites, "/css/style.css.br")[1]
+    assert (br["content-type"], br["content-encoding"]) == ("text/css; charset=utf-8", "br")
+    assert "content-language" not in br and "content-language" not in same(sites, "/lang.br")[1]
+    assert same(sites, "/index.html")[1]["upgrade"] == "h2"  # Protocols h2 http/1.1
+    assert "upgrade" not in same(sites, "/notes.bak")[1]  # an error answer: none
 
 
 def test_conditional_without_etag(sites: Sites) -> None:
     lm = same(sites, "/css/style.css")[1]["last-modified"]
     assert same(sites, "/css/style.css", extra=f"If-Modified-Since: {lm}\r\n")[0] == 304
     assert same(sites, "/css/style.css", extra="Range: bytes=0-3\r\n")[0] == 206
+    # a range over the ErrorDocument's 404: Apache sends the whole page (ranges are 200s')
+    st, h, body = same(sites, "/no-such-page", extra="Range: bytes=0-3\r\n")
+    assert st == 404 and "content-range" not in h and b"Page Not Found" in body

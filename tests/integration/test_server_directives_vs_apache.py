@@ -50,6 +50,7 @@ CASES = [
     VCase("signature-email", "ServerSignature EMail\nServerAdmin boss@example.com",
           "/missing"),
     VCase("traceenable", "TraceEnable Off", "/page.html", ("allow",), method="TRACE"),
+    VCase("protocols", "Protocols http/1.1", "/page.html", no_effect=True),  # h2 would add Upgrade
     VCase("keepalive-off", "KeepAlive Off", "/page.html", ("connection", "keep-alive"),
           send="Connection: keep-alive\r\n", close=False),
     VCase("keepalive-timeout", "KeepAliveTimeout 7\nMaxKeepAliveRequests 3", "/page.html",

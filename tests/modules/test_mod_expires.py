@@ -307,3 +307,29 @@ def test_header_commands_with_an_access_expiry(tmp_path: Path, headers: str,
         assert first["cache-control"] == "max-age=100, public"
     else:
         assert "expires" not in first and first["cache-control"] == "max-age=100"
+
+
+def test_a_server_context_rewrite_redirect_gets_the_servers_fields(tmp_path: Path) -> None:
+    """h5bp's http-to-https vhost: a RewriteRule [R=301] in server context answers before
+    any <Directory> walk, and httpd's EXPIRES filter reads the server's per-dir defaults
+    there (ExpiresActive and ExpiresByType text/html "access": max-age=0), as fastcore."""
+    www = _site(tmp_path)
+    body = (SITE.replace("{www}", str(www)) + 'ExpiresActive on\nExpiresDefault "access plus'
+            ' 1 year"\nExpiresByType text/html "access"\nRewriteEngine On\n'
+            'RewriteRule ^/go https://%{HTTP_HOST}%{REQUEST_URI} [R=301,L]\n')
+    answers = []
+    for name in ("apache", "fastcore"):
+        run = tmp_path / name
+        run.mkdir()
+        with ApacheOracle(str(run), body, modules=("mpm_prefork", "authz_core", "mime", "dir",
+                                                   "expires", "rewrite"),
+                          fastcore=name == "fastcore") as ap:
+            got = []
+            for _ in range(2):
+                r = parse_responses(raw_request(ap.port, b"GET /go/x HTTP/1.0\r\n"
+                                                b"Host: example.org\r\n\r\n"))
+                st, h = r[0][0], r[0][1]
+                got.append((st, h["location"], h.get("cache-control"), "expires" in h))
+            answers.append(got)
+    assert answers[0] == answers[1]
+    assert answers[1][0] == (301, "https://example.org/go/x", "max-age=0", True)
