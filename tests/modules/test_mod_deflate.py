@@ -17,9 +17,10 @@ from support.inprocess import FastcoreThread
 from support.wire import parse_responses, raw_request
 
 from fastcore.config import ConfigError
+from fastcore.core.tokens import get_token
 from fastcore.modules.mod_deflate import store
 from fastcore.modules.mod_deflate.config import DeflateServer, deflate_server
-from fastcore.modules.mod_deflate.filter import accepts_gzip, altered_etag, get_token
+from fastcore.modules.mod_deflate.filter import accepts_gzip, altered_etag
 
 LOAD = ("LoadModule filter_module modules/mod_filter.so\n"
         "LoadModule deflate_module modules/mod_deflate.so\n"

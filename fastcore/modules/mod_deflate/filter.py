@@ -38,6 +38,7 @@ from fastcore.core import conditional as C
 from fastcore.core import static as S
 from fastcore.core.phases import DECLINED, MIDDLE, HookResult
 from fastcore.core.response import Response
+from fastcore.core.tokens import get_token
 from fastcore.modules.mod_deflate.config import ETAG_ADD_SUFFIX, ETAG_REMOVE, deflate_server
 from fastcore.modules.mod_deflate.store import Compressed, Params, compressed_file, encode
 from fastcore.modules.mod_deflate.streaming import MMAP_LIMIT, READ_SIZE
@@ -55,28 +56,6 @@ BEFORE_HEADERS = MIDDLE - 1
 # "Not compressing very small response": gzip header + trailer + 50 for the headers
 SMALLEST = 10 + 8 + 50
 PASS_ENCODINGS = frozenset(("identity", "7bit", "8bit", "binary"))
-
-
-def get_token(line: str, pos: int, accept_white: bool) -> tuple[str, int]:
-    """ap_get_token: skip blanks, take up to ';' or ',' (or a blank unless
-    accept_white), keeping quoted strings whole; then skip blanks."""
-    n = len(line)
-    while pos < n and line[pos].isspace():
-        pos += 1
-    start = pos
-    while pos < n and (accept_white or not line[pos].isspace()) and line[pos] not in ";,":
-        ch = line[pos]
-        pos += 1
-        if ch == '"':
-            while pos < n:
-                ch = line[pos]
-                pos += 1
-                if ch == '"':
-                    break
-    token = line[start:pos]
-    while pos < n and line[pos].isspace():
-        pos += 1
-    return token, pos
 
 
 def accepts_gzip(value: str | None) -> bool:

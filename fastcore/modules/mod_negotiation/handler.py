@@ -28,7 +28,6 @@ from fastcore.modules.mod_negotiation.parse import (  # noqa: F401  (re-exported
     AcceptRec,
     Headers,
     Mime,
-    _get_token,
     atoq,
     escape_path_segment,
     f32,

@@ -6,6 +6,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from fastcore.core.tokens import get_token
+
 INCLUDES_MAGIC_TYPE = "text/x-server-parsed-html"
 INCLUDES_MAGIC_TYPE3 = "text/x-server-parsed-html3"
 MAP_FILE_MAGIC_TYPE = "application/x-type-map"
@@ -43,27 +45,6 @@ def escape_path_segment(s: str) -> str:
 
 # ---------------------------------------------------------------- header parsing
 
-def _get_token(line: str, pos: int, accept_white: bool) -> tuple[str, int]:
-    """ap_get_token: skip white space, read to ; or , (or white space unless
-    accept_white), skipping over quoted strings; then skip trailing white space."""
-    n = len(line)
-    while pos < n and line[pos].isspace():
-        pos += 1
-    start = pos
-    while pos < n and (accept_white or not line[pos].isspace()) and line[pos] not in ";,":
-        c = line[pos]
-        pos += 1
-        if c == '"':
-            while pos < n:
-                c = line[pos]
-                pos += 1
-                if c == '"':
-                    break
-    token = line[start:pos]
-    while pos < n and line[pos].isspace():
-        pos += 1
-    return token, pos
-
 
 def atoq(s: str) -> float:
     """mod_negotiation's locale-free q-value parser: anything that does not start with
@@ -99,7 +80,7 @@ class AcceptRec:
 
 def get_entry(line: str, pos: int = 0) -> tuple[AcceptRec, int]:
     """One media range (or language, charset, coding) with its parameters."""
-    name, pos = _get_token(line, pos, False)
+    name, pos = get_token(line, pos, False)
     rec = AcceptRec(name.lower())
     if rec.name == "text/html" or rec.name == INCLUDES_MAGIC_TYPE:
         rec.level = 2.0
@@ -107,7 +88,7 @@ def get_entry(line: str, pos: int = 0) -> tuple[AcceptRec, int]:
         rec.level = 3.0
     n = len(line)
     while pos < n and line[pos] == ";":
-        parm, pos = _get_token(line, pos + 1, True)
+        parm, pos = get_token(line, pos + 1, True)
         k = 0
         while k < len(parm) and not parm[k].isspace() and parm[k] != "=":
             k += 1

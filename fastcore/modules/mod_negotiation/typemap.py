@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fastcore.core.tokens import get_token
 from fastcore.modules.mod_negotiation.config import mime_of
 from fastcore.modules.mod_negotiation.handler import (
     AcceptRec,
@@ -26,7 +27,6 @@ from fastcore.modules.mod_negotiation.handler import (
     NegotiationError,
     NegotiationResult,
     Variant,
-    _get_token,
     get_entry,
     negotiate,
     new_state,
@@ -132,7 +132,7 @@ def _languages(body: str) -> list[str]:
     langs = []
     pos = 0
     while pos < len(body):
-        tok, pos = _get_token(body, pos, False)
+        tok, pos = get_token(body, pos, False)
         langs.append(tok.lower())
         if pos < len(body) and body[pos] in ",;":
             pos += 1
@@ -181,12 +181,12 @@ def read_type_map(path: str) -> list[Variant]:
                                             f"{path} for {buf.strip()}")
             body = _strip_paren_comments(body)
             if name == "uri":
-                cur.file_name = _get_token(body, 0, False)[0]
+                cur.file_name = get_token(body, 0, False)[0]
             elif name == "content-type":
                 cur.set_mime_fields(body)
                 has_content = True
             elif name == "content-length":
-                tok = _get_token(body, 0, False)[0]
+                tok = get_token(body, 0, False)[0]
                 if not tok.isdigit() or not tok.isascii():
                     break  # Apache logs the parse error and stops reading the map
                 cur.bytes = int(tok)
@@ -195,7 +195,7 @@ def read_type_map(path: str) -> list[Variant]:
                 cur.languages = _languages(body)
                 has_content = True
             elif name == "content-encoding":
-                cur.encoding = _get_token(body, 0, False)[0]
+                cur.encoding = get_token(body, 0, False)[0]
                 has_content = True
             elif name == "description":
                 desc = body.replace("\n", " ")
