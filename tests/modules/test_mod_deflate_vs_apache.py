@@ -5,8 +5,8 @@ DeflateCompressionLevel) served by apache2 and by fastcore.  Every answer is com
 whole: status, every header but Date/Server (in order), and the body bytes (both sides
 use zlib with the same parameters, so the gzip bytes are identical).  Each request is
 sent twice, so an answer a cache could serve is compared too; the access-log lines with
-the compression notes must match.  This file is also mod_filter's comparison with
-Apache.  `apache2 -t` and fastcore give the same startup errors for the directives."""
+the compression notes must match (mod_filter's smart filters are compared in
+test_mod_filter_vs_apache.py).  `apache2 -t` and fastcore give the same startup errors for the directives."""
 from __future__ import annotations
 
 import base64
@@ -18,7 +18,7 @@ import time
 
 import pytest
 from support.apache_oracle import APACHE, MODDIR, ApacheOracle
-from support.wire import raw_request
+from support.wire import Answer, answer_fields, raw_request
 
 from fastcore.config import ConfigError, load
 
@@ -133,34 +133,9 @@ def _site(root: str) -> str:
     return www
 
 
-Answer = tuple[str, list[tuple[str, str]], bytes]
-
-
-def _dechunked(body: bytes) -> bytes:
-    """A chunked body's data (where the chunks are cut differs between the servers)."""
-    out = b""
-    while True:
-        size, _, body = body.partition(b"\r\n")
-        n = int(size.split(b";")[0] or b"0", 16)
-        if n == 0:
-            return out
-        out, body = out + body[:n], body[n + 2:]
-
-
-def _answer(data: bytes) -> Answer:
-    """The status line, the fields but Date/Server in order, and the body (dechunked)."""
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    fields = [tuple(x.split(": ", 1)) for x in lines[1:]]
-    kept = [(k, v) for k, v in fields if k not in ("Date", "Server")]
-    if ("Transfer-Encoding", "chunked") in kept:
-        body = _dechunked(body)
-    return lines[0], kept, body  # type: ignore[return-value]
-
-
 def _tags(port: int) -> tuple[str, str]:
     got = raw_request(port, b"HEAD /small.txt HTTP/1.0\r\n\r\n")
-    tag = [v for k, v in _answer(got)[1] if k == "ETag"][0]
+    tag = [v for k, v in answer_fields(got)[1] if k == "ETag"][0]
     return tag, tag[:-1] + '-gzip"'
 
 
@@ -176,7 +151,7 @@ def _run(tmp: str, www: str, fastcore: bool, extra: str = "",
             hdrs = hdrs.replace("{tag}", tag).replace("{gztag}", gztag)
             proto = "HTTP/1.0" if "X-Old: 1" in hdrs else "HTTP/1.1"
             req = f"{method} {path} {proto}\r\nHost: localhost\r\n{hdrs}Connection: close\r\n\r\n"
-            out.append(_answer(raw_request(ap.port, req.encode())))
+            out.append(answer_fields(raw_request(ap.port, req.encode())))
         time.sleep(0.3)
     with open(os.path.join(run, "access_log")) as fh:
         log = fh.read().splitlines()
@@ -329,7 +304,7 @@ def test_h5bp_precompressed_names_match_apache(tmp_path) -> None:
         with ApacheOracle(run, H5BP.replace("{www}", www), modules=MODULES,
                           fastcore=fastcore) as ap:
             got[fastcore] = [
-                _answer(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: x\r\n{h}"
+                answer_fields(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: x\r\n{h}"
                                     "Connection: close\r\n\r\n".encode()))
                 for m, p, h in cases + cases]
     for case, a, f in zip(cases + cases, got[False], got[True], strict=True):
@@ -343,66 +318,6 @@ def test_h5bp_precompressed_names_match_apache(tmp_path) -> None:
     assert ("Content-Encoding", "br") in by_name["app.css.br"][1]
     assert ("Content-Encoding", "gzip") in by_name["app.css"][1]  # DEFLATE's
     assert not any(k == "Vary" for k, _ in by_name["app.css.gz"][1])
-
-
-SMART = """
-DocumentRoot "{www}"
-<Directory "{www}">
-  Require all granted
-</Directory>
-FilterDeclare PACK
-FilterProvider PACK DEFLATE "%{CONTENT_TYPE} =~ m#^text/(html|css)#"
-FilterProvider PACK DEFLATE "%{HTTP:X-Pack} == 'yes'"
-FilterChain PACK
-AddOutputFilterByType DEFLATE text/plain
-<Directory "{www}/off">
-  FilterChain !
-</Directory>
-<Directory "{www}/minus">
-  FilterChain -PACK
-</Directory>
-<Directory "{www}/only">
-  FilterChain =BYTYPE:DEFLATE
-</Directory>
-<Directory "{www}/unbytype">
-  AddOutputFilterByType DEFLATE text/xml
-  FilterChain -BYTYPE:DEFLATE
-</Directory>
-"""
-
-
-def test_smart_filters_match_apache(tmp_path) -> None:
-    """FilterDeclare / FilterProvider (ap_expr on the type and on a request header) /
-    FilterChain (!, -, =, and removing AddOutputFilterByType's own harness)."""
-    www = os.path.join(str(tmp_path), "www")
-    text = b"smart filters compress this line\n" * 100
-    names = ["a.html", "a.css", "a.txt", "a.png", "off/a.html", "off/a.txt", "minus/a.css",
-             "only/a.css", "only/a.txt", "unbytype/a.txt", "unbytype/a.xml"]
-    for name in names:
-        path = os.path.join(www, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as fh:
-            fh.write(text)
-        os.utime(path, (1_700_000_000, 1_700_000_000))
-    cases = [("GET", "/" + n, GZ) for n in names] + [
-        ("GET", "/a.png", GZ + "X-Pack: yes\r\n"), ("GET", "/a.png", "X-Pack: yes\r\n"),
-        ("GET", "/a.html", ""), ("GET", "/missing.html", GZ)]
-    got = {}
-    for fastcore in (False, True):
-        run = os.path.join(str(tmp_path), "fc" if fastcore else "ap")
-        os.makedirs(run)
-        with ApacheOracle(run, SMART.replace("{www}", www), modules=MODULES,
-                          fastcore=fastcore) as ap:
-            got[fastcore] = [
-                _answer(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: x\r\n{h}"
-                                    "Connection: close\r\n\r\n".encode()))
-                for m, p, h in cases + cases]
-    for case, a, f in zip(cases + cases, got[False], got[True], strict=True):
-        assert f == a, case
-    enc = {c[1] + c[2]: dict(a[1]).get("Content-Encoding") for c, a in
-           zip(cases, got[False], strict=False)}
-    assert enc["/a.css" + GZ] == "gzip" and enc["/off/a.txt" + GZ] is None
-    assert enc["/a.png" + GZ + "X-Pack: yes\r\n"] == "gzip" and enc["/a.png" + GZ] is None
 
 
 WITH_HEADERS = """
@@ -440,7 +355,7 @@ def test_deflate_runs_before_mod_headers_as_in_apache(tmp_path) -> None:
         with ApacheOracle(run, WITH_HEADERS.replace("{www}", www),
                           modules=(*MODULES, "headers"), fastcore=fastcore) as ap:
             got[fastcore] = [
-                _answer(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: x\r\n{h}"
+                answer_fields(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: x\r\n{h}"
                                     "Connection: close\r\n\r\n".encode()))
                 for m, p, h in cases + cases]
     for case, a, f in zip(cases + cases, got[False], got[True], strict=True):
@@ -471,7 +386,7 @@ def test_a_compressed_listing_matches_apache(tmp_path) -> None:
         os.makedirs(run)
         with ApacheOracle(run, site, modules=(*MODULES, "autoindex"), fastcore=fastcore) as ap:
             got[fastcore] = [
-                _answer(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: localhost\r\n{h}"
+                answer_fields(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: localhost\r\n{h}"
                                     "Connection: close\r\n\r\n".encode()))
                 for m, p, h in cases + cases]
     for case, a, f in zip(cases + cases, got[False], got[True], strict=True):

@@ -94,3 +94,30 @@ def parse_responses(data: bytes, head_request: bool = False) -> list[tuple[int, 
             body, data = data, b""
         out.append((status, headers, body))
     return out
+
+
+# An answer as the differential tests compare it: status line, fields but Date/Server
+# in order, body
+Answer = tuple[str, list[tuple[str, str]], bytes]
+
+
+def dechunked(body: bytes) -> bytes:
+    """A chunked body's data (where the chunks are cut differs between the servers)."""
+    out = b""
+    while True:
+        size, _, body = body.partition(b"\r\n")
+        n = int(size.split(b";")[0] or b"0", 16)
+        if n == 0:
+            return out
+        out, body = out + body[:n], body[n + 2:]
+
+
+def answer_fields(data: bytes) -> Answer:
+    """The status line, the fields but Date/Server in order, and the body (dechunked)."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    fields = [tuple(x.split(": ", 1)) for x in lines[1:]]
+    kept = [(k, v) for k, v in fields if k not in ("Date", "Server")]
+    if ("Transfer-Encoding", "chunked") in kept:
+        body = dechunked(body)
+    return lines[0], kept, body  # type: ignore[return-value]
