@@ -49,6 +49,7 @@ cdef extern from "fc_scoreboard.h" nogil:
         char request[64]
         char client[48]
         char vhost[32]
+        double duration
     ctypedef struct fc_sb_global_t:
         uint64_t magic
         double start_time

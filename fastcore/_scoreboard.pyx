@@ -237,6 +237,7 @@ cdef class Scoreboard:
             "vhost": (<bytes>s.vhost).decode("latin-1"),
             "start": s.start,
             "end": s.end,
+            "duration": s.duration,
         }
 
     def status_string(self) -> str:

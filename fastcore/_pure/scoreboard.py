@@ -35,6 +35,8 @@ _SLOT_SIZE = 256
 _MAGIC = 0x66635F73636F7265
 _Q = struct.Struct("<q")
 _STATUS_OFF = struct.calcsize("<iiqQQdd")
+_DURATION_OFF = 200  # fc_slot_t.duration: after vhost, aligned to 8
+_D = struct.Struct("<d")
 _IDLE_CLASS = {"_": IDLE} | {c: BUSY for c in "RWKDCLG"}
 _INT64_MAX = (1 << 63) - 1
 
@@ -215,6 +217,7 @@ class Scoreboard:
         mm = self._map()
         status = mm[off + _STATUS_OFF : off + _STATUS_OFF + 1]
         _SLOT.pack_into(mm, off, pid, tid, generation, 0, 0, 0.0, 0.0, status, b"", b"", b"")
+        _D.pack_into(mm, off + _DURATION_OFF, 0.0)
         self._set_status(off, "S")
 
     def _set_status(self, off: int, status: str) -> None:
@@ -264,7 +267,12 @@ class Scoreboard:
         mm = self._map()
         accesses, nb = struct.unpack_from("<QQ", mm, off + 16)
         struct.pack_into("<QQ", mm, off + 16, (accesses + 1) % (1 << 64), (nb + nbytes) % (1 << 64))
-        struct.pack_into("<d", mm, off + 40, time.time())
+        now = time.time()
+        start, end = struct.unpack_from("<dd", mm, off + 32)
+        if start > end:  # timed from this request's request_start, as fc_sb_request_end
+            _D.pack_into(mm, off + _DURATION_OFF,
+                         _D.unpack_from(mm, off + _DURATION_OFF)[0] + now - start)
+        struct.pack_into("<d", mm, off + 40, now)
         self.add(ACCESSES, 1)
         self.add(BYTES, nbytes)
 
@@ -279,6 +287,7 @@ class Scoreboard:
             "pid": pid, "tid": tid, "status": st.decode("latin-1"), "generation": gen,
             "accesses": acc, "bytes": nb, "request": text(req), "client": text(cl),
             "vhost": text(vh), "start": start, "end": end,
+            "duration": _D.unpack_from(self._map(), off + _DURATION_OFF)[0],
         }
 
     def status_string(self) -> str:

@@ -421,7 +421,7 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         k->line = s.p; k->linecap = s.cap;
     }
     if (k->sb && k->slot >= 0) {
-        fc_sb_request_end(k->sb, k->slot, body);
+        fc_sb_request_end_timed(k->sb, k->slot, body, fc_now() - start);
         fc_sb_set_status(k->sb, k->slot, keep ? 'K' : 'W');
     } else if (k->sb) {  /* served by a thread without a slot (the event listener) */
         fc_sb_add(k->sb, FC_SB_ACCESSES, 1);

@@ -294,6 +294,28 @@ def test_request_start_end_and_truncation(sbmod: ModuleType) -> None:
         sb.request_start(slot, "GET /", b"", b"")  # type: ignore[arg-type]
 
 
+def test_duration_accumulates_as_a_counter(sbmod: ModuleType) -> None:
+    """mod_status's Total Duration: the slot's time on its requests only grows; an end
+    without its own request_start (a C-engine hit times itself) adds nothing here, and
+    the slot's next worker starts from zero."""
+    sb = sbmod.Scoreboard(1, 2)
+    slot = sb.slot(0, 1)
+    sb.slot_init(slot, 1, 1, 1)
+    assert sb.slot_info(slot)["duration"] == 0.0
+    seen = [0.0]
+    for _ in range(3):
+        sb.request_start(slot, b"GET / HTTP/1.1", b"127.0.0.1", b"localhost")
+        time.sleep(0.02)
+        sb.request_end(slot, 10)
+        seen.append(sb.slot_info(slot)["duration"])
+    assert all(b - a >= 0.015 for a, b in zip(seen, seen[1:], strict=False)), seen
+    sb.request_end(slot, 10)  # no request_start since the last end
+    assert sb.slot_info(slot)["duration"] == seen[-1]
+    assert sb.slot_info(sb.slot(0, 0))["duration"] == 0.0  # its neighbour untouched
+    sb.slot_init(slot, 2, 1, 2)
+    assert sb.slot_info(slot)["duration"] == 0.0
+
+
 def test_slots_do_not_alias(sbmod: ModuleType) -> None:
     sb = sbmod.Scoreboard(8, 2)
     for slot in range(sb.nslots):
