@@ -27,6 +27,7 @@ from fastcore.modules.mod_deflate.config import (
     ETAG_ADD_SUFFIX,
     ETAG_NO_CHANGE,
     ETAG_REMOVE,
+    assign_note,
     atoi,
 )
 from fastcore.modules.mod_deflate.filter import (
@@ -75,19 +76,7 @@ def _server(ctx: Ctx) -> BrotliServer:
 
 
 def set_note(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    rec = _server(ctx)
-    if len(a) == 1:
-        rec.note_ratio = a[0]
-        return
-    kind = a[0].lower()
-    if kind == "ratio":
-        rec.note_ratio = a[1]
-    elif kind == "input":
-        rec.note_input = a[1]
-    elif kind == "output":
-        rec.note_output = a[1]
-    else:
-        raise DirectiveError(f"Unknown BrotliFilterNote type '{a[0]}'")
+    assign_note(_server(ctx), a, "Unknown BrotliFilterNote type '{}'")
 
 
 def set_quality(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

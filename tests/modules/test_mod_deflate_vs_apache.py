@@ -17,7 +17,7 @@ import subprocess
 import time
 
 import pytest
-from support.apache_oracle import APACHE, MODDIR, ApacheOracle
+from support.apache_oracle import APACHE, MODDIR, ApacheOracle, both_answers
 from support.wire import Answer, answer_fields, raw_request
 
 from fastcore.config import ConfigError, load
@@ -297,16 +297,7 @@ def test_h5bp_precompressed_names_match_apache(tmp_path) -> None:
             fh.write(data)
         os.utime(os.path.join(www, name), (1_700_000_000, 1_700_000_000))
     cases = [("GET", "/" + n, "Accept-Encoding: gzip, br\r\n") for n in files]
-    got = {}
-    for fastcore in (False, True):
-        run = os.path.join(str(tmp_path), "fc" if fastcore else "ap")
-        os.makedirs(run)
-        with ApacheOracle(run, H5BP.replace("{www}", www), modules=MODULES,
-                          fastcore=fastcore) as ap:
-            got[fastcore] = [
-                answer_fields(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: x\r\n{h}"
-                                    "Connection: close\r\n\r\n".encode()))
-                for m, p, h in cases + cases]
+    got = both_answers(str(tmp_path), H5BP.replace("{www}", www), MODULES, cases)
     for case, a, f in zip(cases + cases, got[False], got[True], strict=True):
         # mod_mime's Content-Encoding comes after Content-Type in Apache (see above)
         assert (f[0], sorted(f[1]), f[2]) == (a[0], sorted(a[1]), a[2]), case
@@ -348,16 +339,8 @@ def test_deflate_runs_before_mod_headers_as_in_apache(tmp_path) -> None:
             fh.write(b"headers and deflate\n" * 100)
         os.utime(os.path.join(www, d, "a.txt"), (1_700_000_000, 1_700_000_000))
     cases = [("GET", f"/{d}/a.txt", ae) for d in ("set", "append", "edit") for ae in (GZ, "")]
-    got = {}
-    for fastcore in (False, True):
-        run = os.path.join(str(tmp_path), "fc" if fastcore else "ap")
-        os.makedirs(run)
-        with ApacheOracle(run, WITH_HEADERS.replace("{www}", www),
-                          modules=(*MODULES, "headers"), fastcore=fastcore) as ap:
-            got[fastcore] = [
-                answer_fields(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: x\r\n{h}"
-                                    "Connection: close\r\n\r\n".encode()))
-                for m, p, h in cases + cases]
+    got = both_answers(str(tmp_path), WITH_HEADERS.replace("{www}", www),
+                       (*MODULES, "headers"), cases)
     for case, a, f in zip(cases + cases, got[False], got[True], strict=True):
         assert f == a, case
     fields = [dict(a[1]) for a in got[False]]
@@ -380,15 +363,7 @@ def test_a_compressed_listing_matches_apache(tmp_path) -> None:
     site = (f'DocumentRoot "{www}"\n<Directory "{www}">\n  Require all granted\n'
             "  Options +Indexes\n</Directory>\nAddOutputFilterByType DEFLATE text/html\n")
     cases = [("GET", "/list/", GZ), ("GET", "/list/?C=S;O=D", GZ), ("GET", "/list/", "")]
-    got = {}
-    for fastcore in (False, True):
-        run = os.path.join(str(tmp_path), "fc" if fastcore else "ap")
-        os.makedirs(run)
-        with ApacheOracle(run, site, modules=(*MODULES, "autoindex"), fastcore=fastcore) as ap:
-            got[fastcore] = [
-                answer_fields(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: localhost\r\n{h}"
-                                    "Connection: close\r\n\r\n".encode()))
-                for m, p, h in cases + cases]
+    got = both_answers(str(tmp_path), site, (*MODULES, "autoindex"), cases, host="localhost")
     for case, a, f in zip(cases + cases, got[False], got[True], strict=True):
         assert f == a, case
     assert ("Content-Encoding", "gzip") in got[False][0][1]

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 
-from support.apache_oracle import ApacheOracle
-from support.wire import answer_fields, raw_request
+from support.apache_oracle import both_answers
 
 MODULES = ("mpm_prefork", "authz_core", "mime", "env", "filter", "deflate")
 GZ = "Accept-Encoding: gzip\r\n"
@@ -57,16 +56,7 @@ def test_smart_filters_match_apache(tmp_path) -> None:
     cases = [("GET", "/" + n, GZ) for n in names] + [
         ("GET", "/a.png", GZ + "X-Pack: yes\r\n"), ("GET", "/a.png", "X-Pack: yes\r\n"),
         ("GET", "/a.html", ""), ("GET", "/missing.html", GZ)]
-    got = {}
-    for fastcore in (False, True):
-        run = os.path.join(str(tmp_path), "fc" if fastcore else "ap")
-        os.makedirs(run)
-        with ApacheOracle(run, SMART.replace("{www}", www), modules=MODULES,
-                          fastcore=fastcore) as ap:
-            got[fastcore] = [
-                answer_fields(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: x\r\n{h}"
-                                    "Connection: close\r\n\r\n".encode()))
-                for m, p, h in cases + cases]
+    got = both_answers(str(tmp_path), SMART.replace("{www}", www), MODULES, cases)
     for case, a, f in zip(cases + cases, got[False], got[True], strict=True):
         assert f == a, case
     enc = {c[1] + c[2]: dict(a[1]).get("Content-Encoding") for c, a in

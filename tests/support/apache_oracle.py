@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass, field
 
 from support.ports import free_port, wait_port
+from support.wire import Answer, answer_fields, raw_request
 
 APACHE = "/usr/sbin/apache2"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -106,3 +107,21 @@ class ApacheOracle:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def both_answers(tmp: str, site: str, modules: tuple[str, ...],
+                 cases: list[tuple[str, str, str]], host: str = "x"
+                 ) -> dict[bool, list[Answer]]:
+    """The same httpd.conf run by real Apache (key False) and by fastcore (True), each
+    (method, target, extra header lines) case asked twice, so an answer a cache could
+    serve is compared too; every answer as support.wire.answer_fields gives it."""
+    got = {}
+    for fastcore in (False, True):
+        run = os.path.join(tmp, "fc" if fastcore else "ap")
+        os.makedirs(run)
+        with ApacheOracle(run, site, modules=modules, fastcore=fastcore) as ap:
+            got[fastcore] = [
+                answer_fields(raw_request(ap.port, f"{m} {p} HTTP/1.1\r\nHost: {host}\r\n{h}"
+                                          "Connection: close\r\n\r\n".encode()))
+                for m, p, h in cases + cases]
+    return got

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastcore.config.engine import OR_FILEINFO, RSRC, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.model import DirConfig, VirtualHost, module_record, scope_record
@@ -106,9 +107,18 @@ def set_buffer_size(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     _server(ctx).buffer_size = i
 
 
-def set_note(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    """DeflateFilterNote [Input|Output|Ratio] name: one argument names the ratio note."""
-    rec = _server(ctx)
+class NoteNames(Protocol):
+    """The note names a compression filter's FilterNote directive sets (mod_deflate's
+    and mod_brotli's server records)."""
+
+    note_input: str | None
+    note_output: str | None
+    note_ratio: str | None
+
+
+def assign_note(rec: NoteNames, a: list[str], unknown: str) -> None:
+    """[Input|Output|Ratio] name: one argument names the ratio note; `unknown` is the
+    module's message for another kind ({} is the kind as written)."""
     if len(a) == 1:
         rec.note_ratio = a[0]
         return
@@ -120,7 +130,12 @@ def set_note(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     elif kind == "ratio":
         rec.note_ratio = a[1]
     else:
-        raise DirectiveError(f"Unknown note type {a[0]}")
+        raise DirectiveError(unknown.format(a[0]))
+
+
+def set_note(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """DeflateFilterNote [Input|Output|Ratio] name."""
+    assign_note(_server(ctx), a, "Unknown note type {}")
 
 
 def set_alter_etag(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
