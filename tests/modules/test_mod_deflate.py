@@ -266,10 +266,10 @@ def test_store_is_bounded() -> None:
     s = store.Store(limit=1000)
     p = store.Params("gzip", 6, 15, 9)
     for i in range(10):
-        s.put(store.FileKey(f"/f{i}", i, 1, 1, p), store.Compressed(b"x" * 300, 1, 1))
+        s.put(store.FileKey(f"/f{i}", i, 1, 1, 1, p), store.Compressed(b"x" * 300, 1, 1))
     assert s.used <= 1000 and len(s) == 3
-    assert s.get(store.FileKey("/f9", 9, 1, 1, p)) is not None
-    assert s.get(store.FileKey("/f0", 0, 1, 1, p)) is None
+    assert s.get(store.FileKey("/f9", 9, 1, 1, 1, p)) is not None
+    assert s.get(store.FileKey("/f0", 0, 1, 1, 1, p)) is None
 
 
 @pytest.mark.parametrize("value,ok", [
@@ -408,3 +408,22 @@ def test_a_file_that_vanishes_is_not_a_traceback(tmp_path: Path, monkeypatch) ->
     finally:
         srv.stop()
     assert status == 404 and status2 == 404
+
+
+def test_a_same_size_rewrite_within_one_mtime_is_seen(tmp_path: Path) -> None:
+    """The store's key has the ctime as the core's caches do: a rewrite of the same
+    size whose mtime is put back (or falls in the same tick) is compressed anew."""
+    srv = FastcoreThread(_site(tmp_path))
+    target = tmp_path / "www" / "big.txt"
+    try:
+        first = _get(srv.port, "/big.txt", GZ)[2]
+        st = target.stat()
+        swapped = TEXT[::-1]  # the same length, other bytes
+        target.write_bytes(swapped)
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert (target.stat().st_size, target.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+        second = _get(srv.port, "/big.txt", GZ)[2]
+    finally:
+        srv.stop()
+    assert gzip.decompress(first) == TEXT
+    assert gzip.decompress(second) == swapped

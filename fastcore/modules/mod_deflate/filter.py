@@ -182,16 +182,17 @@ class Source:
     """The plain body the filter works on: a whole file (by identity, compressed once
     per process) or bytes a handler made."""
 
-    __slots__ = ("path", "ino", "size", "mtime_ns", "mtime", "body")
+    __slots__ = ("path", "ino", "size", "mtime_ns", "ctime_ns", "mtime", "body")
 
-    def __init__(self, path: str | None, ino: int, size: int, mtime_ns: int, mtime: int,
-                 body: bytes | None) -> None:
+    def __init__(self, path: str | None, ino: int, size: int, mtime_ns: int, ctime_ns: int,
+                 mtime: int, body: bytes | None) -> None:
         self.path, self.ino, self.size, self.mtime_ns = path, ino, size, mtime_ns
-        self.mtime, self.body = mtime, body
+        self.ctime_ns, self.mtime, self.body = ctime_ns, mtime, body
 
     def compress(self, p: Params) -> Compressed:
         if self.path is not None:
-            return compressed_file(self.path, self.ino, self.size, self.mtime_ns, p)
+            return compressed_file(self.path, self.ino, self.size, self.mtime_ns,
+                                   self.ctime_ns, p)
         return encode(self.body or b"", p)
 
 
@@ -201,7 +202,8 @@ def _source(resp: Response, txn: Transaction) -> Source | None:
     identity (resp.cache): no stat."""
     info = resp.cache
     if info is not None and resp.file is not None:
-        return Source(info.fname, info.ino, info.size, info.mtime_ns, info.mtime, None)
+        return Source(info.fname, info.ino, info.size, info.mtime_ns, info.ctime_ns,
+                      info.mtime, None)
     if resp.file is not None or resp.parts is not None:
         path = resp.file[0] if resp.file is not None else resp.filename
         if path is None:
@@ -213,10 +215,10 @@ def _source(resp: Response, txn: Transaction) -> Source | None:
         if resp.status != 206 and resp.file is not None \
                 and resp.file[1:] != (0, st.st_size):
             return None  # part of a file (a type map's Body:): not the whole answer
-        return Source(path, st.st_ino, st.st_size, st.st_mtime_ns,
+        return Source(path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
                       S.last_modified_time(st, txn.start_time), None)
     body = resp.body or b""
-    return Source(None, 0, len(body), 0, 0, body)
+    return Source(None, 0, len(body), 0, 0, 0, body)
 
 
 def _plain_type(core: Handler, txn: Transaction, resp: Response) -> str | None:

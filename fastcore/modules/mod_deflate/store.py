@@ -1,7 +1,7 @@
 """The compressed bytes of static files (gzip for DEFLATE, br for mod_brotli), compressed
 once per process.
 
-Keyed by the file's identity (path, inode, size, mtime_ns) and the zlib parameters, so
+Keyed by the file's identity (path, inode, size, mtime_ns, ctime_ns) and the zlib parameters, so
 a changed file is compressed again and an unchanged one never is.  Bounded by bytes: the
 least recently used entries go first.  Each worker process has its own store (nothing
 is shared across fork but what the parent compressed before it).
@@ -55,6 +55,7 @@ class FileKey:
     ino: int
     size: int
     mtime_ns: int
+    ctime_ns: int  # with mtime_ns: a same-size rewrite within one mtime tick is seen
     params: Params
 
 
@@ -126,11 +127,11 @@ class Store:
 STORE = Store()
 
 
-def compressed_file(path: str, ino: int, size: int, mtime_ns: int, p: Params,
-                    read: bytes | None = None) -> Compressed:
+def compressed_file(path: str, ino: int, size: int, mtime_ns: int, ctime_ns: int,
+                    p: Params, read: bytes | None = None) -> Compressed:
     """The gzip of a file, from the store when this identity was compressed before.
     OSError when the file cannot be read."""
-    key = FileKey(path, ino, size, mtime_ns, p)
+    key = FileKey(path, ino, size, mtime_ns, ctime_ns, p)
     hit = STORE.get(key)
     if hit is not None:
         return hit
