@@ -50,6 +50,8 @@ def compile_log_format(fmt: str) -> bytes | None:
         if code == "%":
             _op(out, OP_LIT, b"%")
         elif code in _SIMPLE:
+            if arg == "c" and code in "ah":
+                return None  # the TCP peer, not the useragent (mod_remoteip): Python's
             _op(out, _SIMPLE[code])
         elif code == "t":
             if arg is None:

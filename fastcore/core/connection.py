@@ -37,6 +37,7 @@ from fastcore.core.request import BodyReader, HttpError, Request, find_head_end,
 from fastcore.core.response import Response
 from fastcore.core.transaction import Transaction
 from fastcore.modules import mod_authz_core as authz
+from fastcore.modules.mod_remoteip import preface_for
 from fastcore.modules.mod_reqtimeout import ReadClock
 
 if TYPE_CHECKING:
@@ -80,8 +81,12 @@ class Connection:
         self.client_ip: str = peer[0] if peer and isinstance(peer, tuple) else "127.0.0.1"
         self.remote_port: int = (peer[1] if peer and isinstance(peer, tuple) and len(peer) > 1
                                  else 0)
+        self.peer_ip: str = self.client_ip  # the TCP peer (%{c}a), whatever PROXY says
+        self.proxied = False  # the address came from a PROXY header (mod_remoteip)
         self._local: tuple | None = None
         self.ctx = authz.ReqCtx(self.client_ip, self.local_addr, "GET", srv.dns)
+        # mod_remoteip's PROXY header, read before anything else (then the engine link)
+        self.preface = preface_for(self) if link is None and fd >= 0 else None
         main = srv.cfg.main
         self.vh: VirtualHost = main  # the vhost of the current request (KeepAlive*, Timeout)
         self.timeout: float = main.timeout
@@ -97,18 +102,38 @@ class Connection:
                 self.timeout, self.ka_timeout = st.timeout, st.keep_alive_timeout
                 if self.rt is not None:
                     self.rt.idle(st.requests)
-        elif fd >= 0:
-            self.link = EngineLink.open(srv.engine, fd, blocking, self.client_ip,
-                                        self.remote_port, srv.scoreboard, slot,
-                                        srv.engine.addr_key(self))
+        elif fd >= 0 and self.preface is None:
+            self._open_link()
         if blocking:
-            try:  # a blocked send gives up after Timeout (one setsockopt per connection)
-                if self.link is not None:
-                    self.link.set_send_timeout(self.timeout)
-                else:
-                    self.out.set_send_timeout(self.timeout)
-            except OSError:
-                pass
+            self._send_timeout()
+
+    def _open_link(self) -> None:
+        srv = self.srv
+        self.link = EngineLink.open(srv.engine, self.fd, self.blocking, self.client_ip,
+                                    self.remote_port, srv.scoreboard, self.slot,
+                                    srv.engine.addr_key(self))
+
+    def _send_timeout(self) -> None:
+        try:  # a blocked send gives up after Timeout (one setsockopt per connection)
+            if self.link is not None:
+                self.link.set_send_timeout(self.timeout)
+            else:
+                self.out.set_send_timeout(self.timeout)
+        except OSError:
+            pass
+
+    def adopt_address(self, ip: str, port: int, rest: bytes) -> None:
+        """The PROXY header gave the client's address (mod_remoteip): it is this
+        connection's from now on (logs, Require, the engine), `rest` the bytes after
+        the header; the engine takes the connection from here."""
+        self.preface = None
+        self.proxied = True
+        self.client_ip, self.remote_port = ip, port
+        self.ctx = authz.ReqCtx(ip, self.local_addr, "GET", self.srv.dns)
+        self.buf += rest
+        self._open_link()
+        if self.blocking:
+            self._send_timeout()
 
     def assign_slot(self, slot: int) -> None:
         """The scoreboard slot this connection reports through from now on (-1: none; the
@@ -198,6 +223,10 @@ class Connection:
                            body, False)
 
     def _run(self, may_read: bool = True) -> tuple[int, float]:
+        if self.preface is not None:  # mod_remoteip: the PROXY header comes first
+            if not self.preface.advance(self, may_read):
+                return (CLOSED, 0.0) if self.closing else (WANT_READ, self.read_wait())
+            may_read = False
         if may_read and self.engine_idle():
             got = self._engine()
             if got is not None:
@@ -678,9 +707,9 @@ class Connection:
         dc = txn.dirconf or (txn.vhost or srv.cfg.main).dir_defaults  # (400s: the server's)
         hl = dc.hostname_lookups or "off"
         if hl != "off" and srv.dns is not None:
-            txn.remote_host = self.ctx.remote_host(hl == "double")
+            txn.remote_host = txn.ctx.remote_host(hl == "double")
         else:
-            txn.remote_host = self.ctx.cached_host()
+            txn.remote_host = txn.ctx.cached_host()
         if self.sb is not None:
             self.sb.set_status(self.slot, "L")
         handler = srv.handler

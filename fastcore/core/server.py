@@ -43,6 +43,7 @@ from fastcore.modules.mod_log_config import (
 )
 from fastcore.modules.mod_mime import MimeMap
 from fastcore.modules.mod_negotiation.config import caches_negotiated
+from fastcore.modules.mod_remoteip import proxy_protocol_configured
 from fastcore.modules.mod_reqtimeout import ReadLimits, server_limits
 
 if TYPE_CHECKING:
@@ -90,6 +91,9 @@ class HttpServer:
         needs_local = getattr(resolver, "needs_local_addr", None)
         self.needs_local_addr: bool = (self._needs_local_addr() if needs_local is None
                                        else bool(needs_local))
+        # mod_remoteip's PROXY protocol is decided by the local address, and Python reads
+        # the header first (the event MPM's C loop then accepts nothing itself)
+        self.needs_local_addr |= proxy_protocol_configured(cfg)
         self.dns: Resolver | None = None
         # mod_access_compat: `Allow from NAME` may come from any .htaccess at any time (the
         # resolver does no DNS until a rule asks for a name)
@@ -225,7 +229,7 @@ class HttpServer:
         never sent as it is)."""
         walk = txn.walk
         saved = (txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri)
-        ctx = txn.conn.ctx
+        ctx = txn.ctx
         answer = (ctx.answer_txn, ctx.answer_vary)  # the main request's Vary stays its own
         txn.dirconf = dc
         # the sub-request's URI (its log lines name it): the entry beside the request's

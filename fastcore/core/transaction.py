@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from fastcore.core.mapping import WalkResult
     from fastcore.core.request import Request
     from fastcore.core.response import Response
+    from fastcore.modules.mod_authz_core.evaluate import ReqCtx
 
 
 class Transaction:
@@ -24,7 +25,7 @@ class Transaction:
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
                  "handler_name", "encoding_fixup", "env", "response", "satisfy_any",
-                 "notes")
+                 "notes", "ctx")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -85,6 +86,9 @@ class Transaction:
         self.satisfy_any = False
         # r->notes by lower-case name (mod_headers' `Header note`; the log's %{NAME}n)
         self.notes: dict[str, str] = {}
+        # the client as the access checks see it (Require ip/host, Allow/Deny): the
+        # connection's, unless mod_remoteip gave this request another useragent address
+        self.ctx: ReqCtx = conn.ctx
 
     @property
     def local_ip(self) -> str:

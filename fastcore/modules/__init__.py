@@ -73,6 +73,7 @@ MODULES: dict[str, str] = {
     "setenvif_module": "fastcore.modules.mod_setenvif",
     "include_module": "fastcore.modules.mod_include",
     "rewrite_module": "fastcore.modules.mod_rewrite",
+    "remoteip_module": "fastcore.modules.mod_remoteip",
 }
 
 

@@ -266,7 +266,7 @@ def find(txn: Transaction, rules: list[Rule]) -> bool:
         else:
             if not looked:
                 looked = True
-                host = txn.conn.ctx.remote_host(True)
+                host = txn.ctx.remote_host(True)
             if host is not None and in_domain(r.value, host):
                 return True
     return False

@@ -97,8 +97,12 @@ def _item(code: str, arg: str | None) -> Formatter:
     """One % directive -> function(record) -> text."""
     a = arg
     if code == "h":
+        if a == "c":  # the connection's peer, not mod_remoteip's useragent
+            return lambda r: r.conn.peer_ip
         return lambda r: r.remote_host or r.client_ip
     if code == "a":
+        if a == "c":
+            return lambda r: r.conn.peer_ip
         return lambda r: r.client_ip
     if code == "A":
         return lambda r: r.local_ip

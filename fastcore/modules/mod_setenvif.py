@@ -169,7 +169,7 @@ def _special(kind: str, txn: Transaction, early: bool) -> str | None:
     if kind == "remote_host":  # REMOTE_NAME: a name under HostnameLookups, else the address
         dc = txn.dirconf or txn.vhost.dir_defaults
         hl = dc.hostname_lookups or "off"
-        ctx = txn.conn.ctx
+        ctx = txn.ctx
         name = ctx.remote_host(hl == "double") if hl != "off" else ctx.cached_host()
         return name or txn.client_ip
     if kind == "remote_user":

@@ -133,7 +133,7 @@ def decide(core: Handler, txn: Transaction, after_authn: bool) -> HookResult:
                     "directives)", f"{txn.client_ip}:{txn.remote_port}", dc,
                     "mod_authz_core.c(843)")
         return OK
-    ctx = txn.conn.ctx
+    ctx = txn.ctx
     ctx.method = txn.method
     ctx.user = txn.user
     ctx.txn = txn  # what a Require expr reads
@@ -184,7 +184,7 @@ def authorize_user(core: Handler, txn: Transaction) -> HookResult:
 def add_vary(core: Handler, txn: Transaction) -> HookResult:
     """The request headers a granting Require expr read, in Vary (ap_expr_exec merges
     them into headers_out, which an error answer does not send)."""
-    rctx = txn.conn.ctx
+    rctx = txn.ctx
     resp = txn.response
     if not rctx.answer_vary or rctx.answer_txn is not txn or resp is None \
             or resp.status >= 400:
