@@ -277,3 +277,34 @@ def test_accepted_like_apache(tmp_path) -> None:
     apache = subprocess.run([APACHE, "-t", "-f", path], capture_output=True, text=True)
     assert apache.returncode == 0
     load(path)
+
+
+STATUS_SITE = """
+DocumentRoot "{www}"
+<Directory "{www}">
+  Require all granted
+</Directory>
+ExtendedStatus On
+<Location /server-status>
+  SetHandler server-status
+</Location>
+RemoteIPHeader X-Forwarded-For
+"""
+
+
+def test_status_client_column_matches_apache(tmp_path) -> None:
+    """mod_status's Client column shows the useragent's address, as Apache's."""
+    www = _site(str(tmp_path))
+    clients = []
+    for fastcore in (False, True):
+        run = os.path.join(str(tmp_path), "fc" if fastcore else "ap")
+        os.makedirs(run)
+        with ApacheOracle(run, STATUS_SITE.replace("{www}", www), modules=MODULES,
+                          fastcore=fastcore) as ap:
+            page = _exchange(ap.port, b"GET /server-status HTTP/1.0\r\n"
+                                      b"X-Forwarded-For: 8.8.4.4\r\n\r\n").decode()
+        row = [x for x in page.splitlines() if "GET /server-status HTTP/1.0" in x]
+        assert len(row) == 1
+        clients.append(re.findall(r"<td>([0-9a-f.:]+)</td><td>http/1.1", row[0]))
+    assert clients[0] == ["8.8.4.4"]
+    assert clients[1] == clients[0]
