@@ -25,7 +25,7 @@ class Transaction:
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
                  "handler_name", "encoding_fixup", "env", "response", "satisfy_any",
-                 "notes", "ctx")
+                 "notes", "_ctx")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -86,9 +86,20 @@ class Transaction:
         self.satisfy_any = False
         # r->notes by lower-case name (mod_headers' `Header note`; the log's %{NAME}n)
         self.notes: dict[str, str] = {}
-        # the client as the access checks see it (Require ip/host, Allow/Deny): the
-        # connection's, unless mod_remoteip gave this request another useragent address
-        self.ctx: ReqCtx = conn.ctx
+        # mod_remoteip's ReqCtx for this request's useragent address (None: the
+        # connection's; see `ctx`)
+        self._ctx: ReqCtx | None = None
+
+    @property
+    def ctx(self) -> ReqCtx:
+        """The client as the access checks see it (Require ip/host, Allow/Deny): the
+        connection's, unless mod_remoteip gave this request another useragent address."""
+        own = self._ctx
+        return own if own is not None else self.conn.ctx
+
+    @ctx.setter
+    def ctx(self, value: ReqCtx) -> None:
+        self._ctx = value
 
     @property
     def local_ip(self) -> str:
