@@ -336,7 +336,10 @@ class HttpServer:
         complete (True) so that this worker is only ever busy with complete requests."""
         conn = Connection(self, fd, peer, slot, blocking=True)
         wait = conn.read_wait()
-        self._drive(conn, WANT_READ, min(wait, HOLD_FIRST_WAIT) if hold else wait, hold)
+        # mod_remoteip's PROXY header is waited for with the whole Timeout: the holder
+        # only ever takes a request head
+        first = wait if not hold or conn.preface is not None else min(wait, HOLD_FIRST_WAIT)
+        self._drive(conn, WANT_READ, first, hold)
 
     def resume_blocking(self, conn: Connection, slot: int,
                         hold: Callable[[Connection], bool] | None = None) -> None:

@@ -144,8 +144,14 @@ def _site(root: str) -> str:
     return www
 
 
-def _exchange(port: int, data: bytes) -> bytes:
+def _exchange(port: int, data: bytes, pause_at: int | None = None) -> bytes:
+    """data sent on a new connection (its first pause_at bytes, a pause, the rest);
+    everything the server answers before it closes."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        if pause_at is not None:
+            s.sendall(data[:pause_at])
+            time.sleep(0.6)
+            data = data[pause_at:]
         s.sendall(data)
         if not data.endswith(b"\r\n\r\n"):
             s.shutdown(socket.SHUT_WR)
@@ -182,6 +188,9 @@ def _run(tmp: str, www: str, fastcore: bool, pport: int) -> tuple[list[bytes], l
         for case in PROXY_CASES:
             for _ in range(2):
                 proxied.append(_normal(_exchange(pport, case)))
+        for cut in (0, 5, 30):  # a header in pieces, slower than the MPM's first wait
+            proxied.append(_normal(_exchange(pport, PROXY_CASES[0], cut)))
+            proxied.append(_normal(_exchange(pport, PROXY_CASES[6], cut)))
         time.sleep(0.3)
     logs = []
     for name in ("access_log", "proxy_log"):
