@@ -5,7 +5,8 @@ lists, RemoteIPProxiesHeader); a <VirtualHost> on a second port takes it from th
 protocol.  The statuses, the bytes of every answer (Date aside) and every access-log line
 (%a %h %{c}a %{remote}p, the header left, the proxies header, SetEnvIf Remote_Addr)
 must match, with `Require ip`, `Require not ip`, access_compat's Allow/Deny and
-mod_rewrite's %{REMOTE_ADDR} deciding on the address found.  Each request is sent twice,
+mod_rewrite's %{REMOTE_ADDR} and `Require expr` (REMOTE_ADDR, CONN_REMOTE_ADDR) deciding
+on the address found.  Each request is sent twice,
 so a second answer a cache could serve is compared too.  PROXY v1 and v2 headers (TLVs,
 LOCAL, IPv6, and malformed ones) are written by the test on raw sockets.
 `apache2 -t` and fastcore refuse the same bad directives with the same message.
@@ -41,6 +42,9 @@ DocumentRoot "{www}"
     Require all granted
     Require not ip 8.8.8.8
   </RequireAll>
+</Directory>
+<Directory "{www}/expr">
+  Require expr "%{REMOTE_ADDR} -ipmatch '8.8.0.0/16' && %{CONN_REMOTE_ADDR} == '127.0.0.1'"
 </Directory>
 <Directory "{www}/compat">
   Order deny,allow
@@ -86,7 +90,8 @@ XFF = (
     "203.0.113.5",
     "not-an-ip",
 )  # a header left empty (", 9.9.9.9") is in test_mod_remoteip: fastcore's %i logs "" as "-"
-PATHS = ("/a.txt", "/only/b.txt", "/not/c.txt", "/compat/d.txt", "/rw/e.txt")
+PATHS = ("/a.txt", "/only/b.txt", "/not/c.txt", "/compat/d.txt", "/rw/e.txt",
+         "/expr/f.txt")
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -136,7 +141,7 @@ PROXY_CASES = (
 
 def _site(root: str) -> str:
     www = os.path.join(root, "www")
-    for rel in ("a.txt", "only/b.txt", "not/c.txt", "compat/d.txt", "rw/e.txt"):
+    for rel in ("a.txt", "only/b.txt", "not/c.txt", "compat/d.txt", "rw/e.txt", "expr/f.txt"):
         path = os.path.join(www, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as fh:
@@ -223,6 +228,8 @@ def test_addresses_decisions_and_logs_match_apache(tmp_path) -> None:
     assert "198.51.100.7|198.51.100.7|127.0.0.1|0|10.9.1.1|client-sent|-|403|/only/b.txt" \
         in a_log  # an external proxy presented a private address: the walk stopped
     assert "8.8.8.8|8.8.8.8|127.0.0.1|0|-|client-sent|eight|403|/not/c.txt" in a_log
+    assert "8.8.8.8|8.8.8.8|127.0.0.1|0|-|client-sent|eight|200|/expr/f.txt" in a_log
+    assert "9.9.9.9|9.9.9.9|127.0.0.1|0|-|client-sent|-|403|/expr/f.txt" in a_log
     assert any(x.startswith("9.9.9.9|") and x.endswith("|403|/rw/e.txt") for x in a_log)
     assert any(x.startswith("203.0.113.5|") and x.endswith("|200|/compat/d.txt")
                for x in a_log)
