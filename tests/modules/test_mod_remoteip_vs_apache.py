@@ -324,3 +324,42 @@ def test_status_client_column_matches_apache(tmp_path) -> None:
         clients.append(re.findall(r"<td>([0-9a-f.:]+)</td><td>http/1.1", row[0]))
     assert clients[0] == ["8.8.4.4"]
     assert clients[1] == clients[0]
+
+
+LOG_SITE = """
+DocumentRoot "{www}"
+<Directory "{www}">
+  Require all granted
+</Directory>
+LogLevel remoteip:trace1
+RemoteIPHeader X-Forwarded-For
+RemoteIPTrustedProxy 127.0.0.1
+"""
+
+
+def _remoteip_lines(path: str) -> list[str]:
+    """The error log's remoteip lines without time, pid and the test client's port."""
+    out = []
+    for line in open(path).read().splitlines():
+        if "[remoteip:" in line:
+            line = line.split("] ", 1)[1]
+            line = re.sub(r"\[pid [^\]]*\] ", "", line)
+            out.append(re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line))
+    return out
+
+
+def test_debug_and_trace_lines_match_apache(tmp_path) -> None:
+    www = _site(str(tmp_path))
+    got = []
+    for fastcore in (False, True):
+        run = os.path.join(str(tmp_path), "fc" if fastcore else "ap")
+        os.makedirs(run)
+        with ApacheOracle(run, LOG_SITE.replace("{www}", www), modules=MODULES,
+                          fastcore=fastcore) as ap:
+            for xff in ("10.0.0.1, 1.2.3.4", "8.8.8.8", "2001:db8::1, 8.8.4.4", "10.0.0.1"):
+                _exchange(ap.port, f"GET /a.txt HTTP/1.0\r\nX-Forwarded-For: {xff}\r\n\r\n"
+                          .encode())
+            time.sleep(0.3)
+        got.append(_remoteip_lines(os.path.join(run, "error_log")))
+    assert len(got[0]) == 4
+    assert got[1] == got[0]

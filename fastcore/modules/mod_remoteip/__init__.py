@@ -71,15 +71,17 @@ def post_read_request(core: Handler, txn: Transaction) -> HookResult:
         return OK
     res = walk(value, txn.client_ip, conf.proxies)
     log = core.srv.errlog(txn.vhost)
+    dc = txn.dirconf or txn.vhost.dir_defaults  # LogLevel remoteip:... of the server
     client = f"{txn.client_ip}:{txn.remote_port}"
-    if res.stopped is not None and log.enabled("debug", "remoteip", txn.dirconf):
+    if res.stopped is not None and log.enabled("debug", "remoteip", dc):
         if res.stopped.unparsable:
             msg = (f"AH01568: RemoteIP: Header {conf.header} value of {res.stopped.value} "
                    "cannot be parsed as a client IP")
         else:
             msg = (f"AH01569: RemoteIP: Header {conf.header} value of {res.stopped.value} "
                    "appears to be a private IP or nonsensical.  Ignored")
-        log.log("debug", "remoteip", msg, client, txn.dirconf, "mod_remoteip.c(706)")
+        log.log("debug", "remoteip", msg, client, dc,
+                "mod_remoteip.c(668)" if res.stopped.unparsable else "mod_remoteip.c(706)")
     if not res.changed:
         return OK
     headers = txn.headers_in
@@ -94,11 +96,11 @@ def post_read_request(core: Handler, txn: Transaction) -> HookResult:
     txn.client_ip = res.client_ip
     txn.remote_port = 0  # the port is not known: Apache sets it to 0
     txn.ctx = ReqCtx(res.client_ip, conn.local_addr, txn.method, conn.srv.dns)
-    if log.enabled("trace1", "remoteip", txn.dirconf):
+    if log.enabled("trace1", "remoteip", dc):
         how = (f"by proxies {res.proxy_ips}" if res.proxy_ips is not None
                else "by internal proxies")
         log.log("trace1", "remoteip", f"Using {res.client_ip} as client's IP {how}",
-                f"{res.client_ip}:0", txn.dirconf, "mod_remoteip.c(770)")
+                f"{res.client_ip}:0", dc, "mod_remoteip.c(770)")
     sb = conn.sb
     if sb is not None and txn.request_line:  # the scoreboard's Client column
         sb.request_start(conn.slot, txn.request_line.encode("latin-1", "replace"),
