@@ -363,3 +363,47 @@ def test_debug_and_trace_lines_match_apache(tmp_path) -> None:
         got.append(_remoteip_lines(os.path.join(run, "error_log")))
     assert len(got[0]) == 4
     assert got[1] == got[0]
+
+
+ONOFF_SITE = """
+DocumentRoot "{www}"
+<Directory "{www}">
+  Require all granted
+</Directory>
+RemoteIPProxyProtocol On
+{exceptions}
+Listen 127.0.0.1:{oport}
+<VirtualHost 127.0.0.1:{oport}>
+  ServerName off
+  RemoteIPProxyProtocol Off
+</VirtualHost>
+LogFormat "%a|%>s|%U" short
+CustomLog "{run}/access_log" short
+"""
+PLAIN = b"GET /a.txt HTTP/1.0\r\n\r\n"
+WITH_PROXY = b"PROXY TCP4 8.8.8.8 127.0.0.1 1 80\r\n" + PLAIN
+
+
+@pytest.mark.parametrize("exceptions", ["", "RemoteIPProxyProtocolExceptions 127.0.0.0/8",
+                                        "RemoteIPProxyProtocolExceptions 10.0.0.0/8 ::1"])
+def test_on_off_and_exceptions_match_apache(tmp_path, exceptions: str) -> None:
+    """The main server's On covers every address; a <VirtualHost>'s Off takes its own
+    back; a client in the exceptions sends plain HTTP (a PROXY line is then its request
+    line)."""
+    www = _site(str(tmp_path))
+    oport = free_port()
+    seen = []
+    for fastcore in (False, True):
+        run = os.path.join(str(tmp_path), "fc" if fastcore else "ap")
+        os.makedirs(run)
+        body = (ONOFF_SITE.replace("{www}", www).replace("{run}", run)
+                .replace("{oport}", str(oport)).replace("{exceptions}", exceptions))
+        with ApacheOracle(run, body, modules=MODULES, fastcore=fastcore) as ap:
+            answers = [_normal(_exchange(port, data)) for port in (ap.port, oport)
+                       for data in (PLAIN, WITH_PROXY)]
+            time.sleep(0.3)
+        seen.append((answers, open(os.path.join(run, "access_log")).read().splitlines()))
+    assert seen[1] == seen[0]
+    statuses = [a.split(b" ", 2)[1] if a else b"" for a in seen[0][0]]
+    assert statuses == ([b"200", b"400", b"200", b"400"] if "127.0.0.0/8" in exceptions
+                        else [b"", b"200", b"200", b"400"])
