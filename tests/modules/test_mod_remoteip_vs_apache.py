@@ -89,6 +89,8 @@ XFF = (
     "9.9.9.9",
     "203.0.113.5",
     "not-an-ip",
+    "8.8.8.8, 10.1.1.1\r\nx-forwarded-for: 1.2.3.4",  # repeated fields: merged, as Apache
+    "9.9.9.9\r\nX-Forwarded-For: 1.2.3.4\r\nUser-Agent: x\r\nX-Forwarded-For: 8.8.8.8",
 )  # a header left empty (", 9.9.9.9") is in test_mod_remoteip: fastcore's %i logs "" as "-"
 PATHS = ("/a.txt", "/only/b.txt", "/not/c.txt", "/compat/d.txt", "/rw/e.txt",
          "/expr/f.txt")
