@@ -9,16 +9,16 @@ access_compat's Allow/Deny, REMOTE_ADDR, the scoreboard's client; %{c}a and %{c}
 the TCP peer's.  A PROXY connection keeps its PROXY address for every request and
 ignores RemoteIPHeader, as Apache does.
 
-Cache contribution: a server with RemoteIPHeader answers nothing from the caches (the
-answer's log line depends on a request header); PROXY connections need nothing: the
-engine logs the connection's address, which is the PROXY source.
+Cache contribution: a server with RemoteIPHeader gates its entries on the header's
+absence (Python cache only: the C engine reads no header for this); PROXY connections
+need nothing: the engine logs the connection's address, which is the PROXY source.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from fastcore.config.model import DirConfig
-from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
+from fastcore.core.cacheable import NOTHING, CacheInfo, Contribution
 from fastcore.core.phases import FIRST, OK, POST_READ_REQUEST, Hook, HookResult
 from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_authz_core.evaluate import ReqCtx
@@ -111,9 +111,19 @@ def post_read_request(core: Handler, txn: Transaction) -> HookResult:
 
 def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
                        ) -> Contribution:
-    """A server that takes the client's address from a request header answers every
-    request through the phases (the caches do not read request headers)."""
-    return NOT_CACHEABLE if server_config(txn.vhost).header is not None else NOTHING
+    """A server that takes the client's address from a request header: its answers are
+    the Python cache's only, for a hit without that header (or on a PROXY connection,
+    which ignores it): the walk would change nothing there.  Any other request takes
+    the full path; the C engine, which reads no header for this, serves none of them."""
+    header = server_config(txn.vhost).header
+    if header is None:
+        return NOTHING
+    key = header.lower()
+
+    def walk_is_moot(hit: Transaction, entry_dc: DirConfig, uri: str) -> bool:
+        req = hit.request
+        return hit.conn.proxied or (req is not None and key not in req.headers)
+    return Contribution(gate=walk_is_moot)
 
 
 HOOKS = (Hook(POST_READ_REQUEST, post_read_request, FIRST),)
