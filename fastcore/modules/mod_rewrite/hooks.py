@@ -184,6 +184,8 @@ def translate(core: Handler, txn: Transaction) -> HookResult:
         return 403
     if R.absolute_uri(f)[0]:
         return _redirect(core, txn, st, rc, oargs)
+    if R.unsafe_args(st):
+        return 403
     if f.startswith("passthrough:"):
         txn.r_uri = f[12:]
         if original:
@@ -259,6 +261,8 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
                 if cp2 != cp:
                     st.filename = f[:slash + 1] + cp2
         return _redirect(core, txn, st, rc, oargs)
+    if R.unsafe_args(st):
+        return 403
     if f.startswith("passthrough:"):
         f = f[12:]
     if not f.startswith("/"):
