@@ -8,6 +8,7 @@ A group file (tests/modules/data/rwsuite/*.txt) is a sequence of sections:
     @conf                      the site config; {www} {root} {run} {port} are filled in
     @htaccess DIR              the lines of DIR/.htaccess (DIR relative to the docroot)
     @file PATH [TEXT]          a file; its text is TEXT or, without it, "PATH\\n"
+    @empty PATH                an empty file
     @exec PATH                 a file with mode 0755
     @symlink PATH TARGET       a symbolic link
     @cases                     one request a line: METHOD TARGET [| Field: value]...
@@ -117,6 +118,8 @@ def parse_group(path: str) -> Group:
             elif word == "file":
                 rel, _, text = arg.partition(" ")
                 g.files[rel] = (text.replace("\\n", "\n") if text else rel + "\n")
+            elif word == "empty":
+                g.files[arg] = ""
             elif word == "exec":
                 g.execs.append(arg)
             elif word == "symlink":

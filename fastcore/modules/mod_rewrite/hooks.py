@@ -278,6 +278,8 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
             st.trace(2, f"strip document_root prefix: {f} -> {f[len(root):]}")
             f = f[len(root):]
     st.trace(1, f"internal redirect with {f} [INTERNAL REDIRECT]")
+    if _slash_first(core, txn, dc):
+        return DECLINED
     if in_subreq(txn):  # a look-up never runs the handler: the redirect-handler's mark
         txn.filename = "redirect:" + f
         return OK
@@ -292,6 +294,19 @@ def subst_prefix(text: str, match: str, subst: str) -> str:
         return text
     s = subst if subst.endswith("/") or not subst else subst + "/"
     return s + text[len(m) + 1:]
+
+
+def _slash_first(core: Handler, txn: Transaction, dc: DirConfig) -> bool:
+    """httpd makes the per-directory internal redirect in its redirect handler, after
+    the other fixups: mod_dir's (a fixup there, a handler here) DirectorySlash 301 for
+    a directory asked without its slash comes first."""
+    if "dir_module" not in core.srv.cfg.modules or txn.r_uri.endswith("/"):
+        return False
+    if not core.directory_request(txn):
+        return False
+    from fastcore.modules.mod_dir import dir_config as dir_module_config
+
+    return dir_module_config(dc).slash is not False
 
 
 def internal_redirect(core: Handler, txn: Transaction, uri: str,
