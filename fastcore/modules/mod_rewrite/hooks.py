@@ -102,6 +102,8 @@ def _redirect(core: Handler, txn: Transaction, st: RewriteState, rc: int,
         url = escape_absolute(url, R.absolute_uri(url)[0])
     if st.args:
         same = rc == R.NOESCAPE or (oargs is not None and st.args == oargs)
+        if same and R.unsafe_args(st):  # escaped, the query could hold neither
+            return core.error(txn, 403, dirconf=txn.dirconf)
         url += "?" + (st.args if same else escape_uri(st.args))
     status = st.status if 300 <= st.status < 400 else 302
     st.trace(1, f"redirect to {url} [REDIRECT/{status}]")
