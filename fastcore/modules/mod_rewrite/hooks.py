@@ -42,7 +42,6 @@ BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Vary names ("redirect-keeps-vary") and the cookies (the main request's
 # err_headers_out) go on with the answer
 KEPT_NOTES = (R.END_NOTE, VARY_NOTE, COOKIE_NOTE, COOKIE_NAMES_NOTE, REDIRECTS_NOTE)
-RECURSION_LIMIT = 10  # LimitInternalRecursion's default
 
 
 def errorlog_escape(msg: str) -> str:
@@ -317,10 +316,11 @@ def internal_redirect(core: Handler, txn: Transaction, uri: str,
     again (the server's rules too); the environment gets the REDIRECT_ prefix."""
     count = int(txn.notes.get(REDIRECTS_NOTE, "0")) + 1
     client = f"{txn.client_ip}:{txn.remote_port}"
-    if count > RECURSION_LIMIT:
+    limit = txn.vhost.redirect_limit  # LimitInternalRecursion
+    if count > limit:
         txn.filename = "redirect:" + uri + ("?" + args if args else "")
         core.srv.errlog(txn.vhost).log(
-            "error", "core", f"AH00124: Request exceeded the limit of {RECURSION_LIMIT} "
+            "error", "core", f"AH00124: Request exceeded the limit of {limit} "
             "internal redirects due to probable configuration error. Use "
             "'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel "
             "debug' to get a backtrace.", client, txn.dirconf)
