@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
 
+PENDING_NOTE = "fastcore-rewrite-pending"  # a per-dir internal redirect, for the last fixup
+PENDING_ARGS_NOTE = "fastcore-rewrite-pending-args"
 CHECK_NOTE = "fastcore-rewrite-check"  # a field the rules made: check_headers applies
 BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # what an internal redirect keeps: END lives in the pool both requests share, the
@@ -279,12 +281,27 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
             st.trace(2, f"strip document_root prefix: {f} -> {f[len(root):]}")
             f = f[len(root):]
     st.trace(1, f"internal redirect with {f} [INTERNAL REDIRECT]")
-    if _slash_first(core, txn, dc):
-        return DECLINED
     if in_subreq(txn):  # a look-up never runs the handler: the redirect-handler's mark
         txn.filename = "redirect:" + f
         return OK
-    return internal_redirect(core, txn, f, st.args)
+    # httpd's redirect-handler runs it after every other fixup (mod_alias' Redirect in
+    # the directory, mod_dir's slash): the last fixup here, `pending_redirect`
+    txn.notes[PENDING_NOTE] = f
+    if st.args is not None:
+        txn.notes[PENDING_ARGS_NOTE] = st.args
+    return OK
+
+
+def pending_redirect(core: Handler, txn: Transaction) -> HookResult:
+    """The per-directory internal redirect `fixup` left, unless an answer came first."""
+    notes = txn.notes
+    uri = notes.pop(PENDING_NOTE, None)
+    args = notes.pop(PENDING_ARGS_NOTE, None)
+    if uri is None or txn.dirconf is None:
+        return DECLINED
+    if _slash_first(core, txn, txn.dirconf):
+        return DECLINED
+    return internal_redirect(core, txn, uri, args)
 
 
 def subst_prefix(text: str, match: str, subst: str) -> str:
