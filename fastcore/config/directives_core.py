@@ -309,7 +309,7 @@ def limit_internal_recursion(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None
     limit = _atoi(a[0])
     if limit <= 0:
         raise DirectiveError("The recursion limit must be greater than zero.")
-    if limit < 4:
+    if limit < 4 and not ctx.in_vhost:  # httpd logs a vhost's to no log at all
         e.warnings.append(error_log_line(
             "core", "warn", "AH00119: Limiting internal redirects to very low numbers may "
             "cause normal requests to fail."))
@@ -318,7 +318,7 @@ def limit_internal_recursion(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None
         limit = _atoi(a[1])
         if limit <= 0:
             raise DirectiveError("The recursion limit must be greater than zero.")
-        if limit < 4:
+        if limit < 4 and not ctx.in_vhost:
             e.warnings.append(error_log_line(
                 "core", "warn", "AH00120: Limiting the subrequest depth to a very low level "
                 "may cause normal requests to fail."))

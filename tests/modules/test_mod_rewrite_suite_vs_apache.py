@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import glob
 import os
+import subprocess
+import sys
 
 import pytest
+from support.apache_oracle import APACHE, MODDIR, REPO
 from support.rwsuite import Case, Outcome, parse_group, run_group
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "rwsuite")
@@ -64,3 +67,30 @@ def test_suite_size_and_agreement() -> None:
         print(f"\nrewrite suite: {agree}/{cases} cases agree with Apache "
               f"({100 * agree / cases:.1f}%)")
         assert agree >= 0.98 * cases
+
+
+def _startup(tmp: str, line: str, fastcore: bool) -> tuple[int, list[str]]:
+    path = os.path.join(tmp, "httpd.conf")
+    with open(path, "w") as fh:
+        fh.write(f"LoadModule mpm_event_module {MODDIR}/mod_mpm_event.so\n"
+                 f'ServerRoot "{tmp}"\nErrorLog "{tmp}/error_log"\nListen 127.0.0.1:1\n'
+                 f"ServerName localhost\n{line}\n")
+    argv = [sys.executable, "-m", "fastcore"] if fastcore else [APACHE]
+    got = subprocess.run([*argv, "-t", "-f", path], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=REPO))
+    # an error-log line without its time stamp and pid; "Syntax OK" goes to stdout here
+    lines = (got.stderr + got.stdout).splitlines()
+    return got.returncode, sorted(x.split("] ", 3)[-1] for x in lines)
+
+
+@pytest.mark.parametrize("line", [
+    "LimitInternalRecursion 5", "LimitInternalRecursion 3", "LimitInternalRecursion 5 2",
+    "LimitInternalRecursion 0", "LimitInternalRecursion abc", "LimitInternalRecursion 5 0",
+    "LimitInternalRecursion 1 2 3", "LimitInternalRecursion",
+    "<Directory />\nLimitInternalRecursion 5\n</Directory>",
+    "<VirtualHost *:1>\nLimitInternalRecursion 2\n</VirtualHost>",
+])
+def test_limit_internal_recursion_startup_as_apache(tmp_path, line: str) -> None:
+    """LimitInternalRecursion's errors and warnings (the 08_limits group shows its
+    effect) are Apache's, line for line."""
+    assert _startup(str(tmp_path), line, True) == _startup(str(tmp_path), line, False)

@@ -22,10 +22,10 @@ from __future__ import annotations
 import os
 import re
 import time
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 from support.apache_oracle import ApacheOracle
 from support.wire import answer_fields, raw_request
