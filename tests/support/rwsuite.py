@@ -200,9 +200,32 @@ def fill(text: str, **values: str) -> str:
     return text
 
 
-def _serve(g: Group, root: str, www: str, fastcore: bool) -> list[Outcome]:
+@dataclass(frozen=True)
+class ServerRun:
+    """One server's outcomes (each case's two answers one after the other) and the
+    request-time lines of its error log."""
+
+    outcomes: list[Outcome]
+    errors: list[str]
+
+
+def _request_errors(path: str, run: str, port: int) -> list[str]:
+    """The error-log lines mod_rewrite (and the internal-redirect limit it runs into)
+    wrote for requests: "[module:level] message", the message without httpd's client
+    address (its port differs) and with the paths made fixed."""
+    out = []
+    with open(path, errors="replace") as fh:
+        for line in fh:
+            m = re.search(r"\[(\w+):(\w+)\].*?\[client [^\]]+\] (.*)$", line)
+            if m and (m.group(1) == "rewrite" or m.group(3).startswith("AH00124")):
+                msg = m.group(3).replace(run, "RUN").replace(str(port), "PORT")
+                out.append(f"[{m.group(1)}:{m.group(2)}] {msg}")
+    return out
+
+
+def _serve(g: Group, root: str, www: str, fastcore: bool) -> ServerRun:
     """Every case of the group asked twice (the second may come from a cache) of one
-    server; the two answers of each case are returned one after the other."""
+    server."""
     run = os.path.join(root, "fc" if fastcore else "ap")
     os.makedirs(run)
     oracle = ApacheOracle(run, "", modules=g.modules, fastcore=fastcore)
@@ -211,11 +234,13 @@ def _serve(g: Group, root: str, www: str, fastcore: bool) -> list[Outcome]:
         first = [_ask(ap.port, c) for c in g.cases]
         second = [_ask(ap.port, c) for c in g.cases]
         time.sleep(0.05)
-    return [x for pair in zip(first, second, strict=True) for x in pair]
+    outcomes = [x for pair in zip(first, second, strict=True) for x in pair]
+    return ServerRun(outcomes, _request_errors(os.path.join(run, "error_log"), root,
+                                               oracle.port))
 
 
-def run_group(g: Group, root: str) -> tuple[list[Outcome], list[Outcome]]:
-    """(Apache's outcomes, fastcore's), both servers run side by side."""
+def run_group(g: Group, root: str) -> tuple[ServerRun, ServerRun]:
+    """(Apache's run, fastcore's), both servers side by side."""
     www = build_tree(g, root)
     with ThreadPoolExecutor(2) as pool:
         ap = pool.submit(_serve, g, root, www, False)
