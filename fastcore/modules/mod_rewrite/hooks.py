@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from fastcore.config.model import OPT_SYM_LINKS, OPT_SYM_OWNER, DirConfig
 from fastcore.core import errors as E
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
-from fastcore.core.mapping import alias_for, decode_path
+from fastcore.core.mapping import decode_path
 from fastcore.core.paths import escape_uri
 from fastcore.core.phases import DECLINED, OK, HookResult
 from fastcore.core.request import HttpError
@@ -29,6 +29,7 @@ from fastcore.modules.mod_rewrite.expand import (
     TARGET_NOTE,
     VARY_NOTE,
     RewriteState,
+    context_info,
 )
 from fastcore.modules.mod_rewrite.subreq import in_subreq
 
@@ -281,7 +282,7 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
             st.trace(2, f"strip document_root prefix: {f} -> {f[len(root):]}")
             f = f[len(root):]
         elif not (d.options | (conf.options if conf else 0)) & C.IGNORE_CONTEXT_INFO:
-            croot, prefix = _context_info(txn)
+            croot, prefix = context_info(txn)
             st.trace(2, f"trying to replace context docroot {croot} with context prefix "
                      f"{prefix}")
             f = subst_prefix(f, croot, prefix)
@@ -317,17 +318,6 @@ def subst_prefix(text: str, match: str, subst: str) -> str:
         return text
     s = subst if subst.endswith("/") or not subst else subst + "/"
     return s + text[len(m) + 1:]
-
-
-def _context_info(txn: Transaction) -> tuple[str, str]:
-    """ap_context_document_root / ap_context_prefix: the directory and URL-path of the
-    Alias that mapped the request (mod_alias sets them), else the DocumentRoot and ""."""
-    from fastcore.modules.mod_alias import alias_server
-
-    hit = alias_for(alias_server(txn.vhost).aliases, txn.r_uri)
-    if hit is not None and hit[1].regex is None and not hit[1].whole and hit[0] == txn.mapped:
-        return hit[1].target, hit[1].url_prefix
-    return txn.vhost.document_root, ""
 
 
 def _slash_first(core: Handler, txn: Transaction, dc: DirConfig) -> bool:
