@@ -292,18 +292,27 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
         return OK
     # httpd's redirect-handler runs it after every other fixup (mod_alias' Redirect in
     # the directory, mod_dir's slash): the last fixup here, `pending_redirect`
-    txn.notes[PENDING_NOTE] = f
+    txn.notes[PENDING_NOTE] = _pending_owner(txn) + "\0" + f
     if st.args is not None:
         txn.notes[PENDING_ARGS_NOTE] = st.args
     return OK
 
 
+def _pending_owner(txn: Transaction) -> str:
+    """Which request a pending redirect belongs to (an ErrorDocument's internal request
+    keeps the notes but has another URI or depth)."""
+    return f"{txn.error_depth}:{txn.r_uri}"
+
+
 def pending_redirect(core: Handler, txn: Transaction) -> HookResult:
     """The per-directory internal redirect `fixup` left, unless an answer came first."""
     notes = txn.notes
-    uri = notes.pop(PENDING_NOTE, None)
+    pending = notes.pop(PENDING_NOTE, None)
     args = notes.pop(PENDING_ARGS_NOTE, None)
-    if uri is None or txn.dirconf is None:
+    if pending is None or txn.dirconf is None:
+        return DECLINED
+    owner, _, uri = pending.partition("\0")
+    if owner != _pending_owner(txn):  # left by a request an ErrorDocument replaced
         return DECLINED
     if _slash_first(core, txn, txn.dirconf):
         return DECLINED
