@@ -4,7 +4,7 @@ real Apache and once by fastcore, every case asked of both.
 
 A group file (tests/modules/data/rwsuite/*.txt) is a sequence of sections:
 
-    @modules headers env       extra modules to load beyond BASE_MODULES
+    @modules setenvif          extra modules to load beyond BASE_MODULES
     @conf                      the site config; {www} {root} {run} {port} are filled in
     @htaccess DIR              the lines of DIR/.htaccess (DIR relative to the docroot)
     @file PATH [TEXT]          a file; its text is TEXT or, without it, "PATH\\n"
