@@ -26,6 +26,7 @@ from fastcore.config.directives_core import (
     include_optional,
     keep_alive,
     keep_alive_timeout,
+    limit_internal_recursion,
     limit_request_body,
     limit_request_fields,
     limit_request_fieldsize,
@@ -114,6 +115,8 @@ def core_directives() -> list[Directive]:
            NOT_IN_DIR_LOC_FILE),
         _d("Timeout", S, "TAKE1", _duration("timeout"), "Timeout duration (sec)",
            NOT_IN_DIR_LOC_FILE),
+        _d("LimitInternalRecursion", S, "TAKE12", limit_internal_recursion, "maximum "
+           "recursion depth of internal redirects and subrequests", NOT_IN_DIR_LOC_FILE),
         _d("LimitRequestLine", S, "TAKE1", limit_request_line, "Limit on maximum size of an "
            "HTTP request line", NOT_IN_DIR_LOC_FILE),
         _d("LimitRequestFieldsize", S, "TAKE1", limit_request_fieldsize, "Limit on maximum "

@@ -9,6 +9,7 @@ from fastcore.config.engine import (
     DirectiveError,
     Engine,
 )
+from fastcore.config.errors import error_log_line
 from fastcore.config.model import OPT_ALL, OPT_INCNOEXEC, OPTION_NAMES, ListenAddr
 from fastcore.config.options import options  # noqa: F401 - core_table imports it from here
 from fastcore.config.tree import Node
@@ -300,6 +301,28 @@ def _int_vh(field_name: str, nonneg: str | None = None):
 
 def limit_request_line(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     _vh(e, ctx, "limit_request_line", _nonneg("LimitRequestLine", a[0]))
+
+
+def limit_internal_recursion(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """LimitInternalRecursion N [M] (core.c's set_recursion_limit): M defaults to N;
+    below 4 only a warning."""
+    limit = _atoi(a[0])
+    if limit <= 0:
+        raise DirectiveError("The recursion limit must be greater than zero.")
+    if limit < 4 and not ctx.in_vhost:  # httpd logs a vhost's to no log at all
+        e.warnings.append(error_log_line(
+            "core", "warn", "AH00119: Limiting internal redirects to very low numbers may "
+            "cause normal requests to fail."))
+    _vh(e, ctx, "redirect_limit", limit)
+    if len(a) > 1:
+        limit = _atoi(a[1])
+        if limit <= 0:
+            raise DirectiveError("The recursion limit must be greater than zero.")
+        if limit < 4 and not ctx.in_vhost:
+            e.warnings.append(error_log_line(
+                "core", "warn", "AH00120: Limiting the subrequest depth to a very low level "
+                "may cause normal requests to fail."))
+    _vh(e, ctx, "subreq_limit", limit)
 
 
 def limit_request_fieldsize(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

@@ -222,6 +222,9 @@ class VirtualHost:
     max_keep_alive_requests: int = 100
     timeout: float = 60.0
     limit_request_line: int = 8190
+    # LimitInternalRecursion: internal redirects, then sub-request nesting levels
+    redirect_limit: int = 10
+    subreq_limit: int = 10
     limit_request_fields: int = 100
     limit_request_field_size: int = 8190
     trace_enable: str = "on"  # on | off | extended

@@ -25,7 +25,7 @@ MPMS = ("mpm_prefork_module", "mpm_worker_module", "mpm_event_module")
 UNIMPLEMENTED = {n.lower(): (n, m) for m, names in {
     "core": ("AcceptFilter CGIMapExtension CGIPassAuth CGIVar ContentDigest "
              "EnableExceptionHook Error ErrorLogFormat FlushMaxPipelined FlushMaxThreshold "
-             "GprofDir LimitInternalRecursion LimitXMLRequestBody "
+             "GprofDir LimitXMLRequestBody "
              "MergeTrailers Protocol "
              "ProtocolsHonorOrder QualifyRedirectURL ReadBufferSize "
              "RegexDefaultOptions RegisterHttpMethod RLimitCPU RLimitMEM RLimitNPROC "

@@ -20,6 +20,7 @@ from fastcore.config.model import (
 # VirtualHost fields a <VirtualHost> inherits from the main server when it does not set them.
 _INHERITED = ("server_admin", "document_root", "error_log", "keep_alive",
               "keep_alive_timeout", "max_keep_alive_requests", "timeout", "limit_request_line",
+              "redirect_limit", "subreq_limit",
               "limit_request_fields", "limit_request_field_size", "trace_enable", "protocols",
               "allow_encoded_slashes", "access_file_name", "server_name",
               "strict_host_check", "merge_slashes", "http_strict", "http_registered_methods",

@@ -237,11 +237,11 @@ def alias_for(aliases: tuple[Alias, ...], uri: str) -> tuple[str, Alias] | None:
         if al.regex is not None:
             m = al.regex.search(uri)
             if m is not None:
-                return _subst(al.target, m), al
+                return (al.target if al.whole else _subst(al.target, m)), al
             continue
         n = alias_match(uri, al.url_prefix)
         if n:
-            return al.target + uri[n:], al
+            return (al.target if al.whole else al.target + uri[n:]), al
     return None
 
 

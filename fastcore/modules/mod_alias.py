@@ -36,6 +36,7 @@ class Alias:
     target: str
     regex: Regex | None = None  # AliasMatch, ScriptAliasMatch
     script: bool = False  # ScriptAlias*: the target is a CGI directory
+    whole: bool = False  # the one-argument form in <Location>: the target is the whole path
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ def _alias(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool, script: bool
             raise DirectiveError("Alias must have two arguments when used globally")
         prefix = ctx.path or "/"
         rx = _alias_regex(prefix) if ctx.kinds[-1] == "locationmatch" else None
-        al = Alias(prefix, a[0], rx, script)
+        # AliasPreservePath Off (httpd's default): the URI's rest is not appended
+        al = Alias(prefix, a[0], rx, script, whole=True)
         _server(ctx).aliases += (al,)
         return
     if ctx.kinds or ctx.htaccess:

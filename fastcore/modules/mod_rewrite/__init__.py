@@ -11,7 +11,15 @@ and .htaccess with AllowOverride FileInfo: the fixups hook and its internal redi
 """
 from __future__ import annotations
 
-from fastcore.core.phases import FIRST, FIXUPS, LAST, OUTPUT_FILTER, TRANSLATE_NAME, Hook
+from fastcore.core.phases import (
+    FIRST,
+    FIXUPS,
+    LAST,
+    OUTPUT_FILTER,
+    REALLY_LAST,
+    TRANSLATE_NAME,
+    Hook,
+)
 from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_rewrite.config import NAME, RewriteDir, RewriteServer, directives
 from fastcore.modules.mod_rewrite.hooks import (
@@ -19,6 +27,7 @@ from fastcore.modules.mod_rewrite.hooks import (
     fixup,
     mimetype,
     output,
+    pending_redirect,
     translate,
 )
 
@@ -26,6 +35,7 @@ HOOKS = (
     Hook(TRANSLATE_NAME, translate, FIRST),
     Hook(FIXUPS, fixup, FIRST),
     Hook(FIXUPS, mimetype, LAST),
+    Hook(FIXUPS, pending_redirect, REALLY_LAST),  # httpd's redirect-handler
     Hook(OUTPUT_FILTER, output, FIRST),
 )
 MODULE = ModuleSpec(NAME, directives, dir_record=RewriteDir, server_record=RewriteServer,

@@ -241,6 +241,11 @@ def rewrite_options(e: Engine, ctx: Ctx, args: list[str], n: Node) -> None:
         s.options |= options
         s.options_set = True
     d = _dir_rec(ctx)
+    if _where(ctx) is None:
+        # httpd's per-directory scopes never inherit down from a server-context
+        # InheritDown/InheritDownBefore (the suite's 04_options shows it): only the
+        # virtual hosts do, through the server record
+        options &= ~(INHERIT_DOWN | INHERIT_DOWN_BEFORE)
     d.options |= options
     d.options_set = True
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastcore.config.regex import Match
+from fastcore.core.mapping import alias_for
 from fastcore.modules.mod_rewrite.config import RewriteRule, RewriteServer, _atoi
 from fastcore.modules.mod_rewrite.maps import lookup
 from fastcore.modules.mod_rewrite.subreq import in_subreq, lookup_file, lookup_uri, subreq_ok
@@ -233,10 +234,12 @@ def variable(var: str, st: RewriteState) -> str:
         return st.args or ""
     if v == "SERVER_ADMIN":
         return vh.server_admin
-    if v == "DOCUMENT_ROOT" or v == "CONTEXT_DOCUMENT_ROOT":
+    if v == "DOCUMENT_ROOT":
         return vh.document_root
+    if v == "CONTEXT_DOCUMENT_ROOT":
+        return context_info(txn)[0]
     if v == "CONTEXT_PREFIX":
-        return ""
+        return context_info(txn)[1]
     if v == "REQUEST_METHOD":
         return txn.method
     if v == "REQUEST_SCHEME":
@@ -402,3 +405,14 @@ def map_value(st: RewriteState, name: str, key: str) -> str | None:
     else:
         st.trace(5, f"map lookup OK: map={name} key={key} -> val={value}", False)
     return value
+
+
+def context_info(txn: Transaction) -> tuple[str, str]:
+    """ap_context_document_root / ap_context_prefix: the directory and URL-path of the
+    Alias that mapped the request (mod_alias sets them), else the DocumentRoot and ""."""
+    from fastcore.modules.mod_alias import alias_server
+
+    hit = alias_for(alias_server(txn.vhost).aliases, txn.r_uri)
+    if hit is not None and hit[1].regex is None and not hit[1].whole and hit[0] == txn.mapped:
+        return hit[1].target, hit[1].url_prefix
+    return txn.vhost.document_root, ""

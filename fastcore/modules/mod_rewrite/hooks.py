@@ -29,6 +29,7 @@ from fastcore.modules.mod_rewrite.expand import (
     TARGET_NOTE,
     VARY_NOTE,
     RewriteState,
+    context_info,
 )
 from fastcore.modules.mod_rewrite.subreq import in_subreq
 
@@ -36,13 +37,14 @@ if TYPE_CHECKING:
     from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
 
+PENDING_NOTE = "fastcore-rewrite-pending"  # a per-dir internal redirect, for the last fixup
+PENDING_ARGS_NOTE = "fastcore-rewrite-pending-args"
 CHECK_NOTE = "fastcore-rewrite-check"  # a field the rules made: check_headers applies
 BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # what an internal redirect keeps: END lives in the pool both requests share, the
 # Vary names ("redirect-keeps-vary") and the cookies (the main request's
 # err_headers_out) go on with the answer
 KEPT_NOTES = (R.END_NOTE, VARY_NOTE, COOKIE_NOTE, COOKIE_NAMES_NOTE, REDIRECTS_NOTE)
-RECURSION_LIMIT = 10  # LimitInternalRecursion's default
 
 
 def errorlog_escape(msg: str) -> str:
@@ -102,6 +104,8 @@ def _redirect(core: Handler, txn: Transaction, st: RewriteState, rc: int,
         url = escape_absolute(url, R.absolute_uri(url)[0])
     if st.args:
         same = rc == R.NOESCAPE or (oargs is not None and st.args == oargs)
+        if same and R.unsafe_args(st):  # escaped, the query could hold neither
+            return core.error(txn, 403, dirconf=txn.dirconf)
         url += "?" + (st.args if same else escape_uri(st.args))
     status = st.status if 300 <= st.status < 400 else 302
     st.trace(1, f"redirect to {url} [REDIRECT/{status}]")
@@ -184,6 +188,8 @@ def translate(core: Handler, txn: Transaction) -> HookResult:
         return 403
     if R.absolute_uri(f)[0]:
         return _redirect(core, txn, st, rc, oargs)
+    if R.unsafe_args(st):
+        return 403
     if f.startswith("passthrough:"):
         txn.r_uri = f[12:]
         if original:
@@ -259,6 +265,8 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
                 if cp2 != cp:
                     st.filename = f[:slash + 1] + cp2
         return _redirect(core, txn, st, rc, oargs)
+    if R.unsafe_args(st):
+        return 403
     if f.startswith("passthrough:"):
         f = f[12:]
     if not f.startswith("/"):
@@ -273,11 +281,42 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
         if f.startswith(root) and f[len(root):len(root) + 1] == "/":
             st.trace(2, f"strip document_root prefix: {f} -> {f[len(root):]}")
             f = f[len(root):]
+        elif not (d.options | (conf.options if conf else 0)) & C.IGNORE_CONTEXT_INFO:
+            croot, prefix = context_info(txn)
+            st.trace(2, f"trying to replace context docroot {croot} with context prefix "
+                     f"{prefix}")
+            f = subst_prefix(f, croot, prefix)
     st.trace(1, f"internal redirect with {f} [INTERNAL REDIRECT]")
     if in_subreq(txn):  # a look-up never runs the handler: the redirect-handler's mark
         txn.filename = "redirect:" + f
         return OK
-    return internal_redirect(core, txn, f, st.args)
+    # httpd's redirect-handler runs it after every other fixup (mod_alias' Redirect in
+    # the directory, mod_dir's slash): the last fixup here, `pending_redirect`
+    txn.notes[PENDING_NOTE] = _pending_owner(txn) + "\0" + f
+    if st.args is not None:
+        txn.notes[PENDING_ARGS_NOTE] = st.args
+    return OK
+
+
+def _pending_owner(txn: Transaction) -> str:
+    """Which request a pending redirect belongs to (an ErrorDocument's internal request
+    keeps the notes but has another URI or depth)."""
+    return f"{txn.error_depth}:{txn.r_uri}"
+
+
+def pending_redirect(core: Handler, txn: Transaction) -> HookResult:
+    """The per-directory internal redirect `fixup` left, unless an answer came first."""
+    notes = txn.notes
+    pending = notes.pop(PENDING_NOTE, None)
+    args = notes.pop(PENDING_ARGS_NOTE, None)
+    if pending is None or txn.dirconf is None:
+        return DECLINED
+    owner, _, uri = pending.partition("\0")
+    if owner != _pending_owner(txn):  # left by a request an ErrorDocument replaced
+        return DECLINED
+    if _slash_first(core, txn, txn.dirconf):
+        return DECLINED
+    return internal_redirect(core, txn, uri, args)
 
 
 def subst_prefix(text: str, match: str, subst: str) -> str:
@@ -290,16 +329,30 @@ def subst_prefix(text: str, match: str, subst: str) -> str:
     return s + text[len(m) + 1:]
 
 
+def _slash_first(core: Handler, txn: Transaction, dc: DirConfig) -> bool:
+    """httpd makes the per-directory internal redirect in its redirect handler, after
+    the other fixups: mod_dir's (a fixup there, a handler here) DirectorySlash 301 for
+    a directory asked without its slash comes first."""
+    if "dir_module" not in core.srv.cfg.modules or txn.r_uri.endswith("/"):
+        return False
+    if not core.directory_request(txn):
+        return False
+    from fastcore.modules.mod_dir import dir_config as dir_module_config
+
+    return dir_module_config(dc).slash is not False
+
+
 def internal_redirect(core: Handler, txn: Transaction, uri: str,
                       args: str | None) -> Response:
     """ap_internal_redirect after a per-directory rewrite: the new URI runs every phase
     again (the server's rules too); the environment gets the REDIRECT_ prefix."""
     count = int(txn.notes.get(REDIRECTS_NOTE, "0")) + 1
     client = f"{txn.client_ip}:{txn.remote_port}"
-    if count > RECURSION_LIMIT:
+    limit = txn.vhost.redirect_limit  # LimitInternalRecursion
+    if count > limit:
         txn.filename = "redirect:" + uri + ("?" + args if args else "")
         core.srv.errlog(txn.vhost).log(
-            "error", "core", f"AH00124: Request exceeded the limit of {RECURSION_LIMIT} "
+            "error", "core", f"AH00124: Request exceeded the limit of {limit} "
             "internal redirects due to probable configuration error. Use "
             "'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel "
             "debug' to get a backtrace.", client, txn.dirconf)

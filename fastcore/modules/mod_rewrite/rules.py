@@ -341,12 +341,6 @@ def apply_list(rules: list[C.RewriteRule], st: RewriteState) -> int:
             continue
         st.vary = []
         rc = apply_rule(rule, st)
-        if rc == 1 and st.args is not None and any(
-                c == " " or ord(c) < 0x20 or ord(c) == 0x7F for c in st.args):
-            st.log_error("AH10410: Rewritten query string contains control characters or "
-                         "spaces")
-            st.status = 403
-            rc = 3
         if rc == 3:
             return STATUS
         if rc:
@@ -390,3 +384,15 @@ def apply_list(rules: list[C.RewriteRule], st: RewriteState) -> int:
 
 
 END_NOTE = "fastcore-rewrite-end"
+
+
+
+def unsafe_args(st: RewriteState) -> bool:
+    """The rewritten query string holds a space or a control character: httpd checks
+    it once the rule list is done and the outcome stays in the server (a redirect's
+    Location is escaped instead), and refuses it (AH10410)."""
+    if st.args is None or not any(c == " " or ord(c) < 0x20 or ord(c) == 0x7F
+                                  for c in st.args):
+        return False
+    st.log_error("AH10410: Rewritten query string contains control characters or spaces")
+    return True
