@@ -20,8 +20,10 @@ from fastcore.core.request import Request
 from fastcore.modules.mod_log_config import AccessLog
 
 if TYPE_CHECKING:
+    from fastcore.core.cacheable import Probe
     from fastcore.core.connection import Connection
     from fastcore.core.fastpath import Stored
+    from fastcore.core.fixedanswer import FixedAnswer
 
 _fp = load("fastpath")
 WANT_READ, WANT_WRITE, CLOSED = 1, 2, 3
@@ -137,9 +139,38 @@ class Engine:
                                           e.fname, e.ctype),
                 want_content=stored.content is not None,
                 expires_kind=0 if e.expiry is None else e.expiry.kind,
-                expires_value=0 if e.expiry is None else e.expiry.value)
+                expires_value=0 if e.expiry is None else e.expiry.value,
+                probes=probe_tuples(e.probes))
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
+
+    def remember_fixed(self, vhost: VirtualHost, req: Request, a: FixedAnswer,
+                       conn: Connection) -> None:
+        """Give the engine an answer of fixed bytes (a rewrite's redirect) for GET of
+        req's Host and target (core/fixedanswer.py decided it may)."""
+        addr_key = self.addr_key(conn)
+        host = req.headers.get("host")
+        port = req.host_port or 80
+        try:
+            self.cache.put_fixed(
+                addr_key, None if host is None else host.encode("latin-1"),
+                req.target.encode("latin-1"), a.status, a.status_line, a.mid, a.tail,
+                a.body, keep_alive=bool(vhost.keep_alive),
+                max_keep_alive=vhost.max_keep_alive_requests,
+                keep_alive_timeout=float(vhost.keep_alive_timeout), timeout=float(vhost.timeout),
+                log_set=a.engine_log_set,
+                vhost=self.status_vhost(vhost, conn if self.needs_local_addr else None),
+                log_values=_fp.log_values(vhost.server_name, req.host, port, a.uri, req.query,
+                                          a.filename, a.ctype),
+                probes=probe_tuples(a.probes))
+        except (OSError, ValueError, UnicodeError):
+            pass  # the Python path keeps answering it
+
+
+def probe_tuples(probes: tuple[Probe, ...]) -> tuple[tuple[bytes, int, int, int, int, int, int], ...]:
+    """cacheable.Probe records as the engine's put takes them (src/fc_rwprobe.h)."""
+    return tuple((os.fsencode(p.path), p.kind, p.mode, p.size, p.mtime_ns, p.ctime_ns, p.ino)
+                 for p in probes)
 
 
 @dataclass(frozen=True, slots=True)

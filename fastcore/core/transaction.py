@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fastcore.config.model import DirConfig, VirtualHost
+    from fastcore.core.cacheable import Probe
     from fastcore.core.connection import Connection
     from fastcore.core.mapping import WalkResult
     from fastcore.core.request import Request
@@ -24,7 +25,7 @@ class Transaction:
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
                  "handler_name", "encoding_fixup", "env", "response", "satisfy_any",
-                 "notes")
+                 "notes", "probes")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -85,6 +86,9 @@ class Transaction:
         self.satisfy_any = False
         # r->notes by lower-case name (mod_headers' `Header note`; the log's %{NAME}n)
         self.notes: dict[str, str] = {}
+        # file-system tests the answer rests on (cacheable.Probe: mod_rewrite's -f/-d...
+        # conditions): a cached answer is valid while each comes out the same
+        self.probes: list[Probe] = []
 
     @property
     def local_ip(self) -> str:

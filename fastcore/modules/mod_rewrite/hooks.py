@@ -20,6 +20,7 @@ from fastcore.core.phases import DECLINED, OK, HookResult
 from fastcore.core.request import HttpError
 from fastcore.core.response import Response
 from fastcore.modules.mod_log_config import escape as log_escape
+from fastcore.modules.mod_rewrite import cache as RC
 from fastcore.modules.mod_rewrite import config as C
 from fastcore.modules.mod_rewrite import rules as R
 from fastcore.modules.mod_rewrite.expand import (
@@ -163,10 +164,12 @@ def translate(core: Handler, txn: Transaction) -> HookResult:
     if not d.options & C.ANYURI and ((req is not None and req.path_raw == "*")
                                      or not txn.r_uri.startswith("/")):
         return DECLINED
-    txn.cacheable = False  # SCRIPT_URL/SCRIPT_URI and the rules: per request
+    keyed = RC.begin(txn, conf)  # else txn.cacheable is cleared: rules run per request
     oargs = txn.r_query or None
     _set_script_env(core, txn)
     st = _state(core, txn, conf, None, txn.r_uri)
+    if keyed:  # the outcome is a function of (Host, target, these tests): cache.py
+        st.probes = txn.probes
     st.trace(2, f"init rewrite engine with requested uri {txn.r_uri}")
     rc = R.apply_list(conf.rules, st)
     if not rc:
@@ -183,7 +186,9 @@ def translate(core: Handler, txn: Transaction) -> HookResult:
                      f"proxy enabled: {f}")
         return 403
     if R.absolute_uri(f)[0]:
-        return _redirect(core, txn, st, rc, oargs)
+        resp = _redirect(core, txn, st, rc, oargs)
+        resp.fixed = keyed  # its bytes may be the engine's (cacheable.fixed_answer)
+        return resp
     if f.startswith("passthrough:"):
         txn.r_uri = f[12:]
         if original:
@@ -414,14 +419,15 @@ def _merge_vary(txn: Transaction, resp: Response, names: list[str]) -> None:
 
 def cache_contribution(txn: Transaction, dc: DirConfig,
                        served: CacheInfo | None) -> Contribution:
-    """Per-directory rules (and the AH00670 check) run per request, and so do the
-    server's (translate clears txn.cacheable): such answers are never cached."""
+    """Per-directory rules (and the AH00670 check) run per request: such answers are
+    never cached; the server's are when cache.py finds them a function of the key."""
     d = C.dir_config(dc)
     if d is not None and d.state and d.directory is not None:
         return NOT_CACHEABLE
     if txn is not None and txn.vhost is not None:
         s = C.dir_config(txn.vhost.dir_defaults)
-        if (s is not None and s.state
-                and C.server_config(txn.vhost, txn.conn.srv.cfg.main) is not None):
-            return NOT_CACHEABLE
+        conf = C.server_config(txn.vhost, txn.conn.srv.cfg.main) \
+            if s is not None and s.state else None
+        if conf is not None:
+            return RC.contribution(txn, conf)
     return NOTHING

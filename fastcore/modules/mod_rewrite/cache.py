@@ -1,0 +1,178 @@
+"""Rewrite outcomes at fast-path speed (issue 14's Speed): which server-context rule sets
+may have their outcome cached, and with what the cached answer is validated.
+
+At config load (first use, memoized per record) `verdict(conf)` decides whether a rule
+set's outcome is a function of the request target, the Host field and file-system tests
+only: its conditions and substitutions read only KEY_VARS (and %{ENV:x} that an earlier,
+unconditional rule of the same list always set), its conditions are regex, string,
+integer or -f/-s/-d/-x/-l tests, its maps are int: or txt: (the file's identity joins the
+validation), and no rule sets a cookie.  Anything else (another header, the client
+address, the time, rnd: maps, -U/-F look-ups, expr conditions) keeps the per-request
+path (translate clears txn.cacheable).
+
+For such a rule set translate records every file-system test it made as a
+cacheable.Probe in txn.probes (rules.py appends them); the answer then goes to the caches
+like any other (the served file's entry, keyed by the original target) and each hit
+repeats the probes (src/fc_rwprobe.h in C), so a file created or removed between two
+requests is a miss, never a stale outcome.  An external redirect is marked
+Response.fixed: the connection gives its bytes to the engine (cacheable.fixed_answer).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastcore.core.cacheable import (
+    NOT_CACHEABLE,
+    NOTHING,
+    PROBE_IDENTITY,
+    Contribution,
+    take_probe,
+)
+from fastcore.modules.mod_rewrite import config as C
+from fastcore.modules.mod_rewrite.maps import INT, TXT
+
+if TYPE_CHECKING:
+    from fastcore.core.transaction import Transaction
+
+# %{NAME} values that are a function of (Host, target) or constant per server
+KEY_VARS = frozenset((
+    "HTTP_HOST", "REQUEST_URI", "REQUEST_FILENAME", "SCRIPT_FILENAME", "QUERY_STRING",
+    "HTTPS", "DOCUMENT_ROOT", "CONTEXT_DOCUMENT_ROOT", "CONTEXT_PREFIX", "REQUEST_SCHEME",
+    "SERVER_ADMIN", "API_VERSION", "SERVER_SOFTWARE"))
+HOST_VARS = frozenset(("HTTP_HOST", "HTTP:HOST"))
+# condition kinds whose outcome is the test string's and the file system's
+KEY_KINDS = frozenset((C.REGEX, C.FILE_EXISTS, C.FILE_SIZE, C.FILE_DIR, C.FILE_XBIT,
+                       C.FILE_LINK, C.STR_LT, C.STR_LE, C.STR_EQ, C.STR_GT, C.STR_GE,
+                       C.INT_LT, C.INT_LE, C.INT_EQ, C.INT_GT, C.INT_GE))
+# patterns that match every string (the rule always applies when its conditions hold)
+ALWAYS = frozenset(("^", ".*", "^.*", "^.*$", "(.*)", "^(.*)", "^(.*)$", ""))
+HTTPS_VALUE = "off"  # %{HTTPS} without TLS: constant per listener (expand.variable)
+
+_VAR = re.compile(r"%\{([^{}]*)\}")
+_MAP = re.compile(r"\$\{([^:{}]*):")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A rule set's cacheability, decided once: `cacheable`, whether it reads the Host
+    field, and the txt: maps' files (their identity is probed per request)."""
+
+    cacheable: bool
+    reads_host: bool = False
+    map_files: tuple[str, ...] = ()
+
+
+NEVER = Verdict(False)
+_VERDICTS: dict[int, tuple[C.RewriteServer, Verdict]] = {}
+
+
+def verdict(conf: C.RewriteServer) -> Verdict:
+    """The rule set's verdict (memoized per server record: records live as long as the
+    configuration; the record is kept so its id is never reused)."""
+    got = _VERDICTS.get(id(conf))
+    if got is not None and got[0] is conf:
+        return got[1]
+    v = _decide(conf)
+    _VERDICTS[id(conf)] = (conf, v)
+    return v
+
+
+def _texts(rule: C.RewriteRule) -> list[str]:
+    """Every string of a rule that is expanded per request."""
+    out = [rule.output, *rule.env]
+    if rule.mimetype:
+        out.append(rule.mimetype)
+    if rule.handler:
+        out.append(rule.handler)
+    return out
+
+
+def _reads(texts: list[str]) -> tuple[list[str], list[str]]:
+    """The %{VAR} names and ${map:...} names the texts expand."""
+    names: list[str] = []
+    maps: list[str] = []
+    for t in texts:
+        names += _VAR.findall(t)
+        maps += _MAP.findall(t)
+    return names, maps
+
+
+def _const_cond(cond: C.RewriteCond) -> bool | None:
+    """The value of a condition on %{HTTPS} alone (constant per listener), else None."""
+    if cond.input != "%{HTTPS}" or cond.ornext:
+        return None
+    if cond.kind == C.STR_EQ:
+        rc = (HTTPS_VALUE.lower() == cond.operand.lower()) if cond.nocase \
+            else HTTPS_VALUE == cond.operand
+    elif cond.kind == C.REGEX and cond.regex is not None:
+        rc = cond.regex.search(HTTPS_VALUE) is not None
+    else:
+        return None
+    return rc != cond.negate
+
+
+def _decide(conf: C.RewriteServer) -> Verdict:
+    reads_host = False
+    map_files: list[str] = []
+    always_set: set[str] = set()  # ENV names every run has set by this point
+    flow_known = True             # no skip or chain yet: each rule is reached in order
+    for rule in conf.rules:
+        if rule.cookies:
+            return NEVER
+        texts = _texts(rule)
+        for cond in rule.conds:
+            if cond.kind not in KEY_KINDS:
+                return NEVER
+            texts.append(cond.input)
+        names, maps = _reads(texts)
+        for name in names:
+            up = name.upper()
+            if up in HOST_VARS:
+                reads_host = True
+            elif up.startswith("ENV:"):
+                if name[4:].lower() not in always_set:
+                    return NEVER
+            elif up not in KEY_VARS:
+                return NEVER
+        for m in maps:
+            spec = conf.maps.get(m)
+            if spec is None:
+                continue  # an unknown map expands to its default: no lookup
+            if spec.kind == TXT and spec.path:
+                map_files.append(spec.path)
+            elif spec.kind != INT:
+                return NEVER
+        if rule.skip or rule.chain:
+            flow_known = False
+        if flow_known and not rule.negate and rule.pattern in ALWAYS:
+            consts = [_const_cond(c) for c in rule.conds]
+            if all(c is True for c in consts):
+                for item in rule.env:
+                    key, sep, _ = item.partition(":")
+                    if sep and not key.startswith("!") and "%" not in key and "$" not in key:
+                        always_set.add(key.lower())
+    return Verdict(True, reads_host, tuple(dict.fromkeys(map_files)))
+
+
+def begin(txn: Transaction, conf: C.RewriteServer) -> bool:
+    """Before the server's rules run: for a cacheable rule set, probe its txt maps' files
+    (before the look-ups: a file changed meanwhile is a miss) and say True (the rules then
+    record their tests in txn.probes); else clear txn.cacheable."""
+    v = verdict(conf)
+    if not v.cacheable:
+        txn.cacheable = False
+        return False
+    txn.probes.extend(take_probe(f, PROBE_IDENTITY) for f in v.map_files)
+    return True
+
+
+def contribution(txn: Transaction, conf: C.RewriteServer) -> Contribution:
+    """The server rules' share: nothing to add for a cacheable rule set whose vhost's logs
+    the engine writes (they show none of the variables the rules set: SCRIPT_URL, [E=]),
+    bound to the Host value when the rules read it; else not cacheable."""
+    v = verdict(conf)
+    if not v.cacheable or txn.conn.srv.engine.log_set_of(txn.vhost) is None:
+        return NOT_CACHEABLE
+    return Contribution(host_bound=True) if v.reads_host else NOTHING
