@@ -11,6 +11,7 @@ Host value, raw target).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ _fp = load("fastpath")
 WANT_READ, WANT_WRITE, CLOSED = 1, 2, 3
 FAST_CACHE_MAX = 4096
 FAST_CONTENT_BUDGET = 16 << 20
+ENV_ITEM = re.compile(r"%[<>!,0-9]*(?:\{[^}]*\})?[<>]?e")  # a log format's %{VAR}e
 
 # The extension's classes (fastcore._fastpath or its twin fastcore._pure.fastpath): the
 # Cython ones carry no annotations mypy can read, so they are named here, not typed.
@@ -59,6 +61,12 @@ class Engine:
                 self.fixed_ports[id(v)] = next(iter(ports))
         self.cache.configure(server_line, main.limit_request_line,
                              main.limit_request_fields, main.limit_request_field_size)
+        # vhosts whose access logs show the request's environment (%{VAR}e), which a
+        # cache hit does not have: a producer that sets variables (mod_rewrite's [E=],
+        # SCRIPT_URL) keeps their answers out of both caches
+        self.env_logged: set[int] = {
+            id(v) for v in (main, *cfg.vhosts)
+            if any(ENV_ITEM.search(fmt) for fmt in log_formats.get(id(v), ()))}
         for i, v in enumerate((main, *cfg.vhosts)):
             logs = access_logs.get(id(v), [])
             progs = []

@@ -170,9 +170,10 @@ def begin(txn: Transaction, conf: C.RewriteServer) -> bool:
 
 def contribution(txn: Transaction, conf: C.RewriteServer) -> Contribution:
     """The server rules' share: nothing to add for a cacheable rule set whose vhost's logs
-    the engine writes (they show none of the variables the rules set: SCRIPT_URL, [E=]),
-    bound to the Host value when the rules read it; else not cacheable."""
+    show none of the variables the rules set (SCRIPT_URL, [E=]: a hit has none), bound to
+    the Host value when the rules read it; else not cacheable."""
     v = verdict(conf)
-    if not v.cacheable or txn.conn.srv.engine.log_set_of(txn.vhost) is None:
+    engine = txn.conn.srv.engine
+    if not v.cacheable or id(txn.vhost) in engine.env_logged:
         return NOT_CACHEABLE
     return Contribution(host_bound=True) if v.reads_host else NOTHING
