@@ -1,0 +1,86 @@
+"""Cached rewrite outcomes (mod_rewrite/cache.py) against real Apache: h5bp's recipes and a
+redirect list in server context, each request asked twice (the second from fastcore's
+caches), with files a condition tests created and removed between requests; statuses,
+fields (Location, ETag, Content-Type...) and bodies compared step by step."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from support.apache_oracle import BASE_MODULES, ApacheOracle
+from support.wire import Answer, answer_fields, raw_request
+
+RULES = r"""RewriteEngine On
+RewriteCond %{HTTPS} =on
+RewriteRule ^ - [env=proto:https]
+RewriteCond %{HTTPS} !=on
+RewriteRule ^ - [env=proto:http]
+RewriteCond %{HTTPS} !=on
+RewriteCond %{HTTP_HOST} ^www\.(.+)$ [NC]
+RewriteRule ^ %{ENV:PROTO}://%1%{REQUEST_URI} [R=301,L]
+RewriteCond %{DOCUMENT_ROOT}%{REQUEST_URI} !-f
+RewriteRule ^(.+)\.(\w+)\.(bmp|css|cur|gif|ico|jpe?g|m?js|png|svgz?|webp|webmanifest)$ $1.$3 [L]
+RewriteRule ^/old/path1$ /new/path1 [R=301,L]
+RewriteRule ^/old/path2$ /new/path2?x=1 [R=302,L]
+RewriteRule ^/old/path3$ /new/path3 [R=301,L]
+RewriteCond %{DOCUMENT_ROOT}/moved -d
+RewriteRule ^/m$ /elsewhere [R=302]
+RewriteCond %{DOCUMENT_ROOT}/maint.html -s
+RewriteRule ^/a\.html$ /maint.html [L]
+"""
+
+
+def _file(p: Path, data: bytes) -> None:
+    p.write_bytes(data)
+    os.utime(p, (1_600_000_000, 1_600_000_000))  # strong ETags on both sides
+
+
+def _ask(port: int, method: str, target: str, host: str) -> Answer:
+    return answer_fields(raw_request(port, f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"
+                                     "Connection: close\r\n\r\n".encode()))
+
+
+def test_cached_outcomes_answer_as_apache(tmp_path: Path) -> None:
+    doc = tmp_path / "htdocs"
+    doc.mkdir()
+    _file(doc / "a.html", b"<p>a</p>\n")
+    _file(doc / "s.css", b"body{}\n")
+    busted = doc / "s.123.css"
+    maint = doc / "maint.html"
+    site = f"""DocumentRoot "{doc}"
+<Directory "{doc}">
+    Require all granted
+</Directory>
+{RULES}"""
+    steps: list[tuple[Callable[[], object] | None, str, str, str]] = [
+        (None, "GET", "/s.123.css", "x"),
+        (lambda: _file(busted, b"own\n"), "GET", "/s.123.css", "x"),
+        (busted.unlink, "GET", "/s.123.css", "x"),
+        (None, "GET", "/old/path1", "x"),
+        (None, "GET", "/old/path2?q=a%20b", "x"),
+        (None, "HEAD", "/old/path3", "x"),
+        (None, "GET", "/old/path3", "x"),
+        (None, "GET", "/a.html", "www.x"),
+        (None, "GET", "/a.html?k=v", "WWW.x"),
+        (None, "GET", "/a.html", "x"),
+        (lambda: _file(maint, b"maintenance\n"), "GET", "/a.html", "x"),
+        (lambda: _file(maint, b""), "GET", "/a.html", "x"),  # -s: an empty file fails it
+        (maint.unlink, "GET", "/a.html", "x"),
+        (None, "GET", "/m", "x"),
+        (lambda: (doc / "moved").mkdir(), "GET", "/m", "x"),
+        (lambda: (doc / "moved").rmdir(), "GET", "/m", "x"),
+    ]
+    fc_run, ap_run = tmp_path / "fc", tmp_path / "ap"
+    fc_run.mkdir()
+    ap_run.mkdir()
+    modules = (*BASE_MODULES, "rewrite")
+    with ApacheOracle(str(ap_run), site, modules=modules) as ap, \
+            ApacheOracle(str(fc_run), site, modules=modules, fastcore=True) as fc:
+        for change, method, target, host in steps:
+            if change is not None:
+                change()
+            for _ in range(3):  # the first answer, then the cached ones
+                want = _ask(ap.port, method, target, host)
+                got = _ask(fc.port, method, target, host)
+                assert got == want, (method, target, host)
