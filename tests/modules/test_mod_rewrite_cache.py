@@ -255,3 +255,13 @@ def test_env_in_the_log_keeps_answers_out(tmp_path: Path) -> None:
     assert srv.engine.cache.stats()["hits"] == 0 and len(srv.cache) == 0
     assert (tmp_path / "env_log").read_text().splitlines() == ["1 /x"] * 2
     assert os.path.exists(tmp_path / "access_log")
+
+
+def test_redirect_under_canonical_name_dns_stays_per_request(tmp_path: Path) -> None:
+    # the redirect's host is then the local address's reverse name: not a function of
+    # (Host, target)
+    path = _site(tmp_path, "UseCanonicalName DNS\nRewriteEngine On\n"
+                 "RewriteRule ^/old$ /new [R=301,L]\n")
+    wire, srv = _exchange(path, [GET % (b"/old", b"")] * 2)
+    assert srv.engine.cache.stats()["hits"] == 0
+    assert wire[0] == wire[1] and wire[0].startswith(b"HTTP/1.1 301")

@@ -168,6 +168,13 @@ def begin(txn: Transaction, conf: C.RewriteServer) -> bool:
     return True
 
 
+def fixed_redirect(txn: Transaction) -> bool:
+    """Whether a cacheable rule set's redirect is a function of (Host, target): not under
+    UseCanonicalName DNS, whose host name is the local address's reverse name."""
+    dc = txn.dirconf or txn.vhost.dir_defaults
+    return (dc.use_canonical_name or "off") != "dns"
+
+
 def contribution(txn: Transaction, conf: C.RewriteServer) -> Contribution:
     """The server rules' share: nothing to add for a cacheable rule set whose vhost's logs
     show none of the variables the rules set (SCRIPT_URL, [E=]: a hit has none), bound to

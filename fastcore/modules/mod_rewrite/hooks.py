@@ -187,7 +187,7 @@ def translate(core: Handler, txn: Transaction) -> HookResult:
         return 403
     if R.absolute_uri(f)[0]:
         resp = _redirect(core, txn, st, rc, oargs)
-        resp.fixed = keyed  # its bytes may be the engine's (cacheable.fixed_answer)
+        resp.fixed = keyed and RC.fixed_redirect(txn)  # may be the engine's (fixedanswer.py)
         return resp
     if f.startswith("passthrough:"):
         txn.r_uri = f[12:]
