@@ -48,8 +48,21 @@ def test_cached_outcomes_answer_as_apache(tmp_path: Path) -> None:
     _file(doc / "s.css", b"body{}\n")
     busted = doc / "s.123.css"
     maint = doc / "maint.html"
-    site = f"""DocumentRoot "{doc}"
+    # one event process: each repeat meets the process whose caches hold the outcome
+    site = f"""StartServers 1
+ServerLimit 1
+ThreadsPerChild 4
+MaxRequestWorkers 4
+MinSpareThreads 1
+MaxSpareThreads 4
+DocumentRoot "{doc}"
+<Directory />
+    Options FollowSymLinks
+    AllowOverride None
+</Directory>
 <Directory "{doc}">
+    Options FollowSymLinks
+    AllowOverride None
     Require all granted
 </Directory>
 {RULES}"""
@@ -74,7 +87,7 @@ def test_cached_outcomes_answer_as_apache(tmp_path: Path) -> None:
     fc_run, ap_run = tmp_path / "fc", tmp_path / "ap"
     fc_run.mkdir()
     ap_run.mkdir()
-    modules = (*BASE_MODULES, "rewrite")
+    modules = ("mpm_event", *(m for m in BASE_MODULES if m != "mpm_prefork"), "rewrite")
     with ApacheOracle(str(ap_run), site, modules=modules) as ap, \
             ApacheOracle(str(fc_run), site, modules=modules, fastcore=True) as fc:
         for change, method, target, host in steps:
