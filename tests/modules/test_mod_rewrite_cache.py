@@ -106,6 +106,8 @@ def test_verdicts(tmp_path: Path) -> None:
                    "RewriteCond expr \"%{REQUEST_URI} == '/a'\"\nRewriteRule ^ /b\n",
                    "RewriteCond %{REQUEST_URI} -U\nRewriteRule ^ /b\n",
                    "RewriteRule ^/c$ /a.html [CO=k:v:localhost]\n",
+                   "RewriteRule ^/c$ /a.html [E=nokeepalive:1]\n",  # framing: per request
+                   "RewriteRule ^/c$ /a.html [E=%{REQUEST_URI}:1]\n",
                    f"RewriteMap r rnd:{tmp_path}/r.txt\nRewriteRule ^/r/(.*) /${{r:$1}}\n"):
         (tmp_path / "r.txt").write_text("a b|c\n")
         assert not _verdict(tmp_path, "RewriteEngine On\n" + impure).cacheable, impure

@@ -1,14 +1,16 @@
 """Rewrite outcomes at fast-path speed (issue 14's Speed): which server-context rule sets
 may have their outcome cached, and with what the cached answer is validated.
 
-At config load (first use, memoized per record) `verdict(conf)` decides whether a rule
-set's outcome is a function of the request target, the Host field and file-system tests
-only: its conditions and substitutions read only KEY_VARS (and %{ENV:x} that an earlier,
-unconditional rule of the same list always set), its conditions are regex, string,
-integer or -f/-s/-d/-x/-l tests, its maps are int: or txt: (the file's identity joins the
-validation), and no rule sets a cookie.  Anything else (another header, the client
-address, the time, rnd: maps, -U/-F look-ups, expr conditions) keeps the per-request
-path (translate clears txn.cacheable).
+Once per configuration record (on its first request, memoized) `verdict(conf)` decides
+whether a rule set's outcome is a function of the request target, the Host field and
+file-system tests only: its conditions and substitutions read only KEY_VARS (and
+%{ENV:x} that an earlier, unconditional rule of the same list always set), its
+conditions are regex, string, integer or -f/-s/-d/-x/-l tests, its maps are int: or txt:
+(the file's identity joins the validation), and no rule sets a cookie, a variable that
+changes the answer's framing (nokeepalive, downgrade-1.0, force-response-1.0) or one whose
+name is expanded.  Anything else (another header, the client address, the time, rnd:
+maps, -U/-F look-ups, expr conditions) keeps the per-request path (translate clears
+txn.cacheable).
 
 For such a rule set translate records every file-system test it made as a
 cacheable.Probe in txn.probes (rules.py appends them); the answer then goes to the caches
@@ -49,6 +51,9 @@ KEY_KINDS = frozenset((C.REGEX, C.FILE_EXISTS, C.FILE_SIZE, C.FILE_DIR, C.FILE_X
 # patterns that match every string (the rule always applies when its conditions hold)
 ALWAYS = frozenset(("^", ".*", "^.*", "^.*$", "(.*)", "^(.*)", "^(.*)$", ""))
 HTTPS_VALUE = "off"  # %{HTTPS} without TLS: constant per listener (expand.variable)
+# variables that change how the answer is framed (keepalive.env_protocol): a cache hit
+# frames it without them, so a rule set that sets one runs per request
+FRAMING_ENV = frozenset(("nokeepalive", "downgrade-1.0", "force-response-1.0"))
 
 _VAR = re.compile(r"%\{([^{}]*)\}")
 _MAP = re.compile(r"\$\{([^:{}]*):")
@@ -121,6 +126,10 @@ def _decide(conf: C.RewriteServer) -> Verdict:
     for rule in conf.rules:
         if rule.cookies:
             return NEVER
+        for item in rule.env:
+            name = item.partition(":")[0].removeprefix("!")
+            if "%" in name or "$" in name or name.lower() in FRAMING_ENV:
+                return NEVER
         texts = _texts(rule)
         for cond in rule.conds:
             if cond.kind not in KEY_KINDS:
