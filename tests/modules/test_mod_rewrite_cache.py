@@ -9,11 +9,13 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from socket import AF_INET
 
 from support.configs import cfg
 from support.inprocess import engine_exchange
 
 from fastcore.config import load
+from fastcore.config.model import ListenAddr
 from fastcore.core.server import HttpServer
 from fastcore.modules.mod_rewrite import cache as RC
 from fastcore.modules.mod_rewrite import config as C
@@ -86,11 +88,15 @@ def _exchange(path: str, reqs: list[bytes], engine: bool = True
     return [DATE.sub(b"", w) for w in wire], srv
 
 
-def _verdict(tmp: Path, text: str) -> RC.Verdict:
+def _config(tmp: Path, text: str) -> C.RewriteServer:
     c = cfg(tmp, LOAD + text)
     rec = C.server_config(c.main, c.main)
     assert rec is not None
-    return RC.verdict(rec)
+    return rec
+
+
+def _verdict(tmp: Path, text: str) -> RC.Verdict:
+    return RC.verdict(_config(tmp, text))
 
 
 def test_verdicts(tmp_path: Path) -> None:
@@ -111,6 +117,17 @@ def test_verdicts(tmp_path: Path) -> None:
                    f"RewriteMap r rnd:{tmp_path}/r.txt\nRewriteRule ^/r/(.*) /${{r:$1}}\n"):
         (tmp_path / "r.txt").write_text("a b|c\n")
         assert not _verdict(tmp_path, "RewriteEngine On\n" + impure).cacheable, impure
+    # h5bp's www forcing: the local address is constant only for one specific Listen
+    force = _config(tmp_path, "RewriteEngine On\nRewriteCond %{HTTPS} !=on\n"
+                    "RewriteCond %{HTTP_HOST} !^www\\. [NC]\n"
+                    "RewriteCond %{SERVER_ADDR} !=127.0.0.1\nRewriteCond %{SERVER_ADDR} !=::1\n"
+                    "RewriteRule ^ http://www.%{HTTP_HOST}%{REQUEST_URI} [R=301,L]\n")
+    assert RC.verdict(force, True).cacheable and not RC.verdict(force).cacheable
+    assert RC.one_address((ListenAddr("127.0.0.1", 80, AF_INET),
+                           ListenAddr("127.0.0.1", 81, AF_INET)))
+    assert not RC.one_address((ListenAddr("", 80, AF_INET),))
+    assert not RC.one_address((ListenAddr("127.0.0.1", 80, AF_INET),
+                               ListenAddr("10.0.0.1", 80, AF_INET)))
     (tmp_path / "m.txt").write_text("a b\n")
     v = _verdict(tmp_path, f"RewriteEngine On\nRewriteMap m txt:{tmp_path}/m.txt\n"
                  "RewriteMap u int:toupper\nRewriteRule ^/m/(.*) /${m:$1}${u:$1}\n")

@@ -1,5 +1,6 @@
-"""Cached rewrite outcomes (mod_rewrite/cache.py) against real Apache: h5bp's recipes and a
-redirect list in server context, each request asked twice (the second from fastcore's
+"""Cached rewrite outcomes (mod_rewrite/cache.py) against real Apache: h5bp's recipes (www
+stripping, and www forcing, which h5bp skips on the loopback address) and a redirect list
+in server context, each request asked three times (the repeats from fastcore's
 caches), with files a condition tests created and removed between requests; statuses,
 fields (Location, ETag, Content-Type...) and bodies compared step by step."""
 from __future__ import annotations
@@ -19,6 +20,11 @@ RewriteRule ^ - [env=proto:http]
 RewriteCond %{HTTPS} !=on
 RewriteCond %{HTTP_HOST} ^www\.(.+)$ [NC]
 RewriteRule ^ %{ENV:PROTO}://%1%{REQUEST_URI} [R=301,L]
+RewriteCond %{HTTPS} !=on
+RewriteCond %{HTTP_HOST} !^www\. [NC]
+RewriteCond %{SERVER_ADDR} !=127.0.0.1
+RewriteCond %{SERVER_ADDR} !=::1
+RewriteRule ^ %{ENV:PROTO}://www.%{HTTP_HOST}%{REQUEST_URI} [R=301,L]
 RewriteCond %{DOCUMENT_ROOT}%{REQUEST_URI} !-f
 RewriteRule ^(.+)\.(\w+)\.(bmp|css|cur|gif|ico|jpe?g|m?js|png|svgz?|webp|webmanifest)$ $1.$3 [L]
 RewriteRule ^/old/path1$ /new/path1 [R=301,L]

@@ -22,6 +22,7 @@ Response.fixed: the connection gives its bytes to the engine (cacheable.fixed_an
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ from fastcore.modules.mod_rewrite import config as C
 from fastcore.modules.mod_rewrite.maps import INT, TXT
 
 if TYPE_CHECKING:
+    from fastcore.config.model import ListenAddr
     from fastcore.core.transaction import Transaction
 
 # %{NAME} values that are a function of (Host, target) or constant per server
@@ -44,6 +46,10 @@ KEY_VARS = frozenset((
     "HTTPS", "DOCUMENT_ROOT", "CONTEXT_DOCUMENT_ROOT", "CONTEXT_PREFIX", "REQUEST_SCHEME",
     "SERVER_ADMIN", "API_VERSION", "SERVER_SOFTWARE"))
 HOST_VARS = frozenset(("HTTP_HOST", "HTTP:HOST"))
+# the local address: constant when every Listen names the same address (h5bp's www
+# forcing tests it), else it varies with the interface a request came in on
+ADDR_VAR = "SERVER_ADDR"
+WILDCARDS = frozenset(("", "*", "0.0.0.0", "::"))
 # condition kinds whose outcome is the test string's and the file system's
 KEY_KINDS = frozenset((C.REGEX, C.FILE_EXISTS, C.FILE_SIZE, C.FILE_DIR, C.FILE_XBIT,
                        C.FILE_LINK, C.STR_LT, C.STR_LE, C.STR_EQ, C.STR_GT, C.STR_GE,
@@ -70,18 +76,29 @@ class Verdict:
 
 
 NEVER = Verdict(False)
-_VERDICTS: dict[int, tuple[C.RewriteServer, Verdict]] = {}
+_VERDICTS: dict[tuple[int, bool], tuple[C.RewriteServer, Verdict]] = {}
 
 
-def verdict(conf: C.RewriteServer) -> Verdict:
+def verdict(conf: C.RewriteServer, fixed_addr: bool = False) -> Verdict:
     """The rule set's verdict (memoized per server record: records live as long as the
-    configuration; the record is kept so its id is never reused)."""
-    got = _VERDICTS.get(id(conf))
+    configuration; the record is kept so its id is never reused).  `fixed_addr`: every
+    Listen names one address, so %{SERVER_ADDR} is constant."""
+    got = _VERDICTS.get((id(conf), fixed_addr))
     if got is not None and got[0] is conf:
         return got[1]
-    v = _decide(conf)
-    _VERDICTS[id(conf)] = (conf, v)
+    v = _decide(conf, fixed_addr)
+    _VERDICTS[(id(conf), fixed_addr)] = (conf, v)
     return v
+
+
+def one_address(listeners: Iterable[ListenAddr]) -> bool:
+    """Whether every listener is bound to the same specific address."""
+    hosts = {la.host for la in listeners}
+    return len(hosts) == 1 and not hosts & WILDCARDS
+
+
+def _verdict_of(txn: Transaction, conf: C.RewriteServer) -> Verdict:
+    return verdict(conf, one_address(txn.conn.srv.cfg.listeners))
 
 
 def _texts(rule: C.RewriteRule) -> list[str]:
@@ -118,7 +135,7 @@ def _const_cond(cond: C.RewriteCond) -> bool | None:
     return rc != cond.negate
 
 
-def _decide(conf: C.RewriteServer) -> Verdict:
+def _decide(conf: C.RewriteServer, fixed_addr: bool) -> Verdict:
     reads_host = False
     map_files: list[str] = []
     always_set: set[str] = set()  # ENV names every run has set by this point
@@ -143,7 +160,7 @@ def _decide(conf: C.RewriteServer) -> Verdict:
             elif up.startswith("ENV:"):
                 if name[4:].lower() not in always_set:
                     return NEVER
-            elif up not in KEY_VARS:
+            elif up not in KEY_VARS and not (fixed_addr and up == ADDR_VAR):
                 return NEVER
         for m in maps:
             spec = conf.maps.get(m)
@@ -169,7 +186,7 @@ def begin(txn: Transaction, conf: C.RewriteServer) -> bool:
     """Before the server's rules run: for a cacheable rule set, probe its txt maps' files
     (before the look-ups: a file changed meanwhile is a miss) and say True (the rules then
     record their tests in txn.probes); else clear txn.cacheable."""
-    v = verdict(conf)
+    v = _verdict_of(txn, conf)
     if not v.cacheable:
         txn.cacheable = False
         return False
@@ -188,7 +205,7 @@ def contribution(txn: Transaction, conf: C.RewriteServer) -> Contribution:
     """The server rules' share: nothing to add for a cacheable rule set whose vhost's logs
     show none of the variables the rules set (SCRIPT_URL, [E=]: a hit has none), bound to
     the Host value when the rules read it; else not cacheable."""
-    v = verdict(conf)
+    v = _verdict_of(txn, conf)
     engine = txn.conn.srv.engine
     if not v.cacheable or id(txn.vhost) in engine.env_logged:
         return NOT_CACHEABLE
