@@ -12,7 +12,7 @@ import socket
 import struct
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's API
     OP_A,
@@ -54,7 +54,7 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     log_values,
 )
 from fastcore._pure.fastparse import Req, esc, header_value, parse
-from fastcore._pure.rwprobe import PROBES_MAX, probe_holds
+from fastcore._pure.rwprobe import probe_holds, put_fixed, set_probes
 from fastcore.core.cacheable import expiry_fields as _cacheable_expiry_fields
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
 from fastcore.modules.mod_log_config import write_all
@@ -189,7 +189,7 @@ class FastCache:
         e.lv, e.vhost, e.refs, e.dead = tuple(bytes(v) for v in log_values), bytes(vhost), 1, False
         e.content, e.ffd = None, -1
         e.fixed, e.sline, e.probes = 0, b"", ()
-        if not self._set_probes(e, probes):
+        if not set_probes(e, probes):
             os.close(fd)
             return False
         with self.lock:
@@ -209,50 +209,12 @@ class FastCache:
         self._link(addr_key, host, target, e)
         return True
 
-    @staticmethod
-    def _set_probes(e: _Entry, probes: tuple) -> bool:
-        """fc_rwprobe.h's copy of the probes; False past PROBES_MAX."""
-        if len(probes) > PROBES_MAX:
-            return False
-        for p in probes:
-            if p[1] not in (0, 1, 2):
-                raise ValueError("a probe's kind is 0, 1 or 2")
-        e.probes = tuple((bytes(p[0]), *(int(v) for v in p[1:7])) for p in probes)
-        return True
-
     def put_fixed(self, addr_key: int, host: bytes | None, target: bytes, status: int,
-                  status_line: bytes, mid: bytes, ctype_line: bytes, body: bytes, *,
-                  keep_alive: bool = True, max_keep_alive: int = 100,
-                  keep_alive_timeout: float = 5.0, timeout: float = 60.0, log_set: int = -1,
-                  log_values: tuple = (b"",) * 7, vhost: bytes = b"",
-                  probes: tuple = ()) -> bool:
+                  status_line: bytes, mid: bytes, ctype_line: bytes, body: bytes,
+                  **kw: Any) -> bool:
         """A fixed answer for GET (the C engine's put_fixed, src/fc_rwfixed.h)."""
-        if not 300 <= status <= 599 or not status_line.endswith(b"\r\n"):
-            raise ValueError("a fixed answer has a 3xx-5xx status and a status line")
-        if len(status_line) + len(mid) + len(ctype_line) + len(self.server_line) + 120 \
-                > HDR_MAX:
-            return False
-        if len(log_values) != NLV:
-            raise ValueError("log_values needs 7 items")
-        if log_set >= len(self.sets):
-            raise ValueError(f"log set {log_set} was not set")
-        e = _Entry()
-        e.path, e.dev, e.ino, e.size, e.mtime_ns, e.ctime_ns = b"", 0, 0, len(body), 0, 0
-        e.mid, e.ctype, e.strategy = bytes(mid), bytes(ctype_line), "writev"
-        e.exp_kind, e.exp_val = 0, 0
-        e.keep_alive, e.max_ka = bool(keep_alive), max_keep_alive
-        e.ka_timeout, e.timeout, e.log_set = keep_alive_timeout, timeout, log_set
-        e.lv, e.vhost, e.refs, e.dead = tuple(bytes(v) for v in log_values), bytes(vhost), 1, False
-        e.content, e.ffd = bytes(body), -1
-        e.fixed, e.sline, e.probes = status, bytes(status_line), ()
-        if not self._set_probes(e, probes):
-            return False
-        with self.lock:
-            if self.content_bytes + len(body) > self.budget:
-                return False
-            self.content_bytes += len(body)
-        self._link(addr_key, host, target, e)
-        return True
+        return put_fixed(self, _Entry(), addr_key, host, target, status, status_line, mid,
+                         ctype_line, body, **kw)
 
     def _link(self, addr_key: int, host: bytes | None, target: bytes, e: _Entry) -> None:
         """fc_cache_link: the entry replaces the key's old one."""
