@@ -284,3 +284,21 @@ def test_redirect_under_canonical_name_dns_stays_per_request(tmp_path: Path) -> 
     wire, srv = _exchange(path, [GET % (b"/old", b"")] * 2)
     assert srv.engine.cache.stats()["hits"] == 0
     assert wire[0] == wire[1] and wire[0].startswith(b"HTTP/1.1 301")
+
+
+def test_engine_answers_frame_as_the_python_path(tmp_path: Path) -> None:
+    # keep-alive and HTTP/1.0 framing of a cached redirect and a rewritten file: the
+    # engine's answers are byte for byte those of the Python path
+    path = _site(tmp_path, "RewriteEngine On\nRewriteRule ^/x$ /a.html\n"
+                 "RewriteRule ^/old$ /new [R=302,L]\n")
+    reqs = []
+    for target in (b"/old", b"/x"):
+        for line, extra in ((b"HTTP/1.1", b"Connection: keep-alive\r\n"), (b"HTTP/1.0", b""),
+                            (b"HTTP/1.0", b"Connection: keep-alive\r\n"),
+                            (b"HTTP/1.1", b"Connection: close\r\n")):
+            reqs += [b"GET %s %s\r\nHost: localhost\r\n%s\r\n" % (target, line, extra)] * 2
+    fast, srv = _exchange(path, reqs)
+    slow, _ = _exchange(path, reqs, engine=False)
+    assert fast == slow
+    assert srv.engine.cache.stats()["hits"] == 14  # all but the first of each target
+    assert b"Keep-Alive: timeout=5, max=" in fast[1] and b"Connection: close" in fast[3]
