@@ -302,3 +302,27 @@ def test_engine_answers_frame_as_the_python_path(tmp_path: Path) -> None:
     assert fast == slow
     assert srv.engine.cache.stats()["hits"] == 14  # all but the first of each target
     assert b"Keep-Alive: timeout=5, max=" in fast[1] and b"Connection: close" in fast[3]
+
+
+def test_directory_rules_outcome_is_an_engine_hit(tmp_path: Path) -> None:
+    doc = tmp_path / "htdocs"
+    own = doc / "sub" / "c.txt"
+    path = _site(tmp_path, f'<Directory "{doc}/sub">\nRewriteEngine On\n'
+                 "RewriteCond %{REQUEST_FILENAME} !-f\nRewriteRule ^c\\.txt$ b.txt [L]\n"
+                 "RewriteRule ^old$ /new [R=301]\n</Directory>\n")
+    c, old = GET % (b"/sub/c.txt", b""), GET % (b"/sub/old", b"")
+    wire, srv = _stepwise(path, [c, c, old, old, _then(lambda: _old_file(own, b"c\n"), c), c])
+    assert wire[0] == wire[1] and wire[0].endswith(b"\r\n\r\nb\n")  # the internal redirect
+    assert wire[2] == wire[3] and b"Location: http://localhost/new\r\n" in wire[2]
+    assert wire[4] == wire[5] and wire[4].endswith(b"\r\n\r\nc\n")  # now the file itself
+    assert srv.engine.cache.stats()["hits"] == 3
+    assert _lines(tmp_path)[:2] == [f"200 /sub/c.txt [{doc}/sub/b.txt]"] * 2
+
+
+def test_directory_rules_without_followsymlinks_stay_per_request(tmp_path: Path) -> None:
+    doc = tmp_path / "htdocs"
+    path = _site(tmp_path, f'<Directory "{doc}/sub">\nOptions None\nRewriteEngine On\n'
+                 "RewriteRule ^c\\.txt$ b.txt [L]\n</Directory>\n")
+    wire, srv = _exchange(path, [GET % (b"/sub/c.txt", b"")] * 2)
+    assert wire[0] == wire[1] and wire[0].startswith(b"HTTP/1.1 403")  # AH00670
+    assert srv.engine.cache.stats()["hits"] == 0

@@ -37,6 +37,15 @@ RewriteRule ^/a\.html$ /maint.html [L]
 """
 
 
+# one event process: each repeat meets the process whose caches hold the outcome
+ONE_PROCESS = """StartServers 1
+ServerLimit 1
+ThreadsPerChild 4
+MaxRequestWorkers 4
+MinSpareThreads 1
+MaxSpareThreads 4"""
+
+
 def _file(p: Path, data: bytes) -> None:
     p.write_bytes(data)
     os.utime(p, (1_600_000_000, 1_600_000_000))  # strong ETags on both sides
@@ -54,13 +63,7 @@ def test_cached_outcomes_answer_as_apache(tmp_path: Path) -> None:
     _file(doc / "s.css", b"body{}\n")
     busted = doc / "s.123.css"
     maint = doc / "maint.html"
-    # one event process: each repeat meets the process whose caches hold the outcome
-    site = f"""StartServers 1
-ServerLimit 1
-ThreadsPerChild 4
-MaxRequestWorkers 4
-MinSpareThreads 1
-MaxSpareThreads 4
+    site = f"""{ONE_PROCESS}
 DocumentRoot "{doc}"
 <Directory />
     Options FollowSymLinks
@@ -90,7 +93,15 @@ DocumentRoot "{doc}"
         (lambda: (doc / "moved").mkdir(), "GET", "/m", "x"),
         (lambda: (doc / "moved").rmdir(), "GET", "/m", "x"),
     ]
-    fc_run, ap_run = tmp_path / "fc", tmp_path / "ap"
+    _compare(tmp_path, site, steps)
+
+
+Step = tuple[Callable[[], object] | None, str, str, str]
+
+
+def _compare(tmp: Path, site: str, steps: list[Step]) -> None:
+    """Each step's change, then its request three times to both servers, compared."""
+    fc_run, ap_run = tmp / "fc", tmp / "ap"
     fc_run.mkdir()
     ap_run.mkdir()
     modules = ("mpm_event", *(m for m in BASE_MODULES if m != "mpm_prefork"), "rewrite")
@@ -103,3 +114,43 @@ DocumentRoot "{doc}"
                 want = _ask(ap.port, method, target, host)
                 got = _ask(fc.port, method, target, host)
                 assert got == want, (method, target, host)
+
+
+def test_directory_rules_answer_as_apache(tmp_path: Path) -> None:
+    """h5bp's cache busting in <Directory> form (%{REQUEST_FILENAME} is the file there),
+    a per-directory redirect with RewriteBase, the internal redirect's answer cached for
+    the original target."""
+    doc = tmp_path / "htdocs"
+    (doc / "css").mkdir(parents=True)
+    _file(doc / "css" / "s.css", b"body{}\n")
+    busted = doc / "css" / "s.123.css"
+    gone = doc / "css" / "gone"
+    site = f"""{ONE_PROCESS}
+DocumentRoot "{doc}"
+<Directory />
+    Options FollowSymLinks
+    AllowOverride None
+</Directory>
+<Directory "{doc}">
+    Options FollowSymLinks
+    AllowOverride None
+    Require all granted
+</Directory>
+<Directory "{doc}/css">
+    RewriteEngine On
+    RewriteBase /css/
+    RewriteCond %{{REQUEST_FILENAME}} !-f
+    RewriteRule ^(.+)\\.(\\w+)\\.(css|js)$ $1.$3 [L]
+    RewriteCond %{{REQUEST_FILENAME}} !-d
+    RewriteRule ^gone$ old/place [R=302,L]
+</Directory>"""
+    steps: list[Step] = [
+        (None, "GET", "/css/s.123.css", "x"),
+        (lambda: _file(busted, b"own\n"), "GET", "/css/s.123.css", "x"),
+        (busted.unlink, "GET", "/css/s.123.css", "x"),
+        (None, "GET", "/css/gone", "x"),
+        (gone.mkdir, "GET", "/css/gone", "x"),
+        (gone.rmdir, "GET", "/css/gone", "x"),
+        (None, "HEAD", "/css/gone", "x"),
+    ]
+    _compare(tmp_path, site, steps)

@@ -1,5 +1,6 @@
-"""Rewrite outcomes at fast-path speed (issue 14's Speed): which server-context rule sets
-may have their outcome cached, and with what the cached answer is validated.
+"""Rewrite outcomes at fast-path speed (issue 14's Speed): which rule sets (the server's,
+a <Directory>'s) may have their outcome cached, and with what the cached answer is
+validated.
 
 Once per configuration record (on its first request, memoized) `verdict(conf)` decides
 whether a rule set's outcome is a function of the request target, the Host field and
@@ -12,7 +13,7 @@ name is expanded.  Anything else (another header, the client address, the time, 
 maps, -U/-F look-ups, expr conditions) keeps the per-request path (translate clears
 txn.cacheable).
 
-For such a rule set translate records every file-system test it made as a
+For such a rule set translate (or fixup) records every file-system test it made as a
 cacheable.Probe in txn.probes (rules.py appends them); the answer then goes to the caches
 like any other (the served file's entry, keyed by the original target) and each hit
 repeats the probes (src/fc_rwprobe.h in C), so a file created or removed between two
@@ -34,7 +35,7 @@ from fastcore.core.cacheable import (
     take_probe,
 )
 from fastcore.modules.mod_rewrite import config as C
-from fastcore.modules.mod_rewrite.maps import INT, TXT
+from fastcore.modules.mod_rewrite.maps import INT, TXT, RewriteMapSpec
 
 if TYPE_CHECKING:
     from fastcore.config.model import ListenAddr
@@ -76,18 +77,34 @@ class Verdict:
 
 
 NEVER = Verdict(False)
-_VERDICTS: dict[tuple[int, bool], tuple[C.RewriteServer, Verdict]] = {}
+Record = C.RewriteServer | C.RewriteDir
+_VERDICTS: dict[tuple[int, bool], tuple[Record, Verdict]] = {}
+VERDICTS_MAX = 4096  # per-directory records merged per request (.htaccess) come and go
 
 
 def verdict(conf: C.RewriteServer, fixed_addr: bool = False) -> Verdict:
-    """The rule set's verdict (memoized per server record: records live as long as the
-    configuration; the record is kept so its id is never reused).  `fixed_addr`: every
-    Listen names one address, so %{SERVER_ADDR} is constant."""
-    got = _VERDICTS.get((id(conf), fixed_addr))
-    if got is not None and got[0] is conf:
+    """The server rule set's verdict.  `fixed_addr`: every Listen names one address, so
+    %{SERVER_ADDR} is constant."""
+    return _memo(conf, conf.rules, conf.maps, fixed_addr)
+
+
+def dir_verdict(d: C.RewriteDir, conf: C.RewriteServer | None,
+                fixed_addr: bool = False) -> Verdict:
+    """A per-directory rule set's verdict (its maps are the server's)."""
+    return _memo(d, d.rules, conf.maps if conf is not None else {}, fixed_addr)
+
+
+def _memo(rec: Record, rules: list[C.RewriteRule], maps: dict[str, RewriteMapSpec],
+          fixed_addr: bool) -> Verdict:
+    """Memoized per record (kept with its verdict, so its id is never reused; bounded)."""
+    key = (id(rec), fixed_addr)
+    got = _VERDICTS.get(key)
+    if got is not None and got[0] is rec:
         return got[1]
-    v = _decide(conf, fixed_addr)
-    _VERDICTS[(id(conf), fixed_addr)] = (conf, v)
+    v = _decide(rules, maps, fixed_addr)
+    if len(_VERDICTS) >= VERDICTS_MAX:
+        _VERDICTS.clear()
+    _VERDICTS[key] = (rec, v)
     return v
 
 
@@ -135,12 +152,13 @@ def _const_cond(cond: C.RewriteCond) -> bool | None:
     return rc != cond.negate
 
 
-def _decide(conf: C.RewriteServer, fixed_addr: bool) -> Verdict:
+def _decide(rules: list[C.RewriteRule], maps: dict[str, RewriteMapSpec],
+            fixed_addr: bool) -> Verdict:
     reads_host = False
     map_files: list[str] = []
     always_set: set[str] = set()  # ENV names every run has set by this point
     flow_known = True             # no skip or chain yet: each rule is reached in order
-    for rule in conf.rules:
+    for rule in rules:
         if rule.cookies:
             return NEVER
         for item in rule.env:
@@ -152,7 +170,7 @@ def _decide(conf: C.RewriteServer, fixed_addr: bool) -> Verdict:
             if cond.kind not in KEY_KINDS:
                 return NEVER
             texts.append(cond.input)
-        names, maps = _reads(texts)
+        names, used = _reads(texts)
         for name in names:
             up = name.upper()
             if up in HOST_VARS:
@@ -162,8 +180,8 @@ def _decide(conf: C.RewriteServer, fixed_addr: bool) -> Verdict:
                     return NEVER
             elif up not in KEY_VARS and not (fixed_addr and up == ADDR_VAR):
                 return NEVER
-        for m in maps:
-            spec = conf.maps.get(m)
+        for m in used:
+            spec = maps.get(m)
             if spec is None:
                 continue  # an unknown map expands to its default: no lookup
             if spec.kind == TXT and spec.path:
@@ -186,7 +204,20 @@ def begin(txn: Transaction, conf: C.RewriteServer) -> bool:
     """Before the server's rules run: for a cacheable rule set, probe its txt maps' files
     (before the look-ups: a file changed meanwhile is a miss) and say True (the rules then
     record their tests in txn.probes); else clear txn.cacheable."""
-    v = _verdict_of(txn, conf)
+    return _begin(txn, _verdict_of(txn, conf))
+
+
+def begin_dir(txn: Transaction, conf: C.RewriteServer | None, d: C.RewriteDir) -> bool:
+    """begin() for a directory's rules (hook_fixup)."""
+    return _begin(txn, _dir_verdict_of(txn, conf, d))
+
+
+def _dir_verdict_of(txn: Transaction, conf: C.RewriteServer | None,
+                    d: C.RewriteDir) -> Verdict:
+    return dir_verdict(d, conf, one_address(txn.conn.srv.cfg.listeners))
+
+
+def _begin(txn: Transaction, v: Verdict) -> bool:
     if not v.cacheable:
         txn.cacheable = False
         return False
@@ -205,8 +236,16 @@ def contribution(txn: Transaction, conf: C.RewriteServer) -> Contribution:
     """The server rules' share: nothing to add for a cacheable rule set whose vhost's logs
     show none of the variables the rules set (SCRIPT_URL, [E=]: a hit has none), bound to
     the Host value when the rules read it; else not cacheable."""
-    v = _verdict_of(txn, conf)
-    engine = txn.conn.srv.engine
-    if not v.cacheable or id(txn.vhost) in engine.env_logged:
+    return _share(txn, _verdict_of(txn, conf))
+
+
+def dir_contribution(txn: Transaction, conf: C.RewriteServer | None,
+                     d: C.RewriteDir) -> Contribution:
+    """contribution() for a directory's rules (the scope's AH00670 check is config)."""
+    return _share(txn, _dir_verdict_of(txn, conf, d))
+
+
+def _share(txn: Transaction, v: Verdict) -> Contribution:
+    if not v.cacheable or id(txn.vhost) in txn.conn.srv.engine.env_logged:
         return NOT_CACHEABLE
     return Contribution(host_bound=True) if v.reads_host else NOTHING

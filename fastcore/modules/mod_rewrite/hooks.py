@@ -227,7 +227,8 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
         return DECLINED
     if txn.notes.get(R.END_NOTE):
         return DECLINED
-    txn.cacheable = False
+    conf = C.server_config(txn.vhost, core.srv.cfg.main)
+    keyed = RC.begin_dir(txn, conf, d)  # else txn.cacheable is cleared: per request
     if not (dc.options or 0) & (OPT_SYM_LINKS | OPT_SYM_OWNER):
         _logger(core, txn, "error")(
             "AH00670: Options FollowSymLinks and SymLinksIfOwnerMatch are both off, so the "
@@ -235,10 +236,11 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
             f"circumvent directory restrictions : {filename}")
         return 403
     oargs = txn.r_query or None
-    conf = C.server_config(txn.vhost, core.srv.cfg.main)
     st = _state(core, txn, conf, d.directory, filename,
                 walk.path_info if walk is not None else "")
     st.base = d.baseurl
+    if keyed:
+        st.probes = txn.probes
     rc = R.apply_list(d.rules, st)
     if not rc:
         st.trace(1, f"pass through {filename}")
@@ -263,7 +265,9 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
                 cp2 = subst_prefix(cp, directory, d.baseurl[1:])
                 if cp2 != cp:
                     st.filename = f[:slash + 1] + cp2
-        return _redirect(core, txn, st, rc, oargs)
+        resp = _redirect(core, txn, st, rc, oargs)
+        resp.fixed = keyed and RC.fixed_redirect(txn)
+        return resp
     if f.startswith("passthrough:"):
         f = f[12:]
     if not f.startswith("/"):
@@ -419,11 +423,13 @@ def _merge_vary(txn: Transaction, resp: Response, names: list[str]) -> None:
 
 def cache_contribution(txn: Transaction, dc: DirConfig,
                        served: CacheInfo | None) -> Contribution:
-    """Per-directory rules (and the AH00670 check) run per request: such answers are
-    never cached; the server's are when cache.py finds them a function of the key."""
+    """Rules (per directory or the server's) whose outcome cache.py finds a function of
+    the key leave the answer cacheable (with their probes); others run per request."""
     d = C.dir_config(dc)
     if d is not None and d.state and d.directory is not None:
-        return NOT_CACHEABLE
+        if txn is None or txn.vhost is None:
+            return NOT_CACHEABLE
+        return RC.dir_contribution(txn, C.server_config(txn.vhost, txn.conn.srv.cfg.main), d)
     if txn is not None and txn.vhost is not None:
         s = C.dir_config(txn.vhost.dir_defaults)
         conf = C.server_config(txn.vhost, txn.conn.srv.cfg.main) \
