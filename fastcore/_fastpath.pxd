@@ -8,6 +8,19 @@ from libc.stdint cimport int64_t, uint64_t
 from fastcore._scoreboard cimport fc_sb_t
 
 
+cdef extern from "fc_rwprobe.h" nogil:
+    int FC_PROBES_MAX
+    ctypedef struct fc_probe:
+        char *path
+        int kind
+        int64_t mode
+        int64_t size
+        int64_t mtime_ns
+        int64_t ctime_ns
+        int64_t ino
+    void fc_probes_free(fc_probe *p, int n)
+
+
 cdef extern from "fc_fast.h" nogil:
     int FC_WANT_READ
     int FC_WANT_WRITE
@@ -47,6 +60,11 @@ cdef extern from "fc_fast.h" nogil:
         size_t lvlen[7]
         char *vhost
         size_t vhostlen
+        fc_probe *probes  # fc_rwprobe.h (mod_rewrite's outcomes, issue 14)
+        int nprobes
+        int fixed
+        char *sline
+        size_t slen
     ctypedef struct fc_flog:
         int fd
         int buffered
@@ -95,6 +113,8 @@ cdef extern from "fc_fast.h" nogil:
     int fc_cache_init(fc_fcache *c, size_t max_entries, size_t budget)
     void fc_cache_clear(fc_fcache *c)
     int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t small_max)
+    void fc_cache_link(fc_fcache *c, fc_fentry *e)
+    int fc_cache_link_fixed(fc_fcache *c, fc_fentry *e)
     fc_fentry *fc_cache_get(fc_fcache *c, int64_t ak, int has_host, const char *host, size_t hl,
                             const char *t, size_t tl)
     void fc_cache_release(fc_fcache *c, fc_fentry *e, int evict)

@@ -102,11 +102,12 @@ cdef class FastCache:
             str strategy="sendfile", bint keep_alive=True, int max_keep_alive=100,
             double keep_alive_timeout=5.0, double timeout=60.0, int log_set=-1,
             tuple log_values=(b"",) * 7, bytes vhost=b"", bint want_content=True,
-            int expires_kind=0, long long expires_value=0) -> bool:
+            int expires_kind=0, long long expires_value=0, tuple probes=()) -> bool:
         """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
         is opened and checked against (ino, size, mtime_ns); False when it changed or the
         header would not fit.  expires_kind/value: mod_expires' rule (core/cacheable.py's
-        Expiry), whose two fields each hit formats after `mid`."""
+        Expiry), whose two fields each hit formats after `mid`.  probes: (path, kind,
+        mode, size, mtime_ns, ctime_ns, ino) tests each hit repeats (src/fc_rwprobe.h)."""
         cdef fc_fentry *e
         cdef int rc, i
         if expires_kind not in (0, 1, 2):
@@ -144,12 +145,76 @@ cdef class FastCache:
                 v = log_values[i]
                 e.lv[i] = _dupb(v); e.lvlen[i] = len(v)
             e.vhost = _dupb(vhost); e.vhostlen = len(vhost)
+            if not _set_probes(e, probes):
+                _free_entry(e)
+                return False
         except BaseException:
             _free_entry(e)
             raise
         with nogil:
             rc = fc_cache_insert(&self.c, e, want_content, self.small_max)
         if rc != 1:
+            _free_entry(e)
+            return False
+        return True
+
+    def put_fixed(self, long long addr_key, host, bytes target, int status,
+                  bytes status_line, bytes mid, bytes ctype_line, bytes body, *,
+                  bint keep_alive=True, int max_keep_alive=100, double keep_alive_timeout=5.0,
+                  double timeout=60.0, int log_set=-1, tuple log_values=(b"",) * 7,
+                  bytes vhost=b"", tuple probes=()) -> bool:
+        """Cache an answer that is fixed bytes (mod_rewrite's external redirect, issue 14)
+        for GET of (addr_key, Host, target): `status_line` ("HTTP/1.1 301 ...\r\n"),
+        `mid` the fields between Server and Connection, `ctype_line`, `body`.  No file
+        backs it: only its probes are re-checked per hit.  False when it would not fit."""
+        cdef fc_fentry *e
+        if not 300 <= status <= 599 or not status_line.endswith(b"\r\n"):
+            raise ValueError("a fixed answer has a 3xx-5xx status and a status line")
+        if len(status_line) + len(mid) + len(ctype_line) + self.c.server_len + 120 > FC_HDR_MAX:
+            return False
+        if len(log_values) != FC_NLV:
+            raise ValueError("log_values needs 7 items")
+        if log_set >= self.c.nsets:
+            raise ValueError(f"log set {log_set} was not set")
+        e = <fc_fentry *>calloc(1, sizeof(fc_fentry))
+        if e == NULL:
+            raise MemoryError()
+        e.ffd = -1
+        try:
+            e.addr_key = addr_key
+            e.has_host = host is not None
+            hb = host if host is not None else b""
+            e.host = _dupb(hb); e.hostlen = len(hb)
+            e.target = _dupb(target); e.tlen = len(target)
+            e.path = _dupb(b"")
+            e.fixed = status
+            e.sline = _dupb(status_line); e.slen = len(status_line)
+            e.size = len(body)
+            e.mid = _dupb(mid); e.midlen = len(mid)
+            e.ctype = _dupb(ctype_line); e.ctlen = len(ctype_line)
+            e.strategy = FC_S_WRITEV
+            e.keep_alive = keep_alive
+            e.max_ka = max_keep_alive
+            e.ka_int = <int>keep_alive_timeout
+            e.ka_timeout = keep_alive_timeout
+            e.timeout = timeout
+            e.log_set = log_set
+            for i in range(FC_NLV):
+                v = log_values[i]
+                e.lv[i] = _dupb(v); e.lvlen[i] = len(v)
+            e.vhost = _dupb(vhost); e.vhostlen = len(vhost)
+            if not _set_probes(e, probes):
+                _free_entry(e)
+                return False
+        except BaseException:
+            _free_entry(e)
+            raise
+        try:
+            e.content = _dupb(body)
+        except BaseException:
+            _free_entry(e)
+            raise
+        if not fc_cache_link_fixed(&self.c, e):
             _free_entry(e)
             return False
         return True
@@ -176,7 +241,8 @@ cdef class FastCache:
             return {"path": <bytes>e.path, "ino": e.ino, "size": e.size,
                     "mtime_ns": e.mtime_ns, "in_memory": e.content != NULL,
                     "mid": e.mid[:e.midlen], "ctype_line": e.ctype[:e.ctlen],
-                    "expires": (e.exp_kind, e.exp_val)}
+                    "expires": (e.exp_kind, e.exp_val), "probes": e.nprobes,
+                    "fixed": e.fixed}
         finally:
             fc_cache_release(&self.c, e, 0)
 
@@ -224,7 +290,32 @@ cdef void _free_entry(fc_fentry *e) noexcept:
     free(e.host); free(e.target); free(e.path); free(e.mid); free(e.ctype); free(e.vhost)
     for i in range(7):
         free(e.lv[i])
+    fc_probes_free(e.probes, e.nprobes); free(e.sline); free(e.content)
     free(e)
+
+
+cdef bint _set_probes(fc_fentry *e, tuple probes) except -1:
+    """Copy (path, kind, mode, size, mtime_ns, ctime_ns, ino) tuples into the entry (its
+    fc_rwprobe.h tests); False for more than FC_PROBES_MAX of them."""
+    cdef int i
+    cdef fc_probe *p
+    if not probes:
+        return True
+    if len(probes) > FC_PROBES_MAX:
+        return False
+    e.probes = <fc_probe *>calloc(len(probes), sizeof(fc_probe))
+    if e.probes == NULL:
+        raise MemoryError()
+    for i in range(len(probes)):
+        path, kind, mode, size, mtime_ns, ctime_ns, ino = probes[i]
+        if kind not in (0, 1, 2):
+            raise ValueError("a probe's kind is 0, 1 or 2")
+        p = &e.probes[i]
+        p.path = _dupb(path)
+        e.nprobes = i + 1
+        p.kind = kind; p.mode = mode; p.size = size
+        p.mtime_ns = mtime_ns; p.ctime_ns = ctime_ns; p.ino = ino
+    return True
 
 
 cdef class FastConn:

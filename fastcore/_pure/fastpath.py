@@ -12,7 +12,7 @@ import socket
 import struct
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's API
     OP_A,
@@ -54,6 +54,7 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     log_values,
 )
 from fastcore._pure.fastparse import Req, esc, header_value, parse
+from fastcore._pure.rwprobe import probe_holds, put_fixed, set_probes
 from fastcore.core.cacheable import expiry_fields as _cacheable_expiry_fields
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
 from fastcore.modules.mod_log_config import write_all
@@ -92,7 +93,7 @@ class _Entry:
     __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "mid", "exp_kind",
                  "exp_val", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
-                 "vhost", "refs", "dead")
+                 "vhost", "refs", "dead", "probes", "fixed", "sline")
     path: bytes
     dev: int
     ino: int
@@ -115,6 +116,9 @@ class _Entry:
     vhost: bytes
     refs: int
     dead: bool
+    probes: tuple[tuple, ...]  # src/fc_rwprobe.h: (path, kind, mode, size, mtime, ctime, ino)
+    fixed: int                 # a fixed answer's status (a redirect), 0 for a file
+    sline: bytes               # its status line
 
 
 class FastCache:
@@ -155,7 +159,7 @@ class FastCache:
             strategy: str = "sendfile", keep_alive: bool = True, max_keep_alive: int = 100,
             keep_alive_timeout: float = 5.0, timeout: float = 60.0, log_set: int = -1,
             log_values: tuple = (b"",) * 7, vhost: bytes = b"", want_content: bool = True,
-            expires_kind: int = 0, expires_value: int = 0) -> bool:
+            expires_kind: int = 0, expires_value: int = 0, probes: tuple = ()) -> bool:
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
         if len(mid) + len(ctype_line) + len(self.server_line) + 120 + (
@@ -184,6 +188,10 @@ class FastCache:
         e.ka_timeout, e.timeout, e.log_set = keep_alive_timeout, timeout, log_set
         e.lv, e.vhost, e.refs, e.dead = tuple(bytes(v) for v in log_values), bytes(vhost), 1, False
         e.content, e.ffd = None, -1
+        e.fixed, e.sline, e.probes = 0, b"", ()
+        if not set_probes(e, probes):
+            os.close(fd)
+            return False
         with self.lock:
             keep = want_content and size <= self.small_max and self.content_bytes + size <= self.budget
             if keep:
@@ -198,6 +206,18 @@ class FastCache:
             e.content = data
         else:
             e.ffd = fd
+        self._link(addr_key, host, target, e)
+        return True
+
+    def put_fixed(self, addr_key: int, host: bytes | None, target: bytes, status: int,
+                  status_line: bytes, mid: bytes, ctype_line: bytes, body: bytes,
+                  **kw: Any) -> bool:
+        """A fixed answer for GET (the C engine's put_fixed, src/fc_rwfixed.h)."""
+        return put_fixed(self, _Entry(), addr_key, host, target, status, status_line, mid,
+                         ctype_line, body, **kw)
+
+    def _link(self, addr_key: int, host: bytes | None, target: bytes, e: _Entry) -> None:
+        """fc_cache_link: the entry replaces the key's old one."""
         key = (addr_key, host is not None, bytes(host or b""), bytes(target))
         with self.lock:
             old = self.entries.get(key)
@@ -208,7 +228,6 @@ class FastCache:
                     self._unlink(k)
                     self.evictions += 1
             self.entries[key] = e
-        return True
 
     def _unlink(self, key: tuple) -> None:  # under self.lock
         e = self.entries.pop(key)
@@ -252,7 +271,8 @@ class FastCache:
         try:
             return {"path": e.path, "ino": e.ino, "size": e.size, "mtime_ns": e.mtime_ns,
                     "in_memory": e.content is not None, "mid": e.mid, "ctype_line": e.ctype,
-                    "expires": (e.exp_kind, e.exp_val)}
+                    "expires": (e.exp_kind, e.exp_val), "probes": len(e.probes),
+                    "fixed": e.fixed}
         finally:
             self._release(key, e, False)
 
@@ -480,26 +500,37 @@ class FastConn:
         if e is None:
             c.fallbacks += 1
             return FALLBACK
-        try:
-            st = os.stat(e.path)
-            ok = ((st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-                  == (e.ino, e.dev, e.size, e.mtime_ns, e.ctime_ns))
-        except OSError:
-            ok = False
+        if e.fixed and r.method != b"GET":  # a fixed answer (redirect) is GET's only
+            c._release(key, e, False)
+            c.fallbacks += 1
+            return FALLBACK
+        if e.fixed:
+            ok = True
+        else:
+            try:
+                st = os.stat(e.path)
+                ok = ((st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                      == (e.ino, e.dev, e.size, e.mtime_ns, e.ctime_ns))
+            except OSError:
+                ok = False
+        if ok and e.probes:  # src/fc_rwprobe.h: a tested file came or went
+            ok = all(probe_holds(p) for p in e.probes)
         if not ok:
             c._release(key, e, True)
             c.fallbacks += 1
             return FALLBACK
         start = time.time()
         head_only = r.method == b"HEAD"
-        ka = decide(KeepAliveInput(r.http11, r.close_token, r.ka_sent, keep_alive=e.keep_alive,
+        ka = decide(KeepAliveInput(r.http11, r.close_token, r.ka_sent, e.fixed or 200,
+                                   keep_alive=e.keep_alive,
                                    max_requests=e.max_ka, requests=self.requests,
                                    timeout=int(e.ka_timeout), draining=self.cache.draining))
         keep, conn = ka.keep, ka.header
         mid = e.mid
         if e.exp_kind:
             mid += expiry_fields(e.exp_kind, e.exp_val, time.time_ns() // 1000)
-        header = b"".join((b"HTTP/1.1 200 OK\r\n", _sendfile().date_header(), c.server_line,
+        header = b"".join((e.sline or b"HTTP/1.1 200 OK\r\n", _sendfile().date_header(),
+                           c.server_line,
                            mid, conn, e.ctype, b"\r\n"))
         body_len = 0 if (head_only or e.size == 0) else e.size
         if body_len:
@@ -557,7 +588,7 @@ class FastConn:
             elif op == OP_R:
                 parts.append(esc(r.line))
             elif op == OP_STATUS:
-                parts.append(b"200")
+                parts.append(b"%d" % (e.fixed or 200))
             elif op == OP_b:
                 parts.append(b"%d" % sent if sent else b"-")
             elif op == OP_B:

@@ -11,6 +11,7 @@ both caches store.  The core knows no module: it iterates over the registry's sp
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -99,6 +100,56 @@ class Contribution:
     # a check each Python-cache hit must pass, else the full path answers (an entry with
     # one is never the C engine's: it cannot run Python)
     gate: HitGate | None = None
+    # the answer depends on the Host field's exact value (mod_rewrite's %{HTTP_HOST}): the
+    # Python cache, keyed by the resolved vhost, answers only that spelling (the engine is
+    # keyed by the raw value anyway)
+    host_bound: bool = False
+
+
+# File-system tests an answer's producer made (txn.probes: mod_rewrite's -f/-d/-s/-x/-l
+# conditions, a txt map's file); both caches repeat them per hit (src/fc_rwprobe.h).
+# PROBE_STAT / PROBE_LSTAT compare what the tests read (the mode, whether it is empty);
+# PROBE_IDENTITY the file's identity (inode, size, mtime, ctime) as same_file does.
+PROBE_STAT, PROBE_LSTAT, PROBE_IDENTITY = 0, 1, 2
+PROBE_ABSENT = -1  # Probe.mode of a path stat() could not find
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One file-system test and what it saw: the cached outcome holds while it sees the
+    same again (a created, removed or retyped file is a miss, never a stale answer)."""
+
+    path: str
+    kind: int        # PROBE_STAT, PROBE_LSTAT or PROBE_IDENTITY
+    mode: int        # st_mode, PROBE_ABSENT when the path was not there
+    size: int        # STAT/LSTAT: 1 non-empty, 0 empty; IDENTITY: st_size
+    mtime_ns: int = 0  # IDENTITY only, as ino and ctime_ns
+    ctime_ns: int = 0
+    ino: int = 0
+
+
+def probe_of(path: str, kind: int, st: os.stat_result | None) -> Probe:
+    """The probe for a test that saw `st` (None: the path was not there)."""
+    if st is None:
+        return Probe(path, kind, PROBE_ABSENT, 0)
+    if kind == PROBE_IDENTITY:
+        return Probe(path, kind, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                     st.st_ino)
+    return Probe(path, kind, st.st_mode, 1 if st.st_size > 0 else 0)
+
+
+def take_probe(path: str, kind: int) -> Probe:
+    """Make the test now (stat, lstat for PROBE_LSTAT)."""
+    try:
+        st = os.lstat(path) if kind == PROBE_LSTAT else os.stat(path)
+    except (OSError, ValueError):
+        return probe_of(path, kind, None)
+    return probe_of(path, kind, st)
+
+
+def probes_hold(probes: Iterable[Probe]) -> bool:
+    """Whether every test comes out as it did (the Python cache's re-check per hit)."""
+    return all(take_probe(p.path, p.kind) == p for p in probes)
 
 
 # Expiry kinds, the same numbers in C (src/fc_expires.h): none, "access plus N seconds"
@@ -162,6 +213,9 @@ class CacheEntry:
     engine_log_set: int | None  # the C engine's log set for the vhost; None: not for it
     expiry: Expiry | None = None  # formatted per hit after `head` (mod_expires)
     gates: tuple[HitGate, ...] = ()  # each Python-cache hit must pass them all
+    probes: tuple[Probe, ...] = ()   # file-system tests each hit repeats (txn.probes)
+    host_bound: bool = False         # valid only for a request whose Host field is `host`
+    host: str | None = None
 
 
 @cache
@@ -193,7 +247,8 @@ def core_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None)
         str(served.size).encode(), b"\r\n")))
 
 
-def _shares(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> list[Contribution]:
+def shares(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> list[Contribution]:
+    """Every registered module's contribution, then the core's (fixedanswer.py too)."""
     return [*(fn(txn, dc, served) for fn in _contributions()),
             core_contribution(txn, dc, served)]
 
@@ -202,7 +257,7 @@ def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig) -> None:
     """Record a walk (and its merged configuration) the answer depends on: the original
     request's, a DirectoryIndex sub-request's.  The answer may be cached only when every
     one of them may: a .htaccess read by any of them can change it."""
-    if not walk_cacheable or not all(c.cacheable for c in _shares(txn, dc, None)):
+    if not walk_cacheable or not all(c.cacheable for c in shares(txn, dc, None)):
         txn.cacheable = False
 
 
@@ -221,21 +276,21 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
     logs (the entry then stays with the Python cache)."""
     if not txn.cacheable or not target.startswith("/"):
         return None
-    shares = _shares(txn, served.dc, served)
-    if not all(c.cacheable for c in shares):
+    parts = shares(txn, served.dc, served)
+    if not all(c.cacheable for c in parts):
         return None
     ctype = served.ctype
     expiry = None
-    for c in shares:
+    for c in parts:
         if c.content_type is not None:
             ctype = c.content_type
         if c.expiry is not None:
             expiry = c.expiry
-    head = b"".join(c.head for c in shares)
-    tail = b"".join(c.tail for c in shares)
+    head = b"".join(c.head for c in parts)
+    tail = b"".join(c.tail for c in parts)
     if expiry is not None and _sets_expiry_fields(head):
         return None  # another module's Cache-Control/Expires would merge with it per hit
-    edits = [c.edit for c in shares if c.edit is not None]
+    edits = [c.edit for c in parts if c.edit is not None]
     if edits:
         # mod_headers runs after mod_expires: the per-hit fields go through the edits as
         # stand-ins, and an edit that touches them keeps the answer out of the caches
@@ -256,10 +311,12 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
                 return None
         head, tail = field_bytes(out_head), field_bytes(fields.tail)
         ctype = fields.content_type
-    gates = tuple(c.gate for c in shares if c.gate is not None)
+    gates = tuple(c.gate for c in parts if c.gate is not None)
+    host_bound = any(c.host_bound for c in parts)
     return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
                       head, tail, served.dc, delivery(served.dc), txn.uri_path, ctype,
-                      None if gates else engine_log_set, expiry, gates)
+                      None if gates else engine_log_set, expiry, gates, tuple(txn.probes),
+                      host_bound, txn.headers_in.get("host") if host_bound else None)
 
 
 # what an entry's expiry sends per hit, as the edits see it (values no command can

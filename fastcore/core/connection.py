@@ -24,6 +24,7 @@ from fastcore.core import serialize
 from fastcore.core.cacheable import expiry_fields, may_use_cache
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineLink, FastConn, _fp
 from fastcore.core.fastpath import CacheHit
+from fastcore.core.fixedanswer import fixed_answer
 from fastcore.core.keepalive import (
     HTTP11,
     KeepAliveDecision,
@@ -605,6 +606,10 @@ class Connection:
             stored = srv.cache.remember(vhost, req, resp.cache, txn, srv.engine.log_set_of(vhost))
             if stored is not None:
                 srv.engine.remember(vhost, req, stored, self)
+        elif resp.fixed and self.link is not None:  # a rewrite's redirect (fixedanswer.py)
+            fixed = fixed_answer(srv.server_line, txn, req, resp, srv.engine.log_set_of(vhost))
+            if fixed is not None:
+                srv.engine.remember_fixed(vhost, req, fixed, self)
         if req.body_kind != "none" and not resp.close:
             dc = txn.dirconf or vhost.dir_defaults
             try:

@@ -11,6 +11,7 @@ Host value, raw target).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,13 +21,16 @@ from fastcore.core.request import Request
 from fastcore.modules.mod_log_config import AccessLog
 
 if TYPE_CHECKING:
+    from fastcore.core.cacheable import Probe
     from fastcore.core.connection import Connection
     from fastcore.core.fastpath import Stored
+    from fastcore.core.fixedanswer import FixedAnswer
 
 _fp = load("fastpath")
 WANT_READ, WANT_WRITE, CLOSED = 1, 2, 3
 FAST_CACHE_MAX = 4096
 FAST_CONTENT_BUDGET = 16 << 20
+ENV_ITEM = re.compile(r"%[<>!,0-9]*(?:\{[^}]*\})?[<>]?e")  # a log format's %{VAR}e
 
 # The extension's classes (fastcore._fastpath or its twin fastcore._pure.fastpath): the
 # Cython ones carry no annotations mypy can read, so they are named here, not typed.
@@ -57,6 +61,12 @@ class Engine:
                 self.fixed_ports[id(v)] = next(iter(ports))
         self.cache.configure(server_line, main.limit_request_line,
                              main.limit_request_fields, main.limit_request_field_size)
+        # vhosts whose access logs show the request's environment (%{VAR}e), which a
+        # cache hit does not have: a producer that sets variables (mod_rewrite's [E=],
+        # SCRIPT_URL) keeps their answers out of both caches
+        self.env_logged: set[int] = {
+            id(v) for v in (main, *cfg.vhosts)
+            if any(ENV_ITEM.search(fmt) for fmt in log_formats.get(id(v), ()))}
         for i, v in enumerate((main, *cfg.vhosts)):
             logs = access_logs.get(id(v), [])
             progs = []
@@ -137,9 +147,38 @@ class Engine:
                                           e.fname, e.ctype),
                 want_content=stored.content is not None,
                 expires_kind=0 if e.expiry is None else e.expiry.kind,
-                expires_value=0 if e.expiry is None else e.expiry.value)
+                expires_value=0 if e.expiry is None else e.expiry.value,
+                probes=probe_tuples(e.probes))
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
+
+    def remember_fixed(self, vhost: VirtualHost, req: Request, a: FixedAnswer,
+                       conn: Connection) -> None:
+        """Give the engine an answer of fixed bytes (a rewrite's redirect) for GET of
+        req's Host and target (core/fixedanswer.py decided it may)."""
+        addr_key = self.addr_key(conn)
+        host = req.headers.get("host")
+        port = req.host_port or 80
+        try:
+            self.cache.put_fixed(
+                addr_key, None if host is None else host.encode("latin-1"),
+                req.target.encode("latin-1"), a.status, a.status_line, a.mid, a.tail,
+                a.body, keep_alive=bool(vhost.keep_alive),
+                max_keep_alive=vhost.max_keep_alive_requests,
+                keep_alive_timeout=float(vhost.keep_alive_timeout), timeout=float(vhost.timeout),
+                log_set=a.engine_log_set,
+                vhost=self.status_vhost(vhost, conn if self.needs_local_addr else None),
+                log_values=_fp.log_values(vhost.server_name, req.host, port, a.uri, req.query,
+                                          a.filename, a.ctype),
+                probes=probe_tuples(a.probes))
+        except (OSError, ValueError, UnicodeError):
+            pass  # the Python path keeps answering it
+
+
+def probe_tuples(probes: tuple[Probe, ...]) -> tuple[tuple[bytes, int, int, int, int, int, int], ...]:
+    """cacheable.Probe records as the engine's put takes them (src/fc_rwprobe.h)."""
+    return tuple((os.fsencode(p.path), p.kind, p.mode, p.size, p.mtime_ns, p.ctime_ns, p.ino)
+                 for p in probes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 
 from fastcore.config.model import VirtualHost
-from fastcore.core.cacheable import CacheEntry, CacheInfo, entry_for
+from fastcore.core.cacheable import CacheEntry, CacheInfo, entry_for, probes_hold
 from fastcore.core.request import Request
 from fastcore.core.transaction import Transaction
 
@@ -111,6 +111,11 @@ class ResponseCache:
             self.entries.pop(key, None)
             return None
         if not same_file(st, e.ino, e.size, e.mtime_ns, e.ctime_ns):
+            self.entries.pop(key, None)
+            return None
+        if e.host_bound and req.headers.get("host") != e.host:
+            return None  # another Host spelling of the vhost: its own outcome (not stale)
+        if e.probes and not probes_hold(e.probes):  # a tested file came or went
             self.entries.pop(key, None)
             return None
         return CacheHit(stored, st)

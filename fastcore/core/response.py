@@ -24,7 +24,7 @@ class Response:
 
     __slots__ = ("status", "headers", "ctype", "body", "file", "parts", "tail", "close",
                  "chunked", "no_length", "filename", "cache", "head_only", "internal_dc",
-                 "length_computed")
+                 "length_computed", "fixed")
 
     def __init__(self, status: int, headers: list[tuple[str, str]] | None = None,
                  ctype: str | None = None, body: bytes | None = b"") -> None:
@@ -46,6 +46,10 @@ class Response:
         self.internal_dc: DirConfig | None = None
         # a filter computed the whole body (mod_deflate): HEAD states its length too
         self.length_computed = False
+        # its producer vouches that these bytes are a function of (Host, target) and
+        # txn.probes (mod_rewrite's redirect from a cacheable rule set): the connection
+        # may give them to the engine (cacheable.fixed_answer)
+        self.fixed = False
 
     def length(self) -> int:
         if self.file is not None:

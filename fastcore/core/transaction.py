@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fastcore.config.model import DirConfig, VirtualHost
+    from fastcore.core.cacheable import Probe
     from fastcore.core.connection import Connection
     from fastcore.core.mapping import WalkResult
     from fastcore.core.request import Request
@@ -25,7 +26,7 @@ class Transaction:
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
                  "handler_name", "encoding_fixup", "env", "response", "satisfy_any",
-                 "notes", "_ctx")
+                 "notes", "_ctx", "probes")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -89,6 +90,9 @@ class Transaction:
         # mod_remoteip's ReqCtx for this request's useragent address (None: the
         # connection's; see `ctx`)
         self._ctx: ReqCtx | None = None
+        # file-system tests the answer rests on (cacheable.Probe: mod_rewrite's -f/-d...
+        # conditions): a cached answer is valid while each comes out the same
+        self.probes: list[Probe] = []
 
     @property
     def ctx(self) -> ReqCtx:

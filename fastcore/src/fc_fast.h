@@ -30,6 +30,7 @@
 #include "fc_send.h"
 #include "fc_scoreboard.h"
 #include "fc_expires.h"
+#include "fc_rwprobe.h"   /* probes and fixed answers behind mod_rewrite (issue 14) */
 
 #define FC_WANT_READ 1
 #define FC_WANT_WRITE 2
@@ -74,6 +75,10 @@ typedef struct fc_fentry {
     int log_set;
     char *lv[FC_NLV]; size_t lvlen[FC_NLV];
     char *vhost; size_t vhostlen;      /* scoreboard vhost */
+    /* fc_rwprobe.h: tests each hit repeats; a fixed answer (fixed = its status, 0 for a
+     * file: then sline is unused) with its status line, body in content */
+    fc_probe *probes; int nprobes;
+    int fixed; char *sline; size_t slen;
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -166,6 +171,7 @@ static void fc_entry_free(fc_fcache *c, fc_fentry *e) {
     free(e->host); free(e->target); free(e->path); free(e->mid); free(e->ctype);
     free(e->content); free(e->vhost);
     for (int i = 0; i < FC_NLV; i++) free(e->lv[i]);
+    fc_probes_free(e->probes, e->nprobes); free(e->sline);
     free(e);
 }
 
@@ -242,6 +248,7 @@ static char *fc_slurp(int fd, size_t size) {
 /* Insert an entry built by the caller (key/response fields set, ffd = -1, content NULL).
  * Opens the file, checks it is still the stat()ed one, reads it into memory when small and
  * want_content, else keeps the descriptor.  Returns 1 inserted, 0 refused, -errno. */
+static void fc_cache_link(fc_fcache *c, fc_fentry *e);
 static int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t small_max) {
     struct stat st;
     int fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -273,6 +280,12 @@ static int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t 
     } else {
         e->ffd = fd;
     }
+    fc_cache_link(c, e);
+    return 1;
+}
+
+/* Put a complete entry in the table (replacing the key's old one); takes its reference. */
+static void fc_cache_link(fc_fcache *c, fc_fentry *e) {
     e->hash = fc_key_hash(e->addr_key, e->has_host, e->host, e->hostlen, e->target, e->tlen);
     e->refs = 1;
     pthread_mutex_lock(&c->mu);
@@ -289,9 +302,9 @@ static int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t 
     *b = e;
     c->count++;
     pthread_mutex_unlock(&c->mu);
-    return 1;
 }
 
+#include "fc_rwfixed.h"   /* fixed answers (issue 14) */
 #include "fc_fastlog.h"
 
 #include "fc_fastparse.h"
@@ -349,11 +362,18 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     fc_fentry *e = fc_cache_get(c, k->addr_key, r->has_host, r->host, r->hostlen, r->target, r->tlen);
     if (!e) { __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED); return FC_FALLBACK; }
     struct stat st;
-    if (stat(e->path, &st) < 0 || st.st_ino != e->ino || st.st_dev != e->dev
+    if (e->fixed && r->mlen != 3) {  /* a fixed answer (redirect) is GET's only */
+        fc_cache_release(c, e, 0);
+        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+        return FC_FALLBACK;
+    }
+    if ((!e->fixed && (stat(e->path, &st) < 0 || st.st_ino != e->ino || st.st_dev != e->dev
         || st.st_size != e->size
         || (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != e->mtime_ns
-        || (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec != e->ctime_ns) {
-        fc_cache_release(c, e, 1);  /* replaced, truncated, touched, rewritten or gone */
+        || (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec != e->ctime_ns))
+        || (e->nprobes && !fc_probes_hold(e->probes, e->nprobes))) {
+        /* replaced, truncated, touched, rewritten or gone; or a tested file came or went */
+        fc_cache_release(c, e, 1);
         __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
         return FC_FALLBACK;
     }
@@ -361,14 +381,15 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     int head_only = r->mlen == 4;
     fc_ka_in ka = {0};  /* a cache hit: 200, delimited, no Expect (fc_parse_head refuses it) */
     ka.http11 = r->http11; ka.close_token = r->close_token; ka.ka_token = r->ka_sent;
-    ka.status = 200; ka.delimited = 1; ka.framing_reusable = 1;
+    ka.status = e->fixed ? e->fixed : 200; ka.delimited = 1; ka.framing_reusable = 1;
     ka.keep_alive = e->keep_alive; ka.max_requests = e->max_ka; ka.requests = (long)k->requests;
     ka.timeout = e->ka_int; ka.draining = __atomic_load_n(&c->draining, __ATOMIC_RELAXED);
     /* header: status, Date, Server, mid, keep-alive part, Content-Type, blank line */
     char *o = k->hdr;
     size_t dl;
     const char *date = fc_date_header(&dl);
-    memcpy(o, "HTTP/1.1 200 OK\r\n", 17); o += 17;
+    if (e->fixed) { memcpy(o, e->sline, e->slen); o += e->slen; }
+    else { memcpy(o, "HTTP/1.1 200 OK\r\n", 17); o += 17; }
     memcpy(o, date, dl); o += dl;
     memcpy(o, c->server_line, c->server_len); o += c->server_len;
     memcpy(o, e->mid, e->midlen); o += e->midlen;

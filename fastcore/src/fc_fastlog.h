@@ -173,7 +173,7 @@ static void fc_render(fc_sbuf *s, const char *prog, size_t plen, const fc_fconn 
         case OP_T_MSFRAC: { char t[8]; snprintf(t, sizeof t, "%03lld", (long long)(x->start * 1000) % 1000); fc_put(s, t, 3); break; }
         case OP_T_USFRAC: { char t[12]; snprintf(t, sizeof t, "%06lld", (long long)(x->start * 1000000) % 1000000); fc_put(s, t, 6); break; }
         case OP_R: fc_put_escaped(s, r->line, r->linelen); break;
-        case OP_STATUS: fc_put(s, "200", 3); break;
+        case OP_STATUS: fc_putnum(s, e->fixed ? e->fixed : 200); break;  /* fc_rwprobe.h */
         case OP_b: if (x->bytes_sent) fc_putnum(s, x->bytes_sent); else fc_put(s, "-", 1); break;
         case OP_B: fc_putnum(s, x->bytes_sent); break;
         case OP_D: fc_putnum(s, x->dur_us); break;

@@ -215,7 +215,9 @@ GET = b"GET %s HTTP/1.1\r\nHost: localhost\r\n%s\r\n"
 
 
 def test_server_rules_keep_answers_out_of_the_caches(tmp_path: Path) -> None:
-    path = _site(tmp_path, "RewriteEngine On\nRewriteRule ^/x$ /a.html\n")
+    # a rule set that reads the client address (a cacheable one: test_mod_rewrite_cache.py)
+    path = _site(tmp_path, "RewriteEngine On\nRewriteCond %{REMOTE_ADDR} .\n"
+                 "RewriteRule ^/x$ /a.html\n")
     wire, srv = _exchange(path, [GET % (b"/x", b"")] * 3 + [GET % (b"/a.html", b"")] * 2)
     assert srv.engine.cache.stats()["hits"] == 0 and len(srv.cache) == 0
     assert wire[0] == wire[1] == wire[2] == wire[3] == wire[4]

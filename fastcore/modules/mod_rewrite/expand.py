@@ -19,6 +19,7 @@ from fastcore.modules.mod_rewrite.maps import lookup
 from fastcore.modules.mod_rewrite.subreq import in_subreq, lookup_file, lookup_uri, subreq_ok
 
 if TYPE_CHECKING:
+    from fastcore.core.cacheable import Probe
     from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
 
@@ -71,6 +72,8 @@ class RewriteState:
     log_error: Callable[[str], None] = lambda _msg: None  # rewrite:error lines
     trace_level: int = 0  # the highest rewrite:traceN the scope's LogLevel writes
     trace_out: Callable[[int, str], None] = lambda _lvl, _msg: None
+    # the file-system tests made, when the outcome may be cached (cache.py; None: not)
+    probes: list[Probe] | None = None
 
     def trace(self, level: int, text: str, perdir: bool = True) -> None:
         """do_rewritelog: "rhost - user [server/sid#..][rid#../initial] [perdir D] text"

@@ -20,6 +20,7 @@ from fastcore.core.phases import DECLINED, OK, HookResult
 from fastcore.core.request import HttpError
 from fastcore.core.response import Response
 from fastcore.modules.mod_log_config import escape as log_escape
+from fastcore.modules.mod_rewrite import cache as RC
 from fastcore.modules.mod_rewrite import config as C
 from fastcore.modules.mod_rewrite import rules as R
 from fastcore.modules.mod_rewrite.expand import (
@@ -167,10 +168,12 @@ def translate(core: Handler, txn: Transaction) -> HookResult:
     if not d.options & C.ANYURI and ((req is not None and req.path_raw == "*")
                                      or not txn.r_uri.startswith("/")):
         return DECLINED
-    txn.cacheable = False  # SCRIPT_URL/SCRIPT_URI and the rules: per request
+    keyed = RC.begin(txn, conf)  # else txn.cacheable is cleared: rules run per request
     oargs = txn.r_query or None
     _set_script_env(core, txn)
     st = _state(core, txn, conf, None, txn.r_uri)
+    if keyed:  # the outcome is a function of (Host, target, these tests): cache.py
+        st.probes = txn.probes
     st.trace(2, f"init rewrite engine with requested uri {txn.r_uri}")
     rc = R.apply_list(conf.rules, st)
     if not rc:
@@ -187,7 +190,9 @@ def translate(core: Handler, txn: Transaction) -> HookResult:
                      f"proxy enabled: {f}")
         return 403
     if R.absolute_uri(f)[0]:
-        return _redirect(core, txn, st, rc, oargs)
+        resp = _redirect(core, txn, st, rc, oargs)
+        resp.fixed = keyed and RC.fixed_redirect(txn)  # may be the engine's (fixedanswer.py)
+        return resp
     if R.unsafe_args(st):
         return 403
     if f.startswith("passthrough:"):
@@ -228,7 +233,8 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
         return DECLINED
     if txn.notes.get(R.END_NOTE):
         return DECLINED
-    txn.cacheable = False
+    conf = C.server_config(txn.vhost, core.srv.cfg.main)
+    keyed = RC.begin_dir(txn, conf, d)  # else txn.cacheable is cleared: per request
     if not (dc.options or 0) & (OPT_SYM_LINKS | OPT_SYM_OWNER):
         _logger(core, txn, "error")(
             "AH00670: Options FollowSymLinks and SymLinksIfOwnerMatch are both off, so the "
@@ -236,10 +242,11 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
             f"circumvent directory restrictions : {filename}")
         return 403
     oargs = txn.r_query or None
-    conf = C.server_config(txn.vhost, core.srv.cfg.main)
     st = _state(core, txn, conf, d.directory, filename,
                 walk.path_info if walk is not None else "")
     st.base = d.baseurl
+    if keyed:
+        st.probes = txn.probes
     rc = R.apply_list(d.rules, st)
     if not rc:
         st.trace(1, f"pass through {filename}")
@@ -264,7 +271,9 @@ def fixup(core: Handler, txn: Transaction) -> HookResult:
                 cp2 = subst_prefix(cp, directory, d.baseurl[1:])
                 if cp2 != cp:
                     st.filename = f[:slash + 1] + cp2
-        return _redirect(core, txn, st, rc, oargs)
+        resp = _redirect(core, txn, st, rc, oargs)
+        resp.fixed = keyed and RC.fixed_redirect(txn)
+        return resp
     if R.unsafe_args(st):
         return 403
     if f.startswith("passthrough:"):
@@ -467,14 +476,17 @@ def _merge_vary(txn: Transaction, resp: Response, names: list[str]) -> None:
 
 def cache_contribution(txn: Transaction, dc: DirConfig,
                        served: CacheInfo | None) -> Contribution:
-    """Per-directory rules (and the AH00670 check) run per request, and so do the
-    server's (translate clears txn.cacheable): such answers are never cached."""
+    """Rules (per directory or the server's) whose outcome cache.py finds a function of
+    the key leave the answer cacheable (with their probes); others run per request."""
     d = C.dir_config(dc)
     if d is not None and d.state and d.directory is not None:
-        return NOT_CACHEABLE
+        if txn is None or txn.vhost is None:
+            return NOT_CACHEABLE
+        return RC.dir_contribution(txn, C.server_config(txn.vhost, txn.conn.srv.cfg.main), d)
     if txn is not None and txn.vhost is not None:
         s = C.dir_config(txn.vhost.dir_defaults)
-        if (s is not None and s.state
-                and C.server_config(txn.vhost, txn.conn.srv.cfg.main) is not None):
-            return NOT_CACHEABLE
+        conf = C.server_config(txn.vhost, txn.conn.srv.cfg.main) \
+            if s is not None and s.state else None
+        if conf is not None:
+            return RC.contribution(txn, conf)
     return NOTHING

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat as stmod
 
+from fastcore.core.cacheable import PROBE_LSTAT, PROBE_STAT, probe_of
 from fastcore.core.expr import ExprContext, ExprError
 from fastcore.modules.mod_rewrite import config as C
 from fastcore.modules.mod_rewrite.expand import Captures, RewriteState, expand
@@ -91,6 +92,8 @@ def _cond(cond: C.RewriteCond, st: RewriteState) -> bool:
             st.rc = Captures.of(m, text)
     elif kind in (C.FILE_EXISTS, C.FILE_SIZE, C.FILE_DIR, C.FILE_XBIT):
         s = _stat(text)
+        if st.probes is not None:  # a cached outcome repeats the test (cache.py)
+            st.probes.append(probe_of(text, PROBE_STAT, s))
         if s is not None:
             if kind == C.FILE_EXISTS:
                 rc = stmod.S_ISREG(s.st_mode)
@@ -114,6 +117,8 @@ def _cond(cond: C.RewriteCond, st: RewriteState) -> bool:
                      f"{res.txn.filename} status={res.status}", False)
     elif kind == C.FILE_LINK:
         s = _stat(text, link=True)
+        if st.probes is not None:
+            st.probes.append(probe_of(text, PROBE_LSTAT, s))
         rc = s is not None and stmod.S_ISLNK(s.st_mode)
     elif C.STR_LT <= kind <= C.STR_GE:
         value = cond.operand
