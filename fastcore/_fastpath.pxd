@@ -47,6 +47,8 @@ cdef extern from "fc_fast.h" nogil:
         size_t lvlen[7]
         char *vhost
         size_t vhostlen
+        char *links
+        size_t linkslen
     ctypedef struct fc_flog:
         int fd
         int buffered
@@ -187,3 +189,7 @@ cdef extern from "fc_keepalive.h" nogil:
         int timeout
         int draining
     int fc_keepalive(const fc_ka_in *inp, char *out, size_t *len)
+
+
+cdef extern from "fc_symlink.h" nogil:
+    int fc_links_ok(const char *spec, size_t len)

@@ -102,11 +102,12 @@ cdef class FastCache:
             str strategy="sendfile", bint keep_alive=True, int max_keep_alive=100,
             double keep_alive_timeout=5.0, double timeout=60.0, int log_set=-1,
             tuple log_values=(b"",) * 7, bytes vhost=b"", bint want_content=True,
-            int expires_kind=0, long long expires_value=0) -> bool:
+            int expires_kind=0, long long expires_value=0, bytes links=b"") -> bool:
         """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
         is opened and checked against (ino, size, mtime_ns); False when it changed or the
         header would not fit.  expires_kind/value: mod_expires' rule (core/cacheable.py's
-        Expiry), whose two fields each hit formats after `mid`."""
+        Expiry), whose two fields each hit formats after `mid`.  links: the symlink
+        checks each hit repeats (core/linkcheck.py's encoding, src/fc_symlink.h)."""
         cdef fc_fentry *e
         cdef int rc, i
         if expires_kind not in (0, 1, 2):
@@ -144,6 +145,8 @@ cdef class FastCache:
                 v = log_values[i]
                 e.lv[i] = _dupb(v); e.lvlen[i] = len(v)
             e.vhost = _dupb(vhost); e.vhostlen = len(vhost)
+            if links:  # issue 12: Options without FollowSymLinks, checked per hit
+                e.links = _dupb(links); e.linkslen = len(links)
         except BaseException:
             _free_entry(e)
             raise
@@ -176,7 +179,8 @@ cdef class FastCache:
             return {"path": <bytes>e.path, "ino": e.ino, "size": e.size,
                     "mtime_ns": e.mtime_ns, "in_memory": e.content != NULL,
                     "mid": e.mid[:e.midlen], "ctype_line": e.ctype[:e.ctlen],
-                    "expires": (e.exp_kind, e.exp_val)}
+                    "expires": (e.exp_kind, e.exp_val),
+                    "links": e.links[:e.linkslen] if e.links != NULL else b""}
         finally:
             fc_cache_release(&self.c, e, 0)
 
@@ -219,9 +223,21 @@ cdef class FastCache:
             fc_cache_clear(&self.c)
 
 
+def links_ok(bytes spec) -> bool:
+    """Whether a cached answer's symlink checks (core/linkcheck.py) still pass, without
+    the GIL: the Python cache's hit check and the parity tests' C side."""
+    cdef const char *p = spec
+    cdef size_t n = len(spec)
+    cdef int ok
+    with nogil:
+        ok = fc_links_ok(p, n)
+    return ok != 0
+
+
 cdef void _free_entry(fc_fentry *e) noexcept:
     cdef int i
     free(e.host); free(e.target); free(e.path); free(e.mid); free(e.ctype); free(e.vhost)
+    free(e.links)
     for i in range(7):
         free(e.lv[i])
     free(e)

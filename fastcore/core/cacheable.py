@@ -17,6 +17,7 @@ from functools import cache
 
 from fastcore._ext import load
 from fastcore.config.model import DirConfig
+from fastcore.core.linkcheck import LinkCheck, encode_links
 from fastcore.core.protocols import protocol_upgrades
 from fastcore.core.static import accept_ranges
 from fastcore.core.transaction import Transaction
@@ -162,6 +163,7 @@ class CacheEntry:
     engine_log_set: int | None  # the C engine's log set for the vhost; None: not for it
     expiry: Expiry | None = None  # formatted per hit after `head` (mod_expires)
     gates: tuple[HitGate, ...] = ()  # each Python-cache hit must pass them all
+    links: bytes = b""    # symlink checks each hit repeats (core/linkcheck.py's encoding)
 
 
 @cache
@@ -198,10 +200,13 @@ def _shares(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> list[C
             core_contribution(txn, dc, served)]
 
 
-def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig) -> None:
+def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig,
+                links: tuple[LinkCheck, ...] = ()) -> None:
     """Record a walk (and its merged configuration) the answer depends on: the original
     request's, a DirectoryIndex sub-request's.  The answer may be cached only when every
-    one of them may: a .htaccess read by any of them can change it."""
+    one of them may: a .htaccess read by any of them can change it.  `links`: the walk's
+    symlink checks, which every hit of the cached answer repeats."""
+    txn.link_checks.extend(links)
     if not walk_cacheable or not all(c.cacheable for c in _shares(txn, dc, None)):
         txn.cacheable = False
 
@@ -259,7 +264,8 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
     gates = tuple(c.gate for c in shares if c.gate is not None)
     return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
                       head, tail, served.dc, delivery(served.dc), txn.uri_path, ctype,
-                      None if gates else engine_log_set, expiry, gates)
+                      None if gates else engine_log_set, expiry, gates,
+                      encode_links(txn.link_checks))
 
 
 # what an entry's expiry sends per hit, as the edits see it (values no command can

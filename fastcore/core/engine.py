@@ -137,7 +137,7 @@ class Engine:
                                           e.fname, e.ctype),
                 want_content=stored.content is not None,
                 expires_kind=0 if e.expiry is None else e.expiry.kind,
-                expires_value=0 if e.expiry is None else e.expiry.value)
+                expires_value=0 if e.expiry is None else e.expiry.value, links=e.links)
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
 

@@ -13,6 +13,7 @@ import os
 import threading
 from dataclasses import dataclass
 
+from fastcore._ext import load
 from fastcore.config.model import VirtualHost
 from fastcore.core.cacheable import CacheEntry, CacheInfo, entry_for
 from fastcore.core.request import Request
@@ -22,6 +23,7 @@ SMALL_FILE = 65536        # served from memory (writev) below this size
 CACHE_MAX = 4096          # mapping entries
 CONTENT_BUDGET = 16 << 20  # bytes of small-file content kept per process
 FD_CACHE_MAX = 32         # open descriptors of large files, per thread
+_fp = load("fastpath")    # links_ok: the symlink checks of a hit (src/fc_symlink.h)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,10 @@ class ResponseCache:
             self.entries.pop(key, None)
             return None
         if not same_file(st, e.ino, e.size, e.mtime_ns, e.ctime_ns):
+            self.entries.pop(key, None)
+            return None
+        if e.links and not _fp.links_ok(e.links):
+            # a component turned into a refused symlink: the full path answers (403)
             self.entries.pop(key, None)
             return None
         return CacheHit(stored, st)

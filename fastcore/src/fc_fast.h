@@ -30,6 +30,7 @@
 #include "fc_send.h"
 #include "fc_scoreboard.h"
 #include "fc_expires.h"
+#include "fc_symlink.h"
 
 #define FC_WANT_READ 1
 #define FC_WANT_WRITE 2
@@ -74,6 +75,7 @@ typedef struct fc_fentry {
     int log_set;
     char *lv[FC_NLV]; size_t lvlen[FC_NLV];
     char *vhost; size_t vhostlen;      /* scoreboard vhost */
+    char *links; size_t linkslen;      /* symlink checks per hit (fc_symlink.h), or NULL */
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -164,7 +166,7 @@ static void fc_entry_free(fc_fcache *c, fc_fentry *e) {
     if (e->content) c->content_bytes -= (size_t)e->size;
     if (e->ffd >= 0) close(e->ffd);
     free(e->host); free(e->target); free(e->path); free(e->mid); free(e->ctype);
-    free(e->content); free(e->vhost);
+    free(e->content); free(e->vhost); free(e->links);
     for (int i = 0; i < FC_NLV; i++) free(e->lv[i]);
     free(e);
 }
@@ -354,6 +356,13 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         || (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != e->mtime_ns
         || (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec != e->ctime_ns) {
         fc_cache_release(c, e, 1);  /* replaced, truncated, touched, rewritten or gone */
+        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+        return FC_FALLBACK;
+    }
+    if (e->links && !fc_links_ok(e->links, e->linkslen)) {
+        /* a refused symlink (or a vanished component): the Python path answers 403 and
+         * logs it; the entry stays, valid again once the link is gone */
+        fc_cache_release(c, e, 0);
         __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
         return FC_FALLBACK;
     }
