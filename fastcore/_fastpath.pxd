@@ -49,6 +49,8 @@ cdef extern from "fc_fast.h" nogil:
         size_t vhostlen
         char *links
         size_t linkslen
+        unsigned char *peer
+        size_t peerlen
     ctypedef struct fc_flog:
         int fd
         int buffered
@@ -193,3 +195,8 @@ cdef extern from "fc_keepalive.h" nogil:
 
 cdef extern from "fc_symlink.h" nogil:
     int fc_links_ok(const char *spec, size_t len)
+
+
+cdef extern from "fc_ipmatch.h" nogil:
+    int fc_peer_granted(const unsigned char *prog, size_t len, const char *client,
+                        size_t clientlen)

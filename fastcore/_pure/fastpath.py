@@ -54,6 +54,7 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     log_values,
 )
 from fastcore._pure.fastparse import Req, esc, header_value, parse
+from fastcore._pure.ipmatch import peer_granted
 from fastcore._pure.symlink import links_ok
 from fastcore.core.cacheable import expiry_fields as _cacheable_expiry_fields
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
@@ -76,7 +77,7 @@ MAX_LOGS = 8
 NLV = 7
 EXP_MAX = 96  # FC_EXP_MAX: room put() leaves for an expiry's two lines
 STRATEGIES = ("writev", "sendfile", "cork", "readwrite")
-__all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values", "links_ok",
+__all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values", "links_ok", "peer_granted",
            "WANT_READ", "WANT_WRITE", "CLOSED", "FALLBACK", "TIMEOUT", "EXPIRED", "RAW", "OWNED"]
 
 
@@ -93,7 +94,7 @@ class _Entry:
     __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "mid", "exp_kind",
                  "exp_val", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
-                 "vhost", "refs", "dead", "links")
+                 "vhost", "refs", "dead", "links", "peer")
     path: bytes
     dev: int
     ino: int
@@ -117,6 +118,7 @@ class _Entry:
     refs: int
     dead: bool
     links: bytes  # symlink checks per hit (_pure/symlink.py), or b""
+    peer: bytes   # Require ip program per hit (_pure/ipmatch.py), or b""
 
 
 class FastCache:
@@ -157,7 +159,8 @@ class FastCache:
             strategy: str = "sendfile", keep_alive: bool = True, max_keep_alive: int = 100,
             keep_alive_timeout: float = 5.0, timeout: float = 60.0, log_set: int = -1,
             log_values: tuple = (b"",) * 7, vhost: bytes = b"", want_content: bool = True,
-            expires_kind: int = 0, expires_value: int = 0, links: bytes = b"") -> bool:
+            expires_kind: int = 0, expires_value: int = 0, links: bytes = b"",
+            peer_rule: bytes = b"") -> bool:
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
         if len(mid) + len(ctype_line) + len(self.server_line) + 120 + (
@@ -186,7 +189,7 @@ class FastCache:
         e.ka_timeout, e.timeout, e.log_set = keep_alive_timeout, timeout, log_set
         e.lv, e.vhost, e.refs, e.dead = tuple(bytes(v) for v in log_values), bytes(vhost), 1, False
         e.content, e.ffd = None, -1
-        e.links = bytes(links)
+        e.links, e.peer = bytes(links), bytes(peer_rule)
         with self.lock:
             keep = want_content and size <= self.small_max and self.content_bytes + size <= self.budget
             if keep:
@@ -255,7 +258,8 @@ class FastCache:
         try:
             return {"path": e.path, "ino": e.ino, "size": e.size, "mtime_ns": e.mtime_ns,
                     "in_memory": e.content is not None, "mid": e.mid, "ctype_line": e.ctype,
-                    "expires": (e.exp_kind, e.exp_val), "links": e.links}
+                    "expires": (e.exp_kind, e.exp_val), "links": e.links,
+                    "peer_rule": e.peer}
         finally:
             self._release(key, e, False)
 
@@ -493,7 +497,8 @@ class FastConn:
             c._release(key, e, True)
             c.fallbacks += 1
             return FALLBACK
-        if e.links and not links_ok(e.links):  # a refused symlink: the Python path's 403
+        if (e.links and not links_ok(e.links)) or (e.peer and not peer_granted(e.peer, self.client)):
+            # a refused symlink, or a client Require ip does not grant: the Python path's 403
             c._release(key, e, False)
             c.fallbacks += 1
             return FALLBACK

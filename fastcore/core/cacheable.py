@@ -100,6 +100,9 @@ class Contribution:
     # a check each Python-cache hit must pass, else the full path answers (an entry with
     # one is never the C engine's: it cannot run Python)
     gate: HitGate | None = None
+    # a client-address rule every hit evaluates (mod_authz_core's Require ip tree, as
+    # src/fc_ipmatch.h's program): the entry answers only the clients it grants
+    peer_rule: bytes | None = None
 
 
 # Expiry kinds, the same numbers in C (src/fc_expires.h): none, "access plus N seconds"
@@ -164,6 +167,7 @@ class CacheEntry:
     expiry: Expiry | None = None  # formatted per hit after `head` (mod_expires)
     gates: tuple[HitGate, ...] = ()  # each Python-cache hit must pass them all
     links: bytes = b""    # symlink checks each hit repeats (core/linkcheck.py's encoding)
+    peer_rule: bytes = b""  # the client-address program each hit evaluates (fc_ipmatch.h)
 
 
 @cache
@@ -262,10 +266,16 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
         head, tail = field_bytes(out_head), field_bytes(fields.tail)
         ctype = fields.content_type
     gates = tuple(c.gate for c in shares if c.gate is not None)
+    rules = [c.peer_rule for c in shares if c.peer_rule is not None]
+    if len(rules) > 255:
+        return None
+    # several shares' rules must all grant: one <RequireAll> of them
+    peer_rule = rules[0] if len(rules) == 1 else (
+        b"A" + bytes((len(rules),)) + b"".join(rules) if rules else b"")
     return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
                       head, tail, served.dc, delivery(served.dc), txn.uri_path, ctype,
                       None if gates else engine_log_set, expiry, gates,
-                      encode_links(txn.link_checks))
+                      encode_links(txn.link_checks), peer_rule)
 
 
 # what an entry's expiry sends per hit, as the edits see it (values no command can

@@ -137,7 +137,8 @@ class Engine:
                                           e.fname, e.ctype),
                 want_content=stored.content is not None,
                 expires_kind=0 if e.expiry is None else e.expiry.kind,
-                expires_value=0 if e.expiry is None else e.expiry.value, links=e.links)
+                expires_value=0 if e.expiry is None else e.expiry.value, links=e.links,
+                peer_rule=e.peer_rule)
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
 

@@ -292,6 +292,14 @@ class IfOutcome:
     failures: list[IfFailure] = field(default_factory=list)
 
 
+class LinkRefused(HttpError):
+    """resolve_symlink's refusal (403): the walk's caller logs AH00037 with the path."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(403)
+        self.path = path
+
+
 def needs_lstat(options: int) -> bool:
     return not (options & OPT_SYM_LINKS) or bool(options & OPT_SYM_OWNER)
 
@@ -415,14 +423,14 @@ class Mapper:
                 links.append(LinkCheck(nxt, bool(opts & OPT_SYM_OWNER)))
                 if stmod.S_ISLNK(lst.st_mode):
                     if not (opts & (OPT_SYM_LINKS | OPT_SYM_OWNER)):
-                        raise HttpError(403)
+                        raise LinkRefused(nxt)
                     if opts & OPT_SYM_OWNER:
                         try:
                             tst = os.stat(nxt)
                         except OSError:
-                            raise HttpError(403) from None
+                            raise LinkRefused(nxt) from None
                         if tst.st_uid != lst.st_uid:
-                            raise HttpError(403)
+                            raise LinkRefused(nxt)
             if i >= ndirs:
                 break
             cur = nxt + "/"

@@ -31,6 +31,7 @@
 #include "fc_scoreboard.h"
 #include "fc_expires.h"
 #include "fc_symlink.h"
+#include "fc_ipmatch.h"
 
 #define FC_WANT_READ 1
 #define FC_WANT_WRITE 2
@@ -76,6 +77,7 @@ typedef struct fc_fentry {
     char *lv[FC_NLV]; size_t lvlen[FC_NLV];
     char *vhost; size_t vhostlen;      /* scoreboard vhost */
     char *links; size_t linkslen;      /* symlink checks per hit (fc_symlink.h), or NULL */
+    unsigned char *peer; size_t peerlen; /* Require ip program per hit (fc_ipmatch.h), or NULL */
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -166,7 +168,7 @@ static void fc_entry_free(fc_fcache *c, fc_fentry *e) {
     if (e->content) c->content_bytes -= (size_t)e->size;
     if (e->ffd >= 0) close(e->ffd);
     free(e->host); free(e->target); free(e->path); free(e->mid); free(e->ctype);
-    free(e->content); free(e->vhost); free(e->links);
+    free(e->content); free(e->vhost); free(e->links); free(e->peer);
     for (int i = 0; i < FC_NLV; i++) free(e->lv[i]);
     free(e);
 }
@@ -362,6 +364,12 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     if (e->links && !fc_links_ok(e->links, e->linkslen)) {
         /* a refused symlink (or a vanished component): the Python path answers 403 and
          * logs it; the entry stays, valid again once the link is gone */
+        fc_cache_release(c, e, 0);
+        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+        return FC_FALLBACK;
+    }
+    if (e->peer && !fc_peer_granted(e->peer, e->peerlen, k->client, k->clientlen)) {
+        /* Require ip does not grant this client: the Python path's 403 (AH01630) */
         fc_cache_release(c, e, 0);
         __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
         return FC_FALLBACK;
