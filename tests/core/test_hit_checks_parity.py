@@ -115,7 +115,7 @@ def test_trees_the_engine_cannot_evaluate_compile_to_none() -> None:
     for tree in (ALL("any", Require("host", ("example.com",))),
                  ALL("any", ip("127.0.0.1"), Require("local")),
                  ALL("any", Require("valid-user")),
-                 ALL("any", *[ip("10.0.0.%d" % i) for i in range(256)])):
+                 ALL("any", *[ip(f"10.0.0.{i}") for i in range(256)])):
         assert peer_program(tree) is None
 
 
