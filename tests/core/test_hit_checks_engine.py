@@ -18,7 +18,8 @@ MODS = "/usr/lib/apache2/modules/"
 REQ = b"GET /a/f.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
-def _server(tmp: Path, opts: str, require: str) -> tuple[HttpServer, Path]:
+def _server(tmp: Path, opts: str, require: str,
+            extra: tuple[str, ...] = ()) -> tuple[HttpServer, Path]:
     www = tmp / "www"
     (www / "a").mkdir(parents=True)
     (www / "a" / "f.html").write_text("the file\n")
@@ -28,7 +29,7 @@ def _server(tmp: Path, opts: str, require: str) -> tuple[HttpServer, Path]:
         os.utime(www / "a" / name, (old, old))  # a strong ETag: cacheable
     conf = tmp / "httpd.conf"
     conf.write_text("".join(f"LoadModule {m}_module {MODS}mod_{m}.so\n"
-                            for m in ("mpm_prefork", "authz_core", "authz_host", "mime"))
+                            for m in ("mpm_prefork", "authz_core", "authz_host", "mime", *extra))
                     + f"ServerRoot {tmp}\nErrorLog {tmp}/error_log\nTypesConfig /etc/mime.types\n"
                     "Listen 127.0.0.1:18080\nServerName localhost\n"
                     f"CustomLog {tmp}/access_log common\nDocumentRoot {www}\n"
@@ -101,3 +102,18 @@ def test_require_not_ip_in_require_all(tmp_path: Path) -> None:
         srv.close()
     assert _statuses(ok) == [200] * 3 and hits >= 2
     assert _statuses(denied) == [403] and hits_denied == hits
+
+
+def test_allow_from_addresses_is_an_engine_hit(tmp_path: Path) -> None:
+    srv, _ = _server(tmp_path, "FollowSymLinks", "Order deny,allow\n Deny from all\n"
+                     " Allow from 127.0.0.1 10.1", extra=("access_compat",))
+    try:
+        ok = engine_exchange(srv, True, [REQ] * 3)
+        hits = srv.engine.cache.stats()["hits"]
+        denied = engine_exchange(srv, True, [REQ] * 2, peer=("10.2.0.1", 40004))
+        hits_denied = srv.engine.cache.stats()["hits"]
+    finally:
+        srv.close()
+    assert _statuses(ok) == [200] * 3 and hits >= 2
+    assert _statuses(denied) == [403, 403] and hits_denied == hits
+    assert open(tmp_path / "error_log").read().count("AH01797: client denied") == 2

@@ -123,3 +123,42 @@ def test_trees_the_engine_cannot_evaluate_compile_to_none() -> None:
                                   b"Y\x01L\x00g" + b"extra", b"L\x00x"])
 def test_malformed_programs_grant_nobody(impl: Implementation, prog: bytes) -> None:
     assert impl.load("fastpath").peer_granted(prog, b"127.0.0.1") is False
+
+
+ACCESS_RULES = [  # (allows, denys)
+    (["127.0.0.1"], []),
+    ([], ["127.0.0.1"]),
+    (["10.1"], ["10.1.2"]),
+    (["192.168.0.0/255.255.0.0"], ["192.168.5.0/24"]),
+    (["all"], ["10.0.0.0/8"]),
+    (["10.0.0.0/8"], ["all"]),
+    (["::1", "2001:db8::/32"], ["2001:db8:1::/48"]),
+    (["127.0.0.1", "all"], []),
+]
+
+
+@pytest.mark.parametrize("order", ["deny,allow", "allow,deny", "mutual-failure"])
+@pytest.mark.parametrize("allows,denys", ACCESS_RULES)
+def test_access_compat_rule_agrees_with_passes(order: str, allows: list[str],
+                                               denys: list[str]) -> None:
+    """mod_access_compat's Order/Allow/Deny of addresses, compiled for the hits, grants
+    exactly the clients check_dir_access lets through."""
+    from types import SimpleNamespace
+
+    from fastcore.modules.mod_access_compat import AccessCompatDir, parse_rule, passes, peer_rule
+
+    rec = AccessCompatDir(order, [parse_rule(a) for a in allows], [parse_rule(d) for d in denys])
+    prog = peer_rule(rec)
+    assert prog is not None
+    for addr in ADDRS:
+        want = passes(SimpleNamespace(client_ip=addr, env={}), rec)  # type: ignore[arg-type]
+        got = [impl.load("fastpath").peer_granted(prog, addr.encode()) for impl in IMPLEMENTATIONS]
+        assert got == [want, want], (addr, got, want)
+
+
+def test_access_compat_names_and_env_stay_out() -> None:
+    from fastcore.modules.mod_access_compat import AccessCompatDir, parse_rule, peer_rule
+
+    for where in ("example.com", "env=FOO", "env=!FOO"):
+        assert peer_rule(AccessCompatDir("deny,allow", [parse_rule("10.1")],
+                                         [parse_rule(where)])) is None

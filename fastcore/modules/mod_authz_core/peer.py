@@ -45,8 +45,34 @@ def _node(node: Require | RequireGroup, out: list[bytes], depth: int) -> bool:
             net = parse_ip_spec(spec)
         except ValueError:
             return False
-        fam = 4 if net.version == 4 else 6
-        nets.append(bytes((fam,)) + net.network_address.packed.ljust(16, b"\0")
-                    + net.netmask.packed.ljust(16, b"\0"))
+        nets.append(net_bytes(net.version, net.network_address.packed, net.netmask.packed))
     out.append(head + b"i" + bytes((len(nets),)) + b"".join(nets))
     return True
+
+
+# -- building blocks for other modules' rules (mod_access_compat's Order/Allow/Deny) ----
+
+def net_bytes(version: int, network: bytes, mask: bytes) -> bytes:
+    """One subnet of an ip leaf: family, masked address, mask (16 bytes each)."""
+    return bytes((version,)) + network.ljust(16, b"\0") + mask.ljust(16, b"\0")
+
+
+def ip_leaf(nets: list[bytes], negated: bool = False) -> bytes | None:
+    """A leaf granting a client in any of `nets` (each from net_bytes); no subnet at all
+    is a leaf that never grants (`Require all denied`)."""
+    if len(nets) > MAX_ITEMS:
+        return None
+    neg = b"\x01" if negated else b"\x00"
+    if not nets:
+        return b"L" + neg + b"d"
+    return b"L" + neg + b"i" + bytes((len(nets),)) + b"".join(nets)
+
+
+def all_leaf(granted: bool, negated: bool = False) -> bytes:
+    """`Require [not] all granted|denied`."""
+    return b"L" + (b"\x01" if negated else b"\x00") + (b"g" if granted else b"d")
+
+
+def group(kind: str, items: list[bytes]) -> bytes:
+    """<RequireAll> ("all"), <RequireAny> ("any") or <RequireNone> ("none") of programs."""
+    return _GROUP_OP[kind] + bytes((len(items),)) + b"".join(items)
