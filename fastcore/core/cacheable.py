@@ -209,10 +209,13 @@ def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig,
     """Record a walk (and its merged configuration) the answer depends on: the original
     request's, a DirectoryIndex sub-request's.  The answer may be cached only when every
     one of them may: a .htaccess read by any of them can change it.  `links`: the walk's
-    symlink checks, which every hit of the cached answer repeats."""
+    symlink checks, which every hit of the cached answer repeats; its shares' client rules
+    (a directory's Require ip before its DirectoryIndex file) must all grant too."""
     txn.link_checks.extend(links)
-    if not walk_cacheable or not all(c.cacheable for c in _shares(txn, dc, None)):
+    shares = _shares(txn, dc, None)
+    if not walk_cacheable or not all(c.cacheable for c in shares):
         txn.cacheable = False
+    txn.peer_rules.extend(c.peer_rule for c in shares if c.peer_rule is not None)
 
 
 def delivery(dc: DirConfig) -> str:
@@ -266,7 +269,10 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
         head, tail = field_bytes(out_head), field_bytes(fields.tail)
         ctype = fields.content_type
     gates = tuple(c.gate for c in shares if c.gate is not None)
-    rules = [c.peer_rule for c in shares if c.peer_rule is not None]
+    rules: list[bytes] = []
+    for rule in (*txn.peer_rules, *(c.peer_rule for c in shares)):
+        if rule is not None and rule not in rules:  # each walk's scope, once
+            rules.append(rule)
     if len(rules) > 255:
         return None
     # several shares' rules must all grant: one <RequireAll> of them

@@ -25,7 +25,7 @@ class Transaction:
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
                  "handler_name", "encoding_fixup", "env", "response", "satisfy_any",
-                 "notes", "link_checks")
+                 "notes", "link_checks", "peer_rules")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -67,6 +67,8 @@ class Transaction:
         # the symlink checks (lstats) of the walks the answer rests on: a cached answer
         # repeats them on every hit (core/linkcheck.py)
         self.link_checks: list[LinkCheck] = []
+        # the client-address rules of those walks' scopes (Require ip, Allow/Deny from)
+        self.peer_rules: list[bytes] = []
         # What the phases pass on (request_rec's fields, per internal redirect): the
         # parsed request (TRACE echoes it; None in an internal redirect), the URI and
         # query being dispatched, translate_name's file-system path, map_to_storage's
