@@ -65,6 +65,10 @@ cdef extern from "fc_fast.h" nogil:
         int fixed
         char *sline
         size_t slen
+        char *links
+        size_t linkslen
+        unsigned char *peer
+        size_t peerlen
     ctypedef struct fc_flog:
         int fd
         int buffered
@@ -207,3 +211,12 @@ cdef extern from "fc_keepalive.h" nogil:
         int timeout
         int draining
     int fc_keepalive(const fc_ka_in *inp, char *out, size_t *len)
+
+
+cdef extern from "fc_symlink.h" nogil:
+    int fc_links_ok(const char *spec, size_t len)
+
+
+cdef extern from "fc_ipmatch.h" nogil:
+    int fc_peer_granted(const unsigned char *prog, size_t len, const char *client,
+                        size_t clientlen)

@@ -102,12 +102,16 @@ cdef class FastCache:
             str strategy="sendfile", bint keep_alive=True, int max_keep_alive=100,
             double keep_alive_timeout=5.0, double timeout=60.0, int log_set=-1,
             tuple log_values=(b"",) * 7, bytes vhost=b"", bint want_content=True,
-            int expires_kind=0, long long expires_value=0, tuple probes=()) -> bool:
+            int expires_kind=0, long long expires_value=0, tuple probes=(),
+            bytes links=b"", bytes peer_rule=b"") -> bool:
         """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
         is opened and checked against (ino, size, mtime_ns); False when it changed or the
         header would not fit.  expires_kind/value: mod_expires' rule (core/cacheable.py's
         Expiry), whose two fields each hit formats after `mid`.  probes: (path, kind,
-        mode, size, mtime_ns, ctime_ns, ino) tests each hit repeats (src/fc_rwprobe.h)."""
+        mode, size, mtime_ns, ctime_ns, ino) tests each hit repeats (src/fc_rwprobe.h).
+        links: the symlink checks each hit repeats (core/linkcheck.py's encoding,
+        src/fc_symlink.h); peer_rule: the Require ip program each hit evaluates
+        (src/fc_ipmatch.h)."""
         cdef fc_fentry *e
         cdef int rc, i
         if expires_kind not in (0, 1, 2):
@@ -148,6 +152,10 @@ cdef class FastCache:
             if not _set_probes(e, probes):
                 _free_entry(e)
                 return False
+            if links:  # issue 12: Options without FollowSymLinks, checked per hit
+                e.links = _dupb(links); e.linkslen = len(links)
+            if peer_rule:  # issue 12: Require ip, evaluated per hit
+                e.peer = <unsigned char *>_dupb(peer_rule); e.peerlen = len(peer_rule)
         except BaseException:
             _free_entry(e)
             raise
@@ -242,7 +250,9 @@ cdef class FastCache:
                     "mtime_ns": e.mtime_ns, "in_memory": e.content != NULL,
                     "mid": e.mid[:e.midlen], "ctype_line": e.ctype[:e.ctlen],
                     "expires": (e.exp_kind, e.exp_val), "probes": e.nprobes,
-                    "fixed": e.fixed}
+                    "fixed": e.fixed,
+                    "links": e.links[:e.linkslen] if e.links != NULL else b"",
+                    "peer_rule": (<char *>e.peer)[:e.peerlen] if e.peer != NULL else b""}
         finally:
             fc_cache_release(&self.c, e, 0)
 
@@ -285,9 +295,33 @@ cdef class FastCache:
             fc_cache_clear(&self.c)
 
 
+def links_ok(bytes spec) -> bool:
+    """Whether a cached answer's symlink checks (core/linkcheck.py) still pass, without
+    the GIL: the Python cache's hit check and the parity tests' C side."""
+    cdef const char *p = spec
+    cdef size_t n = len(spec)
+    cdef int ok
+    with nogil:
+        ok = fc_links_ok(p, n)
+    return ok != 0
+
+
+def peer_granted(bytes prog, bytes client) -> bool:
+    """Whether a Require ip program (mod_authz_core/peer.py) grants the client address
+    text: the Python cache's hit check and the parity tests' C side."""
+    cdef const unsigned char *p = <const unsigned char *><const char *>prog
+    cdef const char *cl = client
+    cdef size_t n = len(prog), cn = len(client)
+    cdef int ok
+    with nogil:
+        ok = fc_peer_granted(p, n, cl, cn)
+    return ok != 0
+
+
 cdef void _free_entry(fc_fentry *e) noexcept:
     cdef int i
     free(e.host); free(e.target); free(e.path); free(e.mid); free(e.ctype); free(e.vhost)
+    free(e.links); free(e.peer)
     for i in range(7):
         free(e.lv[i])
     fc_probes_free(e.probes, e.nprobes); free(e.sline); free(e.content)

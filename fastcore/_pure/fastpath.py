@@ -54,7 +54,9 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     log_values,
 )
 from fastcore._pure.fastparse import Req, esc, header_value, parse
+from fastcore._pure.ipmatch import peer_granted
 from fastcore._pure.rwprobe import probe_holds, put_fixed, set_probes
+from fastcore._pure.symlink import links_ok
 from fastcore.core.cacheable import expiry_fields as _cacheable_expiry_fields
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
 from fastcore.modules.mod_log_config import write_all
@@ -76,7 +78,7 @@ MAX_LOGS = 8
 NLV = 7
 EXP_MAX = 96  # FC_EXP_MAX: room put() leaves for an expiry's two lines
 STRATEGIES = ("writev", "sendfile", "cork", "readwrite")
-__all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values",
+__all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values", "links_ok", "peer_granted",
            "WANT_READ", "WANT_WRITE", "CLOSED", "FALLBACK", "TIMEOUT", "EXPIRED", "RAW", "OWNED"]
 
 
@@ -93,7 +95,7 @@ class _Entry:
     __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "mid", "exp_kind",
                  "exp_val", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
-                 "vhost", "refs", "dead", "probes", "fixed", "sline")
+                 "vhost", "refs", "dead", "probes", "fixed", "sline", "links", "peer")
     path: bytes
     dev: int
     ino: int
@@ -119,6 +121,8 @@ class _Entry:
     probes: tuple[tuple, ...]  # src/fc_rwprobe.h: (path, kind, mode, size, mtime, ctime, ino)
     fixed: int                 # a fixed answer's status (a redirect), 0 for a file
     sline: bytes               # its status line
+    links: bytes  # symlink checks per hit (_pure/symlink.py), or b""
+    peer: bytes   # Require ip program per hit (_pure/ipmatch.py), or b""
 
 
 class FastCache:
@@ -159,7 +163,8 @@ class FastCache:
             strategy: str = "sendfile", keep_alive: bool = True, max_keep_alive: int = 100,
             keep_alive_timeout: float = 5.0, timeout: float = 60.0, log_set: int = -1,
             log_values: tuple = (b"",) * 7, vhost: bytes = b"", want_content: bool = True,
-            expires_kind: int = 0, expires_value: int = 0, probes: tuple = ()) -> bool:
+            expires_kind: int = 0, expires_value: int = 0, probes: tuple = (),
+            links: bytes = b"", peer_rule: bytes = b"") -> bool:
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
         if len(mid) + len(ctype_line) + len(self.server_line) + 120 + (
@@ -192,6 +197,7 @@ class FastCache:
         if not set_probes(e, probes):
             os.close(fd)
             return False
+        e.links, e.peer = bytes(links), bytes(peer_rule)
         with self.lock:
             keep = want_content and size <= self.small_max and self.content_bytes + size <= self.budget
             if keep:
@@ -272,7 +278,7 @@ class FastCache:
             return {"path": e.path, "ino": e.ino, "size": e.size, "mtime_ns": e.mtime_ns,
                     "in_memory": e.content is not None, "mid": e.mid, "ctype_line": e.ctype,
                     "expires": (e.exp_kind, e.exp_val), "probes": len(e.probes),
-                    "fixed": e.fixed}
+                    "fixed": e.fixed, "links": e.links, "peer_rule": e.peer}
         finally:
             self._release(key, e, False)
 
@@ -517,6 +523,11 @@ class FastConn:
             ok = all(probe_holds(p) for p in e.probes)
         if not ok:
             c._release(key, e, True)
+            c.fallbacks += 1
+            return FALLBACK
+        if (e.links and not links_ok(e.links)) or (e.peer and not peer_granted(e.peer, self.client)):
+            # a refused symlink, or a client Require ip does not grant: the Python path's 403
+            c._release(key, e, False)
             c.fallbacks += 1
             return FALLBACK
         start = time.time()

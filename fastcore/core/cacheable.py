@@ -18,6 +18,7 @@ from functools import cache
 
 from fastcore._ext import load
 from fastcore.config.model import DirConfig
+from fastcore.core.linkcheck import LinkCheck, encode_links
 from fastcore.core.protocols import protocol_upgrades
 from fastcore.core.static import accept_ranges
 from fastcore.core.transaction import Transaction
@@ -104,6 +105,9 @@ class Contribution:
     # Python cache, keyed by the resolved vhost, answers only that spelling (the engine is
     # keyed by the raw value anyway)
     host_bound: bool = False
+    # a client-address rule every hit evaluates (mod_authz_core's Require ip tree, as
+    # src/fc_ipmatch.h's program): the entry answers only the clients it grants
+    peer_rule: bytes | None = None
 
 
 # File-system tests an answer's producer made (txn.probes: mod_rewrite's -f/-d/-s/-x/-l
@@ -216,6 +220,8 @@ class CacheEntry:
     probes: tuple[Probe, ...] = ()   # file-system tests each hit repeats (txn.probes)
     host_bound: bool = False         # valid only for a request whose Host field is `host`
     host: str | None = None
+    links: bytes = b""    # symlink checks each hit repeats (core/linkcheck.py's encoding)
+    peer_rule: bytes = b""  # the client-address program each hit evaluates (fc_ipmatch.h)
 
 
 @cache
@@ -253,12 +259,18 @@ def shares(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> list[Co
             core_contribution(txn, dc, served)]
 
 
-def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig) -> None:
+def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig,
+                links: tuple[LinkCheck, ...] = ()) -> None:
     """Record a walk (and its merged configuration) the answer depends on: the original
     request's, a DirectoryIndex sub-request's.  The answer may be cached only when every
-    one of them may: a .htaccess read by any of them can change it."""
-    if not walk_cacheable or not all(c.cacheable for c in shares(txn, dc, None)):
+    one of them may: a .htaccess read by any of them can change it.  `links`: the walk's
+    symlink checks, which every hit of the cached answer repeats; its shares' client rules
+    (a directory's Require ip before its DirectoryIndex file) must all grant too."""
+    txn.link_checks.extend(links)
+    parts = shares(txn, dc, None)
+    if not walk_cacheable or not all(c.cacheable for c in parts):
         txn.cacheable = False
+    txn.peer_rules.extend(c.peer_rule for c in parts if c.peer_rule is not None)
 
 
 def delivery(dc: DirConfig) -> str:
@@ -313,10 +325,21 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
         ctype = fields.content_type
     gates = tuple(c.gate for c in parts if c.gate is not None)
     host_bound = any(c.host_bound for c in parts)
+    rules: list[bytes] = []
+    for rule in (*txn.peer_rules, *(c.peer_rule for c in parts)):
+        if rule is not None and rule not in rules:  # each walk's scope, once
+            rules.append(rule)
+    if len(rules) > 255:
+        return None
+    # several shares' rules must all grant: one <RequireAll> of them
+    peer_rule = rules[0] if len(rules) == 1 else (
+        b"A" + bytes((len(rules),)) + b"".join(rules) if rules else b"")
     return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
                       head, tail, served.dc, delivery(served.dc), txn.uri_path, ctype,
-                      None if gates else engine_log_set, expiry, gates, tuple(txn.probes),
-                      host_bound, txn.headers_in.get("host") if host_bound else None)
+                      None if gates else engine_log_set, expiry, gates,
+                      probes=tuple(txn.probes), host_bound=host_bound,
+                      host=txn.headers_in.get("host") if host_bound else None,
+                      links=encode_links(txn.link_checks), peer_rule=peer_rule)
 
 
 # what an entry's expiry sends per hit, as the edits see it (values no command can

@@ -589,7 +589,7 @@ class Connection:
             self.closing = True
             return
         if may_use_cache(req.method, req.target, req.headers, req.assbackwards):
-            hit = srv.cache.lookup(vhost, req)
+            hit = srv.cache.lookup(vhost, req, self.client_ip)
             if hit is not None and hit.stored.entry.gates:
                 gated = hit.stored.entry
                 txn.request = req  # what a gate reads (the handler sets it again)

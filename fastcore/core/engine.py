@@ -148,7 +148,7 @@ class Engine:
                 want_content=stored.content is not None,
                 expires_kind=0 if e.expiry is None else e.expiry.kind,
                 expires_value=0 if e.expiry is None else e.expiry.value,
-                probes=probe_tuples(e.probes))
+                probes=probe_tuples(e.probes), links=e.links, peer_rule=e.peer_rule)
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
 

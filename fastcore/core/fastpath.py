@@ -13,6 +13,7 @@ import os
 import threading
 from dataclasses import dataclass
 
+from fastcore._ext import load
 from fastcore.config.model import VirtualHost
 from fastcore.core.cacheable import CacheEntry, CacheInfo, entry_for, probes_hold
 from fastcore.core.request import Request
@@ -22,6 +23,7 @@ SMALL_FILE = 65536        # served from memory (writev) below this size
 CACHE_MAX = 4096          # mapping entries
 CONTENT_BUDGET = 16 << 20  # bytes of small-file content kept per process
 FD_CACHE_MAX = 32         # open descriptors of large files, per thread
+_fp = load("fastpath")    # links_ok, peer_granted: a hit's checks (fc_symlink.h, fc_ipmatch.h)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +99,10 @@ class ResponseCache:
         self.entries.clear()
         self.content_bytes = 0
 
-    def lookup(self, vhost: VirtualHost, req: Request) -> CacheHit | None:
+    def lookup(self, vhost: VirtualHost, req: Request, client_ip: str = "") -> CacheHit | None:
         """The entry for req (the caller checked cacheable.may_use_cache) when the file is
-        still the same; a stale entry is dropped."""
+        still the same, its symlink checks pass and its client rule grants `client_ip`; a
+        stale entry is dropped."""
         key = (id(vhost), req.target)
         stored = self.entries.get(key)
         if stored is None:
@@ -118,6 +121,12 @@ class ResponseCache:
         if e.probes and not probes_hold(e.probes):  # a tested file came or went
             self.entries.pop(key, None)
             return None
+        if e.links and not _fp.links_ok(e.links):
+            # a component turned into a refused symlink: the full path answers (403)
+            self.entries.pop(key, None)
+            return None
+        if e.peer_rule and not _fp.peer_granted(e.peer_rule, client_ip.encode("latin-1")):
+            return None  # a client the rule does not grant: the full path's 403
         return CacheHit(stored, st)
 
     def remember(self, vhost: VirtualHost, req: Request, served: CacheInfo, txn: Transaction,

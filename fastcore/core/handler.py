@@ -24,7 +24,7 @@ from fastcore.core import conditional as C
 from fastcore.core import errors as E
 from fastcore.core import static as S
 from fastcore.core.cacheable import CacheInfo, produced_by
-from fastcore.core.mapping import IfOutcome, WalkResult, decode_path, loose_path
+from fastcore.core.mapping import IfOutcome, LinkRefused, WalkResult, decode_path, loose_path
 from fastcore.core.paths import fs_to_wire, to_bytes
 from fastcore.core.phases import (
     DECLINED,
@@ -454,14 +454,20 @@ def trace_method(core: Handler, txn: Transaction) -> HookResult:
 def walk_storage(core: Handler, txn: Transaction) -> HookResult:
     """The directory walk, then <Location>: r->filename, finfo, path info, per-dir config."""
     vhost = txn.vhost
-    walk = core.mapper.walk(vhost, txn.mapped)
+    try:
+        walk = core.mapper.walk(vhost, txn.mapped)
+    except LinkRefused as e:  # directory_walk's AH00037 (a cache hit's refusal lands here)
+        core.srv.errlog(vhost).log(
+            "error", "core", "AH00037: Symbolic link not allowed or link target not "
+            f"accessible: {e.path}", f"{txn.client_ip}:{txn.remote_port}", vhost.dir_defaults)
+        raise
     txn.walk = walk
     txn.filename = walk.filename  # r->filename, the access log's %f
     dc = core.resolver.location_config(vhost, txn.r_uri, walk.dirconf)
     if dc.if_sections:
         dc = if_walk(core, txn, walk, dc)
     txn.dirconf = dc
-    produced_by(txn, walk.cacheable, dc)
+    produced_by(txn, walk.cacheable, dc, walk.links)
     return OK
 
 

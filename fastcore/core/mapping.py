@@ -6,8 +6,9 @@ Mapper.translate(): Redirect, Alias, DocumentRoot.
 Mapper.walk(): the directory walk with the seed's exact per-request costs:
   - Options FollowSymLinks (without SymLinksIfOwnerMatch): no lstat at all;
   - SymLinksIfOwnerMatch, or neither option: one lstat per path component (using the
-    options of the directory that contains it), never cached; a symlink is refused (403)
-    without FollowSymLinks/SymLinksIfOwnerMatch, or when owners differ;
+    options of the directory that contains it); a symlink is refused (403) without
+    FollowSymLinks/SymLinksIfOwnerMatch, or when owners differ.  Each lstat is recorded
+    (WalkResult.links, core/linkcheck.py) so that a cached answer repeats it on every hit;
   - AllowOverride not None: one open attempt of each AccessFileName per directory,
     through the resolver's htaccess(); AllowOverride None: none.
 """
@@ -33,6 +34,7 @@ from fastcore.config.model import (
 )
 from fastcore.config.regex import Match
 from fastcore.core.expr import ExprContext, ExprError
+from fastcore.core.linkcheck import LinkCheck
 from fastcore.core.paths import (
     BadEscape,
     EncodedNul,
@@ -253,18 +255,20 @@ def apply_aliases(aliases: tuple[Alias, ...], uri: str) -> str | None:
 
 class WalkResult:
     """The outcome of the directory walk.  `vary`: the request headers the <If>
-    conditions of this walk read (Apache merges them into headers_out's Vary)."""
+    conditions of this walk read (Apache merges them into headers_out's Vary).  `links`:
+    the symlink checks (lstats) the walk made, which a cached answer repeats per hit."""
 
-    __slots__ = ("filename", "st", "dirconf", "path_info", "cacheable", "vary")
+    __slots__ = ("filename", "st", "dirconf", "path_info", "cacheable", "vary", "links")
 
     def __init__(self, filename: str, st: os.stat_result | None, dirconf: DirConfig,
-                 path_info: str, cacheable: bool) -> None:
+                 path_info: str, cacheable: bool, links: tuple[LinkCheck, ...] = ()) -> None:
         self.filename = filename
         self.st = st
         self.dirconf = dirconf
         self.path_info = path_info
         self.cacheable = cacheable
         self.vary: list[str] = []
+        self.links = links
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,14 @@ class IfOutcome:
     cacheable: bool = True
     vary: list[str] = field(default_factory=list)
     failures: list[IfFailure] = field(default_factory=list)
+
+
+class LinkRefused(HttpError):
+    """resolve_symlink's refusal (403): the walk's caller logs AH00037 with the path."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(403)
+        self.path = path
 
 
 def needs_lstat(options: int) -> bool:
@@ -393,6 +405,7 @@ class Mapper:
         cur = "/"
         dc = r.walk_level(vhost, vhost.dir_defaults, "/")
         cacheable = True
+        links: list[LinkCheck] = []
         if reads_htaccess(dc):
             cacheable = False
             ht = r.htaccess(vhost, "/")
@@ -402,21 +415,22 @@ class Mapper:
             nxt = cur + name
             opts = dc.options or 0
             if needs_lstat(opts):
-                cacheable = False
                 try:
                     lst = os.lstat(nxt)
                 except OSError:
+                    cacheable = False  # vanished under the walk: nothing to repeat
                     break
+                links.append(LinkCheck(nxt, bool(opts & OPT_SYM_OWNER)))
                 if stmod.S_ISLNK(lst.st_mode):
                     if not (opts & (OPT_SYM_LINKS | OPT_SYM_OWNER)):
-                        raise HttpError(403)
+                        raise LinkRefused(nxt)
                     if opts & OPT_SYM_OWNER:
                         try:
                             tst = os.stat(nxt)
                         except OSError:
-                            raise HttpError(403) from None
+                            raise LinkRefused(nxt) from None
                         if tst.st_uid != lst.st_uid:
-                            raise HttpError(403)
+                            raise LinkRefused(nxt)
             if i >= ndirs:
                 break
             cur = nxt + "/"
@@ -429,7 +443,7 @@ class Mapper:
         dc = r.walk_end(vhost, dc, cur)
         if not is_dir:
             dc = r.files_config(vhost, dc, os.path.basename(filename))
-        return WalkResult(filename, st, dc, path_info, cacheable)
+        return WalkResult(filename, st, dc, path_info, cacheable, tuple(links))
 
     def if_walk(self, txn: Transaction, dc: DirConfig) -> IfOutcome:
         """ap_if_walk over the sections `dc` carries (those of every scope merged into

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from fastcore.config.model import DirConfig, VirtualHost
     from fastcore.core.cacheable import Probe
     from fastcore.core.connection import Connection
+    from fastcore.core.linkcheck import LinkCheck
     from fastcore.core.mapping import WalkResult
     from fastcore.core.request import Request
     from fastcore.core.response import Response
@@ -26,7 +27,7 @@ class Transaction:
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
                  "handler_name", "encoding_fixup", "env", "response", "satisfy_any",
-                 "notes", "_ctx", "probes")
+                 "notes", "_ctx", "probes", "link_checks", "peer_rules")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -65,6 +66,11 @@ class Transaction:
         # file's stat changing: a walk that read .htaccess or lstat'ed, a client-dependent
         # Require, a sub-request or internal redirect that chose among several outcomes
         self.cacheable = True
+        # the symlink checks (lstats) of the walks the answer rests on: a cached answer
+        # repeats them on every hit (core/linkcheck.py)
+        self.link_checks: list[LinkCheck] = []
+        # the client-address rules of those walks' scopes (Require ip, Allow/Deny from)
+        self.peer_rules: list[bytes] = []
         # What the phases pass on (request_rec's fields, per internal redirect): the
         # parsed request (TRACE echoes it; None in an internal redirect), the URI and
         # query being dispatched, translate_name's file-system path, map_to_storage's

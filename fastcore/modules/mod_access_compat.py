@@ -28,6 +28,7 @@ from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribut
 from fastcore.core.phases import CHECK_ACCESS, MIDDLE, OK, Hook, HookResult
 from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_authz_core import in_domain
+from fastcore.modules.mod_authz_core.peer import all_leaf, group, ip_leaf, net_bytes
 
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
@@ -305,12 +306,44 @@ def check_access(core: Handler, txn: Transaction) -> HookResult:
 
 
 def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
-    """Rules that look at the client (address, name, environment) make every answer
-    the request's own; `from all` alone decides the same for everyone."""
+    """`from all` alone decides the same for everyone; rules of addresses (and `all`)
+    under Satisfy All become a rule every hit evaluates against the peer (peer_rule,
+    src/fc_ipmatch.h); names, the environment or Satisfy Any (where a user could make up
+    for a refusal) make every answer the request's own."""
     rec = access_config(dc)
     if all(r.kind == "all" for r in (*rec.allows, *rec.denys)):
         return NOTHING
-    return NOT_CACHEABLE
+    if rec.satisfy == "any":
+        return NOT_CACHEABLE
+    prog = peer_rule(rec)
+    return NOT_CACHEABLE if prog is None else Contribution(peer_rule=prog)
+
+
+def _matches(rules: list[Rule]) -> bytes | None:
+    """find_allowdeny over address rules as a program leaf: `all` always matches."""
+    if any(r.kind == "all" for r in rules):
+        return all_leaf(True)
+    nets = []
+    for r in rules:
+        if r.kind != "ip" or r.subnet is None:
+            return None
+        n = 4 if r.subnet.version == 4 else 16
+        nets.append(net_bytes(r.subnet.version, r.subnet.net.to_bytes(n, "big"),
+                              r.subnet.mask.to_bytes(n, "big")))
+    return ip_leaf(nets)
+
+
+def peer_rule(rec: AccessCompatDir) -> bytes | None:
+    """check_dir_access as a Require-style program, or None when a rule is not an
+    address: deny,allow grants when an Allow matches or no Deny does; allow,deny and
+    mutual-failure when an Allow matches and no Deny does."""
+    allow, deny = _matches(rec.allows), _matches(rec.denys)
+    if allow is None or deny is None:
+        return None
+    not_denied = b"L\x01" + deny[2:]  # the same leaf, negated: DENIED on a match
+    if rec.order == DENY_THEN_ALLOW:
+        return group("any", [allow, group("all", [all_leaf(True), not_denied])])
+    return group("all", [allow, not_denied])
 
 
 def allowed(txn: Transaction, dc: DirConfig) -> tuple[bool, bool]:

@@ -103,7 +103,7 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
             txn.uri_path = sub_uri
             txn.filename = walk.filename
             txn.dirconf = sdc
-            produced_by(txn, walk.cacheable, sdc)
+            produced_by(txn, walk.cacheable, sdc, walk.links)
             if handler_for(walk.filename, sdc) == "type-map":
                 neg = negotiated(core, txn, walk.filename, sdc, typemap=True)
                 return neg if neg is not None else DECLINED

@@ -31,6 +31,8 @@
 #include "fc_scoreboard.h"
 #include "fc_expires.h"
 #include "fc_rwprobe.h"   /* probes and fixed answers behind mod_rewrite (issue 14) */
+#include "fc_symlink.h"
+#include "fc_ipmatch.h"
 
 #define FC_WANT_READ 1
 #define FC_WANT_WRITE 2
@@ -79,6 +81,8 @@ typedef struct fc_fentry {
      * file: then sline is unused) with its status line, body in content */
     fc_probe *probes; int nprobes;
     int fixed; char *sline; size_t slen;
+    char *links; size_t linkslen;      /* symlink checks per hit (fc_symlink.h), or NULL */
+    unsigned char *peer; size_t peerlen; /* Require ip program per hit (fc_ipmatch.h), or NULL */
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -169,7 +173,7 @@ static void fc_entry_free(fc_fcache *c, fc_fentry *e) {
     if (e->content) c->content_bytes -= (size_t)e->size;
     if (e->ffd >= 0) close(e->ffd);
     free(e->host); free(e->target); free(e->path); free(e->mid); free(e->ctype);
-    free(e->content); free(e->vhost);
+    free(e->content); free(e->vhost); free(e->links); free(e->peer);
     for (int i = 0; i < FC_NLV; i++) free(e->lv[i]);
     fc_probes_free(e->probes, e->nprobes); free(e->sline);
     free(e);
@@ -374,6 +378,19 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         || (e->nprobes && !fc_probes_hold(e->probes, e->nprobes))) {
         /* replaced, truncated, touched, rewritten or gone; or a tested file came or went */
         fc_cache_release(c, e, 1);
+        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+        return FC_FALLBACK;
+    }
+    if (e->links && !fc_links_ok(e->links, e->linkslen)) {
+        /* a refused symlink (or a vanished component): the Python path answers 403 and
+         * logs it; the entry stays, valid again once the link is gone */
+        fc_cache_release(c, e, 0);
+        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+        return FC_FALLBACK;
+    }
+    if (e->peer && !fc_peer_granted(e->peer, e->peerlen, k->client, k->clientlen)) {
+        /* Require ip does not grant this client: the Python path's 403 (AH01630) */
+        fc_cache_release(c, e, 0);
         __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
         return FC_FALLBACK;
     }

@@ -116,8 +116,16 @@ def test_path_info_and_cacheability(tmp_path: object) -> None:
     w = m.walk(vh, d + "/d/f.txt/extra/x")
     assert w.filename == d + "/d/f.txt" and w.path_info == "/extra/x"
     assert m.walk(vh, d + "/d/f.txt").cacheable
+    assert m.walk(vh, d + "/d/f.txt").links == ()     # FollowSymLinks: nothing to repeat
     m, vh, _, d = site(tmp_path / "o", OPT_SYM_LINKS | OPT_SYM_OWNER)
-    assert not m.walk(vh, d + "/d/f.txt").cacheable   # lstat on every request, never cached
+    w = m.walk(vh, d + "/d/f.txt")
+    # cacheable, with the lstat of each component the scope's Options check (those in
+    # the docroot's <Directory>), which every hit repeats
+    assert w.cacheable
+    assert [(c.path, c.owner_match) for c in w.links] == [(d + "/d", True), (d + "/d/f.txt", True)]
+    m, vh, _, d = site(tmp_path / "n", 0)
+    assert [(c.path, c.owner_match) for c in m.walk(vh, d + "/d/f.txt").links] == [
+        (d + "/d", False), (d + "/d/f.txt", False)]
 
 
 def test_htaccess_attempts_per_directory(tmp_path: object) -> None:

@@ -13,6 +13,7 @@ from support.twin_auth import ask
 
 from fastcore.config import ConfigError
 from fastcore.config.merge import DirResolver
+from fastcore.core.cacheable import Contribution
 from fastcore.modules.mod_access_compat import (
     BAD_IP,
     BAD_MASK,
@@ -94,10 +95,12 @@ def test_only_rules_about_everyone_may_be_cached(tmp_path: Path) -> None:
                         ("host", "localhost"))))
     r = DirResolver(c)
 
-    def cacheable(d: str) -> bool:
-        return cache_contribution(None, r.dir_config(c.main, f"{www}/{d}"), None).cacheable  # type: ignore[arg-type]
-    assert cacheable("all")
-    assert not cacheable("ip") and not cacheable("env") and not cacheable("host")
+    def share(d: str) -> Contribution:
+        return cache_contribution(None, r.dir_config(c.main, f"{www}/{d}"), None)  # type: ignore[arg-type]
+    assert share("all").cacheable and share("all").peer_rule is None
+    # an address rule: cacheable with a rule each hit evaluates against the peer (issue 12)
+    assert share("ip").cacheable and share("ip").peer_rule
+    assert not share("env").cacheable and not share("host").cacheable
 
 
 @pytest.mark.parametrize("line,message", [

@@ -113,16 +113,17 @@ def exchange(srv: HttpServer, data: bytes, half_close: bool = True, pause: float
     return out
 
 
-def engine_exchange(srv: HttpServer, engine: bool, reqs: list[bytes]) -> list[bytes]:
-    """Send each request on keep-alive connections (a new one after a close), one at a
-    time; return the responses with the Date line masked."""
+def engine_exchange(srv: HttpServer, engine: bool, reqs: list[bytes],
+                    peer: tuple[str, int] = ("127.0.0.1", 40000)) -> list[bytes]:
+    """Send each request on keep-alive connections (a new one after a close) from `peer`,
+    one at a time; return the responses with the Date line masked."""
     out = []
     a = b = conn = None
     for req in reqs:
         if conn is None:
             a, b = socket.socketpair()
             a.setblocking(False)
-            conn = srv.connection(a.detach(), ("127.0.0.1", 40000), -1)
+            conn = srv.connection(a.detach(), peer, -1)
             if not engine:
                 conn.link = None
         b.sendall(req)

@@ -66,6 +66,7 @@ from fastcore.modules.mod_authz_core.evaluate import (
     static_authz,
     validate,
 )
+from fastcore.modules.mod_authz_core.peer import peer_program
 from fastcore.modules.mod_log_config import DEBUG_INDEX, ErrorLog
 
 if TYPE_CHECKING:
@@ -85,8 +86,18 @@ __all__ = [
 
 def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
     """mod_authz_core's share in a cached answer: none when access cannot depend on the
-    client; else not cacheable (every request must be authorized again)."""
-    return NOTHING if static_authz(authz_config(dc).authz) else NOT_CACHEABLE
+    client; a tree of only `ip`/`all` lines becomes a rule each hit evaluates against the
+    peer address (peer.py, src/fc_ipmatch.h) unless an AuthType or authz_core debug
+    logging needs the full path; anything else is not cacheable (every request must be
+    authorized again)."""
+    tree = authz_config(dc).authz
+    if static_authz(tree):
+        return NOTHING
+    assert tree is not None  # static_authz(None) holds
+    if auth_type(dc) is not None or _debug(txn.conn.srv.errlog(txn.vhost), dc):
+        return NOT_CACHEABLE
+    prog = peer_program(tree)
+    return NOT_CACHEABLE if prog is None else Contribution(peer_rule=prog)
 
 
 def _debug(log: ErrorLog, dc: DirConfig) -> bool:
