@@ -70,6 +70,7 @@ def put_fixed(c: FastCache, e: _Entry, addr_key: int, host: bytes | None, target
     e.lv, e.vhost, e.refs, e.dead = tuple(bytes(v) for v in log_values), bytes(vhost), 1, False
     e.content, e.ffd = bytes(body), -1
     e.fixed, e.sline, e.probes = status, bytes(status_line), ()
+    e.links, e.peer = b"", b""  # no symlink or Require ip checks on a fixed answer
     if not set_probes(e, probes):
         return False
     with c.lock:

@@ -326,3 +326,24 @@ def test_directory_rules_without_followsymlinks_stay_per_request(tmp_path: Path)
     wire, srv = _exchange(path, [GET % (b"/sub/c.txt", b"")] * 2)
     assert wire[0] == wire[1] and wire[0].startswith(b"HTTP/1.1 403")  # AH00670
     assert srv.engine.cache.stats()["hits"] == 0
+
+
+def test_directory_redirect_under_require_ip_is_never_sent_to_a_denied_client(
+        tmp_path: Path) -> None:
+    """A <Directory> redirect answers after the access checks: once a granted client's
+    redirect is cached, a client the scope's Require ip refuses still gets the 403."""
+    doc = tmp_path / "htdocs"
+    path = _site(tmp_path, "LoadModule authz_host_module "
+                 "/usr/lib/apache2/modules/mod_authz_host.so\n"
+                 f'<Directory "{doc}/sub">\nRequire ip 127.0.0.1\n'
+                 "RewriteEngine On\nRewriteRule ^old$ /new [R=301]\n</Directory>\n")
+    srv = HttpServer(load(path), None)
+    srv.child_init()
+    try:
+        old = GET % (b"/sub/old", b"")
+        granted = engine_exchange(srv, True, [old] * 3)
+        denied = engine_exchange(srv, True, [old] * 2, peer=("10.9.9.9", 40001))
+    finally:
+        srv.close()
+    assert all(w.startswith(b"HTTP/1.1 301") for w in granted)
+    assert all(w.startswith(b"HTTP/1.1 403") for w in denied)
