@@ -8,6 +8,22 @@ from libc.stdint cimport int64_t, uint64_t
 from fastcore._scoreboard cimport fc_sb_t
 
 
+cdef extern from "fc_vary.h" nogil:
+    # Accept-Encoding variants of an entry (issue 13)
+    int FC_VAR_MAX
+    int FC_VAR_UNDECIDED
+    ctypedef struct fc_variant:
+        char coding[16]
+        size_t clen
+        char *mid
+        size_t midlen
+        char *body
+        size_t blen
+    void fc_variants_free(fc_variant *v, int n)
+    int fc_accepts_coding(const char *value, size_t n, const char *coding, size_t cl)
+    int fc_vary_pick(const fc_variant *vars, int nvar, const char *ae, size_t aelen, int nfields)
+
+
 cdef extern from "fc_fast.h" nogil:
     int FC_WANT_READ
     int FC_WANT_WRITE
@@ -47,6 +63,9 @@ cdef extern from "fc_fast.h" nogil:
         size_t lvlen[7]
         char *vhost
         size_t vhostlen
+        int64_t ctime_ns
+        fc_variant *var
+        int nvar
     ctypedef struct fc_flog:
         int fd
         int buffered

@@ -102,18 +102,30 @@ cdef class FastCache:
             str strategy="sendfile", bint keep_alive=True, int max_keep_alive=100,
             double keep_alive_timeout=5.0, double timeout=60.0, int log_set=-1,
             tuple log_values=(b"",) * 7, bytes vhost=b"", bint want_content=True,
-            int expires_kind=0, long long expires_value=0) -> bool:
+            int expires_kind=0, long long expires_value=0, tuple variants=(),
+            long long ctime_ns=0) -> bool:
         """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
         is opened and checked against (ino, size, mtime_ns); False when it changed or the
         header would not fit.  expires_kind/value: mod_expires' rule (core/cacheable.py's
-        Expiry), whose two fields each hit formats after `mid`."""
+        Expiry), whose two fields each hit formats after `mid`.  variants: ((coding,
+        mid, body), ...) answers encoded from the file whose ctime is ctime_ns, each hit
+        picking one by its Accept-Encoding (src/fc_vary.h); `mid` is then the answer for
+        a client that accepts none of them."""
         cdef fc_fentry *e
         cdef int rc, i
+        cdef fc_variant *vp
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
         if len(mid) + len(ctype_line) + self.c.server_len + 120 + (
                 FC_EXP_MAX if expires_kind else 0) > FC_HDR_MAX:
             return False
+        if len(variants) > FC_VAR_MAX:
+            raise ValueError("too many variants")
+        for coding, vmid, vbody in variants:
+            if not 0 < len(coding) < 16:
+                raise ValueError("bad coding")
+            if len(vmid) + len(ctype_line) + self.c.server_len + 120 > FC_HDR_MAX or expires_kind:
+                return False
         if len(log_values) != FC_NLV or strategy not in _STRATEGY:
             raise ValueError("log_values needs 7 items; strategy one of " + ", ".join(_STRATEGY))
         if log_set >= self.c.nsets:
@@ -144,6 +156,19 @@ cdef class FastCache:
                 v = log_values[i]
                 e.lv[i] = _dupb(v); e.lvlen[i] = len(v)
             e.vhost = _dupb(vhost); e.vhostlen = len(vhost)
+            if variants:  # issue 13: fc_vary.h
+                e.ctime_ns = ctime_ns
+                e.var = <fc_variant *>calloc(len(variants), sizeof(fc_variant))
+                if e.var == NULL:
+                    raise MemoryError()
+                for coding, vmid, vbody in variants:
+                    vp = &e.var[e.nvar]
+                    e.nvar += 1
+                    cb = bytes(coding).lower()
+                    memcpy(vp.coding, <const char *>cb, len(cb))
+                    vp.clen = len(cb)
+                    vp.mid = _dupb(vmid); vp.midlen = len(vmid)
+                    vp.body = _dupb(vbody); vp.blen = len(vbody)
         except BaseException:
             _free_entry(e)
             raise
@@ -168,6 +193,7 @@ cdef class FastCache:
     def lookup(self, long long addr_key, host, bytes target):
         """The entry as a dict (tests and -S style introspection), or None."""
         cdef fc_fentry *e
+        cdef int i
         hb = host if host is not None else b""
         e = fc_cache_get(&self.c, addr_key, host is not None, hb, len(hb), target, len(target))
         if e == NULL:
@@ -176,7 +202,10 @@ cdef class FastCache:
             return {"path": <bytes>e.path, "ino": e.ino, "size": e.size,
                     "mtime_ns": e.mtime_ns, "in_memory": e.content != NULL,
                     "mid": e.mid[:e.midlen], "ctype_line": e.ctype[:e.ctlen],
-                    "expires": (e.exp_kind, e.exp_val)}
+                    "expires": (e.exp_kind, e.exp_val),
+                    "variants": tuple((e.var[i].coding[:e.var[i].clen],
+                                       e.var[i].mid[:e.var[i].midlen], e.var[i].blen)
+                                      for i in range(e.nvar))}
         finally:
             fc_cache_release(&self.c, e, 0)
 
@@ -222,6 +251,7 @@ cdef class FastCache:
 cdef void _free_entry(fc_fentry *e) noexcept:
     cdef int i
     free(e.host); free(e.target); free(e.path); free(e.mid); free(e.ctype); free(e.vhost)
+    fc_variants_free(e.var, e.nvar)
     for i in range(7):
         free(e.lv[i])
     free(e)
@@ -493,3 +523,11 @@ def expiry_fields(int kind, long long value, long long now_us) -> bytes:
     cdef char out[128]
     cdef size_t n = fc_expiry_fields(kind, value, now_us, out)
     return PyBytes_FromStringAndSize(out, n)
+
+
+def accepts_coding(bytes value, bytes coding):
+    """mod_deflate's reading of one Accept-Encoding value for `coding` as the engine
+    reads it (fc_accepts_coding in src/fc_vary.h): True, False, or None where the engine
+    leaves the request to the Python path.  The parity test's window into the C code."""
+    cdef int rc = fc_accepts_coding(value, len(value), coding, len(coding))
+    return None if rc == FC_VAR_UNDECIDED else bool(rc)

@@ -54,6 +54,7 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     log_values,
 )
 from fastcore._pure.fastparse import Req, esc, header_value, parse
+from fastcore._pure.vary import UNDECIDED, engine_accepts, pick
 from fastcore.core.cacheable import expiry_fields as _cacheable_expiry_fields
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
 from fastcore.modules.mod_log_config import write_all
@@ -74,6 +75,7 @@ LOG_BUFSIZE = 4096
 MAX_LOGS = 8
 NLV = 7
 EXP_MAX = 96  # FC_EXP_MAX: room put() leaves for an expiry's two lines
+VAR_MAX = 4   # FC_VAR_MAX: encoded variants per entry
 STRATEGIES = ("writev", "sendfile", "cork", "readwrite")
 __all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values",
            "WANT_READ", "WANT_WRITE", "CLOSED", "FALLBACK", "TIMEOUT", "EXPIRED", "RAW", "OWNED"]
@@ -92,7 +94,7 @@ class _Entry:
     __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "mid", "exp_kind",
                  "exp_val", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
-                 "vhost", "refs", "dead")
+                 "vhost", "refs", "dead", "variants")
     path: bytes
     dev: int
     ino: int
@@ -115,6 +117,7 @@ class _Entry:
     vhost: bytes
     refs: int
     dead: bool
+    variants: tuple[tuple[bytes, bytes, bytes], ...]  # (coding, mid, body): fc_vary.h
 
 
 class FastCache:
@@ -155,9 +158,17 @@ class FastCache:
             strategy: str = "sendfile", keep_alive: bool = True, max_keep_alive: int = 100,
             keep_alive_timeout: float = 5.0, timeout: float = 60.0, log_set: int = -1,
             log_values: tuple = (b"",) * 7, vhost: bytes = b"", want_content: bool = True,
-            expires_kind: int = 0, expires_value: int = 0) -> bool:
+            expires_kind: int = 0, expires_value: int = 0, variants: tuple = (),
+            ctime_ns: int = 0) -> bool:
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
+        if len(variants) > VAR_MAX:
+            raise ValueError("too many variants")
+        for coding, vmid, _ in variants:
+            if not 0 < len(coding) < 16:
+                raise ValueError("bad coding")
+            if len(vmid) + len(ctype_line) + len(self.server_line) + 120 > HDR_MAX or expires_kind:
+                return False
         if len(mid) + len(ctype_line) + len(self.server_line) + 120 + (
                 EXP_MAX if expires_kind else 0) > HDR_MAX:
             return False
@@ -172,7 +183,7 @@ class FastCache:
         st = os.fstat(fd)
         import stat as stmod
         if (not stmod.S_ISREG(st.st_mode) or st.st_ino != ino or st.st_size != size
-                or st.st_mtime_ns != mtime_ns):
+                or st.st_mtime_ns != mtime_ns or (variants and st.st_ctime_ns != ctime_ns)):
             os.close(fd)
             return False
         e = _Entry()
@@ -184,6 +195,7 @@ class FastCache:
         e.ka_timeout, e.timeout, e.log_set = keep_alive_timeout, timeout, log_set
         e.lv, e.vhost, e.refs, e.dead = tuple(bytes(v) for v in log_values), bytes(vhost), 1, False
         e.content, e.ffd = None, -1
+        e.variants = tuple((bytes(k).lower(), bytes(m), bytes(b)) for k, m, b in variants)
         with self.lock:
             keep = want_content and size <= self.small_max and self.content_bytes + size <= self.budget
             if keep:
@@ -252,7 +264,8 @@ class FastCache:
         try:
             return {"path": e.path, "ino": e.ino, "size": e.size, "mtime_ns": e.mtime_ns,
                     "in_memory": e.content is not None, "mid": e.mid, "ctype_line": e.ctype,
-                    "expires": (e.exp_kind, e.exp_val)}
+                    "expires": (e.exp_kind, e.exp_val),
+                    "variants": tuple((k, m, len(b)) for k, m, b in e.variants)}
         finally:
             self._release(key, e, False)
 
@@ -303,6 +316,11 @@ class FastCache:
 
 
 _clf_cache: list = [None, b""]
+
+
+def accepts_coding(value: bytes, coding: bytes) -> bool | None:
+    """Twin of _fastpath.accepts_coding (fc_accepts_coding)."""
+    return engine_accepts(value, coding)
 
 
 def expiry_fields(kind: int, value: int, now_us: int) -> bytes:
@@ -490,20 +508,30 @@ class FastConn:
             c._release(key, e, True)
             c.fallbacks += 1
             return FALLBACK
+        mid, var = e.mid, None
+        if e.variants:  # the encoded answer the request's Accept-Encoding picks
+            at = pick([v[0] for v in e.variants], r.ae)
+            if at == UNDECIDED:
+                c._release(key, e, False)
+                c.fallbacks += 1
+                return FALLBACK
+            if at >= 0:
+                var = e.variants[at]
+                mid = var[1]
         start = time.time()
         head_only = r.method == b"HEAD"
         ka = decide(KeepAliveInput(r.http11, r.close_token, r.ka_sent, keep_alive=e.keep_alive,
                                    max_requests=e.max_ka, requests=self.requests,
                                    timeout=int(e.ka_timeout), draining=self.cache.draining))
         keep, conn = ka.keep, ka.header
-        mid = e.mid
         if e.exp_kind:
             mid += expiry_fields(e.exp_kind, e.exp_val, time.time_ns() // 1000)
         header = b"".join((b"HTTP/1.1 200 OK\r\n", _sendfile().date_header(), c.server_line,
                            mid, conn, e.ctype, b"\r\n"))
-        body_len = 0 if (head_only or e.size == 0) else e.size
+        full = e.size if var is None else len(var[2])
+        body_len = 0 if (head_only or full == 0) else full
         if body_len:
-            self.out = [header, key, e, 0, e.size, e.content]
+            self.out = [header, key, e, 0, full, e.content if var is None else var[2]]
         else:
             self.out = [header, key, None, 0, 0, b""]
         self._timeout, self._ka_timeout = e.timeout, e.ka_timeout

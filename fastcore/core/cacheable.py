@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from fastcore._ext import load
+from fastcore._pure.vary import accepts_coding
 from fastcore.config.model import DirConfig
 from fastcore.core.protocols import protocol_upgrades
 from fastcore.core.static import accept_ranges
@@ -99,6 +100,46 @@ class Contribution:
     # a check each Python-cache hit must pass, else the full path answers (an entry with
     # one is never the C engine's: it cannot run Python)
     gate: HitGate | None = None
+    # the answer follows Accept-Encoding: one answer per coding (mod_deflate)
+    codings: Codings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodedAnswer:
+    """One content-coding's answer: the coding's token, its filter's edit of the fields
+    (Content-Length dropped: entry_for states the encoded length after every field, as
+    httpd's content-length filter does), and the encoded bytes."""
+
+    coding: str
+    edit: FieldEdit
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Codings:
+    """A share whose answer follows the request's Accept-Encoding: `plain` edits the
+    fields for a client that accepts none of `coded` (whose order is the filters')."""
+
+    plain: FieldEdit
+    coded: tuple[CodedAnswer, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """An entry's answer for a client that accepts `coding`: its head, and the body."""
+
+    coding: str
+    head: bytes
+    body: bytes
+
+
+def variant_for(entry: CacheEntry, accept_encoding: str | None) -> Variant | None:
+    """The variant a request with this Accept-Encoding gets (None: the entry's own
+    answer), by mod_deflate's reading; the C engine's src/fc_vary.h picks the same."""
+    for v in entry.variants:
+        if accepts_coding(accept_encoding, v.coding):
+            return v
+    return None
 
 
 # Expiry kinds, the same numbers in C (src/fc_expires.h): none, "access plus N seconds"
@@ -162,6 +203,7 @@ class CacheEntry:
     engine_log_set: int | None  # the C engine's log set for the vhost; None: not for it
     expiry: Expiry | None = None  # formatted per hit after `head` (mod_expires)
     gates: tuple[HitGate, ...] = ()  # each Python-cache hit must pass them all
+    variants: tuple[Variant, ...] = ()  # encoded answers picked by Accept-Encoding
 
 
 @cache
@@ -231,11 +273,38 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
             ctype = c.content_type
         if c.expiry is not None:
             expiry = c.expiry
+    coding_shares = [c.codings for c in shares if c.codings is not None]
+    if len(coding_shares) > 1 or (coding_shares and expiry is not None):
+        return None  # (a Vary after per-hit fields: the engine's layout cannot say it)
+    codings = coding_shares[0] if coding_shares else None
+    built = _fields(shares, ctype, expiry, None if codings is None else codings.plain)
+    if built is None:
+        return None
+    head, tail, sent_type = built
+    variants: list[Variant] = []
+    for coded in codings.coded if codings is not None else ():
+        other = _fields(shares, ctype, expiry, coded.edit)
+        if other is None or other[1:] != (tail, sent_type):
+            return None
+        variants.append(Variant(coded.coding, b"%sContent-Length: %d\r\n" % (
+            other[0], len(coded.body)), coded.body))
+    gates = tuple(c.gate for c in shares if c.gate is not None)
+    return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
+                      head, tail, served.dc, delivery(served.dc), txn.uri_path, sent_type,
+                      None if gates else engine_log_set, expiry, gates, tuple(variants))
+
+
+def _fields(shares: list[Contribution], ctype: str | None, expiry: Expiry | None,
+            coding_edit: FieldEdit | None) -> tuple[bytes, bytes, str | None] | None:
+    """The shares' header bytes (head, tail) and Content-Type after every edit, with
+    `coding_edit` run in the place of the Accept-Encoding share (one of its answers);
+    None when they cannot be cached."""
     head = b"".join(c.head for c in shares)
     tail = b"".join(c.tail for c in shares)
     if expiry is not None and _sets_expiry_fields(head):
         return None  # another module's Cache-Control/Expires would merge with it per hit
-    edits = [c.edit for c in shares if c.edit is not None]
+    edits = [e for e in (coding_edit if c.codings is not None else c.edit for c in shares)
+             if e is not None]
     if edits:
         # mod_headers runs after mod_expires: the per-hit fields go through the edits as
         # stand-ins, and an edit that touches them keeps the answer out of the caches
@@ -256,10 +325,7 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
                 return None
         head, tail = field_bytes(out_head), field_bytes(fields.tail)
         ctype = fields.content_type
-    gates = tuple(c.gate for c in shares if c.gate is not None)
-    return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
-                      head, tail, served.dc, delivery(served.dc), txn.uri_path, ctype,
-                      None if gates else engine_log_set, expiry, gates)
+    return head, tail, ctype
 
 
 # what an entry's expiry sends per hit, as the edits see it (values no command can

@@ -137,7 +137,9 @@ class Engine:
                                           e.fname, e.ctype),
                 want_content=stored.content is not None,
                 expires_kind=0 if e.expiry is None else e.expiry.kind,
-                expires_value=0 if e.expiry is None else e.expiry.value)
+                expires_value=0 if e.expiry is None else e.expiry.value,
+                variants=tuple((v.coding.encode("ascii"), v.head, v.body) for v in e.variants),
+                ctime_ns=e.ctime_ns)
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
 

@@ -30,6 +30,7 @@
 #include "fc_send.h"
 #include "fc_scoreboard.h"
 #include "fc_expires.h"
+#include "fc_vary.h"         /* Accept-Encoding variants (issue 13) */
 
 #define FC_WANT_READ 1
 #define FC_WANT_WRITE 2
@@ -74,6 +75,8 @@ typedef struct fc_fentry {
     int log_set;
     char *lv[FC_NLV]; size_t lvlen[FC_NLV];
     char *vhost; size_t vhostlen;      /* scoreboard vhost */
+    fc_variant *var; int nvar;         /* encoded answers picked by Accept-Encoding (fc_vary.h);
+                                        * then ctime_ns is the one they were made from */
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -165,6 +168,7 @@ static void fc_entry_free(fc_fcache *c, fc_fentry *e) {
     if (e->ffd >= 0) close(e->ffd);
     free(e->host); free(e->target); free(e->path); free(e->mid); free(e->ctype);
     free(e->content); free(e->vhost);
+    fc_variants_free(e->var, e->nvar);
     for (int i = 0; i < FC_NLV; i++) free(e->lv[i]);
     free(e);
 }
@@ -253,7 +257,12 @@ static int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t 
         return 0;
     }
     e->dev = st.st_dev;
-    e->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+    int64_t ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+    if (e->nvar && ctime_ns != e->ctime_ns) {  /* the variants were encoded from another file */
+        close(fd);
+        return 0;
+    }
+    e->ctime_ns = ctime_ns;
     int keep_content = 0;
     pthread_mutex_lock(&c->mu);
     keep_content = want_content && (size_t)e->size <= small_max
@@ -357,6 +366,18 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
         return FC_FALLBACK;
     }
+    /* an entry with encoded variants: the one the request's Accept-Encoding picks */
+    const char *mid = e->mid; size_t midlen = e->midlen;
+    const fc_variant *var = NULL;
+    if (e->nvar) {
+        int pick = fc_vary_pick(e->var, e->nvar, r->ae, r->aelen, r->nae);
+        if (pick == FC_VAR_UNDECIDED) {
+            fc_cache_release(c, e, 0);
+            __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+            return FC_FALLBACK;
+        }
+        if (pick >= 0) { var = &e->var[pick]; mid = var->mid; midlen = var->midlen; }
+    }
     double start = fc_now();
     int head_only = r->mlen == 4;
     fc_ka_in ka = {0};  /* a cache hit: 200, delimited, no Expect (fc_parse_head refuses it) */
@@ -371,7 +392,7 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     memcpy(o, "HTTP/1.1 200 OK\r\n", 17); o += 17;
     memcpy(o, date, dl); o += dl;
     memcpy(o, c->server_line, c->server_len); o += c->server_len;
-    memcpy(o, e->mid, e->midlen); o += e->midlen;
+    memcpy(o, mid, midlen); o += midlen;
     if (e->exp_kind) {  /* put() left FC_EXP_MAX bytes of room for these */
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -386,10 +407,12 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     memcpy(o, e->ctype, e->ctlen); o += e->ctlen;
     memcpy(o, "\r\n", 2); o += 2;
     k->hlen = (size_t)(o - k->hdr); k->hoff = 0;
-    long long body = (head_only || e->size == 0) ? 0 : (long long)e->size;
+    long long full = var ? (long long)var->blen : (long long)e->size;
+    long long body = (head_only || full == 0) ? 0 : full;
     k->obody = NULL; k->oblen = 0; k->ocnt = 0; k->ooff = 0; k->oe = NULL;
     if (body) {
-        if (e->content) { k->obody = e->content; k->oblen = (size_t)e->size; }
+        if (var) { k->obody = var->body; k->oblen = var->blen; }
+        else if (e->content) { k->obody = e->content; k->oblen = (size_t)e->size; }
         else { k->ocnt = (size_t)e->size; k->ostrat = e->strategy; }
         k->oe = e;  /* the reference travels with the output */
     } else {
