@@ -24,6 +24,10 @@ cdef extern from "fc_vary.h" nogil:
     int fc_vary_pick(const fc_variant *vars, int nvar, const char *ae, size_t aelen, int nfields)
 
 
+cdef extern from "fc_upgrade.h" nogil:
+    int FC_UPG_ROOM
+
+
 cdef extern from "fc_fast.h" nogil:
     int FC_WANT_READ
     int FC_WANT_WRITE
@@ -66,6 +70,8 @@ cdef extern from "fc_fast.h" nogil:
         int64_t ctime_ns
         fc_variant *var
         int nvar
+        char *upg
+        size_t upglen
     ctypedef struct fc_flog:
         int fd
         int buffered

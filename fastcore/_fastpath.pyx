@@ -103,20 +103,22 @@ cdef class FastCache:
             double keep_alive_timeout=5.0, double timeout=60.0, int log_set=-1,
             tuple log_values=(b"",) * 7, bytes vhost=b"", bint want_content=True,
             int expires_kind=0, long long expires_value=0, tuple variants=(),
-            long long ctime_ns=0) -> bool:
+            long long ctime_ns=0, bytes upgrade=b"") -> bool:
         """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
         is opened and checked against (ino, size, mtime_ns); False when it changed or the
         header would not fit.  expires_kind/value: mod_expires' rule (core/cacheable.py's
         Expiry), whose two fields each hit formats after `mid`.  variants: ((coding,
         mid, body), ...) answers encoded from the file whose ctime is ctime_ns, each hit
         picking one by its Accept-Encoding (src/fc_vary.h); `mid` is then the answer for
-        a client that accepts none of them."""
+        a client that accepts none of them.  upgrade: the Protocols names a connection's
+        first answer announces (src/fc_upgrade.h), b"" for none."""
         cdef fc_fentry *e
         cdef int rc, i
         cdef fc_variant *vp
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
-        if len(mid) + len(ctype_line) + self.c.server_len + 120 + (
+        room = len(upgrade) + FC_UPG_ROOM if upgrade else 0
+        if len(mid) + len(ctype_line) + self.c.server_len + 120 + room + (
                 FC_EXP_MAX if expires_kind else 0) > FC_HDR_MAX:
             return False
         if len(variants) > FC_VAR_MAX:
@@ -124,7 +126,8 @@ cdef class FastCache:
         for coding, vmid, vbody in variants:
             if not 0 < len(coding) < 16:
                 raise ValueError("bad coding")
-            if len(vmid) + len(ctype_line) + self.c.server_len + 120 > FC_HDR_MAX or expires_kind:
+            if len(vmid) + len(ctype_line) + self.c.server_len + 120 + room > FC_HDR_MAX \
+                    or expires_kind:
                 return False
         if len(log_values) != FC_NLV or strategy not in _STRATEGY:
             raise ValueError("log_values needs 7 items; strategy one of " + ", ".join(_STRATEGY))
@@ -156,6 +159,8 @@ cdef class FastCache:
                 v = log_values[i]
                 e.lv[i] = _dupb(v); e.lvlen[i] = len(v)
             e.vhost = _dupb(vhost); e.vhostlen = len(vhost)
+            if upgrade:  # issue 13: fc_upgrade.h
+                e.upg = _dupb(upgrade); e.upglen = len(upgrade)
             if variants:  # issue 13: fc_vary.h
                 e.ctime_ns = ctime_ns
                 e.var = <fc_variant *>calloc(len(variants), sizeof(fc_variant))
@@ -205,7 +210,8 @@ cdef class FastCache:
                     "expires": (e.exp_kind, e.exp_val),
                     "variants": tuple((e.var[i].coding[:e.var[i].clen],
                                        e.var[i].mid[:e.var[i].midlen], e.var[i].blen)
-                                      for i in range(e.nvar))}
+                                      for i in range(e.nvar)),
+                    "upgrade": e.upg[:e.upglen] if e.upglen else b""}
         finally:
             fc_cache_release(&self.c, e, 0)
 
@@ -252,6 +258,7 @@ cdef void _free_entry(fc_fentry *e) noexcept:
     cdef int i
     free(e.host); free(e.target); free(e.path); free(e.mid); free(e.ctype); free(e.vhost)
     fc_variants_free(e.var, e.nvar)
+    free(e.upg)
     for i in range(7):
         free(e.lv[i])
     free(e)

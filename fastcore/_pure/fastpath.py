@@ -57,6 +57,7 @@ from fastcore._pure.fastparse import Req, esc, header_value, parse
 from fastcore._pure.vary import UNDECIDED, engine_accepts, pick
 from fastcore.core.cacheable import expiry_fields as _cacheable_expiry_fields
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
+from fastcore.core.protocols import announced_fields
 from fastcore.modules.mod_log_config import write_all
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ MAX_LOGS = 8
 NLV = 7
 EXP_MAX = 96  # FC_EXP_MAX: room put() leaves for an expiry's two lines
 VAR_MAX = 4   # FC_VAR_MAX: encoded variants per entry
+UPG_ROOM = 64  # FC_UPG_ROOM: the announcement's fixed text
 STRATEGIES = ("writev", "sendfile", "cork", "readwrite")
 __all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values",
            "WANT_READ", "WANT_WRITE", "CLOSED", "FALLBACK", "TIMEOUT", "EXPIRED", "RAW", "OWNED"]
@@ -94,7 +96,7 @@ class _Entry:
     __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "mid", "exp_kind",
                  "exp_val", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
-                 "vhost", "refs", "dead", "variants")
+                 "vhost", "refs", "dead", "variants", "upgrade")
     path: bytes
     dev: int
     ino: int
@@ -118,6 +120,7 @@ class _Entry:
     refs: int
     dead: bool
     variants: tuple[tuple[bytes, bytes, bytes], ...]  # (coding, mid, body): fc_vary.h
+    upgrade: bytes  # Protocols' names a connection's first answer announces: fc_upgrade.h
 
 
 class FastCache:
@@ -159,7 +162,7 @@ class FastCache:
             keep_alive_timeout: float = 5.0, timeout: float = 60.0, log_set: int = -1,
             log_values: tuple = (b"",) * 7, vhost: bytes = b"", want_content: bool = True,
             expires_kind: int = 0, expires_value: int = 0, variants: tuple = (),
-            ctime_ns: int = 0) -> bool:
+            ctime_ns: int = 0, upgrade: bytes = b"") -> bool:
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
         if len(variants) > VAR_MAX:
@@ -167,9 +170,11 @@ class FastCache:
         for coding, vmid, _ in variants:
             if not 0 < len(coding) < 16:
                 raise ValueError("bad coding")
-            if len(vmid) + len(ctype_line) + len(self.server_line) + 120 > HDR_MAX or expires_kind:
+            if len(vmid) + len(ctype_line) + len(self.server_line) + 120 + room > HDR_MAX \
+                    or expires_kind:
                 return False
-        if len(mid) + len(ctype_line) + len(self.server_line) + 120 + (
+        room = len(upgrade) + UPG_ROOM if upgrade else 0
+        if len(mid) + len(ctype_line) + len(self.server_line) + 120 + room + (
                 EXP_MAX if expires_kind else 0) > HDR_MAX:
             return False
         if len(log_values) != NLV or strategy not in STRATEGIES:
@@ -195,6 +200,7 @@ class FastCache:
         e.ka_timeout, e.timeout, e.log_set = keep_alive_timeout, timeout, log_set
         e.lv, e.vhost, e.refs, e.dead = tuple(bytes(v) for v in log_values), bytes(vhost), 1, False
         e.content, e.ffd = None, -1
+        e.upgrade = bytes(upgrade)
         e.variants = tuple((bytes(k).lower(), bytes(m), bytes(b)) for k, m, b in variants)
         with self.lock:
             keep = want_content and size <= self.small_max and self.content_bytes + size <= self.budget
@@ -265,7 +271,8 @@ class FastCache:
             return {"path": e.path, "ino": e.ino, "size": e.size, "mtime_ns": e.mtime_ns,
                     "in_memory": e.content is not None, "mid": e.mid, "ctype_line": e.ctype,
                     "expires": (e.exp_kind, e.exp_val),
-                    "variants": tuple((k, m, len(b)) for k, m, b in e.variants)}
+                    "variants": tuple((k, m, len(b)) for k, m, b in e.variants),
+                    "upgrade": e.upgrade}
         finally:
             self._release(key, e, False)
 
@@ -518,12 +525,22 @@ class FastConn:
             if at >= 0:
                 var = e.variants[at]
                 mid = var[1]
+        announce = False
+        if e.upgrade and self.requests == 0:
+            if len(r.upg) > 1:  # Python reads them merged
+                c._release(key, e, False)
+                c.fallbacks += 1
+                return FALLBACK
+            announce = not (r.upg and r.upg[0])
         start = time.time()
         head_only = r.method == b"HEAD"
         ka = decide(KeepAliveInput(r.http11, r.close_token, r.ka_sent, keep_alive=e.keep_alive,
                                    max_requests=e.max_ka, requests=self.requests,
                                    timeout=int(e.ka_timeout), draining=self.cache.draining))
         keep, conn = ka.keep, ka.header
+        if announce:  # Protocols: the connection's first answer (fc_upgrade.h)
+            lead, conn = announced_fields(e.upgrade, conn)
+            mid = lead + mid
         if e.exp_kind:
             mid += expiry_fields(e.exp_kind, e.exp_val, time.time_ns() // 1000)
         header = b"".join((b"HTTP/1.1 200 OK\r\n", _sendfile().date_header(), c.server_line,

@@ -204,6 +204,7 @@ class CacheEntry:
     expiry: Expiry | None = None  # formatted per hit after `head` (mod_expires)
     gates: tuple[HitGate, ...] = ()  # each Python-cache hit must pass them all
     variants: tuple[Variant, ...] = ()  # encoded answers picked by Accept-Encoding
+    upgrade: str = ""  # Protocols' names a connection's first answer announces (protocols.py)
 
 
 @cache
@@ -221,8 +222,6 @@ def core_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None)
     a strong ETag (a weak one becomes strong a second later), Accept-Ranges and a
     non-zero Content-Length."""
     if (dc.hostname_lookups or "off") != "off":
-        return NOT_CACHEABLE
-    if protocol_upgrades(txn.vhost.protocols):  # announced on a connection's first answer
         return NOT_CACHEABLE
     if served is None:
         return NOTHING
@@ -288,10 +287,45 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
             return None
         variants.append(Variant(coded.coding, b"%sContent-Length: %d\r\n" % (
             other[0], len(coded.body)), coded.body))
+    offers = ",".join(protocol_upgrades(txn.vhost.protocols))
+    if offers:
+        answers: list[FieldEdit | None] = [None] if codings is None else [
+            codings.plain, *(c.edit for c in codings.coded)]
+        if not all(_keeps_announcement(shares, ctype, expiry, a) for a in answers):
+            return None  # an edit (mod_headers) would change the announcement
     gates = tuple(c.gate for c in shares if c.gate is not None)
     return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
                       head, tail, served.dc, delivery(served.dc), txn.uri_path, sent_type,
-                      None if gates else engine_log_set, expiry, gates, tuple(variants))
+                      None if gates else engine_log_set, expiry, gates, tuple(variants),
+                      offers)
+
+
+# the announcement as the edits see it on a connection's first answer (protocols.py)
+UPGRADE_STAND_INS: tuple[Field, ...] = (("Upgrade", "\x00announced"),
+                                        ("Connection", "\x00announced"))
+
+
+def _keeps_announcement(shares: list[Contribution], ctype: str | None, expiry: Expiry | None,
+                        coding_edit: FieldEdit | None) -> bool:
+    """Whether the edits leave the announcement alone and do to the rest what they do
+    without it: then the hit may put it in front of the entry's head."""
+    edits = [e for e in (coding_edit if c.codings is not None else c.edit for c in shares)
+             if e is not None]
+    if not edits:
+        return True
+    head = parse_fields(b"".join(c.head for c in shares))
+    tail = parse_fields(b"".join(c.tail for c in shares))
+    per_hit = PER_HIT_STAND_INS if expiry is not None else ()
+    plain: CachedFields | None = CachedFields(head + per_hit, tail, ctype)
+    lead: CachedFields | None = CachedFields(UPGRADE_STAND_INS + head + per_hit, tail, ctype)
+    for edit in edits:
+        if plain is None or lead is None:
+            return False
+        plain, lead = edit(plain), edit(lead)
+    if plain is None or lead is None:
+        return False
+    return (lead.head[:2] == UPGRADE_STAND_INS and lead.head[2:] == plain.head
+            and lead.tail == plain.tail and lead.content_type == plain.content_type)
 
 
 def _fields(shares: list[Contribution], ctype: str | None, expiry: Expiry | None,

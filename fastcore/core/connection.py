@@ -33,6 +33,7 @@ from fastcore.core.keepalive import (
 )
 from fastcore.core.output import Flush, OutputQueue
 from fastcore.core.phases import LOG_TRANSACTION
+from fastcore.core.protocols import announced_fields, announces
 from fastcore.core.request import BodyReader, HttpError, Request, find_head_end, parse_head
 from fastcore.core.response import Response
 from fastcore.core.transaction import Transaction
@@ -621,7 +622,11 @@ class Connection:
         mid = e.head if var is None else var.head
         if e.expiry is not None:  # mod_expires: this hit's Cache-Control and Expires
             mid += expiry_fields(e.expiry.kind, e.expiry.value, time.time_ns() // 1000)
-        header = serialize.cached_head(srv.server_line, mid, ka.header, e.tail)
+        ka_header = ka.header
+        if e.upgrade and announces(e.upgrade, self.requests, req.headers.get("upgrade")):
+            lead, ka_header = announced_fields(e.upgrade.encode("latin-1"), ka_header)
+            mid = lead + mid  # Protocols: the connection's first answer (core/protocols.py)
+        header = serialize.cached_head(srv.server_line, mid, ka_header, e.tail)
         head_only = req.method == "HEAD"
         txn.dirconf = e.dc
         txn.uri_path = e.uri

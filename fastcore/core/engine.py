@@ -139,7 +139,7 @@ class Engine:
                 expires_kind=0 if e.expiry is None else e.expiry.kind,
                 expires_value=0 if e.expiry is None else e.expiry.value,
                 variants=tuple((v.coding.encode("ascii"), v.head, v.body) for v in e.variants),
-                ctime_ns=e.ctime_ns)
+                ctime_ns=e.ctime_ns, upgrade=e.upgrade.encode("latin-1"))
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
 

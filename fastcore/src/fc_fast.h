@@ -31,6 +31,7 @@
 #include "fc_scoreboard.h"
 #include "fc_expires.h"
 #include "fc_vary.h"         /* Accept-Encoding variants (issue 13) */
+#include "fc_upgrade.h"      /* Protocols' Upgrade announcement (issue 13) */
 
 #define FC_WANT_READ 1
 #define FC_WANT_WRITE 2
@@ -77,6 +78,7 @@ typedef struct fc_fentry {
     char *vhost; size_t vhostlen;      /* scoreboard vhost */
     fc_variant *var; int nvar;         /* encoded answers picked by Accept-Encoding (fc_vary.h);
                                         * then ctime_ns is the one they were made from */
+    char *upg; size_t upglen;          /* Protocols' names a first answer announces (fc_upgrade.h) */
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -169,6 +171,7 @@ static void fc_entry_free(fc_fcache *c, fc_fentry *e) {
     free(e->host); free(e->target); free(e->path); free(e->mid); free(e->ctype);
     free(e->content); free(e->vhost);
     fc_variants_free(e->var, e->nvar);
+    free(e->upg);
     for (int i = 0; i < FC_NLV; i++) free(e->lv[i]);
     free(e);
 }
@@ -378,6 +381,16 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         }
         if (pick >= 0) { var = &e->var[pick]; mid = var->mid; midlen = var->midlen; }
     }
+    /* Protocols: the connection's first answer announces, unless the request has Upgrade */
+    int announce = 0;
+    if (e->upglen && k->requests == 0) {
+        if (r->nupg > 1) {  /* Python reads them merged */
+            fc_cache_release(c, e, 0);
+            __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+            return FC_FALLBACK;
+        }
+        announce = !r->upg_set;
+    }
     double start = fc_now();
     int head_only = r->mlen == 4;
     fc_ka_in ka = {0};  /* a cache hit: 200, delimited, no Expect (fc_parse_head refuses it) */
@@ -392,6 +405,10 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     memcpy(o, "HTTP/1.1 200 OK\r\n", 17); o += 17;
     memcpy(o, date, dl); o += dl;
     memcpy(o, c->server_line, c->server_len); o += c->server_len;
+    char kab[FC_KA_HDR_MAX];
+    size_t kl;
+    int keep = fc_keepalive(&ka, kab, &kl);  /* the one rule (fc_keepalive.h) */
+    if (announce) o += fc_upgrade_fields(o, e->upg, e->upglen, kab, &kl);
     memcpy(o, mid, midlen); o += midlen;
     if (e->exp_kind) {  /* put() left FC_EXP_MAX bytes of room for these */
         struct timespec now;
@@ -401,9 +418,7 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
             now_us = fc_date_sec * 1000000LL + 999999;
         o += fc_expiry_fields(e->exp_kind, e->exp_val, now_us, o);
     }
-    size_t kl;
-    int keep = fc_keepalive(&ka, o, &kl);  /* the one rule (fc_keepalive.h) */
-    o += kl;
+    memcpy(o, kab, kl); o += kl;
     memcpy(o, e->ctype, e->ctlen); o += e->ctlen;
     memcpy(o, "\r\n", 2); o += 2;
     k->hlen = (size_t)(o - k->hdr); k->hoff = 0;
