@@ -165,6 +165,10 @@ class FastCache:
             ctime_ns: int = 0, upgrade: bytes = b"") -> bool:
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
+        room = len(upgrade) + UPG_ROOM if upgrade else 0
+        if len(mid) + len(ctype_line) + len(self.server_line) + 120 + room + (
+                EXP_MAX if expires_kind else 0) > HDR_MAX:
+            return False
         if len(variants) > VAR_MAX:
             raise ValueError("too many variants")
         for coding, vmid, _ in variants:
@@ -173,10 +177,6 @@ class FastCache:
             if len(vmid) + len(ctype_line) + len(self.server_line) + 120 + room > HDR_MAX \
                     or expires_kind:
                 return False
-        room = len(upgrade) + UPG_ROOM if upgrade else 0
-        if len(mid) + len(ctype_line) + len(self.server_line) + 120 + room + (
-                EXP_MAX if expires_kind else 0) > HDR_MAX:
-            return False
         if len(log_values) != NLV or strategy not in STRATEGIES:
             raise ValueError("log_values needs 7 items; strategy one of " + ", ".join(STRATEGIES))
         if log_set >= len(self.sets):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from support.configs import HEADER
 from support.inprocess import FastcoreThread
-from support.wire import parse_responses, raw_request
+from support.wire import parse_responses
 
 LOAD = ("LoadModule filter_module modules/mod_filter.so\n"
         "LoadModule deflate_module modules/mod_deflate.so\n"

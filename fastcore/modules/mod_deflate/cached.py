@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 from fastcore.config.model import DirConfig
 from fastcore.core.cacheable import (
     NOT_CACHEABLE,
-    CacheInfo,
     CachedFields,
+    CacheInfo,
     CodedAnswer,
     Codings,
     Contribution,

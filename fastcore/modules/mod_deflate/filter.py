@@ -33,8 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from fastcore.config.model import DirConfig, VirtualHost
 from fastcore._pure.vary import accepts_coding
+from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.core import conditional as C
 from fastcore.core import static as S
 from fastcore.core.phases import DECLINED, MIDDLE, HookResult
