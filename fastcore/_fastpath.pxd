@@ -29,6 +29,21 @@ cdef extern from "fc_upgrade.h" nogil:
 
 
 cdef extern from "fc_fast.h" nogil:
+    # SetEnvIf rules of an entry (fc_setenvif.h, included by fc_fast.h; issue 13)
+    int FC_ENV_MAX
+    ctypedef struct fc_envcheck:
+        int kind
+        char *name
+        size_t nl
+        char *pat
+        size_t pl
+        int icase
+        void *re
+    void fc_envchecks_free(fc_envcheck *c, int n)
+    int fc_envcheck_compile(fc_envcheck *c, unsigned int options)
+
+
+cdef extern from "fc_fast.h" nogil:
     int FC_WANT_READ
     int FC_WANT_WRITE
     int FC_CLOSED
@@ -72,6 +87,8 @@ cdef extern from "fc_fast.h" nogil:
         int nvar
         char *upg
         size_t upglen
+        fc_envcheck *env
+        int nenv
     ctypedef struct fc_flog:
         int fd
         int buffered

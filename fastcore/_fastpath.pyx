@@ -103,7 +103,7 @@ cdef class FastCache:
             double keep_alive_timeout=5.0, double timeout=60.0, int log_set=-1,
             tuple log_values=(b"",) * 7, bytes vhost=b"", bint want_content=True,
             int expires_kind=0, long long expires_value=0, tuple variants=(),
-            long long ctime_ns=0, bytes upgrade=b"") -> bool:
+            long long ctime_ns=0, bytes upgrade=b"", tuple env_checks=()) -> bool:
         """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
         is opened and checked against (ino, size, mtime_ns); False when it changed or the
         header would not fit.  expires_kind/value: mod_expires' rule (core/cacheable.py's
@@ -111,10 +111,13 @@ cdef class FastCache:
         mid, body), ...) answers encoded from the file whose ctime is ctime_ns, each hit
         picking one by its Accept-Encoding (src/fc_vary.h); `mid` is then the answer for
         a client that accepts none of them.  upgrade: the Protocols names a connection's
-        first answer announces (src/fc_upgrade.h), b"" for none."""
+        first answer announces (src/fc_upgrade.h), b"" for none.  env_checks: SetEnvIf
+        rules as ((kind, header name, pattern, PCRE2 options or -1 for a substring,
+        caseless), ...); a request any of them matches goes to Python (src/fc_setenvif.h)."""
         cdef fc_fentry *e
         cdef int rc, i
         cdef fc_variant *vp
+        cdef fc_envcheck *ck
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
         room = len(upgrade) + FC_UPG_ROOM if upgrade else 0
@@ -129,6 +132,8 @@ cdef class FastCache:
             if len(vmid) + len(ctype_line) + self.c.server_len + 120 + room > FC_HDR_MAX \
                     or expires_kind:
                 return False
+        if len(env_checks) > FC_ENV_MAX:
+            return False
         if len(log_values) != FC_NLV or strategy not in _STRATEGY:
             raise ValueError("log_values needs 7 items; strategy one of " + ", ".join(_STRATEGY))
         if log_set >= self.c.nsets:
@@ -159,6 +164,19 @@ cdef class FastCache:
                 v = log_values[i]
                 e.lv[i] = _dupb(v); e.lvlen[i] = len(v)
             e.vhost = _dupb(vhost); e.vhostlen = len(vhost)
+            if env_checks:  # issue 13: fc_setenvif.h
+                e.env = <fc_envcheck *>calloc(len(env_checks), sizeof(fc_envcheck))
+                if e.env == NULL:
+                    raise MemoryError()
+                for kind, name, pattern, options, icase in env_checks:
+                    ck = &e.env[e.nenv]
+                    e.nenv += 1
+                    ck.kind = kind
+                    ck.name = _dupb(bytes(name).lower()); ck.nl = len(name)
+                    ck.pat = _dupb(pattern); ck.pl = len(pattern)
+                    ck.icase = 1 if icase else 0
+                    if options >= 0 and fc_envcheck_compile(ck, options) < 0:
+                        raise ValueError("the regex does not compile")
             if upgrade:  # issue 13: fc_upgrade.h
                 e.upg = _dupb(upgrade); e.upglen = len(upgrade)
             if variants:  # issue 13: fc_vary.h
@@ -211,7 +229,8 @@ cdef class FastCache:
                     "variants": tuple((e.var[i].coding[:e.var[i].clen],
                                        e.var[i].mid[:e.var[i].midlen], e.var[i].blen)
                                       for i in range(e.nvar)),
-                    "upgrade": e.upg[:e.upglen] if e.upglen else b""}
+                    "upgrade": e.upg[:e.upglen] if e.upglen else b"",
+                    "env_checks": e.nenv}
         finally:
             fc_cache_release(&self.c, e, 0)
 
@@ -259,6 +278,7 @@ cdef void _free_entry(fc_fentry *e) noexcept:
     free(e.host); free(e.target); free(e.path); free(e.mid); free(e.ctype); free(e.vhost)
     fc_variants_free(e.var, e.nvar)
     free(e.upg)
+    fc_envchecks_free(e.env, e.nenv)
     for i in range(7):
         free(e.lv[i])
     free(e)

@@ -54,6 +54,7 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     log_values,
 )
 from fastcore._pure.fastparse import Req, esc, header_value, parse
+from fastcore._pure.setenvif import ENV_MAX, Check, any_match, compile_check
 from fastcore._pure.vary import UNDECIDED, engine_accepts, pick
 from fastcore.core.cacheable import expiry_fields as _cacheable_expiry_fields
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
@@ -96,7 +97,7 @@ class _Entry:
     __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "mid", "exp_kind",
                  "exp_val", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
-                 "vhost", "refs", "dead", "variants", "upgrade")
+                 "vhost", "refs", "dead", "variants", "upgrade", "env")
     path: bytes
     dev: int
     ino: int
@@ -121,6 +122,7 @@ class _Entry:
     dead: bool
     variants: tuple[tuple[bytes, bytes, bytes], ...]  # (coding, mid, body): fc_vary.h
     upgrade: bytes  # Protocols' names a connection's first answer announces: fc_upgrade.h
+    env: tuple[Check, ...]  # SetEnvIf rules: any match sends the request to Python
 
 
 class FastCache:
@@ -162,7 +164,7 @@ class FastCache:
             keep_alive_timeout: float = 5.0, timeout: float = 60.0, log_set: int = -1,
             log_values: tuple = (b"",) * 7, vhost: bytes = b"", want_content: bool = True,
             expires_kind: int = 0, expires_value: int = 0, variants: tuple = (),
-            ctime_ns: int = 0, upgrade: bytes = b"") -> bool:
+            ctime_ns: int = 0, upgrade: bytes = b"", env_checks: tuple = ()) -> bool:
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
         room = len(upgrade) + UPG_ROOM if upgrade else 0
@@ -177,10 +179,13 @@ class FastCache:
             if len(vmid) + len(ctype_line) + len(self.server_line) + 120 + room > HDR_MAX \
                     or expires_kind:
                 return False
+        if len(env_checks) > ENV_MAX:
+            return False
         if len(log_values) != NLV or strategy not in STRATEGIES:
             raise ValueError("log_values needs 7 items; strategy one of " + ", ".join(STRATEGIES))
         if log_set >= len(self.sets):
             raise ValueError(f"log set {log_set} was not set")
+        env = tuple(compile_check(*c) for c in env_checks)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
         except OSError:
@@ -201,6 +206,7 @@ class FastCache:
         e.lv, e.vhost, e.refs, e.dead = tuple(bytes(v) for v in log_values), bytes(vhost), 1, False
         e.content, e.ffd = None, -1
         e.upgrade = bytes(upgrade)
+        e.env = env
         e.variants = tuple((bytes(k).lower(), bytes(m), bytes(b)) for k, m, b in variants)
         with self.lock:
             keep = want_content and size <= self.small_max and self.content_bytes + size <= self.budget
@@ -272,7 +278,7 @@ class FastCache:
                     "in_memory": e.content is not None, "mid": e.mid, "ctype_line": e.ctype,
                     "expires": (e.exp_kind, e.exp_val),
                     "variants": tuple((k, m, len(b)) for k, m, b in e.variants),
-                    "upgrade": e.upgrade}
+                    "upgrade": e.upgrade, "env_checks": len(e.env)}
         finally:
             self._release(key, e, False)
 
@@ -525,6 +531,10 @@ class FastConn:
             if at >= 0:
                 var = e.variants[at]
                 mid = var[1]
+        if e.env and any_match(e.env, r, self.client):  # SetEnvIf: fc_setenvif.h
+            c._release(key, e, False)
+            c.fallbacks += 1
+            return FALLBACK
         announce = False
         if e.upgrade and self.requests == 0:
             if len(r.upg) > 1:  # Python reads them merged

@@ -102,6 +102,22 @@ class Contribution:
     gate: HitGate | None = None
     # the answer follows Accept-Encoding: one answer per coding (mod_deflate)
     codings: Codings | None = None
+    # the gate as checks the C engine runs itself (any match: Python answers); None: the
+    # gate is Python's only and the engine never holds the entry
+    engine_checks: tuple[EngineCheck, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineCheck:
+    """One request test of an entry's gate in the engine's terms (src/fc_setenvif.h):
+    the subject (kind, header name), a substring (options -1) or a PCRE2 regex with
+    these compile options, caseless or not."""
+
+    kind: int
+    name: bytes
+    pattern: bytes
+    options: int
+    icase: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +221,7 @@ class CacheEntry:
     gates: tuple[HitGate, ...] = ()  # each Python-cache hit must pass them all
     variants: tuple[Variant, ...] = ()  # encoded answers picked by Accept-Encoding
     upgrade: str = ""  # Protocols' names a connection's first answer announces (protocols.py)
+    engine_checks: tuple[EngineCheck, ...] = ()  # the gates as the C engine runs them
 
 
 @cache
@@ -294,10 +311,17 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
         if not all(_keeps_announcement(shares, ctype, expiry, a) for a in answers):
             return None  # an edit (mod_headers) would change the announcement
     gates = tuple(c.gate for c in shares if c.gate is not None)
+    gated = [c for c in shares if c.gate is not None]
+    engine_checks: tuple[EngineCheck, ...] = ()
+    if gated and all(c.engine_checks is not None for c in gated):
+        engine_checks = tuple(k for c in gated for k in c.engine_checks or ())
+        engine_gated = True
+    else:
+        engine_gated = not gates
     return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
                       head, tail, served.dc, delivery(served.dc), txn.uri_path, sent_type,
-                      None if gates else engine_log_set, expiry, gates, tuple(variants),
-                      offers)
+                      engine_log_set if engine_gated else None, expiry, gates,
+                      tuple(variants), offers, engine_checks)
 
 
 # the announcement as the edits see it on a connection's first answer (protocols.py)

@@ -32,6 +32,8 @@
 #include "fc_expires.h"
 #include "fc_vary.h"         /* Accept-Encoding variants (issue 13) */
 #include "fc_upgrade.h"      /* Protocols' Upgrade announcement (issue 13) */
+struct fc_envcheck_s;           /* SetEnvIf rules (fc_setenvif.h, included below) */
+static void fc_envchecks_free(struct fc_envcheck_s *c, int n);
 
 #define FC_WANT_READ 1
 #define FC_WANT_WRITE 2
@@ -79,6 +81,7 @@ typedef struct fc_fentry {
     fc_variant *var; int nvar;         /* encoded answers picked by Accept-Encoding (fc_vary.h);
                                         * then ctime_ns is the one they were made from */
     char *upg; size_t upglen;          /* Protocols' names a first answer announces (fc_upgrade.h) */
+    struct fc_envcheck_s *env; int nenv;  /* SetEnvIf rules: any match -> Python (fc_setenvif.h) */
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -172,6 +175,7 @@ static void fc_entry_free(fc_fcache *c, fc_fentry *e) {
     free(e->content); free(e->vhost);
     fc_variants_free(e->var, e->nvar);
     free(e->upg);
+    fc_envchecks_free(e->env, e->nenv);
     for (int i = 0; i < FC_NLV; i++) free(e->lv[i]);
     free(e);
 }
@@ -308,6 +312,7 @@ static int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t 
 
 #include "fc_fastparse.h"
 #include "fc_keepalive.h"
+#include "fc_setenvif.h"
 
 /* ------------------------------------------------------------------ connection */
 static int fc_conn_init(fc_fconn *k, int fd, int blocking) {
@@ -380,6 +385,12 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
             return FC_FALLBACK;
         }
         if (pick >= 0) { var = &e->var[pick]; mid = var->mid; midlen = var->midlen; }
+    }
+    /* SetEnvIf: a request some rule matches gets its variables on the Python path */
+    if (e->nenv && fc_env_any(e->env, e->nenv, r, k->client, k->clientlen)) {
+        fc_cache_release(c, e, 0);
+        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+        return FC_FALLBACK;
     }
     /* Protocols: the connection's first answer announces, unless the request has Upgrade */
     int announce = 0;
