@@ -48,8 +48,9 @@ def count(spec: servers.ServerSpec, docroot: str, keepalive: bool, path: str = "
           ) -> strace.PerRequest:
     """Per-request syscalls of spec serving REQUESTS requests (ab -c 1, [-k])."""
     if spec.kind == "fastcore":
-        spec = replace(spec, tuning=replace(tuning or servers.Tuning(),
-                                            server_lines=SPARES[spec.mpm]))
+        base = tuning or servers.Tuning()
+        spec = replace(spec, tuning=replace(
+            base, server_lines=base.server_lines + SPARES[spec.mpm]))
     run = spec.start(docroot, None)
     try:
         done, bad = workloads.run_ab(run.port, path, 20, 1, keepalive,
@@ -133,3 +134,31 @@ def test_gzip_answers_keep_the_keepalive_budget(docroot: str, mpm: str) -> None:
     detail = f"fastcore-{mpm}: {pr.total:.2f} syscalls per gzip request: {strace.breakdown(pr)}"
     assert pr.total >= KEEPALIVE_FLOOR, detail
     assert pr.total <= KEEPALIVE_BUDGET, detail
+
+
+# Debian's stock setenvif.conf, as the engine evaluates it on each hit (src/fc_setenvif.h)
+DEBIAN_SETENVIF = servers.Tuning(modules=("setenvif",), server_lines=(
+    'BrowserMatch "Mozilla/2" nokeepalive',
+    r'BrowserMatch "MSIE 4\.0b2;" nokeepalive downgrade-1.0 force-response-1.0',
+    r'BrowserMatch "RealPlayer 4\.0" force-response-1.0',
+    r'BrowserMatch "Java/1\.0" force-response-1.0',
+    r'BrowserMatch "JDK/1\.0" force-response-1.0',
+    'BrowserMatch "Microsoft Data Access Internet Publishing Provider" redirect-carefully',
+    'BrowserMatch "MS FrontPage" redirect-carefully',
+    'BrowserMatch "^WebDrive" redirect-carefully',
+    r'BrowserMatch "^WebDAVFS/1\.[012]" redirect-carefully',
+    r'BrowserMatch "^gnome-vfs/1\.0" redirect-carefully',
+    'BrowserMatch "^gvfs/1" redirect-carefully',
+    'BrowserMatch "^XML Spy" redirect-carefully',
+    'BrowserMatch "^Dreamweaver-WebDAV-SCM1" redirect-carefully',
+    'BrowserMatch " Konqueror/4" redirect-carefully'))
+
+
+def test_stock_setenvif_rules_keep_the_keepalive_budget(docroot: str) -> None:
+    """ab's User-Agent matches none of Debian's rules: every request is an engine hit
+    that ran the 14 rules in C (where the Python cache alone served them before)."""
+    pr = count(servers.fastcore_spec("event"), docroot, True, tuning=DEBIAN_SETENVIF)
+    detail = f"fastcore-event: {pr.total:.2f} syscalls per request: {strace.breakdown(pr)}"
+    assert pr.total >= KEEPALIVE_FLOOR, detail
+    assert pr.total <= KEEPALIVE_BUDGET, detail
+
