@@ -103,7 +103,9 @@ def extensions() -> list[Extension]:
             extra_compile_args=["-O2", "-Wno-unused-function"],
             libraries=["pthread"],
             # PCRE2 as Apache links it; the runtime library alone suffices (no headers)
-            extra_link_args=["-l:libpcre2-8.so.0"] if path.endswith("_pcre.pyx") else [],
+            # (_fastpath: SetEnvIf rules on cache hits, src/fc_setenvif.h)
+            extra_link_args=["-l:libpcre2-8.so.0"]
+            if path.endswith(("_pcre.pyx", "_fastpath.pyx")) else [],
         )
         for path in sorted(glob.glob("fastcore/*.pyx"))
         if not ONLY or os.path.splitext(os.path.basename(path))[0] in ONLY

@@ -19,6 +19,39 @@ cdef extern from "fc_rwprobe.h" nogil:
         int64_t ctime_ns
         int64_t ino
     void fc_probes_free(fc_probe *p, int n)
+cdef extern from "fc_vary.h" nogil:
+    # Accept-Encoding variants of an entry (issue 13)
+    int FC_VAR_MAX
+    int FC_VAR_UNDECIDED
+    ctypedef struct fc_variant:
+        char coding[16]
+        size_t clen
+        char *mid
+        size_t midlen
+        char *body
+        size_t blen
+    void fc_variants_free(fc_variant *v, int n)
+    int fc_accepts_coding(const char *value, size_t n, const char *coding, size_t cl)
+    int fc_vary_pick(const fc_variant *vars, int nvar, const char *ae, size_t aelen, int nfields)
+
+
+cdef extern from "fc_upgrade.h" nogil:
+    int FC_UPG_ROOM
+
+
+cdef extern from "fc_fast.h" nogil:
+    # SetEnvIf rules of an entry (fc_setenvif.h, included by fc_fast.h; issue 13)
+    int FC_ENV_MAX
+    ctypedef struct fc_envcheck:
+        int kind
+        char *name
+        size_t nl
+        char *pat
+        size_t pl
+        int icase
+        void *re
+    void fc_envchecks_free(fc_envcheck *c, int n)
+    int fc_envcheck_compile(fc_envcheck *c, unsigned int options)
 
 
 cdef extern from "fc_fast.h" nogil:
@@ -69,6 +102,13 @@ cdef extern from "fc_fast.h" nogil:
         size_t linkslen
         unsigned char *peer
         size_t peerlen
+        int64_t ctime_ns
+        fc_variant *var
+        int nvar
+        char *upg
+        size_t upglen
+        fc_envcheck *env
+        int nenv
     ctypedef struct fc_flog:
         int fd
         int buffered

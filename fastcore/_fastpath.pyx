@@ -103,7 +103,8 @@ cdef class FastCache:
             double keep_alive_timeout=5.0, double timeout=60.0, int log_set=-1,
             tuple log_values=(b"",) * 7, bytes vhost=b"", bint want_content=True,
             int expires_kind=0, long long expires_value=0, tuple probes=(),
-            bytes links=b"", bytes peer_rule=b"") -> bool:
+            bytes links=b"", bytes peer_rule=b"", tuple variants=(),
+            long long ctime_ns=0, bytes upgrade=b"", tuple env_checks=()) -> bool:
         """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
         is opened and checked against (ino, size, mtime_ns); False when it changed or the
         header would not fit.  expires_kind/value: mod_expires' rule (core/cacheable.py's
@@ -111,13 +112,32 @@ cdef class FastCache:
         mode, size, mtime_ns, ctime_ns, ino) tests each hit repeats (src/fc_rwprobe.h).
         links: the symlink checks each hit repeats (core/linkcheck.py's encoding,
         src/fc_symlink.h); peer_rule: the Require ip program each hit evaluates
-        (src/fc_ipmatch.h)."""
+        (src/fc_ipmatch.h).  variants: ((coding, mid, body), ...) answers encoded from
+        the file whose ctime is ctime_ns, each hit picking one by its Accept-Encoding
+        (src/fc_vary.h); `mid` is then the answer for a client that accepts none of them.
+        upgrade: the Protocols names a connection's first answer announces
+        (src/fc_upgrade.h), b"" for none.  env_checks: SetEnvIf rules as ((kind, header
+        name, pattern, PCRE2 options or -1 for a substring, caseless), ...); a request any
+        of them matches goes to Python (src/fc_setenvif.h)."""
         cdef fc_fentry *e
         cdef int rc, i
+        cdef fc_variant *vp
+        cdef fc_envcheck *ck
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
-        if len(mid) + len(ctype_line) + self.c.server_len + 120 + (
+        room = len(upgrade) + FC_UPG_ROOM if upgrade else 0
+        if len(mid) + len(ctype_line) + self.c.server_len + 120 + room + (
                 FC_EXP_MAX if expires_kind else 0) > FC_HDR_MAX:
+            return False
+        if len(variants) > FC_VAR_MAX:
+            raise ValueError("too many variants")
+        for coding, vmid, vbody in variants:
+            if not 0 < len(coding) < 16:
+                raise ValueError("bad coding")
+            if len(vmid) + len(ctype_line) + self.c.server_len + 120 + room > FC_HDR_MAX \
+                    or expires_kind:
+                return False
+        if len(env_checks) > FC_ENV_MAX:
             return False
         if len(log_values) != FC_NLV or strategy not in _STRATEGY:
             raise ValueError("log_values needs 7 items; strategy one of " + ", ".join(_STRATEGY))
@@ -156,6 +176,34 @@ cdef class FastCache:
                 e.links = _dupb(links); e.linkslen = len(links)
             if peer_rule:  # issue 12: Require ip, evaluated per hit
                 e.peer = <unsigned char *>_dupb(peer_rule); e.peerlen = len(peer_rule)
+            if env_checks:  # issue 13: fc_setenvif.h
+                e.env = <fc_envcheck *>calloc(len(env_checks), sizeof(fc_envcheck))
+                if e.env == NULL:
+                    raise MemoryError()
+                for kind, name, pattern, options, icase in env_checks:
+                    ck = &e.env[e.nenv]
+                    e.nenv += 1
+                    ck.kind = kind
+                    ck.name = _dupb(bytes(name).lower()); ck.nl = len(name)
+                    ck.pat = _dupb(pattern); ck.pl = len(pattern)
+                    ck.icase = 1 if icase else 0
+                    if options >= 0 and fc_envcheck_compile(ck, options) < 0:
+                        raise ValueError("the regex does not compile")
+            if upgrade:  # issue 13: fc_upgrade.h
+                e.upg = _dupb(upgrade); e.upglen = len(upgrade)
+            if variants:  # issue 13: fc_vary.h
+                e.ctime_ns = ctime_ns
+                e.var = <fc_variant *>calloc(len(variants), sizeof(fc_variant))
+                if e.var == NULL:
+                    raise MemoryError()
+                for coding, vmid, vbody in variants:
+                    vp = &e.var[e.nvar]
+                    e.nvar += 1
+                    cb = bytes(coding).lower()
+                    memcpy(vp.coding, <const char *>cb, len(cb))
+                    vp.clen = len(cb)
+                    vp.mid = _dupb(vmid); vp.midlen = len(vmid)
+                    vp.body = _dupb(vbody); vp.blen = len(vbody)
         except BaseException:
             _free_entry(e)
             raise
@@ -241,6 +289,7 @@ cdef class FastCache:
     def lookup(self, long long addr_key, host, bytes target):
         """The entry as a dict (tests and -S style introspection), or None."""
         cdef fc_fentry *e
+        cdef int i
         hb = host if host is not None else b""
         e = fc_cache_get(&self.c, addr_key, host is not None, hb, len(hb), target, len(target))
         if e == NULL:
@@ -252,7 +301,12 @@ cdef class FastCache:
                     "expires": (e.exp_kind, e.exp_val), "probes": e.nprobes,
                     "fixed": e.fixed,
                     "links": e.links[:e.linkslen] if e.links != NULL else b"",
-                    "peer_rule": (<char *>e.peer)[:e.peerlen] if e.peer != NULL else b""}
+                    "peer_rule": (<char *>e.peer)[:e.peerlen] if e.peer != NULL else b"",
+                    "variants": tuple((e.var[i].coding[:e.var[i].clen],
+                                       e.var[i].mid[:e.var[i].midlen], e.var[i].blen)
+                                      for i in range(e.nvar)),
+                    "upgrade": e.upg[:e.upglen] if e.upglen else b"",
+                    "env_checks": e.nenv}
         finally:
             fc_cache_release(&self.c, e, 0)
 
@@ -322,6 +376,9 @@ cdef void _free_entry(fc_fentry *e) noexcept:
     cdef int i
     free(e.host); free(e.target); free(e.path); free(e.mid); free(e.ctype); free(e.vhost)
     free(e.links); free(e.peer)
+    fc_variants_free(e.var, e.nvar)
+    free(e.upg)
+    fc_envchecks_free(e.env, e.nenv)
     for i in range(7):
         free(e.lv[i])
     fc_probes_free(e.probes, e.nprobes); free(e.sline); free(e.content)
@@ -618,3 +675,11 @@ def expiry_fields(int kind, long long value, long long now_us) -> bytes:
     cdef char out[128]
     cdef size_t n = fc_expiry_fields(kind, value, now_us, out)
     return PyBytes_FromStringAndSize(out, n)
+
+
+def accepts_coding(bytes value, bytes coding):
+    """mod_deflate's reading of one Accept-Encoding value for `coding` as the engine
+    reads it (fc_accepts_coding in src/fc_vary.h): True, False, or None where the engine
+    leaves the request to the Python path.  The parity test's window into the C code."""
+    cdef int rc = fc_accepts_coding(value, len(value), coding, len(coding))
+    return None if rc == FC_VAR_UNDECIDED else bool(rc)

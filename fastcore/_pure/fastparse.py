@@ -24,7 +24,7 @@ class Req:
     """One parsed head (fc_req in C)."""
 
     __slots__ = ("head", "line", "method", "proto", "target", "fields", "host", "http11", "close_token",
-                 "ka_sent")
+                 "ka_sent", "ae", "upg")
     head: bytes
     line: bytes
     method: bytes
@@ -35,6 +35,8 @@ class Req:
     http11: bool
     close_token: bool
     ka_sent: bool
+    ae: list[bytes]  # the Accept-Encoding values, in order (fc_vary.h's twin picks with them)
+    upg: list[bytes]  # the Upgrade values (fc_upgrade.h: no announcement when one is set)
 
 
 def _method(line: bytes) -> bytes | None:
@@ -101,6 +103,8 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
     r.fields = head[eol + 2:]
     host = None
     close = ka = False
+    ae: list[bytes] = []
+    upg: list[bytes] = []
     lines = fields.split(b"\r\n") if fields else []
     vtotal = 0
     names: list[str] = []
@@ -127,6 +131,10 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
         elif name == b"connection":  # Apache's ap_find_token, as fc_token.h
             close = close or find_token(value, "close")
             ka = ka or find_token(value, "keep-alive")
+        elif name == b"accept-encoding":
+            ae.append(value)
+        elif name == b"upgrade":
+            upg.append(value)
         names.append(name.decode("latin-1"))
     if not may_use_cache(r.method.decode("latin-1"), target.decode("latin-1"), names):
         return -1
@@ -135,6 +143,8 @@ def parse(c: FastCache, buf: bytes | bytearray) -> int | tuple[int, Req]:
     r.host = host
     r.http11, r.close_token = v11, close  # keep or close: fastcore.core.keepalive.decide
     r.ka_sent = ka
+    r.ae = ae
+    r.upg = upg
     return end, r
 
 

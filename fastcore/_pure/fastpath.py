@@ -56,9 +56,12 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
 from fastcore._pure.fastparse import Req, esc, header_value, parse
 from fastcore._pure.ipmatch import peer_granted
 from fastcore._pure.rwprobe import probe_holds, put_fixed, set_probes
+from fastcore._pure.setenvif import ENV_MAX, Check, any_match, compile_check
 from fastcore._pure.symlink import links_ok
+from fastcore._pure.vary import UNDECIDED, engine_accepts, pick
 from fastcore.core.cacheable import expiry_fields as _cacheable_expiry_fields
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
+from fastcore.core.protocols import announced_fields
 from fastcore.modules.mod_log_config import write_all
 
 if TYPE_CHECKING:
@@ -77,6 +80,8 @@ LOG_BUFSIZE = 4096
 MAX_LOGS = 8
 NLV = 7
 EXP_MAX = 96  # FC_EXP_MAX: room put() leaves for an expiry's two lines
+VAR_MAX = 4   # FC_VAR_MAX: encoded variants per entry
+UPG_ROOM = 64  # FC_UPG_ROOM: the announcement's fixed text
 STRATEGIES = ("writev", "sendfile", "cork", "readwrite")
 __all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values", "links_ok", "peer_granted",
            "WANT_READ", "WANT_WRITE", "CLOSED", "FALLBACK", "TIMEOUT", "EXPIRED", "RAW", "OWNED"]
@@ -95,7 +100,8 @@ class _Entry:
     __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "mid", "exp_kind",
                  "exp_val", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
-                 "vhost", "refs", "dead", "probes", "fixed", "sline", "links", "peer")
+                 "vhost", "refs", "dead", "probes", "fixed", "sline", "links", "peer",
+                 "variants", "upgrade", "env")
     path: bytes
     dev: int
     ino: int
@@ -123,6 +129,9 @@ class _Entry:
     sline: bytes               # its status line
     links: bytes  # symlink checks per hit (_pure/symlink.py), or b""
     peer: bytes   # Require ip program per hit (_pure/ipmatch.py), or b""
+    variants: tuple[tuple[bytes, bytes, bytes], ...]  # (coding, mid, body): fc_vary.h
+    upgrade: bytes  # Protocols' names a connection's first answer announces: fc_upgrade.h
+    env: tuple[Check, ...]  # SetEnvIf rules: any match sends the request to Python
 
 
 class FastCache:
@@ -164,16 +173,29 @@ class FastCache:
             keep_alive_timeout: float = 5.0, timeout: float = 60.0, log_set: int = -1,
             log_values: tuple = (b"",) * 7, vhost: bytes = b"", want_content: bool = True,
             expires_kind: int = 0, expires_value: int = 0, probes: tuple = (),
-            links: bytes = b"", peer_rule: bytes = b"") -> bool:
+            links: bytes = b"", peer_rule: bytes = b"", variants: tuple = (),
+            ctime_ns: int = 0, upgrade: bytes = b"", env_checks: tuple = ()) -> bool:
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
-        if len(mid) + len(ctype_line) + len(self.server_line) + 120 + (
+        room = len(upgrade) + UPG_ROOM if upgrade else 0
+        if len(mid) + len(ctype_line) + len(self.server_line) + 120 + room + (
                 EXP_MAX if expires_kind else 0) > HDR_MAX:
+            return False
+        if len(variants) > VAR_MAX:
+            raise ValueError("too many variants")
+        for coding, vmid, _ in variants:
+            if not 0 < len(coding) < 16:
+                raise ValueError("bad coding")
+            if len(vmid) + len(ctype_line) + len(self.server_line) + 120 + room > HDR_MAX \
+                    or expires_kind:
+                return False
+        if len(env_checks) > ENV_MAX:
             return False
         if len(log_values) != NLV or strategy not in STRATEGIES:
             raise ValueError("log_values needs 7 items; strategy one of " + ", ".join(STRATEGIES))
         if log_set >= len(self.sets):
             raise ValueError(f"log set {log_set} was not set")
+        env = tuple(compile_check(*c) for c in env_checks)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
         except OSError:
@@ -181,7 +203,7 @@ class FastCache:
         st = os.fstat(fd)
         import stat as stmod
         if (not stmod.S_ISREG(st.st_mode) or st.st_ino != ino or st.st_size != size
-                or st.st_mtime_ns != mtime_ns):
+                or st.st_mtime_ns != mtime_ns or (variants and st.st_ctime_ns != ctime_ns)):
             os.close(fd)
             return False
         e = _Entry()
@@ -198,6 +220,9 @@ class FastCache:
             os.close(fd)
             return False
         e.links, e.peer = bytes(links), bytes(peer_rule)
+        e.upgrade = bytes(upgrade)
+        e.env = env
+        e.variants = tuple((bytes(k).lower(), bytes(m), bytes(b)) for k, m, b in variants)
         with self.lock:
             keep = want_content and size <= self.small_max and self.content_bytes + size <= self.budget
             if keep:
@@ -278,7 +303,9 @@ class FastCache:
             return {"path": e.path, "ino": e.ino, "size": e.size, "mtime_ns": e.mtime_ns,
                     "in_memory": e.content is not None, "mid": e.mid, "ctype_line": e.ctype,
                     "expires": (e.exp_kind, e.exp_val), "probes": len(e.probes),
-                    "fixed": e.fixed, "links": e.links, "peer_rule": e.peer}
+                    "fixed": e.fixed, "links": e.links, "peer_rule": e.peer,
+                    "variants": tuple((k, m, len(b)) for k, m, b in e.variants),
+                    "upgrade": e.upgrade, "env_checks": len(e.env)}
         finally:
             self._release(key, e, False)
 
@@ -329,6 +356,11 @@ class FastCache:
 
 
 _clf_cache: list = [None, b""]
+
+
+def accepts_coding(value: bytes, coding: bytes) -> bool | None:
+    """Twin of _fastpath.accepts_coding (fc_accepts_coding)."""
+    return engine_accepts(value, coding)
 
 
 def expiry_fields(kind: int, value: int, now_us: int) -> bytes:
@@ -530,6 +562,27 @@ class FastConn:
             c._release(key, e, False)
             c.fallbacks += 1
             return FALLBACK
+        mid, var = e.mid, None
+        if e.variants:  # the encoded answer the request's Accept-Encoding picks
+            at = pick([v[0] for v in e.variants], r.ae)
+            if at == UNDECIDED:
+                c._release(key, e, False)
+                c.fallbacks += 1
+                return FALLBACK
+            if at >= 0:
+                var = e.variants[at]
+                mid = var[1]
+        if e.env and any_match(e.env, r, self.client):  # SetEnvIf: fc_setenvif.h
+            c._release(key, e, False)
+            c.fallbacks += 1
+            return FALLBACK
+        announce = False
+        if e.upgrade and self.requests == 0:
+            if len(r.upg) > 1:  # Python reads them merged
+                c._release(key, e, False)
+                c.fallbacks += 1
+                return FALLBACK
+            announce = not (r.upg and r.upg[0])
         start = time.time()
         head_only = r.method == b"HEAD"
         ka = decide(KeepAliveInput(r.http11, r.close_token, r.ka_sent, e.fixed or 200,
@@ -537,15 +590,18 @@ class FastConn:
                                    max_requests=e.max_ka, requests=self.requests,
                                    timeout=int(e.ka_timeout), draining=self.cache.draining))
         keep, conn = ka.keep, ka.header
-        mid = e.mid
+        if announce:  # Protocols: the connection's first answer (fc_upgrade.h)
+            lead, conn = announced_fields(e.upgrade, conn)
+            mid = lead + mid
         if e.exp_kind:
             mid += expiry_fields(e.exp_kind, e.exp_val, time.time_ns() // 1000)
         header = b"".join((e.sline or b"HTTP/1.1 200 OK\r\n", _sendfile().date_header(),
                            c.server_line,
                            mid, conn, e.ctype, b"\r\n"))
-        body_len = 0 if (head_only or e.size == 0) else e.size
+        full = e.size if var is None else len(var[2])
+        body_len = 0 if (head_only or full == 0) else full
         if body_len:
-            self.out = [header, key, e, 0, e.size, e.content]
+            self.out = [header, key, e, 0, full, e.content if var is None else var[2]]
         else:
             self.out = [header, key, None, 0, 0, b""]
         self._timeout, self._ka_timeout = e.timeout, e.ka_timeout

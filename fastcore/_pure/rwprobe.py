@@ -71,6 +71,7 @@ def put_fixed(c: FastCache, e: _Entry, addr_key: int, host: bytes | None, target
     e.content, e.ffd = bytes(body), -1
     e.fixed, e.sline, e.probes = status, bytes(status_line), ()
     e.links, e.peer = b"", b""  # no symlink or Require ip checks on a fixed answer
+    e.variants, e.upgrade, e.env = (), b"", ()  # nor Accept-Encoding, Upgrade, SetEnvIf
     if not set_probes(e, probes):
         return False
     with c.lock:

@@ -15,6 +15,11 @@ CompileError = _pcre.CompileError
 DEFAULT_OPTIONS = _pcre.DUPNAMES | _pcre.DOTALL | _pcre.DOLLAR_ENDONLY
 
 
+def regex_options(caseless: bool) -> int:
+    """The PCRE2 compile options of a Regex (the engine compiles the same in C)."""
+    return DEFAULT_OPTIONS | (_pcre.CASELESS if caseless else 0)
+
+
 def _to_bytes(s: str) -> tuple[bytes, str]:
     try:
         return s.encode("latin-1"), "latin-1"
@@ -73,7 +78,7 @@ class Regex:
     def __init__(self, pattern: str, caseless: bool = False) -> None:
         self.pattern = pattern
         self.caseless = caseless
-        opts = DEFAULT_OPTIONS | (_pcre.CASELESS if caseless else 0)
+        opts = regex_options(caseless)
         self._code = _pcre.Code(pattern.encode("utf-8", "surrogateescape"), opts)
         self.groups: int = self._code.capture_count
         self.groupindex: dict[str, int] = dict(self._code.names)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from fastcore._ext import load
+from fastcore._pure.vary import accepts_coding
 from fastcore.config.model import DirConfig
 from fastcore.core.linkcheck import LinkCheck, encode_links
 from fastcore.core.protocols import protocol_upgrades
@@ -108,6 +109,11 @@ class Contribution:
     # a client-address rule every hit evaluates (mod_authz_core's Require ip tree, as
     # src/fc_ipmatch.h's program): the entry answers only the clients it grants
     peer_rule: bytes | None = None
+    # the answer follows Accept-Encoding: one answer per coding (mod_deflate)
+    codings: Codings | None = None
+    # the gate as checks the C engine runs itself (any match: Python answers); None: the
+    # gate is Python's only and the engine never holds the entry
+    engine_checks: tuple[EngineCheck, ...] | None = None
 
 
 # File-system tests an answer's producer made (txn.probes: mod_rewrite's -f/-d/-s/-x/-l
@@ -154,6 +160,57 @@ def take_probe(path: str, kind: int) -> Probe:
 def probes_hold(probes: Iterable[Probe]) -> bool:
     """Whether every test comes out as it did (the Python cache's re-check per hit)."""
     return all(take_probe(p.path, p.kind) == p for p in probes)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineCheck:
+    """One request test of an entry's gate in the engine's terms (src/fc_setenvif.h):
+    the subject (kind, header name), a substring (options -1) or a PCRE2 regex with
+    these compile options, caseless or not."""
+
+    kind: int
+    name: bytes
+    pattern: bytes
+    options: int
+    icase: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CodedAnswer:
+    """One content-coding's answer: the coding's token, its filter's edit of the fields
+    (Content-Length dropped: entry_for states the encoded length after every field, as
+    httpd's content-length filter does), and the encoded bytes."""
+
+    coding: str
+    edit: FieldEdit
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Codings:
+    """A share whose answer follows the request's Accept-Encoding: `plain` edits the
+    fields for a client that accepts none of `coded` (whose order is the filters')."""
+
+    plain: FieldEdit
+    coded: tuple[CodedAnswer, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """An entry's answer for a client that accepts `coding`: its head, and the body."""
+
+    coding: str
+    head: bytes
+    body: bytes
+
+
+def variant_for(entry: CacheEntry, accept_encoding: str | None) -> Variant | None:
+    """The variant a request with this Accept-Encoding gets (None: the entry's own
+    answer), by mod_deflate's reading; the C engine's src/fc_vary.h picks the same."""
+    for v in entry.variants:
+        if accepts_coding(accept_encoding, v.coding):
+            return v
+    return None
 
 
 # Expiry kinds, the same numbers in C (src/fc_expires.h): none, "access plus N seconds"
@@ -222,6 +279,9 @@ class CacheEntry:
     host: str | None = None
     links: bytes = b""    # symlink checks each hit repeats (core/linkcheck.py's encoding)
     peer_rule: bytes = b""  # the client-address program each hit evaluates (fc_ipmatch.h)
+    variants: tuple[Variant, ...] = ()  # encoded answers picked by Accept-Encoding
+    upgrade: str = ""  # Protocols' names a connection's first answer announces (protocols.py)
+    engine_checks: tuple[EngineCheck, ...] = ()  # the gates as the C engine runs them
 
 
 @cache
@@ -239,8 +299,6 @@ def core_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None)
     a strong ETag (a weak one becomes strong a second later), Accept-Ranges and a
     non-zero Content-Length."""
     if (dc.hostname_lookups or "off") != "off":
-        return NOT_CACHEABLE
-    if protocol_upgrades(txn.vhost.protocols):  # announced on a connection's first answer
         return NOT_CACHEABLE
     if served is None:
         return NOTHING
@@ -298,11 +356,93 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
             ctype = c.content_type
         if c.expiry is not None:
             expiry = c.expiry
-    head = b"".join(c.head for c in parts)
-    tail = b"".join(c.tail for c in parts)
+    coding_shares = [c.codings for c in parts if c.codings is not None]
+    if len(coding_shares) > 1 or (coding_shares and expiry is not None):
+        return None  # (a Vary after per-hit fields: the engine's layout cannot say it)
+    codings = coding_shares[0] if coding_shares else None
+    built = _fields(parts, ctype, expiry, None if codings is None else codings.plain)
+    if built is None:
+        return None
+    head, tail, sent_type = built
+    variants: list[Variant] = []
+    for coded in codings.coded if codings is not None else ():
+        other = _fields(parts, ctype, expiry, coded.edit)
+        if other is None or other[1:] != (tail, sent_type):
+            return None
+        variants.append(Variant(coded.coding, b"%sContent-Length: %d\r\n" % (
+            other[0], len(coded.body)), coded.body))
+    offers = ",".join(protocol_upgrades(txn.vhost.protocols))
+    if offers:
+        answers: list[FieldEdit | None] = [None] if codings is None else [
+            codings.plain, *(c.edit for c in codings.coded)]
+        if not all(_keeps_announcement(parts, ctype, expiry, a) for a in answers):
+            return None  # an edit (mod_headers) would change the announcement
+    gates = tuple(c.gate for c in parts if c.gate is not None)
+    gated = [c for c in parts if c.gate is not None]
+    engine_checks: tuple[EngineCheck, ...] = ()
+    if gated and all(c.engine_checks is not None for c in gated):
+        engine_checks = tuple(k for c in gated for k in c.engine_checks or ())
+        engine_gated = True
+    else:
+        engine_gated = not gates
+    host_bound = any(c.host_bound for c in parts)
+    rules: list[bytes] = []
+    for rule in (*txn.peer_rules, *(c.peer_rule for c in parts)):
+        if rule is not None and rule not in rules:  # each walk's scope, once
+            rules.append(rule)
+    if len(rules) > 255:
+        return None
+    # several shares' rules must all grant: one <RequireAll> of them
+    peer_rule = rules[0] if len(rules) == 1 else (
+        b"A" + bytes((len(rules),)) + b"".join(rules) if rules else b"")
+    return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
+                      head, tail, served.dc, delivery(served.dc), txn.uri_path, sent_type,
+                      engine_log_set if engine_gated else None, expiry, gates,
+                      probes=tuple(txn.probes), host_bound=host_bound,
+                      host=txn.headers_in.get("host") if host_bound else None,
+                      links=encode_links(txn.link_checks), peer_rule=peer_rule,
+                      variants=tuple(variants), upgrade=offers, engine_checks=engine_checks)
+
+
+# the announcement as the edits see it on a connection's first answer (protocols.py)
+UPGRADE_STAND_INS: tuple[Field, ...] = (("Upgrade", "\x00announced"),
+                                        ("Connection", "\x00announced"))
+
+
+def _keeps_announcement(shares: list[Contribution], ctype: str | None, expiry: Expiry | None,
+                        coding_edit: FieldEdit | None) -> bool:
+    """Whether the edits leave the announcement alone and do to the rest what they do
+    without it: then the hit may put it in front of the entry's head."""
+    edits = [e for e in (coding_edit if c.codings is not None else c.edit for c in shares)
+             if e is not None]
+    if not edits:
+        return True
+    head = parse_fields(b"".join(c.head for c in shares))
+    tail = parse_fields(b"".join(c.tail for c in shares))
+    per_hit = PER_HIT_STAND_INS if expiry is not None else ()
+    plain: CachedFields | None = CachedFields(head + per_hit, tail, ctype)
+    lead: CachedFields | None = CachedFields(UPGRADE_STAND_INS + head + per_hit, tail, ctype)
+    for edit in edits:
+        if plain is None or lead is None:
+            return False
+        plain, lead = edit(plain), edit(lead)
+    if plain is None or lead is None:
+        return False
+    return (lead.head[:2] == UPGRADE_STAND_INS and lead.head[2:] == plain.head
+            and lead.tail == plain.tail and lead.content_type == plain.content_type)
+
+
+def _fields(shares: list[Contribution], ctype: str | None, expiry: Expiry | None,
+            coding_edit: FieldEdit | None) -> tuple[bytes, bytes, str | None] | None:
+    """The shares' header bytes (head, tail) and Content-Type after every edit, with
+    `coding_edit` run in the place of the Accept-Encoding share (one of its answers);
+    None when they cannot be cached."""
+    head = b"".join(c.head for c in shares)
+    tail = b"".join(c.tail for c in shares)
     if expiry is not None and _sets_expiry_fields(head):
         return None  # another module's Cache-Control/Expires would merge with it per hit
-    edits = [c.edit for c in parts if c.edit is not None]
+    edits = [e for e in (coding_edit if c.codings is not None else c.edit for c in shares)
+             if e is not None]
     if edits:
         # mod_headers runs after mod_expires: the per-hit fields go through the edits as
         # stand-ins, and an edit that touches them keeps the answer out of the caches
@@ -323,23 +463,7 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
                 return None
         head, tail = field_bytes(out_head), field_bytes(fields.tail)
         ctype = fields.content_type
-    gates = tuple(c.gate for c in parts if c.gate is not None)
-    host_bound = any(c.host_bound for c in parts)
-    rules: list[bytes] = []
-    for rule in (*txn.peer_rules, *(c.peer_rule for c in parts)):
-        if rule is not None and rule not in rules:  # each walk's scope, once
-            rules.append(rule)
-    if len(rules) > 255:
-        return None
-    # several shares' rules must all grant: one <RequireAll> of them
-    peer_rule = rules[0] if len(rules) == 1 else (
-        b"A" + bytes((len(rules),)) + b"".join(rules) if rules else b"")
-    return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
-                      head, tail, served.dc, delivery(served.dc), txn.uri_path, ctype,
-                      None if gates else engine_log_set, expiry, gates,
-                      probes=tuple(txn.probes), host_bound=host_bound,
-                      host=txn.headers_in.get("host") if host_bound else None,
-                      links=encode_links(txn.link_checks), peer_rule=peer_rule)
+    return head, tail, ctype
 
 
 # what an entry's expiry sends per hit, as the edits see it (values no command can

@@ -21,7 +21,7 @@ from fastcore._ext import load
 from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.core import errors as E
 from fastcore.core import serialize
-from fastcore.core.cacheable import expiry_fields, may_use_cache
+from fastcore.core.cacheable import expiry_fields, may_use_cache, variant_for
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineLink, FastConn, _fp
 from fastcore.core.fastpath import CacheHit
 from fastcore.core.fixedanswer import fixed_answer
@@ -34,6 +34,7 @@ from fastcore.core.keepalive import (
 )
 from fastcore.core.output import Flush, OutputQueue
 from fastcore.core.phases import LOG_TRANSACTION
+from fastcore.core.protocols import announced_fields, announces
 from fastcore.core.request import BodyReader, HttpError, Request, find_head_end, parse_head
 from fastcore.core.response import Response
 from fastcore.core.transaction import Transaction
@@ -650,20 +651,29 @@ class Connection:
         e, st = hit.stored.entry, hit.st
         ka = self.keep_alive(req, 200)
         keep = ka.keep
-        mid = e.head
+        # an entry that varies on Accept-Encoding: the answer this request picks
+        var = variant_for(e, req.headers.get("accept-encoding")) if e.variants else None
+        mid = e.head if var is None else var.head
         if e.expiry is not None:  # mod_expires: this hit's Cache-Control and Expires
             mid += expiry_fields(e.expiry.kind, e.expiry.value, time.time_ns() // 1000)
-        header = serialize.cached_head(srv.server_line, mid, ka.header, e.tail)
+        ka_header = ka.header
+        if e.upgrade and announces(e.upgrade, self.requests, req.headers.get("upgrade")):
+            lead, ka_header = announced_fields(e.upgrade.encode("latin-1"), ka_header)
+            mid = lead + mid  # Protocols: the connection's first answer (core/protocols.py)
+        header = serialize.cached_head(srv.server_line, mid, ka_header, e.tail)
         head_only = req.method == "HEAD"
         txn.dirconf = e.dc
         txn.uri_path = e.uri
         txn.filename = e.fname
         txn.ctype = e.ctype
-        serialize.queue_cached(self.out, header, hit.stored,
-                               None if head_only else srv.cache.file_fd, st)
+        if var is not None:
+            self.out.queue(header, -1, 0, 0, "auto", b"" if head_only else var.body, False)
+        else:
+            serialize.queue_cached(self.out, header, hit.stored,
+                                   None if head_only else srv.cache.file_fd, st)
         self.unanswered = self.unanswered_req = None  # queued (_internal_error)
         txn.status = 200
-        txn.bytes_sent = 0 if head_only else e.size
+        txn.bytes_sent = 0 if head_only else (e.size if var is None else len(var.body))
         txn.bytes_out = len(header) + txn.bytes_sent
         self._finish(txn, keep)
 

@@ -148,7 +148,11 @@ class Engine:
                 want_content=stored.content is not None,
                 expires_kind=0 if e.expiry is None else e.expiry.kind,
                 expires_value=0 if e.expiry is None else e.expiry.value,
-                probes=probe_tuples(e.probes), links=e.links, peer_rule=e.peer_rule)
+                probes=probe_tuples(e.probes), links=e.links, peer_rule=e.peer_rule,
+                variants=tuple((v.coding.encode("ascii"), v.head, v.body) for v in e.variants),
+                ctime_ns=e.ctime_ns, upgrade=e.upgrade.encode("latin-1"),
+                env_checks=tuple((k.kind, k.name, k.pattern, k.options, k.icase)
+                                 for k in e.engine_checks))
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
 

@@ -42,3 +42,26 @@ def announce_upgrades(txn: Transaction, resp: Response) -> None:
     offers = protocol_upgrades(txn.vhost.protocols)
     if offers:
         resp.headers[:0] = [("Upgrade", ",".join(offers)), ("Connection", "Upgrade")]
+
+
+def announces(offers: str, requests: int, upgrade: str | None) -> bool:
+    """Whether a cache hit announces, as announce_upgrades decides: the vhost offers
+    protocols, the request is its connection's first, and its Upgrade field (several
+    merged with ", ") is absent or empty."""
+    return bool(offers) and requests == 0 and not upgrade
+
+
+def announced_fields(offers: bytes, ka_header: bytes) -> tuple[bytes, bytes]:
+    """A cache hit's announcement (its first fields) and what is left of the keep-alive
+    header: its Connection token joins "Connection: Upgrade" as the serializer joins it
+    (src/fc_upgrade.h writes the same bytes)."""
+    lead = b"Upgrade: " + offers + b"\r\nConnection: Upgrade"
+    rest = []
+    for line in ka_header.split(b"\r\n"):
+        if not line:
+            continue
+        if line.startswith(b"Connection: "):
+            lead += b", " + line[12:]
+        else:
+            rest.append(line + b"\r\n")
+    return lead + b"\r\n", b"".join(rest)

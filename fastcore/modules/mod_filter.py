@@ -179,6 +179,12 @@ def in_harness(dc: DirConfig, name: str) -> bool:
     return any(p.filter == name for h in _chain(filter_config(dc)) for p in h.providers)
 
 
+def has_expressions(dc: DirConfig) -> bool:
+    """Whether a provider of the chain has an expression (its pick may then depend on
+    the request: the caches keep no answer whose filters it chooses)."""
+    return any(p.expr is not None for h in _chain(filter_config(dc)) for p in h.providers)
+
+
 def may_select(dc: DirConfig, ctype: str | None, name: str) -> bool:
     """Whether filter `name` might run over a 200 of type `ctype` here: a provider of
     it matches the type, or has an expression (which may depend on the request)."""

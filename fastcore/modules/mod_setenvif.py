@@ -17,9 +17,11 @@ keeps one capture array for the whole list).
 
 Variables go into txn.env (lower-case names, as APR tables compare them); the core honours
 nokeepalive, downgrade-1.0 and force-response-1.0 (core/keepalive.py), mod_deflate reads
-no-gzip and gzip-only-text/html.  Cache: under rules the C engine never answers (it cannot
-run them); the Python cache answers a hit only when the rules give it no variable (a
-cacheable.HitGate), and not at all under SetEnvIfExpr.
+no-gzip and gzip-only-text/html.  Cache: both caches answer a hit only when no rule gives
+it a variable: the Python cache runs the rules (a cacheable.HitGate), the C engine the
+same rules as `engine_checks` (src/fc_setenvif.h: any match hands the request to Python);
+rules on Remote_Host, Server_Addr or a header-name regex keep the entry from the engine,
+and SetEnvIfExpr from both caches.
 """
 from __future__ import annotations
 
@@ -27,12 +29,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fastcore._pure.setenvif import HEADER, METHOD, PROTOCOL, RAW_PATH, REMOTE_ADDR
 from fastcore.config.engine import OR_FILEINFO, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.lexer import get_word
 from fastcore.config.model import DirConfig, VirtualHost, module_record, scope_record
-from fastcore.config.regex import CompileError, Match, Regex, compile_regex
+from fastcore.config.regex import CompileError, Match, Regex, compile_regex, regex_options
 from fastcore.config.tree import Node
-from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
+from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution, EngineCheck
 from fastcore.core.expr import Condition, ExprContext, ExprError, parse_condition
 from fastcore.core.paths import from_bytes, wire_bytes
 from fastcore.core.phases import DECLINED, HEADER_PARSER, POST_READ_REQUEST, Hook, HookResult
@@ -376,7 +379,49 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
         return NOTHING
     if any(r.expr is not None for r in rules):
         return NOT_CACHEABLE
-    return Contribution(gate=sets_nothing)
+    if served is None:
+        return Contribution(gate=sets_nothing)
+    return Contribution(gate=sets_nothing, engine_checks=engine_checks(txn, dc))
+
+
+# the subjects the engine reads itself (src/fc_setenvif.h; _pure/setenvif.py's numbers)
+_ENGINE_SPECIALS = {"remote_addr": REMOTE_ADDR, "request_method": METHOD,
+                    "request_protocol": PROTOCOL}
+
+
+def engine_checks(txn: Transaction, dc: DirConfig) -> tuple[EngineCheck, ...] | None:
+    """The entry's rules (the server's, then its directory's) as checks the C engine runs
+    on each hit, a match sending the request to Python; None when one of them reads what
+    the engine does not see (Remote_Host, Server_Addr, a header-name regex) or always
+    matches this entry (its subject is the entry's own URI or the absent user)."""
+    out: list[EngineCheck] = []
+    for early, rules in ((True, server_rules(txn.vhost).rules), (False, dir_rules(dc).rules)):
+        for rule in rules:
+            sp = rule.special
+            if rule.name_regex is not None or sp in ("remote_host", "server_addr"):
+                return None
+            if sp == "remote_user" or (sp == "request_uri" and not early):
+                # the same for every hit of this entry (no user; its decoded URI)
+                if rule.matches("" if sp == "remote_user" else txn.uri_path):
+                    return None
+                continue
+            if sp == "request_uri":
+                kind, name = RAW_PATH, b""
+            elif sp is not None:
+                kind, name = _ENGINE_SPECIALS[sp], b""
+            else:
+                kind, name = HEADER, rule.attribute.lower().encode("latin-1")
+            if rule.literal is not None:
+                try:
+                    pattern = rule.literal.encode("ascii")
+                except UnicodeError:
+                    return None  # str.lower and the engine's ASCII lowering may differ
+                out.append(EngineCheck(kind, name, pattern, -1, rule.icase))
+            else:
+                assert rule.regex is not None
+                out.append(EngineCheck(kind, name, rule.regex.pattern.encode(
+                    "utf-8", "surrogateescape"), regex_options(rule.icase), rule.icase))
+    return tuple(out)
 
 
 def sets_nothing(txn: Transaction, dc: DirConfig, uri: str) -> bool:

@@ -33,6 +33,10 @@
 #include "fc_rwprobe.h"   /* probes and fixed answers behind mod_rewrite (issue 14) */
 #include "fc_symlink.h"
 #include "fc_ipmatch.h"
+#include "fc_vary.h"         /* Accept-Encoding variants (issue 13) */
+#include "fc_upgrade.h"      /* Protocols' Upgrade announcement (issue 13) */
+struct fc_envcheck_s;           /* SetEnvIf rules (fc_setenvif.h, included below) */
+static void fc_envchecks_free(struct fc_envcheck_s *c, int n);
 
 #define FC_WANT_READ 1
 #define FC_WANT_WRITE 2
@@ -83,6 +87,10 @@ typedef struct fc_fentry {
     int fixed; char *sline; size_t slen;
     char *links; size_t linkslen;      /* symlink checks per hit (fc_symlink.h), or NULL */
     unsigned char *peer; size_t peerlen; /* Require ip program per hit (fc_ipmatch.h), or NULL */
+    fc_variant *var; int nvar;         /* encoded answers picked by Accept-Encoding (fc_vary.h);
+                                        * then ctime_ns is the one they were made from */
+    char *upg; size_t upglen;          /* Protocols' names a first answer announces (fc_upgrade.h) */
+    struct fc_envcheck_s *env; int nenv;  /* SetEnvIf rules: any match -> Python (fc_setenvif.h) */
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -174,6 +182,9 @@ static void fc_entry_free(fc_fcache *c, fc_fentry *e) {
     if (e->ffd >= 0) close(e->ffd);
     free(e->host); free(e->target); free(e->path); free(e->mid); free(e->ctype);
     free(e->content); free(e->vhost); free(e->links); free(e->peer);
+    fc_variants_free(e->var, e->nvar);
+    free(e->upg);
+    fc_envchecks_free(e->env, e->nenv);
     for (int i = 0; i < FC_NLV; i++) free(e->lv[i]);
     fc_probes_free(e->probes, e->nprobes); free(e->sline);
     free(e);
@@ -264,7 +275,12 @@ static int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t 
         return 0;
     }
     e->dev = st.st_dev;
-    e->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+    int64_t ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+    if (e->nvar && ctime_ns != e->ctime_ns) {  /* the variants were encoded from another file */
+        close(fd);
+        return 0;
+    }
+    e->ctime_ns = ctime_ns;
     int keep_content = 0;
     pthread_mutex_lock(&c->mu);
     keep_content = want_content && (size_t)e->size <= small_max
@@ -313,6 +329,7 @@ static void fc_cache_link(fc_fcache *c, fc_fentry *e) {
 
 #include "fc_fastparse.h"
 #include "fc_keepalive.h"
+#include "fc_setenvif.h"
 
 /* ------------------------------------------------------------------ connection */
 static int fc_conn_init(fc_fconn *k, int fd, int blocking) {
@@ -394,6 +411,34 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
         return FC_FALLBACK;
     }
+    /* an entry with encoded variants: the one the request's Accept-Encoding picks */
+    const char *mid = e->mid; size_t midlen = e->midlen;
+    const fc_variant *var = NULL;
+    if (e->nvar) {
+        int pick = fc_vary_pick(e->var, e->nvar, r->ae, r->aelen, r->nae);
+        if (pick == FC_VAR_UNDECIDED) {
+            fc_cache_release(c, e, 0);
+            __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+            return FC_FALLBACK;
+        }
+        if (pick >= 0) { var = &e->var[pick]; mid = var->mid; midlen = var->midlen; }
+    }
+    /* SetEnvIf: a request some rule matches gets its variables on the Python path */
+    if (e->nenv && fc_env_any(e->env, e->nenv, r, k->client, k->clientlen)) {
+        fc_cache_release(c, e, 0);
+        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+        return FC_FALLBACK;
+    }
+    /* Protocols: the connection's first answer announces, unless the request has Upgrade */
+    int announce = 0;
+    if (e->upglen && k->requests == 0) {
+        if (r->nupg > 1) {  /* Python reads them merged */
+            fc_cache_release(c, e, 0);
+            __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+            return FC_FALLBACK;
+        }
+        announce = !r->upg_set;
+    }
     double start = fc_now();
     int head_only = r->mlen == 4;
     fc_ka_in ka = {0};  /* a cache hit: 200, delimited, no Expect (fc_parse_head refuses it) */
@@ -409,7 +454,11 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     else { memcpy(o, "HTTP/1.1 200 OK\r\n", 17); o += 17; }
     memcpy(o, date, dl); o += dl;
     memcpy(o, c->server_line, c->server_len); o += c->server_len;
-    memcpy(o, e->mid, e->midlen); o += e->midlen;
+    char kab[FC_KA_HDR_MAX];
+    size_t kl;
+    int keep = fc_keepalive(&ka, kab, &kl);  /* the one rule (fc_keepalive.h) */
+    if (announce) o += fc_upgrade_fields(o, e->upg, e->upglen, kab, &kl);
+    memcpy(o, mid, midlen); o += midlen;
     if (e->exp_kind) {  /* put() left FC_EXP_MAX bytes of room for these */
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -418,16 +467,16 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
             now_us = fc_date_sec * 1000000LL + 999999;
         o += fc_expiry_fields(e->exp_kind, e->exp_val, now_us, o);
     }
-    size_t kl;
-    int keep = fc_keepalive(&ka, o, &kl);  /* the one rule (fc_keepalive.h) */
-    o += kl;
+    memcpy(o, kab, kl); o += kl;
     memcpy(o, e->ctype, e->ctlen); o += e->ctlen;
     memcpy(o, "\r\n", 2); o += 2;
     k->hlen = (size_t)(o - k->hdr); k->hoff = 0;
-    long long body = (head_only || e->size == 0) ? 0 : (long long)e->size;
+    long long full = var ? (long long)var->blen : (long long)e->size;
+    long long body = (head_only || full == 0) ? 0 : full;
     k->obody = NULL; k->oblen = 0; k->ocnt = 0; k->ooff = 0; k->oe = NULL;
     if (body) {
-        if (e->content) { k->obody = e->content; k->oblen = (size_t)e->size; }
+        if (var) { k->obody = var->body; k->oblen = var->blen; }
+        else if (e->content) { k->obody = e->content; k->oblen = (size_t)e->size; }
         else { k->ocnt = (size_t)e->size; k->ostrat = e->strategy; }
         k->oe = e;  /* the reference travels with the output */
     } else {

@@ -120,6 +120,8 @@ typedef struct {
     int http11;                             /* HTTP/1.1 or later */
     int close_token;                        /* Connection lists close */
     int ka_sent;                            /* Connection lists keep-alive */
+    const char *ae; size_t aelen; int nae;  /* Accept-Encoding and how many fields (fc_vary.h) */
+    int nupg, upg_set;                      /* Upgrade fields, and a non-empty one (fc_upgrade.h) */
 } fc_req;
 
 /* %{name}i: the field's value (repeats joined with ", "), escaped; "-" when absent/empty */

@@ -134,6 +134,10 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
             r->has_host = 1; r->host = v; r->hostlen = (size_t)(ve - v);
         } else if (fc_ieq(nm, nl, "connection", 10)) {
             fc_conn_tokens(v, (size_t)(ve - v), &conn_close, &conn_ka);
+        } else if (nl == 15 && fc_ieq(nm, nl, "accept-encoding", 15)) {
+            r->ae = v; r->aelen = (size_t)(ve - v); r->nae++;  /* fc_vary.h picks with it */
+        } else if (nl == 7 && fc_ieq(nm, nl, "upgrade", 7)) {
+            r->nupg++; if (ve > v) r->upg_set = 1;  /* no announcement (fc_upgrade.h) */
         }
         f = fe + 2;
     }

@@ -121,11 +121,14 @@ def run_wrk(w: Workload, port: int, duration: float, pin_cpu: int | None) -> Wrk
 
 
 def run_ab(port: int, path: str, n: int, concurrency: int, keepalive: bool,
-           timeout: float = 120.0, pin_cpu: int | None = None) -> tuple[int, int]:
-    """ab -n N -c C [-k]; returns (complete requests, failed + non-2xx)."""
+           timeout: float = 120.0, pin_cpu: int | None = None,
+           headers: tuple[str, ...] = ()) -> tuple[int, int]:
+    """ab -n N -c C [-k] [-H field]...; returns (complete requests, failed + non-2xx)."""
     cmd = [AB, "-q", "-n", str(n), "-c", str(concurrency), "-s", "10"]
     if keepalive:
         cmd.append("-k")
+    for field in headers:
+        cmd += ["-H", field]
     cmd.append(f"http://127.0.0.1:{port}/{path}")
     if pin_cpu is not None:
         cmd = ["taskset", "-c", str(pin_cpu)] + cmd

@@ -4,7 +4,9 @@ the handler announces the protocols listed before http/1.1 (`Upgrade: h2`, `Conn
 Upgrade` joined with the keep-alive token), later answers on the connection and error
 answers do not, a client's own Upgrade request gets none and no switch.  Apache and
 fastcore serve the same files; every connection is asked twice, so a fastcore cache that
-kept a first answer (or a later one) would show."""
+kept a first answer (or a later one) would show.  The answers are cache entries that
+carry the announcement (issue 13): test_cache_hits_announce_as_apache has every request
+of its connections answered by the C engine."""
 from __future__ import annotations
 
 import os
@@ -24,6 +26,10 @@ MaxSpareThreads 10
 ThreadsPerChild 5
 MaxRequestWorkers 10
 DocumentRoot "{www}"
+<Directory />
+    Options FollowSymLinks
+    AllowOverride None
+</Directory>
 <Directory "{www}">
     Require all granted
     AllowOverride None
@@ -116,3 +122,33 @@ def test_what_apache_announces(pair: Pair) -> None:
     assert _connection(pair.fastcore, "only2.test", ["GET /a.html HTTP/1.0"])[0][1] == {
         "upgrade": "h2", "connection": "Upgrade, close"}
     assert "upgrade" not in _connection(pair.fastcore, "plain.test", ["GET /a.html HTTP/1.1"])[0][1]
+
+
+HIT_CASES = [
+    ["GET /a.html HTTP/1.1", "GET /a.html HTTP/1.1", "GET /a.html HTTP/1.1"],
+    ["GET /a.html HTTP/1.0\r\nConnection: keep-alive", "GET /a.html HTTP/1.0"],
+    ["HEAD /a.html HTTP/1.1", "GET /a.html HTTP/1.1"],
+    ["GET /a.html HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade", "GET /a.html HTTP/1.1"],
+    ["GET /a.html HTTP/1.1\r\nUpgrade:", "GET /a.html HTTP/1.1"],
+]
+
+
+@pytest.mark.parametrize("requests", HIT_CASES)
+def test_cache_hits_announce_as_apache(pair: Pair, requests: list[str]) -> None:
+    """The same connections against fastcore in-process with the C engine first, once
+    the entry exists: every request is an engine hit, and each carries (or not) the
+    announcement exactly as Apache's answers do."""
+    from support.inprocess import FastcoreThread
+    srv = FastcoreThread(pair.fastcore.conf_path, board="compiled")
+    try:
+        assert _connection(srv, "main.test", ["GET /a.html HTTP/1.1"])[0][0] == 200  # fills
+        stats = srv.srv.engine.cache.stats()
+        before = stats["hits"]
+        for _ in range(2):
+            want = _connection(pair.apache, "main.test", requests)
+            assert _connection(srv, "main.test", requests) == want
+        assert srv.srv.engine.cache.stats()["hits"] - before == 2 * len(requests)
+    finally:
+        srv.stop()
+    # an Upgrade field with a value stops the announcement; an empty one does not
+    assert want[0][1].get("upgrade") == (None if "Upgrade: h2c" in requests[0] else "h2c,H2")

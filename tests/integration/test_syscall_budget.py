@@ -43,18 +43,24 @@ def docroot() -> Iterator[str]:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def count(spec: servers.ServerSpec, docroot: str, keepalive: bool) -> strace.PerRequest:
+def count(spec: servers.ServerSpec, docroot: str, keepalive: bool, path: str = "10k.html",
+          headers: tuple[str, ...] = (), tuning: servers.Tuning | None = None
+          ) -> strace.PerRequest:
     """Per-request syscalls of spec serving REQUESTS requests (ab -c 1, [-k])."""
     if spec.kind == "fastcore":
-        spec = replace(spec, tuning=servers.Tuning(server_lines=SPARES[spec.mpm]))
+        base = tuning or servers.Tuning()
+        spec = replace(spec, tuning=replace(
+            base, server_lines=base.server_lines + SPARES[spec.mpm]))
     run = spec.start(docroot, None)
     try:
-        done, bad = workloads.run_ab(run.port, "10k.html", 20, 1, keepalive)  # prime caches
+        done, bad = workloads.run_ab(run.port, path, 20, 1, keepalive,
+                                     headers=headers)  # prime caches
         assert (done, bad) == (20, 0)
         settle(run)
         result: list[tuple[int, int]] = []
         load = strace.traced(run.pids(), lambda: result.append(
-            workloads.run_ab(run.port, "10k.html", REQUESTS, 1, keepalive, timeout=120)))
+            workloads.run_ab(run.port, path, REQUESTS, 1, keepalive, timeout=120,
+                             headers=headers)))
         assert result == [(REQUESTS, 0)], f"ab: (complete, failed) = {result}"
         return strace.per_request(load, REQUESTS)
     finally:
@@ -109,3 +115,50 @@ def test_event_loop_yields_the_cpu_every_32_events(docroot: str) -> None:
     pr = count(servers.fastcore_spec("event"), docroot, True)
     yields = pr.by_call.get("sched_yield", 0.0)
     assert 1 / 48 <= yields <= 1 / 24, strace.breakdown(pr)
+
+
+GZIP = servers.Tuning(modules=("filter", "deflate"),
+                      dir_lines=("AddOutputFilterByType DEFLATE text/plain",))
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_gzip_answers_keep_the_keepalive_budget(docroot: str, mpm: str) -> None:
+    """mod_deflate's answer of a 100 KB text file, asked with Accept-Encoding: gzip, is a
+    C-engine hit (the gzip variant picked by src/fc_vary.h): the same budget as a plain
+    file, where the Python path spent 18 syscalls per request."""
+    text = b"".join(b"line %d of a compressible text file\n" % i for i in range(3000))
+    with open(os.path.join(docroot, "gz.txt"), "wb") as f:
+        f.write(text[:102400])
+    pr = count(servers.fastcore_spec(mpm), docroot, True, "gz.txt",
+               ("Accept-Encoding: gzip",), GZIP)
+    detail = f"fastcore-{mpm}: {pr.total:.2f} syscalls per gzip request: {strace.breakdown(pr)}"
+    assert pr.total >= KEEPALIVE_FLOOR, detail
+    assert pr.total <= KEEPALIVE_BUDGET, detail
+
+
+# Debian's stock setenvif.conf, as the engine evaluates it on each hit (src/fc_setenvif.h)
+DEBIAN_SETENVIF = servers.Tuning(modules=("setenvif",), server_lines=(
+    'BrowserMatch "Mozilla/2" nokeepalive',
+    r'BrowserMatch "MSIE 4\.0b2;" nokeepalive downgrade-1.0 force-response-1.0',
+    r'BrowserMatch "RealPlayer 4\.0" force-response-1.0',
+    r'BrowserMatch "Java/1\.0" force-response-1.0',
+    r'BrowserMatch "JDK/1\.0" force-response-1.0',
+    'BrowserMatch "Microsoft Data Access Internet Publishing Provider" redirect-carefully',
+    'BrowserMatch "MS FrontPage" redirect-carefully',
+    'BrowserMatch "^WebDrive" redirect-carefully',
+    r'BrowserMatch "^WebDAVFS/1\.[012]" redirect-carefully',
+    r'BrowserMatch "^gnome-vfs/1\.0" redirect-carefully',
+    'BrowserMatch "^gvfs/1" redirect-carefully',
+    'BrowserMatch "^XML Spy" redirect-carefully',
+    'BrowserMatch "^Dreamweaver-WebDAV-SCM1" redirect-carefully',
+    'BrowserMatch " Konqueror/4" redirect-carefully'))
+
+
+def test_stock_setenvif_rules_keep_the_keepalive_budget(docroot: str) -> None:
+    """ab's User-Agent matches none of Debian's rules: every request is an engine hit
+    that ran the 14 rules in C (where the Python cache alone served them before)."""
+    pr = count(servers.fastcore_spec("event"), docroot, True, tuning=DEBIAN_SETENVIF)
+    detail = f"fastcore-event: {pr.total:.2f} syscalls per request: {strace.breakdown(pr)}"
+    assert pr.total >= KEEPALIVE_FLOOR, detail
+    assert pr.total <= KEEPALIVE_BUDGET, detail
+

@@ -2,8 +2,9 @@
 header-name regexes, special attributes, the variables list), where they go (the server's
 list or the per-dir one, merged by appending), what they set on a request (txn.env, the
 access log), what the core makes of nokeepalive / downgrade-1.0 / force-response-1.0, and
-that under rules the C engine never answers and the Python cache only when the rules
-would set nothing."""
+that under rules both caches answer only when the rules would set nothing (the C engine
+runs them itself: src/fc_setenvif.h; tests/modules/test_mod_setenvif_cached.py compares
+Debian's stock rules with Apache)."""
 from __future__ import annotations
 
 import os
@@ -137,11 +138,11 @@ def test_a_scope_with_rules_sets_variables_each_time(tmp_path: Path) -> None:
                          "/ruled/r.txt [-] [from-setenv] [-]"]  # SetEnvIf's w wins
 
 
-def test_under_rules_only_the_python_cache_answers_and_only_when_nothing_is_set(
+def test_under_rules_the_caches_answer_only_when_nothing_is_set(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The C engine never serves under rules (it cannot run them); the Python cache
-    serves a hit whose request the rules give no variable, and hands the rest to the
-    full path (nokeepalive closes, the log shows the variable)."""
+    """The caches (the C engine, which evaluates the rules itself, or the Python cache
+    after it) serve a hit whose request the rules give no variable, and hand the rest to
+    the full path (nokeepalive closes, the log shows the variable)."""
     served = []
     real = Connection._serve_cached
 
@@ -155,8 +156,10 @@ def test_under_rules_only_the_python_cache_answers_and_only_when_nothing_is_set(
             GET % (b"plain/p.txt", b"v9"), GET % (b"plain/p.txt", b"ok3"),
             GET % (b"plain/p.txt", b"nk")]
     out, stats, lines = _serve(conf, reqs)
-    assert stats["hits"] == 0 and stats["entries"] == 0 and stats["python_entries"] == 1
-    assert served == ["ok2", "ok3"]
+    assert stats["entries"] == 1 and stats["python_entries"] == 1 and stats["hits"] >= 1
+    # ok2 and ok3 from a cache (the engine's hits, the rest the Python cache's); v9 and
+    # nk from the full path
+    assert stats["hits"] + len(served) == 2 and set(served) <= {"ok2", "ok3"}
     assert b"Connection: close" in out[4] and b"Connection: close" not in out[3]
     assert lines == ["/plain/p.txt [-] [-] [-]", "/plain/p.txt [-] [-] [-]",
                      "/plain/p.txt [9] [-] [-]", "/plain/p.txt [-] [-] [-]",

@@ -7,10 +7,12 @@ identity is compressed once per process), streaming.py whether httpd would have
 streamed a body (no Content-Length), precompressed.py the sibling files (FILE.gz,
 FILE.br, FILE.zst).
 
-Cache contribution: an answer DEFLATE may touch depends on the request's Accept-Encoding
-and environment, which the core caches (and the C engine) cannot see, so such a file is
-not cacheable; one the filter never touches (another type, an encoded file, a body of
-at most 68 bytes) adds nothing.
+Cache contribution: an answer DEFLATE may touch depends on the request's Accept-Encoding;
+when nothing else decides it, cached.py gives both answers (plain with Vary, gzip) and
+each cache hit picks one by Accept-Encoding (core/cacheable.py's Codings, the engine's
+src/fc_vary.h); otherwise (environment, expressions, notes, streaming) it is not
+cacheable.  One the filter never touches (another type, an encoded file, a body of at
+most 68 bytes) adds nothing.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from fastcore.config.model import DirConfig
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
 from fastcore.core.phases import OUTPUT_FILTER, Hook
 from fastcore.modules import ModuleSpec
+from fastcore.modules.mod_deflate.cached import deflate_codings
 from fastcore.modules.mod_deflate.config import (
     NAME,
     DeflateServer,
@@ -37,14 +40,14 @@ if TYPE_CHECKING:
 
 
 def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
-    """Not cacheable where the answer follows Accept-Encoding (see the package doc)."""
+    """Variants by Accept-Encoding, or not cacheable (see the package doc)."""
     if precompressed_codings(dc):
         return NOT_CACHEABLE
     if served is None or served.enc or served.size <= SMALLEST:
         return NOTHING
     if (may_select(dc, served.ctype, FILTER) or FILTER in output_filters(served.fname, dc)
             or FILTER in (dc.output_filters or ())):
-        return NOT_CACHEABLE
+        return deflate_codings(txn, dc, served)
     return NOTHING
 
 

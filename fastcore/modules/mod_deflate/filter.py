@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from fastcore._pure.vary import accepts_coding
 from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.core import conditional as C
 from fastcore.core import static as S
@@ -60,33 +61,6 @@ PASS_ENCODINGS = frozenset(("identity", "7bit", "8bit", "binary"))
 
 def accepts_gzip(value: str | None) -> bool:
     return accepts_coding(value, "gzip")
-
-
-def accepts_coding(value: str | None, coding: str) -> bool:
-    """mod_deflate's (and mod_brotli's) reading of Accept-Encoding: the first token
-    spelled `coding` (any case; x-gzip is not gzip), refused only by a first parameter
-    that is a prefix of "q=0.000" at least three characters long."""
-    if value is None:
-        return False
-    token, pos = get_token(value, 0, False)
-    n = len(value)
-    while token and token.lower() != coding:
-        while pos < n and value[pos] == ";":
-            _, pos = get_token(value, pos + 1, True)
-        if pos < n and value[pos] == ",":
-            pos += 1
-        if pos >= n:
-            return False
-        token, pos = get_token(value, pos, False)
-    if not token:
-        return False
-    if pos < n:
-        while pos < n and value[pos] == ";":
-            pos += 1
-        q, _ = get_token(value, pos, True)
-        if len(q) >= 3 and "q=0.000".startswith(q):
-            return False
-    return True
 
 
 def _encoding_allows(headers: list[tuple[str, str]]) -> tuple[bool, str | None]:
@@ -349,7 +323,8 @@ def encode_output(core: Handler, txn: Transaction, codec: Codec) -> HookResult:
     may, encoding = _encoding_allows(resp.headers)
     if not may:
         return DECLINED
-    resp.cache = None  # the answer now depends on the request's Accept-Encoding
+    # (resp.cache stays: the modules' cache contributions decide whether an answer that
+    # follows Accept-Encoding is cached, as variants by coding: mod_deflate/cached.py)
     headers = resp.headers
     forced = codec.force_env is not None and codec.force_env in env
     if not forced and not accepts_coding(txn.headers_in.get("accept-encoding"),
@@ -368,8 +343,11 @@ def encode_output(core: Handler, txn: Transaction, codec: Codec) -> HookResult:
         return resp
     except Exception:  # the encoder refused its parameters (deflateInit2): sent as is
         return resp
-    return compressed_answer(core, txn, headers, encoding, packed, conf, ctype, src,
-                             codec, resp.close)
+    out = compressed_answer(core, txn, headers, encoding, packed, conf, ctype, src,
+                            codec, resp.close)
+    if out.status == 200 and not out.no_length:
+        out.cache = resp.cache  # the file it encodes: the caches may keep it as a variant
+    return out
 
 
 def compressed_answer(core: Handler, txn: Transaction, headers: list[tuple[str, str]],
