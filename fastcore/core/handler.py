@@ -23,6 +23,7 @@ from fastcore.config.model import DirConfig
 from fastcore.core import conditional as C
 from fastcore.core import errors as E
 from fastcore.core import static as S
+from fastcore.core import subrequest
 from fastcore.core.cacheable import CacheInfo, produced_by
 from fastcore.core.mapping import IfOutcome, WalkResult, decode_path, loose_path
 from fastcore.core.paths import fs_to_wire, to_bytes
@@ -405,7 +406,7 @@ class Handler:
                 return False
             uri = base + os.path.basename(path)
             dc = self.sub_if(txn, uri, path, self.resolver.location_config(vhost, uri, dc))
-            return self.srv.authorize(txn, dc, path) is not False
+            return subrequest.allowed(self, txn, dc, path)
         return allowed
 
     def trace(self, txn: Transaction, req: Request) -> Response:

@@ -13,7 +13,7 @@ import select
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fastcore.config.model import DirConfig, ServerConfig, VirtualHost
+from fastcore.config.model import ServerConfig, VirtualHost
 from fastcore.core import errors as E
 from fastcore.core.connection import Connection
 from fastcore.core.dns import Resolver
@@ -28,8 +28,7 @@ from fastcore.core.engine import (  # noqa: F401 - the state constants are this 
 )
 from fastcore.core.fastpath import ResponseCache
 from fastcore.core.handler import Handler
-from fastcore.core.mapping import Mapper, WalkResult
-from fastcore.core.phases import OK, HookResult
+from fastcore.core.mapping import Mapper
 from fastcore.core.request import Request
 from fastcore.core.transaction import Transaction
 from fastcore.modules import mod_authz_core as authz
@@ -211,40 +210,6 @@ class HttpServer:
         self.log_fds.clear()
 
     # ------------------------------------------------------------ helpers for handler
-    def authorize(self, txn: Transaction, dc: DirConfig, filename: str) -> bool:
-        """True when a sub-request for `filename` under `dc` would pass (see access)."""
-        rv = self.access(txn, dc, filename)
-        return rv.__class__ is int and rv == OK
-
-    def access(self, txn: Transaction, dc: DirConfig, filename: str) -> HookResult:
-        """A sub-request's access decision for `filename` under `dc` (listing entries,
-        negotiation variants, DirectoryIndex candidates): request.c's whole access
-        sequence (Phases.access: Order/Allow, Satisfy, Require, authentication with the
-        request's own Authorization field), as Apache runs it for a sub-request.  OK, or
-        the answer it ends in, built without ErrorDocument (a sub-request's error is
-        never sent as it is)."""
-        walk = txn.walk
-        saved = (txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri)
-        ctx = txn.conn.ctx
-        answer = (ctx.answer_txn, ctx.answer_vary)  # the main request's Vary stays its own
-        txn.dirconf = dc
-        # the sub-request's URI (its log lines name it): the entry beside the request's
-        txn.r_uri = txn.r_uri[:txn.r_uri.rfind("/") + 1] + os.path.basename(filename)
-        if walk is not None:
-            txn.walk = WalkResult(filename, walk.st, walk.dirconf, walk.path_info,
-                                  walk.cacheable)
-        txn.user = None  # a sub-request authenticates on its own
-        txn.satisfy_any = False
-        txn.error_depth += 1
-        try:
-            rv = self.handler.phases.access(self.handler, txn)
-        finally:
-            txn.error_depth -= 1
-            txn.walk = walk
-            txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri = saved
-            ctx.answer_txn, ctx.answer_vary = answer
-        return rv
-
     def caches_negotiated(self, vhost: VirtualHost | None) -> bool:
         """CacheNegotiatedDocs On (the vhost's, else the main server's)."""
         return caches_negotiated(vhost or self.cfg.main)

@@ -148,7 +148,7 @@ def decide(core: Handler, txn: Transaction, after_authn: bool) -> HookResult:
         return 500
     if result == GRANTED:
         # the headers a granting Require expr read go into Vary (add_vary); a
-        # sub-request's are put back by HttpServer.access
+        # sub-request's are put back by core.subrequest.access
         ctx.answer_txn, ctx.answer_vary = txn, ctx.vary
         ctx.vary = []
         return OK

@@ -124,7 +124,7 @@ class ReqCtx:
         self._name: str | None = None   # reverse name (unconfirmed)
         self._looked_up = False
         self._double: bool | None = None  # None: forward check not done yet
-        # Require expr: the request it is evaluated for (set by HttpServer.authorize),
+        # Require expr: the request it is evaluated for (set by the access phases),
         # an evaluation's failure (Apache's AUTHZ_GENERAL_ERROR: 500) and the request
         # headers it read (Vary on the answer)
         self.txn: Transaction | None = None

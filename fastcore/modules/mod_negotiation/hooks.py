@@ -11,6 +11,7 @@ from fastcore._ext import load
 from fastcore.config.model import OPT_MULTI, DirConfig
 from fastcore.core import conditional as C
 from fastcore.core import static as S
+from fastcore.core import subrequest
 from fastcore.core.mapping import normalize
 from fastcore.core.phases import DECLINED, FIXUPS, HANDLER, OK, Hook, HookResult
 from fastcore.core.request import HttpError
@@ -166,7 +167,7 @@ def redirect_target(core: Handler, txn: Transaction, path: str, rel_uri: str
     except Exception:  # a broken .htaccess on the variant's way
         return 500, None
     vdc = core.resolver.location_config(vhost, uri, walk.dirconf)
-    if core.srv.authorize(txn, vdc, walk.filename) is False:
+    if not subrequest.allowed(core, txn, vdc, walk.filename):
         return 403, None
     return None, vdc
 
