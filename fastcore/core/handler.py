@@ -46,7 +46,7 @@ from fastcore.core.phases import (
 )
 from fastcore.core.protocols import announce_upgrades
 from fastcore.core.request import HttpError, Request
-from fastcore.core.response import ALLOW_405, ALLOW_OPTIONS, KNOWN_METHODS, Response
+from fastcore.core.response import ALLOW_405, ALLOW_OPTIONS, KNOWN_METHODS, Response, VaryFields
 from fastcore.core.transaction import Transaction
 from fastcore.modules import REGISTRY, ModuleSpec
 
@@ -481,22 +481,8 @@ def if_vary(core: Handler, txn: Transaction) -> HookResult:
     if walk is None or not walk.vary or resp is None or (
             resp.status >= 300 and resp.status != 304):
         return OK
-    names = list(walk.vary)
-    at = None
-    kept: list[tuple[str, str]] = []
-    for k, v in resp.headers:
-        if k.lower() == "vary":
-            if at is None:
-                at = len(kept)
-            names += [t.strip() for t in v.split(",") if t.strip()]
-        else:
-            kept.append((k, v))
-    tokens: list[str] = []
-    for n in names:
-        if n.lower() not in (t.lower() for t in tokens):
-            tokens.append(n)
-    kept.insert(0 if at is None else at, ("Vary", ",".join(tokens)))
-    resp.headers = kept
+    fields = VaryFields.take(resp.headers)
+    resp.headers = fields.put([*walk.vary, *fields.tokens], 0)
     return OK
 
 

@@ -44,6 +44,7 @@ from fastcore.core.paths import (
     unescape_path,
     wire_bytes,
 )
+from fastcore.core.pregsub import pregsub
 from fastcore.core.request import HttpError
 from fastcore.modules.mod_alias import Alias, Redirect, alias_server
 
@@ -173,24 +174,8 @@ def alias_match(uri: str, prefix: str) -> int:
 
 
 def _subst(template: str, m: Match) -> str:
-    """ap_pregsub: $0-$9 are the match's groups (unset or missing ones are empty), a
-    backslash makes the next character literal, everything else is copied."""
-    out: list[str] = []
-    i, n = 0, len(template)
-    while i < n:
-        c = template[i]
-        i += 1
-        if c == "$" and i < n and template[i].isdigit():
-            g = int(template[i])
-            i += 1
-            if g <= m.re.groups:
-                out.append(m.group(g) or "")
-            continue
-        if c == "\\" and i < n:
-            c = template[i]
-            i += 1
-        out.append(c)
-    return "".join(out)
+    """ap_pregsub (core/pregsub.py) over the match's groups (missing ones are empty)."""
+    return pregsub(template, lambda g: m.group(g) if g <= m.re.groups else None)
 
 
 def apply_redirects(redirects: tuple[Redirect, ...], uri: str, query: str
