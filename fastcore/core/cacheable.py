@@ -165,12 +165,12 @@ class CacheEntry:
 
 
 @cache
-def _contributions() -> tuple[ContributionFn, ...]:
-    """The registered modules' contributions, in registry order (imported on first use:
-    the registry's modules import this file)."""
+def _contributions(loaded: tuple[str, ...]) -> tuple[ContributionFn, ...]:
+    """The loaded modules' contributions, in registry order, once per set of modules (the
+    registry is imported on first use: the registry's modules import this file)."""
     from fastcore.modules import REGISTRY
 
-    return tuple(spec.cache_contribution for spec in REGISTRY.every()
+    return tuple(spec.cache_contribution for spec in REGISTRY.load(loaded)
                  if spec.cache_contribution is not None)
 
 
@@ -194,7 +194,7 @@ def core_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None)
 
 
 def _shares(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> list[Contribution]:
-    return [*(fn(txn, dc, served) for fn in _contributions()),
+    return [*(fn(txn, dc, served) for fn in _contributions(txn.conn.srv.cfg.modules)),
             core_contribution(txn, dc, served)]
 
 

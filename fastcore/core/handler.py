@@ -31,14 +31,12 @@ from fastcore.core.phases import (
     DECLINED,
     FIRST,
     HANDLER,
-    LAST,
     MAP_TO_STORAGE,
     OK,
     OUTPUT_FILTER,
     REALLY_FIRST,
     REALLY_LAST,
     TRANSLATE_NAME,
-    TYPE_CHECKER,
     Hook,
     HookResult,
     Phases,
@@ -66,7 +64,7 @@ class Handler:
         self.resolver = srv.resolver
         self.mapper = srv.mapper
         self.mime = srv.mime
-        specs = REGISTRY.every() if registry is None else registry
+        specs = REGISTRY.load(srv.cfg.modules) if registry is None else registry
         regs = registrations(specs, srv.cfg.modules)
         # the <If> conditions' Vary: only where a request can meet an <If> (a test's
         # stand-in resolver without the attribute: always)
@@ -489,14 +487,6 @@ def if_vary(core: Handler, txn: Transaction) -> HookResult:
 IF_VARY = Hook(OUTPUT_FILTER, if_vary, REALLY_FIRST)
 
 
-def script_alias_type(core: Handler, txn: Transaction) -> HookResult:
-    """A URI ScriptAlias mapped gets the cgi-script handler when nothing named one."""
-    if core.mapper.script_aliased(txn.vhost, txn.r_uri):
-        txn.handler_name = "cgi-script"
-        return OK
-    return DECLINED
-
-
 def healthz(core: Handler, txn: Transaction) -> HookResult:
     """`SetHandler healthz` (a fastcore extension): 200 while this process takes new
     work, 503 once it drains for a graceful stop, so a balancer moves away first."""
@@ -525,7 +515,6 @@ CORE_HOOKS = (
     Hook(TRANSLATE_NAME, translate_name, REALLY_LAST),
     Hook(MAP_TO_STORAGE, trace_method, FIRST),
     Hook(MAP_TO_STORAGE, walk_storage, REALLY_LAST),
-    Hook(TYPE_CHECKER, script_alias_type, LAST),
     Hook(HANDLER, healthz, FIRST),
     Hook(HANDLER, default_handler, REALLY_LAST),
 )
@@ -533,11 +522,11 @@ CORE_HOOKS = (
 
 def registrations(registry: Sequence[ModuleSpec], loaded: Sequence[str]
                   ) -> list[Registration]:
-    """The core's functions, then each module's: all of a loaded module's, and of a
-    module not loaded only those fastcore has always run (Hook.always)."""
+    """The core's functions, then those of each module LoadModule loaded (httpd
+    registers a module's hooks when it is loaded, and only then)."""
     regs = [Registration("core_module", h) for h in CORE_HOOKS]
     names = set(loaded)
     for spec in registry:
-        on = spec.name in names
-        regs += [Registration(spec.name, h) for h in spec.hooks if on or h.always]
+        if spec.name in names:
+            regs += [Registration(spec.name, h) for h in spec.hooks]
     return regs

@@ -31,6 +31,8 @@ from fastcore.core.handler import Handler
 from fastcore.core.mapping import Mapper
 from fastcore.core.request import Request
 from fastcore.core.transaction import Transaction
+from fastcore.core.typemap import TypeMap
+from fastcore.modules import REGISTRY
 from fastcore.modules import mod_authz_core as authz
 from fastcore.modules.mod_authz_core import METHODS, RequireGroup
 from fastcore.modules.mod_log_config import (
@@ -40,8 +42,6 @@ from fastcore.modules.mod_log_config import (
     custom_logs,
     open_log,
 )
-from fastcore.modules.mod_mime import MimeMap
-from fastcore.modules.mod_negotiation.config import caches_negotiated
 from fastcore.modules.mod_reqtimeout import ReadLimits, server_limits
 
 if TYPE_CHECKING:
@@ -81,8 +81,8 @@ class HttpServer:
             from fastcore.config.merge import DirResolver
             resolver = DirResolver(cfg)
         self.resolver: DirResolver = resolver  # tests pass a stand-in with its methods
-        self.mapper = Mapper(resolver)
-        self.mime = MimeMap(cfg.types_config)
+        self.mapper = Mapper(resolver, REGISTRY.translators(cfg))
+        self.mime: TypeMap = REGISTRY.type_map(cfg)  # mod_mime's, else nothing typed
         self.banner = E.server_banner(cfg.server_tokens)
         self.server_line = b"Server: " + self.banner.encode() + b"\r\n"
         self.handler = Handler(self)
@@ -210,10 +210,6 @@ class HttpServer:
         self.log_fds.clear()
 
     # ------------------------------------------------------------ helpers for handler
-    def caches_negotiated(self, vhost: VirtualHost | None) -> bool:
-        """CacheNegotiatedDocs On (the vhost's, else the main server's)."""
-        return caches_negotiated(vhost or self.cfg.main)
-
     def trace_enabled(self, vhost: VirtualHost | None) -> bool:
         return (vhost or self.cfg.main).trace_enable != "off"
 

@@ -141,5 +141,5 @@ def directives() -> list[Directive]:
 
 
 
-HOOKS = (Hook(HANDLER, directory_handler, always=True),)
+HOOKS = (Hook(HANDLER, directory_handler),)
 MODULE = ModuleSpec(NAME, directives, dir_record=DirIndexDir, hooks=HOOKS)

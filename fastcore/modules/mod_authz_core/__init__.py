@@ -202,8 +202,8 @@ def add_vary(core: Handler, txn: Transaction) -> HookResult:
     return OK
 
 
-HOOKS = (Hook(CHECK_ACCESS_EX, authorize_userless, LAST, always=True),
-         Hook(CHECK_AUTHZ, authorize_user, LAST, always=True),
+HOOKS = (Hook(CHECK_ACCESS_EX, authorize_userless, LAST),
+         Hook(CHECK_AUTHZ, authorize_user, LAST),
          Hook(OUTPUT_FILTER, add_vary))
 MODULE = ModuleSpec(NAME, directives, dir_record=AuthzDir, hooks=HOOKS,
                     cache_contribution=cache_contribution)
