@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 from fastcore._ext import load
 from fastcore.config.model import VirtualHost
 from fastcore.core import exchange
+from fastcore.core.client import ReqCtx
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineLink, FastConn, _fp
 from fastcore.core.exchange import PendingAnswer
 from fastcore.core.output import Flush, OutputQueue
+from fastcore.core.readclock import ReadClock
 from fastcore.core.request import BodyReader, HttpError, Request, find_head_end
 from fastcore.core.transaction import Transaction
-from fastcore.modules import mod_authz_core as authz
-from fastcore.modules.mod_reqtimeout import ReadClock
 
 if TYPE_CHECKING:
     from fastcore.core.server import HttpServer
@@ -70,7 +70,7 @@ class Connection:
         self.remote_port: int = (peer[1] if peer and isinstance(peer, tuple) and len(peer) > 1
                                  else 0)
         self._local: tuple | None = None
-        self.ctx = authz.ReqCtx(self.client_ip, self.local_addr, "GET", srv.dns)
+        self.ctx = ReqCtx(self.client_ip, self.local_addr, "GET", srv.dns)
         main = srv.cfg.main
         self.vh: VirtualHost = main  # the vhost of the current request (KeepAlive*, Timeout)
         self.timeout: float = main.timeout

@@ -29,12 +29,12 @@ from fastcore.core.engine import (  # noqa: F401 - the state constants are this 
 from fastcore.core.fastpath import ResponseCache
 from fastcore.core.handler import Handler
 from fastcore.core.mapping import Mapper
+from fastcore.core.readclock import ReadLimits
 from fastcore.core.request import Request
+from fastcore.core.response import KNOWN_METHODS
 from fastcore.core.transaction import Transaction
 from fastcore.core.typemap import TypeMap
 from fastcore.modules import REGISTRY
-from fastcore.modules import mod_authz_core as authz
-from fastcore.modules.mod_authz_core import METHODS, RequireGroup
 from fastcore.modules.mod_log_config import (
     DEFAULT_NICKNAMES,
     AccessLog,
@@ -42,7 +42,6 @@ from fastcore.modules.mod_log_config import (
     custom_logs,
     open_log,
 )
-from fastcore.modules.mod_reqtimeout import ReadLimits, server_limits
 
 if TYPE_CHECKING:
     from fastcore.config.merge import DirResolver
@@ -58,7 +57,7 @@ def split_server_name(name: str) -> tuple[str, int | None]:
 
 
 # Methods Apache knows without RegisterHttpMethod (HttpProtocolOptions RegisteredMethods)
-REGISTERED_METHODS = METHODS | {"HEAD"}
+REGISTERED_METHODS = KNOWN_METHODS
 
 # With a holder (prefork, worker), the first wait of a new connection for its request is
 # this short: a client that connected and sent nothing yet waits in the holder, not in a
@@ -90,10 +89,10 @@ class HttpServer:
         self.needs_local_addr: bool = (self._needs_local_addr() if needs_local is None
                                        else bool(needs_local))
         self.dns: Resolver | None = None
-        # mod_access_compat: `Allow from NAME` may come from any .htaccess at any time (the
-        # resolver does no DNS until a rule asks for a name)
-        if cfg.hostname_lookups_used or self._uses_require_host() or \
-                "access_compat_module" in cfg.modules:
+        # HostnameLookups, or a loaded module that may ask for names (REGISTRY.needs_dns:
+        # `Require host`, mod_access_compat's `Allow from NAME`); the resolver does no DNS
+        # until a rule asks for a name
+        if cfg.hostname_lookups_used or REGISTRY.needs_dns(cfg):
             self.dns = Resolver()
         self._open_logs()
         self.engine = Engine(cfg, self.server_line, self.access_logs, self._log_formats,
@@ -120,16 +119,6 @@ class HttpServer:
         hosts = {h for h, _ in addrs}
         ports = {p for _, p in addrs}
         return bool(hosts - {"*", "_default_"}) or len(ports) > 1
-
-    def _uses_require_host(self) -> bool:
-        def walk(g: RequireGroup | None) -> bool:
-            if g is None:
-                return False
-            return any(walk(i) if isinstance(i, RequireGroup) else i.kind == "host" for i in g.items)
-        vhs = (self.cfg.main, *self.cfg.vhosts)
-        return any(walk(authz.authz_config(v.dir_defaults).authz)
-                   or any(walk(authz.authz_config(s.config).authz) for s in v.sections)
-                   for v in vhs)
 
     def _open_logs(self) -> None:
         cfg = self.cfg
@@ -271,11 +260,11 @@ class HttpServer:
         """mod_reqtimeout's deadlines, per connection from its address's default server
         (Apache's c->base_server); one lookup only when vhosts set different ones."""
         cfg = self.cfg
-        self.read_limits = server_limits(cfg, cfg.main)
-        self.read_limits_vary = any(server_limits(cfg, v) != self.read_limits
+        self.read_limits = REGISTRY.read_limits(cfg, cfg.main)
+        self.read_limits_vary = any(REGISTRY.read_limits(cfg, v) != self.read_limits
                                     for v in cfg.vhosts)
         # a connection whose address is not looked up: the first vhost's, as vhost_for
-        self.read_limits_default = (server_limits(cfg, self.resolver.vhost_for(None, None))
+        self.read_limits_default = (REGISTRY.read_limits(cfg, self.resolver.vhost_for(None, None))
                                     if self.read_limits_vary else self.read_limits)
 
     def read_limits_for(self, conn: Connection) -> ReadLimits | None:
@@ -283,7 +272,7 @@ class HttpServer:
             return self.read_limits
         if not self.needs_local_addr:
             return self.read_limits_default
-        return server_limits(self.cfg, self.resolver.vhost_for(conn.local_addr(), None))
+        return REGISTRY.read_limits(self.cfg, self.resolver.vhost_for(conn.local_addr(), None))
 
     def serve_blocking(self, fd: int, peer: tuple, slot: int = -1,
                        hold: Callable[[Connection], bool] | None = None) -> None:

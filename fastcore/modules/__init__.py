@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from fastcore.config.engine import Directive
-from fastcore.config.model import ModuleRecord, ServerConfig
+from fastcore.config.model import ModuleRecord, ServerConfig, VirtualHost
 from fastcore.config.modules import MPMS, STATIC, add_directives, core_table
 from fastcore.core.cacheable import ContributionFn
 from fastcore.core.mapping import TranslateFn
 from fastcore.core.phases import Hook
+from fastcore.core.readclock import ReadLimits
 from fastcore.core.typemap import NO_TYPES, TypeMap
 
 
@@ -51,6 +52,10 @@ class ModuleSpec:
     type_map: Callable[[ServerConfig], TypeMap] | None = None
     # its translate_name for the mapper (URI -> file or redirect; core/mapping.py)
     translate: TranslateFn | None = None
+    # whether the configuration makes it look host names up (the server's resolver)
+    needs_dns: Callable[[ServerConfig], bool] | None = None
+    # the read deadlines a connection to a server enforces (mod_reqtimeout's)
+    read_limits: Callable[[ServerConfig, VirtualHost], ReadLimits | None] | None = None
 
 
 # Apache module name -> the Python module (or package) holding its MODULE spec.
@@ -126,6 +131,18 @@ class Registry:
     def translators(self, cfg: ServerConfig) -> tuple[TranslateFn, ...]:
         """The loaded modules' translate_name functions, in registry order."""
         return tuple(s.translate for s in self.load(cfg.modules) if s.translate is not None)
+
+    def read_limits(self, cfg: ServerConfig, vhost: VirtualHost) -> ReadLimits | None:
+        """The read deadlines of a connection to `vhost`: the loaded module's, else none
+        (Timeout alone)."""
+        for spec in self.load(cfg.modules):
+            if spec.read_limits is not None:
+                return spec.read_limits(cfg, vhost)
+        return None
+
+    def needs_dns(self, cfg: ServerConfig) -> bool:
+        """A loaded module may look host names up under this configuration."""
+        return any(s.needs_dns(cfg) for s in self.load(cfg.modules) if s.needs_dns is not None)
 
     def type_map(self, cfg: ServerConfig) -> TypeMap:
         """The loaded module's file-name -> type service (mod_mime's TypesConfig map);

@@ -218,11 +218,9 @@ def test_every_feature_in_a_child_imports_nothing(mpm: str, process_mode: str,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-# Module code the core itself imports whatever is loaded (docs/internals.md, "Layout":
-# mod_log_config is compiled into httpd; the connection's ReqCtx and the reqtimeout
-# clock are the others, each justified there).
-CORE_IMPORTED = ("fastcore.modules.mod_log_config", "fastcore.modules.mod_authz_core",
-                 "fastcore.modules.mod_reqtimeout")
+# Module code the core itself imports whatever is loaded (docs/internals.md, "Layout"):
+# mod_log_config, compiled into httpd.
+CORE_IMPORTED = ("fastcore.modules.mod_log_config",)
 # Modules whose code uses another module's (httpd's optional functions: ap_auth_type
 # and ap_note_auth_failure for mod_authz_core; mod_autoindex's DirectoryIndex and
 # MultiViews lookups, mod_dir's index negotiation), imported with them.
