@@ -347,12 +347,7 @@ class Connection:
         itself without holding a thread (it should check needs_linger first)."""
         if self.closed:
             return
-        self.closed = True
-        self._drop_output()
-        if self.link is not None:
-            self.link.close()
-        if self.sb is not None:
-            self.sb.set_status(self.slot, "_")
+        self.release()
         try:
             if linger and self.needs_linger:
                 _sf.lingering_close(self.fd)

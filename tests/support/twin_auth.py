@@ -198,3 +198,18 @@ def auth_site(tmp_path: Path, *files: str) -> None:
         path.write_text(f + "\n")
     subprocess.run([HTPASSWD, "-cbB", str(tmp_path / "pw"), "alice", "one"], check=True,
                    capture_output=True)
+
+
+def refused_as_apache(tmp: str, inner: str, modules: tuple[str, ...], outer: str = "") -> None:
+    """Apache refuses the configuration (startup_conf's) and fastcore's ConfigError says
+    what Apache prints, file and line included."""
+    from fastcore.config import ConfigError, load
+
+    path = startup_conf(tmp, inner, modules, outer)
+    want = apache_refusal(path)
+    try:
+        load(path)
+    except ConfigError as err:
+        assert str(err).strip() == want
+    else:
+        raise AssertionError(f"fastcore accepted what Apache refuses: {want}")
