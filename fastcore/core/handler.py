@@ -37,6 +37,7 @@ from fastcore.core.phases import (
     REALLY_FIRST,
     REALLY_LAST,
     TRANSLATE_NAME,
+    TYPE_CHECKER,
     Hook,
     HookResult,
     Phases,
@@ -487,6 +488,15 @@ def if_vary(core: Handler, txn: Transaction) -> HookResult:
 IF_VARY = Hook(OUTPUT_FILTER, if_vary, REALLY_FIRST)
 
 
+def override_type(core: Handler, txn: Transaction) -> HookResult:
+    """core_override_type: SetHandler is a core directive, the scope's handler whether
+    or not a module types files (mod_mime, when loaded, names the same one)."""
+    dc = txn.dirconf
+    if dc is not None and dc.set_handler and dc.set_handler.lower() != "none":
+        txn.handler_name = dc.set_handler
+    return DECLINED
+
+
 def healthz(core: Handler, txn: Transaction) -> HookResult:
     """`SetHandler healthz` (a fastcore extension): 200 while this process takes new
     work, 503 once it drains for a graceful stop, so a balancer moves away first."""
@@ -515,6 +525,7 @@ CORE_HOOKS = (
     Hook(TRANSLATE_NAME, translate_name, REALLY_LAST),
     Hook(MAP_TO_STORAGE, trace_method, FIRST),
     Hook(MAP_TO_STORAGE, walk_storage, REALLY_LAST),
+    Hook(TYPE_CHECKER, override_type, REALLY_FIRST),
     Hook(HANDLER, healthz, FIRST),
     Hook(HANDLER, default_handler, REALLY_LAST),
 )

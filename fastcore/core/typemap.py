@@ -22,14 +22,22 @@ class TypeMap(Protocol):
     def content_type_header(self, filename: str, dirconf: DirConfig | None) -> str | None: ...
 
 
+def forced_type(dirconf: DirConfig | None) -> str | None:
+    """ForceType, a core directive (core_override_type): the type of every file of the
+    scope, whichever module types files; `none` cancels an enclosing one."""
+    ft = dirconf.force_type if dirconf is not None else None
+    return ft if ft and ft.lower() != "none" else None
+
+
 class NoTypes:
-    """No module types files (no mod_mime loaded): nothing is known of any name."""
+    """No module types files (no mod_mime loaded): nothing is known of a name, but the
+    core's ForceType still applies."""
 
     def lookup(self, filename: str, dirconf: DirConfig | None) -> TypeFacts:
-        return None, None, None, None
+        return forced_type(dirconf), None, None, None
 
     def content_type_header(self, filename: str, dirconf: DirConfig | None) -> str | None:
-        return None
+        return forced_type(dirconf)
 
 
 NO_TYPES = NoTypes()

@@ -17,7 +17,7 @@ from fastcore.config.model import DirConfig, ServerConfig, module_record, scope_
 from fastcore.config.tree import Node
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
 from fastcore.core.phases import DECLINED, OK, TYPE_CHECKER, Hook, HookResult
-from fastcore.core.typemap import with_default_charset
+from fastcore.core.typemap import forced_type, with_default_charset
 from fastcore.modules import ModuleSpec
 
 if TYPE_CHECKING:
@@ -147,8 +147,7 @@ class MimeMap:
                 encoding = mc.add_encoding[e]
             if e in mc.add_charset:
                 charset = mc.add_charset[e].lower()
-        if dc.force_type and dc.force_type.lower() != "none":
-            ctype = dc.force_type
+        ctype = forced_type(dc) or ctype
         if language is None and mc.default_language:
             language = mc.default_language
         result = (ctype, charset, language, encoding)
@@ -313,6 +312,8 @@ def type_checker(core: Handler, txn: Transaction) -> HookResult:
 
 
 HOOKS = (Hook(TYPE_CHECKER, type_checker),)
+
+
 def type_map(cfg: ServerConfig) -> MimeMap:
     """The core's type service while mod_mime is loaded: TypesConfig's map."""
     return MimeMap(cfg.types_config)
