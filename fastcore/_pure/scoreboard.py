@@ -16,6 +16,7 @@ import struct
 import tempfile
 import threading
 import time
+from types import TracebackType
 
 ATOMICS_MODE = "pure"
 ATOMICS_REQUESTED = "pure"
@@ -328,7 +329,8 @@ class ProcessMutex:
         self.lock()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.unlock()
 
     def close(self) -> None:

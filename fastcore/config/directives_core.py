@@ -6,12 +6,14 @@ import socket
 
 from fastcore.config.engine import (
     Ctx,
+    DirectiveArgs,
     DirectiveError,
     Engine,
 )
 from fastcore.config.errors import error_log_line
 from fastcore.config.model import OPT_ALL, OPT_INCNOEXEC, OPTION_NAMES, ListenAddr
 from fastcore.config.options import options  # noqa: F401 - core_table imports it from here
+from fastcore.config.state import VhostValue
 from fastcore.config.tree import Node
 
 CORE = "core_module"
@@ -48,7 +50,7 @@ def _atoi(v: str) -> int:
     return sign * int(digits) if digits else 0
 
 
-def _vh(e: Engine, ctx: Ctx, name: str, value: object) -> None:
+def _vh(e: Engine, ctx: Ctx, name: str, value: VhostValue) -> None:
     e.state.set_vhost(ctx.vhost, name, value)
 
 
@@ -495,7 +497,7 @@ def server_admin(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     _vh(e, ctx, "server_admin", a[0])
 
 
-def ignore(e: Engine, ctx: Ctx, a: object, n: Node) -> None:
+def ignore(e: Engine, ctx: Ctx, a: DirectiveArgs, n: Node) -> None:
     """Accepted for compatibility; fastcore has nothing to configure for it."""
 
 
@@ -547,13 +549,13 @@ def group(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     e.state.group = name
 
 
-def _words(a: object, name: str) -> list[str]:
+def _words(a: DirectiveArgs, name: str) -> list[str]:
     from fastcore.config.lexer import split_words
 
     return split_words(str(a))
 
 
-def _need(a: object, name: str, usage: str) -> list[str]:
+def _need(a: DirectiveArgs, name: str, usage: str) -> list[str]:
     words = list(a) if isinstance(a, list) else []
     if not words:
         raise DirectiveError(f"{name} requires at least one argument, {usage}")

@@ -3,7 +3,15 @@ Apache, so `StartServers` without an MPM is an "Invalid command"."""
 from __future__ import annotations
 
 from fastcore.config.directives_core import _atoi, listen, listen_backlog, pid_file
-from fastcore.config.engine import GLOBAL_ONLY, RSRC, Ctx, Directive, DirectiveError, Engine
+from fastcore.config.engine import (
+    GLOBAL_ONLY,
+    RSRC,
+    Ctx,
+    Directive,
+    DirectiveArgs,
+    DirectiveError,
+    Engine,
+)
 from fastcore.config.tree import Node
 
 PREFORK, WORKER, EVENT = "mpm_prefork_module", "mpm_worker_module", "mpm_event_module"
@@ -77,7 +85,7 @@ def _coredump(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
         raise DirectiveError(f"CoreDumpDirectory {path} does not exist")
 
 
-def _ignore(e: Engine, ctx: Ctx, a: object, n: Node) -> None:
+def _ignore(e: Engine, ctx: Ctx, a: DirectiveArgs, n: Node) -> None:
     """Accepted: tuning for memory/buffers that fastcore leaves to the kernel."""
 
 

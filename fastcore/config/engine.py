@@ -85,6 +85,9 @@ class Ctx:
 
 
 # the argument is what the syntax makes of the text: list[str], bool (FLAG) or str (RAW_ARGS)
+DirectiveArgs = list[str] | bool | str
+# Each handler declares the one kind its syntax gives (a: list[str], a: bool ...), so the
+# table's type leaves the argument open (a Callable over DirectiveArgs would refuse them).
 Handler = Callable[["Engine", Ctx, Any, Node], None]
 
 

@@ -17,6 +17,10 @@ from fastcore.config.model import (
     merge_records,
 )
 
+# What a core directive stores in a VirtualHost field (ServerName's str, Timeout's float,
+# KeepAlive's bool, LimitRequestLine's int, ServerAlias's and Protocols' tuples).
+VhostValue = str | int | float | bool | tuple[str, ...] | None
+
 # VirtualHost fields a <VirtualHost> inherits from the main server when it does not set them.
 _INHERITED = ("server_admin", "document_root", "error_log", "keep_alive",
               "keep_alive_timeout", "max_keep_alive_requests", "timeout", "limit_request_line",
@@ -59,7 +63,7 @@ class State:
         self.defines: set[str] = set()
         self.log_paths: list[tuple[str, str, str, int]] = []  # path, kind, file, line
 
-    def set_vhost(self, vh: VirtualHost, name: str, value: object) -> None:
+    def set_vhost(self, vh: VirtualHost, name: str, value: VhostValue) -> None:
         setattr(vh, name, value)
         self.explicit.setdefault(id(vh), set()).add(name)
 

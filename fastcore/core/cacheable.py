@@ -285,12 +285,12 @@ class CacheEntry:
 
 
 @cache
-def _contributions() -> tuple[ContributionFn, ...]:
-    """The registered modules' contributions, in registry order (imported on first use:
-    the registry's modules import this file)."""
+def _contributions(loaded: tuple[str, ...]) -> tuple[ContributionFn, ...]:
+    """The loaded modules' contributions, in registry order, once per set of modules (the
+    registry is imported on first use: the registry's modules import this file)."""
     from fastcore.modules import REGISTRY
 
-    return tuple(spec.cache_contribution for spec in REGISTRY.every()
+    return tuple(spec.cache_contribution for spec in REGISTRY.load(loaded)
                  if spec.cache_contribution is not None)
 
 
@@ -312,8 +312,8 @@ def core_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None)
 
 
 def shares(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> list[Contribution]:
-    """Every registered module's contribution, then the core's (fixedanswer.py too)."""
-    return [*(fn(txn, dc, served) for fn in _contributions()),
+    """Every loaded module's contribution, then the core's (fixedanswer.py too)."""
+    return [*(fn(txn, dc, served) for fn in _contributions(txn.conn.srv.cfg.modules)),
             core_contribution(txn, dc, served)]
 
 

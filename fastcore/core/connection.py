@@ -6,7 +6,8 @@ Connection.run() hands the socket to the engine through the EngineLink it owns
 back the unserved bytes when a request is anything else: a cache miss, a conditional or
 Range request, a body, a request that arrived in pieces (so Timeout and the slowloris
 bound stay here). Those are answered from the Python cache (core/fastpath.py) or by
-handler.Handler, serialized by _emit into the OutputQueue it owns (core/output.py).
+handler.Handler, serialized and logged by the request exchange (core/exchange.py) into
+the OutputQueue the connection owns (core/output.py).
 HttpServer (server.py) owns what all connections of a process share.
 """
 
@@ -18,29 +19,16 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from fastcore._ext import load
-from fastcore.config.model import DirConfig, VirtualHost
-from fastcore.core import errors as E
-from fastcore.core import serialize
-from fastcore.core.cacheable import expiry_fields, may_use_cache, variant_for
+from fastcore.config.model import VirtualHost
+from fastcore.core import exchange
+from fastcore.core.client import ReqCtx
 from fastcore.core.engine import CLOSED, WANT_READ, WANT_WRITE, EngineLink, FastConn, _fp
-from fastcore.core.fastpath import CacheHit
-from fastcore.core.fixedanswer import fixed_answer
-from fastcore.core.keepalive import (
-    HTTP11,
-    KeepAliveDecision,
-    KeepAliveInput,
-    decide,
-    env_protocol,
-)
+from fastcore.core.exchange import PendingAnswer
 from fastcore.core.output import Flush, OutputQueue
-from fastcore.core.phases import LOG_TRANSACTION
-from fastcore.core.protocols import announced_fields, announces
-from fastcore.core.request import BodyReader, HttpError, Request, find_head_end, parse_head
-from fastcore.core.response import Response
+from fastcore.core.preface import Preface
+from fastcore.core.readclock import ReadClock
+from fastcore.core.request import BodyReader, HttpError, Request, find_head_end
 from fastcore.core.transaction import Transaction
-from fastcore.modules import mod_authz_core as authz
-from fastcore.modules.mod_remoteip import preface_for
-from fastcore.modules.mod_reqtimeout import ReadClock
 
 if TYPE_CHECKING:
     from fastcore.core.server import HttpServer
@@ -78,17 +66,21 @@ class Connection:
         self.unanswered: Transaction | None = None  # a request whose answer is not queued
         self.unanswered_req: Request | None = None
         self.body: BodyReader | None = None
-        # (txn, req, response) waiting for its body
-        self.pending: tuple[Transaction, Request, Response] | None = None
+        self.pending: PendingAnswer | None = None  # an answer waiting for its body
         self.client_ip: str = peer[0] if peer and isinstance(peer, tuple) else "127.0.0.1"
         self.remote_port: int = (peer[1] if peer and isinstance(peer, tuple) and len(peer) > 1
                                  else 0)
         self.peer_ip: str = self.client_ip  # the TCP peer (%{c}a), whatever PROXY says
         self.proxied = False  # the address came from a PROXY header (mod_remoteip)
         self._local: tuple | None = None
-        self.ctx = authz.ReqCtx(self.client_ip, self.local_addr, "GET", srv.dns)
+        self.ctx = ReqCtx(self.client_ip, self.local_addr, "GET", srv.dns)
         # mod_remoteip's PROXY header, read before anything else (then the engine link)
-        self.preface = preface_for(self) if link is None and fd >= 0 else None
+        self.preface: Preface | None = None
+        if link is None and fd >= 0:
+            for reader in srv.prefaces:
+                self.preface = reader(self)
+                if self.preface is not None:
+                    break
         main = srv.cfg.main
         self.vh: VirtualHost = main  # the vhost of the current request (KeepAlive*, Timeout)
         self.timeout: float = main.timeout
@@ -131,7 +123,7 @@ class Connection:
         self.preface = None
         self.proxied = True
         self.client_ip, self.remote_port = ip, port
-        self.ctx = authz.ReqCtx(ip, self.local_addr, "GET", self.srv.dns)
+        self.ctx = ReqCtx(ip, self.local_addr, "GET", self.srv.dns)
         self.buf += rest
         self._open_link()
         if self.blocking:
@@ -197,7 +189,7 @@ class Connection:
         self.closing = True
         try:
             if txn is not None:
-                self._answer_500(txn, req)
+                exchange.answer_500(self, txn, req)
             if self.out:
                 if not self._flush():
                     return WANT_WRITE, self.timeout
@@ -206,23 +198,6 @@ class Connection:
                 log.log("error", "core", f"internal error: {again!r}", self.peer_text)
             self._drop_output()
         return CLOSED, 0.0
-
-    def _answer_500(self, txn: Transaction, req: Request | None) -> None:
-        """Queue the 500 (ErrorDocument honoured) and log the request; if even that fails
-        before anything is queued, Apache's canned 500 page, built here."""
-        before = len(self.out)
-        try:
-            resp = self.srv.handler.error(txn, 500, dirconf=txn.dirconf)
-            resp.close = True
-            self._emit(txn, req, resp)
-        except Exception as exc:  # noqa: BLE001 - the error path itself is broken
-            self.srv.errlog(txn.vhost).log("error", "core", f"internal error: {exc!r}",
-                                           self.peer_text)
-            if len(self.out) > before:
-                return  # queued; only the access-log line failed
-            body = b"" if txn.method == "HEAD" else E.error_body(500, txn.method)
-            self.out.queue(serialize.canned_500_head(self.srv.server_line), -1, 0, 0, "auto",
-                           body, False)
 
     def _run(self, may_read: bool = True) -> tuple[int, float]:
         if self.preface is not None:  # mod_remoteip: the PROXY header comes first
@@ -257,10 +232,10 @@ class Connection:
             if not data:
                 self.eof = True
                 if self.pending is None and self.body is None and b"\n" in self.buf.lstrip(b"\r\n"):
-                    self._fatal(400)
+                    exchange.fatal(self, 400)
                     continue
                 if self.body is not None:
-                    self._body_failed(400)
+                    exchange.body_failed(self, 400)
                     continue
                 self.closing = True
                 return CLOSED, 0.0
@@ -374,19 +349,19 @@ class Connection:
         if self.out or (self.link is not None and self.link.pending_output):
             self._drop_output()
         elif self.body is not None:
-            self._body_failed(408)
+            exchange.body_failed(self, 408)
             self._flush_quietly()
         elif self.buf:
             line = self.buf.lstrip(b"\r\n")
             if b"\n" in line:
-                self._fatal(408)
+                exchange.fatal(self, 408)
                 self._flush_quietly()
             elif not self.requests:  # ap_read_request: logged, not answered
                 txn = Transaction(self, time.time())
                 txn.vhost, txn.status, txn.bytes_sent = self.vh, 408, 0
                 txn.request_line = None  # no request line read: %r logs "-"
                 self.buf.clear()
-                self._finish(txn, False)
+                exchange.finish(self, txn, False)
         self.closing = True
 
     def _flush_quietly(self) -> None:
@@ -406,12 +381,7 @@ class Connection:
         itself without holding a thread (it should check needs_linger first)."""
         if self.closed:
             return
-        self.closed = True
-        self._drop_output()
-        if self.link is not None:
-            self.link.close()
-        if self.sb is not None:
-            self.sb.set_status(self.slot, "_")
+        self.release()
         try:
             if linger and self.needs_linger:
                 _sf.lingering_close(self.fd)
@@ -446,15 +416,15 @@ class Connection:
             try:
                 done = self.body.feed(self.buf)
             except HttpError as e:
-                self._body_failed(e.status, no_length=True)
+                exchange.body_failed(self, e.status, no_length=True)
                 return True
             if not done:
                 return False
             self.body = None
             assert self.pending is not None  # a body is read only for a pending answer
-            txn, req, resp = self.pending
+            waiting = self.pending
             self.pending = None
-            self._emit(txn, req, resp)
+            exchange.emit(self, waiting.txn, waiting.req, waiting.resp)
             return True
         if not self.buf:
             return False
@@ -469,12 +439,12 @@ class Connection:
         if end < 0:
             status = self._head_overflow()
             if status:
-                self._fatal(status)
+                exchange.fatal(self, status)
                 return True
             return False
         head = bytes(self.buf[:end])
         del self.buf[:end]
-        self._request(head)
+        exchange.request(self, head)
         return True
 
     def _head_overflow(self) -> int:
@@ -517,222 +487,3 @@ class Connection:
         this connection touches it no more."""
         self.closed = True
         return self.fd
-
-    def _fatal(self, status: int, notes: str | None = None) -> None:
-        """An error before a usable request exists: respond and close."""
-        txn = Transaction(self, time.time())
-        self.unanswered, self.unanswered_req = txn, None
-        txn.request_line = self.buf[:self.buf.find(b"\n")].rstrip(b"\r").decode("latin-1") if self.buf else ""
-        self._close_with(txn, None, status, notes)
-
-    def _close_with(self, txn: Transaction, req: Request | None, status: int,
-                    notes: str | None = None, dirconf: DirConfig | None = None,
-                    no_length: bool | None = None) -> None:
-        """Answer status and close, dropping what is buffered: Apache's way with a request
-        it cannot go on with (a bad or refused head, a body it will not read)."""
-        self.buf.clear()
-        resp = self.srv.handler.error(txn, status, notes, dirconf=dirconf)
-        resp.close = True
-        if no_length is not None:
-            resp.no_length = no_length
-        self._emit(txn, req, resp)
-
-    def _body_failed(self, status: int, no_length: bool = False) -> None:
-        """The request body was malformed, too large or cut short: error and close
-        (Apache streams the page of a body error without Content-Length)."""
-        txn = self.pending[0] if self.pending else Transaction(self, time.time())
-        self.unanswered, self.unanswered_req = txn, None
-        self.pending = None
-        self.body = None
-        self._close_with(txn, None, status, None, txn.dirconf, no_length or status == 413)
-
-    def _request(self, head: bytes) -> None:
-        srv = self.srv
-        main = srv.cfg.main
-        now = time.time()
-        txn = Transaction(self, now)
-        self.unanswered, self.unanswered_req = txn, None
-        if self.sb is not None:
-            self.sb.set_status(self.slot, "W")
-        try:
-            req = parse_head(head, main.limit_request_line, main.limit_request_fields,
-                             main.limit_request_field_size, main.http_strict)
-        except HttpError as e:
-            serialize.note_unparsed(txn, head)  # log what was asked
-            self._close_with(txn, None, e.status, e.notes)
-            return
-        self.unanswered_req = req
-        txn.method = req.method
-        txn.proto_num = req.proto_num
-        txn.protocol = req.protocol
-        txn.request_line = req.request_line
-        txn.headers_in = req.headers
-        txn.query = req.query
-        txn.uri_path = req.path_raw
-        txn.host_name = req.host
-        txn.host_port = req.host_port
-        txn.bytes_in = len(head)
-        vhost = srv.vhost_for(self, req.host)
-        txn.vhost = vhost
-        txn.vhost_name = vhost.server_name
-        self.vh = vhost
-        refusal = srv.refusal(self, req)
-        if refusal is not None:
-            self._close_with(txn, None, refusal)
-            return
-        self.timeout = vhost.timeout
-        self.ka_timeout = vhost.keep_alive_timeout
-        if self.sb is not None:
-            self.sb.request_start(self.slot, head[:head.find(b"\r")], self.client_ip.encode(),
-                                  srv.engine.status_vhost(vhost, self))
-        if req.expect_failed is not None:  # Apache: kept-connection fields, then it closes
-            self._emit(txn, req, srv.handler.error(txn, 417, req.expect_failed))
-            self.closing = True
-            return
-        if may_use_cache(req.method, req.target, req.headers, req.assbackwards):
-            hit = srv.cache.lookup(vhost, req, self.client_ip)
-            if hit is not None and hit.stored.entry.gates:
-                gated = hit.stored.entry
-                txn.request = req  # what a gate reads (the handler sets it again)
-                if not all(gate(txn, gated.dc, gated.uri) for gate in gated.gates):
-                    hit = None
-            if hit is not None:
-                self._serve_cached(txn, req, hit)
-                self.unanswered = self.unanswered_req = None
-                if self.link is not None:  # the engine missed it (e.g. another Host spelling)
-                    srv.engine.remember(vhost, req, hit.stored, self)
-                return
-        resp = srv.handler.handle(txn, req)
-        if resp.cache is not None:
-            stored = srv.cache.remember(vhost, req, resp.cache, txn, srv.engine.log_set_of(vhost))
-            if stored is not None:
-                srv.engine.remember(vhost, req, stored, self)
-        elif resp.fixed and self.link is not None:  # a rewrite's redirect (fixedanswer.py)
-            fixed = fixed_answer(srv.server_line, txn, req, resp, srv.engine.log_set_of(vhost))
-            if fixed is not None:
-                srv.engine.remember_fixed(vhost, req, fixed, self)
-        if req.body_kind != "none" and not resp.close:
-            dc = txn.dirconf or vhost.dir_defaults
-            try:
-                reader = BodyReader(req, dc.limit_request_body or 0)
-            except HttpError as e:
-                self._close_with(txn, req, e.status, dirconf=dc, no_length=e.status == 413)
-                return
-            if req.expect_continue and req.proto_num >= 1001:
-                # as Apache, even when the body came with the head
-                self.out.queue(b"HTTP/1.1 100 Continue\r\n\r\n", -1, 0, 0, "auto", b"", False)
-                req.expect_continue = False
-            self.body = reader
-            self.pending = (txn, req, resp)
-            if self.rt is not None:
-                self.rt.start("body", time.monotonic())
-            return
-        self._emit(txn, req, resp)
-
-    # ------------------------------------------------------------ fast path
-    def keep_alive(self, req: Request | None, status: int, forced_close: bool = False,
-                   delimited: bool = True, http11: bool | None = None) -> KeepAliveDecision:
-        """Keep or close after this answer, and its Connection/Keep-Alive header: the one
-        rule (core/keepalive.py) on this connection's request, vhost and count (`http11`:
-        the version after downgrade-1.0, when the request's variables changed it)."""
-        vh = self.vh
-        if req is None:  # no usable request: nothing lets the connection stay
-            return decide(KeepAliveInput(False, False, False, status))
-        return decide(KeepAliveInput(
-            req.proto_num >= 1001 if http11 is None else http11, req.close_token, req.ka_sent, status, delimited,
-            forced_close, req.reusable, req.expect_continue, bool(vh.keep_alive),
-            vh.max_keep_alive_requests, self.requests, int(vh.keep_alive_timeout),
-            self.srv.draining))
-
-    def _serve_cached(self, txn: Transaction, req: Request, hit: CacheHit) -> None:
-        """Answer from the Python cache: the entry's fixed bytes, this request's
-        keep-alive header, the content or a cached descriptor; then log."""
-        srv = self.srv
-        e, st = hit.stored.entry, hit.st
-        ka = self.keep_alive(req, 200)
-        keep = ka.keep
-        # an entry that varies on Accept-Encoding: the answer this request picks
-        var = variant_for(e, req.headers.get("accept-encoding")) if e.variants else None
-        mid = e.head if var is None else var.head
-        if e.expiry is not None:  # mod_expires: this hit's Cache-Control and Expires
-            mid += expiry_fields(e.expiry.kind, e.expiry.value, time.time_ns() // 1000)
-        ka_header = ka.header
-        if e.upgrade and announces(e.upgrade, self.requests, req.headers.get("upgrade")):
-            lead, ka_header = announced_fields(e.upgrade.encode("latin-1"), ka_header)
-            mid = lead + mid  # Protocols: the connection's first answer (core/protocols.py)
-        header = serialize.cached_head(srv.server_line, mid, ka_header, e.tail)
-        head_only = req.method == "HEAD"
-        txn.dirconf = e.dc
-        txn.uri_path = e.uri
-        txn.filename = e.fname
-        txn.ctype = e.ctype
-        if var is not None:
-            self.out.queue(header, -1, 0, 0, "auto", b"" if head_only else var.body, False)
-        else:
-            serialize.queue_cached(self.out, header, hit.stored,
-                                   None if head_only else srv.cache.file_fd, st)
-        self.unanswered = self.unanswered_req = None  # queued (_internal_error)
-        txn.status = 200
-        txn.bytes_sent = 0 if head_only else (e.size if var is None else len(var.body))
-        txn.bytes_out = len(header) + txn.bytes_sent
-        self._finish(txn, keep)
-
-    def _emit(self, txn: Transaction, req: Request | None, resp: Response) -> None:
-        """Serialize a slow-path Response and queue it."""
-        srv = self.srv
-        head_only = req is not None and req.method == "HEAD"
-        delimited = not resp.no_length or resp.chunked or head_only or resp.status in (204, 304)
-        if txn.env and req is not None:  # nokeepalive, downgrade-1.0, force-response-1.0
-            ep = env_protocol(req.proto_num, txn.env)
-            ka = self.keep_alive(req, resp.status, resp.close or ep.forced_close, delimited,
-                                 ep.http11)
-            protocol = ep.protocol
-        else:
-            ka = self.keep_alive(req, resp.status, resp.close, delimited)
-            protocol = HTTP11
-        keep = ka.keep
-        header = serialize.response_head(srv.server_line, txn, req, resp, ka.header,
-                                         (txn.vhost or srv.cfg.main).dir_defaults, protocol)
-        sent_body = serialize.queue_response(self.out, header, resp, head_only, txn.dirconf)
-        if sent_body is None:  # its file is gone or unreadable now
-            resp2 = srv.handler.error(txn, 403 if resp.file and os.path.exists(resp.file[0])
-                                      else 404)
-            resp2.close = resp.close
-            return self._emit(txn, req, resp2)
-        self.unanswered = self.unanswered_req = None  # queued: what fails now cannot be a 500
-        txn.status = resp.status
-        txn.bytes_sent = sent_body
-        txn.bytes_out = len(header) + sent_body
-        if resp.close or not keep:
-            self.closing = True
-        self._finish(txn, keep)
-
-    def _finish(self, txn: Transaction, keep: bool) -> None:
-        """Account and log the request; keep-alive bookkeeping."""
-        self.requests += 1
-        if self.link is not None:  # the event loop may serve the next one: same count
-            self.link.requests = self.requests
-        if self.rt is not None:
-            self.rt.idle(self.requests)
-        srv = self.srv
-        txn.conn_status = "+" if keep else "-"
-        txn.keepalive_count = self.requests - 1
-        txn.duration_us = int((time.time() - txn.start_time) * 1e6)
-        txn.port = txn.host_port or 80
-        dc = txn.dirconf or (txn.vhost or srv.cfg.main).dir_defaults  # (400s: the server's)
-        hl = dc.hostname_lookups or "off"
-        if hl != "off" and srv.dns is not None:
-            txn.remote_host = txn.ctx.remote_host(hl == "double")
-        else:
-            txn.remote_host = txn.ctx.cached_host()
-        if self.sb is not None:
-            self.sb.set_status(self.slot, "L")
-        handler = srv.handler
-        handler.phases.run_all(LOG_TRANSACTION, handler, txn)  # mod_log_config's access logs
-        if self.sb is not None:
-            self.sb.request_end(self.slot, txn.bytes_sent)
-            self.sb.set_status(self.slot, "K" if keep else "W")
-        if not keep:
-            self.closing = True
-
-

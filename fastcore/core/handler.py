@@ -23,6 +23,7 @@ from fastcore.config.model import DirConfig
 from fastcore.core import conditional as C
 from fastcore.core import errors as E
 from fastcore.core import static as S
+from fastcore.core import subrequest
 from fastcore.core.cacheable import CacheInfo, produced_by
 from fastcore.core.mapping import IfOutcome, LinkRefused, WalkResult, decode_path, loose_path
 from fastcore.core.paths import fs_to_wire, to_bytes
@@ -30,7 +31,6 @@ from fastcore.core.phases import (
     DECLINED,
     FIRST,
     HANDLER,
-    LAST,
     MAP_TO_STORAGE,
     OK,
     OUTPUT_FILTER,
@@ -45,7 +45,7 @@ from fastcore.core.phases import (
 )
 from fastcore.core.protocols import announce_upgrades
 from fastcore.core.request import HttpError, Request
-from fastcore.core.response import ALLOW_405, ALLOW_OPTIONS, KNOWN_METHODS, Response
+from fastcore.core.response import ALLOW_405, ALLOW_OPTIONS, KNOWN_METHODS, Response, VaryFields
 from fastcore.core.transaction import Transaction
 from fastcore.modules import REGISTRY, ModuleSpec
 
@@ -65,7 +65,7 @@ class Handler:
         self.resolver = srv.resolver
         self.mapper = srv.mapper
         self.mime = srv.mime
-        specs = REGISTRY.every() if registry is None else registry
+        specs = REGISTRY.load(srv.cfg.modules) if registry is None else registry
         regs = registrations(specs, srv.cfg.modules)
         # the <If> conditions' Vary: only where a request can meet an <If> (a test's
         # stand-in resolver without the attribute: always)
@@ -405,7 +405,7 @@ class Handler:
                 return False
             uri = base + os.path.basename(path)
             dc = self.sub_if(txn, uri, path, self.resolver.location_config(vhost, uri, dc))
-            return self.srv.authorize(txn, dc, path) is not False
+            return subrequest.allowed(self, txn, dc, path)
         return allowed
 
     def trace(self, txn: Transaction, req: Request) -> Response:
@@ -486,33 +486,20 @@ def if_vary(core: Handler, txn: Transaction) -> HookResult:
     if walk is None or not walk.vary or resp is None or (
             resp.status >= 300 and resp.status != 304):
         return OK
-    names = list(walk.vary)
-    at = None
-    kept: list[tuple[str, str]] = []
-    for k, v in resp.headers:
-        if k.lower() == "vary":
-            if at is None:
-                at = len(kept)
-            names += [t.strip() for t in v.split(",") if t.strip()]
-        else:
-            kept.append((k, v))
-    tokens: list[str] = []
-    for n in names:
-        if n.lower() not in (t.lower() for t in tokens):
-            tokens.append(n)
-    kept.insert(0 if at is None else at, ("Vary", ",".join(tokens)))
-    resp.headers = kept
+    fields = VaryFields.take(resp.headers)
+    resp.headers = fields.put([*walk.vary, *fields.tokens], 0)
     return OK
 
 
 IF_VARY = Hook(OUTPUT_FILTER, if_vary, REALLY_FIRST)
 
 
-def script_alias_type(core: Handler, txn: Transaction) -> HookResult:
-    """A URI ScriptAlias mapped gets the cgi-script handler when nothing named one."""
-    if core.mapper.script_aliased(txn.vhost, txn.r_uri):
-        txn.handler_name = "cgi-script"
-        return OK
+def override_type(core: Handler, txn: Transaction) -> HookResult:
+    """core_override_type: SetHandler is a core directive, the scope's handler whether
+    or not a module types files (mod_mime, when loaded, names the same one)."""
+    dc = txn.dirconf
+    if dc is not None and dc.set_handler and dc.set_handler.lower() != "none":
+        txn.handler_name = dc.set_handler
     return DECLINED
 
 
@@ -544,7 +531,7 @@ CORE_HOOKS = (
     Hook(TRANSLATE_NAME, translate_name, REALLY_LAST),
     Hook(MAP_TO_STORAGE, trace_method, FIRST),
     Hook(MAP_TO_STORAGE, walk_storage, REALLY_LAST),
-    Hook(TYPE_CHECKER, script_alias_type, LAST),
+    Hook(TYPE_CHECKER, override_type, REALLY_FIRST),
     Hook(HANDLER, healthz, FIRST),
     Hook(HANDLER, default_handler, REALLY_LAST),
 )
@@ -552,11 +539,11 @@ CORE_HOOKS = (
 
 def registrations(registry: Sequence[ModuleSpec], loaded: Sequence[str]
                   ) -> list[Registration]:
-    """The core's functions, then each module's: all of a loaded module's, and of a
-    module not loaded only those fastcore has always run (Hook.always)."""
+    """The core's functions, then those of each module LoadModule loaded (httpd
+    registers a module's hooks when it is loaded, and only then)."""
     regs = [Registration("core_module", h) for h in CORE_HOOKS]
     names = set(loaded)
     for spec in registry:
-        on = spec.name in names
-        regs += [Registration(spec.name, h) for h in spec.hooks if on or h.always]
+        if spec.name in names:
+            regs += [Registration(spec.name, h) for h in spec.hooks]
     return regs

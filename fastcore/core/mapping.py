@@ -18,9 +18,9 @@ import errno
 import os
 import re
 import stat as stmod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from fastcore.config.model import (
     ELSE,
@@ -32,22 +32,17 @@ from fastcore.config.model import (
     VirtualHost,
     reads_htaccess,
 )
-from fastcore.config.regex import Match
 from fastcore.core.expr import ExprContext, ExprError
 from fastcore.core.linkcheck import LinkCheck
 from fastcore.core.paths import (
     BadEscape,
     EncodedNul,
     EncodedSlash,
-    escape_uri,
     from_bytes,
-    fs_to_wire,
-    to_bytes,
     unescape_path,
     wire_bytes,
 )
 from fastcore.core.request import HttpError
-from fastcore.modules.mod_alias import Alias, Redirect, alias_server
 
 if TYPE_CHECKING:
     from fastcore.core.transaction import Transaction
@@ -151,106 +146,18 @@ def loose_path(target: str) -> str:
     return from_bytes(bytes(out)) + (sep + query if sep else "")
 
 
-def alias_match(uri: str, prefix: str) -> int:
-    """Length of `uri` matched by an Alias/Redirect prefix (slash runs match slash runs),
-    0 if no match; the match must end on a segment boundary."""
-    u = a = 0
-    lu, la = len(uri), len(prefix)
-    while a < la:
-        if prefix[a] == "/":
-            if u >= lu or uri[u] != "/":
-                return 0
-            while a < la and prefix[a] == "/":
-                a += 1
-            while u < lu and uri[u] == "/":
-                u += 1
-        else:
-            if u >= lu or uri[u] != prefix[a]:
-                return 0
-            u += 1
-            a += 1
-    if prefix.endswith("/") or u == lu or uri[u] == "/":
-        return u
-    return 0
+@dataclass(frozen=True, slots=True)
+class Translated:
+    """A module's translate_name answer: the file-system path, or a redirect (status and
+    Location, None for 410) with no path."""
+
+    path: str
+    redirect: tuple[int, str | None] | None = None
 
 
-def _subst(template: str, m: Match) -> str:
-    """ap_pregsub: $0-$9 are the match's groups (unset or missing ones are empty), a
-    backslash makes the next character literal, everything else is copied."""
-    out: list[str] = []
-    i, n = 0, len(template)
-    while i < n:
-        c = template[i]
-        i += 1
-        if c == "$" and i < n and template[i].isdigit():
-            g = int(template[i])
-            i += 1
-            if g <= m.re.groups:
-                out.append(m.group(g) or "")
-            continue
-        if c == "\\" and i < n:
-            c = template[i]
-            i += 1
-        out.append(c)
-    return "".join(out)
-
-
-def apply_redirects(redirects: tuple[Redirect, ...], uri: str, query: str
-                    ) -> tuple[int, str | None] | None:
-    """First matching Redirect/RedirectMatch -> (status, Location or None for 410).
-    `uri` is path text, `query` wire text; the Location is wire text (header bytes).
-    As mod_alias: a section's own one-URL Redirect (the last one set) comes first;
-    Redirect appends ap_os_escape_path of the rest of the URI to its target, RedirectMatch
-    escapes its substituted target (ap_escape_uri) up to its own query or fragment, and the
-    request's query is appended when the result has none."""
-    for rd in reversed(redirects):
-        if rd.section:
-            return rd.status, (quote(to_bytes(rd.target), safe="/;:@&=+$,-_.!~*'()%?#")
-                               if rd.target else None)
-    for rd in redirects:
-        if rd.section:
-            continue
-        if rd.regex is not None:
-            m = rd.regex.search(uri)
-            if m is None:
-                continue
-            if not rd.target:
-                return rd.status, None
-            found = _subst(rd.target, m)
-            cut = min((i for i in (found.find("?"), found.find("#")) if i >= 0),
-                      default=len(found))
-            loc = escape_uri(found[:cut]) + fs_to_wire(found[cut:])
-        else:
-            n = alias_match(uri, rd.url_prefix)
-            if not n:
-                continue
-            if rd.target is None:
-                return rd.status, None
-            loc = fs_to_wire(rd.target) + escape_uri(uri[n:])  # ap_os_escape_path(.., 1)
-        if query and "?" not in loc:
-            loc += "?" + query
-        return rd.status, loc
-    return None
-
-
-def alias_for(aliases: tuple[Alias, ...], uri: str) -> tuple[str, Alias] | None:
-    """First matching (Script)Alias(Match) -> (file-system path, the alias)."""
-    for al in aliases:
-        if al.regex is not None:
-            m = al.regex.search(uri)
-            if m is not None:
-                return (al.target if al.whole else _subst(al.target, m)), al
-            continue
-        n = alias_match(uri, al.url_prefix)
-        if n:
-            return (al.target if al.whole else al.target + uri[n:]), al
-    return None
-
-
-def apply_aliases(aliases: tuple[Alias, ...], uri: str) -> str | None:
-    """First matching Alias/AliasMatch -> file-system path."""
-    hit = alias_for(aliases, uri)
-    return None if hit is None else hit[0]
+# A module's translate_name for the mapper (mod_alias's translate_alias_redir): the
+# decoded URI and the wire query in, None when it does not map that URI.
+TranslateFn: TypeAlias = Callable[[VirtualHost, str, str], Translated | None]
 
 
 class WalkResult:
@@ -322,33 +229,28 @@ class DirWalker(Protocol):
 class Mapper:
     """Per-server mapping: translate (Redirect/Alias/DocumentRoot) and walk."""
 
-    def __init__(self, resolver: DirWalker) -> None:
+    def __init__(self, resolver: DirWalker, translators: Sequence[TranslateFn] = ()) -> None:
         self.resolver = resolver
+        # the loaded modules' translate_name functions (REGISTRY.translators), in order
+        self.translators = tuple(translators)
 
     def translate(self, vhost: VirtualHost, uri: str, query: str
                   ) -> tuple[str, tuple[int, str | None] | None]:
-        """(file-system path, redirect) for a decoded URI.  A vhost's lists already hold
-        the main server's Alias/Redirect lines after its own (config.state.finish)."""
-        conf = alias_server(vhost)
-        red = apply_redirects(conf.redirects, uri, query)
-        if red is not None:
-            return "", red
-        target = apply_aliases(conf.aliases, uri)
+        """(file-system path, redirect) for a decoded URI: the first module that maps it
+        (mod_alias's Redirect/Alias), else core's DocumentRoot (ap_core_translate)."""
+        target = None
+        for fn in self.translators:
+            got = fn(vhost, uri, query)
+            if got is not None:
+                if got.redirect is not None:
+                    return "", got.redirect
+                target = got.path
+                break
         if target is None:
             target = vhost.document_root.rstrip("/") + uri
         if "//" in target:  # MergeSlashes Off: the file system path is still canonical
             target = re.sub("/{2,}", "/", target)
         return target, None
-
-    @staticmethod
-    def script_aliased(vhost: VirtualHost, uri: str) -> bool:
-        """Whether the URI was mapped by ScriptAlias(Match): its handler is cgi-script
-        (unknown without a CGI module, so the default handler serves it)."""
-        aliases = alias_server(vhost).aliases
-        if not any(al.script for al in aliases):
-            return False
-        hit = alias_for(aliases, uri)
-        return hit is not None and hit[1].script
 
     def _stat_existing(self, path: str) -> tuple[str, os.stat_result | None, str]:
         """stat the full path; on ENOENT/ENOTDIR find the longest existing prefix

@@ -86,10 +86,6 @@ class Hook:
     order: int = MIDDLE
     # modules (Apache names) whose functions in this phase must run before this one
     predecessors: tuple[str, ...] = ()
-    # fastcore has always run this function whether LoadModule names its module or not
-    # (mod_dir, mod_mime, mod_negotiation, mod_authz_core, server-status): keeping that
-    # is part of "behaviour does not change"; see docs/compat.md
-    always: bool = False
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:
@@ -142,7 +138,7 @@ class Phases:
         plan: list[tuple[bool, tuple[HookFn, ...]] | None] = []
         for p in REQUEST_PHASES:
             if p in ACCESS_PHASES:
-                if p == CHECK_ACCESS and any(hooks.get(a) for a in ACCESS_PHASES):
+                if p == CHECK_ACCESS:  # run even with no function: httpd's 500 then
                     plan.append(None)
             elif hooks.get(p):
                 plan.append((p in RUN_FIRST, hooks[p]))
@@ -200,8 +196,9 @@ class Phases:
         """request.c's access decision: check_access (whose failure ends the request,
         unless Satisfy Any lets a user make up for it and whose success under Satisfy
         Any is enough), then check_access_ex: OK grants without a user, DECLINED asks
-        check_authn for one and check_authz whether that user may in.  No function in
-        check_access_ex (no authorization module) grants, as fastcore always did."""
+        check_authn for one and check_authz whether that user may in.  With no function
+        in check_access_ex (no mod_authz_core) that is DECLINED too, as in httpd:
+        check_authn then decides (nobody: AH00025 "couldn't check user", a 500)."""
         rv = self._run_phase(CHECK_ACCESS, core, txn)
         passed = rv.__class__ is int and rv <= OK
         if txn.satisfy_any:  # set by mod_access_compat from Satisfy Any
@@ -209,8 +206,6 @@ class Phases:
                 return OK
         elif not passed:
             return rv
-        if not self.hooks.get(CHECK_ACCESS_EX):
-            return OK
         rv = self._run_phase(CHECK_ACCESS_EX, core, txn)
         if rv.__class__ is int and rv == OK:
             return OK

@@ -2,6 +2,7 @@
 from handler.py so the modules' phase functions use them without importing the core)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -81,3 +82,38 @@ def generated(status: int, headers: list[tuple[str, str]], ctype: str, body: byt
     r.chunked = proto_num >= 1001
     r.close = not r.chunked
     return r
+
+
+@dataclass(slots=True)
+class VaryFields:
+    """A header list with its Vary fields taken out, to merge names into them as
+    apr_table_merge does: `tokens` are the names they held (in order), `at` the place of
+    the first one among the other fields (`kept`), None when there was none."""
+    kept: list[tuple[str, str]]
+    tokens: list[str]
+    at: int | None
+
+    @classmethod
+    def take(cls, headers: list[tuple[str, str]]) -> VaryFields:
+        kept: list[tuple[str, str]] = []
+        tokens: list[str] = []
+        at = None
+        for k, v in headers:
+            if k.lower() == "vary":
+                if at is None:
+                    at = len(kept)
+                tokens += [t.strip() for t in v.split(",") if t.strip()]
+            else:
+                kept.append((k, v))
+        return cls(kept, tokens, at)
+
+    def put(self, names: list[str], default_at: int) -> list[tuple[str, str]]:
+        """The headers with one Vary field of `names` (repeats, compared without case,
+        dropped) where the first Vary stood, else at `default_at`."""
+        tokens: list[str] = []
+        for n in names:
+            if n.lower() not in (t.lower() for t in tokens):
+                tokens.append(n)
+        out = list(self.kept)
+        out.insert(default_at if self.at is None else self.at, ("Vary", ",".join(tokens)))
+        return out

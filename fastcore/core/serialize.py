@@ -22,7 +22,7 @@ from fastcore.core.mapping import loose_path
 from fastcore.core.output import OutputQueue
 from fastcore.core.request import Request
 from fastcore.core.transaction import Transaction
-from fastcore.modules.mod_mime import with_default_charset
+from fastcore.core.typemap import with_default_charset
 
 _sf = load("sendfile")
 

@@ -13,7 +13,7 @@ import select
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fastcore.config.model import DirConfig, ServerConfig, VirtualHost
+from fastcore.config.model import ServerConfig, VirtualHost
 from fastcore.core import errors as E
 from fastcore.core.connection import Connection
 from fastcore.core.dns import Resolver
@@ -28,12 +28,13 @@ from fastcore.core.engine import (  # noqa: F401 - the state constants are this 
 )
 from fastcore.core.fastpath import ResponseCache
 from fastcore.core.handler import Handler
-from fastcore.core.mapping import Mapper, WalkResult
-from fastcore.core.phases import OK, HookResult
+from fastcore.core.mapping import Mapper
+from fastcore.core.readclock import ReadLimits
 from fastcore.core.request import Request
+from fastcore.core.response import KNOWN_METHODS
 from fastcore.core.transaction import Transaction
-from fastcore.modules import mod_authz_core as authz
-from fastcore.modules.mod_authz_core import METHODS, RequireGroup
+from fastcore.core.typemap import TypeMap
+from fastcore.modules import REGISTRY
 from fastcore.modules.mod_log_config import (
     DEFAULT_NICKNAMES,
     AccessLog,
@@ -41,10 +42,6 @@ from fastcore.modules.mod_log_config import (
     custom_logs,
     open_log,
 )
-from fastcore.modules.mod_mime import MimeMap
-from fastcore.modules.mod_negotiation.config import caches_negotiated
-from fastcore.modules.mod_remoteip import proxy_protocol_configured
-from fastcore.modules.mod_reqtimeout import ReadLimits, server_limits
 
 if TYPE_CHECKING:
     from fastcore.config.merge import DirResolver
@@ -60,7 +57,7 @@ def split_server_name(name: str) -> tuple[str, int | None]:
 
 
 # Methods Apache knows without RegisterHttpMethod (HttpProtocolOptions RegisteredMethods)
-REGISTERED_METHODS = METHODS | {"HEAD"}
+REGISTERED_METHODS = KNOWN_METHODS
 
 # With a holder (prefork, worker), the first wait of a new connection for its request is
 # this short: a client that connected and sent nothing yet waits in the holder, not in a
@@ -83,8 +80,8 @@ class HttpServer:
             from fastcore.config.merge import DirResolver
             resolver = DirResolver(cfg)
         self.resolver: DirResolver = resolver  # tests pass a stand-in with its methods
-        self.mapper = Mapper(resolver)
-        self.mime = MimeMap(cfg.types_config)
+        self.mapper = Mapper(resolver, REGISTRY.translators(cfg))
+        self.mime: TypeMap = REGISTRY.type_map(cfg)  # mod_mime's, else nothing typed
         self.banner = E.server_banner(cfg.server_tokens)
         self.server_line = b"Server: " + self.banner.encode() + b"\r\n"
         self.handler = Handler(self)
@@ -93,12 +90,13 @@ class HttpServer:
                                        else bool(needs_local))
         # mod_remoteip's PROXY protocol is decided by the local address, and Python reads
         # the header first (the event MPM's C loop then accepts nothing itself)
-        self.needs_local_addr |= proxy_protocol_configured(cfg)
+        self.needs_local_addr |= REGISTRY.needs_local_addr(cfg)
+        self.prefaces = REGISTRY.prefaces(cfg)  # pre_connection readers (core/preface.py)
         self.dns: Resolver | None = None
-        # mod_access_compat: `Allow from NAME` may come from any .htaccess at any time (the
-        # resolver does no DNS until a rule asks for a name)
-        if cfg.hostname_lookups_used or self._uses_require_host() or \
-                "access_compat_module" in cfg.modules:
+        # HostnameLookups, or a loaded module that may ask for names (REGISTRY.needs_dns:
+        # `Require host`, mod_access_compat's `Allow from NAME`); the resolver does no DNS
+        # until a rule asks for a name
+        if cfg.hostname_lookups_used or REGISTRY.needs_dns(cfg):
             self.dns = Resolver()
         self._open_logs()
         self.engine = Engine(cfg, self.server_line, self.access_logs, self._log_formats,
@@ -125,16 +123,6 @@ class HttpServer:
         hosts = {h for h, _ in addrs}
         ports = {p for _, p in addrs}
         return bool(hosts - {"*", "_default_"}) or len(ports) > 1
-
-    def _uses_require_host(self) -> bool:
-        def walk(g: RequireGroup | None) -> bool:
-            if g is None:
-                return False
-            return any(walk(i) if isinstance(i, RequireGroup) else i.kind == "host" for i in g.items)
-        vhs = (self.cfg.main, *self.cfg.vhosts)
-        return any(walk(authz.authz_config(v.dir_defaults).authz)
-                   or any(walk(authz.authz_config(s.config).authz) for s in v.sections)
-                   for v in vhs)
 
     def _open_logs(self) -> None:
         cfg = self.cfg
@@ -215,44 +203,6 @@ class HttpServer:
         self.log_fds.clear()
 
     # ------------------------------------------------------------ helpers for handler
-    def authorize(self, txn: Transaction, dc: DirConfig, filename: str) -> bool:
-        """True when a sub-request for `filename` under `dc` would pass (see access)."""
-        rv = self.access(txn, dc, filename)
-        return rv.__class__ is int and rv == OK
-
-    def access(self, txn: Transaction, dc: DirConfig, filename: str) -> HookResult:
-        """A sub-request's access decision for `filename` under `dc` (listing entries,
-        negotiation variants, DirectoryIndex candidates): request.c's whole access
-        sequence (Phases.access: Order/Allow, Satisfy, Require, authentication with the
-        request's own Authorization field), as Apache runs it for a sub-request.  OK, or
-        the answer it ends in, built without ErrorDocument (a sub-request's error is
-        never sent as it is)."""
-        walk = txn.walk
-        saved = (txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri)
-        ctx = txn.ctx
-        answer = (ctx.answer_txn, ctx.answer_vary)  # the main request's Vary stays its own
-        txn.dirconf = dc
-        # the sub-request's URI (its log lines name it): the entry beside the request's
-        txn.r_uri = txn.r_uri[:txn.r_uri.rfind("/") + 1] + os.path.basename(filename)
-        if walk is not None:
-            txn.walk = WalkResult(filename, walk.st, walk.dirconf, walk.path_info,
-                                  walk.cacheable, walk.links)
-        txn.user = None  # a sub-request authenticates on its own
-        txn.satisfy_any = False
-        txn.error_depth += 1
-        try:
-            rv = self.handler.phases.access(self.handler, txn)
-        finally:
-            txn.error_depth -= 1
-            txn.walk = walk
-            txn.dirconf, txn.user, txn.satisfy_any, txn.r_uri = saved
-            ctx.answer_txn, ctx.answer_vary = answer
-        return rv
-
-    def caches_negotiated(self, vhost: VirtualHost | None) -> bool:
-        """CacheNegotiatedDocs On (the vhost's, else the main server's)."""
-        return caches_negotiated(vhost or self.cfg.main)
-
     def trace_enabled(self, vhost: VirtualHost | None) -> bool:
         return (vhost or self.cfg.main).trace_enable != "off"
 
@@ -314,11 +264,11 @@ class HttpServer:
         """mod_reqtimeout's deadlines, per connection from its address's default server
         (Apache's c->base_server); one lookup only when vhosts set different ones."""
         cfg = self.cfg
-        self.read_limits = server_limits(cfg, cfg.main)
-        self.read_limits_vary = any(server_limits(cfg, v) != self.read_limits
+        self.read_limits = REGISTRY.read_limits(cfg, cfg.main)
+        self.read_limits_vary = any(REGISTRY.read_limits(cfg, v) != self.read_limits
                                     for v in cfg.vhosts)
         # a connection whose address is not looked up: the first vhost's, as vhost_for
-        self.read_limits_default = (server_limits(cfg, self.resolver.vhost_for(None, None))
+        self.read_limits_default = (REGISTRY.read_limits(cfg, self.resolver.vhost_for(None, None))
                                     if self.read_limits_vary else self.read_limits)
 
     def read_limits_for(self, conn: Connection) -> ReadLimits | None:
@@ -326,7 +276,7 @@ class HttpServer:
             return self.read_limits
         if not self.needs_local_addr:
             return self.read_limits_default
-        return server_limits(self.cfg, self.resolver.vhost_for(conn.local_addr(), None))
+        return REGISTRY.read_limits(self.cfg, self.resolver.vhost_for(conn.local_addr(), None))
 
     def serve_blocking(self, fd: int, peer: tuple, slot: int = -1,
                        hold: Callable[[Connection], bool] | None = None) -> None:

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastcore.config.model import DirConfig, VirtualHost
     from fastcore.core.cacheable import Probe
+    from fastcore.core.client import ReqCtx
     from fastcore.core.connection import Connection
     from fastcore.core.linkcheck import LinkCheck
     from fastcore.core.mapping import WalkResult
     from fastcore.core.request import Request
     from fastcore.core.response import Response
-    from fastcore.modules.mod_authz_core.evaluate import ReqCtx
 
 
 class Transaction:

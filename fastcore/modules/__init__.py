@@ -8,10 +8,9 @@ response.  The config engine learns modules only from the specs it is given; `MO
 below is the one list of them, so adding a module is a new file here plus one line there.
 
 The registry names modules without importing them: `load()` imports the ones a
-configuration loaded, in the parent before fork, and the config engine sees only their
-directives.  The phase runner and the cache decision use `every()`: fastcore runs some
-modules' hooks whether LoadModule names them or not (Hook.always, docs/compat.md), so the
-parent imports every registered module once, before any fork.
+configuration loaded, in the parent before fork; the config engine sees only their
+directives, the phase runner only their hooks, the cache decision only their
+contributions (httpd registers a module's hooks when LoadModule loads it, and only then).
 """
 from __future__ import annotations
 
@@ -21,10 +20,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from fastcore.config.engine import Directive
-from fastcore.config.model import ModuleRecord
+from fastcore.config.model import ModuleRecord, ServerConfig, VirtualHost
 from fastcore.config.modules import MPMS, STATIC, add_directives, core_table
 from fastcore.core.cacheable import ContributionFn
+from fastcore.core.mapping import TranslateFn
 from fastcore.core.phases import Hook
+from fastcore.core.preface import PrefaceFn
+from fastcore.core.readclock import ReadLimits
+from fastcore.core.typemap import NO_TYPES, TypeMap
 
 
 def _no_directives() -> list[Directive]:
@@ -45,6 +48,20 @@ class ModuleSpec:
     hooks: tuple[Hook, ...] = ()
     # its share in a cacheable response: header bytes, or not cacheable (core/cacheable.py)
     cache_contribution: ContributionFn | None = None
+    # a service the core asks the loaded modules for: the file-name -> type map the
+    # default handler and the sub-requests use (mod_mime's; core/typemap.py)
+    type_map: Callable[[ServerConfig], TypeMap] | None = None
+    # its translate_name for the mapper (URI -> file or redirect; core/mapping.py)
+    translate: TranslateFn | None = None
+    # whether the configuration makes it look host names up (the server's resolver)
+    needs_dns: Callable[[ServerConfig], bool] | None = None
+    # the read deadlines a connection to a server enforces (mod_reqtimeout's)
+    read_limits: Callable[[ServerConfig, VirtualHost], ReadLimits | None] | None = None
+    # its pre_connection: what the client sends before HTTP (mod_remoteip's PROXY header)
+    preface: PrefaceFn | None = None
+    # whether connections need their local address at accept (a PROXY port is chosen by
+    # it; the event MPM's C loop then accepts nothing itself)
+    needs_local_addr: Callable[[ServerConfig], bool] | None = None
 
 
 # Apache module name -> the Python module (or package) holding its MODULE spec.
@@ -83,7 +100,7 @@ class Registry:
 
     def __init__(self, modules: dict[str, str]) -> None:
         self.modules = modules
-        self._every: tuple[ModuleSpec, ...] | None = None
+        self._loaded: dict[frozenset[str], tuple[ModuleSpec, ...]] = {}
 
     def loadable(self) -> frozenset[str]:
         """What LoadModule accepts: the MPMs and every registered module that is not
@@ -99,26 +116,57 @@ class Registry:
         return self.spec(name).directives() if name in self.modules else []
 
     def load(self, names: Iterable[str]) -> tuple[ModuleSpec, ...]:
-        """The specs of the registered modules among `names`, each imported with every
-        submodule of its package, so a child never imports a module's code."""
+        """The specs of the registered modules among `names` (core and the MPMs are not
+        modules of this package), in registry order, each imported with every submodule
+        of its package, so a child never imports a module's code."""
+        wanted = frozenset(names)
+        got = self._loaded.get(wanted)
+        if got is not None:
+            return got
         out = []
-        for name in names:
-            if name not in self.modules:
-                continue  # core, the MPMs: not modules of this package
+        for name in self.modules:
+            if name not in wanted:
+                continue
             out.append(self.spec(name))
             pkg = importlib.import_module(self.modules[name])
             for info in pkgutil.walk_packages(getattr(pkg, "__path__", ()),
                                               pkg.__name__ + "."):
                 importlib.import_module(info.name)
-        return tuple(out)
+        self._loaded[wanted] = got = tuple(out)
+        return got
 
-    def every(self) -> tuple[ModuleSpec, ...]:
-        """Every registered module's spec, imported once: the phase runner needs the
-        hooks fastcore runs whether LoadModule names their module or not (Hook.always,
-        docs/compat.md) and the cache decision every module's contribution."""
-        if self._every is None:
-            self._every = self.load(self.modules)
-        return self._every
+    def translators(self, cfg: ServerConfig) -> tuple[TranslateFn, ...]:
+        """The loaded modules' translate_name functions, in registry order."""
+        return tuple(s.translate for s in self.load(cfg.modules) if s.translate is not None)
+
+    def read_limits(self, cfg: ServerConfig, vhost: VirtualHost) -> ReadLimits | None:
+        """The read deadlines of a connection to `vhost`: the loaded module's, else none
+        (Timeout alone)."""
+        for spec in self.load(cfg.modules):
+            if spec.read_limits is not None:
+                return spec.read_limits(cfg, vhost)
+        return None
+
+    def prefaces(self, cfg: ServerConfig) -> tuple[PrefaceFn, ...]:
+        """The loaded modules' pre_connection readers, in registry order."""
+        return tuple(s.preface for s in self.load(cfg.modules) if s.preface is not None)
+
+    def needs_local_addr(self, cfg: ServerConfig) -> bool:
+        """A loaded module must know each connection's local address at accept."""
+        return any(s.needs_local_addr(cfg) for s in self.load(cfg.modules)
+                   if s.needs_local_addr is not None)
+
+    def needs_dns(self, cfg: ServerConfig) -> bool:
+        """A loaded module may look host names up under this configuration."""
+        return any(s.needs_dns(cfg) for s in self.load(cfg.modules) if s.needs_dns is not None)
+
+    def type_map(self, cfg: ServerConfig) -> TypeMap:
+        """The loaded module's file-name -> type service (mod_mime's TypesConfig map);
+        without one every file is untyped, as httpd without mod_mime."""
+        for spec in self.load(cfg.modules):
+            if spec.type_map is not None:
+                return spec.type_map(cfg)
+        return NO_TYPES
 
     def full_table(self) -> dict[str, list[Directive]]:
         """Every directive of core and of every registered module (`fastcore -L`)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastcore.config.engine import OR_AUTHCFG, OR_LIMIT, Ctx, Directive, DirectiveError, Engine
-from fastcore.config.model import DirConfig, module_record, scope_record
+from fastcore.config.model import DirConfig, ServerConfig, module_record, scope_record
 from fastcore.config.tree import Node
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
 from fastcore.core.phases import CHECK_ACCESS, MIDDLE, OK, Hook, HookResult
@@ -353,5 +353,13 @@ def allowed(txn: Transaction, dc: DirConfig) -> tuple[bool, bool]:
 
 
 HOOKS = (Hook(CHECK_ACCESS, check_access, MIDDLE),)
+
+
+def needs_dns(cfg: ServerConfig) -> bool:
+    """`Allow from NAME` may come from any .htaccess at any time: a resolver whenever the
+    module is loaded."""
+    return True
+
+
 MODULE = ModuleSpec(NAME, directives, dir_record=AccessCompatDir, hooks=HOOKS,
-                    cache_contribution=cache_contribution)
+                    cache_contribution=cache_contribution, needs_dns=needs_dns)

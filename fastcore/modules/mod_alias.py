@@ -2,13 +2,16 @@
 
 The per-server record holds the server's Alias and Redirect lines (a <VirtualHost>'s own
 first, then the main server's, which every vhost inherits); the per-dir record holds the
-Redirect lines of <Directory>/<Location> sections and .htaccess files.  The mapping of a
-URI by them is fastcore.core.mapping's translate step (apply_redirects, alias_for).
+Redirect lines of <Directory>/<Location> sections and .htaccess files.  It maps URIs
+itself: `translate` is the mapper's translate_name service (core/mapping.py asks the
+loaded modules' in order, then DocumentRoot), and ScriptAlias names the cgi-script
+handler at type_checker, as translate_alias_redir sets r->handler.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from fastcore.config.engine import ACCESS, OR_FILEINFO, RSRC, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.errors import error_log_line
@@ -18,9 +21,12 @@ from fastcore.config.model import (
     module_record,
     scope_record,
 )
-from fastcore.config.regex import CompileError, Regex, compile_regex
+from fastcore.config.regex import CompileError, Match, Regex, compile_regex
 from fastcore.config.tree import Node
-from fastcore.core.phases import DECLINED, FIXUPS, Hook, HookResult
+from fastcore.core.mapping import Translated
+from fastcore.core.paths import escape_uri, fs_to_wire, to_bytes
+from fastcore.core.phases import DECLINED, FIXUPS, LAST, OK, TYPE_CHECKER, Hook, HookResult
+from fastcore.core.pregsub import pregsub
 from fastcore.modules import ModuleSpec
 
 if TYPE_CHECKING:
@@ -131,8 +137,6 @@ def _alias(e: Engine, ctx: Ctx, a: list[str], n: Node, match: bool, script: bool
 
 def _warn_overlap(e: Engine, earlier: tuple[Alias, ...], al: Alias, n: Node) -> None:
     """mod_alias's AH00671: a plain (Script)Alias that an earlier one already covers."""
-    from fastcore.core.mapping import alias_match
-
     for old in earlier:
         if (old.regex.search(al.url_prefix) is not None if old.regex is not None
                 else alias_match(al.url_prefix, old.url_prefix) > 0):
@@ -249,10 +253,125 @@ def directives() -> list[Directive]:
     ]
 
 
+# -- the mapping ------------------------------------------------------------------------
+
+def alias_match(uri: str, prefix: str) -> int:
+    """Length of `uri` matched by an Alias/Redirect prefix (slash runs match slash runs),
+    0 if no match; the match must end on a segment boundary."""
+    u = a = 0
+    lu, la = len(uri), len(prefix)
+    while a < la:
+        if prefix[a] == "/":
+            if u >= lu or uri[u] != "/":
+                return 0
+            while a < la and prefix[a] == "/":
+                a += 1
+            while u < lu and uri[u] == "/":
+                u += 1
+        else:
+            if u >= lu or uri[u] != prefix[a]:
+                return 0
+            u += 1
+            a += 1
+    if prefix.endswith("/") or u == lu or uri[u] == "/":
+        return u
+    return 0
+
+
+def _subst(template: str, m: Match) -> str:
+    """ap_pregsub (core/pregsub.py) over the match's groups (missing ones are empty)."""
+    return pregsub(template, lambda g: m.group(g) if g <= m.re.groups else None)
+
+
+def apply_redirects(redirects: tuple[Redirect, ...], uri: str, query: str
+                    ) -> tuple[int, str | None] | None:
+    """First matching Redirect/RedirectMatch -> (status, Location or None for 410).
+    `uri` is path text, `query` wire text; the Location is wire text (header bytes).
+    As mod_alias: a section's own one-URL Redirect (the last one set) comes first;
+    Redirect appends ap_os_escape_path of the rest of the URI to its target, RedirectMatch
+    escapes its substituted target (ap_escape_uri) up to its own query or fragment, and the
+    request's query is appended when the result has none."""
+    for rd in reversed(redirects):
+        if rd.section:
+            return rd.status, (quote(to_bytes(rd.target), safe="/;:@&=+$,-_.!~*'()%?#")
+                               if rd.target else None)
+    for rd in redirects:
+        if rd.section:
+            continue
+        if rd.regex is not None:
+            m = rd.regex.search(uri)
+            if m is None:
+                continue
+            if not rd.target:
+                return rd.status, None
+            found = _subst(rd.target, m)
+            cut = min((i for i in (found.find("?"), found.find("#")) if i >= 0),
+                      default=len(found))
+            loc = escape_uri(found[:cut]) + fs_to_wire(found[cut:])
+        else:
+            n = alias_match(uri, rd.url_prefix)
+            if not n:
+                continue
+            if rd.target is None:
+                return rd.status, None
+            loc = fs_to_wire(rd.target) + escape_uri(uri[n:])  # ap_os_escape_path(.., 1)
+        if query and "?" not in loc:
+            loc += "?" + query
+        return rd.status, loc
+    return None
+
+
+def alias_for(aliases: tuple[Alias, ...], uri: str) -> tuple[str, Alias] | None:
+    """First matching (Script)Alias(Match) -> (file-system path, the alias)."""
+    for al in aliases:
+        if al.regex is not None:
+            m = al.regex.search(uri)
+            if m is not None:
+                return (al.target if al.whole else _subst(al.target, m)), al
+            continue
+        n = alias_match(uri, al.url_prefix)
+        if n:
+            return (al.target if al.whole else al.target + uri[n:]), al
+    return None
+
+
+def apply_aliases(aliases: tuple[Alias, ...], uri: str) -> str | None:
+    """First matching Alias/AliasMatch -> file-system path."""
+    hit = alias_for(aliases, uri)
+    return None if hit is None else hit[0]
+
+
+def translate(vhost: VirtualHost, uri: str, query: str) -> Translated | None:
+    """translate_alias_redir: the server's Redirect lines first, then its Alias lines (a
+    vhost's lists already hold the main server's after its own: config.state.finish)."""
+    conf = alias_server(vhost)
+    red = apply_redirects(conf.redirects, uri, query)
+    if red is not None:
+        return Translated("", red)
+    target = apply_aliases(conf.aliases, uri)
+    return None if target is None else Translated(target)
+
+
+def script_aliased(vhost: VirtualHost, uri: str) -> bool:
+    """Whether the URI was mapped by ScriptAlias(Match): its handler is cgi-script
+    (unknown without a CGI module, so the default handler serves it)."""
+    aliases = alias_server(vhost).aliases
+    if not any(al.script for al in aliases):
+        return False
+    hit = alias_for(aliases, uri)
+    return hit is not None and hit[1].script
+
+
+def script_alias_type(core: Handler, txn: Transaction) -> HookResult:
+    """A URI ScriptAlias mapped gets the cgi-script handler when nothing named one."""
+    if script_aliased(txn.vhost, txn.r_uri):
+        txn.handler_name = "cgi-script"
+        return OK
+    return DECLINED
+
+
 def location_redirect(core: Handler, txn: Transaction) -> HookResult:
     """Redirect inside <Location>/<Directory> (fixup_redir)."""
-    from fastcore.core.mapping import apply_redirects  # core.mapping reads this module
-
     dc = txn.dirconf
     if dc is None or not alias_dir(dc).redirects:
         return DECLINED
@@ -265,6 +384,6 @@ def location_redirect(core: Handler, txn: Transaction) -> HookResult:
     return core.error(txn, status, location=loc, dirconf=dc)
 
 
-HOOKS = (Hook(FIXUPS, location_redirect),)
+HOOKS = (Hook(FIXUPS, location_redirect), Hook(TYPE_CHECKER, script_alias_type, LAST))
 MODULE = ModuleSpec(NAME, directives, dir_record=AliasDir, server_record=AliasServer,
-                    hooks=HOOKS)
+                    hooks=HOOKS, translate=translate)

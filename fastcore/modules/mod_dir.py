@@ -12,6 +12,7 @@ from fastcore.config.lexer import split_words
 from fastcore.config.model import OPT_MULTI, DirConfig, module_record, scope_record
 from fastcore.config.tree import Node
 from fastcore.core import static as S
+from fastcore.core import subrequest
 from fastcore.core.cacheable import produced_by
 from fastcore.core.paths import escape_uri
 from fastcore.core.phases import DECLINED, HANDLER, OK, Hook, HookResult
@@ -91,7 +92,7 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
         # the sub-request's own <If> walk (ap_sub_req_lookup_uri runs ap_if_walk)
         sdc = core.sub_if(txn, sub_uri, walk.filename, sdc)
         if S.is_regular(walk.st) and not walk.path_info:
-            rv = core.srv.access(txn, sdc, walk.filename)
+            rv = subrequest.access(core, txn, sdc, walk.filename)
             if rv.__class__ is not int or rv != OK:
                 if len(names) == 1 and isinstance(rv, Response) and rv.status == 401:
                     # mod_dir passes a lone index's 401 on, with the sub-request's
@@ -140,5 +141,5 @@ def directives() -> list[Directive]:
 
 
 
-HOOKS = (Hook(HANDLER, directory_handler, always=True),)
+HOOKS = (Hook(HANDLER, directory_handler),)
 MODULE = ModuleSpec(NAME, directives, dir_record=DirIndexDir, hooks=HOOKS)

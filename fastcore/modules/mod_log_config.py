@@ -502,5 +502,5 @@ def log_transaction(core: Handler, txn: Transaction) -> HookResult:
 
 
 # compiled into httpd (config.modules.STATIC): it logs whatever LoadModule says
-HOOKS = (Hook(LOG_TRANSACTION, log_transaction, always=True),)
+HOOKS = (Hook(LOG_TRANSACTION, log_transaction),)
 MODULE = ModuleSpec(NAME, directives, server_record=LogServer, hooks=HOOKS)

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastcore.config.engine import OR_FILEINFO, RSRC, Ctx, Directive, Engine
-from fastcore.config.model import DirConfig, module_record, scope_record
+from fastcore.config.model import DirConfig, ServerConfig, module_record, scope_record
 from fastcore.config.tree import Node
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
 from fastcore.core.phases import DECLINED, OK, TYPE_CHECKER, Hook, HookResult
+from fastcore.core.typemap import forced_type, with_default_charset
 from fastcore.modules import ModuleSpec
 
 if TYPE_CHECKING:
@@ -99,19 +100,6 @@ def normalize_type(ctype: str) -> str:
     return "; ".join(out)
 
 
-def with_default_charset(ctype: str | None, dirconf: DirConfig | None) -> str | None:
-    """AddDefaultCharset, as core's ap_make_content_type applies it to every response:
-    `; charset=NAME` is appended to a Content-Type that contains text/plain or text/html
-    and no charset= (both tested as case-insensitive substrings, as Apache does)."""
-    name = dirconf.add_default_charset if dirconf is not None else None
-    if not name or not ctype:
-        return ctype
-    low = ctype.lower()
-    if "charset=" in low or ("text/plain" not in low and "text/html" not in low):
-        return ctype
-    return f"{ctype}; charset={name}"
-
-
 class MimeMap:
     """Compiled TypesConfig plus dirconf-aware lookup (Apache mod_mime semantics)."""
 
@@ -159,8 +147,7 @@ class MimeMap:
                 encoding = mc.add_encoding[e]
             if e in mc.add_charset:
                 charset = mc.add_charset[e].lower()
-        if dc.force_type and dc.force_type.lower() != "none":
-            ctype = dc.force_type
+        ctype = forced_type(dc) or ctype
         if language is None and mc.default_language:
             language = mc.default_language
         result = (ctype, charset, language, encoding)
@@ -324,6 +311,13 @@ def type_checker(core: Handler, txn: Transaction) -> HookResult:
     return OK
 
 
-HOOKS = (Hook(TYPE_CHECKER, type_checker, always=True),)
+HOOKS = (Hook(TYPE_CHECKER, type_checker),)
+
+
+def type_map(cfg: ServerConfig) -> MimeMap:
+    """The core's type service while mod_mime is loaded: TypesConfig's map."""
+    return MimeMap(cfg.types_config)
+
+
 MODULE = ModuleSpec(NAME, directives, dir_record=MimeDir, hooks=HOOKS,
-                    cache_contribution=cache_contribution)
+                    cache_contribution=cache_contribution, type_map=type_map)

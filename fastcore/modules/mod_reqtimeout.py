@@ -7,9 +7,10 @@ first bytes), the body within `body=` seconds from its first read.  MinRate=R mo
 deadline on by 1/R s per byte received, never past the stage's maximum.  Loaded without
 the directive, Apache 2.4's defaults apply: header=20-40,MinRate=500 body=20,MinRate=500.
 
-This file holds the directive table, the per-server record with its merge, `limits()`
-(what a connection of a server must enforce, or None) and `ReadClock` (one connection's
-deadline, used by fastcore.core.connection and the MPMs' waits).
+This file holds the directive table, the per-server record with its merge and
+`limits()` (what a connection of a server must enforce, or None), which the core asks
+for through the registry (REGISTRY.read_limits); the clock that enforces them on a
+connection is the core's (core/readclock.py, as httpd's core Timeout is).
 """
 from __future__ import annotations
 
@@ -20,18 +21,10 @@ from fastcore.config.engine import RSRC, Ctx, Directive, DirectiveError, Engine
 from fastcore.config.lexer import split_words
 from fastcore.config.model import ServerConfig, VirtualHost, module_record
 from fastcore.config.tree import Node
+from fastcore.core.readclock import ReadClock, ReadLimits, Stage  # noqa: F401 - its API
 from fastcore.modules import ModuleSpec
 
 NAME = "reqtimeout_module"
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One stage's limit: `timeout` s (0: none), extended by MinRate up to `max_timeout`."""
-
-    timeout: int
-    max_timeout: int = 0  # 0: no maximum
-    min_rate: int = 0  # bytes/s; 0: no extension
 
 
 HANDSHAKE_DEFAULT = Stage(0)
@@ -51,14 +44,6 @@ class ReqTimeoutConfig:
         """A <VirtualHost> keeps each stage it set and inherits the others (MERGE_INT)."""
         return ReqTimeoutConfig(add.handshake or self.handshake, add.header or self.header,
                                 add.body or self.body)
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    """What a connection enforces (defaults filled in)."""
-
-    header: Stage
-    body: Stage
 
 
 def limits(modules: tuple[str, ...], rec: ReqTimeoutConfig | None) -> ReadLimits | None:
@@ -142,52 +127,4 @@ def directives() -> list[Directive]:
                       "request headers and body")]
 
 
-MODULE = ModuleSpec(NAME, directives, server_record=ReqTimeoutConfig)
-
-
-# -- one connection's deadline ----------------------------------------------------------
-
-
-class ReadClock:
-    """The deadline of the stage a connection is reading (Apache's reqtimeout_con_cfg).
-
-    kind: "header" or "body" while a deadline may run, "idle" between requests: the first
-    bytes of a keep-alive request start the header clock (they wait KeepAliveTimeout, as
-    the in_keep_alive read) and do not count towards MinRate.
-    """
-
-    __slots__ = ("limits", "kind", "timeout_at", "max_at", "per_byte", "req")
-
-    def __init__(self, lim: ReadLimits, now: float) -> None:
-        self.limits = lim
-        self.kind = "idle"
-        self.timeout_at = self.max_at = self.per_byte = 0.0
-        self.req = 0  # the request count the running clock belongs to
-        self.start("header", now)
-
-    def start(self, kind: str, now: float) -> None:
-        stage = self.limits.header if kind == "header" else self.limits.body
-        self.kind = kind
-        self.timeout_at = now + stage.timeout if stage.timeout > 0 else 0.0
-        self.max_at = now + stage.max_timeout if stage.max_timeout > 0 else 0.0
-        self.per_byte = 1.0 / stage.min_rate if stage.min_rate > 0 else 0.0
-
-    def idle(self, requests: int) -> None:
-        """A request is complete: no deadline until the next one's first bytes."""
-        self.kind, self.timeout_at, self.req = "idle", 0.0, requests
-
-    def got(self, nbytes: int, requests: int, now: float) -> None:
-        """Bytes arrived for the head (requests: the connection's count so far) or body."""
-        if nbytes <= 0:
-            return
-        if self.kind == "idle" or (self.kind == "header" and requests != self.req):
-            self.req = requests
-            self.start("header", now)  # a keep-alive request: its clock starts now
-            return
-        if self.timeout_at and self.per_byte:
-            t = self.timeout_at + nbytes * self.per_byte
-            self.timeout_at = min(t, self.max_at) if self.max_at else t
-
-    def left(self, now: float) -> float | None:
-        """Seconds to the deadline (<= 0: expired); None when none runs."""
-        return None if not self.timeout_at else self.timeout_at - now
+MODULE = ModuleSpec(NAME, directives, server_record=ReqTimeoutConfig, read_limits=server_limits)

@@ -39,6 +39,7 @@ from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribut
 from fastcore.core.expr import Condition, ExprContext, ExprError, parse_condition
 from fastcore.core.paths import from_bytes, wire_bytes
 from fastcore.core.phases import DECLINED, HEADER_PARSER, POST_READ_REQUEST, Hook, HookResult
+from fastcore.core.pregsub import pregsub
 from fastcore.modules import ModuleSpec
 
 if TYPE_CHECKING:
@@ -135,22 +136,8 @@ class Captures:
 
     def substitute(self, template: str) -> str:
         """ap_pregsub over these captures ($N past them, or with none, is empty)."""
-        out: list[str] = []
-        i, n = 0, len(template)
-        while i < n:
-            c = template[i]
-            i += 1
-            if c == "$" and i < n and template[i].isdigit():
-                g = int(template[i])
-                i += 1
-                if self.source is not None and g < len(self.groups):
-                    out.append(self.groups[g] or "")
-                continue
-            if c == "\\" and i < n:
-                c = template[i]
-                i += 1
-            out.append(c)
-        return "".join(out)
+        groups = self.groups if self.source is not None else ()
+        return pregsub(template, lambda g: groups[g] if g < len(groups) else None)
 
 
 def _merged(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ import pytest
 from fastcore.config.model import DirConfig, VirtualHost
 from fastcore.core.cacheable import CacheInfo, entry_for, produced_by
 from fastcore.core.transaction import Transaction
+from fastcore.modules import MODULES
 from fastcore.modules.mod_authz_core import NAME as AUTHZ
 from fastcore.modules.mod_authz_core import AuthzDir, Require, RequireGroup
 from fastcore.modules.mod_log_config import ErrorLog
@@ -25,7 +26,9 @@ def _authz(group: RequireGroup) -> DirConfig:
 
 
 def _txn(log_level: str = "warn") -> Transaction:
-    srv = SimpleNamespace(cfg=SimpleNamespace(main=VirtualHost((), "localhost")),
+    # every registered module loaded: each one's contribution is asked
+    srv = SimpleNamespace(cfg=SimpleNamespace(main=VirtualHost((), "localhost"),
+                                              modules=tuple(MODULES)),
                           errlog=lambda vhost: ErrorLog(-1, log_level))
     txn = Transaction(SimpleNamespace(srv=srv, client_ip="127.0.0.1", remote_port=1, requests=0),
                       0.0)

@@ -11,6 +11,7 @@ from fastcore.config.merge import DirResolver
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS, reads_htaccess
 from fastcore.core.mapping import Mapper
 from fastcore.core.request import HttpError
+from fastcore.modules import REGISTRY
 from fastcore.modules.mod_alias import alias_server
 from fastcore.modules.mod_authz_core import authz_config
 from fastcore.modules.mod_mime import MimeMap, mime_config, normalize_type
@@ -110,7 +111,7 @@ def test_vhost_inherits_main_alias_and_redirect_after_its_own(tmp_path) -> None:
     assert [a.url_prefix for a in alias_server(vh).aliases] == ["/mine", "/al"]
     assert [(r.url_prefix, r.target) for r in alias_server(vh).redirects][:2] == [("/old", "/vhost-new"),
                                                                     ("/old", "/new")]
-    path, red = Mapper(DirResolver(c)).translate(vh, "/old/x", "")
+    path, red = Mapper(DirResolver(c), REGISTRY.translators(c)).translate(vh, "/old/x", "")
     assert red is not None and red[1] == "/vhost-new/x"
 
 

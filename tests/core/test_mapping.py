@@ -14,10 +14,11 @@ from fastcore.config.model import (
     ServerConfig,
     VirtualHost,
 )
-from fastcore.core.mapping import Mapper, alias_match, apply_redirects, decode_path
+from fastcore.core.mapping import Mapper, decode_path
 from fastcore.core.request import HttpError
 from fastcore.modules.mod_alias import NAME as ALIAS
-from fastcore.modules.mod_alias import Alias, AliasServer, Redirect
+from fastcore.modules.mod_alias import Alias, AliasServer, Redirect, alias_match, apply_redirects
+from fastcore.modules.mod_alias import translate as alias_translate
 
 
 def code(path: str, slashes: str = "off") -> str | int:
@@ -88,7 +89,7 @@ def site(tmp_path: object, options: int) -> tuple[Mapper, VirtualHost, FakeResol
                          aliases=(Alias("/al", os.path.join(docroot, "d")),))})
     cfg = ServerConfig("", root, root, "", (), vh)
     res = FakeResolver(cfg)
-    return Mapper(res), vh, res, docroot
+    return Mapper(res, (alias_translate,)), vh, res, docroot
 
 
 def walk_status(m: Mapper, vh: VirtualHost, path: str) -> int:

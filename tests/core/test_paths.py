@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from fastcore.core.mapping import apply_redirects, decode_path
+from fastcore.core.mapping import decode_path
 from fastcore.core.paths import escape_uri, fs_to_wire, to_bytes, unescape_path
 from fastcore.core.request import HttpError, parse_head
-from fastcore.modules.mod_alias import Redirect
+from fastcore.modules.mod_alias import Redirect, apply_redirects
 from fastcore.modules.mod_log_config import escape_path
 
 

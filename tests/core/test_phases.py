@@ -19,7 +19,7 @@ from fastcore.core.phases import DECLINED, OK, Hook, Phases, Registration
 from fastcore.core.response import Response
 from fastcore.core.server import HttpServer
 from fastcore.core.transaction import Transaction
-from fastcore.modules import REGISTRY, ModuleSpec
+from fastcore.modules import MODULES, REGISTRY, ModuleSpec
 
 
 def _recorder(log: list[str], name: str, result: int | Response = DECLINED
@@ -79,8 +79,11 @@ def test_unknown_phase_is_refused() -> None:
 
 # ---------------------------------------------------------------- semantics
 def _run(regs: list[Registration]) -> int | Response:
-    """The request phases, then the handler when they let the request on (as dispatch)."""
-    phases = Phases.build(regs)
+    """The request phases, then the handler when they let the request on (as dispatch),
+    with an authorization function that grants (mod_authz_core without Require): with
+    none at all the access step is httpd's AH00025 500."""
+    grant = Registration("authz", Hook(P.CHECK_ACCESS_EX, lambda core, txn: OK, P.LAST))
+    phases = Phases.build([*regs, grant])
     # the runner only hands them to the functions (and reads the access facts of txn)
     core, txn = object(), SimpleNamespace(satisfy_any=False, user=None)
     rv = phases.run_request(core, txn)
@@ -190,7 +193,7 @@ def test_metrics_needs_status_module(tmp_path: Path) -> None:
     with_status.close()
 
 
-REGISTRY_BY_NAME = {m.name: m for m in REGISTRY.every()}
+REGISTRY_BY_NAME = {m.name: m for m in REGISTRY.load(MODULES)}
 
 
 def _example_handler(core: Handler, txn: Transaction) -> int | Response:
@@ -224,7 +227,7 @@ def test_a_module_registers_its_functions_only_when_loaded(
 
     monkeypatch.setattr(Phases, "build", counting_build)
     srv.cfg.modules = names  # as if LoadModule named it (the config knows no such module)
-    srv.handler = Handler(srv, (*REGISTRY.every(), EXAMPLE))
+    srv.handler = Handler(srv, (*REGISTRY.load(MODULES), EXAMPLE))
     example = _get(srv, "/x.example")
     secret = _get(srv, "/secret/m.txt")
     plain = _get(srv, "/m.txt")
@@ -267,7 +270,7 @@ FILTERING = ModuleSpec("filtering_module", list, hooks=(
 def test_output_filters_see_every_answer_and_may_replace_it(tmp_path: Path) -> None:
     srv = _site(str(tmp_path), BASE)
     srv.cfg.modules = (*srv.cfg.modules, "filtering_module")
-    srv.handler = Handler(srv, (*REGISTRY.every(), FILTERING))
+    srv.handler = Handler(srv, (*REGISTRY.load(MODULES), FILTERING))
     status, h, body = _get(srv, "/m.txt")
     assert status == 200 and body == b"a file\n" and h["x-filtered"] == "200"
     status, h, _b = _get(srv, "/absent")  # an error answer goes through them too
@@ -280,7 +283,7 @@ def test_output_filters_see_every_answer_and_may_replace_it(tmp_path: Path) -> N
 def test_a_failing_output_filter_is_a_500_not_a_dead_worker(tmp_path: Path) -> None:
     srv = _site(str(tmp_path), BASE)
     srv.cfg.modules = (*srv.cfg.modules, "broken_module")
-    srv.handler = Handler(srv, (*REGISTRY.every(), ModuleSpec(
+    srv.handler = Handler(srv, (*REGISTRY.load(MODULES), ModuleSpec(
         "broken_module", list, hooks=(Hook(P.OUTPUT_FILTER, _broken_filter),))))
     status, _h, _b = _get(srv, "/m.txt")
     assert status == 500
@@ -289,3 +292,19 @@ def test_a_failing_output_filter_is_a_500_not_a_dead_worker(tmp_path: Path) -> N
     with open(tmp_path / "error_log") as f:
         assert "a bug in a filter" in f.read()
     srv.close()
+
+
+def test_no_authorization_function_is_httpds_500(tmp_path: Path) -> None:
+    """Without mod_authz_core nothing answers check_access_ex: as request.c, check_authn
+    is asked, and with nobody there (no mod_authn_core) the request is a 500 (AH00025);
+    with mod_authn_core but no user it is AH00027's 500."""
+    bare = _site(str(tmp_path / "a"), ("mime_module",))
+    assert _get(bare, "/m.txt")[0] == 500
+    bare.close()
+    with open(tmp_path / "a" / "error_log") as f:
+        assert "AH00025: configuration error:  couldn't check user: /m.txt" in f.read()
+    authn = _site(str(tmp_path / "b"), ("mime_module", "authn_core_module"))
+    assert _get(authn, "/m.txt")[0] == 500
+    authn.close()
+    with open(tmp_path / "b" / "error_log") as f:
+        assert "AH00027: No authentication done" in f.read()

@@ -216,3 +216,54 @@ def test_every_feature_in_a_child_imports_nothing(mpm: str, process_mode: str,
         assert "localhost" in apache.remote_hosts
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# Module code the core itself imports whatever is loaded (docs/internals.md, "Layout"):
+# mod_log_config, compiled into httpd.
+CORE_IMPORTED = ("fastcore.modules.mod_log_config",)
+# Modules whose code uses another module's (httpd's optional functions: ap_auth_type
+# and ap_note_auth_failure for mod_authz_core; mod_autoindex's DirectoryIndex and
+# MultiViews lookups, mod_dir's index negotiation), imported with them.
+USES = {"authz_core": ("auth_basic", "authn_core"), "autoindex": ("dir", "negotiation", "mime"),
+        "negotiation": ("mime",), "dir": ("mime", "negotiation")}
+AUDIT = """
+import sys
+from fastcore.config import load
+from fastcore.config.merge import DirResolver
+from fastcore.core.server import HttpServer
+cfg = load(sys.argv[1])
+srv = HttpServer(cfg, None, DirResolver(cfg))
+srv.preload()
+print("\\n".join(sorted(m for m in sys.modules if m.startswith("fastcore.modules."))))
+"""
+
+
+@pytest.mark.parametrize("loaded", [("mime",), ("mime", "dir", "status"),
+                                    ("alias", "autoindex", "negotiation")])
+def test_the_parent_imports_exactly_the_loaded_modules(tmp_path, loaded: tuple[str, ...]
+                                                       ) -> None:
+    """What the parent imports before fork: the core, the LoadModule'd modules (with
+    their packages' submodules) and nothing of a module the configuration did not load
+    (the phases, the cache decision and the services ask only the loaded ones)."""
+    import subprocess
+    import sys
+
+    from fastcore.modules import MODULES
+
+    conf = tmp_path / "httpd.conf"
+    conf.write_text("".join(f"LoadModule {m}_module {MODDIR}/mod_{m}.so\n"
+                            for m in ("mpm_event", "authz_core", *loaded))
+                    + f"ServerRoot {tmp_path}\nErrorLog {tmp_path}/error_log\n"
+                    f"DocumentRoot {tmp_path}\nListen 127.0.0.1:1\nServerName localhost\n")
+    out = subprocess.run([sys.executable, "-c", AUDIT, str(conf)], capture_output=True,
+                         text=True, check=True, cwd=os.getcwd()).stdout.split()
+    names = {"authz_core", *loaded}
+    while (more := {u for m in names for u in USES.get(m, ())} - names):
+        names |= more
+    wanted = {MODULES[f"{m}_module"] for m in names} | set(CORE_IMPORTED)
+    top = {".".join(m.split(".")[:3]) for m in out}
+    assert top == wanted, (sorted(top - wanted), sorted(wanted - top))
+    # and every loaded package's submodules came with it
+    for pkg in wanted:
+        if pkg.endswith(("mod_autoindex", "mod_negotiation")):
+            assert any(m.startswith(pkg + ".") for m in out), pkg

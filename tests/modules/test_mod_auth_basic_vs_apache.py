@@ -14,7 +14,7 @@ import subprocess
 import time
 
 import pytest
-from support.apache_oracle import APACHE, ApacheOracle
+from support.apache_oracle import ApacheOracle
 from support.twin_auth import (
     AUTH_MODULES,
     LOG_FORMAT,
@@ -22,10 +22,8 @@ from support.twin_auth import (
     ask,
     basic,
     error_messages,
-    load_lines,
+    refused_as_apache,
 )
-
-from fastcore.config import ConfigError, load
 
 HTPASSWD = "/usr/bin/htpasswd"
 AUTH = """  AuthType Basic
@@ -272,66 +270,18 @@ def test_basic_authentication_matches_apache(tmp_path) -> None:
 
 
 CONFIG_LINES = (
-    "AuthType", "AuthType Basic Digest", "AuthName", "AuthUserFile", "AuthUserFile a b",
     "AuthBasicProvider", "AuthBasicProvider foo", "AuthBasicProvider file foo",
     "AuthBasicAuthoritative maybe", "AuthzSendForbiddenOnFailure maybe",
 )
-
-
-def _conf(tmp: str, line: str, modules: tuple[str, ...] = AUTH_MODULES[1:]) -> str:
-    path = os.path.join(tmp, "httpd.conf")
-    with open(path, "w") as fh:
-        fh.write(load_lines(("mpm_event", *modules)) + f'ServerRoot "{tmp}"\n'
-                 f'ErrorLog "{tmp}/error_log"\nDocumentRoot "{tmp}"\n'
-                 f"Listen 127.0.0.1:1\nServerName localhost\n"
-                 f"<Directory {tmp}>\n{line}\n</Directory>\n")
-    return path
+# AuthType/AuthName and <AuthnProviderAlias>: test_mod_authn_core_vs_apache.py;
+# AuthUserFile: test_mod_authn_file_vs_apache.py; Require user: test_mod_authz_user_vs_apache.py
 
 
 @pytest.mark.parametrize("line", CONFIG_LINES)
 def test_refused_with_apaches_message(tmp_path, line: str) -> None:
-    path = _conf(str(tmp_path), line)
-    apache = subprocess.run([APACHE, "-t", "-f", path], capture_output=True, text=True)
-    assert apache.returncode != 0
-    with pytest.raises(ConfigError) as err:
-        load(path)
-    assert str(err.value).strip() == apache.stderr.strip()
+    refused_as_apache(str(tmp_path), line, AUTH_MODULES[1:])
 
 
-@pytest.mark.parametrize("line,without", [
-    ("AuthBasicProvider file", "authn_file"), ("Require valid-user", "authz_user"),
-    ("Require user bob", "authz_user"), ("AuthType Basic", "authn_core"),
-    ("AuthUserFile /x", "authn_file"), ("AuthBasicProvider file", "auth_basic"),
-])
-def test_needs_its_module(tmp_path, line: str, without: str) -> None:
-    path = _conf(str(tmp_path), line, tuple(m for m in AUTH_MODULES[1:] if m != without))
-    apache = subprocess.run([APACHE, "-t", "-f", path], capture_output=True, text=True)
-    assert apache.returncode != 0
-    with pytest.raises(ConfigError) as err:
-        load(path)
-    assert str(err.value).strip() == apache.stderr.strip()
-
-
-@pytest.mark.parametrize("body", [
-    "<AuthnProviderAlias file>\n</AuthnProviderAlias>",
-    "<AuthnProviderAlias>\n</AuthnProviderAlias>",
-    "<AuthnProviderAlias foo bar>\n</AuthnProviderAlias>",
-    "<AuthnProviderAlias file file>\n</AuthnProviderAlias>",
-    "<AuthnProviderAlias file a>\nAuthUserFile /x\nOptions None\n</AuthnProviderAlias>",
-    "<Directory /tmp>\n<AuthnProviderAlias file a>\n</AuthnProviderAlias>\n</Directory>",
-    "<VirtualHost *:80>\n<AuthnProviderAlias file a>\n</AuthnProviderAlias>\n"
-    "</VirtualHost>",
-    "<AuthnProviderAlias file a>\n</AuthnProviderAlias>\n"
-    "<AuthnProviderAlias file a>\n</AuthnProviderAlias>",
-    "<Directory /tmp>\nAuthBasicProvider a\n</Directory>\n"
-    "<AuthnProviderAlias file a>\n</AuthnProviderAlias>",
-])
-def test_provider_alias_refused_with_apaches_message(tmp_path, body: str) -> None:
-    path = _conf(str(tmp_path), "")
-    with open(path, "a") as fh:
-        fh.write(body + "\n")
-    apache = subprocess.run([APACHE, "-t", "-f", path], capture_output=True, text=True)
-    assert apache.returncode != 0
-    with pytest.raises(ConfigError) as err:
-        load(path)
-    assert str(err.value).strip() == apache.stderr.strip()
+@pytest.mark.parametrize("line", ["AuthBasicProvider file", "AuthBasicAuthoritative Off"])
+def test_needs_its_module(tmp_path, line: str) -> None:
+    refused_as_apache(str(tmp_path), line, tuple(m for m in AUTH_MODULES[1:] if m != "auth_basic"))

@@ -183,7 +183,7 @@ def test_header_and_readme_as_apache_includes_them(tmp_path) -> None:
     (tmp_path / "a.txt").write_text("a")
     (tmp_path / "H.html").write_text("<p>head</p>\n")
     (tmp_path / "R.txt").write_bytes(b"x\0y & <z>\n")
-    cfg = ai_dc({"header_name": ("H.html",), "readme_name": ("R.txt",)})
+    cfg = ai_dc({"header_name": "H.html", "readme_name": "R.txt"})
     files = {"H.html": (str(tmp_path / "H.html"), "text/html"),
              "R.txt": (str(tmp_path / "R.txt"), "text/plain")}
     body, streamed = render_listing(str(tmp_path), "/d/", None, cfg, lookup=_lookup(files),
@@ -195,7 +195,7 @@ def test_header_and_readme_as_apache_includes_them(tmp_path) -> None:
     assert text.endswith("</ul>\n<pre>\nx&amp; &lt;z&gt;\n</pre>\n</body></html>\n")
     assert streamed  # Apache sends no Content-Length after an HTML sub-request
     body, streamed = render_listing(str(tmp_path), "/d/", None, ai_dc(
-        {"header_name": ("R.txt",)}), lookup=_lookup(files))
+        {"header_name": "R.txt"}), lookup=_lookup(files))
     assert not streamed and " <body>\n<pre>\nx&amp; &lt;z&gt;\n</pre>\n<ul>" in body.decode()
 
 

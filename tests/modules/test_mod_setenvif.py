@@ -18,6 +18,7 @@ from support.wire import parse_responses
 
 from fastcore.config import ConfigError, load
 from fastcore.config.merge import DirResolver
+from fastcore.core import exchange
 from fastcore.core.connection import Connection
 from fastcore.core.fastpath import CacheHit
 from fastcore.core.keepalive import env_protocol
@@ -144,13 +145,13 @@ def test_under_rules_the_caches_answer_only_when_nothing_is_set(
     after it) serve a hit whose request the rules give no variable, and hand the rest to
     the full path (nokeepalive closes, the log shows the variable)."""
     served = []
-    real = Connection._serve_cached
+    real = exchange.serve_cached
 
-    def counting(self: Connection, txn: Transaction, req: Request, hit: CacheHit) -> None:
+    def counting(conn: Connection, txn: Transaction, req: Request, hit: CacheHit) -> None:
         served.append(req.headers.get("user-agent"))
-        real(self, txn, req, hit)
+        real(conn, txn, req, hit)
 
-    monkeypatch.setattr(Connection, "_serve_cached", counting)
+    monkeypatch.setattr(exchange, "serve_cached", counting)
     conf = _conf(tmp_path, 'BrowserMatch "^nk" nokeepalive\nBrowserMatch "^v(.)" v=$1')
     reqs = [GET % (b"plain/p.txt", b"ok"), GET % (b"plain/p.txt", b"ok2"),
             GET % (b"plain/p.txt", b"v9"), GET % (b"plain/p.txt", b"ok3"),

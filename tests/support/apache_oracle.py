@@ -51,7 +51,7 @@ class ApacheOracle:
             f'PidFile "{run}/httpd.pid"',
             f'ErrorLog "{run}/error_log"',
             "LogLevel warn",
-            "TypesConfig /etc/mime.types",
+            *(["TypesConfig /etc/mime.types"] if "mime" in self.modules else []),
             f"Listen 127.0.0.1:{self.port}",
             "ServerName localhost",
             *(["StartServers 1", "MinSpareServers 1", "MaxSpareServers 2"]

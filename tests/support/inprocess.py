@@ -15,11 +15,16 @@ from fastcore._pure.scoreboard import Scoreboard
 from fastcore.config import load as load_config
 from fastcore.config.merge import DirResolver
 from fastcore.config.model import ServerConfig, VirtualHost
+from fastcore.config.modules import STATIC
 from fastcore.core.server import HttpServer
 from fastcore.modules.mod_log_config import NAME as LOG
 from fastcore.modules.mod_log_config import LogServer, LogSpec
 from support.http_fakes import FakeResolver, effective_defaults
 
+# What the model-built server loads: the compiled-in modules and those a stock httpd.conf
+# loads for a static site (their hooks run only when loaded, as in httpd)
+MODEL_MODULES = (*STATIC, "mime_module", "dir_module", "authz_core_module",
+                 "negotiation_module", "status_module")
 DATE = re.compile(rb"Date: [^\r]*\r\n")
 
 
@@ -90,7 +95,7 @@ def make_server(tmp: str, buffered: bool = False, fmt: str = "%>s %r %k %X", tok
                                                               fmt),))}, **vh)
     cfg = ServerConfig(config_file="", server_root=tmp, runtime_dir=tmp, pid_file="", listeners=(),
                        main=main, error_log=os.path.join(tmp, "error_log"), buffered_logs=buffered,
-                       server_tokens=tokens)
+                       server_tokens=tokens, modules=MODEL_MODULES)
     return HttpServer(cfg, None, FakeResolver(cfg))
 
 

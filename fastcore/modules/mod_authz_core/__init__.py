@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastcore.config.model import DirConfig
+from fastcore.config.model import DirConfig, ServerConfig
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
 from fastcore.core.phases import (
     CHECK_ACCESS_EX,
@@ -159,7 +159,7 @@ def decide(core: Handler, txn: Transaction, after_authn: bool) -> HookResult:
         return 500
     if result == GRANTED:
         # the headers a granting Require expr read go into Vary (add_vary); a
-        # sub-request's are put back by HttpServer.access
+        # sub-request's are put back by core.subrequest.access
         ctx.answer_txn, ctx.answer_vary = txn, ctx.vary
         ctx.vary = []
         return OK
@@ -213,8 +213,21 @@ def add_vary(core: Handler, txn: Transaction) -> HookResult:
     return OK
 
 
-HOOKS = (Hook(CHECK_ACCESS_EX, authorize_userless, LAST, always=True),
-         Hook(CHECK_AUTHZ, authorize_user, LAST, always=True),
+def needs_dns(cfg: ServerConfig) -> bool:
+    """A `Require host` anywhere in the configuration: the server then needs a resolver
+    (the core asks the loaded modules, REGISTRY.needs_dns)."""
+    def walk(g: RequireGroup | None) -> bool:
+        if g is None:
+            return False
+        return any(walk(i) if isinstance(i, RequireGroup) else i.kind == "host"
+                   for i in g.items)
+    return any(walk(authz_config(v.dir_defaults).authz)
+               or any(walk(authz_config(s.config).authz) for s in v.sections)
+               for v in (cfg.main, *cfg.vhosts))
+
+
+HOOKS = (Hook(CHECK_ACCESS_EX, authorize_userless, LAST),
+         Hook(CHECK_AUTHZ, authorize_user, LAST),
          Hook(OUTPUT_FILTER, add_vary))
 MODULE = ModuleSpec(NAME, directives, dir_record=AuthzDir, hooks=HOOKS,
-                    cache_contribution=cache_contribution)
+                    cache_contribution=cache_contribution, needs_dns=needs_dns)

@@ -2,6 +2,7 @@
 AuthMerging and AuthzSendForbiddenOnFailure), Require and <RequireAll/Any/None>."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, is_dataclass
 
 from fastcore.config.engine import OR_AUTHCFG, Ctx, Directive, DirectiveError, Engine
@@ -10,7 +11,7 @@ from fastcore.config.model import DirConfig, module_record, scope_record
 from fastcore.config.sections import section_args, section_label
 from fastcore.config.tree import Node
 from fastcore.core.expr import parse_condition
-from fastcore.core.expr.nodes import Var
+from fastcore.core.expr.nodes import Cond, Var, Word
 from fastcore.modules.mod_authz_core.evaluate import METHODS, Require, RequireGroup
 
 NAME = "authz_core_module"
@@ -118,15 +119,17 @@ def require(e: Engine, ctx: Ctx, a: str, n: Node) -> None:
     _push(ctx, Require(name, args, neg, n.filename, n.line))
 
 
-def reads_user(node: object) -> bool:
+def reads_user(node: Word | Cond | Sequence[Word | Cond]) -> bool:
     """expr_lookup_fn's want_user: the expression reads %{REMOTE_USER} (then a false
-    result means "no user yet" while nobody authenticated)."""
+    result means "no user yet" while nobody authenticated).  Walks the node's fields
+    that are nodes (or lists of them)."""
     if isinstance(node, Var):
         return node.name.upper() == "REMOTE_USER"
     if isinstance(node, list | tuple):
         return any(reads_user(x) for x in node)
     if is_dataclass(node):
-        return any(reads_user(getattr(node, f.name)) for f in fields(node))
+        return any(reads_user(v) for f in fields(node)
+                   if isinstance(v := getattr(node, f.name), Word | Cond | list | tuple))
     return False
 
 

@@ -249,7 +249,7 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     ai = autoindex_config(dirconf)
     inserts: dict[str, tuple[str, bytes] | None] = {}
     for key in ("header_name", "readme_name"):
-        name = _setting(getattr(ai, key))
+        name = getattr(ai, key) or None
         if not name:
             inserts[key] = None
         elif lookup is None:
@@ -319,14 +319,14 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     while len(title) > 1 and title.endswith("/"):
         title = title[:-1]
     suppress_amble = "suppresshtmlpreamble" in opts
-    style = _setting(ai.index_style_sheet)
+    style = ai.index_style_sheet or None
     xhtml = "xhtml" in opts
     preamble = [DOCTYPE_XHTML + '<html xmlns="http://www.w3.org/1999/xhtml">' if xhtml
                 else DOCTYPE + "<html>", "\n <head>\n  <title>Index of ", title, "</title>\n"]
     if style:
         preamble.append(f'  <link rel="stylesheet" href="{style}" type="text/css"'
                         + (" />\n" if xhtml else ">\n"))
-    head_insert = _setting(ai.index_head_insert)
+    head_insert = ai.index_head_insert or None
     if head_insert:
         preamble.append(head_insert)
     preamble.append(" </head>\n <body>\n")
@@ -480,12 +480,6 @@ def _atoi(v: str) -> int:
         n = n * 10 + int(c)
     return n
 
-
-def _setting(value: object) -> str | None:
-    """A TAKE1 autoindex value as stored by the config layer (a string or a 1-tuple)."""
-    if isinstance(value, (tuple, list)):
-        value = value[0] if value else None
-    return str(value) if value else None
 
 
 def _insert(lookup: InsertLookup, name: str, header: bool) -> tuple[str, bytes] | None:

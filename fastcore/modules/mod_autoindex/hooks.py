@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from fastcore.config.model import OPT_INDEXES, OPT_MULTI
 from fastcore.core import static as S
+from fastcore.core import subrequest
 from fastcore.core.mapping import normalize
 from fastcore.core.phases import DECLINED, HANDLER, Hook, HookResult
 from fastcore.core.response import generated
@@ -82,7 +83,7 @@ def subrequest_lookup(core: Handler, txn: Transaction, dir_uri: str) -> autoinde
                 return None
             walk = core.mapper.walk(vhost, path)
             dc = core.resolver.location_config(vhost, uri, walk.dirconf)
-            if core.srv.authorize(txn, dc, walk.filename) is False:
+            if not subrequest.allowed(core, txn, dc, walk.filename):
                 return None
             if S.is_regular(walk.st) and not walk.path_info:
                 return walk.filename, core.mime.content_type_header(walk.filename, dc)

@@ -102,7 +102,7 @@ class Lookup:
                 wild = full or _is_fnmatch(to)
                 pat = (("*/" if full else "*") + to + "*") if wild else to
                 self.descs.append((pat, d[0], full, wild))
-        self.default_icon = _setting(ai.default_icon)
+        self.default_icon = ai.default_icon or None
 
     def find(self, items: list[Item], path: str, ctype: str | None, enc: str | None,
              path_only: bool) -> str | None:
@@ -149,12 +149,6 @@ def _ordered(items: tuple[tuple[str, ...], ...]) -> list[tuple[str, str, tuple[s
     """(kind, first argument, targets) per directive, in mod_autoindex's list order."""
     return [(d[0], d[1], d[2:]) for d in items]
 
-
-def _setting(value: object) -> str | None:
-    """A TAKE1 value as stored by the config layer (a string or a 1-tuple)."""
-    if isinstance(value, (tuple, list)):
-        value = value[0] if value else None
-    return str(value) if value else None
 
 
 def find_title(path: str, ctype: str | None, enc: str | None) -> bytes | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from fastcore.config.regex import Regex
 from fastcore.core.expr import ExprContext, ExprError
+from fastcore.core.pregsub import pregsub as core_pregsub
 from fastcore.modules.mod_headers.config import Command, Value
 
 Field = tuple[str, str]
@@ -112,24 +113,11 @@ def condition_holds(cmd: Command, facts: Facts, ctype: str | None) -> bool:
 
 
 def pregsub(template: str, m: Callable[[int], tuple[int, int] | None], subject: str) -> str:
-    """ap_pregsub: $0..$9 are the groups (an unset one is empty), a backslash takes the
-    next character literally."""
-    out = []
-    i, n = 0, len(template)
-    while i < n:
-        c = template[i]
-        i += 1
-        if c == "$" and i < n and template[i].isdigit():
-            span = m(int(template[i]))
-            i += 1
-            if span is not None and span[0] < span[1]:
-                out.append(subject[span[0]:span[1]])
-            continue
-        if c == "\\" and i < n:
-            c = template[i]
-            i += 1
-        out.append(c)
-    return "".join(out)
+    """ap_pregsub (core/pregsub.py) over a match's spans in `subject`."""
+    def text(g: int) -> str | None:
+        span = m(g)
+        return subject[span[0]:span[1]] if span is not None else None
+    return core_pregsub(template, text)
 
 
 def edit_value(rx: Regex, subs: str, every: bool, value: str) -> str:

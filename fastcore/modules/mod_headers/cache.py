@@ -22,10 +22,10 @@ from fastcore.core.cacheable import (
 from fastcore.core.expr import ExprContext
 from fastcore.core.response import Response
 from fastcore.core.transaction import Transaction
+from fastcore.core.typemap import with_default_charset
 from fastcore.modules.mod_headers.actions import Facts, Field
 from fastcore.modules.mod_headers.config import Command, HeadersDir, headers_config
 from fastcore.modules.mod_headers.filter import build
-from fastcore.modules.mod_mime import with_default_charset
 
 # fields the keep-alive decision writes per request (the C engine sends its own)
 HOP_FIELDS = frozenset(("connection", "keep-alive", "transfer-encoding"))

@@ -11,11 +11,13 @@ from fastcore._ext import load
 from fastcore.config.model import OPT_MULTI, DirConfig
 from fastcore.core import conditional as C
 from fastcore.core import static as S
+from fastcore.core import subrequest
 from fastcore.core.mapping import normalize
 from fastcore.core.phases import DECLINED, FIXUPS, HANDLER, OK, Hook, HookResult
 from fastcore.core.request import HttpError
 from fastcore.core.response import Response
 from fastcore.modules.mod_negotiation import typemap as tm
+from fastcore.modules.mod_negotiation.config import caches_negotiated
 from fastcore.modules.mod_negotiation.handler import (
     NegotiationError,
     NotAcceptable,
@@ -109,7 +111,7 @@ def negotiated(core: Handler, txn: Transaction, filename: str, dc: DirConfig,
             return None
         return core.error(txn, e.status, dirconf=dc)
     extra = list(res.headers)
-    if res.http10_expires and txn.proto_num < 1001 and not core.srv.caches_negotiated(txn.vhost):
+    if res.http10_expires and txn.proto_num < 1001 and not caches_negotiated(txn.vhost):
         # Apache's type-map handler sets r->no_cache: HTTP/1.0 gets Expires = Date
         # (the same clock as the Date field the server adds)
         extra.append(("Expires", _sf.date_header()[6:].rstrip().decode()))
@@ -166,7 +168,7 @@ def redirect_target(core: Handler, txn: Transaction, path: str, rel_uri: str
     except Exception:  # a broken .htaccess on the variant's way
         return 500, None
     vdc = core.resolver.location_config(vhost, uri, walk.dirconf)
-    if core.srv.authorize(txn, vdc, walk.filename) is False:
+    if not subrequest.allowed(core, txn, vdc, walk.filename):
         return 403, None
     return None, vdc
 
@@ -174,7 +176,7 @@ def redirect_target(core: Handler, txn: Transaction, path: str, rel_uri: str
 # After the named handlers (server-status, metrics...) and mod_dir, as the handler order
 # has always been; the type map and MultiViews exclude each other (a regular file / none).
 HOOKS = (
-    Hook(FIXUPS, encoding_fixup, always=True),
-    Hook(HANDLER, typemap_handler, always=True),
-    Hook(HANDLER, multiviews_handler, always=True),
+    Hook(FIXUPS, encoding_fixup),
+    Hook(HANDLER, typemap_handler),
+    Hook(HANDLER, multiviews_handler),
 )

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from fastcore.config.model import DirConfig
 from fastcore.core.cacheable import NOTHING, CacheInfo, Contribution
+from fastcore.core.client import ReqCtx
 from fastcore.core.phases import FIRST, OK, POST_READ_REQUEST, Hook, HookResult
 from fastcore.modules import ModuleSpec
-from fastcore.modules.mod_authz_core.evaluate import ReqCtx
 from fastcore.modules.mod_remoteip.config import (
     NAME,
     RemoteIPServer,
@@ -128,4 +128,5 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
 
 HOOKS = (Hook(POST_READ_REQUEST, post_read_request, FIRST),)
 MODULE = ModuleSpec(NAME, directives, server_record=RemoteIPServer, hooks=HOOKS,
-                    cache_contribution=cache_contribution)
+                    cache_contribution=cache_contribution, preface=preface_for,
+                    needs_local_addr=proxy_protocol_configured)

@@ -18,7 +18,7 @@ from fastcore.core.mapping import decode_path
 from fastcore.core.paths import escape_uri
 from fastcore.core.phases import DECLINED, OK, HookResult
 from fastcore.core.request import HttpError
-from fastcore.core.response import Response
+from fastcore.core.response import Response, VaryFields
 from fastcore.modules.mod_log_config import escape as log_escape
 from fastcore.modules.mod_rewrite import cache as RC
 from fastcore.modules.mod_rewrite import config as C
@@ -450,28 +450,15 @@ def _fields_valid(core: Handler, txn: Transaction, resp: Response) -> bool:
 
 def _merge_vary(txn: Transaction, resp: Response, names: list[str]) -> None:
     """apr_table_merge into Vary: after the <If> names (set earlier, in the walk)."""
-    existing: list[str] = []
-    at = None
-    kept: list[tuple[str, str]] = []
-    for k, v in resp.headers:
-        if k.lower() == "vary":
-            if at is None:
-                at = len(kept)
-            existing += [t.strip() for t in v.split(",") if t.strip()]
-        else:
-            kept.append((k, v))
+    fields = VaryFields.take(resp.headers)
+    existing = fields.tokens
     walk = txn.walk
     lead = 0
     if walk is not None and walk.vary:
         ifs = {n.lower() for n in walk.vary}
         while lead < len(existing) and existing[lead].lower() in ifs:
             lead += 1
-    tokens: list[str] = []
-    for n in existing[:lead] + names + existing[lead:]:
-        if n.lower() not in (t.lower() for t in tokens):
-            tokens.append(n)
-    kept.insert(len(kept) if at is None else at, ("Vary", ",".join(tokens)))
-    resp.headers = kept
+    resp.headers = fields.put(existing[:lead] + names + existing[lead:], len(fields.kept))
 
 
 def cache_contribution(txn: Transaction, dc: DirConfig,

@@ -56,9 +56,8 @@ def metrics_handler(core: Handler, txn: Transaction) -> HookResult:
     return Response(200, [("Content-Length", str(len(body)))], metrics.CONTENT_TYPE, body)
 
 
-# server-status has always been answered whether LoadModule names mod_status or not;
-# metrics only with it
+# both only while LoadModule names mod_status (Apache without it serves the URL as a file)
 HOOKS = (
-    Hook(HANDLER, server_status, FIRST, always=True),
+    Hook(HANDLER, server_status, FIRST),
     Hook(HANDLER, metrics_handler, FIRST),
 )
