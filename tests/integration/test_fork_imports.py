@@ -225,7 +225,9 @@ CORE_IMPORTED = ("fastcore.modules.mod_log_config",)
 # and ap_note_auth_failure for mod_authz_core; mod_autoindex's DirectoryIndex and
 # MultiViews lookups, mod_dir's index negotiation), imported with them.
 USES = {"authz_core": ("auth_basic", "authn_core"), "autoindex": ("dir", "negotiation", "mime"),
-        "negotiation": ("mime",), "dir": ("mime", "negotiation")}
+        "negotiation": ("mime",), "dir": ("mime", "negotiation"),
+        # mod_rewrite reads mod_alias's context prefix and mod_dir's DirectorySlash
+        "rewrite": ("alias", "dir")}
 AUDIT = """
 import sys
 from fastcore.config import load
@@ -239,7 +241,7 @@ print("\\n".join(sorted(m for m in sys.modules if m.startswith("fastcore.modules
 
 
 @pytest.mark.parametrize("loaded", [("mime",), ("mime", "dir", "status"),
-                                    ("alias", "autoindex", "negotiation")])
+                                    ("alias", "autoindex", "negotiation"), ("rewrite",)])
 def test_the_parent_imports_exactly_the_loaded_modules(tmp_path, loaded: tuple[str, ...]
                                                        ) -> None:
     """What the parent imports before fork: the core, the LoadModule'd modules (with

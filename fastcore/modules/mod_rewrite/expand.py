@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastcore.config.regex import Match
+from fastcore.modules.mod_alias import alias_for, alias_server
 from fastcore.modules.mod_rewrite.config import RewriteRule, RewriteServer, _atoi
 from fastcore.modules.mod_rewrite.maps import lookup
 from fastcore.modules.mod_rewrite.subreq import in_subreq, lookup_file, lookup_uri, subreq_ok
@@ -412,8 +413,6 @@ def map_value(st: RewriteState, name: str, key: str) -> str | None:
 def context_info(txn: Transaction) -> tuple[str, str]:
     """ap_context_document_root / ap_context_prefix: the directory and URL-path of the
     Alias that mapped the request (mod_alias sets them), else the DocumentRoot and ""."""
-    from fastcore.modules.mod_alias import alias_for, alias_server
-
     hit = alias_for(alias_server(txn.vhost).aliases, txn.r_uri)
     if hit is not None and hit[1].regex is None and not hit[1].whole and hit[0] == txn.mapped:
         return hit[1].target, hit[1].url_prefix

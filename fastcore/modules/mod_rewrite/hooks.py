@@ -19,6 +19,7 @@ from fastcore.core.paths import escape_uri
 from fastcore.core.phases import DECLINED, OK, HookResult
 from fastcore.core.request import HttpError
 from fastcore.core.response import Response, VaryFields
+from fastcore.modules.mod_dir import dir_config as dir_module_config
 from fastcore.modules.mod_log_config import escape as log_escape
 from fastcore.modules.mod_rewrite import cache as RC
 from fastcore.modules.mod_rewrite import config as C
@@ -346,8 +347,6 @@ def _slash_first(core: Handler, txn: Transaction, dc: DirConfig) -> bool:
         return False
     if not core.directory_request(txn):
         return False
-    from fastcore.modules.mod_dir import dir_config as dir_module_config
-
     return dir_module_config(dc).slash is not False
 
 
