@@ -8,6 +8,12 @@ from libc.stdint cimport int64_t, uint64_t
 from fastcore._scoreboard cimport fc_sb_t
 
 
+cdef extern from "fc_dirwatch.h" nogil:
+    ctypedef struct fc_dw_dep:  # issue 12: a directory an entry rests on (_dirwatch.pxi)
+        int slot
+        uint64_t gen
+
+
 cdef extern from "fc_fast.h" nogil:
     int FC_WANT_READ
     int FC_WANT_WRITE
@@ -47,6 +53,8 @@ cdef extern from "fc_fast.h" nogil:
         size_t lvlen[7]
         char *vhost
         size_t vhostlen
+        fc_dw_dep *deps
+        int ndeps
     ctypedef struct fc_flog:
         int fd
         int buffered

@@ -31,7 +31,7 @@ EXPIRED = FC_EXPIRED    # EventLoop.wait: an attached connection's deadline pass
 RAW = FC_EV_RAW         # EventLoop.wait: a descriptor the loop does not serve
 OWNED = FC_EV_OWNED     # EventLoop.wait code flag: a connection the loop accepted (adopt it)
 IMPLEMENTATION = "cython"
-__all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values", "WANT_READ", "WANT_WRITE",
+__all__ = ["FastCache", "FastConn", "EventLoop", "DirWatch", "dirwatch", "compile_log_format", "log_values", "WANT_READ", "WANT_WRITE",
            "CLOSED", "FALLBACK"]
 
 cdef dict _STRATEGY = {"writev": FC_S_WRITEV, "sendfile": FC_S_SENDFILE, "cork": FC_S_CORK,
@@ -43,6 +43,9 @@ cdef char *_dupb(bytes b) except? NULL:
     if p == NULL:
         raise MemoryError()
     return p
+
+
+include "_dirwatch.pxi"  # issue 12: DirWatch, dirwatch(), _set_deps
 
 
 cdef class FastCache:
@@ -102,11 +105,12 @@ cdef class FastCache:
             str strategy="sendfile", bint keep_alive=True, int max_keep_alive=100,
             double keep_alive_timeout=5.0, double timeout=60.0, int log_set=-1,
             tuple log_values=(b"",) * 7, bytes vhost=b"", bint want_content=True,
-            int expires_kind=0, long long expires_value=0) -> bool:
+            int expires_kind=0, long long expires_value=0, tuple deps=()) -> bool:
         """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
         is opened and checked against (ino, size, mtime_ns); False when it changed or the
         header would not fit.  expires_kind/value: mod_expires' rule (core/cacheable.py's
-        Expiry), whose two fields each hit formats after `mid`."""
+        Expiry), whose two fields each hit formats after `mid`.  deps: the DirDep pairs of
+        the directories the answer rests on (DirWatch.watch), checked before each hit."""
         cdef fc_fentry *e
         cdef int rc, i
         if expires_kind not in (0, 1, 2):
@@ -144,6 +148,7 @@ cdef class FastCache:
                 v = log_values[i]
                 e.lv[i] = _dupb(v); e.lvlen[i] = len(v)
             e.vhost = _dupb(vhost); e.vhostlen = len(vhost)
+            _set_deps(e, deps)  # issue 12 (_dirwatch.pxi)
         except BaseException:
             _free_entry(e)
             raise
@@ -222,6 +227,7 @@ cdef class FastCache:
 cdef void _free_entry(fc_fentry *e) noexcept:
     cdef int i
     free(e.host); free(e.target); free(e.path); free(e.mid); free(e.ctype); free(e.vhost)
+    free(e.deps)
     for i in range(7):
         free(e.lv[i])
     free(e)

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from fastcore._pure.dirwatch import DirDep, DirWatch, dirwatch
 from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's API
     OP_A,
     OP_B,
@@ -75,7 +76,8 @@ MAX_LOGS = 8
 NLV = 7
 EXP_MAX = 96  # FC_EXP_MAX: room put() leaves for an expiry's two lines
 STRATEGIES = ("writev", "sendfile", "cork", "readwrite")
-__all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values",
+__all__ = ["FastCache", "FastConn", "EventLoop", "DirWatch", "dirwatch", "compile_log_format",
+           "log_values",
            "WANT_READ", "WANT_WRITE", "CLOSED", "FALLBACK", "TIMEOUT", "EXPIRED", "RAW", "OWNED"]
 
 
@@ -92,7 +94,7 @@ class _Entry:
     __slots__ = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "mid", "exp_kind",
                  "exp_val", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
-                 "vhost", "refs", "dead")
+                 "vhost", "refs", "dead", "deps")
     path: bytes
     dev: int
     ino: int
@@ -115,6 +117,7 @@ class _Entry:
     vhost: bytes
     refs: int
     dead: bool
+    deps: tuple[DirDep, ...]  # directories the answer rests on (dirwatch.py)
 
 
 class FastCache:
@@ -155,7 +158,7 @@ class FastCache:
             strategy: str = "sendfile", keep_alive: bool = True, max_keep_alive: int = 100,
             keep_alive_timeout: float = 5.0, timeout: float = 60.0, log_set: int = -1,
             log_values: tuple = (b"",) * 7, vhost: bytes = b"", want_content: bool = True,
-            expires_kind: int = 0, expires_value: int = 0) -> bool:
+            expires_kind: int = 0, expires_value: int = 0, deps: tuple = ()) -> bool:
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
         if len(mid) + len(ctype_line) + len(self.server_line) + 120 + (
@@ -175,6 +178,9 @@ class FastCache:
                 or st.st_mtime_ns != mtime_ns):
             os.close(fd)
             return False
+        if deps and not dirwatch().valid(deps):  # a directory it rests on changed since
+            os.close(fd)
+            return False
         e = _Entry()
         e.path, e.dev, e.ino, e.size, e.mtime_ns = bytes(path), st.st_dev, ino, size, mtime_ns
         e.ctime_ns = st.st_ctime_ns  # seen at insert: a rewrite that puts mtime back
@@ -183,7 +189,7 @@ class FastCache:
         e.keep_alive, e.max_ka = bool(keep_alive), max_keep_alive
         e.ka_timeout, e.timeout, e.log_set = keep_alive_timeout, timeout, log_set
         e.lv, e.vhost, e.refs, e.dead = tuple(bytes(v) for v in log_values), bytes(vhost), 1, False
-        e.content, e.ffd = None, -1
+        e.content, e.ffd, e.deps = None, -1, tuple(deps)
         with self.lock:
             keep = want_content and size <= self.small_max and self.content_bytes + size <= self.budget
             if keep:
@@ -486,6 +492,8 @@ class FastConn:
                   == (e.ino, e.dev, e.size, e.mtime_ns, e.ctime_ns))
         except OSError:
             ok = False
+        if ok and e.deps:  # a .htaccess or a DirectoryIndex name changed there
+            ok = dirwatch().valid(e.deps)
         if not ok:
             c._release(key, e, True)
             c.fallbacks += 1

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from fastcore._ext import load
+from fastcore._pure.dirwatch import DirDep
 from fastcore.config.model import DirConfig
 from fastcore.core.protocols import protocol_upgrades
 from fastcore.core.static import accept_ranges
@@ -162,6 +163,7 @@ class CacheEntry:
     engine_log_set: int | None  # the C engine's log set for the vhost; None: not for it
     expiry: Expiry | None = None  # formatted per hit after `head` (mod_expires)
     gates: tuple[HitGate, ...] = ()  # each Python-cache hit must pass them all
+    deps: tuple[DirDep, ...] = ()  # watched directories it rests on (both caches check)
 
 
 @cache
@@ -198,12 +200,17 @@ def _shares(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> list[C
             core_contribution(txn, dc, served)]
 
 
-def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig) -> None:
+def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig,
+                deps: tuple[DirDep, ...] = ()) -> None:
     """Record a walk (and its merged configuration) the answer depends on: the original
     request's, a DirectoryIndex sub-request's.  The answer may be cached only when every
-    one of them may: a .htaccess read by any of them can change it."""
+    one of them may; `deps`, the watched directories whose .htaccess files the walk read,
+    go with the entry (every cache checks them before each hit)."""
     if not walk_cacheable or not all(c.cacheable for c in _shares(txn, dc, None)):
         txn.cacheable = False
+    for d in deps:
+        if d not in txn.deps:
+            txn.deps.append(d)
 
 
 def delivery(dc: DirConfig) -> str:
@@ -259,7 +266,7 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
     gates = tuple(c.gate for c in shares if c.gate is not None)
     return CacheEntry(served.fname, served.ino, served.size, served.mtime_ns, served.ctime_ns,
                       head, tail, served.dc, delivery(served.dc), txn.uri_path, ctype,
-                      None if gates else engine_log_set, expiry, gates)
+                      None if gates else engine_log_set, expiry, gates, tuple(txn.deps))
 
 
 # what an entry's expiry sends per hit, as the edits see it (values no command can

@@ -44,7 +44,7 @@ class Engine:
         self.draining = False
         self.needs_local_addr = needs_local_addr
         self.log_sets: dict[int, int] = {}  # id(vhost) -> the engine's log set
-        self.tried: set[tuple[int, str | None, str, int, int, int]] = set()  # puts done
+        self.tried: set[tuple] = set()  # puts done (key, identity, deps)
         self.addr_keys: dict[tuple[str, int], int] = {}
         main = cfg.main
         # mod_status's VHost column is "name:local port"; the port, when the
@@ -116,7 +116,7 @@ class Engine:
             return
         addr_key = self.addr_key(conn)
         host = req.headers.get("host")
-        key = (addr_key, host, req.target, e.ino, e.mtime_ns, e.ctime_ns)
+        key = (addr_key, host, req.target, e.ino, e.mtime_ns, e.ctime_ns, e.deps)
         tried = self.tried
         if key in tried:  # the engine refused it before: do not reopen the file per request
             return
@@ -137,7 +137,7 @@ class Engine:
                                           e.fname, e.ctype),
                 want_content=stored.content is not None,
                 expires_kind=0 if e.expiry is None else e.expiry.kind,
-                expires_value=0 if e.expiry is None else e.expiry.value)
+                expires_value=0 if e.expiry is None else e.expiry.value, deps=e.deps)
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
 

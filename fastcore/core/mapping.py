@@ -9,7 +9,9 @@ Mapper.walk(): the directory walk with the seed's exact per-request costs:
     options of the directory that contains it), never cached; a symlink is refused (403)
     without FollowSymLinks/SymLinksIfOwnerMatch, or when owners differ;
   - AllowOverride not None: one open attempt of each AccessFileName per directory,
-    through the resolver's htaccess(); AllowOverride None: none.
+    through the resolver's htaccess(); AllowOverride None: none.  Such a directory is
+    watched first (`watch`, the process's DirWatch: issue 12), so the answer may be cached
+    while the watch shows no change there; no watch to be had: not cacheable.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import errno
 import os
 import re
 import stat as stmod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
@@ -48,7 +51,11 @@ from fastcore.core.request import HttpError
 from fastcore.modules.mod_alias import Alias, Redirect, alias_server
 
 if TYPE_CHECKING:
+    from fastcore._pure.dirwatch import DirDep
     from fastcore.core.transaction import Transaction
+
+# DirWatch.watch: a directory's (slot, generation) pair, None when no watch can be had
+WatchFn = Callable[[bytes], "DirDep | None"]
 
 _HEX = "0123456789abcdefABCDEF"
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -253,18 +260,20 @@ def apply_aliases(aliases: tuple[Alias, ...], uri: str) -> str | None:
 
 class WalkResult:
     """The outcome of the directory walk.  `vary`: the request headers the <If>
-    conditions of this walk read (Apache merges them into headers_out's Vary)."""
+    conditions of this walk read (Apache merges them into headers_out's Vary).
+    `deps`: the watched directories whose .htaccess files the walk read (issue 12)."""
 
-    __slots__ = ("filename", "st", "dirconf", "path_info", "cacheable", "vary")
+    __slots__ = ("filename", "st", "dirconf", "path_info", "cacheable", "vary", "deps")
 
     def __init__(self, filename: str, st: os.stat_result | None, dirconf: DirConfig,
-                 path_info: str, cacheable: bool) -> None:
+                 path_info: str, cacheable: bool, deps: tuple[DirDep, ...] = ()) -> None:
         self.filename = filename
         self.st = st
         self.dirconf = dirconf
         self.path_info = path_info
         self.cacheable = cacheable
         self.vary: list[str] = []
+        self.deps = deps
 
 
 @dataclass(frozen=True)
@@ -310,8 +319,21 @@ class DirWalker(Protocol):
 class Mapper:
     """Per-server mapping: translate (Redirect/Alias/DocumentRoot) and walk."""
 
-    def __init__(self, resolver: DirWalker) -> None:
+    def __init__(self, resolver: DirWalker, watch: WatchFn | None = None) -> None:
         self.resolver = resolver
+        self.watch = watch  # None: a .htaccess read keeps the answer out of the caches
+
+    def watched(self, fs_dir: str, deps: list[DirDep]) -> bool:
+        """Watch fs_dir before what the answer takes from it is read (issue 12): the
+        pair joins deps; False when no watch can be had (the caller then keeps the answer
+        out of the caches, so the files are read again on the next request)."""
+        if self.watch is None:
+            return False
+        dep = self.watch(os.fsencode(fs_dir))
+        if dep is None:
+            return False
+        deps.append(dep)
+        return True
 
     def translate(self, vhost: VirtualHost, uri: str, query: str
                   ) -> tuple[str, tuple[int, str | None] | None]:
@@ -393,8 +415,9 @@ class Mapper:
         cur = "/"
         dc = r.walk_level(vhost, vhost.dir_defaults, "/")
         cacheable = True
+        deps: list[DirDep] = []
         if reads_htaccess(dc):
-            cacheable = False
+            cacheable = self.watched("/", deps)
             ht = r.htaccess(vhost, "/")
             if ht is not None:
                 dc = merge(dc, ht)
@@ -422,14 +445,15 @@ class Mapper:
             cur = nxt + "/"
             dc = r.walk_level(vhost, dc, nxt)
             if reads_htaccess(dc):
-                cacheable = False
+                cacheable = cacheable and self.watched(nxt, deps)
                 ht = r.htaccess(vhost, nxt)
                 if ht is not None:
                     dc = merge(dc, ht)
         dc = r.walk_end(vhost, dc, cur)
         if not is_dir:
             dc = r.files_config(vhost, dc, os.path.basename(filename))
-        return WalkResult(filename, st, dc, path_info, cacheable)
+        return WalkResult(filename, st, dc, path_info, cacheable,
+                          tuple(deps) if cacheable else ())
 
     def if_walk(self, txn: Transaction, dc: DirConfig) -> IfOutcome:
         """ap_if_walk over the sections `dc` carries (those of every scope merged into

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from fastcore._pure.dirwatch import DirDep
     from fastcore.config.model import DirConfig, VirtualHost
     from fastcore.core.connection import Connection
     from fastcore.core.mapping import WalkResult
@@ -24,7 +25,7 @@ class Transaction:
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
                  "handler_name", "encoding_fixup", "env", "response", "satisfy_any",
-                 "notes")
+                 "notes", "deps")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -63,6 +64,9 @@ class Transaction:
         # file's stat changing: a walk that read .htaccess or lstat'ed, a client-dependent
         # Require, a sub-request or internal redirect that chose among several outcomes
         self.cacheable = True
+        # the watched directories a cacheable answer rests on (issue 12: its .htaccess
+        # files, the absence of earlier DirectoryIndex names); every cache checks them
+        self.deps: list[DirDep] = []
         # What the phases pass on (request_rec's fields, per internal redirect): the
         # parsed request (TRACE echoes it; None in an internal redirect), the URI and
         # query being dispatched, translate_name's file-system path, map_to_storage's

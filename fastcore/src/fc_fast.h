@@ -30,6 +30,7 @@
 #include "fc_send.h"
 #include "fc_scoreboard.h"
 #include "fc_expires.h"
+#include "fc_dirwatch.h"  /* issue 12: entries that rest on directories (deps) */
 
 #define FC_WANT_READ 1
 #define FC_WANT_WRITE 2
@@ -74,6 +75,7 @@ typedef struct fc_fentry {
     int log_set;
     char *lv[FC_NLV]; size_t lvlen[FC_NLV];
     char *vhost; size_t vhostlen;      /* scoreboard vhost */
+    fc_dw_dep *deps; int ndeps;        /* directories the answer rests on (fc_dirwatch.h) */
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -164,7 +166,7 @@ static void fc_entry_free(fc_fcache *c, fc_fentry *e) {
     if (e->content) c->content_bytes -= (size_t)e->size;
     if (e->ffd >= 0) close(e->ffd);
     free(e->host); free(e->target); free(e->path); free(e->mid); free(e->ctype);
-    free(e->content); free(e->vhost);
+    free(e->content); free(e->vhost); free(e->deps);
     for (int i = 0; i < FC_NLV; i++) free(e->lv[i]);
     free(e);
 }
@@ -250,6 +252,10 @@ static int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t 
         || st.st_size != e->size
         || (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != e->mtime_ns) {
         close(fd);
+        return 0;
+    }
+    if (e->ndeps && !fc_dw_valid(&fc_dw_global, e->deps, e->ndeps)) {
+        close(fd);  /* a directory it rests on changed since the walk read it */
         return 0;
     }
     e->dev = st.st_dev;
@@ -354,6 +360,11 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         || (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != e->mtime_ns
         || (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec != e->ctime_ns) {
         fc_cache_release(c, e, 1);  /* replaced, truncated, touched, rewritten or gone */
+        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+        return FC_FALLBACK;
+    }
+    if (e->ndeps && !fc_dw_valid(&fc_dw_global, e->deps, e->ndeps)) {
+        fc_cache_release(c, e, 1);  /* a .htaccess or a DirectoryIndex name changed there */
         __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
         return FC_FALLBACK;
     }
