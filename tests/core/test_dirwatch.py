@@ -163,3 +163,25 @@ def test_the_engine_refuses_an_entry_whose_directory_changed(impl, watches, tmp_
     dep = watches.watch(os.fsencode(tmp_path))
     assert cache.put(*args, deps=(dep,))
     assert cache.lookup(0, b"localhost", b"/a.html") is not None
+
+
+def test_a_flooded_queue_renews_every_directory(watches, tmp_path) -> None:
+    """More events than one drain reads (or than the kernel queues: IN_Q_OVERFLOW): what
+    changed cannot be told, so every directory counts as changed, the quiet one too."""
+    busy, quiet = tmp_path / "busy", tmp_path / "quiet"
+    busy.mkdir()
+    quiet.mkdir()
+    dq = watches.watch(os.fsencode(quiet))
+    watches.watch(os.fsencode(busy))
+    for i in range(9000):  # create + delete: 18,000 events, past both limits
+        p = busy / f"f{i}"
+        p.touch()
+        p.unlink()
+    assert not watches.valid((dq,))
+    assert watches.stats()["overflows"] >= 1
+    for _ in range(10):  # what is left in the queue is read by the next calls; then quiet
+        again = watches.watch(os.fsencode(quiet))
+        assert again is not None
+        if watches.valid((again,)):
+            break
+    assert watches.valid((again,))
