@@ -10,8 +10,9 @@ Mapper.walk(): the directory walk with the seed's exact per-request costs:
     without FollowSymLinks/SymLinksIfOwnerMatch, or when owners differ;
   - AllowOverride not None: one open attempt of each AccessFileName per directory,
     through the resolver's htaccess(); AllowOverride None: none.  Such a directory is
-    watched first (`watch`, the process's DirWatch: issue 12), so the answer may be cached
-    while the watch shows no change there; no watch to be had: not cacheable.
+    watched first (`watch`, the process's DirWatch: issue 12), and from the first such
+    directory on every directory of the path ("/" included), so the answer may be cached
+    while no watch shows a change; no watch to be had: not cacheable.
 """
 from __future__ import annotations
 
@@ -335,6 +336,13 @@ class Mapper:
         deps.append(dep)
         return True
 
+    def watched_path(self, fs_dir: str, deps: list[DirDep]) -> bool:
+        """Watch "/" and every directory down to fs_dir: a name switched in any of them
+        (a symlinked release directory retargeted onto hard-linked files, whose stat
+        stays the same) changes what the path reaches."""
+        parts = [p for p in fs_dir.split("/") if p]
+        return all(self.watched("/" + "/".join(parts[:i]), deps) for i in range(len(parts) + 1))
+
     def translate(self, vhost: VirtualHost, uri: str, query: str
                   ) -> tuple[str, tuple[int, str | None] | None]:
         """(file-system path, redirect) for a decoded URI.  A vhost's lists already hold
@@ -416,8 +424,9 @@ class Mapper:
         dc = r.walk_level(vhost, vhost.dir_defaults, "/")
         cacheable = True
         deps: list[DirDep] = []
+        watching = False  # from the first .htaccess read on, every directory is watched
         if reads_htaccess(dc):
-            cacheable = self.watched("/", deps)
+            cacheable = watching = self.watched("/", deps)
             ht = r.htaccess(vhost, "/")
             if ht is not None:
                 dc = merge(dc, ht)
@@ -444,8 +453,11 @@ class Mapper:
                 break
             cur = nxt + "/"
             dc = r.walk_level(vhost, dc, nxt)
+            if watching and cacheable:  # below a .htaccess read: this one's names count
+                cacheable = self.watched(nxt, deps)
+            elif cacheable and reads_htaccess(dc):  # the first read: its ancestors too
+                cacheable = watching = self.watched_path(nxt, deps)
             if reads_htaccess(dc):
-                cacheable = cacheable and self.watched(nxt, deps)
                 ht = r.htaccess(vhost, nxt)
                 if ht is not None:
                     dc = merge(dc, ht)

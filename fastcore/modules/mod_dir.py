@@ -80,7 +80,7 @@ def _watch_listing(core: Handler, txn: Transaction, names: tuple[str, ...]
     if any("/" in n for n in names):
         return None
     deps: list[DirDep] = []
-    if not core.mapper.watched(txn.walk.filename, deps):
+    if not core.mapper.watched_path(txn.walk.filename, deps):
         return None
     return tuple(deps)
 

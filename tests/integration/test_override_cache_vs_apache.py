@@ -177,3 +177,36 @@ def test_no_watch_to_be_had_means_no_caching(servers) -> None:
     finally:
         watches.set_limit(65536)
     assert ctypes_of(same(servers, "/a.html")) == ["text/html"] * 2
+
+
+def test_docroot_symlink_switched_onto_hard_links(tmp_path) -> None:
+    """A release layout: DocumentRoot .../current -> rel1, AllowOverride at the
+    DocumentRoot only.  rel2 holds a hard link of the same file (same inode, size, mtime,
+    ctime) and another .htaccess; `current` is switched to rel2 by a rename.  Only the
+    watch of the directory above the DocumentRoot sees it: the next answer is rel2's."""
+    rel1, rel2, cur = tmp_path / "rel1", tmp_path / "rel2", tmp_path / "current"
+    rel1.mkdir()
+    rel2.mkdir()
+    write(str(rel1 / "a.html"), "a\n")
+    write(str(rel1 / ".htaccess"), "AddType text/x-one .html\n")
+    write(str(rel2 / ".htaccess"), "AddType text/x-two .html\n")
+    os.link(rel1 / "a.html", rel2 / "a.html")
+    os.symlink("rel1", cur)
+    body = (f'DocumentRoot "{cur}"\n'
+            "<Directory />\n  AllowOverride None\n  Require all granted\n</Directory>\n"
+            f'<Directory "{cur}">\n  AllowOverride FileInfo\n</Directory>\n')
+    (tmp_path / "apache").mkdir()
+    (tmp_path / "fastcore").mkdir()
+    fc_conf = ApacheOracle(str(tmp_path / "fastcore"), body, modules=MODULES)
+    with open(fc_conf.conf_path, "w") as f:
+        f.write(fc_conf.config_text())
+    fc = FastcoreThread(fc_conf.conf_path, board="compiled")
+    try:
+        with ApacheOracle(str(tmp_path / "apache"), body, modules=MODULES) as ap:
+            servers = ("docroot", str(tmp_path), ap.port, fc)
+            assert ctypes_of(same(servers, "/a.html")) == ["text/x-one"] * 2
+            os.symlink("rel2", tmp_path / "next")
+            os.rename(tmp_path / "next", cur)  # atomic switch, as deploy tools do
+            assert ctypes_of(same(servers, "/a.html")) == ["text/x-two"] * 2
+    finally:
+        fc.stop()
