@@ -52,6 +52,10 @@ cdef extern from "fc_fast.h" nogil:
         void *re
     void fc_envchecks_free(fc_envcheck *c, int n)
     int fc_envcheck_compile(fc_envcheck *c, unsigned int options)
+cdef extern from "fc_dirwatch.h" nogil:
+    ctypedef struct fc_dw_dep:  # issue 12: a directory an entry rests on (_dirwatch.pxi)
+        int slot
+        uint64_t gen
 
 
 cdef extern from "fc_fast.h" nogil:
@@ -109,6 +113,8 @@ cdef extern from "fc_fast.h" nogil:
         size_t upglen
         fc_envcheck *env
         int nenv
+        fc_dw_dep *deps
+        int ndeps
     ctypedef struct fc_flog:
         int fd
         int buffered

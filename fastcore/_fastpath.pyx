@@ -31,7 +31,7 @@ EXPIRED = FC_EXPIRED    # EventLoop.wait: an attached connection's deadline pass
 RAW = FC_EV_RAW         # EventLoop.wait: a descriptor the loop does not serve
 OWNED = FC_EV_OWNED     # EventLoop.wait code flag: a connection the loop accepted (adopt it)
 IMPLEMENTATION = "cython"
-__all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values", "WANT_READ", "WANT_WRITE",
+__all__ = ["FastCache", "FastConn", "EventLoop", "DirWatch", "dirwatch", "compile_log_format", "log_values", "WANT_READ", "WANT_WRITE",
            "CLOSED", "FALLBACK"]
 
 cdef dict _STRATEGY = {"writev": FC_S_WRITEV, "sendfile": FC_S_SENDFILE, "cork": FC_S_CORK,
@@ -43,6 +43,9 @@ cdef char *_dupb(bytes b) except? NULL:
     if p == NULL:
         raise MemoryError()
     return p
+
+
+include "_dirwatch.pxi"  # issue 12: DirWatch, dirwatch(), _set_deps
 
 
 cdef class FastCache:
@@ -104,7 +107,8 @@ cdef class FastCache:
             tuple log_values=(b"",) * 7, bytes vhost=b"", bint want_content=True,
             int expires_kind=0, long long expires_value=0, tuple probes=(),
             bytes links=b"", bytes peer_rule=b"", tuple variants=(),
-            long long ctime_ns=0, bytes upgrade=b"", tuple env_checks=()) -> bool:
+            long long ctime_ns=0, bytes upgrade=b"", tuple env_checks=(),
+            tuple deps=()) -> bool:
         """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
         is opened and checked against (ino, size, mtime_ns); False when it changed or the
         header would not fit.  expires_kind/value: mod_expires' rule (core/cacheable.py's
@@ -118,7 +122,8 @@ cdef class FastCache:
         upgrade: the Protocols names a connection's first answer announces
         (src/fc_upgrade.h), b"" for none.  env_checks: SetEnvIf rules as ((kind, header
         name, pattern, PCRE2 options or -1 for a substring, caseless), ...); a request any
-        of them matches goes to Python (src/fc_setenvif.h)."""
+        of them matches goes to Python (src/fc_setenvif.h).  deps: the DirDep pairs of
+        the directories the answer rests on (DirWatch.watch), checked before each hit."""
         cdef fc_fentry *e
         cdef int rc, i
         cdef fc_variant *vp
@@ -204,6 +209,7 @@ cdef class FastCache:
                     vp.clen = len(cb)
                     vp.mid = _dupb(vmid); vp.midlen = len(vmid)
                     vp.body = _dupb(vbody); vp.blen = len(vbody)
+            _set_deps(e, deps)  # issue 12 (_dirwatch.pxi)
         except BaseException:
             _free_entry(e)
             raise
@@ -379,6 +385,7 @@ cdef void _free_entry(fc_fentry *e) noexcept:
     fc_variants_free(e.var, e.nvar)
     free(e.upg)
     fc_envchecks_free(e.env, e.nenv)
+    free(e.deps)
     for i in range(7):
         free(e.lv[i])
     fc_probes_free(e.probes, e.nprobes); free(e.sline); free(e.content)

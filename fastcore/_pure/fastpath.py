@@ -14,6 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from fastcore._pure.dirwatch import DirDep, DirWatch, dirwatch
 from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's API
     OP_A,
     OP_B,
@@ -83,7 +84,8 @@ EXP_MAX = 96  # FC_EXP_MAX: room put() leaves for an expiry's two lines
 VAR_MAX = 4   # FC_VAR_MAX: encoded variants per entry
 UPG_ROOM = 64  # FC_UPG_ROOM: the announcement's fixed text
 STRATEGIES = ("writev", "sendfile", "cork", "readwrite")
-__all__ = ["FastCache", "FastConn", "EventLoop", "compile_log_format", "log_values", "links_ok", "peer_granted",
+__all__ = ["FastCache", "FastConn", "EventLoop", "DirWatch", "dirwatch", "compile_log_format",
+           "log_values", "links_ok", "peer_granted",
            "WANT_READ", "WANT_WRITE", "CLOSED", "FALLBACK", "TIMEOUT", "EXPIRED", "RAW", "OWNED"]
 
 
@@ -101,7 +103,7 @@ class _Entry:
                  "exp_val", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
                  "vhost", "refs", "dead", "probes", "fixed", "sline", "links", "peer",
-                 "variants", "upgrade", "env")
+                 "variants", "upgrade", "env", "deps")
     path: bytes
     dev: int
     ino: int
@@ -132,6 +134,7 @@ class _Entry:
     variants: tuple[tuple[bytes, bytes, bytes], ...]  # (coding, mid, body): fc_vary.h
     upgrade: bytes  # Protocols' names a connection's first answer announces: fc_upgrade.h
     env: tuple[Check, ...]  # SetEnvIf rules: any match sends the request to Python
+    deps: tuple[DirDep, ...]  # directories the answer rests on (dirwatch.py)
 
 
 class FastCache:
@@ -174,7 +177,8 @@ class FastCache:
             log_values: tuple = (b"",) * 7, vhost: bytes = b"", want_content: bool = True,
             expires_kind: int = 0, expires_value: int = 0, probes: tuple = (),
             links: bytes = b"", peer_rule: bytes = b"", variants: tuple = (),
-            ctime_ns: int = 0, upgrade: bytes = b"", env_checks: tuple = ()) -> bool:
+            ctime_ns: int = 0, upgrade: bytes = b"", env_checks: tuple = (),
+            deps: tuple = ()) -> bool:
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
         room = len(upgrade) + UPG_ROOM if upgrade else 0
@@ -206,6 +210,9 @@ class FastCache:
                 or st.st_mtime_ns != mtime_ns or (variants and st.st_ctime_ns != ctime_ns)):
             os.close(fd)
             return False
+        if deps and not dirwatch().valid(deps):  # a directory it rests on changed since
+            os.close(fd)
+            return False
         e = _Entry()
         e.path, e.dev, e.ino, e.size, e.mtime_ns = bytes(path), st.st_dev, ino, size, mtime_ns
         e.ctime_ns = st.st_ctime_ns  # seen at insert: a rewrite that puts mtime back
@@ -223,6 +230,7 @@ class FastCache:
         e.upgrade = bytes(upgrade)
         e.env = env
         e.variants = tuple((bytes(k).lower(), bytes(m), bytes(b)) for k, m, b in variants)
+        e.deps = tuple(deps)
         with self.lock:
             keep = want_content and size <= self.small_max and self.content_bytes + size <= self.budget
             if keep:
@@ -553,6 +561,8 @@ class FastConn:
                 ok = False
         if ok and e.probes:  # src/fc_rwprobe.h: a tested file came or went
             ok = all(probe_holds(p) for p in e.probes)
+        if ok and e.deps:  # a .htaccess or a DirectoryIndex name changed there
+            ok = dirwatch().valid(e.deps)
         if not ok:
             c._release(key, e, True)
             c.fallbacks += 1

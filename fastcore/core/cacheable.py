@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from fastcore._ext import load
+from fastcore._pure.dirwatch import DirDep
 from fastcore._pure.vary import accepts_coding
 from fastcore.config.model import DirConfig
 from fastcore.core.linkcheck import LinkCheck, encode_links
@@ -282,6 +283,7 @@ class CacheEntry:
     variants: tuple[Variant, ...] = ()  # encoded answers picked by Accept-Encoding
     upgrade: str = ""  # Protocols' names a connection's first answer announces (protocols.py)
     engine_checks: tuple[EngineCheck, ...] = ()  # the gates as the C engine runs them
+    deps: tuple[DirDep, ...] = ()  # watched directories it rests on (both caches check)
 
 
 @cache
@@ -318,17 +320,22 @@ def shares(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> list[Co
 
 
 def produced_by(txn: Transaction, walk_cacheable: bool, dc: DirConfig,
-                links: tuple[LinkCheck, ...] = ()) -> None:
+                links: tuple[LinkCheck, ...] = (), deps: tuple[DirDep, ...] = ()) -> None:
     """Record a walk (and its merged configuration) the answer depends on: the original
     request's, a DirectoryIndex sub-request's.  The answer may be cached only when every
-    one of them may: a .htaccess read by any of them can change it.  `links`: the walk's
-    symlink checks, which every hit of the cached answer repeats; its shares' client rules
-    (a directory's Require ip before its DirectoryIndex file) must all grant too."""
+    one of them may.  `links`: the walk's symlink checks, which every hit of the cached
+    answer repeats; its shares' client rules (a directory's Require ip before its
+    DirectoryIndex file) must all grant too.  `deps`, the watched directories whose
+    .htaccess files the walk read, go with the entry (every cache checks them before
+    each hit)."""
     txn.link_checks.extend(links)
     parts = shares(txn, dc, None)
     if not walk_cacheable or not all(c.cacheable for c in parts):
         txn.cacheable = False
     txn.peer_rules.extend(c.peer_rule for c in parts if c.peer_rule is not None)
+    for d in deps:
+        if d not in txn.deps:
+            txn.deps.append(d)
 
 
 def delivery(dc: DirConfig) -> str:
@@ -401,7 +408,8 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
                       probes=tuple(txn.probes), host_bound=host_bound,
                       host=txn.headers_in.get("host") if host_bound else None,
                       links=encode_links(txn.link_checks), peer_rule=peer_rule,
-                      variants=tuple(variants), upgrade=offers, engine_checks=engine_checks)
+                      variants=tuple(variants), upgrade=offers, engine_checks=engine_checks,
+                      deps=tuple(txn.deps))
 
 
 # the announcement as the edits see it on a connection's first answer (protocols.py)

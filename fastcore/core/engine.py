@@ -48,7 +48,7 @@ class Engine:
         self.draining = False
         self.needs_local_addr = needs_local_addr
         self.log_sets: dict[int, int] = {}  # id(vhost) -> the engine's log set
-        self.tried: set[tuple[int, str | None, str, int, int, int]] = set()  # puts done
+        self.tried: set[tuple] = set()  # puts done (key, identity, deps)
         self.addr_keys: dict[tuple[str, int], int] = {}
         main = cfg.main
         # mod_status's VHost column is "name:local port"; the port, when the
@@ -126,7 +126,7 @@ class Engine:
             return
         addr_key = self.addr_key(conn)
         host = req.headers.get("host")
-        key = (addr_key, host, req.target, e.ino, e.mtime_ns, e.ctime_ns)
+        key = (addr_key, host, req.target, e.ino, e.mtime_ns, e.ctime_ns, e.deps)
         tried = self.tried
         if key in tried:  # the engine refused it before: do not reopen the file per request
             return
@@ -152,7 +152,8 @@ class Engine:
                 variants=tuple((v.coding.encode("ascii"), v.head, v.body) for v in e.variants),
                 ctime_ns=e.ctime_ns, upgrade=e.upgrade.encode("latin-1"),
                 env_checks=tuple((k.kind, k.name, k.pattern, k.options, k.icase)
-                                 for k in e.engine_checks))
+                                 for k in e.engine_checks),
+                deps=e.deps)
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
 

@@ -19,6 +19,7 @@ from fastcore.core.cacheable import CacheEntry, CacheInfo, entry_for, probes_hol
 from fastcore.core.request import Request
 from fastcore.core.transaction import Transaction
 
+_dirwatch = load("fastpath").dirwatch()  # the process's watches (issue 12)
 SMALL_FILE = 65536        # served from memory (writev) below this size
 CACHE_MAX = 4096          # mapping entries
 CONTENT_BUDGET = 16 << 20  # bytes of small-file content kept per process
@@ -113,7 +114,8 @@ class ResponseCache:
         except OSError:
             self.entries.pop(key, None)
             return None
-        if not same_file(st, e.ino, e.size, e.mtime_ns, e.ctime_ns):
+        if not same_file(st, e.ino, e.size, e.mtime_ns, e.ctime_ns) or (
+                e.deps and not _dirwatch.valid(e.deps)):  # a .htaccess changed there
             self.entries.pop(key, None)
             return None
         if e.host_bound and req.headers.get("host") != e.host:

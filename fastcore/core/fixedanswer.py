@@ -51,8 +51,8 @@ def fixed_answer(server_line: bytes, txn: Transaction, req: Request, resp: Respo
         return None
     if any(name in txn.env for name in FRAMING_ENV):
         return None
-    if txn.link_checks or txn.peer_rules:
-        return None  # a fixed answer repeats no symlink or Require ip check per hit
+    if txn.link_checks or txn.peer_rules or txn.deps:
+        return None  # a fixed answer repeats no symlink, Require ip or directory check
     dc = txn.dirconf or txn.vhost.dir_defaults
     for c in shares(txn, dc, None):  # every module's word on this scope's answers
         if (not c.cacheable or c.gate is not None or c.expiry is not None

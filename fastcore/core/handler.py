@@ -467,7 +467,7 @@ def walk_storage(core: Handler, txn: Transaction) -> HookResult:
     if dc.if_sections:
         dc = if_walk(core, txn, walk, dc)
     txn.dirconf = dc
-    produced_by(txn, walk.cacheable, dc, walk.links)
+    produced_by(txn, walk.cacheable, dc, walk.links, walk.deps)
     return OK
 
 

@@ -10,7 +10,10 @@ Mapper.walk(): the directory walk with the seed's exact per-request costs:
     FollowSymLinks/SymLinksIfOwnerMatch, or when owners differ.  Each lstat is recorded
     (WalkResult.links, core/linkcheck.py) so that a cached answer repeats it on every hit;
   - AllowOverride not None: one open attempt of each AccessFileName per directory,
-    through the resolver's htaccess(); AllowOverride None: none.
+    through the resolver's htaccess(); AllowOverride None: none.  Such a directory is
+    watched first (`watch`, the process's DirWatch: issue 12), and from the first such
+    directory on every directory of the path ("/" included), so the answer may be cached
+    while no watch shows a change; no watch to be had: not cacheable.
 """
 from __future__ import annotations
 
@@ -45,7 +48,11 @@ from fastcore.core.paths import (
 from fastcore.core.request import HttpError
 
 if TYPE_CHECKING:
+    from fastcore._pure.dirwatch import DirDep
     from fastcore.core.transaction import Transaction
+
+# DirWatch.watch: a directory's (slot, generation) pair, None when no watch can be had
+WatchFn = Callable[[bytes], "DirDep | None"]
 
 _HEX = "0123456789abcdefABCDEF"
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -163,12 +170,14 @@ TranslateFn: TypeAlias = Callable[[VirtualHost, str, str], Translated | None]
 class WalkResult:
     """The outcome of the directory walk.  `vary`: the request headers the <If>
     conditions of this walk read (Apache merges them into headers_out's Vary).  `links`:
-    the symlink checks (lstats) the walk made, which a cached answer repeats per hit."""
+    the symlink checks (lstats) the walk made, which a cached answer repeats per hit.
+    `deps`: the watched directories whose .htaccess files the walk read (issue 12)."""
 
-    __slots__ = ("filename", "st", "dirconf", "path_info", "cacheable", "vary", "links")
+    __slots__ = ("filename", "st", "dirconf", "path_info", "cacheable", "vary", "links", "deps")
 
     def __init__(self, filename: str, st: os.stat_result | None, dirconf: DirConfig,
-                 path_info: str, cacheable: bool, links: tuple[LinkCheck, ...] = ()) -> None:
+                 path_info: str, cacheable: bool, links: tuple[LinkCheck, ...] = (),
+                 deps: tuple[DirDep, ...] = ()) -> None:
         self.filename = filename
         self.st = st
         self.dirconf = dirconf
@@ -176,6 +185,7 @@ class WalkResult:
         self.cacheable = cacheable
         self.vary: list[str] = []
         self.links = links
+        self.deps = deps
 
 
 @dataclass(frozen=True)
@@ -229,10 +239,31 @@ class DirWalker(Protocol):
 class Mapper:
     """Per-server mapping: translate (Redirect/Alias/DocumentRoot) and walk."""
 
-    def __init__(self, resolver: DirWalker, translators: Sequence[TranslateFn] = ()) -> None:
+    def __init__(self, resolver: DirWalker, translators: Sequence[TranslateFn] = (),
+                 watch: WatchFn | None = None) -> None:
         self.resolver = resolver
         # the loaded modules' translate_name functions (REGISTRY.translators), in order
         self.translators = tuple(translators)
+        self.watch = watch  # None: a .htaccess read keeps the answer out of the caches
+
+    def watched(self, fs_dir: str, deps: list[DirDep]) -> bool:
+        """Watch fs_dir before what the answer takes from it is read (issue 12): the
+        pair joins deps; False when no watch can be had (the caller then keeps the answer
+        out of the caches, so the files are read again on the next request)."""
+        if self.watch is None:
+            return False
+        dep = self.watch(os.fsencode(fs_dir))
+        if dep is None:
+            return False
+        deps.append(dep)
+        return True
+
+    def watched_path(self, fs_dir: str, deps: list[DirDep]) -> bool:
+        """Watch "/" and every directory down to fs_dir: a name switched in any of them
+        (a symlinked release directory retargeted onto hard-linked files, whose stat
+        stays the same) changes what the path reaches."""
+        parts = [p for p in fs_dir.split("/") if p]
+        return all(self.watched("/" + "/".join(parts[:i]), deps) for i in range(len(parts) + 1))
 
     def translate(self, vhost: VirtualHost, uri: str, query: str
                   ) -> tuple[str, tuple[int, str | None] | None]:
@@ -308,8 +339,10 @@ class Mapper:
         dc = r.walk_level(vhost, vhost.dir_defaults, "/")
         cacheable = True
         links: list[LinkCheck] = []
+        deps: list[DirDep] = []
+        watching = False  # from the first .htaccess read on, every directory is watched
         if reads_htaccess(dc):
-            cacheable = False
+            cacheable = watching = self.watched("/", deps)
             ht = r.htaccess(vhost, "/")
             if ht is not None:
                 dc = merge(dc, ht)
@@ -337,15 +370,19 @@ class Mapper:
                 break
             cur = nxt + "/"
             dc = r.walk_level(vhost, dc, nxt)
+            if watching and cacheable:  # below a .htaccess read: this one's names count
+                cacheable = self.watched(nxt, deps)
+            elif cacheable and reads_htaccess(dc):  # the first read: its ancestors too
+                cacheable = watching = self.watched_path(nxt, deps)
             if reads_htaccess(dc):
-                cacheable = False
                 ht = r.htaccess(vhost, nxt)
                 if ht is not None:
                     dc = merge(dc, ht)
         dc = r.walk_end(vhost, dc, cur)
         if not is_dir:
             dc = r.files_config(vhost, dc, os.path.basename(filename))
-        return WalkResult(filename, st, dc, path_info, cacheable, tuple(links))
+        return WalkResult(filename, st, dc, path_info, cacheable, tuple(links),
+                          tuple(deps) if cacheable else ())
 
     def if_walk(self, txn: Transaction, dc: DirConfig) -> IfOutcome:
         """ap_if_walk over the sections `dc` carries (those of every scope merged into

@@ -13,6 +13,7 @@ import select
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from fastcore._ext import load
 from fastcore.config.model import ServerConfig, VirtualHost
 from fastcore.core import errors as E
 from fastcore.core.connection import Connection
@@ -80,7 +81,11 @@ class HttpServer:
             from fastcore.config.merge import DirResolver
             resolver = DirResolver(cfg)
         self.resolver: DirResolver = resolver  # tests pass a stand-in with its methods
-        self.mapper = Mapper(resolver, REGISTRY.translators(cfg))
+        # issue 12: the process's directory watches validate .htaccess-dependent answers
+        watches = load("fastpath").dirwatch()
+        watches.set_names(sorted({os.fsencode(n) for v in (cfg.main, *cfg.vhosts)
+                                  for n in v.access_file_name}))
+        self.mapper = Mapper(resolver, REGISTRY.translators(cfg), watches.watch)
         self.mime: TypeMap = REGISTRY.type_map(cfg)  # mod_mime's, else nothing typed
         self.banner = E.server_banner(cfg.server_tokens)
         self.server_line = b"Server: " + self.banner.encode() + b"\r\n"

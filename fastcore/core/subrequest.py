@@ -35,7 +35,7 @@ def access(core: Handler, txn: Transaction, dc: DirConfig, filename: str) -> Hoo
     txn.r_uri = txn.r_uri[:txn.r_uri.rfind("/") + 1] + os.path.basename(filename)
     if walk is not None:
         txn.walk = WalkResult(filename, walk.st, walk.dirconf, walk.path_info,
-                              walk.cacheable, walk.links)
+                              walk.cacheable, walk.links, walk.deps)
     txn.user = None  # a sub-request authenticates on its own
     txn.satisfy_any = False
     txn.error_depth += 1

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from fastcore._pure.dirwatch import DirDep
     from fastcore.config.model import DirConfig, VirtualHost
     from fastcore.core.cacheable import Probe
     from fastcore.core.client import ReqCtx
@@ -27,7 +28,7 @@ class Transaction:
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
                  "handler_name", "encoding_fixup", "env", "response", "satisfy_any",
-                 "notes", "_ctx", "probes", "link_checks", "peer_rules")
+                 "notes", "_ctx", "probes", "link_checks", "peer_rules", "deps")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -71,6 +72,9 @@ class Transaction:
         self.link_checks: list[LinkCheck] = []
         # the client-address rules of those walks' scopes (Require ip, Allow/Deny from)
         self.peer_rules: list[bytes] = []
+        # the watched directories a cacheable answer rests on (issue 12: its .htaccess
+        # files, the absence of earlier DirectoryIndex names); every cache checks them
+        self.deps: list[DirDep] = []
         # What the phases pass on (request_rec's fields, per internal redirect): the
         # parsed request (TRACE echoes it; None in an internal redirect), the URI and
         # query being dispatched, translate_name's file-system path, map_to_storage's

@@ -23,6 +23,7 @@ from fastcore.modules.mod_mime import handler_for
 from fastcore.modules.mod_negotiation.hooks import negotiated
 
 if TYPE_CHECKING:
+    from fastcore._pure.dirwatch import DirDep
     from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
 
@@ -70,15 +71,37 @@ def directory_handler(core: Handler, txn: Transaction) -> HookResult:
     return index(core, txn, uri, dc)
 
 
+def _watch_listing(core: Handler, txn: Transaction, names: tuple[str, ...]
+                   ) -> tuple[DirDep, ...] | None:
+    """The watch of the directory whose names DirectoryIndex tries, taken before they are
+    tried; None when the answer cannot be cached anyway, a name leaves the directory
+    (a path: its absence is elsewhere) or no watch can be had."""
+    if len(names) < 2 or not txn.cacheable or txn.walk is None:
+        return ()
+    if any("/" in n for n in names):
+        return None
+    deps: list[DirDep] = []
+    if not core.mapper.watched_path(txn.walk.filename, deps):
+        return None
+    return tuple(deps)
+
+
 def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResult:
     """DirectoryIndex: each name's sub-request in turn; the first servable one answers,
     else the first failure's status, else DECLINED (nothing there)."""
     names = dir_config(dc).names
     failure = 0
     vhost = txn.vhost
+    # a later name's answer rests on the earlier names' absence: a file created there
+    # changes it, the served file's stat does not.  The directory is watched before the
+    # names are tried (issue 12), so the answer is cached while nothing changes there.
+    listdeps = _watch_listing(core, txn, names)
     for i, name in enumerate(names):
-        if i:  # the answer now rests on the earlier names' absence: a file created
-            txn.cacheable = False  # there changes it, the served file's stat does not
+        if i:
+            if listdeps is None:
+                txn.cacheable = False
+            else:
+                produced_by(txn, True, dc, deps=listdeps)
         sub_uri = name if name.startswith("/") else uri + name
         try:
             path, red = core.mapper.translate(vhost, sub_uri, "")
@@ -104,7 +127,7 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
             txn.uri_path = sub_uri
             txn.filename = walk.filename
             txn.dirconf = sdc
-            produced_by(txn, walk.cacheable, sdc, walk.links)
+            produced_by(txn, walk.cacheable, sdc, walk.links, walk.deps)
             if handler_for(walk.filename, sdc) == "type-map":
                 neg = negotiated(core, txn, walk.filename, sdc, typemap=True)
                 return neg if neg is not None else DECLINED

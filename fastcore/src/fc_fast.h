@@ -37,6 +37,7 @@
 #include "fc_upgrade.h"      /* Protocols' Upgrade announcement (issue 13) */
 struct fc_envcheck_s;           /* SetEnvIf rules (fc_setenvif.h, included below) */
 static void fc_envchecks_free(struct fc_envcheck_s *c, int n);
+#include "fc_dirwatch.h"  /* issue 12: entries that rest on directories (deps) */
 
 #define FC_WANT_READ 1
 #define FC_WANT_WRITE 2
@@ -91,6 +92,7 @@ typedef struct fc_fentry {
                                         * then ctime_ns is the one they were made from */
     char *upg; size_t upglen;          /* Protocols' names a first answer announces (fc_upgrade.h) */
     struct fc_envcheck_s *env; int nenv;  /* SetEnvIf rules: any match -> Python (fc_setenvif.h) */
+    fc_dw_dep *deps; int ndeps;        /* directories the answer rests on (fc_dirwatch.h) */
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -185,6 +187,7 @@ static void fc_entry_free(fc_fcache *c, fc_fentry *e) {
     fc_variants_free(e->var, e->nvar);
     free(e->upg);
     fc_envchecks_free(e->env, e->nenv);
+    free(e->deps);
     for (int i = 0; i < FC_NLV; i++) free(e->lv[i]);
     fc_probes_free(e->probes, e->nprobes); free(e->sline);
     free(e);
@@ -272,6 +275,10 @@ static int fc_cache_insert(fc_fcache *c, fc_fentry *e, int want_content, size_t 
         || st.st_size != e->size
         || (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != e->mtime_ns) {
         close(fd);
+        return 0;
+    }
+    if (e->ndeps && !fc_dw_valid(&fc_dw_global, e->deps, e->ndeps)) {
+        close(fd);  /* a directory it rests on changed since the walk read it */
         return 0;
     }
     e->dev = st.st_dev;
@@ -385,6 +392,11 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     struct stat st;
     if (e->fixed && r->mlen != 3) {  /* a fixed answer (redirect) is GET's only */
         fc_cache_release(c, e, 0);
+        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+        return FC_FALLBACK;
+    }
+    if (e->ndeps && !fc_dw_valid(&fc_dw_global, e->deps, e->ndeps)) {
+        fc_cache_release(c, e, 1);  /* a .htaccess or a DirectoryIndex name changed there */
         __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
         return FC_FALLBACK;
     }
