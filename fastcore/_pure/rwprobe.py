@@ -72,6 +72,7 @@ def put_fixed(c: FastCache, e: _Entry, addr_key: int, host: bytes | None, target
     e.fixed, e.sline, e.probes = status, bytes(status_line), ()
     e.links, e.peer = b"", b""  # no symlink or Require ip checks on a fixed answer
     e.variants, e.upgrade, e.env = (), b"", ()  # nor Accept-Encoding, Upgrade, SetEnvIf
+    e.deps = ()  # nor directory watches (fixedanswer.py refuses scopes that need them)
     if not set_probes(e, probes):
         return False
     with c.lock:
