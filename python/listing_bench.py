@@ -119,8 +119,9 @@ def main() -> int:
                     bodies[name][target] = body_of(ans)
                 if args.strace:
                     first = args.targets.split(",")[0]
+                    port = srv.port
                     count = strace.traced(pids_of(srv.proc),
-                                          lambda: fetch(srv.port, first) and None)
+                                          lambda p=port, t=first: fetch(p, t) and None)
                     calls[name] = count.total
             finally:
                 srv.stop()

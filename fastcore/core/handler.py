@@ -401,12 +401,17 @@ class Handler:
 
         def allowed(path: str) -> bool:
             dc = self.mapper.entry_allowed(vhost, path)
-            if dc is None:
-                return False
-            uri = base + os.path.basename(path)
-            dc = self.sub_if(txn, uri, path, self.resolver.location_config(vhost, uri, dc))
-            return self.srv.authorize(txn, dc, path) is not False
+            return dc is not None and self.entry_dc_allowed(txn, base, path, dc)
         return allowed
+
+    def entry_dc_allowed(self, txn: Transaction, base: str, path: str, dc: DirConfig) -> bool:
+        """The rest of entry_allowed once the walk gave the entry's DirConfig `dc`:
+        <Location>, <If> and Require for the entry's URI (`base` + its name).  A listing
+        that already knows an entry's walk result (mod_autoindex's probe) calls this."""
+        vhost = txn.vhost
+        uri = base + os.path.basename(path)
+        dc = self.sub_if(txn, uri, path, self.resolver.location_config(vhost, uri, dc))
+        return self.srv.authorize(txn, dc, path) is not False
 
     def trace(self, txn: Transaction, req: Request) -> Response:
         mode = txn.vhost.trace_enable

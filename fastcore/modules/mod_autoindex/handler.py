@@ -231,7 +231,8 @@ def render(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
 
 def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
                    allowed: Callable[[str], bool] | None = None, signature: str = "",
-                   lookup: InsertLookup | None = None) -> tuple[bytes, bool]:
+                   lookup: InsertLookup | None = None,
+                   stat: Callable[[str], os.stat_result] = os.stat) -> tuple[bytes, bool]:
     """(listing body, streamed) for directory `dir_path` requested as `uri` (decoded).
 
     `allowed(path)` vetoes entries the way Apache's per-entry sub-request does (access
@@ -241,6 +242,8 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     (its second argument is True for the header, which Apache negotiates as text).
     `streamed` is True when an HTML header/readme was included (Apache then sends the
     listing without Content-Length: chunked, or close-delimited for HTTP/1.0).
+    `stat` stats an entry (os.stat; hooks.py passes probe.EntryProbe's, which also
+    learns the entry's walk result for `allowed` and `lookup`).
     Raises OSError if the directory cannot be read (Apache: 403), and
     FancyIndexingUnsupported for settings this module does not reproduce (icons,
     descriptions, style sheets; header/readme files when no `lookup` is given).
@@ -288,7 +291,7 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
             continue
         full = dir_slash + name
         try:
-            st = os.stat(full)
+            st = stat(full)
         except OSError:
             continue
         isdir = _stat.S_ISDIR(st.st_mode)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from typing import Any
 
 
@@ -140,10 +141,84 @@ def _bytes_cmp(x: bytes, y: bytes) -> int:
     return (x > y) - (x < y)
 
 
+_RUNS = re.compile(rb"[0-9]+|[^0-9]")
+_SPACE = re.compile(rb"[\t\n\v\f\r ]")
+NatKey = tuple[tuple[int, int, bytes], ...]
+
+
+def natural_key(s: bytes) -> NatKey | None:
+    """A sort key that orders as apr_strnatcmp, or None where no key can: names with
+    white space (skipped by the comparison) or a digit run starting with 0 (compared
+    as a fraction against any other run).  Without those, apr_strnatcmp compares
+    digit runs by (length, digits) and other bytes as signed chars, and a digit run
+    against another byte as its first digit, which no other byte equals: so a run
+    counts as one element (48, length, digits), a byte b as (signed b, 0, b""), and
+    the string's NUL ends the key (0, 0, b"")."""
+    if _SPACE.search(s):
+        return None
+    out = []
+    for m in _RUNS.finditer(s):
+        tok = m.group()
+        c = tok[0]
+        if 48 <= c <= 57:
+            if c == 48:
+                return None
+            out.append((48, len(tok), tok))
+        else:
+            out.append((c - 256 if c >= 128 else c, 0, b""))
+    out.append((0, 0, b""))
+    return tuple(out)
+
+
+def _sorted_by_keys(ents: list[Any], keyid: str, direction: str, version: bool
+                    ) -> list[Any] | None:
+    """dsortf's order through sort keys (no IgnoreCase), or None when a name (or a
+    description, for C=D under VersionSort) has no natural_key."""
+    names: list[Any] = []
+    for e in ents:
+        k = natural_key(e.raw) if version else b""
+        if k is None:
+            return None
+        names.append((k, e.raw))
+    cols: list[Any]
+    if keyid == "M":
+        cols = [e.lm for e in ents]
+    elif keyid == "S":
+        cols = [e.size for e in ents]
+    elif keyid == "D":
+        cols = []
+        for e in ents:
+            d = e.desc or b""
+            k = natural_key(d) if version else d
+            if k is None:
+                return None
+            cols.append(k)
+    else:
+        cols = [0] * len(ents)
+    order = sorted(range(len(ents)), key=lambda i: (cols[i], names[i]),
+                   reverse=direction != "A")
+    # FoldersFirst is not reversed by O=D (a stable sort keeps the order within)
+    order.sort(key=lambda i: not ents[i].isdir)
+    return [ents[i] for i in order]
+
+
 def sort_entries(ents: list[Any], keyid: str, direction: str, version: bool,
                  ignore_case: bool) -> None:
     """Sort in place as dsortf: FoldersFirst directories first, then the key column
-    (M: mtime, S: size, D: description), then the name; descending swaps the pair."""
+    (M: mtime, S: size, D: description), then the name; descending swaps the pair.
+    Sort keys where they give the same order (no IgnoreCase: _sorted_by_keys), else
+    the comparison function itself."""
+    if not ignore_case:
+        by_keys = _sorted_by_keys(ents, keyid, direction, version)
+        if by_keys is not None:
+            ents[:] = by_keys
+            return
+    sort_by_cmp(ents, keyid, direction, version, ignore_case)
+
+
+def sort_by_cmp(ents: list[Any], keyid: str, direction: str, version: bool,
+                ignore_case: bool) -> None:
+    """dsortf as a comparison function (any names, any options)."""
     def cmp(e1: Any, e2: Any) -> int:
         if e1.isdir != e2.isdir:
             return -1 if e1.isdir else 1

@@ -1,0 +1,95 @@
+"""Per-entry checks of one listing without a full sub-request walk per entry.
+
+Apache's ap_sub_req_lookup_dirent walks each entry, but its directory walk reuses the
+parent request's walk for the levels they share, so a listing costs about one stat per
+entry.  EntryProbe does the same: the listed directory is walked once per listing (its
+.htaccess files read once, afresh for every request: nothing outlives the listing), and
+an entry that is a regular file, not a symlink, gets the walk result that walk() would
+give it: the directory's configuration plus the <Files>/<FilesMatch> sections of its
+name.  Everything else (directories, which have <Directory> sections and .htaccess files
+of their own; symlinks, with their FollowSymLinks checks; entries whose URI does not map
+back to the entry) goes through the full per-entry sub-request as before.  <Location>,
+<If> and Require still run for every entry.
+"""
+from __future__ import annotations
+
+import os
+import stat as _stat
+from typing import TYPE_CHECKING
+
+from fastcore.core.mapping import normalize
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fastcore.config.model import DirConfig
+    from fastcore.core.handler import Handler
+    from fastcore.core.transaction import Transaction
+    from fastcore.modules.mod_autoindex.handler import InsertLookup
+
+
+class EntryProbe:
+    """stat, access veto and type lookup of the entries of one listed directory."""
+
+    def __init__(self, core: Handler, txn: Transaction, dir_path: str, dir_uri: str,
+                 allowed: Callable[[str], bool], lookup: InsertLookup) -> None:
+        self.core, self.txn, self.dir_uri = core, txn, dir_uri
+        self.slow_allowed, self.slow_lookup = allowed, lookup
+        self.dir_slash = os.path.join(dir_path, "")
+        self.base_uri = txn.uri_path[:txn.uri_path.rfind("/") + 1]
+        self.entries: dict[str, DirConfig] = {}  # full path -> its walk's DirConfig
+        self.decided: dict[str, bool] = {}  # full path -> allowed()'s Require decision
+        self.base: DirConfig | None
+        try:
+            walk = core.mapper.walk(txn.vhost, dir_path)
+            ok = walk.st is not None and _stat.S_ISDIR(walk.st.st_mode) \
+                and not walk.path_info and os.path.join(walk.filename, "") == self.dir_slash
+            self.base = walk.dirconf if ok else None
+        except Exception:  # HttpError, HtaccessError: every entry takes the full walk
+            self.base = None
+
+    def stat(self, full: str) -> os.stat_result:
+        """os.stat of an entry (OSError as os.stat); a regular file that is not a
+        symlink gets its walk result from the directory's (one lstat, no second stat)."""
+        st = os.lstat(full)
+        if _stat.S_ISLNK(st.st_mode):
+            return os.stat(full)
+        if self.base is not None and _stat.S_ISREG(st.st_mode) \
+                and full.startswith(self.dir_slash) and "/" not in full[len(self.dir_slash):]:
+            name = full[len(self.dir_slash):]
+            self.entries[full] = self.core.resolver.files_config(self.txn.vhost, self.base,
+                                                                 name)
+        return st
+
+    def allowed(self, full: str) -> bool:
+        dc = self.entries.get(full)
+        if dc is None:
+            return self.slow_allowed(full)
+        ok = self.core.entry_dc_allowed(self.txn, self.base_uri, full, dc)
+        self.decided[full] = ok
+        return ok
+
+    def lookup(self, name: str, header: bool = False) -> tuple[str, str | None] | None:
+        """hooks.subrequest_lookup's answer, from the known walk result when the
+        entry's URI maps back to the entry itself (no Alias, nothing decoded)."""
+        full = self.dir_slash + name
+        dc = None if header or "/" in name else self.entries.get(full)
+        if dc is None:
+            return self.slow_lookup(name, header)
+        core, vhost = self.core, self.txn.vhost
+        try:
+            uri = normalize(self.dir_uri + name, decode_unreserved=False)
+            path, red = core.mapper.translate(vhost, uri, "")
+            if red is not None or path != full:
+                return self.slow_lookup(name, header)
+            dc = core.resolver.location_config(vhost, uri, dc)
+            # allowed() asked Require already for this entry under the same sections
+            # unless an <If> could change them (Handler.sub_if merges those)
+            known = self.decided.get(full) if not dc.if_sections \
+                and uri == self.base_uri + name else None
+            if known is False or (known is None
+                                  and core.srv.authorize(self.txn, dc, full) is False):
+                return None
+            return full, core.mime.content_type_header(full, dc)
+        except Exception:  # as the full sub-request: nothing found
+            return None
