@@ -7,6 +7,7 @@ padded to NameWidth, XHTML's self-closing tags, and the IndexStyleSheet table fl
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +16,15 @@ from fastcore.core.paths import escape_uri  # noqa: F401 - re-exported for mod_a
 
 _OS_PATH_SAFE = frozenset(b"$-_.+!*'(),:;@&=/~")
 
+_ALL_SAFE = re.compile(r"[A-Za-z0-9$\-_.+!*'(),;@&=/~]*\Z")
+
 K_NOADJUST, K_ADJUST, K_UNSET = 0, 1, 2
 
 
 def os_escape_path(path: str) -> str:
     """ap_os_escape_path(path, partial=0)."""
+    if _ALL_SAFE.match(path):  # nothing to escape (and no colon): the common name
+        return path
     raw = path.encode("utf-8", "surrogateescape")
     out = []
     colon, slash = raw.find(b":"), raw.find(b"/")

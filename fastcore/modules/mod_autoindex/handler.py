@@ -118,8 +118,7 @@ def _ignore_patterns(dirconf: Any) -> list[str]:
 
 def _ignored(name: str, patterns: list[str]) -> bool:
     for p in patterns:
-        last = p.rsplit("/", 1)[-1]
-        if strcmp_match(name, last):
+        if strcmp_match(name, p.rsplit("/", 1)[-1]):
             return True
     return False
 

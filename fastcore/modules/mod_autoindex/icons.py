@@ -11,6 +11,9 @@ path "<dir>/..".
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,7 +28,14 @@ def strcmp_match(s: str, pattern: str, fold: bool = False) -> bool:
     """ap_strcmp_match / ap_strcasecmp_match: '*' (any run, '/' included) and '?'."""
     if fold:
         s, pattern = s.lower(), pattern.lower()
-    return fnmatch.fnmatchcase(s, pattern.replace("[", "[[]"))
+    return _compiled(pattern)(s) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    """The match function of a strcmp_match pattern ('[' is literal), compiled once:
+    a listing matches every entry against the same few dozen patterns."""
+    return re.compile(fnmatch.translate(pattern.replace("[", "[[]"))).match
 
 
 def _is_matchexp(s: str) -> bool:

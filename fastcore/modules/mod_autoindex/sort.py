@@ -141,33 +141,28 @@ def _bytes_cmp(x: bytes, y: bytes) -> int:
     return (x > y) - (x < y)
 
 
-_RUNS = re.compile(rb"[0-9]+|[^0-9]")
-_SPACE = re.compile(rb"[\t\n\v\f\r ]")
-NatKey = tuple[tuple[int, int, bytes], ...]
+_SPACE_OR_ZERO_RUN = re.compile(rb"[\t\n\v\f\r ]|(?<![0-9])0")
+_RUN = re.compile(rb"[0-9]+")
+_SIGNED = bytes(b ^ 0x80 for b in range(256))  # signed-char order as unsigned bytes
 
 
-def natural_key(s: bytes) -> NatKey | None:
+def _run(m: re.Match[bytes]) -> bytes:
+    tok = m.group()
+    return b"0" + bytes((len(tok),)) + tok
+
+
+def natural_key(s: bytes) -> bytes | None:
     """A sort key that orders as apr_strnatcmp, or None where no key can: names with
     white space (skipped by the comparison) or a digit run starting with 0 (compared
-    as a fraction against any other run).  Without those, apr_strnatcmp compares
-    digit runs by (length, digits) and other bytes as signed chars, and a digit run
-    against another byte as its first digit, which no other byte equals: so a run
-    counts as one element (48, length, digits), a byte b as (signed b, 0, b""), and
-    the string's NUL ends the key (0, 0, b"")."""
-    if _SPACE.search(s):
+    as a fraction against any other run), or over 127 bytes.  Without those,
+    apr_strnatcmp compares digit runs by (length, digits), other bytes as signed
+    chars, and a digit run against another byte as its first digit, which no other
+    byte equals.  So a run becomes "0", its length and its digits; every byte is then
+    mapped to b ^ 0x80 (signed order; lengths under 128 keep theirs) and the C
+    string's NUL ends the key as 0x80."""
+    if len(s) > 127 or _SPACE_OR_ZERO_RUN.search(s):
         return None
-    out = []
-    for m in _RUNS.finditer(s):
-        tok = m.group()
-        c = tok[0]
-        if 48 <= c <= 57:
-            if c == 48:
-                return None
-            out.append((48, len(tok), tok))
-        else:
-            out.append((c - 256 if c >= 128 else c, 0, b""))
-    out.append((0, 0, b""))
-    return tuple(out)
+    return _RUN.sub(_run, s).translate(_SIGNED) + b"\x80"
 
 
 def _sorted_by_keys(ents: list[Any], keyid: str, direction: str, version: bool
