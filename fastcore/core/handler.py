@@ -408,10 +408,16 @@ class Handler:
         """The rest of entry_allowed once the walk gave the entry's DirConfig `dc`:
         <Location>, <If> and Require for the entry's URI (`base` + its name).  A listing
         that already knows an entry's walk result (mod_autoindex's probe) calls this."""
-        vhost = txn.vhost
+        dc = self.entry_dc(txn, base, path, dc)
+        # request.c: a sub-request under the very configuration its main request was
+        # granted with skips the access checks (Apache compares per_dir_config pointers)
+        return dc is txn.dirconf or self.srv.authorize(txn, dc, path) is not False
+
+    def entry_dc(self, txn: Transaction, base: str, path: str, dc: DirConfig) -> DirConfig:
+        """The DirConfig an entry's sub-request decides access under: the walk's `dc`
+        with <Location> and <If> for the entry's URI (`base` + its name)."""
         uri = base + os.path.basename(path)
-        dc = self.sub_if(txn, uri, path, self.resolver.location_config(vhost, uri, dc))
-        return self.srv.authorize(txn, dc, path) is not False
+        return self.sub_if(txn, uri, path, self.resolver.location_config(txn.vhost, uri, dc))
 
     def trace(self, txn: Transaction, req: Request) -> Response:
         mode = txn.vhost.trace_enable

@@ -9,7 +9,10 @@ give it: the directory's configuration plus the <Files>/<FilesMatch> sections of
 name.  Everything else (directories, which have <Directory> sections and .htaccess files
 of their own; symlinks, with their FollowSymLinks checks; entries whose URI does not map
 back to the entry) goes through the full per-entry sub-request as before.  <Location>,
-<If> and Require still run for every entry.
+<If> still run for every entry, and Require too, except that a grant is shared by
+the entries whose configuration is the very same object when nothing in it reads the
+entry's file or URI (EntryProbe._path_free); a refusal is always decided (and logged)
+per entry.
 """
 from __future__ import annotations
 
@@ -18,6 +21,18 @@ import stat as _stat
 from typing import TYPE_CHECKING
 
 from fastcore.core.mapping import normalize
+from fastcore.modules.mod_authn_core import auth_type
+from fastcore.modules.mod_authz_core.config import authz_config
+from fastcore.modules.mod_authz_core.evaluate import Require, RequireGroup
+
+# Require providers whose answer is the same for every entry of one request
+_PATH_FREE = frozenset({"all", "ip", "local", "method", "env"})
+
+
+def _path_free_tree(node: Require | RequireGroup) -> bool:
+    if isinstance(node, Require):
+        return node.kind.lower() in _PATH_FREE
+    return all(_path_free_tree(child) for child in node.items)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,6 +54,7 @@ class EntryProbe:
         self.base_uri = txn.uri_path[:txn.uri_path.rfind("/") + 1]
         self.entries: dict[str, DirConfig] = {}  # full path -> its walk's DirConfig
         self.decided: dict[str, bool] = {}  # full path -> allowed()'s Require decision
+        self.granted: dict[int, DirConfig] = {}  # entry DirConfigs whose grant is shared
         self.base: DirConfig | None
         try:
             walk = core.mapper.walk(txn.vhost, dir_path)
@@ -65,9 +81,27 @@ class EntryProbe:
         dc = self.entries.get(full)
         if dc is None:
             return self.slow_allowed(full)
-        ok = self.core.entry_dc_allowed(self.txn, self.base_uri, full, dc)
+        core = self.core
+        dc = core.entry_dc(self.txn, self.base_uri, full, dc)
+        key = id(dc)
+        if dc is self.txn.dirconf or key in self.granted:  # see Handler.entry_dc_allowed
+            ok = True
+        else:
+            ok = core.srv.authorize(self.txn, dc, full) is not False
+            if ok and self._path_free(dc):
+                self.granted[key] = dc  # kept: the id stays this object's
         self.decided[full] = ok
         return ok
+
+    def _path_free(self, dc: DirConfig) -> bool:
+        """Whether a grant under `dc` holds for every entry that has the same `dc`:
+        no AuthType, only Require lines that read neither the entry's file nor its
+        URI (all, ip, local, method, env: what Order/Allow/Deny reads is the client and
+        the environment too), and no authz_core debug lines (written per entry)."""
+        tree = authz_config(dc).authz
+        if auth_type(dc) is not None or (tree is not None and not _path_free_tree(tree)):
+            return False
+        return not self.core.srv.errlog(self.txn.vhost).enabled("debug", "authz_core", dc)
 
     def lookup(self, name: str, header: bool = False) -> tuple[str, str | None] | None:
         """hooks.subrequest_lookup's answer, from the known walk result when the
