@@ -57,3 +57,14 @@ def test_no_key_for_what_strnatcmp_treats_apart() -> None:
     sort_by_cmp(expect, "N", "A", True, False)
     sort_entries(ents, "N", "A", True, False)
     assert [e.raw for e in ents] == [e.raw for e in expect]
+
+
+@pytest.mark.parametrize("pattern", ["*.txt", "*README", "*^^DIRECTORY^^", "*.t?t", "*[ab]",
+                                     "text/*", "*", "*a*b", "*.tar.gz", "*[x"])
+def test_icon_tests_match_as_strcmp_match(pattern: str) -> None:
+    """The per-pattern test icons.py builds once agrees with ap_strcmp_match."""
+    from fastcore.modules.mod_autoindex.icons import match_test, strcmp_match
+    for s in ["/d/a.txt", "/d/a.txt.gz", "/d/README", "/d/xREADME", "^^DIRECTORY^^",
+              "/d/a.tst", "/d/[ab]", "/d/b", "text/plain", "/d/ab", "/d/a.tar.gz", "/d/[x",
+              "", "/d/.txt/"]:
+        assert match_test(pattern)(s) == strcmp_match(s, pattern), s

@@ -40,7 +40,7 @@ from fastcore.modules.mod_autoindex.fancy import (
     render_fancy,
     strfsize,
 )
-from fastcore.modules.mod_autoindex.icons import Lookup, find_title, strcmp_match
+from fastcore.modules.mod_autoindex.icons import Lookup, find_title, match_test
 from fastcore.modules.mod_autoindex.sort import sort_entries, strnatcmp
 from fastcore.modules.mod_mime import MimeMap
 
@@ -117,8 +117,9 @@ def _ignore_patterns(dirconf: Any) -> list[str]:
 
 
 def _ignored(name: str, patterns: list[str]) -> bool:
+    """IndexIgnore: ap_strcmp_match of the name against each pattern's last part."""
     for p in patterns:
-        if strcmp_match(name, p.rsplit("/", 1)[-1]):
+        if match_test(p.rsplit("/", 1)[-1])(name):
             return True
     return False
 

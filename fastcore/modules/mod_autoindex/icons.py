@@ -38,6 +38,17 @@ def _compiled(pattern: str) -> Callable[[str], re.Match[str] | None]:
     return re.compile(fnmatch.translate(pattern.replace("[", "[[]"))).match
 
 
+@functools.lru_cache(maxsize=1024)
+def match_test(pattern: str) -> Callable[[str], bool]:
+    """strcmp_match(s, pattern) as a function of s, made once per pattern: "*" and a
+    literal (how AddIcon/AddAlt store a file name or extension) is a suffix test."""
+    rest = pattern[1:]
+    if pattern.startswith("*") and not _is_matchexp(rest) and "[" not in rest:
+        return lambda s: s.endswith(rest)
+    match = _compiled(pattern)
+    return lambda s: match(s) is not None
+
+
 def _is_matchexp(s: str) -> bool:
     return "*" in s or "?" in s
 
@@ -118,16 +129,20 @@ class Lookup:
              path_only: bool) -> str | None:
         """find_item: the first item matching the entry's path, type or encoding."""
         special = path.startswith("^")
+        folded = None
         for it in items:
             if not it.to:
                 return it.data
             if it.kind == BY_PATH or special:
-                if strcmp_match(path, it.to):
+                if match_test(it.to)(path):
                     return it.data
             elif not path_only:
                 if enc is None:
-                    if it.kind == BY_TYPE and ctype and strcmp_match(ctype, it.to, True):
-                        return it.data
+                    if it.kind == BY_TYPE and ctype:
+                        if folded is None:
+                            folded = ctype.lower()
+                        if match_test(it.to.lower())(folded):
+                            return it.data
                 elif it.kind == BY_ENCODING and strcmp_match(enc, it.to, True):
                     return it.data
         return None
