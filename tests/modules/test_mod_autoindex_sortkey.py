@@ -68,3 +68,15 @@ def test_icon_tests_match_as_strcmp_match(pattern: str) -> None:
               "/d/a.tst", "/d/[ab]", "/d/b", "text/plain", "/d/ab", "/d/a.tar.gz", "/d/[x",
               "", "/d/.txt/"]:
         assert match_test(pattern)(s) == strcmp_match(s, pattern), s
+
+
+def test_ignore_set_matches_as_strcmp_match() -> None:
+    """IndexIgnore's combined test holds exactly where one of its patterns would."""
+    from fastcore.modules.mod_autoindex.icons import any_match, strcmp_match
+    pats = [".??*", "*~", "*#", "HEADER*", "README*", "RCS", "CVS", "*,v", "*,t", "[x]*"]
+    names = [".ab", ".a", "a~", "b#", "HEADER.html", "README", "RCS", "RCSx", "CVS", "f,v",
+             "f,t", "[x]y", "xy", "..", ".", "plain.txt", "~a"]
+    for k in range(len(pats) + 1):
+        test = any_match(pats[:k])
+        for n in names:
+            assert test(n) == any(strcmp_match(n, p) for p in pats[:k]), (k, n)

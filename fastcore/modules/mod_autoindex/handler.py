@@ -40,7 +40,7 @@ from fastcore.modules.mod_autoindex.fancy import (
     render_fancy,
     strfsize,
 )
-from fastcore.modules.mod_autoindex.icons import Lookup, find_title, match_test
+from fastcore.modules.mod_autoindex.icons import Lookup, any_match, find_title
 from fastcore.modules.mod_autoindex.sort import sort_entries, strnatcmp
 from fastcore.modules.mod_mime import MimeMap
 
@@ -116,12 +116,10 @@ def _ignore_patterns(dirconf: Any) -> list[str]:
     return pats
 
 
-def _ignored(name: str, patterns: list[str]) -> bool:
-    """IndexIgnore: ap_strcmp_match of the name against each pattern's last part."""
-    for p in patterns:
-        if match_test(p.rsplit("/", 1)[-1])(name):
-            return True
-    return False
+def _ignore_test(patterns: list[str]) -> Callable[[str], bool]:
+    """IndexIgnore: whether ap_strcmp_match of a name against any pattern's last part
+    holds (one test made once per listing)."""
+    return any_match([p.rsplit("/", 1)[-1] for p in patterns])
 
 
 def parse_query(query: str | None, keyid: str, direction: str, opts: set[str]
@@ -277,7 +275,7 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
         colargs = _colargs(query)
     ignore_case = "ignorecase" in opts
     folders_first = fancy and "foldersfirst" in opts
-    patterns = _ignore_patterns(dirconf)
+    ignored = _ignore_test(_ignore_patterns(dirconf))
     lk = Lookup(ai) if fancy else None
     dir_slash = os.path.join(dir_path, "")
 
@@ -287,7 +285,7 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
             continue
         if pattern is not None and not _fnmatch_period(pattern, name):
             continue
-        if _ignored(name, patterns):
+        if ignored(name):
             continue
         full = dir_slash + name
         try:
@@ -345,7 +343,7 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     else:
         out = preamble + ["<h1>Index of ", title, "</h1>\n"]
     parent = _parent(uri)
-    if parent is not None and not _ignored("..", patterns):
+    if parent is not None and not ignored(".."):
         pent = _Ent(parent, -1, -1, False)
         if lk is not None:
             _describe_parent(pent, lk, dir_slash + "..")

@@ -43,10 +43,28 @@ def match_test(pattern: str) -> Callable[[str], bool]:
     """strcmp_match(s, pattern) as a function of s, made once per pattern: "*" and a
     literal (how AddIcon/AddAlt store a file name or extension) is a suffix test."""
     rest = pattern[1:]
-    if pattern.startswith("*") and not _is_matchexp(rest) and "[" not in rest:
+    if _suffix_form(pattern):
         return lambda s: s.endswith(rest)
     match = _compiled(pattern)
     return lambda s: match(s) is not None
+
+
+def any_match(patterns: list[str]) -> Callable[[str], bool]:
+    """Whether any of `patterns` strcmp_matches a string, as one test: the "*literal"
+    ones as one endswith, the others as one alternation."""
+    suffixes = tuple(p[1:] for p in patterns if _suffix_form(p))
+    others = [p for p in patterns if not _suffix_form(p)]
+    rx = re.compile("|".join(fnmatch.translate(p.replace("[", "[[]")) for p in others)).match \
+        if others else None
+
+    def test(s: str) -> bool:
+        return bool(suffixes) and s.endswith(suffixes) or rx is not None and rx(s) is not None
+    return test
+
+
+def _suffix_form(pattern: str) -> bool:
+    rest = pattern[1:]
+    return pattern.startswith("*") and not _is_matchexp(rest) and "[" not in rest
 
 
 def _is_matchexp(s: str) -> bool:
