@@ -2,7 +2,7 @@
 """Directory listing speed (issue 12): one 2,000-file fancy listing, Apache vs fastcore.
 
 Both servers run from one httpd.conf (Debian's stock mime.conf + autoindex.conf: icons,
-AddDescription, IndexOptions FancyIndexing VersionSort HTMLTable ...; `Options Indexes`),
+alt texts, IndexOptions FancyIndexing VersionSort HTMLTable ...; `Options Indexes`),
 each pinned to CPU 0 while this client runs on CPU 1.  Each target is fetched --runs times
 (Connection: close, after --warmup unmeasured fetches); the medians are reported, and with
 --strace the syscalls of one listing request per server (strace -f -c attached to every
