@@ -21,6 +21,7 @@ import stat as _stat
 from typing import TYPE_CHECKING
 
 from fastcore.core.mapping import normalize
+from fastcore.modules.mod_alias import alias_server
 from fastcore.modules.mod_authn_core import auth_type
 from fastcore.modules.mod_authz_core.config import authz_config
 from fastcore.modules.mod_authz_core.evaluate import Require, RequireGroup
@@ -63,6 +64,23 @@ class EntryProbe:
             self.base = walk.dirconf if ok else None
         except Exception:  # HttpError, HtaccessError: every entry takes the full walk
             self.base = None
+        self.direct_uri = self._direct_uri(dir_uri)
+
+    def _direct_uri(self, dir_uri: str) -> str | None:
+        """The normalized directory URI when every entry's URI (it plus a name without
+        '/') is translated to the entry itself: no Alias or Redirect line in the server
+        (translate would try each), and the DocumentRoot join gives this directory."""
+        vhost = self.txn.vhost
+        conf = alias_server(vhost)
+        if conf.redirects or conf.aliases:
+            return None
+        try:
+            uri = normalize(dir_uri, decode_unreserved=False)
+        except Exception:  # HttpError: the per-entry lookups answer for themselves
+            return None
+        target = vhost.document_root.rstrip("/") + uri
+        ok = uri.endswith("/") and "//" not in target and target == self.dir_slash
+        return uri if ok else None
 
     def stat(self, full: str) -> os.stat_result:
         """os.stat of an entry (OSError as os.stat); a regular file that is not a
@@ -112,10 +130,13 @@ class EntryProbe:
             return self.slow_lookup(name, header)
         core, vhost = self.core, self.txn.vhost
         try:
-            uri = normalize(self.dir_uri + name, decode_unreserved=False)
-            path, red = core.mapper.translate(vhost, uri, "")
-            if red is not None or path != full:
-                return self.slow_lookup(name, header)
+            if self.direct_uri is not None and name not in (".", ".."):
+                uri = self.direct_uri + name  # what normalize and translate would give
+            else:
+                uri = normalize(self.dir_uri + name, decode_unreserved=False)
+                path, red = core.mapper.translate(vhost, uri, "")
+                if red is not None or path != full:
+                    return self.slow_lookup(name, header)
             dc = core.resolver.location_config(vhost, uri, dc)
             # allowed() asked Require already for this entry under the same sections
             # unless an <If> could change them (Handler.sub_if merges those)
