@@ -401,12 +401,23 @@ class Handler:
 
         def allowed(path: str) -> bool:
             dc = self.mapper.entry_allowed(vhost, path)
-            if dc is None:
-                return False
-            uri = base + os.path.basename(path)
-            dc = self.sub_if(txn, uri, path, self.resolver.location_config(vhost, uri, dc))
-            return subrequest.allowed(self, txn, dc, path)
+            return dc is not None and self.entry_dc_allowed(txn, base, path, dc)
         return allowed
+
+    def entry_dc_allowed(self, txn: Transaction, base: str, path: str, dc: DirConfig) -> bool:
+        """The rest of entry_allowed once the walk gave the entry's DirConfig `dc`:
+        <Location>, <If> and Require for the entry's URI (`base` + its name).  A listing
+        that already knows an entry's walk result (mod_autoindex's probe) calls this."""
+        dc = self.entry_dc(txn, base, path, dc)
+        # request.c: a sub-request under the very configuration its main request was
+        # granted with skips the access checks (Apache compares per_dir_config pointers)
+        return dc is txn.dirconf or subrequest.allowed(self, txn, dc, path)
+
+    def entry_dc(self, txn: Transaction, base: str, path: str, dc: DirConfig) -> DirConfig:
+        """The DirConfig an entry's sub-request decides access under: the walk's `dc`
+        with <Location> and <If> for the entry's URI (`base` + its name)."""
+        uri = base + os.path.basename(path)
+        return self.sub_if(txn, uri, path, self.resolver.location_config(txn.vhost, uri, dc))
 
     def trace(self, txn: Transaction, req: Request) -> Response:
         mode = txn.vhost.trace_enable

@@ -7,6 +7,7 @@ padded to NameWidth, XHTML's self-closing tags, and the IndexStyleSheet table fl
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +16,15 @@ from fastcore.core.paths import escape_uri  # noqa: F401 - re-exported for mod_a
 
 _OS_PATH_SAFE = frozenset(b"$-_.+!*'(),:;@&=/~")
 
+_ALL_SAFE = re.compile(r"[A-Za-z0-9$\-_.+!*'(),;@&=/~]*\Z")
+
 K_NOADJUST, K_ADJUST, K_UNSET = 0, 1, 2
 
 
 def os_escape_path(path: str) -> str:
     """ap_os_escape_path(path, partial=0)."""
+    if _ALL_SAFE.match(path):  # nothing to escape (and no colon): the common name
+        return path
     raw = path.encode("utf-8", "surrogateescape")
     out = []
     colon, slash = raw.find(b":"), raw.find(b"/")
@@ -192,6 +197,23 @@ def render_fancy(ents: list[Any], has_parent: bool, lay: Layout) -> str:
     maxdesc = desc_width
     if lay.desc_adjust == K_UNSET:
         maxdesc += (6 if no_icon else 0) + (19 if no_lm else 0) + (7 if no_size else 0)
+    old_dates = lay.has("useolddateformat")
+    whens: dict[int, str] = {}  # per second: entries made together share their date text
+    imgs: dict[tuple[str, str], str] = {}  # per (icon, alt)
+
+    def when(lm: int) -> str:
+        sec = lm // 1000000
+        text = whens.get(sec)
+        if text is None:
+            text = whens[sec] = _when(sec * 1000000, old_dates)
+        return text
+
+    def img(icon: str, alt: str) -> str:
+        tag = imgs.get((icon, alt))
+        if tag is None:
+            tag = imgs[(icon, alt)] = _img(icon, alt, lay)
+        return tag
+
     for x, e in enumerate(ents):
         anchor = escape_html(os_escape_path(e.name))
         shown = b"Parent Directory" if x == 0 and has_parent else e.raw
@@ -209,7 +231,7 @@ def render_fancy(ents: list[Any], has_parent: bool, lay: Layout) -> str:
                 row += '<td class="indexcolicon">' if style else '<td valign="top">'
                 if links:
                     row += f'<a href="{anchor}">'
-                row += _img(icon, f"[{alt}]", lay) if icon else "&nbsp;"
+                row += img(icon, f"[{alt}]") if icon else "&nbsp;"
                 row += "</a></td>" if links else "</td>"
             row += '<td class="indexcolname">' if style else "<td>"
             if lay.name_adjust == K_ADJUST:
@@ -221,7 +243,7 @@ def render_fancy(ents: list[Any], has_parent: bool, lay: Layout) -> str:
             lmcell = '</td><td class="indexcollastmod">' if style else '</td><td align="right">'
             if not no_lm:
                 if e.lm != -1:
-                    row += lmcell + _when(e.lm, lay.has("useolddateformat"))
+                    row += lmcell + when(e.lm)
                 else:
                     row += ('</td><td class="indexcollastmod">' if style else "</td><td>") \
                         + "&nbsp;"
@@ -241,13 +263,13 @@ def render_fancy(ents: list[Any], has_parent: bool, lay: Layout) -> str:
             if not no_icon:
                 if links:
                     row += f'<a href="{anchor}">'
-                row += _img(icon, f"[{alt}]", lay) if icon else "     "
+                row += img(icon, f"[{alt}]") if icon else "     "
                 row += "</a> " if links else " "
             if len(shown) > name_width:
                 shown = shown[:name_width - 3] + b"..>"
             row += f'<a href="{anchor}">{escape_html(_s(shown))}</a>{pad[len(shown):]} '
             if not no_lm:
-                row += _when(e.lm, lay.has("useolddateformat")) if e.lm != -1 else " " * 19
+                row += when(e.lm) if e.lm != -1 else " " * 19
             if not no_size:
                 row += strfsize(e.size) + "  "
             if not no_desc and e.desc is not None:

@@ -40,7 +40,7 @@ from fastcore.modules.mod_autoindex.fancy import (
     render_fancy,
     strfsize,
 )
-from fastcore.modules.mod_autoindex.icons import Lookup, find_title, strcmp_match
+from fastcore.modules.mod_autoindex.icons import Lookup, any_match, find_title
 from fastcore.modules.mod_autoindex.sort import sort_entries, strnatcmp
 from fastcore.modules.mod_mime import MimeMap
 
@@ -116,12 +116,10 @@ def _ignore_patterns(dirconf: Any) -> list[str]:
     return pats
 
 
-def _ignored(name: str, patterns: list[str]) -> bool:
-    for p in patterns:
-        last = p.rsplit("/", 1)[-1]
-        if strcmp_match(name, last):
-            return True
-    return False
+def _ignore_test(patterns: list[str]) -> Callable[[str], bool]:
+    """IndexIgnore: whether ap_strcmp_match of a name against any pattern's last part
+    holds (one test made once per listing)."""
+    return any_match([p.rsplit("/", 1)[-1] for p in patterns])
 
 
 def parse_query(query: str | None, keyid: str, direction: str, opts: set[str]
@@ -231,7 +229,8 @@ def render(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
 
 def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
                    allowed: Callable[[str], bool] | None = None, signature: str = "",
-                   lookup: InsertLookup | None = None) -> tuple[bytes, bool]:
+                   lookup: InsertLookup | None = None,
+                   stat: Callable[[str], os.stat_result] = os.stat) -> tuple[bytes, bool]:
     """(listing body, streamed) for directory `dir_path` requested as `uri` (decoded).
 
     `allowed(path)` vetoes entries the way Apache's per-entry sub-request does (access
@@ -241,6 +240,8 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     (its second argument is True for the header, which Apache negotiates as text).
     `streamed` is True when an HTML header/readme was included (Apache then sends the
     listing without Content-Length: chunked, or close-delimited for HTTP/1.0).
+    `stat` stats an entry (os.stat; hooks.py passes probe.EntryProbe's, which also
+    learns the entry's walk result for `allowed` and `lookup`).
     Raises OSError if the directory cannot be read (Apache: 403), and
     FancyIndexingUnsupported for settings this module does not reproduce (icons,
     descriptions, style sheets; header/readme files when no `lookup` is given).
@@ -274,7 +275,7 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
         colargs = _colargs(query)
     ignore_case = "ignorecase" in opts
     folders_first = fancy and "foldersfirst" in opts
-    patterns = _ignore_patterns(dirconf)
+    ignored = _ignore_test(_ignore_patterns(dirconf))
     lk = Lookup(ai) if fancy else None
     dir_slash = os.path.join(dir_path, "")
 
@@ -284,11 +285,11 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
             continue
         if pattern is not None and not _fnmatch_period(pattern, name):
             continue
-        if _ignored(name, patterns):
+        if ignored(name):
             continue
         full = dir_slash + name
         try:
-            st = os.stat(full)
+            st = stat(full)
         except OSError:
             continue
         isdir = _stat.S_ISDIR(st.st_mode)
@@ -342,7 +343,7 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     else:
         out = preamble + ["<h1>Index of ", title, "</h1>\n"]
     parent = _parent(uri)
-    if parent is not None and not _ignored("..", patterns):
+    if parent is not None and not ignored(".."):
         pent = _Ent(parent, -1, -1, False)
         if lk is not None:
             _describe_parent(pent, lk, dir_slash + "..")

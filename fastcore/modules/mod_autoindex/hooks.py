@@ -13,6 +13,7 @@ from fastcore.core.mapping import normalize
 from fastcore.core.phases import DECLINED, HANDLER, Hook, HookResult
 from fastcore.core.response import generated
 from fastcore.modules.mod_autoindex import handler as autoindex
+from fastcore.modules.mod_autoindex.probe import EntryProbe
 from fastcore.modules.mod_dir import dir_config
 from fastcore.modules.mod_negotiation import handler as negotiation
 from fastcore.modules.mod_negotiation.hooks import HeaderView
@@ -41,10 +42,12 @@ def listing_handler(core: Handler, txn: Transaction) -> HookResult:
                              autoindex.content_type(dc), b"", txn.proto_num, False)
         sig = core.signature(txn, dc)  # ap_psignature("", r): no <hr> in a listing
         try:
+            probe = EntryProbe(core, txn, dirname, uri, core.entry_allowed(txn),
+                               subrequest_lookup(core, txn, uri))
             body, streamed = autoindex.render_listing(
-                dirname, uri, txn.r_query, dc, allowed=core.entry_allowed(txn),
+                dirname, uri, txn.r_query, dc, allowed=probe.allowed,
                 signature=sig[5:] if sig.startswith("<hr>\n") else sig,
-                lookup=subrequest_lookup(core, txn, uri))
+                lookup=probe.lookup, stat=probe.stat)
         except OSError:
             return core.error(txn, 403, dirconf=dc)
         except autoindex.FancyIndexingUnsupported as exc:  # the config layer refuses

@@ -11,6 +11,9 @@ path "<dir>/..".
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,7 +28,43 @@ def strcmp_match(s: str, pattern: str, fold: bool = False) -> bool:
     """ap_strcmp_match / ap_strcasecmp_match: '*' (any run, '/' included) and '?'."""
     if fold:
         s, pattern = s.lower(), pattern.lower()
-    return fnmatch.fnmatchcase(s, pattern.replace("[", "[[]"))
+    return _compiled(pattern)(s) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    """The match function of a strcmp_match pattern ('[' is literal), compiled once:
+    a listing matches every entry against the same few dozen patterns."""
+    return re.compile(fnmatch.translate(pattern.replace("[", "[[]"))).match
+
+
+@functools.lru_cache(maxsize=1024)
+def match_test(pattern: str) -> Callable[[str], bool]:
+    """strcmp_match(s, pattern) as a function of s, made once per pattern: "*" and a
+    literal (how AddIcon/AddAlt store a file name or extension) is a suffix test."""
+    rest = pattern[1:]
+    if _suffix_form(pattern):
+        return lambda s: s.endswith(rest)
+    match = _compiled(pattern)
+    return lambda s: match(s) is not None
+
+
+def any_match(patterns: list[str]) -> Callable[[str], bool]:
+    """Whether any of `patterns` strcmp_matches a string, as one test: the "*literal"
+    ones as one endswith, the others as one alternation."""
+    suffixes = tuple(p[1:] for p in patterns if _suffix_form(p))
+    others = [p for p in patterns if not _suffix_form(p)]
+    rx = re.compile("|".join(fnmatch.translate(p.replace("[", "[[]")) for p in others)).match \
+        if others else None
+
+    def test(s: str) -> bool:
+        return bool(suffixes) and s.endswith(suffixes) or rx is not None and rx(s) is not None
+    return test
+
+
+def _suffix_form(pattern: str) -> bool:
+    rest = pattern[1:]
+    return pattern.startswith("*") and not _is_matchexp(rest) and "[" not in rest
 
 
 def _is_matchexp(s: str) -> bool:
@@ -108,16 +147,20 @@ class Lookup:
              path_only: bool) -> str | None:
         """find_item: the first item matching the entry's path, type or encoding."""
         special = path.startswith("^")
+        folded = None
         for it in items:
             if not it.to:
                 return it.data
             if it.kind == BY_PATH or special:
-                if strcmp_match(path, it.to):
+                if match_test(it.to)(path):
                     return it.data
             elif not path_only:
                 if enc is None:
-                    if it.kind == BY_TYPE and ctype and strcmp_match(ctype, it.to, True):
-                        return it.data
+                    if it.kind == BY_TYPE and ctype:
+                        if folded is None:
+                            folded = ctype.lower()
+                        if match_test(it.to.lower())(folded):
+                            return it.data
                 elif it.kind == BY_ENCODING and strcmp_match(enc, it.to, True):
                     return it.data
         return None

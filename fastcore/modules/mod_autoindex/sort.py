@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from typing import Any
 
 
@@ -140,10 +141,79 @@ def _bytes_cmp(x: bytes, y: bytes) -> int:
     return (x > y) - (x < y)
 
 
+_SPACE_OR_ZERO_RUN = re.compile(rb"[\t\n\v\f\r ]|(?<![0-9])0")
+_RUN = re.compile(rb"[0-9]+")
+_SIGNED = bytes(b ^ 0x80 for b in range(256))  # signed-char order as unsigned bytes
+
+
+def _run(m: re.Match[bytes]) -> bytes:
+    tok = m.group()
+    return b"0" + bytes((len(tok),)) + tok
+
+
+def natural_key(s: bytes) -> bytes | None:
+    """A sort key that orders as apr_strnatcmp, or None where no key can: names with
+    white space (skipped by the comparison) or a digit run starting with 0 (compared
+    as a fraction against any other run), or over 127 bytes.  Without those,
+    apr_strnatcmp compares digit runs by (length, digits), other bytes as signed
+    chars, and a digit run against another byte as its first digit, which no other
+    byte equals.  So a run becomes "0", its length and its digits; every byte is then
+    mapped to b ^ 0x80 (signed order; lengths under 128 keep theirs) and the C
+    string's NUL ends the key as 0x80."""
+    if len(s) > 127 or _SPACE_OR_ZERO_RUN.search(s):
+        return None
+    return _RUN.sub(_run, s).translate(_SIGNED) + b"\x80"
+
+
+def _sorted_by_keys(ents: list[Any], keyid: str, direction: str, version: bool
+                    ) -> list[Any] | None:
+    """dsortf's order through sort keys (no IgnoreCase), or None when a name (or a
+    description, for C=D under VersionSort) has no natural_key."""
+    names: list[Any] = []
+    for e in ents:
+        k = natural_key(e.raw) if version else b""
+        if k is None:
+            return None
+        names.append((k, e.raw))
+    cols: list[Any]
+    if keyid == "M":
+        cols = [e.lm for e in ents]
+    elif keyid == "S":
+        cols = [e.size for e in ents]
+    elif keyid == "D":
+        cols = []
+        for e in ents:
+            d = e.desc or b""
+            k = natural_key(d) if version else d
+            if k is None:
+                return None
+            cols.append(k)
+    else:
+        cols = [0] * len(ents)
+    order = sorted(range(len(ents)), key=lambda i: (cols[i], names[i]),
+                   reverse=direction != "A")
+    # FoldersFirst is not reversed by O=D (a stable sort keeps the order within)
+    order.sort(key=lambda i: not ents[i].isdir)
+    return [ents[i] for i in order]
+
+
 def sort_entries(ents: list[Any], keyid: str, direction: str, version: bool,
                  ignore_case: bool) -> None:
     """Sort in place as dsortf: FoldersFirst directories first, then the key column
-    (M: mtime, S: size, D: description), then the name; descending swaps the pair."""
+    (M: mtime, S: size, D: description), then the name; descending swaps the pair.
+    Sort keys where they give the same order (no IgnoreCase: _sorted_by_keys), else
+    the comparison function itself."""
+    if not ignore_case:
+        by_keys = _sorted_by_keys(ents, keyid, direction, version)
+        if by_keys is not None:
+            ents[:] = by_keys
+            return
+    sort_by_cmp(ents, keyid, direction, version, ignore_case)
+
+
+def sort_by_cmp(ents: list[Any], keyid: str, direction: str, version: bool,
+                ignore_case: bool) -> None:
+    """dsortf as a comparison function (any names, any options)."""
     def cmp(e1: Any, e2: Any) -> int:
         if e1.isdir != e2.isdir:
             return -1 if e1.isdir else 1
