@@ -312,7 +312,9 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
     for a refusal) make every answer the request's own."""
     rec = access_config(dc)
     if all(r.kind == "all" for r in (*rec.allows, *rec.denys)):
-        return NOTHING
+        # the same for everyone; but a refusal that Satisfy Any lets Require make up for
+        # is logged (AH01797) on every request, which a cache hit would not do
+        return NOT_CACHEABLE if rec.satisfy == "any" and not passes(txn, rec) else NOTHING
     if rec.satisfy == "any":
         return NOT_CACHEABLE
     prog = peer_rule(rec)

@@ -110,6 +110,7 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
             walk = core.mapper.walk(vhost, path)
         except HttpError as e:
             failure = failure or e.status
+            txn.cacheable = False  # a later name's answer rests on this refusal
             continue
         sdc = core.resolver.location_config(vhost, sub_uri, walk.dirconf)
         # the sub-request's own <If> walk (ap_sub_req_lookup_uri runs ap_if_walk)
@@ -123,6 +124,9 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
                     extra = [h for h in rv.headers if h[0] == "WWW-Authenticate"]
                     return core.error(txn, 401, extra=extra, dirconf=dc)
                 failure = failure or 403
+                # a later name answers because this one was refused to this request (its
+                # Authorization, its address): that answer is the request's own
+                txn.cacheable = False
                 continue
             txn.uri_path = sub_uri
             txn.filename = walk.filename

@@ -231,16 +231,31 @@ def test_engine_off_costs_nothing_and_caches(tmp_path: Path) -> None:
     assert wire[0] == wire[1] == wire[2] and wire[3].startswith(b"HTTP/1.1 404")
 
 
-def test_perdir_rules_keep_answers_out_of_the_caches(tmp_path: Path) -> None:
+def test_perdir_rules_are_cached_until_their_htaccess_changes(tmp_path: Path) -> None:
+    """A .htaccess rule set of a pure outcome is cached like a <Directory> one: the
+    directory watches (issue 12) hold the answer only while no .htaccess on the path
+    changes, so an edit takes effect on the very next request."""
     path = _site(tmp_path, "", "FileInfo")
-    (tmp_path / "htdocs" / "sub" / ".htaccess").write_text(
-        "RewriteEngine On\nRewriteRule ^c\\.txt$ b.txt [E=SEEN:1]\n")
+    ht = tmp_path / "htdocs" / "sub" / ".htaccess"
+    ht.write_text("RewriteEngine On\nRewriteRule ^c\\.txt$ b.txt [E=SEEN:1]\n")
     (tmp_path / "htdocs" / ".htaccess").write_text("")
-    wire, srv = _exchange(path, [GET % (b"/sub/c.txt", b"")] * 3)
-    assert srv.engine.cache.stats()["hits"] == 0 and len(srv.cache) == 0
-    assert wire[0] == wire[1] == wire[2] and wire[0].endswith(b"\r\n\r\nb\n")
+    srv = HttpServer(load(path), None)
+    srv.child_init()
+    try:
+        before = engine_exchange(srv, True, [GET % (b"/sub/c.txt", b"")] * 3)
+        hits = srv.engine.cache.stats()["hits"]
+        ht.write_text("RewriteEngine On\nRewriteRule ^c\\.txt$ /a.html [E=SEEN:1]\n")
+        after = engine_exchange(srv, True, [GET % (b"/sub/c.txt", b"")] * 2)
+    finally:
+        srv.close()
+    before = [DATE.sub(b"", w) for w in before]
+    after = [DATE.sub(b"", w) for w in after]
+    assert hits == 2  # the repeats were engine hits
+    assert before[0] == before[1] == before[2] and before[0].endswith(b"\r\n\r\nb\n")
+    assert after[0] == after[1] and after[0].endswith(b"<p>hello</p>\n")
     log = (tmp_path / "access_log").read_text().splitlines()
-    assert log == [f"200 /sub/c.txt [{tmp_path}/htdocs/sub/b.txt]"] * 3
+    assert log == [f"200 /sub/c.txt [{tmp_path}/htdocs/sub/b.txt]"] * 3 + [
+        f"200 /sub/c.txt [{tmp_path}/htdocs/a.html]"] * 2
 
 
 def test_vary_cookie_and_type(tmp_path: Path) -> None:
