@@ -528,7 +528,7 @@ class Connection:
                              main.limit_request_field_size, main.http_strict)
         except HttpError as e:
             serialize.note_unparsed(txn, head)  # log what was asked
-            self._close_with(txn, None, e.status, e.notes)
+            self._close_with(txn, e.request, e.status, e.notes)  # e.request: HTTP/0.9
             return
         self.unanswered_req = req
         txn.method = req.method

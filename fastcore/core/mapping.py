@@ -180,7 +180,7 @@ def _subst(template: str, m: Match) -> str:
     while i < n:
         c = template[i]
         i += 1
-        if c == "$" and i < n and template[i].isdigit():
+        if c == "$" and i < n and template[i] in "0123456789":  # not "²" (fuzzing)
             g = int(template[i])
             i += 1
             if g <= m.re.groups:

@@ -1,0 +1,57 @@
+"""The bugs the fuzzing campaign found (docs/fuzzing.md), each as a client sees it; the
+inputs that found them are also replayed by test_fuzz_regressions.py."""
+from __future__ import annotations
+
+from support.configs import cfg
+from support.inprocess import exchange, make_server
+from support.wire import parse_responses
+
+from fastcore import _request as ext
+from fastcore._pure import request as pure
+from fastcore.config.merge import DirResolver
+from fastcore.core.server import HttpServer
+
+
+def test_range_with_a_non_ascii_digit_is_ignored_as_apache_does(tmp_path) -> None:
+    """fuzz/py/ranges.py: "²" (a latin-1 header byte) passed str.isdigit() and int()
+    raised; apr_strtoff reads no digit there, so the Range is ignored: 200, whole body."""
+    srv = make_server(str(tmp_path))
+    for value in ("bytes=\u00b2-3", "bytes=0-\u00b3", "bytes=1-2,\u00b9-"):
+        raw = f"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nRange: {value}\r\n\r\n"
+        (status, headers, body), = parse_responses(exchange(srv, raw.encode("latin-1")))
+        assert (status, body) == (200, b"hello a\n"), value
+    good = b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nRange: bytes=1-2\r\n\r\n"
+    assert parse_responses(exchange(srv, good))[0][0] == 206
+
+
+def test_regex_template_dollar_before_a_non_ascii_digit_is_literal(tmp_path) -> None:
+    """The same str.isdigit() trap in RedirectMatch's "$N" (core/mapping.py _subst):
+    "$\u00b2" is no back-reference for Apache's ap_pregsub, so it stays as written."""
+    c = cfg(tmp_path, "RedirectMatch ^/r(.*) http://h/x$\u00b2$1\n")
+    srv = HttpServer(c, None, DirResolver(c))
+    (status, headers, _body), = parse_responses(
+        exchange(srv, b"GET /rest HTTP/1.1\r\nHost: main.example\r\n\r\n"))
+    assert status == 302
+    assert headers["location"].startswith("http://h/x$") and headers["location"].endswith("est")
+
+
+def test_http09_request_refused_is_answered_without_a_status_line(tmp_path) -> None:
+    """The Apache sample of test_differential_parsers.py: "GET hp:" is an HTTP/0.9
+    request whose target Apache refuses; its 400 page comes as 0.9, body only."""
+    srv = make_server(str(tmp_path))
+    for raw in (b"GET hp:\r\n", b"GET hp:/t\r\n", b"GET F+F8+:\r\n\r\n\r\n"):
+        out = exchange(srv, raw)
+        assert not out.startswith(b"HTTP/"), raw
+        assert b"<title>400 Bad Request</title>" in out, raw
+    assert exchange(srv, b"GET /a.txt\r\n") == b"hello a\n"
+
+
+def test_unsafe_fold_keeps_a_content_cr_in_both_parsers() -> None:
+    """Differential fuzzing (C against twin): under HttpProtocolOptions Unsafe a CR that
+    is content at the start of an LF fold was cut by the C side's fold joining only."""
+    raw = b"T / HTTP/1.2\n\x86:\n \r\xb2\n\n"
+    for mod in (ext, pure):
+        assert mod.parse_head(raw, strict=False).headers == [("\x86", "\r\xb2")]
+    crlf = b"GET / HTTP/1.1\r\nX: a\r\n  b\r\n\tc\r\n\r\n"
+    for mod in (ext, pure):
+        assert mod.parse_head(crlf).headers == [("X", "a b c")]
