@@ -96,8 +96,8 @@ def _dash(v: str | None) -> str:
 def _item(code: str, arg: str | None) -> Formatter:
     """One % directive -> function(record) -> text."""
     a = arg
-    if code == "h":
-        return lambda r: r.remote_host or r.client_ip
+    if code == "h":  # escaped, as log_remote_host: a PTR name is not ours (fuzzing found)
+        return lambda r: escape(r.remote_host) if r.remote_host else r.client_ip
     if code == "a":
         return lambda r: r.client_ip
     if code == "A":

@@ -26,7 +26,7 @@ class Rec:
         def p(i: int) -> str:
             return parts[i % len(parts)]
 
-        self.client_ip = p(0)
+        self.client_ip = "10.0.0." + str(len(p(0)) % 256)  # a socket address, always
         self.remote_host = p(1) or None
         self.local_ip = "127.0.0.1"
         self.local_port = 8080
@@ -41,7 +41,7 @@ class Rec:
         self.headers_out = {p(11).lower(): p(12)}
         self.ctype = p(13) or None
         self.vhost_name = "www.example.com"
-        self.host_name = p(14)
+        self.host_name = "alias.example.com"  # parse_host let only a host name through
         self.port = 80
         self.keepalive_count = 1
         self.conn_status = "+"

@@ -55,3 +55,17 @@ def test_unsafe_fold_keeps_a_content_cr_in_both_parsers() -> None:
     crlf = b"GET / HTTP/1.1\r\nX: a\r\n  b\r\n\tc\r\n\r\n"
     for mod in (ext, pure):
         assert mod.parse_head(crlf).headers == [("X", "a b c")]
+
+
+def test_remote_host_is_escaped_in_the_access_log() -> None:
+    """fuzz/py/logformat.py: %h printed a resolved name raw, so a hostile PTR record
+    could write a line break into the log; Apache's log_remote_host escapes it."""
+    from fastcore.modules.mod_log_config import compile_format
+
+    class Rec:
+        remote_host = 'evil\n"host'
+        client_ip = "10.0.0.1"
+
+    assert compile_format("%h")(Rec()) == 'evil\\n\\"host'
+    Rec.remote_host = None  # type: ignore[assignment]
+    assert compile_format("%h")(Rec()) == "10.0.0.1"
