@@ -116,6 +116,9 @@ def minimize(target: str) -> None:
     cmd = command(target, None, None, [fresh, seeds, work], ["-merge=1"])
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
+    if len(os.listdir(fresh)) < len(os.listdir(seeds)) // 2:  # a merge that failed
+        shutil.rmtree(fresh)
+        raise SystemExit(f"{target}: the merge kept almost nothing; {seeds} left as it was")
     shutil.rmtree(seeds)
     os.rename(fresh, seeds)
 

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz target: the chunked request-body decoder (fastcore/core/request.py BodyReader,
 Python only: no C twin).  Beyond "no exception but HttpError 400/413", the verdict and the
 body are the same whether the bytes arrive at once or in the fuzzed pieces."""

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz target: the configuration lexer and parser (fastcore/config: lexer.py, engine.py,
 build.py and every directive handler of the loaded modules; Python only).  Arbitrary bytes
 after a minimal valid header: load() either returns a configuration or raises

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz target: .htaccess parsing (fastcore/config/merge.py DirResolver.htaccess through
 the directive engine, AllowOverride All; Python only).  Arbitrary file content: the
 parse returns a per-directory configuration or raises HtaccessError naming the file (a

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz target: percent-decoding and path normalisation (fastcore/core/mapping.py
 normalize / decode_path, fastcore/core/paths.py unescape_path; Python only).  Only
 HttpError 400/404 may escape; a normalised path is absolute, has no dot segment and

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Fuzz target: Range parsing (fastcore/core/static.py parse_ranges, Python only).  Any
 header against any size: None, 416, or merged ranges inside the body, in order, with no
 more bytes than the body."""

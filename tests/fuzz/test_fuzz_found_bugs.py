@@ -69,3 +69,26 @@ def test_remote_host_is_escaped_in_the_access_log() -> None:
     assert compile_format("%h")(Rec()) == 'evil\\n\\"host'
     Rec.remote_host = None  # type: ignore[assignment]
     assert compile_format("%h")(Rec()) == "10.0.0.1"
+
+
+def test_an_item_with_two_arguments_compiles_as_apache_reads_it(tmp_path) -> None:
+    """fuzz/py/logformat.py: "%{a}{%Y}t" passed the LogFormat check (Apache reads the
+    modifiers in a loop; the last {arg} wins) but the formatter's pattern took one {arg}
+    only, so the server failed at startup with a ValueError.  Modifiers in any order too."""
+    import time
+
+    from fastcore._pure.fastlog import compile_log_format
+    from fastcore.modules.mod_log_config import compile_format
+
+    class Rec:
+        start_time = time.time()
+        status = 404
+        headers_in = {"referer": "r"}
+
+    c = cfg(tmp_path, 'LogFormat "%{a}{%Y}t %{x}{Referer}i %{Referer}!200i" two\n'
+                      f'CustomLog "{tmp_path}/two.log" two\n')
+    assert c is not None
+    line = compile_format("%{a}{%Y}t %{x}{Referer}i %{Referer}!200i")(Rec())
+    assert line == time.strftime("%Y", time.localtime(Rec.start_time)) + " r r"
+    assert compile_format("%!200{Referer}i %{Referer}200i")(Rec()) == "r -"
+    assert compile_log_format("%{a}{Referer}i") is not None
