@@ -4,6 +4,11 @@ FASTCORE_ATOMICS (or `pip install . -C atomics=...`, moved there by the in-tree 
   auto         nonportable where the compiler has lock-free 64-bit CAS, else portable (default)
   nonportable  hardware compare-and-swap (__atomic builtins); the build fails without it
   portable     a process-shared mutex; no CAS code is compiled at all
+
+FASTCORE_SANITIZE (or `pip install . -C sanitize=address,undefined`): compile and link every
+extension with those -fsanitize= checks (address, undefined, leak), for replaying hostile
+corpora through the real extensions (tests/integration/test_build_modes.py).  An ASan build
+needs the runtime preloaded: LD_PRELOAD=$(gcc -print-file-name=libasan.so).
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 MODES = ("auto", "portable", "nonportable")
+SANITIZERS = ("address", "undefined", "leak")
 CAS_PROBE = r"""
 #include <stdint.h>
 _Static_assert(__atomic_always_lock_free(sizeof(int64_t), 0), "64-bit atomics are not lock-free");
@@ -35,6 +41,16 @@ def _requested_mode() -> str:
     if mode not in MODES:
         sys.exit(f"fastcore: atomics={mode!r} is not one of {', '.join(MODES)}")
     return mode
+
+
+def _sanitizers() -> list[str]:
+    """FASTCORE_SANITIZE's comma-separated checks, validated (empty: none)."""
+    raw = os.environ.get("FASTCORE_SANITIZE", "").strip().lower()
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    bad = [n for n in names if n not in SANITIZERS]
+    if bad:
+        sys.exit(f"fastcore: sanitize={','.join(bad)!r} is not among {', '.join(SANITIZERS)}")
+    return names
 
 
 def _compiler_version(cc: list[str]) -> str:
@@ -81,9 +97,18 @@ class FastcoreBuildExt(build_ext):
             ("FC_CC_VERSION", '"' + cc.replace('"', "'") + '"'),
             ("FC_CYTHON_VERSION", f'"{Cython.__version__}"'),
         ]
-        print(f"fastcore: atomics requested={mode} built={built} (cas probe: {has_cas})")
+        sanitize = _sanitizers()
+        macros.append(("FC_SANITIZE", '"' + ",".join(sanitize) + '"'))
+        flags = ([f"-fsanitize={','.join(sanitize)}", "-fno-omit-frame-pointer", "-g"]
+                 if sanitize else [])
+        if "undefined" in sanitize:  # a UB report stops the process, as the fuzzers do
+            flags.append("-fno-sanitize-recover=undefined")
+        print(f"fastcore: atomics requested={mode} built={built} (cas probe: {has_cas})"
+              f"{' sanitize=' + ','.join(sanitize) if sanitize else ''}")
         for ext in self.extensions:
             ext.define_macros = list(ext.define_macros or []) + macros
+            ext.extra_compile_args = list(ext.extra_compile_args or []) + flags
+            ext.extra_link_args = list(ext.extra_link_args or []) + flags
         super().build_extensions()
 
 

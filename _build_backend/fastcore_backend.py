@@ -1,4 +1,4 @@
-"""PEP 517 backend: setuptools, plus fastcore's `atomics` build option.
+"""PEP 517 backend: setuptools, plus fastcore's `atomics` and `sanitize` build options.
 
 `pip install . -C atomics=portable` hands {"atomics": "portable"} to every hook; setuptools
 does not know that key, so it is moved into FASTCORE_ATOMICS (read by setup.py) and removed.
@@ -9,18 +9,19 @@ import os
 
 from setuptools import build_meta as _orig
 
-_KEY = "atomics"
+_KEYS = {"atomics": "FASTCORE_ATOMICS", "sanitize": "FASTCORE_SANITIZE"}
 
 
 def _take(config_settings):
     if not config_settings:
         return config_settings
     settings = dict(config_settings)
-    value = settings.pop(_KEY, None)
-    if value is not None:
-        if isinstance(value, list):
-            value = value[-1]
-        os.environ["FASTCORE_ATOMICS"] = str(value)
+    for key, env in _KEYS.items():
+        value = settings.pop(key, None)
+        if value is not None:
+            if isinstance(value, list):
+                value = value[-1]
+            os.environ[env] = str(value)
     return settings or None
 
 

@@ -4,7 +4,13 @@ or None when a directive needs per-request Python; `log_values` renders the per-
 fields.  Config-time code; re-exported by fastcore._pure.fastpath."""
 from __future__ import annotations
 
-from fastcore.modules.mod_log_config import _DIRECTIVE, _ESCAPES, escape, escape_path
+from fastcore.modules.mod_log_config import (
+    _DIRECTIVE,
+    _ESCAPES,
+    directive_groups,
+    escape,
+    escape_path,
+)
 
 (OP_LIT, OP_H, OP_A, OP_T_CLF, OP_T_SEC, OP_T_MSEC, OP_T_USEC, OP_T_MSFRAC, OP_T_USFRAC, OP_R,
  OP_STATUS, OP_b, OP_B, OP_D, OP_T_DIV, OP_HDR_IN, OP_VHOST, OP_HOSTV, OP_PORT, OP_URI,
@@ -42,7 +48,7 @@ def compile_log_format(fmt: str) -> bytes | None:
         if m.start() > pos:
             lit(fmt[pos:m.start()])
         pos = m.end()
-        cond, mod1, arg, mod2, code = m.groups()
+        cond, mod1, arg, mod2, code = directive_groups(m)
         if cond:
             return None
         if code == "s" and (mod1 == ">" or mod2 == ">"):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fastcore._ext import load
 from fastcore.config.model import ServerConfig, VirtualHost
 from fastcore.core.request import Request
-from fastcore.modules.mod_log_config import AccessLog
+from fastcore.modules.mod_log_config import AccessLog, escape
 
 if TYPE_CHECKING:
     from fastcore.core.cacheable import Probe
@@ -244,7 +244,8 @@ class EngineLink:
         fc.slot = slot
         fc.set_timeouts(timeout, keep_alive_timeout)
         if remote_host is not None:
-            fc.remote_host = remote_host.encode("latin-1", "replace")
+            # the C %h prints it as given: escaped here as the Python formatter escapes it
+            fc.remote_host = escape(remote_host).encode("latin-1", "replace")
 
     def state(self) -> EngineState:
         fc = self.fc

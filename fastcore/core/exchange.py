@@ -108,7 +108,7 @@ def request(conn: Connection, head: bytes) -> None:
                          main.limit_request_field_size, main.http_strict)
     except HttpError as e:
         serialize.note_unparsed(txn, head)  # log what was asked
-        close_with(conn, txn, None, e.status, e.notes)
+        close_with(conn, txn, e.request, e.status, e.notes)  # e.request: HTTP/0.9
         return
     conn.unanswered_req = req
     txn.method = req.method

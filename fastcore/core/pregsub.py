@@ -13,7 +13,7 @@ def pregsub(template: str, group: Callable[[int], str | None]) -> str:
     while i < n:
         c = template[i]
         i += 1
-        if c == "$" and i < n and template[i].isdigit():
+        if c == "$" and i < n and template[i] in "0123456789":  # not "²" (fuzzing)
             text = group(int(template[i]))
             i += 1
             if text:

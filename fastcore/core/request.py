@@ -46,7 +46,10 @@ _NOTES = {"Size of a request header field exceeds server limit": NOTE_FIELD_SIZE
 
 
 class HttpError(HttpErrorBase):
-    """An error status decided while reading the request (always closes)."""
+    """An error status decided while reading the request (always closes).  `request`:
+    the HTTP/0.9 request it refuses, whose answer then has no status line either."""
+
+    request: Request | None = None
 
 
 class Request:
@@ -131,7 +134,11 @@ def parse_head(head: bytes, limit_line: int = 8190, limit_fields: int = 100,
         req.request_line = head[start:head.index(b"\n", start)].rstrip(b"\r").decode("latin-1")
         req.assbackwards = True
         req.protocol, req.proto_num = "HTTP/0.9", 9
-        _set_target(req, rh.target, strict)
+        try:
+            _set_target(req, rh.target, strict)
+        except HttpError as e:  # Apache answers a 0.9 request's 400 as 0.9 (fuzzing found)
+            e.request = req
+            raise
         return req
     version = req.protocol = rh.version
     req.proto_num = rh.proto_num

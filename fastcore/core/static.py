@@ -138,6 +138,11 @@ def accept_ranges(dc: DirConfig) -> str:
     return "none" if dc.max_ranges == RANGES_NONE else "bytes"
 
 
+def _digits(text: str) -> bool:
+    """Only 0-9, as apr_strtoff reads them."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_ranges(value: str, size: int, limits: RangeLimits = DEFAULT_LIMITS
                  ) -> list[tuple[int, int]] | None | int:
     """A Range header against a representation of `size` bytes, as ap_set_byterange and
@@ -156,7 +161,9 @@ def parse_ranges(value: str, size: int, limits: RangeLimits = DEFAULT_LIMITS
         if not spec:
             break
         first, dash, last = spec.partition("-")
-        if not dash or (first and not first.isdigit()) or (last and not last.isdigit()):
+        # ASCII digits only: str.isdigit() takes "²" (a latin-1 header byte), which int()
+        # refuses (found by fuzz/py/ranges.py)
+        if not dash or (first and not _digits(first)) or (last and not _digits(last)):
             return None
         if not first:
             if not last or int(last) == 0:
