@@ -63,6 +63,7 @@ def test_each_type_reads_httxt2dbm_output(tmp_path: Path, dbmtype: str,
     assert D.fetch(dbmtype, str(path), names, "Mixed") == "x/y.txt"
     assert D.fetch(dbmtype, str(path), names, "mixed") is None
     assert D.fetch(dbmtype, str(path), names, "#") is None
+    assert D.fetch(dbmtype, str(path), names, "about\0tail") == "about.txt"  # strlen(key)
 
 
 def test_unknown_types_have_no_files() -> None:
@@ -93,12 +94,13 @@ def test_a_child_reads_with_its_own_handle(tmp_path: Path) -> None:
     if pid == 0:  # the child: one look-up, its answer down the pipe
         try:
             got = D.fetch("default", str(path), names, "k") or "-"
-            os.write(w, got.encode())
+            own = D._HANDLES[("default", str(path))].pid == os.getpid()
+            os.write(w, f"{got} {own}".encode())
         finally:
             os._exit(0)
     os.close(w)
     os.waitpid(pid, 0)
-    assert os.read(r, 100) == b"parent"
+    assert os.read(r, 100) == b"parent True"
     os.close(r)
 
 

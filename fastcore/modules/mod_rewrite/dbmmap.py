@@ -216,7 +216,7 @@ def _close(lib: _Lib, h: _Handle) -> None:
 
 
 def _fetch(lib: _Lib, dbm: ctypes.c_void_p, key: str) -> str | None:
-    raw = _enc(key)
+    raw = _enc(key).split(b"\0", 1)[0]  # dbmkey.dsize = strlen(key)
     kbuf = ctypes.create_string_buffer(raw, len(raw))
     k = _Datum(ctypes.cast(kbuf, ctypes.c_void_p), len(raw))
     v = _Datum()
