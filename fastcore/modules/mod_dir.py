@@ -14,13 +14,15 @@ from fastcore.config.tree import Node
 from fastcore.core import static as S
 from fastcore.core import subrequest
 from fastcore.core.cacheable import produced_by
+from fastcore.core.handler import translate_name as core_translate
 from fastcore.core.paths import escape_uri
-from fastcore.core.phases import DECLINED, HANDLER, OK, Hook, HookResult
+from fastcore.core.phases import DECLINED, HANDLER, OK, TRANSLATE_NAME, Hook, HookResult
 from fastcore.core.request import HttpError
 from fastcore.core.response import Response
 from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_mime import handler_for
 from fastcore.modules.mod_negotiation.hooks import negotiated
+from fastcore.modules.mod_rewrite.subreq import subrequest_of
 
 if TYPE_CHECKING:
     from fastcore._pure.dirwatch import DirDep
@@ -104,7 +106,14 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
                 produced_by(txn, True, dc, deps=listdeps)
         sub_uri = name if name.startswith("/") else uri + name
         try:
-            path, red = core.mapper.translate(vhost, sub_uri, "")
+            got = _translate(core, txn, sub_uri)
+            if isinstance(got, Response):
+                return got  # a redirect of the sub-request is the answer (mod_dir)
+            if isinstance(got, int):
+                if got != 404:
+                    failure = failure or got
+                continue
+            path, red = got
             if red is not None:
                 continue
             walk = core.mapper.walk(vhost, path)
@@ -139,6 +148,38 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
     if failure:
         return core.error(txn, failure, dirconf=dc)
     return DECLINED
+
+
+def _translate(core: Handler, txn: Transaction, sub_uri: str
+               ) -> Response | int | tuple[str, tuple[int, str | None] | None]:
+    """ap_sub_req_lookup_uri's translate_name for an index name: the modules' hooks
+    before the core's (mod_rewrite's server rules, which skip [NS] rules in a
+    sub-request), then Alias/DocumentRoot (core.mapper.translate) when none mapped it.
+    A hook's status or 3xx Response is returned as is; the sub-request's file tests join
+    the request's probes, and rules that cannot be cached clear its cacheable."""
+    hooks = [fn for fn in core.phases.functions(TRANSLATE_NAME) if fn is not core_translate]
+    if not hooks:
+        return core.mapper.translate(txn.vhost, sub_uri, "")
+    sub = subrequest_of(txn)
+    sub.r_uri = sub.uri_path = sub_uri
+    sub.r_query = ""
+    sub.filename = None
+    sub.mapped = ""
+    try:
+        for fn in hooks:
+            rv = fn(core, sub)
+            if isinstance(rv, Response):
+                return rv if 300 <= rv.status < 400 else rv.status
+            if rv == OK:
+                if sub.mapped:
+                    return sub.mapped, None
+                break
+            if rv >= 100:
+                return rv
+    finally:
+        if not sub.cacheable:
+            txn.cacheable = False
+    return core.mapper.translate(txn.vhost, sub.r_uri, sub.r_query)
 
 
 def directory_index(e: Engine, ctx: Ctx, a: str, n: Node) -> None:

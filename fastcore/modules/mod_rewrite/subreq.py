@@ -56,6 +56,12 @@ def _fork(txn: Transaction) -> Transaction:
     return sub
 
 
+def subrequest_of(txn: Transaction) -> Transaction:
+    """A sub-request of `txn` as mod_rewrite recognises one (IS_SUBREQ, [NS]): for
+    another module's look-up (mod_dir's DirectoryIndex) that runs its hooks."""
+    return _fork(txn)
+
+
 def _run(core: Handler, sub: Transaction, start: str) -> int:
     """ap_process_request_internal from `start` on: the status it ends with (200 when
     every phase passed)."""
