@@ -1,7 +1,8 @@
 """RewriteMap dbm: against real Apache: the startup messages of every malformed or
 missing map, line for line, and the request-time story of a map that changes under a
 running server (rebuilt by httxt2dbm, its sdbm files removed one by one, replaced by a
-file of another type): statuses, bodies and mod_rewrite's error-log lines (AH00663,
+file of another type; a DirectoryIndex name rewritten through it, whose cached answer
+must follow the map): statuses, bodies and mod_rewrite's error-log lines (AH00663,
 AH00662, AH00656) compared step by step, each request asked twice."""
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from test_mod_rewrite_dbm import build
 
 from fastcore.config import ConfigError, load
 
-MODULES = ("mpm_prefork", "authz_core", "mime", "rewrite")
+MODULES = ("mpm_prefork", "authz_core", "mime", "dir", "rewrite")
 
 
 def _conf(tmp: Path, lines: str) -> str:
@@ -54,7 +55,7 @@ def test_accepted_forms_as_apache(tmp_path: Path, spec: str) -> None:
     load(path)
 
 
-SITE = """DocumentRoot "{doc}"
+SITE = r"""DocumentRoot "{doc}"
 <Directory "{doc}">
     Require all granted
 </Directory>
@@ -63,6 +64,7 @@ RewriteMap s "dbm=sdbm:{doc}/maps/s"
 RewriteMap d "dbm:{doc}/maps/d.db"
 RewriteRule ^/s/(.*)$ /${{s:$1|none.txt}} [L]
 RewriteRule ^/d/(.*)$ /${{d:$1|none.txt}} [L]
+RewriteRule ^/ix/index\.html$ /${{d:k|none.txt}} [L]
 """
 
 
@@ -71,6 +73,7 @@ def _run(tmp: Path, fastcore: bool) -> tuple[list[tuple[int, bytes]], list[str]]
     run = tmp / ("fc" if fastcore else "ap")
     doc = run / "doc"
     (doc / "maps").mkdir(parents=True)
+    (doc / "ix").mkdir()
     for name in ("one.txt", "two.txt", "three.txt", "none.txt"):
         (doc / name).write_text(name + "\n")
     build(doc / "maps" / "s", "k one.txt\n", "sdbm")
@@ -80,10 +83,11 @@ def _run(tmp: Path, fastcore: bool) -> tuple[list[tuple[int, bytes]], list[str]]
         (doc / "maps" / "d.db").write_bytes(b"no database\n" * 64)
 
     steps: list[tuple[Callable[[], None] | None, str]] = [
-        (None, "/s/k"), (None, "/d/k"), (None, "/s/other"),
+        (None, "/s/k"), (None, "/d/k"), (None, "/ix/"), (None, "/s/other"),
         (lambda: build(doc / "maps" / "s", "k two.txt\nother three.txt\n", "sdbm"), "/s/k"),
         (None, "/s/other"),
-        (lambda: build(doc / "maps" / "d.db", "k two.txt\n"), "/d/k"),
+        (lambda: build(doc / "maps" / "d.db", "k two.txt\n"), "/ix/"),
+        (None, "/d/k"),
         (lambda: os.unlink(doc / "maps" / "s.pag"), "/s/k"),
         (lambda: os.unlink(doc / "maps" / "s.dir"), "/s/k"),
         (garbage, "/d/k"),
@@ -114,5 +118,6 @@ def test_a_changing_map_answers_and_logs_as_apache(tmp_path: Path) -> None:
     ap = _run(tmp_path, False)
     fc = _run(tmp_path, True)
     assert ap[0][0] == (200, b"one.txt\n")  # not vacuous: the map was read
+    assert ap[0][4] == (200, b"one.txt\n") and ap[0][12] == (200, b"two.txt\n")  # /ix/
     assert any("AH00656" in e for e in ap[1]) and any("AH00663" in e for e in ap[1])
     assert fc == ap
