@@ -22,7 +22,6 @@ from fastcore.core.response import Response
 from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_mime import handler_for
 from fastcore.modules.mod_negotiation.hooks import negotiated
-from fastcore.modules.mod_rewrite.subreq import subrequest_of
 
 if TYPE_CHECKING:
     from fastcore._pure.dirwatch import DirDep
@@ -98,9 +97,10 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
     # changes it, the served file's stat does not.  The directory is watched before the
     # names are tried (issue 12), so the answer is cached while nothing changes there.
     listdeps = _watch_listing(core, txn, names)
+    elsewhere = False  # an earlier name a hook mapped out of the watch was not there
     for i, name in enumerate(names):
         if i:
-            if listdeps is None:
+            if listdeps is None or elsewhere:
                 txn.cacheable = False
             else:
                 produced_by(txn, True, dc, deps=listdeps)
@@ -113,10 +113,12 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
                 if got != 404:
                     failure = failure or got
                 continue
-            path, red = got
-            if red is not None:
+            if got.redirect is not None:
                 continue
-            walk = core.mapper.walk(vhost, path)
+            # a name a hook mapped may lie outside the watched directory: the answer a
+            # later name gives rests on its absence, which no probe repeats
+            elsewhere = elsewhere or got.by_hook
+            walk = core.mapper.walk(vhost, got.path)
         except HttpError as e:
             failure = failure or e.status
             continue
@@ -150,8 +152,17 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
     return DECLINED
 
 
-def _translate(core: Handler, txn: Transaction, sub_uri: str
-               ) -> Response | int | tuple[str, tuple[int, str | None] | None]:
+@dataclass(frozen=True)
+class Mapped:
+    """An index name's translate_name outcome: the path (or mod_alias's redirect, which
+    mod_dir skips), and whether a module's hook (mod_rewrite) mapped it."""
+
+    path: str
+    redirect: tuple[int, str | None] | None
+    by_hook: bool = False
+
+
+def _translate(core: Handler, txn: Transaction, sub_uri: str) -> Response | int | Mapped:
     """ap_sub_req_lookup_uri's translate_name for an index name: the modules' hooks
     before the core's (mod_rewrite's server rules, which skip [NS] rules in a
     sub-request), then Alias/DocumentRoot (core.mapper.translate) when none mapped it.
@@ -159,8 +170,8 @@ def _translate(core: Handler, txn: Transaction, sub_uri: str
     the request's probes, and rules that cannot be cached clear its cacheable."""
     hooks = [fn for fn in core.phases.functions(TRANSLATE_NAME) if fn is not core_translate]
     if not hooks:
-        return core.mapper.translate(txn.vhost, sub_uri, "")
-    sub = subrequest_of(txn)
+        return Mapped(*core.mapper.translate(txn.vhost, sub_uri, ""))
+    sub = subrequest.make(txn)
     sub.r_uri = sub.uri_path = sub_uri
     sub.r_query = ""
     sub.filename = None
@@ -172,14 +183,15 @@ def _translate(core: Handler, txn: Transaction, sub_uri: str
                 return rv if 300 <= rv.status < 400 else rv.status
             if rv == OK:
                 if sub.mapped:
-                    return sub.mapped, None
+                    return Mapped(sub.mapped, None, True)
                 break
             if rv >= 100:
                 return rv
     finally:
         if not sub.cacheable:
             txn.cacheable = False
-    return core.mapper.translate(txn.vhost, sub.r_uri, sub.r_query)
+    path, red = core.mapper.translate(txn.vhost, sub.r_uri, sub.r_query)
+    return Mapped(path, red, sub.r_uri != sub_uri)  # passthrough: [PT] changed the URI
 
 
 def directory_index(e: Engine, ctx: Ctx, a: str, n: Node) -> None:

@@ -71,8 +71,11 @@ def _logger(core: Handler, txn: Transaction, level: str) -> Callable[[str], None
 
 
 def _status_logger(core: Handler, txn: Transaction) -> Callable[[str, str], None]:
-    """The request's rewrite:error lines that carry an apr_status_t."""
+    """The request's rewrite:error lines that carry an apr_status_t (a map's file
+    missing or unreadable): such an answer is kept out of the caches, whose hits would
+    not write the line again (Apache writes it on every request)."""
     def log(status: str, msg: str) -> None:
+        txn.cacheable = False
         core.srv.errlog(txn.vhost).log("error", "rewrite", errorlog_escape(msg),
                                        f"{txn.client_ip}:{txn.remote_port}", txn.dirconf,
                                        status=status)
