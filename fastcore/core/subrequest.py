@@ -8,6 +8,7 @@ core's (request.c), not any module's; the callers call it directly with the Hand
 """
 from __future__ import annotations
 
+import copy
 import os
 from typing import TYPE_CHECKING
 
@@ -53,3 +54,31 @@ def allowed(core: Handler, txn: Transaction, dc: DirConfig, filename: str) -> bo
     """True when a sub-request for `filename` under `dc` would pass (see access)."""
     rv = access(core, txn, dc, filename)
     return rv.__class__ is int and rv == OK
+
+
+# The mark of a sub-request (ap_sub_req_lookup_*'s r->main): the main request's URI.
+SUBREQ_NOTE = "fastcore-subreq"
+
+
+def is_subrequest(txn: Transaction) -> bool:
+    """Whether `txn` is a sub-request (r->main != NULL: IS_SUBREQ, mod_rewrite's [NS])."""
+    return SUBREQ_NOTE in txn.notes
+
+
+def main_uri(txn: Transaction) -> str | None:
+    """The URI of the request a sub-request was made for (None: not a sub-request)."""
+    return txn.notes.get(SUBREQ_NOTE)
+
+
+def make(txn: Transaction) -> Transaction:
+    """A sub-request of `txn` (make_sub_request): a copy with its own notes (only the
+    mark), environment copy and no walk, handler, per-dir config or request; the
+    probes list and the connection are the main request's, so file tests the
+    sub-request's hooks make validate the main request's cached answer."""
+    sub = copy.copy(txn)
+    sub.notes = {SUBREQ_NOTE: txn.notes.get(SUBREQ_NOTE, txn.r_uri)}
+    sub.env = dict(txn.env)
+    sub.walk = sub.handler_name = None
+    sub.dirconf = None
+    sub.request = None
+    return sub

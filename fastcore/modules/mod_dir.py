@@ -14,8 +14,9 @@ from fastcore.config.tree import Node
 from fastcore.core import static as S
 from fastcore.core import subrequest
 from fastcore.core.cacheable import produced_by
+from fastcore.core.handler import translate_name as core_translate
 from fastcore.core.paths import escape_uri
-from fastcore.core.phases import DECLINED, HANDLER, OK, Hook, HookResult
+from fastcore.core.phases import DECLINED, HANDLER, OK, TRANSLATE_NAME, Hook, HookResult
 from fastcore.core.request import HttpError
 from fastcore.core.response import Response
 from fastcore.modules import ModuleSpec
@@ -96,18 +97,28 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
     # changes it, the served file's stat does not.  The directory is watched before the
     # names are tried (issue 12), so the answer is cached while nothing changes there.
     listdeps = _watch_listing(core, txn, names)
+    elsewhere = False  # an earlier name a hook mapped out of the watch was not there
     for i, name in enumerate(names):
         if i:
-            if listdeps is None:
+            if listdeps is None or elsewhere:
                 txn.cacheable = False
             else:
                 produced_by(txn, True, dc, deps=listdeps)
         sub_uri = name if name.startswith("/") else uri + name
         try:
-            path, red = core.mapper.translate(vhost, sub_uri, "")
-            if red is not None:
+            got = _translate(core, txn, sub_uri)
+            if isinstance(got, Response):
+                return got  # a redirect of the sub-request is the answer (mod_dir)
+            if isinstance(got, int):
+                if got != 404:
+                    failure = failure or got
                 continue
-            walk = core.mapper.walk(vhost, path)
+            if got.redirect is not None:
+                continue
+            # a name a hook mapped may lie outside the watched directory: the answer a
+            # later name gives rests on its absence, which no probe repeats
+            elsewhere = elsewhere or got.by_hook
+            walk = core.mapper.walk(vhost, got.path)
         except HttpError as e:
             failure = failure or e.status
             txn.cacheable = False  # a later name's answer rests on this refusal
@@ -143,6 +154,48 @@ def index(core: Handler, txn: Transaction, uri: str, dc: DirConfig) -> HookResul
     if failure:
         return core.error(txn, failure, dirconf=dc)
     return DECLINED
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """An index name's translate_name outcome: the path (or mod_alias's redirect, which
+    mod_dir skips), and whether a module's hook (mod_rewrite) mapped it."""
+
+    path: str
+    redirect: tuple[int, str | None] | None
+    by_hook: bool = False
+
+
+def _translate(core: Handler, txn: Transaction, sub_uri: str) -> Response | int | Mapped:
+    """ap_sub_req_lookup_uri's translate_name for an index name: the modules' hooks
+    before the core's (mod_rewrite's server rules, which skip [NS] rules in a
+    sub-request), then Alias/DocumentRoot (core.mapper.translate) when none mapped it.
+    A hook's status or 3xx Response is returned as is; the sub-request's file tests join
+    the request's probes, and rules that cannot be cached clear its cacheable."""
+    hooks = [fn for fn in core.phases.functions(TRANSLATE_NAME) if fn is not core_translate]
+    if not hooks:
+        return Mapped(*core.mapper.translate(txn.vhost, sub_uri, ""))
+    sub = subrequest.make(txn)
+    sub.r_uri = sub.uri_path = sub_uri
+    sub.r_query = ""
+    sub.filename = None
+    sub.mapped = ""
+    try:
+        for fn in hooks:
+            rv = fn(core, sub)
+            if isinstance(rv, Response):
+                return rv if 300 <= rv.status < 400 else rv.status
+            if rv == OK:
+                if sub.mapped:
+                    return Mapped(sub.mapped, None, True)
+                break
+            if rv >= 100:
+                return rv
+    finally:
+        if not sub.cacheable:
+            txn.cacheable = False
+    path, red = core.mapper.translate(txn.vhost, sub.r_uri, sub.r_query)
+    return Mapped(path, red, sub.r_uri != sub_uri)  # passthrough: [PT] changed the URI
 
 
 def directory_index(e: Engine, ctx: Ctx, a: str, n: Node) -> None:

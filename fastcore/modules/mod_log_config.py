@@ -404,8 +404,10 @@ class ErrorLog:
         return LEVELS.index(level) <= limit
 
     def log(self, level: str, module: str, msg: str, client: str | None = None,
-            dirconf: DirConfig | None = None, source: str | None = None) -> None:
-        """One line; `source` is the "file.c(line)" Apache prints for debug and more."""
+            dirconf: DirConfig | None = None, source: str | None = None,
+            status: str | None = None) -> None:
+        """One line; `source` is the "file.c(line)" Apache prints for debug and more,
+        `status` the "(N)text" of an apr_status_t (%E, before the client)."""
         if not self.enabled(level, module, dirconf):
             return
         now = time.time()
@@ -413,6 +415,8 @@ class ErrorLog:
         stamp = time.strftime("%a %b %d %H:%M:%S", lt) + f".{int(now * 1e6) % 1000000:06d} {lt.tm_year}"
         cl = f" [client {client}]" if client else ""
         src = f" {source}:" if source and LEVELS.index(level) >= DEBUG_INDEX else ""
+        if status:
+            src += f" {status}:"
         line = (f"[{stamp}] [{module}:{level}] [pid {os.getpid()}:tid {threading.get_native_id()}]"
                 f"{src}{cl} {msg}\n")
         write_all(self.fd, line.encode("latin-1", "replace"))

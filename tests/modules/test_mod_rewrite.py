@@ -75,7 +75,6 @@ def test_condition_warnings(tmp_path: Path) -> None:
 @pytest.mark.parametrize("line, message", [
     ("RewriteMap p prg:/bin/cat", "RewriteMap: prg: maps (external programs) are not "
      "supported by fastcore"),
-    ("RewriteMap d dbm:/x", "RewriteMap: dbm maps are not supported by fastcore"),
 ])
 def test_what_fastcore_cannot_do_is_refused(tmp_path: Path, line: str, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):

@@ -11,6 +11,8 @@ A group file (tests/modules/data/rwsuite/*.txt) is a sequence of sections:
     @empty PATH                an empty file
     @exec PATH                 a file with mode 0755
     @symlink PATH TARGET       a symbolic link
+    @dbm PATH TYPE TEXT        a DBM map built from TEXT ("KEY VALUE" lines) by Apache's
+                               httxt2dbm -f TYPE (default, SDBM, GDBM, DB)
     @cases                     one request a line: METHOD TARGET [| Field: value]...
 
 A case line may end in "!doc STATUS [LOCATION]": a documented difference
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ BASE_MODULES = ("mpm_prefork", "authz_core", "authz_host", "mime", "dir", "alias
                 "rewrite", "headers", "env")
 # The fields rewrite affects (plus the X-* fields a group's Header lines expose env with)
 COMPARED = ("location", "content-type", "set-cookie", "vary", "content-encoding")
+HTTXT2DBM = "/usr/sbin/httxt2dbm"
 BASE_FILES = ("a.txt", "b.txt", "index.html", "index.php", "sub/b.txt", "sub/index.html",
               "empty/.keep", "style.css", "app.js", "img/logo.png", "new/page.txt")
 
@@ -68,6 +72,7 @@ class Group:
     files: dict[str, str] = field(default_factory=dict)
     execs: list[str] = field(default_factory=list)
     symlinks: dict[str, str] = field(default_factory=dict)
+    dbms: dict[str, tuple[str, str]] = field(default_factory=dict)  # path: (type, text)
     cases: list[Case] = field(default_factory=list)
 
 
@@ -122,6 +127,9 @@ def parse_group(path: str) -> Group:
                 g.files[arg] = ""
             elif word == "exec":
                 g.execs.append(arg)
+            elif word == "dbm":
+                rel, dbmtype, text = arg.split(" ", 2)
+                g.dbms[rel] = (dbmtype, text.replace("\\n", "\n"))
             elif word == "symlink":
                 link, target = arg.split()
                 g.symlinks[link] = target
@@ -153,6 +161,13 @@ def build_tree(g: Group, root: str) -> str:
         path = os.path.join(www, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         os.symlink(target, path)
+    for rel, (dbmtype, text) in g.dbms.items():
+        path = os.path.join(www, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".src", "w") as fh:
+            fh.write(text)
+        subprocess.run([HTTXT2DBM, "-f", dbmtype, "-i", path + ".src", "-o", path],
+                       check=True, capture_output=True)
     for rel, text in g.htaccess.items():
         os.makedirs(os.path.join(www, rel), exist_ok=True)
         with open(os.path.join(www, rel, ".htaccess"), "w") as fh:

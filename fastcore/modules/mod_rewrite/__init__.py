@@ -4,7 +4,8 @@ translate_name hook, before mod_alias and DocumentRoot) and per directory (<Dire
 and .htaccess with AllowOverride FileInfo: the fixups hook and its internal redirect).
 
     config.py  directives, records and their merges, the RewriteRule/RewriteCond parsers
-    maps.py    RewriteMap txt:, rnd:, int: (prg:, dbm:, dbd: refused)
+    maps.py    RewriteMap txt:, rnd:, int:, dbm: (prg:, dbd: refused)
+    dbmmap.py  dbm: maps through apr-util's apr_dbm (ctypes)
     expand.py  do_expand and lookup_variable
     rules.py   the conditions, one rule, a rule list
     hooks.py   the phases, the redirects, the cache contribution

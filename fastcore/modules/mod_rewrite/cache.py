@@ -6,8 +6,8 @@ Once per configuration record (on its first request, memoized) `verdict(conf)` d
 whether a rule set's outcome is a function of the request target, the Host field and
 file-system tests only: its conditions and substitutions read only KEY_VARS (and
 %{ENV:x} that an earlier, unconditional rule of the same list always set), its
-conditions are regex, string, integer or -f/-s/-d/-x/-l tests, its maps are int: or txt:
-(the file's identity joins the validation), and no rule sets a cookie, a variable that
+conditions are regex, string, integer or -f/-s/-d/-x/-l tests, its maps are int:, txt:
+or dbm: (the file's identity joins the validation; both of an sdbm map's files), and no rule sets a cookie, a variable that
 changes the answer's framing (nokeepalive, downgrade-1.0, force-response-1.0) or one whose
 name is expanded.  Anything else (another header, the client address, the time, rnd:
 maps, -U/-F look-ups, expr conditions) keeps the per-request path (translate clears
@@ -35,7 +35,7 @@ from fastcore.core.cacheable import (
     take_probe,
 )
 from fastcore.modules.mod_rewrite import config as C
-from fastcore.modules.mod_rewrite.maps import INT, TXT, RewriteMapSpec
+from fastcore.modules.mod_rewrite.maps import DBM, INT, TXT, RewriteMapSpec
 
 if TYPE_CHECKING:
     from fastcore.config.model import ListenAddr
@@ -69,7 +69,7 @@ _MAP = re.compile(r"\$\{([^:{}]*):")
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """A rule set's cacheability, decided once: `cacheable`, whether it reads the Host
-    field, and the txt: maps' files (their identity is probed per request)."""
+    field, and the txt:/dbm: maps' files (their identity is probed per request)."""
 
     cacheable: bool
     reads_host: bool = False
@@ -184,8 +184,8 @@ def _decide(rules: list[C.RewriteRule], maps: dict[str, RewriteMapSpec],
             spec = maps.get(m)
             if spec is None:
                 continue  # an unknown map expands to its default: no lookup
-            if spec.kind == TXT and spec.path:
-                map_files.append(spec.path)
+            if spec.kind in (TXT, DBM):
+                map_files += spec.files()  # dbm: its file(s), as apr_dbm names them
             elif spec.kind != INT:
                 return NEVER
         if rule.skip or rule.chain:
@@ -201,7 +201,7 @@ def _decide(rules: list[C.RewriteRule], maps: dict[str, RewriteMapSpec],
 
 
 def begin(txn: Transaction, conf: C.RewriteServer) -> bool:
-    """Before the server's rules run: for a cacheable rule set, probe its txt maps' files
+    """Before the server's rules run: for a cacheable rule set, probe its maps' files
     (before the look-ups: a file changed meanwhile is a miss) and say True (the rules then
     record their tests in txn.probes); else clear txn.cacheable."""
     return _begin(txn, _verdict_of(txn, conf))

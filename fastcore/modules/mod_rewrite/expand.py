@@ -70,6 +70,8 @@ class RewriteState:
     unsafe_prefix: bool = False  # a server-context substitution led by $N / %{...}
     uri_reduced: bool = False    # reduce_uri stripped http://ourhost
     log_error: Callable[[str], None] = lambda _msg: None  # rewrite:error lines
+    # rewrite:error lines with an apr_status_t ("(N)text", then the message)
+    log_status: Callable[[str, str], None] = lambda _status, _msg: None
     trace_level: int = 0  # the highest rewrite:traceN the scope's LogLevel writes
     trace_out: Callable[[int, str], None] = lambda _lvl, _msg: None
     # the file-system tests made, when the outcome may be cached (cache.py; None: not)
@@ -402,7 +404,7 @@ def map_value(st: RewriteState, name: str, key: str) -> str | None:
     spec = st.server.maps.get(name) if st.server is not None else None
     if spec is None:
         return None
-    value = lookup(spec, key, st.log_error)
+    value = lookup(spec, key, st.log_status)
     if value is None:
         st.trace(5, f"map lookup FAILED: map={name} key={key}", False)
     else:

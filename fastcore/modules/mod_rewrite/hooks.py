@@ -70,10 +70,23 @@ def _logger(core: Handler, txn: Transaction, level: str) -> Callable[[str], None
     return log
 
 
+def _status_logger(core: Handler, txn: Transaction) -> Callable[[str, str], None]:
+    """The request's rewrite:error lines that carry an apr_status_t (a map's file
+    missing or unreadable): such an answer is kept out of the caches, whose hits would
+    not write the line again (Apache writes it on every request)."""
+    def log(status: str, msg: str) -> None:
+        txn.cacheable = False
+        core.srv.errlog(txn.vhost).log("error", "rewrite", errorlog_escape(msg),
+                                       f"{txn.client_ip}:{txn.remote_port}", txn.dirconf,
+                                       status=status)
+    return log
+
+
 def _state(core: Handler, txn: Transaction, server: C.RewriteServer | None,
            perdir: str | None, filename: str, path_info: str = "") -> RewriteState:
     st = RewriteState(core, txn, server, perdir, filename, txn.r_query or None,
-                      path_info, log_error=_logger(core, txn, "error"))
+                      path_info, log_error=_logger(core, txn, "error"),
+                      log_status=_status_logger(core, txn))
     log = core.srv.errlog(txn.vhost)
     # translate_name runs under the server's per-dir config (an internal redirect's
     # txn.dirconf is still the previous request's until the walk)

@@ -5,7 +5,6 @@ never the handler; its status, file name and variables are read, then it is drop
 mod_rewrite's own hooks run in it (rules with [NS] or [R] are skipped there)."""
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,12 +18,11 @@ from fastcore.core.phases import (
 )
 from fastcore.core.request import HttpError
 from fastcore.core.response import Response
+from fastcore.core.subrequest import is_subrequest, main_uri, make
 
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
     from fastcore.core.transaction import Transaction
-
-SUBREQ_NOTE = "fastcore-rewrite-subreq"  # the main request's URI, in a sub-request
 
 
 @dataclass
@@ -36,24 +34,14 @@ class SubResult:
 
 
 def in_subreq(txn: Transaction) -> bool:
-    return SUBREQ_NOTE in txn.notes
+    return is_subrequest(txn)
 
 
 def subreq_ok(txn: Transaction) -> bool:
     """subreq_ok: not in a sub-request, or in one for another URI than the main's (a
     look-ahead inside a look-ahead of the same URI would never end)."""
-    main = txn.notes.get(SUBREQ_NOTE)
+    main = main_uri(txn)
     return main is None or main != txn.r_uri
-
-
-def _fork(txn: Transaction) -> Transaction:
-    sub = copy.copy(txn)
-    sub.notes = {SUBREQ_NOTE: txn.notes.get(SUBREQ_NOTE, txn.r_uri)}
-    sub.env = dict(txn.env)
-    sub.walk = sub.handler_name = None
-    sub.dirconf = None
-    sub.request = None
-    return sub
 
 
 def _run(core: Handler, sub: Transaction, start: str) -> int:
@@ -75,7 +63,7 @@ def _run(core: Handler, sub: Transaction, start: str) -> int:
 def lookup_uri(core: Handler, txn: Transaction, uri: str) -> SubResult:
     """ap_sub_req_lookup_uri: the URI (as sent: %-escapes decoded) through every phase
     before the handler; a failure of the main request's walk is its status."""
-    sub = _fork(txn)
+    sub = make(txn)
     path, _, query = uri.partition("?")
     try:
         sub.r_uri = decode_path(path, txn.vhost.allow_encoded_slashes)
@@ -93,7 +81,7 @@ def lookup_uri(core: Handler, txn: Transaction, uri: str) -> SubResult:
 
 def lookup_file(core: Handler, txn: Transaction, path: str) -> SubResult:
     """ap_sub_req_lookup_file: the file through the walk, access checks and fixups."""
-    sub = _fork(txn)
+    sub = make(txn)
     sub.mapped = sub.filename = path
     try:
         status = _run(core, sub, MAP_TO_STORAGE)
