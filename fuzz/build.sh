@@ -15,6 +15,7 @@ for t in "${targets[@]}"; do
     "$cc" -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
         -fno-sanitize-recover=undefined -Wall -Wno-unused-function \
         -DFC_ATOMICS_CAS=1 -DFC_ATOMICS_MODE=\"nonportable\" \
-        -I"$root/fastcore/src" -I"$here" "$here/$t.c" -o "$out/$t" -lpthread
+        -I"$root/fastcore/src" -I"$here" "$here/$t.c" -o "$out/$t" -lpthread \
+        -l:libpcre2-8.so.0  # fc_setenvif.h (in fc_fast.h) matches with the runtime PCRE2
     echo "built $out/$t"
 done
