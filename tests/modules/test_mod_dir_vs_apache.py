@@ -6,9 +6,13 @@ The same httpd.conf is served by apache2 and by fastcore; each case is asked twi
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
-from support.apache_oracle import both_answers
+import pytest
+from support.apache_oracle import APACHE, MODDIR, both_answers
+
+from fastcore.config import ConfigError, load
 
 MODULES = ("mpm_prefork", "authz_core", "authz_host", "mime", "dir", "alias", "autoindex")
 FILES = {
@@ -93,3 +97,23 @@ def test_directory_index_and_slash_match_apache(tmp_path: Path) -> None:
     assert by_case["GET /slash"][0].endswith("301 Moved Permanently")
     assert ("Location", "http://x/slash/?a=b&c") in by_case["GET /slash?a=b&c"][1]
     assert not by_case["GET /noslash"][0].endswith("301 Moved Permanently")
+
+
+def _conf(tmp: Path, line: str) -> str:
+    path = tmp / "httpd.conf"
+    path.write_text(f"LoadModule mpm_event_module {MODDIR}/mod_mpm_event.so\n"
+                    f"LoadModule dir_module {MODDIR}/mod_dir.so\n"
+                    f'ServerRoot "{tmp}"\nErrorLog "{tmp}/error_log"\nListen 127.0.0.1:1\n'
+                    f"ServerName localhost\n<Directory />\n{line}\n</Directory>\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("line", ["DirectorySlash maybe", "DirectorySlash 1",
+                                  "DirectoryIndex\nDirectorySlash"])
+def test_refused_with_apaches_message(tmp_path: Path, line: str) -> None:
+    path = _conf(tmp_path, line)
+    apache = subprocess.run([APACHE, "-t", "-f", path], capture_output=True, text=True)
+    assert apache.returncode != 0
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert str(err.value).strip() == apache.stderr.strip()
