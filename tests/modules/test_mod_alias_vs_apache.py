@@ -2,7 +2,8 @@
 DocumentRoot (granted and not), the aliased directory's slash redirect and index,
 Redirect with each status form and with query strings, RedirectMatch, RedirectPermanent,
 RedirectTemp, Redirect inside <Location> and <Directory> of an aliased tree, a Redirect
-and an Alias on the same prefix, and ScriptAlias without a CGI module (the file is
+and an Alias on the same prefix, and ScriptAlias (also ScriptAliasMatch and the
+one-argument form in <Location>) without a CGI module (the file is
 served as it is).  The same httpd.conf is served by apache2 and by fastcore, each case
 asked twice (support.apache_oracle.both_answers) so a cached answer is compared too.
 
@@ -48,6 +49,10 @@ Alias /pics "{root}/ext/pics"
 Alias /closed/ "{root}/closed/"
 AliasMatch "^/img/(.+)\\.png$" "{root}/ext/pics/$1.txt"
 ScriptAlias /cgi-bin/ "{root}/ext/cgi/"
+ScriptAliasMatch "^/run/(\\w+)$" "{root}/ext/cgi/$1.sh"
+<Location "/onecgi">
+  ScriptAlias "{root}/ext/cgi/script.sh"
+</Location>
 Redirect 303 /see http://example.com/there
 Redirect /q http://example.com/t?fixed=1
 Redirect seeother /so http://example.com/so
@@ -63,7 +68,7 @@ Redirect /pics/away http://example.com/away
 CASES = [("GET", p, "") for p in (
     "/pics/a.txt", "/pics", "/pics/", "/pics/sub/b.txt", "/pics/sub/moved",
     "/pics/away", "/pics/away/x", "/closed/c.txt", "/img/a.png", "/img/sub/b.png",
-    "/img/a.gif", "/cgi-bin/script.sh", "/see", "/see/sub?x=1", "/q", "/q?x=1",
+    "/img/a.gif", "/cgi-bin/script.sh", "/run/script", "/onecgi", "/onecgi/x", "/see", "/see/sub?x=1", "/q", "/q?x=1",
     "/so", "/perm/a?b", "/tmp", "/tmpx", "/m/abc/42", "/m/abc/x", "/old/thing", "/gone",
     "/gone/deeper",
 )] + [("HEAD", "/perm", ""), ("HEAD", "/pics/a.txt", "")]
@@ -93,6 +98,9 @@ def test_alias_and_redirects_match_apache(tmp_path: Path) -> None:
     assert by["GET /pics/sub/moved"][0].endswith("307 Temporary Redirect")
     assert ("Location", "http://example.com/away") in by["GET /pics/away"][1]
     assert by["GET /gone/deeper"][0].endswith("410 Gone")
+    script = FILES["ext/cgi/script.sh"].encode()
+    assert by["GET /cgi-bin/script.sh"][2] == by["GET /run/script"][2] == script
+    assert by["GET /onecgi/x"][2] == script
 
 
 def _conf(tmp: Path, line: str, context: str) -> str:
