@@ -618,7 +618,8 @@ class FastConn:
         if self.sb is not None and self.slot >= 0:
             self.sb.request_start(self.slot, r.line, self.client, e.vhost)
         rc = self._flush()
-        kcount = self.requests
+        # %k: httpd's keepalives - 1 (a closing answer logs the previous one's count)
+        kcount = self.requests if keep or self.requests == 0 else self.requests - 1
         self.requests += 1
         if 0 <= e.log_set < len(c.sets):
             dur = int((time.time() - start) * 1e6)

@@ -268,7 +268,9 @@ def finish(conn: Connection, txn: Transaction, keep: bool) -> None:
         conn.rt.idle(conn.requests)
     srv = conn.srv
     txn.conn_status = "+" if keep else "-"
-    txn.keepalive_count = conn.requests - 1
+    # %k is httpd's c->keepalives - 1, and keepalives counts only answers that keep the
+    # connection: a closing answer logs the count of the one before it
+    txn.keepalive_count = conn.requests - 1 if keep else max(conn.requests - 2, 0)
     txn.duration_us = int((time.time() - txn.start_time) * 1e6)
     txn.port = txn.host_port or 80
     dc = txn.dirconf or (txn.vhost or srv.cfg.main).dir_defaults  # (400s: the server's)

@@ -37,7 +37,6 @@ from fastcore.core.transaction import Transaction
 from fastcore.core.typemap import TypeMap
 from fastcore.modules import REGISTRY
 from fastcore.modules.mod_log_config import (
-    DEFAULT_NICKNAMES,
     AccessLog,
     ErrorLog,
     custom_logs,
@@ -139,8 +138,9 @@ class HttpServer:
                 fds[path] = open_log(path, cfg.server_root)
             return fds[path]
 
-        formats = dict(DEFAULT_NICKNAMES)
-        formats.update(cfg.log_formats)
+        # only LogFormat defines nicknames (httpd predefines none: an undefined "common"
+        # is a format of that literal text)
+        formats = dict(cfg.log_formats)
         self.access_logs: dict[int, list[AccessLog]] = {}
         self._log_formats: dict[int, list[str]] = {}
         main_specs = custom_logs(cfg.main)

@@ -246,9 +246,9 @@ def directives() -> list[Directive]:
                   "status, then document to be redirected and destination URL"),
         Directive("RedirectMatch", NAME, fi, "TAKE23", _redirect_with(True, 0), "an optional "
                   "status, then a regular expression and destination URL"),
-        Directive("RedirectPermanent", NAME, fi, "TAKE12", _redirect_with(False, 301), "a "
+        Directive("RedirectPermanent", NAME, fi, "TAKE2", _redirect_with(False, 301), "a "
                   "document to be redirected, then the destination URL"),
-        Directive("RedirectTemp", NAME, fi, "TAKE12", _redirect_with(False, 302), "a "
+        Directive("RedirectTemp", NAME, fi, "TAKE2", _redirect_with(False, 302), "a "
                   "document to be redirected, then the destination URL"),
     ]
 

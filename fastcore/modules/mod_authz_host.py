@@ -34,17 +34,16 @@ def check_ip(spec: str) -> None:
     """Full addresses, CIDR, netmask or partial dotted prefixes, as apr_ipsubnet_create."""
     addr, slash, mask = spec.partition("/")
     try:
-        if slash:
-            ipaddress.ip_address(addr)
-            if mask.isdigit():
-                ipaddress.ip_network(f"{addr}/{mask}", strict=False)
-            else:
-                ipaddress.IPv4Address(mask)  # any dotted netmask, as APR
-            return
-        ipaddress.ip_address(addr)
-        return
+        ip = ipaddress.ip_address(addr)
     except ValueError:
-        pass
+        ip = None
+    if ip is not None and not slash:
+        return
+    if ip is not None:
+        if _mask_ok(ip, mask):
+            return
+        raise DirectiveError(f"ip address '{spec}' appears to be invalid: The specified "
+                             "network mask is invalid.")
     parts = addr.rstrip(".").split(".")
     if not slash and 1 <= len(parts) <= 3 and all(p.isdigit() and int(p) < 256 for p in parts):
         return
@@ -53,6 +52,20 @@ def check_ip(spec: str) -> None:
     looks_like_ip = ":" in addr or all(c.isdigit() or c == "." for c in addr)
     detail = ": The specified IP address is invalid." if looks_like_ip else ""
     raise DirectiveError(f"ip address '{spec}' appears to be invalid{detail}")
+
+
+def _mask_ok(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, mask: str) -> bool:
+    """apr_ipsubnet_create's mask: 1 to 32 (128) bits, or any dotted mask for IPv4;
+    anything else (an empty mask, /0, /33) is APR_EBADMASK."""
+    if mask.isdigit():
+        return 0 < int(mask) <= ip.max_prefixlen
+    if ip.version != 4:
+        return False
+    try:
+        ipaddress.IPv4Address(mask)
+    except ValueError:
+        return False
+    return True
 
 
 MODULE = ModuleSpec(NAME)

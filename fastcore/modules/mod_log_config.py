@@ -37,13 +37,6 @@ if TYPE_CHECKING:
 LOG_BUFSIZE = 4096
 COMMON = '%h %l %u %t "%r" %>s %b'
 COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'
-DEFAULT_NICKNAMES = {
-    "common": COMMON,
-    "combined": COMBINED,
-    "vhost_combined": "%v:%p " + COMBINED,
-    "referer": "%{Referer}i -> %U",
-    "agent": "%{User-agent}i",
-}
 LogRecordFields = ("client_ip", "remote_host", "local_ip", "local_port", "request_line",
                    "status", "original_status", "bytes_sent", "start_time", "duration_us",
                    "headers_in", "headers_out", "vhost_name", "host_name", "port",

@@ -120,8 +120,8 @@ class MimeMap:
         """(content_type, charset, language, encoding) for a file name.
 
         As mod_mime: every dot-separated extension after the first component is looked at
-        left to right; a later type/charset/encoding wins, languages accumulate (first is
-        used here). ForceType overrides the type; DefaultType is not applied (2.4 ignores it
+        left to right; a later type/charset/encoding wins, languages accumulate (joined
+        with "," as Content-Language says them: "a.en.fr.html" is "en,fr"). ForceType overrides the type; DefaultType is not applied (2.4 ignores it
         except `none`), so an unknown extension gives None."""
         key = (filename, id(dirconf))
         hit = self._memo.get(key)
@@ -141,8 +141,8 @@ class MimeMap:
             if t is not None:
                 ctype = normalize_type(t)
             if e in mc.add_language:
-                if language is None:
-                    language = mc.add_language[e]
+                lang = mc.add_language[e]
+                language = lang if language is None else f"{language},{lang}"
             if e in mc.add_encoding:
                 encoding = mc.add_encoding[e]
             if e in mc.add_charset:
@@ -161,9 +161,19 @@ class MimeMap:
         ctype, charset, _lang, _enc = self.lookup(filename, dirconf)
         if ctype is None:
             return None
-        if charset and "charset=" not in ctype.lower():
-            return f"{ctype}; charset={charset}"
-        return ctype
+        if not charset:
+            return ctype
+        # find_ct: AddCharset's charset replaces a charset parameter of the type (AddType
+        # "text/html; charset=ISO-8859-1" with a .utf8 extension is utf-8); others stay
+        base, *params = (p.strip() for p in ctype.split(";"))
+        out, put = [base], False
+        for p in params:
+            if p.split("=", 1)[0].strip().lower() != "charset":
+                out += [p] if p else []
+            elif not put:  # the first charset parameter's place; later ones are dropped
+                out.append(f"charset={charset}")
+                put = True
+        return "; ".join(out if put else [*out, f"charset={charset}"])
 
 
 # -- the directives ----------------------------------------------------------------------

@@ -503,7 +503,10 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     }
     fc_logctx x;
     x.start = start; x.bytes_sent = body; x.bytes_out = (long long)k->hlen + body;
-    x.bytes_in = (long long)hl; x.keep = keep; x.keepalive_count = k->requests;
+    x.bytes_in = (long long)hl; x.keep = keep;
+    /* %k: httpd's keepalives - 1, counting only answers that keep the connection (a
+     * closing answer logs the previous one's count) -- twin: _pure/fastpath.py */
+    x.keepalive_count = keep || k->requests == 0 ? k->requests : k->requests - 1;
     int rc = fc_conn_flush(c, k);
     k->requests++;
     /* access log (never lost: the line is written or buffered whatever the send did) */

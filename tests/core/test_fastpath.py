@@ -556,3 +556,33 @@ def test_event_loop_attached_connection_expires_back_to_caller(fp, site):
     finally:
         loop.close()
         ep.close()
+
+
+def test_percent_k_of_a_closing_answer_is_the_previous_ones(fp, tmp_path):
+    """%k is httpd's keepalives - 1 and keepalives counts only answers that keep the
+    connection: the closing one (asked for, or the MaxKeepAliveRequests limit) logs the
+    count of the answer before it (checked against Apache by
+    tests/modules/test_mod_log_config_vs_apache.py)."""
+    s = Site(fp, tmp_path, fmt="%U %k %X")
+    try:
+        path = s.file("a.txt", b"abc")
+        assert s.put(b"/a.txt", path, max_keep_alive=2)
+        for closing in (b"", b"Connection: close\r\n"):
+            conn, client = s.connect()
+            for extra in (b"", closing):
+                client.sendall(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n%s\r\n" % extra)
+                conn.serve()
+                recv_response(client, 3)
+            if not closing:  # the third answer reaches the limit of 2 kept answers
+                client.sendall(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                assert conn.serve() == fp.CLOSED
+                recv_response(client, 3)
+        conn, client = s.connect()
+        client.sendall(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        conn.serve()
+        recv_response(client, 3)
+        s.cache.flush_logs()
+        assert s.log() == ["/a.txt 0 +", "/a.txt 1 +", "/a.txt 1 -",
+                           "/a.txt 0 +", "/a.txt 0 -", "/a.txt 0 -"]
+    finally:
+        s.close()

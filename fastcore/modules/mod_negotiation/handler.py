@@ -162,7 +162,7 @@ def read_types_multi(dir_path: str, name: str, dirconf: Any, mime: Mime,
             ct = f"{ct}; charset={charset}"
         v.set_mime_fields(ct)
         v.encoding = fix_encoding(encoding.lower(), accept_encoding) if encoding else None
-        v.languages = languages or ([language.lower()] if language else [])
+        v.languages = languages or (language.lower().split(",") if language else [])
         variants.append(v)
     variants.sort(key=lambda v: (-v.source_quality, v.file_name.encode("utf-8", "surrogateescape")))
     return variants, anymatch, None

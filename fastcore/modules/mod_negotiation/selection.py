@@ -505,7 +505,7 @@ def _result(best: Variant, vary: list[str], headers: list[tuple[str, str]], mime
             languages=list(best.languages), encoding=best.encoding, headers=headers,
             body=best.body, length=best.bytes)
     ctype, charset, language, encoding = mime.lookup(os.path.basename(best.path), dirconf)
-    langs = list(best.languages) if best.languages else ([language] if language else [])
+    langs = list(best.languages) if best.languages else (language.split(",") if language else [])
     return NegotiationResult(
         path=best.path, uri=best.file_name, vary=vary, content_type=ctype, charset=charset,
         language=langs[0] if langs else None, languages=langs, encoding=encoding,
