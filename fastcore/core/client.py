@@ -5,7 +5,9 @@ expr` reads and the headers it read for Vary).  The core creates one per connect
 mod_authz_core, mod_access_compat, mod_setenvif and %h logging read it."""
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -98,3 +100,19 @@ class ReqCtx:
         """The name if an earlier lookup on this connection found one; never does DNS.
         (Apache's %h with HostnameLookups Off shows a name a `Require host` looked up.)"""
         return self._name
+
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@lru_cache(maxsize=4096)
+def client_address(text: str) -> Address | None:
+    """A client's address as apr_ipsubnet_test compares it: without its zone id, and an
+    IPv4-mapped IPv6 address as its IPv4 form; None when the text is no address."""
+    try:
+        a = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None:
+        return a.ipv4_mapped
+    return a

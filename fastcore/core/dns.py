@@ -8,7 +8,6 @@ lookup fails.  Results, including failures, are cached for `ttl` seconds.
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import threading
@@ -18,18 +17,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TypeVar
 
+from fastcore.core.client import client_address
+
 _T = TypeVar("_T")
 
 
 def _canonical_ip(ip: str) -> str:
     """IPv4-mapped IPv6 addresses are looked up (and compared) as IPv4."""
-    try:
-        a = ipaddress.ip_address(ip.split("%", 1)[0])
-    except ValueError:
-        return ip
-    if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None:
-        return str(a.ipv4_mapped)
-    return str(a)
+    a = client_address(ip)
+    return ip if a is None else str(a)
 
 
 def _reverse(ip: str) -> str | None:

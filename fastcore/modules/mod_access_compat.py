@@ -16,7 +16,6 @@ enclosing scope's rules entirely (httpd's default for a NULL merger).
 """
 from __future__ import annotations
 
-import ipaddress
 import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ from fastcore.config.engine import OR_AUTHCFG, OR_LIMIT, Ctx, Directive, Directi
 from fastcore.config.model import DirConfig, ServerConfig, module_record, scope_record
 from fastcore.config.tree import Node
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
+from fastcore.core.client import client_address
 from fastcore.core.phases import CHECK_ACCESS, MIDDLE, OK, Hook, HookResult
 from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_authz_core import in_domain
@@ -57,13 +57,8 @@ class Subnet:
 
     def contains(self, ip: str) -> bool:
         """apr_ipsubnet_test: an IPv4 subnet also matches an IPv4-mapped IPv6 client."""
-        try:
-            a = ipaddress.ip_address(ip.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None:
-            a = a.ipv4_mapped
-        return a.version == self.version and int(a) & self.mask == self.net
+        a = client_address(ip)
+        return a is not None and a.version == self.version and int(a) & self.mask == self.net
 
 
 @dataclass(frozen=True)

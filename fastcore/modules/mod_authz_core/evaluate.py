@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-from fastcore.core.client import ReqCtx, Resolver  # noqa: F401 - re-exported
+from fastcore.core.client import ReqCtx, Resolver, client_address  # noqa: F401 - re-exported
 from fastcore.core.expr import Condition, ExprContext, ExprError
 from fastcore.core.response import KNOWN_METHODS
 
@@ -156,17 +156,7 @@ def _networks(args: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(parse_ip_spec(a) for a in args)
 
 
-@lru_cache(maxsize=4096)
-def _address(ip: str) -> Address | None:
-    """Parse the client address; an IPv4-mapped IPv6 address counts as its IPv4 form
-    (apr_ipsubnet_test matches it against IPv4 subnets)."""
-    try:
-        a = ipaddress.ip_address(ip.split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped is not None:
-        return a.ipv4_mapped
-    return a
+_address = client_address  # an IPv4-mapped client counts as IPv4 (apr_ipsubnet_test)
 
 
 def _in_any(addr: Address | None, nets: tuple[Network, ...]) -> bool:
