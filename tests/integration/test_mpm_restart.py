@@ -44,12 +44,14 @@ def test_graceful_restart_under_load_loses_nothing(tmp_path, mpm: str, keepalive
         srv.send(signal.SIGUSR1)
         res = finish_ab(load)
         assert (res.complete, res.failed, res.non2xx) == (20000, 0, 0), res.output
-        assert get(srv.port) == (200, b"new generation\n")
         assert "AH00493: SIGUSR1 received.  Doing graceful restart" in srv.error_log()
         deadline = time.monotonic() + 15
         while old_kids & set(srv.children()) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not old_kids & set(srv.children()), "old generation never finished"
+        # once the old generation has finished, the new configuration answers (a prefork
+        # child of the old one may still take a connection while it drains: docs/compat.md)
+        assert get(srv.port) == (200, b"new generation\n")
     finally:
         srv.stop()
     assert srv.access_lines() == 20001
