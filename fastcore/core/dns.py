@@ -5,9 +5,15 @@ traffic at all, so the worker thread pool is created on the first lookup, in the
 that does it (after fork).  Each lookup is bounded by `timeout`: a slow resolver delays a
 request by at most that much and the answer is treated as "no name", as Apache does when the
 lookup fails.  Results, including failures, are cached for `ttl` seconds.
+
+A stall must hold only the requests that need that answer (issue 12): concurrent asks for
+the same lookup share one resolver call (`_inflight`), and the pool has a thread for each
+distinct lookup in flight (up to `max_workers`, started on demand), so a client whose PTR
+answer hangs never queues the lookup of another client behind it.
 """
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
@@ -61,7 +67,7 @@ class Resolver:
     """
 
     def __init__(self, timeout: float = 5.0, ttl: float = 60.0, negative_ttl: float = 10.0,
-                 max_workers: int = 2, max_entries: int = 4096) -> None:
+                 max_workers: int = 64, max_entries: int = 4096) -> None:
         self.timeout = timeout
         self.ttl = ttl
         self.negative_ttl = negative_ttl
@@ -69,11 +75,13 @@ class Resolver:
         self.max_entries = max_entries
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # (a done callback may run in submit's caller)
         # ip -> (expires, name); ip -> (expires, confirmed)
         self._names: dict[str, tuple[float, str | None]] = {}
         self._confirmed: dict[str, tuple[float, bool]] = {}
         self._forward: dict[str, tuple[float, frozenset[str]]] = {}
+        # (function name, args) -> the resolver call running for it, shared by its askers
+        self._inflight: dict[tuple[str, tuple[str, ...]], Future] = {}
         self.lookups = 0  # number of resolver calls actually made (for tests/metrics)
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -84,15 +92,35 @@ class Resolver:
                 self._pool = ThreadPoolExecutor(max_workers=self.max_workers,
                                                 thread_name_prefix="fastcore-dns")
                 self._pool_pid = pid
+                self._inflight.clear()  # the parent's calls do not run here
             return self._pool
 
     def _bounded(self, fn: Callable[..., _T], *args: str) -> _T | None:
-        self.lookups += 1
-        fut: Future[_T] = self._executor().submit(fn, *args)
+        """fn(*args) on a pool thread, waited for at most `timeout`; a call already
+        running for the same arguments is joined rather than repeated."""
+        key = (fn.__name__, args)
+        with self._lock:
+            fut: Future[_T] | None = self._inflight.get(key)
+        if fut is None:
+            executor = self._executor()
+            with self._lock:
+                fut = self._inflight.get(key)
+                if fut is None:
+                    self.lookups += 1
+                    fut = executor.submit(fn, *args)
+                    self._inflight[key] = fut
+                    fut.add_done_callback(functools.partial(self._landed, key))
         try:
             return fut.result(timeout=self.timeout)
         except FutureTimeout:
             return None
+
+    def _landed(self, key: tuple[str, tuple[str, ...]], fut: Future) -> None:
+        """A resolver call finished: later asks start a new one (the caches keep its
+        answer for their TTL)."""
+        with self._lock:
+            if self._inflight.get(key) is fut:
+                del self._inflight[key]
 
     def _cache_get(self, cache: dict[str, tuple[float, _T]], key: str) -> tuple[float, _T] | None:
         hit = cache.get(key)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 
@@ -125,3 +126,37 @@ def test_forward_lookup_cached(fake_dns) -> None:
                                                         ("a", "nowhere.example")]
     finally:
         r.close()
+
+
+def test_a_stalled_lookup_holds_only_its_own_askers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: more clients stalled than the old two-thread pool had threads, and a
+    fast client's lookup still answers at once; askers of one stalled lookup share it."""
+    release = threading.Event()
+    calls: list[str] = []
+
+    def gethostbyaddr(ip: str):
+        calls.append(ip)
+        if ip.startswith("192.0.2."):
+            release.wait(10)
+        return "h-" + ip.replace(".", "-") + ".example", [], [ip]
+
+    monkeypatch.setattr(socket, "gethostbyaddr", gethostbyaddr)
+    r = Resolver(timeout=5.0)
+    slow = [threading.Thread(target=r.reverse, args=(f"192.0.2.{i % 3}", False))
+            for i in range(6)]
+    try:
+        for t in slow:
+            t.start()
+        deadline = time.monotonic() + 2
+        while len(calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+        assert r.reverse("198.51.100.7", False) == "h-198-51-100-7.example"
+        assert time.monotonic() - started < 1.0
+        assert sorted(calls) == ["192.0.2.0", "192.0.2.1", "192.0.2.2", "198.51.100.7"]
+    finally:
+        release.set()
+        for t in slow:
+            t.join(5)
+        r.close()
+    assert r.lookups == 4  # six askers of three stalled names: one call per name
