@@ -115,6 +115,7 @@ cdef extern from "fc_fast.h" nogil:
         int nenv
         fc_dw_dep *deps
         int ndeps
+        int host_need
     ctypedef struct fc_flog:
         int fd
         int buffered
@@ -153,6 +154,7 @@ cdef extern from "fc_fast.h" nogil:
         size_t clientlen
         char rhost[256]
         size_t rhostlen
+        int dns_level
         int remote_port
         int64_t addr_key
         fc_sb_t *sb

@@ -108,7 +108,7 @@ cdef class FastCache:
             int expires_kind=0, long long expires_value=0, tuple probes=(),
             bytes links=b"", bytes peer_rule=b"", tuple variants=(),
             long long ctime_ns=0, bytes upgrade=b"", tuple env_checks=(),
-            tuple deps=()) -> bool:
+            tuple deps=(), int host_need=0) -> bool:
         """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
         is opened and checked against (ino, size, mtime_ns); False when it changed or the
         header would not fit.  expires_kind/value: mod_expires' rule (core/cacheable.py's
@@ -123,7 +123,9 @@ cdef class FastCache:
         (src/fc_upgrade.h), b"" for none.  env_checks: SetEnvIf rules as ((kind, header
         name, pattern, PCRE2 options or -1 for a substring, caseless), ...); a request any
         of them matches goes to Python (src/fc_setenvif.h).  deps: the DirDep pairs of
-        the directories the answer rests on (DirWatch.watch), checked before each hit."""
+        the directories the answer rests on (DirWatch.watch), checked before each hit.
+        host_need: 1 when the answer logs a looked-up name (HostnameLookups On): only a
+        connection whose lookup was made (FastConn.dns_level) is served."""
         cdef fc_fentry *e
         cdef int rc, i
         cdef fc_variant *vp
@@ -170,6 +172,7 @@ cdef class FastCache:
             e.ka_timeout = keep_alive_timeout
             e.timeout = timeout
             e.log_set = log_set
+            e.host_need = host_need
             for i in range(FC_NLV):
                 v = log_values[i]
                 e.lv[i] = _dupb(v); e.lvlen[i] = len(v)
@@ -494,6 +497,11 @@ cdef class FastConn:
     property closing:
         def __get__(self): return bool(self.k.closing)
         def __set__(self, bint v): self.k.closing = v
+
+    property dns_level:
+        """1 once the connection's reverse lookup was made (remote_host is its name)."""
+        def __get__(self): return self.k.dns_level
+        def __set__(self, int v): self.k.dns_level = v
 
     property remote_host:
         def __get__(self): return self.k.rhost[:self.k.rhostlen] if self.k.rhostlen else None

@@ -41,7 +41,7 @@ class _Entry:
                  "exp_val", "ctype", "content", "ffd",
                  "strategy", "keep_alive", "max_ka", "ka_timeout", "timeout", "log_set", "lv",
                  "vhost", "refs", "dead", "probes", "fixed", "sline", "links", "peer",
-                 "variants", "upgrade", "env", "deps")
+                 "variants", "upgrade", "env", "deps", "host_need")
     path: bytes
     dev: int
     ino: int
@@ -73,6 +73,7 @@ class _Entry:
     upgrade: bytes  # Protocols' names a connection's first answer announces: fc_upgrade.h
     env: tuple[Check, ...]  # SetEnvIf rules: any match sends the request to Python
     deps: tuple[DirDep, ...]  # directories the answer rests on (dirwatch.py)
+    host_need: int  # 1: served only once the connection's name was looked up (dns_level)
 
 
 class FastCache:
@@ -116,7 +117,7 @@ class FastCache:
             expires_kind: int = 0, expires_value: int = 0, probes: tuple = (),
             links: bytes = b"", peer_rule: bytes = b"", variants: tuple = (),
             ctime_ns: int = 0, upgrade: bytes = b"", env_checks: tuple = (),
-            deps: tuple = ()) -> bool:
+            deps: tuple = (), host_need: int = 0) -> bool:
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
         room = len(upgrade) + UPG_ROOM if upgrade else 0
@@ -169,6 +170,7 @@ class FastCache:
         e.env = env
         e.variants = tuple((bytes(k).lower(), bytes(m), bytes(b)) for k, m, b in variants)
         e.deps = tuple(deps)
+        e.host_need = host_need
         with self.lock:
             keep = want_content and size <= self.small_max and self.content_bytes + size <= self.budget
             if keep:

@@ -150,6 +150,7 @@ class FastConn:
         self.closing = False
         self._eof = False
         self._rhost = b""
+        self.dns_level = 0  # 1 once the reverse lookup was made (remote_host: its name)
         self.out: list | None = None  # [header, entry key, entry, offset, count, body]
         self.timed_out = False
         self._timeout, self._ka_timeout = 60.0, 5.0
@@ -308,8 +309,10 @@ class FastConn:
             c._release(key, e, True)
             c.fallbacks += 1
             return FALLBACK
-        if (e.links and not links_ok(e.links)) or (e.peer and not peer_granted(e.peer, self.client)):
-            # a refused symlink, or a client Require ip does not grant: the Python path's 403
+        if (e.links and not links_ok(e.links)) or (e.peer and not peer_granted(e.peer, self.client)) \
+                or e.host_need > self.dns_level:
+            # a refused symlink, or a client Require ip does not grant: the Python path's 403;
+            # or a name to look up first (HostnameLookups On): the Python path asks for it
             c._release(key, e, False)
             c.fallbacks += 1
             return FALLBACK

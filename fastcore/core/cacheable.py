@@ -115,6 +115,9 @@ class Contribution:
     # the gate as checks the C engine runs itself (any match: Python answers); None: the
     # gate is Python's only and the engine never holds the entry
     engine_checks: tuple[EngineCheck, ...] | None = None
+    # 1: the answer logs the client's looked-up name (HostnameLookups On, %h): the engine
+    # serves only a connection whose lookup was made (the first request of each makes it)
+    host_need: int = 0
 
 
 # File-system tests an answer's producer made (txn.probes: mod_rewrite's -f/-d/-s/-x/-l
@@ -284,6 +287,7 @@ class CacheEntry:
     upgrade: str = ""  # Protocols' names a connection's first answer announces (protocols.py)
     engine_checks: tuple[EngineCheck, ...] = ()  # the gates as the C engine runs them
     deps: tuple[DirDep, ...] = ()  # watched directories it rests on (both caches check)
+    host_need: int = 0  # Contribution.host_need: the engine's only (the Python cache skips it)
 
 
 @cache
@@ -297,17 +301,20 @@ def _contributions(loaded: tuple[str, ...]) -> tuple[ContributionFn, ...]:
 
 
 def core_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
-    """The core's share: no reverse lookup (%h) under HostnameLookups; then Last-Modified,
-    a strong ETag (a weak one becomes strong a second later), Accept-Ranges and a
-    non-zero Content-Length."""
-    if (dc.hostname_lookups or "off") != "off":
+    """The core's share: under HostnameLookups On, hits only on a connection whose name
+    was looked up (host_need; Double's confirmation stays on the full path); then
+    Last-Modified, a strong ETag (a weak one becomes strong a second later), Accept-Ranges
+    and a non-zero Content-Length."""
+    lookups = dc.hostname_lookups or "off"
+    if lookups not in ("off", "on"):
         return NOT_CACHEABLE
+    need = 1 if lookups == "on" else 0
     if served is None:
-        return NOTHING
+        return Contribution(host_need=need) if need else NOTHING
     tag = served.tag
     if tag is None or tag.startswith("W/") or served.size == 0:
         return NOT_CACHEABLE
-    return Contribution(head=b"".join((
+    return Contribution(host_need=need, head=b"".join((
         b"Last-Modified: ", _sf.http_date(served.mtime), b"\r\nETag: ", tag.encode(),
         b"\r\nAccept-Ranges: ", accept_ranges(dc).encode(), b"\r\nContent-Length: ",
         str(served.size).encode(), b"\r\n")))
@@ -409,7 +416,7 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
                       host=txn.headers_in.get("host") if host_bound else None,
                       links=encode_links(txn.link_checks), peer_rule=peer_rule,
                       variants=tuple(variants), upgrade=offers, engine_checks=engine_checks,
-                      deps=tuple(txn.deps))
+                      deps=tuple(txn.deps), host_need=max(c.host_need for c in parts))
 
 
 # the announcement as the edits see it on a connection's first answer (protocols.py)

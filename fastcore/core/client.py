@@ -96,6 +96,11 @@ class ReqCtx:
             return frozenset()
         return self._resolver.forward(name)
 
+    @property
+    def looked_up(self) -> bool:
+        """Whether this connection's reverse lookup was made (cached_host is its name)."""
+        return self._looked_up
+
     def cached_host(self) -> str | None:
         """The name if an earlier lookup on this connection found one; never does DNS.
         (Apache's %h with HostnameLookups Off shows a name a `Require host` looked up.)"""

@@ -153,7 +153,7 @@ class Engine:
                 ctime_ns=e.ctime_ns, upgrade=e.upgrade.encode("latin-1"),
                 env_checks=tuple((k.kind, k.name, k.pattern, k.options, k.icase)
                                  for k in e.engine_checks),
-                deps=e.deps)
+                deps=e.deps, host_need=e.host_need)
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
 
@@ -237,12 +237,13 @@ class EngineLink:
         return bool(self.fc.pending_output)
 
     def prepare(self, requests: int, slot: int, timeout: float, keep_alive_timeout: float,
-                remote_host: str | None) -> None:
+                remote_host: str | None, looked_up: bool = False) -> None:
         """Hand the Python side's view to the engine before it serves."""
         fc = self.fc
         fc.requests = requests
         fc.slot = slot
         fc.set_timeouts(timeout, keep_alive_timeout)
+        fc.dns_level = 1 if looked_up else 0  # HostnameLookups On's hits (host_need)
         if remote_host is not None:
             # the C %h prints it as given: escaped here as the Python formatter escapes it
             fc.remote_host = escape(remote_host).encode("latin-1", "replace")

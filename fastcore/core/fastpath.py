@@ -127,6 +127,8 @@ class ResponseCache:
             # a component turned into a refused symlink: the full path answers (403)
             self.entries.pop(key, None)
             return None
+        if e.host_need:
+            return None  # a name to look up (or reuse) first: the full path does it
         if e.peer_rule and not _fp.peer_granted(e.peer_rule, client_ip.encode("latin-1")):
             return None  # a client the rule does not grant: the full path's 403
         return CacheHit(stored, st)

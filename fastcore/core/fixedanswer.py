@@ -56,7 +56,7 @@ def fixed_answer(server_line: bytes, txn: Transaction, req: Request, resp: Respo
     dc = txn.dirconf or txn.vhost.dir_defaults
     for c in shares(txn, dc, None):  # every module's word on this scope's answers
         if (not c.cacheable or c.gate is not None or c.expiry is not None
-                or c.peer_rule is not None):
+                or c.peer_rule is not None or c.host_need):
             return None
     head = serialize.response_head(server_line, txn, req, resp, _MARK[2:], dc)
     line_end = head.find(b"\r\n") + 2

@@ -93,6 +93,8 @@ typedef struct fc_fentry {
     char *upg; size_t upglen;          /* Protocols' names a first answer announces (fc_upgrade.h) */
     struct fc_envcheck_s *env; int nenv;  /* SetEnvIf rules: any match -> Python (fc_setenvif.h) */
     fc_dw_dep *deps; int ndeps;        /* directories the answer rests on (fc_dirwatch.h) */
+    int host_need;                     /* HostnameLookups On: the connection's name must be
+                                        * looked up already (k->dns_level), for %h */
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -125,6 +127,8 @@ typedef struct {
     int owned, lingering, writing;    /* event loop: C-only connection, its states */
     char client[64]; size_t clientlen;
     char rhost[256]; size_t rhostlen;
+    int dns_level;                     /* 1: the reverse lookup was made (rhost is its name,
+                                        * empty when none): Python's ReqCtx says so */
     int remote_port;
     int64_t addr_key;
     fc_sb_t *sb; int slot;
@@ -413,6 +417,13 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     if (e->links && !fc_links_ok(e->links, e->linkslen)) {
         /* a refused symlink (or a vanished component): the Python path answers 403 and
          * logs it; the entry stays, valid again once the link is gone */
+        fc_cache_release(c, e, 0);
+        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+        return FC_FALLBACK;
+    }
+    if (e->host_need > k->dns_level) {
+        /* HostnameLookups On and no lookup yet on this connection: Python makes it (a
+         * worker thread waits for the resolver; the engine never does) */
         fc_cache_release(c, e, 0);
         __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
         return FC_FALLBACK;

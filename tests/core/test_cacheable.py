@@ -76,11 +76,19 @@ def test_max_ranges_none_and_delivery() -> None:
 
 @pytest.mark.parametrize("change", [
     {"enc": "gzip"}, {"tag": 'W/"a-b"'}, {"tag": None}, {"size": 0},
-    {"dc": DirConfig(hostname_lookups="on")},
+    {"dc": DirConfig(hostname_lookups="double")},
     {"dc": _authz(RequireGroup("any", (Require("host", ("example.com",)),)))},
 ])
 def test_not_cacheable(change: dict[str, object]) -> None:
     assert entry_for(_txn(), _served(**change), "/a.html", 0) is None
+
+
+def test_hostname_lookups_on_waits_for_the_connections_lookup() -> None:
+    """HostnameLookups On: an entry the engine serves only where the name was looked up
+    (host_need), which no fixed answer or Off scope asks for."""
+    e = entry_for(_txn(), _served(DirConfig(hostname_lookups="on")), "/a.html", 0)
+    assert e is not None and e.host_need == 1
+    assert entry_for(_txn(), _served(DirConfig(hostname_lookups="off")), "/a.html", 0).host_need == 0
 
 
 def test_static_require_is_cacheable() -> None:
