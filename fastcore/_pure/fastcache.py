@@ -192,7 +192,9 @@ class FastCache:
                   status_line: bytes, mid: bytes, ctype_line: bytes, body: bytes,
                   **kw: Any) -> bool:
         """A fixed answer for GET (the C engine's put_fixed, src/fc_rwfixed.h)."""
-        return put_fixed(self, _Entry(), addr_key, host, target, status, status_line, mid,
+        e = _Entry()
+        e.host_need = 0  # (a fixed answer never logs a looked-up name: fixedanswer.py)
+        return put_fixed(self, e, addr_key, host, target, status, status_line, mid,
                          ctype_line, body, **kw)
 
     def _link(self, addr_key: int, host: bytes | None, target: bytes, e: _Entry) -> None:
