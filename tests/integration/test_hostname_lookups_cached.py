@@ -8,10 +8,9 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from support.apache_oracle import ApacheOracle
+from support.apache_oracle import ApacheOracle, OraclePair, start_pair
 from support.inprocess import FastcoreThread
 
 MODULES = ("mpm_event", "authz_core", "mime")
@@ -36,32 +35,19 @@ CustomLog "{run}/names_log" names
 """
 
 
-@dataclass
-class Pair:
-    apache: ApacheOracle
-    fastcore: ApacheOracle
-
-
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OraclePair]:
     root = tmp_path_factory.mktemp("hostnames")
     www = root / "www"
     www.mkdir()
     (www / "a.html").write_text("<p>a</p>\n")
     os.utime(www / "a.html", (WHEN, WHEN))
-    runs = []
-    for name in ("apache", "fastcore"):
-        run = root / name
-        run.mkdir()
-        site = SITE.replace("{www}", str(www)).replace("{run}", str(run))
-        runs.append(ApacheOracle(str(run), site, modules=MODULES, fastcore=name == "fastcore"))
-    for o in runs:
-        o.start()
+    both = start_pair(str(root), SITE.replace("{www}", str(www)), MODULES)
     try:
-        yield Pair(*runs)
+        yield both
     finally:
-        for o in runs:
-            o.stop()
+        both.apache.stop()
+        both.fastcore.stop()
 
 
 def _connection(port: int, n: int) -> list[bytes]:
@@ -95,7 +81,7 @@ def _log(o: ApacheOracle, lines: int) -> list[str]:
     return got
 
 
-def test_later_requests_are_engine_hits_logging_the_looked_up_name(pair: Pair) -> None:
+def test_later_requests_are_engine_hits_logging_the_looked_up_name(pair: OraclePair) -> None:
     srv = FastcoreThread(pair.fastcore.conf_path, board="compiled")
     try:
         _connection(srv.port, 1)  # the entry exists from here on

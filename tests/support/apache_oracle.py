@@ -125,3 +125,25 @@ def both_answers(tmp: str, site: str, modules: tuple[str, ...],
                                           "Connection: close\r\n\r\n".encode()))
                 for m, p, h in cases + cases]
     return got
+
+
+@dataclass
+class OraclePair:
+    """Real Apache and fastcore, each on its own port, running the same site."""
+
+    apache: ApacheOracle
+    fastcore: ApacheOracle
+
+
+def start_pair(root: str, site: str, modules: tuple[str, ...]) -> OraclePair:
+    """Both servers started over `site`, in root/apache and root/fastcore; "{run}" in the
+    site becomes each one's own run directory (its logs).  The caller stops them."""
+    runs = []
+    for name in ("apache", "fastcore"):
+        run = os.path.join(root, name)
+        os.makedirs(run)
+        runs.append(ApacheOracle(run, site.replace("{run}", run), modules=modules,
+                                 fastcore=name == "fastcore"))
+    for o in runs:
+        o.start()
+    return OraclePair(*runs)
