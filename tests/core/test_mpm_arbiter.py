@@ -1,10 +1,12 @@
 """The parent's once-a-second spare maintenance and its error-log lines, without forking."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import socket
+from collections.abc import Iterator
 from types import ModuleType
 
 from fastcore.config.model import MpmConfig
@@ -114,55 +116,54 @@ class _Listeners:
         return self._fds
 
 
-def test_waiting_connections_get_their_children_at_once(impl, tmp_path) -> None:
-    """Default prefork sizing, 5 children busy, 40 connections in the accept queue: the
-    next reading starts 32 (BURST), the one after the 8 still missing, none after that."""
-    arb = _arbiter(impl.load("scoreboard"), MpmConfig(name="prefork"), tmp_path)
-    for i in range(5):
-        arb.spawn(i)
-    _busy(arb)
+@contextlib.contextmanager
+def _queued(arb: Arbiter, n: int) -> Iterator[socket.socket]:
+    """A listener given to arb with n connections waiting in its accept queue."""
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(128)
-    clients = [socket.create_connection(lsock.getsockname()) for _ in range(40)]
+    clients = [socket.create_connection(lsock.getsockname()) for _ in range(n)]
+    arb.listeners = _Listeners([lsock.fileno()])
     try:
-        arb.listeners = _Listeners([lsock.fileno()])
+        yield lsock
+    finally:
+        for c in clients:
+            c.close()
+        lsock.close()
+
+
+def _five_busy(impl, mc: MpmConfig, tmp_path) -> Arbiter:
+    arb = _arbiter(impl.load("scoreboard"), mc, tmp_path)
+    for i in range(5):
+        arb.spawn(i)
+    _busy(arb)
+    return arb
+
+
+def test_waiting_connections_get_their_children_at_once(impl, tmp_path) -> None:
+    """Default prefork sizing, 5 children busy, 40 connections in the accept queue: the
+    next reading starts 32 (BURST), the one after the 8 still missing, none after that."""
+    arb = _five_busy(impl, MpmConfig(name="prefork"), tmp_path)
+    with _queued(arb, 40) as lsock:
         arb.follow_queue()
         assert len(arb.spawned) == 5 + 32
         arb.follow_queue()  # the new children are starting ('S'): they count as idle
         assert len(arb.spawned) == 5 + 40
         arb.follow_queue()
         assert len(arb.spawned) == 5 + 40
-        _busy(arb)  # they took connections; nothing waits any more: nothing to start
-        for _ in clients[:20]:
+        _busy(arb)  # all 45 took a connection; 20 of the 40 are accepted, 20 still wait
+        for _ in range(20):
             lsock.accept()[0].close()
         arb.follow_queue()
         assert len(arb.spawned) == 5 + 40 + 20
-    finally:
-        for c in clients:
-            c.close()
-        lsock.close()
 
 
 def test_the_queue_never_takes_a_generation_past_max_request_workers(impl, tmp_path) -> None:
-    arb = _arbiter(impl.load("scoreboard"), MpmConfig(name="prefork", max_request_workers=8),
-                   tmp_path)
-    for i in range(5):
-        arb.spawn(i)
-    _busy(arb)
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(128)
-    clients = [socket.create_connection(lsock.getsockname()) for _ in range(20)]
-    try:
-        arb.listeners = _Listeners([lsock.fileno()])
+    arb = _five_busy(impl, MpmConfig(name="prefork", max_request_workers=8), tmp_path)
+    with _queued(arb, 20):
         arb.follow_queue()
         _busy(arb)
         arb.follow_queue()
         assert len(arb.children) == 8
         log = (tmp_path / "error_log").read_text()
         assert log.count("AH00161: server reached MaxRequestWorkers setting") == 1
-    finally:
-        for c in clients:
-            c.close()
-        lsock.close()
