@@ -2,7 +2,9 @@
 
 It never serves a request. Once a second it reaps children, replaces those that died
 and keeps the number of idle workers between the spare bounds as httpd does (spawning at a
-doubling rate up to 32 per second). Signals as httpd: TERM stop, HUP restart, USR1 graceful
+doubling rate up to 32 per second); in between, every QUEUE_TICK, it reads the listeners'
+accept queues and starts at once the children that waiting connections need
+(fastcore.mpm.spawning: a deliberate difference from httpd). Signals as httpd: TERM stop, HUP restart, USR1 graceful
 restart (the new configuration is read and checked first; a broken one keeps the old one
 running), WINCH graceful stop bounded by GracefulShutdownTimeout, and (nginx's, not httpd's)
 USR2 hot upgrade: a new master is exec'd on the same listening sockets.
@@ -22,6 +24,7 @@ from typing import Any
 import fastcore
 from fastcore._ext import load
 from fastcore.mpm import listeners as lst
+from fastcore.mpm.backlog import total_queued
 from fastcore.mpm.child import (
     APEXIT_CHILDFATAL,
     CHILD_SIGNALS,
@@ -29,9 +32,11 @@ from fastcore.mpm.child import (
     child_main,
 )
 from fastcore.mpm.errlog import ErrorLog
-from fastcore.mpm.proctable import NOT_ACCEPTING, ProcTable
+from fastcore.mpm.priority import boost_parent, restore_child
+from fastcore.mpm.proctable import ProcTable
 from fastcore.mpm.sdnotify import Notifier, status_line
 from fastcore.mpm.sizing import MAX_SPAWN_RATE, Sizing, compute
+from fastcore.mpm.spawning import QUEUE_TICK, count_idle, queue_demand
 
 SILENT_SIGNALS = {signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGWINCH}
 HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGWINCH,
@@ -99,6 +104,7 @@ class Arbiter:
         for w in self.sizing.warnings:
             self.errlog.stderr_too(w)
             self.errlog.log("warn", f"mpm_{self.sizing.mpm}", w)
+        self.nice = boost_parent()
         self.sb = load("scoreboard").Scoreboard(self.sizing.server_limit,
                                                 self.sizing.thread_limit)
         self.sb.start_time = time.time()
@@ -113,6 +119,7 @@ class Arbiter:
         self.spawn_rate = 1
         self.maxworkers_reported = False
         self.pending: list[int] = []
+        self.child_exited = False  # SIGCHLD since the last reap
         self.rfd, self.wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.signals_installed = False
         self.cleaned = False
@@ -153,7 +160,9 @@ class Arbiter:
         os.replace(tmp, self.pid_file)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
-        if signum != signal.SIGCHLD:
+        if signum == signal.SIGCHLD:
+            self.child_exited = True
+        else:
             self.pending.append(signum)
 
     def install_signals(self) -> None:
@@ -164,14 +173,11 @@ class Arbiter:
 
     # -- children ------------------------------------------------------------------------
 
-    def _free_index(self) -> int | None:
-        used = {c.index for c in self.children.values()}
-        for i in range(self.sizing.server_limit):
-            if i not in used:
-                return i
-        return None
-
     def spawn(self, index: int) -> None:
+        self.spawn_many([index])
+
+    def _prepare(self, index: int) -> ChildContext:
+        """The slot's scoreboard and process records, and what the child gets."""
         g = self.gen
         # httpd marks only the ThreadsPerChild slots starting; the rest of ThreadLimit's
         # room stays dead ('.'), so ?auto's Scoreboard shows no phantom 'S' workers
@@ -181,32 +187,38 @@ class Arbiter:
             else:
                 self.sb.set_status(self.sb.slot(index, t), ".")
         self.proctable.prepare(index, g.number)
-        ctx = ChildContext(
+        return ChildContext(
             cfg=g.cfg, sizing=g.sizing, scoreboard=self.sb, server=g.server, mutex=g.mutex,
             listen_fds=self.listeners.fds(), listen_addrs=self.listeners.addrs(),
             reuseport=self.listeners.reuseport, index=index, generation=g.number,
-            errlog=self.errlog, proctable=self.proctable)
+            errlog=self.errlog, proctable=self.proctable, nice=self.nice)
+
+    def spawn_many(self, indices: list[int]) -> None:
+        """Fork one child per slot index, back to back: everything is prepared first and
+        the heap frozen once, so between two forks the parent writes (and copies on
+        write) as few pages as possible; a fork costs it CPU it may have to wait for."""
+        ctxs = [self._prepare(i) for i in indices]
+        body = self.gen.body
         _freeze_heap()
         # Signals stay blocked across fork: one sent to the new child before it is ready
         # waits for its sigwait() thread instead of hitting the parent's inherited handler.
         signal.pthread_sigmask(signal.SIG_BLOCK, CHILD_SIGNALS)
         try:
-            pid = os.fork()
-        except OSError:
+            for ctx in ctxs:
+                pid = os.fork()
+                if pid == 0:
+                    status = 1
+                    try:
+                        os.close(self.rfd)
+                        os.close(self.wfd)
+                        signal.set_wakeup_fd(-1)
+                        status = child_main(ctx, body)
+                    finally:
+                        os._exit(status)
+                self.proctable.set_pid(ctx.index, pid)
+                self.children[pid] = Child(pid, ctx.index, ctx.generation, time.monotonic())
+        finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, CHILD_SIGNALS)
-            raise
-        if pid == 0:
-            status = 1
-            try:
-                os.close(self.rfd)
-                os.close(self.wfd)
-                signal.set_wakeup_fd(-1)
-                status = child_main(ctx, g.body)
-            finally:
-                os._exit(status)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, CHILD_SIGNALS)
-        self.proctable.set_pid(index, pid)
-        self.children[pid] = Child(pid, index, g.number, time.monotonic())
 
     def _current(self) -> list[Child]:
         return [c for c in self.children.values()
@@ -278,34 +290,23 @@ class Arbiter:
 
     # -- spares --------------------------------------------------------------------------
 
+    def _free_indices(self, count: int) -> list[int]:
+        used = {c.index for c in self.children.values()}
+        return [i for i in range(self.sizing.server_limit) if i not in used][:count]
+
     def maintain(self) -> None:
         """httpd's perform_idle_server_maintenance, once a second."""
         s = self.gen.sizing
         current = self._current()
-        idle = 0
-        idle_child: Child | None = None
-        for c in current:
-            if self.proctable.flags(c.index) & NOT_ACCEPTING:
-                continue
-            n = 0
-            for t in range(s.threads_per_child):
-                st = self.sb.get_status(self.sb.slot(c.index, t))
-                if st in "_S":
-                    n += 1
-            idle += n
-            if n == s.threads_per_child:
-                idle_child = c
-        if idle > s.max_spare and idle_child is not None:
-            self.tell(idle_child, signal.SIGUSR1)
+        counted = count_idle(self.sb, self.proctable, current, s.threads_per_child)
+        idle = counted.idle
+        if idle > s.max_spare and counted.idle_child is not None:
+            self.tell(counted.idle_child, signal.SIGUSR1)
             self.spawn_rate = 1
         elif idle < s.min_spare:
             room = s.daemons_limit - len(current)
             if room <= 0:
-                if not self.maxworkers_reported:
-                    self.errlog.log("error", f"mpm_{s.mpm}",
-                                    f"{_MAXWORKERS_AH[s.mpm]}: server reached MaxRequestWorkers "
-                                    "setting, consider raising the MaxRequestWorkers setting")
-                    self.maxworkers_reported = True
+                self._reached_max_workers()
                 self.spawn_rate = 1
                 return
             count = min(self.spawn_rate, room)
@@ -314,21 +315,38 @@ class Arbiter:
                                 "need to increase StartServers, or Min/MaxSpareServers), "
                                 f"spawning {count} children, there are {idle} idle, and "
                                 f"{len(current)} total children")
-            for _ in range(count):
-                index = self._free_index()
-                if index is None:
-                    break
-                self.spawn(index)
+            self.spawn_many(self._free_indices(count))
             self.spawn_rate = min(self.spawn_rate * 2, MAX_SPAWN_RATE)
         else:
             self.spawn_rate = 1
 
+    def _reached_max_workers(self) -> None:
+        if not self.maxworkers_reported:
+            s = self.gen.sizing
+            self.errlog.log("error", f"mpm_{s.mpm}",
+                            f"{_MAXWORKERS_AH[s.mpm]}: server reached MaxRequestWorkers "
+                            "setting, consider raising the MaxRequestWorkers setting")
+            self.maxworkers_reported = True
+
+    def follow_queue(self) -> None:
+        """fastcore's addition to httpd's rule (fastcore.mpm.spawning): connections waiting
+        in the accept queue that the idle workers cannot take get their processes now."""
+        waiting = total_queued(self.listeners.fds())
+        if waiting <= 0:
+            return
+        s = self.gen.sizing
+        current = self._current()
+        idle = count_idle(self.sb, self.proctable, current, s.threads_per_child).idle
+        room = s.daemons_limit - len(current)
+        if waiting > idle and room <= 0:
+            self._reached_max_workers()
+            return
+        count = queue_demand(waiting, idle, s.threads_per_child, room)
+        if count:
+            self.spawn_many(self._free_indices(count))
+
     def start_children(self) -> None:
-        for _ in range(self.gen.sizing.start_servers):
-            index = self._free_index()
-            if index is None:
-                break
-            self.spawn(index)
+        self.spawn_many(self._free_indices(self.gen.sizing.start_servers))
 
     # -- restarts and stops ----------------------------------------------------------------
 
@@ -397,6 +415,7 @@ class Arbiter:
         if pid == 0:  # pragma: no cover - replaced by exec
             try:
                 signal.set_wakeup_fd(-1)
+                restore_child(self.nice)  # the new master boosts itself from the same base
                 for fd in fds:
                     os.set_inheritable(fd, True)
                 os.execve(sys.executable, sys.orig_argv, env)
@@ -516,7 +535,8 @@ class Arbiter:
         status = 0
         try:
             while True:
-                self._sleep(max(0.0, 1.0 - (time.monotonic() - last)))
+                # the once-a-second maintenance, and the accept queues read in between
+                self._sleep(max(0.0, min(1.0 - (time.monotonic() - last), QUEUE_TICK)))
                 while self.pending:
                     sig = self.pending.pop(0)
                     if sig in (signal.SIGTERM, signal.SIGINT):
@@ -529,15 +549,19 @@ class Arbiter:
                         self.upgrade()
                         continue
                     self.graceful(hard=sig == signal.SIGHUP)
-                if not self.reap():
-                    self.stop(graceful=False)
-                    return APEXIT_CHILDFATAL
+                second = time.monotonic() - last >= 1.0
+                if self.child_exited or second:
+                    self.child_exited = False
+                    if not self.reap():
+                        self.stop(graceful=False)
+                        return APEXIT_CHILDFATAL
                 self.reap_upgrade()
-                if time.monotonic() - last >= 1.0:
+                if second:
                     last = time.monotonic()
                     self.maintain()
                     if self.notifier.enabled:
                         self.notifier.status(self._status())
+                self.follow_queue()
         finally:
             self.cleanup()
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastcore.mpm.errlog import ErrorLog
 from fastcore.mpm.listeners import apply_buffer_sizes
+from fastcore.mpm.priority import restore_child
 from fastcore.mpm.proctable import NOT_ACCEPTING, QUIESCING
 from fastcore.mpm.sizing import Sizing
 
@@ -67,12 +68,15 @@ class ChildContext:
     wakers: list[Callable[[], None]] = field(default_factory=list)
     on_exit: Callable[[], None] | None = None
     modules_at_fork: frozenset[str] | None = None  # set under AUDIT_IMPORTS_ENV only
+    nice: int | None = None  # the server's nice value, under its boosted parent (priority.py)
 
     # -- start-up --------------------------------------------------------------------
 
     def child_init(self) -> None:
         """After fork: signals, identity, the accept mutex and the HTTP server's child hook."""
         signal.pthread_sigmask(signal.SIG_BLOCK, CHILD_SIGNALS)  # already, after fork
+        if self.nice is not None:
+            restore_child(self.nice)  # before any thread starts: threads inherit it
         for sig in CHILD_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
         if self.reuseport:

@@ -1,9 +1,12 @@
 """The parent's once-a-second spare maintenance and its error-log lines, without forking."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import socket
+from collections.abc import Iterator
 from types import ModuleType
 
 from fastcore.config.model import MpmConfig
@@ -39,6 +42,7 @@ def _arbiter(sb_mod: ModuleType, mc: MpmConfig, tmp_path) -> Arbiter:
         arb.spawned.append(index)
 
     arb.spawn = spawn
+    arb.spawn_many = lambda indices: [spawn(i) for i in indices]
     arb.tell = lambda child, sig: (setattr(child, "told", True),
                                    arb.signalled.append((child.pid, sig)))
     return arb
@@ -102,3 +106,64 @@ def test_error_log_line_format(tmp_path) -> None:
     assert re.fullmatch(r"\[\w{3} \w{3} \d{2} \d\d:\d\d:\d\d\.\d{6} \d{4}\] \[core:notice\] "
                         rf"\[pid {os.getpid()}:tid \d+\] AH00052: child pid 7 exit signal "
                         r"Killed \(9\)\n", text)
+
+
+class _Listeners:
+    def __init__(self, fds: list[int]) -> None:
+        self._fds = fds
+
+    def fds(self) -> list[int]:
+        return self._fds
+
+
+@contextlib.contextmanager
+def _queued(arb: Arbiter, n: int) -> Iterator[socket.socket]:
+    """A listener given to arb with n connections waiting in its accept queue."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(128)
+    clients = [socket.create_connection(lsock.getsockname()) for _ in range(n)]
+    arb.listeners = _Listeners([lsock.fileno()])
+    try:
+        yield lsock
+    finally:
+        for c in clients:
+            c.close()
+        lsock.close()
+
+
+def _five_busy(impl, mc: MpmConfig, tmp_path) -> Arbiter:
+    arb = _arbiter(impl.load("scoreboard"), mc, tmp_path)
+    for i in range(5):
+        arb.spawn(i)
+    _busy(arb)
+    return arb
+
+
+def test_waiting_connections_get_their_children_at_once(impl, tmp_path) -> None:
+    """Default prefork sizing, 5 children busy, 40 connections in the accept queue: the
+    next reading starts 32 (BURST), the one after the 8 still missing, none after that."""
+    arb = _five_busy(impl, MpmConfig(name="prefork"), tmp_path)
+    with _queued(arb, 40) as lsock:
+        arb.follow_queue()
+        assert len(arb.spawned) == 5 + 32
+        arb.follow_queue()  # the new children are starting ('S'): they count as idle
+        assert len(arb.spawned) == 5 + 40
+        arb.follow_queue()
+        assert len(arb.spawned) == 5 + 40
+        _busy(arb)  # all 45 took a connection; 20 of the 40 are accepted, 20 still wait
+        for _ in range(20):
+            lsock.accept()[0].close()
+        arb.follow_queue()
+        assert len(arb.spawned) == 5 + 40 + 20
+
+
+def test_the_queue_never_takes_a_generation_past_max_request_workers(impl, tmp_path) -> None:
+    arb = _five_busy(impl, MpmConfig(name="prefork", max_request_workers=8), tmp_path)
+    with _queued(arb, 20):
+        arb.follow_queue()
+        _busy(arb)
+        arb.follow_queue()
+        assert len(arb.children) == 8
+        log = (tmp_path / "error_log").read_text()
+        assert log.count("AH00161: server reached MaxRequestWorkers setting") == 1

@@ -1,0 +1,70 @@
+"""Prefork with httpd's default sizing against more keep-alive clients than children.
+
+StartServers 5, MinSpareServers 5, MaxSpareServers 10, MaxRequestWorkers 256 (no MPM
+directive in the harness's httpd.conf), a fresh server per run, then wrk -c32/-c64/-c256
+on keep-alive connections from the first second: how many requests time out or fail while
+the parent starts the children, and the p99. Apache prefork and fastcore prefork in the
+same run, server on CPU 0 and wrk on CPU 1 (or, --unpinned, wherever the scheduler puts
+them):
+
+    python3 python/spawn_burst.py --rounds 3 --duration 4 [--unpinned]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import servers, workloads  # noqa: E402
+
+SERVER_CPU, CLIENT_CPU = 0, 1
+CONNECTIONS = (32, 64, 256)
+
+
+def one_run(spec: servers.ServerSpec, docroot: str, conns: int, seconds: float,
+            pinned: bool) -> workloads.WrkResult:
+    run = spec.start(docroot, SERVER_CPU if pinned else None)
+    try:
+        w = dataclasses.replace(next(x for x in workloads.WORKLOADS if x.key == "10k-ka"),
+                                connections=conns)
+        return workloads.run_wrk(w, run.port, seconds, CLIENT_CPU if pinned else None)
+    finally:
+        run.stop()
+        servers.cleanup(run)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=4.0)
+    ap.add_argument("--unpinned", action="store_true", help="no taskset for either side")
+    a = ap.parse_args()
+    specs = [next(s for s in servers.peer_specs() if s.name == "apache-prefork"),
+             servers.fastcore_spec("prefork")]
+    base = tempfile.mkdtemp(prefix="spawn-burst-")
+    try:
+        docroot = servers.make_docroot(base)
+        print("| clients | server | errors per run (median; each round) | p99 ms (median) "
+              "| req/s (median) |")
+        print("|---|---|---|---|---|")
+        for conns in CONNECTIONS:
+            for spec in specs:
+                rs = [one_run(spec, docroot, conns, a.duration, not a.unpinned) for _ in range(a.rounds)]
+                errs = [r.errors for r in rs]
+                print(f"| {conns} | {spec.name} | {statistics.median(errs):g} "
+                      f"({', '.join(str(e) for e in errs)}) | "
+                      f"{statistics.median(r.p99_ms for r in rs):,.0f} | "
+                      f"{statistics.median(r.rps for r in rs):,.0f} |", flush=True)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
