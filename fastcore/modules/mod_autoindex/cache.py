@@ -9,7 +9,8 @@ directory and one lstat per entry the listing stat'd, compared with what the cac
 listing saw (inode, mode, size, mtime and ctime, in ns).  So an entry added, removed,
 renamed, rewritten or touched shows on the very next request, without relying on a
 change notification that could be missed or overflow; what the cache saves is the
-per-entry Python work (configuration, type, icon, sort, row text), not the syscalls.
+per-entry Python work (configuration, type, icon, sort, row text), not the syscalls
+(the lstat()s run in C without the GIL: src/fc_dirsig.h, twin _pure/dirsig.py).
 
 Listings that may depend on more are not cached (EntryProbe.volatile): any directory
 or symlink entry (its own walk and .htaccess), any entry decided under a configuration
@@ -25,10 +26,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fastcore._ext import load
+
 if TYPE_CHECKING:
     from fastcore.config.model import DirConfig
     from fastcore.modules.mod_autoindex.probe import EntryProbe
 
+_ds = load("dirsig")  # stats_ok: the per-entry lstat()s in C (src/fc_dirsig.h)
 MAX_LISTINGS = 32
 MAX_BYTES = 16 << 20
 
@@ -49,23 +53,9 @@ class CachedListing:
     dirconf: DirConfig  # compared with `is`; kept alive so its id is not reused
     dir_id: tuple[int, int]
     names: list[str]
-    stats: list[tuple[str, tuple[int, int, int, int, int] | None]]
+    spec: bytes  # each stat'd entry's lstat, as _pure/dirsig.encode packs it
     body: bytes
     streamed: bool
-
-
-def _sig(st: os.stat_result | None) -> tuple[int, int, int, int, int] | None:
-    if st is None:
-        return None
-    return (st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def _lsig(full: str) -> tuple[int, int, int, int, int] | None:
-    try:
-        st = os.lstat(full)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class ListingCache:
@@ -92,10 +82,7 @@ class ListingCache:
             except OSError:
                 fresh = False
         if fresh:
-            for full, sig in item.stats:
-                if _lsig(full) != sig:
-                    fresh = False
-                    break
+            fresh = _ds.stats_ok(os.fsencode(key.dirname), item.spec)
         with self._lock:
             if not fresh:
                 if self._items.get(key) is item:
@@ -117,8 +104,12 @@ class ListingCache:
             prefix = absent + "."
             if any(n == absent or n.startswith(prefix) for n in names):
                 return False
-        item = CachedListing(dirconf, (dir_st.st_dev, dir_st.st_ino), list(names),
-                             [(full, _sig(st)) for full, st in probe.stats.items()],
+        cut = len(probe.dir_slash)
+        if any(not full.startswith(probe.dir_slash) or "/" in full[cut:]
+               for full in probe.stats):
+            return False
+        spec = _ds.encode([(os.fsencode(full[cut:]), st) for full, st in probe.stats.items()])
+        item = CachedListing(dirconf, (dir_st.st_dev, dir_st.st_ino), list(names), spec,
                              body, streamed)
         with self._lock:
             old = self._items.pop(key, None)
