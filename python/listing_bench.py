@@ -6,9 +6,13 @@ alt texts, IndexOptions FancyIndexing VersionSort HTMLTable ...; `Options Indexe
 each pinned to CPU 0 while this client runs on CPU 1.  Each target is fetched --runs times
 (Connection: close, after --warmup unmeasured fetches); the medians are reported, and with
 --strace the syscalls of one listing request per server (strace -f -c attached to every
-thread, one request, no idle subtraction).
+thread, one request, no idle subtraction).  --mpm picks both servers' MPM (event by
+default; section 9b measured prefork); --cold touches one listed file before every
+fetch, so fastcore's listing cache (mod_autoindex/cache.py) never answers and the full
+rendering is measured.
 
     python3 python/listing_bench.py --files 2000 --runs 15 --strace
+    python3 python/listing_bench.py --files 2000 --runs 15 --cold
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from harness import strace  # noqa: E402
-from support.apache_oracle import ApacheOracle  # noqa: E402
+from support.apache_oracle import BASE_MODULES, ApacheOracle  # noqa: E402
 
 BODY = """Include /etc/apache2/mods-available/mime.conf
 Include /etc/apache2/mods-available/autoindex.conf
@@ -39,8 +43,12 @@ DocumentRoot "{root}"
 """
 
 
-def fetch(port: int, target: str) -> tuple[float, bytes]:
-    """(seconds until the whole answer was read, the answer) for one GET."""
+def fetch(port: int, target: str, touch: str | None = None) -> tuple[float, bytes]:
+    """(seconds until the whole answer was read, the answer) for one GET; `touch`: a
+    file given a new mtime first (outside the measured time)."""
+    if touch is not None:
+        now = time.time()
+        os.utime(touch, (now, now))
     t0 = time.perf_counter()
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         s.sendall(f"GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
@@ -88,6 +96,9 @@ def main() -> int:
     ap.add_argument("--targets", default="/,/?F=0")
     ap.add_argument("--strace", action="store_true")
     ap.add_argument("--no-pin", action="store_true")
+    ap.add_argument("--mpm", default="event", choices=("event", "worker", "prefork"))
+    ap.add_argument("--cold", action="store_true")
+    ap.add_argument("--port", type=int, default=0, help="first port (0: any free one)")
     args = ap.parse_args()
     if not args.no_pin:
         os.sched_setaffinity(0, {1})
@@ -99,10 +110,14 @@ def main() -> int:
         results: dict[str, dict[str, float]] = {}
         bodies: dict[str, dict[str, bytes]] = {}
         calls: dict[str, int] = {}
-        for name, is_fc in (("apache", False), ("fastcore", True)):
+        touch = os.path.join(root, "file1.txt") if args.cold else None
+        modules = tuple(f"mpm_{args.mpm}" if m == "mpm_prefork" else m for m in BASE_MODULES)
+        for k, (name, is_fc) in enumerate((("apache", False), ("fastcore", True))):
             wd = os.path.join(tmp, name)
             os.makedirs(wd)
-            srv = ApacheOracle(wd, BODY.format(root=root), fastcore=is_fc).start()
+            extra = {"port": args.port + k} if args.port else {}
+            srv = ApacheOracle(wd, BODY.format(root=root), modules=modules, fastcore=is_fc,
+                               **extra).start()
             try:
                 assert srv.proc is not None
                 if not args.no_pin:
@@ -110,10 +125,10 @@ def main() -> int:
                 results[name], bodies[name] = {}, {}
                 for target in args.targets.split(","):
                     for _ in range(args.warmup):
-                        fetch(srv.port, target)
+                        fetch(srv.port, target, touch)
                     times = []
                     for _ in range(args.runs):
-                        dt, ans = fetch(srv.port, target)
+                        dt, ans = fetch(srv.port, target, touch)
                         times.append(dt)
                     results[name][target] = statistics.median(times) * 1000
                     bodies[name][target] = body_of(ans)
@@ -125,7 +140,8 @@ def main() -> int:
                     calls[name] = count.total
             finally:
                 srv.stop()
-        print(f"{args.files} files, median of {args.runs} (ms), "
+        print(f"{args.files} files, median of {args.runs} (ms), {args.mpm} MPM, "
+              f"{'cold (a file touched before each fetch), ' if args.cold else ''}"
               f"{'unpinned' if args.no_pin else 'server CPU 0, client CPU 1'}")
         print("| request | Apache | fastcore | fastcore / Apache | same body |")
         print("|---|---|---|---|---|")

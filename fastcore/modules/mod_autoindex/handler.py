@@ -230,7 +230,8 @@ def render(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
 def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
                    allowed: Callable[[str], bool] | None = None, signature: str = "",
                    lookup: InsertLookup | None = None,
-                   stat: Callable[[str], os.stat_result] = os.stat) -> tuple[bytes, bool]:
+                   stat: Callable[[str], os.stat_result] = os.stat,
+                   listdir: Callable[[str], list[str]] = os.listdir) -> tuple[bytes, bool]:
     """(listing body, streamed) for directory `dir_path` requested as `uri` (decoded).
 
     `allowed(path)` vetoes entries the way Apache's per-entry sub-request does (access
@@ -241,7 +242,8 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     `streamed` is True when an HTML header/readme was included (Apache then sends the
     listing without Content-Length: chunked, or close-delimited for HTTP/1.0).
     `stat` stats an entry (os.stat; hooks.py passes probe.EntryProbe's, which also
-    learns the entry's walk result for `allowed` and `lookup`).
+    learns the entry's walk result for `allowed` and `lookup`); `listdir` reads the
+    directory (os.listdir; the probe's also records the names for the listing cache).
     Raises OSError if the directory cannot be read (Apache: 403), and
     FancyIndexingUnsupported for settings this module does not reproduce (icons,
     descriptions, style sheets; header/readme files when no `lookup` is given).
@@ -280,7 +282,7 @@ def render_listing(dir_path: str, uri: str, query: str | None, dirconf: Any, *,
     dir_slash = os.path.join(dir_path, "")
 
     ents: list[_Ent] = []
-    for name in os.listdir(dir_path):
+    for name in listdir(dir_path):
         if name in (".", ".."):
             continue
         if pattern is not None and not _fnmatch_period(pattern, name):

@@ -13,6 +13,8 @@ from fastcore.core.mapping import normalize
 from fastcore.core.phases import DECLINED, HANDLER, Hook, HookResult
 from fastcore.core.response import generated
 from fastcore.modules.mod_autoindex import handler as autoindex
+from fastcore.modules.mod_autoindex.cache import LISTINGS, ListingKey
+from fastcore.modules.mod_autoindex.config import autoindex_config
 from fastcore.modules.mod_autoindex.probe import EntryProbe
 from fastcore.modules.mod_dir import dir_config
 from fastcore.modules.mod_negotiation import handler as negotiation
@@ -41,13 +43,21 @@ def listing_handler(core: Handler, txn: Transaction) -> HookResult:
             return generated(200, autoindex.listing_validators(dirname, dc, txn.start_time),
                              autoindex.content_type(dc), b"", txn.proto_num, False)
         sig = core.signature(txn, dc)  # ap_psignature("", r): no <hr> in a listing
+        sig = sig[5:] if sig.startswith("<hr>\n") else sig
+        key = ListingKey(dirname, uri, txn.r_query or "", sig)
         try:
-            probe = EntryProbe(core, txn, dirname, uri, core.entry_allowed(txn),
-                               subrequest_lookup(core, txn, uri))
-            body, streamed = autoindex.render_listing(
-                dirname, uri, txn.r_query, dc, allowed=probe.allowed,
-                signature=sig[5:] if sig.startswith("<hr>\n") else sig,
-                lookup=probe.lookup, stat=probe.stat)
+            hit = LISTINGS.get(key, dc, walk.st) if walk.st is not None else None
+            if hit is not None:
+                body, streamed = hit
+            else:
+                probe = EntryProbe(core, txn, dirname, uri, core.entry_allowed(txn),
+                                   subrequest_lookup(core, txn, uri))
+                body, streamed = autoindex.render_listing(
+                    dirname, uri, txn.r_query, dc, allowed=probe.allowed, signature=sig,
+                    lookup=probe.lookup, stat=probe.stat, listdir=probe.listdir)
+                if walk.st is not None:
+                    titles = "scanhtmltitles" in autoindex_config(dc).effective_options()
+                    LISTINGS.put(key, dc, walk.st, probe, body, streamed, titles)
         except OSError:
             return core.error(txn, 403, dirconf=dc)
         except autoindex.FancyIndexingUnsupported as exc:  # the config layer refuses

@@ -13,6 +13,12 @@ back to the entry) goes through the full per-entry sub-request as before.  <Loca
 the entries whose configuration is the very same object when nothing in it reads the
 entry's file or URI (EntryProbe._path_free); a refusal is always decided (and logged)
 per entry.
+
+For the listing cache (cache.py) the probe also records what the listing read (the
+names, each stat'd entry's lstat) and sets `volatile` when any answer may depend on more
+than that and the request's configuration: a directory or symlink entry (walked in full),
+a decision other than "the main request's own configuration", an <If> section, a
+HeaderName/ReadmeName that was found or is not a plain name in this directory.
 """
 from __future__ import annotations
 
@@ -58,6 +64,10 @@ class EntryProbe:
         self.decided: dict[str, bool] = {}  # full path -> allowed()'s Require decision
         self.granted: dict[int, DirConfig] = {}  # entry DirConfigs whose grant is shared
         self.base: DirConfig | None
+        self.volatile = False  # some answer may change with more than names and stats
+        self.names: list[str] | None = None  # the directory's names, as listed
+        self.stats: dict[str, os.stat_result | None] = {}  # full path -> lstat (None: failed)
+        self.absent: list[str] = []  # insert names looked up and not found
         try:
             walk = core.mapper.walk(txn.vhost, dir_path)
             ok = walk.st is not None and _stat.S_ISDIR(walk.st.st_mode) \
@@ -86,26 +96,47 @@ class EntryProbe:
     def stat(self, full: str) -> os.stat_result:
         """os.stat of an entry (OSError as os.stat); a regular file that is not a
         symlink gets its walk result from the directory's (one lstat, no second stat)."""
-        st = os.lstat(full)
+        try:
+            st = os.lstat(full)
+        except OSError:
+            self.stats[full] = None
+            raise
+        self.stats[full] = st
         if _stat.S_ISLNK(st.st_mode):
+            self.volatile = True
             return os.stat(full)
         if self.base is not None and _stat.S_ISREG(st.st_mode) \
                 and full.startswith(self.dir_slash) and "/" not in full[len(self.dir_slash):]:
             name = full[len(self.dir_slash):]
             self.entries[full] = self.core.resolver.files_config(self.txn.vhost, self.base,
                                                                  name)
+        elif _stat.S_ISDIR(st.st_mode) or _stat.S_ISREG(st.st_mode):
+            self.volatile = True  # listed after a full walk of its own
         return st
+
+    def listdir(self, path: str) -> list[str]:
+        """os.listdir, remembered for the listing cache."""
+        self.names = os.listdir(path)
+        return self.names
 
     def allowed(self, full: str) -> bool:
         dc = self.entries.get(full)
         if dc is None:
+            self.volatile = True
             return self.slow_allowed(full)
         core = self.core
-        dc = core.entry_dc(self.txn, self.base_uri, full, dc)
+        uri = self.base_uri + os.path.basename(full)  # Handler.entry_dc, with its <If> seen
+        dc = core.resolver.location_config(self.txn.vhost, uri, dc)
+        if dc.if_sections:
+            self.volatile = True
+        dc = core.sub_if(self.txn, uri, full, dc)
         key = id(dc)
-        if dc is self.txn.dirconf or key in self.granted:  # see Handler.entry_dc_allowed
+        if dc is self.txn.dirconf:  # see Handler.entry_dc_allowed
             ok = True
+        elif key in self.granted:  # shared within this request only (client, env)
+            ok = self.volatile = True
         else:
+            self.volatile = True
             ok = subrequest.allowed(core, self.txn, dc, full)
             if ok and self._path_free(dc):
                 self.granted[key] = dc  # kept: the id stays this object's
@@ -128,7 +159,12 @@ class EntryProbe:
         full = self.dir_slash + name
         dc = None if header or "/" in name else self.entries.get(full)
         if dc is None:
-            return self.slow_lookup(name, header)
+            found = self.slow_lookup(name, header)
+            if found is None and "/" not in name and name not in ("", ".", ".."):
+                self.absent.append(name)  # cache.py: valid while no such name is listed
+            else:
+                self.volatile = True
+            return found
         core, vhost = self.core, self.txn.vhost
         try:
             if self.direct_uri is not None and name not in (".", ".."):
@@ -137,12 +173,15 @@ class EntryProbe:
                 uri = normalize(self.dir_uri + name, decode_unreserved=False)
                 path, red = core.mapper.translate(vhost, uri, "")
                 if red is not None or path != full:
+                    self.volatile = True
                     return self.slow_lookup(name, header)
             dc = core.resolver.location_config(vhost, uri, dc)
             # allowed() asked Require already for this entry under the same sections
             # unless an <If> could change them (Handler.sub_if merges those)
             known = self.decided.get(full) if not dc.if_sections \
                 and uri == self.base_uri + name else None
+            if known is not True:
+                self.volatile = True
             if known is False or (known is None
                                   and not subrequest.allowed(core, self.txn, dc, full)):
                 return None
