@@ -146,10 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs is None and args.seconds is None:
         ap.error("give --runs or --seconds")
     path = os.path.join(FUZZ, "results.json")
-    results = json.load(open(path)) if os.path.exists(path) else {}
     status = 0
     for t in targets:
         res = run(t, args.runs, args.seconds)
+        # read after the run: a campaign of another target may have ended meanwhile
+        with open(path) if os.path.exists(path) else open(os.devnull) as fh:
+            text = fh.read()
+        results = json.loads(text) if text else {}
         results[t] = dataclasses.asdict(res)
         print(json.dumps(results[t]), flush=True)
         with open(path, "w") as fh:

@@ -45,9 +45,17 @@ def _core_rows() -> tuple[Directive, ...]:
     return (*section_directives(), *core_directives(), *http_directives(), *mpm_directives())
 
 
-def core_table() -> dict[str, list[Directive]]:
-    """A fresh table with core's directives (an engine adds its modules' to its copy)."""
+@cache
+def _core_template() -> dict[str, list[Directive]]:
     return add_directives({}, _core_rows())
+
+
+def core_table() -> dict[str, list[Directive]]:
+    """A fresh table with core's directives (an engine adds its modules' to its copy).
+    Copied from one built once: every load (and reload) starts from it, and the rows
+    are the same cached objects either way."""
+    template = _core_template()
+    return dict(zip(template, map(list, template.values()), strict=True))
 
 
 def add_directives(table: dict[str, list[Directive]], rows: Iterable[Directive]

@@ -53,6 +53,41 @@ def _pattern(words: list[str], kind: str) -> tuple[str, bool, int]:
     return words[0], False, 1
 
 
+def _fn_bracket(pattern: str, i: int) -> tuple[str, int] | None:
+    """The bracket expression at pattern[i] ('[') as apr_fnmatch reads it, as a regex
+    and the index after its ']'; None when it is not balanced (then '[' is literal).
+    A leading '!' or '^' negates, a leading ']' is a member, 'a-z' is a range (a reversed
+    one matches nothing, as APR's comparison), '/' ends it unbalanced (FNM_PATHNAME), and
+    it never matches '/'.  Members go in as code points, so no text of the pattern can
+    make the regex invalid."""
+    n, k = len(pattern), i + 1
+    negate = k < n and pattern[k] in "!^"
+    k += negate
+    members: list[str] = []
+    first = True
+    while k < n:
+        c = pattern[k]
+        if c == "]" and not first:
+            cls = "".join(members)
+            if negate:
+                return f"[^/{cls}]", k + 1
+            return (f"(?!/)[{cls}]" if cls else "(?!)"), k + 1
+        first = False
+        if c == "/":
+            return None
+        if k + 1 < n and pattern[k + 1] == "-" and (k + 2 >= n or pattern[k + 2] != "]"):
+            if k + 2 >= n or pattern[k + 2] == "/":
+                return None
+            lo, hi = ord(c), ord(pattern[k + 2])
+            if lo <= hi:
+                members.append(f"\\U{lo:08x}-\\U{hi:08x}")
+            k += 3
+            continue
+        members.append(f"\\U{ord(c):08x}")
+        k += 1
+    return None
+
+
 def _fn_regex(pattern: str) -> re.Pattern[str]:
     """fnmatch with Apache's APR_FNM_PATHNAME: wildcards do not cross '/'."""
     out = []
@@ -63,16 +98,10 @@ def _fn_regex(pattern: str) -> re.Pattern[str]:
             out.append("[^/]*")
         elif c == "?":
             out.append("[^/]")
-        elif c == "[":
-            j = pattern.find("]", i + 1)
-            if j < 0:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1:j].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = j
+        elif c == "[" and (got := _fn_bracket(pattern, i)) is not None:
+            out.append(got[0])
+            i = got[1]
+            continue
         else:
             out.append(re.escape(c))
         i += 1

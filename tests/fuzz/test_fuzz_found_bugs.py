@@ -92,3 +92,30 @@ def test_an_item_with_two_arguments_compiles_as_apache_reads_it(tmp_path) -> Non
     assert line == time.strftime("%Y", time.localtime(Rec.start_time)) + " r r"
     assert compile_format("%!200{Referer}i %{Referer}200i")(Rec()) == "r -"
     assert compile_log_format("%{a}{Referer}i") is not None
+
+
+def test_directory_wildcard_with_a_reversed_bracket_range_loads_and_matches_nothing(
+        tmp_path) -> None:
+    """fuzz/py/config.py: `<Directory /x/[$-!]>` made the bracket body a Python regex
+    class as written, and re.compile raised (a reversed range): the server did not start,
+    with a traceback.  apr_fnmatch has no invalid pattern: a reversed range matches
+    nothing, `[]`, `[!]` and `[a/b]` are not bracket expressions (literal text)."""
+    doc = tmp_path / "htdocs"
+    for d in ("q", "[]", "b"):
+        (doc / d).mkdir(parents=True)
+        (doc / d / "f.txt").write_text("x\n")
+
+    def status(sections: str, path: str) -> int:
+        c = cfg(tmp_path, f"DocumentRoot {doc}\n{sections}")
+        srv = HttpServer(c, None, DirResolver(c))
+        raw = f"GET {path} HTTP/1.1\r\nHost: main.example\r\n\r\n".encode()
+        return parse_responses(exchange(srv, raw))[0][0]
+
+    deny = "<Directory {}>\nRequire all denied\n</Directory>\n"
+    assert status(deny.format(f"{doc}/[z-a]"), "/q/f.txt") == 200
+    assert status(deny.format(f"{doc}/[$-!]"), "/q/f.txt") == 200
+    assert status(deny.format(f"{doc}/[a-z]"), "/q/f.txt") == 403
+    assert status(deny.format(f"{doc}/[]"), "/%5B%5D/f.txt") == 403  # literal "[]"
+    assert status(deny.format(f"{doc}/[]"), "/q/f.txt") == 200
+    assert status(deny.format(f"{doc}/[!q]"), "/b/f.txt") == 403
+    assert status(deny.format(f"{doc}/[!q]"), "/q/f.txt") == 200
