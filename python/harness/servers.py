@@ -230,7 +230,6 @@ def apache_syntax_config(wd: str, docroot: str, port: int, mpm: str,
 # What fast-site operators add to nginx (issue 12's "nginx tuned"), on top of stock Debian's
 # `sendfile on; tcp_nopush on;`: descriptors/stat results cached, the access log buffered.
 NGINX_TUNED_HTTP = (
-    "tcp_nopush on;",
     "open_file_cache max=10000 inactive=60s;",
     "open_file_cache_valid 60s;",
     "open_file_cache_errors on;",
@@ -239,7 +238,8 @@ NGINX_TUNED_HTTP = (
 
 def nginx_config(wd: str, docroot: str, port: int, tuning: Tuning = IDEAL,
                  tuned: bool = False) -> str:
-    """The plain harness nginx (2 workers, sendfile, unbuffered log), or the tuned one."""
+    """The plain harness nginx (2 workers; sendfile and tcp_nopush on as in Debian's stock
+    nginx.conf, which the harness lacked before; unbuffered log), or the tuned one."""
     extra = "".join(f"        {line}\n" for line in tuning.nginx_lines)
     http_extra = "".join(f"    {line}\n" for line in NGINX_TUNED_HTTP) if tuned else ""
     log_opts = " buffer=64k flush=1s" if tuned else ""
@@ -257,6 +257,7 @@ http {{
     log_format common '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent';
     access_log {wd}/access.log common{log_opts};
     sendfile on;
+    tcp_nopush on;
 {http_extra}    keepalive_timeout {KEEPALIVE_TIMEOUT}s;
     keepalive_requests {ka_requests};
     client_body_temp_path {wd}/client_body;
