@@ -213,10 +213,13 @@ def render(res: Results, args: argparse.Namespace, names: list[str], wls: list[W
         f"KeepAlive On, MaxKeepAliveRequests 0 (unlimited), KeepAliveTimeout {servers.KEEPALIVE_TIMEOUT}, "
         "MPM directives at their compiled-in defaults. fastcore adds `BufferedLogs On`"
         + ("" if args.fastcore_buffered_logs else " (disabled in this run)") + ". "
-        "nginx: 2 workers, sendfile on, access_log on, keepalive_timeout "
+        "nginx: 2 workers, sendfile on, tcp_nopush on (as Debian's stock nginx.conf), access_log on, keepalive_timeout "
         f"{servers.KEEPALIVE_TIMEOUT}s, keepalive_requests 100000000. gunicorn: gthread, 2 "
         "workers x 4 threads, a WSGI app using wsgi.file_wrapper, access log on. "
-        "http.server: `python3 -m http.server` (HTTP/1.0, so no keep-alive; logs to stderr).",
+        "http.server: `python3 -m http.server` (HTTP/1.0, so no keep-alive; logs to stderr). "
+        "nginx-tuned: as nginx plus `open_file_cache max=10000`, "
+        "`access_log ... buffer=64k`, keepalive_requests 100000. h2o: 2 threads, access log "
+        "on, file.dir on the same docroot.",
         f"- PSS: sum of /proc/PID/smaps_rollup Pss over the server's whole process tree "
         f"(parent and children alike), after {args.pss_requests:,} keep-alive requests "
         f"(`ab -k -c16`) on a fresh start, and again after all workloads.",

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fastcore.mpm.acceptfilter import defer_accept
 from fastcore.mpm.errlog import ErrorLog
 from fastcore.mpm.listeners import apply_buffer_sizes
 from fastcore.mpm.priority import restore_child
@@ -87,6 +88,7 @@ class ChildContext:
                    for h, p, fam in self.listen_addrs]
             for fd in own:
                 apply_buffer_sizes(fd, self.cfg.mpm)
+                defer_accept(fd)
             for fd in self.listen_fds:
                 os.close(fd)
             self.listen_fds = own

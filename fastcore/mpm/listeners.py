@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastcore._ext import load
+from fastcore.mpm.acceptfilter import defer_accept
 
 Key = tuple[str, int, int]
 WILDCARDS = ("", "*", "0.0.0.0", "::")
@@ -125,6 +126,7 @@ class Listeners:
             raise OSError(exc.errno, f"AH00072: make_sock: could not bind to address "
                           f"{host or '0.0.0.0'}:{port}") from exc
         apply_buffer_sizes(fd, cfg.mpm)
+        defer_accept(fd)
         return fd
 
     def _wanted(self, cfg: Any) -> list[Key]:

@@ -9,6 +9,7 @@ inherit the affinity.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -23,6 +24,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 APACHE = "/usr/sbin/apache2"
 MODDIR = "/usr/lib/apache2/modules"
 NGINX = "/usr/sbin/nginx"
+H2O = "/usr/bin/h2o"
 
 # name -> size in bytes; the issue's three files.
 FILES = {"10k.html": 10240, "100.html": 100, "1m.html": 1048576}
@@ -225,8 +227,23 @@ def apache_syntax_config(wd: str, docroot: str, port: int, mpm: str,
     return "\n".join(lines) + "\n"
 
 
-def nginx_config(wd: str, docroot: str, port: int, tuning: Tuning = IDEAL) -> str:
+# What fast-site operators add to nginx (issue 12's "nginx tuned"), on top of stock Debian's
+# `sendfile on; tcp_nopush on;`: descriptors/stat results cached, the access log buffered.
+NGINX_TUNED_HTTP = (
+    "open_file_cache max=10000 inactive=60s;",
+    "open_file_cache_valid 60s;",
+    "open_file_cache_errors on;",
+)
+
+
+def nginx_config(wd: str, docroot: str, port: int, tuning: Tuning = IDEAL,
+                 tuned: bool = False) -> str:
+    """The plain harness nginx (2 workers; sendfile and tcp_nopush on as in Debian's stock
+    nginx.conf, which the harness lacked before; unbuffered log), or the tuned one."""
     extra = "".join(f"        {line}\n" for line in tuning.nginx_lines)
+    http_extra = "".join(f"    {line}\n" for line in NGINX_TUNED_HTTP) if tuned else ""
+    log_opts = " buffer=64k flush=1s" if tuned else ""
+    ka_requests = 100000 if tuned else 100000000
     return f"""daemon off;
 master_process on;
 worker_processes 2;
@@ -238,10 +255,11 @@ http {{
     types {{ text/html html; }}
     default_type application/octet-stream;
     log_format common '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent';
-    access_log {wd}/access.log common;
+    access_log {wd}/access.log common{log_opts};
     sendfile on;
-    keepalive_timeout {KEEPALIVE_TIMEOUT}s;
-    keepalive_requests 100000000;
+    tcp_nopush on;
+{http_extra}    keepalive_timeout {KEEPALIVE_TIMEOUT}s;
+    keepalive_requests {ka_requests};
     client_body_temp_path {wd}/client_body;
     proxy_temp_path {wd}/proxy;
     fastcgi_temp_path {wd}/fastcgi;
@@ -254,6 +272,32 @@ http {{
 {extra}    }}
 }}
 """
+
+
+def h2o_config(wd: str, docroot: str, port: int) -> str:
+    """h2o as its operators run it: 2 threads, access log on, the same docroot."""
+    return f"""listen:
+  host: 127.0.0.1
+  port: {port}
+num-threads: 2
+pid-file: {wd}/h2o.pid
+error-log: {wd}/error.log
+user: {pwd_name()}
+http1-request-timeout: {KEEPALIVE_TIMEOUT}
+access-log:
+  path: {wd}/access.log
+  format: '%h %l %u %t "%r" %s %b'
+hosts:
+  "127.0.0.1":
+    paths:
+      /:
+        file.dir: {docroot}
+"""
+
+
+def pwd_name() -> str:
+    """The current user's name (h2o drops to `nobody` when started as root otherwise)."""
+    return pwd.getpwuid(os.getuid()).pw_name
 
 
 WSGI_APP = '''"""Static files through wsgi.file_wrapper (written by the fastcore harness)."""
@@ -393,6 +437,17 @@ def _nginx_cmd(spec: ServerSpec, wd: str, docroot: str, port: int) -> list[str]:
     return [NGINX, "-p", wd + "/", "-c", conf]
 
 
+def _nginx_tuned_cmd(spec: ServerSpec, wd: str, docroot: str, port: int) -> list[str]:
+    conf = _write(os.path.join(wd, "nginx.conf"),
+                  nginx_config(wd, docroot, port, spec.tuning, tuned=True))
+    return [NGINX, "-p", wd + "/", "-c", conf]
+
+
+def _h2o_cmd(spec: ServerSpec, wd: str, docroot: str, port: int) -> list[str]:
+    conf = _write(os.path.join(wd, "h2o.conf"), h2o_config(wd, docroot, port))
+    return [H2O, "-c", conf]
+
+
 def _gunicorn_cmd(spec: ServerSpec, wd: str, docroot: str, port: int) -> list[str]:
     _write(os.path.join(wd, "harness_app.py"), WSGI_APP.format(root=os.path.realpath(docroot)))
     return [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "4",
@@ -430,6 +485,8 @@ def peer_specs() -> list[ServerSpec]:
         ServerSpec("apache-worker", "apache", "worker", _apache_cmd),
         ServerSpec("apache-prefork", "apache", "prefork", _apache_cmd),
         ServerSpec("nginx", "nginx", "", _nginx_cmd, stop_signal=signal.SIGQUIT),
+        ServerSpec("nginx-tuned", "nginx", "", _nginx_tuned_cmd, stop_signal=signal.SIGQUIT),
+        ServerSpec("h2o", "h2o", "", _h2o_cmd),
         ServerSpec("gunicorn", "gunicorn", "gthread", _gunicorn_cmd, start_timeout=20.0),
         ServerSpec("uvicorn", "uvicorn", "", _uvicorn_cmd, start_timeout=20.0),
         ServerSpec("http.server", "http.server", "", _httpserver_cmd),

@@ -34,6 +34,8 @@ WORKLOADS = (
              "10k.html", 64, close=True),
     Workload("100-ka", "100-byte file, keep-alive, 64 connections", "100.html", 64),
     Workload("1m-ka", "1 MiB file, keep-alive, 64 connections (MB/s)", "1m.html", 64, bytes_metric=True),
+    Workload("1m-c16", "1 MiB file, keep-alive, 16 connections (MB/s; issue 12's large-file run)",
+             "1m.html", 16, bytes_metric=True),
     Workload("10k-c1000", "10240-byte file, keep-alive, 1000 concurrent connections", "10k.html", 1000),
 )
 

@@ -1,0 +1,33 @@
+"""AcceptFilter's Linux default for http, `data`: TCP_DEFER_ACCEPT on each TCP listener.
+
+httpd sets TCP_DEFER_ACCEPT (30 s) on its http listeners, so the kernel completes accept()
+only once the request's first bytes have arrived. fastcore's engine reads right after
+accept (fc_fastloop.h); with the option set, that read finds the request instead of
+EAGAIN plus one more epoll wake-up, and a connection that never sends is never seen by
+any child, as with Apache. A refusal is only a warning in httpd: it is ignored here.
+"""
+from __future__ import annotations
+
+import errno
+import socket
+
+DEFER_SECONDS = 30  # httpd's value for the `data` filter
+
+
+def defer_accept(fd: int, seconds: int = DEFER_SECONDS) -> bool:
+    """Set TCP_DEFER_ACCEPT on listener fd; False where the socket or kernel refuses it."""
+    opt = getattr(socket, "TCP_DEFER_ACCEPT", None)
+    if opt is None:
+        return False
+    s = socket.socket(fileno=fd)
+    try:
+        if s.family not in (socket.AF_INET, socket.AF_INET6) or s.type != socket.SOCK_STREAM:
+            return False
+        s.setsockopt(socket.IPPROTO_TCP, opt, seconds)
+        return True
+    except OSError as exc:
+        if exc.errno in (errno.ENOPROTOOPT, errno.EOPNOTSUPP, errno.EINVAL):
+            return False
+        raise
+    finally:
+        s.detach()
