@@ -453,7 +453,8 @@ cdef class FastConn:
 
     def take(self) -> bytes:
         """Hand the unserved bytes to the Python path (the buffer is emptied)."""
-        out = PyBytes_FromStringAndSize(self.k.buf + self.k.start, self.k.len) if self.live else b""
+        out = (PyBytes_FromStringAndSize(self.k.buf + self.k.start, self.k.len)
+               if self.live and self.k.len else b"")
         self.k.start = 0
         self.k.len = 0
         return out

@@ -294,6 +294,48 @@ def test_large_file_partial_writes_resume(fp, site, strategy):
     assert site.log()[0].endswith(f' 200 {1 << 20} "-" "-"')
 
 
+def test_waiting_answers_survive_other_connections_answers(fp, site):
+    """Many pipelined answers to a client that reads slowly, interleaved with another
+    connection's answers on the same thread: every head that waits for the socket (some
+    cut mid-head by the small send buffer) reaches its client intact."""
+    data = os.urandom(30000)
+    path = site.file("mid.bin", data)
+    assert site.put(b"/mid.bin", path, strategy="readwrite")
+    small = site.file("s.txt", b"tiny\n")
+    assert site.put(b"/s.txt", small, max_keep_alive=0)
+    slow, slow_client = site.connect()
+    slow_client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    fast, fast_client = site.connect()
+    n = 40
+    slow_client.sendall(b"GET /mid.bin HTTP/1.1\r\nHost: localhost\r\nUser-Agent: %s\r\n\r\n"
+                        % (b"u" * 700) * n)
+    got = b""
+    slow_client.settimeout(5)
+    fast_heads = 0
+    for _ in range(100000):
+        rc = slow.serve()
+        fast_client.sendall(b"GET /s.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert fast.serve() == fp.WANT_READ
+        head, body = recv_response(fast_client, 5)
+        fast_heads += head.startswith(b"HTTP/1.1 200 OK\r\n") and body == b"tiny\n"
+        got += slow_client.recv(997)
+        if rc == fp.WANT_READ:  # all sent: what is left is in the socket
+            slow_client.setblocking(False)
+            try:
+                while chunk := slow_client.recv(1 << 16):
+                    got += chunk
+            except BlockingIOError:
+                pass
+            break
+    answers = got.split(b"HTTP/1.1 200 OK\r\n")
+    assert answers[0] == b"" and len(answers) == n + 1
+    for a in answers[1:]:
+        head, _, body = a.partition(b"\r\n\r\n")
+        assert b"Content-Length: 30000\r\n" in head and head.endswith(b"Content-Type: text/plain")
+        assert body == data
+    assert fast_heads > 0
+
+
 def test_blocking_socket_sends_whole_response(fp, site):
     data = os.urandom(300000)
     path = site.file("big.bin", data)
