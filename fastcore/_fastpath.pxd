@@ -268,3 +268,9 @@ cdef extern from "fc_symlink.h" nogil:
 cdef extern from "fc_ipmatch.h" nogil:
     int fc_peer_granted(const unsigned char *prog, size_t len, const char *client,
                         size_t clientlen)
+    ctypedef struct fc_host:
+        int state
+        const char *name
+        size_t len
+    int fc_peer_granted_host(const unsigned char *prog, size_t len, const char *client,
+                             size_t clientlen, const fc_host *host)

@@ -381,6 +381,22 @@ def peer_granted(bytes prog, bytes client) -> bool:
     return ok != 0
 
 
+def peer_granted_host(bytes prog, bytes client, int hstate, bytes host) -> bool:
+    """peer_granted with the connection's double-reverse state (fc_host: -1 not looked
+    up, 0 no confirmed name, 1 `host` confirmed): the parity tests' C side."""
+    cdef fc_host h
+    h.state = hstate
+    h.name = host
+    h.len = len(host)
+    cdef const unsigned char *p = <const unsigned char *><const char *>prog
+    cdef const char *cl = client
+    cdef size_t n = len(prog), cn = len(client)
+    cdef int ok
+    with nogil:
+        ok = fc_peer_granted_host(p, n, cl, cn, &h)
+    return ok != 0
+
+
 cdef void _free_entry(fc_fentry *e) noexcept:
     cdef int i
     free(e.host); free(e.target); free(e.path); free(e.mid); free(e.ctype); free(e.vhost)

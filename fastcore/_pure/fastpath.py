@@ -79,7 +79,7 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     log_values,
 )
 from fastcore._pure.fastparse import Req, esc, header_value, parse
-from fastcore._pure.ipmatch import peer_granted
+from fastcore._pure.ipmatch import peer_granted, peer_granted_host
 from fastcore._pure.rwprobe import probe_holds
 from fastcore._pure.setenvif import any_match
 from fastcore._pure.symlink import links_ok
@@ -93,7 +93,7 @@ if TYPE_CHECKING:
 
 
 __all__ = ["FastCache", "FastConn", "EventLoop", "DirWatch", "dirwatch", "compile_log_format",
-           "log_values", "links_ok", "peer_granted",
+           "log_values", "links_ok", "peer_granted", "peer_granted_host",
            "WANT_READ", "WANT_WRITE", "CLOSED", "FALLBACK", "TIMEOUT", "EXPIRED", "RAW", "OWNED"]
 
 
