@@ -155,6 +155,7 @@ cdef extern from "fc_fast.h" nogil:
         char rhost[256]
         size_t rhostlen
         int dns_level
+        int dns_confirmed
         int remote_port
         int64_t addr_key
         fc_sb_t *sb

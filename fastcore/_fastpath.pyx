@@ -519,6 +519,11 @@ cdef class FastConn:
         def __get__(self): return self.k.dns_level
         def __set__(self, int v): self.k.dns_level = v
 
+    property dns_confirmed:
+        """1 when remote_host is a name its forward lookup confirmed (Require host)."""
+        def __get__(self): return self.k.dns_confirmed
+        def __set__(self, int v): self.k.dns_confirmed = v
+
     property remote_host:
         def __get__(self): return self.k.rhost[:self.k.rhostlen] if self.k.rhostlen else None
         def __set__(self, v):

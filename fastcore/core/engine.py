@@ -237,7 +237,8 @@ class EngineLink:
         return bool(self.fc.pending_output)
 
     def prepare(self, requests: int, slot: int, timeout: float, keep_alive_timeout: float,
-                remote_host: str | None, looked_up: bool = False) -> None:
+                remote_host: str | None, looked_up: bool = False,
+                confirmed: bool = False) -> None:
         """Hand the Python side's view to the engine before it serves."""
         fc = self.fc
         fc.requests = requests
@@ -247,6 +248,9 @@ class EngineLink:
         if remote_host is not None:
             # the C %h prints it as given: escaped here as the Python formatter escapes it
             fc.remote_host = escape(remote_host).encode("latin-1", "replace")
+        # Require host's hits: only a name the forward lookup confirmed, kept as it is
+        fc.dns_confirmed = 1 if confirmed and remote_host is not None and len(remote_host) < 256 \
+            and escape(remote_host) == remote_host else 0
 
     def state(self) -> EngineState:
         fc = self.fc

@@ -19,8 +19,8 @@ MAX_ITEMS = 255  # one count byte
 def peer_program(tree: RequireGroup, hosts: bool = False) -> bytes | None:
     """The tree as the engine's program, or None when it cannot be evaluated there.
     hosts: compile `Require host` lines too (host leaves, which read the connection's
-    double-reverse state: fc_peer_granted_host); off until the engine's connection
-    carries that state, since without it every such hit would go to the Python path."""
+    double-reverse state: fc_peer_granted_host, FastConn.dns_confirmed); mod_authz_core's
+    cache contribution asks for them, mod_access_compat's names stay out."""
     out: list[bytes] = []
     return b"".join(out) if _node(tree, out, 0, hosts) else None
 
