@@ -238,13 +238,14 @@ class EngineLink:
 
     def prepare(self, requests: int, slot: int, timeout: float, keep_alive_timeout: float,
                 remote_host: str | None, looked_up: bool = False,
-                confirmed: bool = False) -> None:
+                confirmed: bool = False, settled: bool = False) -> None:
         """Hand the Python side's view to the engine before it serves."""
         fc = self.fc
         fc.requests = requests
         fc.slot = slot
         fc.set_timeouts(timeout, keep_alive_timeout)
-        fc.dns_level = 1 if looked_up else 0  # HostnameLookups On's hits (host_need)
+        # HostnameLookups On's hits (host_need 1), Double's (2: the name is confirmed or none)
+        fc.dns_level = 2 if settled else 1 if looked_up else 0
         if remote_host is not None:
             # the C %h prints it as given: escaped here as the Python formatter escapes it
             fc.remote_host = escape(remote_host).encode("latin-1", "replace")
