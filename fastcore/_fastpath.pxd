@@ -155,6 +155,7 @@ cdef extern from "fc_fast.h" nogil:
         char rhost[256]
         size_t rhostlen
         int dns_level
+        int dns_confirmed
         int remote_port
         int64_t addr_key
         fc_sb_t *sb
@@ -268,3 +269,9 @@ cdef extern from "fc_symlink.h" nogil:
 cdef extern from "fc_ipmatch.h" nogil:
     int fc_peer_granted(const unsigned char *prog, size_t len, const char *client,
                         size_t clientlen)
+    ctypedef struct fc_host:
+        int state
+        const char *name
+        size_t len
+    int fc_peer_granted_host(const unsigned char *prog, size_t len, const char *client,
+                             size_t clientlen, const fc_host *host)

@@ -381,6 +381,22 @@ def peer_granted(bytes prog, bytes client) -> bool:
     return ok != 0
 
 
+def peer_granted_host(bytes prog, bytes client, int hstate, bytes host) -> bool:
+    """peer_granted with the connection's double-reverse state (fc_host: -1 not looked
+    up, 0 no confirmed name, 1 `host` confirmed): the parity tests' C side."""
+    cdef fc_host h
+    h.state = hstate
+    h.name = host
+    h.len = len(host)
+    cdef const unsigned char *p = <const unsigned char *><const char *>prog
+    cdef const char *cl = client
+    cdef size_t n = len(prog), cn = len(client)
+    cdef int ok
+    with nogil:
+        ok = fc_peer_granted_host(p, n, cl, cn, &h)
+    return ok != 0
+
+
 cdef void _free_entry(fc_fentry *e) noexcept:
     cdef int i
     free(e.host); free(e.target); free(e.path); free(e.mid); free(e.ctype); free(e.vhost)
@@ -503,6 +519,11 @@ cdef class FastConn:
         """1 once the connection's reverse lookup was made (remote_host is its name)."""
         def __get__(self): return self.k.dns_level
         def __set__(self, int v): self.k.dns_level = v
+
+    property dns_confirmed:
+        """1 when remote_host is a name its forward lookup confirmed (Require host)."""
+        def __get__(self): return self.k.dns_confirmed
+        def __set__(self, int v): self.k.dns_confirmed = v
 
     property remote_host:
         def __get__(self): return self.k.rhost[:self.k.rhostlen] if self.k.rhostlen else None

@@ -79,7 +79,7 @@ from fastcore._pure.fastlog import (  # noqa: F401 - re-exported: the module's A
     log_values,
 )
 from fastcore._pure.fastparse import Req, esc, header_value, parse
-from fastcore._pure.ipmatch import peer_granted
+from fastcore._pure.ipmatch import peer_granted, peer_granted_host
 from fastcore._pure.rwprobe import probe_holds
 from fastcore._pure.setenvif import any_match
 from fastcore._pure.symlink import links_ok
@@ -93,7 +93,7 @@ if TYPE_CHECKING:
 
 
 __all__ = ["FastCache", "FastConn", "EventLoop", "DirWatch", "dirwatch", "compile_log_format",
-           "log_values", "links_ok", "peer_granted",
+           "log_values", "links_ok", "peer_granted", "peer_granted_host",
            "WANT_READ", "WANT_WRITE", "CLOSED", "FALLBACK", "TIMEOUT", "EXPIRED", "RAW", "OWNED"]
 
 
@@ -151,6 +151,7 @@ class FastConn:
         self._eof = False
         self._rhost = b""
         self.dns_level = 0  # 1 once the reverse lookup was made (remote_host: its name)
+        self.dns_confirmed = 0  # 1: remote_host was confirmed by a forward lookup
         self.out: list | None = None  # [header, entry key, entry, offset, count, body]
         self.timed_out = False
         self._timeout, self._ka_timeout = 60.0, 5.0
@@ -309,7 +310,9 @@ class FastConn:
             c._release(key, e, True)
             c.fallbacks += 1
             return FALLBACK
-        if (e.links and not links_ok(e.links)) or (e.peer and not peer_granted(e.peer, self.client)) \
+        hstate = 1 if self.dns_confirmed else -1  # a host leaf's confirmed name, or none yet
+        if (e.links and not links_ok(e.links)) \
+                or (e.peer and not peer_granted_host(e.peer, self.client, hstate, self._rhost)) \
                 or e.host_need > self.dns_level:
             # a refused symlink, or a client Require ip does not grant: the Python path's 403;
             # or a name to look up first (HostnameLookups On): the Python path asks for it

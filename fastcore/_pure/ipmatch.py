@@ -3,13 +3,16 @@
 The program (fastcore/modules/mod_authz_core/peer.py compiles it) is walked with
 mod_authz_core's combination rules; `peer_granted` is True only when the tree grants the
 address.  A denial, a malformed program or an address that does not parse is False: the
-hit then goes to the full path, which builds the 403 and logs it.
+hit then goes to the full path, which builds the 403 and logs it.  A host leaf (`Require
+host`) reads the connection's double-reverse state (`peer_granted_host`): no lookup made
+yet is NEED (the full path makes it) unless its group was decided already.
 """
 from __future__ import annotations
 
 import ipaddress
 
-GRANTED, DENIED, NEUTRAL = 1, 0, -1
+GRANTED, DENIED, NEUTRAL, NEED = 1, 0, -1, -3
+HOST_UNKNOWN = -1  # no double-reverse lookup made on the connection yet
 MAX_DEPTH = 32
 
 
@@ -29,9 +32,18 @@ def peer_address(text: str) -> tuple[int, bytes] | None:
     return (4, a.packed) if a.version == 4 else (6, a.packed)
 
 
+def in_domain(domain: bytes, what: bytes) -> bool:
+    """mod_authz_host's in_domain: a case-insensitive suffix on a label boundary."""
+    dl, wl = len(domain), len(what)
+    if wl < dl or what[wl - dl:].lower() != domain.lower():
+        return False
+    return wl == dl or domain[:1] == b"." or what[wl - dl - 1:wl - dl] == b"."
+
+
 class _Walker:
-    def __init__(self, prog: bytes, who: tuple[int, bytes]) -> None:
+    def __init__(self, prog: bytes, who: tuple[int, bytes], hstate: int, host: bytes) -> None:
         self.p, self.pos, self.who = prog, 0, who
+        self.hstate, self.host = hstate, host
 
     def byte(self) -> int:
         if self.pos >= len(self.p):
@@ -62,6 +74,18 @@ class _Walker:
                 n = 4 if fam == 4 else 16
                 if all(self.who[1][b] & mask[b] == addr[b] for b in range(n)):
                     r = GRANTED
+        elif kind == ord("h"):
+            r = DENIED
+            for _ in range(self.byte()):
+                dl = self.byte()
+                if dl == 0 or self.pos + dl > len(self.p):
+                    raise Malformed
+                name = self.p[self.pos:self.pos + dl]
+                self.pos += dl
+                if self.hstate == 1 and r != GRANTED and in_domain(name, self.host):
+                    r = GRANTED
+            if self.hstate == HOST_UNKNOWN:
+                return NEED
         else:
             raise Malformed
         if neg:
@@ -83,6 +107,8 @@ class _Walker:
             r = self.node(depth + 1)  # parsed to its end even once the group is decided
             if decided or r == NEUTRAL:
                 continue
+            if r == NEED:
+                return NEED
             if logic_and:
                 if r == DENIED:
                     result, decided = DENIED, True
@@ -99,9 +125,15 @@ class _Walker:
 
 def peer_granted(prog: bytes, client: bytes) -> bool:
     """True when the compiled tree grants `client` (the address text, as the engine's
-    connection holds it)."""
+    connection holds it), with no lookup made on the connection."""
+    return peer_granted_host(prog, client, HOST_UNKNOWN, b"")
+
+
+def peer_granted_host(prog: bytes, client: bytes, hstate: int, host: bytes) -> bool:
+    """The same with the connection's double-reverse state: hstate -1 not looked up,
+    0 no confirmed name, 1 `host` is the confirmed name."""
     # an address that does not parse matches no ip line (the tree still decides)
-    w = _Walker(prog, peer_address(client.decode("latin-1")) or (0, b""))
+    w = _Walker(prog, peer_address(client.decode("latin-1")) or (0, b""), hstate, host)
     try:
         return w.node(0) == GRANTED and w.pos == len(prog)
     except Malformed:

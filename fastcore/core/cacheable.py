@@ -302,13 +302,15 @@ def _contributions(loaded: tuple[str, ...]) -> tuple[ContributionFn, ...]:
 
 def core_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None) -> Contribution:
     """The core's share: under HostnameLookups On, hits only on a connection whose name
-    was looked up (host_need; Double's confirmation stays on the full path); then
+    was looked up (host_need 1), under Double only once it was confirmed (or none was
+    found: host_need 2); then
     Last-Modified, a strong ETag (a weak one becomes strong a second later), Accept-Ranges
     and a non-zero Content-Length."""
     lookups = dc.hostname_lookups or "off"
-    if lookups not in ("off", "on"):
+    if lookups not in ("off", "on", "double"):
         return NOT_CACHEABLE
-    need = 1 if lookups == "on" else 0
+    # Double: only where the forward check was made and %h is the name it left (dns_level 2)
+    need = {"on": 1, "double": 2}.get(lookups, 0)
     if served is None:
         return Contribution(host_need=need) if need else NOTHING
     tag = served.tag

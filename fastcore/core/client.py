@@ -101,6 +101,17 @@ class ReqCtx:
         """Whether this connection's reverse lookup was made (cached_host is its name)."""
         return self._looked_up
 
+    @property
+    def double_settled(self) -> bool:
+        """The forward check was made and cached_host is what HostnameLookups Double
+        logs: the confirmed name, or no name at all."""
+        return self._looked_up and (self._name is None or self._double is True)
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether cached_host is a name this connection's forward lookup confirmed."""
+        return self._double is True and self._name is not None
+
     def cached_host(self) -> str | None:
         """The name if an earlier lookup on this connection found one; never does DNS.
         (Apache's %h with HostnameLookups Off shows a name a `Require host` looked up.)"""

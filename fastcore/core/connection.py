@@ -294,7 +294,8 @@ class Connection:
 
     def _engine_prepare(self, link: EngineLink) -> None:
         link.prepare(self.requests, self.slot, self.timeout, self.ka_timeout,
-                     self.ctx.cached_host(), self.ctx.looked_up)
+                     self.ctx.cached_host(), self.ctx.looked_up, self.ctx.confirmed,
+                     self.ctx.double_settled)
 
     def sync_from_engine(self) -> None:
         """Take back what the engine changed while it served without Python."""

@@ -237,16 +237,21 @@ class EngineLink:
         return bool(self.fc.pending_output)
 
     def prepare(self, requests: int, slot: int, timeout: float, keep_alive_timeout: float,
-                remote_host: str | None, looked_up: bool = False) -> None:
+                remote_host: str | None, looked_up: bool = False,
+                confirmed: bool = False, settled: bool = False) -> None:
         """Hand the Python side's view to the engine before it serves."""
         fc = self.fc
         fc.requests = requests
         fc.slot = slot
         fc.set_timeouts(timeout, keep_alive_timeout)
-        fc.dns_level = 1 if looked_up else 0  # HostnameLookups On's hits (host_need)
+        # HostnameLookups On's hits (host_need 1), Double's (2: the name is confirmed or none)
+        fc.dns_level = 2 if settled else 1 if looked_up else 0
         if remote_host is not None:
             # the C %h prints it as given: escaped here as the Python formatter escapes it
             fc.remote_host = escape(remote_host).encode("latin-1", "replace")
+        # Require host's hits: only a name the forward lookup confirmed, kept as it is
+        fc.dns_confirmed = 1 if confirmed and remote_host is not None and len(remote_host) < 256 \
+            and escape(remote_host) == remote_host else 0
 
     def state(self) -> EngineState:
         fc = self.fc

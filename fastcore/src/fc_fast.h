@@ -131,6 +131,8 @@ typedef struct {
     char rhost[256]; size_t rhostlen;
     int dns_level;                     /* 1: the reverse lookup was made (rhost is its name,
                                         * empty when none): Python's ReqCtx says so */
+    int dns_confirmed;                 /* 1: rhost is a name the forward lookup confirmed
+                                        * (Require host's host leaf, fc_ipmatch.h) */
     int remote_port;
     int64_t addr_key;
     fc_sb_t *sb; int slot;
@@ -455,7 +457,9 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
         return FC_FALLBACK;
     }
-    if (e->peer && !fc_peer_granted(e->peer, e->peerlen, k->client, k->clientlen)) {
+    /* a host leaf reads the confirmed name; without one it sends the hit to Python */
+    const fc_host kh = { k->dns_confirmed ? 1 : FC_HOST_UNKNOWN, k->rhost, k->rhostlen };
+    if (e->peer && !fc_peer_granted_host(e->peer, e->peerlen, k->client, k->clientlen, &kh)) {
         /* Require ip does not grant this client: the Python path's 403 (AH01630) */
         fc_cache_release(c, e, 0);
         __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);

@@ -95,6 +95,8 @@ SCENARIOS = (
                     root_override="All", docroot_override="All")),
     Scenario("hostname-lookups", "HostnameLookups On",
              Tuning(hostname_lookups="On")),
+    Scenario("hostname-lookups-double", "HostnameLookups Double",
+             Tuning(hostname_lookups="Double")),
     Scenario("require-ip", "Require ip 127.0.0.1",
              Tuning(require="ip 127.0.0.1", modules=("authz_host",),
                     nginx_lines=("allow 127.0.0.1;", "deny all;")), nginx=True,

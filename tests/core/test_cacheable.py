@@ -76,11 +76,18 @@ def test_max_ranges_none_and_delivery() -> None:
 
 @pytest.mark.parametrize("change", [
     {"enc": "gzip"}, {"tag": 'W/"a-b"'}, {"tag": None}, {"size": 0},
-    {"dc": DirConfig(hostname_lookups="double")},
-    {"dc": _authz(RequireGroup("any", (Require("host", ("example.com",)),)))},
+    {"dc": _authz(RequireGroup("any", (Require("forward-dns", ("example.com",)),)))},
 ])
 def test_not_cacheable(change: dict[str, object]) -> None:
     assert entry_for(_txn(), _served(**change), "/a.html", 0) is None
+
+
+def test_require_host_is_a_host_leaf_of_the_peer_rule() -> None:
+    """`Require host`: cached, the engine's host leaf reads the connection's confirmed name
+    (a connection with none goes to the full path, which looks it up)."""
+    e = entry_for(_txn(), _served(_authz(RequireGroup("any", (Require("host", ("example.com",)),)))),
+                  "/a.html", 0)
+    assert e is not None and e.peer_rule == b"Y\x01L\x00h\x01\x0bexample.com"
 
 
 def test_hostname_lookups_on_waits_for_the_connections_lookup() -> None:
@@ -89,6 +96,8 @@ def test_hostname_lookups_on_waits_for_the_connections_lookup() -> None:
     e = entry_for(_txn(), _served(DirConfig(hostname_lookups="on")), "/a.html", 0)
     assert e is not None and e.host_need == 1
     assert entry_for(_txn(), _served(DirConfig(hostname_lookups="off")), "/a.html", 0).host_need == 0
+    e = entry_for(_txn(), _served(DirConfig(hostname_lookups="double")), "/a.html", 0)
+    assert e is not None and e.host_need == 2  # Double: only once the name is confirmed
 
 
 def test_static_require_is_cacheable() -> None:

@@ -96,7 +96,7 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
     assert tree is not None  # static_authz(None) holds
     if auth_type(dc) is not None or _debug(txn.conn.srv.errlog(txn.vhost), dc):
         return NOT_CACHEABLE
-    prog = peer_program(tree)
+    prog = peer_program(tree, hosts=True)  # host leaves: hits once the name is confirmed
     return NOT_CACHEABLE if prog is None else Contribution(peer_rule=prog)
 
 

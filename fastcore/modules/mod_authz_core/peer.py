@@ -16,13 +16,17 @@ MAX_DEPTH = 32  # FC_AZ_DEPTH
 MAX_ITEMS = 255  # one count byte
 
 
-def peer_program(tree: RequireGroup) -> bytes | None:
-    """The tree as the engine's program, or None when it cannot be evaluated there."""
+def peer_program(tree: RequireGroup, hosts: bool = False) -> bytes | None:
+    """The tree as the engine's program, or None when it cannot be evaluated there.
+    hosts: compile `Require host` lines too (host leaves, which read the connection's
+    double-reverse state: fc_peer_granted_host, FastConn.dns_confirmed); mod_authz_core's
+    cache contribution asks for them, mod_access_compat's names stay out."""
     out: list[bytes] = []
-    return b"".join(out) if _node(tree, out, 0) else None
+    return b"".join(out) if _node(tree, out, 0, hosts) else None
 
 
-def _node(node: Require | RequireGroup, out: list[bytes], depth: int) -> bool:
+def _node(node: Require | RequireGroup, out: list[bytes], depth: int,
+          hosts: bool = False) -> bool:
     if depth > MAX_DEPTH:
         return False
     if isinstance(node, RequireGroup):
@@ -30,12 +34,18 @@ def _node(node: Require | RequireGroup, out: list[bytes], depth: int) -> bool:
         if op is None or len(node.items) > MAX_ITEMS:
             return False
         out.append(op + bytes((len(node.items),)))
-        return all(_node(child, out, depth + 1) for child in node.items)
+        return all(_node(child, out, depth + 1, hosts) for child in node.items)
     head = b"L" + (b"\x01" if node.negated else b"\x00")
     kind = node.kind.lower()
     if kind == "all":
         granted = bool(node.args) and node.args[0].lower() == "granted"
         out.append(head + (b"g" if granted else b"d"))
+        return True
+    if kind == "host" and hosts:
+        leaf = host_leaf(list(node.args), node.negated)
+        if leaf is None:
+            return False
+        out.append(leaf)
         return True
     if kind != "ip" or not node.args or len(node.args) > MAX_ITEMS:
         return False
@@ -66,6 +76,16 @@ def ip_leaf(nets: list[bytes], negated: bool = False) -> bytes | None:
     if not nets:
         return b"L" + neg + b"d"
     return b"L" + neg + b"i" + bytes((len(nets),)) + b"".join(nets)
+
+
+def host_leaf(domains: list[str], negated: bool = False) -> bytes | None:
+    """`Require [not] host d1 d2...`: granted when the connection's confirmed name is in
+    one of the domains (in_domain); None when a domain does not fit the format."""
+    names = [d.encode("latin-1", "replace") for d in domains]
+    if not names or len(names) > MAX_ITEMS or any(not n or len(n) > 255 for n in names):
+        return None
+    return (b"L" + (b"\x01" if negated else b"\x00") + b"h" + bytes((len(names),))
+            + b"".join(bytes((len(n),)) + n for n in names))
 
 
 def all_leaf(granted: bool, negated: bool = False) -> bytes:
