@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import pss, report, scenarios, servers, workloads  # noqa: E402
+from harness import pss, record, report, scenarios, servers, workloads  # noqa: E402
 from harness.servers import ServerSpec, StartError  # noqa: E402
 from harness.workloads import WORKLOADS, Workload, WrkResult  # noqa: E402
 
@@ -256,6 +256,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    action="store_false")
     p.add_argument("--pss-requests", type=int, default=10000)
     p.add_argument("--write", metavar="FILE", help="write the markdown into FILE's loadtest section")
+    p.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON "
+                   "(python/charts.py draws them)")
     p.add_argument("--section", default=None,
                    help="marker name of the section to replace (loadtest, or scenarios)")
     p.add_argument("--scenarios", action="store_true",
@@ -322,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{mode} round {rnd + 1}/{args.rounds}: {' '.join(s.name for s in order)}", flush=True)
             for spec in order:
                 run_server_round(spec, mode, docroot, args, wls, res)
+    if args.json:
+        record.write(args.json, "loadtest", cmdline, [
+            record.Row(mode, server, key, next(w.title for w in wls if w.key == key),
+                       record.rounds(rs), next(w.bytes_metric for w in wls if w.key == key))
+            for (mode, server, key), rs in res.wrk.items() if rs])
     return finish(render(res, args, names, wls, modes, not_serving, started, cmdline), args, base)
 
 

@@ -62,20 +62,16 @@ def normalize(path: str, decode_unreserved: bool = True, merge_slashes: bool = T
     """ap_normalize_path: decode %XX of unreserved characters, drop `.` segments, resolve
     `..` (above the root -> 400), merge slashes.  Any malformed %-escape -> 400."""
     if decode_unreserved and "%" in path:
-        out = []
-        i, n = 0, len(path)
-        while i < n:
-            c = path[i]
-            if c == "%":
-                h = path[i + 1:i + 3]
-                if len(h) != 2 or h[0] not in _HEX or h[1] not in _HEX:
-                    raise HttpError(400)
-                ch = chr(int(h, 16))
-                out.append(ch if ch in _UNRESERVED else "%" + h.upper())
-                i += 3
-            else:
-                out.append(c)
-                i += 1
+        # one step per escape, not per character: the text between escapes is copied
+        parts = path.split("%")
+        out = [parts[0]]
+        for part in parts[1:]:
+            h = part[:2]
+            if len(h) != 2 or h[0] not in _HEX or h[1] not in _HEX:
+                raise HttpError(400)
+            ch = chr(int(h, 16))
+            out.append(ch if ch in _UNRESERVED else "%" + h.upper())
+            out.append(part[2:])
         path = "".join(out)
     if not path.startswith("/"):
         raise HttpError(400)

@@ -63,16 +63,11 @@ def unescape_path(wire: str, encoded_slashes: str = "off") -> tuple[str, bool]:
     if wire.isascii() and "%" not in wire:
         return wire, False
     raw = wire_bytes(wire)
-    out = bytearray()
-    i, n = 0, len(raw)
+    parts = raw.split(b"%")  # one step per escape, not per byte
+    out = bytearray(parts[0])
     decoded_slash = False
-    while i < n:
-        c = raw[i]
-        if c != 0x25:
-            out.append(c)
-            i += 1
-            continue
-        h = raw[i + 1:i + 3]
+    for part in parts[1:]:
+        h = part[:2]
         if len(h) != 2 or h[0] not in _HEX or h[1] not in _HEX:
             raise BadEscape(wire)
         v = int(h, 16)
@@ -82,12 +77,12 @@ def unescape_path(wire: str, encoded_slashes: str = "off") -> tuple[str, bool]:
             if encoded_slashes == "off":
                 raise EncodedSlash(wire)
             if encoded_slashes == "nodecode":
-                out += raw[i:i + 3]
-                i += 3
+                out += b"%" + h
+                out += part[2:]
                 continue
             decoded_slash = True
         out.append(v)
-        i += 3
+        out += part[2:]
     return from_bytes(bytes(out)), decoded_slash
 
 

@@ -354,7 +354,7 @@ class BodyReader:
                     return True
                 continue
             size_text = line.split(b";", 1)[0].strip(b" \t")
-            if not size_text or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+            if not size_text or size_text.translate(None, b"0123456789abcdefABCDEF"):
                 raise HttpError(400)
             if len(size_text.lstrip(b"0")) > 15:
                 raise HttpError(413)  # chunk size overflow, as Apache

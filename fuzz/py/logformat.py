@@ -20,6 +20,13 @@ with _common.instrument(__name__):
     from fastcore.modules.mod_log_config import compile_format
 
 
+class Conn:
+    """The connection fields the formatter reads (%{c}a, %{c}h: the socket's peer)."""
+
+    def __init__(self, peer_ip: str) -> None:
+        self.peer_ip = peer_ip
+
+
 class Rec:
     """The fields mod_log_config reads from a transaction, filled from fuzz input."""
 
@@ -28,6 +35,7 @@ class Rec:
             return parts[i % len(parts)]
 
         self.client_ip = "10.0.0." + str(len(p(0)) % 256)  # a socket address, always
+        self.conn = Conn("192.0.2." + str(len(p(14)) % 256))  # behind mod_remoteip
         self.remote_host = p(1) or None
         self.local_ip = "127.0.0.1"
         self.local_port = 8080

@@ -16,7 +16,7 @@ import statistics
 import time
 from dataclasses import dataclass, replace
 
-from harness import report, servers, strace, workloads
+from harness import record, report, servers, strace, workloads
 from harness.servers import ServerSpec, StartError, Tuning
 from harness.workloads import Workload, WrkResult
 
@@ -256,6 +256,12 @@ def run(args: argparse.Namespace, fastcore: list[ServerSpec], docroot: str, mode
                     print(f"  {mode:8} {sc.key:18} {spec.name:16} {r.rps:10,.0f} req/s "
                           f"p99 {r.p99_ms:7.2f} ms err {r.errors}"
                           + (f" syscalls/req {calls:.1f}" if calls is not None else ""), flush=True)
+    if args.json:
+        by_key = {sc.key: sc for sc in chosen}
+        record.write(args.json, "scenarios", cmdline, [
+            record.Row(mode, name, key, by_key[key].title, record.rounds(cell.wrk),
+                       syscalls=cell.syscalls, recommended=by_key[key].recommended)
+            for (mode, key, name), cell in cells.items() if cell.wrk])
     return render(cells, chosen, modes, args, cmdline, started)
 
 
