@@ -15,6 +15,7 @@ from fastcore.config.model import OPT_ALL, OPT_INCNOEXEC, OPTION_NAMES, ListenAd
 from fastcore.config.options import options  # noqa: F401 - core_table imports it from here
 from fastcore.config.state import VhostValue
 from fastcore.config.tree import Node
+from fastcore.core.tokens import is_digits
 
 CORE = "core_module"
 MPMS = ("mpm_prefork_module", "mpm_worker_module", "mpm_event_module")
@@ -29,7 +30,7 @@ ACCEPT_ONLY_MECHS = ("reuseport", "epollexclusive")
 def _nonneg(name: str, v: str) -> int:
     """Apache's limits: apr_strtoi64 style; a leading '-' is refused."""
     try:
-        n = int(v, 10) if v.strip().lstrip("+").isdigit() else _atoi(v)
+        n = int(v, 10) if is_digits(v.strip().lstrip("+")) else _atoi(v)
     except ValueError:
         n = 0
     if n < 0:
@@ -44,7 +45,7 @@ def _atoi(v: str) -> int:
     v = v.lstrip("+-")
     digits = ""
     for ch in v:
-        if not ch.isdigit():
+        if not is_digits(ch):
             break
         digits += ch
     return sign * int(digits) if digits else 0
@@ -104,7 +105,7 @@ def listen(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     if word.startswith("["):
         end = word.find("]")
         if end < 0 or not word[end + 1:].startswith(":"):
-            raise DirectiveError("Invalid address or port" if end >= 0 else
+            raise DirectiveError("Port must be specified" if end == len(word) - 1 else
                                  "Invalid address or port")
         host, port = word[1:end], word[end + 2:]
     elif word.count(":") == 1:
@@ -115,12 +116,11 @@ def listen(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
         port = word
     word_host = host
     if not port:
-        raise DirectiveError("Port must be specified")
-    if not port.isdigit():
-        raise DirectiveError("Port must be specified" if not host and not port else
-                             "Invalid address or port" if port.isdigit() else
-                             "Port must be specified" if ":" not in word else
-                             "Invalid address or port")
+        raise DirectiveError("Invalid address or port" if word.startswith("[") and
+                             word.endswith(":") else "Port must be specified")
+    if not is_digits(port):  # apr_parse_addr_port: all of a bare one is then a name
+        raise DirectiveError("Invalid address or port" if word.startswith("[") else
+                             "Port must be specified")
     p = int(port)
     if p < 1 or p > 65535:
         raise DirectiveError("Invalid address or port")
@@ -282,11 +282,11 @@ def keep_alive(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 def _duration(field_name: str):
     def h(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
         w = a[0].lower()
-        if w.endswith("ms") and w[:-2].isdigit():
+        if w.endswith("ms") and is_digits(w[:-2]):
             val = int(w[:-2]) / 1000.0
-        elif w.endswith("mi") and w[:-2].isdigit():
+        elif w.endswith("mi") and is_digits(w[:-2]):
             val = int(w[:-2]) * 60
-        elif w.endswith(("s", "h")) and w[:-1].isdigit():
+        elif w.endswith(("s", "h")) and is_digits(w[:-1]):
             val = int(w[:-1]) * {"s": 1, "h": 3600}[w[-1]]
         else:
             val = float(_atoi(w))
@@ -337,7 +337,7 @@ def limit_request_fields(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 def limit_request_body(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     v = a[0]
-    if not v.isdigit():
+    if not is_digits(v):
         raise DirectiveError("LimitRequestBody argument is not parsable.")
     ctx.dirconf.limit_request_body = int(v)
 
@@ -382,7 +382,7 @@ def allow_encoded_slashes(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 def error_document(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     code = a[0]
-    if not code.isdigit() or not 100 <= int(code) <= 599:
+    if not is_digits(code) or not 100 <= int(code) <= 599:
         raise DirectiveError(f"Unsupported HTTP response code {code}")
     status = int(code)
     msg = a[1]

@@ -2,6 +2,20 @@
 from __future__ import annotations
 
 
+def escape_message(text: str) -> str:
+    """What Apache's error log does to a message (ap_escape_errorlog_item on its bytes):
+    a backslash doubled, a byte that is not printable ASCII as \\xhh."""
+    out = []
+    for b in text.encode("utf-8", "surrogateescape"):
+        if b == 0x5C:
+            out.append("\\\\")
+        elif b < 0x20 or b >= 0x7F:
+            out.append(f"\\x{b:02x}")
+        else:
+            out.append(chr(b))
+    return "".join(out)
+
+
 class ConfigError(Exception):
     """A startup configuration error naming file, line and directive (never a traceback)."""
 
@@ -18,9 +32,11 @@ class ConfigError(Exception):
     def __str__(self) -> str:
         if self.filename and self.reading:
             # Apache's one-line form for errors found while the file is read
-            return f"fastcore: Syntax error on line {self.line} of {self.filename}: {self.message}"
+            return (f"fastcore: Syntax error on line {self.line} of {self.filename}: "
+                    f"{escape_message(self.message)}")
         if self.filename:
-            return f"AH00526: Syntax error on line {self.line} of {self.filename}:\n{self.message}"
+            return (f"AH00526: Syntax error on line {self.line} of {self.filename}:\n"
+                    f"{escape_message(self.message)}")
         return self.message
 
 

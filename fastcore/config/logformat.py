@@ -7,6 +7,7 @@ unknown `%` letter, a `%` or `%{...` that runs off the end of the string.
 from __future__ import annotations
 
 from fastcore.config.engine import DirectiveError
+from fastcore.core.tokens import is_digits
 
 # The % letters registered by mod_log_config and the compiled-in mod_logio (Debian's
 # apache2 with the modules fastcore implements); '%%' is a literal percent sign.
@@ -27,15 +28,17 @@ def _item(fmt: str, i: int) -> int:
         elif c == "{":
             end = fmt.find("}", i + 1)
             i = n if end < 0 else end + 1  # ap_getword: an unterminated {...} eats the rest
-        elif c.isdigit():
-            while i < n and fmt[i].isdigit():
+        elif is_digits(c):
+            while i < n and is_digits(fmt[i]):
                 i += 1
         elif c == "^" and fmt[i:i + 3] in CARET:
             return i + 3
         elif c in LETTERS:
             return i + 1
         else:
-            raise DirectiveError(f"Unrecognized LogFormat directive %{c}")
+            # Apache names one byte: the first of a multi-byte character
+            byte = c.encode("utf-8", "surrogateescape")[:1].decode("utf-8", "surrogateescape")
+            raise DirectiveError(f"Unrecognized LogFormat directive %{byte}")
     raise DirectiveError(RAN_OFF)
 
 

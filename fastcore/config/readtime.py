@@ -9,6 +9,7 @@ from fastcore.config.engine import DirectiveError, Engine
 from fastcore.config.lexer import get_word, split_words
 from fastcore.config.regex import CompileError, compile_regex
 from fastcore.config.tree import Node
+from fastcore.core.tokens import is_digits
 
 VERSION = (2, 4, 71)  # the Apache release whose behaviour fastcore follows (<IfVersion>)
 
@@ -94,7 +95,7 @@ def _ifversion(e: Engine, node: Node) -> bool:
             raise DirectiveError("Unable to compile regular expression") from None
     elif op in ("=", "==", "<", ">", "<=", ">="):
         parts = ver.split(".")
-        if not all(p.isdigit() for p in parts) or not 1 <= len(parts) <= 3:
+        if not all(is_digits(p) for p in parts) or not 1 <= len(parts) <= 3:
             raise DirectiveError("Version appears to be invalid. It must have the format "
                                  "major[.minor[.patch]] where major, minor and patch are "
                                  "numbers.")

@@ -20,6 +20,7 @@ from fastcore.config.lexer import get_word, split_words
 from fastcore.config.model import ELSE, ELSEIF, IF, DirConfig, IfSection, Section, VirtualHost
 from fastcore.config.regex import CompileError, Regex, compile_regex
 from fastcore.config.tree import Node
+from fastcore.core.tokens import is_digits
 
 
 def section_args(args: str, name: str) -> str:
@@ -202,7 +203,7 @@ def parse_vhost_addr(word: str) -> tuple[str, int]:
         host, port = word.split(":")
     if port == "*":
         p = 0
-    elif port.isdigit():
+    elif is_digits(port):
         p = int(port)
         if not 1 <= p <= 65535:
             raise VhostPortError("The address or port is invalid")

@@ -16,6 +16,7 @@ from fastcore.config.model import (
     effective_etag,
     merge_records,
 )
+from fastcore.core.tokens import is_digits
 
 # What a core directive stores in a VirtualHost field (ServerName's str, Timeout's float,
 # KeepAlive's bool, LimitRequestLine's int, ServerAlias's and Protocols' tuples).
@@ -191,4 +192,4 @@ def _merge_etag(out: DirConfig, base: DirConfig, new: DirConfig) -> None:
 def _name_port(name: str) -> int:
     """The port of ServerName host[:port] (IPv6 in brackets), 0 without one."""
     host, colon, port = name.rpartition(":")
-    return int(port) if colon and port.isdigit() and not host.endswith(":") else 0
+    return int(port) if colon and is_digits(port) and not host.endswith(":") else 0

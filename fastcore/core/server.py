@@ -33,6 +33,7 @@ from fastcore.core.mapping import Mapper
 from fastcore.core.readclock import ReadLimits
 from fastcore.core.request import Request
 from fastcore.core.response import KNOWN_METHODS
+from fastcore.core.tokens import is_digits
 from fastcore.core.transaction import Transaction
 from fastcore.core.typemap import TypeMap
 from fastcore.modules import REGISTRY
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 def split_server_name(name: str) -> tuple[str, int | None]:
     """ServerName host[:port] (IPv6 in brackets) -> (host, port or None)."""
     host, colon, port = name.rpartition(":")
-    if colon and port.isdigit() and not host.endswith(":"):
+    if colon and is_digits(port) and not host.endswith(":"):
         return host, int(port)
     return name, None
 

@@ -23,3 +23,9 @@ def get_token(line: str, pos: int, accept_white: bool) -> tuple[str, int]:
     while pos < n and line[pos].isspace():
         pos += 1
     return token, pos
+
+
+def is_digits(text: str) -> bool:
+    """apr_isdigit over every character: ASCII 0-9 only.  str.isdigit() also takes "²" (a
+    latin-1 byte) and "٣" (UTF-8 in a config file), which Apache refuses as digits."""
+    return text.isascii() and text.isdigit()

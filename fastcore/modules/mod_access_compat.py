@@ -26,6 +26,7 @@ from fastcore.config.tree import Node
 from fastcore.core.cacheable import NOT_CACHEABLE, NOTHING, CacheInfo, Contribution
 from fastcore.core.client import client_address
 from fastcore.core.phases import CHECK_ACCESS, MIDDLE, OK, Hook, HookResult
+from fastcore.core.tokens import is_digits
 from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_authz_core import in_domain
 from fastcore.modules.mod_authz_core.peer import all_leaf, group, ip_leaf, net_bytes
@@ -97,7 +98,7 @@ class NotAnAddress(Exception):
 def _looks_like_ip(text: str) -> bool:
     if not text:
         return False
-    return ":" in text or all(c.isdigit() or c == "." for c in text)
+    return ":" in text or all(is_digits(c) or c == "." for c in text)
 
 
 def _inet4(text: str) -> int | None:
@@ -107,7 +108,7 @@ def _inet4(text: str) -> int | None:
         return None
     value = 0
     for p in parts:
-        if not p or not p.isdigit() or not p.isascii() or int(p) > 255:
+        if not p or not is_digits(p) or not p.isascii() or int(p) > 255:
             return None
         value = value << 8 | int(p)
     return value
@@ -129,7 +130,7 @@ def _network(text: str) -> Subnet:
     for i, part in enumerate(text.split(".")):
         if part == "" and i > 0 and i == text.count("."):
             break  # the trailing dot of "10.1."
-        if not part.isdigit() or not part.isascii() or shift < 0 or int(part) > 255:
+        if not is_digits(part) or not part.isascii() or shift < 0 or int(part) > 255:
             raise DirectiveError(BAD_IP)
         net |= int(part) << shift
         mask |= 0xFF << shift
@@ -176,7 +177,7 @@ def _strtol(text: str) -> int | None:
         body = body[1:]
     if not body:
         return 0 if not text else None  # "" converts to 0 with *end == '\\0'
-    if not body.isdigit() or not body.isascii():
+    if not is_digits(body) or not body.isascii():
         return None
     return sign * int(body)
 

@@ -27,6 +27,7 @@ from fastcore.core.mapping import Translated
 from fastcore.core.paths import escape_uri, fs_to_wire, to_bytes
 from fastcore.core.phases import DECLINED, FIXUPS, LAST, OK, TYPE_CHECKER, Hook, HookResult
 from fastcore.core.pregsub import pregsub
+from fastcore.core.tokens import is_digits
 from fastcore.modules import ModuleSpec
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ def _grok_status(word: str, status: int) -> tuple[int, int]:
     if w in STATUS_WORDS:
         st = STATUS_WORDS[w]
         return st, -1 if st == 410 else 1
-    if word[:1].isdigit():
+    if is_digits(word[:1]):
         digits = len(word) - len(word.lstrip("0123456789"))
         st = int(word[:digits])  # atoi: "301x" is 301
         return st, 1 if 300 <= st <= 399 else -1

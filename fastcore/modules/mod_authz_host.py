@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 
 from fastcore.config.engine import DirectiveError
+from fastcore.core.tokens import is_digits
 from fastcore.modules import ModuleSpec
 
 NAME = "authz_host_module"
@@ -45,11 +46,11 @@ def check_ip(spec: str) -> None:
         raise DirectiveError(f"ip address '{spec}' appears to be invalid: The specified "
                              "network mask is invalid.")
     parts = addr.rstrip(".").split(".")
-    if not slash and 1 <= len(parts) <= 3 and all(p.isdigit() and int(p) < 256 for p in parts):
+    if not slash and 1 <= len(parts) <= 3 and all(is_digits(p) and int(p) < 256 for p in parts):
         return
     # apr_ipsubnet_create: text that looks like an address (digits and dots, or a ':')
     # but does not parse is APR_EBADIP, reported with its text; anything else is EINVAL
-    looks_like_ip = ":" in addr or all(c.isdigit() or c == "." for c in addr)
+    looks_like_ip = ":" in addr or all(is_digits(c) or c == "." for c in addr)
     detail = ": The specified IP address is invalid." if looks_like_ip else ""
     raise DirectiveError(f"ip address '{spec}' appears to be invalid{detail}")
 
@@ -57,7 +58,7 @@ def check_ip(spec: str) -> None:
 def _mask_ok(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, mask: str) -> bool:
     """apr_ipsubnet_create's mask: 1 to 32 (128) bits, or any dotted mask for IPv4;
     anything else (an empty mask, /0, /33) is APR_EBADMASK."""
-    if mask.isdigit():
+    if is_digits(mask):
         return 0 < int(mask) <= ip.max_prefixlen
     if ip.version != 4:
         return False

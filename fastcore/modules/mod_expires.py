@@ -33,6 +33,7 @@ from fastcore.core.cacheable import (
     expiry_times,
 )
 from fastcore.core.phases import DECLINED, FIRST, OK, OUTPUT_FILTER, Hook, HookResult
+from fastcore.core.tokens import is_digits
 from fastcore.modules import ModuleSpec
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def _atoi(s: str) -> int:
         s = s[1:]
     digits = ""
     for ch in s:
-        if not ch.isascii() or not ch.isdigit():
+        if not ch.isascii() or not is_digits(ch):
             break
         digits += ch
     return _int32(sign * int(digits)) if digits else 0
@@ -107,7 +108,7 @@ def parse_code(text: str) -> Code | str:
         word = next(it, "")
     total = 0
     while word:
-        if not (word[0].isascii() and word[0].isdigit()):
+        if not (word[0].isascii() and is_digits(word[0])):
             return f"bad expires code, numeric value expected <num> '{word}'"
         num = _atoi(word)
         word = next(it, "")

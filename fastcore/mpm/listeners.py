@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastcore._ext import load
+from fastcore.core.tokens import is_digits
 from fastcore.mpm.acceptfilter import defer_accept
 
 Key = tuple[str, int, int]
@@ -70,7 +71,7 @@ def upgrade_fds() -> dict[Key, int]:
     """Listening sockets left open across exec by the master this one replaces (SIGUSR2);
     anything that is not a listening TCP socket is ignored."""
     text = os.environ.pop(INHERIT_VAR, "")
-    return _adopt((int(w) for w in text.split(",") if w.strip().isdigit()), listening_only=True)
+    return _adopt((int(w) for w in text.split(",") if is_digits(w.strip())), listening_only=True)
 
 
 def handover(fds: list[int]) -> str:

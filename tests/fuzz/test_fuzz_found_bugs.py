@@ -119,3 +119,22 @@ def test_directory_wildcard_with_a_reversed_bracket_range_loads_and_matches_noth
     assert status(deny.format(f"{doc}/[]"), "/q/f.txt") == 200
     assert status(deny.format(f"{doc}/[!q]"), "/b/f.txt") == 403
     assert status(deny.format(f"{doc}/[!q]"), "/q/f.txt") == 200
+
+
+def test_a_non_ascii_digit_is_no_logformat_modifier() -> None:
+    """Bug 8 (logformat target): str.isdigit() took "³" for a field-width digit, so the
+    check accepted "%³{c}C" and the formatter then refused it at startup with a traceback.
+    Apache's apr_isdigit is ASCII: the format is refused, naming the first byte."""
+    from fastcore.config.engine import DirectiveError
+    from fastcore.config.errors import escape_message
+    from fastcore.config.logformat import check_log_format
+    from fastcore.modules.mod_log_config import compile_format
+
+    for fmt in ("%\u00b3{c}C", "%\u0663s", "%2\u00b3s"):
+        try:
+            check_log_format(fmt)
+        except DirectiveError as exc:
+            assert escape_message(str(exc)).startswith("Unrecognized LogFormat directive %\\x")
+        else:
+            raise AssertionError(f"{fmt!r} accepted")
+    compile_format("%2s %{c}C")  # the ASCII forms still compile

@@ -214,10 +214,26 @@ def comments() -> Iterator[Variant]:
                       f"<Directory /tmp>{tag}\n# a comment line\n</Directory>\n")
 
 
+# -- malformed addresses, and digits that are not ASCII (str.isdigit takes "²" and "٣") --
+BAD_LISTENS = ("[::1]:80x", "[::1]:", "[::1]", "[::1]x", "[::1", "127.0.0.1:", "127.0.0.1:80x",
+               "localhost:80a", "80x", "127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:8\u00b3",
+               "127.0.0.1:\u0668\u0660", "\u0668\u0660")
+DIGIT_LINES = ("Timeout \u0663", "KeepAliveTimeout 5\u00b3", "MaxKeepAliveRequests \u00b2",
+               "LimitRequestFields \u0663", "ErrorDocument \u0664\u0660\u0664 /x.html",
+               'LogFormat "%\u00b3{c}C" x', 'LogFormat "%\u0663s" x', 'LogFormat "%2\u00b3s" x')
+
+
+def digits() -> Iterator[Variant]:
+    for i, word in enumerate(BAD_LISTENS):
+        yield Variant(f"digits-listen-{i}", f"Listen {word}\n")
+    for i, line in enumerate(DIGIT_LINES):
+        yield Variant(f"digits-line-{i}", line + "\n")
+
+
 FAMILIES = {
     "flag": flags, "options": options, "unclosed": unclosed, "define": defines,
     "ifmodule": ifmodule, "require": requires, "logformat": logformats, "listen": listens,
-    "comment": comments,
+    "comment": comments, "digits": digits,
 }
 
 

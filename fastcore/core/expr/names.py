@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from fastcore.core import errors
 from fastcore.core.expr import values as V
 from fastcore.core.expr.context import ExprContext, ExprError
+from fastcore.core.tokens import is_digits
 
 API_VERSION = "20120211"  # MODULE_MAGIC_NUMBER_MAJOR of httpd 2.4
 MAX_FILE_SIZE = 10 * 1024 * 1024
@@ -375,7 +376,7 @@ def parse_subnet(name: str, arg: str | None) -> tuple[Network | None, str | None
     addr, slash, mask = arg.partition("/")
     try:
         if slash:
-            if mask.isdigit():
+            if is_digits(mask):
                 return ipaddress.ip_network(f"{addr}/{mask}", strict=False), None
             return ipaddress.ip_network(f"{addr}/{ipaddress.IPv4Address(mask)}",
                                         strict=False), None
@@ -383,7 +384,7 @@ def parse_subnet(name: str, arg: str | None) -> tuple[Network | None, str | None
             return ipaddress.ip_network(f"{addr}/128"), None
         parts = addr.rstrip(".").split(".") if addr.endswith(".") or addr.count(".") < 3 \
             else addr.split(".")
-        if 1 <= len(parts) <= 4 and all(p.isdigit() and int(p) < 256 for p in parts):
+        if 1 <= len(parts) <= 4 and all(is_digits(p) and int(p) < 256 for p in parts):
             full = parts + ["0"] * (4 - len(parts))
             return ipaddress.ip_network(f"{'.'.join(full)}/{8 * len(parts)}"), None
     except ValueError:

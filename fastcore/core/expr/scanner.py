@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fastcore.core.tokens import is_digits
+
 _WS = " \t\n"
 _ID = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
 _DIGITS = re.compile(r"-?[0-9]+")
@@ -90,7 +92,7 @@ class _Scanner:
             elif s.startswith("%{", self.i):
                 self.i += 2
                 self.variable()
-            elif c == "$" and self.i + 1 < len(s) and s[self.i + 1].isdigit():
+            elif c == "$" and self.i + 1 < len(s) and is_digits(s[self.i + 1]):
                 self.emit("T_REGEX_BACKREF", s[self.i + 1])
                 self.i += 2
             elif c == "/":
@@ -157,7 +159,7 @@ class _Scanner:
             if c == "\\":
                 buf.append(self.escape())
                 continue
-            if c == "$" and self.i + 1 < len(s) and s[self.i + 1].isdigit():
+            if c == "$" and self.i + 1 < len(s) and is_digits(s[self.i + 1]):
                 flush()
                 self.emit("T_REGEX_BACKREF", s[self.i + 1])
                 self.i += 2
@@ -189,7 +191,7 @@ class _Scanner:
                 raise _Stop
             self.i = m.end()
             return chr(value)
-        if s[i + 1].isdigit():
+        if is_digits(s[i + 1]):
             self.error("Bad escape sequence")
             raise _Stop
         self.i = i + 2
@@ -245,7 +247,7 @@ class _Scanner:
             if c == "\\":
                 buf.append(self.escape())
                 continue
-            if c == "$" and self.i + 1 < len(s) and s[self.i + 1].isdigit():
+            if c == "$" and self.i + 1 < len(s) and is_digits(s[self.i + 1]):
                 flush()
                 self.emit("T_REGEX_BACKREF", s[self.i + 1])
                 self.i += 2

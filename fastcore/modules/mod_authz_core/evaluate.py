@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 from fastcore.core.client import ReqCtx, Resolver, client_address  # noqa: F401 - re-exported
 from fastcore.core.expr import Condition, ExprContext, ExprError
 from fastcore.core.response import KNOWN_METHODS
+from fastcore.core.tokens import is_digits
 
 if TYPE_CHECKING:
     pass
@@ -132,7 +133,7 @@ def parse_ip_spec(spec: str) -> Network:
         except ValueError:
             raise ValueError(f"ip address '{spec}' appears to be invalid") from None
     parts = addr[:-1].split(".") if addr.endswith(".") else addr.split(".")
-    if not 1 <= len(parts) <= 4 or not all(p.isdigit() and len(p) <= 3 and int(p) <= 255
+    if not 1 <= len(parts) <= 4 or not all(is_digits(p) and len(p) <= 3 and int(p) <= 255
                                            for p in parts):
         raise ValueError(f"ip address '{spec}' appears to be invalid")
     if sep:
@@ -141,7 +142,7 @@ def parse_ip_spec(spec: str) -> Network:
         try:
             if "." in mask:
                 return ipaddress.IPv4Network(f"{addr}/{mask}", strict=False)
-            if not mask.isdigit() or int(mask) > 32:
+            if not is_digits(mask) or int(mask) > 32:
                 raise ValueError(spec)
             return ipaddress.IPv4Network(f"{addr}/{int(mask)}", strict=False)
         except ValueError:

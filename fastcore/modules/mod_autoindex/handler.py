@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from fastcore.core import static as S
+from fastcore.core.tokens import is_digits
 from fastcore.modules.mod_autoindex.config import AutoindexDir, autoindex_config
 from fastcore.modules.mod_autoindex.fancy import (
     K_ADJUST,
@@ -478,7 +479,7 @@ def _layout(ai: AutoindexDir, opts: set[str], table: bool, keyid: str, direction
 def _atoi(v: str) -> int:
     n = 0
     for c in v.strip():
-        if not c.isdigit():
+        if not is_digits(c):
             break
         n = n * 10 + int(c)
     return n

@@ -16,6 +16,7 @@ from typing import Protocol
 from fastcore.config.engine import DirectiveError
 from fastcore.core.expr import ExprContext, ExprError, parse_condition
 from fastcore.core.expr.names import Function
+from fastcore.core.tokens import is_digits
 from fastcore.modules.mod_include import text as T
 from fastcore.modules.mod_include.parser import Arg, Element, Piece, Unfinished
 
@@ -150,7 +151,7 @@ class Document:
 
     def var(self, name: str) -> str | None:
         """get_include_var: $0..$9 from the last regex match, else the variable."""
-        if len(name) == 1 and name.isdigit():
+        if len(name) == 1 and is_digits(name):
             idx = int(name)
             f = self.svc.filename
             if not self.have_match:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from fastcore.core.expr import values as V
+from fastcore.core.tokens import is_digits
 from fastcore.modules.mod_autoindex.fancy import strfsize
 
 __all__ = ["strfsize"]
@@ -63,7 +64,7 @@ def decode_entities(s: str) -> str:
             digits = body[1:]
             j = 0
             val = 0
-            while j < len(digits) and digits[j].isascii() and digits[j].isdigit():
+            while j < len(digits) and digits[j].isascii() and is_digits(digits[j]):
                 val = val * 10 + int(digits[j])
                 j += 1
             if not (j < len(digits) or val <= 8 or 11 <= val <= 31 or 127 <= val <= 160

@@ -6,7 +6,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fastcore.core.tokens import get_token
+from fastcore.core.tokens import get_token, is_digits
 
 INCLUDES_MAGIC_TYPE = "text/x-server-parsed-html"
 INCLUDES_MAGIC_TYPE3 = "text/x-server-parsed-html3"
@@ -60,9 +60,9 @@ def atoq(s: str) -> float:
     if i < len(s) and s[i] == ".":
         v = 0
         digits = s[i + 1:i + 4]
-        if digits[:1].isdigit() and digits[:1].isascii():
+        if is_digits(digits[:1]) and digits[:1].isascii():
             v += int(digits[0]) * 100
-            if digits[1:2].isdigit() and digits[1:2].isascii():
+            if is_digits(digits[1:2]) and digits[1:2].isascii():
                 v += int(digits[1]) * 10
                 if digits[2:3] in tuple("123456789"):
                     v += int(digits[2])

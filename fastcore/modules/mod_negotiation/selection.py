@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from fastcore.core.tokens import is_digits
 from fastcore.modules.mod_negotiation.config import negotiation_of
 from fastcore.modules.mod_negotiation.parse import (
     CGI_MAGIC_TYPE,
@@ -93,7 +94,7 @@ def _parse_negotiate(neg: _State, req_headers: Headers) -> None:
     for tok in (t.strip().lower() for t in negotiate.split(",")):
         if not tok:
             continue
-        if tok in ("trans", "vlist", "guess-small", "*") or tok[0].isdigit():
+        if tok in ("trans", "vlist", "guess-small", "*") or is_digits(tok[0]):
             neg.ua_supports_trans = True
             neg.send_alternates = True
             if tok == "1.0":

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from fastcore.core.tokens import get_token
+from fastcore.core.tokens import get_token, is_digits
 from fastcore.modules.mod_negotiation.config import mime_of
 from fastcore.modules.mod_negotiation.handler import (
     AcceptRec,
@@ -187,7 +187,7 @@ def read_type_map(path: str) -> list[Variant]:
                 has_content = True
             elif name == "content-length":
                 tok = get_token(body, 0, False)[0]
-                if not tok.isdigit() or not tok.isascii():
+                if not is_digits(tok) or not tok.isascii():
                     break  # Apache logs the parse error and stops reading the map
                 cur.bytes = int(tok)
                 has_content = True

@@ -17,6 +17,7 @@ from fastcore.config.engine import RSRC, Ctx, Directive, DirectiveError, Engine,
 from fastcore.config.lexer import split_words
 from fastcore.config.model import ServerConfig, VirtualHost, module_record, scope_record
 from fastcore.config.tree import Node
+from fastcore.core.tokens import is_digits
 from fastcore.modules.mod_access_compat import NotAnAddress, Subnet, parse_subnet
 
 NAME = "remoteip_module"
@@ -123,7 +124,7 @@ def proxies_header_name_set(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
 
 
 def _looks_like_ip(text: str) -> bool:
-    return ":" in text or all(c == "." or c.isdigit() for c in text)
+    return ":" in text or all(c == "." or is_digits(c) for c in text)
 
 
 def add_proxy(rec: RemoteIPServer, arg: str, internal: bool, directive: str) -> None:

@@ -12,6 +12,7 @@ from fastcore.config.model import DirConfig, VirtualHost, module_record, scope_r
 from fastcore.config.regex import CompileError, Regex, compile_regex
 from fastcore.config.tree import Node
 from fastcore.core.expr import Condition, parse_condition
+from fastcore.core.tokens import is_digits
 from fastcore.modules.mod_rewrite.maps import RewriteMapSpec, parse_map
 
 NAME = "rewrite_module"
@@ -421,10 +422,10 @@ def _redirect_status(val: str) -> tuple[int, bool]:
         return 302, False
     if low == "seeother":
         return 303, False
-    if val[:1].isdigit():
+    if is_digits(val[:1]):
         digits = ""
         for c in val:
-            if not c.isdigit():
+            if not is_digits(c):
                 break
             digits += c
         status = int(digits)
@@ -516,7 +517,7 @@ def _atoi(s: str) -> int:
         s = s[1:]
     digits = ""
     for c in s:
-        if not c.isdigit():
+        if not is_digits(c):
             break
         digits += c
     return sign * int(digits) if digits else 0

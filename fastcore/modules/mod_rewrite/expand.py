@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastcore.config.regex import Match
+from fastcore.core.tokens import is_digits
 from fastcore.modules.mod_alias import alias_for, alias_server
 from fastcore.modules.mod_rewrite.config import RewriteRule, RewriteServer, _atoi
 from fastcore.modules.mod_rewrite.maps import lookup
@@ -384,7 +385,7 @@ def expand(text: str, st: RewriteState, rule: RewriteRule | None) -> str:
                 out.append(value)
             i = end + 1
             continue
-        if c in "$%" and i + 1 < n and text[i + 1].isdigit():
+        if c in "$%" and i + 1 < n and is_digits(text[i + 1]):
             bri = st.rr if c == "$" else st.rc
             val = bri.get(int(text[i + 1]))
             if val and rule is not None and rule.escape_backrefs:

@@ -7,6 +7,7 @@ import stat as stmod
 
 from fastcore.core.cacheable import PROBE_LSTAT, PROBE_STAT, probe_of
 from fastcore.core.expr import ExprContext, ExprError
+from fastcore.core.tokens import is_digits
 from fastcore.modules.mod_rewrite import config as C
 from fastcore.modules.mod_rewrite.expand import Captures, RewriteState, expand
 from fastcore.modules.mod_rewrite.subreq import in_subreq, lookup_file, lookup_uri, subreq_ok
@@ -300,7 +301,7 @@ def _leading_backref(output: str) -> bool:
     """A substitution whose first path segment starts with a variable or a
     backreference ($N, %N, %{VAR}, ${map:key})."""
     s = output[1:] if output.startswith("/") else output
-    return len(s) > 1 and s[0] in "$%" and (s[1].isdigit() or s[1] == "{")
+    return len(s) > 1 and s[0] in "$%" and (is_digits(s[1]) or s[1] == "{")
 
 
 def apply_env(rule: C.RewriteRule, st: RewriteState) -> None:

@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from fastcore.core import errors
+from fastcore.core.tokens import is_digits
 
 KBYTE = 1024
 _ACCESSES, _BYTES = 0, 1  # the scoreboard's global counters (same index in both builds)
@@ -171,7 +172,7 @@ def refresh_header(query: str | None) -> str | None:
         if s[:1] in "+-":
             num, s = s[0], s[1:]
         for c in s:
-            if not c.isdigit() or not c.isascii():
+            if not is_digits(c) or not c.isascii():
                 break
             num += c
         try:
