@@ -63,7 +63,8 @@ def cells(doc: dict, mode: str) -> list[Cell]:
 
 
 def _grouped(ax: plt.Axes, keys: list[str], servers: list[str],
-             value: dict[tuple[str, str], tuple[float, float, float]]) -> None:
+             value: dict[tuple[str, str], tuple[float, float, float]],
+             legend: bool = True) -> None:
     """Bars grouped by workload, one colour per server, min-max whiskers."""
     width = 0.8 / max(1, len(servers))
     for i, srv in enumerate(servers):
@@ -79,7 +80,8 @@ def _grouped(ax: plt.Axes, keys: list[str], servers: list[str],
     ax.set_xticks([j + width * (len(servers) - 1) / 2 for j in range(len(keys))])
     ax.set_xticklabels(keys, rotation=20, ha="right")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=8)
 
 
 def throughput(doc: dict, mode: str, path: str) -> bool:
@@ -91,14 +93,16 @@ def throughput(doc: dict, mode: str, path: str) -> bool:
     for ax, k in zip(axes[0], keys, strict=True):
         sub = [c for c in cs if c.key == k]
         _grouped(ax, [k], [c.server for c in sub],
-                 {(c.server, k): (c.value, c.low, c.high) for c in sub})
+                 {(c.server, k): (c.value, c.low, c.high) for c in sub}, legend=False)
         byte = any(r["key"] == k and r.get("bytes_metric") for r in doc["rows"])
         ax.set_ylabel("MB/s" if byte else "requests/s")
         ax.set_xticklabels([])
         ax.set_title(k, fontsize=9)
     fig.suptitle(f"Throughput per server ({mode}; median of rounds, min-max) - {doc['date']}",
                  fontsize=10)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
