@@ -127,16 +127,21 @@ def test_a_graceful_stop_finishes_the_heads_it_holds(tmp_path, mpm):
 
 
 @pytest.mark.parametrize("mpm", ["prefork", "worker", "event"])
-def test_a_connection_that_sends_nothing_ends_at_the_header_deadline(tmp_path, mpm):
+def test_a_connection_that_stops_after_one_byte_ends_at_the_header_deadline(tmp_path, mpm):
     """RequestReadTimeout's header clock starts with the connection: a client that sends
-    nothing is closed (without an answer) at header=, not after Timeout."""
+    its first byte and then nothing is closed at header=, not after Timeout.  (A client
+    that sends nothing at all is never accepted: the listeners defer accept until data
+    arrives, as Apache's AcceptFilter http data does, so the kernel holds it instead.)"""
     srv = FastcoreServer(str(tmp_path), mpm, SIZING[mpm] + "Timeout 30\n" + REQTIMEOUT).start()
     try:
         with socket.create_connection(("127.0.0.1", srv.port), timeout=HEADER + 6) as s:
+            s.sendall(b"G")
             t0 = time.monotonic()
-            data = s.recv(65536)
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
             waited = time.monotonic() - t0
     finally:
         srv.stop()
-    assert data == b""
+    assert data == b"" or data.startswith(b"HTTP/1.1 408 "), data[:80]
     assert HEADER - 0.5 <= waited <= HEADER + 3
