@@ -64,6 +64,12 @@ def _fn_bracket(pattern: str, i: int) -> tuple[str, int] | None:
     n, k = len(pattern), i + 1
     negate = k < n and pattern[k] in "!^"
     k += negate
+    # the first ']' after the first member closes it, unless a '/' comes first: found
+    # by two scans in C, so a run of unbalanced '[' costs linear time (fuzzing found a
+    # 600-byte <Directory> path that took seconds)
+    close = pattern.find("]", k + 1)
+    if close < 0 or "/" in pattern[i + 1:close]:
+        return None
     members: list[str] = []
     first = True
     while k < n:
