@@ -178,6 +178,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(settings_text(cfg))
             return 0
         _warn(cfg)
+        if args.test:
+            from fastcore.modules import REGISTRY
+            try:  # what needs the libraries (mod_ssl: a key that does not match)
+                REGISTRY.post_config(cfg)
+            except ConfigError as exc:
+                _startup_error(args, f"{exc}\n")
+                return 1
         if args.dump_vhosts:
             sys.stdout.write(vhosts_text(cfg))
         if args.dump_modules:
