@@ -161,6 +161,15 @@ cdef extern from "fc_tls.h" nogil:
     int fc_tls_hello_cb(SSL *ssl, int *alert, void *arg)
 
 
+cdef extern from "fc_tlscache.h" nogil:
+    ctypedef struct fc_tc:
+        unsigned int nslots
+        unsigned long long stores, hits, misses, too_big
+    fc_tc *fc_tc_g
+    int fc_tc_create(size_t nbytes)
+    void fc_tc_attach(SSL_CTX *ctx)
+
+
 cdef extern from *:
     """
     /* SSLVerifyClient optional_no_ca: mod_ssl's ssl_verify_error_is_optional errors
@@ -255,6 +264,7 @@ cdef class Context:
         cdef X509 *x
         cdef bytes b1, b2
         cdef long mode
+        cdef int rc
         if not c:
             raise TLSError("SSLEngine", "SSL_CTX_new failed: " + _errtext())
         self.ctx = c
@@ -336,7 +346,13 @@ cdef class Context:
         else:
             SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL)
         SSL_CTX_set_verify_depth(c, params.verify_depth)
-        if params.session_cache:
+        if params.shared_cache:  # shmcb: one cache for every child (fc_tlscache.h)
+            rc = fc_tc_create(params.shared_cache)
+            if rc < 0:
+                raise TLSError("SSLSessionCache", "could not map the shared session cache: "
+                               + _os.strerror(-rc))
+            fc_tc_attach(c)
+        elif params.session_cache:
             SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER)
         else:
             SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF)
@@ -567,6 +583,14 @@ def variables(int fd, bint export_certs=False) -> dict:
         _cert_vars(out, "SSL_CLIENT_", x, export_certs)
         X509_free(x)
     return out
+
+
+def cache_stats() -> dict:
+    """The shared session cache's slots and counters (empty without one)."""
+    if fc_tc_g == NULL:
+        return {}
+    return {"slots": fc_tc_g.nslots, "stores": fc_tc_g.stores, "hits": fc_tc_g.hits,
+            "misses": fc_tc_g.misses, "too_big": fc_tc_g.too_big}
 
 
 def table_size() -> int:

@@ -409,6 +409,14 @@ def settings_text(cfg: ServerConfig) -> str:
         pass
     if _has_ipv6():
         out.append(" -D HAVE_IPV6")
+    try:  # mod_ssl: the OpenSSL the engine links, and whether the kernel offers kTLS
+        tls = load_ext("tls")
+        out.append(f' -D FC_TLS_LIBRARY="{tls.VERSION_LIBRARY}"')
+        out.append(" -D FC_KTLS=" + ("available (the kernel's tls module is loaded; not used "
+                                     "yet)" if tls.ktls_available() else
+                                     "unavailable (no tls kernel module)"))
+    except ImportError as exc:
+        out.append(f" -D FC_TLS_LIBRARY=unavailable ({exc})")
     out.append(f' -D SERVER_CONFIG_FILE="{cfg.config_file}"')
     out.append(f' -D SERVER_ROOT="{cfg.server_root}"')
     out.append(memory_line(cfg))

@@ -74,5 +74,9 @@ def variables(fd: int, export_certs: bool = False) -> dict[str, str]:
     return {}
 
 
+def cache_stats() -> dict[str, int]:
+    return {}
+
+
 def table_size() -> int:
     return 0

@@ -240,12 +240,16 @@ static ssize_t fc_io_read(int fd, void *buf, size_t n) {
     if (n > INT32_MAX) n = INT32_MAX;
     for (int spins = 0;; spins++) {
         ERR_clear_error();
+        errno = 0;
         int got = SSL_read(c->ssl, buf, (int)n);
         if (got > 0) { c->flags |= FC_TLS_DONE; return got; }
         int err = SSL_get_error(c->ssl, got);
         if (SSL_is_init_finished(c->ssl)) c->flags |= FC_TLS_DONE;
         switch (err) {
         case SSL_ERROR_WANT_READ:
+            /* a signal (or strace attaching) cut a blocking read short: SO_RCVTIMEO makes
+             * it EINTR instead of a restart; read again, as the plain path does */
+            if (errno == EINTR) continue;
             errno = EAGAIN;
             return -1;
         case SSL_ERROR_WANT_WRITE: {

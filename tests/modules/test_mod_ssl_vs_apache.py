@@ -356,3 +356,50 @@ def test_what_openssl_refuses_stops_the_start_naming_file_and_line(
                            capture_output=True, text=True, timeout=60,
                            env=dict(os.environ, PYTHONPATH=REPO))
     assert start.returncode == 1 and apache_says in start.stderr
+
+
+SHARED = """
+StartServers 3
+MinSpareServers 3
+MaxSpareServers 3
+DocumentRoot "{www}"
+Listen 127.0.0.1:{tport} https
+SSLSessionCache "shmcb:{run}/scache(512000)"
+SSLSessionTickets off
+Header always set X-TLS "%{{SSL_SESSION_RESUMED}}s"
+<VirtualHost 127.0.0.1:{tport}>
+  ServerName a.test
+  SSLEngine on
+  SSLCertificateFile "{ec_crt}"
+  SSLCertificateKeyFile "{ec_key}"
+</VirtualHost>
+"""
+
+
+def test_sessions_resume_on_any_prefork_child_through_the_shared_cache(
+        certs: Certs, tmp_path) -> None:
+    """SSLSessionTickets off (Debian's ssl.conf): TLS 1.3 resumption is stateful, so a
+    client whose next connection lands on another child resumes only through a cache the
+    children share (shmcb).  Each connection offers the session of the one before."""
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("x\n")
+    got = {}
+    for fastcore in (False, True):
+        run = str(tmp_path / ("fc" if fastcore else "ap"))
+        os.makedirs(run)
+        tport = free_port()
+        site = SHARED.format(www=www, run=run, tport=tport, ec_crt=certs.ec.cert,
+                             ec_key=certs.ec.key)
+        mods = ("mpm_prefork", *MODULES[1:])
+        with ApacheOracle(run, site, modules=mods, fastcore=fastcore):
+            ctx = _context(certs, Client())
+            seen, sess = exchange(tport, certs, Client(), _req("a.test"), ctx)
+            marks = [seen.tls_header]
+            for _ in range(12):
+                seen, new = exchange(tport, certs, Client(), _req("a.test"), ctx, sess)
+                marks.append(seen.tls_header)
+                sess = new or sess
+        got[fastcore] = marks
+    assert got[False] == ["Initial"] + ["Resumed"] * 12
+    assert got[True] == got[False]

@@ -94,7 +94,13 @@ def facts_of(core: Handler, txn: Transaction, resp: Response | None,
                                        f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
 
     return Facts(dict(txn.env) if env else {}, request_table(txn), txn.start_time,
-                 lambda: scoreboard_load(txn), context, report, txn.conn.ssl_var)
+                 lambda: scoreboard_load(txn), context, report,
+                 # %{VAR}s: mod_ssl's lookup when it is loaded (else (null), even HTTPS)
+                 txn.conn.ssl_var if "ssl_module" in core.srv.cfg.modules else _no_ssl)
+
+
+def _no_ssl(name: str) -> str | None:
+    return None
 
 
 def build(conf: HeadersDir, server: HeadersDir, fields: list[Field], ctype: str | None,

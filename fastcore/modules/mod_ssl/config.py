@@ -136,6 +136,7 @@ class TLSParams:
     session_tickets: bool
     session_cache: bool
     session_timeout: int
+    shared_cache: int  # bytes of the cache shared by the children (shmcb), 0: none
     session_id_context: str
     conf_cmds: list[tuple[str, str]] = field(default_factory=list)
     verify: str = ""

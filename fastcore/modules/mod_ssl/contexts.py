@@ -63,6 +63,7 @@ def params_for(vh: VirtualHost, rec: SSLServer) -> TLSParams:
         session_tickets=rec.session_tickets is not False,
         session_cache=(rec.session_cache or "none") != "none",
         session_timeout=rec.session_timeout if rec.session_timeout is not None else 300,
+        shared_cache=(rec.cache_size or 512000) if rec.session_cache == "shmcb" else 0,
         session_id_context=vhost_id(vh),
         conf_cmds=list(rec.conf_cmds),
         verify=rec.verify or "",
