@@ -274,8 +274,9 @@ def main(argv: list[str] | None = None) -> int:
                 srv.start()
                 try:
                     for w, fn in WORKLOADS.items():
-                        table.add(w, name, _measured(srv, lambda fn=fn: fn(srv.port,
-                                                                          args.seconds)))
+                        port = srv.port
+                        table.add(w, name, _measured(
+                            srv, lambda fn=fn, port=port: fn(port, args.seconds)))
                 finally:
                     srv.stop()
                 print(f"round {rnd + 1}/{args.rounds}: {name} done", file=sys.stderr)
