@@ -126,7 +126,9 @@ def extensions() -> list[Extension]:
             include_dirs=["fastcore/src", "fastcore"],
             depends=sorted(glob.glob("fastcore/src/*.h")),  # a header change rebuilds
             extra_compile_args=["-O2", "-Wno-unused-function"],
-            libraries=["pthread"],
+            # OpenSSL (libssl-dev) for mod_ssl: every extension doing connection I/O
+            # goes through src/fc_tls.h's shims
+            libraries=["pthread", "ssl", "crypto"],
             # PCRE2 as Apache links it; the runtime library alone suffices (no headers)
             # (_fastpath: SetEnvIf rules on cache hits, src/fc_setenvif.h)
             extra_link_args=["-l:libpcre2-8.so.0"]

@@ -13,6 +13,7 @@ import socket
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t
 from libc.string cimport memset, strlen
+from fastcore._tls cimport fc_tls_g, shared_table
 
 MECHANISMS = ("default", "none", "fcntl", "flock", "sysvsem", "posixsem", "pthread",
               "reuseport", "epollexclusive")
@@ -387,3 +388,7 @@ cdef class Acceptor:
         if self.alive:
             self.alive = False
             fc_acceptor_close(&self.a)
+
+
+# mod_ssl: this extension's shims (src/fc_tls.h) see the process's TLS sessions
+fc_tls_g = shared_table()

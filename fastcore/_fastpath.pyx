@@ -17,6 +17,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
+from fastcore._tls cimport fc_tls_g, shared_table
 
 from fastcore._scoreboard cimport Scoreboard
 from fastcore._sendfile cimport FC_S_CORK, FC_S_READWRITE, FC_S_SENDFILE, FC_S_WRITEV
@@ -598,3 +599,7 @@ def accepts_coding(bytes value, bytes coding):
     leaves the request to the Python path.  The parity test's window into the C code."""
     cdef int rc = fc_accepts_coding(value, len(value), coding, len(coding))
     return None if rc == FC_VAR_UNDECIDED else bool(rc)
+
+
+# mod_ssl: this extension's shims (src/fc_tls.h) see the process's TLS sessions
+fc_tls_g = shared_table()

@@ -15,6 +15,7 @@ import os as _os
 
 from libc.stdint cimport int64_t
 from posix.types cimport off_t
+from fastcore._tls cimport fc_tls_g, shared_table
 
 STRATEGIES = ("writev", "sendfile", "cork", "readwrite")
 AUTO_SENDFILE_MIN = FC_AUTO_SENDFILE_MIN
@@ -158,3 +159,7 @@ def bench_send(str strategy, header, int file_fd, long long count, long n, body=
     if not ok:
         raise RuntimeError("benchmark reader did not receive every byte")
     return ns
+
+
+# mod_ssl: this extension's shims (src/fc_tls.h) see the process's TLS sessions
+fc_tls_g = shared_table()

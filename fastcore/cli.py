@@ -178,6 +178,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(settings_text(cfg))
             return 0
         _warn(cfg)
+        if args.test:
+            from fastcore.modules import REGISTRY
+            try:  # what needs the libraries (mod_ssl: a key that does not match)
+                REGISTRY.post_config(cfg)
+            except ConfigError as exc:
+                _startup_error(args, f"{exc}\n")
+                return 1
         if args.dump_vhosts:
             sys.stdout.write(vhosts_text(cfg))
         if args.dump_modules:
@@ -402,6 +409,14 @@ def settings_text(cfg: ServerConfig) -> str:
         pass
     if _has_ipv6():
         out.append(" -D HAVE_IPV6")
+    try:  # mod_ssl: the OpenSSL the engine links, and whether the kernel offers kTLS
+        tls = load_ext("tls")
+        out.append(f' -D FC_TLS_LIBRARY="{tls.VERSION_LIBRARY}"')
+        out.append(" -D FC_KTLS=" + ("available (the kernel's tls module is loaded; not used "
+                                     "yet)" if tls.ktls_available() else
+                                     "unavailable (no tls kernel module)"))
+    except ImportError as exc:
+        out.append(f" -D FC_TLS_LIBRARY=unavailable ({exc})")
     out.append(f' -D SERVER_CONFIG_FILE="{cfg.config_file}"')
     out.append(f' -D SERVER_ROOT="{cfg.server_root}"')
     out.append(memory_line(cfg))

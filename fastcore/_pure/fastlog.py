@@ -58,6 +58,8 @@ def compile_log_format(fmt: str) -> bytes | None:
         elif code in _SIMPLE:
             if arg == "c" and code in "ah":
                 return None  # the TCP peer, not the useragent (mod_remoteip): Python's
+            if code == "e" and arg and (arg.upper() == "HTTPS" or arg.upper()[:4] == "SSL_"):
+                return None  # mod_ssl's variables: set per TLS connection, by Python
             _op(out, _SIMPLE[code])
         elif code == "t":
             if arg is None:

@@ -16,7 +16,11 @@ CARET = frozenset(("^ti", "^to", "^FB"))  # two-letter items after '^'
 RAN_OFF = "Ran off end of LogFormat parsing args to some directive"
 
 
-def _item(fmt: str, i: int) -> int:
+# mod_ssl's items (ssl_var_log_handler_x/_c), known once it is loaded
+SSL_LETTERS = frozenset("xc")
+
+
+def _item(fmt: str, i: int, extra: frozenset[str] = frozenset()) -> int:
     """One item after its '%' (at i): modifiers, then a letter; returns the next index."""
     n = len(fmt)
     if i < n and fmt[i] == "%":
@@ -33,7 +37,7 @@ def _item(fmt: str, i: int) -> int:
                 i += 1
         elif c == "^" and fmt[i:i + 3] in CARET:
             return i + 3
-        elif c in LETTERS:
+        elif c in LETTERS or c in extra:
             return i + 1
         else:
             # Apache names one byte: the first of a multi-byte character
@@ -42,11 +46,13 @@ def _item(fmt: str, i: int) -> int:
     raise DirectiveError(RAN_OFF)
 
 
-def check_log_format(fmt: str) -> None:
-    """Raise DirectiveError with Apache's message if `fmt` is not a valid format."""
+def check_log_format(fmt: str, ssl: bool = False) -> None:
+    """Raise DirectiveError with Apache's message if `fmt` is not a valid format (ssl:
+    mod_ssl is loaded, its %x and %c are known)."""
+    extra = SSL_LETTERS if ssl else frozenset()
     i, n = 0, len(fmt)
     while i < n:
         pct = fmt.find("%", i)
         if pct < 0:
             return
-        i = _item(fmt, pct + 1)
+        i = _item(fmt, pct + 1, extra)

@@ -412,6 +412,11 @@ class DirResolver:
         return exact or [(vh, p) for vh, p in self._names
                          if any(h == "*" and pt in (0, port) for h, pt in vh.addrs)]
 
+    def address_set(self, local_addr: tuple) -> list[VirtualHost]:
+        """The vhosts answering on a listening address, its default first (empty: the
+        main server) -- what mod_ssl's SNI chooses among."""
+        return [vh for vh, _ in self._candidates(local_addr)]
+
     @staticmethod
     def _named(candidates: list, host_header: str) -> VirtualHost | None:
         host = _strip_port(host_header.strip().lower()).rstrip(".")

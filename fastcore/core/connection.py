@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from fastcore.core.server import HttpServer
 
 _sf = load("sendfile")
+_tls = load("tls")  # mod_ssl's sessions: reads of a TLS connection go through them
 
 
 class Connection:
@@ -73,6 +74,9 @@ class Connection:
         self.peer_ip: str = self.client_ip  # the TCP peer (%{c}a), whatever PROXY says
         self.proxied = False  # the address came from a PROXY header (mod_remoteip)
         self._local: tuple | None = None
+        # 1: a TLS connection (its session made at accept), 2: plain HTTP on a TLS port
+        self.tls: int = _tls.state(fd)[0] if fd >= 0 else 0
+        self.tls_vars: dict[str, str] | None = None  # SSL_* once the handshake is done
         self.ctx = ReqCtx(self.client_ip, self.local_addr, "GET", srv.dns)
         # mod_remoteip's PROXY header, read before anything else (then the engine link)
         self.preface: Preface | None = None
@@ -115,6 +119,28 @@ class Connection:
                 self.out.set_send_timeout(self.timeout)
         except OSError:
             pass
+
+    def https(self) -> bool:
+        """The connection speaks TLS (ap_ssl_conn_is_ssl)."""
+        return self.tls == 1
+
+    def ssl_var(self, name: str) -> str | None:
+        """mod_ssl's ssl_var_lookup for this connection: SSL_* (and HTTPS), None when
+        unset (no TLS, or no such variable)."""
+        if self.tls == 1 and self.tls_vars is None:
+            self.tls = _tls.state(self.fd)[0]  # the engine may have read the first bytes
+        if self.tls != 1:
+            return "off" if name == "HTTPS" else None
+        if self.tls_vars is None:
+            self.tls_vars = _tls.variables(self.fd, True)
+        return self.tls_vars.get(name)
+
+    def ssl_vars(self) -> dict[str, str]:
+        if self.tls != 1:
+            return {}
+        if self.tls_vars is None:
+            self.tls_vars = _tls.variables(self.fd, True)
+        return self.tls_vars
 
     def adopt_address(self, ip: str, port: int, rest: bytes) -> None:
         """The PROXY header gave the client's address (mod_remoteip): it is this
@@ -218,10 +244,10 @@ class Connection:
                 return CLOSED, 0.0
             if self._step():
                 continue
-            if not may_read:
+            if not may_read and not (self.tls and _tls.pending(self.fd)):
                 return WANT_READ, self.read_wait()
             try:
-                data = os.read(self.fd, 65536)
+                data = _tls.read(self.fd, 65536) if self.tls else os.read(self.fd, 65536)
             except BlockingIOError:
                 return WANT_READ, self.read_wait()
             except InterruptedError:
@@ -229,6 +255,8 @@ class Connection:
             except OSError:
                 self.closing = True
                 return CLOSED, 0.0
+            if self.tls:  # plain HTTP on the TLS port shows only once read
+                self.tls = _tls.state(self.fd)[0]
             if not data:
                 self.eof = True
                 if self.pending is None and self.body is None and b"\n" in self.buf.lstrip(b"\r\n"):
@@ -385,11 +413,15 @@ class Connection:
         self.release()
         try:
             if linger and self.needs_linger:
-                _sf.lingering_close(self.fd)
+                _sf.lingering_close(self.fd)  # close_notify first on a TLS connection
             else:
+                if self.tls:
+                    _tls.shutdown(self.fd)
+                    _tls.forget(self.fd)
                 os.close(self.fd)
         except OSError:
             try:
+                _tls.forget(self.fd)
                 os.close(self.fd)
             except OSError:
                 pass

@@ -64,8 +64,10 @@ def status_line(status: int) -> str:
     return f"{status} {text}" if text else f"{status} "
 
 
-def server_banner(tokens: str) -> str:
-    """The Server header value for a ServerTokens setting, fastcore's own product name."""
+def server_banner(tokens: str, components: tuple[str, ...] = ()) -> str:
+    """The Server header value for a ServerTokens setting, fastcore's own product name;
+    `components` are what loaded modules add under Full (ap_add_version_component:
+    mod_ssl's OpenSSL/X.Y.Z)."""
     v = fastcore.__version__
     major, minor = v.split(".")[:2]
     name = fastcore.SERVER_SOFTWARE
@@ -78,7 +80,7 @@ def server_banner(tokens: str) -> str:
         return f"{name}/{major}.{minor}"
     if t in ("min", "minimal"):
         return f"{name}/{v}"
-    return f"{name}/{v} ({os.uname().sysname or 'Unix'})"
+    return " ".join((f"{name}/{v} ({os.uname().sysname or 'Unix'})", *components))
 
 
 def signature(mode: str | None, banner: str, server_name: str, port: int, admin: str) -> str:

@@ -49,6 +49,16 @@ if TYPE_CHECKING:
     from fastcore.mpm.proctable import ProcTable
 
 
+def ssl_components(modules: tuple[str, ...]) -> tuple[str, ...]:
+    """mod_ssl's version component ("OpenSSL/3.0.22") when it is loaded."""
+    if "ssl_module" not in modules:
+        return ()
+    from fastcore._ext import load
+
+    lib = load("tls").VERSION_LIBRARY.split(" ")
+    return (f"{lib[0]}/{lib[1]}",) if len(lib) > 1 else ()
+
+
 def split_server_name(name: str) -> tuple[str, int | None]:
     """ServerName host[:port] (IPv6 in brackets) -> (host, port or None)."""
     host, colon, port = name.rpartition(":")
@@ -87,7 +97,9 @@ class HttpServer:
                                   for n in v.access_file_name}))
         self.mapper = Mapper(resolver, REGISTRY.translators(cfg), watches.watch)
         self.mime: TypeMap = REGISTRY.type_map(cfg)  # mod_mime's, else nothing typed
-        self.banner = E.server_banner(cfg.server_tokens)
+        self.banner = E.server_banner(cfg.server_tokens, ssl_components(cfg.modules))
+        # mod_ssl's contexts (post_config, here in the parent), bound in each child
+        self.binders = REGISTRY.post_config(cfg)
         self.server_line = b"Server: " + self.banner.encode() + b"\r\n"
         self.handler = Handler(self)
         needs_local = getattr(resolver, "needs_local_addr", None)
@@ -186,10 +198,13 @@ class HttpServer:
 
         preload(self.cfg.modules)
 
-    def child_init(self) -> None:
-        """After fork: drop the inherited caches (descriptors are per process)."""
+    def child_init(self, listen_fds: list[int] | None = None) -> None:
+        """After fork: drop the inherited caches (descriptors are per process); the
+        modules' listener bindings (mod_ssl's TLS ports) on this child's sockets."""
         self.cache.clear()
         self.engine.clear()
+        for b in self.binders:
+            b.bind(listen_fds or [])
 
     def flush_logs(self) -> None:
         self.engine.cache.flush_logs()
@@ -214,6 +229,8 @@ class HttpServer:
 
     def self_url(self, txn: Transaction, path: str) -> str:
         name, port = self.server_name_port(txn)
+        if txn.conn.https():  # ap_http_scheme / ap_default_port under mod_ssl
+            return f"https://{name}{'' if port == 443 else f':{port}'}{path}"
         return f"http://{name}{'' if port == 80 else f':{port}'}{path}"
 
     def server_name_port(self, txn: Transaction) -> tuple[str, int]:
@@ -225,9 +242,10 @@ class HttpServer:
         dc = txn.dirconf or vh.dir_defaults
         sname, sport = split_server_name(vh.server_name)
         mode = dc.use_canonical_name or "off"
+        default = 443 if txn.conn.https() else 80
         if mode == "on":
-            return sname or "localhost", sport or 80
-        port = txn.host_port or vh.server_port or sport or 80
+            return sname or "localhost", sport or default
+        port = txn.host_port or vh.server_port or sport or default
         if mode == "dns":
             if self.dns is None:  # UseCanonicalName DNS alone: the resolver, on first use
                 self.dns = Resolver()

@@ -18,6 +18,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastcore.config.engine import Directive
 from fastcore.config.model import ModuleRecord, ServerConfig, VirtualHost
@@ -62,6 +63,16 @@ class ModuleSpec:
     # whether connections need their local address at accept (a PROXY port is chosen by
     # it; the event MPM's C loop then accepts nothing itself)
     needs_local_addr: Callable[[ServerConfig], bool] | None = None
+    # its post_config: what it builds once per configuration in the parent (mod_ssl's
+    # contexts, a startup error naming file and line when it cannot), and binds to the
+    # listening sockets in each child (child_init)
+    post_config: Callable[[ServerConfig], ListenerBinder | None] | None = None
+
+
+class ListenerBinder(Protocol):
+    """What a module's post_config returns: applied in each child to its listeners."""
+
+    def bind(self, listen_fds: list[int]) -> None: ...
 
 
 # Apache module name -> the Python module (or package) holding its MODULE spec.
@@ -91,6 +102,8 @@ MODULES: dict[str, str] = {
     "include_module": "fastcore.modules.mod_include",
     "rewrite_module": "fastcore.modules.mod_rewrite",
     "remoteip_module": "fastcore.modules.mod_remoteip",
+    "socache_shmcb_module": "fastcore.modules.mod_socache_shmcb",
+    "ssl_module": "fastcore.modules.mod_ssl",
 }
 
 
@@ -155,6 +168,16 @@ class Registry:
         """A loaded module must know each connection's local address at accept."""
         return any(s.needs_local_addr(cfg) for s in self.load(cfg.modules)
                    if s.needs_local_addr is not None)
+
+    def post_config(self, cfg: ServerConfig) -> list[ListenerBinder]:
+        """Run the loaded modules' post_config (in the parent, once per generation)."""
+        out = []
+        for spec in self.load(cfg.modules):
+            if spec.post_config is not None:
+                got = spec.post_config(cfg)
+                if got is not None:
+                    out.append(got)
+        return out
 
     def needs_dns(self, cfg: ServerConfig) -> bool:
         """A loaded module may look host names up under this configuration."""

@@ -194,6 +194,14 @@ def _item(code: str, arg: str | None) -> Formatter:
         return lambda r: _note(r, key)
     if code == "L":
         return lambda r: "-"
+    if code == "x":  # mod_ssl's ssl_var_log_handler_x: a variable, - when empty
+        name = (a or "").upper()
+        return lambda r: _dash(r.conn.ssl_var(name))
+    if code == "c":  # mod_ssl's ssl_var_log_handler_c: the connection's crypto facts
+        var = {"version": "SSL_PROTOCOL", "cipher": "SSL_CIPHER",
+               "subjectdn": "SSL_CLIENT_S_DN", "issuerdn": "SSL_CLIENT_I_DN"}.get(
+                   (a or "").lower())
+        return lambda r: _dash(r.conn.ssl_var(var) if var else None)
     if code == "%":
         return lambda r: "%"
     raise ValueError(f"Unrecognized LogFormat directive %{code}")
@@ -457,7 +465,7 @@ def _add_log(ctx: Ctx, spec: LogSpec) -> None:
 
 
 def log_format(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
-    check_log_format(a[0])
+    check_log_format(a[0], e.module_loaded("ssl_module"))
     e.state.log_formats["CLF" if len(a) == 1 else a[1]] = a[0]
 
 
@@ -475,7 +483,7 @@ def custom_log(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
         if c.lower().startswith("expr="):
             parse_condition(c[5:])
         cond = c
-    check_log_format(a[1])  # add_custom_log parses the format (or nickname) as given
+    check_log_format(a[1], e.module_loaded("ssl_module"))  # add_custom_log parses the format (or nickname) as given
     if not path.startswith("|"):
         e.state.log_paths.append((path, "custom", n.filename, n.line))
     _add_log(ctx, LogSpec(path, a[1], cond))

@@ -94,7 +94,7 @@ class ChildContext:
             self.listen_fds = own
         self.switch_user()
         self.mutex.child_init()
-        self.server.child_init()
+        self.server.child_init(self.listen_fds)
         threading.stack_size(self.cfg.mpm.thread_stack_size or THREAD_STACK)
         threading.Thread(target=self._signal_loop, name="signals", daemon=True).start()
         gc.freeze()  # what child start-up allocated: never walked again by the collector

@@ -289,7 +289,7 @@ class EventChild:
                     entry.conn = ctx.server.connection(entry.fd, entry.peer, slot)
                 except Exception:  # noqa: BLE001
                     ctx.log_exception("connection")
-                    os.close(entry.fd)
+                    close_fd(entry.fd)
                     self.conn_done()
                     continue
             else:

@@ -4,6 +4,10 @@ from __future__ import annotations
 import os
 import socket
 
+from fastcore._ext import load
+
+_tls = load("tls")
+
 
 def shutdown_write(fd: int) -> None:
     """shutdown(SHUT_WR) on a raw descriptor (the start of a lingering close)."""
@@ -15,7 +19,9 @@ def shutdown_write(fd: int) -> None:
 
 
 def close_fd(fd: int) -> None:
-    """close(2) that tolerates a descriptor already gone."""
+    """close(2) that tolerates a descriptor already gone (a TLS session is freed first:
+    the number may be reused by another thread's accept as soon as it is closed)."""
+    _tls.forget(fd)
     try:
         os.close(fd)
     except OSError:

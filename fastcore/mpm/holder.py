@@ -25,7 +25,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from fastcore._ext import load
 from fastcore.mpm.fdutil import close_fd, shutdown_write
+
+_tls = load("tls")
 
 if TYPE_CHECKING:
     from fastcore.core.connection import Connection
@@ -266,7 +269,20 @@ class HeadHolder:
 
 
 def _recv(fd: int) -> bytes:
-    """A read that never blocks, whatever the descriptor's mode (prefork's are blocking)."""
+    """A read that never blocks, whatever the descriptor's mode (prefork's are blocking);
+    a TLS connection reads through its session, non-blocking for the call."""
+    if _tls.state(fd)[0]:
+        was = os.get_blocking(fd)
+        if was:
+            os.set_blocking(fd, False)
+        try:
+            data = _tls.read(fd, 65536)
+            while data and _tls.pending(fd):  # records read ahead: no readiness for them
+                data += _tls.read(fd, 65536)
+            return data
+        finally:
+            if was:
+                os.set_blocking(fd, True)
     sock = socket.socket(fileno=fd)
     try:
         return sock.recv(65536, socket.MSG_DONTWAIT)

@@ -6,6 +6,7 @@
 #define FC_ACCEPT_H
 
 #include "fc_accept_mutex.h"
+#include "fc_tls.h"   /* a connection on a TLS listener gets its session here */
 
 /* ---- the acceptor ----------------------------------------------------------------- */
 
@@ -82,6 +83,11 @@ static int fc_accept_one(fc_acceptor_t *a, int i, struct sockaddr_storage *peer,
     for (;;) {
         *plen = sizeof *peer;
         int fd = accept4(a->fds[i], (struct sockaddr *)peer, plen, a->flags);
+        if (fd >= 0 && fc_tls_accepted(a->fds[i], fd) < 0) {  /* mod_ssl: no session */
+            fc_tls_forget(fd);
+            close(fd);
+            return -EAGAIN;
+        }
         if (fd >= 0) {
             a->next = (i + 1) % a->nfds;
             a->backoff_ns = 0;

@@ -420,6 +420,11 @@ static int fc_conn_flush(fc_fcache *c, fc_fconn *k) {
 /* Serve the head parsed into r (length hl) when it is a valid cache hit.  Returns
  * FC_FALLBACK (nothing done), 0 (served; maybe closing), FC_WANT_WRITE or FC_CLOSED. */
 static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
+    if (!fc_tls_host_ok(k->fd, r->has_host, r->host, r->hostlen)) {
+        /* mod_ssl's checks (SNI against Host: 421; plain HTTP on a TLS port: 400) */
+        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+        return FC_FALLBACK;
+    }
     fc_fentry *e = fc_cache_get(c, k->addr_key, r->has_host, r->host, r->hostlen, r->target, r->tlen);
     if (!e) { __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED); return FC_FALLBACK; }
     struct stat st;
@@ -607,15 +612,13 @@ static int fc_serve(fc_fcache *c, fc_fconn *k) {
                 k->start = 0;
             }
         }
-        if (did_read) {
+        if (did_read && !fc_io_pending(k->fd)) {  /* TLS plaintext left: read it now */
             if (!k->len && !k->blocking) fc_conn_idle(k);  /* all served: hold no buffer */
             return FC_WANT_READ;
         }
         if (!k->buf && !(k->buf = (char *)malloc(FC_CONN_BUF))) { k->closing = 1; return FC_CLOSED; }
-        ssize_t n;
-        do {
-            n = read(k->fd, k->buf + k->start + k->len, FC_CONN_BUF - k->start - k->len);
-        } while (n < 0 && errno == EINTR);
+        ssize_t n = fc_io_read(k->fd, k->buf + k->start + k->len,
+                               FC_CONN_BUF - k->start - k->len);  /* TLS: SSL_read */
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 k->timed_out = k->blocking;

@@ -68,6 +68,7 @@ static void fc_ev_drop(fc_evloop *L, fc_fconn *k) {
     int fd = k->fd;
     if (fd >= 0 && fd < L->cap) __atomic_store_n(&L->conns[fd], NULL, __ATOMIC_RELEASE);
     fc_conn_free(L->cache, k);
+    fc_tls_forget(fd);
     close(fd);
     free(k);
     L->owned--;
@@ -79,7 +80,9 @@ static void fc_ev_free(fc_evloop *L) {
             fc_fconn *k = L->conns[fd];
             if (k && k->owned) fc_ev_drop(L, k);
             k = L->adopt[fd];
-            if (k) { L->adopt[fd] = NULL; fc_conn_free(L->cache, k); close(fd); free(k); }
+            if (k) {
+                L->adopt[fd] = NULL; fc_conn_free(L->cache, k); fc_tls_forget(fd); close(fd); free(k);
+            }
         }
     }
     free(L->conns); free(L->deadline); free(L->listener); free(L->adopt);
@@ -98,6 +101,7 @@ static int fc_ev_mod(fc_evloop *L, int fd, uint32_t events) {
  * (Apache's lingering close), without a thread; connections that saw EOF or never
  * answered anything are closed at once. */
 static void fc_ev_finish(fc_evloop *L, fc_fconn *k, int64_t now) {
+    if (!k->eof && k->requests) fc_tls_shutdown(k->fd);  /* close_notify, as mod_ssl */
     if (k->eof || !k->requests || shutdown(k->fd, SHUT_WR) < 0) { fc_ev_drop(L, k); return; }
     k->lingering = 1;
     if (k->writing) { fc_ev_mod(L, k->fd, EPOLLIN); k->writing = 0; }
@@ -129,7 +133,9 @@ static int fc_ev_accept(fc_evloop *L, int lfd, int64_t now, fc_fconn **out) {
         return -errno;
     }
     fc_fconn *k = (fc_fconn *)malloc(sizeof *k);
-    if (!k || fd >= L->cap || fc_conn_init(k, fd, 0) < 0) { free(k); close(fd); return 0; }
+    if (!k || fd >= L->cap || fc_conn_init(k, fd, 0) < 0 || fc_tls_accepted(lfd, fd) < 0) {
+        free(k); fc_tls_forget(fd); close(fd); return 0;
+    }
     if (sa.ss_family == AF_INET) {
         struct sockaddr_in *a = (struct sockaddr_in *)&sa;
         inet_ntop(AF_INET, &a->sin_addr, k->client, sizeof k->client);

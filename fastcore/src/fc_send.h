@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fc_tls.h"   /* a descriptor with a TLS session sends through OpenSSL */
+
 #define FC_S_WRITEV 0
 #define FC_S_SENDFILE 1
 #define FC_S_CORK 2
@@ -48,6 +50,8 @@ static ssize_t fc_sendv(int fd, struct iovec *iov, int cnt, int more) {
     memset(&m, 0, sizeof m);
     m.msg_iov = iov;
     m.msg_iovlen = cnt;
+    fc_tls_conn *t = fc_tls_of(fd);
+    if (t && t->ssl) return fc_tls_sendv(t, iov, cnt);
     for (;;) {
         w = sendmsg(fd, &m, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
         if (w >= 0) return w;
@@ -80,6 +84,8 @@ static ssize_t fc_sendv_all(int fd, struct iovec *iov, int cnt, int more) {
 static ssize_t fc_sendfile_all(int fd, int file_fd, off_t offset, size_t count) {
     size_t done = 0;
     off_t off = offset;
+    fc_tls_conn *t = fc_tls_of(fd);
+    if (t && t->ssl) return fc_tls_sendfile(t, file_fd, offset, count);
     while (done < count) {
         size_t chunk = count - done;
         if (chunk > 0x7ffff000UL) chunk = 0x7ffff000UL;
@@ -234,6 +240,8 @@ static long long fc_now_ms(void) {
 static int fc_lingering_close(int fd, int wait_ms, int max_ms) {
     char buf[2048];
     long long deadline = 0;
+    fc_tls_shutdown(fd);  /* close_notify first, as mod_ssl */
+    fc_tls_forget(fd);
     if (shutdown(fd, SHUT_WR) == 0) {
         for (;;) {
             struct pollfd p;

@@ -30,7 +30,8 @@ def _txn(log_level: str = "warn") -> Transaction:
     srv = SimpleNamespace(cfg=SimpleNamespace(main=VirtualHost((), "localhost"),
                                               modules=tuple(MODULES)),
                           errlog=lambda vhost: ErrorLog(-1, log_level))
-    txn = Transaction(SimpleNamespace(srv=srv, client_ip="127.0.0.1", remote_port=1, requests=0),
+    txn = Transaction(SimpleNamespace(srv=srv, tls=0, https=lambda: False, ssl_var=lambda name: None,
+        client_ip="127.0.0.1", remote_port=1, requests=0),
                       0.0)
     txn.uri_path = "/a.html"
     return txn

@@ -24,7 +24,8 @@ open(os.path.join(DOC, "empty"), "wb").close()
 
 
 def txn(headers: dict[str, str] | None = None, ip: str = "10.1.2.3") -> Transaction:
-    conn = types.SimpleNamespace(srv=_SRV, client_ip=ip, remote_port=40000, requests=0,
+    conn = types.SimpleNamespace(srv=_SRV, tls=0, https=lambda: False, ssl_var=lambda name: None,
+        client_ip=ip, remote_port=40000, requests=0,
                                  local_addr=lambda: ("127.0.0.1", 80))
     t = Transaction(cast(Connection, conn), 0.0)
     t.method, t.protocol = "GET", "HTTP/1.1"

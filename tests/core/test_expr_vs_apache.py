@@ -147,7 +147,8 @@ def _fastcore_status(doc: str, i: int, expr: str) -> int:
                                  document_root=doc)
     srv = types.SimpleNamespace(cfg=types.SimpleNamespace(server_tokens="full", main=main),
                                 server_name_port=lambda t: ("localhost", 80))
-    conn = types.SimpleNamespace(srv=srv, client_ip="127.0.0.1", remote_port=50000,
+    conn = types.SimpleNamespace(srv=srv, tls=0, https=lambda: False, ssl_var=lambda name: None,
+        client_ip="127.0.0.1", remote_port=50000,
                                  requests=0, local_addr=lambda: ("127.0.0.1", 80))
     t = Transaction(cast(Connection, conn), 0.0)
     t.method, t.protocol = "GET", "HTTP/1.1"
@@ -299,7 +300,8 @@ def test_string_expressions_match_apache(tmp_path) -> None:
         cfg=types.SimpleNamespace(server_tokens="full", main=types.SimpleNamespace(
             server_name="localhost", server_admin="admin@example.org", document_root=doc)),
         server_name_port=lambda t: ("localhost", 80))
-    conn = types.SimpleNamespace(srv=srv, client_ip="127.0.0.1", remote_port=50000,
+    conn = types.SimpleNamespace(srv=srv, tls=0, https=lambda: False, ssl_var=lambda name: None,
+        client_ip="127.0.0.1", remote_port=50000,
                                  requests=0, local_addr=lambda: ("127.0.0.1", 80))
     t = Transaction(cast(Connection, conn), 0.0)
     t.method, t.protocol, t.uri_path, t.r_uri, t.query = "GET", "HTTP/1.1", "/s", "/s", "q=1"

@@ -166,7 +166,7 @@ VARIABLES: dict[str, Variable] = {
     "HTTP_FORWARDED": _req_header("Forwarded"), "HTTP_HOST": _req_header("Host"),
     "HTTP_ACCEPT": _req_header("Accept"),
     "REQUEST_METHOD": Variable(_method, F),
-    "REQUEST_SCHEME": Variable(lambda ctx: "http", T),
+    "REQUEST_SCHEME": Variable(lambda ctx: "https" if ctx.txn.conn.https() else "http", F),
     "REQUEST_URI": Variable(_uri, F),
     "REQUEST_FILENAME": Variable(lambda ctx: V.from_path(ctx.txn.filename), T),
     "REMOTE_HOST": Variable(lambda ctx: ctx.txn.remote_host or ctx.txn.client_ip, F),
@@ -195,12 +195,18 @@ VARIABLES: dict[str, Variable] = {
     "REQUEST_STATUS": Variable(_status, F),
     "REMOTE_ADDR": Variable(lambda ctx: ctx.txn.client_ip, F),
     "REMOTE_PORT": Variable(lambda ctx: str(ctx.txn.remote_port), F),
-    "HTTPS": Variable(lambda ctx: "off", T),
+    "HTTPS": Variable(lambda ctx: "on" if ctx.txn.conn.https() else "off", F),
     "IPV6": Variable(_ipv6, F),
     "CONN_LOG_ID": Variable(lambda ctx: None, F),
     "CONN_REMOTE_ADDR": Variable(lambda ctx: ctx.txn.conn.client_ip, F),
     "HTTP2": Variable(lambda ctx: "off", T),
 }
+
+
+def ssl_variable(name: str) -> Variable:
+    """%{SSL_*}: mod_ssl's variables of the request's connection (empty without TLS)."""
+    key = name.upper()
+    return Variable(lambda ctx: ctx.txn.conn.ssl_var(key) or "", F)
 
 
 def _req(ctx: ExprContext, name: str) -> str | None:

@@ -300,6 +300,8 @@ class Parser:
             return self.call(name, arg)
         self.expect("T_VAR_END", "T_VAR_END or ':'")
         var = N.VARIABLES.get(name.upper())
+        if var is None and name[:4].upper() == "SSL_":  # mod_ssl's ssl_expr_lookup
+            var = N.ssl_variable(name)
         if var is None:
             self.lookup_failed(f"Variable '{name}' does not exist")
             return X.Const("")

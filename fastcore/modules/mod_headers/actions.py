@@ -34,6 +34,8 @@ class Facts:
     context: Callable[[str | None], ExprContext] | None = None
     # an evaluation that failed: Apache's error-log message
     report: Callable[[str], None] = lambda msg: None
+    # mod_ssl's ssl_var_lookup on the request's connection (None: no such value)
+    ssl: Callable[[str], str | None] = lambda name: None
 
 
 @dataclass
@@ -78,8 +80,9 @@ def render(value: Value, facts: Facts, ctype: str | None, origin: str = "") -> s
         elif letter == "e":
             v = facts.env.get(t.text.lower())
             out.append("(null)" if v is None else _unwrap(v))
-        elif letter == "s":
-            out.append("(null)")  # no SSL variables: fastcore serves no TLS here
+        elif letter == "s":  # header_request_ssl_var: mod_ssl's variable, else (null)
+            v = facts.ssl(t.text)
+            out.append("(null)" if v is None else _unwrap(v))
         elif letter == "l":
             try:
                 a, b, c = os.getloadavg()

@@ -24,7 +24,7 @@ BAD_ACTION = ("first argument must be 'add', 'set', 'setifempty', 'append', 'mer
 # the format letters httpd registers (header_pre_config): %D %t %e %s %l %i %b
 TAG_LETTERS = frozenset("Dtesl" "ib")
 # tags whose value changes from one request to the next (time, load, environment)
-REQUEST_TAGS = frozenset("Dtelib")
+REQUEST_TAGS = frozenset("Dtelibs")  # s: mod_ssl variables, per connection
 
 
 @dataclass(frozen=True)

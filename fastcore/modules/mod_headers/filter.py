@@ -94,7 +94,13 @@ def facts_of(core: Handler, txn: Transaction, resp: Response | None,
                                        f"{txn.client_ip}:{txn.remote_port}", txn.dirconf)
 
     return Facts(dict(txn.env) if env else {}, request_table(txn), txn.start_time,
-                 lambda: scoreboard_load(txn), context, report)
+                 lambda: scoreboard_load(txn), context, report,
+                 # %{VAR}s: mod_ssl's lookup when it is loaded (else (null), even HTTPS)
+                 txn.conn.ssl_var if "ssl_module" in core.srv.cfg.modules else _no_ssl)
+
+
+def _no_ssl(name: str) -> str | None:
+    return None
 
 
 def build(conf: HeadersDir, server: HeadersDir, fields: list[Field], ctype: str | None,
@@ -105,7 +111,7 @@ def build(conf: HeadersDir, server: HeadersDir, fields: list[Field], ctype: str 
     it; Date and Server are the header filter's own."""
     early = Answer(ctype)
     before = Facts({}, facts.request_fields, facts.start, facts.load, facts.context,
-                   facts.report)  # no SetEnv yet
+                   facts.report, facts.ssl)  # no SetEnv yet
     err: list[Field] = []
     early_out: list[Field] = []
     run(server.fixup_err, err, early_out, early, before, True)

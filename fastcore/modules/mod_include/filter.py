@@ -322,7 +322,7 @@ def initial_env(core: Handler, txn: Transaction, dc: DirConfig, filename: str) -
     env.set("REMOTE_ADDR", txn.client_ip)
     root = V.from_path(vh.document_root)
     env.set("DOCUMENT_ROOT", root)
-    env.set("REQUEST_SCHEME", "http")
+    env.set("REQUEST_SCHEME", "https" if txn.conn.https() else "http")
     env.set("CONTEXT_PREFIX", "")
     env.set("CONTEXT_DOCUMENT_ROOT", root)
     env.set("SERVER_ADMIN", V.from_path(vh.server_admin))

@@ -57,7 +57,10 @@ KEY_KINDS = frozenset((C.REGEX, C.FILE_EXISTS, C.FILE_SIZE, C.FILE_DIR, C.FILE_X
                        C.INT_LT, C.INT_LE, C.INT_EQ, C.INT_GT, C.INT_GE))
 # patterns that match every string (the rule always applies when its conditions hold)
 ALWAYS = frozenset(("^", ".*", "^.*", "^.*$", "(.*)", "^(.*)", "^(.*)$", ""))
-HTTPS_VALUE = "off"  # %{HTTPS} without TLS: constant per listener (expand.variable)
+# %{HTTPS} is constant per listener (a TLS port or not) and cached answers are kept per
+# listener address; the analysis of always-set ENV names assumes a plain port, which on
+# a TLS port only makes it keep fewer names (conservative)
+HTTPS_VALUE = "off"
 # variables that change how the answer is framed (keepalive.env_protocol): a cache hit
 # frames it without them, so a rule set that sets one runs per request
 FRAMING_ENV = frozenset(("nokeepalive", "downgrade-1.0", "force-response-1.0"))

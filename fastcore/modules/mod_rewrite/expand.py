@@ -166,7 +166,8 @@ def _owner(st: RewriteState, group: bool) -> str:
 
 
 def variable(var: str, st: RewriteState) -> str:
-    """lookup_variable: %{NAME}, %{ENV:x}, %{SSL:x} (no mod_ssl: empty), %{HTTP:x}."""
+    """lookup_variable: %{NAME}, %{ENV:x}, %{SSL:x} (mod_ssl's; empty without TLS),
+    %{HTTP:x}."""
     txn = st.txn
     if len(var) < 4:
         return ""
@@ -179,6 +180,8 @@ def variable(var: str, st: RewriteState) -> str:
             if val is None:
                 val = os.environ.get(rest)
             return val or ""
+        if rest and head == "SSL":  # rewrite_ssl_lookup: mod_ssl's variable
+            return txn.conn.ssl_var(rest.upper()) or ""
         return ""
     if var[4:5] == ":":
         head = var[:4].upper()
@@ -205,7 +208,7 @@ def variable(var: str, st: RewriteState) -> str:
     if v == "IPV6":
         return "on" if ":" in txn.client_ip else "off"
     if v == "HTTPS":
-        return "off"
+        return "on" if txn.conn.https() else "off"
     if v == "IS_SUBREQ":
         return "true" if in_subreq(txn) else "false"
     if v == "PATH_INFO":
@@ -249,7 +252,7 @@ def variable(var: str, st: RewriteState) -> str:
     if v == "REQUEST_METHOD":
         return txn.method
     if v == "REQUEST_SCHEME":
-        return "http"
+        return "https" if txn.conn.https() else "http"
     if v == "SCRIPT_FILENAME" or v == "REQUEST_FILENAME":
         return st.filename
     if v == "SERVER_PROTOCOL":

@@ -105,8 +105,9 @@ def _set_script_env(core: Handler, txn: Transaction) -> None:
     """SCRIPT_URL (the request's URI, or REDIRECT_SCRIPT_URL) and SCRIPT_URI."""
     url = txn.env.get("redirect_script_url") or txn.r_uri
     name, port = core.srv.server_name_port(txn)
+    scheme, dport = ("https", 443) if txn.conn.https() else ("http", 80)
     txn.env = {**txn.env, "script_url": url,
-               "script_uri": f"http://{name}{'' if port == 80 else f':{port}'}{url}"}
+               "script_uri": f"{scheme}://{name}{'' if port == dport else f':{port}'}{url}"}
 
 
 def _redirect(core: Handler, txn: Transaction, st: RewriteState, rc: int,

@@ -169,7 +169,8 @@ def fully_qualify(st: RewriteState) -> None:
     if ":" in name and not name.startswith("["):
         name = f"[{name}]"
     sep = "" if st.filename.startswith("/") else "/"
-    st.filename = f"http://{name}{'' if port == 80 else f':{port}'}{sep}{st.filename}"
+    scheme, dport = ("https", 443) if st.txn.conn.https() else ("http", 80)
+    st.filename = f"{scheme}://{name}{'' if port == dport else f':{port}'}{sep}{st.filename}"
 
 
 def reduce_uri(st: RewriteState) -> bool:

@@ -1,0 +1,82 @@
+"""Twin of fastcore._tls for FASTCORE_NO_EXTENSIONS=1: no connection ever has a TLS
+session.  TLS lives in the C engine's shims (src/fc_tls.h), which the pure-Python twins
+do not have, so a configuration with SSLEngine on is refused at startup (Context.build)
+with a message that says why, instead of serving plain HTTP on an https port."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+VERSION_LIBRARY = "none (pure-Python twins)"
+PROTOCOLS = {"sslv3": 0x300, "tlsv1": 0x301, "tlsv1.1": 0x302, "tlsv1.2": 0x303,
+             "tlsv1.3": 0x304}
+
+
+class TLSError(Exception):
+    """A context could not be built: `item` names the directive at fault."""
+
+    def __init__(self, item: str, message: str) -> None:
+        super().__init__(message)
+        self.item = item
+
+
+def ktls_available() -> bool:
+    return os.path.isdir("/sys/module/tls")
+
+
+class Context:
+    """No SSL_CTX without OpenSSL: building one is the startup error."""
+
+    label = ""
+
+    def build(self, params: Any) -> None:
+        raise TLSError("SSLEngine", "mod_ssl needs fastcore's compiled extensions (TLS runs "
+                       "in the C engine); unset FASTCORE_NO_EXTENSIONS")
+
+
+def bind(lfd: int, default: Context, vhost: int, names: list) -> None:
+    raise TLSError("SSLEngine", "mod_ssl needs fastcore's compiled extensions")
+
+
+def unbind_all() -> None:
+    return None
+
+
+def listening(lfd: int) -> bool:
+    return False
+
+
+def accepted(lfd: int, fd: int) -> bool:
+    return True
+
+
+def read(fd: int, n: int) -> bytes:
+    return os.read(fd, n)
+
+
+def pending(fd: int) -> bool:
+    return False
+
+
+def forget(fd: int) -> None:
+    return None
+
+
+def shutdown(fd: int) -> None:
+    return None
+
+
+def state(fd: int) -> tuple[int, int]:
+    return 0, -1
+
+
+def variables(fd: int, export_certs: bool = False) -> dict[str, str]:
+    return {}
+
+
+def cache_stats() -> dict[str, int]:
+    return {}
+
+
+def table_size() -> int:
+    return 0

@@ -1,0 +1,377 @@
+/* fc_tls.h - mod_ssl's TLS layer: OpenSSL driven by the C engine, without the GIL.
+ *
+ * One process-wide table, indexed by file descriptor, says which connections speak TLS
+ * (fc_tls_tab: allocated once by fastcore._tls, its address handed to every extension
+ * that does connection I/O, since each .so has its own copy of these statics).  The I/O
+ * primitives of the engine and of the Python path go through the shims below: a
+ * descriptor without a TLS session costs one table load and does plain read/sendmsg/
+ * sendfile; with one, SSL_read/SSL_write on the non-blocking (or SO_RCVTIMEO-blocking)
+ * socket, the handshake driven by the first read.  A listener bound to a context makes
+ * every connection accepted on it a TLS connection (fc_tls_accepted), whoever accepts.
+ *
+ * SNI: the listener's candidate names (ServerName/ServerAlias of the vhosts on that
+ * address, in order, each with its vhost's context) are matched case-insensitively,
+ * wildcards by fnmatch, as mod_ssl's ssl_find_vhost; no match keeps the default (the
+ * first vhost on the address).
+ *
+ * Plain HTTP on a TLS port: OpenSSL reports SSL_R_HTTP_REQUEST; like mod_ssl the
+ * connection drops TLS and reads as the request line "GET / HTTP/1.0" (FC_TLS_PLAIN
+ * flag), which the request path answers 400 in clear text.
+ */
+#ifndef FC_TLS_H
+#define FC_TLS_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#define FC_TLS_PLAIN 1        /* the client spoke plain HTTP: answer 400 in clear */
+#define FC_TLS_DONE 2         /* handshake completed */
+#define FC_TLS_SNI_MAX 256
+#define FC_TLS_RECORD 16384
+#define FC_TLS_FAKE_REQ "GET / HTTP/1.0\r\n\r\n"
+
+typedef struct {
+    char *name;               /* lower-case; may hold * and ? */
+    int wild;
+    SSL_CTX *ctx;
+    int vhost;                /* index of the vhost the name selects (for the request path) */
+} fc_tls_name;
+
+typedef struct {
+    SSL_CTX *ctx;             /* the address's default (first vhost's) context */
+    int vhost;
+    int n;
+    fc_tls_name names[FC_TLS_SNI_MAX];
+} fc_tls_listen;
+
+typedef struct {
+    SSL *ssl;
+    int flags;
+    int vhost;                /* the vhost SNI selected (or the default's), -1: none */
+    const unsigned char *fake; size_t fakelen;  /* FC_TLS_PLAIN: the request line left */
+} fc_tls_conn;
+
+typedef struct {
+    int cap;
+    fc_tls_conn *conns;       /* by connection fd */
+    fc_tls_listen **listen;   /* by listener fd */
+    int ex_idx;               /* SSL ex_data index of the fc_tls_listen */
+    int nlisten;              /* bound listeners (0: no TLS in this configuration) */
+} fc_tls_tab;
+
+static fc_tls_tab *fc_tls_g = NULL;
+
+static inline fc_tls_conn *fc_tls_of(int fd) {
+    fc_tls_tab *t = fc_tls_g;
+    if (!t || fd < 0 || fd >= t->cap) return NULL;
+    fc_tls_conn *c = &t->conns[fd];
+    return (c->ssl || c->flags) ? c : NULL;
+}
+
+/* The error queue of this thread as one line (the startup errors, the error log). */
+static void fc_tls_errtext(char *out, size_t cap) {
+    unsigned long e;
+    size_t len = 0;
+    out[0] = 0;
+    while ((e = ERR_get_error()) != 0) {
+        char one[256];
+        ERR_error_string_n(e, one, sizeof one);
+        size_t l = strlen(one);
+        if (len && len + 2 < cap) { out[len++] = ';'; out[len++] = ' '; }
+        if (len + l >= cap) l = cap - len - 1;
+        memcpy(out + len, one, l);
+        len += l;
+        out[len] = 0;
+        if (len + 1 >= cap) break;
+    }
+}
+
+/* ---------------------------------------------------------------- SNI */
+/* The vhost for a SNI name on the connection's address: the context switch is made in
+ * the ClientHello callback, before the protocol version is chosen, so a vhost's own
+ * SSLProtocol, ciphers and verification apply (mod_ssl's ssl_callback_ClientHello). */
+static void fc_tls_pick(SSL *ssl, fc_tls_listen *L, const char *sn, size_t n) {
+    char low[256];
+    if (n == 0 || n >= sizeof low) return;
+    for (size_t i = 0; i < n; i++) low[i] = (char)((sn[i] >= 'A' && sn[i] <= 'Z') ? sn[i] + 32 : sn[i]);
+    low[n] = 0;
+    for (int i = 0; i < L->n; i++) {
+        fc_tls_name *nm = &L->names[i];
+        int hit = nm->wild ? fnmatch(nm->name, low, 0) == 0 : strcmp(nm->name, low) == 0;
+        if (!hit) continue;
+        if (nm->ctx != SSL_get_SSL_CTX(ssl)) {
+            SSL_set_SSL_CTX(ssl, nm->ctx);
+            /* what SSL_set_SSL_CTX does not carry over (as ssl_find_vhost) */
+            SSL_set_options(ssl, SSL_CTX_get_options(nm->ctx));
+            SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(nm->ctx));
+            SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(nm->ctx));
+            SSL_set_verify(ssl, SSL_CTX_get_verify_mode(nm->ctx),
+                           SSL_CTX_get_verify_callback(nm->ctx));
+            SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(nm->ctx));
+        }
+        fc_tls_tab *t = fc_tls_g;
+        int fd = SSL_get_fd(ssl);
+        if (t && fd >= 0 && fd < t->cap) t->conns[fd].vhost = nm->vhost;
+        return;
+    }
+}
+
+static int fc_tls_hello_cb(SSL *ssl, int *alert, void *arg) {
+    (void)alert; (void)arg;
+    fc_tls_tab *t = fc_tls_g;
+    const unsigned char *p;
+    size_t len;
+    if (!t) return SSL_CLIENT_HELLO_SUCCESS;
+    fc_tls_listen *L = (fc_tls_listen *)SSL_get_ex_data(ssl, t->ex_idx);
+    if (!L || !SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) || len < 5)
+        return SSL_CLIENT_HELLO_SUCCESS;
+    /* ServerNameList: length(2), then type(1) = host_name, length(2), name */
+    size_t list = ((size_t)p[0] << 8) | p[1];
+    if (list + 2 > len || p[2] != TLSEXT_NAMETYPE_host_name) return SSL_CLIENT_HELLO_SUCCESS;
+    size_t n = ((size_t)p[3] << 8) | p[4];
+    if (n + 5 > len) return SSL_CLIENT_HELLO_SUCCESS;
+    fc_tls_pick(ssl, L, (const char *)p + 5, n);
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* ---------------------------------------------------------------- accept / close */
+/* A connection accepted on listener lfd: a TLS session when the listener is bound.
+ * Always resets the descriptor's entry (a number reused after a close elsewhere).
+ * 0, or -1 when the connection must be closed (no memory, fd beyond the table). */
+static int fc_tls_accepted(int lfd, int fd) {
+    fc_tls_tab *t = fc_tls_g;
+    if (!t || !t->nlisten) return 0;
+    fc_tls_listen *L = (lfd >= 0 && lfd < t->cap) ? t->listen[lfd] : NULL;
+    if (fd < 0 || fd >= t->cap) return L ? -1 : 0;
+    fc_tls_conn *c = &t->conns[fd];
+    if (c->ssl) { SSL_free(c->ssl); }
+    memset(c, 0, sizeof *c);
+    c->vhost = -1;
+    if (!L) return 0;
+    SSL *ssl = SSL_new(L->ctx);
+    if (!ssl) { ERR_clear_error(); return -1; }
+    if (!SSL_set_fd(ssl, fd)) { SSL_free(ssl); ERR_clear_error(); return -1; }
+    SSL_set_ex_data(ssl, t->ex_idx, L);
+    SSL_set_accept_state(ssl);
+    /* Nagle off, as Apache's core for every connection: the handshake's last flight and
+     * the session tickets are small writes, and a response after them would wait for the
+     * client's delayed ACK (40 ms) */
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->ssl = ssl;
+    c->vhost = L->vhost;
+    return 0;
+}
+
+/* Forget fd's session before the descriptor is closed (a number closed first could be
+ * reused by another thread's accept before the entry is cleared). */
+static void fc_tls_forget(int fd) {
+    fc_tls_tab *t = fc_tls_g;
+    if (!t || fd < 0 || fd >= t->cap) return;
+    fc_tls_conn *c = &t->conns[fd];
+    if (c->ssl) SSL_free(c->ssl);
+    memset(c, 0, sizeof *c);
+}
+
+/* close_notify before a close, as mod_ssl's ssl_filter_io_shutdown (no wait for the
+ * client's: SSL_shutdown once, non-blocking). */
+static void fc_tls_shutdown(int fd) {
+    fc_tls_conn *c = fc_tls_of(fd);
+    if (!c || !c->ssl || !(c->flags & FC_TLS_DONE)) return;
+    SSL_set_quiet_shutdown(c->ssl, 0);
+    if (SSL_shutdown(c->ssl) < 0) ERR_clear_error();
+}
+
+/* May a cache hit answer this request on this connection?  A plain connection, or a TLS
+ * one whose SNI name (if any) is the Host's name (port aside, any case); a client that
+ * spoke plain HTTP to the TLS port, a missing Host or another name goes to the Python
+ * path, which makes mod_ssl's decision (400, 421 or the other vhost's answer). */
+static int fc_tls_host_ok(int fd, int has_host, const char *host, size_t hl) {
+    fc_tls_conn *c = fc_tls_of(fd);
+    if (!c) return 1;
+    if (!c->ssl) return 0;
+    const char *sn = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+    if (!sn) return 1;
+    if (!has_host) return 0;
+    size_t n = hl;
+    if (n && host[0] != '[') {
+        for (size_t i = 0; i < hl; i++) if (host[i] == ':') { n = i; break; }
+    } else {
+        return 0;  /* an IPv6 literal is never an SNI name */
+    }
+    return strlen(sn) == n && strncasecmp(sn, host, n) == 0;
+}
+
+/* ---------------------------------------------------------------- I/O shims */
+/* read(): >0 bytes, 0 EOF, -1 with errno (EAGAIN: nothing yet, handshake included). */
+static ssize_t fc_io_read(int fd, void *buf, size_t n) {
+    fc_tls_conn *c = fc_tls_of(fd);
+    ssize_t r;
+    if (!c) {
+        do { r = read(fd, buf, n); } while (r < 0 && errno == EINTR);
+        return r;
+    }
+    if (c->flags & FC_TLS_PLAIN) {
+        if (c->fakelen) {  /* the request line mod_ssl substitutes */
+            size_t m = n < c->fakelen ? n : c->fakelen;
+            memcpy(buf, c->fake, m);
+            c->fake += m; c->fakelen -= m;
+            return (ssize_t)m;
+        }
+        do { r = read(fd, buf, n); } while (r < 0 && errno == EINTR);
+        return r;
+    }
+    if (n > INT32_MAX) n = INT32_MAX;
+    for (int spins = 0;; spins++) {
+        ERR_clear_error();
+        errno = 0;
+        int got = SSL_read(c->ssl, buf, (int)n);
+        if (got > 0) { c->flags |= FC_TLS_DONE; return got; }
+        int err = SSL_get_error(c->ssl, got);
+        if (SSL_is_init_finished(c->ssl)) c->flags |= FC_TLS_DONE;
+        switch (err) {
+        case SSL_ERROR_WANT_READ:
+            /* a signal (or strace attaching) cut a blocking read short: SO_RCVTIMEO makes
+             * it EINTR instead of a restart; read again, as the plain path does */
+            if (errno == EINTR) continue;
+            errno = EAGAIN;
+            return -1;
+        case SSL_ERROR_WANT_WRITE: {
+            /* handshake bytes wait for room: rare (an empty send buffer takes a whole
+             * flight); wait for it briefly rather than sleep on a readable event */
+            struct pollfd p = { fd, POLLOUT, 0 };
+            if (spins > 50 || poll(&p, 1, 100) <= 0) { errno = EAGAIN; return -1; }
+            continue;
+        }
+        case SSL_ERROR_ZERO_RETURN:
+            return 0;  /* close_notify */
+        case SSL_ERROR_SYSCALL:
+            if (errno == EINTR) continue;
+            if (errno == 0 || errno == EAGAIN) { errno = ECONNRESET; }
+            ERR_clear_error();
+            return got == 0 ? 0 : -1;
+        default: {
+            unsigned long e = ERR_peek_error();
+            ERR_clear_error();
+            if (!(c->flags & FC_TLS_DONE) && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+                ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST) {
+                SSL_free(c->ssl);
+                c->ssl = NULL;
+                c->flags = FC_TLS_PLAIN;
+                c->fake = (const unsigned char *)FC_TLS_FAKE_REQ;
+                c->fakelen = sizeof FC_TLS_FAKE_REQ - 1;
+                size_t m = n < c->fakelen ? n : c->fakelen;
+                memcpy(buf, c->fake, m);
+                c->fake += m; c->fakelen -= m;
+                return (ssize_t)m;
+            }
+            errno = EPROTO;
+            return -1;
+        }
+        }
+    }
+}
+
+/* Plaintext still held by OpenSSL (the next read needs no readiness). */
+static inline int fc_io_pending(int fd) {
+    fc_tls_conn *c = fc_tls_of(fd);
+    if (!c) return 0;
+    if (c->flags & FC_TLS_PLAIN) return c->fakelen > 0;
+    return c->ssl && SSL_has_pending(c->ssl);  /* read ahead: records not yet decrypted */
+}
+
+/* One SSL_write of up to a record.  Bytes written, or -errno (-EAGAIN: retry later with
+ * the same bytes first, which the callers' resume offsets guarantee). */
+static ssize_t fc_tls_write(SSL *ssl, const void *p, size_t n) {
+    if (n > FC_TLS_RECORD) n = FC_TLS_RECORD;
+    for (;;) {
+        ERR_clear_error();
+        int w = SSL_write(ssl, p, (int)n);
+        if (w > 0) return w;
+        int err = SSL_get_error(ssl, w);
+        if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) return -EAGAIN;
+        if (err == SSL_ERROR_SYSCALL && errno == EINTR) continue;
+        int e = err == SSL_ERROR_SYSCALL && errno ? errno : EPIPE;
+        ERR_clear_error();
+        return -e;
+    }
+}
+
+/* The record buffer of a gathered write: a head and a small body leave as one record. */
+static __thread unsigned char fc_tls_gather[FC_TLS_RECORD];
+
+/* sendmsg() over TLS: the iovecs gathered record by record.  Bytes or -errno (-EAGAIN only
+ * when nothing was written), as fc_sendv. */
+static ssize_t fc_tls_sendv(fc_tls_conn *c, struct iovec *iov, int cnt) {
+    size_t done = 0;
+    int i = 0;
+    size_t off = 0;  /* into iov[i] */
+    if (!c->ssl) return -EPIPE;
+    while (i < cnt) {
+        size_t fill = 0;
+        const void *src;
+        size_t len;
+        if (iov[i].iov_len - off >= FC_TLS_RECORD || (i == cnt - 1 && off == 0)) {
+            src = (const char *)iov[i].iov_base + off;  /* no copy for a record's worth */
+            len = iov[i].iov_len - off;
+        } else {
+            int j = i;
+            size_t o = off;
+            while (j < cnt && fill < FC_TLS_RECORD) {
+                size_t take = iov[j].iov_len - o;
+                if (take > FC_TLS_RECORD - fill) take = FC_TLS_RECORD - fill;
+                memcpy(fc_tls_gather + fill, (const char *)iov[j].iov_base + o, take);
+                fill += take; o += take;
+                if (o == iov[j].iov_len) { j++; o = 0; }
+            }
+            src = fc_tls_gather;
+            len = fill;
+        }
+        if (!len) { i++; off = 0; continue; }
+        ssize_t w = fc_tls_write(c->ssl, src, len);
+        if (w < 0) return done ? (ssize_t)done : w;
+        done += (size_t)w;
+        size_t adv = (size_t)w;
+        while (i < cnt && adv >= iov[i].iov_len - off) { adv -= iov[i].iov_len - off; i++; off = 0; }
+        off += adv;
+    }
+    return (ssize_t)done;
+}
+
+/* sendfile() over TLS: pread a record's worth, SSL_write it.  Without kTLS the kernel
+ * cannot encrypt, so the body passes through user space (as nginx without kTLS). */
+static ssize_t fc_tls_sendfile(fc_tls_conn *c, int file_fd, off_t offset, size_t count) {
+    size_t done = 0;
+    if (!c->ssl) return -EPIPE;
+    while (done < count) {
+        size_t want = count - done;
+        if (want > FC_TLS_RECORD) want = FC_TLS_RECORD;
+        ssize_t r;
+        do { r = pread(file_fd, fc_tls_gather, want, offset + (off_t)done); } while (r < 0 && errno == EINTR);
+        if (r < 0) return done ? (ssize_t)done : -errno;
+        if (r == 0) return done ? (ssize_t)done : -ENODATA;  /* FC_ETRUNC */
+        ssize_t w = fc_tls_write(c->ssl, fc_tls_gather, (size_t)r);
+        if (w < 0) return done ? (ssize_t)done : w;
+        done += (size_t)w;
+        if (w < r) break;
+    }
+    return (ssize_t)done;
+}
+
+#endif /* FC_TLS_H */
