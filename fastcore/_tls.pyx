@@ -189,6 +189,7 @@ cdef extern from *:
     }
     static int fc_tls_set_sni(SSL_CTX *c) {
         SSL_CTX_set_client_hello_cb(c, fc_tls_hello_cb, NULL);
+        SSL_CTX_set_alpn_select_cb(c, fc_tls_alpn_cb, NULL);
         return 1;
     }
     """

@@ -186,7 +186,7 @@ def _measured(srv: Server, run: Callable[[], tuple[float, int]]) -> Figure:
 
 
 def wrk(port: int, path: str, seconds: float, mb: bool) -> tuple[float, int]:
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c16", f"-d{seconds}s", "--latency",
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c16", f"-d{int(seconds)}s", "--latency",
            f"https://127.0.0.1:{port}/{path}"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     r = parse_wrk(p.stdout, " ".join(cmd))

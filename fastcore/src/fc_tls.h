@@ -150,6 +150,27 @@ static int fc_tls_hello_cb(SSL *ssl, int *alert, void *arg) {
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 
+/* ALPN, as mod_ssl's ssl_callback_alpn_select with only HTTP/1.1 spoken: http/1.1 is
+ * selected when the client offers it, and also when it does not (Apache answers with the
+ * connection's current protocol then, and such a client aborts the handshake).  HTTP/2
+ * would be chosen here once the engine speaks it. */
+static const unsigned char fc_tls_h11[] = "http/1.1";
+static int fc_tls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                          const unsigned char *in, unsigned int inlen, void *arg) {
+    (void)ssl; (void)arg;
+    for (unsigned int i = 0; i < inlen;) {
+        unsigned int n = in[i];
+        if (i + 1 + n > inlen) break;
+        if (n == 8 && memcmp(in + i + 1, fc_tls_h11, 8) == 0) {
+            *out = in + i + 1; *outlen = 8;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        i += 1 + n;
+    }
+    *out = fc_tls_h11; *outlen = 8;
+    return SSL_TLSEXT_ERR_OK;
+}
+
 /* ---------------------------------------------------------------- accept / close */
 /* A connection accepted on listener lfd: a TLS session when the listener is bound.
  * Always resets the descriptor's entry (a number reused after a close elsewhere).

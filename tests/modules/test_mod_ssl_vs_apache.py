@@ -109,6 +109,7 @@ class Client:
     tls: str = "any"       # any | 1.2 | 1.3
     ciphers: str | None = None
     cert: str | None = None  # "client" | "stranger"
+    alpn: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class Seen:
     version: str = ""
     cipher: str = ""
     body: bytes = b""
+    alpn: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +158,8 @@ def _context(c: Certs, client: Client) -> ssl.SSLContext:
         ctx.load_cert_chain(c.client.cert, c.client.key)
     elif client.cert == "stranger":
         ctx.load_cert_chain(c.stranger.cert, c.stranger.key)
+    if client.alpn:
+        ctx.set_alpn_protocols(list(client.alpn))
     return ctx
 
 
@@ -182,6 +186,7 @@ def exchange(port: int, c: Certs, client: Client, raw: bytes,
                                  session=session) as s:
                 cn = dict(x[0] for x in s.getpeercert()["subject"]).get("commonName", "")
                 version, cipher = s.version() or "", (s.cipher() or ("",))[0]
+                alpn = s.selected_alpn_protocol() or ""
                 s.sendall(raw)
                 data = _read_all(s)
                 sess = s.session
@@ -193,7 +198,7 @@ def exchange(port: int, c: Certs, client: Client, raw: bytes,
     lines = head.decode("latin-1").split("\r\n")
     fields = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
     return Seen("answer", int(lines[0].split()[1]), fields.get("x-vhost", ""),
-                fields.get("x-tls", ""), cn, version, cipher, body), sess
+                fields.get("x-tls", ""), cn, version, cipher, body, alpn), sess
 
 
 def _req(host: str | None, path: str = "/index.html", version: str = "1.1") -> bytes:
@@ -228,6 +233,9 @@ CASES: tuple[tuple[Client, bytes], ...] = (
     (Client(sni="e.test", cert="stranger"), _req("e.test")),  # optional: unknown CA refused
     (Client(sni="f.test", cert="stranger"), _req("f.test")),  # optional_no_ca: GENEROUS
     (Client(sni="f.test", cert="client"), _req("f.test")),
+    (Client(alpn=("http/1.1",)), _req("a.test")),
+    (Client(alpn=("h2", "http/1.1")), _req("a.test")),
+    (Client(alpn=("h2",)), _req("a.test")),  # Apache answers http/1.1 anyway: refused
 )
 
 
@@ -274,9 +282,9 @@ def test_every_exchange_is_seen_as_apache_answers_it(both: dict[bool, tuple]) ->
     apache, fastcore = both[False][0], both[True][0]
     cases = [*CASES, *CASES, (Client(), b"first"), (Client(), b"resumed")]
     for (client, raw), a, f in zip(cases, apache, fastcore, strict=True):
-        assert (f.outcome, f.status, f.vhost, f.tls_header, f.peer_cn, f.version, f.cipher) \
-            == (a.outcome, a.status, a.vhost, a.tls_header, a.peer_cn, a.version, a.cipher), \
-            (client, raw)
+        assert (f.outcome, f.status, f.vhost, f.tls_header, f.peer_cn, f.version, f.cipher,
+                f.alpn) == (a.outcome, a.status, a.vhost, a.tls_header, a.peer_cn,
+                            a.version, a.cipher, a.alpn), (client, raw)
         if a.outcome == "answer" and a.status == 200:
             assert f.body == a.body
 
