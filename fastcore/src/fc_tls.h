@@ -132,21 +132,33 @@ static void fc_tls_pick(SSL *ssl, fc_tls_listen *L, const char *sn, size_t n) {
     }
 }
 
+/* The host name of a server_name extension's body (RFC 6066 ServerNameList: its length,
+ * then type host_name, a length and the name), bounds-checked against len: 1 and
+ * the name and its length set, or 0 (no usable name; the default vhost answers).  Client bytes:
+ * fuzz/tls_hello.c. */
+static int fc_tls_sni_host(const unsigned char *p, size_t len, const char **name,
+                           size_t *n) {
+    if (len < 5) return 0;
+    size_t list = ((size_t)p[0] << 8) | p[1];
+    if (list + 2 > len || list < 3 || p[2] != TLSEXT_NAMETYPE_host_name) return 0;
+    size_t k = ((size_t)p[3] << 8) | p[4];
+    if (k == 0 || k + 3 > list) return 0;
+    *name = (const char *)p + 5;
+    *n = k;
+    return 1;
+}
+
 static int fc_tls_hello_cb(SSL *ssl, int *alert, void *arg) {
     (void)alert; (void)arg;
     fc_tls_tab *t = fc_tls_g;
     const unsigned char *p;
-    size_t len;
+    size_t len, n;
+    const char *name;
     if (!t) return SSL_CLIENT_HELLO_SUCCESS;
     fc_tls_listen *L = (fc_tls_listen *)SSL_get_ex_data(ssl, t->ex_idx);
-    if (!L || !SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) || len < 5)
-        return SSL_CLIENT_HELLO_SUCCESS;
-    /* ServerNameList: length(2), then type(1) = host_name, length(2), name */
-    size_t list = ((size_t)p[0] << 8) | p[1];
-    if (list + 2 > len || p[2] != TLSEXT_NAMETYPE_host_name) return SSL_CLIENT_HELLO_SUCCESS;
-    size_t n = ((size_t)p[3] << 8) | p[4];
-    if (n + 5 > len) return SSL_CLIENT_HELLO_SUCCESS;
-    fc_tls_pick(ssl, L, (const char *)p + 5, n);
+    if (L && SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) &&
+            fc_tls_sni_host(p, len, &name, &n))
+        fc_tls_pick(ssl, L, name, n);
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 
