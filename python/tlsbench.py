@@ -198,7 +198,7 @@ def s_time(port: int, seconds: float, reuse: bool) -> tuple[float, int]:
            "-www", "/10k.html", "-time", str(int(seconds)), "-tls1_3",
            "-reuse" if reuse else "-new"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    m = re.search(r"(\d+) connections in ([\d.]+)s", p.stdout)
+    m = re.search(r"(\d+) connections in (\d+) real seconds", p.stdout)  # not CPU seconds
     if not m:
         raise RuntimeError(f"s_time: {p.stdout[-300:]} {p.stderr[-300:]}")
     n, secs = int(m.group(1)), float(m.group(2))
