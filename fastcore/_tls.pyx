@@ -164,8 +164,15 @@ cdef extern from "fc_tls.h" nogil:
 cdef extern from "fc_tlscache.h" nogil:
     ctypedef struct fc_tc:
         unsigned int nslots
-        unsigned long long stores, hits, misses, too_big
+        size_t bytes
+        unsigned long long stores, replaces, expires, too_big, hits, misses
+        unsigned long long remove_hits, remove_misses
+    ctypedef struct fc_tc_usage:
+        unsigned int entries
+        unsigned long long used_bytes
+        long long left_min, left_max, left_sum
     fc_tc *fc_tc_g
+    void fc_tc_usage_of(fc_tc *c, fc_tc_usage *u)
     int fc_tc_create(size_t nbytes)
     void fc_tc_attach(SSL_CTX *ctx)
 
@@ -588,10 +595,17 @@ def variables(int fd, bint export_certs=False) -> dict:
 
 def cache_stats() -> dict:
     """The shared session cache's slots and counters (empty without one)."""
+    cdef fc_tc_usage u
     if fc_tc_g == NULL:
         return {}
-    return {"slots": fc_tc_g.nslots, "stores": fc_tc_g.stores, "hits": fc_tc_g.hits,
-            "misses": fc_tc_g.misses, "too_big": fc_tc_g.too_big}
+    fc_tc_usage_of(fc_tc_g, &u)
+    return {"bytes": fc_tc_g.bytes, "slots": fc_tc_g.nslots, "entries": u.entries,
+            "used_bytes": u.used_bytes, "left_min": u.left_min, "left_max": u.left_max,
+            "left_avg": u.left_sum // u.entries if u.entries else 0,
+            "stores": fc_tc_g.stores, "replaces": fc_tc_g.replaces,
+            "expires": fc_tc_g.expires, "discards": fc_tc_g.too_big,
+            "hits": fc_tc_g.hits, "misses": fc_tc_g.misses,
+            "remove_hits": fc_tc_g.remove_hits, "remove_misses": fc_tc_g.remove_misses}
 
 
 def table_size() -> int:

@@ -218,7 +218,14 @@ static void fc_tls_forget(int fd) {
     fc_tls_tab *t = fc_tls_g;
     if (!t || fd < 0 || fd >= t->cap) return;
     fc_tls_conn *c = &t->conns[fd];
-    if (c->ssl) SSL_free(c->ssl);
+    if (c->ssl) {
+        /* a completed session stays resumable however the connection ended (OpenSSL
+         * drops the session of a connection freed without a shutdown; mod_ssl marks it
+         * shut down too when it does not wait for the client's close_notify) */
+        if (c->flags & FC_TLS_DONE)
+            SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        SSL_free(c->ssl);
+    }
     memset(c, 0, sizeof *c);
 }
 

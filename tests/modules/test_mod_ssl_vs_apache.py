@@ -411,3 +411,54 @@ def test_sessions_resume_on_any_prefork_child_through_the_shared_cache(
         got[fastcore] = marks
     assert got[False] == ["Initial"] + ["Resumed"] * 12
     assert got[True] == got[False]
+
+
+STATUS = """
+DocumentRoot "{www}"
+Listen 127.0.0.1:{tport} https
+SSLSessionCache "shmcb:{run}/scache(512000)"
+<Location /server-status>
+  SetHandler server-status
+</Location>
+<VirtualHost 127.0.0.1:{tport}>
+  ServerName a.test
+  SSLEngine on
+  SSLCertificateFile "{ec_crt}"
+  SSLCertificateKeyFile "{ec_key}"
+</VirtualHost>
+"""
+
+
+def test_server_status_has_the_session_cache_section(certs: Certs, tmp_path) -> None:
+    """mod_ssl's status_hook: ?auto's TLSSessionCacheStatus lines (the keys apache_exporter
+    and dashboards read) and the HTML page's "SSL/TLS Session Cache Status" table."""
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("x\n")
+    got = {}
+    for fastcore in (False, True):
+        run = str(tmp_path / ("fc" if fastcore else "ap"))
+        os.makedirs(run)
+        tport = free_port()
+        site = STATUS.format(www=www, run=run, tport=tport, ec_crt=certs.ec.cert,
+                             ec_key=certs.ec.key)
+        with ApacheOracle(run, site, modules=(*MODULES, "status"), fastcore=fastcore) as srv:
+            for _ in range(2):
+                assert exchange(tport, certs, Client(), _req("a.test"))[0].status == 200
+            auto, page = (_plain(srv.port, "/server-status" + q) for q in ("?auto", ""))
+        lines = auto.split("TLSSessionCacheStatus\n", 1)[1].splitlines()
+        got[fastcore] = (dict(ln.split(": ", 1) for ln in lines), page)
+    (ap, ap_page), (fc, fc_page) = got[False], got[True]
+    assert list(fc) == list(ap)
+    for key in ("CacheType", "CacheSharedMemory"):
+        assert fc[key] == ap[key]
+    assert int(fc["CacheCurrentEntries"]) >= 1 and int(ap["CacheCurrentEntries"]) >= 1
+    assert "SSL/TLS Session Cache Status:" in ap_page and "SSL/TLS Session Cache Status:" \
+        in fc_page
+
+
+def _plain(port: int, path: str) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+                  .encode())
+        return _read_all(s).decode("latin-1").partition("\r\n\r\n")[2]
