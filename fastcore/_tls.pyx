@@ -194,6 +194,10 @@ cdef extern from *:
         }
         return 0;
     }
+    static int fc_tls_has_compression(void) {
+        STACK_OF(SSL_COMP) *m = SSL_COMP_get_compression_methods();
+        return m != NULL && sk_SSL_COMP_num(m) > 0;
+    }
     static int fc_tls_set_sni(SSL_CTX *c) {
         SSL_CTX_set_client_hello_cb(c, fc_tls_hello_cb, NULL);
         SSL_CTX_set_alpn_select_cb(c, fc_tls_alpn_cb, NULL);
@@ -202,6 +206,7 @@ cdef extern from *:
     """
     int fc_tls_verify_no_ca(int ok, X509_STORE_CTX *x) noexcept nogil
     int fc_tls_set_sni(SSL_CTX *c)
+    int fc_tls_has_compression()
 
 
 # ------------------------------------------------------------------ the shared table
@@ -248,6 +253,11 @@ cdef str _errtext():
     cdef char buf[1024]
     fc_tls_errtext(buf, sizeof(buf))
     return buf.decode("utf-8", "replace")
+
+
+def compression_available() -> bool:
+    """This OpenSSL has a TLS compression method (SSLCompression on needs one)."""
+    return fc_tls_has_compression() != 0
 
 
 def ktls_available() -> bool:
