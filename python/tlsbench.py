@@ -6,7 +6,8 @@ Workloads: a 10240-byte file over keep-alive HTTPS (wrk -c16), a 1 MiB file (wrk
 MB/s), full handshakes per second and resumed ones (`openssl s_time -new` / `-reuse`,
 one connection at a time, each fetching /10k.html).  Every figure comes with the server's
 CPU time per request (its process tree's utime + stime over the run).  Pinned: each server
-tree on CPU 0, the load generator on CPU 1 (--unpinned: neither).  Rounds are interleaved;
+tree on CPU 0, the load generator on CPU 1 (--unpinned: neither, and nginx and h2o get
+2 workers instead of 1, one per core; fastcore and Apache keep their MPM's sizing).  Rounds are interleaved;
 medians reported.
 
     python3 python/tlsbench.py --rounds 3 --seconds 6 [--cert ecdsa|rsa] [--json out.json]
@@ -107,7 +108,7 @@ def _apache_conf(wd: str, www: str, port: int, crt: str, key: str, fastcore: boo
 
 def _nginx_conf(wd: str, www: str, port: int, crt: str, key: str) -> str:
     return f"""daemon off;
-worker_processes 1;
+worker_processes {1 if PINNED else 2};
 pid {wd}/nginx.pid;
 error_log {wd}/error.log warn;
 events {{ worker_connections 8192; }}
@@ -138,7 +139,7 @@ def _h2o_conf(wd: str, www: str, port: int, crt: str, key: str) -> str:
     certificate-file: {crt}
     key-file: {key}
     minimum-version: TLSv1.3
-num-threads: 1
+num-threads: {1 if PINNED else 2}
 pid-file: {wd}/h2o.pid
 error-log: {wd}/error.log
 user: {pwd.getpwuid(os.getuid()).pw_name}
