@@ -164,8 +164,15 @@ cdef extern from "fc_tls.h" nogil:
 cdef extern from "fc_tlscache.h" nogil:
     ctypedef struct fc_tc:
         unsigned int nslots
-        unsigned long long stores, hits, misses, too_big
+        size_t bytes
+        unsigned long long stores, replaces, expires, too_big, hits, misses
+        unsigned long long remove_hits, remove_misses
+    ctypedef struct fc_tc_usage:
+        unsigned int entries
+        unsigned long long used_bytes
+        long long left_min, left_max, left_sum
     fc_tc *fc_tc_g
+    void fc_tc_usage_of(fc_tc *c, fc_tc_usage *u)
     int fc_tc_create(size_t nbytes)
     void fc_tc_attach(SSL_CTX *ctx)
 
@@ -187,13 +194,19 @@ cdef extern from *:
         }
         return 0;
     }
+    static int fc_tls_has_compression(void) {
+        STACK_OF(SSL_COMP) *m = SSL_COMP_get_compression_methods();
+        return m != NULL && sk_SSL_COMP_num(m) > 0;
+    }
     static int fc_tls_set_sni(SSL_CTX *c) {
         SSL_CTX_set_client_hello_cb(c, fc_tls_hello_cb, NULL);
+        SSL_CTX_set_alpn_select_cb(c, fc_tls_alpn_cb, NULL);
         return 1;
     }
     """
     int fc_tls_verify_no_ca(int ok, X509_STORE_CTX *x) noexcept nogil
     int fc_tls_set_sni(SSL_CTX *c)
+    int fc_tls_has_compression()
 
 
 # ------------------------------------------------------------------ the shared table
@@ -240,6 +253,11 @@ cdef str _errtext():
     cdef char buf[1024]
     fc_tls_errtext(buf, sizeof(buf))
     return buf.decode("utf-8", "replace")
+
+
+def compression_available() -> bool:
+    """This OpenSSL has a TLS compression method (SSLCompression on needs one)."""
+    return fc_tls_has_compression() != 0
 
 
 def ktls_available() -> bool:
@@ -587,10 +605,17 @@ def variables(int fd, bint export_certs=False) -> dict:
 
 def cache_stats() -> dict:
     """The shared session cache's slots and counters (empty without one)."""
+    cdef fc_tc_usage u
     if fc_tc_g == NULL:
         return {}
-    return {"slots": fc_tc_g.nslots, "stores": fc_tc_g.stores, "hits": fc_tc_g.hits,
-            "misses": fc_tc_g.misses, "too_big": fc_tc_g.too_big}
+    fc_tc_usage_of(fc_tc_g, &u)
+    return {"bytes": fc_tc_g.bytes, "slots": fc_tc_g.nslots, "entries": u.entries,
+            "used_bytes": u.used_bytes, "left_min": u.left_min, "left_max": u.left_max,
+            "left_avg": u.left_sum // u.entries if u.entries else 0,
+            "stores": fc_tc_g.stores, "replaces": fc_tc_g.replaces,
+            "expires": fc_tc_g.expires, "discards": fc_tc_g.too_big,
+            "hits": fc_tc_g.hits, "misses": fc_tc_g.misses,
+            "remove_hits": fc_tc_g.remove_hits, "remove_misses": fc_tc_g.remove_misses}
 
 
 def table_size() -> int:

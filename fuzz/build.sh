@@ -16,6 +16,6 @@ for t in "${targets[@]}"; do
         -fno-sanitize-recover=undefined -Wall -Wno-unused-function \
         -DFC_ATOMICS_CAS=1 -DFC_ATOMICS_MODE=\"nonportable\" \
         -I"$root/fastcore/src" -I"$here" "$here/$t.c" -o "$out/$t" -lpthread \
-        -l:libpcre2-8.so.0  # fc_setenvif.h (in fc_fast.h) matches with the runtime PCRE2
+        -l:libpcre2-8.so.0 -lssl -lcrypto  # fc_setenvif.h matches with the runtime PCRE2; fc_tls.h (in fc_send.h) calls OpenSSL
     echo "built $out/$t"
 done

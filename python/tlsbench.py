@@ -6,7 +6,9 @@ Workloads: a 10240-byte file over keep-alive HTTPS (wrk -c16), a 1 MiB file (wrk
 MB/s), full handshakes per second and resumed ones (`openssl s_time -new` / `-reuse`,
 one connection at a time, each fetching /10k.html).  Every figure comes with the server's
 CPU time per request (its process tree's utime + stime over the run).  Pinned: each server
-tree on CPU 0, the load generator on CPU 1.  Rounds are interleaved; medians reported.
+tree on CPU 0, the load generator on CPU 1 (--unpinned: neither, and nginx and h2o get
+2 workers instead of 1, one per core; fastcore and Apache keep their MPM's sizing).  Rounds are interleaved;
+medians reported.
 
     python3 python/tlsbench.py --rounds 3 --seconds 6 [--cert ecdsa|rsa] [--json out.json]
 """
@@ -37,6 +39,9 @@ from support.tlscerts import make  # noqa: E402
 
 MODDIR = "/usr/lib/apache2/modules"
 PEERS = ("fastcore", "nginx", "h2o", "apache")
+PIN_SERVER = ["taskset", "-c", "0"]
+PIN_CLIENT = ["taskset", "-c", "1"]
+PINNED = True  # --unpinned: the scheduler places servers and load generators
 
 
 @dataclass
@@ -46,8 +51,8 @@ class Server:
     port: int
     proc: subprocess.Popen | None = None
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["taskset", "-c", "0", *self.argv],
+    def start(self, pinned: bool = True) -> None:
+        self.proc = subprocess.Popen([*PIN_SERVER * pinned, *self.argv],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True,
                                      env=dict(os.environ, PYTHONPATH=REPO))
@@ -103,7 +108,7 @@ def _apache_conf(wd: str, www: str, port: int, crt: str, key: str, fastcore: boo
 
 def _nginx_conf(wd: str, www: str, port: int, crt: str, key: str) -> str:
     return f"""daemon off;
-worker_processes 1;
+worker_processes {1 if PINNED else 2};
 pid {wd}/nginx.pid;
 error_log {wd}/error.log warn;
 events {{ worker_connections 8192; }}
@@ -134,7 +139,7 @@ def _h2o_conf(wd: str, www: str, port: int, crt: str, key: str) -> str:
     certificate-file: {crt}
     key-file: {key}
     minimum-version: TLSv1.3
-num-threads: 1
+num-threads: {1 if PINNED else 2}
 pid-file: {wd}/h2o.pid
 error-log: {wd}/error.log
 user: {pwd.getpwuid(os.getuid()).pw_name}
@@ -186,7 +191,7 @@ def _measured(srv: Server, run: Callable[[], tuple[float, int]]) -> Figure:
 
 
 def wrk(port: int, path: str, seconds: float, mb: bool) -> tuple[float, int]:
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c16", f"-d{seconds}s", "--latency",
+    cmd = [*PIN_CLIENT * PINNED, "wrk", "-t1", "-c16", f"-d{int(seconds)}s", "--latency",
            f"https://127.0.0.1:{port}/{path}"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     r = parse_wrk(p.stdout, " ".join(cmd))
@@ -194,14 +199,16 @@ def wrk(port: int, path: str, seconds: float, mb: bool) -> tuple[float, int]:
 
 
 def s_time(port: int, seconds: float, reuse: bool) -> tuple[float, int]:
-    cmd = ["taskset", "-c", "1", "openssl", "s_time", "-connect", f"127.0.0.1:{port}",
+    cmd = [*PIN_CLIENT * PINNED, "openssl", "s_time", "-connect", f"127.0.0.1:{port}",
            "-www", "/10k.html", "-time", str(int(seconds)), "-tls1_3",
            "-reuse" if reuse else "-new"]
+    t0 = time.monotonic()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    m = re.search(r"(\d+) connections in ([\d.]+)s", p.stdout)
+    secs = time.monotonic() - t0  # wall clock (s_time's own figure is its CPU seconds,
+    m = re.search(r"(\d+) connections in", p.stdout)  # or whole real seconds)
     if not m:
         raise RuntimeError(f"s_time: {p.stdout[-300:]} {p.stderr[-300:]}")
-    n, secs = int(m.group(1)), float(m.group(2))
+    n = int(m.group(1))
     return n / secs, n
 
 
@@ -250,7 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cert", choices=("ecdsa", "rsa"), default="ecdsa")
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--json")
+    ap.add_argument("--unpinned", action="store_true",
+                    help="no taskset: servers and load generators where the scheduler puts them")
     args = ap.parse_args(argv)
+    global PINNED
+    PINNED = not args.unpinned
     peers = [p for p in args.peers.split(",") if p]
     base = tempfile.mkdtemp(prefix="fc-tlsbench-")
     os.chmod(base, 0o755)
@@ -271,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "h2o" and not shutil.which("h2o"):
                     continue
                 srv = make_server(name, os.path.join(base, f"r{rnd}"), www, pair.cert, pair.key)
-                srv.start()
+                srv.start(PINNED)
                 try:
                     for w, fn in WORKLOADS.items():
                         port = srv.port

@@ -20,6 +20,10 @@ class TLSError(Exception):
         self.item = item
 
 
+def compression_available() -> bool:
+    return False
+
+
 def ktls_available() -> bool:
     return os.path.isdir("/sys/module/tls")
 

@@ -8,6 +8,7 @@ from fastcore.config.directives_core import (
     _int_vh,
     _need,
     _words,
+    accept_filter,
     access_file_name,
     add_default_charset,
     allow_encoded_slashes,
@@ -143,6 +144,8 @@ def core_directives() -> list[Directive]:
            "HTTP errors"),
         _d("ExtendedStatus", S, "FLAG", extended_status, '"On" to track extended status '
            'information, "Off" to disable', GLOBAL_ONLY),
+        _d("AcceptFilter", S, "TAKE2", accept_filter, "Set the Accept Filter to use for a "
+           "protocol", GLOBAL_ONLY),
         _d("Mutex", S, "TAKE_ARGV", lambda e, c, a, n: mutex(
             e, c, _need(a, "Mutex", "mechanism and optional list of mutex names"), n),
            "mutex (or \"default\") and mechanism", GLOBAL_ONLY),

@@ -100,7 +100,7 @@ def listen(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     if not 1 <= len(a) <= 2:
         raise DirectiveError("Listen requires 1 or 2 arguments.")
     word = a[0]
-    proto = a[1].lower() if len(a) == 2 else "http"
+    proto = a[1].lower() if len(a) == 2 else ""  # alloc_listener: https on 443, else http
     host = ""
     if word.startswith("["):
         end = word.find("]")
@@ -148,11 +148,17 @@ def listen(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
     if text in e.listen_seen:
         raise DirectiveError("Cannot define multiple Listeners on the same IP:port")
     e.listen_seen.add(text)
-    addr = ListenAddr(host, p, family, proto)
+    addr = ListenAddr(host, p, family, proto or ("https" if p == 443 else "http"))
     if host in ("", "0.0.0.0") and any(
             x.host in ("", "0.0.0.0") and x.port == p for x in e.state.listeners):
         return  # one wildcard socket serves both (Apache skips 0.0.0.0 after ::)
     e.state.listeners.append(addr)
+
+
+def accept_filter(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:
+    """AcceptFilter PROTOCOL FILTER: Linux knows `none` (accept at once) and any other
+    name (`data`, `httpready`, ...) as TCP_DEFER_ACCEPT (mpm/acceptfilter.py)."""
+    e.state.accept_filters[a[0].lower()] = a[1]
 
 
 def listen_backlog(e: Engine, ctx: Ctx, a: list[str], n: Node) -> None:

@@ -279,6 +279,7 @@ class ServerConfig:
     modules: tuple[str, ...] = ()  # Apache names: "mime_module", ...
     mpm: MpmConfig = field(default_factory=MpmConfig)
     accept_mutex: str = "default"  # Mutex mpm-accept <mechanism>
+    accept_filters: dict[str, str] = field(default_factory=dict)  # AcceptFilter proto -> f
     mutex_dir: str | None = None  # Mutex mechanism:dir
     user: str | None = None
     group: str | None = None

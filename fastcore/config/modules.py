@@ -23,7 +23,7 @@ MPMS = ("mpm_prefork_module", "mpm_worker_module", "mpm_event_module")
 # Directives of Apache's core and compiled-in modules that fastcore does not implement:
 # Apache accepts them in every configuration, so saying "perhaps misspelled" would mislead.
 UNIMPLEMENTED = {n.lower(): (n, m) for m, names in {
-    "core": ("AcceptFilter CGIMapExtension CGIPassAuth CGIVar ContentDigest "
+    "core": ("CGIMapExtension CGIPassAuth CGIVar ContentDigest "
              "EnableExceptionHook Error ErrorLogFormat FlushMaxPipelined FlushMaxThreshold "
              "GprofDir LimitXMLRequestBody "
              "MergeTrailers Protocol "

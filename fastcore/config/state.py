@@ -48,6 +48,7 @@ class State:
         self.mpm = MpmConfig()
         self.mpm_set: set[str] = set()
         self.accept_mutex = "default"
+        self.accept_filters: dict[str, str] = {}  # AcceptFilter protocol -> filter
         self.mutex_dir: str | None = None
         self.mutexes: dict[str, str] = {}  # mutex name -> "mechanism[:dir]" as given
         self.user: str | None = None
@@ -114,6 +115,7 @@ class State:
             modules=modules,
             mpm=self.mpm,
             accept_mutex=self.accept_mutex,
+            accept_filters=dict(self.accept_filters),
             mutex_dir=self.mutex_dir,
             user=self.user,
             group=self.group,

@@ -67,6 +67,8 @@ class ModuleSpec:
     # contexts, a startup error naming file and line when it cannot), and binds to the
     # listening sockets in each child (child_init)
     post_config: Callable[[ServerConfig], ListenerBinder | None] | None = None
+    # its status_hook: a section of /server-status (short: the ?auto lines)
+    status_section: Callable[[ServerConfig, bool], str] | None = None
 
 
 class ListenerBinder(Protocol):
@@ -178,6 +180,11 @@ class Registry:
                 if got is not None:
                     out.append(got)
         return out
+
+    def status_sections(self, cfg: ServerConfig, short: bool) -> str:
+        """What the loaded modules add to /server-status, in registry order."""
+        return "".join(s.status_section(cfg, short) for s in self.load(cfg.modules)
+                       if s.status_section is not None)
 
     def needs_dns(self, cfg: ServerConfig) -> bool:
         """A loaded module may look host names up under this configuration."""

@@ -1,4 +1,5 @@
-"""AcceptFilter's Linux default for http, `data`: TCP_DEFER_ACCEPT on each TCP listener.
+"""AcceptFilter on Linux: TCP_DEFER_ACCEPT on each TCP listener whose protocol's filter is
+not `none` (httpd's default for http and https is `data`).
 
 httpd sets TCP_DEFER_ACCEPT (30 s) on its http listeners, so the kernel completes accept()
 only once the request's first bytes have arrived. fastcore's engine reads right after
@@ -10,8 +11,30 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Iterable
+
+from fastcore.config.model import ListenAddr
 
 DEFER_SECONDS = 30  # httpd's value for the `data` filter
+
+
+def filter_for(filters: dict[str, str], proto: str) -> str:
+    """The filter of a Listen protocol: the AcceptFilter given for it, else `data`."""
+    return filters.get(proto.lower(), "data")
+
+
+def proto_of(listeners: Iterable[ListenAddr], host: str, port: int) -> str:
+    """The Listen protocol of a socket address (http, or https on 443 when not given)."""
+    for la in listeners:
+        if la.port == port and la.host == host:
+            return la.proto
+    return "https" if port == 443 else "http"
+
+
+def apply_filter(fd: int, filters: dict[str, str], proto: str) -> bool:
+    """Set (or, for `none`, clear: a socket kept across a restart) the listener's
+    TCP_DEFER_ACCEPT; False where the socket or kernel refuses it."""
+    return defer_accept(fd, 0 if filter_for(filters, proto) == "none" else DEFER_SECONDS)
 
 
 def defer_accept(fd: int, seconds: int = DEFER_SECONDS) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fastcore.mpm.acceptfilter import defer_accept
+from fastcore.mpm.acceptfilter import apply_filter, proto_of
 from fastcore.mpm.errlog import ErrorLog
 from fastcore.mpm.listeners import apply_buffer_sizes
 from fastcore.mpm.priority import restore_child
@@ -86,9 +86,9 @@ class ChildContext:
             accept = load("accept")
             own = [accept.open_listener(h, p, fam, self.cfg.mpm.listen_backlog, True)
                    for h, p, fam in self.listen_addrs]
-            for fd in own:
+            for fd, (h, p, _fam) in zip(own, self.listen_addrs, strict=True):
                 apply_buffer_sizes(fd, self.cfg.mpm)
-                defer_accept(fd)
+                apply_filter(fd, self.cfg.accept_filters, proto_of(self.cfg.listeners, h, p))
             for fd in self.listen_fds:
                 os.close(fd)
             self.listen_fds = own

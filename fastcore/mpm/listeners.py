@@ -18,7 +18,7 @@ from typing import Any
 
 from fastcore._ext import load
 from fastcore.core.tokens import is_digits
-from fastcore.mpm.acceptfilter import defer_accept
+from fastcore.mpm.acceptfilter import apply_filter, proto_of
 
 Key = tuple[str, int, int]
 WILDCARDS = ("", "*", "0.0.0.0", "::")
@@ -127,7 +127,7 @@ class Listeners:
             raise OSError(exc.errno, f"AH00072: make_sock: could not bind to address "
                           f"{host or '0.0.0.0'}:{port}") from exc
         apply_buffer_sizes(fd, cfg.mpm)
-        defer_accept(fd)
+        apply_filter(fd, cfg.accept_filters, proto_of(cfg.listeners, host, port))
         return fd
 
     def _wanted(self, cfg: Any) -> list[Key]:

@@ -132,22 +132,55 @@ static void fc_tls_pick(SSL *ssl, fc_tls_listen *L, const char *sn, size_t n) {
     }
 }
 
+/* The host name of a server_name extension's body (RFC 6066 ServerNameList: its length,
+ * then type host_name, a length and the name), bounds-checked against len: 1 and
+ * the name and its length set, or 0 (no usable name; the default vhost answers).  Client bytes:
+ * fuzz/tls_hello.c. */
+static int fc_tls_sni_host(const unsigned char *p, size_t len, const char **name,
+                           size_t *n) {
+    if (len < 5) return 0;
+    size_t list = ((size_t)p[0] << 8) | p[1];
+    if (list + 2 > len || list < 3 || p[2] != TLSEXT_NAMETYPE_host_name) return 0;
+    size_t k = ((size_t)p[3] << 8) | p[4];
+    if (k == 0 || k + 3 > list) return 0;
+    *name = (const char *)p + 5;
+    *n = k;
+    return 1;
+}
+
 static int fc_tls_hello_cb(SSL *ssl, int *alert, void *arg) {
     (void)alert; (void)arg;
     fc_tls_tab *t = fc_tls_g;
     const unsigned char *p;
-    size_t len;
+    size_t len, n;
+    const char *name;
     if (!t) return SSL_CLIENT_HELLO_SUCCESS;
     fc_tls_listen *L = (fc_tls_listen *)SSL_get_ex_data(ssl, t->ex_idx);
-    if (!L || !SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) || len < 5)
-        return SSL_CLIENT_HELLO_SUCCESS;
-    /* ServerNameList: length(2), then type(1) = host_name, length(2), name */
-    size_t list = ((size_t)p[0] << 8) | p[1];
-    if (list + 2 > len || p[2] != TLSEXT_NAMETYPE_host_name) return SSL_CLIENT_HELLO_SUCCESS;
-    size_t n = ((size_t)p[3] << 8) | p[4];
-    if (n + 5 > len) return SSL_CLIENT_HELLO_SUCCESS;
-    fc_tls_pick(ssl, L, (const char *)p + 5, n);
+    if (L && SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) &&
+            fc_tls_sni_host(p, len, &name, &n))
+        fc_tls_pick(ssl, L, name, n);
     return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* ALPN, as mod_ssl's ssl_callback_alpn_select with only HTTP/1.1 spoken: http/1.1 is
+ * selected when the client offers it, and also when it does not (Apache answers with the
+ * connection's current protocol then, and such a client aborts the handshake).  HTTP/2
+ * would be chosen here once the engine speaks it. */
+static const unsigned char fc_tls_h11[] = "http/1.1";
+static int fc_tls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                          const unsigned char *in, unsigned int inlen, void *arg) {
+    (void)ssl; (void)arg;
+    for (unsigned int i = 0; i < inlen;) {
+        unsigned int n = in[i];
+        if (i + 1 + n > inlen) break;
+        if (n == 8 && memcmp(in + i + 1, fc_tls_h11, 8) == 0) {
+            *out = in + i + 1; *outlen = 8;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        i += 1 + n;
+    }
+    *out = fc_tls_h11; *outlen = 8;
+    return SSL_TLSEXT_ERR_OK;
 }
 
 /* ---------------------------------------------------------------- accept / close */
@@ -185,7 +218,14 @@ static void fc_tls_forget(int fd) {
     fc_tls_tab *t = fc_tls_g;
     if (!t || fd < 0 || fd >= t->cap) return;
     fc_tls_conn *c = &t->conns[fd];
-    if (c->ssl) SSL_free(c->ssl);
+    if (c->ssl) {
+        /* a completed session stays resumable however the connection ended (OpenSSL
+         * drops the session of a connection freed without a shutdown; mod_ssl marks it
+         * shut down too when it does not wait for the client's close_notify) */
+        if (c->flags & FC_TLS_DONE)
+            SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        SSL_free(c->ssl);
+    }
     memset(c, 0, sizeof *c);
 }
 

@@ -32,7 +32,8 @@ typedef struct {
 typedef struct {
     pthread_mutex_t mu;
     uint32_t nslots;
-    uint64_t stores, hits, misses, too_big;
+    size_t bytes;                             /* what SSLSessionCache asked for */
+    uint64_t stores, replaces, expires, too_big, hits, misses, remove_hits, remove_misses;
     fc_tc_slot slots[];
 } fc_tc;
 
@@ -55,6 +56,7 @@ static int fc_tc_create(size_t bytes) {
     pthread_mutexattr_destroy(&a);
     if (rc) { munmap(m, len); return -rc; }
     c->nslots = (uint32_t)n;
+    c->bytes = bytes;
     fc_tc_g = c;
     return 0;
 }
@@ -102,6 +104,10 @@ static int fc_tc_new_cb(SSL *ssl, SSL_SESSION *sess) {
         if (!s->used || s->expires <= now) { if (!pick || pick->used) pick = s; continue; }
         if (!pick || (pick->used && s->expires < pick->expires)) pick = s;
     }
+    if (pick->used && !(pick->idlen == n && memcmp(pick->id, id, n) == 0)) {
+        if (pick->expires <= now) c->expires++;
+        else c->replaces++;
+    }
     unsigned char *p = pick->der;
     i2d_SSL_SESSION(sess, &p);
     pick->derlen = (uint32_t)len;
@@ -142,7 +148,28 @@ static void fc_tc_remove_cb(SSL_CTX *ctx, SSL_SESSION *sess) {
     const unsigned char *id = SSL_SESSION_get_id(sess, &n);
     if (!c || !n || n > SSL_MAX_SSL_SESSION_ID_LENGTH || fc_tc_lock(c)) return;
     fc_tc_slot *s = fc_tc_find(c, id, n);
-    if (s) s->used = 0;
+    if (s) { s->used = 0; c->remove_hits++; }
+    else c->remove_misses++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* mod_status's figures: live entries, the bytes they hold, and the seconds left of the
+ * oldest one's (min/avg/max over the live entries, as shmcb reports per subcache). */
+typedef struct { uint32_t entries; uint64_t used_bytes; int64_t left_min, left_max, left_sum; } fc_tc_usage;
+static void fc_tc_usage_of(fc_tc *c, fc_tc_usage *u) {
+    memset(u, 0, sizeof *u);
+    if (!c || fc_tc_lock(c)) return;
+    int64_t now = (int64_t)time(NULL);
+    for (uint32_t i = 0; i < c->nslots; i++) {
+        fc_tc_slot *s = &c->slots[i];
+        if (!s->used || s->expires <= now) continue;
+        int64_t left = s->expires - now;
+        if (!u->entries || left < u->left_min) u->left_min = left;
+        if (left > u->left_max) u->left_max = left;
+        u->left_sum += left;
+        u->entries++;
+        u->used_bytes += s->derlen + s->idlen;
+    }
     pthread_mutex_unlock(&c->mu);
 }
 

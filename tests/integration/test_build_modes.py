@@ -64,7 +64,8 @@ def test_scoreboard_suite_passes_on_the_portable_build(portable_build: str, tmp_
 
 # The `sanitize` build option: the extensions compiled with ASan + UBSan, and the saved
 # fuzz corpora replayed through them (tests/fuzz/replay_extensions.py).  Only the two
-# extensions that parse untrusted bytes (and the scoreboard _fastpath imports) are built.
+# extensions that parse untrusted bytes (and the scoreboard and TLS table _fastpath
+# imports) are built.
 @pytest.fixture(scope="module")
 def sanitized_build(tmp_path_factory) -> str:
     tmp = tmp_path_factory.mktemp("sanitized")
@@ -76,7 +77,7 @@ def sanitized_build(tmp_path_factory) -> str:
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
          "--target", str(target), str(src), "-C", "sanitize=address,undefined"],
         capture_output=True, text=True, timeout=900,
-        env=dict(os.environ, FASTCORE_BUILD_ONLY="_request,_fastpath,_scoreboard"))
+        env=dict(os.environ, FASTCORE_BUILD_ONLY="_request,_fastpath,_scoreboard,_tls"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return str(target)
 

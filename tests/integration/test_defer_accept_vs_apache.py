@@ -61,3 +61,26 @@ def test_idle_connection_is_not_accepted_like_apache(tmp_path: object, mpm: str,
     assert set(fc_states) == set(apache_states), fc_states
     assert fc_answer.startswith(b"HTTP/1.1 200 ")
     assert fc_answer.split(b"\r\n\r\n", 1)[1] == apache_answer.split(b"\r\n\r\n", 1)[1]
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_accept_filter_none_accepts_at_once_like_apache(tmp_path: object, mpm: str) -> None:
+    """`AcceptFilter http none`: no TCP_DEFER_ACCEPT, so the kernel completes the
+    connection at once (ESTAB on the server side) and a server process holds it; a
+    filter named for another protocol leaves http's default (`data`) in place."""
+    base = str(tmp_path)
+    for d in ("apache", "fastcore", "apache2", "fastcore2"):
+        os.makedirs(os.path.join(base, d))
+    none = "AcceptFilter http none\n"
+    apache_states, apache_answer = run(ApacheServer(os.path.join(base, "apache"), mpm,
+                                                    extra=none))
+    fc_states, fc_answer = run(FastcoreServer(os.path.join(base, "fastcore"), mpm,
+                                              extra=none))
+    assert set(apache_states) == {"ESTAB"}, apache_states
+    assert set(fc_states) == set(apache_states), fc_states
+    assert fc_answer.split(b"\r\n\r\n", 1)[1] == apache_answer.split(b"\r\n\r\n", 1)[1]
+    other = "AcceptFilter https none\n"
+    apache_states, _ = run(ApacheServer(os.path.join(base, "apache2"), mpm, extra=other))
+    fc_states, _ = run(FastcoreServer(os.path.join(base, "fastcore2"), mpm, extra=other))
+    assert set(apache_states) == {"SYN-RECV"}, apache_states
+    assert set(fc_states) == set(apache_states), fc_states

@@ -23,6 +23,8 @@ WITHOUT_CLIENT_EFFECT = {
     "ListenCoresBucketsRatio": "docs/compat.md",
     "CoreDumpDirectory": "docs/compat.md",
     "AsyncRequestWorkerFactor": "fastcore/mpm/event.py",  # the event listener's admission
+    "SSLPassPhraseDialog": "docs/compat.md",  # keys are read unencrypted
+    "SSLRandomSeed": "docs/compat.md",        # OpenSSL 3 seeds itself
 }
 
 

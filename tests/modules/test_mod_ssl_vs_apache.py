@@ -15,15 +15,14 @@ from __future__ import annotations
 import os
 import re
 import socket
-import ssl
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import pytest
 from support.apache_oracle import APACHE, REPO, ApacheOracle
 from support.ports import free_port
 from support.tlscerts import Certs, make
+from support.tlsclient import Client, context, exchange, read_all, req
 
 MODULES = ("mpm_event", "authz_core", "mime", "headers", "socache_shmcb", "ssl")
 
@@ -100,31 +99,6 @@ Header always set X-TLS "%{{SSL_PROTOCOL}}s|%{{SSL_CIPHER}}s|%{{SSL_TLS_SNI}}s|%
 """
 
 
-@dataclass(frozen=True)
-class Client:
-    """How the test client connects: SNI name, protocol bounds, TLS 1.2 ciphers, its
-    certificate."""
-
-    sni: str | None = "a.test"
-    tls: str = "any"       # any | 1.2 | 1.3
-    ciphers: str | None = None
-    cert: str | None = None  # "client" | "stranger"
-
-
-@dataclass(frozen=True)
-class Seen:
-    """What a client observes of one exchange."""
-
-    outcome: str            # "answer" or "refused" (the handshake or the read failed)
-    status: int = 0
-    vhost: str = ""
-    tls_header: str = ""
-    peer_cn: str = ""
-    version: str = ""
-    cipher: str = ""
-    body: bytes = b""
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     return make(str(tmp_path_factory.mktemp("certs")))
@@ -141,93 +115,36 @@ def _site(root: str, run: str, tport: int, c: Certs) -> str:
                        b_key=c.other.key, ca_crt=c.ca.cert)
 
 
-def _context(c: Certs, client: Client) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.load_verify_locations(c.ca.cert)
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    if client.tls == "1.2":
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    elif client.tls == "1.3":
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    if client.ciphers:
-        ctx.set_ciphers(client.ciphers)
-    if client.cert == "client":
-        ctx.load_cert_chain(c.client.cert, c.client.key)
-    elif client.cert == "stranger":
-        ctx.load_cert_chain(c.stranger.cert, c.stranger.key)
-    return ctx
-
-
-def _read_all(s: socket.socket) -> bytes:
-    out = b""
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except (ssl.SSLZeroReturnError, ConnectionResetError):
-            break
-        if not chunk:
-            break
-        out += chunk
-    return out
-
-
-def exchange(port: int, c: Certs, client: Client, raw: bytes,
-             ctx: ssl.SSLContext | None = None, session: ssl.SSLSession | None = None
-             ) -> tuple[Seen, ssl.SSLSession | None]:
-    ctx = ctx or _context(c, client)
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw_sock:
-            with ctx.wrap_socket(raw_sock, server_hostname=client.sni,
-                                 session=session) as s:
-                cn = dict(x[0] for x in s.getpeercert()["subject"]).get("commonName", "")
-                version, cipher = s.version() or "", (s.cipher() or ("",))[0]
-                s.sendall(raw)
-                data = _read_all(s)
-                sess = s.session
-    except (ssl.SSLError, ConnectionResetError, BrokenPipeError, TimeoutError, ValueError) as exc:
-        return Seen("refused", body=type(exc).__name__.encode()), None
-    if not data:
-        return Seen("refused"), None
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    fields = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-    return Seen("answer", int(lines[0].split()[1]), fields.get("x-vhost", ""),
-                fields.get("x-tls", ""), cn, version, cipher, body), sess
-
-
-def _req(host: str | None, path: str = "/index.html", version: str = "1.1") -> bytes:
-    hdr = f"Host: {host}\r\n" if host is not None else ""
-    return f"GET {path} HTTP/{version}\r\n{hdr}Connection: close\r\n\r\n".encode()
-
-
 CASES: tuple[tuple[Client, bytes], ...] = (
-    (Client(), _req("a.test")),
-    (Client(tls="1.2"), _req("a.test")),
-    (Client(tls="1.3"), _req("a.test")),
-    (Client(tls="1.2", ciphers="ECDHE-RSA-AES128-GCM-SHA256"), _req("a.test")),
-    (Client(tls="1.2", ciphers="ECDHE-ECDSA-AES256-GCM-SHA384"), _req("a.test")),
-    (Client(sni="www.a.test"), _req("www.a.test")),
-    (Client(sni="b.test"), _req("b.test")),          # its own cert, TLS 1.2 only
-    (Client(sni="b.test", tls="1.3"), _req("b.test")),
-    (Client(sni="c.test"), _req("c.test")),
-    (Client(sni="nobody.test"), _req("nobody.test")),  # the default vhost (a)
-    (Client(sni=None), _req("a.test")),
-    (Client(sni=None), _req("c.test")),
-    (Client(sni="a.test"), _req("A.TEST:443")),      # the same name: no check fails
-    (Client(sni="a.test"), _req("c.test")),          # a compatible vhost: served by c
-    (Client(sni="a.test"), _req("b.test")),          # incompatible: 421
-    (Client(sni="a.test"), _req("d.test")),          # client verification differs: 421
-    (Client(sni="a.test"), _req(None, version="1.0")),  # SNI and no Host: 400
-    (Client(sni="a.test"), _req("a.test", "/secure/s.txt")),
-    (Client(sni="d.test"), _req("d.test")),          # required, none given: refused
-    (Client(sni="d.test", cert="client"), _req("d.test")),
-    (Client(sni="d.test", cert="stranger"), _req("d.test")),
-    (Client(sni="e.test"), _req("e.test")),          # optional, none: NONE
-    (Client(sni="e.test", cert="client"), _req("e.test")),
-    (Client(sni="e.test", cert="stranger"), _req("e.test")),  # optional: unknown CA refused
-    (Client(sni="f.test", cert="stranger"), _req("f.test")),  # optional_no_ca: GENEROUS
-    (Client(sni="f.test", cert="client"), _req("f.test")),
+    (Client(), req("a.test")),
+    (Client(tls="1.2"), req("a.test")),
+    (Client(tls="1.3"), req("a.test")),
+    (Client(tls="1.2", ciphers="ECDHE-RSA-AES128-GCM-SHA256"), req("a.test")),
+    (Client(tls="1.2", ciphers="ECDHE-ECDSA-AES256-GCM-SHA384"), req("a.test")),
+    (Client(sni="www.a.test"), req("www.a.test")),
+    (Client(sni="b.test"), req("b.test")),          # its own cert, TLS 1.2 only
+    (Client(sni="b.test", tls="1.3"), req("b.test")),
+    (Client(sni="c.test"), req("c.test")),
+    (Client(sni="nobody.test"), req("nobody.test")),  # the default vhost (a)
+    (Client(sni=None), req("a.test")),
+    (Client(sni=None), req("c.test")),
+    (Client(sni="a.test"), req("A.TEST:443")),      # the same name: no check fails
+    (Client(sni="a.test"), req("c.test")),          # a compatible vhost: served by c
+    (Client(sni="a.test"), req("b.test")),          # incompatible: 421
+    (Client(sni="a.test"), req("d.test")),          # client verification differs: 421
+    (Client(sni="a.test"), req(None, version="1.0")),  # SNI and no Host: 400
+    (Client(sni="a.test"), req("a.test", "/secure/s.txt")),
+    (Client(sni="d.test"), req("d.test")),          # required, none given: refused
+    (Client(sni="d.test", cert="client"), req("d.test")),
+    (Client(sni="d.test", cert="stranger"), req("d.test")),
+    (Client(sni="e.test"), req("e.test")),          # optional, none: NONE
+    (Client(sni="e.test", cert="client"), req("e.test")),
+    (Client(sni="e.test", cert="stranger"), req("e.test")),  # optional: unknown CA refused
+    (Client(sni="f.test", cert="stranger"), req("f.test")),  # optional_no_ca: GENEROUS
+    (Client(sni="f.test", cert="client"), req("f.test")),
+    (Client(alpn=("http/1.1",)), req("a.test")),
+    (Client(alpn=("h2", "http/1.1")), req("a.test")),
+    (Client(alpn=("h2",)), req("a.test")),  # Apache answers http/1.1 anyway: refused
 )
 
 
@@ -243,17 +160,17 @@ def _run_server(root: str, certs: Certs, fastcore: bool) -> tuple[list, list[str
     with ApacheOracle(run, site, modules=MODULES, fastcore=fastcore) as srv:
         seen = [exchange(tport, certs, cl, raw)[0] for cl, raw in CASES + CASES]
         # session resumption: the second connection offers the first one's session
-        ctx = _context(certs, Client())
-        first, sess = exchange(tport, certs, Client(), _req("a.test"), ctx)
-        again, _ = exchange(tport, certs, Client(), _req("a.test"), ctx, sess)
+        ctx = context(certs, Client())
+        first, sess = exchange(tport, certs, Client(), req("a.test"), ctx)
+        again, _ = exchange(tport, certs, Client(), req("a.test"), ctx, sess)
         seen += [first, again]
         # plain HTTP on the TLS port; SSLRequireSSL on the plain port
         with socket.create_connection(("127.0.0.1", tport), timeout=10) as s:
-            s.sendall(_req("a.test"))
-            plain = _read_all(s)
+            s.sendall(req("a.test"))
+            plain = read_all(s)
         with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
-            s.sendall(_req("localhost", "/secure/s.txt"))
-            plain += b"\n--\n" + _read_all(s)
+            s.sendall(req("localhost", "/secure/s.txt"))
+            plain += b"\n--\n" + read_all(s)
     with open(os.path.join(run, "tls_log")) as fh:
         log = fh.read().splitlines()
     return seen, log, plain
@@ -274,9 +191,9 @@ def test_every_exchange_is_seen_as_apache_answers_it(both: dict[bool, tuple]) ->
     apache, fastcore = both[False][0], both[True][0]
     cases = [*CASES, *CASES, (Client(), b"first"), (Client(), b"resumed")]
     for (client, raw), a, f in zip(cases, apache, fastcore, strict=True):
-        assert (f.outcome, f.status, f.vhost, f.tls_header, f.peer_cn, f.version, f.cipher) \
-            == (a.outcome, a.status, a.vhost, a.tls_header, a.peer_cn, a.version, a.cipher), \
-            (client, raw)
+        assert (f.outcome, f.status, f.vhost, f.tls_header, f.peer_cn, f.version, f.cipher,
+                f.alpn) == (a.outcome, a.status, a.vhost, a.tls_header, a.peer_cn,
+                            a.version, a.cipher, a.alpn), (client, raw)
         if a.outcome == "answer" and a.status == 200:
             assert f.body == a.body
 
@@ -393,13 +310,64 @@ def test_sessions_resume_on_any_prefork_child_through_the_shared_cache(
                              ec_key=certs.ec.key)
         mods = ("mpm_prefork", *MODULES[1:])
         with ApacheOracle(run, site, modules=mods, fastcore=fastcore):
-            ctx = _context(certs, Client())
-            seen, sess = exchange(tport, certs, Client(), _req("a.test"), ctx)
+            ctx = context(certs, Client())
+            seen, sess = exchange(tport, certs, Client(), req("a.test"), ctx)
             marks = [seen.tls_header]
             for _ in range(12):
-                seen, new = exchange(tport, certs, Client(), _req("a.test"), ctx, sess)
+                seen, new = exchange(tport, certs, Client(), req("a.test"), ctx, sess)
                 marks.append(seen.tls_header)
                 sess = new or sess
         got[fastcore] = marks
     assert got[False] == ["Initial"] + ["Resumed"] * 12
     assert got[True] == got[False]
+
+
+STATUS = """
+DocumentRoot "{www}"
+Listen 127.0.0.1:{tport} https
+SSLSessionCache "shmcb:{run}/scache(512000)"
+<Location /server-status>
+  SetHandler server-status
+</Location>
+<VirtualHost 127.0.0.1:{tport}>
+  ServerName a.test
+  SSLEngine on
+  SSLCertificateFile "{ec_crt}"
+  SSLCertificateKeyFile "{ec_key}"
+</VirtualHost>
+"""
+
+
+def test_server_status_has_the_session_cache_section(certs: Certs, tmp_path) -> None:
+    """mod_ssl's status_hook: ?auto's TLSSessionCacheStatus lines (the keys apache_exporter
+    and dashboards read) and the HTML page's "SSL/TLS Session Cache Status" table."""
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("x\n")
+    got = {}
+    for fastcore in (False, True):
+        run = str(tmp_path / ("fc" if fastcore else "ap"))
+        os.makedirs(run)
+        tport = free_port()
+        site = STATUS.format(www=www, run=run, tport=tport, ec_crt=certs.ec.cert,
+                             ec_key=certs.ec.key)
+        with ApacheOracle(run, site, modules=(*MODULES, "status"), fastcore=fastcore) as srv:
+            for _ in range(2):
+                assert exchange(tport, certs, Client(), req("a.test"))[0].status == 200
+            auto, page = (_plain(srv.port, "/server-status" + q) for q in ("?auto", ""))
+        lines = auto.split("TLSSessionCacheStatus\n", 1)[1].splitlines()
+        got[fastcore] = (dict(ln.split(": ", 1) for ln in lines), page)
+    (ap, ap_page), (fc, fc_page) = got[False], got[True]
+    assert list(fc) == list(ap)
+    for key in ("CacheType", "CacheSharedMemory"):
+        assert fc[key] == ap[key]
+    assert int(fc["CacheCurrentEntries"]) >= 1 and int(ap["CacheCurrentEntries"]) >= 1
+    assert "SSL/TLS Session Cache Status:" in ap_page and "SSL/TLS Session Cache Status:" \
+        in fc_page
+
+
+def _plain(port: int, path: str) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+                  .encode())
+        return read_all(s).decode("latin-1").partition("\r\n\r\n")[2]

@@ -34,6 +34,7 @@ from fastcore.modules import ModuleSpec
 from fastcore.modules.mod_ssl.config import NAME, SSLDir, directives
 from fastcore.modules.mod_ssl.config import SSLServer as SSLServer
 from fastcore.modules.mod_ssl.contexts import TLSSetup, compatible, record, setup
+from fastcore.modules.mod_ssl.status import section
 
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
@@ -170,4 +171,4 @@ HOOKS = (Hook(POST_READ_REQUEST, post_read_request, MIDDLE),
          Hook(FIXUPS, fixups, MIDDLE))
 MODULE = ModuleSpec(NAME, directives, dir_record=SSLDir, server_record=SSLServer,
                     hooks=HOOKS, cache_contribution=cache_contribution,
-                    post_config=post_config)
+                    post_config=post_config, status_section=section)

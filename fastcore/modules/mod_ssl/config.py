@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 
+from fastcore._ext import load
 from fastcore.config.engine import (
     GLOBAL_ONLY,
     NOT_IN_DIR_LOC_FILE,
@@ -244,6 +245,9 @@ def honor_order(e: Engine, ctx: Ctx, a: bool, n: Node) -> None:
 
 
 def compression(e: Engine, ctx: Ctx, a: bool, n: Node) -> None:
+    if a and not load("tls").compression_available():  # ssl_cmd_SSLCompression
+        raise DirectiveError("This version of OpenSSL does not have any compression methods "
+                             "available, cannot enable SSLCompression.")
     _set(ctx, n, "SSLCompression", compression=a)
 
 

@@ -21,6 +21,7 @@ import math
 import os
 import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastcore.core import errors
@@ -211,7 +212,8 @@ def render(scoreboard: Any, server_cfg: Any, query: str | None, extended: bool, 
            host: str | None = None, local_ip: str = "127.0.0.1", signature: str = "",
            server_version: str | None = None, now: float | None = None,
            loadavg: tuple[float, float, float] | None = None,
-           proctable: Any = None) -> tuple[str, bytes]:
+           proctable: Any = None, sections: Callable[[bool], str] | None = None
+           ) -> tuple[str, bytes]:
     """(Content-Type, body) of /server-status for this query string.
 
     `host` is ap_get_server_name() of the request (the Host name, or ServerName),
@@ -358,6 +360,8 @@ def render(scoreboard: Any, server_cfg: Any, query: str | None, extended: bool, 
         w(_process_table(sb, proctable, child_pid, tlimit, generation, short))
     if short:
         w("Scoreboard: " + "".join(letters) + "\n")
+        if sections is not None:  # the modules' status_hook (mod_ssl's session cache)
+            w(sections(True))
         return "text/plain; charset=ISO-8859-1", "".join(out).encode("latin-1", "replace")
     w("<pre>")
     for n, c in enumerate(letters):
@@ -391,6 +395,8 @@ def render(scoreboard: Any, server_cfg: Any, query: str | None, extended: bool, 
             w(_worker_row(i, info, now, notable, cpu.get(info["pid"], cpu[0])))
         if not notable:
             w(_LEGEND)
+    if sections is not None:
+        w(sections(False))
     w(signature)
     w("</body></html>\n")
     return "text/html; charset=ISO-8859-1", "".join(out).encode("latin-1", "replace")

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from fastcore.core import errors as E
 from fastcore.core.phases import DECLINED, FIRST, HANDLER, Hook, HookResult
 from fastcore.core.response import Response, generated
+from fastcore.core.server import ssl_components
+from fastcore.modules import REGISTRY
 from fastcore.modules.mod_status import handler as status
 from fastcore.modules.mod_status import metrics
 
@@ -23,7 +25,9 @@ def status_page(core: Handler, txn: Transaction, query: str, extended: bool,
     return status.render(srv.scoreboard, srv.cfg, query, extended,
                          host=txn.host_name or txn.vhost.server_name,
                          local_ip=str(local[0]), signature=signature,
-                         server_version=E.server_banner("full"), proctable=srv.proctable)
+                         server_version=E.server_banner("full", ssl_components(srv.cfg.modules)),
+                         proctable=srv.proctable,
+                         sections=lambda short: REGISTRY.status_sections(srv.cfg, short))
 
 
 def server_status(core: Handler, txn: Transaction) -> HookResult:
