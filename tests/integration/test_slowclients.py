@@ -94,6 +94,14 @@ def test_a_trickled_head_is_answered_and_its_connection_kept(tmp_path, mpm):
             first = _read_response(s)
             s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
             second = _read_response(s)
+        # a line is written just after its answer is sent: the stop below is a hard one
+        # (SIGTERM), so wait (bounded) for the second line before it
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            with open(tmp_path / "access_log") as fh:
+                if len(fh.readlines()) >= 2:
+                    break
+            time.sleep(0.05)
     finally:
         srv.stop()
     for resp in (first, second):
