@@ -203,8 +203,10 @@ class HttpServer:
         modules' listener bindings (mod_ssl's TLS ports) on this child's sockets."""
         self.cache.clear()
         self.engine.clear()
+        if listen_fds is None:  # close(): live connections may still read the bindings
+            return
         for b in self.binders:
-            b.bind(listen_fds or [])
+            b.bind(listen_fds)
 
     def flush_logs(self) -> None:
         self.engine.cache.flush_logs()
