@@ -237,8 +237,6 @@ _init_table()
 fc_tls_g = shared_table()
 
 VERSION_LIBRARY = OpenSSL_version(OPENSSL_VERSION).decode()
-PROTOCOLS = {"sslv3": 0x300, "tlsv1": 0x301, "tlsv1.1": 0x302, "tlsv1.2": 0x303,
-             "tlsv1.3": 0x304}
 
 
 class TLSError(Exception):
@@ -446,15 +444,6 @@ def unbind_all() -> None:
     _table.nlisten = 0
 
 
-def listening(int lfd) -> bool:
-    return 0 <= lfd < _table.cap and _table.listen[lfd] != NULL
-
-
-def accepted(int lfd, int fd) -> bool:
-    """A connection the Python path accepted on lfd (False: close it, no session)."""
-    return fc_tls_accepted(lfd, fd) == 0
-
-
 def read(int fd, size_t n) -> bytes:
     """read() through the connection's session; b'' at EOF; BlockingIOError when nothing
     is there yet (a handshake in progress included)."""
@@ -616,7 +605,3 @@ def cache_stats() -> dict:
             "expires": fc_tc_g.expires, "discards": fc_tc_g.too_big,
             "hits": fc_tc_g.hits, "misses": fc_tc_g.misses,
             "remove_hits": fc_tc_g.remove_hits, "remove_misses": fc_tc_g.remove_misses}
-
-
-def table_size() -> int:
-    return _table.cap

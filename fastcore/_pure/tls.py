@@ -8,8 +8,6 @@ import os
 from typing import Any
 
 VERSION_LIBRARY = "none (pure-Python twins)"
-PROTOCOLS = {"sslv3": 0x300, "tlsv1": 0x301, "tlsv1.1": 0x302, "tlsv1.2": 0x303,
-             "tlsv1.3": 0x304}
 
 
 class TLSError(Exception):
@@ -46,14 +44,6 @@ def unbind_all() -> None:
     return None
 
 
-def listening(lfd: int) -> bool:
-    return False
-
-
-def accepted(lfd: int, fd: int) -> bool:
-    return True
-
-
 def read(fd: int, n: int) -> bytes:
     return os.read(fd, n)
 
@@ -80,7 +70,3 @@ def variables(fd: int, export_certs: bool = False) -> dict[str, str]:
 
 def cache_stats() -> dict[str, int]:
     return {}
-
-
-def table_size() -> int:
-    return 0

@@ -17,11 +17,11 @@ from fastcore.config.errors import ConfigError
 from fastcore.config.merge import DirResolver
 from fastcore.config.model import ServerConfig, VirtualHost, module_record
 from fastcore.core.server import split_server_name
-from fastcore.modules.mod_ssl.config import NAME, PROTOCOLS, SSLServer, TLSParams
+from fastcore.modules.mod_ssl.config import ALL, NAME, PROTOCOLS, SSLServer, TLSParams
 
 _tls = load("tls")
 
-DEFAULT_PROTOCOLS = frozenset({"tlsv1", "tlsv1.1", "tlsv1.2", "tlsv1.3"})  # all -SSLv3
+DEFAULT_PROTOCOLS = ALL  # Apache 2.4's default, "all -SSLv3"
 
 
 def record(vh: VirtualHost) -> SSLServer:
