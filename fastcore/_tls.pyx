@@ -145,6 +145,7 @@ cdef extern from "fc_tls.h" nogil:
     ctypedef struct fc_tls_listen:
         SSL_CTX *ctx
         int vhost
+        int hs_ms, hs_max_ms, hs_rate
         int n
         fc_tls_name names[256]
     ctypedef struct fc_tls_conn:
@@ -158,6 +159,7 @@ cdef extern from "fc_tls.h" nogil:
         int ex_idx
         int nlisten
     void fc_tls_errtext(char *out, size_t cap)
+    double fc_tls_hs_left(int fd)
     int fc_tls_hello_cb(SSL *ssl, int *alert, void *arg)
 
 
@@ -393,9 +395,10 @@ cdef class Context:
         ERR_clear_error()
 
 
-def bind(int lfd, Context default, int vhost, names) -> None:
+def bind(int lfd, Context default, int vhost, names, handshake=None) -> None:
     """Make listener lfd a TLS port: default is its first vhost's context; names is
-    [(name, Context, vhost index)] in vhost order, for SNI."""
+    [(name, Context, vhost index)] in vhost order, for SNI; handshake is that vhost's
+    RequestReadTimeout handshake stage (a fastcore.core.readclock.Stage), or None."""
     if lfd < 0 or lfd >= _table.cap:
         raise ValueError(f"listener descriptor {lfd} beyond the TLS table")
     cdef fc_tls_listen *L = _table.listen[lfd]
@@ -409,6 +412,11 @@ def bind(int lfd, Context default, int vhost, names) -> None:
         _free_names(L)
     L.ctx = default.ctx
     L.vhost = vhost
+    L.hs_ms = L.hs_max_ms = L.hs_rate = 0
+    if handshake is not None and handshake.timeout > 0:
+        L.hs_ms = <int>min(handshake.timeout, 2147483) * 1000
+        L.hs_max_ms = <int>min(handshake.max_timeout, 2147483) * 1000
+        L.hs_rate = <int>handshake.min_rate
     cdef Context cx
     cdef bytes nb
     cdef int i = 0
@@ -431,6 +439,12 @@ cdef void _free_names(fc_tls_listen *L) noexcept:
         free(L.names[i].name)
         L.names[i].name = NULL
     L.n = 0
+
+
+def handshake_left(int fd) -> float:
+    """Seconds left of fd's RequestReadTimeout handshake stage while its handshake runs
+    (0.0: expired), or -1.0 when no stage runs."""
+    return fc_tls_hs_left(fd)
 
 
 def unbind_all() -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fastcore.core.readclock import Stage
+
 VERSION_LIBRARY = "none (pure-Python twins)"
 
 
@@ -36,8 +38,13 @@ class Context:
                        "in the C engine); unset FASTCORE_NO_EXTENSIONS")
 
 
-def bind(lfd: int, default: Context, vhost: int, names: list) -> None:
+def bind(lfd: int, default: Context, vhost: int, names: list,
+         handshake: Stage | None = None) -> None:
     raise TLSError("SSLEngine", "mod_ssl needs fastcore's compiled extensions")
+
+
+def handshake_left(fd: int) -> float:
+    return -1.0  # no TLS sessions without the C engine
 
 
 def unbind_all() -> None:

@@ -353,6 +353,10 @@ class Connection:
         Timeout, and never past the RequestReadTimeout deadline of the head or body."""
         idle = not self.buf and self.requests and self.body is None
         wait = self.ka_timeout if idle else self.timeout
+        if self.tls == 1 and not self.requests:  # RequestReadTimeout handshake=, in C
+            hs = _tls.handshake_left(self.fd)
+            if hs >= 0.0:
+                return min(hs, wait)
         rt = self.rt
         if rt is not None and rt.timeout_at and rt.req == self.requests:
             left = rt.timeout_at - time.monotonic()

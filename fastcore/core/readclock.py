@@ -22,6 +22,7 @@ class ReadLimits:
 
     header: Stage
     body: Stage
+    handshake: Stage = Stage(0)  # TLS connections: mod_ssl's listeners enforce it in C
 
 
 class ReadClock:

@@ -48,12 +48,13 @@ class ReqTimeoutConfig:
 
 def limits(modules: tuple[str, ...], rec: ReqTimeoutConfig | None) -> ReadLimits | None:
     """The deadlines for a connection to a server whose record is rec; None when the
-    module is not loaded or header=0 and body=0 turn it off (reqtimeout_init)."""
+    module is not loaded or handshake, header and body are all 0 (reqtimeout_init)."""
     if NAME not in modules:
         return None
     rec = rec or ReqTimeoutConfig()
-    out = ReadLimits(rec.header or HEADER_DEFAULT, rec.body or BODY_DEFAULT)
-    if out.header.timeout == 0 and out.body.timeout == 0:
+    out = ReadLimits(rec.header or HEADER_DEFAULT, rec.body or BODY_DEFAULT,
+                     rec.handshake or HANDSHAKE_DEFAULT)
+    if out.header.timeout == 0 and out.body.timeout == 0 and out.handshake.timeout == 0:
         return None
     return out
 

@@ -120,6 +120,17 @@ static void fc_ev_drain(fc_evloop *L, fc_fconn *k) {
     }
 }
 
+/* A TLS connection whose listener has RequestReadTimeout's handshake stage: that stage
+ * while the handshake runs, then the header stage from the handshake's end. */
+static inline void fc_ev_tls_deadline(fc_evloop *L, fc_fconn *k, int64_t now) {
+    int64_t at;
+    double hdr = L->first_timeout > 0 && L->first_timeout < k->timeout ? L->first_timeout
+                 : L->first_timeout > 0 ? k->timeout : 0;
+    if (fc_tls_first_deadline(k->fd, now, (int64_t)(k->timeout * 1000), (int64_t)(hdr * 1000),
+                              &at))
+        L->deadline[k->fd] = at;
+}
+
 /* Accept one connection on a listener the loop owns.  0 accepted or nothing pending,
  * -errno when Python should look (EMFILE, ENFILE, ...). */
 static int fc_ev_accept(fc_evloop *L, int lfd, int64_t now, fc_fconn **out) {
@@ -160,6 +171,7 @@ static int fc_ev_accept(fc_evloop *L, int lfd, int64_t now, fc_fconn **out) {
     ev.data.fd = fd;
     double first = L->first_timeout > 0 && L->first_timeout < L->timeout ? L->first_timeout : L->timeout;
     L->deadline[fd] = now + (int64_t)(first * 1000);
+    fc_ev_tls_deadline(L, k, now);
     __atomic_store_n(&L->conns[fd], k, __ATOMIC_RELEASE);
     if (fd > L->maxfd) __atomic_store_n(&L->maxfd, fd, __ATOMIC_RELAXED);
     if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) fc_ev_drop(L, k);
@@ -212,6 +224,7 @@ static int fc_ev_serve(fc_evloop *L, fc_fconn *k, int64_t now) {
             double w = k->requests ? k->ka_timeout : k->timeout;
             L->deadline[fd] = now + (int64_t)(w * 1000);
         }
+        if (!k->requests) fc_ev_tls_deadline(L, k, now);
         if (L->deadline[fd] < L->next_scan) L->next_scan = L->deadline[fd];
         return -1;
     }

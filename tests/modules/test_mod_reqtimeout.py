@@ -34,7 +34,7 @@ def test_loaded_without_the_directive_has_apache_24_defaults(tmp_path):
 
 def test_stages_parse_and_the_rest_keep_their_defaults(tmp_path):
     c = cfg(tmp_path, LOAD + "RequestReadTimeout Header=5-10,MINRATE=100 handshake=3\n")
-    assert server_limits(c, c.main) == ReadLimits(Stage(5, 10, 100), BODY_DEFAULT)
+    assert server_limits(c, c.main) == ReadLimits(Stage(5, 10, 100), BODY_DEFAULT, Stage(3))
     c = cfg(tmp_path, LOAD + "RequestReadTimeout body=7\nRequestReadTimeout header=+4\n")
     assert server_limits(c, c.main) == ReadLimits(Stage(4), Stage(7))
 
@@ -42,6 +42,9 @@ def test_stages_parse_and_the_rest_keep_their_defaults(tmp_path):
 def test_zero_for_header_and_body_turns_it_off(tmp_path):
     c = cfg(tmp_path, LOAD + "RequestReadTimeout header=0 body=0\n")
     assert server_limits(c, c.main) is None
+    # a handshake stage alone keeps it on (reqtimeout_init), for TLS connections only
+    c = cfg(tmp_path, LOAD + "RequestReadTimeout header=0 body=0 handshake=4\n")
+    assert server_limits(c, c.main) == ReadLimits(Stage(0), Stage(0), Stage(4))
     c = cfg(tmp_path, LOAD + "RequestReadTimeout header=0\n")
     assert server_limits(c, c.main) == ReadLimits(Stage(0), BODY_DEFAULT)
 

@@ -99,6 +99,8 @@ class TLSSetup:
     def bind(self, listen_fds: list[int]) -> None:
         """child_init: make each listener whose address's default server has SSLEngine on
         a TLS port (in this process; reuseport children have their own descriptors)."""
+        from fastcore.modules import REGISTRY  # the registry imports this module
+
         _tls.unbind_all()
         resolver = DirResolver(self.cfg)
         index = {id(vh): i for i, vh in enumerate(self.cfg.vhosts)}
@@ -124,7 +126,10 @@ class TLSSetup:
                         n = n.split(":")[0]
                     if n:
                         names.append((n, cx, index[id(vh)]))
-            _tls.bind(fd, ctx, default, names)
+            # RequestReadTimeout's handshake stage is the address's default server's
+            # (mod_reqtimeout reads c->base_server's record before SNI is known)
+            lim = REGISTRY.read_limits(self.cfg, self.server(default))
+            _tls.bind(fd, ctx, default, names, lim.handshake if lim is not None else None)
 
 
 def setup(cfg: ServerConfig) -> TLSSetup | None:
