@@ -161,6 +161,8 @@ cdef extern from "fc_tls.h" nogil:
     void fc_tls_errtext(char *out, size_t cap)
     double fc_tls_hs_left(int fd)
     int fc_tls_hello_cb(SSL *ssl, int *alert, void *arg)
+    int fc_tls_ktls_built()
+    void fc_tls_ktls_ctx(SSL_CTX *c)
 
 
 cdef extern from "fc_tlscache.h" nogil:
@@ -265,6 +267,12 @@ def ktls_available() -> bool:
     return _os.path.isdir("/sys/module/tls")
 
 
+def ktls_built() -> bool:
+    """This libssl was built with kTLS (OPENSSL_NO_KTLS unset in the headers fastcore was
+    compiled against, which are the library's: libssl-dev)."""
+    return fc_tls_ktls_built() != 0
+
+
 cdef class Context:
     """One SSL_CTX: a virtual host's certificates and TLS settings."""
     cdef SSL_CTX *ctx
@@ -299,6 +307,13 @@ cdef class Context:
             SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE)
         if not params.session_tickets:
             SSL_CTX_set_options(c, SSL_OP_NO_TICKET)
+        # kTLS where the kernel has it, decided here in the parent (every child inherits the
+        # context): the handshake then gives the sending keys to the kernel and file bodies
+        # leave by SSL_sendfile.  Set before SSLOpenSSLConfCmd, so `Options -KTLS` turns it
+        # off and `Options KTLS` asks for it even without the module (OpenSSL then tries,
+        # fails to attach the tls ULP and encrypts itself).  Apache has no directive for it.
+        if fc_tls_ktls_built() and ktls_available():
+            SSL_CTX_set_options(c, SSL_OP_ENABLE_KTLS)
         if params.proto_min and not SSL_CTX_set_min_proto_version(c, params.proto_min):
             raise TLSError("SSLProtocol", _errtext())
         if params.proto_max and not SSL_CTX_set_max_proto_version(c, params.proto_max):
@@ -391,6 +406,7 @@ cdef class Context:
                                    f"({_errtext()})")
             SSL_CONF_CTX_finish(cc)
             SSL_CONF_CTX_free(cc)
+        fc_tls_ktls_ctx(c)  # sending only, whatever the configuration left on (fc_tls.h)
         fc_tls_set_sni(c)
         ERR_clear_error()
 

@@ -412,15 +412,25 @@ def settings_text(cfg: ServerConfig) -> str:
     try:  # mod_ssl: the OpenSSL the engine links, and whether the kernel offers kTLS
         tls = load_ext("tls")
         out.append(f' -D FC_TLS_LIBRARY="{tls.VERSION_LIBRARY}"')
-        out.append(" -D FC_KTLS=" + ("available (the kernel's tls module is loaded; not used "
-                                     "yet)" if tls.ktls_available() else
-                                     "unavailable (no tls kernel module)"))
+        out.append(" -D FC_KTLS=" + ktls_state(tls.ktls_built(), tls.ktls_available()))
+        out.append(" -D FC_KTLS_OPENSSL=" + ("built with kTLS support" if tls.ktls_built()
+                                             else "built without kTLS support"))
     except ImportError as exc:
         out.append(f" -D FC_TLS_LIBRARY=unavailable ({exc})")
     out.append(f' -D SERVER_CONFIG_FILE="{cfg.config_file}"')
     out.append(f' -D SERVER_ROOT="{cfg.server_root}"')
     out.append(memory_line(cfg))
     return "\n".join(out) + "\n"
+
+
+def ktls_state(built: bool, loaded: bool) -> str:
+    """-V's kTLS line: mod_ssl's contexts enable it when both hold (SSLOpenSSLConfCmd
+    Options -KTLS turns it off, Options KTLS asks for it regardless)."""
+    if not built:
+        return "not available (OpenSSL built without kTLS)"
+    if not loaded:
+        return "not available (kernel has no tls module)"
+    return "used (kernel tls module loaded)"
 
 
 def memory_line(cfg: ServerConfig) -> str:

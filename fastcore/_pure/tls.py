@@ -28,6 +28,10 @@ def ktls_available() -> bool:
     return os.path.isdir("/sys/module/tls")
 
 
+def ktls_built() -> bool:
+    return False  # no OpenSSL here at all
+
+
 class Context:
     """No SSL_CTX without OpenSSL: building one is the startup error."""
 

@@ -17,6 +17,12 @@
  * Plain HTTP on a TLS port: OpenSSL reports SSL_R_HTTP_REQUEST; like mod_ssl the
  * connection drops TLS and reads as the request line "GET / HTTP/1.0" (FC_TLS_PLAIN
  * flag), which the request path answers 400 in clear text.
+ *
+ * kTLS (a context built with SSL_OP_ENABLE_KTLS: the kernel's tls module was loaded when
+ * the parent built it, or SSLOpenSSLConfCmd Options KTLS): once the handshake hands the
+ * sending keys to the kernel, a file body leaves by SSL_sendfile (sendfile(2), encrypted
+ * in the kernel) and SSL_write passes plaintext to the kernel.  Receiving stays in OpenSSL
+ * (fc_tls_ktls_msg).
  */
 #ifndef FC_TLS_H
 #define FC_TLS_H
@@ -78,6 +84,7 @@ typedef struct {
     int hs_block;             /* -1 not known yet, 1 a blocking socket (SO_RCVTIMEO) */
     int hs_timeo;             /* SO_RCVTIMEO lowered: hs_saved is what to restore */
     struct timeval hs_saved;
+    unsigned char *kbuf;      /* kTLS: the record SSL_write is sending (fc_tls_write) */
 } fc_tls_conn;
 
 typedef struct {
@@ -115,6 +122,67 @@ static void fc_tls_errtext(char *out, size_t cap) {
     }
 }
 
+/* ---------------------------------------------------------------- kTLS */
+/* Was this libssl built with kTLS (else SSL_OP_ENABLE_KTLS changes nothing)? */
+static int fc_tls_ktls_built(void) {
+#ifdef OPENSSL_NO_KTLS
+    return 0;
+#else
+    return 1;
+#endif
+}
+
+/* kTLS for sending only.  OpenSSL offloads a direction when that direction's keys change
+ * with SSL_OP_ENABLE_KTLS set on the session: 3.0 does the sending side of TLS 1.2 and 1.3
+ * and the receiving side of TLS 1.2 (later versions TLS 1.3's too).  Receiving is left to
+ * OpenSSL: read-ahead, fc_io_pending and the plain-HTTP detection are what the engine was
+ * built and tested with, and a static server's requests are small.  The message callback
+ * runs as each handshake message is read (before OpenSSL processes it) or written (after
+ * it is queued, before the state that follows it), so the option is
+ *  - cleared when the client's ClientKeyExchange arrives: a full TLS 1.2 handshake changes
+ *    the read keys at the client's ChangeCipherSpec, which follows it;
+ *  - set when our ChangeCipherSpec is written: TLS 1.2's write keys change right after;
+ *  - cleared when our TLS 1.2 Finished is written: an abbreviated (resumed) handshake
+ *    changes the read keys after it;
+ *  - cleared when the client's Finished arrives: TLS 1.3 changes the read keys after
+ *    processing it (its write keys changed after our Finished, before the client's
+ *    second flight is read, so that one is left alone).
+ * Checked by strace in tests/integration/test_ktls.py: one TLS_TX attempt a connection
+ * and no TLS_RX, TLS 1.2 and 1.3. */
+static void fc_tls_ktls_msg(int write_p, int version, int content_type, const void *buf,
+                            size_t len, SSL *ssl, void *arg) {
+    (void)version; (void)arg;
+    if (content_type == SSL3_RT_CHANGE_CIPHER_SPEC) {
+        if (write_p && (SSL_CTX_get_options(SSL_get_SSL_CTX(ssl)) & SSL_OP_ENABLE_KTLS))
+            SSL_set_options(ssl, SSL_OP_ENABLE_KTLS);
+        return;
+    }
+    if (content_type != SSL3_RT_HANDSHAKE || len < 1) return;
+    int mt = ((const unsigned char *)buf)[0];
+    if (write_p ? (mt == SSL3_MT_FINISHED && SSL_version(ssl) != TLS1_3_VERSION)
+                : (mt == SSL3_MT_CLIENT_KEY_EXCHANGE || mt == SSL3_MT_FINISHED))
+        SSL_clear_options(ssl, SSL_OP_ENABLE_KTLS);
+}
+
+/* The session's kTLS as ctx has it: the option and the callback that keeps receiving in
+ * OpenSSL.  At context build (after SSLOpenSSLConfCmd, which may have set or cleared the
+ * option) and when SNI moves a session to another vhost's context (SSL_set_options only
+ * adds options, and SSL_set_SSL_CTX keeps the first context's callback). */
+static void fc_tls_ktls_ctx(SSL_CTX *ctx) {
+    SSL_CTX_set_msg_callback(ctx, (SSL_CTX_get_options(ctx) & SSL_OP_ENABLE_KTLS)
+                             ? fc_tls_ktls_msg : NULL);
+}
+
+static void fc_tls_ktls_follow(SSL *ssl, SSL_CTX *ctx) {
+    if (SSL_CTX_get_options(ctx) & SSL_OP_ENABLE_KTLS) {
+        SSL_set_options(ssl, SSL_OP_ENABLE_KTLS);
+        SSL_set_msg_callback(ssl, fc_tls_ktls_msg);
+    } else {
+        SSL_clear_options(ssl, SSL_OP_ENABLE_KTLS);
+        SSL_set_msg_callback(ssl, NULL);
+    }
+}
+
 /* ---------------------------------------------------------------- SNI */
 /* The vhost for a SNI name on the connection's address: the context switch is made in
  * the ClientHello callback, before the protocol version is chosen, so a vhost's own
@@ -137,6 +205,7 @@ static void fc_tls_pick(SSL *ssl, fc_tls_listen *L, const char *sn, size_t n) {
             SSL_set_verify(ssl, SSL_CTX_get_verify_mode(nm->ctx),
                            SSL_CTX_get_verify_callback(nm->ctx));
             SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(nm->ctx));
+            fc_tls_ktls_follow(ssl, nm->ctx);
         }
         fc_tls_tab *t = fc_tls_g;
         int fd = SSL_get_fd(ssl);
@@ -196,91 +265,7 @@ static int fc_tls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *ou
     return SSL_TLSEXT_ERR_OK;
 }
 
-/* ---------------------------------------------------------------- handshake stage */
-static inline int64_t fc_tls_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The socket BIO's callback while a handshake stage runs: every read of the handshake is
- * refused once the deadline has passed (ETIMEDOUT: SSL_read fails, the connection
- * closes without an answer, as Apache's APR_TIMEUP), a blocking read waits no longer
- * than what is left, and the bytes read move the deadline on by MinRate. */
-static long fc_tls_hs_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
-                         long argl, int ret, size_t *processed) {
-    (void)argp; (void)len; (void)argi; (void)argl;
-    fc_tls_conn *c = (fc_tls_conn *)BIO_get_callback_arg(b);
-    if (!c || !c->hs_at) return ret;
-    if (oper == BIO_CB_READ) {
-        int64_t left = c->hs_at - fc_tls_now_ms();
-        if (left <= 0) { BIO_clear_retry_flags(b); errno = ETIMEDOUT; return -1; }
-        int fd = -1;
-        if (c->hs_block < 0) {
-            fd = (int)BIO_get_fd(b, NULL);
-            int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
-            c->hs_block = fl >= 0 && !(fl & O_NONBLOCK);
-        }
-        if (c->hs_block) {  /* prefork/worker: bound the blocking recv by what is left */
-            if (fd < 0) fd = (int)BIO_get_fd(b, NULL);
-            socklen_t sl = sizeof c->hs_saved;
-            if (!c->hs_timeo) {
-                if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &c->hs_saved, &sl) < 0) return ret;
-                c->hs_timeo = 1;
-            }
-            int64_t saved = (int64_t)c->hs_saved.tv_sec * 1000 + c->hs_saved.tv_usec / 1000;
-            if (saved == 0 || left < saved) {
-                struct timeval tv = { (time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000 };
-                (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            }
-        }
-    } else if (oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 && c->hs_rate && processed) {
-        int64_t t = c->hs_at + (int64_t)(*processed * 1000 / (size_t)c->hs_rate);
-        c->hs_at = c->hs_cap && t > c->hs_cap ? c->hs_cap : t;
-    }
-    return ret;
-}
-
-/* The handshake completed: its stage ends (the socket's own timeout back). */
-static void fc_tls_hs_end(fc_tls_conn *c) {
-    c->hs_end = fc_tls_now_ms();
-    if (!c->hs_at) return;
-    c->hs_at = 0;
-    BIO *b = SSL_get_rbio(c->ssl);
-    if (!b) return;
-    BIO_set_callback_ex(b, NULL);
-    if (c->hs_timeo) {
-        int fd = (int)BIO_get_fd(b, NULL);
-        (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &c->hs_saved, sizeof c->hs_saved);
-        c->hs_timeo = 0;
-    }
-}
-
-/* Where a loop's wait for a new connection's first request ends, when the listener has a
- * handshake stage: while the handshake runs, its deadline (and Timeout per read), after
- * it the header stage counted from the handshake's end (mod_reqtimeout's
- * reqtimeout_before_header).  1 and *at set, or 0: no stage, the loop's own rule holds. */
-static int fc_tls_first_deadline(int fd, int64_t now, int64_t timeout_ms, int64_t header_ms,
-                                 int64_t *at) {
-    fc_tls_conn *c = fc_tls_of(fd);
-    if (!c || !c->ssl) return 0;
-    if (!(c->flags & FC_TLS_DONE)) {
-        if (!c->hs_at) return 0;
-        *at = c->hs_at < now + timeout_ms ? c->hs_at : now + timeout_ms;
-        return 1;
-    }
-    if (!c->hs_end || header_ms <= 0) return 0;
-    *at = c->hs_end + header_ms;
-    return 1;
-}
-
-/* Seconds left of fd's handshake stage (the Python path's waits), or -1: none runs. */
-static double fc_tls_hs_left(int fd) {
-    fc_tls_conn *c = fc_tls_of(fd);
-    if (!c || !c->ssl || (c->flags & FC_TLS_DONE) || !c->hs_at) return -1.0;
-    int64_t left = c->hs_at - fc_tls_now_ms();
-    return left > 0 ? (double)left / 1000.0 : 0.0;
-}
+#include "fc_tlsstage.h"
 
 /* ---------------------------------------------------------------- accept / close */
 /* A connection accepted on listener lfd: a TLS session when the listener is bound.
@@ -293,6 +278,7 @@ static int fc_tls_accepted(int lfd, int fd) {
     if (fd < 0 || fd >= t->cap) return L ? -1 : 0;
     fc_tls_conn *c = &t->conns[fd];
     if (c->ssl) { SSL_free(c->ssl); }
+    free(c->kbuf);
     memset(c, 0, sizeof *c);
     c->vhost = -1;
     if (!L) return 0;
@@ -335,6 +321,7 @@ static void fc_tls_forget(int fd) {
             SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         SSL_free(c->ssl);
     }
+    free(c->kbuf);  /* after SSL_free: nothing of OpenSSL's points at it any more */
     memset(c, 0, sizeof *c);
 }
 
@@ -449,13 +436,33 @@ static inline int fc_io_pending(int fd) {
 }
 
 /* One SSL_write of up to a record.  Bytes written, or -errno (-EAGAIN: retry later with
- * the same bytes first, which the callers' resume offsets guarantee). */
-static ssize_t fc_tls_write(SSL *ssl, const void *p, size_t n) {
+ * the same bytes first, which the callers' resume offsets guarantee).
+ *
+ * With kTLS sending, OpenSSL gives the kernel the caller's buffer itself, and when the
+ * socket is full it keeps that address and resends from it on the retry
+ * (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER does not make it read the retry's buffer).  The
+ * callers' buffers are thread-local (fc_tls_gather, reused by the next connection this
+ * thread serves) or may be rebuilt before the retry, so on a kTLS session the record is
+ * first copied into the connection's own buffer, kept until the record has left (as
+ * SSL_MODE_RELEASE_BUFFERS does with OpenSSL's buffers); the retry copies the same bytes
+ * over it again. */
+static ssize_t fc_tls_write(fc_tls_conn *c, const void *p, size_t n) {
+    SSL *ssl = c->ssl;
+    int ktls = BIO_get_ktls_send(SSL_get_wbio(ssl));
     if (n > FC_TLS_RECORD) n = FC_TLS_RECORD;
+    if (ktls) {
+        if (!c->kbuf && !(c->kbuf = (unsigned char *)malloc(FC_TLS_RECORD))) return -ENOMEM;
+        memcpy(c->kbuf, p, n);
+        p = c->kbuf;
+    }
     for (;;) {
         ERR_clear_error();
+        errno = 0;
         int w = SSL_write(ssl, p, (int)n);
-        if (w > 0) return w;
+        if (w > 0) {
+            if (ktls) { free(c->kbuf); c->kbuf = NULL; }
+            return w;
+        }
         int err = SSL_get_error(ssl, w);
         if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) return -EAGAIN;
         if (err == SSL_ERROR_SYSCALL && errno == EINTR) continue;
@@ -496,7 +503,7 @@ static ssize_t fc_tls_sendv(fc_tls_conn *c, struct iovec *iov, int cnt) {
             len = fill;
         }
         if (!len) { i++; off = 0; continue; }
-        ssize_t w = fc_tls_write(c->ssl, src, len);
+        ssize_t w = fc_tls_write(c, src, len);
         if (w < 0) return done ? (ssize_t)done : w;
         done += (size_t)w;
         size_t adv = (size_t)w;
@@ -506,11 +513,49 @@ static ssize_t fc_tls_sendv(fc_tls_conn *c, struct iovec *iov, int cnt) {
     return (ssize_t)done;
 }
 
-/* sendfile() over TLS: pread a record's worth, SSL_write it.  Without kTLS the kernel
- * cannot encrypt, so the body passes through user space (as nginx without kTLS). */
+/* sendfile() over kTLS: SSL_sendfile is sendfile(2) on the socket (the kernel reads the
+ * file's pages and encrypts them into records) once OpenSSL has nothing of its own left to
+ * flush.  Bytes, or -errno when nothing was sent: -EAGAIN (the socket is full),
+ * -ENODATA (FC_ETRUNC: the file ends before the range), as the plain sendfile loop. */
+static ssize_t fc_tls_ksendfile(SSL *ssl, int file_fd, off_t offset, size_t count) {
+    size_t done = 0;
+    while (done < count) {
+        size_t want = count - done;
+        if (want > 0x7ffff000UL) want = 0x7ffff000UL;  /* the most one sendfile(2) moves */
+        ERR_clear_error();
+        errno = 0;
+        ossl_ssize_t w = SSL_sendfile(ssl, file_fd, offset + (off_t)done, want, 0);
+        int e = errno;  /* before SSL_get_error and ERR_* touch anything */
+        if (w > 0) { done += (size_t)w; continue; }
+        if (w == 0) {  /* sendfile(2) at the file's end */
+            ERR_clear_error();
+            return done ? (ssize_t)done : -ENODATA;
+        }
+        int err = SSL_get_error(ssl, (int)w);
+        ERR_clear_error();
+        if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+            /* OpenSSL marks EAGAIN, EINTR and EBUSY (the kernel's crypto still busy with
+             * earlier records) as a retry: a signal is retried here, the others wait for
+             * room like a full socket */
+            if (e == EINTR) continue;
+            return done ? (ssize_t)done : -EAGAIN;
+        }
+        if (done) return (ssize_t)done;  /* the error comes back on the next call */
+        /* EPIPE, ECONNRESET, ... from sendfile(2); a TLS-level refusal (a session already
+         * shut down) has no errno and reads as a closed connection */
+        return -(e && e != EAGAIN ? e : EPIPE);
+    }
+    return (ssize_t)done;
+}
+
+/* sendfile() over TLS.  With kTLS sending, by the kernel (fc_tls_ksendfile); without it
+ * the kernel cannot encrypt, so the body passes through user space: pread a record's
+ * worth, SSL_write it (as nginx without kTLS). */
 static ssize_t fc_tls_sendfile(fc_tls_conn *c, int file_fd, off_t offset, size_t count) {
     size_t done = 0;
     if (!c->ssl) return -EPIPE;
+    if (BIO_get_ktls_send(SSL_get_wbio(c->ssl)))
+        return fc_tls_ksendfile(c->ssl, file_fd, offset, count);
     while (done < count) {
         size_t want = count - done;
         if (want > FC_TLS_RECORD) want = FC_TLS_RECORD;
@@ -518,7 +563,7 @@ static ssize_t fc_tls_sendfile(fc_tls_conn *c, int file_fd, off_t offset, size_t
         do { r = pread(file_fd, fc_tls_gather, want, offset + (off_t)done); } while (r < 0 && errno == EINTR);
         if (r < 0) return done ? (ssize_t)done : -errno;
         if (r == 0) return done ? (ssize_t)done : -ENODATA;  /* FC_ETRUNC */
-        ssize_t w = fc_tls_write(c->ssl, fc_tls_gather, (size_t)r);
+        ssize_t w = fc_tls_write(c, fc_tls_gather, (size_t)r);
         if (w < 0) return done ? (ssize_t)done : w;
         done += (size_t)w;
         if (w < r) break;
