@@ -181,6 +181,10 @@ cdef extern from "fc_tlscache.h" nogil:
     void fc_tc_attach(SSL_CTX *ctx)
 
 
+cdef extern from "fc_tlskeys.h" nogil:
+    int fc_tk_attach(SSL_CTX *ctx, long length)
+
+
 cdef extern from *:
     """
     /* SSLVerifyClient optional_no_ca: mod_ssl's ssl_verify_error_is_optional errors
@@ -282,6 +286,13 @@ cdef class Context:
         if self.ctx:
             SSL_CTX_free(self.ctx)
 
+    def release(self) -> None:
+        """The parent's reference, once a restart replaced its generation (the frozen heap
+        may never collect it); the last one unmaps the ticket key ring too."""
+        if self.ctx:
+            SSL_CTX_free(self.ctx)
+            self.ctx = NULL
+
     def build(self, params) -> None:
         """Apply a mod_ssl server record (fastcore.modules.mod_ssl.config.TLSParams)."""
         cdef SSL_CTX *c = SSL_CTX_new(TLS_server_method())
@@ -307,6 +318,11 @@ cdef class Context:
             SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE)
         if not params.session_tickets:
             SSL_CTX_set_options(c, SSL_OP_NO_TICKET)
+        else:  # keys shared by the children, one per SSLSessionCacheTimeout period
+            rc = fc_tk_attach(c, params.session_timeout)
+            if rc < 0:
+                raise TLSError("SSLSessionTickets", "could not map the session ticket keys: "
+                               + _os.strerror(-rc))
         # kTLS where the kernel has it, decided here in the parent (every child inherits the
         # context): the handshake then gives the sending keys to the kernel and file bodies
         # leave by SSL_sendfile.  Set before SSLOpenSSLConfCmd, so `Options -KTLS` turns it
@@ -417,6 +433,8 @@ def bind(int lfd, Context default, int vhost, names, handshake=None) -> None:
     RequestReadTimeout handshake stage (a fastcore.core.readclock.Stage), or None."""
     if lfd < 0 or lfd >= _table.cap:
         raise ValueError(f"listener descriptor {lfd} beyond the TLS table")
+    if default.ctx == NULL:
+        raise ValueError("a released context cannot be bound")
     cdef fc_tls_listen *L = _table.listen[lfd]
     if L == NULL:
         L = <fc_tls_listen *>calloc(1, sizeof(fc_tls_listen))
@@ -437,6 +455,8 @@ def bind(int lfd, Context default, int vhost, names, handshake=None) -> None:
     cdef bytes nb
     cdef int i = 0
     for name, cx, vh in names[:FC_TLS_SNI_MAX]:
+        if cx.ctx == NULL:
+            raise ValueError("a released context cannot be bound")
         nb = name.lower().encode()
         L.names[i].name = <char *>calloc(len(nb) + 1, 1)
         if L.names[i].name == NULL:

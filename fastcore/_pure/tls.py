@@ -41,6 +41,9 @@ class Context:
         raise TLSError("SSLEngine", "mod_ssl needs fastcore's compiled extensions (TLS runs "
                        "in the C engine); unset FASTCORE_NO_EXTENSIONS")
 
+    def release(self) -> None:
+        return None
+
 
 def bind(lfd: int, default: Context, vhost: int, names: list,
          handshake: Stage | None = None) -> None:

@@ -214,6 +214,13 @@ class HttpServer:
             for lg in logs:
                 lg.flush()
 
+    def retire(self) -> None:
+        """The parent, once a graceful restart has replaced this generation (its
+        children, still draining, keep their copies): what the modules' post_config
+        built goes now (mod_ssl's contexts and their shared ticket key mappings)."""
+        for b in self.binders:
+            b.release()
+
     def close(self) -> None:
         """Flush and close logs and cached descriptors (parent at exit, tests)."""
         self.flush_logs()

@@ -76,6 +76,10 @@ class ListenerBinder(Protocol):
 
     def bind(self, listen_fds: list[int]) -> None: ...
 
+    def release(self) -> None:
+        """In the parent, once a graceful restart has replaced its generation."""
+        ...
+
 
 # Apache module name -> the Python module (or package) holding its MODULE spec.
 MODULES: dict[str, str] = {

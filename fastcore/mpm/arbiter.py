@@ -381,6 +381,7 @@ class Arbiter:
         if hard:
             self._wait_children(STOP_WAIT)
         self.gen = gen
+        old.server.retire()  # the parent's TLS contexts: the frozen heap would keep them
         self.sizing = gen.sizing
         self.sb.generation = gen.number
         for w in gen.sizing.warnings:

@@ -1,6 +1,7 @@
 """mod_ssl's post_config and child_init: one OpenSSL context per server with SSLEngine
-on, built in the parent (so the children share its session ticket keys, inherited at
-fork), and each listening socket bound to the contexts of the vhosts on its address.
+on, built in the parent (its session ticket key ring, src/fc_tlskeys.h, is mapped shared
+before fork, so every child uses and rotates the same keys), and each listening socket
+bound to the contexts of the vhosts on its address.
 
 A connection speaks TLS when the default server of its address (the first vhost there,
 else the main server) has SSLEngine on, as ssl_hook_pre_connection decides by
@@ -85,6 +86,8 @@ class TLSContext(Protocol):
 
     def build(self, params: TLSParams) -> None: ...
 
+    def release(self) -> None: ...
+
 
 @dataclass
 class TLSSetup:
@@ -130,6 +133,14 @@ class TLSSetup:
             # (mod_reqtimeout reads c->base_server's record before SNI is known)
             lim = REGISTRY.read_limits(self.cfg, self.server(default))
             _tls.bind(fd, ctx, default, names, lim.handshake if lim is not None else None)
+
+    def release(self) -> None:
+        """The parent, once a graceful restart has replaced this generation: free its
+        contexts (and their ticket key mappings) now, not whenever, if ever, the
+        collector reaches them; the children keep theirs."""
+        for ctx in self.contexts.values():
+            ctx.release()
+        self.contexts.clear()
 
 
 def setup(cfg: ServerConfig) -> TLSSetup | None:
