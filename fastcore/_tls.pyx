@@ -93,6 +93,7 @@ cdef extern from "<openssl/ssl.h>" nogil:
     unsigned long SSL_OP_NO_TICKET
     unsigned long SSL_OP_NO_RENEGOTIATION
     unsigned long SSL_OP_ENABLE_KTLS
+    unsigned long SSL_OP_IGNORE_UNEXPECTED_EOF
     long SSL_MODE_ENABLE_PARTIAL_WRITE
     long SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
     long SSL_MODE_RELEASE_BUFFERS
@@ -309,6 +310,10 @@ cdef class Context:
         SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                          | SSL_MODE_RELEASE_BUFFERS)
         SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION)  # mod_ssl refuses client-initiated
+        # a client that closes without close_notify keeps its session resumable, as with
+        # Apache (whose BIO never reports EOF to OpenSSL, so OpenSSL 3 does not call it a
+        # fatal truncation and drop the session from the shared cache)
+        SSL_CTX_set_options(c, SSL_OP_IGNORE_UNEXPECTED_EOF)
         # one read() takes what the socket holds, not a record header then its body (as
         # nginx); every wait for readability first asks fc_io_pending
         SSL_CTX_set_read_ahead(c, 1)

@@ -10,7 +10,9 @@ _tls = load("tls")
 
 
 def shutdown_write(fd: int) -> None:
-    """shutdown(SHUT_WR) on a raw descriptor (the start of a lingering close)."""
+    """shutdown(SHUT_WR) on a raw descriptor (the start of a lingering close), after
+    a TLS connection's close_notify (as mod_ssl, and in answer to the client's own)."""
+    _tls.shutdown(fd)
     sock = socket.socket(fileno=fd)
     try:
         sock.shutdown(socket.SHUT_WR)

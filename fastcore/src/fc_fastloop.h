@@ -101,7 +101,8 @@ static int fc_ev_mod(fc_evloop *L, int fd, uint32_t events) {
  * (Apache's lingering close), without a thread; connections that saw EOF or never
  * answered anything are closed at once. */
 static void fc_ev_finish(fc_evloop *L, fc_fconn *k, int64_t now) {
-    if (!k->eof && k->requests) fc_tls_shutdown(k->fd);  /* close_notify, as mod_ssl */
+    /* close_notify, as mod_ssl: also in answer to the client's own */
+    if (k->requests && (!k->eof || fc_tls_peer_shut(k->fd))) fc_tls_shutdown(k->fd);
     if (k->eof || !k->requests || shutdown(k->fd, SHUT_WR) < 0) { fc_ev_drop(L, k); return; }
     k->lingering = 1;
     if (k->writing) { fc_ev_mod(L, k->fd, EPOLLIN); k->writing = 0; }

@@ -334,6 +334,12 @@ static void fc_tls_shutdown(int fd) {
     if (SSL_shutdown(c->ssl) < 0) ERR_clear_error();
 }
 
+/* The client ended the session (close_notify, or an EOF OpenSSL reads as one). */
+static inline int fc_tls_peer_shut(int fd) {
+    fc_tls_conn *c = fc_tls_of(fd);
+    return c && c->ssl && (SSL_get_shutdown(c->ssl) & SSL_RECEIVED_SHUTDOWN);
+}
+
 /* May a cache hit answer this request on this connection?  A plain connection, or a TLS
  * one whose SNI name (if any) is the Host's name (port aside, any case); a client that
  * spoke plain HTTP to the TLS port, a missing Host or another name goes to the Python
