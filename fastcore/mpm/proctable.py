@@ -81,6 +81,18 @@ class ProcTable:
 
     # -- readers (mod_status, the parent's maintenance) ------------------------------
 
+    def accepting_before(self, index: int, enough: int) -> int:
+        """How many live processes in the slots before index take connections (counted up
+        to `enough`): the event MPM's standby rule."""
+        n = 0
+        for j in range(min(index, self.server_limit)):
+            flags, pid = struct.unpack_from("=2i", self._map, self._at(j))
+            if pid and not flags & (NOT_ACCEPTING | QUIESCING):
+                n += 1
+                if n >= enough:
+                    break
+        return n
+
     def record(self, index: int) -> dict[str, int]:
         flags, pid, gen, conns, wait_io, writing, ka, closing = _REC.unpack_from(
             self._map, self._at(index))
