@@ -247,20 +247,24 @@ def s_time_parallel(port: int, seconds: float, reuse: bool, clients: int = 4) ->
     return n / (time.monotonic() - t0), n
 
 
+def _h2load(port: int, n: int, clients: int, timeout: float) -> tuple[float, int]:
+    cmd = [*PIN_CLIENT * PINNED, "h2load", "--h1", "-c", str(clients), "-n", str(n),
+           "-H", "Connection: close", f"https://127.0.0.1:{port}/10k.html"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    m = re.search(r"finished in ([\d.]+)m?s, ([\d.]+) req/s", p.stdout)
+    ok = re.search(r"(\d+) succeeded, (\d+) failed, (\d+) errored", p.stdout)
+    if not m or not ok or int(ok.group(1)) != n:
+        raise RuntimeError(f"h2load: {p.stdout[-400:]} {p.stderr[-300:]}")
+    return float(m.group(2)), n
+
+
 def h2load_new(port: int, seconds: float, clients: int = 16) -> tuple[float, int]:
     """Full handshakes under load: h2load --h1 with `Connection: close`, so every request
     is a new connection and a new handshake (h2load offers no session to resume).  Its
-    client is cheaper than s_time's, so the server's CPU is what runs out."""
-    cmd = [*PIN_CLIENT * PINNED, "h2load", "--h1", "-c", str(clients), "-D", str(int(seconds)),
-           "-H", "Connection: close", f"https://127.0.0.1:{port}/10k.html"]
-    # a server the load saturates may keep h2load past -D (it waits for the connections
-    # in flight): that peer gets no figure
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 15)
-    m = re.search(r"finished in ([\d.]+)s, ([\d.]+) req/s", p.stdout)
-    ok = re.search(r"(\d+) succeeded, (\d+) failed, (\d+) errored", p.stdout)
-    if not m or not ok or int(ok.group(3)):
-        raise RuntimeError(f"h2load: {p.stdout[-400:]} {p.stderr[-300:]}")
-    return float(m.group(2)), int(ok.group(1))
+    client is cheaper than s_time's, so the server's CPU is what runs out.  h2load's -D
+    never ends with `Connection: close`, so a short probe sizes -n to about `seconds`."""
+    rate, _ = _h2load(port, 256, clients, 60)
+    return _h2load(port, max(256, int(rate * seconds)), clients, seconds * 3 + 30)
 
 
 WORKLOADS: dict[str, Callable[[int, float], tuple[float, int]]] = {
