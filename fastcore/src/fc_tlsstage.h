@@ -41,11 +41,14 @@ static long fc_tls_hs_cb(BIO *b, int oper, const char *argp, size_t len, int arg
                 if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &c->hs_saved, &sl) < 0) return ret;
                 c->hs_timeo = 1;
             }
+            /* the lesser of what is left and the socket's own timeout (MinRate may have
+             * moved the deadline past a value an earlier read set) */
             int64_t saved = (int64_t)c->hs_saved.tv_sec * 1000 + c->hs_saved.tv_usec / 1000;
-            if (saved == 0 || left < saved) {
-                struct timeval tv = { (time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000 };
-                (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            }
+            struct timeval tv = { (time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000 };
+            if (saved && saved <= left) tv = c->hs_saved;
+            /* a refusal leaves the socket's own timeout: the deadline is still checked
+             * before every read */
+            (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         }
     } else if (oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 && c->hs_rate && processed) {
         int64_t t = c->hs_at + (int64_t)(*processed * 1000 / (size_t)c->hs_rate);
@@ -64,6 +67,8 @@ static void fc_tls_hs_end(fc_tls_conn *c) {
     BIO_set_callback_ex(b, NULL);
     if (c->hs_timeo) {
         int fd = (int)BIO_get_fd(b, NULL);
+        /* cannot fail on a live socket; if it did, a read timing out early goes to the
+         * holder, which waits with the connection's own limits */
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &c->hs_saved, sizeof c->hs_saved);
         c->hs_timeo = 0;
     }
