@@ -57,10 +57,11 @@ static long fc_tls_hs_cb(BIO *b, int oper, const char *argp, size_t len, int arg
     return ret;
 }
 
-/* The handshake completed: its stage ends (the socket's own timeout back). */
+/* The handshake completed: its stage ends (the socket's own timeout back).  Only a
+ * connection that had a stage restarts the header stage from here (hs_end). */
 static void fc_tls_hs_end(fc_tls_conn *c) {
-    c->hs_end = fc_tls_now_ms();
     if (!c->hs_at) return;
+    c->hs_end = fc_tls_now_ms();
     c->hs_at = 0;
     BIO *b = SSL_get_rbio(c->ssl);
     if (!b) return;
