@@ -586,7 +586,7 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
 /* Drive a connection: finish pending output, serve every complete cached request in the
  * buffer, read at most once (the caller polled for readability).  FC_FALLBACK leaves the
  * first unserved head at k->buf + k->start for the Python path. */
-static int fc_serve(fc_fcache *c, fc_fconn *k) {
+static int fc_serve_turn(fc_fcache *c, fc_fconn *k) {
     int did_read = 0;
     if (k->has_out) {
         int rc = fc_conn_flush(c, k);
@@ -637,6 +637,17 @@ static int fc_serve(fc_fcache *c, fc_fconn *k) {
         did_read = 1;
         if (k->sb && k->slot >= 0) fc_sb_set_status(k->sb, k->slot, 'R');
     }
+}
+
+/* One turn of the engine on a connection.  A TLS handshake finished in it may have corked
+ * the socket (fc_tls.h): what it wrote leaves now, except for a connection the event loop
+ * closes itself, whose close_notify joins it and whose FIN sends it all (fc_ev_finish). */
+static int fc_serve(fc_fcache *c, fc_fconn *k) {
+    fc_tls_turn = 1;
+    int rc = fc_serve_turn(c, k);
+    fc_tls_turn = 0;
+    if (!(rc == FC_CLOSED && k->owned)) fc_tls_uncork(k->fd, 1);
+    return rc;
 }
 
 #include "fc_fastblock.h"  /* prefork/worker: the blocking keep-alive loop */

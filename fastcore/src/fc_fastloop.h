@@ -103,7 +103,12 @@ static int fc_ev_mod(fc_evloop *L, int fd, uint32_t events) {
 static void fc_ev_finish(fc_evloop *L, fc_fconn *k, int64_t now) {
     /* close_notify, as mod_ssl: also in answer to the client's own */
     if (k->requests && (!k->eof || fc_tls_peer_shut(k->fd))) fc_tls_shutdown(k->fd);
-    if (k->eof || !k->requests || shutdown(k->fd, SHUT_WR) < 0) { fc_ev_drop(L, k); return; }
+    if (k->eof || !k->requests || shutdown(k->fd, SHUT_WR) < 0) {
+        fc_tls_uncork(k->fd, 1);  /* close() sends what is queued; a failed shutdown may not */
+        fc_ev_drop(L, k);
+        return;
+    }
+    fc_tls_uncork(k->fd, 0);  /* the FIN took the corked bytes with it */
     k->lingering = 1;
     if (k->writing) { fc_ev_mod(L, k->fd, EPOLLIN); k->writing = 0; }
     L->deadline[k->fd] = now + FC_LINGER_MS;

@@ -51,6 +51,8 @@
 
 #define FC_TLS_PLAIN 1        /* the client spoke plain HTTP: answer 400 in clear */
 #define FC_TLS_DONE 2         /* handshake completed */
+#define FC_TLS_FLIGHT 4       /* the handshake has waited for the client once (our flight sent) */
+#define FC_TLS_CORK 8         /* TCP_CORK set for this engine turn (fc_tls_cork_turn) */
 #define FC_TLS_SNI_MAX 256
 #define FC_TLS_RECORD 16384
 #define FC_TLS_FAKE_REQ "GET / HTTP/1.0\r\n\r\n"
@@ -102,6 +104,31 @@ static inline fc_tls_conn *fc_tls_of(int fd) {
     if (!t || fd < 0 || fd >= t->cap) return NULL;
     fc_tls_conn *c = &t->conns[fd];
     return (c->ssl || c->flags) ? c : NULL;
+}
+
+/* The engine turn that finishes a handshake writes the session tickets, then usually the
+ * answer to the request that came with the client's Finished, then maybe close_notify:
+ * three or four small writes, each its own packet under TCP_NODELAY and each a wake-up of
+ * the client.  While fc_tls_turn is set (the engine's fc_serve, never the Python path), a
+ * read that may finish the handshake corks the socket first; fc_tls_uncork at the end of
+ * the turn (or the FIN of a close) sends it all as one packet. */
+static __thread int fc_tls_turn = 0;
+
+static inline void fc_tls_cork_turn(fc_tls_conn *c, int fd) {
+    if (!fc_tls_turn || (c->flags & (FC_TLS_DONE | FC_TLS_CORK)) != 0 || !(c->flags & FC_TLS_FLIGHT))
+        return;
+    int on = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0) c->flags |= FC_TLS_CORK;
+}
+
+/* push: send what the cork holds (0 when a shutdown's FIN or a close has sent it). */
+static inline void fc_tls_uncork(int fd, int push) {
+    fc_tls_conn *c = fc_tls_of(fd);
+    if (!c || !(c->flags & FC_TLS_CORK)) return;
+    c->flags &= ~FC_TLS_CORK;
+    int off = 0;
+    if (push) (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);  /* best effort:
+        a socket the peer reset has nothing left to send */
 }
 
 /* The error queue of this thread as one line (the startup errors, the error log). */
@@ -380,6 +407,7 @@ static ssize_t fc_io_read(int fd, void *buf, size_t n) {
         return r;
     }
     if (n > INT32_MAX) n = INT32_MAX;
+    fc_tls_cork_turn(c, fd);
     for (int spins = 0;; spins++) {
         ERR_clear_error();
         errno = 0;
@@ -395,6 +423,7 @@ static ssize_t fc_io_read(int fd, void *buf, size_t n) {
             /* a signal (or strace attaching) cut a blocking read short: SO_RCVTIMEO makes
              * it EINTR instead of a restart; read again, as the plain path does */
             if (errno == EINTR) continue;
+            if (!(c->flags & FC_TLS_DONE)) c->flags |= FC_TLS_FLIGHT;
             errno = EAGAIN;
             return -1;
         case SSL_ERROR_WANT_WRITE: {
