@@ -152,7 +152,7 @@ cdef extern from "fc_fast.h" nogil:
         int eof
         char client[64]
         size_t clientlen
-        char rhost[256]
+        char *rhost
         size_t rhostlen
         int dns_level
         int dns_confirmed
@@ -178,6 +178,8 @@ cdef extern from "fc_fast.h" nogil:
     int fc_head_may_use_cache(const fc_fcache *c, const char *p, size_t n)
     char *fc_dup(const char *p, size_t n)
     int fc_conn_init(fc_fconn *k, int fd, int blocking)
+    void fc_conn_forget_host(fc_fconn *k)
+    int fc_conn_set_host(fc_fconn *k, const char *p, size_t n)
     void fc_conn_free(fc_fcache *c, fc_fconn *k)
     void fc_conn_drop_output(fc_fcache *c, fc_fconn *k)
     int fc_serve(fc_fcache *c, fc_fconn *k)

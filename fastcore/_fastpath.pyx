@@ -531,8 +531,8 @@ cdef class FastConn:
         def __set__(self, v):
             b = v or b""
             n = min(len(b), 255)
-            memcpy(self.k.rhost, <const char *>b, n)
-            self.k.rhostlen = n
+            if fc_conn_set_host(&self.k, <const char *>b, n) < 0:
+                raise MemoryError()
 
     @property
     def eof(self) -> bool:
@@ -564,6 +564,7 @@ cdef class FastConn:
     def __dealloc__(self):
         if self.live:
             fc_conn_free(&self.cache.c, &self.k)
+        fc_conn_forget_host(&self.k)
 
 
 include "_eventloop.pxi"  # the event MPM's epoll loop over engine connections

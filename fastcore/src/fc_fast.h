@@ -128,7 +128,8 @@ typedef struct {
     int closing, eof, timed_out;
     int owned, lingering, writing;    /* event loop: C-only connection, its states */
     char client[64]; size_t clientlen;
-    char rhost[256]; size_t rhostlen;
+    char *rhost; size_t rhostlen;      /* heap, NULL until a lookup names the client (an
+                                        * idle connection is mostly this struct: keep it small) */
     int dns_level;                     /* 1: the reverse lookup was made (rhost is its name,
                                         * empty when none): Python's ReqCtx says so */
     int dns_confirmed;                 /* 1: rhost is a name the forward lookup confirmed
@@ -383,6 +384,19 @@ static void fc_conn_free(fc_fcache *c, fc_fconn *k) {
     fc_conn_drop_output(c, k);
     fc_conn_idle(k);
 }
+/* The client's looked-up name (remote_host), kept past fc_conn_free for whoever still
+ * reads it; released with the connection record itself. */
+static void fc_conn_forget_host(fc_fconn *k) {
+    free(k->rhost); k->rhost = NULL; k->rhostlen = 0;
+}
+/* Set remote_host (n <= 255 bytes, 0: none).  -ENOMEM leaves it unset. */
+static int fc_conn_set_host(fc_fconn *k, const char *p, size_t n) {
+    fc_conn_forget_host(k);
+    if (!n) return 0;
+    if (!(k->rhost = fc_dup(p, n))) return -ENOMEM;
+    k->rhostlen = n;
+    return 0;
+}
 
 /* Send the pending response; FC_WANT_WRITE (non-blocking, partial), FC_CLOSED on error,
  * 0 when all is out. */
@@ -463,7 +477,8 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         return FC_FALLBACK;
     }
     /* a host leaf reads the confirmed name; without one it sends the hit to Python */
-    const fc_host kh = { k->dns_confirmed ? 1 : FC_HOST_UNKNOWN, k->rhost, k->rhostlen };
+    const fc_host kh = { k->dns_confirmed ? 1 : FC_HOST_UNKNOWN, k->rhost ? k->rhost : "",
+                         k->rhostlen };
     if (e->peer && !fc_peer_granted_host(e->peer, e->peerlen, k->client, k->clientlen, &kh)) {
         /* Require ip does not grant this client: the Python path's 403 (AH01630) */
         fc_cache_release(c, e, 0);

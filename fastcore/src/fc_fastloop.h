@@ -68,6 +68,7 @@ static void fc_ev_drop(fc_evloop *L, fc_fconn *k) {
     int fd = k->fd;
     if (fd >= 0 && fd < L->cap) __atomic_store_n(&L->conns[fd], NULL, __ATOMIC_RELEASE);
     fc_conn_free(L->cache, k);
+    fc_conn_forget_host(k);
     fc_tls_forget(fd);
     close(fd);
     free(k);
@@ -81,7 +82,7 @@ static void fc_ev_free(fc_evloop *L) {
             if (k && k->owned) fc_ev_drop(L, k);
             k = L->adopt[fd];
             if (k) {
-                L->adopt[fd] = NULL; fc_conn_free(L->cache, k); fc_tls_forget(fd); close(fd); free(k);
+                L->adopt[fd] = NULL; fc_conn_free(L->cache, k); fc_conn_forget_host(k); fc_tls_forget(fd); close(fd); free(k);
             }
         }
     }
