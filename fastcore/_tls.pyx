@@ -164,6 +164,7 @@ cdef extern from "fc_tls.h" nogil:
     int fc_tls_hello_cb(SSL *ssl, int *alert, void *arg)
     int fc_tls_ktls_built()
     void fc_tls_ktls_ctx(SSL_CTX *c)
+    void fc_tls_chain_ctx(SSL_CTX *c)
 
 
 cdef extern from "fc_tlscache.h" nogil:
@@ -428,6 +429,7 @@ cdef class Context:
             SSL_CONF_CTX_finish(cc)
             SSL_CONF_CTX_free(cc)
         fc_tls_ktls_ctx(c)  # sending only, whatever the configuration left on (fc_tls.h)
+        fc_tls_chain_ctx(c)  # no per-handshake chain search where it can find nothing
         fc_tls_set_sni(c)
         ERR_clear_error()
 

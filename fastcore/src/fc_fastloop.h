@@ -105,7 +105,7 @@ static void fc_ev_finish(fc_evloop *L, fc_fconn *k, int64_t now) {
     /* close_notify, as mod_ssl: also in answer to the client's own */
     if (k->requests && (!k->eof || fc_tls_peer_shut(k->fd))) fc_tls_shutdown(k->fd);
     if (k->eof || !k->requests || shutdown(k->fd, SHUT_WR) < 0) {
-        fc_tls_uncork(k->fd, 1);  /* close() sends what is queued; a failed shutdown may not */
+        fc_tls_uncork(k->fd, 0);  /* close() sends what is queued: its FIN overrides the cork */
         fc_ev_drop(L, k);
         return;
     }

@@ -210,6 +210,29 @@ static void fc_tls_ktls_follow(SSL *ssl, SSL_CTX *ctx) {
     }
 }
 
+/* Certificate chains.  With no chain configured, OpenSSL builds one from the context's
+ * trust stores at every handshake (X509_verify_cert on the leaf: a store context, locks,
+ * lookups).  When those stores are empty it can only ever find the leaf itself, which is
+ * what is sent without the search, so the search is turned off for that context alone: the
+ * Certificate message stays what Apache sends (whose OpenSSL searches the same empty
+ * store), and a context with SSLCACertificateFile/Path or an SSLOpenSSLConfCmd chain store
+ * keeps OpenSSL's auto-chain, CA certificates appended, as with Apache. */
+static void fc_tls_chain_ctx(SSL_CTX *ctx) {
+    X509_STORE *chain = NULL, *trust = SSL_CTX_get_cert_store(ctx);
+    SSL_CTX_get0_chain_cert_store(ctx, &chain);
+    int empty = (!trust || sk_X509_OBJECT_num(X509_STORE_get0_objects(trust)) <= 0)
+                && (!chain || sk_X509_OBJECT_num(X509_STORE_get0_objects(chain)) <= 0);
+    if (empty) SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+    else SSL_CTX_clear_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+}
+
+/* A session moved to another vhost's context by SNI: SSL_new copied the first context's
+ * mode, SSL_set_SSL_CTX does not, and auto-chain reads the session's. */
+static void fc_tls_chain_follow(SSL *ssl, SSL_CTX *ctx) {
+    if (SSL_CTX_get_mode(ctx) & SSL_MODE_NO_AUTO_CHAIN) SSL_set_mode(ssl, SSL_MODE_NO_AUTO_CHAIN);
+    else SSL_clear_mode(ssl, SSL_MODE_NO_AUTO_CHAIN);
+}
+
 /* ---------------------------------------------------------------- SNI */
 /* The vhost for a SNI name on the connection's address: the context switch is made in
  * the ClientHello callback, before the protocol version is chosen, so a vhost's own
@@ -233,6 +256,7 @@ static void fc_tls_pick(SSL *ssl, fc_tls_listen *L, const char *sn, size_t n) {
                            SSL_CTX_get_verify_callback(nm->ctx));
             SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(nm->ctx));
             fc_tls_ktls_follow(ssl, nm->ctx);
+            fc_tls_chain_follow(ssl, nm->ctx);
         }
         fc_tls_tab *t = fc_tls_g;
         int fd = SSL_get_fd(ssl);

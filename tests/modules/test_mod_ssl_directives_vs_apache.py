@@ -37,6 +37,7 @@ Header always set X-TLS "%{{SSL_CIPHER}}s|%{{SSL_COMPRESS_METHOD}}s|%{{SSL_CLIEN
   SSLEngine on
   SSLCertificateFile "{ec_crt}"
   SSLCertificateKeyFile "{ec_key}"
+{c_lines}
 </VirtualHost>
 """
 
@@ -51,8 +52,9 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     return c
 
 
-def both(tmp_path, certs: Certs, lines: str, probe) -> dict[bool, object]:
-    """probe(port) under Apache (False) and fastcore (True), the vhost given `lines`."""
+def both(tmp_path, certs: Certs, lines: str, probe, c_lines: str = "") -> dict[bool, object]:
+    """probe(port) under Apache (False) and fastcore (True), the vhost given `lines` (and
+    the second vhost, c.test, `c_lines`)."""
     www = tmp_path / "www"
     www.mkdir(exist_ok=True)
     (www / "index.html").write_text("x\n")
@@ -63,7 +65,8 @@ def both(tmp_path, certs: Certs, lines: str, probe) -> dict[bool, object]:
         tport = free_port()
         site = BASE.format(www=www, run=run, tport=tport, ec_crt=certs.ec.cert,
                            ec_key=certs.ec.key,
-                           lines=lines.format(folder=certs.folder, ca=certs.ca.cert))
+                           lines=lines.format(folder=certs.folder, ca=certs.ca.cert),
+                           c_lines=c_lines.format(folder=certs.folder, ca=certs.ca.cert))
         with ApacheOracle(run, site, modules=MODULES, fastcore=fastcore):
             out[fastcore] = probe(certs, tport)
     return out
@@ -101,9 +104,9 @@ def test_ca_certificate_path_verifies_a_client(tmp_path, certs: Certs) -> None:
     assert got[True] == got[False]
 
 
-def _chain_length(port: int) -> int:
+def _chain_length(port: int, name: str = "a.test") -> int:
     p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
-                        "-servername", "a.test", "-showcerts"], input="", text=True,
+                        "-servername", name, "-showcerts"], input="", text=True,
                        capture_output=True, timeout=30)
     return p.stdout.count("BEGIN CERTIFICATE")
 
@@ -112,6 +115,22 @@ def test_certificate_chain_file_is_sent_after_the_certificate(tmp_path, certs: C
     got = both(tmp_path, certs, "  SSLCertificateChainFile \"{ca}\"\n",
                lambda c, p: _chain_length(p))
     assert got[False] == 2 and got[True] == got[False]
+
+
+CA = "  SSLCACertificateFile \"{ca}\"\n"
+
+
+@pytest.mark.parametrize("lines,c_lines,name,sent", [
+    ("", "", "a.test", 1),  # no trust store: the leaf alone
+    (CA, "", "a.test", 2),  # OpenSSL's auto-chain adds the CA from the store
+    (CA, "", "c.test", 1),  # SNI moves the session to a vhost without a store
+    ("", CA, "c.test", 2),  # ... or from the default vhost without one to a vhost with one
+])
+def test_the_certificates_sent_follow_the_vhosts_trust_store(tmp_path, certs: Certs, lines: str,
+                                                            c_lines: str, name: str,
+                                                            sent: int) -> None:
+    got = both(tmp_path, certs, lines, lambda c, p: _chain_length(p, name), c_lines)
+    assert got[False] == sent and got[True] == got[False]
 
 
 def test_compression_off_is_reported_and_on_refused_as_openssl_allows(tmp_path,
