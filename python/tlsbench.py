@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 from harness.servers import ASGI_APP, WSGI_APP  # noqa: E402
 from harness.workloads import parse_wrk  # noqa: E402
 from support.ports import free_port, wait_port  # noqa: E402
-from support.tlscerts import make  # noqa: E402
+from support.tlscerts import Pair, make  # noqa: E402
 
 MODDIR = "/usr/lib/apache2/modules"
 PEERS = ("fastcore", "nginx", "h2o", "apache", "gunicorn", "uvicorn")
@@ -154,6 +154,21 @@ hosts:
       /:
         file.dir: {www}
 """
+
+
+def make_site(base: str, cert: str) -> tuple[Pair, str]:
+    """Under base: the test certificates (readable by every server's user) and the document
+    root with /10k.html and /1m.html.  Returns the chosen pair and the document root."""
+    certs = make(os.path.join(base, "certs"))
+    for f in os.listdir(certs.folder):
+        os.chmod(os.path.join(certs.folder, f), 0o644)
+    www = os.path.join(base, "www")
+    os.makedirs(www)
+    with open(os.path.join(www, "10k.html"), "wb") as fh:
+        fh.write(os.urandom(5120).hex().encode())
+    with open(os.path.join(www, "1m.html"), "wb") as fh:
+        fh.write(os.urandom(512 * 1024).hex().encode())
+    return (certs.ec if cert == "ecdsa" else certs.rsa), www
 
 
 def make_server(name: str, base: str, www: str, crt: str, key: str,
@@ -333,16 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     base = tempfile.mkdtemp(prefix="fc-tlsbench-")
     os.chmod(base, 0o755)
     try:
-        certs = make(os.path.join(base, "certs"))
-        for f in os.listdir(certs.folder):
-            os.chmod(os.path.join(certs.folder, f), 0o644)
-        pair = certs.ec if args.cert == "ecdsa" else certs.rsa
-        www = os.path.join(base, "www")
-        os.makedirs(www)
-        with open(os.path.join(www, "10k.html"), "wb") as fh:
-            fh.write(os.urandom(5120).hex().encode())
-        with open(os.path.join(www, "1m.html"), "wb") as fh:
-            fh.write(os.urandom(512 * 1024).hex().encode())
+        pair, www = make_site(base, args.cert)
         table = Table()
         for rnd in range(args.rounds):
             for name in peers:

@@ -23,7 +23,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import tlsbench as tb  # noqa: E402
-from support.tlscerts import make  # noqa: E402
 
 
 def one(port: int) -> tuple[float, float]:
@@ -65,14 +64,7 @@ def main() -> None:
     args = ap.parse_args()
     base = tempfile.mkdtemp(prefix="fc-tlslat-")
     os.chmod(base, 0o755)
-    certs = make(os.path.join(base, "certs"))
-    for f in os.listdir(certs.folder):
-        os.chmod(os.path.join(certs.folder, f), 0o644)
-    pair = certs.ec if args.cert == "ecdsa" else certs.rsa
-    www = os.path.join(base, "www")
-    os.makedirs(www)
-    with open(os.path.join(www, "10k.html"), "wb") as fh:
-        fh.write(os.urandom(5120).hex().encode())
+    pair, www = tb.make_site(base, args.cert)
     servers = [tb.make_server(n, base, www, pair.cert, pair.key, args.httpd)
                for n in args.peers.split(",")]
     for s in servers:
