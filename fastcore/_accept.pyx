@@ -173,9 +173,12 @@ cdef class AcceptMutex:
         resolved = _resolve(mechanism)
         self.requested = _canonical(mechanism)
         self.mechanism = resolved
-        if not lock_dir:
+        if not lock_dir and resolved in ("fcntl", "flock"):
+            # Only these two use a lock file: gettempdir() probes /tmp with a file
+            # created and unlinked, which a child's in-process mutex must not pay for
+            # when hundreds of children start at once.
             lock_dir = tempfile.gettempdir()
-        self.lock_dir = lock_dir
+        self.lock_dir = lock_dir or ""
         _serial += 1
         cdef bytes d = os.fsencode(self.lock_dir)
         cdef int r = fc_mutex_create(&self.m, _CODES[resolved], d, _serial)

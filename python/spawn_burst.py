@@ -44,16 +44,21 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=4.0)
     ap.add_argument("--unpinned", action="store_true", help="no taskset for either side")
+    ap.add_argument("--connections", type=int, nargs="+", default=list(CONNECTIONS),
+                    help="wrk -c values, one table row pair each")
+    ap.add_argument("--servers", nargs="+", default=["apache-prefork", "fastcore-prefork"],
+                    choices=["apache-prefork", "fastcore-prefork"])
     a = ap.parse_args()
-    specs = [next(s for s in servers.peer_specs() if s.name == "apache-prefork"),
-             servers.fastcore_spec("prefork")]
+    known = {s.name: s for s in servers.peer_specs()}
+    known["fastcore-prefork"] = servers.fastcore_spec("prefork")
+    specs = [known[name] for name in a.servers]
     base = tempfile.mkdtemp(prefix="spawn-burst-")
     try:
         docroot = servers.make_docroot(base)
         print("| clients | server | errors per run (median; each round) | p99 ms (median) "
               "| req/s (median) |")
         print("|---|---|---|---|---|")
-        for conns in CONNECTIONS:
+        for conns in a.connections:
             for spec in specs:
                 rs = [one_run(spec, docroot, conns, a.duration, not a.unpinned) for _ in range(a.rounds)]
                 errs = [r.errors for r in rs]

@@ -119,9 +119,9 @@ class AcceptMutex:
         global _serial
         self.mechanism = _resolve(mechanism)
         self.requested = _canonical(mechanism)
-        if not lock_dir:
-            lock_dir = tempfile.gettempdir()
-        self.lock_dir = lock_dir
+        if not lock_dir and self.mechanism in ("fcntl", "flock"):
+            lock_dir = tempfile.gettempdir()  # only these use a lock file (see _accept.pyx)
+        self.lock_dir = lock_dir or ""
         self._creator = self._pid = os.getpid()
         self._fd = -1
         self._path: str | None = None
