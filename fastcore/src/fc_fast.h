@@ -671,6 +671,7 @@ static int fc_serve_turn(fc_fcache *c, fc_fconn *k) {
             if (hl < 0) { k->reason = fc_parse_why; return FC_FALLBACK; }
             if (hl > 0) {
                 int rc = fc_serve_one(c, k, &r, (size_t)hl);
+                fc_st_cur = NULL;  /* fs calls outside a request count nowhere */
                 if (rc == FC_FALLBACK) return FC_FALLBACK;
                 k->start += (size_t)hl; k->len -= (size_t)hl;
                 if (!k->len) k->start = 0;

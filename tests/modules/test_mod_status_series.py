@@ -133,3 +133,60 @@ def test_series_deltas(tmp_path, mpm: str) -> None:
     assert d("fastcore_fs_calls_total", kind="stat") >= 5  # the engine's stat per hit
     assert after[("fastcore_cache_entries", ())] >= 1
     assert after[("fastcore_cache_bytes", ())] >= 12
+
+
+SYMLINK_VHOST = """<VirtualHost *:{port}>
+  ServerName c.test
+  DocumentRoot "{root}/c"
+  <Directory "{root}/c">
+    Options SymLinksIfOwnerMatch
+  </Directory>
+</VirtualHost>
+"""
+
+
+def fs_calls(port: int) -> dict[str, float]:
+    s = scrape(port)
+    out = {dict(k[1])["kind"]: v for k, v in s.items() if k[0] == "fastcore_fs_calls_total"}
+    out["fast"] = s[("fastcore_fastpath_requests_total", ())]
+    return out
+
+
+def minus(b: dict[str, float], a: dict[str, float]) -> dict[str, float]:
+    return {k: b[k] - a[k] for k in b}
+
+
+@pytest.mark.parametrize("mpm", ["prefork", "event"])
+def test_symlink_lstats_are_apaches_on_both_paths(tmp_path, mpm: str) -> None:
+    """SymLinksIfOwnerMatch at {root}/c: Apache lstat()s every component below it, here
+    c/d and c/d/y.html, per request; the engine (fc_symlink.h) and the Python walk both
+    make exactly those 2 (and the engine's one stat of the file)."""
+    root = tmp_path / "root"
+    for d in ("a", "b", "c/d"):
+        (root / d).mkdir(parents=True)
+    (root / "c" / "d" / "y.html").write_text("yy\n")
+    oracle = ApacheOracle(str(tmp_path), "", modules=PREFORK if mpm == "prefork" else EVENT,
+                          fastcore=True)
+    site = SITE + SYMLINK_VHOST
+    oracle.body = site.format(root=root, port=oracle.port,
+                              sizing=EVENT_SIZING if mpm == "event" else "")
+    time.sleep(2.1)  # past the racy window
+    with oracle as fc:
+        port = fc.port
+        assert get(port, "c.test", "/d/y.html") == 200  # cached from now on
+        s0 = fs_calls(port)
+        s1 = fs_calls(port)  # one scrape's own calls: counted in the next delta
+        for _ in range(3):
+            assert get(port, "c.test", "/d/y.html") == 200
+        s2 = fs_calls(port)
+        for _ in range(3):
+            assert get(port, "c.test", "/d/y.html", {"Range": "bytes=0-0"}) == 206
+        s3 = fs_calls(port)
+    scrape_only = minus(s1, s0)
+    engine = minus(minus(s2, s1), scrape_only)
+    python = minus(minus(s3, s2), scrape_only)
+    assert engine["fast"] == 3 and python["fast"] == 0
+    assert engine["lstat"] == 3 * 2
+    assert python["lstat"] == 3 * 2
+    assert engine["stat"] == 3 * 1
+    assert engine["htaccess_open"] == python["htaccess_open"] == 0
