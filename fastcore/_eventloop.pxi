@@ -35,7 +35,7 @@ cdef class EventLoop:
         self.L.listener[fd] = 1
 
     def configure_conns(self, scoreboard, double timeout, double keep_alive_timeout,
-                        double first_timeout=0) -> None:
+                        double first_timeout=0, int proc=-1) -> None:
         """Scoreboard (global counters) and Timeout/KeepAliveTimeout of accepted connections;
         first_timeout > 0 bounds the wait for a new connection's first request (mod_reqtimeout)."""
         if scoreboard is not None:
@@ -46,6 +46,7 @@ cdef class EventLoop:
         self.L.timeout = timeout
         self.L.ka_timeout = keep_alive_timeout
         self.L.first_timeout = first_timeout
+        self.L.proc = proc  # the child's index: its process stats record
 
     property accept_budget:
         """Connections the loop may still accept (-1: no limit; MaxConnectionsPerChild)."""

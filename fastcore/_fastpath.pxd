@@ -160,6 +160,8 @@ cdef extern from "fc_fast.h" nogil:
         int64_t addr_key
         fc_sb_t *sb
         int slot
+        int proc
+        int reason
         double timeout
         double ka_timeout
 
@@ -214,6 +216,7 @@ cdef extern from "fc_fastloop.h" nogil:
         uint64_t served
         unsigned char *listener
         fc_sb_t *sb
+        int proc
         double timeout
         double ka_timeout
         double first_timeout

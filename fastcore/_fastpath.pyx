@@ -512,6 +512,13 @@ cdef class FastConn:
         def __get__(self): return self.k.slot
         def __set__(self, int v): self.k.slot = v
 
+    def take_reason(self) -> int:
+        """Why the engine last handed a request to Python (FALLBACK_REASONS index; 0:
+        none since the last call)."""
+        cdef int r = self.k.reason
+        self.k.reason = 0
+        return r
+
     property closing:
         def __get__(self): return bool(self.k.closing)
         def __set__(self, bint v): self.k.closing = v

@@ -27,6 +27,35 @@ cdef extern from "fc_atomic.h" nogil:
     int fc_pmutex_unlock(pthread_mutex_t *m)
 
 
+cdef extern from "fc_stats.h" nogil:
+    enum:
+        FC_ST_VHOSTS
+        FC_ST_OTHER
+        FC_ST_NAME_LEN
+        FC_ST_CLASSES
+        FC_ST_BOUNDS
+        FC_ST_FS
+        FC_FR_N
+    ctypedef struct fc_st_head_t:
+        int32_t nvhosts
+        char names[64][64]
+    ctypedef struct fc_strec_t:
+        uint64_t requests[64][5]
+        uint64_t bytes[64][5]
+        uint64_t buckets[17]
+        uint64_t dur_ns
+        uint64_t fast
+        uint64_t full[17]
+        uint64_t fs[3]
+        uint64_t cache_hits
+        uint64_t cache_evictions
+        int64_t cache_entries
+        int64_t cache_bytes
+    double fc_st_bounds[16]
+    void fc_st_request(fc_strec_t *r, int vhost, int status, uint64_t nbytes, double seconds)
+    int fc_st_vhost_index(const fc_st_head_t *h, const char *name, size_t n)
+
+
 cdef extern from "fc_scoreboard.h" nogil:
     enum:
         FC_SB_ACCESSES
@@ -61,6 +90,10 @@ cdef extern from "fc_scoreboard.h" nogil:
         fc_sb_global_t glob "global"
         fc_slot_t slots[1]
     size_t fc_sb_size(int nslots)
+    size_t fc_sb_map_size(int server_limit, int thread_limit)
+    fc_st_head_t *fc_sb_st_head(fc_sb_t *sb)
+    fc_strec_t *fc_sb_strec(fc_sb_t *sb, int i)
+    int fc_sb_nrecords(fc_sb_t *sb)
     int fc_sb_init(fc_sb_t *sb, int server_limit, int thread_limit)
     double fc_sb_now()
     int fc_sb_valid_status(char s)

@@ -10,7 +10,8 @@ fastcore/src/fc_scoreboard.h and are exported to other .pyx files by _scoreboard
 from cpython.bytes cimport PyBytes_AsStringAndSize
 from libc.errno cimport errno, ETIMEDOUT
 from libc.stdint cimport int64_t
-from libc.string cimport memset
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy, memset
 from posix.mman cimport MAP_ANONYMOUS, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, mmap, munmap
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 
@@ -60,6 +61,14 @@ STATUS_CHARS: str = "_SRWKDCLGI."
 REQUEST_MAX: int = FC_SB_REQ_LEN - 1     # bytes of the request line kept (Apache: 63)
 CLIENT_MAX: int = FC_SB_CLIENT_LEN - 1
 VHOST_MAX: int = FC_SB_VHOST_LEN - 1
+# fastcore's own series (fc_stats.h): names of the FC_FR_* reasons and FC_FS_* kinds
+FALLBACK_REASONS: tuple = ("not_offered", "tls_host", "not_cached", "method", "dir_changed",
+                           "stale", "symlink", "hostname_lookup", "require_ip",
+                           "accept_encoding", "setenvif", "upgrade", "request_body", "range",
+                           "conditional", "request_shape", "incomplete")
+FS_KINDS: tuple = ("stat", "lstat", "htaccess_open")
+STATS_VHOSTS: int = FC_ST_OTHER   # names the table holds; the rest count as "other"
+DURATION_BOUNDS: tuple = tuple(fc_st_bounds[i] for i in range(FC_ST_BOUNDS))
 
 
 cdef void *_map_shared(size_t length) except NULL:
@@ -87,7 +96,7 @@ cdef class Scoreboard:
         self.server_limit = server_limit
         self.thread_limit = thread_limit
         self.nslots = server_limit * thread_limit
-        self.maplen = fc_sb_size(self.nslots)
+        self.maplen = fc_sb_map_size(server_limit, thread_limit)
         self.sb = <fc_sb_t *>_map_shared(self.maplen)   # zero-filled by the kernel
         cdef int rc = fc_sb_init(self.sb, server_limit, thread_limit)
         if rc:
@@ -238,6 +247,87 @@ cdef class Scoreboard:
             "start": s.start,
             "end": s.end,
             "duration": s.duration,
+        }
+
+    # ---- fastcore's own series (fc_stats.h) ----------------------------------------------
+
+    def register_vhosts(self, names) -> None:
+        """The parent, at config time: vhost names get table indexes (new names appended;
+        past the table's size they count as "other")."""
+        cdef fc_st_head_t *h = fc_sb_st_head(self._ptr())
+        cdef bytes b
+        for name in names:
+            b = name.encode("latin-1", "replace")[:FC_ST_NAME_LEN - 1]
+            if fc_st_vhost_index(h, b, len(b)) != FC_ST_OTHER or h.nvhosts >= FC_ST_OTHER:
+                continue
+            memset(h.names[h.nvhosts], 0, FC_ST_NAME_LEN)
+            memcpy(h.names[h.nvhosts], <const char *>b, len(b))
+            h.nvhosts += 1
+
+    def vhost_names(self) -> list:
+        cdef fc_st_head_t *h = fc_sb_st_head(self._ptr())
+        return [(<bytes>h.names[i]).decode("latin-1") for i in range(h.nvhosts)]
+
+    def vhost_index(self, str name) -> int:
+        cdef bytes b = name.encode("latin-1", "replace")
+        return fc_st_vhost_index(fc_sb_st_head(self._ptr()), b, len(b))
+
+    def record_request(self, long slot, int vhost, int status, int64_t nbytes,
+                       double seconds, int reason) -> None:
+        """The Python path answered a request on slot: its series, and why it left the
+        fast path (a FALLBACK_REASONS index)."""
+        cdef fc_sb_t *p = self._ptr()
+        cdef fc_strec_t *r = fc_sb_strec(p, self._slot_index(slot))
+        if reason < 0 or reason >= FC_FR_N:
+            reason = 0
+        fc_st_request(r, vhost, status, <uint64_t>max(nbytes, 0), seconds)
+        r.full[reason] += 1
+
+    def add_fs(self, long slot, int kind, long n) -> None:
+        """Count n fs calls of a FS_KINDS kind made by the Python path for slot's request."""
+        cdef fc_strec_t *r = fc_sb_strec(self._ptr(), self._slot_index(slot))
+        if 0 <= kind < FC_ST_FS and n > 0:
+            r.fs[kind] += n
+
+    def stats(self) -> dict:
+        """Every record summed (the scrape's view): requests/bytes as {(vhost index, class
+        index): n}, per-bucket counts, duration sum (s), fast, full by reason, fs by kind,
+        cache figures."""
+        cdef fc_sb_t *p = self._ptr()
+        cdef int n = fc_sb_nrecords(p), i, v, k
+        cdef fc_strec_t *r
+        cdef fc_strec_t tot
+        memset(&tot, 0, sizeof(fc_strec_t))
+        for i in range(n):
+            r = fc_sb_strec(p, i)
+            for v in range(FC_ST_VHOSTS):
+                for k in range(FC_ST_CLASSES):
+                    tot.requests[v][k] += r.requests[v][k]
+                    tot.bytes[v][k] += r.bytes[v][k]
+            for k in range(FC_ST_BOUNDS + 1):
+                tot.buckets[k] += r.buckets[k]
+            tot.dur_ns += r.dur_ns
+            tot.fast += r.fast
+            for k in range(FC_FR_N):
+                tot.full[k] += r.full[k]
+            for k in range(FC_ST_FS):
+                tot.fs[k] += r.fs[k]
+            tot.cache_hits += r.cache_hits
+            tot.cache_evictions += r.cache_evictions
+            tot.cache_entries += r.cache_entries
+            tot.cache_bytes += r.cache_bytes
+        return {
+            "requests": {(v, k): tot.requests[v][k] for v in range(FC_ST_VHOSTS)
+                         for k in range(FC_ST_CLASSES) if tot.requests[v][k]},
+            "bytes": {(v, k): tot.bytes[v][k] for v in range(FC_ST_VHOSTS)
+                      for k in range(FC_ST_CLASSES) if tot.requests[v][k]},
+            "buckets": [tot.buckets[k] for k in range(FC_ST_BOUNDS + 1)],
+            "duration": tot.dur_ns / 1e9,
+            "fast": tot.fast,
+            "full": [tot.full[k] for k in range(FC_FR_N)],
+            "fs": [tot.fs[k] for k in range(FC_ST_FS)],
+            "cache_hits": tot.cache_hits, "cache_evictions": tot.cache_evictions,
+            "cache_entries": tot.cache_entries, "cache_bytes": tot.cache_bytes,
         }
 
     def status_string(self) -> str:

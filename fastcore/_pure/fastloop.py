@@ -71,9 +71,10 @@ class EventLoop:
         self.listeners.add(fd)
 
     def configure_conns(self, scoreboard: Scoreboard | None, timeout: float, keep_alive_timeout: float,
-                        first_timeout: float = 0.0) -> None:
+                        first_timeout: float = 0.0, proc: int = -1) -> None:
         self.sb, self.conn_timeout, self.conn_ka = scoreboard, timeout, keep_alive_timeout
         self.conn_first = first_timeout
+        self.proc = proc  # the process stats record (the twin's fast path does not count)
 
     def attach(self, conn: FastConn, wait: float) -> None:
         if conn.cache is not self.cache:

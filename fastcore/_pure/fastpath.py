@@ -145,6 +145,7 @@ class FastConn:
         self.client = bytes(client_ip[:63])
         self.remote_port, self.addr_key = remote_port, addr_key
         self.sb, self.slot = scoreboard, slot
+        self.reason = 0  # FALLBACK_REASONS index; the twin does not tell them apart yet
         self.buf = bytearray()
         self.requests = 0
         self.closing = False
@@ -190,6 +191,11 @@ class FastConn:
             if self.timed_out:
                 return TIMEOUT
             want = self._ka_timeout if self.requests else self._timeout
+
+    def take_reason(self) -> int:
+        """Why the engine last handed a request to Python (0: none since the last call)."""
+        r, self.reason = self.reason, 0
+        return r
 
     def take(self) -> bytes:
         out = bytes(self.buf)

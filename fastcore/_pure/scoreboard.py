@@ -41,6 +41,26 @@ _D = struct.Struct("<d")
 _IDLE_CLASS = {"_": IDLE} | {c: BUSY for c in "RWKDCLG"}
 _INT64_MAX = (1 << 63) - 1
 
+# fastcore's own series: the layout of fc_stats.h, after the slots
+FALLBACK_REASONS = ("not_offered", "tls_host", "not_cached", "method", "dir_changed",
+                    "stale", "symlink", "hostname_lookup", "require_ip", "accept_encoding",
+                    "setenvif", "upgrade", "request_body", "range", "conditional",
+                    "request_shape", "incomplete")
+FS_KINDS = ("stat", "lstat", "htaccess_open")
+DURATION_BOUNDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                   0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_ST_VHOSTS, _ST_OTHER, _ST_NAME, _ST_CLASSES = 64, 63, 64, 5
+STATS_VHOSTS = _ST_OTHER
+_ST_HEAD = 64 + _ST_VHOSTS * _ST_NAME  # nvhosts line + the names
+_R_REQ, _R_BYTES = 0, _ST_VHOSTS * _ST_CLASSES  # offsets in 8-byte words of one record
+_R_BUCKETS = 2 * _ST_VHOSTS * _ST_CLASSES
+_R_DUR = _R_BUCKETS + len(DURATION_BOUNDS) + 1
+_R_FAST = _R_DUR + 1
+_R_FULL = _R_FAST + 1
+_R_FS = _R_FULL + len(FALLBACK_REASONS)
+_R_CACHE = _R_FS + len(FS_KINDS)  # hits, evictions, entries, bytes
+_R_WORDS = (_R_CACHE + 4 + 7) // 8 * 8  # whole cache lines
+
 
 def _arg64(value: int) -> int:
     """Reject what does not fit the C API's int64_t arguments, as the extension does."""
@@ -115,7 +135,12 @@ class Scoreboard:
         self.server_limit = server_limit
         self.thread_limit = thread_limit
         self.nslots = server_limit * thread_limit
-        self._mm: mmap.mmap | None = mmap.mmap(-1, _SLOTS_OFF + self.nslots * _SLOT_SIZE)
+        self._st_off = _SLOTS_OFF + self.nslots * _SLOT_SIZE
+        self._rec_off = self._st_off + _ST_HEAD
+        self.nrecords = self.nslots + server_limit
+        self._mm: mmap.mmap | None = mmap.mmap(
+            -1, self._rec_off + self.nrecords * _R_WORDS * 8)
+        self._st_lock = threading.Lock()
         self._locks = _ProcessLocks()
         _GLOBAL.pack_into(self._mm, _GLOBAL_OFF, _MAGIC, time.time(), 0, server_limit,
                           thread_limit)
@@ -289,6 +314,81 @@ class Scoreboard:
             "accesses": acc, "bytes": nb, "request": text(req), "client": text(cl),
             "vhost": text(vh), "start": start, "end": end,
             "duration": _D.unpack_from(self._map(), off + _DURATION_OFF)[0],
+        }
+
+    # ---- fastcore's own series (fc_stats.h) ------------------------------------------------
+
+    def register_vhosts(self, names: list[str]) -> None:
+        """The parent, at config time: vhost names get table indexes."""
+        mm = self._map()
+        for name in names:
+            raw = name.encode("latin-1", "replace")[:_ST_NAME - 1]
+            n = struct.unpack_from("<i", mm, self._st_off)[0]
+            if self.vhost_index(raw.decode("latin-1")) != _ST_OTHER or n >= _ST_OTHER:
+                continue
+            off = self._st_off + 64 + n * _ST_NAME
+            mm[off : off + _ST_NAME] = raw.ljust(_ST_NAME, b"\0")
+            struct.pack_into("<i", mm, self._st_off, n + 1)
+
+    def vhost_names(self) -> list[str]:
+        mm = self._map()
+        n = struct.unpack_from("<i", mm, self._st_off)[0]
+        base = self._st_off + 64
+        return [mm[base + i * _ST_NAME : base + (i + 1) * _ST_NAME].split(b"\0")[0]
+                .decode("latin-1") for i in range(n)]
+
+    def vhost_index(self, name: str) -> int:
+        raw = name.encode("latin-1", "replace")[:_ST_NAME - 1].decode("latin-1")
+        names = self.vhost_names()
+        return names.index(raw) if raw in names else _ST_OTHER
+
+    def _add_words(self, rec: int, adds: dict[int, int]) -> None:
+        mm, base = self._map(), self._rec_off + rec * _R_WORDS * 8
+        with self._st_lock:
+            for word, n in adds.items():
+                off = base + word * 8
+                struct.pack_into("<Q", mm, off,
+                                 (struct.unpack_from("<Q", mm, off)[0] + n) % (1 << 64))
+
+    def record_request(self, slot: int, vhost: int, status: int, nbytes: int, seconds: float,
+                       reason: int) -> None:
+        """The Python path answered a request on slot: its series and its reason."""
+        self._slot_off(slot)
+        v = vhost if 0 <= vhost < _ST_VHOSTS else _ST_OTHER
+        k = min(max(status // 100 - 1, 0), 4)
+        seconds = max(seconds, 0.0)
+        bucket = next((i for i, b in enumerate(DURATION_BOUNDS) if seconds <= b),
+                      len(DURATION_BOUNDS))
+        reason = reason if 0 <= reason < len(FALLBACK_REASONS) else 0
+        self._add_words(slot, {_R_REQ + v * _ST_CLASSES + k: 1,
+                               _R_BYTES + v * _ST_CLASSES + k: max(nbytes, 0),
+                               _R_BUCKETS + bucket: 1, _R_DUR: int(seconds * 1e9),
+                               _R_FULL + reason: 1})
+
+    def add_fs(self, slot: int, kind: int, n: int) -> None:
+        """Count n fs calls of a FS_KINDS kind made for slot's request."""
+        self._slot_off(slot)
+        if 0 <= kind < len(FS_KINDS) and n > 0:
+            self._add_words(slot, {_R_FS + kind: n})
+
+    def stats(self) -> dict:
+        """Every record summed, as the extension's stats()."""
+        mm = self._map()
+        tot = [0] * _R_WORDS
+        for i in range(self.nrecords):
+            words = struct.unpack_from(f"<{_R_WORDS}Q", mm, self._rec_off + i * _R_WORDS * 8)
+            if any(words):
+                tot = [a + b for a, b in zip(tot, words, strict=True)]
+        nv = _ST_VHOSTS * _ST_CLASSES
+        return {
+            "requests": {divmod(j, _ST_CLASSES): tot[_R_REQ + j] for j in range(nv)
+                         if tot[_R_REQ + j]},
+            "bytes": {divmod(j, _ST_CLASSES): tot[_R_BYTES + j] for j in range(nv)
+                      if tot[_R_REQ + j]},
+            "buckets": tot[_R_BUCKETS:_R_DUR], "duration": tot[_R_DUR] / 1e9,
+            "fast": tot[_R_FAST], "full": tot[_R_FULL:_R_FS], "fs": tot[_R_FS:_R_CACHE],
+            "cache_hits": tot[_R_CACHE], "cache_evictions": tot[_R_CACHE + 1],
+            "cache_entries": tot[_R_CACHE + 2], "cache_bytes": tot[_R_CACHE + 3],
         }
 
     def status_string(self) -> str:

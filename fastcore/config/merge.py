@@ -31,6 +31,7 @@ from fastcore.config.errors import ConfigError, HtaccessError, invalid_command
 from fastcore.config.lexer import logical_lines
 from fastcore.config.model import DirConfig, Section, ServerConfig, VirtualHost, reads_htaccess
 from fastcore.config.state import State, merge_dir
+from fastcore.core import fscount
 
 _CACHE_MAX = 20000
 _NO_MODULES = NoModules()
@@ -300,6 +301,7 @@ class DirResolver:
         result: DirConfig | None = None
         for name in vhost.access_file_name:
             path = os.path.join(fs_dir, name)
+            fscount.note(fscount.HTACCESS_OPEN)
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             except (FileNotFoundError, NotADirectoryError):

@@ -57,6 +57,7 @@ class Connection:
         self.srv = srv
         self.fd = fd
         self.slot = slot
+        self.fallback_reason = 0  # why the engine handed over the request being answered
         self.blocking = blocking
         self.buf = bytearray()
         self.requests: int = 0
@@ -344,6 +345,9 @@ class Connection:
         if self.link is None:
             return
         data = self.link.take()
+        reason = self.link.take_reason()
+        if reason:
+            self.fallback_reason = reason
         self.buf += data
         if self.rt is not None:
             self.rt.got(len(data), self.requests, time.monotonic())

@@ -271,6 +271,10 @@ class EngineLink:
         """The bytes the engine read but did not serve."""
         return bytes(self.fc.take())
 
+    def take_reason(self) -> int:
+        """Why the engine handed the request over (FALLBACK_REASONS index, 0: none)."""
+        return int(self.fc.take_reason())
+
     def set_send_timeout(self, seconds: float) -> None:
         self.fc.set_send_timeout(seconds)
 

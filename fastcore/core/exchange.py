@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from fastcore.config.model import DirConfig
 from fastcore.core import errors as E
-from fastcore.core import serialize
+from fastcore.core import fscount, serialize
 from fastcore.core.cacheable import expiry_fields, may_use_cache, variant_for
 from fastcore.core.fastpath import CacheHit
 from fastcore.core.fixedanswer import fixed_answer
@@ -259,6 +259,25 @@ def emit(conn: Connection, txn: Transaction, req: Request | None, resp: Response
     finish(conn, txn, keep)
 
 
+_VHOST_INDEX: dict[str, int] = {}  # per process: a name's place in the stats table
+
+
+def record_series(conn: Connection, txn: Transaction) -> None:
+    """fastcore's own series for a request the Python path answered (fc_stats.h): by vhost
+    and status class, its duration, why it left the engine, the fs calls it made."""
+    sb = conn.sb
+    name = txn.vhost_name or conn.srv.cfg.main.server_name or ""
+    index = _VHOST_INDEX.get(name)
+    if index is None:
+        index = _VHOST_INDEX[name] = sb.vhost_index(name)
+    reason, conn.fallback_reason = conn.fallback_reason, 0
+    sb.record_request(conn.slot, index, txn.status, txn.bytes_sent, txn.duration_us / 1e6,
+                      reason)
+    for kind, n in enumerate(fscount.take()):
+        if n:
+            sb.add_fs(conn.slot, kind, n)
+
+
 def finish(conn: Connection, txn: Transaction, keep: bool) -> None:
     """Account and log the request; keep-alive bookkeeping."""
     conn.requests += 1
@@ -286,6 +305,7 @@ def finish(conn: Connection, txn: Transaction, keep: bool) -> None:
     if conn.sb is not None:
         conn.sb.request_end(conn.slot, txn.bytes_sent)
         conn.sb.set_status(conn.slot, "K" if keep else "W")
+        record_series(conn, txn)
     if not keep:
         conn.closing = True
 

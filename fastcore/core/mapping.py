@@ -35,6 +35,7 @@ from fastcore.config.model import (
     VirtualHost,
     reads_htaccess,
 )
+from fastcore.core import fscount
 from fastcore.core.expr import ExprContext, ExprError
 from fastcore.core.linkcheck import LinkCheck
 from fastcore.core.paths import (
@@ -56,6 +57,18 @@ WatchFn = Callable[[bytes], "DirDep | None"]
 
 _HEX = "0123456789abcdefABCDEF"
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _stat(path: str) -> os.stat_result:
+    """os.stat, counted (fastcore_fs_calls_total{kind="stat"})."""
+    fscount.note(fscount.STAT)
+    return os.stat(path)
+
+
+def _lstat(path: str) -> os.stat_result:
+    """os.lstat, counted (fastcore_fs_calls_total{kind="lstat"})."""
+    fscount.note(fscount.LSTAT)
+    return os.lstat(path)
 
 
 def normalize(path: str, decode_unreserved: bool = True, merge_slashes: bool = True) -> str:
@@ -283,10 +296,10 @@ class Mapper:
         """stat the full path; on ENOENT/ENOTDIR find the longest existing prefix
         (Apache's path_info split): (file name, its stat or None, path info)."""
         try:
-            return path, os.stat(path), ""
+            return path, _stat(path), ""
         except FileNotFoundError:
             try:
-                if stmod.S_ISLNK(os.lstat(path).st_mode):
+                if stmod.S_ISLNK(_lstat(path).st_mode):
                     raise HttpError(403)  # dangling symlink: "link target not accessible"
             except OSError:
                 pass
@@ -305,7 +318,7 @@ class Mapper:
             if not head:
                 return path, None, ""
             try:
-                st = os.stat(head)
+                st = _stat(head)
             except OSError:
                 continue
             if stmod.S_ISDIR(st.st_mode):
@@ -347,7 +360,7 @@ class Mapper:
             opts = dc.options or 0
             if needs_lstat(opts):
                 try:
-                    lst = os.lstat(nxt)
+                    lst = _lstat(nxt)
                 except OSError:
                     cacheable = False  # vanished under the walk: nothing to repeat
                     break
@@ -357,7 +370,7 @@ class Mapper:
                         raise LinkRefused(nxt)
                     if opts & OPT_SYM_OWNER:
                         try:
-                            tst = os.stat(nxt)
+                            tst = _stat(nxt)
                         except OSError:
                             raise LinkRefused(nxt) from None
                         if tst.st_uid != lst.st_uid:

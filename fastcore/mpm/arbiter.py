@@ -92,6 +92,11 @@ def _abs(cfg: Any, path: str | None) -> str | None:
     return os.path.join(cfg.server_root or os.getcwd(), path)
 
 
+def vhost_names(cfg: Any) -> list[str]:
+    """The ServerNames the stats table indexes: the main server's, then each vhost's."""
+    return [v.server_name for v in (cfg.main, *cfg.vhosts) if v.server_name]
+
+
 class Arbiter:
     """The parent. `reload` returns a fresh ServerConfig (graceful restart, HUP)."""
 
@@ -109,6 +114,7 @@ class Arbiter:
                                                 self.sizing.thread_limit)
         self.sb.start_time = time.time()
         self.sb.generation = 0
+        self.sb.register_vhosts(vhost_names(cfg))  # fastcore_requests_total{vhost}
         self.proctable = ProcTable(self.sizing.server_limit, os.getpid())
         self.listeners = lst.Listeners(cfg)
         self.listeners.open(cfg)
@@ -367,6 +373,7 @@ class Arbiter:
                 raise ValueError(f"cannot change the MPM from {self.sizing.mpm} to {name} "
                                  "on a restart; stop and start the server")
             self.listeners.check(cfg)
+            self.sb.register_vhosts(vhost_names(cfg))
             gen = self._generation(cfg, self.gen.number + 1, self.gen)
         except Exception as exc:  # noqa: BLE001 - ConfigError and friends: keep running
             self.errlog.log("error", "core", f"AH00526: restart failed, the new configuration "

@@ -84,7 +84,8 @@ class EventChild:
             board = self.sb if type(self.sb).__module__ == "fastcore._scoreboard" else None
             lim = ctx.server.read_limits_default  # RequestReadTimeout: a new connection's head
             self.loop.configure_conns(board, float(main.timeout), float(main.keep_alive_timeout),
-                                      float(lim.header.timeout) if lim is not None else 0.0)
+                                      float(lim.header.timeout) if lim is not None else 0.0,
+                                      ctx.index)
             if not ctx.server.needs_local_addr:  # vhosts by name only: C may accept
                 for fd in ctx.listen_fds:
                     os.set_blocking(fd, False)

@@ -95,6 +95,7 @@ typedef struct fc_fentry {
     fc_dw_dep *deps; int ndeps;        /* directories the answer rests on (fc_dirwatch.h) */
     int host_need;                     /* HostnameLookups On: the connection's name must be
                                         * looked up already (k->dns_level), for %h */
+    int vhost_idx;                     /* fc_stats.h's index of vhost + 1 (0: not looked up) */
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -112,6 +113,7 @@ typedef struct {
     fc_logset *sets; int nsets;
     fc_logbuf *bufs[FC_MAX_LOGFDS]; int nbufs;
     uint64_t hits, fallbacks, evictions;
+    uint64_t ev_seen;  /* evictions already counted into the shared stats (fc_st_catch_up) */
     int draining;  /* graceful stop: every answer is the last on its connection */
 } fc_fcache;
 
@@ -137,6 +139,8 @@ typedef struct {
     int remote_port;
     int64_t addr_key;
     fc_sb_t *sb; int slot;
+    int proc;                          /* process stats record when slot < 0 (-1: none) */
+    int reason;                        /* FC_FR_*: why the last FC_FALLBACK left the engine */
     double timeout, ka_timeout;
     char *line; size_t linecap;        /* log line scratch */
 } fc_fconn;
@@ -356,6 +360,7 @@ static int fc_conn_init(fc_fconn *k, int fd, int blocking) {
     k->fd = fd;
     k->blocking = blocking;
     k->slot = -1;
+    k->proc = -1;
     return 0;
 }
 static void fc_conn_idle(fc_fconn *k) {
@@ -431,27 +436,78 @@ static int fc_conn_flush(fc_fcache *c, fc_fconn *k) {
 }
 
 
+/* fc_stats.h records of a connection: the slot's (or, without one, the process's), and
+ * the process's (for the cache's figures).  NULL without a scoreboard. */
+static inline fc_strec_t *fc_k_rec(fc_fconn *k) {
+    if (!k->sb) return NULL;
+    if (k->slot >= 0) return fc_sb_strec(k->sb, k->slot);
+    if (k->proc >= 0) return fc_sb_strec(k->sb, k->sb->global.server_limit
+                                                * k->sb->global.thread_limit + k->proc);
+    return NULL;
+}
+static inline fc_strec_t *fc_k_prec(fc_fconn *k) {
+    if (!k->sb) return NULL;
+    int tl = k->sb->global.thread_limit, n = k->sb->global.server_limit * tl;
+    int p = k->slot >= 0 ? k->slot / tl : k->proc;
+    return p >= 0 ? fc_sb_strec(k->sb, n + p) : NULL;
+}
+/* The cache's size and evictions, as this process last saw them (plain reads of its
+ * counts: a gauge a scrape may see one request late). */
+static inline void fc_st_cache(fc_fcache *c, fc_fconn *k) {
+    fc_strec_t *p = fc_k_prec(k);
+    if (!p) return;
+    __atomic_store_n(&p->cache_entries, (int64_t)c->count, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->cache_bytes, (int64_t)c->content_bytes, __ATOMIC_RELAXED);
+    fc_st_catch_up(&c->ev_seen, __atomic_load_n(&c->evictions, __ATOMIC_RELAXED),
+                   &p->cache_evictions);
+}
+/* A request the engine hands to Python: counted in the cache's fallbacks, its reason kept
+ * for the Python path, which counts it when it has answered (fastcore_fullpath_...). */
+static inline int fc_fall(fc_fcache *c, fc_fconn *k, int reason) {
+    __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
+    k->reason = reason;
+    fc_st_cache(c, k);
+    return FC_FALLBACK;
+}
+
+/* A hit's own series: requests and bytes by vhost and class, the duration histogram, the
+ * fast-path and cache-hit counts, the cache's size. */
+static inline void fc_st_hit(fc_fcache *c, fc_fconn *k, fc_fentry *e, fc_strec_t *rec,
+                             long long body, double dur) {
+    if (!rec) return;
+    int vi = __atomic_load_n(&e->vhost_idx, __ATOMIC_RELAXED);
+    if (!vi) {  /* once per entry: the name's place in the parent's table */
+        vi = fc_st_vhost_index(fc_sb_st_head(k->sb), e->vhost ? e->vhost : "",
+                               e->vhost ? e->vhostlen : 0) + 1;
+        __atomic_store_n(&e->vhost_idx, vi, __ATOMIC_RELAXED);
+    }
+    fc_st_request(rec, vi - 1, e->fixed ? e->fixed : 200, (uint64_t)body, dur);
+    FC_ST_ADD(&rec->fast, 1);
+    FC_ST_ADD(&rec->cache_hits, 1);
+    fc_st_cache(c, k);
+}
+
 /* Serve the head parsed into r (length hl) when it is a valid cache hit.  Returns
  * FC_FALLBACK (nothing done), 0 (served; maybe closing), FC_WANT_WRITE or FC_CLOSED. */
 static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
+    fc_strec_t *rec = fc_k_rec(k);
+    fc_st_cur = rec;  /* the fs calls below count here (fc_st_fs) */
     if (!fc_tls_host_ok(k->fd, r->has_host, r->host, r->hostlen)) {
         /* mod_ssl's checks (SNI against Host: 421; plain HTTP on a TLS port: 400) */
-        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
-        return FC_FALLBACK;
+        return fc_fall(c, k, FC_FR_TLS_HOST);
     }
     fc_fentry *e = fc_cache_get(c, k->addr_key, r->has_host, r->host, r->hostlen, r->target, r->tlen);
-    if (!e) { __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED); return FC_FALLBACK; }
+    if (!e) return fc_fall(c, k, FC_FR_NOT_CACHED);
     struct stat st;
     if (e->fixed && r->mlen != 3) {  /* a fixed answer (redirect) is GET's only */
         fc_cache_release(c, e, 0);
-        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
-        return FC_FALLBACK;
+        return fc_fall(c, k, FC_FR_METHOD);
     }
     if (e->ndeps && !fc_dw_valid(&fc_dw_global, e->deps, e->ndeps)) {
         fc_cache_release(c, e, 1);  /* a .htaccess or a DirectoryIndex name changed there */
-        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
-        return FC_FALLBACK;
+        return fc_fall(c, k, FC_FR_DIR_CHANGED);
     }
+    if (!e->fixed) fc_st_fs(FC_FS_STAT);
     if ((!e->fixed && (stat(e->path, &st) < 0 || st.st_ino != e->ino || st.st_dev != e->dev
         || st.st_size != e->size
         || (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != e->mtime_ns
@@ -459,22 +515,19 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         || (e->nprobes && !fc_probes_hold(e->probes, e->nprobes))) {
         /* replaced, truncated, touched, rewritten or gone; or a tested file came or went */
         fc_cache_release(c, e, 1);
-        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
-        return FC_FALLBACK;
+        return fc_fall(c, k, FC_FR_STALE);
     }
     if (e->links && !fc_links_ok(e->links, e->linkslen)) {
         /* a refused symlink (or a vanished component): the Python path answers 403 and
          * logs it; the entry stays, valid again once the link is gone */
         fc_cache_release(c, e, 0);
-        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
-        return FC_FALLBACK;
+        return fc_fall(c, k, FC_FR_SYMLINK);
     }
     if (e->host_need > k->dns_level) {
         /* HostnameLookups On and no lookup yet on this connection: Python makes it (a
          * worker thread waits for the resolver; the engine never does) */
         fc_cache_release(c, e, 0);
-        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
-        return FC_FALLBACK;
+        return fc_fall(c, k, FC_FR_HOSTNAME_LOOKUP);
     }
     /* a host leaf reads the confirmed name; without one it sends the hit to Python */
     const fc_host kh = { k->dns_confirmed ? 1 : FC_HOST_UNKNOWN, k->rhost ? k->rhost : "",
@@ -482,8 +535,7 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     if (e->peer && !fc_peer_granted_host(e->peer, e->peerlen, k->client, k->clientlen, &kh)) {
         /* Require ip does not grant this client: the Python path's 403 (AH01630) */
         fc_cache_release(c, e, 0);
-        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
-        return FC_FALLBACK;
+        return fc_fall(c, k, FC_FR_REQUIRE_IP);
     }
     /* an entry with encoded variants: the one the request's Accept-Encoding picks */
     const char *mid = e->mid; size_t midlen = e->midlen;
@@ -492,24 +544,21 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         int pick = fc_vary_pick(e->var, e->nvar, r->ae, r->aelen, r->nae);
         if (pick == FC_VAR_UNDECIDED) {
             fc_cache_release(c, e, 0);
-            __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
-            return FC_FALLBACK;
+            return fc_fall(c, k, FC_FR_ACCEPT_ENCODING);
         }
         if (pick >= 0) { var = &e->var[pick]; mid = var->mid; midlen = var->midlen; }
     }
     /* SetEnvIf: a request some rule matches gets its variables on the Python path */
     if (e->nenv && fc_env_any(e->env, e->nenv, r, k->client, k->clientlen)) {
         fc_cache_release(c, e, 0);
-        __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
-        return FC_FALLBACK;
+        return fc_fall(c, k, FC_FR_SETENVIF);
     }
     /* Protocols: the connection's first answer announces, unless the request has Upgrade */
     int announce = 0;
     if (e->upglen && k->requests == 0) {
         if (r->nupg > 1) {  /* Python reads them merged */
             fc_cache_release(c, e, 0);
-            __atomic_add_fetch(&c->fallbacks, 1, __ATOMIC_RELAXED);
-            return FC_FALLBACK;
+            return fc_fall(c, k, FC_FR_UPGRADE);
         }
         announce = !r->upg_set;
     }
@@ -565,6 +614,7 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
                             k->client, k->clientlen, e->vhost, e->vhostlen);
     }
     fc_logctx x;
+    x.dur_us = 0;
     x.start = start; x.bytes_sent = body; x.bytes_out = (long long)k->hlen + body;
     x.bytes_in = (long long)hl; x.keep = keep;
     /* %k: httpd's keepalives - 1, counting only answers that keep the connection (a
@@ -586,11 +636,17 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         k->line = s.p; k->linecap = s.cap;
     }
     if (k->sb && k->slot >= 0) {
-        fc_sb_request_end_timed(k->sb, k->slot, body, fc_now() - start);
+        double dur = fc_now() - start;
+        fc_sb_request_end_timed(k->sb, k->slot, body, dur);
         fc_sb_set_status(k->sb, k->slot, keep ? 'K' : 'W');
+        fc_st_hit(c, k, e, rec, body, dur);
     } else if (k->sb) {  /* served by a thread without a slot (the event listener) */
         fc_sb_add(k->sb, FC_SB_ACCESSES, 1);
         fc_sb_add(k->sb, FC_SB_BYTES, body);
+        /* the access log's clock reading when it took one */
+        double dur = (e->log_set >= 0 && e->log_set < c->nsets) ? x.dur_us / 1e6
+                                                                : fc_now() - start;
+        fc_st_hit(c, k, e, rec, body, dur);
     }
     if (!body) fc_cache_release(c, e, 0);
     __atomic_add_fetch(&c->hits, 1, __ATOMIC_RELAXED);
@@ -612,9 +668,10 @@ static int fc_serve_turn(fc_fcache *c, fc_fconn *k) {
         if (k->len) {
             fc_req r;
             long hl = fc_parse(c, k->buf + k->start, k->len, &r);
-            if (hl < 0) return FC_FALLBACK;
+            if (hl < 0) { k->reason = fc_parse_why; return FC_FALLBACK; }
             if (hl > 0) {
                 int rc = fc_serve_one(c, k, &r, (size_t)hl);
+                fc_st_cur = NULL;  /* fs calls outside a request count nowhere */
                 if (rc == FC_FALLBACK) return FC_FALLBACK;
                 k->start += (size_t)hl; k->len -= (size_t)hl;
                 if (!k->len) k->start = 0;
@@ -622,7 +679,10 @@ static int fc_serve_turn(fc_fcache *c, fc_fconn *k) {
                 continue;
             }
             if (k->start + k->len >= FC_CONN_BUF) {
-                if (k->start == 0) return FC_FALLBACK;  /* a head this long: Python's limits */
+                if (k->start == 0) {  /* a head this long: Python's limits */
+                    k->reason = FC_FR_INCOMPLETE;
+                    return FC_FALLBACK;
+                }
                 memmove(k->buf, k->buf + k->start, k->len);
                 k->start = 0;
             }
@@ -646,6 +706,7 @@ static int fc_serve_turn(fc_fcache *c, fc_fconn *k) {
         if (n == 0) {
             k->eof = 1;
             if (!k->len) { k->closing = 1; return FC_CLOSED; }
+            k->reason = FC_FR_INCOMPLETE;
             return FC_FALLBACK;  /* a cut-off request: the Python path answers it */
         }
         k->len += (size_t)n;

@@ -32,6 +32,7 @@ typedef struct {
     uint64_t served;
     unsigned char *listener;     /* by fd: accept here */
     fc_sb_t *sb;                 /* for the connections the loop accepts */
+    int proc;                    /* their stats record (fc_stats.h): the process's, or -1 */
     double timeout, ka_timeout;
     double first_timeout;        /* > 0: the wait for a new connection's first request
                                   * (RequestReadTimeout's header stage), if shorter */
@@ -167,6 +168,7 @@ static int fc_ev_accept(fc_evloop *L, int lfd, int64_t now, fc_fconn **out) {
     k->owned = 1;
     k->sb = L->sb;
     k->slot = -1;
+    k->proc = L->proc;
     k->timeout = L->timeout;
     k->ka_timeout = L->ka_timeout;
     L->owned++;

@@ -38,13 +38,15 @@ static void fc_conn_tokens(const char *v, size_t n, int *close_, int *ka) {
 /* The request fields a cached 200 cannot answer, as core/cacheable.py's forces_full_path
  * (tests/core/test_cacheable_parity.py holds the two equal): a body (Content-Length,
  * Transfer-Encoding, Expect), Range, and every conditional (If-*). */
+/* Nonzero (the fc_stats.h reason: body, range, conditional) when it does. */
 static inline int fc_forces_full_path(const char *nm, size_t nl) {
     switch (fc_lower((unsigned char)nm[0])) {
-    case 'c': return fc_ieq(nm, nl, "content-length", 14);
-    case 't': return fc_ieq(nm, nl, "transfer-encoding", 17);
-    case 'e': return fc_ieq(nm, nl, "expect", 6);
-    case 'r': return fc_ieq(nm, nl, "range", 5);
-    case 'i': return nl > 3 && fc_lower((unsigned char)nm[1]) == 'f' && nm[2] == '-';
+    case 'c': return fc_ieq(nm, nl, "content-length", 14) ? FC_FR_BODY : 0;
+    case 't': return fc_ieq(nm, nl, "transfer-encoding", 17) ? FC_FR_BODY : 0;
+    case 'e': return fc_ieq(nm, nl, "expect", 6) ? FC_FR_BODY : 0;
+    case 'r': return fc_ieq(nm, nl, "range", 5) ? FC_FR_RANGE : 0;
+    case 'i': return nl > 3 && fc_lower((unsigned char)nm[1]) == 'f' && nm[2] == '-'
+                     ? FC_FR_CONDITIONAL : 0;
     default: return 0;
     }
 }
@@ -59,7 +61,9 @@ static int fc_line_shape_ok(const char *p, size_t len) {
     return memcmp(p, "GET ", 4) == 0 || memcmp(p, "HEAD ", 5) == 0;
 }
 
+static __thread int fc_parse_why;  /* FC_FR_*: why fc_parse returned -1 */
 static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
+    fc_parse_why = FC_FR_REQUEST_SHAPE;
     const char *end = NULL;
     size_t i = 0;
     int first_line = 1;
@@ -70,7 +74,11 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
         if (i + 1 >= n) return 0;
         if (p[i + 1] != '\n') return -1;     /* a bare CR */
         if (first_line) {
-            if (!fc_line_shape_ok(p, i)) return -1;
+            if (!fc_line_shape_ok(p, i)) {
+                if (memcmp(p, "GET ", i < 4 ? i : 4) != 0 && memcmp(p, "HEAD ", i < 5 ? i : 5) != 0)
+                    fc_parse_why = FC_FR_METHOD;
+                return -1;
+            }
             first_line = 0;
         }
         if (i + 2 < n && p[i + 2] == '\r') {
@@ -128,7 +136,8 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
          * LimitRequestFieldSize; when all values together could exceed it, Python checks */
         vtotal += (size_t)(ve - v) + 2;
         if (vtotal > c->limit_field_size + 2) return -1;
-        if (fc_forces_full_path(nm, nl)) return -1;
+        int why = fc_forces_full_path(nm, nl);
+        if (why) { fc_parse_why = why; return -1; }
         if (fc_ieq(nm, nl, "host", 4)) {
             if (r->has_host) return -1;
             r->has_host = 1; r->host = v; r->hostlen = (size_t)(ve - v);

@@ -12,6 +12,7 @@
  */
 #ifndef FC_RWPROBE_H
 #define FC_RWPROBE_H
+#include "fc_stats.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@ static inline int64_t fc_ts_ns(const struct timespec *t) {
  * "absent", as Python's os.stat raising is; EINTR cannot happen on stat. */
 static int fc_probe_holds(const fc_probe *p) {
     struct stat st;
+    fc_st_fs(p->kind == FC_PROBE_LSTAT ? FC_FS_LSTAT : FC_FS_STAT);
     int rc = p->kind == FC_PROBE_LSTAT ? lstat(p->path, &st) : stat(p->path, &st);
     if (rc < 0) return p->mode == FC_PROBE_ABSENT;
     if (p->mode != (int64_t)st.st_mode) return 0;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "fc_atomic.h"
+#include "fc_stats.h"
 
 enum { FC_SB_ACCESSES = 0, FC_SB_BYTES = 1, FC_SB_BUSY = 2, FC_SB_IDLE = 3, FC_SB_NCOUNTERS = 4 };
 enum { FC_SB_REQ_LEN = 64, FC_SB_CLIENT_LEN = 48, FC_SB_VHOST_LEN = 32 };
@@ -57,6 +58,23 @@ _Static_assert(offsetof(fc_sb_t, slots) % FC_CACHELINE == 0, "slots must start a
 
 static inline size_t fc_sb_size(int nslots) {
     return sizeof(fc_sb_t) + (size_t)nslots * sizeof(fc_slot_t);
+}
+
+/* The whole mapping: the board, then fastcore's own counters (fc_stats.h). */
+static inline size_t fc_sb_map_size(int server_limit, int thread_limit) {
+    int n = server_limit * thread_limit;
+    return fc_sb_size(n) + sizeof(fc_st_head_t) + (size_t)(n + server_limit) * sizeof(fc_strec_t);
+}
+static inline fc_st_head_t *fc_sb_st_head(fc_sb_t *sb) {
+    return (fc_st_head_t *)((char *)sb + fc_sb_size(sb->global.server_limit
+                                                    * sb->global.thread_limit));
+}
+/* Record i: [0, nslots) a slot's, then [nslots, nslots + server_limit) a process's. */
+static inline fc_strec_t *fc_sb_strec(fc_sb_t *sb, int i) {
+    return (fc_strec_t *)((char *)fc_sb_st_head(sb) + sizeof(fc_st_head_t)) + i;
+}
+static inline int fc_sb_nrecords(fc_sb_t *sb) {
+    return sb->global.server_limit * (sb->global.thread_limit + 1);
 }
 
 static inline double fc_sb_now(void) {

@@ -11,6 +11,7 @@
  */
 #ifndef FC_SYMLINK_H
 #define FC_SYMLINK_H
+#include "fc_stats.h"
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 
 static int fc_lstat_retry(const char *path, struct stat *st, int follow) {
     int r;
+    fc_st_fs(follow ? FC_FS_STAT : FC_FS_LSTAT);  /* fastcore_fs_calls_total (fc_stats.h) */
     do { r = follow ? stat(path, st) : lstat(path, st); } while (r < 0 && errno == EINTR);
     return r;
 }

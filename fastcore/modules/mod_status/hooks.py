@@ -10,7 +10,7 @@ from fastcore.core.response import Response, generated
 from fastcore.core.server import ssl_components
 from fastcore.modules import REGISTRY
 from fastcore.modules.mod_status import handler as status
-from fastcore.modules.mod_status import metrics
+from fastcore.modules.mod_status import metrics, series
 
 if TYPE_CHECKING:
     from fastcore.core.handler import Handler
@@ -57,6 +57,7 @@ def metrics_handler(core: Handler, txn: Transaction) -> HookResult:
         return core.error(txn, 500, dirconf=txn.dirconf)
     _ctype, auto = status_page(core, txn, "auto", True)
     body = metrics.render_from_auto(auto.decode("latin-1"))
+    body += series.render(core.srv.scoreboard).encode("utf-8")  # fastcore's own series
     return Response(200, [("Content-Length", str(len(body)))], metrics.CONTENT_TYPE, body)
 
 
