@@ -41,6 +41,7 @@ class EventLoop:
         self.owned_conns: dict[int, FastConn] = {}
         self.adoptable: dict[int, FastConn] = {}
         self.sb: Scoreboard | None = None
+        self.proc = -1  # the process stats record (configure_conns)
         self.conn_timeout, self.conn_ka = 60.0, 5.0
         self.conn_first = 0.0
         self.accept_budget = -1
@@ -74,12 +75,13 @@ class EventLoop:
                         first_timeout: float = 0.0, proc: int = -1) -> None:
         self.sb, self.conn_timeout, self.conn_ka = scoreboard, timeout, keep_alive_timeout
         self.conn_first = first_timeout
-        self.proc = proc  # the process stats record (the twin's fast path does not count)
+        self.proc = proc  # the process stats record of the connections served here
 
     def attach(self, conn: FastConn, wait: float) -> None:
         if conn.cache is not self.cache:
             raise ValueError("connection of another cache")
         conn.slot = -1
+        conn.proc = self.proc
         with self.lock:
             self.refs[conn.fd] = conn
             self.deadline[conn.fd] = time.monotonic() + wait
@@ -132,6 +134,7 @@ class EventLoop:
         cs.setblocking(False)
         fd = cs.detach()
         conn = FastConn(self.cache, fd, False, peer[0].encode("latin-1"), peer[1], self.sb, -1)
+        conn.proc = self.proc
         conn.set_timeouts(self.conn_timeout, self.conn_ka)
         self.accepted += 1
         if self.accept_budget > 0:

@@ -84,6 +84,7 @@ from fastcore._pure.rwprobe import probe_holds
 from fastcore._pure.setenvif import any_match
 from fastcore._pure.symlink import links_ok
 from fastcore._pure.vary import UNDECIDED, engine_accepts, pick
+from fastcore.core import fscount
 from fastcore.core.cacheable import expiry_fields as _cacheable_expiry_fields
 from fastcore.core.keepalive import KeepAliveDecision, KeepAliveInput, decide
 from fastcore.core.protocols import announced_fields
@@ -135,6 +136,25 @@ def _clf(sec: int) -> bytes:
     return _clf_cache[1]
 
 
+NOT_CACHED, METHOD, BODY, RANGE, CONDITIONAL, SHAPE, INCOMPLETE = 2, 3, 12, 13, 14, 15, 16
+
+
+def refusal(head: bytes) -> int:
+    """Why parse() refused a head, as fc_parse_why (FALLBACK_REASONS index)."""
+    line, _, rest = head.partition(b"\r\n")
+    if not (line.startswith(b"GET ") or line.startswith(b"HEAD ")):
+        return METHOD
+    for field in rest.split(b"\r\n"):
+        name = field.partition(b":")[0].strip().lower()
+        if name in (b"content-length", b"transfer-encoding", b"expect"):
+            return BODY
+        if name == b"range":
+            return RANGE
+        if name.startswith(b"if-") and len(name) > 3:
+            return CONDITIONAL
+    return SHAPE
+
+
 class FastConn:
     """Twin of the C connection state and loop."""
 
@@ -145,7 +165,8 @@ class FastConn:
         self.client = bytes(client_ip[:63])
         self.remote_port, self.addr_key = remote_port, addr_key
         self.sb, self.slot = scoreboard, slot
-        self.reason = 0  # FALLBACK_REASONS index; the twin does not tell them apart yet
+        self.reason = 0  # FALLBACK_REASONS index (the twin names fewer than fc_fall)
+        self.proc = -1  # the process stats record when slot < 0 (the event loop's)
         self.buf = bytearray()
         self.requests = 0
         self.closing = False
@@ -254,6 +275,7 @@ class FastConn:
             if self.buf:
                 got = parse(self.cache, self.buf)
                 if got == -1:
+                    self.reason = refusal(bytes(self.buf))
                     return FALLBACK
                 if isinstance(got, tuple):
                     hl, r = got
@@ -265,6 +287,7 @@ class FastConn:
                         return rc
                     continue
                 if len(self.buf) >= CONN_BUF:
+                    self.reason = INCOMPLETE
                     return FALLBACK
             if did_read:
                 return WANT_READ
@@ -283,6 +306,7 @@ class FastConn:
                 if not self.buf:
                     self.closing = True
                     return CLOSED
+                self.reason = INCOMPLETE
                 return FALLBACK
             self.buf += data
             did_read = True
@@ -294,6 +318,7 @@ class FastConn:
         key, e = c._get(self.addr_key, r.host, r.target)
         if e is None:
             c.fallbacks += 1
+            self.reason = NOT_CACHED
             return FALLBACK
         if e.fixed and r.method != b"GET":  # a fixed answer (redirect) is GET's only
             c._release(key, e, False)
@@ -303,6 +328,7 @@ class FastConn:
             ok = True
         else:
             try:
+                fscount.note(fscount.STAT)  # as fc_serve_one's fc_st_fs
                 st = os.stat(e.path)
                 ok = ((st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
                       == (e.ino, e.dev, e.size, e.mtime_ns, e.ctime_ns))
@@ -382,6 +408,15 @@ class FastConn:
         if self.sb is not None and self.slot >= 0:
             self.sb.request_end(self.slot, body_len)
             self.sb.set_status(self.slot, "K" if keep else "W")
+        if self.sb is not None and (self.slot >= 0 or self.proc >= 0):
+            cs = c.stats()  # fc_st_hit's series (the twin times it here)
+            record = self.slot if self.slot >= 0 else self.sb.nslots + self.proc
+            self.sb.record_hit(record, e.vhost, e.fixed or 200, body_len,
+                               time.time() - start, (cs["entries"], cs["content_bytes"],
+                                                     cs["evictions"]))
+            for kind, n in enumerate(fscount.take()):  # the hit's own fs calls
+                if n:
+                    self.sb.add_fs(record, kind, n)
         if not body_len:
             c._release(key, e, False)
         with c.lock:

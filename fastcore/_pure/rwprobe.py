@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from fastcore.core import fscount
+
 if TYPE_CHECKING:
     from fastcore._pure.fastpath import FastCache, _Entry
 
@@ -22,6 +24,7 @@ def probe_holds(p: tuple) -> bool:
     """fc_probe_holds: the test comes out as recorded (a failing stat is "absent")."""
     path, kind, mode, size, mtime_ns, ctime_ns, ino = p
     try:
+        fscount.note(fscount.LSTAT if kind == PROBE_LSTAT else fscount.STAT)
         st = os.lstat(path) if kind == PROBE_LSTAT else os.stat(path)
     except (OSError, ValueError):
         return bool(mode == PROBE_ABSENT)

@@ -141,6 +141,7 @@ class Scoreboard:
         self._mm: mmap.mmap | None = mmap.mmap(
             -1, self._rec_off + self.nrecords * _R_WORDS * 8)
         self._st_lock = threading.Lock()
+        self._ev_seen: dict[int, int] = {}  # per process: evictions already counted
         self._locks = _ProcessLocks()
         _GLOBAL.pack_into(self._mm, _GLOBAL_OFF, _MAGIC, time.time(), 0, server_limit,
                           thread_limit)
@@ -365,9 +366,44 @@ class Scoreboard:
                                _R_BUCKETS + bucket: 1, _R_DUR: int(seconds * 1e9),
                                _R_FULL + reason: 1})
 
+    def record_hit(self, record: int, vhost: bytes, status: int, nbytes: int, seconds: float,
+                   cache: tuple[int, int, int]) -> None:
+        """The twin's fast path served a hit (fc_st_hit) counted in record (a slot's, or
+        nslots + a process's): its series, the cache's (entries, content bytes,
+        evictions) into the process record."""
+        name = vhost.decode("latin-1")
+        index = self.vhost_index(name)
+        if index == _ST_OTHER and ":" in name:  # the scoreboard's "name:port"
+            index = self.vhost_index(name.rpartition(":")[0])
+        self._map()
+        if not 0 <= record < self.nrecords:
+            raise IndexError(f"record {record} out of range")
+        v, k = index, min(max(status // 100 - 1, 0), 4)
+        seconds = max(seconds, 0.0)
+        bucket = next((i for i, b in enumerate(DURATION_BOUNDS) if seconds <= b),
+                      len(DURATION_BOUNDS))
+        self._add_words(record, {_R_REQ + v * _ST_CLASSES + k: 1,
+                                 _R_BYTES + v * _ST_CLASSES + k: max(nbytes, 0),
+                                 _R_BUCKETS + bucket: 1, _R_DUR: int(seconds * 1e9),
+                                 _R_FAST: 1, _R_CACHE: 1})
+        proc = record if record >= self.nslots else self.nslots + record // self.thread_limit
+        entries, nbytes_held, evictions = cache
+        mm, base = self._map(), self._rec_off + proc * _R_WORDS * 8
+        with self._st_lock:
+            seen = self._ev_seen.get(proc, 0)
+            if evictions > seen:
+                self._ev_seen[proc] = evictions
+                off = base + (_R_CACHE + 1) * 8
+                struct.pack_into("<Q", mm, off, struct.unpack_from("<Q", mm, off)[0]
+                                 + evictions - seen)
+            struct.pack_into("<qq", mm, base + (_R_CACHE + 2) * 8, entries, nbytes_held)
+
     def add_fs(self, slot: int, kind: int, n: int) -> None:
-        """Count n fs calls of a FS_KINDS kind made for slot's request."""
-        self._slot_off(slot)
+        """Count n fs calls of a FS_KINDS kind made for slot's request (the twin's fast
+        path also passes a process record, nslots + its index)."""
+        self._map()
+        if not 0 <= slot < self.nrecords:
+            raise IndexError(f"record {slot} out of range")
         if 0 <= kind < len(FS_KINDS) and n > 0:
             self._add_words(slot, {_R_FS + kind: n})
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import stat as stmod
 
+from fastcore.core import fscount
+
 OWNER = ord("O")
 REFUSE = ord("N")
 
@@ -26,6 +28,7 @@ def links_ok(spec: bytes) -> bool:
         path = spec[i + 1:end]
         i = end + 1
         try:
+            fscount.note(fscount.LSTAT)  # fastcore_fs_calls_total, as fc_symlink.h
             lst = os.lstat(path)
         except OSError:
             return False
@@ -34,6 +37,7 @@ def links_ok(spec: bytes) -> bool:
         if mode != OWNER:
             return False
         try:
+            fscount.note(fscount.STAT)
             tst = os.stat(path)
         except OSError:
             return False

@@ -81,7 +81,7 @@ class EventChild:
         self.loop = self.fp.EventLoop(ctx.server.engine.cache, self.ep.fileno())
         if self.loop is not None:
             main = ctx.cfg.main
-            board = self.sb if type(self.sb).__module__ == "fastcore._scoreboard" else None
+            board = self.sb  # the same build as the loop (fastcore._ext picks both)
             lim = ctx.server.read_limits_default  # RequestReadTimeout: a new connection's head
             self.loop.configure_conns(board, float(main.timeout), float(main.keep_alive_timeout),
                                       float(lim.header.timeout) if lim is not None else 0.0,
