@@ -67,6 +67,14 @@ cdef extern from "fc_fast.h" nogil:
     int FC_HDR_MAX
     int FC_NLV
     int FC_MAX_LOGS
+    int FC_NEG_FIELDS
+    ctypedef struct fc_negview:  # fc_negkey.h
+        const char *v[4]
+        size_t l[4]
+        int n[4]
+        int negotiate
+    fc_negview *fc_neg_copy(const char **v, const size_t *l, const int *present)
+    void fc_neg_free(fc_negview *k)
     ctypedef struct fc_fentry:
         int64_t addr_key
         int has_host
@@ -116,6 +124,7 @@ cdef extern from "fc_fast.h" nogil:
         fc_dw_dep *deps
         int ndeps
         int host_need
+        fc_negview *neg
     ctypedef struct fc_flog:
         int fd
         int buffered
@@ -171,7 +180,7 @@ cdef extern from "fc_fast.h" nogil:
     void fc_cache_link(fc_fcache *c, fc_fentry *e)
     int fc_cache_link_fixed(fc_fcache *c, fc_fentry *e)
     fc_fentry *fc_cache_get(fc_fcache *c, int64_t ak, int has_host, const char *host, size_t hl,
-                            const char *t, size_t tl)
+                            const char *t, size_t tl, const fc_negview *nv)
     void fc_cache_release(fc_fcache *c, fc_fentry *e, int evict)
     int fc_cache_remove(fc_fcache *c, int64_t ak, int has_host, const char *host, size_t hl,
                         const char *t, size_t tl)

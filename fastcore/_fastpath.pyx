@@ -49,6 +49,28 @@ cdef char *_dupb(bytes b) except? NULL:
 include "_dirwatch.pxi"  # issue 12: DirWatch, dirwatch(), _set_deps
 
 
+cdef fc_negview *_neg_view(tuple neg) except NULL:
+    """The C copy of put()'s `neg`: four values, bytes or None (absent)."""
+    cdef const char *v[4]
+    cdef size_t l[4]
+    cdef int present[4]
+    cdef int i
+    if len(neg) != FC_NEG_FIELDS:
+        raise ValueError("neg holds the values of 4 fields")
+    for i in range(4):
+        present[i] = neg[i] is not None
+        if present[i]:
+            v[i] = <bytes>neg[i]
+            l[i] = len(<bytes>neg[i])
+        else:
+            v[i] = NULL
+            l[i] = 0
+    cdef fc_negview *k = fc_neg_copy(v, l, present)
+    if k == NULL:
+        raise MemoryError()
+    return k
+
+
 cdef class FastCache:
     """Bounded cache of static responses + the per-process access-log buffers."""
 
@@ -109,7 +131,7 @@ cdef class FastCache:
             int expires_kind=0, long long expires_value=0, tuple probes=(),
             bytes links=b"", bytes peer_rule=b"", tuple variants=(),
             long long ctime_ns=0, bytes upgrade=b"", tuple env_checks=(),
-            tuple deps=(), int host_need=0) -> bool:
+            tuple deps=(), int host_need=0, tuple neg=None) -> bool:
         """Cache the 200 response for (addr_key, Host value or None, raw target).  The file
         is opened and checked against (ino, size, mtime_ns); False when it changed or the
         header would not fit.  expires_kind/value: mod_expires' rule (core/cacheable.py's
@@ -126,7 +148,10 @@ cdef class FastCache:
         of them matches goes to Python (src/fc_setenvif.h).  deps: the DirDep pairs of
         the directories the answer rests on (DirWatch.watch), checked before each hit.
         host_need: 1 when the answer logs a looked-up name (HostnameLookups On): only a
-        connection whose lookup was made (FastConn.dns_level) is served."""
+        connection whose lookup was made (FastConn.dns_level) is served.  neg: for an
+        answer mod_negotiation chose, the values (bytes, None when absent) of Accept,
+        Accept-Charset, Accept-Encoding and Accept-Language it chose with: only a
+        request with the same values is answered (src/fc_negkey.h)."""
         cdef fc_fentry *e
         cdef int rc, i
         cdef fc_variant *vp
@@ -214,6 +239,8 @@ cdef class FastCache:
                     vp.mid = _dupb(vmid); vp.midlen = len(vmid)
                     vp.body = _dupb(vbody); vp.blen = len(vbody)
             _set_deps(e, deps)  # issue 12 (_dirwatch.pxi)
+            if neg is not None:  # issue 12: fc_negkey.h
+                e.neg = _neg_view(neg)
         except BaseException:
             _free_entry(e)
             raise
@@ -296,12 +323,21 @@ cdef class FastCache:
             ok = fc_head_may_use_cache(&self.c, p, n)
         return ok != 0
 
-    def lookup(self, long long addr_key, host, bytes target):
-        """The entry as a dict (tests and -S style introspection), or None."""
+    def lookup(self, long long addr_key, host, bytes target, tuple neg=None):
+        """The entry as a dict (tests and -S style introspection), or None; neg: the
+        request's negotiation values as put() takes them (None: any entry)."""
         cdef fc_fentry *e
+        cdef fc_negview *nv = NULL
         cdef int i
         hb = host if host is not None else b""
-        e = fc_cache_get(&self.c, addr_key, host is not None, hb, len(hb), target, len(target))
+        if neg is not None:
+            nv = _neg_view(neg)
+        try:
+            e = fc_cache_get(&self.c, addr_key, host is not None, hb, len(hb), target,
+                             len(target), nv)
+        finally:
+            if nv != NULL:
+                fc_neg_free(nv)
         if e == NULL:
             return None
         try:
@@ -316,7 +352,7 @@ cdef class FastCache:
                                        e.var[i].mid[:e.var[i].midlen], e.var[i].blen)
                                       for i in range(e.nvar)),
                     "upgrade": e.upg[:e.upglen] if e.upglen else b"",
-                    "env_checks": e.nenv}
+                    "env_checks": e.nenv, "negotiated": e.neg != NULL}
         finally:
             fc_cache_release(&self.c, e, 0)
 

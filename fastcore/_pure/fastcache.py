@@ -117,7 +117,11 @@ class FastCache:
             expires_kind: int = 0, expires_value: int = 0, probes: tuple = (),
             links: bytes = b"", peer_rule: bytes = b"", variants: tuple = (),
             ctime_ns: int = 0, upgrade: bytes = b"", env_checks: tuple = (),
-            deps: tuple = (), host_need: int = 0) -> bool:
+            deps: tuple = (), host_need: int = 0, neg: tuple | None = None) -> bool:
+        if neg is not None:
+            # a negotiated answer (src/fc_negkey.h): the twin does not hold one, so the
+            # Python path negotiates each such request
+            return False
         if expires_kind not in (0, 1, 2):
             raise ValueError("expires_kind is 0, 1 or 2")
         room = len(upgrade) + UPG_ROOM if upgrade else 0
@@ -245,7 +249,10 @@ class FastCache:
         got = parse(self, head)
         return isinstance(got, tuple) and got[0] == len(head)
 
-    def lookup(self, addr_key: int, host: bytes | None, target: bytes) -> dict | None:
+    def lookup(self, addr_key: int, host: bytes | None, target: bytes,
+               neg: tuple | None = None) -> dict | None:
+        """The entry as a dict, or None (`neg` as the C one takes it: the twin holds no
+        negotiated entry, so every entry it has answers any values)."""
         key, e = self._get(addr_key, host, target)
         if e is None:
             return None
@@ -255,7 +262,7 @@ class FastCache:
                     "expires": (e.exp_kind, e.exp_val), "probes": len(e.probes),
                     "fixed": e.fixed, "links": e.links, "peer_rule": e.peer,
                     "variants": tuple((k, m, len(b)) for k, m, b in e.variants),
-                    "upgrade": e.upgrade, "env_checks": len(e.env)}
+                    "upgrade": e.upgrade, "env_checks": len(e.env), "negotiated": False}
         finally:
             self._release(key, e, False)
 

@@ -32,6 +32,25 @@ CACHE_METHODS = frozenset(("GET", "HEAD"))
 # expectation), a byte range, and every conditional (If-*: the answer is not always 200).
 FULL_PATH_FIELDS = frozenset(("content-length", "transfer-encoding", "expect", "range"))
 CONDITIONAL_PREFIX = "if-"
+# The request fields mod_negotiation chooses with, in the order both caches keep their
+# values (src/fc_negkey.h); a Negotiate field (transparent negotiation) is never cached.
+NEG_FIELDS = ("accept", "accept-charset", "accept-encoding", "accept-language")
+NegValues = tuple[bytes | None, ...]
+
+
+def neg_values(headers: dict[str, str]) -> NegValues | None:
+    """The values (None: absent) of NEG_FIELDS as both caches compare them, or None when
+    no cached answer may be chosen by them (a Negotiate field)."""
+    if "negotiate" in headers:
+        return None
+    out: list[bytes | None] = []
+    for name in NEG_FIELDS:
+        v = headers.get(name)
+        try:
+            out.append(None if v is None else v.encode("latin-1"))
+        except UnicodeError:
+            return None
+    return tuple(out)
 
 
 def forces_full_path(name: str) -> bool:
@@ -86,6 +105,20 @@ FieldEdit = Callable[[CachedFields], "CachedFields | None"]
 
 
 @dataclass(frozen=True, slots=True)
+class VariantChoice:
+    """An answer chosen among variants by the request's NEG_FIELDS (mod_negotiation's
+    MultiViews): the values it was chosen by, and the fields the choice put in front of
+    the file's own (Vary, ...).  Set on the transaction by the module that chose."""
+
+    neg: NegValues
+    fields: tuple[Field, ...]
+
+    def prepend(self, f: CachedFields) -> CachedFields:
+        """The choice's fields first, as the handler sends them before the file's."""
+        return CachedFields(self.fields + f.head, f.tail, f.content_type)
+
+
+@dataclass(frozen=True, slots=True)
 class Contribution:
     """One module's (or the core's) share in a cacheable response: header lines it adds
     before the Connection field (`head`) or after it (`tail`, where the serializer puts
@@ -118,6 +151,9 @@ class Contribution:
     # 1: the answer logs the client's looked-up name (HostnameLookups On, %h): the engine
     # serves only a connection whose lookup was made (the first request of each makes it)
     host_need: int = 0
+    # the answer was chosen by these values of NEG_FIELDS (mod_negotiation): both caches
+    # answer only a request that sends the same
+    neg: NegValues | None = None
 
 
 # File-system tests an answer's producer made (txn.probes: mod_rewrite's -f/-d/-s/-x/-l
@@ -288,6 +324,7 @@ class CacheEntry:
     engine_checks: tuple[EngineCheck, ...] = ()  # the gates as the C engine runs them
     deps: tuple[DirDep, ...] = ()  # watched directories it rests on (both caches check)
     host_need: int = 0  # Contribution.host_need: the engine's only (the Python cache skips it)
+    neg: NegValues | None = None  # Contribution.neg: the request values it was chosen by
 
 
 @cache
@@ -402,6 +439,9 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
     else:
         engine_gated = not gates
     host_bound = any(c.host_bound for c in parts)
+    negs = {c.neg for c in parts if c.neg is not None}
+    if len(negs) > 1:
+        return None
     rules: list[bytes] = []
     for rule in (*txn.peer_rules, *(c.peer_rule for c in parts)):
         if rule is not None and rule not in rules:  # each walk's scope, once
@@ -418,7 +458,8 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
                       host=txn.headers_in.get("host") if host_bound else None,
                       links=encode_links(txn.link_checks), peer_rule=peer_rule,
                       variants=tuple(variants), upgrade=offers, engine_checks=engine_checks,
-                      deps=tuple(txn.deps), host_need=max(c.host_need for c in parts))
+                      deps=tuple(txn.deps), host_need=max(c.host_need for c in parts),
+                      neg=next(iter(negs), None))
 
 
 # the announcement as the edits see it on a connection's first answer (protocols.py)

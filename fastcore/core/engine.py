@@ -126,7 +126,7 @@ class Engine:
             return
         addr_key = self.addr_key(conn)
         host = req.headers.get("host")
-        key = (addr_key, host, req.target, e.ino, e.mtime_ns, e.ctime_ns, e.deps)
+        key = (addr_key, host, req.target, e.ino, e.mtime_ns, e.ctime_ns, e.deps, e.neg)
         tried = self.tried
         if key in tried:  # the engine refused it before: do not reopen the file per request
             return
@@ -153,7 +153,7 @@ class Engine:
                 ctime_ns=e.ctime_ns, upgrade=e.upgrade.encode("latin-1"),
                 env_checks=tuple((k.kind, k.name, k.pattern, k.options, k.icase)
                                  for k in e.engine_checks),
-                deps=e.deps, host_need=e.host_need)
+                deps=e.deps, host_need=e.host_need, neg=e.neg)
         except (OSError, ValueError, UnicodeError):
             pass  # not cacheable by the engine: the Python path keeps serving it
 

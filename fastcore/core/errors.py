@@ -100,6 +100,8 @@ def canned_message(status: int, method: str = "GET", location: str | None = None
     """The status-specific part of Apache's default error page."""
     m = _escape(method)
     loc = _escape(location or "")
+    if status == 300:  # the variant list alone (http_protocol.c, "variant-list")
+        return variants or ""
     if status in (301, 302, 307, 308):
         return f'<p>The document has moved <a href="{loc}">here</a>.</p>\n'
     if status == 303:

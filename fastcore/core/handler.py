@@ -392,16 +392,28 @@ class Handler:
         sub.env = {}
         return self.if_outcome(txn, sub, dc).dirconf
 
-    def entry_allowed(self, txn: Transaction) -> Callable[[str], bool]:
+    def entry_allowed(self, txn: Transaction,
+                      on_own: Callable[[], None] | None = None) -> Callable[[str], bool]:
         """Veto for listing entries and negotiation variants, as Apache's per-entry
         sub-request: the walk to the entry (a symlink without FollowSymLinks, a broken
-        .htaccess below) and the entry's own Require (<Files ".ht*"> Require all denied)."""
+        .htaccess below) and the entry's own Require (<Files ".ht*"> Require all denied).
+        `on_own` is called for an entry decided under a configuration of its own (not
+        the main request's), whose outcome may then rest on more than its name."""
         vhost = txn.vhost
         base = txn.uri_path[:txn.uri_path.rfind("/") + 1]
 
         def allowed(path: str) -> bool:
             dc = self.mapper.entry_allowed(vhost, path)
-            return dc is not None and self.entry_dc_allowed(txn, base, path, dc)
+            if dc is None:
+                if on_own is not None:
+                    on_own()
+                return False
+            edc = self.entry_dc(txn, base, path, dc)
+            if edc is txn.dirconf:  # request.c: the main request's own configuration
+                return True
+            if on_own is not None:
+                on_own()
+            return subrequest.allowed(self, txn, edc, path)
         return allowed
 
     def entry_dc_allowed(self, txn: Transaction, base: str, path: str, dc: DirConfig) -> bool:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastcore._pure.dirwatch import DirDep
     from fastcore.config.model import DirConfig, VirtualHost
-    from fastcore.core.cacheable import Probe
+    from fastcore.core.cacheable import Probe, VariantChoice
     from fastcore.core.client import ReqCtx
     from fastcore.core.connection import Connection
     from fastcore.core.linkcheck import LinkCheck
@@ -28,7 +28,8 @@ class Transaction:
                  "conn_status", "bytes_in", "bytes_out", "user", "handler", "error_depth",
                  "ctype", "cacheable", "request", "r_uri", "r_query", "mapped", "walk",
                  "handler_name", "encoding_fixup", "env", "response", "satisfy_any",
-                 "notes", "_ctx", "probes", "link_checks", "peer_rules", "deps")
+                 "notes", "_ctx", "probes", "link_checks", "peer_rules", "deps",
+                 "variant_choice")
 
     def __init__(self, conn: Connection, start: float) -> None:
         self.conn = conn
@@ -103,6 +104,8 @@ class Transaction:
         # file-system tests the answer rests on (cacheable.Probe: mod_rewrite's -f/-d...
         # conditions): a cached answer is valid while each comes out the same
         self.probes: list[Probe] = []
+        # the choice among variants a cacheable answer was made by (mod_negotiation)
+        self.variant_choice: VariantChoice | None = None
 
     @property
     def ctx(self) -> ReqCtx:

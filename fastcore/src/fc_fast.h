@@ -34,6 +34,7 @@
 #include "fc_symlink.h"
 #include "fc_ipmatch.h"
 #include "fc_vary.h"         /* Accept-Encoding variants (issue 13) */
+#include "fc_negkey.h"       /* answers chosen by negotiation (issue 12) */
 #include "fc_upgrade.h"      /* Protocols' Upgrade announcement (issue 13) */
 struct fc_envcheck_s;           /* SetEnvIf rules (fc_setenvif.h, included below) */
 static void fc_envchecks_free(struct fc_envcheck_s *c, int n);
@@ -96,6 +97,7 @@ typedef struct fc_fentry {
     int host_need;                     /* HostnameLookups On: the connection's name must be
                                         * looked up already (k->dns_level), for %h */
     int vhost_idx;                     /* fc_stats.h's index of vhost + 1 (0: not looked up) */
+    fc_negview *neg;                   /* negotiated: the request values it answers (fc_negkey.h) */
 } fc_fentry;
 
 typedef struct { int fd; int buffered; int bufidx; char *prog; size_t proglen; } fc_flog;
@@ -203,6 +205,7 @@ static void fc_entry_free(fc_fcache *c, fc_fentry *e) {
     free(e->deps);
     for (int i = 0; i < FC_NLV; i++) free(e->lv[i]);
     fc_probes_free(e->probes, e->nprobes); free(e->sline);
+    fc_neg_free(e->neg);
     free(e);
 }
 
@@ -227,21 +230,30 @@ static void fc_cache_clear(fc_fcache *c) {
     pthread_mutex_unlock(&c->mu);
 }
 
+static inline int fc_same_key(const fc_fentry *e, uint64_t h, int64_t ak, int has_host,
+                               const char *host, size_t hl, const char *t, size_t tl) {
+    return e->hash == h && e->addr_key == ak && e->has_host == has_host && e->hostlen == hl
+           && e->tlen == tl && memcmp(e->target, t, tl) == 0 && memcmp(e->host, host, hl) == 0;
+}
+
+/* The key's entry that may answer a request with these negotiation values (NULL: any
+ * entry of the key). */
 static fc_fentry *fc_find_locked(fc_fcache *c, uint64_t h, int64_t ak, int has_host,
-                                 const char *host, size_t hl, const char *t, size_t tl) {
+                                 const char *host, size_t hl, const char *t, size_t tl,
+                                 const fc_negview *nv) {
     for (fc_fentry *e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->next)
-        if (e->hash == h && e->addr_key == ak && e->has_host == has_host && e->hostlen == hl
-            && e->tlen == tl && memcmp(e->target, t, tl) == 0 && memcmp(e->host, host, hl) == 0)
+        if (fc_same_key(e, h, ak, has_host, host, hl, t, tl)
+            && (!e->neg || !nv || fc_neg_match(e->neg, nv)))
             return e;
     return NULL;
 }
 
-/* Returns a referenced entry or NULL. */
+/* Returns a referenced entry or NULL; nv: the request's negotiation values, or NULL. */
 static fc_fentry *fc_cache_get(fc_fcache *c, int64_t ak, int has_host, const char *host,
-                               size_t hl, const char *t, size_t tl) {
+                               size_t hl, const char *t, size_t tl, const fc_negview *nv) {
     uint64_t h = fc_key_hash(ak, has_host, host, hl, t, tl);
     pthread_mutex_lock(&c->mu);
-    fc_fentry *e = fc_find_locked(c, h, ak, has_host, host, hl, t, tl);
+    fc_fentry *e = fc_find_locked(c, h, ak, has_host, host, hl, t, tl, nv);
     if (e) e->refs++;
     pthread_mutex_unlock(&c->mu);
     return e;
@@ -255,11 +267,12 @@ static void fc_cache_release(fc_fcache *c, fc_fentry *e, int evict) {
 static int fc_cache_remove(fc_fcache *c, int64_t ak, int has_host, const char *host, size_t hl,
                            const char *t, size_t tl) {
     uint64_t h = fc_key_hash(ak, has_host, host, hl, t, tl);
+    int n = 0;
     pthread_mutex_lock(&c->mu);
-    fc_fentry *e = fc_find_locked(c, h, ak, has_host, host, hl, t, tl);
-    if (e) fc_unlink_locked(c, e);
+    for (fc_fentry *e; (e = fc_find_locked(c, h, ak, has_host, host, hl, t, tl, NULL)); n++)
+        fc_unlink_locked(c, e);  /* every negotiated answer of the target too */
     pthread_mutex_unlock(&c->mu);
-    return e != NULL;
+    return n != 0;
 }
 
 /* Read a whole small file (fd at offset 0) into memory. */
@@ -329,9 +342,19 @@ static void fc_cache_link(fc_fcache *c, fc_fentry *e) {
     e->hash = fc_key_hash(e->addr_key, e->has_host, e->host, e->hostlen, e->target, e->tlen);
     e->refs = 1;
     pthread_mutex_lock(&c->mu);
-    fc_fentry *old = fc_find_locked(c, e->hash, e->addr_key, e->has_host, e->host, e->hostlen,
-                                    e->target, e->tlen);
-    if (old) fc_unlink_locked(c, old);
+    /* the key's old answer goes; of negotiated answers, only the one for the same values
+     * (the others stay, FC_NEG_MAX at most: the oldest, last in the chain, goes first) */
+    fc_fentry *oldest = NULL;
+    int kept = 0;
+    for (fc_fentry *old = c->buckets[e->hash & (c->nbuckets - 1)], *nx; old; old = nx) {
+        nx = old->next;
+        if (!fc_same_key(old, e->hash, e->addr_key, e->has_host, e->host, e->hostlen,
+                         e->target, e->tlen))
+            continue;
+        if (e->neg && old->neg && !fc_neg_match(old->neg, e->neg)) { kept++; oldest = old; }
+        else fc_unlink_locked(c, old);
+    }
+    if (kept >= FC_NEG_MAX) fc_unlink_locked(c, oldest);
     if (c->count >= c->max_entries) {  /* bounded: drop everything (entries in use survive
                                         * until their senders release them) */
         for (size_t i = 0; i < c->nbuckets; i++)
@@ -496,7 +519,8 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         /* mod_ssl's checks (SNI against Host: 421; plain HTTP on a TLS port: 400) */
         return fc_fall(c, k, FC_FR_TLS_HOST);
     }
-    fc_fentry *e = fc_cache_get(c, k->addr_key, r->has_host, r->host, r->hostlen, r->target, r->tlen);
+    fc_fentry *e = fc_cache_get(c, k->addr_key, r->has_host, r->host, r->hostlen, r->target,
+                                r->tlen, &r->nv);
     if (!e) return fc_fall(c, k, FC_FR_NOT_CACHED);
     struct stat st;
     if (e->fixed && r->mlen != 3) {  /* a fixed answer (redirect) is GET's only */

@@ -122,6 +122,7 @@ typedef struct {
     int ka_sent;                            /* Connection lists keep-alive */
     const char *ae; size_t aelen; int nae;  /* Accept-Encoding and how many fields (fc_vary.h) */
     int nupg, upg_set;                      /* Upgrade fields, and a non-empty one (fc_upgrade.h) */
+    fc_negview nv;                          /* the fields negotiation reads (fc_negkey.h) */
 } fc_req;
 
 /* %{name}i: the field's value (repeats joined with ", "), escaped; "-" when absent/empty */

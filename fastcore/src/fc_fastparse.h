@@ -111,7 +111,7 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
         return -1;
     r->proto = q + 1; r->plen = 8;
     int v11 = q[8] == '1';
-    int conn_close = 0, conn_ka = 0;
+    int conn_close = 0, conn_ka = 0, nf;
     size_t nfields = 0, vtotal = 0;
     const char *f = eol + 2;
     r->fields = f;
@@ -145,6 +145,10 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
             fc_conn_tokens(v, (size_t)(ve - v), &conn_close, &conn_ka);
         } else if (nl == 15 && fc_ieq(nm, nl, "accept-encoding", 15)) {
             r->ae = v; r->aelen = (size_t)(ve - v); r->nae++;  /* fc_vary.h picks with it */
+            r->nv.v[2] = v; r->nv.l[2] = (size_t)(ve - v); r->nv.n[2]++;
+        } else if ((nf = fc_neg_field(nm, nl)) != -1) {  /* fc_negkey.h */
+            if (nf == -2) r->nv.negotiate++;
+            else { r->nv.v[nf] = v; r->nv.l[nf] = (size_t)(ve - v); r->nv.n[nf]++; }
         } else if (nl == 7 && fc_ieq(nm, nl, "upgrade", 7)) {
             r->nupg++; if (ve > v) r->upg_set = 1;  /* no announcement (fc_upgrade.h) */
         }

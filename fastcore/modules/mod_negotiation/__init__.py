@@ -6,7 +6,8 @@ from fastcore.modules.mod_negotiation.config import (
     NegotiationServer,
     directives,
 )
-from fastcore.modules.mod_negotiation.hooks import HOOKS
+from fastcore.modules.mod_negotiation.hooks import HOOKS, cache_contribution
 
 MODULE = ModuleSpec(NAME, directives, dir_record=NegotiationDir,
-                    server_record=NegotiationServer, hooks=HOOKS)
+                    server_record=NegotiationServer, hooks=HOOKS,
+                    cache_contribution=cache_contribution)

@@ -19,6 +19,7 @@ import stat as _stat
 from collections.abc import Callable
 from typing import Any
 
+from fastcore.core.cacheable import PROBE_IDENTITY, Probe, probe_of
 from fastcore.modules.mod_negotiation.config import mime_of
 from fastcore.modules.mod_negotiation.parse import (  # noqa: F401  (re-exported API)
     CGI_MAGIC_TYPE,
@@ -118,9 +119,12 @@ def _exceptions_match(request_name: str, exceptions: list[str]) -> bool:
 
 
 def read_types_multi(dir_path: str, name: str, dirconf: Any, mime: Mime,
-                     allowed: Callable[[str], bool] | None, accept_encoding: str | None = None
+                     allowed: Callable[[str], bool] | None, accept_encoding: str | None = None,
+                     seen: list[Probe] | None = None
                      ) -> tuple[list[Variant], bool, str | None]:
     """Variants for `name` in `dir_path`: (variants, any file matched, type map path).
+    `seen`, when given, receives each variant's identity as it was read (a cached choice
+    holds while they stay the same: the smaller content length breaks ties).
 
     Each variant's encoding is what Apache's per-variant sub-request ends up with, i.e.
     after mod_negotiation's own fixup (`x-gzip` becomes `gzip` when the client asked
@@ -157,6 +161,8 @@ def read_types_multi(dir_path: str, name: str, dirconf: Any, mime: Mime,
             return [], True, full
         v = Variant(file_name=entry, path=full, bytes=st.st_size,
                     has_handler=has_handler(entry, dirconf))
+        if seen is not None:
+            seen.append(probe_of(full, PROBE_IDENTITY, st))
         ct = ctype
         if charset and "charset=" not in ct.lower():
             ct = f"{ct}; charset={charset}"
@@ -170,7 +176,8 @@ def read_types_multi(dir_path: str, name: str, dirconf: Any, mime: Mime,
 
 def multiviews(dir_path: str, name: str, req_headers: Headers, dirconf: Any, mime: Mime, *,
                method: str = "GET", path_info: bool = False,
-               allowed: Callable[[str], bool] | None = None) -> NegotiationResult | None:
+               allowed: Callable[[str], bool] | None = None,
+               seen: list[Probe] | None = None) -> NegotiationResult | None:
     """MultiViews for a request whose file `dir_path/name` does not exist.
 
     None: no file `name.*` at all (the caller answers 404 or goes on).  Raises
@@ -178,10 +185,14 @@ def multiviews(dir_path: str, name: str, req_headers: Headers, dirconf: Any, mim
     "None could be negotiated"), NotAcceptable (406) / MultipleChoices (300).
     `allowed(path)` lets the caller veto a variant (access control, symlink Options) the
     way Apache's per-variant sub-request does; by default every regular file counts.
+    `seen` as read_types_multi's; it is cleared when a type map answers.
     """
     variants, anymatch, typemap_path = read_types_multi(dir_path, name, dirconf, mime, allowed,
-                                                        req_headers.get("accept-encoding"))
+                                                        req_headers.get("accept-encoding"),
+                                                        seen)
     if typemap_path is not None:
+        if seen is not None:
+            seen.clear()  # the map's content decides: not a choice a cache may recall
         from fastcore.modules.mod_negotiation import typemap
         res = typemap.resolve(typemap_path, req_headers, dirconf, mime, method=method,
                               path_info=path_info)

@@ -5,13 +5,22 @@ selection.py; type maps are typemap.py."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastcore._ext import load
-from fastcore.config.model import OPT_MULTI, DirConfig
+from fastcore.config.model import OPT_MULTI, OPT_SYM_LINKS, OPT_SYM_OWNER, DirConfig
 from fastcore.core import conditional as C
 from fastcore.core import static as S
 from fastcore.core import subrequest
+from fastcore.core.cacheable import (
+    NOTHING,
+    CacheInfo,
+    Contribution,
+    Probe,
+    VariantChoice,
+    neg_values,
+)
 from fastcore.core.mapping import normalize
 from fastcore.core.phases import DECLINED, FIXUPS, HANDLER, OK, Hook, HookResult
 from fastcore.core.request import HttpError
@@ -75,9 +84,11 @@ def negotiated(core: Handler, txn: Transaction, filename: str, dc: DirConfig,
     """MultiViews or a type map.  With path info the choice is made (not
     transparently) and then refused by the default handler: 404 carrying the Vary
     (and HTTP/1.0 Expires) of the negotiation, as Apache answers."""
+    was_cacheable = txn.cacheable
     txn.cacheable = False  # chosen among variants (and by the request's Accept*)
     hd = HeaderView(txn.headers_in)
     vdc: DirConfig | None = None
+    recall: Recall | None = None
     try:
         if typemap:
             res = tm.resolve(filename, hd, dc, core.mime, method=txn.method,
@@ -94,9 +105,12 @@ def negotiated(core: Handler, txn: Transaction, filename: str, dc: DirConfig,
                     return core.error(txn, denied, dirconf=dc)
         else:
             d, name = os.path.split(filename)
+            recall = Recall.begin(core, txn, d, dc, was_cacheable and not path_info)
             found = multiviews(d, name, hd, dc, core.mime, method=txn.method,
                                path_info=bool(path_info),
-                               allowed=core.entry_allowed(txn))
+                               allowed=core.entry_allowed(
+                                   txn, None if recall is None else recall.lose),
+                               seen=None if recall is None else recall.seen)
             if found is None:
                 return None
             res = found
@@ -146,11 +160,59 @@ def negotiated(core: Handler, txn: Transaction, filename: str, dc: DirConfig,
     except OSError:
         return core.error(txn, 404, dirconf=dc)
     txn.filename = res.path  # the variant, as Apache's fast internal redirect leaves it
+    if recall is not None:
+        recall.keep(txn, res.path, extra)
     if vdc is not None:
         txn.dirconf = vdc
         return core.default_handler(txn, res.path, st, "", vdc, extra, vlv=vlv)
     return core.default_handler(txn, res.path, st, "", dc, extra,
                                 (ctype, res.language, res.encoding), vlv)
+
+
+@dataclass(slots=True)
+class Recall:
+    """What lets the caches recall a MultiViews choice instead of making it again: the
+    directory watched before it was listed (its names), each variant's identity as read
+    (sizes break ties), and no variant decided under a configuration of its own (whose
+    Require could depend on the client).  Symlink checks are per-walk work the caches
+    cannot repeat for the variants, so only FollowSymLinks without SymLinksIfOwnerMatch
+    qualifies."""
+
+    seen: list[Probe] = field(default_factory=list)
+    static: bool = True
+
+    @staticmethod
+    def begin(core: Handler, txn: Transaction, d: str, dc: DirConfig, may: bool
+              ) -> Recall | None:
+        opts = dc.options or 0
+        if not may or not opts & OPT_SYM_LINKS or opts & OPT_SYM_OWNER \
+                or neg_values(txn.headers_in) is None:
+            return None
+        if not core.mapper.watched(d, txn.deps):  # before the listing is read
+            return None
+        return Recall()
+
+    def lose(self) -> None:
+        self.static = False
+
+    def keep(self, txn: Transaction, chosen: str, extra: list[tuple[str, str]]) -> None:
+        """The answer may be cached, chosen by the request's values of NEG_FIELDS."""
+        neg = neg_values(txn.headers_in)
+        if not self.static or not self.seen or neg is None:
+            return
+        txn.cacheable = True
+        txn.probes.extend(p for p in self.seen if p.path != chosen)
+        txn.variant_choice = VariantChoice(neg, tuple(extra))
+
+
+def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
+                       ) -> Contribution:
+    """A recalled choice: answered only for the same values of NEG_FIELDS, with the
+    choice's fields (Vary, ...) in front of the file's, before mod_headers edits them."""
+    ch = txn.variant_choice
+    if ch is None or served is None:
+        return NOTHING
+    return Contribution(neg=ch.neg, edit=ch.prepend)
 
 
 def redirect_target(core: Handler, txn: Transaction, path: str, rel_uri: str
