@@ -73,7 +73,8 @@ cdef extern from "fc_fast.h" nogil:
         size_t l[4]
         int n[4]
         int negotiate
-    fc_negview *fc_neg_copy(const char **v, const size_t *l, const int *present)
+        int proto
+    fc_negview *fc_neg_copy(const char **v, const size_t *l, const int *present, int proto)
     void fc_neg_free(fc_negview *k)
     ctypedef struct fc_fentry:
         int64_t addr_key

@@ -49,14 +49,20 @@ cdef char *_dupb(bytes b) except? NULL:
 include "_dirwatch.pxi"  # issue 12: DirWatch, dirwatch(), _set_deps
 
 
+cdef dict _NEG_PROTO = {None: 0, b"HTTP/1.1": 1, b"HTTP/1.0": 2}
+
+
 cdef fc_negview *_neg_view(tuple neg) except NULL:
-    """The C copy of put()'s `neg`: four values, bytes or None (absent)."""
+    """The C copy of put()'s `neg`: four values, bytes or None (absent), then the
+    protocol the answer is for (b"HTTP/1.1", b"HTTP/1.0"; None: both)."""
     cdef const char *v[4]
     cdef size_t l[4]
     cdef int present[4]
     cdef int i
-    if len(neg) != FC_NEG_FIELDS:
-        raise ValueError("neg holds the values of 4 fields")
+    if len(neg) != FC_NEG_FIELDS + 1:
+        raise ValueError("neg holds the values of 4 fields and a protocol")
+    if neg[4] not in _NEG_PROTO:
+        raise ValueError("neg's protocol is b'HTTP/1.1', b'HTTP/1.0' or None")
     for i in range(4):
         present[i] = neg[i] is not None
         if present[i]:
@@ -65,7 +71,7 @@ cdef fc_negview *_neg_view(tuple neg) except NULL:
         else:
             v[i] = NULL
             l[i] = 0
-    cdef fc_negview *k = fc_neg_copy(v, l, present)
+    cdef fc_negview *k = fc_neg_copy(v, l, present, _NEG_PROTO[neg[4]])
     if k == NULL:
         raise MemoryError()
     return k
@@ -150,14 +156,15 @@ cdef class FastCache:
         host_need: 1 when the answer logs a looked-up name (HostnameLookups On): only a
         connection whose lookup was made (FastConn.dns_level) is served.  neg: for an
         answer mod_negotiation chose, the values (bytes, None when absent) of Accept,
-        Accept-Charset, Accept-Encoding and Accept-Language it chose with: only a
-        request with the same values is answered (src/fc_negkey.h)."""
+        Accept-Charset, Accept-Encoding and Accept-Language it chose with, then the
+        protocol it is for (b"HTTP/1.1", b"HTTP/1.0", None: both): only a request with
+        the same values is answered (src/fc_negkey.h)."""
         cdef fc_fentry *e
         cdef int rc, i
         cdef fc_variant *vp
         cdef fc_envcheck *ck
-        if expires_kind not in (0, 1, 2):
-            raise ValueError("expires_kind is 0, 1 or 2")
+        if expires_kind not in (0, 1, 2, 3):
+            raise ValueError("expires_kind is 0, 1, 2 or 3")
         room = len(upgrade) + FC_UPG_ROOM if upgrade else 0
         if len(mid) + len(ctype_line) + self.c.server_len + 120 + room + (
                 FC_EXP_MAX if expires_kind else 0) > FC_HDR_MAX:

@@ -122,8 +122,8 @@ class FastCache:
             # a negotiated answer (src/fc_negkey.h): the twin does not hold one, so the
             # Python path negotiates each such request
             return False
-        if expires_kind not in (0, 1, 2):
-            raise ValueError("expires_kind is 0, 1 or 2")
+        if expires_kind not in (0, 1, 2, 3):
+            raise ValueError("expires_kind is 0, 1, 2 or 3")
         room = len(upgrade) + UPG_ROOM if upgrade else 0
         if len(mid) + len(ctype_line) + len(self.server_line) + 120 + room + (
                 EXP_MAX if expires_kind else 0) > HDR_MAX:

@@ -34,13 +34,15 @@ FULL_PATH_FIELDS = frozenset(("content-length", "transfer-encoding", "expect", "
 CONDITIONAL_PREFIX = "if-"
 # The request fields mod_negotiation chooses with, in the order both caches keep their
 # values (src/fc_negkey.h); a Negotiate field (transparent negotiation) is never cached.
+# NegValues: those values (None: absent), then the protocol the answer is for
+# (b"HTTP/1.1" or b"HTTP/1.0": a type map's HTTP/1.0 answer has Expires), None for both.
 NEG_FIELDS = ("accept", "accept-charset", "accept-encoding", "accept-language")
 NegValues = tuple[bytes | None, ...]
 
 
-def neg_values(headers: dict[str, str]) -> NegValues | None:
-    """The values (None: absent) of NEG_FIELDS as both caches compare them, or None when
-    no cached answer may be chosen by them (a Negotiate field)."""
+def neg_values(headers: dict[str, str], proto: bytes | None = None) -> NegValues | None:
+    """The values (None: absent) of NEG_FIELDS as both caches compare them, with the
+    protocol, or None when no cached answer may be chosen by them (a Negotiate field)."""
     if "negotiate" in headers:
         return None
     out: list[bytes | None] = []
@@ -50,7 +52,14 @@ def neg_values(headers: dict[str, str]) -> NegValues | None:
             out.append(None if v is None else v.encode("latin-1"))
         except UnicodeError:
             return None
-    return tuple(out)
+    return (*out, proto)
+
+
+def neg_answers(neg: NegValues, headers: dict[str, str], proto_num: int) -> bool:
+    """Whether an answer chosen by `neg` answers a request with these fields."""
+    if neg[-1] is not None and (neg[-1] == b"HTTP/1.1") != (proto_num >= 1001):
+        return False
+    return neg_values(headers) == (*neg[:-1], None)
 
 
 def forces_full_path(name: str) -> bool:
@@ -112,6 +121,7 @@ class VariantChoice:
 
     neg: NegValues
     fields: tuple[Field, ...]
+    expiry: Expiry | None = None  # per-hit fields (a type map's HTTP/1.0 Expires)
 
     def prepend(self, f: CachedFields) -> CachedFields:
         """The choice's fields first, as the handler sends them before the file's."""
@@ -255,7 +265,8 @@ def variant_for(entry: CacheEntry, accept_encoding: str | None) -> Variant | Non
 
 # Expiry kinds, the same numbers in C (src/fc_expires.h): none, "access plus N seconds"
 # (value: N), a fixed instant (value: microseconds since the epoch, "modification plus").
-EXPIRES_NONE, EXPIRES_ACCESS, EXPIRES_AT = 0, 1, 2
+# EXPIRES_DATE: Expires equal to Date, alone (a type map's HTTP/1.0 answer: r->no_cache)
+EXPIRES_NONE, EXPIRES_ACCESS, EXPIRES_AT, EXPIRES_DATE = 0, 1, 2, 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,8 +274,8 @@ class Expiry:
     """mod_expires' fields as a rule over the answer's time, not as bytes: an access-based
     Expires moves with each request and a modification-based max-age counts down."""
 
-    kind: int   # EXPIRES_ACCESS or EXPIRES_AT
-    value: int  # seconds after the request, or the instant in microseconds
+    kind: int   # EXPIRES_ACCESS, EXPIRES_AT or EXPIRES_DATE
+    value: int  # seconds after the request, or the instant in microseconds (DATE: 0)
 
 
 def expiry_times(kind: int, value: int, now_us: int) -> tuple[int, int]:
@@ -282,6 +293,8 @@ def expiry_fields(kind: int, value: int, now_us: int) -> bytes:
     if kind == EXPIRES_NONE:
         return b""
     max_age, at = expiry_times(kind, value, now_us)
+    if kind == EXPIRES_DATE:
+        return b"Expires: %s\r\n" % _sf.http_date(at)
     return b"Cache-Control: max-age=%d\r\nExpires: %s\r\n" % (max_age, _sf.http_date(at))
 
 
@@ -404,6 +417,8 @@ def entry_for(txn: Transaction, served: CacheInfo, target: str,
         return None
     ctype = served.ctype
     expiry = None
+    if sum(c.expiry is not None for c in parts) > 1:
+        return None  # two shares' per-hit fields: which one Apache keeps is not ours
     for c in parts:
         if c.content_type is not None:
             ctype = c.content_type

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from fastcore._ext import load
 from fastcore.config.model import VirtualHost
-from fastcore.core.cacheable import CacheEntry, CacheInfo, entry_for, neg_values, probes_hold
+from fastcore.core.cacheable import CacheEntry, CacheInfo, entry_for, neg_answers, probes_hold
 from fastcore.core.request import Request
 from fastcore.core.transaction import Transaction
 
@@ -118,7 +118,7 @@ class ResponseCache:
                 e.deps and not _dirwatch.valid(e.deps)):  # a .htaccess changed there
             self.entries.pop(key, None)
             return None
-        if e.neg is not None and neg_values(req.headers) != e.neg:
+        if e.neg is not None and not neg_answers(e.neg, req.headers, req.proto_num):
             return None  # another client's choice among the variants (not stale)
         if e.host_bound and req.headers.get("host") != e.host:
             return None  # another Host spelling of the vhost: its own outcome (not stale)

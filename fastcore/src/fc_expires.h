@@ -16,6 +16,7 @@
 #define FC_EXP_NONE 0
 #define FC_EXP_ACCESS 1
 #define FC_EXP_AT 2
+#define FC_EXP_DATE 3            /* Expires equal to Date alone (a type map's r->no_cache) */
 #define FC_EXP_MAX 96            /* longest "Cache-Control: ...\r\nExpires: ...\r\n" */
 
 static __thread int64_t fc_exp_sec = INT64_MIN;
@@ -23,8 +24,8 @@ static __thread char fc_exp_date[32];
 
 /* Write the fields for a request at now_us into out (FC_EXP_MAX bytes); returns length. */
 static size_t fc_expiry_fields(int kind, int64_t value, int64_t now_us, char *out) {
-    if (kind != FC_EXP_ACCESS && kind != FC_EXP_AT) return 0;
-    int64_t at_us = kind == FC_EXP_ACCESS ? now_us + value * 1000000LL : value;
+    if (kind != FC_EXP_ACCESS && kind != FC_EXP_AT && kind != FC_EXP_DATE) return 0;
+    int64_t at_us = kind == FC_EXP_AT ? value : now_us + value * 1000000LL;
     if (at_us < now_us) at_us = now_us;
     int64_t age = (at_us - now_us) / 1000000LL;
     int64_t at = at_us / 1000000LL;   /* both non-negative here: truncation is floor */
@@ -33,6 +34,12 @@ static size_t fc_expiry_fields(int kind, int64_t value, int64_t now_us, char *ou
         fc_exp_sec = at;
     }
     char *o = out;
+    if (kind == FC_EXP_DATE) {
+        memcpy(o, "Expires: ", 9); o += 9;
+        memcpy(o, fc_exp_date, 29); o += 29;
+        memcpy(o, "\r\n", 2); o += 2;
+        return (size_t)(o - out);
+    }
     memcpy(o, "Cache-Control: max-age=", 23); o += 23;
     char digits[24];
     int nd = 0;

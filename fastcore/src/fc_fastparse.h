@@ -157,6 +157,7 @@ static long fc_parse(const fc_fcache *c, const char *p, size_t n, fc_req *r) {
     if (v11 && !r->has_host) return -1;
     if (!r->has_host) { r->host = ""; r->hostlen = 0; }
     r->http11 = v11;  /* keep or close: fc_keepalive (fc_keepalive.h) */
+    r->nv.proto = v11 ? 1 : 2;
     r->close_token = conn_close;
     r->ka_sent = conn_ka;
     return (long)r->headlen;

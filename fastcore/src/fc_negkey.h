@@ -25,6 +25,9 @@
 typedef struct {
     const char *v[FC_NEG_FIELDS]; size_t l[FC_NEG_FIELDS]; int n[FC_NEG_FIELDS];
     int negotiate;                     /* Negotiate fields in the request */
+    int proto;                         /* a request: 1 HTTP/1.1, 2 HTTP/1.0; an entry: the
+                                        * one it answers, 0 both (a type map's HTTP/1.0
+                                        * answer has Expires, its HTTP/1.1 one has not) */
 } fc_negview;
 
 static inline int fc_neg_ieq(const char *a, const char *lower, size_t n) {
@@ -50,7 +53,7 @@ static inline int fc_neg_field(const char *nm, size_t nl) {
 /* Whether the request's values (want) are the entry's (have).  A stored view never has a
  * field twice nor a Negotiate field, so a request with either matches none. */
 static int fc_neg_match(const fc_negview *have, const fc_negview *want) {
-    if (want->negotiate) return 0;
+    if (want->negotiate || (have->proto && have->proto != want->proto)) return 0;
     for (int i = 0; i < FC_NEG_FIELDS; i++) {
         if (have->n[i] != want->n[i]) return 0;
         if (have->n[i] && (have->l[i] != want->l[i]
@@ -61,9 +64,11 @@ static int fc_neg_match(const fc_negview *have, const fc_negview *want) {
 
 /* An entry's own copy (its strings on the heap); NULL when out of memory. */
 static fc_negview *fc_neg_copy(const char *const v[FC_NEG_FIELDS],
-                               const size_t l[FC_NEG_FIELDS], const int present[FC_NEG_FIELDS]) {
+                               const size_t l[FC_NEG_FIELDS], const int present[FC_NEG_FIELDS],
+                               int proto) {
     fc_negview *k = (fc_negview *)calloc(1, sizeof *k);
     if (!k) return NULL;
+    k->proto = proto;
     for (int i = 0; i < FC_NEG_FIELDS; i++) {
         if (!present[i]) continue;
         char *d = (char *)malloc(l[i] + 1);

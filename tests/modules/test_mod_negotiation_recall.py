@@ -31,6 +31,7 @@ DocumentRoot "{root}"
 AddLanguage en .en
 AddLanguage fr .fr
 AddLanguage de .de
+AddHandler type-map .var
 <Directory "{root}">
   Options FollowSymLinks MultiViews
   AllowOverride None
@@ -159,3 +160,59 @@ def test_variants_added_removed_rewritten(site) -> None:
     (root / "tie.en.html").write_text("c" * 5)
     ap, fc = both(pair, "/tie", "en", "text/html, text/plain")
     assert fc[2] == ap[2] == b"c" * 5
+
+
+MAP = """URI: choice
+
+URI: choice.en.html
+Content-Type: text/html
+Content-Language: en
+
+URI: choice.fr.html
+Content-Type: text/html
+Content-Language: fr
+"""
+
+
+def test_type_map_recalled(site) -> None:
+    pair, root = site
+    (root / "choice.var").write_text(MAP)
+    (root / "choice.en.html").write_text("<p>map english</p>\n")
+    (root / "choice.fr.html").write_text("<p>map french</p>\n")
+    old = time.time() - 3600
+    for name in ("choice.var", "choice.en.html", "choice.fr.html"):
+        os.utime(root / name, (old, old))
+    time.sleep(1.1)  # a map changed within the last second is read again (its ctime)
+    port = pair.fastcore.port
+    for _ in range(2):
+        for lang in ("fr", "en", "fr;q=0.1, en;q=0.2", None):
+            ap, fc = both(pair, "/choice.var", lang)
+            assert fc == ap, lang
+    before = fastpath_hits(port)
+    assert [ask(port, "/choice.var", "fr")[2] for _ in range(4)] == [b"<p>map french</p>\n"] * 4
+    assert fastpath_hits(port) - before == (0 if PURE else 4)
+    # HTTP/1.0 gets Expires equal to Date from Apache's type-map handler (r->no_cache),
+    # HTTP/1.1 not: one recalled answer each
+    before = fastpath_hits(port)
+    orders = set()
+    for _ in range(3):
+        got = {}
+        for name, o in (("apache", pair.apache), ("fastcore", pair.fastcore)):
+            raw = raw_request(o.port, b"GET /choice.var HTTP/1.0\r\nAccept-Language: fr\r\n\r\n")
+            head = dict(line.split(": ", 1) for line in
+                        raw.partition(b"\r\n\r\n")[0].decode().split("\r\n")[1:])
+            assert head["Expires"] == head["Date"], name
+            got[name] = answer_fields(raw)
+            if name == "fastcore":  # made, then recalled: the same fields in the same order
+                orders.add(tuple(k for k, _ in got[name][1]))
+            got[name] = (got[name][0], sorted(k for k, _ in got[name][1]), got[name][2])
+        assert got["fastcore"] == got["apache"]
+        assert "Expires" not in dict(ask(port, "/choice.var", "fr")[1])
+    assert fastpath_hits(port) - before == (0 if PURE else 5)  # the first HTTP/1.0 one makes it
+    assert len(orders) == 1
+    # the map rewritten: the next request is chosen by the new map
+    st = os.stat(root / "choice.var")
+    (root / "choice.var").write_text(MAP.replace("URI: choice.fr.html", "URI: choice.en.html"))
+    os.utime(root / "choice.var", ns=(st.st_atime_ns, st.st_mtime_ns))  # even the same mtime
+    ap, fc = both(pair, "/choice.var", "fr")
+    assert fc == ap and fc[2] == b"<p>map english</p>\n"

@@ -14,12 +14,16 @@ from fastcore.core import conditional as C
 from fastcore.core import static as S
 from fastcore.core import subrequest
 from fastcore.core.cacheable import (
+    EXPIRES_DATE,
     NOTHING,
+    PROBE_IDENTITY,
     CacheInfo,
     Contribution,
+    Expiry,
     Probe,
     VariantChoice,
     neg_values,
+    take_probe,
 )
 from fastcore.core.mapping import normalize
 from fastcore.core.phases import DECLINED, FIXUPS, HANDLER, OK, Hook, HookResult
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
     from fastcore.core.transaction import Transaction
 
 _sf = load("sendfile")
+RECENT = 1.0  # seconds: core/static.py's weak-ETag window
 
 
 class HeaderView:
@@ -91,8 +96,12 @@ def negotiated(core: Handler, txn: Transaction, filename: str, dc: DirConfig,
     recall: Recall | None = None
     try:
         if typemap:
+            recall = Recall.begin(core, txn, "", dc, was_cacheable and not path_info)
+            if recall is not None:  # the map as it is before it is read
+                recall.see_map(take_probe(filename, PROBE_IDENTITY), txn.start_time)
             res = tm.resolve(filename, hd, dc, core.mime, method=txn.method,
-                             path_info=bool(path_info))
+                             path_info=bool(path_info),
+                             seen=None if recall is None else recall.seen)
             if path_info and txn.uri_path.endswith(path_info):
                 # mod_negotiation cuts the path info off r->uri before redirecting
                 txn.uri_path = txn.uri_path[:len(txn.uri_path) - len(path_info)]
@@ -103,6 +112,12 @@ def negotiated(core: Handler, txn: Transaction, filename: str, dc: DirConfig,
                 denied, vdc = redirect_target(core, txn, res.path, res.uri)
                 if denied is not None:
                     return core.error(txn, denied, dirconf=dc)
+                if recall is not None and (vdc is not txn.dirconf or os.path.dirname(
+                        res.path) != os.path.dirname(filename)):
+                    recall.lose()  # its own walk and access: more than the map decides
+            if recall is not None and res.http10_expires and not caches_negotiated(txn.vhost):
+                # HTTP/1.0 gets Expires (below), HTTP/1.1 not: one answer each
+                recall.proto = b"HTTP/1.1" if txn.proto_num >= 1001 else b"HTTP/1.0"
         else:
             d, name = os.path.split(filename)
             recall = Recall.begin(core, txn, d, dc, was_cacheable and not path_info)
@@ -164,9 +179,19 @@ def negotiated(core: Handler, txn: Transaction, filename: str, dc: DirConfig,
         recall.keep(txn, res.path, extra)
     if vdc is not None:
         txn.dirconf = vdc
-        return core.default_handler(txn, res.path, st, "", vdc, extra, vlv=vlv)
-    return core.default_handler(txn, res.path, st, "", dc, extra,
-                                (ctype, res.language, res.encoding), vlv)
+        return expires_last(core.default_handler(txn, res.path, st, "", vdc, extra, vlv=vlv))
+    return expires_last(core.default_handler(txn, res.path, st, "", dc, extra,
+                                             (ctype, res.language, res.encoding), vlv))
+
+
+def expires_last(r: Response) -> Response:
+    """An HTTP/1.0 type-map answer's Expires after the file's fields, where a cached
+    answer's per-hit fields go (Apache sends it after Content-Type: docs/compat.md)."""
+    for i, f in enumerate(r.headers):
+        if f[0] == "Expires":
+            r.headers.append(r.headers.pop(i))
+            break
+    return r
 
 
 @dataclass(slots=True)
@@ -180,29 +205,43 @@ class Recall:
 
     seen: list[Probe] = field(default_factory=list)
     static: bool = True
+    proto: bytes | None = None  # the protocol the answer is for (None: both)
 
     @staticmethod
-    def begin(core: Handler, txn: Transaction, d: str, dc: DirConfig, may: bool
+    def begin(core: Handler, txn: Transaction, listed: str, dc: DirConfig, may: bool
               ) -> Recall | None:
+        """A Recall when the answer may be cached; `listed`: the directory MultiViews
+        lists (watched now), "" for a type map (its own identity is probed)."""
         opts = dc.options or 0
         if not may or not opts & OPT_SYM_LINKS or opts & OPT_SYM_OWNER \
                 or neg_values(txn.headers_in) is None:
             return None
-        if not core.mapper.watched(d, txn.deps):  # before the listing is read
+        if listed and not core.mapper.watched(listed, txn.deps):  # before it is read
             return None
         return Recall()
 
     def lose(self) -> None:
         self.static = False
 
+    def see_map(self, probe: Probe, now: float) -> None:
+        """The type map's identity: it decides the choice, so a map changed within the
+        last second (a same-size rewrite in the same timestamp tick would keep the
+        identity) is read again next time, as a file with a weak ETag is."""
+        self.seen.append(probe)
+        if max(probe.mtime_ns, probe.ctime_ns) >= (now - RECENT) * 1e9:
+            self.lose()
+
     def keep(self, txn: Transaction, chosen: str, extra: list[tuple[str, str]]) -> None:
         """The answer may be cached, chosen by the request's values of NEG_FIELDS."""
-        neg = neg_values(txn.headers_in)
+        neg = neg_values(txn.headers_in, self.proto)
         if not self.static or not self.seen or neg is None:
             return
         txn.cacheable = True
         txn.probes.extend(p for p in self.seen if p.path != chosen)
-        txn.variant_choice = VariantChoice(neg, tuple(extra))
+        per_hit = [f for f in extra if f[0] == "Expires"]  # an HTTP/1.0 type map's
+        txn.variant_choice = VariantChoice(
+            neg, tuple(f for f in extra if f[0] != "Expires"),
+            Expiry(EXPIRES_DATE, 0) if per_hit else None)
 
 
 def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
@@ -212,7 +251,7 @@ def cache_contribution(txn: Transaction, dc: DirConfig, served: CacheInfo | None
     ch = txn.variant_choice
     if ch is None or served is None:
         return NOTHING
-    return Contribution(neg=ch.neg, edit=ch.prepend)
+    return Contribution(neg=ch.neg, edit=ch.prepend, expiry=ch.expiry)
 
 
 def redirect_target(core: Handler, txn: Transaction, path: str, rel_uri: str

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fastcore.core.cacheable import PROBE_IDENTITY, Probe, take_probe
 from fastcore.core.tokens import get_token, is_digits
 from fastcore.modules.mod_negotiation.config import mime_of
 from fastcore.modules.mod_negotiation.handler import (
@@ -220,19 +221,24 @@ def read_type_map(path: str) -> list[Variant]:
 
 
 def resolve(var_path: str, req_headers: Headers, dirconf: Any, mime: Mime, *,
-            method: str = "GET", path_info: bool = False) -> NegotiationResult:
+            method: str = "GET", path_info: bool = False,
+            seen: list[Probe] | None = None) -> NegotiationResult:
     """Negotiate over the type map at `var_path`.
 
     Raises NotAcceptable (406) / MultipleChoices (300) like multiviews(), and
     NegotiationError for a missing/unreadable map (404/403), a syntax error (500), a Body
     variant asked for with a method other than GET/HEAD/POST (405), or a transparent
     choice that is itself a type map (506, Apache's "variant also varies").
+    `seen`, when given, receives each URI variant's identity before negotiation reads its
+    size (a cached choice holds while they stay the same).
     """
     variants = read_type_map(var_path)
     map_dir = os.path.dirname(var_path)
     for v in variants:
         if v.body is None:
             v.path = os.path.normpath(os.path.join(map_dir, v.file_name))
+            if seen is not None:
+                seen.append(take_probe(v.path, PROBE_IDENTITY))
     neg = new_state(req_headers, dirconf, map_dir)
     neg.variants = variants
     # An empty map is no special case: negotiation finds no variant and answers 406.
