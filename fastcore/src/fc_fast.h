@@ -461,18 +461,14 @@ static int fc_conn_flush(fc_fcache *c, fc_fconn *k) {
 
 /* fc_stats.h records of a connection: the slot's (or, without one, the process's), and
  * the process's (for the cache's figures).  NULL without a scoreboard. */
-static inline fc_strec_t *fc_k_rec(fc_fconn *k) {
-    if (!k->sb) return NULL;
-    if (k->slot >= 0) return fc_sb_strec(k->sb, k->slot);
-    if (k->proc >= 0) return fc_sb_strec(k->sb, k->sb->global.server_limit
-                                                * k->sb->global.thread_limit + k->proc);
-    return NULL;
-}
 static inline fc_strec_t *fc_k_prec(fc_fconn *k) {
     if (!k->sb) return NULL;
     int tl = k->sb->global.thread_limit, n = k->sb->global.server_limit * tl;
     int p = k->slot >= 0 ? k->slot / tl : k->proc;
     return p >= 0 ? fc_sb_strec(k->sb, n + p) : NULL;
+}
+static inline fc_strec_t *fc_k_rec(fc_fconn *k) {
+    return k->sb && k->slot >= 0 ? fc_sb_strec(k->sb, k->slot) : fc_k_prec(k);
 }
 /* The cache's size and evictions, as this process last saw them (plain reads of its
  * counts: a gauge a scrape may see one request late). */
@@ -647,7 +643,8 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
     int rc = fc_conn_flush(c, k);
     k->requests++;
     /* access log (never lost: the line is written or buffered whatever the send did) */
-    if (e->log_set >= 0 && e->log_set < c->nsets) {
+    int logged = e->log_set >= 0 && e->log_set < c->nsets;
+    if (logged) {
         fc_logset *ls = &c->sets[e->log_set];
         x.dur_us = (long long)((fc_now() - start) * 1e6);
         fc_sbuf s = { k->line, 0, k->linecap, 0 };
@@ -659,17 +656,15 @@ static int fc_serve_one(fc_fcache *c, fc_fconn *k, fc_req *r, size_t hl) {
         }
         k->line = s.p; k->linecap = s.cap;
     }
-    if (k->sb && k->slot >= 0) {
-        double dur = fc_now() - start;
-        fc_sb_request_end_timed(k->sb, k->slot, body, dur);
-        fc_sb_set_status(k->sb, k->slot, keep ? 'K' : 'W');
-        fc_st_hit(c, k, e, rec, body, dur);
-    } else if (k->sb) {  /* served by a thread without a slot (the event listener) */
-        fc_sb_add(k->sb, FC_SB_ACCESSES, 1);
-        fc_sb_add(k->sb, FC_SB_BYTES, body);
-        /* the access log's clock reading when it took one */
-        double dur = (e->log_set >= 0 && e->log_set < c->nsets) ? x.dur_us / 1e6
-                                                                : fc_now() - start;
+    if (k->sb) {  /* one clock reading: the access log's %D when it took one */
+        double dur = logged ? x.dur_us / 1e6 : fc_now() - start;
+        if (k->slot >= 0) {
+            fc_sb_request_end_timed(k->sb, k->slot, body, dur);
+            fc_sb_set_status(k->sb, k->slot, keep ? 'K' : 'W');
+        } else {  /* served by a thread without a slot (the event listener) */
+            fc_sb_add(k->sb, FC_SB_ACCESSES, 1);
+            fc_sb_add(k->sb, FC_SB_BYTES, body);
+        }
         fc_st_hit(c, k, e, rec, body, dur);
     }
     if (!body) fc_cache_release(c, e, 0);
