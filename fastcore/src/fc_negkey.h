@@ -19,7 +19,7 @@
 #include <string.h>
 
 #define FC_NEG_FIELDS 4   /* accept, accept-charset, accept-encoding, accept-language */
-#define FC_NEG_MAX 8      /* entries per target */
+#define FC_NEG_MAX 16     /* entries per target (browsers send a few dozen Accept* sets) */
 
 /* The values of the four fields: n[i] is how many times field i came (an entry: 0 or 1). */
 typedef struct {

@@ -15,7 +15,7 @@ from support.twins import IMPLEMENTATIONS
 from support.wire import SERVER, recv_response
 
 C = next(i for i in IMPLEMENTATIONS if i.id != "pure")
-FC_NEG_MAX = 8
+FC_NEG_MAX = 16
 
 
 @pytest.fixture
