@@ -104,6 +104,17 @@ def test_recalled_choices_match_apache(site) -> None:
                 assert fc == ap, (lang, accept)
                 exact = ask(pair.fastcore.port, "/page", lang, accept)
                 assert first.setdefault((lang, accept), exact) == exact  # same bytes, in order
+    # another method's choice is its own (POST: not transparent, no TCN): never recalled
+    # for a GET
+    for method in ("POST", "GET"):
+        raw = {}
+        for name, o in (("apache", pair.apache), ("fastcore", pair.fastcore)):
+            data = raw_request(o.port, f"{method} /page HTTP/1.1\r\nHost: localhost\r\n"
+                                       "Accept-Language: de\r\nContent-Length: 0\r\n"
+                                       "Connection: close\r\n\r\n".encode())
+            a = answer_fields(data)
+            raw[name] = (a[0], sorted(a[1]), a[2])
+        assert raw["fastcore"] == raw["apache"], method
     # a Negotiate field (transparent negotiation): Apache's list answer, never recalled
     for _ in range(2):
         ap, fc = both(pair, "/page", "fr", None, "Negotiate: trans\r\n")

@@ -213,7 +213,9 @@ class Recall:
         """A Recall when the answer may be cached; `listed`: the directory MultiViews
         lists (watched now), "" for a type map (its own identity is probed)."""
         opts = dc.options or 0
-        if not may or not opts & OPT_SYM_LINKS or opts & OPT_SYM_OWNER \
+        # another method's choice differs (cgi_q, transparency): only GET's and HEAD's
+        if not may or txn.method not in ("GET", "HEAD") or not opts & OPT_SYM_LINKS \
+                or opts & OPT_SYM_OWNER \
                 or neg_values(txn.headers_in) is None:
             return None
         if listed and not core.mapper.watched(listed, txn.deps):  # before it is read
