@@ -196,10 +196,10 @@ def expires_last(r: Response) -> Response:
 
 @dataclass(slots=True)
 class Recall:
-    """What lets the caches recall a MultiViews choice instead of making it again: the
-    directory watched before it was listed (its names), each variant's identity as read
-    (sizes break ties), and no variant decided under a configuration of its own (whose
-    Require could depend on the client).  Symlink checks are per-walk work the caches
+    """What lets the caches recall a choice instead of making it again: for MultiViews
+    the directory watched before it was listed (its names), for a type map the map's
+    identity; each variant's identity as read (sizes break ties), and no variant decided
+    under a configuration of its own (whose Require could depend on the client).  Symlink checks are per-walk work the caches
     cannot repeat for the variants, so only FollowSymLinks without SymLinksIfOwnerMatch
     qualifies."""
 
