@@ -5,7 +5,14 @@ directive in the harness's httpd.conf), a fresh server per run, then wrk -c32/-c
 on keep-alive connections from the first second: how many requests time out or fail while
 the parent starts the children, and the p99. Apache prefork and fastcore prefork in the
 same run, server on CPU 0 and wrk on CPU 1 (or, --unpinned, wherever the scheduler puts
-them):
+them).
+
+wrk 4.1 counts a timeout only when a late answer arrives: a client that is never
+answered during the run is not an error to wrk at all (and once wrk closes, the server
+may still accept it and answer its request into the void).  So the listening socket's
+accept queue is read shortly before the run ends (`ss -lnt`, Recv-Q): each connection
+still waiting there has had no answer, and counts as an error too; the "never answered"
+column is that count alone:
 
     python3 python/spawn_burst.py --rounds 3 --duration 4 [--unpinned]
 """
@@ -16,8 +23,10 @@ import dataclasses
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,14 +36,44 @@ SERVER_CPU, CLIENT_CPU = 0, 1
 CONNECTIONS = (32, 64, 256)
 
 
+QUEUE_PROBE_BEFORE_END = 0.3  # seconds before wrk's end that the accept queue is read
+
+
+@dataclasses.dataclass(frozen=True)
+class BurstResult:
+    """One run: wrk's figures, and how many of its clients were still unanswered (never
+    accepted) near its end."""
+
+    wrk: workloads.WrkResult
+    unanswered: int
+
+    @property
+    def errors(self) -> int:
+        return self.wrk.errors + self.unanswered
+
+
+def accept_queue(port: int) -> int:
+    """Connections waiting in the accept queue of the listener on 127.0.0.1:port."""
+    out = subprocess.run(["ss", "-Hlnt", f"( sport = :{port} )"], capture_output=True,
+                         text=True, timeout=10).stdout
+    return sum(int(line.split()[1]) for line in out.splitlines() if line.strip())
+
+
 def one_run(spec: servers.ServerSpec, docroot: str, conns: int, seconds: float,
-            pinned: bool) -> workloads.WrkResult:
+            pinned: bool) -> BurstResult:
     run = spec.start(docroot, SERVER_CPU if pinned else None)
+    queued: list[int] = []
+    probe = threading.Timer(seconds - QUEUE_PROBE_BEFORE_END,
+                            lambda: queued.append(accept_queue(run.port)))
     try:
         w = dataclasses.replace(next(x for x in workloads.WORKLOADS if x.key == "10k-ka"),
                                 connections=conns)
-        return workloads.run_wrk(w, run.port, seconds, CLIENT_CPU if pinned else None)
+        probe.start()
+        r = workloads.run_wrk(w, run.port, seconds, CLIENT_CPU if pinned else None)
+        probe.join()
+        return BurstResult(r, queued[0] if queued else conns)
     finally:
+        probe.cancel()
         run.stop()
         servers.cleanup(run)
 
@@ -55,17 +94,18 @@ def main() -> int:
     base = tempfile.mkdtemp(prefix="spawn-burst-")
     try:
         docroot = servers.make_docroot(base)
-        print("| clients | server | errors per run (median; each round) | p99 ms (median) "
-              "| req/s (median) |")
-        print("|---|---|---|---|---|")
+        print("| clients | server | errors per run (median; each round) | never answered "
+              "(each round) | p99 ms (median) | req/s (median) |")
+        print("|---|---|---|---|---|---|")
         for conns in a.connections:
             for spec in specs:
                 rs = [one_run(spec, docroot, conns, a.duration, not a.unpinned) for _ in range(a.rounds)]
                 errs = [r.errors for r in rs]
                 print(f"| {conns} | {spec.name} | {statistics.median(errs):g} "
                       f"({', '.join(str(e) for e in errs)}) | "
-                      f"{statistics.median(r.p99_ms for r in rs):,.0f} | "
-                      f"{statistics.median(r.rps for r in rs):,.0f} |", flush=True)
+                      f"{', '.join(str(r.unanswered) for r in rs)} | "
+                      f"{statistics.median(r.wrk.p99_ms for r in rs):,.0f} | "
+                      f"{statistics.median(r.wrk.rps for r in rs):,.0f} |", flush=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return 0

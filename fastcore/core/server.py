@@ -312,17 +312,20 @@ class HttpServer:
         return REGISTRY.read_limits(self.cfg, self.resolver.vhost_for(conn.local_addr(), None))
 
     def serve_blocking(self, fd: int, peer: tuple, slot: int = -1,
-                       hold: Callable[[Connection], bool] | None = None) -> None:
+                       hold: Callable[[Connection], bool] | None = None,
+                       answered: Callable[[], None] | None = None) -> None:
         """prefork/worker: serve one connection to the end, then close it.  Cache hits go
         through the engine's blocking keep-alive loop (no poll, no Python per request).
         hold: the MPM's holder, which takes a connection whose request head is not
-        complete (True) so that this worker is only ever busy with complete requests."""
+        complete (True) so that this worker is only ever busy with complete requests.
+        answered: called once, after the first request Python answered (prefork's
+        StartBoost)."""
         conn = Connection(self, fd, peer, slot, blocking=True)
         wait = conn.read_wait()
         # mod_remoteip's PROXY header is waited for with the whole Timeout: the holder
         # only ever takes a request head
         first = wait if not hold or conn.preface is not None else min(wait, HOLD_FIRST_WAIT)
-        self._drive(conn, WANT_READ, first, hold)
+        self._drive(conn, WANT_READ, first, hold, answered)
 
     def resume_blocking(self, conn: Connection, slot: int,
                         hold: Callable[[Connection], bool] | None = None) -> None:
@@ -334,7 +337,8 @@ class HttpServer:
         self._drive(conn, state, timeout, hold)
 
     def _drive(self, conn: Connection, state: int, timeout: float,
-               hold: Callable[[Connection], bool] | None) -> None:
+               hold: Callable[[Connection], bool] | None,
+               answered: Callable[[], None] | None = None) -> None:
         fd = conn.fd
         held = False
         try:
@@ -352,6 +356,9 @@ class HttpServer:
                         break
                     if rc == _fp.FALLBACK:  # Python answers the buffered request
                         state, timeout = conn.run(may_read=False)
+                        if answered is not None and conn.requests:
+                            answered()
+                            answered = None
                         continue
                     if rc == _fp.WANT_READ:  # a partial head, now in conn.buf
                         timeout = conn.read_wait()
@@ -372,6 +379,9 @@ class HttpServer:
                     conn.on_timeout()
                     break
                 state, timeout = conn.run()
+                if answered is not None and conn.requests:
+                    answered()
+                    answered = None
         finally:
             if not held:
                 conn.close()

@@ -197,7 +197,8 @@ class Arbiter:
             cfg=g.cfg, sizing=g.sizing, scoreboard=self.sb, server=g.server, mutex=g.mutex,
             listen_fds=self.listeners.fds(), listen_addrs=self.listeners.addrs(),
             reuseport=self.listeners.reuseport, index=index, generation=g.number,
-            errlog=self.errlog, proctable=self.proctable, nice=self.nice)
+            errlog=self.errlog, proctable=self.proctable, nice=self.nice,
+            start_boost=g.sizing.mpm == "prefork")
 
     def spawn_many(self, indices: list[int]) -> None:
         """Fork one child per slot index, back to back: everything is prepared first and

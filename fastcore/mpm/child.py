@@ -70,13 +70,14 @@ class ChildContext:
     on_exit: Callable[[], None] | None = None
     modules_at_fork: frozenset[str] | None = None  # set under AUDIT_IMPORTS_ENV only
     nice: int | None = None  # the server's nice value, under its boosted parent (priority.py)
+    start_boost: bool = False  # prefork: keep the parent's priority until the first answer
 
     # -- start-up --------------------------------------------------------------------
 
     def child_init(self) -> None:
         """After fork: signals, identity, the accept mutex and the HTTP server's child hook."""
         signal.pthread_sigmask(signal.SIG_BLOCK, CHILD_SIGNALS)  # already, after fork
-        if self.nice is not None:
+        if self.nice is not None and not self.start_boost:
             restore_child(self.nice)  # before any thread starts: threads inherit it
         for sig in CHILD_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)

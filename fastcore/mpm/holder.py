@@ -63,8 +63,9 @@ class HeadHolder:
         self.seq = itertools.count(1)
         self.next_wake = 0.0
         self.stopped = False
-        self.thread = threading.Thread(target=self._run, name="holder", daemon=True)
-        self.thread.start()
+        # started by the first hold: most children never hold anything, and a thread
+        # is about 70 copy-on-write page faults of a new child's start-up (priority.py)
+        self.thread: threading.Thread | None = None
 
     # -- any thread ------------------------------------------------------------------
 
@@ -106,7 +107,8 @@ class HeadHolder:
         with self.lock:  # a hold() from now on is refused; one before is in `held`
             self.stopped = True
         os.eventfd_write(self.efd, 1)
-        self.thread.join()
+        if self.thread is not None:
+            self.thread.join()
         self.ep.close()
         os.close(self.efd)
         conn = self.pop()  # given back while the thread stopped
@@ -131,6 +133,9 @@ class HeadHolder:
         with self.lock:
             if self.stopped and entry.conn is not None and not entry.linger:
                 return False
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="holder", daemon=True)
+                self.thread.start()
             self.held[entry.fd] = entry
             heapq.heappush(self.timers, (entry.deadline, entry.seq, entry.fd))
             earlier = entry.deadline < self.next_wake

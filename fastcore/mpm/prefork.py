@@ -9,6 +9,10 @@ Cached static files are served by the C engine's blocking keep-alive loop
 (HttpServer.serve_blocking -> FastConn.serve_blocking): read, stat, one send per request,
 the idle wait bounded by SO_RCVTIMEO instead of a poll, no Python per request.
 
+A child starts at its parent's raised priority and drops it once it has answered its first
+request (fastcore.mpm.priority.StartBoost), so a burst of new children is ready before
+the busy ones take the CPU back.
+
 Deliberate difference from httpd: a connection whose request head has not fully arrived
 is handed to the child's holder thread (fastcore.mpm.holder) and the child goes back to
 accepting; the holder gives it back once the head is complete.  So clients trickling
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING
 from fastcore._ext import load
 from fastcore.mpm.child import ChildContext
 from fastcore.mpm.holder import HeadHolder, resume
+from fastcore.mpm.priority import StartBoost
 
 if TYPE_CHECKING:
     pass
@@ -47,6 +52,7 @@ def run_child(ctx: ChildContext) -> int:
     limit = ctx.sizing.max_connections_per_child
     served = 0
     holder = HeadHolder(ctx, lambda: ctx.wake_fd(wake))  # a head complete: stop waiting
+    boost = StartBoost(ctx.nice) if ctx.start_boost and ctx.nice is not None else None
     while not ctx.stopping.is_set() and not ctx.outdated():
         sb.set_status(slot, "_")
         conn = holder.pop() if holder.ready else None
@@ -67,9 +73,13 @@ def run_child(ctx: ChildContext) -> int:
             ctx.stopping.set()  # this is the last one; exit after it
         sb.set_status(slot, "R")  # busy from accept on, as httpd's connection start
         try:
-            ctx.server.serve_blocking(fd, peer, slot, holder.hold)
+            ctx.server.serve_blocking(fd, peer, slot, holder.hold,
+                                      boost.release if boost is not None else None)
         except Exception:  # noqa: BLE001 - one bad connection never kills the child
             ctx.log_exception("serve_blocking")
+        if boost is not None:
+            boost.release()  # the first connection ended (or went to the holder) unanswered
+            boost = None
     sb.set_status(slot, "G")
     holder.finish(lambda conn: resume(ctx, conn, slot, holder.hold))  # what it still holds
     return ctx.finish()

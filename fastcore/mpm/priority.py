@@ -8,10 +8,18 @@ accept queues, a few milliseconds a second, so a started-as-root parent (httpd's
 case) lowers its nice value by PARENT_BOOST; each child puts its own back to the value the
 server was started with before it runs anything else (raising one's nice value needs no
 privilege). Unprivileged, nothing changes. docs/compat.md, "Spawning children".
+
+A prefork child keeps the parent's priority until it has answered its first request
+(StartBoost): when a burst of clients makes the parent start many children at once, the
+children already serving keep-alive clients would otherwise get the CPU the new ones need
+to become ready (about 6 ms each: copy-on-write faults and the first answer through
+Python), and the last clients would wait seconds for their first byte (BENCHMARKS.md,
+section 25).
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 PARENT_BOOST = 20
 
@@ -31,3 +39,25 @@ def restore_child(base: int) -> None:
     """In a child right after fork: the nice value the server was started with."""
     if os.getpriority(os.PRIO_PROCESS, 0) != base:
         os.setpriority(os.PRIO_PROCESS, 0, base)
+
+
+@dataclass
+class StartBoost:
+    """A prefork child's start-up at its parent's priority; release() once it has
+    answered (or given up) its first request."""
+
+    base: int  # the nice value the server was started with
+    active: bool = True
+
+    def release(self) -> None:
+        """Every thread of this process back to the base value (nice is per thread on
+        Linux, and the child's threads were started boosted); once."""
+        if not self.active:
+            return
+        self.active = False
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                if os.getpriority(os.PRIO_PROCESS, int(tid)) != self.base:
+                    os.setpriority(os.PRIO_PROCESS, int(tid), self.base)
+            except ProcessLookupError:  # a thread that has just ended
+                pass
