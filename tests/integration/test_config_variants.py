@@ -122,10 +122,11 @@ def _start_verdict(cmd: list[str], port: int, cwd: Path) -> tuple[bool, str]:
 def test_listen_one_socket_named_twice_at_start(tmp_path, first, second):
     """`apache2 -t` accepts two texts for one socket; starting is where Apache tells them
     apart: 127.0.0.1 and localhost fail the second bind, a wildcard and 0.0.0.0 share a
-    socket. fastcore starts (or not) the same way."""
-    port = free_port()
+    socket. fastcore starts (or not) the same way.  Each server has its own port: one
+    Apache had just released was once taken again before fastcore's bind."""
     verdicts = {}
     for name, cmd in (("apache", [APACHE]), ("fastcore", [sys.executable, "-m", "fastcore"])):
+        port = free_port()
         root = tmp_path / name
         (root / "run").mkdir(parents=True)
         conf = root / "httpd.conf"
