@@ -344,6 +344,9 @@ class HttpServer:
         try:
             poller = None
             while state != CLOSED:
+                if answered is not None and conn.requests:  # Python answered one
+                    answered()
+                    answered = None
                 if state == WANT_READ and conn.engine_idle():
                     rc = conn.engine_blocking(timeout)
                     if rc == _fp.TIMEOUT:
@@ -356,9 +359,6 @@ class HttpServer:
                         break
                     if rc == _fp.FALLBACK:  # Python answers the buffered request
                         state, timeout = conn.run(may_read=False)
-                        if answered is not None and conn.requests:
-                            answered()
-                            answered = None
                         continue
                     if rc == _fp.WANT_READ:  # a partial head, now in conn.buf
                         timeout = conn.read_wait()
@@ -379,9 +379,6 @@ class HttpServer:
                     conn.on_timeout()
                     break
                 state, timeout = conn.run()
-                if answered is not None and conn.requests:
-                    answered()
-                    answered = None
         finally:
             if not held:
                 conn.close()

@@ -37,8 +37,13 @@ def boost_parent() -> int:
 
 def restore_child(base: int) -> None:
     """In a child right after fork: the nice value the server was started with."""
-    if os.getpriority(os.PRIO_PROCESS, 0) != base:
-        os.setpriority(os.PRIO_PROCESS, 0, base)
+    _renice(0, base)
+
+
+def _renice(tid: int, base: int) -> None:
+    """One thread (0: the caller) to `base` (nice is per thread on Linux)."""
+    if os.getpriority(os.PRIO_PROCESS, tid) != base:
+        os.setpriority(os.PRIO_PROCESS, tid, base)
 
 
 @dataclass
@@ -57,7 +62,6 @@ class StartBoost:
         self.active = False
         for tid in os.listdir("/proc/self/task"):
             try:
-                if os.getpriority(os.PRIO_PROCESS, int(tid)) != self.base:
-                    os.setpriority(os.PRIO_PROCESS, int(tid), self.base)
+                _renice(int(tid), self.base)
             except ProcessLookupError:  # a thread that has just ended
                 pass

@@ -199,9 +199,9 @@ class Recall:
     """What lets the caches recall a choice instead of making it again: for MultiViews
     the directory watched before it was listed (its names), for a type map the map's
     identity; each variant's identity as read (sizes break ties), and no variant decided
-    under a configuration of its own (whose Require could depend on the client).  Symlink checks are per-walk work the caches
-    cannot repeat for the variants, so only FollowSymLinks without SymLinksIfOwnerMatch
-    qualifies."""
+    under a configuration of its own (whose Require could depend on the client).
+    Symlink checks are per-walk work the caches cannot repeat for the variants, so only
+    FollowSymLinks without SymLinksIfOwnerMatch qualifies."""
 
     seen: list[Probe] = field(default_factory=list)
     static: bool = True
