@@ -4,7 +4,7 @@
 #     from fastcore._fastpath cimport FastConn, fc_serve, FC_FALLBACK
 #     with nogil:
 #         rc = fc_serve(conn.cache.c_ptr(), &conn.k)
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint64_t
 from fastcore._scoreboard cimport fc_sb_t
 
 
@@ -152,26 +152,26 @@ cdef extern from "fc_fast.h" nogil:
         int draining
     ctypedef struct fc_fconn:
         int fd
-        int blocking
+        uint8_t blocking
         char *buf
         size_t start
         size_t len
-        int has_out
+        uint8_t has_out
         long requests
-        int closing
-        int eof
+        uint8_t closing
+        uint8_t eof
         char client[64]
-        size_t clientlen
+        uint8_t clientlen
         char *rhost
-        size_t rhostlen
-        int dns_level
-        int dns_confirmed
-        int remote_port
+        uint8_t rhostlen
+        uint8_t dns_level
+        uint8_t dns_confirmed
+        uint16_t remote_port
         int64_t addr_key
         fc_sb_t *sb
         int slot
         int proc
-        int reason
+        uint8_t reason
         double timeout
         double ka_timeout
 

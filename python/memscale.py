@@ -4,6 +4,7 @@ N connections open, prefork's marginal PSS per child, copy-on-write growth per r
 and an optional soak (memory sampled under load, written as a PNG plot).
 
     python3 python/memscale.py --connections 10000 --python-connections 1000
+    python3 python/memscale.py --connections-only --sizings fixed,2x4 --rounds 3
     python3 python/memscale.py --soak 600 --plot docs/bench/soak.png
 
 Each server runs the harness's shared configuration (harness/servers.py) with a long
@@ -11,6 +12,11 @@ KeepAliveTimeout and room for the connections; the client opens the connections 
 this process, each with one request answered, then holds them idle while the server's
 whole process tree is measured (PSS, /proc/PID/smaps_rollup). Per connection =
 (PSS with N open - PSS with none open, after the same warm-up) / N.
+
+Apache and fastcore run once per MPM sizing (--sizings): with httpd's spare rule the
+parent may add children while the connections arrive, which the figure per connection
+then carries; with a fixed number of children (nginx's two workers, gunicorn's 2 x 4) it
+measures the connections alone.
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,10 +37,36 @@ from harness import pss, report, servers, workloads  # noqa: E402
 from harness.servers import ServerSpec, Tuning  # noqa: E402
 
 HOLD = 300  # seconds of KeepAliveTimeout while connections are held
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """An MPM sizing for Apache and fastcore (peers with their own syntax run once)."""
+
+    key: str
+    what: str
+    tuning: Tuning
+    apache: bool = True  # Apache event is measured with it too
+
+
 # threaded MPMs: room for the held connections (event: 2 x 64 threads x factor 64)
 SCALE = Tuning(server_lines=("ServerLimit 4", "ThreadsPerChild 64", "ThreadLimit 64",
                              "MaxRequestWorkers 256", "AsyncRequestWorkerFactor 64",
                              "StartServers 2"))
+SIZINGS = {s.key: s for s in (
+    Sizing("spares", "ServerLimit 4: the parent may start spare children while the "
+           "connections arrive (httpd's rule)", SCALE),
+    Sizing("fixed", "two children of 64 threads and no more, as nginx's two workers",
+           Tuning(server_lines=("ServerLimit 2", "ThreadsPerChild 64", "ThreadLimit 64",
+                                "MaxRequestWorkers 128", "AsyncRequestWorkerFactor 128",
+                                "StartServers 2"))),
+    # Apache event is not run with it: in a trial it kept 9 of the 10,000 connections.
+    Sizing("2x4", "two children of 4 threads, the shape of gunicorn's gthread 2 x 4",
+           Tuning(server_lines=("ServerLimit 2", "ThreadsPerChild 4", "ThreadLimit 4",
+                                "MaxRequestWorkers 8", "AsyncRequestWorkerFactor 1500",
+                                "StartServers 2", "MinSpareThreads 1", "MaxSpareThreads 8")),
+           apache=False),
+)}
 REQUEST = b"GET /100.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
@@ -214,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="connections held for gunicorn and uvicorn")
     p.add_argument("--servers", default="fastcore-event,apache-event,nginx,gunicorn,uvicorn")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--sizings", default=",".join(SIZINGS),
+                   help=f"Apache/fastcore MPM sizings, comma-separated: {', '.join(SIZINGS)}")
+    p.add_argument("--connections-only", action="store_true",
+                   help="only the per-connection table (no prefork, copy-on-write or soak)")
     p.add_argument("--cow-requests", type=int, default=20000)
     p.add_argument("--soak", type=float, default=0.0, help="seconds of soak per server (0: none)")
     p.add_argument("--soak-every", type=float, default=10.0)
@@ -231,35 +267,51 @@ def main(argv: list[str] | None = None) -> int:
     os.chmod(base, 0o755)
     docroot = servers.make_docroot(base)
     names = args.servers.split(",")
-    specs = {s.name: replace(s, tuning=SCALE) for s in
+    specs = {s.name: s for s in
              [servers.fastcore_spec(m) for m in ("event", "worker", "prefork")]
              + servers.peer_specs() if s.name in names}
-    rows = []
+    sizings = [SIZINGS[k] for k in args.sizings.split(",")]
+    plan: list[tuple[str, ServerSpec, int]] = []  # (row label, spec, connections)
     for name, spec in specs.items():
-        n = args.python_connections if spec.kind in ("gunicorn", "uvicorn") else args.connections
-        runs = []
-        for _ in range(args.rounds):
+        if spec.kind in ("gunicorn", "uvicorn"):
+            plan.append((name, spec, args.python_connections))
+        elif spec.kind in ("fastcore", "apache"):
+            plan += [(f"{name} ({z.key})", replace(spec, tuning=z.tuning), args.connections)
+                     for z in sizings if z.apache or spec.kind == "fastcore"]
+        else:
+            plan.append((name, spec, args.connections))
+    runs: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in plan}
+    for _ in range(args.rounds):  # rounds interleaved: the machine drifts alike for all
+        for label, spec, n in plan:
             try:
-                runs.append(per_connection(spec, docroot, n))
+                runs[label].append(per_connection(spec, docroot, n))
             except Exception as e:  # noqa: BLE001 - a server that fails is a row, not a crash
-                print(f"{name}: {type(e).__name__}: {e}", flush=True)
-        if not runs:
-            rows.append([name, "failed"] + [""] * 5)
+                print(f"{label}: {type(e).__name__}: {e}", flush=True)
+            if runs[label]:
+                print(label, runs[label][-1], flush=True)
+    rows = []
+    for label, _, _ in plan:
+        got = runs[label]
+        if not got:
+            rows.append([label, "failed"] + [""] * 5)
             continue
-        per = statistics.median(r["per_conn_kib"] for r in runs)
-        last = runs[-1]
-        rows.append([name, f"{last['connections']:,}", f"{per:.1f}",
-                     f"{statistics.median(r['pss0_kib'] for r in runs) / 1024:.1f}",
-                     f"{statistics.median(r['pssn_kib'] for r in runs) / 1024:.1f}",
-                     f"{last['processes0']} -> {last['processes']}", str(len(runs))])
-        print(rows[-1], flush=True)
+        last = got[-1]
+        rows.append([label, f"{last['connections']:,}",
+                     f"{statistics.median(r['per_conn_kib'] for r in got):.2f}",
+                     f"{statistics.median(r['pss0_kib'] for r in got) / 1024:.1f}",
+                     f"{statistics.median(r['pssn_kib'] for r in got) / 1024:.1f}",
+                     f"{last['processes0']} -> {last['processes']}", str(len(got))])
     out = ["## Memory at scale", "", f"- Date: {started} - {report.now_utc()}",
            f"- Machine: {report.machine()}", f"- Command: `{cmdline}`",
-           f"- KeepAliveTimeout {HOLD}; Apache/fastcore: {', '.join(SCALE.server_lines)}; "
-           "nginx 2 workers x 8192 connections; gunicorn gthread 2x4; uvicorn 2 workers.",
-           "", report.table(["server", "idle keep-alive connections held", "KiB per connection "
-                             "(median)", "tree PSS MiB, none open", "tree PSS MiB, all open",
-                             "processes", "rounds"], rows)]
+           f"- KeepAliveTimeout {HOLD}; nginx 2 workers x 8192 connections; gunicorn gthread "
+           "2x4; uvicorn 2 workers. Apache and fastcore sizings:"]
+    out += [f"  - {z.key}: {z.what} ({', '.join(z.tuning.server_lines)})" for z in sizings]
+    out += ["", report.table(["server", "idle keep-alive connections held", "KiB per connection "
+                              "(median)", "tree PSS MiB, none open", "tree PSS MiB, all open",
+                              "processes", "rounds"], rows)]
+    if args.connections_only:
+        print("\n".join(out))
+        return 0
     pf = [s for s in (servers.fastcore_spec("prefork"),
                       next(x for x in servers.peer_specs() if x.name == "apache-prefork"))]
     mrows = []

@@ -7,7 +7,6 @@ path share them and unit tests need no sockets.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import re
 import stat as stmod
@@ -22,6 +21,7 @@ from fastcore.config.directives_http import (
     effective_limit,
 )
 from fastcore.config.model import DirConfig
+from fastcore.core.digests import sha1
 
 _sf = load("sendfile")
 http_date = _sf.http_date
@@ -55,7 +55,7 @@ def etag(st: os.stat_result, components: frozenset[str] | None, now: float,
 
 def file_digest(path: str) -> str | None:
     """base64(SHA-1(content)), as Apache's FileETag Digest; None if unreadable."""
-    h = hashlib.sha1()  # noqa: S324 - Apache's choice: an entity tag, not security
+    h = sha1()  # Apache's choice: an entity tag, not security
     try:
         with open(path, "rb") as f:
             while chunk := f.read(1 << 16):

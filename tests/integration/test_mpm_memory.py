@@ -98,6 +98,36 @@ def test_event_children_start_with_few_private_pages(tmp_path) -> None:
         srv.stop()
 
 
+def _library_text_kb(pid: int, name: str) -> int:
+    """Resident KiB of the executable mappings of the shared library `name` in pid."""
+    total, text = 0, False
+    with open(f"/proc/{pid}/smaps") as fh:
+        for line in fh:
+            head = line.split()
+            if head and "-" in head[0] and not head[0].endswith(":"):
+                text = len(head) > 5 and name in head[5] and "x" in head[1]
+            elif text and head[0] == "Rss:":
+                total += int(head[1])
+    return total
+
+
+# Initialising OpenSSL (CPython's hashlib does it at import) runs about 1.4 MiB of
+# libcrypto's code that only the parent ever touches: pages of its own in the tree's PSS.
+# Mapping the library (the engine links it for mod_ssl) touches about 0.4 MiB.
+PARENT_LIBCRYPTO_TEXT_KB = 1024
+
+
+def test_a_plain_http_parent_does_not_initialise_openssl(tmp_path) -> None:
+    srv = FastcoreServer(str(tmp_path), "event", SIZING["event"] + "KeepAlive On\n").start()
+    try:
+        srv.wait_children(CHILDREN["event"])
+        res = ab(srv.port, 100, 2, keepalive=True)
+        assert (res.complete, res.failed) == (100, 0), res.output
+        assert _library_text_kb(srv.pid, "libcrypto") <= PARENT_LIBCRYPTO_TEXT_KB
+    finally:
+        srv.stop()
+
+
 def test_thread_stack_holds_the_recursion_limit() -> None:
     """Threads in a child get THREAD_STACK bytes of stack instead of 8 MiB: deep C-level
     recursion in a worker thread still ends in RecursionError, not a crash."""

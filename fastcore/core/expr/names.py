@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import fnmatch
 import grp
-import hashlib
 import ipaddress
 import os
 import pwd
@@ -16,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastcore.core import errors
+from fastcore.core import digests, errors
 from fastcore.core.expr import values as V
 from fastcore.core.expr.context import ExprContext, ExprError
 from fastcore.core.tokens import is_digits
@@ -260,8 +259,8 @@ def _filesize(ctx: ExprContext, name: str) -> str:
     return str(st.st_size) if stat.S_ISREG(st.st_mode) and st.st_size > 0 else "0"
 
 
-def _hexdigest(algo: str) -> Callable[[ExprContext, str], str]:
-    return lambda ctx, s: hashlib.new(algo, V.raw(s)).hexdigest()
+def _hexdigest(new: Callable[..., digests.Hash]) -> Callable[[ExprContext, str], str]:
+    return lambda ctx, s: new(V.raw(s)).hexdigest()
 
 
 FUNCTIONS: dict[str, Function] = {
@@ -281,8 +280,8 @@ FUNCTIONS: dict[str, Function] = {
     "filesize": Function(_filesize, F),
     "base64": Function(lambda ctx, s: V.b64encode(s), T),
     "unbase64": Function(lambda ctx, s: V.b64decode(s), T),
-    "sha1": Function(_hexdigest("sha1"), T),
-    "md5": Function(_hexdigest("md5"), T),
+    "sha1": Function(_hexdigest(digests.sha1), T),
+    "md5": Function(_hexdigest(digests.md5), T),
 }
 
 
