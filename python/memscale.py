@@ -310,8 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                               "(median)", "tree PSS MiB, none open", "tree PSS MiB, all open",
                               "processes", "rounds"], rows)]
     if args.connections_only:
-        print("\n".join(out))
-        return 0
+        return _finish(out, args.write, base)
     pf = [s for s in (servers.fastcore_spec("prefork"),
                       next(x for x in servers.peer_specs() if x.name == "apache-prefork"))]
     mrows = []
@@ -341,10 +340,15 @@ def main(argv: list[str] | None = None) -> int:
         out += ["", f"### Soak: {args.soak:g} s at load, sampled every {args.soak_every:g} s", "",
                 report.table(["server", "first MiB", "last MiB", "max MiB"], srows), "",
                 f"![soak]({os.path.relpath(args.plot, 'docs/bench') if args.plot.startswith('docs/bench') else args.plot})"]
+    return _finish(out, args.write, base)
+
+
+def _finish(out: list[str], write: str | None, base: str) -> int:
+    """Print the report, write it into `write`'s memscale section, remove the docroot."""
     md = "\n".join(out) + "\n"
     print(md)
-    if args.write:
-        report.replace_section(args.write, "memscale", md)
+    if write:
+        report.replace_section(write, "memscale", md)
     servers.shutil.rmtree(base, ignore_errors=True)
     return 0
 

@@ -1,11 +1,10 @@
 """MD5 and SHA-1 for what Apache computes with them: FileETag Digest (static.py) and
 ap_expr's md5() and sha1() functions (expr/names.py).
 
-Why not hashlib: importing it initialises OpenSSL's library context, which touches
-about 2 MiB of libcrypto's code pages in the process that imports it.  The server's
-parent imports everything before it forks, and its children never run that code, so
-those pages stay the parent's alone: 2-3 MiB of the whole tree's PSS for two hash
-functions.  The interpreter's own implementations (the ones hashlib falls back to
+Why not hashlib: importing it initialises OpenSSL, which runs about 1.4 MiB of
+libcrypto's code in the process that imports it.  The server's parent imports everything
+before it forks, and its children never run that code, so those pages stay the parent's
+alone: 1.5 MiB of the whole tree's PSS for two hash functions (BENCHMARKS.md section 27).  The interpreter's own implementations (the ones hashlib falls back to
 without OpenSSL) give the same digests without it.  An interpreter built without them
 gets OpenSSL's, through hashlib.
 """
